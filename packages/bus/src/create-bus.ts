@@ -1,0 +1,227 @@
+// The bus policy layer over any transport: contracts checked on both ends, manifests enforced, edges limited and measured.
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { z } from "zod";
+import {
+  AppError,
+  toAppError,
+  type CallContext,
+  type EventContract,
+  type MethodContract,
+  type ServiceContract,
+  type WireError,
+} from "@soundmesh/protocol";
+import { decode, encode } from "./codec";
+import { EdgeMetrics } from "./edge-metrics";
+import { EdgeRateLimiter, defaultRateLimits, type RateLimitConfig } from "./rate-limit";
+import {
+  TransportNoResponders,
+  TransportTimeout,
+  eventSubject,
+  requestSubject,
+  type MessageHeaders,
+  type Transport,
+  type TransportMessage,
+} from "./transport";
+import type { Bus, EventHandler, RequestOptions, ServiceBus, ServiceManifest, Subscription } from "./types";
+
+export interface BusOptions {
+  transport: Transport;
+  logger?: Logger;
+  rateLimits?: RateLimitConfig;
+  /** prom-client registry to export edge counters and histograms to. */
+  registry?: Registry;
+  defaultTimeoutMs?: number;
+  nowMs?: () => number;
+}
+
+type Reply = { ok: true; result: unknown } | { ok: false; error: WireError };
+
+const validationDetails = (error: z.ZodError) =>
+  error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
+
+export function createBus(options: BusOptions): Bus {
+  const { transport, logger } = options;
+  const nowMs = options.nowMs ?? (() => performance.now());
+  const metrics = new EdgeMetrics(options.registry);
+  const limiter = new EdgeRateLimiter(options.rateLimits ?? defaultRateLimits, nowMs);
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 5_000;
+
+  function connect(manifest: ServiceManifest): ServiceBus {
+    const caller = manifest.service;
+    const allowedCallees = new Set([caller, ...manifest.calls]);
+
+    async function request(
+      contract: ServiceContract,
+      method: string,
+      params: unknown,
+      requestOptions: RequestOptions = {},
+    ): Promise<unknown> {
+      const callee = contract.service;
+      const methodContract: MethodContract | undefined = Object.hasOwn(contract.methods, method)
+        ? contract.methods[method]
+        : undefined;
+      if (!methodContract) throw new AppError("UNKNOWN_METHOD", `${callee} has no method ${method}`);
+      if (!allowedCallees.has(callee)) {
+        metrics.record(caller, callee, method, "forbidden");
+        logger?.warn({ caller, callee, method }, "call outside the manifest refused");
+        throw new AppError("FORBIDDEN_EDGE", `${caller} may not call ${callee} (not in its manifest)`);
+      }
+      if (!limiter.allow(caller, callee)) {
+        metrics.record(caller, callee, method, "rate_limited");
+        throw new AppError("RATE_LIMITED", `rate limit of the edge ${caller}->${callee} exceeded`);
+      }
+      const parsed = methodContract.params.safeParse(params);
+      if (!parsed.success) {
+        metrics.record(caller, callee, method, "error");
+        throw new AppError("VALIDATION_FAILED", `invalid parameters for ${callee}.${method}`, {
+          details: validationDetails(parsed.error),
+        });
+      }
+      const headers: MessageHeaders = { caller, traceId: requestOptions.traceId ?? randomUUID() };
+      if (requestOptions.userId !== undefined) headers.userId = requestOptions.userId;
+      if (requestOptions.role !== undefined) headers.role = requestOptions.role;
+      const timeoutMs = requestOptions.timeoutMs ?? defaultTimeoutMs;
+      const startedMs = nowMs();
+      let reply: Reply;
+      try {
+        reply = decode(
+          await transport.request(requestSubject(callee, method), encode(parsed.data), headers, timeoutMs),
+        ) as Reply;
+      } catch (error) {
+        if (error instanceof TransportTimeout) {
+          metrics.record(caller, callee, method, "timeout", nowMs() - startedMs);
+          throw new AppError("TIMEOUT", `${callee}.${method} did not answer within ${timeoutMs} ms`, { cause: error });
+        }
+        metrics.record(caller, callee, method, "error", nowMs() - startedMs);
+        if (error instanceof TransportNoResponders) {
+          throw new AppError("UNAVAILABLE", `${callee} is not running`, { cause: error });
+        }
+        throw toAppError(error);
+      }
+      const elapsedMs = nowMs() - startedMs;
+      if (!reply.ok) {
+        metrics.record(caller, callee, method, "error", elapsedMs);
+        throw AppError.fromWire(reply.error);
+      }
+      const result = methodContract.result.safeParse(reply.result);
+      if (!result.success) {
+        metrics.record(caller, callee, method, "error", elapsedMs);
+        logger?.error({ callee, method, issues: validationDetails(result.error) }, "reply breaks its contract");
+        throw new AppError("INTERNAL", `${callee}.${method} answered outside its contract`);
+      }
+      metrics.record(caller, callee, method, "ok", elapsedMs);
+      return result.data;
+    }
+
+    const contextOf = (headers: MessageHeaders): CallContext => {
+      const ctx: CallContext = { caller: headers.caller, traceId: headers.traceId };
+      if (headers.userId !== undefined) ctx.userId = headers.userId;
+      if (headers.role === "admin" || headers.role === "user") ctx.role = headers.role;
+      return ctx;
+    };
+
+    async function answer(
+      contract: ServiceContract,
+      method: string,
+      handler: (params: unknown, ctx: CallContext) => unknown,
+      message: TransportMessage,
+    ): Promise<string> {
+      const methodContract = contract.methods[method]!;
+      const ctx = contextOf(message.headers);
+      try {
+        const parsed = methodContract.params.safeParse(decode(message.data));
+        if (!parsed.success) {
+          throw new AppError("VALIDATION_FAILED", `invalid parameters for ${contract.service}.${method}`, {
+            details: validationDetails(parsed.error),
+          });
+        }
+        const output = methodContract.result.safeParse(await handler(parsed.data, ctx));
+        if (!output.success) {
+          logger?.error({ method, traceId: ctx.traceId, issues: validationDetails(output.error) }, "handler result breaks its contract");
+          throw new AppError("INTERNAL");
+        }
+        return encode({ ok: true, result: output.data } satisfies Reply);
+      } catch (error) {
+        const appError = toAppError(error);
+        if (appError.code === "INTERNAL") {
+          logger?.error({ err: error, method, traceId: ctx.traceId, caller: ctx.caller }, "handler failed");
+        }
+        return encode({ ok: false, error: appError.toWire() } satisfies Reply);
+      }
+    }
+
+    async function serve(
+      contract: ServiceContract,
+      handlers: Record<string, (params: unknown, ctx: CallContext) => unknown>,
+      serveOptions: { queue?: string } = {},
+    ): Promise<Subscription> {
+      if (contract.service !== caller) {
+        throw new AppError("FORBIDDEN", `${caller} cannot serve the contract of ${contract.service}`);
+      }
+      const subscriptions = await Promise.all(
+        Object.keys(contract.methods).map((method) => {
+          const handler = handlers[method];
+          if (!handler) throw new AppError("INTERNAL", `${caller} has no handler for ${method}`);
+          return transport.subscribe(
+            requestSubject(contract.service, method),
+            (message) => answer(contract, method, handler, message),
+            { queue: serveOptions.queue ?? contract.service },
+          );
+        }),
+      );
+      return { unsubscribe: async () => void (await Promise.all(subscriptions.map((s) => s.unsubscribe()))) };
+    }
+
+    async function publish(event: EventContract, payload: unknown, publishOptions: { traceId?: string } = {}) {
+      if (manifest.publishes && !manifest.publishes.includes(event.topic)) {
+        throw new AppError("FORBIDDEN_EDGE", `${caller} does not declare that it publishes ${event.topic}`);
+      }
+      const parsed = event.payload.safeParse(payload);
+      if (!parsed.success) {
+        throw new AppError("VALIDATION_FAILED", `invalid payload for ${event.topic}`, {
+          details: validationDetails(parsed.error),
+        });
+      }
+      const headers: MessageHeaders = { caller, traceId: publishOptions.traceId ?? randomUUID() };
+      await transport.publish(eventSubject(event.topic), encode(parsed.data), headers);
+    }
+
+    async function subscribe(
+      event: EventContract,
+      handler: EventHandler<EventContract>,
+      subscribeOptions: { queue?: string } = {},
+    ): Promise<Subscription> {
+      if (manifest.subscribes && !manifest.subscribes.includes(event.topic)) {
+        throw new AppError("FORBIDDEN_EDGE", `${caller} does not declare that it subscribes to ${event.topic}`);
+      }
+      return transport.subscribe(
+        eventSubject(event.topic),
+        async (message) => {
+          const ctx = contextOf(message.headers);
+          const parsed = event.payload.safeParse(decode(message.data));
+          if (!parsed.success) {
+            logger?.warn({ topic: event.topic, traceId: ctx.traceId, from: ctx.caller }, "event breaks its contract; dropped");
+            return undefined;
+          }
+          try {
+            await handler(parsed.data, ctx);
+          } catch (error) {
+            logger?.error({ err: error, topic: event.topic, traceId: ctx.traceId }, "event handler failed");
+          }
+          return undefined;
+        },
+        subscribeOptions.queue === undefined ? {} : { queue: subscribeOptions.queue },
+      );
+    }
+
+    return { service: caller, request, serve, publish, subscribe } as ServiceBus;
+  }
+
+  return {
+    connect,
+    edges: () => metrics.snapshot(),
+    close: () => transport.close(),
+  };
+}

@@ -1,0 +1,16 @@
+// Public entry of @soundmesh/bus: the Bus interface, the policy layer and the in-process transport.
+import { createBus, type BusOptions } from "./create-bus";
+import { createInProcessTransport } from "./in-process-transport";
+import type { Bus } from "./types";
+
+export * from "./types";
+export { createBus, type BusOptions } from "./create-bus";
+export { createInProcessTransport } from "./in-process-transport";
+export * from "./transport";
+export { type RateLimitConfig, type RateLimitRule, defaultRateLimits } from "./rate-limit";
+export { encode as encodeBusMessage, decode as decodeBusMessage } from "./codec";
+
+/** The all-in-one bus: the policy layer over the in-process transport. */
+export function createInProcessBus(options: Omit<BusOptions, "transport"> = {}): Bus {
+  return createBus({ ...options, transport: createInProcessTransport() });
+}

@@ -1,0 +1,46 @@
+// The transport seam: what a bus needs from a message system. In-process now; NATS implements the same shape.
+
+export interface MessageHeaders {
+  caller: string;
+  traceId: string;
+  userId?: string;
+  role?: string;
+}
+
+export interface TransportMessage {
+  subject: string;
+  data: string;
+  headers: MessageHeaders;
+}
+
+/** Returns the reply for request subjects; the value is ignored for published events. */
+export type TransportHandler = (message: TransportMessage) => Promise<string | undefined>;
+
+export interface TransportSubscription {
+  unsubscribe(): Promise<void>;
+}
+
+export interface Transport {
+  /** Sends to one member of one queue group; rejects with TransportNoResponders or TransportTimeout. */
+  request(subject: string, data: string, headers: MessageHeaders, timeoutMs: number): Promise<string>;
+  publish(subject: string, data: string, headers: MessageHeaders): Promise<void>;
+  subscribe(subject: string, handler: TransportHandler, options: { queue?: string }): Promise<TransportSubscription>;
+  close(): Promise<void>;
+}
+
+export class TransportNoResponders extends Error {
+  constructor(subject: string) {
+    super(`no service answers on ${subject}`);
+    this.name = "TransportNoResponders";
+  }
+}
+
+export class TransportTimeout extends Error {
+  constructor(subject: string, timeoutMs: number) {
+    super(`no reply on ${subject} within ${timeoutMs} ms`);
+    this.name = "TransportTimeout";
+  }
+}
+
+export const requestSubject = (service: string, method: string): string => `svc.${service}.${method}`;
+export const eventSubject = (topic: string): string => `evt.${topic}`;

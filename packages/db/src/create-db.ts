@@ -1,0 +1,36 @@
+// Chooses the dialect: better-sqlite3 in WAL mode for all-in-one, pg for cluster mode; same Kysely API on both.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import pg from "pg";
+
+export type DbConfig = { kind: "sqlite"; file: string } | { kind: "postgres"; url: string; maxConnections?: number };
+export type DbDialect = DbConfig["kind"];
+
+export interface Db {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each service types its own tables on top
+  kysely: Kysely<any>;
+  dialect: DbDialect;
+  close(): Promise<void>;
+}
+
+// int8 (bigint) and numeric come back from pg as strings; our timestamps are epoch ms and fit in a double.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export function createDb(config: DbConfig): Db {
+  if (config.kind === "sqlite") {
+    if (config.file !== ":memory:") mkdirSync(dirname(config.file), { recursive: true });
+    const database = new BetterSqlite3(config.file);
+    database.pragma("journal_mode = WAL");
+    // NORMAL keeps every committed transaction across a process crash (kill -9); only power loss can drop the last ones.
+    database.pragma("synchronous = NORMAL");
+    database.pragma("foreign_keys = ON");
+    database.pragma("busy_timeout = 5000");
+    const kysely = new Kysely({ dialect: new SqliteDialect({ database }) });
+    return { kysely, dialect: "sqlite", close: () => kysely.destroy() };
+  }
+  const pool = new pg.Pool({ connectionString: config.url, max: config.maxConnections ?? 10 });
+  const kysely = new Kysely({ dialect: new PostgresDialect({ pool }) });
+  return { kysely, dialect: "postgres", close: () => kysely.destroy() };
+}

@@ -1,0 +1,82 @@
+// The one catalogue of typed error codes: each code's HTTP status; AppError is what every layer throws.
+
+export const errorCatalog = {
+  BAD_REQUEST: { status: 400, message: "The request is malformed" },
+  VALIDATION_FAILED: { status: 400, message: "The request does not match its contract" },
+  BAD_FRAME: { status: 400, message: "The WebSocket frame is not valid" },
+  FRAME_TOO_LARGE: { status: 413, message: "The frame exceeds the size limit" },
+  UNKNOWN_METHOD: { status: 404, message: "No such method" },
+  UNAUTHENTICATED: { status: 401, message: "Sign in first" },
+  INVALID_CREDENTIALS: { status: 401, message: "Wrong user name or password" },
+  SESSION_EXPIRED: { status: 401, message: "The session has expired" },
+  ACCOUNT_DISABLED: { status: 403, message: "The account is disabled" },
+  FORBIDDEN: { status: 403, message: "Not allowed" },
+  FORBIDDEN_EDGE: { status: 403, message: "This service may not call that service" },
+  NOT_FOUND: { status: 404, message: "Not found" },
+  CONFLICT: { status: 409, message: "Conflicts with the current state" },
+  ALREADY_EXISTS: { status: 409, message: "Already exists" },
+  SETUP_REQUIRED: { status: 409, message: "No administrator exists yet" },
+  SETUP_DONE: { status: 409, message: "An administrator already exists" },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested range cannot be served" },
+  RATE_LIMITED: { status: 429, message: "Too many requests; slow down" },
+  LOGIN_THROTTLED: { status: 429, message: "Too many failed sign-ins; wait before trying again" },
+  TIMEOUT: { status: 504, message: "The service did not answer in time" },
+  UNAVAILABLE: { status: 503, message: "The service is not available" },
+  DEPENDENCY_MISSING: { status: 503, message: "A required program is not installed" },
+  INTERNAL: { status: 500, message: "Internal error" },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+export const errorCodes = Object.keys(errorCatalog) as [ErrorCode, ...ErrorCode[]];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && Object.hasOwn(errorCatalog, value);
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return errorCatalog[code].status;
+}
+
+export interface AppErrorOptions {
+  details?: unknown;
+  cause?: unknown;
+}
+
+/** The error every layer throws; it travels over the bus as {code, message, details}. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, options: AppErrorOptions = {}) {
+    super(message ?? errorCatalog[code].message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get status(): number {
+    return httpStatusOf(this.code);
+  }
+
+  toWire(): WireError {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+
+  static fromWire(wire: WireError): AppError {
+    return new AppError(isErrorCode(wire.code) ? wire.code : "INTERNAL", wire.message, { details: wire.details });
+  }
+}
+
+export interface WireError {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+/** Turns anything thrown into an AppError; unknown errors become INTERNAL with no internals exposed. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  return new AppError("INTERNAL", errorCatalog.INTERNAL.message, { cause: error });
+}

@@ -1,0 +1,33 @@
+// Access-point WebSocket frames (ARCHITECTURE §4): every frame in either direction is one of these.
+import { z } from "zod";
+import { errorCodes } from "./errors";
+
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+const requestId = z.union([z.string().min(1).max(64), z.number().int().nonnegative()]);
+const topicName = z.string().min(1).max(200);
+
+export const clientFrame = z.discriminatedUnion("t", [
+  z.object({ t: z.literal("req"), id: requestId, method: z.string().min(1).max(100), params: z.unknown() }),
+  z.object({ t: z.literal("sub"), topic: topicName }),
+  z.object({ t: z.literal("unsub"), topic: topicName }),
+  z.object({ t: z.literal("signal"), to: z.string().min(1).max(100), data: z.unknown() }),
+  z.object({ t: z.literal("ping") }),
+]);
+export type ClientFrame = z.infer<typeof clientFrame>;
+
+export const serverFrame = z.discriminatedUnion("t", [
+  z.object({ t: z.literal("res"), id: requestId, result: z.unknown() }),
+  z.object({
+    t: z.literal("err"),
+    id: requestId.nullable(),
+    code: z.enum(errorCodes),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+  z.object({ t: z.literal("push"), topic: topicName, data: z.unknown() }),
+  z.object({ t: z.literal("signal"), from: z.string(), data: z.unknown() }),
+  z.object({ t: z.literal("pong") }),
+  z.object({ t: z.literal("hello"), sessionId: z.string(), user: z.object({ id: z.string(), name: z.string() }) }),
+]);
+export type ServerFrame = z.infer<typeof serverFrame>;

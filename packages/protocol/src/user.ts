@@ -1,0 +1,87 @@
+// Contract of the user service: accounts, sessions, API tokens, roles.
+import { z } from "zod";
+import { defineEvent, defineService } from "./contract";
+
+export const userName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[\p{L}\p{N}._@-]+$/u, "letters, digits and . _ @ - only");
+export const password = z.string().min(8, "at least 8 characters").max(1024);
+export const role = z.enum(["admin", "user"]);
+export type Role = z.infer<typeof role>;
+
+export const userRecord = z.object({
+  id: z.string(),
+  name: z.string(),
+  role,
+  disabled: z.boolean(),
+  createdAt: z.number().int(),
+});
+export type UserRecord = z.infer<typeof userRecord>;
+
+export const sessionInfo = z.object({
+  id: z.string(),
+  userId: z.string(),
+  createdAt: z.number().int(),
+  expiresAt: z.number().int(),
+});
+
+const token = z.string().min(16).max(200);
+const ok = z.object({ ok: z.literal(true) });
+
+export const userContract = defineService("user", {
+  // Internal methods: called by the access point and the CLI, never by a client directly.
+  setupStatus: { params: z.object({}), result: z.object({ needsSetup: z.boolean() }) },
+  createFirstAdmin: { params: z.object({ name: userName, password }), result: userRecord },
+  login: {
+    params: z.object({ name: z.string().min(1).max(64), password: z.string().max(1024), address: z.string().max(100) }),
+    result: z.object({ token, session: sessionInfo, user: userRecord }),
+  },
+  authenticate: {
+    params: z.object({ token }),
+    result: z.object({ user: userRecord, sessionId: z.string(), kind: z.enum(["session", "api"]) }),
+  },
+  logout: { params: z.object({ token }), result: ok },
+  setPassword: { params: z.object({ name: userName, password }), result: ok },
+  // Exposed methods: the access point fills the caller's identity from the session.
+  me: { params: z.object({}), result: userRecord, exposed: true },
+  changePassword: {
+    params: z.object({ oldPassword: z.string().max(1024), newPassword: password }),
+    result: ok,
+    exposed: true,
+  },
+  revokeAllSessions: { params: z.object({}), result: z.object({ revoked: z.number().int() }), exposed: true },
+  createApiToken: {
+    params: z.object({ label: z.string().trim().min(1).max(100) }),
+    result: z.object({ id: z.string(), token, label: z.string() }),
+    exposed: true,
+  },
+  listApiTokens: {
+    params: z.object({}),
+    result: z.array(z.object({ id: z.string(), label: z.string(), createdAt: z.number().int(), lastUsedAt: z.number().int().nullable() })),
+    exposed: true,
+  },
+  revokeApiToken: { params: z.object({ id: z.string().max(100) }), result: ok, exposed: true },
+  createUser: {
+    params: z.object({ name: userName, password, role: role.default("user") }),
+    result: userRecord,
+    exposed: true,
+    adminOnly: true,
+  },
+  listUsers: { params: z.object({}), result: z.array(userRecord), exposed: true, adminOnly: true },
+  setDisabled: {
+    params: z.object({ name: userName, disabled: z.boolean() }),
+    result: userRecord,
+    exposed: true,
+    adminOnly: true,
+  },
+});
+export type UserContract = typeof userContract;
+
+/** Published when sessions end (logout, revoke all, disable), so access points close their sockets. */
+export const sessionsRevokedEvent = defineEvent(
+  "user.sessionsRevoked",
+  z.object({ userId: z.string(), sessionIds: z.array(z.string()) }),
+);
