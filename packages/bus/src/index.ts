@@ -7,10 +7,11 @@ export * from "./types";
 export { createBus, type BusOptions } from "./create-bus";
 export { createInProcessTransport } from "./in-process-transport";
 export * from "./transport";
-export { type RateLimitConfig, type RateLimitRule, defaultRateLimits } from "./rate-limit";
+export { type RateLimitConfig, type RateLimitRule, defaultRateLimits, TokenBucket } from "./rate-limit";
 export { encode as encodeBusMessage, decode as decodeBusMessage } from "./codec";
 
 /** The all-in-one bus: the policy layer over the in-process transport. */
 export function createInProcessBus(options: Omit<BusOptions, "transport"> = {}): Bus {
   return createBus({ ...options, transport: createInProcessTransport() });
 }
+export { createNatsTransport, type NatsTransportOptions } from "./nats-transport";

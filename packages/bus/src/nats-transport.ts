@@ -1,0 +1,98 @@
+// NATS transport for cluster mode: subjects svc.<service>.<method> with a queue group per service, headers carry context.
+import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { RequestError, TimeoutError } from "@nats-io/transport-node";
+import {
+  TransportNoResponders,
+  TransportTimeout,
+  type MessageHeaders,
+  type Transport,
+  type TransportHandler,
+  type TransportSubscription,
+} from "./transport";
+
+const HEADER_NAMES = { caller: "Sm-Caller", traceId: "Sm-Trace-Id", userId: "Sm-User-Id", role: "Sm-Role" } as const;
+
+function toNatsHeaders(context: MessageHeaders): MsgHdrs {
+  const result = natsHeaders();
+  result.set(HEADER_NAMES.caller, context.caller);
+  result.set(HEADER_NAMES.traceId, context.traceId);
+  if (context.userId !== undefined) result.set(HEADER_NAMES.userId, context.userId);
+  if (context.role !== undefined) result.set(HEADER_NAMES.role, context.role);
+  return result;
+}
+
+function fromNatsHeaders(received: MsgHdrs | undefined): MessageHeaders {
+  const context: MessageHeaders = {
+    caller: received?.get(HEADER_NAMES.caller) || "unknown",
+    traceId: received?.get(HEADER_NAMES.traceId) || "",
+  };
+  const userId = received?.get(HEADER_NAMES.userId);
+  const role = received?.get(HEADER_NAMES.role);
+  if (userId) context.userId = userId;
+  if (role) context.role = role;
+  return context;
+}
+
+export interface NatsTransportOptions {
+  servers: string | string[];
+  name?: string;
+  /** Called when a handler throws outside the bus policy layer (it normally never does). */
+  onHandlerError?: (error: unknown, subject: string) => void;
+}
+
+export async function createNatsTransport(options: NatsTransportOptions): Promise<Transport> {
+  const connection: NatsConnection = await connect({
+    servers: options.servers,
+    name: options.name ?? "soundmesh",
+    maxReconnectAttempts: -1,
+  });
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+
+  return {
+    async request(subject, data, context, timeoutMs) {
+      try {
+        const reply = await connection.request(subject, encoder.encode(data), { timeout: timeoutMs, headers: toNatsHeaders(context) });
+        return decoder.decode(reply.data);
+      } catch (error) {
+        if (error instanceof RequestError && error.isNoResponders()) throw new TransportNoResponders(subject);
+        if (error instanceof TimeoutError || (error instanceof RequestError && error.cause instanceof TimeoutError)) {
+          throw new TransportTimeout(subject, timeoutMs);
+        }
+        throw error;
+      }
+    },
+
+    publish(subject, data, context) {
+      connection.publish(subject, encoder.encode(data), { headers: toNatsHeaders(context) });
+      return Promise.resolve();
+    },
+
+    subscribe(subject, handler: TransportHandler, subscribeOptions): Promise<TransportSubscription> {
+      const subscription = connection.subscribe(subject, {
+        ...(subscribeOptions.queue === undefined ? {} : { queue: subscribeOptions.queue }),
+        callback: (error, message) => {
+          if (error) {
+            options.onHandlerError?.(error, subject);
+            return;
+          }
+          handler({ subject, data: decoder.decode(message.data), headers: fromNatsHeaders(message.headers) }).then(
+            (reply) => {
+              if (reply !== undefined && message.reply) message.respond(encoder.encode(reply));
+            },
+            (handlerError: unknown) => options.onHandlerError?.(handlerError, subject),
+          );
+        },
+      });
+      return Promise.resolve({
+        unsubscribe: async () => {
+          await subscription.drain();
+        },
+      });
+    },
+
+    async close() {
+      await connection.drain();
+    },
+  };
+}
