@@ -6,7 +6,11 @@ export function encode(value: unknown): string {
     // JSON.stringify applies Buffer#toJSON before the replacer sees it; look at the original instead.
     const original = this[key];
     if (original instanceof Uint8Array) {
-      return { [BINARY_KEY]: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString("base64") };
+      return {
+        [BINARY_KEY]: Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString(
+          "base64",
+        ),
+      };
     }
     return replaced;
   });
@@ -17,7 +21,8 @@ export function decode(text: string): unknown {
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
       const record = value as Record<string, unknown>;
       const encoded = record[BINARY_KEY];
-      if (typeof encoded === "string" && Object.keys(record).length === 1) return Buffer.from(encoded, "base64");
+      if (typeof encoded === "string" && Object.keys(record).length === 1)
+        return Buffer.from(encoded, "base64");
     }
     return value;
   });

@@ -92,7 +92,9 @@ export function createBus(options: BusOptions): Bus {
       } catch (error) {
         if (error instanceof TransportTimeout) {
           metrics.record(caller, callee, method, "timeout", nowMs() - startedMs);
-          throw new AppError("TIMEOUT", `${callee}.${method} did not answer within ${timeoutMs} ms`, { cause: error });
+          throw new AppError("TIMEOUT", `${callee}.${method} did not answer within ${timeoutMs} ms`, {
+            cause: error,
+          });
         }
         metrics.record(caller, callee, method, "error", nowMs() - startedMs);
         if (error instanceof TransportNoResponders) {
@@ -108,7 +110,10 @@ export function createBus(options: BusOptions): Bus {
       const result = methodContract.result.safeParse(reply.result);
       if (!result.success) {
         metrics.record(caller, callee, method, "error", elapsedMs);
-        logger?.error({ callee, method, issues: validationDetails(result.error) }, "reply breaks its contract");
+        logger?.error(
+          { callee, method, issues: validationDetails(result.error) },
+          "reply breaks its contract",
+        );
         throw new AppError("INTERNAL", `${callee}.${method} answered outside its contract`);
       }
       metrics.record(caller, callee, method, "ok", elapsedMs);
@@ -139,7 +144,10 @@ export function createBus(options: BusOptions): Bus {
         }
         const output = methodContract.result.safeParse(await handler(parsed.data, ctx));
         if (!output.success) {
-          logger?.error({ method, traceId: ctx.traceId, issues: validationDetails(output.error) }, "handler result breaks its contract");
+          logger?.error(
+            { method, traceId: ctx.traceId, issues: validationDetails(output.error) },
+            "handler result breaks its contract",
+          );
           throw new AppError("INTERNAL");
         }
         return encode({ ok: true, result: output.data } satisfies Reply);
@@ -174,7 +182,11 @@ export function createBus(options: BusOptions): Bus {
       return { unsubscribe: async () => void (await Promise.all(subscriptions.map((s) => s.unsubscribe()))) };
     }
 
-    async function publish(event: EventContract, payload: unknown, publishOptions: { traceId?: string } = {}) {
+    async function publish(
+      event: EventContract,
+      payload: unknown,
+      publishOptions: { traceId?: string } = {},
+    ) {
       if (manifest.publishes && !manifest.publishes.includes(event.topic)) {
         throw new AppError("FORBIDDEN_EDGE", `${caller} does not declare that it publishes ${event.topic}`);
       }
@@ -194,7 +206,10 @@ export function createBus(options: BusOptions): Bus {
       subscribeOptions: { queue?: string } = {},
     ): Promise<Subscription> {
       if (manifest.subscribes && !manifest.subscribes.includes(event.topic)) {
-        throw new AppError("FORBIDDEN_EDGE", `${caller} does not declare that it subscribes to ${event.topic}`);
+        throw new AppError(
+          "FORBIDDEN_EDGE",
+          `${caller} does not declare that it subscribes to ${event.topic}`,
+        );
       }
       return transport.subscribe(
         eventSubject(event.topic),
@@ -202,7 +217,10 @@ export function createBus(options: BusOptions): Bus {
           const ctx = contextOf(message.headers);
           const parsed = event.payload.safeParse(decode(message.data));
           if (!parsed.success) {
-            logger?.warn({ topic: event.topic, traceId: ctx.traceId, from: ctx.caller }, "event breaks its contract; dropped");
+            logger?.warn(
+              { topic: event.topic, traceId: ctx.traceId, from: ctx.caller },
+              "event breaks its contract; dropped",
+            );
             return undefined;
           }
           try {

@@ -92,7 +92,11 @@ export class EdgeMetrics {
       forbidden: edge.outcomes.forbidden,
       rateLimited: edge.outcomes.rate_limited,
       timeouts: edge.outcomes.timeout,
-      latencyMs: { p50: edge.latency.percentile(0.5), p99: edge.latency.percentile(0.99), count: edge.latency.count },
+      latencyMs: {
+        p50: edge.latency.percentile(0.5),
+        p99: edge.latency.percentile(0.99),
+        count: edge.latency.count,
+      },
     }));
   }
 }

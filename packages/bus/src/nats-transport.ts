@@ -10,7 +10,12 @@ import {
   type TransportSubscription,
 } from "./transport";
 
-const HEADER_NAMES = { caller: "Sm-Caller", traceId: "Sm-Trace-Id", userId: "Sm-User-Id", role: "Sm-Role" } as const;
+const HEADER_NAMES = {
+  caller: "Sm-Caller",
+  traceId: "Sm-Trace-Id",
+  userId: "Sm-User-Id",
+  role: "Sm-Role",
+} as const;
 
 function toNatsHeaders(context: MessageHeaders): MsgHdrs {
   const result = natsHeaders();
@@ -52,11 +57,17 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   return {
     async request(subject, data, context, timeoutMs) {
       try {
-        const reply = await connection.request(subject, encoder.encode(data), { timeout: timeoutMs, headers: toNatsHeaders(context) });
+        const reply = await connection.request(subject, encoder.encode(data), {
+          timeout: timeoutMs,
+          headers: toNatsHeaders(context),
+        });
         return decoder.decode(reply.data);
       } catch (error) {
         if (error instanceof RequestError && error.isNoResponders()) throw new TransportNoResponders(subject);
-        if (error instanceof TimeoutError || (error instanceof RequestError && error.cause instanceof TimeoutError)) {
+        if (
+          error instanceof TimeoutError ||
+          (error instanceof RequestError && error.cause instanceof TimeoutError)
+        ) {
           throw new TransportTimeout(subject, timeoutMs);
         }
         throw error;
@@ -76,7 +87,11 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
             options.onHandlerError?.(error, subject);
             return;
           }
-          handler({ subject, data: decoder.decode(message.data), headers: fromNatsHeaders(message.headers) }).then(
+          handler({
+            subject,
+            data: decoder.decode(message.data),
+            headers: fromNatsHeaders(message.headers),
+          }).then(
             (reply) => {
               if (reply !== undefined && message.reply) message.respond(encoder.encode(reply));
             },

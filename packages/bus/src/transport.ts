@@ -24,7 +24,11 @@ export interface Transport {
   /** Sends to one member of one queue group; rejects with TransportNoResponders or TransportTimeout. */
   request(subject: string, data: string, headers: MessageHeaders, timeoutMs: number): Promise<string>;
   publish(subject: string, data: string, headers: MessageHeaders): Promise<void>;
-  subscribe(subject: string, handler: TransportHandler, options: { queue?: string }): Promise<TransportSubscription>;
+  subscribe(
+    subject: string,
+    handler: TransportHandler,
+    options: { queue?: string },
+  ): Promise<TransportSubscription>;
   close(): Promise<void>;
 }
 

@@ -44,8 +44,16 @@ export interface ServiceBus {
     params: ParamsOf<C, K>,
     options?: RequestOptions,
   ): Promise<ResultOf<C, K>>;
-  serve<C extends ServiceContract>(contract: C, handlers: HandlersOf<C>, options?: { queue?: string }): Promise<Subscription>;
-  publish<E extends EventContract>(event: E, payload: z.input<E["payload"]>, options?: { traceId?: string }): Promise<void>;
+  serve<C extends ServiceContract>(
+    contract: C,
+    handlers: HandlersOf<C>,
+    options?: { queue?: string },
+  ): Promise<Subscription>;
+  publish<E extends EventContract>(
+    event: E,
+    payload: z.input<E["payload"]>,
+    options?: { traceId?: string },
+  ): Promise<void>;
   subscribe<E extends EventContract>(
     event: E,
     handler: EventHandler<E>,

@@ -3,14 +3,26 @@ import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AppError, defineEvent, defineService } from "@soundmesh/protocol";
-import { createInProcessBus, createInProcessTransport, createBus, encodeBusMessage, decodeBusMessage } from "@soundmesh/bus";
+import {
+  createInProcessBus,
+  createInProcessTransport,
+  createBus,
+  encodeBusMessage,
+  decodeBusMessage,
+} from "@soundmesh/bus";
 
 const echoContract = defineService("echo", {
-  say: { params: z.object({ text: z.string().max(10) }), result: z.object({ text: z.string(), caller: z.string() }) },
+  say: {
+    params: z.object({ text: z.string().max(10) }),
+    result: z.object({ text: z.string(), caller: z.string() }),
+  },
   slow: { params: z.object({ ms: z.number() }), result: z.object({ done: z.boolean() }) },
   broken: { params: z.object({}), result: z.object({ n: z.number() }) },
   fail: { params: z.object({}), result: z.object({}) },
-  bytes: { params: z.object({ data: z.instanceof(Uint8Array) }), result: z.object({ data: z.instanceof(Uint8Array) }) },
+  bytes: {
+    params: z.object({ data: z.instanceof(Uint8Array) }),
+    result: z.object({ data: z.instanceof(Uint8Array) }),
+  },
   whoami: { params: z.object({}), result: z.object({ instance: z.number() }) },
 });
 const tickEvent = defineEvent("echo.tick", z.object({ n: z.number().int() }));
@@ -38,7 +50,10 @@ async function startEcho(options: Parameters<typeof createInProcessBus>[0] = {})
 describe("bus request/reply", () => {
   it("delivers a request and stamps the caller's name", async () => {
     const { client } = await startEcho();
-    await expect(client.request(echoContract, "say", { text: "hi" })).resolves.toEqual({ text: "hi", caller: "client" });
+    await expect(client.request(echoContract, "say", { text: "hi" })).resolves.toEqual({
+      text: "hi",
+      caller: "client",
+    });
   });
 
   it("carries binary payloads intact", async () => {
@@ -51,7 +66,9 @@ describe("bus request/reply", () => {
 
   it("times out a slow handler with TIMEOUT and counts it", async () => {
     const { bus, client } = await startEcho();
-    const error = await client.request(echoContract, "slow", { ms: 500 }, { timeoutMs: 30 }).catch((e: unknown) => e);
+    const error = await client
+      .request(echoContract, "slow", { ms: 500 }, { timeoutMs: 30 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe("TIMEOUT");
     expect(bus.edges().find((e) => e.method === "slow")?.timeouts).toBe(1);
@@ -60,8 +77,12 @@ describe("bus request/reply", () => {
   it("refuses a call outside the caller's manifest with FORBIDDEN_EDGE and records it", async () => {
     const { bus } = await startEcho();
     const stranger = bus.connect({ service: "stranger", calls: [] });
-    await expect(stranger.request(echoContract, "say", { text: "hi" })).rejects.toMatchObject({ code: "FORBIDDEN_EDGE" });
-    expect(bus.edges()).toContainEqual(expect.objectContaining({ caller: "stranger", callee: "echo", forbidden: 1 }));
+    await expect(stranger.request(echoContract, "say", { text: "hi" })).rejects.toMatchObject({
+      code: "FORBIDDEN_EDGE",
+    });
+    expect(bus.edges()).toContainEqual(
+      expect.objectContaining({ caller: "stranger", callee: "echo", forbidden: 1 }),
+    );
   });
 
   it("rejects invalid params on the caller's side before sending", async () => {
@@ -83,7 +104,12 @@ describe("bus request/reply", () => {
       bytes: ({ data }) => ({ data }),
       whoami: () => ({ instance: 1 }),
     });
-    const raw = await transport.request("svc.echo.say", JSON.stringify({ text: 42 }), { caller: "rogue", traceId: "t" }, 1000);
+    const raw = await transport.request(
+      "svc.echo.say",
+      JSON.stringify({ text: 42 }),
+      { caller: "rogue", traceId: "t" },
+      1000,
+    );
     expect(JSON.parse(raw)).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
     const notJson = await transport.request("svc.echo.say", "{nope", { caller: "rogue", traceId: "t" }, 1000);
     expect(JSON.parse(notJson)).toMatchObject({ ok: false, error: { code: "INTERNAL" } });
@@ -105,7 +131,9 @@ describe("bus request/reply", () => {
 
   it("answers UNKNOWN_METHOD for a method the contract lacks and UNAVAILABLE when nobody serves", async () => {
     const { client, bus } = await startEcho();
-    await expect(client.request(echoContract, "nope" as "say", { text: "" })).rejects.toMatchObject({ code: "UNKNOWN_METHOD" });
+    await expect(client.request(echoContract, "nope" as "say", { text: "" })).rejects.toMatchObject({
+      code: "UNKNOWN_METHOD",
+    });
     const other = defineService("other", { ping: { params: z.object({}), result: z.object({}) } });
     const caller = bus.connect({ service: "caller", calls: ["other"] });
     await expect(caller.request(other, "ping", {})).rejects.toMatchObject({ code: "UNAVAILABLE" });
@@ -115,9 +143,14 @@ describe("bus request/reply", () => {
 describe("bus rate limits", () => {
   it("limits an edge with the default threshold", async () => {
     let now = 0;
-    const { client, bus } = await startEcho({ rateLimits: { default: { ratePerSecond: 1, burst: 3 } }, nowMs: () => now });
+    const { client, bus } = await startEcho({
+      rateLimits: { default: { ratePerSecond: 1, burst: 3 } },
+      nowMs: () => now,
+    });
     for (let i = 0; i < 3; i++) await client.request(echoContract, "say", { text: "a" });
-    await expect(client.request(echoContract, "say", { text: "a" })).rejects.toMatchObject({ code: "RATE_LIMITED" });
+    await expect(client.request(echoContract, "say", { text: "a" })).rejects.toMatchObject({
+      code: "RATE_LIMITED",
+    });
     expect(bus.edges().find((e) => e.method === "say")?.rateLimited).toBe(1);
     now += 1000; // one token refilled
     await expect(client.request(echoContract, "say", { text: "a" })).resolves.toBeTruthy();
@@ -126,11 +159,16 @@ describe("bus rate limits", () => {
   it("applies a per-edge override instead of the default", async () => {
     const now = 0;
     const { client } = await startEcho({
-      rateLimits: { default: { ratePerSecond: 1, burst: 1 }, edges: { "client->echo": { ratePerSecond: 1, burst: 5 } } },
+      rateLimits: {
+        default: { ratePerSecond: 1, burst: 1 },
+        edges: { "client->echo": { ratePerSecond: 1, burst: 5 } },
+      },
       nowMs: () => now,
     });
     for (let i = 0; i < 5; i++) await client.request(echoContract, "say", { text: "a" });
-    await expect(client.request(echoContract, "say", { text: "a" })).rejects.toMatchObject({ code: "RATE_LIMITED" });
+    await expect(client.request(echoContract, "say", { text: "a" })).rejects.toMatchObject({
+      code: "RATE_LIMITED",
+    });
   });
 });
 
@@ -197,7 +235,9 @@ describe("bus metrics", () => {
     expect(say.latencyMs.p99).toBeGreaterThanOrEqual(say.latencyMs.p50);
     expect(say.latencyMs.p50).toBeGreaterThan(0);
     const text = await registry.metrics();
-    expect(text).toContain('soundmesh_bus_requests_total{caller="client",callee="echo",method="say",outcome="ok"} 20');
+    expect(text).toContain(
+      'soundmesh_bus_requests_total{caller="client",callee="echo",method="say",outcome="ok"} 20',
+    );
     expect(text).toContain('outcome="error"} 1');
   });
 });

@@ -6,7 +6,10 @@ import { createBus, createNatsTransport, type Bus } from "@soundmesh/bus";
 import { shouldRunNatsTests, startNatsServer, type NatsServer } from "@soundmesh/test-kit";
 
 const contract = defineService("echo", {
-  say: { params: z.object({ text: z.string().max(10) }), result: z.object({ text: z.string(), caller: z.string(), userId: z.string().optional() }) },
+  say: {
+    params: z.object({ text: z.string().max(10) }),
+    result: z.object({ text: z.string(), caller: z.string(), userId: z.string().optional() }),
+  },
   whoami: { params: z.object({}), result: z.object({ instance: z.number() }) },
   slow: { params: z.object({}), result: z.object({}) },
   bytes: { params: z.object({ data: z.instanceof(Uint8Array) }), result: z.object({ size: z.number() }) },
@@ -46,8 +49,14 @@ describe.skipIf(!shouldRunNatsTests())("bus over NATS", () => {
     const counts: number[] = [];
     await serveEcho(await newBus(), 0, counts);
     const client = (await newBus()).connect({ service: "client", calls: ["echo"] });
-    await expect(client.request(contract, "say", { text: "hi" }, { userId: "u1" })).resolves.toEqual({ text: "hi", caller: "client", userId: "u1" });
-    await expect(client.request(contract, "bytes", { data: new Uint8Array(65_536) })).resolves.toEqual({ size: 65_536 });
+    await expect(client.request(contract, "say", { text: "hi" }, { userId: "u1" })).resolves.toEqual({
+      text: "hi",
+      caller: "client",
+      userId: "u1",
+    });
+    await expect(client.request(contract, "bytes", { data: new Uint8Array(65_536) })).resolves.toEqual({
+      size: 65_536,
+    });
   });
 
   it("spreads requests over a service's queue group in separate connections", async () => {
@@ -73,7 +82,9 @@ describe.skipIf(!shouldRunNatsTests())("bus over NATS", () => {
 
   it("maps a slow handler to TIMEOUT and a missing service to UNAVAILABLE", async () => {
     const client = (await newBus()).connect({ service: "client", calls: ["echo", "ghost"] });
-    await expect(client.request(contract, "slow", {}, { timeoutMs: 50 })).rejects.toMatchObject({ code: "TIMEOUT" });
+    await expect(client.request(contract, "slow", {}, { timeoutMs: 50 })).rejects.toMatchObject({
+      code: "TIMEOUT",
+    });
     const ghost = defineService("ghost", { boo: { params: z.object({}), result: z.object({}) } });
     await expect(client.request(ghost, "boo", {})).rejects.toMatchObject({ code: "UNAVAILABLE" });
   });
@@ -81,9 +92,15 @@ describe.skipIf(!shouldRunNatsTests())("bus over NATS", () => {
   it("delivers events to subscribers in other connections", async () => {
     const publisher = (await newBus()).connect({ service: "echo", calls: [] });
     const listener = (await newBus()).connect({ service: "listener", calls: [] });
-    const received = new Promise<string>((resolve) => void listener.subscribe(event, ({ text }) => resolve(text)));
+    const received = new Promise<string>(
+      (resolve) => void listener.subscribe(event, ({ text }) => resolve(text)),
+    );
     // The subscription must reach the server before the publish does: a request round trip flushes it.
-    await (await newBus()).connect({ service: "client", calls: ["echo"] }).request(contract, "say", { text: "sync" });
+    await (
+      await newBus()
+    )
+      .connect({ service: "client", calls: ["echo"] })
+      .request(contract, "say", { text: "sync" });
     await publisher.publish(event, { text: "hello" });
     await expect(received).resolves.toBe("hello");
   });

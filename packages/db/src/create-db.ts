@@ -5,7 +5,8 @@ import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 
-export type DbConfig = { kind: "sqlite"; file: string } | { kind: "postgres"; url: string; maxConnections?: number };
+export type DbConfig =
+  { kind: "sqlite"; file: string } | { kind: "postgres"; url: string; maxConnections?: number };
 export type DbDialect = DbConfig["kind"];
 
 export interface Db {
@@ -15,10 +16,25 @@ export interface Db {
   close(): Promise<void>;
 }
 
-// int8 (bigint) and numeric come back from pg as strings; our timestamps are epoch ms and fit in a double.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+// int8 (bigint, and count(*)) comes back from pg as a string; ours are epoch ms and counts, which fit in a double.
+// The parser is set on our pools only: a global setTypeParser at import would change every pg user in the process.
+const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === pg.types.builtins.INT8 && format !== "binary"
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+};
 
-export function createDb(config: DbConfig): Db {
+export interface CreateDbOptions {
+  /**
+   * Called when the server ends an idle pooled PostgreSQL connection (restart, failover, admin kill). pg drops that
+   * connection and the next query opens a new one; without a listener the pool's error event would crash the
+   * process. Defaults to a process warning.
+   */
+  onPoolError?: (error: Error) => void;
+}
+
+export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
   if (config.kind === "sqlite") {
     if (config.file !== ":memory:") mkdirSync(dirname(config.file), { recursive: true });
     const database = new BetterSqlite3(config.file);
@@ -30,7 +46,15 @@ export function createDb(config: DbConfig): Db {
     const kysely = new Kysely({ dialect: new SqliteDialect({ database }) });
     return { kysely, dialect: "sqlite", close: () => kysely.destroy() };
   }
-  const pool = new pg.Pool({ connectionString: config.url, max: config.maxConnections ?? 10 });
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.maxConnections ?? 10,
+    types: pgTypes,
+  });
+  const onPoolError =
+    options.onPoolError ??
+    ((error: Error) => process.emitWarning(`an idle PostgreSQL connection failed: ${error.message}`));
+  pool.on("error", (error) => onPoolError(error));
   const kysely = new Kysely({ dialect: new PostgresDialect({ pool }) });
   return { kysely, dialect: "postgres", close: () => kysely.destroy() };
 }

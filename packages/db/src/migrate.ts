@@ -1,22 +1,66 @@
 // Per-service migrations: each service keeps its own migration table, so services evolve their tables independently.
-import { Migrator, type Migration, type MigrationProvider } from "kysely";
+import {
+  Migrator,
+  sql,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  type MigrationResultSet,
+} from "kysely";
 import { AppError } from "@soundmesh/protocol";
 import type { Db } from "./create-db";
 
 /** Migrations of one service, by name; names sort in the order they apply ("001-users", "002-tokens"). */
 export type ServiceMigrations = Record<string, Migration>;
 
-export async function migrateService(db: Db, service: string, migrations: ServiceMigrations): Promise<string[]> {
-  if (!/^[a-z][a-z0-9_-]*$/.test(service)) throw new AppError("BAD_REQUEST", `bad service name ${service}`);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the migrator works on any schema
+function migratorFor(kysely: Kysely<any>, service: string, migrations: ServiceMigrations): Migrator {
   const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
   const table = `migrations_${service.replaceAll("-", "_")}`;
-  const migrator = new Migrator({
-    db: db.kysely,
+  return new Migrator({
+    db: kysely,
     provider,
     migrationTableName: table,
     migrationLockTableName: `${table}_lock`,
   });
-  const { error, results } = await migrator.migrateToLatest();
+}
+
+/**
+ * Kysely runs SQLite migrations outside any transaction and without a lock: a failing migration would leave
+ * half its changes behind, and two processes (the server and the CLI) could run the same migration twice.
+ * One BEGIN IMMEDIATE transaction around the whole run fixes both: SQLite's DDL is transactional, and the
+ * write lock makes the second process wait (busy_timeout), then find everything applied.
+ */
+async function migrateSqlite(
+  db: Db,
+  service: string,
+  migrations: ServiceMigrations,
+): Promise<MigrationResultSet> {
+  return db.kysely.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection);
+    let outcome: MigrationResultSet;
+    try {
+      outcome = await migratorFor(connection, service, migrations).migrateToLatest();
+    } catch (error) {
+      await sql`rollback`.execute(connection);
+      throw error;
+    }
+    await sql.raw(outcome.error === undefined ? "commit" : "rollback").execute(connection);
+    return outcome;
+  });
+}
+
+export async function migrateService(
+  db: Db,
+  service: string,
+  migrations: ServiceMigrations,
+): Promise<string[]> {
+  if (!/^[a-z][a-z0-9_-]*$/.test(service)) throw new AppError("BAD_REQUEST", `bad service name ${service}`);
+  // PostgreSQL: Kysely takes an advisory lock and runs all pending migrations in one transaction.
+  const { error, results } =
+    db.dialect === "sqlite"
+      ? await migrateSqlite(db, service, migrations)
+      : await migratorFor(db.kysely, service, migrations).migrateToLatest();
   if (error) throw new AppError("INTERNAL", `migrations of ${service} failed`, { cause: error });
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }

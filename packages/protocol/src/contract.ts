@@ -30,12 +30,19 @@ export function defineService<N extends string, M extends Record<string, MethodC
   return { service, methods };
 }
 
-export function defineEvent<T extends string, P extends z.ZodType>(topic: T, payload: P): EventContract<T, P> {
+export function defineEvent<T extends string, P extends z.ZodType>(
+  topic: T,
+  payload: P,
+): EventContract<T, P> {
   return { topic, payload };
 }
 
-export type ParamsOf<C extends ServiceContract, K extends keyof C["methods"]> = z.input<C["methods"][K]["params"]>;
-export type ResultOf<C extends ServiceContract, K extends keyof C["methods"]> = z.output<C["methods"][K]["result"]>;
+export type ParamsOf<C extends ServiceContract, K extends keyof C["methods"]> = z.input<
+  C["methods"][K]["params"]
+>;
+export type ResultOf<C extends ServiceContract, K extends keyof C["methods"]> = z.output<
+  C["methods"][K]["result"]
+>;
 
 /** The handlers a service provides for its contract; `ctx` carries who called and the trace id. */
 export type HandlersOf<C extends ServiceContract, Ctx = CallContext> = {

@@ -48,7 +48,10 @@ export class AppError extends Error {
   readonly details: unknown;
 
   constructor(code: ErrorCode, message?: string, options: AppErrorOptions = {}) {
-    super(message ?? errorCatalog[code].message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      message ?? errorCatalog[code].message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = "AppError";
     this.code = code;
     this.details = options.details;
@@ -65,7 +68,9 @@ export class AppError extends Error {
   }
 
   static fromWire(wire: WireError): AppError {
-    return new AppError(isErrorCode(wire.code) ? wire.code : "INTERNAL", wire.message, { details: wire.details });
+    return new AppError(isErrorCode(wire.code) ? wire.code : "INTERNAL", wire.message, {
+      details: wire.details,
+    });
   }
 }
 

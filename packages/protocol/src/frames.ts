@@ -28,6 +28,10 @@ export const serverFrame = z.discriminatedUnion("t", [
   z.object({ t: z.literal("push"), topic: topicName, data: z.unknown() }),
   z.object({ t: z.literal("signal"), from: z.string(), data: z.unknown() }),
   z.object({ t: z.literal("pong") }),
-  z.object({ t: z.literal("hello"), sessionId: z.string(), user: z.object({ id: z.string(), name: z.string() }) }),
+  z.object({
+    t: z.literal("hello"),
+    sessionId: z.string(),
+    user: z.object({ id: z.string(), name: z.string() }),
+  }),
 ]);
 export type ServerFrame = z.infer<typeof serverFrame>;

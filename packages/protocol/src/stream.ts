@@ -18,7 +18,9 @@ export const streamManifest = z.object({
   /** Hex SHA-256 of every piece, in order; every byte is checked against these before use. */
   pieceHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
   /** WebM cluster start times and byte offsets, for seeking (Opus renditions). */
-  seekIndex: z.array(z.object({ timeMs: z.number().nonnegative(), byteOffset: z.number().int().nonnegative() })).optional(),
+  seekIndex: z
+    .array(z.object({ timeMs: z.number().nonnegative(), byteOffset: z.number().int().nonnegative() }))
+    .optional(),
 });
 export type StreamManifest = z.infer<typeof streamManifest>;
 

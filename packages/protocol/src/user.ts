@@ -36,7 +36,11 @@ export const userContract = defineService("user", {
   setupStatus: { params: z.object({}), result: z.object({ needsSetup: z.boolean() }) },
   createFirstAdmin: { params: z.object({ name: userName, password }), result: userRecord },
   login: {
-    params: z.object({ name: z.string().min(1).max(64), password: z.string().max(1024), address: z.string().max(100) }),
+    params: z.object({
+      name: z.string().min(1).max(64),
+      password: z.string().max(1024),
+      address: z.string().max(100),
+    }),
     result: z.object({ token, session: sessionInfo, user: userRecord }),
   },
   authenticate: {
@@ -48,7 +52,12 @@ export const userContract = defineService("user", {
   // Exposed methods: the access point fills the caller's identity from the session.
   me: { params: z.object({}), result: userRecord, exposed: true },
   changePassword: {
-    params: z.object({ oldPassword: z.string().max(1024), newPassword: password }),
+    params: z.object({
+      oldPassword: z.string().max(1024),
+      newPassword: password,
+      /** The caller's own session (from the hello frame), kept signed in; every other session ends. */
+      keepSessionId: z.string().max(100).optional(),
+    }),
     result: ok,
     exposed: true,
   },
@@ -60,7 +69,14 @@ export const userContract = defineService("user", {
   },
   listApiTokens: {
     params: z.object({}),
-    result: z.array(z.object({ id: z.string(), label: z.string(), createdAt: z.number().int(), lastUsedAt: z.number().int().nullable() })),
+    result: z.array(
+      z.object({
+        id: z.string(),
+        label: z.string(),
+        createdAt: z.number().int(),
+        lastUsedAt: z.number().int().nullable(),
+      }),
+    ),
     exposed: true,
   },
   revokeApiToken: { params: z.object({ id: z.string().max(100) }), result: ok, exposed: true },
@@ -77,10 +93,17 @@ export const userContract = defineService("user", {
     exposed: true,
     adminOnly: true,
   },
+  /** Ends the user's sessions (they remember the role they signed in with); the last enabled admin stays admin. */
+  setRole: {
+    params: z.object({ name: userName, role }),
+    result: userRecord,
+    exposed: true,
+    adminOnly: true,
+  },
 });
 export type UserContract = typeof userContract;
 
-/** Published when sessions end (logout, revoke all, disable), so access points close their sockets. */
+/** Published when sessions or API tokens end (logout, revoke all, password change, disable, role change), so access points close their sockets. */
 export const sessionsRevokedEvent = defineEvent(
   "user.sessionsRevoked",
   z.object({ userId: z.string(), sessionIds: z.array(z.string()) }),

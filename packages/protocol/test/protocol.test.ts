@@ -1,6 +1,13 @@
 // The shared contracts: error catalogue, AppError on the wire, and the WebSocket frame shapes.
 import { describe, expect, it } from "vitest";
-import { AppError, clientFrame, errorCatalog, httpStatusOf, serverFrame, toAppError } from "@soundmesh/protocol";
+import {
+  AppError,
+  clientFrame,
+  errorCatalog,
+  httpStatusOf,
+  serverFrame,
+  toAppError,
+} from "@soundmesh/protocol";
 
 describe("error catalogue", () => {
   it("gives every code an HTTP error status and a message", () => {
@@ -16,7 +23,12 @@ describe("error catalogue", () => {
   it("carries an AppError over the wire with its code, message and details", () => {
     const error = new AppError("NOT_FOUND", "no such track", { details: { id: "t1" } });
     const rebuilt = AppError.fromWire(JSON.parse(JSON.stringify(error.toWire())) as never);
-    expect(rebuilt).toMatchObject({ code: "NOT_FOUND", message: "no such track", details: { id: "t1" }, status: 404 });
+    expect(rebuilt).toMatchObject({
+      code: "NOT_FOUND",
+      message: "no such track",
+      details: { id: "t1" },
+      status: 404,
+    });
   });
 
   it("turns an unknown code from the wire and unknown throwables into INTERNAL without internals", () => {

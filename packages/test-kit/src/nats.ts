@@ -15,16 +15,23 @@ let warned = false;
 /** Whether NATS tests should run: skipped (loudly) only when nats-server is missing and CI is unset. */
 export function shouldRunNatsTests(): boolean {
   if (natsServerAvailable()) return true;
-  if (process.env.CI) throw new Error("nats-server is not installed, and CI requires the NATS tests (apt-get install nats-server)");
+  if (process.env.CI)
+    throw new Error(
+      "nats-server is not installed, and CI requires the NATS tests (apt-get install nats-server)",
+    );
   if (!warned) {
     warned = true;
-    console.warn("\n*** nats-server not found: NATS transport tests are SKIPPED (apt-get install nats-server) ***\n");
+    console.warn(
+      "\n*** nats-server not found: NATS transport tests are SKIPPED (apt-get install nats-server) ***\n",
+    );
   }
   return false;
 }
 
 export async function startNatsServer(extraArgs: string[] = [], timeoutMs = 10_000): Promise<NatsServer> {
-  const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", "-1", ...extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", "-1", ...extraArgs], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${output}`)), timeoutMs);

@@ -1,0 +1,157 @@
+// The `soundmesh` command line: serve (all-in-one), user administration, scans; --help on every command.
+import { Command, CommanderError, Option } from "commander";
+import { AppError, userContract, type UserRecord } from "@soundmesh/protocol";
+import { ConfigError, loadConfig, type Config } from "../config";
+import { createLogger } from "../logger";
+import { openUserAdmin, startAllInOne } from "../all-in-one";
+import { promptPassword, readPasswordFromStdin } from "./prompt";
+
+interface GlobalOptions {
+  config?: string;
+  dataDir?: string;
+  port?: string;
+  host?: string;
+  library?: string[];
+  databaseUrl?: string;
+}
+
+function configFrom(options: GlobalOptions): Config {
+  const overrides: Record<string, unknown> = {};
+  if (options.dataDir) overrides.dataDir = options.dataDir;
+  if (options.port !== undefined)
+    overrides.port = /^\d+$/.test(options.port) ? Number(options.port) : options.port;
+  if (options.host) overrides.host = options.host;
+  if (options.databaseUrl) overrides.databaseUrl = options.databaseUrl;
+  if (options.library?.length) overrides.library = { folders: options.library };
+  return loadConfig({ ...(options.config ? { file: options.config } : {}), overrides });
+}
+
+async function readPassword(fromStdin: boolean | undefined, question: string): Promise<string> {
+  if (fromStdin) return readPasswordFromStdin();
+  if (process.env.SOUNDMESH_PASSWORD) return process.env.SOUNDMESH_PASSWORD;
+  return promptPassword(question);
+}
+
+function printUsers(users: UserRecord[]): void {
+  const rows = users.map((u) => [
+    u.name,
+    u.role,
+    u.disabled ? "disabled" : "active",
+    new Date(u.createdAt).toISOString(),
+  ]);
+  const header = ["NAME", "ROLE", "STATE", "CREATED"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows]) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  "));
+}
+
+export function buildProgram(): Command {
+  const program = new Command("soundmesh")
+    .description("A self-hostable music streaming service")
+    .option("-c, --config <file>", "JSON configuration file (also SOUNDMESH_CONFIG)")
+    .option("-d, --data-dir <dir>", "where the database, caches and settings live (also SOUNDMESH_DATA_DIR)")
+    .option("--database-url <url>", "PostgreSQL URL; without it an SQLite file in the data dir is used")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("serve")
+    .description("start the all-in-one server: every service in one process on the in-process bus")
+    .option("-p, --port <port>", "HTTP port (default 7700; also SOUNDMESH_PORT)")
+    .option("--host <host>", "address to listen on (default 127.0.0.1; also SOUNDMESH_HOST)")
+    .option(
+      "-l, --library <dir...>",
+      "music folders (also SOUNDMESH_LIBRARY); without one a demo library is made",
+    )
+    .action(async (options: GlobalOptions, command: Command) => {
+      const config = configFrom({ ...command.optsWithGlobals<GlobalOptions>(), ...options });
+      const logger = createLogger(config.logLevel);
+      const server = await startAllInOne(config, logger);
+      console.log(`soundmesh is listening on ${server.url} (data in ${config.dataDir})`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, "shutting down");
+          server.stop().then(resolve, (error: unknown) => {
+            logger.error({ err: error }, "shutdown failed");
+            resolve();
+          });
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+    });
+
+  const user = program.command("user").description("manage accounts (works on the database directly)");
+  user
+    .command("add <name>")
+    .description("create an account (the first one made while none exists is an admin)")
+    .option("--admin", "give the account the admin role")
+    .option("--password-stdin", "read the password from standard input")
+    .action(async (name: string, options: { admin?: boolean; passwordStdin?: boolean }, command: Command) => {
+      const config = configFrom(command.optsWithGlobals<GlobalOptions>());
+      const password = await readPassword(options.passwordStdin, `Password for ${name}: `);
+      await openUserAdmin(config, async (bus) => {
+        const { needsSetup } = await bus.request(userContract, "setupStatus", {});
+        const created = needsSetup
+          ? await bus.request(userContract, "createFirstAdmin", { name, password })
+          : await bus.request(
+              userContract,
+              "createUser",
+              { name, password, role: options.admin ? "admin" : "user" },
+              { role: "admin" },
+            );
+        console.log(`created ${created.role} ${created.name}`);
+      });
+    });
+  user
+    .command("list")
+    .description("list accounts")
+    .action(async (_options: unknown, command: Command) => {
+      const config = configFrom(command.optsWithGlobals<GlobalOptions>());
+      await openUserAdmin(config, async (bus) =>
+        printUsers(await bus.request(userContract, "listUsers", {}, { role: "admin" })),
+      );
+    });
+  user
+    .command("passwd <name>")
+    .description("set a new password for an account (ends its sessions)")
+    .option("--password-stdin", "read the password from standard input")
+    .action(async (name: string, options: { passwordStdin?: boolean }, command: Command) => {
+      const config = configFrom(command.optsWithGlobals<GlobalOptions>());
+      const password = await readPassword(options.passwordStdin, `New password for ${name}: `);
+      await openUserAdmin(config, async (bus) => {
+        await bus.request(userContract, "setPassword", { name, password });
+        console.log(`password of ${name} changed`);
+      });
+    });
+  user
+    .command("disable <name>")
+    .description("disable an account and end its sessions")
+    .addOption(new Option("--enable", "enable it again instead"))
+    .action(async (name: string, options: { enable?: boolean }, command: Command) => {
+      const config = configFrom(command.optsWithGlobals<GlobalOptions>());
+      await openUserAdmin(config, async (bus) => {
+        const record = await bus.request(
+          userContract,
+          "setDisabled",
+          { name, disabled: !options.enable },
+          { role: "admin" },
+        );
+        console.log(`${record.name} is ${record.disabled ? "disabled" : "enabled"}`);
+      });
+    });
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof ConfigError) console.error(error.message);
+    else if (error instanceof AppError) console.error(`error ${error.code}: ${error.message}`);
+    else console.error(error);
+    return 1;
+  }
+}

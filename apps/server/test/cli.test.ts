@@ -1,0 +1,80 @@
+// The soundmesh command line: user administration on the database, configuration errors, help.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { cliPath } from "@soundmesh/test-kit";
+
+const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-cli-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+function run(args: string[], input = "", env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      env: { ...process.env, SOUNDMESH_DATA_DIR: dataDir, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+describe("soundmesh user", () => {
+  it("adds the first account as admin, then plain users, and lists them", async () => {
+    expect(await run(["user", "add", "alice", "--password-stdin"], "alice password\n")).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining("created admin alice"),
+    });
+    expect(await run(["user", "add", "bob", "--password-stdin"], "bob password\n")).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining("created user bob"),
+    });
+    const list = await run(["user", "list"]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/alice\s+admin\s+active/);
+    expect(list.stdout).toMatch(/bob\s+user\s+active/);
+  });
+
+  it("refuses a duplicate name and a short password with typed errors", async () => {
+    const duplicate = await run(["user", "add", "bob", "--password-stdin"], "another password\n");
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr).toContain("ALREADY_EXISTS");
+    const short = await run(["user", "add", "carol", "--password-stdin"], "short\n");
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain("VALIDATION_FAILED");
+  });
+
+  it("changes a password and disables and re-enables an account", async () => {
+    expect((await run(["user", "passwd", "bob", "--password-stdin"], "a brand new password\n")).code).toBe(0);
+    expect((await run(["user", "disable", "bob"])).stdout).toContain("bob is disabled");
+    expect((await run(["user", "list"])).stdout).toMatch(/bob\s+user\s+disabled/);
+    expect((await run(["user", "disable", "bob", "--enable"])).stdout).toContain("bob is enabled");
+    expect((await run(["user", "disable", "nobody"])).stderr).toContain("NOT_FOUND");
+  });
+});
+
+describe("configuration", () => {
+  it("stops with every bad key listed", async () => {
+    const file = join(dataDir, "bad.json");
+    writeFileSync(file, JSON.stringify({ port: "seventy", logLevel: "loud", surprise: true }));
+    const result = await run(["--config", file, "serve"], "", { SOUNDMESH_DATABASE_URL: "mysql://x" });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("port");
+    expect(result.stderr).toContain("logLevel");
+    expect(result.stderr).toContain("databaseUrl");
+    expect(result.stderr).toContain("surprise");
+  });
+
+  it("prints help for every command", async () => {
+    for (const args of [["--help"], ["serve", "--help"], ["user", "--help"], ["user", "add", "--help"]]) {
+      const result = await run(args);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("Usage: soundmesh");
+    }
+  });
+});

@@ -1,0 +1,63 @@
+// Shared by every benchmark: percentiles, a printed table and a JSON file in bench/results/.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export type Row = Record<string, string | number>;
+
+export function percentile(sortedValues: readonly number[], p: number): number {
+  if (sortedValues.length === 0) return Number.NaN;
+  const index = Math.min(sortedValues.length - 1, Math.max(0, Math.ceil(sortedValues.length * p) - 1));
+  return sortedValues[index]!;
+}
+
+export function summarize(samplesMs: number[]): {
+  p50: number;
+  p90: number;
+  p99: number;
+  mean: number;
+  count: number;
+} {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const mean = sorted.reduce((sum, v) => sum + v, 0) / Math.max(1, sorted.length);
+  return {
+    p50: percentile(sorted, 0.5),
+    p90: percentile(sorted, 0.9),
+    p99: percentile(sorted, 0.99),
+    mean,
+    count: sorted.length,
+  };
+}
+
+export const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
+
+export function printTable(title: string, rows: Row[]): void {
+  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const widths = columns.map((column) =>
+    Math.max(column.length, ...rows.map((row) => String(row[column] ?? "").length)),
+  );
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i]!)).join("  ");
+  console.log(`\n${title}`);
+  console.log(line(columns));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const row of rows) console.log(line(columns.map((column) => String(row[column] ?? ""))));
+}
+
+export function writeResults(name: string, rows: Row[], extra: Record<string, unknown> = {}): string {
+  const directory = join(dirname(fileURLToPath(import.meta.url)), "results");
+  mkdirSync(directory, { recursive: true });
+  const file = join(directory, `${name}.json`);
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryBytes: totalmem(),
+    node: process.version,
+  };
+  writeFileSync(
+    file,
+    JSON.stringify({ name, date: new Date().toISOString(), machine, rows, ...extra }, null, 2),
+  );
+  console.log(`\nwrote ${file}`);
+  return file;
+}

@@ -1,0 +1,6 @@
+// Public entry of @soundmesh/protocol: the wire contracts shared by server and clients.
+export * from "./errors";
+export * from "./frames";
+export * from "./contract";
+export * from "./user";
+export * from "./stream";

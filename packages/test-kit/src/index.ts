@@ -1,0 +1,6 @@
+// Public entry of @soundmesh/test-kit: servers for tests, a typed WebSocket client, fixtures and database helpers.
+export * from "./server";
+export * from "./ws-client";
+export * from "./nats";
+export * from "./postgres";
+export * from "./db-targets";

@@ -1,0 +1,164 @@
+// One client's WebSocket: validates every frame, routes requests to services, rate-limits the user, relays pushes.
+import type { Logger } from "pino";
+import type { WebSocket } from "ws";
+import { randomUUID } from "node:crypto";
+import {
+  AppError,
+  MAX_FRAME_BYTES,
+  clientFrame,
+  toAppError,
+  type ClientFrame,
+  type ServerFrame,
+} from "@soundmesh/protocol";
+import { TokenBucket, type RateLimitRule, type ServiceBus } from "@soundmesh/bus";
+import type { Identity } from "./auth";
+import type { ExposedMethod } from "./method-table";
+import type { PushHub, PushTarget } from "./push-hub";
+
+export interface ClientSocketDeps {
+  bus: ServiceBus;
+  logger: Logger;
+  methods: Map<string, ExposedMethod>;
+  hub: PushHub;
+  userRateLimit: RateLimitRule;
+  requestTimeoutMs: number;
+  nowMs: () => number;
+  onRequest?: (method: string, outcome: string, durationMs: number) => void;
+}
+
+type RequestId = string | number;
+
+export class ClientSocket implements PushTarget {
+  private readonly bucket: TokenBucket;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly socket: WebSocket,
+    readonly identity: Identity,
+    private readonly deps: ClientSocketDeps,
+  ) {
+    this.bucket = new TokenBucket(deps.userRateLimit, deps.nowMs());
+    socket.on("message", (data, isBinary) => this.receive(data, isBinary));
+    socket.on("close", () => deps.hub.unfollowAll(this));
+    this.write({
+      t: "hello",
+      sessionId: identity.sessionId,
+      user: { id: identity.user.id, name: identity.user.name },
+    });
+  }
+
+  get sessionId(): string {
+    return this.identity.sessionId;
+  }
+
+  send(topic: string, data: unknown): void {
+    this.write({ t: "push", topic, data });
+  }
+
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+
+  /** Resolves once every request already received has been answered. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private write(frame: ServerFrame): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
+  private fail(id: RequestId | null, error: AppError): void {
+    const frame: ServerFrame = { t: "err", id, code: error.code, message: error.message };
+    if (error.details !== undefined) frame.details = error.details;
+    this.write(frame);
+  }
+
+  private receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    if (bytes.byteLength > MAX_FRAME_BYTES) {
+      return this.fail(
+        null,
+        new AppError("FRAME_TOO_LARGE", `Frames are limited to ${MAX_FRAME_BYTES} bytes`),
+      );
+    }
+    if (isBinary) return this.fail(null, new AppError("BAD_FRAME", "Frames are JSON text"));
+    let json: unknown;
+    try {
+      json = JSON.parse(bytes.toString("utf8"));
+    } catch {
+      return this.fail(null, new AppError("BAD_FRAME", "The frame is not JSON"));
+    }
+    const parsed = clientFrame.safeParse(json);
+    if (!parsed.success) {
+      const id = (json as { id?: unknown } | null)?.id;
+      const details = parsed.error.issues.map((issue) => ({
+        path: issue.path.join("."),
+        message: issue.message,
+      }));
+      const knownId = typeof id === "string" || typeof id === "number" ? id : null;
+      return this.fail(
+        knownId,
+        new AppError("BAD_FRAME", "The frame does not match the protocol", { details }),
+      );
+    }
+    const task = this.handle(parsed.data).catch((error: unknown) => {
+      this.deps.logger.error({ err: error }, "frame handling failed");
+    });
+    this.inFlight.add(task);
+    void task.finally(() => this.inFlight.delete(task));
+  }
+
+  private async handle(frame: ClientFrame): Promise<void> {
+    switch (frame.t) {
+      case "ping":
+        return this.write({ t: "pong" });
+      case "req":
+        return this.request(frame.id, frame.method, frame.params);
+      case "sub":
+        try {
+          await this.deps.hub.follow(this, this.identity, frame.topic);
+          this.write({ t: "res", id: `sub:${frame.topic}`, result: { subscribed: frame.topic } });
+        } catch (error) {
+          this.fail(`sub:${frame.topic}`, toAppError(error));
+        }
+        return;
+      case "unsub":
+        this.deps.hub.unfollow(this, frame.topic);
+        return this.write({ t: "res", id: `unsub:${frame.topic}`, result: { unsubscribed: frame.topic } });
+      case "signal":
+        return this.fail(
+          null,
+          new AppError("UNAVAILABLE", "Peer signaling is not enabled on this server yet"),
+        );
+    }
+  }
+
+  private async request(id: RequestId, name: string, params: unknown): Promise<void> {
+    const startedMs = this.deps.nowMs();
+    const exposed = this.deps.methods.get(name);
+    let outcome = "ok";
+    try {
+      if (!exposed) throw new AppError("UNKNOWN_METHOD", `No method ${name}`);
+      if (!this.bucket.tryTake(this.deps.nowMs())) throw new AppError("RATE_LIMITED");
+      if (exposed.definition.adminOnly && this.identity.user.role !== "admin") {
+        throw new AppError("FORBIDDEN", `${name} needs the admin role`);
+      }
+      const result = await this.deps.bus.request(exposed.contract, exposed.method, params ?? {}, {
+        userId: this.identity.user.id,
+        role: this.identity.user.role,
+        traceId: randomUUID(),
+        timeoutMs: this.deps.requestTimeoutMs,
+      });
+      this.write({ t: "res", id, result });
+    } catch (error) {
+      const appError = toAppError(error);
+      outcome = appError.code;
+      if (appError.code === "INTERNAL")
+        this.deps.logger.error({ err: error, method: name }, "request failed");
+      this.fail(id, appError);
+    } finally {
+      this.deps.onRequest?.(name, outcome, this.deps.nowMs() - startedMs);
+    }
+  }
+}

@@ -1,0 +1,228 @@
+// The access point over a real socket: sign-in, throttling, the WebSocket protocol and its bad frames, health, metrics.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { FrameError, WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
+
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+
+describe("access point", () => {
+  let server: TestServer;
+  let adminToken: string;
+
+  beforeAll(async () => {
+    server = await startServer({ overrides: { rateLimits: { perUser: { ratePerSecond: 1, burst: 40 } } } });
+    adminToken = await setupAdmin(server.url, "admin", "correct horse battery");
+  });
+  afterAll(async () => server?.close());
+
+  describe("HTTP sign-in", () => {
+    it("answers a wrong password with INVALID_CREDENTIALS as problem+json", async () => {
+      const response = await post(`${server.url}/api/login`, { name: "admin", password: "wrong password" });
+      expect(response.status).toBe(401);
+      expect(response.headers.get("content-type")).toContain("application/problem+json");
+      expect(await response.json()).toMatchObject({ code: "INVALID_CREDENTIALS", status: 401 });
+    });
+
+    it("throttles an account after repeated wrong passwords, even for the right one", async () => {
+      const ws = await WsClient.connect(server.url, adminToken);
+      await ws.request("user.createUser", { name: "victim", password: "victim password", role: "user" });
+      await ws.close();
+      const codes: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const response = await post(`${server.url}/api/login`, { name: "victim", password: `guess ${i}` });
+        codes.push(((await response.json()) as { code: string }).code);
+      }
+      expect(codes.slice(0, 5).every((code) => code === "INVALID_CREDENTIALS")).toBe(true);
+      expect(codes).toContain("LOGIN_THROTTLED");
+      const right = await post(`${server.url}/api/login`, { name: "victim", password: "victim password" });
+      expect(right.status).toBe(429);
+      const body = (await right.json()) as { code: string; details: { retryAfterMs: number } };
+      expect(body.code).toBe("LOGIN_THROTTLED");
+      expect(body.details.retryAfterMs).toBeGreaterThan(0);
+    });
+
+    it("signs in with an HttpOnly SameSite=Strict cookie that /api/me accepts", async () => {
+      const response = await post(`${server.url}/api/login`, {
+        name: "admin",
+        password: "correct horse battery",
+      });
+      expect(response.status).toBe(200);
+      const cookie = response.headers.get("set-cookie") ?? "";
+      expect(cookie).toMatch(/sm_session=/);
+      expect(cookie).toMatch(/HttpOnly/i);
+      expect(cookie).toMatch(/SameSite=Strict/i);
+      const me = await fetch(`${server.url}/api/me`, { headers: { cookie: cookie.split(";")[0]! } });
+      expect(await me.json()).toMatchObject({ name: "admin", role: "admin" });
+    });
+
+    it("refuses /api/me without credentials or with a forged token", async () => {
+      const anonymous = await fetch(`${server.url}/api/me`);
+      expect(anonymous.status).toBe(401);
+      expect(await anonymous.json()).toMatchObject({ code: "UNAUTHENTICATED" });
+      const forged = await fetch(`${server.url}/api/me`, {
+        headers: { authorization: `Bearer ${"x".repeat(43)}` },
+      });
+      expect(forged.status).toBe(401);
+    });
+
+    it("answers malformed bodies and unknown routes with typed errors", async () => {
+      const notJson = await fetch(`${server.url}/api/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{",
+      });
+      expect(notJson.status).toBe(400);
+      expect(await notJson.json()).toMatchObject({ code: "BAD_REQUEST" });
+      const wrongShape = await post(`${server.url}/api/login`, { name: 42 });
+      expect(await wrongShape.json()).toMatchObject({ code: "VALIDATION_FAILED" });
+      const second = await post(`${server.url}/api/setup`, {
+        name: "another",
+        password: "long enough password",
+      });
+      expect(await second.json()).toMatchObject({ code: "SETUP_DONE" });
+      const missing = await fetch(`${server.url}/api/nothing`);
+      expect(missing.status).toBe(404);
+      expect(await missing.json()).toMatchObject({ code: "NOT_FOUND" });
+    });
+
+    it("logs out: the token stops working", async () => {
+      const token = await login(server.url, "admin", "correct horse battery");
+      const out = await post(`${server.url}/api/logout`, {}, { authorization: `Bearer ${token}` });
+      expect(out.status).toBe(200);
+      const me = await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(me.status).toBe(401);
+    });
+  });
+
+  describe("WebSocket", () => {
+    it("refuses an upgrade without a session", async () => {
+      const status = await new Promise<number>((resolve) => {
+        const socket = new WebSocket(`${server.url.replace("http", "ws")}/ws`);
+        socket.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        socket.on("open", () => resolve(101));
+      });
+      expect(status).toBe(401);
+    });
+
+    it("answers a request frame with a response frame of the same id", async () => {
+      const ws = await WsClient.connect(server.url, adminToken);
+      await expect(ws.request("user.me")).resolves.toMatchObject({ name: "admin" });
+      await ws.close();
+    });
+
+    it("answers not-JSON, wrong-shaped, unknown-method and over-1-MiB frames with err frames and keeps serving", async () => {
+      const ws = await WsClient.connect(server.url, adminToken);
+      const bystander = await WsClient.connect(server.url, adminToken);
+      const errs = () => ws.frames.filter((frame) => frame.t === "err");
+
+      ws.sendRaw("this is not json");
+      await ws.waitFor(() => errs().length === 1);
+      ws.sendRaw(JSON.stringify({ t: "req", method: "user.me" }));
+      await ws.waitFor(() => errs().length === 2);
+      ws.sendRaw(JSON.stringify({ t: "bogus" }));
+      await ws.waitFor(() => errs().length === 3);
+      ws.sendRaw(
+        JSON.stringify({ t: "req", id: 9, method: "x", params: {}, padding: "a".repeat(1024 * 1024 + 10) }),
+      );
+      await ws.waitFor(() => errs().length === 4);
+      const unknown = await ws.request("nope.nothing").catch((e: unknown) => e);
+
+      expect(errs().map((frame) => frame.t === "err" && frame.code)).toEqual([
+        "BAD_FRAME",
+        "BAD_FRAME",
+        "BAD_FRAME",
+        "FRAME_TOO_LARGE",
+        "UNKNOWN_METHOD",
+      ]);
+      expect(unknown).toBeInstanceOf(FrameError);
+      await expect(ws.request("user.me")).resolves.toMatchObject({ name: "admin" });
+      await expect(bystander.request("user.me")).resolves.toMatchObject({ name: "admin" });
+      await Promise.all([ws.close(), bystander.close()]);
+    });
+
+    it("checks a request's params against the contract", async () => {
+      const ws = await WsClient.connect(server.url, adminToken);
+      const error = (await ws
+        .request("user.createUser", { name: "", password: "x" })
+        .catch((e: unknown) => e)) as FrameError;
+      expect(error.code).toBe("VALIDATION_FAILED");
+      await ws.close();
+    });
+
+    it("refuses admin methods to a plain user with FORBIDDEN", async () => {
+      const admin = await WsClient.connect(server.url, adminToken);
+      await admin.request("user.createUser", { name: "plain", password: "plain password", role: "user" });
+      const token = await login(server.url, "plain", "plain password");
+      const ws = await WsClient.connect(server.url, token);
+      const error = (await ws.request("user.listUsers").catch((e: unknown) => e)) as FrameError;
+      expect(error.code).toBe("FORBIDDEN");
+      await expect(ws.request("user.me")).resolves.toMatchObject({ name: "plain", role: "user" });
+      await Promise.all([admin.close(), ws.close()]);
+    });
+
+    it("rate-limits one user's requests with RATE_LIMITED", async () => {
+      const token = await login(server.url, "plain", "plain password");
+      const ws = await WsClient.connect(server.url, token);
+      const results = await Promise.allSettled(Array.from({ length: 60 }, () => ws.request("user.me")));
+      const limited = results.filter(
+        (r) => r.status === "rejected" && (r.reason as FrameError).code === "RATE_LIMITED",
+      );
+      expect(limited.length).toBeGreaterThan(0);
+      expect(results.filter((r) => r.status === "fulfilled").length).toBeGreaterThan(0);
+      await ws.close();
+    });
+
+    it("closes a socket whose session is logged out elsewhere", async () => {
+      const token = await login(server.url, "admin", "correct horse battery");
+      const ws = await WsClient.connect(server.url, token);
+      await post(`${server.url}/api/logout`, {}, { authorization: `Bearer ${token}` });
+      await expect.poll(() => ws.closeCode, { timeout: 5_000 }).toBe(4001);
+    });
+
+    it("answers ping with pong and refuses unknown push topics", async () => {
+      const ws = await WsClient.connect(server.url, adminToken);
+      ws.sendRaw(JSON.stringify({ t: "ping" }));
+      await ws.waitFor((frame) => frame.t === "pong");
+      ws.sendRaw(JSON.stringify({ t: "sub", topic: "no.such.topic" }));
+      const err = await ws.waitFor((frame) => frame.t === "err" && frame.id === "sub:no.such.topic");
+      expect(err).toMatchObject({ code: "NOT_FOUND" });
+      await ws.close();
+    });
+  });
+
+  describe("operations", () => {
+    it("serves /healthz, /readyz and Prometheus /metrics with bus edges", async () => {
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: "ready" });
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toContain(
+        'soundmesh_bus_requests_total{caller="access-point",callee="user",method="authenticate",outcome="ok"}',
+      );
+      expect(metrics).toContain("soundmesh_ws_requests_total");
+      expect(metrics).toContain("process_resident_memory_bytes");
+    });
+
+    it("serves a page at / that says who is signed in", async () => {
+      const page = await (await fetch(`${server.url}/`)).text();
+      expect(page).toContain("/api/me");
+      expect(page).toContain("Signed in as");
+    });
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("closes client sockets with 1001 (go elsewhere) and stops listening", async () => {
+    const server = await startServer();
+    const token = await setupAdmin(server.url);
+    const ws = await WsClient.connect(server.url, token);
+    await expect(ws.request("user.me")).resolves.toMatchObject({ name: "admin" });
+    await server.close();
+    await expect.poll(() => ws.closeCode, { timeout: 5_000 }).toBe(1001);
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+});

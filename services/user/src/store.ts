@@ -1,0 +1,94 @@
+// The user service's storage port: what the service needs from its tables, with the atomic steps spelled out,
+// so the rules stay in the service and tests or other backends can swap the SQL implementation out.
+import type { Role } from "@soundmesh/protocol";
+
+export interface StoredUser {
+  id: string;
+  /** As the user typed it; uniqueness and sign-in use nameKeyOf(name). */
+  name: string;
+  role: Role;
+  disabled: boolean;
+  /** argon2id, PHC string format. */
+  passwordHash: string;
+  createdAt: number;
+}
+
+/** A login session (expires) or an API token (does not); both are looked up by the SHA-256 of the token. */
+export type CredentialKind = "session" | "api";
+
+export interface StoredCredential {
+  id: string;
+  userId: string;
+  kind: CredentialKind;
+  tokenHash: string;
+  label: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** Consecutive failed sign-ins for one key (an account or an address). */
+export interface LoginCounter {
+  key: string;
+  failures: number;
+  lastFailureAt: number;
+}
+
+export interface UserChange {
+  disabled?: boolean;
+  role?: Role;
+}
+
+export interface CredentialFilter {
+  userId: string;
+  kind?: CredentialKind;
+  ids?: readonly string[];
+  exceptId?: string;
+}
+
+export interface UserStore {
+  /** Inserts the first administrator, serialised against concurrent attempts; false when an admin already exists. */
+  insertFirstAdmin(user: StoredUser): Promise<boolean>;
+  hasAdmin(): Promise<boolean>;
+  /** False when the name (compared with nameKeyOf) is taken. */
+  insertUser(user: StoredUser): Promise<boolean>;
+  findUserByName(name: string): Promise<StoredUser | undefined>;
+  findUserById(id: string): Promise<StoredUser | undefined>;
+  listUsers(): Promise<StoredUser[]>;
+  /** Replaces the hash only (a rehash with new parameters). */
+  updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
+  /** Replaces the hash and deletes the user's login sessions except `keepSessionId`, in one transaction; returns their ids. */
+  replacePassword(userId: string, passwordHash: string, keepSessionId?: string): Promise<string[]>;
+  /**
+   * Applies `change` and deletes the user's credentials of `revokeKinds`, in one transaction.
+   * Refuses ("last-admin") when no enabled admin would remain; "not-found" when there is no such user.
+   */
+  changeUser(
+    userId: string,
+    change: UserChange,
+    revokeKinds: readonly CredentialKind[],
+  ): Promise<{ user: StoredUser; revokedIds: string[] } | "last-admin" | "not-found">;
+
+  insertCredential(credential: StoredCredential): Promise<void>;
+  findCredential(tokenHash: string): Promise<{ credential: StoredCredential; user: StoredUser } | undefined>;
+  touchCredential(id: string, patch: { expiresAt?: number; lastUsedAt?: number }): Promise<void>;
+  listCredentials(userId: string, kind: CredentialKind): Promise<StoredCredential[]>;
+  /** Deletes the matching credentials; returns their ids. */
+  deleteCredentials(filter: CredentialFilter): Promise<string[]>;
+  deleteExpiredCredentials(nowMs: number): Promise<number>;
+
+  /**
+   * Reads the counters of `keys` (zero when absent) under a lock held until `decide`'s writes are stored,
+   * so concurrent sign-in attempts see each other. A written counter with zero failures is deleted.
+   */
+  updateLoginCounters<T>(
+    keys: readonly string[],
+    decide: (counters: LoginCounter[]) => { writes: LoginCounter[]; result: T },
+  ): Promise<T>;
+  pruneLoginCounters(lastFailureBeforeMs: number): Promise<number>;
+}
+
+/** Names compare case-insensitively and after Unicode compatibility folding ("Ａlice" is "alice"). */
+export function nameKeyOf(name: string): string {
+  return name.trim().normalize("NFKC").toLowerCase();
+}
