@@ -18,7 +18,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["**/test/**", "bench/**", "test/**", "apps/server/src/cli/**"],
+    files: ["**/test/**", "bench/**", "test/**", "apps/server/src/cli/**", "packages/test-kit/**"],
     rules: {
       "no-console": "off",
       "@typescript-eslint/no-non-null-assertion": "off",

@@ -9,7 +9,15 @@ const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-ap-"));
 const configFile = join(dataDir, "bench-config.json");
 // The per-user limit would otherwise measure the limiter, not the server.
-writeFileSync(configFile, JSON.stringify({ rateLimits: { perUser: { ratePerSecond: 1e6, burst: 1e6 } } }));
+writeFileSync(
+  configFile,
+  JSON.stringify({
+    rateLimits: {
+      perUser: { ratePerSecond: 1e6, burst: 1e6 },
+      busDefault: { ratePerSecond: 1e6, burst: 1e6 },
+    },
+  }),
+);
 const server = await spawnServer(dataDir, { SOUNDMESH_CONFIG: configFile });
 const rows: Row[] = [];
 try {

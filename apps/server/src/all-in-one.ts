@@ -24,9 +24,11 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export function openDb(config: Config): Db {
+export function openDb(config: Config, logger: Logger): Db {
+  const onPoolError = (error: Error) =>
+    logger.warn({ err: error }, "a PostgreSQL connection failed; the pool replaces it");
   return config.databaseUrl
-    ? createDb({ kind: "postgres", url: config.databaseUrl })
+    ? createDb({ kind: "postgres", url: config.databaseUrl }, { onPoolError })
     : createDb({ kind: "sqlite", file: join(config.dataDir, "soundmesh.db") });
 }
 
@@ -68,7 +70,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
   mkdirSync(config.dataDir, { recursive: true });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const db = openDb(config);
+  const db = openDb(config, logger);
   const bus = createBusFor(config, logger, registry);
   const stops: Array<() => Promise<void>> = [];
   try {
@@ -118,7 +120,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
 export async function openUserAdmin(config: Config, work: (bus: ServiceBus) => Promise<void>): Promise<void> {
   mkdirSync(config.dataDir, { recursive: true });
   const logger = createLogger("warn");
-  const db = openDb(config);
+  const db = openDb(config, logger);
   const bus = createBusFor(config, logger);
   try {
     const user = await startUserService(config, logger, bus, db);

@@ -82,6 +82,7 @@ export function createBus(options: BusOptions): Bus {
       const headers: MessageHeaders = { caller, traceId: requestOptions.traceId ?? randomUUID() };
       if (requestOptions.userId !== undefined) headers.userId = requestOptions.userId;
       if (requestOptions.role !== undefined) headers.role = requestOptions.role;
+      if (requestOptions.sessionId !== undefined) headers.sessionId = requestOptions.sessionId;
       const timeoutMs = requestOptions.timeoutMs ?? defaultTimeoutMs;
       const startedMs = nowMs();
       let reply: Reply;
@@ -124,6 +125,7 @@ export function createBus(options: BusOptions): Bus {
       const ctx: CallContext = { caller: headers.caller, traceId: headers.traceId };
       if (headers.userId !== undefined) ctx.userId = headers.userId;
       if (headers.role === "admin" || headers.role === "user") ctx.role = headers.role;
+      if (headers.sessionId !== undefined) ctx.sessionId = headers.sessionId;
       return ctx;
     };
 

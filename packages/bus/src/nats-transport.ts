@@ -15,6 +15,7 @@ const HEADER_NAMES = {
   traceId: "Sm-Trace-Id",
   userId: "Sm-User-Id",
   role: "Sm-Role",
+  sessionId: "Sm-Session-Id",
 } as const;
 
 function toNatsHeaders(context: MessageHeaders): MsgHdrs {
@@ -23,6 +24,7 @@ function toNatsHeaders(context: MessageHeaders): MsgHdrs {
   result.set(HEADER_NAMES.traceId, context.traceId);
   if (context.userId !== undefined) result.set(HEADER_NAMES.userId, context.userId);
   if (context.role !== undefined) result.set(HEADER_NAMES.role, context.role);
+  if (context.sessionId !== undefined) result.set(HEADER_NAMES.sessionId, context.sessionId);
   return result;
 }
 
@@ -35,6 +37,8 @@ function fromNatsHeaders(received: MsgHdrs | undefined): MessageHeaders {
   const role = received?.get(HEADER_NAMES.role);
   if (userId) context.userId = userId;
   if (role) context.role = role;
+  const sessionId = received?.get(HEADER_NAMES.sessionId);
+  if (sessionId) context.sessionId = sessionId;
   return context;
 }
 

@@ -5,6 +5,7 @@ export interface MessageHeaders {
   traceId: string;
   userId?: string;
   role?: string;
+  sessionId?: string;
 }
 
 export interface TransportMessage {

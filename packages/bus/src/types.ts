@@ -24,6 +24,7 @@ export interface RequestOptions {
   /** Set by the access point when a request runs on behalf of a signed-in user. */
   userId?: string;
   role?: Role;
+  sessionId?: string;
 }
 
 export interface Subscription {

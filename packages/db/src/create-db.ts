@@ -18,11 +18,13 @@ export interface Db {
 
 // int8 (bigint, and count(*)) comes back from pg as a string; ours are epoch ms and counts, which fit in a double.
 // The parser is set on our pools only: a global setTypeParser at import would change every pg user in the process.
+const int8Oid: number = pg.types.builtins.INT8;
+const pgDefaultParser = pg.types.getTypeParser as (oid: number, format?: "text" | "binary") => unknown;
 const pgTypes: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === pg.types.builtins.INT8 && format !== "binary"
+  getTypeParser: ((oid: number, format?: "text" | "binary"): unknown =>
+    oid === int8Oid && format !== "binary"
       ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+      : pgDefaultParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
 };
 
 export interface CreateDbOptions {

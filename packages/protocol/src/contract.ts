@@ -59,4 +59,6 @@ export interface CallContext {
   /** The signed-in user on whose behalf a client request runs, when there is one. */
   userId?: string;
   role?: "admin" | "user";
+  /** The client session a request came through (signaling, "keep this session" on password change). */
+  sessionId?: string;
 }

@@ -27,7 +27,7 @@ export class WsClient {
 
   private constructor(readonly socket: WebSocket) {
     socket.on("message", (data) => {
-      const frame = serverFrame.parse(JSON.parse(String(data)));
+      const frame = serverFrame.parse(JSON.parse((data as Buffer).toString("utf8")));
       this.frames.push(frame);
       if (this.frames.length > 1_000) this.frames.splice(0, this.frames.length - 1_000);
       for (const waiter of this.waiters) {

@@ -147,6 +147,7 @@ export class ClientSocket implements PushTarget {
       const result = await this.deps.bus.request(exposed.contract, exposed.method, params ?? {}, {
         userId: this.identity.user.id,
         role: this.identity.user.role,
+        sessionId: this.identity.sessionId,
         traceId: randomUUID(),
         timeoutMs: this.deps.requestTimeoutMs,
       });

@@ -184,6 +184,29 @@ describe("access point", () => {
       await expect.poll(() => ws.closeCode, { timeout: 5_000 }).toBe(4001);
     });
 
+    it("keeps the session a password change came through and ends the others", async () => {
+      const admin = await WsClient.connect(server.url, adminToken);
+      await admin.request("user.createUser", { name: "mover", password: "first password", role: "user" });
+      const [here, elsewhere] = [
+        await login(server.url, "mover", "first password"),
+        await login(server.url, "mover", "first password"),
+      ];
+      const [ws, other] = [
+        await WsClient.connect(server.url, here),
+        await WsClient.connect(server.url, elsewhere),
+      ];
+      await ws.request("user.changePassword", {
+        oldPassword: "first password",
+        newPassword: "second password",
+      });
+      await expect.poll(() => other.closeCode, { timeout: 5_000 }).toBe(4001);
+      await expect(ws.request("user.me")).resolves.toMatchObject({ name: "mover" });
+      expect(
+        (await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${elsewhere}` } })).status,
+      ).toBe(401);
+      await Promise.all([admin.close(), ws.close()]);
+    });
+
     it("answers ping with pong and refuses unknown push topics", async () => {
       const ws = await WsClient.connect(server.url, adminToken);
       ws.sendRaw(JSON.stringify({ t: "ping" }));

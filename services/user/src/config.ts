@@ -46,7 +46,10 @@ export type Argon2Params = UserServiceConfig["argon2"];
 export function resolveUserConfig(input: UserServiceConfigInput = {}): UserServiceConfig {
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
-    const details = parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
+    const details = parsed.error.issues.map((issue) => ({
+      path: issue.path.join("."),
+      message: issue.message,
+    }));
     throw new AppError("VALIDATION_FAILED", "invalid user service configuration", { details });
   }
   return parsed.data;

@@ -10,7 +10,11 @@ export interface ThrottleKey {
 }
 
 /** The wait imposed after `failures` consecutive failures. */
-export function delayAfterFailures(failures: number, freeFailures: number, config: LoginThrottleConfig): number {
+export function delayAfterFailures(
+  failures: number,
+  freeFailures: number,
+  config: LoginThrottleConfig,
+): number {
   if (failures < freeFailures) return 0;
   const doublings = Math.min(failures - freeFailures, 40);
   return Math.min(config.baseDelayMs * 2 ** doublings, config.maxDelayMs);
@@ -59,21 +63,28 @@ export class LoginThrottle {
       },
     );
     if (retryAfterMs > 0) {
-      throw new AppError("LOGIN_THROTTLED", `Too many failed sign-ins; retry in ${Math.ceil(retryAfterMs / 1000)} s`, {
-        details: { retryAfterMs },
-      });
+      throw new AppError(
+        "LOGIN_THROTTLED",
+        `Too many failed sign-ins; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+        {
+          details: { retryAfterMs },
+        },
+      );
     }
   }
 
   /** The password was right: `reset` keys start over, `refund` keys get back the attempt `begin` counted. */
   async succeeded(reset: readonly ThrottleKey[], refund: readonly ThrottleKey[]): Promise<void> {
     const resetKeys = new Set(reset.map((k) => k.key));
-    await this.store.updateLoginCounters([...reset, ...refund].map((k) => k.key), (counters) => ({
-      writes: counters.map((counter) => ({
-        ...counter,
-        failures: resetKeys.has(counter.key) ? 0 : Math.max(0, counter.failures - 1),
-      })),
-      result: undefined,
-    }));
+    await this.store.updateLoginCounters(
+      [...reset, ...refund].map((k) => k.key),
+      (counters) => ({
+        writes: counters.map((counter) => ({
+          ...counter,
+          failures: resetKeys.has(counter.key) ? 0 : Math.max(0, counter.failures - 1),
+        })),
+        result: undefined,
+      }),
+    );
   }
 }

@@ -17,7 +17,9 @@ export const userMigrations: ServiceMigrations = {
       await db.schema
         .createTable("user_credentials")
         .addColumn("id", "varchar(64)", (col) => col.primaryKey())
-        .addColumn("user_id", "varchar(64)", (col) => col.notNull().references("user_accounts.id").onDelete("cascade"))
+        .addColumn("user_id", "varchar(64)", (col) =>
+          col.notNull().references("user_accounts.id").onDelete("cascade"),
+        )
         .addColumn("kind", "varchar(16)", (col) => col.notNull().check(sql`kind in ('session', 'api')`))
         .addColumn("token_hash", "char(64)", (col) => col.notNull().unique())
         .addColumn("label", "varchar(100)")
@@ -25,8 +27,16 @@ export const userMigrations: ServiceMigrations = {
         .addColumn("expires_at", "bigint")
         .addColumn("last_used_at", "bigint")
         .execute();
-      await db.schema.createIndex("user_credentials_by_user").on("user_credentials").columns(["user_id", "kind"]).execute();
-      await db.schema.createIndex("user_credentials_by_expiry").on("user_credentials").column("expires_at").execute();
+      await db.schema
+        .createIndex("user_credentials_by_user")
+        .on("user_credentials")
+        .columns(["user_id", "kind"])
+        .execute();
+      await db.schema
+        .createIndex("user_credentials_by_expiry")
+        .on("user_credentials")
+        .column("expires_at")
+        .execute();
       await db.schema
         .createTable("user_login_failures")
         .addColumn("key", "text", (col) => col.primaryKey())

@@ -95,7 +95,10 @@ export function createSqlUserStore(db: Db): UserStore {
     return rows.map((row) => row.id);
   }
 
-  async function insertUserIn(executor: UserDb | Transaction<UserTables>, user: StoredUser): Promise<boolean> {
+  async function insertUserIn(
+    executor: UserDb | Transaction<UserTables>,
+    user: StoredUser,
+  ): Promise<boolean> {
     const result = await executor
       .insertInto("user_accounts")
       .values(accountRowOf(user))
@@ -105,7 +108,12 @@ export function createSqlUserStore(db: Db): UserStore {
   }
 
   async function hasAdminIn(executor: UserDb | Transaction<UserTables>): Promise<boolean> {
-    const row = await executor.selectFrom("user_accounts").select("id").where("role", "=", "admin").limit(1).executeTakeFirst();
+    const row = await executor
+      .selectFrom("user_accounts")
+      .select("id")
+      .where("role", "=", "admin")
+      .limit(1)
+      .executeTakeFirst();
     return row !== undefined;
   }
 
@@ -137,22 +145,38 @@ export function createSqlUserStore(db: Db): UserStore {
     },
 
     async findUserById(id) {
-      const row = await kysely.selectFrom("user_accounts").select(accountColumns).where("id", "=", id).executeTakeFirst();
+      const row = await kysely
+        .selectFrom("user_accounts")
+        .select(accountColumns)
+        .where("id", "=", id)
+        .executeTakeFirst();
       return row && userOf(row);
     },
 
     async listUsers() {
-      const rows = await kysely.selectFrom("user_accounts").select(accountColumns).orderBy("name_key").execute();
+      const rows = await kysely
+        .selectFrom("user_accounts")
+        .select(accountColumns)
+        .orderBy("name_key")
+        .execute();
       return rows.map(userOf);
     },
 
     async updatePasswordHash(userId, passwordHash) {
-      await kysely.updateTable("user_accounts").set({ password_hash: passwordHash }).where("id", "=", userId).execute();
+      await kysely
+        .updateTable("user_accounts")
+        .set({ password_hash: passwordHash })
+        .where("id", "=", userId)
+        .execute();
     },
 
     replacePassword(userId, passwordHash, keepSessionId) {
       return kysely.transaction().execute(async (trx) => {
-        await trx.updateTable("user_accounts").set({ password_hash: passwordHash }).where("id", "=", userId).execute();
+        await trx
+          .updateTable("user_accounts")
+          .set({ password_hash: passwordHash })
+          .where("id", "=", userId)
+          .execute();
         return deleteCredentialsIn(trx, {
           userId,
           kind: "session",
@@ -164,7 +188,11 @@ export function createSqlUserStore(db: Db): UserStore {
     changeUser(userId, change: UserChange, revokeKinds) {
       return kysely.transaction().execute(async (trx) => {
         // Locking every enabled admin row makes two admins disabling each other at once take turns.
-        let adminsQuery = trx.selectFrom("user_accounts").select("id").where("role", "=", "admin").where("disabled", "=", 0);
+        let adminsQuery = trx
+          .selectFrom("user_accounts")
+          .select("id")
+          .where("role", "=", "admin")
+          .where("disabled", "=", 0);
         if (locks) adminsQuery = adminsQuery.forUpdate();
         const enabledAdmins = (await adminsQuery.execute()).map((row) => row.id);
         let userQuery = trx.selectFrom("user_accounts").select(accountColumns).where("id", "=", userId);
@@ -175,14 +203,16 @@ export function createSqlUserStore(db: Db): UserStore {
         const after: StoredUser = { ...before, ...change };
         const wasEnabledAdmin = before.role === "admin" && !before.disabled;
         const staysEnabledAdmin = after.role === "admin" && !after.disabled;
-        if (wasEnabledAdmin && !staysEnabledAdmin && enabledAdmins.every((id) => id === userId)) return "last-admin" as const;
+        if (wasEnabledAdmin && !staysEnabledAdmin && enabledAdmins.every((id) => id === userId))
+          return "last-admin" as const;
         await trx
           .updateTable("user_accounts")
           .set({ role: after.role, disabled: after.disabled ? 1 : 0 })
           .where("id", "=", userId)
           .execute();
         const revokedIds: string[] = [];
-        for (const kind of revokeKinds) revokedIds.push(...(await deleteCredentialsIn(trx, { userId, kind })));
+        for (const kind of revokeKinds)
+          revokedIds.push(...(await deleteCredentialsIn(trx, { userId, kind })));
         return { user: after, revokedIds };
       });
     },
@@ -255,7 +285,10 @@ export function createSqlUserStore(db: Db): UserStore {
     deleteCredentials: (filter) => deleteCredentialsIn(kysely, filter),
 
     async deleteExpiredCredentials(nowMs) {
-      const result = await kysely.deleteFrom("user_credentials").where("expires_at", "<=", nowMs).executeTakeFirst();
+      const result = await kysely
+        .deleteFrom("user_credentials")
+        .where("expires_at", "<=", nowMs)
+        .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
 
@@ -270,16 +303,26 @@ export function createSqlUserStore(db: Db): UserStore {
             .onConflict((conflict) => conflict.column("key").doNothing())
             .execute();
         }
-        let query = trx.selectFrom("user_login_failures").selectAll().where("key", "in", sortedKeys).orderBy("key");
+        let query = trx
+          .selectFrom("user_login_failures")
+          .selectAll()
+          .where("key", "in", sortedKeys)
+          .orderBy("key");
         if (locks) query = query.forUpdate();
         const rows = await query.execute();
         const counters: LoginCounter[] = keys.map((key) => {
           const row = rows.find((candidate) => candidate.key === key);
-          return { key, failures: Number(row?.failures ?? 0), lastFailureAt: Number(row?.last_failure_at ?? 0) };
+          return {
+            key,
+            failures: Number(row?.failures ?? 0),
+            lastFailureAt: Number(row?.last_failure_at ?? 0),
+          };
         });
         const { writes, result } = decide(counters);
         const finalFailures = (key: string) =>
-          writes.find((write) => write.key === key)?.failures ?? counters.find((c) => c.key === key)?.failures ?? 0;
+          writes.find((write) => write.key === key)?.failures ??
+          counters.find((c) => c.key === key)?.failures ??
+          0;
         for (const write of writes.filter((candidate) => candidate.failures > 0)) {
           await trx
             .updateTable("user_login_failures")
@@ -289,15 +332,16 @@ export function createSqlUserStore(db: Db): UserStore {
         }
         // A counter at zero carries no information: drop it, placeholders nobody wrote to included.
         const zeroKeys = sortedKeys.filter((key) => finalFailures(key) === 0);
-        if (zeroKeys.length > 0) await trx.deleteFrom("user_login_failures").where("key", "in", zeroKeys).execute();
+        if (zeroKeys.length > 0)
+          await trx.deleteFrom("user_login_failures").where("key", "in", zeroKeys).execute();
         return result;
       });
     },
 
-    async pruneLoginCounters(lastFailureBeforeMs) {
+    async pruneLoginCounters(forgottenAtMs) {
       const result = await kysely
         .deleteFrom("user_login_failures")
-        .where("last_failure_at", "<", lastFailureBeforeMs)
+        .where("last_failure_at", "<=", forgottenAtMs)
         .executeTakeFirst();
       return Number(result.numDeletedRows);
     },

@@ -85,7 +85,8 @@ export interface UserStore {
     keys: readonly string[],
     decide: (counters: LoginCounter[]) => { writes: LoginCounter[]; result: T },
   ): Promise<T>;
-  pruneLoginCounters(lastFailureBeforeMs: number): Promise<number>;
+  /** Deletes counters whose last failure was at or before `forgottenAtMs`. */
+  pruneLoginCounters(forgottenAtMs: number): Promise<number>;
 }
 
 /** Names compare case-insensitively and after Unicode compatibility folding ("Ａlice" is "alice"). */

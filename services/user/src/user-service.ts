@@ -15,7 +15,7 @@ import {
 import { resolveUserConfig, type UserServiceConfigInput } from "./config";
 import { LoginThrottle } from "./login-throttle";
 import { createPasswordHasher } from "./passwords";
-import { nameKeyOf, type CredentialKind, type StoredCredential, type StoredUser, type UserChange, type UserStore } from "./store";
+import { nameKeyOf, type CredentialKind, type StoredUser, type UserChange, type UserStore } from "./store";
 import { hashToken, newApiToken, newSessionToken } from "./tokens";
 
 export const userManifest = {
@@ -48,10 +48,22 @@ export interface UserService {
 const ok = { ok: true as const };
 
 function recordOf(user: StoredUser): UserRecord {
-  return { id: user.id, name: user.name, role: user.role, disabled: user.disabled, createdAt: user.createdAt };
+  return {
+    id: user.id,
+    name: user.name,
+    role: user.role,
+    disabled: user.disabled,
+    createdAt: user.createdAt,
+  };
 }
 
-export function createUserService({ config: input, logger, bus, store, clock }: UserServiceDeps): UserService {
+export function createUserService({
+  config: input,
+  logger,
+  bus,
+  store,
+  clock,
+}: UserServiceDeps): UserService {
   const config = resolveUserConfig(input);
   const hasher = createPasswordHasher(config.argon2);
   const throttle = new LoginThrottle(store, config.loginThrottle);
@@ -59,7 +71,11 @@ export function createUserService({ config: input, logger, bus, store, clock }: 
   async function announceRevoked(userId: string, sessionIds: string[], traceId?: string): Promise<void> {
     if (sessionIds.length === 0) return;
     try {
-      await bus.publish(sessionsRevokedEvent, { userId, sessionIds }, traceId === undefined ? {} : { traceId });
+      await bus.publish(
+        sessionsRevokedEvent,
+        { userId, sessionIds },
+        traceId === undefined ? {} : { traceId },
+      );
     } catch (error) {
       // The credentials are already gone from the store, so authentication refuses them anyway; the event
       // only makes access points close open sockets sooner. Failing the request here would misreport a revocation.
@@ -81,7 +97,8 @@ export function createUserService({ config: input, logger, bus, store, clock }: 
     // A user's role in the database wins over the role the caller remembers from sign-in.
     if (ctx.userId !== undefined) {
       const user = await store.findUserById(ctx.userId);
-      if (!user || user.disabled || user.role !== "admin") throw new AppError("FORBIDDEN", "This needs the admin role");
+      if (!user || user.disabled || user.role !== "admin")
+        throw new AppError("FORBIDDEN", "This needs the admin role");
     }
   }
 
@@ -92,31 +109,41 @@ export function createUserService({ config: input, logger, bus, store, clock }: 
   }
 
   async function newUser(name: string, password: string, role: Role): Promise<StoredUser> {
-    return { id: randomUUID(), name, role, disabled: false, passwordHash: await hasher.hash(password), createdAt: clock.now() };
+    return {
+      id: randomUUID(),
+      name,
+      role,
+      disabled: false,
+      passwordHash: await hasher.hash(password),
+      createdAt: clock.now(),
+    };
   }
 
-  async function issueSession(userId: string): Promise<{ token: string; credential: StoredCredential }> {
+  async function issueSession(userId: string) {
     const token = newSessionToken();
     const now = clock.now();
-    const credential: StoredCredential = {
-      id: randomUUID(),
-      userId,
+    const session = { id: randomUUID(), userId, createdAt: now, expiresAt: now + config.sessionTtlMs };
+    await store.insertCredential({
+      ...session,
       kind: "session",
       tokenHash: hashToken(token),
       label: null,
-      createdAt: now,
-      expiresAt: now + config.sessionTtlMs,
       lastUsedAt: now,
-    };
-    await store.insertCredential(credential);
-    return { token, credential };
+    });
+    return { token, session };
   }
 
-  async function changeUser(name: string, change: UserChange, revokeKinds: CredentialKind[], traceId: string) {
+  async function changeUser(
+    name: string,
+    change: UserChange,
+    revokeKinds: CredentialKind[],
+    traceId: string,
+  ) {
     const target = await userByName(name);
     const outcome = await store.changeUser(target.id, change, revokeKinds);
     if (outcome === "not-found") throw new AppError("NOT_FOUND", `No user named ${name}`);
-    if (outcome === "last-admin") throw new AppError("CONFLICT", "The last enabled administrator must stay an enabled administrator");
+    if (outcome === "last-admin")
+      throw new AppError("CONFLICT", "The last enabled administrator must stay an enabled administrator");
     await announceRevoked(target.id, outcome.revokedIds, traceId);
     logger.info({ userId: target.id, change, revoked: outcome.revokedIds.length, traceId }, "user changed");
     return recordOf(outcome.user);
@@ -140,20 +167,19 @@ export function createUserService({ config: input, logger, bus, store, clock }: 
       const addressKey = throttle.addressKey(address);
       await throttle.begin([accountKey, addressKey], clock.now());
       const user = await store.findUserByName(name);
-      const isValid = user ? await hasher.verify(user.passwordHash, password) : await hasher.verifyDummy(password);
+      const isValid = user
+        ? await hasher.verify(user.passwordHash, password)
+        : await hasher.verifyDummy(password);
       if (!user || !isValid) {
         logger.info({ address, isKnownName: user !== undefined, traceId: ctx.traceId }, "failed sign-in");
         throw new AppError("INVALID_CREDENTIALS");
       }
       await throttle.succeeded([accountKey], [addressKey]);
       if (user.disabled) throw new AppError("ACCOUNT_DISABLED");
-      if (hasher.needsRehash(user.passwordHash)) await store.updatePasswordHash(user.id, await hasher.hash(password));
-      const { token, credential } = await issueSession(user.id);
-      return {
-        token,
-        session: { id: credential.id, userId: user.id, createdAt: credential.createdAt, expiresAt: credential.expiresAt! },
-        user: recordOf(user),
-      };
+      if (hasher.needsRehash(user.passwordHash))
+        await store.updatePasswordHash(user.id, await hasher.hash(password));
+      const { token, session } = await issueSession(user.id);
+      return { token, session, user: recordOf(user) };
     },
 
     async authenticate({ token }) {
@@ -202,9 +228,15 @@ export function createUserService({ config: input, logger, bus, store, clock }: 
       // Guessing the old password through a stolen session is throttled like a sign-in.
       const accountKey = throttle.accountKey(nameKeyOf(user.name));
       await throttle.begin([accountKey], clock.now());
-      if (!(await hasher.verify(user.passwordHash, oldPassword))) throw new AppError("INVALID_CREDENTIALS", "The old password is wrong");
+      if (!(await hasher.verify(user.passwordHash, oldPassword)))
+        throw new AppError("INVALID_CREDENTIALS", "The old password is wrong");
       await throttle.succeeded([accountKey], []);
-      const revoked = await store.replacePassword(user.id, await hasher.hash(newPassword), keepSessionId);
+      // The session the change came through stays signed in; every other one ends.
+      const revoked = await store.replacePassword(
+        user.id,
+        await hasher.hash(newPassword),
+        keepSessionId ?? ctx.sessionId,
+      );
       await announceRevoked(user.id, revoked, ctx.traceId);
       logger.info({ userId: user.id, revoked: revoked.length, traceId: ctx.traceId }, "password changed");
       return ok;
@@ -221,7 +253,10 @@ export function createUserService({ config: input, logger, bus, store, clock }: 
       const user = await activeUser(ctx);
       const existing = await store.listCredentials(user.id, "api");
       if (existing.length >= config.maxApiTokensPerUser) {
-        throw new AppError("CONFLICT", `At most ${config.maxApiTokensPerUser} API tokens per user; revoke one first`);
+        throw new AppError(
+          "CONFLICT",
+          `At most ${config.maxApiTokensPerUser} API tokens per user; revoke one first`,
+        );
       }
       const token = newApiToken();
       const id = randomUUID();
@@ -241,7 +276,12 @@ export function createUserService({ config: input, logger, bus, store, clock }: 
     async listApiTokens(_params, ctx) {
       const user = await activeUser(ctx);
       const tokens = await store.listCredentials(user.id, "api");
-      return tokens.map((t) => ({ id: t.id, label: t.label ?? "", createdAt: t.createdAt, lastUsedAt: t.lastUsedAt }));
+      return tokens.map((t) => ({
+        id: t.id,
+        label: t.label ?? "",
+        createdAt: t.createdAt,
+        lastUsedAt: t.lastUsedAt,
+      }));
     },
 
     async revokeApiToken({ id }, ctx) {
@@ -255,7 +295,8 @@ export function createUserService({ config: input, logger, bus, store, clock }: 
     async createUser({ name, password, role }, ctx) {
       await requireAdmin(ctx);
       const user = await newUser(name, password, role);
-      if (!(await store.insertUser(user))) throw new AppError("ALREADY_EXISTS", `A user named ${name} already exists`);
+      if (!(await store.insertUser(user)))
+        throw new AppError("ALREADY_EXISTS", `A user named ${name} already exists`);
       logger.info({ userId: user.id, name, role, by: ctx.userId, traceId: ctx.traceId }, "user created");
       return recordOf(user);
     },
@@ -288,7 +329,8 @@ export function createUserService({ config: input, logger, bus, store, clock }: 
     const now = clock.now();
     const sessions = await store.deleteExpiredCredentials(now);
     const counters = await store.pruneLoginCounters(now - config.loginThrottle.forgetAfterMs);
-    if (sessions + counters > 0) logger.debug({ sessions, counters }, "pruned expired sessions and failure counters");
+    if (sessions + counters > 0)
+      logger.debug({ sessions, counters }, "pruned expired sessions and failure counters");
   }
 
   return {

@@ -1,0 +1,180 @@
+// SQLite specifics of createDb and migrateService: WAL mode and its pragmas, durability, two processes migrating at once.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createDb, migrateService, sql, type Kysely } from "@soundmesh/db";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const childScript = join(here, "fixtures/migrate-child.ts");
+const repoRoot = resolve(here, "../../..");
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "soundmesh-sqlite-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("createDb with SQLite", () => {
+  it("opens the file in WAL mode with NORMAL sync, foreign keys on and a busy timeout", async () => {
+    const db = createDb({ kind: "sqlite", file: join(dir, "wal.db") });
+    try {
+      const pragma = async (name: string) => {
+        const { rows } = await sql.raw<Record<string, unknown>>(`pragma ${name}`).execute(db.kysely);
+        return Object.values(rows[0] ?? {})[0];
+      };
+      expect(db.dialect).toBe("sqlite");
+      expect(await pragma("journal_mode")).toBe("wal");
+      expect(await pragma("synchronous")).toBe(1); // NORMAL
+      expect(await pragma("foreign_keys")).toBe(1);
+      expect(await pragma("busy_timeout")).toBe(5000);
+      await sql`create table t (id integer primary key)`.execute(db.kysely);
+      await sql`insert into t (id) values (1)`.execute(db.kysely);
+      expect(existsSync(join(dir, "wal.db-wal"))).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("creates missing parent folders of the database file", async () => {
+    const file = join(dir, "nested/deeper/data.db");
+    const db = createDb({ kind: "sqlite", file });
+    await sql`create table t (id integer primary key)`.execute(db.kysely);
+    await db.close();
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it("keeps committed rows across close and reopen", async () => {
+    const file = join(dir, "durable.db");
+    const first = createDb({ kind: "sqlite", file });
+    await sql`create table t (id integer primary key, note text not null)`.execute(first.kysely);
+    await first.kysely.insertInto("t").values({ id: 1, note: "kept" }).execute();
+    await first.close();
+    const second = createDb({ kind: "sqlite", file });
+    try {
+      await expect(second.kysely.selectFrom("t").selectAll().execute()).resolves.toEqual([
+        { id: 1, note: "kept" },
+      ]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("enforces foreign keys", async () => {
+    const db = createDb({ kind: "sqlite", file: join(dir, "fk.db") });
+    try {
+      await sql`create table parent (id integer primary key)`.execute(db.kysely);
+      await sql`create table child (id integer primary key, parent_id integer not null references parent(id))`.execute(
+        db.kysely,
+      );
+      await expect(sql`insert into child (id, parent_id) values (1, 42)`.execute(db.kysely)).rejects.toThrow(
+        /FOREIGN KEY/,
+      );
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+interface Child {
+  lines: string[];
+  waitFor(line: string, timeoutMs?: number): Promise<void>;
+  send(line: string): void;
+  kill(): void;
+  exited: Promise<number | null>;
+}
+
+function startChild(file: string, mode = ""): Child {
+  const child = spawn(process.execPath, ["--import", "tsx", childScript, file, mode], {
+    cwd: repoRoot,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  let stderr = "";
+  const waiters: Array<() => void> = [];
+  let buffer = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const parts = buffer.split("\n");
+    buffer = parts.pop() ?? "";
+    lines.push(...parts);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
+  return {
+    lines,
+    exited,
+    send: (line) => child.stdin.write(`${line}\n`),
+    kill: () => child.kill("SIGKILL"),
+    async waitFor(line, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!lines.includes(line)) {
+        if (child.exitCode !== null)
+          throw new Error(`child exited (${child.exitCode}) before "${line}":\n${stderr}`);
+        const remainingMs = deadline - Date.now();
+        if (remainingMs <= 0)
+          throw new Error(`no "${line}" from the child within ${timeoutMs} ms:\n${stderr}`);
+        await new Promise<void>((wake) => {
+          const timer = setTimeout(wake, remainingMs);
+          waiters.push(() => {
+            clearTimeout(timer);
+            wake();
+          });
+          child.once("exit", () => {
+            clearTimeout(timer);
+            wake();
+          });
+        });
+      }
+    },
+  };
+}
+
+const appliedBy = (child: Child): string[] => {
+  const line = child.lines.find((candidate) => candidate.startsWith("{"));
+  return line ? (JSON.parse(line) as { applied: string[] }).applied : [];
+};
+
+describe("migrateService with SQLite across processes", () => {
+  it("holds the write lock while migrating, so a second process waits, then finds everything applied", async () => {
+    const file = join(dir, "shared.db");
+    const first = startChild(file, "hold");
+    await first.waitFor("holding");
+    const second = startChild(file, "probe");
+    await second.waitFor("starting");
+    expect(second.lines).toContain("lock is held");
+    first.send("go");
+    expect(await first.exited).toBe(0);
+    expect(await second.exited).toBe(0);
+    expect(appliedBy(first)).toEqual(["001-a", "002-b"]);
+    expect(appliedBy(second)).toEqual([]);
+  });
+
+  it("leaves a migration run killed midway without a trace: the next run applies it from scratch", async () => {
+    const file = join(dir, "interrupted.db");
+    const first = startChild(file, "hold");
+    await first.waitFor("holding");
+    // Killed inside its first migration, after that migration's table was created in the open transaction.
+    first.kill();
+    await first.exited;
+    const db = createDb({ kind: "sqlite", file });
+    try {
+      const table = (name: string) => ({
+        up: async (kysely: Kysely<unknown>) => {
+          await kysely.schema
+            .createTable(name)
+            .addColumn("id", "integer", (col) => col.primaryKey())
+            .execute();
+        },
+      });
+      await expect(
+        migrateService(db, "alpha", { "001-a": table("a"), "002-b": table("b") }),
+      ).resolves.toEqual(["001-a", "002-b"]);
+    } finally {
+      await db.close();
+    }
+  });
+});

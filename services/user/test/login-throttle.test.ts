@@ -1,0 +1,178 @@
+// Sign-in throttling through the bus, on SQLite and PostgreSQL, driven by the injected clock: per-account and
+// per-address back-off, reset on success, forgetting, concurrent guesses, and the unknown-name path.
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { delayAfterFailures, resolveUserConfig } from "@soundmesh/service-user";
+import { dbTargets } from "@soundmesh/test-kit";
+import { adminName, adminPassword, prepareUserDb, startHarness, type Harness } from "./harness";
+
+const targets = await dbTargets({ prepare: prepareUserDb });
+const minuteMs = 60_000;
+
+describe("the back-off schedule", () => {
+  it("waits nothing within the budget, then 1 s, 2 s, 4 s … capped at 15 minutes", () => {
+    const config = resolveUserConfig().loginThrottle;
+    const delays = [0, 4, 5, 6, 7, 8, 14, 15, 50, 10_000].map((failures) =>
+      delayAfterFailures(failures, 5, config),
+    );
+    expect(delays).toEqual([0, 0, 1_000, 2_000, 4_000, 8_000, 512_000, 900_000, 900_000, 900_000]);
+  });
+});
+
+describe.each(targets)("sign-in throttling on $name", (target) => {
+  let h: Harness;
+  const wrong = (name = adminName, address = "198.51.100.7") =>
+    h.failure("login", { name, password: "wrong password", address });
+  const right = (address = "198.51.100.7") =>
+    h.call("login", { name: adminName, password: adminPassword, address });
+  beforeEach(async () => {
+    h = await startHarness(target);
+    await h.call("createFirstAdmin", { name: adminName, password: adminPassword });
+  });
+  afterEach(() => h.close());
+  afterAll(() => target.dispose());
+
+  it("after 5 failures makes each attempt wait 1 s, 2 s, 4 s, refusing even the right password meanwhile", async () => {
+    for (let i = 0; i < 5; i++) expect((await wrong()).code).toBe("INVALID_CREDENTIALS");
+    const throttled = await h.failure("login", {
+      name: adminName,
+      password: adminPassword,
+      address: "198.51.100.7",
+    });
+    expect(throttled.code).toBe("LOGIN_THROTTLED");
+    expect(throttled.details).toEqual({ retryAfterMs: 1_000 });
+    h.clock.advance(999);
+    expect((await wrong()).details).toEqual({ retryAfterMs: 1 });
+    h.clock.advance(1);
+    expect((await wrong()).code).toBe("INVALID_CREDENTIALS");
+    expect((await wrong()).details).toEqual({ retryAfterMs: 2_000 });
+    h.clock.advance(2_000);
+    expect((await wrong()).code).toBe("INVALID_CREDENTIALS");
+    expect((await wrong()).details).toEqual({ retryAfterMs: 4_000 });
+    // Throttled attempts are not counted, so hammering does not lengthen the wait.
+    for (let i = 0; i < 10; i++) expect((await wrong()).code).toBe("LOGIN_THROTTLED");
+    h.clock.advance(4_000);
+    expect((await wrong()).code).toBe("INVALID_CREDENTIALS");
+    expect((await wrong()).details).toEqual({ retryAfterMs: 8_000 });
+  });
+
+  it("caps the wait at 15 minutes", async () => {
+    for (let i = 0; i < 5; i++) await wrong();
+    for (let round = 0; round < 12; round++) {
+      const { details } = await wrong();
+      const { retryAfterMs } = details as { retryAfterMs: number };
+      expect(retryAfterMs).toBe(Math.min(1_000 * 2 ** round, 15 * minuteMs));
+      h.clock.advance(retryAfterMs);
+      expect((await wrong()).code).toBe("INVALID_CREDENTIALS");
+    }
+  });
+
+  it("resets the account's count after a successful sign-in", async () => {
+    for (let i = 0; i < 6; i++) {
+      h.clock.advance(1);
+      await wrong();
+    }
+    h.clock.advance(2_000);
+    await expect(right()).resolves.toMatchObject({ user: { name: adminName } });
+    for (let i = 0; i < 5; i++) expect((await wrong()).code).toBe("INVALID_CREDENTIALS");
+    expect((await wrong()).details).toEqual({ retryAfterMs: 1_000 });
+  });
+
+  it("throttles an account whatever address the guesses come from", async () => {
+    for (let i = 0; i < 5; i++) await wrong(adminName, `203.0.113.${i}`);
+    expect((await wrong(adminName, "192.0.2.200")).code).toBe("LOGIN_THROTTLED");
+  });
+
+  it("gives an address a budget of 20 failures across names, then throttles only that address", async () => {
+    for (let i = 0; i < 20; i++)
+      expect((await wrong(`user${i}`, "192.0.2.1")).code).toBe("INVALID_CREDENTIALS");
+    const throttled = await wrong("someone-else", "192.0.2.1");
+    expect(throttled).toMatchObject({ code: "LOGIN_THROTTLED", details: { retryAfterMs: 1_000 } });
+    // The right password from that address waits too; from another address it works.
+    expect(
+      (await h.failure("login", { name: adminName, password: adminPassword, address: "192.0.2.1" })).code,
+    ).toBe("LOGIN_THROTTLED");
+    await expect(right("192.0.2.2")).resolves.toBeDefined();
+    // A success elsewhere does not clear the address: sprayers cannot reset it with an account of their own.
+    h.clock.advance(1_000);
+    await expect(right("192.0.2.1")).resolves.toBeDefined();
+    expect((await wrong("another", "192.0.2.1")).code).toBe("LOGIN_THROTTLED");
+  });
+
+  it("throttles names that do not exist exactly like real ones, so throttling reveals nothing", async () => {
+    for (let i = 0; i < 5; i++) expect((await wrong("ghost")).code).toBe("INVALID_CREDENTIALS");
+    expect((await wrong("ghost")).details).toEqual({ retryAfterMs: 1_000 });
+    expect((await wrong("GHOST")).code).toBe("LOGIN_THROTTLED");
+  });
+
+  it("counts concurrent guesses before checking them, so a burst gets no more than the budget", async () => {
+    const outcomes = await Promise.all(Array.from({ length: 12 }, () => wrong()));
+    const codes = outcomes.map((error) => error.code).sort();
+    expect(codes.filter((code) => code === "INVALID_CREDENTIALS")).toHaveLength(5);
+    expect(codes.filter((code) => code === "LOGIN_THROTTLED")).toHaveLength(7);
+  });
+
+  it("forgets failures after a day without any", async () => {
+    for (let i = 0; i < 7; i++) {
+      h.clock.advance(10_000);
+      await wrong();
+    }
+    h.clock.advance(24 * 3600_000);
+    for (let i = 0; i < 5; i++) expect((await wrong()).code).toBe("INVALID_CREDENTIALS");
+    expect((await wrong()).details).toEqual({ retryAfterMs: 1_000 });
+  });
+
+  it("deletes forgotten counters when pruning", async () => {
+    await wrong();
+    const count = async () =>
+      (await h.db.kysely.selectFrom("user_login_failures").selectAll().execute()).length;
+    expect(await count()).toBe(2); // the account and the address
+    await h.service.prune();
+    expect(await count()).toBe(2);
+    h.clock.advance(24 * 3600_000);
+    await h.service.prune();
+    expect(await count()).toBe(0);
+  });
+
+  it("throttles guesses at the old password through a signed-in session too", async () => {
+    const admin = await right();
+    const as = { userId: admin.user.id, role: admin.user.role };
+    for (let i = 0; i < 5; i++) {
+      expect(
+        (await h.failure("changePassword", { oldPassword: "guess", newPassword: "new password here" }, as))
+          .code,
+      ).toBe("INVALID_CREDENTIALS");
+    }
+    const throttled = await h.failure(
+      "changePassword",
+      { oldPassword: adminPassword, newPassword: "new password here" },
+      as,
+    );
+    expect(throttled).toMatchObject({ code: "LOGIN_THROTTLED", details: { retryAfterMs: 1_000 } });
+    h.clock.advance(1_000);
+    await expect(
+      h.call("changePassword", { oldPassword: adminPassword, newPassword: "new password here" }, as),
+    ).resolves.toEqual({
+      ok: true,
+    });
+  });
+
+  it("spends a password verification on a name that does not exist, so timing does not reveal which names do", async () => {
+    await h.close();
+    // Costly enough that a skipped verification would stand out against scheduling noise.
+    h = await startHarness(target, { argon2: { memoryCost: 8_192, timeCost: 3 } });
+    await h.call("createFirstAdmin", { name: adminName, password: adminPassword });
+    const timeMs = async (name: string, address: string) => {
+      const started = performance.now();
+      expect((await wrong(name, address)).code).toBe("INVALID_CREDENTIALS");
+      return performance.now() - started;
+    };
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      known.push(await timeMs(adminName, `192.0.2.${i}`));
+      unknown.push(await timeMs(`nobody${i}`, `198.51.100.${i}`));
+    }
+    expect(median(unknown)).toBeGreaterThan(median(known) * 0.5);
+  });
+});
