@@ -1,6 +1,7 @@
 // Wires every service into one process: SQLite (or PostgreSQL), the in-process bus, the access point.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { createInProcessBus, type Bus, type ServiceBus } from "@soundmesh/bus";
@@ -15,6 +16,9 @@ import {
 } from "@soundmesh/service-user";
 import type { Config } from "./config";
 import { createLogger } from "./logger";
+
+/** The web player's build output, served at "/" when present. */
+const webRoot = fileURLToPath(new URL("../../web/dist", import.meta.url));
 
 export interface RunningServer {
   url: string;
@@ -91,6 +95,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
       bus: apBus,
       registry,
       contracts: [userContract],
+      webRoot,
     });
     stops.unshift(() => accessPoint.close());
     const url = await accessPoint.listen();

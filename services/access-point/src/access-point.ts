@@ -15,10 +15,10 @@ import type { RateLimitRule, ServiceBus, ServiceManifest } from "@soundmesh/bus"
 import { registerApiRoutes } from "./api-routes";
 import { authenticate, type Identity } from "./auth";
 import { ClientSocket } from "./client-socket";
-import { homePageHtml } from "./home-page";
 import { installErrorHandler, sendProblem } from "./http-errors";
 import { buildMethodTable } from "./method-table";
 import { PushHub, type PushTopic } from "./push-hub";
+import { hasWebApp, isAppRoute, registerWebApp } from "./web-app";
 
 export const accessPointManifest = {
   service: "access-point",
@@ -53,7 +53,9 @@ export interface AccessPointDeps {
   /** Contracts whose exposed methods clients may call. */
   contracts: readonly ServiceContract[];
   topics?: readonly PushTopic[];
-  /** Extra route registrations (streaming, the web player) added by the wiring. */
+  /** The built web player (apps/web/dist); without it "/" serves a minimal sign-in page. */
+  webRoot?: string;
+  /** Extra route registrations (streaming, cover art) added by the wiring. */
   plugins?: ReadonlyArray<(app: FastifyInstance) => void | Promise<void>>;
   nowMs?: () => number;
 }
@@ -103,7 +105,11 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
     registers: [registry],
   });
 
-  installErrorHandler(app, logger);
+  installErrorHandler(app, logger, (request, reply) =>
+    request.method === "GET" && hasWebApp(deps.webRoot) && isAppRoute(request.url)
+      ? reply.header("cache-control", "no-cache").sendFile("index.html")
+      : undefined,
+  );
   await app.register(fastifyCookie);
   await app.register(fastifyWebsocket, { options: { maxPayload: 16 * 1024 * 1024 } });
   app.addHook("onResponse", (request, reply, done) => {
@@ -141,7 +147,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
   app.get("/metrics", async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   );
-  app.get("/", (_request, reply) => reply.type("text/html; charset=utf-8").send(homePageHtml));
+  await registerWebApp(app, deps.webRoot);
 
   app.register((scope, _options, done) => {
     scope.addHook("preValidation", async (request) => {

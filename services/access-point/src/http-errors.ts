@@ -1,5 +1,5 @@
 // Turns AppErrors into application/problem+json replies; the only place that knows HTTP statuses of errors.
-import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { AppError, toAppError } from "@soundmesh/protocol";
 
@@ -15,7 +15,12 @@ export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply 
 }
 
 /** Maps Fastify's own errors (bad JSON, body too large, schema) and unknown errors onto the catalogue. */
-export function installErrorHandler(app: FastifyInstance, logger: Logger): void {
+export function installErrorHandler(
+  app: FastifyInstance,
+  logger: Logger,
+  /** Gets the first word on unknown routes (the web app's client-side routes); undefined means "not mine". */
+  fallback?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined,
+): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) return sendProblem(reply, error);
     if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE")
@@ -26,7 +31,12 @@ export function installErrorHandler(app: FastifyInstance, logger: Logger): void 
     logger.error({ err: error, reqId: request.id }, "request failed");
     return sendProblem(reply, toAppError(error));
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, new AppError("NOT_FOUND", `No route ${request.method} ${request.url.split("?")[0]}`)),
+  app.setNotFoundHandler(
+    (request, reply) =>
+      fallback?.(request, reply) ??
+      sendProblem(
+        reply,
+        new AppError("NOT_FOUND", `No route ${request.method} ${request.url.split("?")[0]}`),
+      ),
   );
 }

@@ -1,0 +1,36 @@
+// Serves the built web player (apps/web/dist) with long-lived caching for hashed assets and an SPA fallback.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import fastifyStatic from "@fastify/static";
+import type { FastifyInstance } from "fastify";
+import { homePageHtml } from "./home-page";
+
+const API_PREFIXES = ["/api/", "/ws", "/metrics", "/healthz", "/readyz"];
+
+export function hasWebApp(webRoot: string | undefined): webRoot is string {
+  return webRoot !== undefined && existsSync(join(webRoot, "index.html"));
+}
+
+/** True when a GET for this URL should get the app's index.html (a client-side route). */
+export function isAppRoute(url: string): boolean {
+  const path = url.split("?")[0] ?? "/";
+  return !API_PREFIXES.some((prefix) => path.startsWith(prefix)) && !/\.[a-z0-9]+$/i.test(path);
+}
+
+export async function registerWebApp(app: FastifyInstance, webRoot: string | undefined): Promise<void> {
+  if (!hasWebApp(webRoot)) {
+    // No build yet: the minimal page says who is signed in and offers sign-in.
+    app.get("/", (_request, reply) => reply.type("text/html; charset=utf-8").send(homePageHtml));
+    return;
+  }
+  await app.register(fastifyStatic, {
+    root: webRoot,
+    prefix: "/",
+    wildcard: false,
+    index: ["index.html"],
+    setHeaders(response, path) {
+      const immutable = path.includes(`${join(webRoot, "assets")}`);
+      response.setHeader("cache-control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
+    },
+  });
+}
