@@ -6,8 +6,9 @@ import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { createInProcessBus, type Bus, type ServiceBus } from "@soundmesh/bus";
 import { createDb, type Db } from "@soundmesh/db";
-import { userContract } from "@soundmesh/protocol";
+import { trackerContract, userContract } from "@soundmesh/protocol";
 import { accessPointManifest, createAccessPoint } from "@soundmesh/service-access-point";
+import { createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
 import {
   createSqlUserStore,
   createUserService,
@@ -80,6 +81,12 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
   try {
     const user = await startUserService(config, logger, bus, db);
     stops.push(() => user.stop());
+    const tracker = createTrackerService({
+      logger: logger.child({ service: "tracker" }),
+      bus: bus.connect(trackerManifest),
+    });
+    await tracker.start();
+    stops.push(() => tracker.stop());
     const apBus = bus.connect(accessPointManifest);
     await bootstrapAdmin(config, apBus, logger);
     const accessPoint = await createAccessPoint({
@@ -94,7 +101,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
       logger,
       bus: apBus,
       registry,
-      contracts: [userContract],
+      contracts: [userContract, trackerContract],
       webRoot,
     });
     stops.unshift(() => accessPoint.close());

@@ -83,6 +83,7 @@ export function createBus(options: BusOptions): Bus {
       if (requestOptions.userId !== undefined) headers.userId = requestOptions.userId;
       if (requestOptions.role !== undefined) headers.role = requestOptions.role;
       if (requestOptions.sessionId !== undefined) headers.sessionId = requestOptions.sessionId;
+      if (requestOptions.peerId !== undefined) headers.peerId = requestOptions.peerId;
       const timeoutMs = requestOptions.timeoutMs ?? defaultTimeoutMs;
       const startedMs = nowMs();
       let reply: Reply;
@@ -126,6 +127,7 @@ export function createBus(options: BusOptions): Bus {
       if (headers.userId !== undefined) ctx.userId = headers.userId;
       if (headers.role === "admin" || headers.role === "user") ctx.role = headers.role;
       if (headers.sessionId !== undefined) ctx.sessionId = headers.sessionId;
+      if (headers.peerId !== undefined) ctx.peerId = headers.peerId;
       return ctx;
     };
 

@@ -16,6 +16,7 @@ const HEADER_NAMES = {
   userId: "Sm-User-Id",
   role: "Sm-Role",
   sessionId: "Sm-Session-Id",
+  peerId: "Sm-Peer-Id",
 } as const;
 
 function toNatsHeaders(context: MessageHeaders): MsgHdrs {
@@ -25,6 +26,7 @@ function toNatsHeaders(context: MessageHeaders): MsgHdrs {
   if (context.userId !== undefined) result.set(HEADER_NAMES.userId, context.userId);
   if (context.role !== undefined) result.set(HEADER_NAMES.role, context.role);
   if (context.sessionId !== undefined) result.set(HEADER_NAMES.sessionId, context.sessionId);
+  if (context.peerId !== undefined) result.set(HEADER_NAMES.peerId, context.peerId);
   return result;
 }
 
@@ -39,6 +41,8 @@ function fromNatsHeaders(received: MsgHdrs | undefined): MessageHeaders {
   if (role) context.role = role;
   const sessionId = received?.get(HEADER_NAMES.sessionId);
   if (sessionId) context.sessionId = sessionId;
+  const peer = received?.get(HEADER_NAMES.peerId);
+  if (peer) context.peerId = peer;
   return context;
 }
 

@@ -6,6 +6,7 @@ export interface MessageHeaders {
   userId?: string;
   role?: string;
   sessionId?: string;
+  peerId?: string;
 }
 
 export interface TransportMessage {

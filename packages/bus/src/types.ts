@@ -25,6 +25,7 @@ export interface RequestOptions {
   userId?: string;
   role?: Role;
   sessionId?: string;
+  peerId?: string;
 }
 
 export interface Subscription {

@@ -61,4 +61,6 @@ export interface CallContext {
   role?: "admin" | "user";
   /** The client session a request came through (signaling, "keep this session" on password change). */
   sessionId?: string;
+  /** The client's P2P pseudonym (tracker, signaling). */
+  peerId?: string;
 }

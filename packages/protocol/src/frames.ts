@@ -11,7 +11,7 @@ export const clientFrame = z.discriminatedUnion("t", [
   z.object({ t: z.literal("req"), id: requestId, method: z.string().min(1).max(100), params: z.unknown() }),
   z.object({ t: z.literal("sub"), topic: topicName }),
   z.object({ t: z.literal("unsub"), topic: topicName }),
-  z.object({ t: z.literal("signal"), to: z.string().min(1).max(100), data: z.unknown() }),
+  z.object({ t: z.literal("signal"), to: z.string().min(1).max(100), data: z.unknown(), id: requestId.optional() }),
   z.object({ t: z.literal("ping") }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrame>;
@@ -31,6 +31,8 @@ export const serverFrame = z.discriminatedUnion("t", [
   z.object({
     t: z.literal("hello"),
     sessionId: z.string(),
+    /** This connection's P2P pseudonym: the only name other peers ever see. */
+    peerId: z.string(),
     user: z.object({ id: z.string(), name: z.string() }),
   }),
 ]);

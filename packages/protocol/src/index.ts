@@ -4,3 +4,4 @@ export * from "./frames";
 export * from "./contract";
 export * from "./user";
 export * from "./stream";
+export * from "./tracker";

@@ -24,6 +24,8 @@ export class WsClient {
   private readonly waiters = new Set<Waiter>();
   private nextId = 1;
   closeCode: number | undefined;
+  /** The server's first frame: session id, peer pseudonym, user. */
+  hello: Extract<ServerFrame, { t: "hello" }> | undefined;
 
   private constructor(readonly socket: WebSocket) {
     socket.on("message", (data) => {
@@ -62,7 +64,7 @@ export class WsClient {
         reject(new Error(`upgrade refused: ${response.statusCode}`)),
       );
     });
-    await hello;
+    client.hello = (await hello) as Extract<ServerFrame, { t: "hello" }>;
     return client;
   }
 

@@ -17,13 +17,21 @@ import { authenticate, type Identity } from "./auth";
 import { ClientSocket } from "./client-socket";
 import { installErrorHandler, sendProblem } from "./http-errors";
 import { buildMethodTable } from "./method-table";
+import { PeerRegistry } from "./peer-registry";
 import { PushHub, type PushTopic } from "./push-hub";
 import { hasWebApp, isAppRoute, registerWebApp } from "./web-app";
 
 export const accessPointManifest = {
   service: "access-point",
   calls: ["user", "catalog", "search", "storage", "playlist", "tracker"],
-  subscribes: ["user.sessionsRevoked", "catalog.changed", "catalog.scanProgress"],
+  subscribes: [
+    "user.sessionsRevoked",
+    "catalog.changed",
+    "catalog.scanProgress",
+    "playlist.changed",
+    "tracker.signalRelay",
+    "tracker.peerBanned",
+  ],
 } as const satisfies ServiceManifest;
 
 export interface AccessPointConfig {
@@ -75,6 +83,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
   const sockets = new Set<ClientSocket>();
   const hub = new PushHub(bus, deps.topics ?? []);
   const methods = buildMethodTable(deps.contracts);
+  const peers = new PeerRegistry(bus, logger);
   let closing = false;
 
   const wsRequests = new Counter({
@@ -156,7 +165,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
     scope.get("/ws", { websocket: true }, (socket, request) => {
       const identity = request.identity;
       if (!identity) return socket.close(1008, "unauthenticated");
-      const client = new ClientSocket(socket, identity, {
+      const client = new ClientSocket(socket, identity, peers.pseudonymOf(identity.sessionId), {
         bus,
         logger,
         methods,
@@ -171,7 +180,11 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
         },
       });
       sockets.add(client);
-      socket.on("close", () => sockets.delete(client));
+      void peers.add(client, request.ip).finally(() => client.greet());
+      socket.on("close", () => {
+        sockets.delete(client);
+        void peers.remove(client);
+      });
     });
     done();
   });
@@ -183,6 +196,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
     for (const client of sockets) if (ended.has(client.sessionId)) client.close(4001, "session ended");
   });
   await hub.start();
+  await peers.start();
 
   return {
     app,
@@ -200,6 +214,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
       for (const client of sockets) client.close(1001, "server shutting down");
       await revoked.unsubscribe();
       await hub.stop();
+      await peers.stop();
       await app.close();
     },
     connectedClients: () => sockets.size,

@@ -7,6 +7,7 @@ import {
   MAX_FRAME_BYTES,
   clientFrame,
   toAppError,
+  trackerContract,
   type ClientFrame,
   type ServerFrame,
 } from "@soundmesh/protocol";
@@ -35,15 +36,22 @@ export class ClientSocket implements PushTarget {
   constructor(
     private readonly socket: WebSocket,
     readonly identity: Identity,
+    /** The connection's P2P pseudonym (derived from the session, never revealing it). */
+    readonly peerId: string,
     private readonly deps: ClientSocketDeps,
   ) {
     this.bucket = new TokenBucket(deps.userRateLimit, deps.nowMs());
     socket.on("message", (data, isBinary) => this.receive(data, isBinary));
     socket.on("close", () => deps.hub.unfollowAll(this));
+  }
+
+  /** The first frame: who the client is and its peer pseudonym; sent once the tracker knows the peer. */
+  greet(): void {
     this.write({
       t: "hello",
-      sessionId: identity.sessionId,
-      user: { id: identity.user.id, name: identity.user.name },
+      sessionId: this.identity.sessionId,
+      peerId: this.peerId,
+      user: { id: this.identity.user.id, name: this.identity.user.name },
     });
   }
 
@@ -53,6 +61,11 @@ export class ClientSocket implements PushTarget {
 
   send(topic: string, data: unknown): void {
     this.write({ t: "push", topic, data });
+  }
+
+  /** Delivers a relayed WebRTC signal from another peer. */
+  deliverSignal(from: string, data: unknown): void {
+    this.write({ t: "signal", from, data });
   }
 
   close(code: number, reason: string): void {
@@ -127,10 +140,27 @@ export class ClientSocket implements PushTarget {
         this.deps.hub.unfollow(this, frame.topic);
         return this.write({ t: "res", id: `unsub:${frame.topic}`, result: { unsubscribed: frame.topic } });
       case "signal":
-        return this.fail(
-          null,
-          new AppError("UNAVAILABLE", "Peer signaling is not enabled on this server yet"),
+        return this.signal(frame.to, frame.data, frame.id ?? null);
+    }
+  }
+
+  private async signal(to: string, data: unknown, id: RequestId | null): Promise<void> {
+    try {
+      if (!this.bucket.tryTake(this.deps.nowMs())) throw new AppError("RATE_LIMITED");
+      const parsed = trackerContract.methods.signal.params.safeParse({ to, data });
+      if (!parsed.success) {
+        throw new AppError(
+          "BAD_FRAME",
+          "A signal carries an offer, answer, candidate or bye to a peer pseudonym",
         );
+      }
+      await this.deps.bus.request(trackerContract, "signal", parsed.data, {
+        peerId: this.peerId,
+        traceId: randomUUID(),
+        timeoutMs: this.deps.requestTimeoutMs,
+      });
+    } catch (error) {
+      this.fail(id, toAppError(error));
     }
   }
 
@@ -148,6 +178,7 @@ export class ClientSocket implements PushTarget {
         userId: this.identity.user.id,
         role: this.identity.user.role,
         sessionId: this.identity.sessionId,
+        peerId: this.peerId,
         traceId: randomUUID(),
         timeoutMs: this.deps.requestTimeoutMs,
       });

@@ -249,3 +249,97 @@ describe("graceful shutdown", () => {
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   });
 });
+
+describe("peer signaling", () => {
+  let server: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startServer();
+    token = await setupAdmin(server.url, "admin", "correct horse battery");
+  });
+  afterAll(async () => server?.close());
+
+  it("gives each session a pseudonym that reveals neither the user nor the session", async () => {
+    const ws = await WsClient.connect(server.url, token);
+    const { peerId, sessionId, user } = ws.hello!;
+    expect(peerId).toMatch(/^p_[A-Za-z0-9_-]{22}$/);
+    expect(peerId).not.toContain(sessionId);
+    expect(peerId.toLowerCase()).not.toContain(user.name);
+    await ws.close();
+  });
+
+  it("delivers a signal frame only to its addressee, from the sender's pseudonym", async () => {
+    const other = await login(server.url, "admin", "correct horse battery");
+    const third = await login(server.url, "admin", "correct horse battery");
+    const [a, b, c] = (await Promise.all(
+      [token, other, third].map((t) => WsClient.connect(server.url, t)),
+    )) as [WsClient, WsClient, WsClient];
+    a.sendRaw(JSON.stringify({ t: "signal", to: b.hello!.peerId, data: { type: "offer", sdp: "v=0 test" } }));
+    const received = await b.waitFor((frame) => frame.t === "signal");
+    expect(received).toEqual({
+      t: "signal",
+      from: a.hello!.peerId,
+      data: { type: "offer", sdp: "v=0 test" },
+    });
+    b.sendRaw(
+      JSON.stringify({ t: "signal", to: a.hello!.peerId, data: { type: "answer", sdp: "v=0 back" } }),
+    );
+    await a.waitFor((frame) => frame.t === "signal");
+    await expect(c.waitFor((frame) => frame.t === "signal", 300)).rejects.toThrow(/no matching frame/);
+    await Promise.all([a, b, c].map((ws) => ws.close()));
+  });
+
+  it("answers a signal to an unknown pseudonym or with a foreign payload with an err frame", async () => {
+    const ws = await WsClient.connect(server.url, token);
+    ws.sendRaw(
+      JSON.stringify({ t: "signal", id: "s1", to: "p_nobodynobodynobody00", data: { type: "bye" } }),
+    );
+    expect(await ws.waitFor((frame) => frame.t === "err" && frame.id === "s1")).toMatchObject({
+      code: "NOT_FOUND",
+    });
+    ws.sendRaw(
+      JSON.stringify({
+        t: "signal",
+        id: "s2",
+        to: ws.hello!.peerId,
+        data: { type: "connect", host: "10.0.0.1" },
+      }),
+    );
+    expect(await ws.waitFor((frame) => frame.t === "err" && frame.id === "s2")).toMatchObject({
+      code: "BAD_FRAME",
+    });
+    ws.sendRaw(JSON.stringify({ t: "signal", id: "s3", to: ws.hello!.peerId, data: { type: "bye" } }));
+    expect(await ws.waitFor((frame) => frame.t === "err" && frame.id === "s3")).toMatchObject({
+      code: "BAD_REQUEST",
+    });
+    await ws.close();
+  });
+
+  it("lists a connected peer with the tracker and forgets it when the socket closes", async () => {
+    const holder = await WsClient.connect(server.url, token);
+    const asker = await WsClient.connect(
+      server.url,
+      await login(server.url, "admin", "correct horse battery"),
+    );
+    await holder.request("tracker.announce", {
+      holdings: [{ trackId: "t1", profile: "opus96", complete: true }],
+    });
+    const found = await asker.request<{ peers: Array<{ peerId: string; sameNetwork: boolean }> }>(
+      "tracker.query",
+      {
+        trackId: "t1",
+        profile: "opus96",
+      },
+    );
+    expect(found.peers).toEqual([{ peerId: holder.hello!.peerId, sameNetwork: true, complete: true }]);
+    await holder.close();
+    await expect
+      .poll(
+        async () =>
+          (await asker.request<{ peers: unknown[] }>("tracker.query", { trackId: "t1", profile: "opus96" }))
+            .peers,
+      )
+      .toEqual([]);
+    await asker.close();
+  });
+});

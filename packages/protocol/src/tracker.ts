@@ -1,0 +1,95 @@
+// Contract of the tracker: which online peers hold which renditions, and the relay for WebRTC signaling.
+import { z } from "zod";
+import { defineEvent, defineService } from "./contract";
+import { profileName, trackId } from "./stream";
+
+/** A per-session pseudonym: peers never see user names or session ids. */
+export const peerId = z.string().regex(/^p_[A-Za-z0-9_-]{16,64}$/, "a peer pseudonym");
+export const renditionId = z.object({ trackId, profile: profileName });
+export type RenditionId = z.infer<typeof renditionId>;
+
+const candidate = z.object({
+  candidate: z.string().max(1_000),
+  sdpMid: z.string().max(64).nullable().optional(),
+  sdpMLineIndex: z.number().int().min(0).max(64).nullable().optional(),
+  usernameFragment: z.string().max(256).nullable().optional(),
+});
+
+/**
+ * What one peer may send another through the server: session descriptions and ICE candidates made by
+ * the browser's own WebRTC stack. There is no field for an address to connect to.
+ */
+export const signalData = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("offer"), sdp: z.string().max(32_000) }),
+  z.object({ type: z.literal("answer"), sdp: z.string().max(32_000) }),
+  z.object({ type: z.literal("candidate"), candidate: candidate.nullable() }),
+  z.object({ type: z.literal("bye") }),
+]);
+export type SignalData = z.infer<typeof signalData>;
+
+export const peerInfo = z.object({
+  peerId,
+  /** Seen from the same public address as the asker: likely the same LAN, so tried first. */
+  sameNetwork: z.boolean(),
+  /** Whether the peer holds the whole rendition or only part of it. */
+  complete: z.boolean(),
+});
+export type PeerInfo = z.infer<typeof peerInfo>;
+
+const ok = z.object({ ok: z.literal(true) });
+
+export const trackerContract = defineService("tracker", {
+  /** Exposed: the caller (ctx.peerId) holds these renditions, whole or in part. */
+  announce: {
+    params: z.object({
+      holdings: z
+        .array(renditionId.extend({ complete: z.boolean() }))
+        .min(1)
+        .max(500),
+    }),
+    result: ok,
+    exposed: true,
+  },
+  /** Exposed: the caller no longer holds these (evicted from its cache). */
+  withdraw: {
+    params: z.object({ renditions: z.array(renditionId).min(1).max(500) }),
+    result: ok,
+    exposed: true,
+  },
+  /** Exposed: up to 10 online peers holding a rendition, most recent first, never the asker. */
+  query: {
+    params: renditionId.extend({ limit: z.number().int().min(1).max(10).default(10) }),
+    result: z.object({ peers: z.array(peerInfo) }),
+    exposed: true,
+  },
+  /** Exposed: a peer sent a piece whose hash did not match the manifest. */
+  reportBadPeer: {
+    params: renditionId.extend({ peerId, pieceIndex: z.number().int().nonnegative() }),
+    result: ok,
+    exposed: true,
+  },
+  /** Internal (access point): relays a signal from ctx.peerId to `to`; NOT_FOUND when `to` is not online. */
+  signal: { params: z.object({ to: peerId, data: signalData }), result: ok },
+  /** Internal (access point): a peer's socket opened, with the network it came from (a hash of its address). */
+  peerOnline: { params: z.object({ peerId, networkKey: z.string().max(128) }), result: ok },
+  /** Internal (access point): a peer's socket closed; its entries disappear at once. */
+  peerOffline: { params: z.object({ peerId }), result: ok },
+  stats: {
+    params: z.object({}),
+    result: z.object({
+      onlinePeers: z.number().int(),
+      renditions: z.number().int(),
+      entries: z.number().int(),
+    }),
+  },
+});
+export type TrackerContract = typeof trackerContract;
+
+/** Published by the tracker for the access point holding `to` to deliver as a `signal` frame. */
+export const signalRelayEvent = defineEvent(
+  "tracker.signalRelay",
+  z.object({ to: peerId, from: peerId, data: signalData }),
+);
+
+/** Published when the tracker drops a peer (bad pieces), so access points can close its socket. */
+export const peerBannedEvent = defineEvent("tracker.peerBanned", z.object({ peerId, reason: z.string() }));
