@@ -1,0 +1,124 @@
+// HTTP streaming: a rendition's manifest, its pieces, and whole-file byte ranges — addressed by track id and profile only.
+import { Readable } from "node:stream";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { AppError, profileName, streamManifest, trackId, type StreamManifest } from "@soundmesh/protocol";
+import type { ServiceBus } from "@soundmesh/bus";
+import { authenticate } from "./auth";
+import { sendProblem } from "./http-errors";
+
+/** How the access point reads renditions; the wiring backs it with storage-service calls. */
+export interface RenditionReader {
+  manifest(trackId: string, profile: string, traceId: string): Promise<StreamManifest>;
+  piece(trackId: string, profile: string, index: number, traceId: string): Promise<Uint8Array>;
+  /** Bytes [start, endInclusive] of the whole rendition; at most `maxRangeChunkBytes` per call. */
+  range(trackId: string, profile: string, start: number, endInclusive: number, traceId: string): Promise<Uint8Array>;
+}
+
+export interface StreamRouteOptions {
+  bus: ServiceBus;
+  reader: RenditionReader;
+  /** Largest range asked of storage in one call (NATS limits a message to 1 MiB by default). */
+  maxRangeChunkBytes?: number;
+}
+
+const renditionParams = z.object({ trackId, profile: profileName });
+const pieceParams = renditionParams.extend({ index: z.coerce.number().int().min(0).max(1_000_000) });
+
+function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
+  const parsed = schema.safeParse(params);
+  if (!parsed.success) throw new AppError("VALIDATION_FAILED", "Audio is addressed by a track id and a profile name");
+  return parsed.data;
+}
+
+export interface ByteRange {
+  start: number;
+  endInclusive: number;
+}
+
+/** Parses a single `bytes=` range against a size (RFC 9110 §14.1.2); null means "the whole file". */
+export function parseRange(header: string | undefined, sizeBytes: number): ByteRange | null {
+  if (header === undefined) return null;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === "" && match[2] === "")) throw new AppError("RANGE_NOT_SATISFIABLE", "Only one bytes= range is served");
+  const [, first, last] = match;
+  if (first === "") {
+    const suffix = Number(last);
+    if (suffix === 0 || sizeBytes === 0) throw new AppError("RANGE_NOT_SATISFIABLE");
+    return { start: Math.max(0, sizeBytes - suffix), endInclusive: sizeBytes - 1 };
+  }
+  const start = Number(first);
+  const endInclusive = last === "" ? sizeBytes - 1 : Math.min(Number(last), sizeBytes - 1);
+  if (start >= sizeBytes || endInclusive < start) throw new AppError("RANGE_NOT_SATISFIABLE");
+  return { start, endInclusive };
+}
+
+export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteOptions): void {
+  const { bus, reader } = options;
+  const chunkBytes = options.maxRangeChunkBytes ?? 512 * 1024;
+
+  const authorised = async (request: FastifyRequest) => {
+    await authenticate(bus, request);
+  };
+
+  app.get("/api/stream/:trackId/:profile/manifest", async (request, reply) => {
+    await authorised(request);
+    const { trackId: id, profile } = parseParams(renditionParams, request.params);
+    const manifest = streamManifest.parse(await reader.manifest(id, profile, request.id));
+    const etag = `"${manifest.pieceHashes.length}-${manifest.pieceHashes[0] ?? "empty"}-${manifest.sizeBytes}"`;
+    void reply.header("etag", etag).header("cache-control", "private, no-cache");
+    if (request.headers["if-none-match"] === etag) return reply.status(304).send();
+    return manifest;
+  });
+
+  app.get("/api/stream/:trackId/:profile/pieces/:index", async (request, reply) => {
+    await authorised(request);
+    const { trackId: id, profile, index } = parseParams(pieceParams, request.params);
+    const bytes = await reader.piece(id, profile, index, request.id);
+    // A piece never changes for a given manifest: the client verifies it against the manifest's hash anyway.
+    return reply
+      .header("content-type", "application/octet-stream")
+      .header("cache-control", "private, max-age=86400")
+      .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+
+  app.get("/api/stream/:trackId/:profile/file", async (request, reply) => {
+    await authorised(request);
+    const { trackId: id, profile } = parseParams(renditionParams, request.params);
+    const manifest = await reader.manifest(id, profile, request.id);
+    const etag = `"${manifest.pieceHashes[manifest.pieceHashes.length - 1] ?? "empty"}-${manifest.sizeBytes}"`;
+    let range: ByteRange | null;
+    try {
+      range = parseRange(request.headers.range, manifest.sizeBytes);
+    } catch (error) {
+      void reply.header("content-range", `bytes */${manifest.sizeBytes}`);
+      return sendProblem(reply, error as AppError);
+    }
+    const { start, endInclusive } = range ?? { start: 0, endInclusive: manifest.sizeBytes - 1 };
+    void reply
+      .header("accept-ranges", "bytes")
+      .header("etag", etag)
+      .header("cache-control", "private, max-age=86400")
+      .header("content-type", manifest.mimeType)
+      .header("content-length", String(Math.max(0, endInclusive - start + 1)));
+    if (range) void reply.status(206).header("content-range", `bytes ${start}-${endInclusive}/${manifest.sizeBytes}`);
+    if (manifest.sizeBytes === 0) return reply.send(Buffer.alloc(0));
+    return sendChunks(reply, (from, to) => reader.range(id, profile, from, to, request.id), start, endInclusive, chunkBytes);
+  });
+}
+
+function sendChunks(
+  reply: FastifyReply,
+  read: (start: number, endInclusive: number) => Promise<Uint8Array>,
+  start: number,
+  endInclusive: number,
+  chunkBytes: number,
+): FastifyReply {
+  async function* chunks() {
+    for (let offset = start; offset <= endInclusive; offset += chunkBytes) {
+      const bytes = await read(offset, Math.min(endInclusive, offset + chunkBytes - 1));
+      yield Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+  }
+  return reply.send(Readable.from(chunks()));
+}
