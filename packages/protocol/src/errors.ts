@@ -17,6 +17,7 @@ export const errorCatalog = {
   ALREADY_EXISTS: { status: 409, message: "Already exists" },
   SETUP_REQUIRED: { status: 409, message: "No administrator exists yet" },
   SETUP_DONE: { status: 409, message: "An administrator already exists" },
+  UNPLAYABLE: { status: 422, message: "The track cannot be decoded" },
   RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested range cannot be served" },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down" },
   LOGIN_THROTTLED: { status: 429, message: "Too many failed sign-ins; wait before trying again" },

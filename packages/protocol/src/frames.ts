@@ -11,7 +11,12 @@ export const clientFrame = z.discriminatedUnion("t", [
   z.object({ t: z.literal("req"), id: requestId, method: z.string().min(1).max(100), params: z.unknown() }),
   z.object({ t: z.literal("sub"), topic: topicName }),
   z.object({ t: z.literal("unsub"), topic: topicName }),
-  z.object({ t: z.literal("signal"), to: z.string().min(1).max(100), data: z.unknown(), id: requestId.optional() }),
+  z.object({
+    t: z.literal("signal"),
+    to: z.string().min(1).max(100),
+    data: z.unknown(),
+    id: requestId.optional(),
+  }),
   z.object({ t: z.literal("ping") }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrame>;

@@ -5,3 +5,4 @@ export * from "./contract";
 export * from "./user";
 export * from "./stream";
 export * from "./tracker";
+export * from "./storage";

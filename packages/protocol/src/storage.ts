@@ -1,0 +1,45 @@
+// Contract of the storage service: renditions (original, Opus/WebM) cut into verified pieces.
+import { z } from "zod";
+import { defineService } from "./contract";
+import { profileName, streamManifest, trackId } from "./stream";
+
+/** Raw bytes (a Buffer or Uint8Array); the bus carries them as base64. */
+export const binary = z.custom<Uint8Array>((value) => value instanceof Uint8Array, "bytes");
+
+const rendition = z.object({ trackId, profile: profileName });
+
+export const storageContract = defineService("storage", {
+  /** The complete manifest; waits (bounded) for a transcode in progress to finish. */
+  manifest: { params: rendition, result: streamManifest },
+  /** One piece; servable as soon as its bytes exist, before the rest of the transcode is done. */
+  piece: {
+    params: rendition.extend({ index: z.number().int().min(0).max(1_000_000) }),
+    result: z.object({ bytes: binary, complete: z.boolean() }),
+  },
+  /** Bytes [start, endInclusive] of a complete rendition, at most 1 MiB per call. */
+  range: {
+    params: rendition.extend({ start: z.number().int().min(0), endInclusive: z.number().int().min(0) }),
+    result: z.object({ bytes: binary }),
+  },
+  /** Transcodes ahead of time in the background (recently added, popular). */
+  prepare: {
+    params: z.object({
+      trackIds: z.array(trackId).max(1_000),
+      profiles: z.array(profileName).max(8).optional(),
+    }),
+    result: z.object({ queued: z.number().int() }),
+  },
+  stats: {
+    params: z.object({}),
+    result: z.object({
+      renditions: z.number().int(),
+      cachedBytes: z.number().int(),
+      capBytes: z.number().int(),
+      transcodesStarted: z.number().int(),
+      transcodesRunning: z.number().int(),
+      evictions: z.number().int(),
+      queued: z.number().int(),
+    }),
+  },
+});
+export type StorageContract = typeof storageContract;

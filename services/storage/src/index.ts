@@ -1,0 +1,9 @@
+// Public entry of the storage service.
+export {
+  createStorageService,
+  storageManifest,
+  type StorageService,
+  type StorageServiceConfig,
+} from "./storage-service";
+export { RenditionStore, defaultProfiles, type ResolveSource, type SourceInfo } from "./rendition-store";
+export { findClusters } from "./webm-clusters";

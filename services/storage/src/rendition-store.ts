@@ -1,0 +1,391 @@
+// The rendition cache: transcodes once per rendition (shared by concurrent callers), pieces with SHA-256s, LRU on disk.
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { extname, join } from "node:path";
+import type { Logger } from "pino";
+import { AppError, type StreamManifest } from "@soundmesh/protocol";
+import { assertFfmpeg, durationFromStats, startTranscode, type TranscodeProfile } from "./ffmpeg";
+import { findClusters } from "./webm-clusters";
+
+export interface SourceInfo {
+  path: string;
+  sizeBytes: number;
+  mtimeMs: number;
+  durationMs?: number;
+}
+export type ResolveSource = (trackId: string) => Promise<SourceInfo>;
+
+export interface RenditionStoreConfig {
+  cacheDir: string;
+  capBytes: number;
+  pieceSizeBytes: number;
+  ffmpegPath: string;
+  profiles: Record<string, TranscodeProfile>;
+  /** How long a caller waits for a transcode to reach what it needs. */
+  waitTimeoutMs: number;
+}
+
+export const defaultProfiles: Record<string, TranscodeProfile> = {
+  opus96: { codec: "opus", bitrateKbps: 96 },
+  opus160: { codec: "opus", bitrateKbps: 160 },
+};
+
+const ORIGINAL = "original";
+
+const originalTypes: Record<string, { mimeType: string; codec: string }> = {
+  ".mp3": { mimeType: "audio/mpeg", codec: "mp3" },
+  ".flac": { mimeType: "audio/flac", codec: "flac" },
+  ".ogg": { mimeType: "audio/ogg", codec: "vorbis" },
+  ".oga": { mimeType: "audio/ogg", codec: "vorbis" },
+  ".opus": { mimeType: 'audio/ogg; codecs="opus"', codec: "opus" },
+  ".m4a": { mimeType: "audio/mp4", codec: "aac" },
+  ".mp4": { mimeType: "audio/mp4", codec: "aac" },
+  ".wav": { mimeType: "audio/wav", codec: "pcm" },
+  ".aif": { mimeType: "audio/aiff", codec: "pcm" },
+  ".aiff": { mimeType: "audio/aiff", codec: "pcm" },
+  ".wma": { mimeType: "audio/x-ms-wma", codec: "wma" },
+  ".webm": { mimeType: "audio/webm", codec: "opus" },
+};
+
+interface Rendition {
+  key: string;
+  dataPath: string;
+  state: "writing" | "complete";
+  /** While writing: the bytes so far (served to early readers); dropped once on disk. */
+  chunks: Buffer[];
+  bytesWritten: number;
+  manifest?: StreamManifest;
+  lastUsedMs: number;
+  readers: number;
+  /** Cached on disk (transcodes) or read from the library (originals, which take no cache space). */
+  cached: boolean;
+  done: Promise<void>;
+  progressed: Set<() => void>;
+}
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+export class RenditionStore {
+  private readonly renditions = new Map<string, Rendition>();
+  private transcodesStarted = 0;
+  private evictions = 0;
+
+  constructor(
+    private readonly config: RenditionStoreConfig,
+    private readonly resolveSource: ResolveSource,
+    private readonly logger: Logger,
+    private readonly nowMs: () => number = Date.now,
+  ) {}
+
+  /** Rebuilds the index from disk; a rendition without its manifest was cut short by a crash and is removed. */
+  async load(): Promise<void> {
+    await mkdir(this.config.cacheDir, { recursive: true });
+    for (const entry of await readdir(this.config.cacheDir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = join(this.config.cacheDir, entry.name);
+      const manifestPath = join(dir, "manifest.json");
+      try {
+        const manifest = JSON.parse(await readFile(manifestPath, "utf8")) as StreamManifest;
+        const { mtimeMs } = await stat(manifestPath);
+        if (!existsSync(join(dir, "data"))) throw new Error("no data");
+        this.renditions.set(entry.name, {
+          key: entry.name,
+          dataPath: join(dir, "data"),
+          state: "complete",
+          chunks: [],
+          bytesWritten: manifest.sizeBytes,
+          manifest,
+          lastUsedMs: mtimeMs,
+          readers: 0,
+          cached: true,
+          done: Promise.resolve(),
+          progressed: new Set(),
+        });
+      } catch {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+    await this.evict();
+  }
+
+  stats() {
+    const cached = [...this.renditions.values()].filter((r) => r.cached && r.state === "complete");
+    return {
+      renditions: cached.length,
+      cachedBytes: cached.reduce((sum, r) => sum + r.bytesWritten, 0),
+      capBytes: this.config.capBytes,
+      transcodesStarted: this.transcodesStarted,
+      transcodesRunning: [...this.renditions.values()].filter((r) => r.state === "writing").length,
+      evictions: this.evictions,
+    };
+  }
+
+  async manifest(trackId: string, profile: string): Promise<StreamManifest> {
+    const rendition = await this.ensure(trackId, profile);
+    await this.within(rendition.done, `the rendition of ${trackId}`);
+    rendition.lastUsedMs = this.nowMs();
+    return rendition.manifest!;
+  }
+
+  /** A piece as soon as its bytes exist; `complete` says whether the whole rendition is done. */
+  async piece(
+    trackId: string,
+    profile: string,
+    index: number,
+  ): Promise<{ bytes: Uint8Array; complete: boolean }> {
+    const rendition = await this.ensure(trackId, profile);
+    const size = this.config.pieceSizeBytes;
+    const start = index * size;
+    await this.waitFor(
+      rendition,
+      () => rendition.state === "complete" || rendition.bytesWritten >= start + size,
+    );
+    const total = rendition.state === "complete" ? rendition.manifest!.sizeBytes : rendition.bytesWritten;
+    if (start >= total) throw new AppError("NOT_FOUND", `No piece ${index} in this rendition`);
+    const bytes = await this.read(rendition, start, Math.min(total, start + size) - 1);
+    return { bytes, complete: rendition.state === "complete" };
+  }
+
+  async range(trackId: string, profile: string, start: number, endInclusive: number): Promise<Uint8Array> {
+    const manifest = await this.manifest(trackId, profile);
+    if (start > endInclusive || start >= manifest.sizeBytes || endInclusive - start >= 1024 * 1024) {
+      throw new AppError(
+        "RANGE_NOT_SATISFIABLE",
+        `A range is within 0-${manifest.sizeBytes - 1} and at most 1 MiB`,
+      );
+    }
+    const rendition = await this.ensure(trackId, profile);
+    return this.read(rendition, start, Math.min(endInclusive, manifest.sizeBytes - 1));
+  }
+
+  /** Finds or starts the rendition; concurrent callers share one transcode. */
+  async ensure(trackId: string, profile: string): Promise<Rendition> {
+    if (profile !== ORIGINAL && !Object.hasOwn(this.config.profiles, profile)) {
+      throw new AppError("NOT_FOUND", `No profile ${profile}`);
+    }
+    const source = await this.resolveSource(trackId);
+    const key = createHash("sha256")
+      .update(
+        `${trackId}|${profile}|${source.sizeBytes}|${source.mtimeMs}|${this.config.pieceSizeBytes}|${JSON.stringify(this.config.profiles[profile] ?? {})}`,
+      )
+      .digest("hex")
+      .slice(0, 32);
+    const existing = this.renditions.get(key);
+    if (existing) return existing;
+    const rendition =
+      profile === ORIGINAL
+        ? this.describeOriginal(key, trackId, source)
+        : this.transcode(key, trackId, profile, this.config.profiles[profile]!, source);
+    this.renditions.set(key, rendition);
+    rendition.done.catch(() => this.renditions.delete(key));
+    return rendition;
+  }
+
+  private describeOriginal(key: string, trackId: string, source: SourceInfo): Rendition {
+    const rendition: Rendition = {
+      key,
+      dataPath: source.path,
+      state: "writing",
+      chunks: [],
+      bytesWritten: 0,
+      lastUsedMs: this.nowMs(),
+      readers: 0,
+      cached: false,
+      done: Promise.resolve(),
+      progressed: new Set(),
+    };
+    rendition.done = (async () => {
+      const bytes = await readFile(source.path).catch((error: unknown) => {
+        throw new AppError("NOT_FOUND", "The track's file cannot be read", { cause: error });
+      });
+      const type = originalTypes[extname(source.path).toLowerCase()] ?? {
+        mimeType: "application/octet-stream",
+        codec: "unknown",
+      };
+      const durationMs = source.durationMs ?? 0;
+      rendition.manifest = {
+        trackId,
+        profile: ORIGINAL,
+        ...type,
+        bitrateKbps: durationMs > 0 ? Math.round((bytes.byteLength * 8) / durationMs) : 0,
+        durationMs,
+        sizeBytes: bytes.byteLength,
+        pieceSizeBytes: this.config.pieceSizeBytes,
+        ...this.hashPieces(bytes),
+      };
+      rendition.bytesWritten = bytes.byteLength;
+      rendition.state = "complete";
+      this.notify(rendition);
+    })();
+    return rendition;
+  }
+
+  private transcode(
+    key: string,
+    trackId: string,
+    profile: string,
+    settings: TranscodeProfile,
+    source: SourceInfo,
+  ): Rendition {
+    assertFfmpeg(this.config.ffmpegPath);
+    const dir = join(this.config.cacheDir, key);
+    const rendition: Rendition = {
+      key,
+      dataPath: join(dir, "data"),
+      state: "writing",
+      chunks: [],
+      bytesWritten: 0,
+      lastUsedMs: this.nowMs(),
+      readers: 0,
+      cached: true,
+      done: Promise.resolve(),
+      progressed: new Set(),
+    };
+    this.transcodesStarted += 1;
+    const child = startTranscode(this.config.ffmpegPath, source.path, settings);
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-8_000);
+    });
+    child.stdout.on("data", (chunk: Buffer) => {
+      rendition.chunks.push(chunk);
+      rendition.bytesWritten += chunk.byteLength;
+      this.notify(rendition);
+    });
+    rendition.done = new Promise<void>((resolve, reject) => {
+      child.once("error", (error) =>
+        reject(new AppError("DEPENDENCY_MISSING", "ffmpeg could not be started", { cause: error })),
+      );
+      child.once("close", (code) => {
+        if (code !== 0 || rendition.bytesWritten === 0) {
+          this.logger.warn({ trackId, profile, code, stderr: stderr.slice(-500) }, "transcode failed");
+          reject(new AppError("UNPLAYABLE", "The track cannot be decoded"));
+          return;
+        }
+        const bytes = Buffer.concat(rendition.chunks);
+        const durationMs = durationFromStats(stderr) ?? source.durationMs ?? 0;
+        rendition.manifest = {
+          trackId,
+          profile,
+          mimeType: 'audio/webm; codecs="opus"',
+          codec: "opus",
+          bitrateKbps:
+            durationMs > 0 ? Math.round((bytes.byteLength * 8) / durationMs) : settings.bitrateKbps,
+          durationMs,
+          sizeBytes: bytes.byteLength,
+          pieceSizeBytes: this.config.pieceSizeBytes,
+          ...this.hashPieces(bytes),
+          seekIndex: findClusters(bytes),
+        };
+        this.persist(dir, bytes, rendition.manifest).then(
+          async () => {
+            rendition.state = "complete";
+            rendition.chunks = [];
+            this.notify(rendition);
+            await this.evict();
+            resolve();
+          },
+          (error: unknown) =>
+            reject(new AppError("INTERNAL", "The rendition could not be written", { cause: error })),
+        );
+      });
+    });
+    rendition.done.catch(() => this.notify(rendition));
+    return rendition;
+  }
+
+  private hashPieces(bytes: Uint8Array): { pieceCount: number; pieceHashes: string[] } {
+    const pieceHashes: string[] = [];
+    for (let offset = 0; offset < bytes.byteLength; offset += this.config.pieceSizeBytes) {
+      pieceHashes.push(sha256(bytes.subarray(offset, offset + this.config.pieceSizeBytes)));
+    }
+    return { pieceCount: pieceHashes.length, pieceHashes };
+  }
+
+  /** Data first, then the manifest, each by rename: a manifest on disk always describes complete data. */
+  private async persist(dir: string, bytes: Buffer, manifest: StreamManifest): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "data.tmp"), bytes);
+    await rename(join(dir, "data.tmp"), join(dir, "data"));
+    await writeFile(join(dir, "manifest.tmp"), JSON.stringify(manifest));
+    await rename(join(dir, "manifest.tmp"), join(dir, "manifest.json"));
+  }
+
+  private async read(rendition: Rendition, start: number, endInclusive: number): Promise<Uint8Array> {
+    rendition.readers += 1;
+    rendition.lastUsedMs = this.nowMs();
+    try {
+      if (rendition.state === "writing")
+        return Buffer.concat(rendition.chunks).subarray(start, endInclusive + 1);
+      const length = endInclusive - start + 1;
+      const handle = await open(rendition.dataPath, "r");
+      try {
+        const buffer = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, start);
+        return buffer.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      rendition.readers -= 1;
+    }
+  }
+
+  private notify(rendition: Rendition): void {
+    for (const wake of rendition.progressed) wake();
+  }
+
+  private async waitFor(rendition: Rendition, ready: () => boolean): Promise<void> {
+    if (ready()) return;
+    await this.within(
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (ready()) {
+            rendition.progressed.delete(check);
+            resolve();
+          }
+        };
+        rendition.progressed.add(check);
+        rendition.done.then(check, (error: unknown) => {
+          rendition.progressed.delete(check);
+          reject(error);
+        });
+      }),
+      "a piece of the rendition",
+    );
+  }
+
+  private async within<T>(promise: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        promise,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new AppError("TIMEOUT", `Waited too long for ${what}`)),
+            this.config.waitTimeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Least recently used complete renditions go first; never one being read or written. */
+  private async evict(): Promise<void> {
+    const candidates = [...this.renditions.values()]
+      .filter((r) => r.cached && r.state === "complete")
+      .sort((a, b) => a.lastUsedMs - b.lastUsedMs);
+    let total = candidates.reduce((sum, r) => sum + r.bytesWritten, 0);
+    for (const rendition of candidates) {
+      if (total <= this.config.capBytes) break;
+      if (rendition.readers > 0) continue;
+      this.renditions.delete(rendition.key);
+      total -= rendition.bytesWritten;
+      this.evictions += 1;
+      await rm(join(this.config.cacheDir, rendition.key), { recursive: true, force: true });
+    }
+  }
+}
