@@ -349,7 +349,7 @@ export class RenditionStore {
         rendition.progressed.add(check);
         rendition.done.then(check, (error: unknown) => {
           rendition.progressed.delete(check);
-          reject(error);
+          reject(error instanceof Error ? error : new AppError("INTERNAL"));
         });
       }),
       "a piece of the rendition",
