@@ -6,3 +6,4 @@ export * from "./user";
 export * from "./stream";
 export * from "./tracker";
 export * from "./storage";
+export * from "./catalog";

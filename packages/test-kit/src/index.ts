@@ -4,3 +4,4 @@ export * from "./ws-client";
 export * from "./nats";
 export * from "./postgres";
 export * from "./db-targets";
+export * from "./fixture-library";

@@ -1,0 +1,248 @@
+// The catalog service: background scans with progress events, optional folder watching, and the browse methods.
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { watch, type FSWatcher } from "chokidar";
+import type { Logger } from "pino";
+import {
+  AppError,
+  catalogChangedEvent,
+  catalogContract,
+  scanProgressEvent,
+  storageContract,
+  type CatalogContract,
+  type HandlersOf,
+  type ScanStatus,
+} from "@soundmesh/protocol";
+import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
+import { albumCover } from "./covers";
+import { scanLibrary, type ScanResult } from "./scanner";
+import { trackOf, type CatalogStore } from "./sql-store";
+
+export const catalogManifest = {
+  service: "catalog",
+  calls: ["storage"],
+  publishes: ["catalog.changed", "catalog.scanProgress"],
+} as const satisfies ServiceManifest;
+
+export interface CatalogServiceConfig {
+  libraryFolders: readonly string[];
+  /** Where resized cover art is cached. */
+  cacheDir: string;
+  watch?: boolean;
+  watchDebounceMs?: number;
+  /** Transcode this many newly added tracks ahead of time after a scan (0: none). */
+  prepareAfterScan?: number;
+}
+
+export interface CatalogServiceDeps {
+  config: CatalogServiceConfig;
+  logger: Logger;
+  bus: ServiceBus;
+  store: CatalogStore;
+  clock: { now(): number };
+}
+
+export interface CatalogService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  handlers: HandlersOf<CatalogContract>;
+  /** Starts a scan, or returns the running one; resolves with its id at once. */
+  startScan(full?: boolean): string;
+  /** Resolves when the current scan (if any) has finished. */
+  scanFinished(): Promise<ScanResult | undefined>;
+  status(): ScanStatus;
+  onProgress(listener: (status: ScanStatus) => void): () => void;
+}
+
+const idleStatus = (): ScanStatus => ({
+  scanId: null,
+  running: false,
+  phase: "idle",
+  done: 0,
+  total: 0,
+  added: 0,
+  updated: 0,
+  removed: 0,
+  errors: 0,
+  startedAt: null,
+  finishedAt: null,
+});
+
+export function createCatalogService({
+  config,
+  logger,
+  bus,
+  store,
+  clock,
+}: CatalogServiceDeps): CatalogService {
+  let status = idleStatus();
+  let running: Promise<ScanResult | undefined> | undefined;
+  let rerun = false;
+  let lastPublishMs = 0;
+  let subscription: Subscription | undefined;
+  let watcher: FSWatcher | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  const listeners = new Set<(status: ScanStatus) => void>();
+
+  const emit = (force = false) => {
+    for (const listener of listeners) listener(status);
+    const now = clock.now();
+    if (!force && now - lastPublishMs < 250) return;
+    lastPublishMs = now;
+    bus
+      .publish(scanProgressEvent, status)
+      .catch((error: unknown) => logger.warn({ err: error }, "scan progress not published"));
+  };
+
+  async function runScan(scanId: string, full: boolean): Promise<ScanResult | undefined> {
+    try {
+      const result = await scanLibrary({
+        roots: config.libraryFolders,
+        store,
+        nowMs: () => clock.now(),
+        full,
+        onProgress: (progress) => {
+          status = { ...status, ...progress, phase: progress.phase === "idle" ? "saving" : progress.phase };
+          emit();
+        },
+      });
+      status = { ...status, ...result, running: false, phase: "idle", finishedAt: clock.now() };
+      emit(true);
+      logger.info({ scanId, ...result }, "scan finished");
+      if (result.added + result.updated + result.removed > 0) {
+        await bus.publish(catalogChangedEvent, {
+          scanId,
+          added: result.added,
+          updated: result.updated,
+          removed: result.removed,
+        });
+        await prepareRecent(result.added);
+      }
+      return result;
+    } catch (error) {
+      logger.error({ err: error, scanId }, "scan failed");
+      status = { ...status, running: false, phase: "idle", finishedAt: clock.now() };
+      emit(true);
+      return undefined;
+    }
+  }
+
+  async function prepareRecent(added: number): Promise<void> {
+    const count = Math.min(added, config.prepareAfterScan ?? 0);
+    if (count === 0) return;
+    const recent = await store.albums({}, "recent", 50, 0);
+    const tracks = (await Promise.all(recent.items.map((album) => store.tracksOfAlbum(album.id))))
+      .flat()
+      .slice(0, count);
+    await bus
+      .request(storageContract, "prepare", { trackIds: tracks.map((t) => t.id) })
+      .catch((error: unknown) => {
+        logger.debug({ err: error }, "ahead-of-time transcodes not queued");
+      });
+  }
+
+  function startScan(full = false): string {
+    if (running && status.scanId) return status.scanId;
+    const scanId = randomBytes(8).toString("base64url");
+    status = { ...idleStatus(), scanId, running: true, phase: "walking", startedAt: clock.now() };
+    emit(true);
+    running = runScan(scanId, full).finally(() => {
+      running = undefined;
+      if (rerun) {
+        rerun = false;
+        startScan(false);
+      }
+    });
+    return scanId;
+  }
+
+  const page = <T>(result: { items: T[]; total: number }) => result;
+  const requireAlbum = async (albumId: string) => {
+    const album = await store.album(albumId);
+    if (!album) throw new AppError("NOT_FOUND", "No such album");
+    return album;
+  };
+
+  const handlers: HandlersOf<CatalogContract> = {
+    artists: async ({ limit, offset }) => page(await store.artists(limit, offset)),
+    artist: async ({ artistId }) => {
+      const found = (await store.artists(1, 0, artistId)).items[0];
+      if (!found) throw new AppError("NOT_FOUND", "No such artist");
+      return found;
+    },
+    albumsOfArtist: ({ artistId, limit, offset }) => store.albums({ artistId }, "title", limit, offset),
+    album: async ({ albumId }) => ({
+      album: await requireAlbum(albumId),
+      tracks: (await store.tracksOfAlbum(albumId)).map(trackOf),
+    }),
+    track: async ({ trackId }) => {
+      const row = await store.track(trackId);
+      if (!row) throw new AppError("NOT_FOUND", "No such track");
+      return trackOf(row);
+    },
+    tracks: async ({ trackIds }) => {
+      const rows = new Map((await store.tracksByIds(trackIds)).map((row) => [row.id, row]));
+      return trackIds.flatMap((id) => (rows.has(id) ? [trackOf(rows.get(id)!)] : []));
+    },
+    recentlyAdded: ({ limit, offset }) => store.albums({}, "recent", limit, offset),
+    genres: () => store.genres(),
+    byGenre: ({ genre, limit, offset }) => store.albums({ genre }, "title", limit, offset),
+    years: () => store.years(),
+    byYear: ({ year, limit, offset }) => store.albums({ year }, "title", limit, offset),
+    random: async ({ kind, limit }) =>
+      kind === "tracks"
+        ? { albums: [], tracks: (await store.randomTracks(limit)).map(trackOf) }
+        : { albums: (await store.albums({}, "random", limit, 0)).items, tracks: [] },
+    scan: ({ full }) => ({ scanId: startScan(full) }),
+    scanStatus: () => status,
+    scanErrors: ({ limit, offset }) => store.scanErrors(limit, offset),
+    libraryFolders: () => [...config.libraryFolders],
+    trackSource: async ({ trackId }) => {
+      const row = await store.track(trackId);
+      if (!row) throw new AppError("NOT_FOUND", "No such track");
+      return {
+        path: row.path,
+        sizeBytes: Number(row.size_bytes),
+        mtimeMs: Number(row.mtime_ms),
+        durationMs: Number(row.duration_ms),
+      };
+    },
+    searchDocuments: ({ cursor, limit }) => store.searchDocuments(cursor, limit),
+    cover: async ({ albumId, size }) =>
+      albumCover(join(config.cacheDir, "covers"), albumId, await store.tracksOfAlbum(albumId), size),
+  };
+
+  return {
+    handlers,
+    startScan,
+    status: () => status,
+    scanFinished: () => running ?? Promise.resolve(undefined),
+    onProgress(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async start() {
+      subscription = await bus.serve(catalogContract, handlers);
+      if (config.watch && config.libraryFolders.length > 0) {
+        watcher = watch([...config.libraryFolders], {
+          ignoreInitial: true,
+          followSymlinks: false,
+          awaitWriteFinish: { stabilityThreshold: 1_000 },
+        });
+        watcher.on("all", () => {
+          clearTimeout(debounce);
+          debounce = setTimeout(() => {
+            if (running) rerun = true;
+            else startScan(false);
+          }, config.watchDebounceMs ?? 2_000);
+        });
+      }
+    },
+    async stop() {
+      clearTimeout(debounce);
+      await watcher?.close();
+      await running;
+      await subscription?.unsubscribe();
+    },
+  };
+}

@@ -1,0 +1,248 @@
+// One scan of the library folders: walk, re-read only changed files, keep ids of moved files, record what cannot be read.
+import { randomBytes } from "node:crypto";
+import { readdir, stat } from "node:fs/promises";
+import { dirname, extname, join } from "node:path";
+import type { ScanStatus } from "@soundmesh/protocol";
+import type { CatalogStore, TrackRow } from "./sql-store";
+import {
+  AUDIO_EXTENSIONS,
+  IMAGE_EXTENSIONS,
+  VARIOUS_ARTISTS,
+  fingerprintOf,
+  idOf,
+  pickFolderCover,
+  readTags,
+  type TrackTags,
+} from "./tags";
+
+export interface ScanResult {
+  added: number;
+  updated: number;
+  removed: number;
+  errors: number;
+  unchanged: number;
+}
+
+interface FoundFile {
+  root: string;
+  path: string;
+  sizeBytes: number;
+  mtimeMs: number;
+}
+
+export interface ScanOptions {
+  roots: readonly string[];
+  store: CatalogStore;
+  nowMs: () => number;
+  /** Re-read every file, not only changed ones. */
+  full?: boolean;
+  concurrency?: number;
+  onProgress?: (status: Pick<ScanStatus, "phase" | "done" | "total" | "errors">) => void;
+}
+
+const IGNORED_NAMES = /^\.|^(thumbs\.db|desktop\.ini)$/i;
+const SIDECAR_EXTENSIONS = new Set([
+  ".m3u",
+  ".m3u8",
+  ".cue",
+  ".log",
+  ".nfo",
+  ".pls",
+  ".xspf",
+  ".sfv",
+  ".md5",
+  ".accurip",
+]);
+
+/** Every regular file under the roots; symbolic links are not followed, so a scan never leaves its roots. */
+async function walk(
+  roots: readonly string[],
+): Promise<{ files: FoundFile[]; images: Map<string, string[]> }> {
+  const files: FoundFile[] = [];
+  const images = new Map<string, string[]>();
+  const visit = async (root: string, dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (IGNORED_NAMES.test(entry.name)) continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await visit(root, path);
+      else if (entry.isFile()) {
+        const extension = extname(entry.name).toLowerCase();
+        if (IMAGE_EXTENSIONS.has(extension)) {
+          images.set(dir, [...(images.get(dir) ?? []), entry.name]);
+          continue;
+        }
+        if (SIDECAR_EXTENSIONS.has(extension)) continue;
+        const info = await stat(path).catch(() => undefined);
+        if (info) files.push({ root, path, sizeBytes: info.size, mtimeMs: Math.floor(info.mtimeMs) });
+      }
+    }
+  };
+  for (const root of roots) await visit(root, root);
+  return { files, images };
+}
+
+async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Tracks in one folder with one album title but several artists and no album artist form a compilation. */
+function markFolderCompilations(
+  read: Array<{ file: FoundFile; tags: TrackTags; albumArtistTagged: boolean }>,
+): void {
+  const groups = new Map<string, typeof read>();
+  for (const entry of read) {
+    const key = `${dirname(entry.file.path)}\u0000${entry.tags.album.toLowerCase()}`;
+    groups.set(key, [...(groups.get(key) ?? []), entry]);
+  }
+  for (const group of groups.values()) {
+    const artists = new Set(group.map((entry) => entry.tags.artist.toLowerCase()));
+    if (artists.size > 1 && group.every((entry) => !entry.albumArtistTagged)) {
+      for (const entry of group) {
+        entry.tags.compilation = true;
+        entry.tags.albumArtist = VARIOUS_ARTISTS;
+      }
+    }
+  }
+}
+
+export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
+  const { store, nowMs } = options;
+  const report = (phase: ScanStatus["phase"], done: number, total: number, errors: number) =>
+    options.onProgress?.({ phase, done, total, errors });
+  report("walking", 0, 0, 0);
+  const { files, images } = await walk(options.roots);
+  const known = new Map((await store.fileStates()).map((state) => [state.path, state]));
+  const knownErrors = new Map((await store.errorStates()).map((state) => [state.path, state]));
+  const seen = new Set(files.map((file) => file.path));
+  const vanished = [...known.values()].filter((state) => !seen.has(state.path));
+  const vanishedByFingerprint = new Map(vanished.map((state) => [state.fingerprint, state]));
+
+  const unchanged = (file: FoundFile) => {
+    const state = known.get(file.path) ?? knownErrors.get(file.path);
+    return (
+      !options.full &&
+      state !== undefined &&
+      Number(state.size_bytes) === file.sizeBytes &&
+      Number(state.mtime_ms) === file.mtimeMs
+    );
+  };
+  const changed = files.filter((file) => !unchanged(file));
+  const errors: Array<{
+    path: string;
+    reason: string;
+    size_bytes: number;
+    mtime_ms: number;
+    seen_at: number;
+  }> = [];
+  let done = 0;
+  report("reading", 0, changed.length, 0);
+
+  const read = (
+    await mapLimited(changed, options.concurrency ?? 4, async (file) => {
+      try {
+        if (file.sizeBytes === 0) throw new Error("empty file (0 bytes)");
+        if (!AUDIO_EXTENSIONS.has(extname(file.path).toLowerCase())) throw new Error("not an audio file");
+        const tags = await readTags(file.root, file.path);
+        const fingerprint = await fingerprintOf(file.path, file.sizeBytes);
+        return {
+          file,
+          tags,
+          fingerprint,
+          albumArtistTagged: tags.albumArtist !== tags.artist || tags.compilation,
+        };
+      } catch (error) {
+        errors.push({
+          path: file.path,
+          reason: (error as Error).message.slice(0, 500),
+          size_bytes: file.sizeBytes,
+          mtime_ms: file.mtimeMs,
+          seen_at: nowMs(),
+        });
+        return undefined;
+      } finally {
+        done += 1;
+        if (done % 25 === 0 || done === changed.length)
+          report("reading", done, changed.length, errors.length);
+      }
+    })
+  ).filter((entry) => entry !== undefined);
+  markFolderCompilations(read);
+
+  report("saving", done, changed.length, errors.length);
+  const now = nowMs();
+  let added = 0;
+  let updated = 0;
+  const movedIds = new Set<string>();
+  const upserts: TrackRow[] = read.map(({ file, tags, fingerprint }) => {
+    let previous = known.get(file.path);
+    if (!previous) {
+      const moved = vanishedByFingerprint.get(fingerprint);
+      if (moved && !movedIds.has(moved.id)) {
+        previous = moved;
+        movedIds.add(moved.id);
+      }
+    }
+    if (previous) updated += 1;
+    else added += 1;
+    const folderCover = pickFolderCover(images.get(dirname(file.path)) ?? []);
+    return {
+      id: previous?.id ?? randomBytes(12).toString("base64url"),
+      path: file.path,
+      size_bytes: file.sizeBytes,
+      mtime_ms: file.mtimeMs,
+      fingerprint,
+      title: tags.title,
+      artist: tags.artist,
+      artist_id: idOf(tags.albumArtist),
+      album: tags.album,
+      album_id: idOf(tags.albumArtist, tags.album),
+      album_artist: tags.albumArtist,
+      compilation: tags.compilation ? 1 : 0,
+      track_no: tags.trackNumber,
+      disc_no: tags.discNumber,
+      year: tags.year,
+      genre: tags.genre,
+      duration_ms: tags.durationMs,
+      codec: tags.codec,
+      bitrate_kbps: tags.bitrateKbps,
+      mb_track_id: tags.musicBrainzTrackId,
+      mb_album_id: tags.musicBrainzAlbumId,
+      rg_track_db: tags.replayGainTrackDb,
+      rg_album_db: tags.replayGainAlbumDb,
+      has_picture: tags.hasPicture ? 1 : 0,
+      folder_cover: folderCover ? join(dirname(file.path), folderCover) : null,
+      added_at: previous ? Number(previous.added_at) : now,
+      updated_at: now,
+    };
+  });
+  const failedPaths = new Set(errors.map((error) => error.path));
+  const deletions = vanished.filter((state) => !movedIds.has(state.id)).map((state) => state.id);
+  // A known track that now fails to read is removed from the catalog (and reported), not kept stale.
+  for (const path of failedPaths) {
+    const state = known.get(path);
+    if (state) deletions.push(state.id);
+  }
+  const rereadPaths = new Set(changed.map((file) => file.path));
+  const clearedErrorPaths = [...knownErrors.keys()].filter(
+    (path) => !seen.has(path) || (rereadPaths.has(path) && !failedPaths.has(path)),
+  );
+  await store.applyScan({ upserts, deletions, errors, clearedErrorPaths });
+  const removed = deletions.length;
+  report("idle", done, changed.length, errors.length);
+  return { added, updated, removed, errors: errors.length, unchanged: files.length - changed.length };
+}
