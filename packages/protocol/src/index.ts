@@ -7,3 +7,4 @@ export * from "./stream";
 export * from "./tracker";
 export * from "./storage";
 export * from "./catalog";
+export * from "./search";

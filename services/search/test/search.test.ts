@@ -1,0 +1,183 @@
+// Search: ranking (exact > prefix > fuzzy, popular first on ties), typos, diacritics, and the atomic index swap.
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { searchContract } from "@soundmesh/protocol";
+import { createInProcessBus } from "@soundmesh/bus";
+import {
+  SearchIndex,
+  createSearchService,
+  searchManifest,
+  type IndexedDocument,
+  type SearchSource,
+} from "@soundmesh/service-search";
+
+const doc = (
+  id: string,
+  kind: IndexedDocument["kind"],
+  title: string,
+  artist = "",
+  popularity = 0,
+): IndexedDocument => ({
+  id,
+  kind,
+  title,
+  subtitle: artist,
+  artist,
+  album: "",
+  year: null,
+  popularity,
+});
+
+const library: IndexedDocument[] = [
+  doc("a1", "artist", "The Beatles", "The Beatles", 100),
+  doc("t1", "track", "Help!", "The Beatles", 50),
+  doc("t2", "track", "Helpless", "Neil Young", 10),
+  doc("t3", "track", "Hello", "Adele", 80),
+  doc("t4", "track", "Hell", "Disturbed", 5),
+  doc("a2", "artist", "Beyoncé", "Beyoncé", 90),
+  doc("t5", "track", "Halo", "Beyoncé", 70),
+  doc("t6", "track", "Love Song", "Band A", 1),
+  doc("t7", "track", "Love Song", "Band B", 60),
+  doc("al1", "album", "Abbey Road", "The Beatles", 40),
+];
+
+const sourceOf = (documents: IndexedDocument[][]): SearchSource => ({
+  async *loadDocuments() {
+    for (const batch of documents) yield await Promise.resolve(batch);
+  },
+});
+
+const search = async (q: string, kinds?: string[]) =>
+  (await SearchIndex.build(sourceOf([library]).loadDocuments())).search(q, kinds ? new Set(kinds) : undefined, 20, 0);
+
+describe("search ranking", () => {
+  it("ranks an exact word above prefixes of it", async () => {
+    const { hits } = await search("hell");
+    expect(hits[0]).toMatchObject({ id: "t4", match: "exact" });
+    expect(hits.map((h) => [h.id, h.match])).toEqual([
+      ["t4", "exact"],
+      ["t3", "prefix"],
+      ["t1", "fuzzy"],
+    ]);
+  });
+
+  it("matches as you type on the last word", async () => {
+    expect((await search("abbey ro")).hits[0]).toMatchObject({ id: "al1", match: "prefix" });
+    expect((await search("bea")).hits.map((h) => h.id)).toContain("a1");
+  });
+
+  it("tolerates typos, below exact and prefix matches", async () => {
+    const { hits } = await search("beatls");
+    expect(hits[0]).toMatchObject({ id: "a1", match: "fuzzy" });
+  });
+
+  it("finds diacritics without typing them", async () => {
+    expect((await search("beyonce")).hits[0]).toMatchObject({ id: "a2", match: "exact" });
+  });
+
+  it("puts the popular one first when matches tie", async () => {
+    const { hits } = await search("love song");
+    expect(hits.map((h) => h.id)).toEqual(["t7", "t6"]);
+  });
+
+  it("filters by kind and pages", async () => {
+    expect((await search("beatles", ["album"])).hits.map((h) => h.id)).toEqual(["al1"]);
+    const index = await SearchIndex.build(sourceOf([library]).loadDocuments());
+    const all = index.search("he", undefined, 20, 0);
+    const second = index.search("he", undefined, 1, 1);
+    expect(second.hits[0]!.id).toBe(all.hits[1]!.id);
+    expect(second.total).toBe(all.total);
+  });
+});
+
+describe("search service", () => {
+  function deferredSource() {
+    let release: () => void = () => undefined;
+    let documents: IndexedDocument[] = [];
+    const source: SearchSource = {
+      async *loadDocuments() {
+        const batch = documents;
+        await new Promise<void>((resolve) => (release = resolve));
+        yield batch;
+      },
+    };
+    return { source, set: (next: IndexedDocument[]) => (documents = next), release: () => release() };
+  }
+
+  it("answers from the old index during a rebuild and from the new one after the swap", async () => {
+    const bus = createInProcessBus();
+    const controlled = deferredSource();
+    const service = createSearchService({
+      logger: pino({ level: "silent" }),
+      bus: bus.connect(searchManifest),
+      source: controlled.source,
+      clock: { now: () => Date.now() },
+    });
+    await bus.connect(searchManifest).serve(searchContract, service.handlers);
+    const client = bus.connect({ service: "access-point", calls: ["search"] });
+
+    controlled.set([doc("old", "track", "Yesterday")]);
+    const first = service.rebuild();
+    await expect
+      .poll(() => service.handlers.status({}, { caller: "t", traceId: "t" }))
+      .toMatchObject({ rebuilding: true });
+    controlled.release();
+    await first;
+    expect((await client.request(searchContract, "query", { q: "yesterday" })).hits.map((h) => h.id)).toEqual(
+      ["old"],
+    );
+
+    controlled.set([doc("new", "track", "Tomorrow")]);
+    const second = service.rebuild();
+    await expect
+      .poll(() => service.handlers.status({}, { caller: "t", traceId: "t" }))
+      .toMatchObject({ rebuilding: true });
+    const during = await client.request(searchContract, "query", { q: "yesterday" });
+    expect(during).toMatchObject({ indexVersion: 1, hits: [{ id: "old" }] });
+    controlled.release();
+    await second;
+    expect(await client.request(searchContract, "query", { q: "tomorrow" })).toMatchObject({
+      indexVersion: 2,
+      hits: [{ id: "new" }],
+    });
+    expect((await client.request(searchContract, "query", { q: "yesterday" })).hits).toEqual([]);
+  });
+
+  it("coalesces rebuild requests made while one runs into one more build", async () => {
+    let loads = 0;
+    const bus = createInProcessBus();
+    const service = createSearchService({
+      logger: pino({ level: "silent" }),
+      bus: bus.connect(searchManifest),
+      source: { loadDocuments: () => (loads++, sourceOf([library]).loadDocuments()) },
+      clock: { now: () => Date.now() },
+    });
+    await Promise.all([service.rebuild(), service.rebuild(), service.rebuild(), service.rebuild()]);
+    expect(loads).toBe(2);
+  });
+
+  it("refuses empty and oversized queries", async () => {
+    const bus = createInProcessBus();
+    const service = createSearchService({
+      logger: pino({ level: "silent" }),
+      bus: bus.connect(searchManifest),
+      source: sourceOf([]),
+      clock: { now: () => Date.now() },
+    });
+    await service.start();
+    const client = bus.connect({ service: "access-point", calls: ["search"] });
+    for (const params of [
+      { q: "" },
+      { q: "   " },
+      { q: "x".repeat(201) },
+      { q: "a", limit: 0 },
+      { q: "a", kinds: ["song"] },
+    ]) {
+      await expect(
+        client.request(searchContract, "query", params as never),
+        JSON.stringify(params),
+      ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    }
+    await service.stop();
+  });
+});
