@@ -6,8 +6,19 @@ import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { createInProcessBus, type Bus, type ServiceBus } from "@soundmesh/bus";
 import { createDb, type Db } from "@soundmesh/db";
-import { trackerContract, userContract } from "@soundmesh/protocol";
-import { accessPointManifest, createAccessPoint } from "@soundmesh/service-access-point";
+import {
+  catalogContract,
+  searchContract,
+  trackerContract,
+  userContract,
+  type ScanStatus,
+} from "@soundmesh/protocol";
+import {
+  accessPointManifest,
+  createAccessPoint,
+  registerCoverRoute,
+  registerStreamRoutes,
+} from "@soundmesh/service-access-point";
 import { createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
 import {
   createSqlUserStore,
@@ -16,6 +27,9 @@ import {
   userManifest,
 } from "@soundmesh/service-user";
 import type { Config } from "./config";
+import { ensureDemoLibrary } from "./demo-library";
+import { libraryTopics, startCatalogService, startLibraryServices, storageReader } from "./library-services";
+import type { ScanResult } from "@soundmesh/service-catalog";
 import { createLogger } from "./logger";
 
 /** The web player's build output, served at "/" when present. */
@@ -61,6 +75,15 @@ async function startUserService(config: Config, logger: Logger, bus: Bus, db: Db
   return service;
 }
 
+/** The configured folders, or the demo library (made once with ffmpeg) when none is given. */
+async function libraryFoldersOf(config: Config, logger: Logger): Promise<readonly string[]> {
+  if (config.library.folders.length > 0 || !config.library.demo) return config.library.folders;
+  const folder = join(config.dataDir, "demo-library");
+  logger.info({ folder }, "no library folder given: using the demo library");
+  await ensureDemoLibrary(folder, (progress) => logger.info(progress, "making the demo library"));
+  return [folder];
+}
+
 /** Creates the configured first admin (SOUNDMESH_ADMIN_NAME/PASSWORD) when none exists yet. */
 async function bootstrapAdmin(config: Config, bus: ServiceBus, logger: Logger): Promise<void> {
   const { name, password } = config.admin;
@@ -87,6 +110,14 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
     });
     await tracker.start();
     stops.push(() => tracker.stop());
+    const library = await startLibraryServices(
+      config,
+      logger,
+      bus,
+      db,
+      await libraryFoldersOf(config, logger),
+    );
+    stops.unshift(() => library.stop());
     const apBus = bus.connect(accessPointManifest);
     await bootstrapAdmin(config, apBus, logger);
     const accessPoint = await createAccessPoint({
@@ -101,7 +132,12 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
       logger,
       bus: apBus,
       registry,
-      contracts: [userContract, trackerContract],
+      contracts: [userContract, trackerContract, catalogContract, searchContract],
+      topics: libraryTopics,
+      plugins: [
+        (app) => registerStreamRoutes(app, { bus: apBus, reader: storageReader(apBus) }),
+        (app) => registerCoverRoute(app, apBus),
+      ],
       webRoot,
     });
     stops.unshift(() => accessPoint.close());
@@ -109,6 +145,8 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
     const address = accessPoint.app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     logger.info({ url, dataDir: config.dataDir, database: db.dialect }, "soundmesh started");
+    // The first scan runs in the background; the server answers meanwhile and pushes progress.
+    library.catalog.startScan(false);
     return {
       url: `http://${config.host}:${port}`,
       port,
@@ -140,6 +178,38 @@ export async function openUserAdmin(config: Config, work: (bus: ServiceBus) => P
       await work(bus.connect({ service: "cli", calls: ["user"] }));
     } finally {
       await user.stop();
+    }
+  } finally {
+    await bus.close();
+    await db.close();
+  }
+}
+
+/** For `soundmesh scan`: one scan of the library folders on the database directly, with progress. */
+export async function scanOnce(
+  config: Config,
+  options: { full: boolean; onProgress: (status: ScanStatus) => void },
+): Promise<ScanResult | undefined> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const logger = createLogger("warn");
+  const db = openDb(config, logger);
+  const bus = createBusFor(config, logger);
+  try {
+    const catalog = await startCatalogService(
+      config,
+      logger,
+      bus,
+      db,
+      await libraryFoldersOf(config, logger),
+      false,
+    );
+    const unsubscribe = catalog.onProgress(options.onProgress);
+    try {
+      catalog.startScan(options.full);
+      return await catalog.scanFinished();
+    } finally {
+      unsubscribe();
+      await catalog.stop();
     }
   } finally {
     await bus.close();

@@ -1,4 +1,4 @@
 // Public entry of @soundmesh/server: configuration and the all-in-one wiring, for the CLI and test-kit.
 export { loadConfig, defaultConfig, configSchema, ConfigError, type Config } from "./config";
-export { startAllInOne, openUserAdmin, type RunningServer } from "./all-in-one";
+export { startAllInOne, openUserAdmin, scanOnce, type RunningServer } from "./all-in-one";
 export { createLogger } from "./logger";

@@ -5,3 +5,4 @@ export * from "./nats";
 export * from "./postgres";
 export * from "./db-targets";
 export * from "./fixture-library";
+export * from "./wait";

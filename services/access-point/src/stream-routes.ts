@@ -12,7 +12,13 @@ export interface RenditionReader {
   manifest(trackId: string, profile: string, traceId: string): Promise<StreamManifest>;
   piece(trackId: string, profile: string, index: number, traceId: string): Promise<Uint8Array>;
   /** Bytes [start, endInclusive] of the whole rendition; at most `maxRangeChunkBytes` per call. */
-  range(trackId: string, profile: string, start: number, endInclusive: number, traceId: string): Promise<Uint8Array>;
+  range(
+    trackId: string,
+    profile: string,
+    start: number,
+    endInclusive: number,
+    traceId: string,
+  ): Promise<Uint8Array>;
 }
 
 export interface StreamRouteOptions {
@@ -27,7 +33,8 @@ const pieceParams = renditionParams.extend({ index: z.coerce.number().int().min(
 
 function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
   const parsed = schema.safeParse(params);
-  if (!parsed.success) throw new AppError("VALIDATION_FAILED", "Audio is addressed by a track id and a profile name");
+  if (!parsed.success)
+    throw new AppError("VALIDATION_FAILED", "Audio is addressed by a track id and a profile name");
   return parsed.data;
 }
 
@@ -40,7 +47,8 @@ export interface ByteRange {
 export function parseRange(header: string | undefined, sizeBytes: number): ByteRange | null {
   if (header === undefined) return null;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match || (match[1] === "" && match[2] === "")) throw new AppError("RANGE_NOT_SATISFIABLE", "Only one bytes= range is served");
+  if (!match || (match[1] === "" && match[2] === ""))
+    throw new AppError("RANGE_NOT_SATISFIABLE", "Only one bytes= range is served");
   const [, first, last] = match;
   if (first === "") {
     const suffix = Number(last);
@@ -101,9 +109,16 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
       .header("cache-control", "private, max-age=86400")
       .header("content-type", manifest.mimeType)
       .header("content-length", String(Math.max(0, endInclusive - start + 1)));
-    if (range) void reply.status(206).header("content-range", `bytes ${start}-${endInclusive}/${manifest.sizeBytes}`);
+    if (range)
+      void reply.status(206).header("content-range", `bytes ${start}-${endInclusive}/${manifest.sizeBytes}`);
     if (manifest.sizeBytes === 0) return reply.send(Buffer.alloc(0));
-    return sendChunks(reply, (from, to) => reader.range(id, profile, from, to, request.id), start, endInclusive, chunkBytes);
+    return sendChunks(
+      reply,
+      (from, to) => reader.range(id, profile, from, to, request.id),
+      start,
+      endInclusive,
+      chunkBytes,
+    );
   });
 }
 

@@ -16,9 +16,21 @@ describe("parseRange", () => {
     expect(parseRange("bytes=990-5000", size)).toEqual({ start: 990, endInclusive: 999 });
   });
   it("refuses ranges that cannot be satisfied or parsed with RANGE_NOT_SATISFIABLE", () => {
-    for (const header of ["bytes=1000-", "bytes=500-400", "bytes=-0", "bytes=-", "items=0-1", "bytes=0-1,5-6", "bytes=a-b"]) {
-      expect(() => parseRange(header, size), header).toThrow(expect.objectContaining({ code: "RANGE_NOT_SATISFIABLE" }));
+    for (const header of [
+      "bytes=1000-",
+      "bytes=500-400",
+      "bytes=-0",
+      "bytes=-",
+      "items=0-1",
+      "bytes=0-1,5-6",
+      "bytes=a-b",
+    ]) {
+      expect(() => parseRange(header, size), header).toThrow(
+        expect.objectContaining({ code: "RANGE_NOT_SATISFIABLE" }),
+      );
     }
-    expect(() => parseRange("bytes=0-", 0)).toThrow(expect.objectContaining({ code: "RANGE_NOT_SATISFIABLE" }));
+    expect(() => parseRange("bytes=0-", 0)).toThrow(
+      expect.objectContaining({ code: "RANGE_NOT_SATISFIABLE" }),
+    );
   });
 });

@@ -48,7 +48,12 @@ const sourceOf = (documents: IndexedDocument[][]): SearchSource => ({
 });
 
 const search = async (q: string, kinds?: string[]) =>
-  (await SearchIndex.build(sourceOf([library]).loadDocuments())).search(q, kinds ? new Set(kinds) : undefined, 20, 0);
+  (await SearchIndex.build(sourceOf([library]).loadDocuments())).search(
+    q,
+    kinds ? new Set(kinds) : undefined,
+    20,
+    0,
+  );
 
 describe("search ranking", () => {
   it("ranks an exact word above prefixes of it", async () => {

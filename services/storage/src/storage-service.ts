@@ -100,7 +100,8 @@ export function createStorageService({
       pump();
       return { queued };
     },
-    stats: () => ({ ...store.stats(), queued: queue.length }),
+    // Jobs waiting or being worked on: 0 means the background queue is idle.
+    stats: () => ({ ...store.stats(), queued: queue.length + running }),
   };
 
   return {

@@ -3,7 +3,8 @@ import { Command, CommanderError, Option } from "commander";
 import { AppError, userContract, type UserRecord } from "@soundmesh/protocol";
 import { ConfigError, loadConfig, type Config } from "../config";
 import { createLogger } from "../logger";
-import { openUserAdmin, startAllInOne } from "../all-in-one";
+import { openUserAdmin, scanOnce, startAllInOne } from "../all-in-one";
+import { ScanProgressBar } from "./scan-progress";
 import { promptPassword, readPasswordFromStdin } from "./prompt";
 
 interface GlobalOptions {
@@ -78,6 +79,26 @@ export function buildProgram(): Command {
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
+    });
+
+  program
+    .command("scan")
+    .description("scan the library folders now, with a progress bar (re-reads only changed files)")
+    .option("-l, --library <dir...>", "music folders (also SOUNDMESH_LIBRARY)")
+    .option("--full", "re-read every file, not only changed ones")
+    .action(async (options: GlobalOptions & { full?: boolean }, command: Command) => {
+      const config = configFrom({ ...command.optsWithGlobals<GlobalOptions>(), ...options });
+      const bar = new ScanProgressBar(process.stderr.isTTY === true);
+      const result = await scanOnce(config, {
+        full: options.full === true,
+        onProgress: (status) => bar.update(status),
+      });
+      bar.stop();
+      if (!result) throw new AppError("INTERNAL", "The scan failed; see the log above");
+      console.log(
+        `scan finished: ${result.added} added, ${result.updated} updated, ${result.removed} removed, ` +
+          `${result.unchanged} unchanged, ${result.errors} could not be read`,
+      );
     });
 
   const user = program.command("user").description("manage accounts (works on the database directly)");

@@ -1,0 +1,129 @@
+// Wires the library side: catalog (scans), storage (renditions), search, and what the access point needs from them.
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { Bus, ServiceBus } from "@soundmesh/bus";
+import type { Db } from "@soundmesh/db";
+import {
+  catalogChangedEvent,
+  catalogContract,
+  scanProgressEvent,
+  storageContract,
+} from "@soundmesh/protocol";
+import { AppError } from "@soundmesh/protocol";
+import type { PushTopic, RenditionReader } from "@soundmesh/service-access-point";
+import {
+  CatalogStore,
+  catalogManifest,
+  createCatalogService,
+  migrateCatalogStore,
+  type CatalogService,
+} from "@soundmesh/service-catalog";
+import { catalogSearchSource, createSearchService, searchManifest } from "@soundmesh/service-search";
+import { createStorageService, storageManifest } from "@soundmesh/service-storage";
+import type { Config } from "./config";
+
+export interface LibraryServices {
+  catalog: CatalogService;
+  stop(): Promise<void>;
+}
+
+export async function startCatalogService(
+  config: Config,
+  logger: Logger,
+  bus: Bus,
+  db: Db,
+  libraryFolders: readonly string[],
+  watch: boolean,
+) {
+  await migrateCatalogStore(db);
+  const catalog = createCatalogService({
+    config: { libraryFolders, cacheDir: join(config.dataDir, "cache"), watch, prepareAfterScan: 100 },
+    logger: logger.child({ service: "catalog" }),
+    bus: bus.connect(catalogManifest),
+    store: new CatalogStore(db),
+    clock: { now: () => Date.now() },
+  });
+  await catalog.start();
+  return catalog;
+}
+
+export async function startLibraryServices(
+  config: Config,
+  logger: Logger,
+  bus: Bus,
+  db: Db,
+  libraryFolders: readonly string[],
+): Promise<LibraryServices> {
+  const stops: Array<() => Promise<void>> = [];
+  const storageBus = bus.connect(storageManifest);
+  const storage = createStorageService({
+    config: { cacheDir: join(config.dataDir, "renditions"), capBytes: config.cache.maxBytes },
+    logger: logger.child({ service: "storage" }),
+    bus: storageBus,
+    resolveSource: (trackId) => storageBus.request(catalogContract, "trackSource", { trackId }),
+  });
+  await storage.start();
+  stops.push(() => storage.stop());
+  const catalog = await startCatalogService(config, logger, bus, db, libraryFolders, config.library.watch);
+  stops.unshift(() => catalog.stop());
+  const searchBus = bus.connect(searchManifest);
+  const search = createSearchService({
+    logger: logger.child({ service: "search" }),
+    bus: searchBus,
+    source: catalogSearchSource(searchBus),
+    clock: { now: () => Date.now() },
+  });
+  await search.start();
+  stops.unshift(() => search.stop());
+  return {
+    catalog,
+    async stop() {
+      for (const stop of stops) await stop();
+    },
+  };
+}
+
+/** The access point reads renditions through the storage service. */
+export function storageReader(bus: ServiceBus): RenditionReader {
+  return {
+    manifest: (trackId, profile, traceId) =>
+      bus.request(storageContract, "manifest", { trackId, profile }, { traceId, timeoutMs: 60_000 }),
+    piece: async (trackId, profile, index, traceId) =>
+      (
+        await bus.request(
+          storageContract,
+          "piece",
+          { trackId, profile, index },
+          { traceId, timeoutMs: 60_000 },
+        )
+      ).bytes,
+    range: async (trackId, profile, start, endInclusive, traceId) =>
+      (
+        await bus.request(
+          storageContract,
+          "range",
+          { trackId, profile, start, endInclusive },
+          { traceId, timeoutMs: 60_000 },
+        )
+      ).bytes,
+  };
+}
+
+/** Push topics: scan progress for admins, catalog changes for everyone. */
+export const libraryTopics: PushTopic[] = [
+  {
+    pattern: /^catalog\.scanProgress$/,
+    event: scanProgressEvent,
+    authorize: (identity) => {
+      if (identity.user.role !== "admin")
+        throw new AppError("FORBIDDEN", "Scan progress is for administrators");
+    },
+    route: () => ["catalog.scanProgress"],
+  } satisfies PushTopic<typeof scanProgressEvent>,
+  {
+    pattern: /^catalog\.changed$/,
+    event: catalogChangedEvent,
+    authorize: () => undefined,
+    route: () => ["catalog.changed"],
+  } satisfies PushTopic<typeof catalogChangedEvent>,
+] as PushTopic[];
