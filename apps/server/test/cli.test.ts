@@ -78,3 +78,17 @@ describe("configuration", () => {
     }
   });
 });
+
+describe("soundmesh scan", () => {
+  it("scans a library with progress and a summary, then re-reads nothing unchanged", async () => {
+    const { generateFixtureLibrary } = await import("@soundmesh/test-kit");
+    const fixture = await generateFixtureLibrary();
+    const first = await run(["scan", "--library", fixture.root]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain("scan: reading");
+    expect(first.stdout).toContain(`scan finished: ${fixture.audioFiles} added, 0 updated, 0 removed`);
+    expect(first.stdout).toContain(`${fixture.badFiles.length} could not be read`);
+    const again = await run(["scan", "--library", fixture.root]);
+    expect(again.stdout).toContain("0 added, 0 updated, 0 removed");
+  }, 60_000);
+});

@@ -270,3 +270,34 @@ describe("titles from file names", () => {
     expect(titleFromFileName("/x/Svefn-g-englar.flac").title).toBe("Svefn-g-englar");
   });
 });
+
+describe("watching folders", () => {
+  it("rescans by itself when a file appears in a watched folder", async () => {
+    const library = join(work, "watched");
+    cpSync(join(fixture.root, "Solo Artist"), join(library, "Solo Artist"), { recursive: true });
+    const db = createDb({ kind: "sqlite", file: join(work, "watch.db") });
+    await migrateCatalogStore(db);
+    const bus = createInProcessBus();
+    const service = createCatalogService({
+      config: {
+        libraryFolders: [library],
+        cacheDir: join(work, "watch-cache"),
+        watch: true,
+        watchDebounceMs: 100,
+      },
+      logger,
+      bus: bus.connect(catalogManifest),
+      store: new CatalogStore(db),
+      clock: { now: () => Date.now() },
+    });
+    await service.start();
+    service.startScan();
+    await service.scanFinished();
+    const listener = bus.connect({ service: "listener", calls: [], subscribes: ["catalog.changed"] });
+    const changed = new Promise((resolve) => void listener.subscribe(catalogChangedEvent, resolve));
+    cpSync(join(fixture.root, "Compilations"), join(library, "Compilations"), { recursive: true });
+    await expect(changed).resolves.toMatchObject({ added: 2 });
+    await service.stop();
+    await db.close();
+  }, 20_000);
+});
