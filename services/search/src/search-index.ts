@@ -1,6 +1,6 @@
 // One immutable search index (MiniSearch): normalised terms, prefix on the word being typed, fuzzy by word length.
 // Chosen by bench/search.ts over FlexSearch and Orama: see the README's search table for the figures.
-import MiniSearch from "minisearch";
+import MiniSearch, { type SearchOptions } from "minisearch";
 import type { SearchDocument, SearchHit } from "@soundmesh/protocol";
 
 export type IndexedDocument = Omit<SearchDocument, "kind"> & { kind: SearchHit["kind"] };
@@ -55,13 +55,17 @@ export class SearchIndex {
     offset: number,
   ): { hits: SearchHit[]; total: number } {
     const queryTerms = query.split(/\s+/).map(normalise).filter(Boolean);
-    const results = this.engine.search(query, {
-      prefix: (_term, index, terms) => index === terms.length - 1,
-      fuzzy: (term) => (term.length <= 3 ? false : term.length <= 6 ? 1 : 2),
+    const options: SearchOptions = {
+      prefix: (_term: string, index: number, terms: string[]) => index === terms.length - 1,
       combineWith: "AND",
       boost: { title: 3, artist: 1.5, album: 1 },
       ...(kinds ? { filter: (result: { id: unknown }) => kinds.has(String(result.id).split(":")[0]!) } : {}),
-    });
+    };
+    // Exact and prefix matches first; the costly fuzzy pass runs only when they do not fill the page.
+    let results = this.engine.search(query, options);
+    if (results.length < offset + limit) {
+      results = this.engine.search(query, { ...options, fuzzy: (term: string) => (term.length <= 3 ? false : term.length <= 6 ? 1 : 2) });
+    }
     const ranked = results.map((result) => {
       const document = this.documents.get(String(result.id))!;
       const matched = result.terms.map(normalise);
