@@ -37,7 +37,21 @@ function makeLibrary(root: string): void {
   const bases: Buffer[] = [];
   for (let i = 0; i < 20; i++) {
     const file = join(work, `base-${i}.mp3`);
-    execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", `sine=frequency=${200 + i * 20}:duration=2`, "-c:a", "libmp3lame", "-b:a", "128k", file]);
+    execFileSync("ffmpeg", [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      `sine=frequency=${200 + i * 20}:duration=2`,
+      "-c:a",
+      "libmp3lame",
+      "-b:a",
+      "128k",
+      file,
+    ]);
     bases.push(withoutId3(readFileSync(file)));
   }
   for (let n = 0; n < TRACKS; n++) {
@@ -47,8 +61,19 @@ function makeLibrary(root: string): void {
     const track = (n % PER_ALBUM) + 1;
     const dir = join(root, artist, album);
     if (track === 1) mkdirSync(dir, { recursive: true });
-    const tag = id3({ TIT2: `Song ${n}`, TPE1: artist, TPE2: artist, TALB: album, TRCK: `${track}/${PER_ALBUM}`, TYER: String(1960 + (albumIndex % 60)), TCON: ["Rock", "Jazz", "Pop", "Folk"][albumIndex % 4]! });
-    writeFileSync(join(dir, `${String(track).padStart(2, "0")} Song ${n}.mp3`), Buffer.concat([tag, bases[n % bases.length]!]));
+    const tag = id3({
+      TIT2: `Song ${n}`,
+      TPE1: artist,
+      TPE2: artist,
+      TALB: album,
+      TRCK: `${track}/${PER_ALBUM}`,
+      TYER: String(1960 + (albumIndex % 60)),
+      TCON: ["Rock", "Jazz", "Pop", "Folk"][albumIndex % 4]!,
+    });
+    writeFileSync(
+      join(dir, `${String(track).padStart(2, "0")} Song ${n}.mp3`),
+      Buffer.concat([tag, bases[n % bases.length]!]),
+    );
   }
 }
 
@@ -64,9 +89,20 @@ for (const label of ["first scan", "no-change rescan"]) {
   started = performance.now();
   const result = await scanLibrary({ roots: [root], store, nowMs: Date.now });
   const seconds = (performance.now() - started) / 1000;
-  rows.push({ scan: label, tracks: TRACKS, seconds: round(seconds, 2), "tracks/s": Math.round(TRACKS / seconds), added: result.added, unchanged: result.unchanged, errors: result.errors });
+  rows.push({
+    scan: label,
+    tracks: TRACKS,
+    seconds: round(seconds, 2),
+    "tracks/s": Math.round(TRACKS / seconds),
+    added: result.added,
+    unchanged: result.unchanged,
+    errors: result.errors,
+  });
 }
 await db.close();
 rmSync(work, { recursive: true, force: true });
-printTable(`Library scan: ${TRACKS} MP3 tracks (ID3v2.3), SQLite, 4 files read at once (library generated in ${round(generateS, 1)} s)`, rows);
+printTable(
+  `Library scan: ${TRACKS} MP3 tracks (ID3v2.3), SQLite, 4 files read at once (library generated in ${round(generateS, 1)} s)`,
+  rows,
+);
 writeResults("scan", rows, { tracks: TRACKS });

@@ -9,12 +9,18 @@ const sizes = (process.env.BENCH_SEARCH_SIZES ?? "10000,100000,1000000").split("
 /** Orama and FlexSearch are measured up to this size (Orama needs several GiB and minutes at 1M here). */
 const otherLibrariesUpTo = Number(process.env.BENCH_SEARCH_OTHERS_MAX ?? 100_000);
 
-const words = "love night heart dream fire river light shadow summer rain blue gold city road home star wild ocean silver echo garden storm moon glass paper ghost".split(" ");
-const names = "Beatles Beyoncé Björk Sigur Rós Radiohead Adele Nirvana Queen Prince Madonna Daft Punk Kraftwerk Portishead Massive Attack Bowie Abba Sade Motörhead Mötley Blur".split(" ");
+const words =
+  "love night heart dream fire river light shadow summer rain blue gold city road home star wild ocean silver echo garden storm moon glass paper ghost".split(
+    " ",
+  );
+const names =
+  "Beatles Beyoncé Björk Sigur Rós Radiohead Adele Nirvana Queen Prince Madonna Daft Punk Kraftwerk Portishead Massive Attack Bowie Abba Sade Motörhead Mötley Blur".split(
+    " ",
+  );
 
 function synthetic(count: number): IndexedDocument[] {
   let seed = 42;
-  const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)]!;
   return Array.from({ length: count }, (_, i) => {
     const artist = `${pick(names)} ${i % 7 === 0 ? pick(names) : ""}`.trim();
@@ -43,17 +49,27 @@ const engines: Engine[] = [
   {
     name: "minisearch (soundmesh index)",
     async build(documents) {
-      const index = await SearchIndex.build((async function* () { yield await Promise.resolve(documents); })());
+      const index = await SearchIndex.build(
+        (async function* () {
+          yield await Promise.resolve(documents);
+        })(),
+      );
       return (q) => index.search(q, undefined, 20, 0).hits.map((h) => `${h.title} ${h.subtitle}`);
     },
   },
   {
     name: "minisearch (plain)",
     build(documents) {
-      const index = new MiniSearch<IndexedDocument>({ fields: ["title", "artist", "album"], storeFields: ["title", "artist"] });
+      const index = new MiniSearch<IndexedDocument>({
+        fields: ["title", "artist", "album"],
+        storeFields: ["title", "artist"],
+      });
       index.addAll(documents);
       return Promise.resolve((q: string) =>
-        index.search(q, { prefix: true, fuzzy: 0.2 }).slice(0, 20).map((r) => `${String(r.title)} ${String(r.artist)}`),
+        index
+          .search(q, { prefix: true, fuzzy: 0.2 })
+          .slice(0, 20)
+          .map((r) => `${String(r.title)} ${String(r.artist)}`),
       );
     },
   },
@@ -71,7 +87,9 @@ const engines: Engine[] = [
       });
       for (const document of documents) index.add(document);
       return Promise.resolve((q: string) =>
-        index.search(q, { limit: 20, enrich: true, merge: true }).map((r) => `${r.doc?.title ?? ""} ${r.doc?.artist ?? ""}`),
+        index
+          .search(q, { limit: 20, enrich: true, merge: true })
+          .map((r) => `${r.doc?.title ?? ""} ${r.doc?.artist ?? ""}`),
       );
     },
   },
@@ -79,9 +97,15 @@ const engines: Engine[] = [
     name: "orama",
     async build(documents) {
       const db = create({ schema: { title: "string", artist: "string", album: "string" } as const });
-      await insertMultiple(db, documents.map((d) => ({ id: d.id, title: d.title, artist: d.artist, album: d.album })), 5_000);
+      await insertMultiple(
+        db,
+        documents.map((d) => ({ id: d.id, title: d.title, artist: d.artist, album: d.album })),
+        5_000,
+      );
       return async (q: string) =>
-        (await oramaSearch(db, { term: q, tolerance: 1, limit: 20 })).hits.map((h) => `${h.document.title} ${h.document.artist}`);
+        (await oramaSearch(db, { term: q, tolerance: 1, limit: 20 })).hits.map(
+          (h) => `${h.document.title} ${h.document.artist}`,
+        );
     },
   },
 ];
@@ -91,7 +115,9 @@ const quality = (results: Record<string, string[]>) =>
     results.beatls?.some((t) => /beatles/i.test(t)) ? "typo" : "",
     results.beyonce?.some((t) => /beyonc/i.test(t)) ? "diacritics" : "",
     results.lo?.some((t) => /\blo/i.test(t)) ? "prefix" : "",
-  ].filter(Boolean).join("+") || "none";
+  ]
+    .filter(Boolean)
+    .join("+") || "none";
 
 const rows: Row[] = [];
 for (const size of sizes) {
@@ -114,7 +140,15 @@ for (const size of sizes) {
       }
     }
     const stats = summarize(samples);
-    rows.push({ library: engine.name, entries: size, "build s": round(buildMs / 1000, 2), "heap MiB": Math.round(heapMiB), "query p50 ms": round(stats.p50), "query p99 ms": round(stats.p99), finds: quality(results) });
+    rows.push({
+      library: engine.name,
+      entries: size,
+      "build s": round(buildMs / 1000, 2),
+      "heap MiB": Math.round(heapMiB),
+      "query p50 ms": round(stats.p50),
+      "query p99 ms": round(stats.p99),
+      finds: quality(results),
+    });
     console.log(JSON.stringify(rows[rows.length - 1]));
   }
 }

@@ -13,19 +13,57 @@ const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-stream-"));
 const library = join(work, "library", "Bench Artist", "Bench Album");
 mkdirSync(library, { recursive: true });
 for (let i = 0; i < TRACKS; i++) {
-  execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", `sine=frequency=${300 + i * 40}:duration=240`, "-c:a", "flac", "-metadata", `title=Track ${i}`, "-metadata", "artist=Bench Artist", "-metadata", "album=Bench Album", "-metadata", `track=${i + 1}`, join(library, `${i + 1} Track ${i}.flac`)]);
+  execFileSync("ffmpeg", [
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `sine=frequency=${300 + i * 40}:duration=240`,
+    "-c:a",
+    "flac",
+    "-metadata",
+    `title=Track ${i}`,
+    "-metadata",
+    "artist=Bench Artist",
+    "-metadata",
+    "album=Bench Album",
+    "-metadata",
+    `track=${i + 1}`,
+    join(library, `${i + 1} Track ${i}.flac`),
+  ]);
 }
 const configFile = join(work, "config.json");
-writeFileSync(configFile, JSON.stringify({ rateLimits: { perUser: { ratePerSecond: 1e6, burst: 1e6 }, busDefault: { ratePerSecond: 1e6, burst: 1e6 } } }));
-const server = await spawnServer(join(work, "data"), { SOUNDMESH_CONFIG: configFile, SOUNDMESH_LIBRARY: join(work, "library") });
+writeFileSync(
+  configFile,
+  JSON.stringify({
+    rateLimits: {
+      perUser: { ratePerSecond: 1e6, burst: 1e6 },
+      busDefault: { ratePerSecond: 1e6, burst: 1e6 },
+    },
+  }),
+);
+const server = await spawnServer(join(work, "data"), {
+  SOUNDMESH_CONFIG: configFile,
+  SOUNDMESH_LIBRARY: join(work, "library"),
+});
 const rows: Row[] = [];
 try {
   const token = await setupAdmin(server.url);
   const headers = { authorization: `Bearer ${token}` };
   const ws = await WsClient.connect(server.url, token);
-  await waitUntil(() => ws.request<{ added: number; running: boolean }>("catalog.scanStatus"), (s) => s.added === TRACKS && !s.running, 60_000);
-  const album = (await ws.request<{ items: Array<{ id: string }> }>("catalog.recentlyAdded", { limit: 1 })).items[0]!;
-  const trackIds = (await ws.request<{ tracks: Array<{ id: string }> }>("catalog.album", { albumId: album.id })).tracks.map((t) => t.id);
+  await waitUntil(
+    () => ws.request<{ added: number; running: boolean }>("catalog.scanStatus"),
+    (s) => s.added === TRACKS && !s.running,
+    60_000,
+  );
+  const album = (await ws.request<{ items: Array<{ id: string }> }>("catalog.recentlyAdded", { limit: 1 }))
+    .items[0]!;
+  const trackIds = (
+    await ws.request<{ tracks: Array<{ id: string }> }>("catalog.album", { albumId: album.id })
+  ).tracks.map((t) => t.id);
   await ws.close();
 
   const firstPiece = async (id: string) => {
@@ -37,15 +75,30 @@ try {
   const cold: number[] = [];
   const cached: number[] = [];
   for (const id of trackIds) cold.push(await firstPiece(id));
-  for (const id of trackIds) await fetch(`${server.url}/api/stream/${id}/opus160/manifest`, { headers }).then((r) => r.arrayBuffer());
+  for (const id of trackIds)
+    await fetch(`${server.url}/api/stream/${id}/opus160/manifest`, { headers }).then((r) => r.arrayBuffer());
   for (let i = 0; i < 5; i++) for (const id of trackIds) cached.push(await firstPiece(id));
-  for (const [label, samples] of [["cold (transcode starts)", cold], ["cached", cached]] as const) {
+  for (const [label, samples] of [
+    ["cold (transcode starts)", cold],
+    ["cached", cached],
+  ] as const) {
     const stats = summarize(samples);
-    rows.push({ measure: `first piece, ${label}`, count: stats.count, "p50 ms": round(stats.p50, 2), "p90 ms": round(stats.p90, 2), "max ms": round(Math.max(...samples), 2) });
+    rows.push({
+      measure: `first piece, ${label}`,
+      count: stats.count,
+      "p50 ms": round(stats.p50, 2),
+      "p90 ms": round(stats.p90, 2),
+      "max ms": round(Math.max(...samples), 2),
+    });
   }
 
   const manifests = await Promise.all(
-    trackIds.map(async (id) => (await (await fetch(`${server.url}/api/stream/${id}/opus160/manifest`, { headers })).json()) as { pieceCount: number }),
+    trackIds.map(
+      async (id) =>
+        (await (await fetch(`${server.url}/api/stream/${id}/opus160/manifest`, { headers })).json()) as {
+          pieceCount: number;
+        },
+    ),
   );
   let bytes = 0;
   let requests = 0;
@@ -59,7 +112,9 @@ try {
         const track = n % trackIds.length;
         const piece = Math.floor(n / trackIds.length) % manifests[track]!.pieceCount;
         const t = performance.now();
-        const response = await fetch(`${server.url}/api/stream/${trackIds[track]}/opus160/pieces/${piece}`, { headers });
+        const response = await fetch(`${server.url}/api/stream/${trackIds[track]}/opus160/pieces/${piece}`, {
+          headers,
+        });
         bytes += (await response.arrayBuffer()).byteLength;
         latencies.push(performance.now() - t);
         requests += 1;
@@ -69,14 +124,25 @@ try {
   );
   const seconds = (performance.now() - started) / 1000;
   const stats = summarize(latencies);
-  rows.push({ measure: `${CLIENTS} clients fetching cached pieces`, count: requests, "p50 ms": round(stats.p50, 2), "p90 ms": round(stats.p90, 2), "max ms": round(Math.max(...latencies), 2), "MiB/s": round(bytes / seconds / 2 ** 20, 1), "pieces/s": Math.round(requests / seconds) });
+  rows.push({
+    measure: `${CLIENTS} clients fetching cached pieces`,
+    count: requests,
+    "p50 ms": round(stats.p50, 2),
+    "p90 ms": round(stats.p90, 2),
+    "max ms": round(Math.max(...latencies), 2),
+    "MiB/s": round(bytes / seconds / 2 ** 20, 1),
+    "pieces/s": Math.round(requests / seconds),
+  });
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   const rss = Number(/^process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1] ?? 0);
-  rows.push({ measure: "server resident memory after the run", count: 1, "MiB": round(rss / 2 ** 20, 1) });
+  rows.push({ measure: "server resident memory after the run", count: 1, MiB: round(rss / 2 ** 20, 1) });
 } finally {
   server.process.kill("SIGTERM");
   await server.exited;
   rmSync(work, { recursive: true, force: true });
 }
-printTable(`Streaming over HTTP on loopback: ${TRACKS} four-minute tracks, opus160, 64 KiB pieces (server and clients share 2 cores)`, rows);
+printTable(
+  `Streaming over HTTP on loopback: ${TRACKS} four-minute tracks, opus160, 64 KiB pieces (server and clients share 2 cores)`,
+  rows,
+);
 writeResults("streaming", rows, { durationMs, clients: CLIENTS });

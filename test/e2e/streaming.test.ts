@@ -5,6 +5,7 @@ import { catalogContract, storageContract, streamManifest, type StreamManifest }
 import {
   WsClient,
   generateFixtureLibrary,
+  login,
   setupAdmin,
   startServer,
   waitUntil,
@@ -129,6 +130,17 @@ describe("library over the access point", () => {
     }
     expect((await get("/api/stream/doesnotexist/opus96/manifest")).status).toBe(404);
     expect((await fetch(`${server.url}/api/stream/${trackId}/opus96/manifest`)).status).toBe(401);
+  });
+
+  it("stops serving audio to a session as soon as it logs out", async () => {
+    const other = await login(server.url, "admin", "correct horse battery");
+    const path = `${server.url}/api/stream/${trackId}/original/pieces/0`;
+    expect((await fetch(path, { headers: { authorization: `Bearer ${other}` } })).status).toBe(200);
+    await fetch(`${server.url}/api/logout`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${other}` },
+    });
+    expect((await fetch(path, { headers: { authorization: `Bearer ${other}` } })).status).toBe(401);
   });
 
   it("serves resized cover art", async () => {

@@ -135,8 +135,9 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
       contracts: [userContract, trackerContract, catalogContract, searchContract],
       topics: libraryTopics,
       plugins: [
-        (app) => registerStreamRoutes(app, { bus: apBus, reader: storageReader(apBus) }),
-        (app) => registerCoverRoute(app, apBus),
+        (app, identities) =>
+          registerStreamRoutes(app, { bus: apBus, reader: storageReader(apBus), identities }),
+        (app, identities) => registerCoverRoute(app, apBus, identities),
       ],
       webRoot,
     });

@@ -13,7 +13,7 @@ import {
 } from "@soundmesh/protocol";
 import type { RateLimitRule, ServiceBus, ServiceManifest } from "@soundmesh/bus";
 import { registerApiRoutes } from "./api-routes";
-import { authenticate, type Identity } from "./auth";
+import { IdentityCache, authenticate, type Identity } from "./auth";
 import { ClientSocket } from "./client-socket";
 import { installErrorHandler, sendProblem } from "./http-errors";
 import { buildMethodTable } from "./method-table";
@@ -63,8 +63,8 @@ export interface AccessPointDeps {
   topics?: readonly PushTopic[];
   /** The built web player (apps/web/dist); without it "/" serves a minimal sign-in page. */
   webRoot?: string;
-  /** Extra route registrations (streaming, cover art) added by the wiring. */
-  plugins?: ReadonlyArray<(app: FastifyInstance) => void | Promise<void>>;
+  /** Extra route registrations (streaming, cover art) added by the wiring; they get the shared identity cache. */
+  plugins?: ReadonlyArray<(app: FastifyInstance, identities: IdentityCache) => void | Promise<void>>;
   nowMs?: () => number;
 }
 
@@ -84,6 +84,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
   const hub = new PushHub(bus, deps.topics ?? []);
   const methods = buildMethodTable(deps.contracts);
   const peers = new PeerRegistry(bus, logger);
+  const identities = new IdentityCache();
   let closing = false;
 
   const wsRequests = new Counter({
@@ -136,7 +137,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
     done();
   });
 
-  registerApiRoutes(app, { bus, secureCookies: config.secureCookies });
+  registerApiRoutes(app, { bus, secureCookies: config.secureCookies, identities });
 
   app.get("/healthz", () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
@@ -189,10 +190,11 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
     done();
   });
 
-  for (const plugin of deps.plugins ?? []) await plugin(app);
+  for (const plugin of deps.plugins ?? []) await plugin(app, identities);
 
   const revoked = await bus.subscribe(sessionsRevokedEvent, ({ sessionIds }) => {
     const ended = new Set(sessionIds);
+    identities.forgetSessions(sessionIds);
     for (const client of sockets) if (ended.has(client.sessionId)) client.close(4001, "session ended");
   });
   await hub.start();

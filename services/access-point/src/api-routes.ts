@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import { AppError, userContract } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
-import { SESSION_COOKIE, authenticate, tokenOf } from "./auth";
+import { SESSION_COOKIE, authenticate, tokenOf, type IdentityCache } from "./auth";
 
 const credentials = z.object({ name: z.string().max(64), password: z.string().max(1024) });
 
@@ -21,10 +21,14 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 
 export interface ApiRouteOptions {
   bus: ServiceBus;
+  identities: IdentityCache;
   secureCookies: boolean;
 }
 
-export function registerApiRoutes(app: FastifyInstance, { bus, secureCookies }: ApiRouteOptions): void {
+export function registerApiRoutes(
+  app: FastifyInstance,
+  { bus, secureCookies, identities }: ApiRouteOptions,
+): void {
   const setSessionCookie = (reply: FastifyReply, token: string, expiresAt: number) =>
     reply.setCookie(SESSION_COOKIE, token, {
       httpOnly: true,
@@ -55,8 +59,10 @@ export function registerApiRoutes(app: FastifyInstance, { bus, secureCookies }: 
 
   app.post("/api/logout", async (request, reply) => {
     const token = tokenOf(request);
-    if (token && token.length >= 16 && token.length <= 200)
+    if (token && token.length >= 16 && token.length <= 200) {
+      identities.forgetToken(token);
       await bus.request(userContract, "logout", { token });
+    }
     reply.clearCookie(SESSION_COOKIE, { path: "/" });
     return { ok: true };
   });

@@ -29,3 +29,37 @@ export async function authenticate(bus: ServiceBus, request: FastifyRequest): Pr
   );
   return { user, sessionId, token };
 }
+
+/**
+ * Remembers checked tokens for a few seconds so audio requests (a piece every few hundred ms per listener) do not
+ * each cost a user-service round trip. Ended sessions are dropped as soon as their event arrives.
+ */
+export class IdentityCache {
+  private readonly entries = new Map<string, { identity: Identity; expiresAtMs: number }>();
+
+  constructor(
+    private readonly ttlMs = 5_000,
+    private readonly maxEntries = 10_000,
+    private readonly nowMs: () => number = () => performance.now(),
+  ) {}
+
+  async authenticate(bus: ServiceBus, request: FastifyRequest): Promise<Identity> {
+    const token = tokenOf(request);
+    const cached = token === undefined ? undefined : this.entries.get(token);
+    if (cached && cached.expiresAtMs > this.nowMs()) return cached.identity;
+    const identity = await authenticate(bus, request);
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(identity.token, { identity, expiresAtMs: this.nowMs() + this.ttlMs });
+    return identity;
+  }
+
+  forgetSessions(sessionIds: readonly string[]): void {
+    const ended = new Set(sessionIds);
+    for (const [token, entry] of this.entries)
+      if (ended.has(entry.identity.sessionId)) this.entries.delete(token);
+  }
+
+  forgetToken(token: string): void {
+    this.entries.delete(token);
+  }
+}

@@ -3,14 +3,14 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { AppError, catalogContract, entityId } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
-import { authenticate } from "./auth";
+import type { IdentityCache } from "./auth";
 
 const coverParams = z.object({ albumId: entityId });
 const coverQuery = z.object({ size: z.enum(["64", "300", "600"]).default("300") });
 
-export function registerCoverRoute(app: FastifyInstance, bus: ServiceBus): void {
+export function registerCoverRoute(app: FastifyInstance, bus: ServiceBus, identities: IdentityCache): void {
   app.get("/api/cover/:albumId", async (request, reply) => {
-    await authenticate(bus, request);
+    await identities.authenticate(bus, request);
     const params = coverParams.safeParse(request.params);
     const query = coverQuery.safeParse(request.query);
     if (!params.success || !query.success)

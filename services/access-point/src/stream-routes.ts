@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { AppError, profileName, streamManifest, trackId, type StreamManifest } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
-import { authenticate } from "./auth";
+import type { IdentityCache } from "./auth";
 import { sendProblem } from "./http-errors";
 
 /** How the access point reads renditions; the wiring backs it with storage-service calls. */
@@ -23,6 +23,7 @@ export interface RenditionReader {
 
 export interface StreamRouteOptions {
   bus: ServiceBus;
+  identities: IdentityCache;
   reader: RenditionReader;
   /** Largest range asked of storage in one call (NATS limits a message to 1 MiB by default). */
   maxRangeChunkBytes?: number;
@@ -62,11 +63,11 @@ export function parseRange(header: string | undefined, sizeBytes: number): ByteR
 }
 
 export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteOptions): void {
-  const { bus, reader } = options;
+  const { bus, reader, identities } = options;
   const chunkBytes = options.maxRangeChunkBytes ?? 512 * 1024;
 
   const authorised = async (request: FastifyRequest) => {
-    await authenticate(bus, request);
+    await identities.authenticate(bus, request);
   };
 
   app.get("/api/stream/:trackId/:profile/manifest", async (request, reply) => {

@@ -64,7 +64,10 @@ export class SearchIndex {
     // Exact and prefix matches first; the costly fuzzy pass runs only when they do not fill the page.
     let results = this.engine.search(query, options);
     if (results.length < offset + limit) {
-      results = this.engine.search(query, { ...options, fuzzy: (term: string) => (term.length <= 3 ? false : term.length <= 6 ? 1 : 2) });
+      results = this.engine.search(query, {
+        ...options,
+        fuzzy: (term: string) => (term.length <= 3 ? false : term.length <= 6 ? 1 : 2),
+      });
     }
     const ranked = results.map((result) => {
       const document = this.documents.get(String(result.id))!;

@@ -56,7 +56,8 @@ interface Rendition {
   chunks: Buffer[];
   bytesWritten: number;
   manifest?: StreamManifest;
-  lastUsedMs: number;
+  /** Recency by a counter, not the clock: two uses within one millisecond still have an order. */
+  lastUsed: number;
   readers: number;
   /** Cached on disk (transcodes) or read from the library (originals, which take no cache space). */
   cached: boolean;
@@ -70,12 +71,12 @@ export class RenditionStore {
   private readonly renditions = new Map<string, Rendition>();
   private transcodesStarted = 0;
   private evictions = 0;
+  private uses = 0;
 
   constructor(
     private readonly config: RenditionStoreConfig,
     private readonly resolveSource: ResolveSource,
     private readonly logger: Logger,
-    private readonly nowMs: () => number = Date.now,
   ) {}
 
   /** Rebuilds the index from disk; a rendition without its manifest was cut short by a crash and is removed. */
@@ -96,7 +97,7 @@ export class RenditionStore {
           chunks: [],
           bytesWritten: manifest.sizeBytes,
           manifest,
-          lastUsedMs: mtimeMs,
+          lastUsed: mtimeMs,
           readers: 0,
           cached: true,
           done: Promise.resolve(),
@@ -106,6 +107,9 @@ export class RenditionStore {
         await rm(dir, { recursive: true, force: true });
       }
     }
+    // Loaded renditions keep their order of last use (manifest mtime), below every use from now on.
+    const loaded = [...this.renditions.values()].sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const rendition of loaded) rendition.lastUsed = ++this.uses;
     await this.evict();
   }
 
@@ -124,7 +128,7 @@ export class RenditionStore {
   async manifest(trackId: string, profile: string): Promise<StreamManifest> {
     const rendition = await this.ensure(trackId, profile);
     await this.within(rendition.done, `the rendition of ${trackId}`);
-    rendition.lastUsedMs = this.nowMs();
+    rendition.lastUsed = ++this.uses;
     return rendition.manifest!;
   }
 
@@ -189,7 +193,7 @@ export class RenditionStore {
       state: "writing",
       chunks: [],
       bytesWritten: 0,
-      lastUsedMs: this.nowMs(),
+      lastUsed: ++this.uses,
       readers: 0,
       cached: false,
       done: Promise.resolve(),
@@ -236,7 +240,7 @@ export class RenditionStore {
       state: "writing",
       chunks: [],
       bytesWritten: 0,
-      lastUsedMs: this.nowMs(),
+      lastUsed: ++this.uses,
       readers: 0,
       cached: true,
       done: Promise.resolve(),
@@ -314,7 +318,7 @@ export class RenditionStore {
 
   private async read(rendition: Rendition, start: number, endInclusive: number): Promise<Uint8Array> {
     rendition.readers += 1;
-    rendition.lastUsedMs = this.nowMs();
+    rendition.lastUsed = ++this.uses;
     try {
       if (rendition.state === "writing")
         return Buffer.concat(rendition.chunks).subarray(start, endInclusive + 1);
@@ -377,7 +381,7 @@ export class RenditionStore {
   private async evict(): Promise<void> {
     const candidates = [...this.renditions.values()]
       .filter((r) => r.cached && r.state === "complete")
-      .sort((a, b) => a.lastUsedMs - b.lastUsedMs);
+      .sort((a, b) => a.lastUsed - b.lastUsed);
     let total = candidates.reduce((sum, r) => sum + r.bytesWritten, 0);
     for (const rendition of candidates) {
       if (total <= this.config.capBytes) break;

@@ -7,6 +7,7 @@ import {
   defaultProfiles,
   type RenditionStoreConfig,
   type ResolveSource,
+  type SourceInfo,
 } from "./rendition-store";
 
 export const storageManifest = { service: "storage", calls: ["catalog"] } as const satisfies ServiceManifest;
@@ -21,6 +22,8 @@ export interface StorageServiceConfig extends Omit<
   ffmpegPath?: string;
   /** Background transcodes at once. */
   prepareConcurrency?: number;
+  /** How long a track's source (path, size, mtime) is trusted before asking the catalog again. */
+  sourceCacheMs?: number;
   /** Profiles made ahead of time when `prepare` names none. */
   prepareProfiles?: string[];
 }
@@ -58,9 +61,8 @@ export function createStorageService({
       profiles: config.profiles ?? defaultProfiles,
       waitTimeoutMs: config.waitTimeoutMs ?? 60_000,
     },
-    resolveSource,
+    cachedSources(resolveSource, config.sourceCacheMs ?? 2_000, clock ? () => clock.now() : Date.now),
     logger,
-    clock ? () => clock.now() : Date.now,
   );
   const queue: Array<{ trackId: string; profile: string }> = [];
   const concurrency = config.prepareConcurrency ?? 1;
@@ -120,5 +122,19 @@ export function createStorageService({
       queue.length = 0;
       await subscription?.unsubscribe();
     },
+  };
+}
+
+/** Every piece request needs the source's size and mtime; asking the catalog once per few seconds is enough. */
+function cachedSources(resolve: ResolveSource, ttlMs: number, nowMs: () => number): ResolveSource {
+  const cache = new Map<string, { value: Promise<SourceInfo>; expiresAtMs: number }>();
+  return (trackId) => {
+    const hit = cache.get(trackId);
+    if (hit && hit.expiresAtMs > nowMs()) return hit.value;
+    if (cache.size > 10_000) cache.clear();
+    const value = resolve(trackId);
+    cache.set(trackId, { value, expiresAtMs: nowMs() + ttlMs });
+    value.catch(() => cache.delete(trackId));
+    return value;
   };
 }
