@@ -69,27 +69,26 @@ export class SearchIndex {
         fuzzy: (term: string) => (term.length <= 3 ? false : term.length <= 6 ? 1 : 2),
       });
     }
-    const ranked = results.map((result) => {
+    // Rank = match class, then score weighted by popularity; only the page asked for is fully ordered.
+    const wanted = offset + limit;
+    const top: Array<{ result: (typeof results)[number]; match: SearchHit["match"]; key: number }> = [];
+    for (const result of results) {
+      const match = matchOf(queryTerms, result.terms);
       const document = this.documents.get(String(result.id))!;
-      const matched = result.terms.map(normalise);
-      const match = queryTerms.reduce<SearchHit["match"]>((worst, term, i) => {
-        const own: SearchHit["match"] = matched.includes(term)
-          ? "exact"
-          : i === queryTerms.length - 1 && matched.some((word) => word.startsWith(term))
-            ? "prefix"
-            : "fuzzy";
-        return MATCH_RANK[own] > MATCH_RANK[worst] ? own : worst;
-      }, "exact");
-      return { document, match, score: result.score };
-    });
-    ranked.sort(
-      (a, b) =>
-        MATCH_RANK[a.match] - MATCH_RANK[b.match] ||
-        b.score * (1 + Math.log1p(b.document.popularity) * 0.1) -
-          a.score * (1 + Math.log1p(a.document.popularity) * 0.1),
-    );
+      const key = MATCH_RANK[match] * 1e9 - result.score * (1 + Math.log1p(document.popularity) * 0.1);
+      if (top.length === wanted && key >= top[top.length - 1]!.key) continue;
+      let at = top.length;
+      while (at > 0 && top[at - 1]!.key > key) at--;
+      top.splice(at, 0, { result, match, key });
+      if (top.length > wanted) top.pop();
+    }
+    const ranked = top.map(({ result, match }) => ({
+      document: this.documents.get(String(result.id))!,
+      match,
+      score: result.score,
+    }));
     return {
-      total: ranked.length,
+      total: results.length,
       hits: ranked.slice(offset, offset + limit).map(({ document, match, score }) => ({
         id: document.id,
         kind: document.kind,
@@ -100,4 +99,18 @@ export class SearchIndex {
       })),
     };
   }
+}
+
+/** The weakest way any query term matched (terms are stored normalised): exact, prefix (last word), or fuzzy. */
+function matchOf(queryTerms: readonly string[], matched: readonly string[]): SearchHit["match"] {
+  let worst: SearchHit["match"] = "exact";
+  for (const [i, term] of queryTerms.entries()) {
+    if (matched.includes(term)) continue;
+    if (i === queryTerms.length - 1 && matched.some((word) => word.startsWith(term))) {
+      worst = "prefix";
+      continue;
+    }
+    return "fuzzy";
+  }
+  return worst;
 }
