@@ -24,6 +24,16 @@ export const configSchema = z
       demo: z.boolean(),
     }),
     cache: z.object({ maxBytes: z.number().int().positive() }),
+    /** Opus renditions by profile name (lower-case letters and digits); "original" always exists. */
+    transcode: z.object({
+      profiles: z
+        .record(
+          z.string().regex(/^[a-z0-9]{1,32}$/),
+          z.object({ codec: z.literal("opus"), bitrateKbps: z.number().int().min(6).max(510) }),
+        )
+        .refine((profiles) => !("original" in profiles), "original is the untouched file, not a transcode"),
+      ahead: z.array(z.string()).max(8),
+    }),
     admin: z.object({ name: z.string().min(1).optional(), password: z.string().min(8).optional() }),
     security: z.object({
       secureCookies: z.boolean(),
@@ -49,6 +59,10 @@ export function defaultConfig(): z.infer<typeof configSchema> {
     logLevel: "info",
     library: { folders: [], watch: true, demo: true },
     cache: { maxBytes: 10 * 1024 ** 3 },
+    transcode: {
+      profiles: { opus96: { codec: "opus", bitrateKbps: 96 }, opus160: { codec: "opus", bitrateKbps: 160 } },
+      ahead: ["opus96"],
+    },
     admin: {},
     security: {
       secureCookies: false,

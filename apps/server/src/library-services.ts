@@ -57,7 +57,12 @@ export async function startLibraryServices(
   const stops: Array<() => Promise<void>> = [];
   const storageBus = bus.connect(storageManifest);
   const storage = createStorageService({
-    config: { cacheDir: join(config.dataDir, "renditions"), capBytes: config.cache.maxBytes },
+    config: {
+      cacheDir: join(config.dataDir, "renditions"),
+      capBytes: config.cache.maxBytes,
+      profiles: config.transcode.profiles,
+      prepareProfiles: [...config.transcode.ahead],
+    },
     logger: logger.child({ service: "storage" }),
     bus: storageBus,
     resolveSource: (trackId) => storageBus.request(catalogContract, "trackSource", { trackId }),

@@ -39,6 +39,40 @@ describe("loadConfig", () => {
     expect(problems).toMatch(/^logLevel: .*fatal/m);
   });
 
+  it("takes transcode profiles from the file and refuses bad names and a profile called original", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const write = (value: unknown) => {
+      const file = join(dir, `${Math.random()}.json`);
+      writeFileSync(file, JSON.stringify(value));
+      return file;
+    };
+    const custom = loadConfig({
+      env: {},
+      file: write({
+        transcode: { profiles: { opus64: { codec: "opus", bitrateKbps: 64 } }, ahead: ["opus64"] },
+      }),
+    });
+    // File profiles join the defaults (the player relies on opus96 and opus160).
+    expect(custom.transcode.profiles).toEqual({
+      opus64: { codec: "opus", bitrateKbps: 64 },
+      opus96: { codec: "opus", bitrateKbps: 96 },
+      opus160: { codec: "opus", bitrateKbps: 160 },
+    });
+    expect(custom.transcode.ahead).toEqual(["opus64"]);
+    expect(() =>
+      loadConfig({
+        env: {},
+        file: write({ transcode: { profiles: { "Hi Fi": { codec: "opus", bitrateKbps: 64 } }, ahead: [] } }),
+      }),
+    ).toThrow(ConfigError);
+    expect(() =>
+      loadConfig({
+        env: {},
+        file: write({ transcode: { profiles: { original: { codec: "opus", bitrateKbps: 64 } }, ahead: [] } }),
+      }),
+    ).toThrow(/original/);
+  });
+
   it("reports an unreadable config file", () => {
     expect(() => loadConfig({ file: "/nonexistent/soundmesh.json", env: {} })).toThrow(ConfigError);
   });
