@@ -1,0 +1,109 @@
+// Where pieces come from: a local piece store (the client cache), the server over HTTP, and (later) peers.
+import { streamManifest, streamPaths } from "@soundmesh/protocol";
+import type { SourceKind } from "./byte-accounting";
+import type { Manifest } from "./timeline";
+
+export interface TrackRef {
+  trackId: string;
+  profile: string;
+  manifest: Manifest;
+}
+
+export const trackKey = (track: Pick<TrackRef, "trackId" | "profile">): string =>
+  `${track.trackId}.${track.profile}`;
+
+export interface FetchOptions {
+  /** How long until playback needs the piece; peers use it to order their uploads. */
+  urgencyMs: number;
+  signal: AbortSignal;
+}
+
+export interface PieceSource {
+  readonly kind: Exclude<SourceKind, "cache">;
+  readonly id: string;
+  fetch(track: TrackRef, index: number, options: FetchOptions): Promise<Uint8Array>;
+}
+
+export class SourceError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = "SourceError";
+  }
+}
+
+export interface ServerSourceOptions {
+  baseUrl: string;
+  /** e.g. { authorization: "Bearer …" } in Node; browsers send the session cookie by themselves. */
+  headers?: Record<string, string>;
+  fetch?: typeof fetch;
+}
+
+/** The server's HTTP streaming endpoints: manifests and pieces addressed by track id and profile. */
+export class ServerSource implements PieceSource {
+  readonly kind = "server" as const;
+  readonly id = "server";
+  private readonly fetchFn: typeof fetch;
+
+  constructor(private readonly options: ServerSourceOptions) {
+    this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  private async get(path: string, signal?: AbortSignal): Promise<Response> {
+    const response = await this.fetchFn(`${this.options.baseUrl}${path}`, {
+      headers: this.options.headers ?? {},
+      credentials: "same-origin",
+      ...(signal ? { signal } : {}),
+    });
+    if (!response.ok) throw new SourceError(`${path}: HTTP ${response.status}`, response.status);
+    return response;
+  }
+
+  async manifest(trackId: string, profile: string, signal?: AbortSignal): Promise<Manifest> {
+    const response = await this.get(streamPaths.manifest(trackId, profile), signal);
+    return streamManifest.parse(await response.json());
+  }
+
+  async fetch(track: TrackRef, index: number, options: FetchOptions): Promise<Uint8Array> {
+    const response = await this.get(streamPaths.piece(track.trackId, track.profile, index), options.signal);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+}
+
+/** Verified pieces kept on the client (IndexedDB in browsers, memory in Node and tests). */
+export interface PieceStore {
+  get(key: string, index: number): Promise<Uint8Array | undefined>;
+  put(key: string, index: number, bytes: Uint8Array): Promise<void>;
+  /** Drops every piece of a track (eviction). */
+  delete(key: string): Promise<void>;
+  /** Bytes held for a track. */
+  size(key: string): Promise<number>;
+}
+
+export class MemoryPieceStore implements PieceStore {
+  private readonly tracks = new Map<string, Map<number, Uint8Array>>();
+
+  get(key: string, index: number): Promise<Uint8Array | undefined> {
+    return Promise.resolve(this.tracks.get(key)?.get(index));
+  }
+
+  put(key: string, index: number, bytes: Uint8Array): Promise<void> {
+    const pieces = this.tracks.get(key) ?? new Map<number, Uint8Array>();
+    pieces.set(index, bytes);
+    this.tracks.set(key, pieces);
+    return Promise.resolve();
+  }
+
+  delete(key: string): Promise<void> {
+    this.tracks.delete(key);
+    return Promise.resolve();
+  }
+
+  size(key: string): Promise<number> {
+    let total = 0;
+    for (const bytes of this.tracks.get(key)?.values() ?? []) total += bytes.byteLength;
+    return Promise.resolve(total);
+  }
+}

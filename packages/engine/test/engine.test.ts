@@ -1,0 +1,262 @@
+// The engine's decisions in Node: scheduling by urgency, seeking, the start rule, byte accounting, LRU, recovery.
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import {
+  ByteAccounting,
+  LruIndex,
+  MemoryPieceStore,
+  PieceFetcher,
+  defaultCacheCap,
+  pieceAtTime,
+  schedulePieces,
+  shouldStart,
+  type Manifest,
+  type PieceSource,
+  type TrackRef,
+} from "@soundmesh/engine";
+
+const pieceSize = 1000;
+const pieces = Array.from({ length: 10 }, (_, i) => new Uint8Array(pieceSize).fill(i + 1));
+const manifest: Manifest = {
+  trackId: "t1",
+  profile: "opus96",
+  mimeType: 'audio/webm; codecs="opus"',
+  codec: "opus",
+  bitrateKbps: 80,
+  durationMs: 10_000,
+  sizeBytes: pieceSize * 10,
+  pieceSizeBytes: pieceSize,
+  pieceCount: 10,
+  pieceHashes: pieces.map((bytes) => createHash("sha256").update(bytes).digest("hex")),
+  seekIndex: [
+    { timeMs: 0, byteOffset: 0 },
+    { timeMs: 4_000, byteOffset: 3_500 },
+    { timeMs: 8_000, byteOffset: 8_200 },
+  ],
+};
+const track: TrackRef = { trackId: "t1", profile: "opus96", manifest };
+
+describe("piece scheduler", () => {
+  it("asks for pieces from the playhead on, most urgent first, within the in-flight limit", () => {
+    const requests = schedulePieces({
+      manifest,
+      playheadMs: 0,
+      have: new Set([0]),
+      inFlight: new Set([1]),
+      maxInFlight: 4,
+      lookAheadMs: Infinity,
+    });
+    expect(requests.map((r) => r.index)).toEqual([2, 3, 4]);
+    expect(requests.map((r) => r.urgencyMs)).toEqual(
+      [...requests.map((r) => r.urgencyMs)].sort((a, b) => a - b),
+    );
+    expect(requests[0]!.urgencyMs).toBeGreaterThan(0);
+  });
+
+  it("stops at the look-ahead window", () => {
+    const requests = schedulePieces({
+      manifest,
+      playheadMs: 0,
+      have: new Set(),
+      inFlight: new Set(),
+      maxInFlight: 10,
+      lookAheadMs: 3_000,
+    });
+    expect(requests.every((r) => r.urgencyMs <= 3_000)).toBe(true);
+    expect(requests.length).toBeLessThan(10);
+  });
+
+  it("on a seek, asks first for the piece that holds the target's cluster", () => {
+    expect(pieceAtTime(manifest, 5_000)).toBe(3); // cluster at 4 s starts at byte 3,500
+    expect(pieceAtTime(manifest, 9_000)).toBe(8);
+    const requests = schedulePieces({
+      manifest,
+      playheadMs: 5_000,
+      have: new Set([0, 1, 2]),
+      inFlight: new Set(),
+      maxInFlight: 3,
+      lookAheadMs: Infinity,
+    });
+    expect(requests[0]).toMatchObject({ index: 3 });
+    expect(requests[0]!.urgencyMs).toBeLessThanOrEqual(0);
+  });
+});
+
+describe("start decision", () => {
+  const base = { remainingMs: 60_000, remainingBytes: 960_000, minimumBufferedMs: 500, safety: 0.8 };
+  it("starts at once when the connection outruns the bitrate", () => {
+    expect(shouldStart({ ...base, bufferedAheadMs: 600, throughputBytesPerSecond: 1_000_000 })).toBe(true);
+  });
+  it("waits below the minimum buffer however fast the connection", () => {
+    expect(shouldStart({ ...base, bufferedAheadMs: 100, throughputBytesPerSecond: 1e9 })).toBe(false);
+  });
+  it("waits on a connection slower than the bitrate until the buffer covers the shortfall", () => {
+    // 16 kB/s of audio over 12.8 kB/s (after safety): the rest takes 75 s to arrive for 60 s of audio.
+    expect(shouldStart({ ...base, bufferedAheadMs: 5_000, throughputBytesPerSecond: 16_000 })).toBe(false);
+    expect(shouldStart({ ...base, bufferedAheadMs: 15_000, throughputBytesPerSecond: 16_000 })).toBe(true);
+  });
+  it("does not start without any throughput evidence unless everything is here", () => {
+    expect(shouldStart({ ...base, bufferedAheadMs: 2_000, throughputBytesPerSecond: 0 })).toBe(false);
+    expect(
+      shouldStart({ ...base, remainingBytes: 0, bufferedAheadMs: 2_000, throughputBytesPerSecond: 0 }),
+    ).toBe(true);
+  });
+});
+
+describe("byte accounting", () => {
+  it("counts bytes by source and track and gives the shares", () => {
+    const accounting = new ByteAccounting();
+    accounting.add("server", "a", 100);
+    accounting.add("peer", "a", 300);
+    accounting.add("cache", "b", 600);
+    accounting.reject();
+    const snapshot = accounting.snapshot();
+    expect(snapshot).toMatchObject({
+      total: 1000,
+      bySource: { server: 100, peer: 300, cache: 600 },
+      rejectedPieces: 1,
+    });
+    expect(snapshot.share).toEqual({ server: 0.1, peer: 0.3, cache: 0.6 });
+    expect(snapshot.byTrack.a).toEqual({ server: 100, peer: 300, cache: 0 });
+  });
+});
+
+describe("client cache LRU", () => {
+  it("evicts the least recently played tracks past the cap, never pinned ones or the one being written", () => {
+    const lru = new LruIndex(1_000);
+    expect(lru.touch("a", 400)).toEqual([]);
+    expect(lru.touch("b", 400)).toEqual([]);
+    lru.pin("a", true);
+    expect(lru.touch("c", 400)).toEqual(["b"]);
+    expect(lru.touch("d", 400)).toEqual(["c"]);
+    expect(lru.list().map((e) => e.key)).toEqual(["a", "d"]);
+    expect(lru.pin("a", false)).toEqual([]);
+    expect(lru.setCap(500)).toEqual(["a"]);
+  });
+
+  it("caps at 10% of the quota and never above 10 GB", () => {
+    expect(defaultCacheCap(50e9)).toBe(5e9);
+    expect(defaultCacheCap(500e9)).toBe(10e9);
+    expect(defaultCacheCap(undefined)).toBe(1e9);
+  });
+});
+
+function fakeSource(
+  id: string,
+  behave: (index: number) => { delayMs?: number; bytes?: Uint8Array; fail?: boolean },
+): PieceSource & { calls: number[] } {
+  const calls: number[] = [];
+  return {
+    kind: id.startsWith("peer") ? "peer" : "server",
+    id,
+    calls,
+    fetch(_track, index, { signal }) {
+      calls.push(index);
+      const plan = behave(index);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => (plan.fail ? reject(new Error(`${id} failed`)) : resolve(plan.bytes ?? pieces[index]!)),
+          plan.delayMs ?? 1,
+        );
+        signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          reject(new Error("aborted"));
+        });
+      });
+    },
+  };
+}
+
+describe("piece fetcher", () => {
+  it("serves a cached piece with no network request and counts it as cache", async () => {
+    const store = new MemoryPieceStore();
+    await store.put("t1.opus96", 0, pieces[0]!);
+    const server = fakeSource("server", () => ({}));
+    const accounting = new ByteAccounting();
+    const fetcher = new PieceFetcher({ sources: [server], store, accounting });
+    await fetcher.fetch(track, 0, 0, new AbortController().signal);
+    expect(server.calls).toEqual([]);
+    expect(accounting.snapshot().bySource.cache).toBe(pieceSize);
+  });
+
+  it("rejects a corrupt piece, reports the source and takes the piece from another", async () => {
+    const liar = fakeSource("peer-liar", () => ({ bytes: new Uint8Array(pieceSize).fill(0xee) }));
+    const server = fakeSource("server", () => ({ delayMs: 5 }));
+    const accounting = new ByteAccounting();
+    const reported: string[] = [];
+    const store = new MemoryPieceStore();
+    const fetcher = new PieceFetcher({
+      sources: [liar, server],
+      store,
+      accounting,
+      onBadPiece: (source) => reported.push(source.id),
+    });
+    const bytes = await fetcher.fetch(track, 2, 0, new AbortController().signal);
+    expect(bytes).toEqual(pieces[2]);
+    expect(reported).toEqual(["peer-liar"]);
+    expect(accounting.snapshot()).toMatchObject({
+      rejectedPieces: 1,
+      bySource: { peer: 0, server: pieceSize },
+    });
+    expect(await store.get("t1.opus96", 2)).toEqual(pieces[2]);
+  });
+
+  it("abandons a slow source after the attempt timeout and re-requests elsewhere", async () => {
+    const slow = fakeSource("peer-slow", () => ({ delayMs: 5_000 }));
+    const server = fakeSource("server", () => ({}));
+    const fetcher = new PieceFetcher({
+      sources: [slow, server],
+      accounting: new ByteAccounting(),
+      attemptTimeoutMs: 50,
+    });
+    const started = performance.now();
+    await expect(fetcher.fetch(track, 1, 0, new AbortController().signal)).resolves.toEqual(pieces[1]);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(slow.calls).toEqual([1]);
+    expect(server.calls).toEqual([1]);
+  });
+
+  it("recovers from a failed piece by retrying, and gives up with an error after its rounds", async () => {
+    let failures = 2;
+    const flaky = fakeSource("server", () => (failures-- > 0 ? { fail: true } : {}));
+    const fetcher = new PieceFetcher({ sources: [flaky], accounting: new ByteAccounting(), backoffMs: 1 });
+    await expect(fetcher.fetch(track, 4, 0, new AbortController().signal)).resolves.toEqual(pieces[4]);
+    const dead = fakeSource("server", () => ({ fail: true }));
+    const giveUp = new PieceFetcher({
+      sources: [dead],
+      accounting: new ByteAccounting(),
+      backoffMs: 1,
+      rounds: 2,
+    });
+    await expect(giveUp.fetch(track, 4, 0, new AbortController().signal)).rejects.toThrow(
+      /could not be fetched/,
+    );
+    expect(dead.calls).toHaveLength(2);
+  });
+
+  it("stops at once when the track changes (the request is aborted)", async () => {
+    const server = fakeSource("server", () => ({ delayMs: 5_000 }));
+    const fetcher = new PieceFetcher({ sources: [server], accounting: new ByteAccounting() });
+    const controller = new AbortController();
+    const pending = fetcher.fetch(track, 5, 0, controller.signal);
+    controller.abort(new Error("track changed"));
+    await expect(pending).rejects.toThrow(/track changed|aborted/);
+  });
+
+  it("evicts whole tracks from the cache store past its cap", async () => {
+    const store = new MemoryPieceStore();
+    const cacheIndex = new LruIndex(2_500);
+    const server = fakeSource("server", () => ({}));
+    const fetcher = new PieceFetcher({
+      sources: [server],
+      store,
+      cacheIndex,
+      accounting: new ByteAccounting(),
+    });
+    const other: TrackRef = { ...track, trackId: "t2", manifest: { ...manifest, trackId: "t2" } };
+    for (const index of [0, 1]) await fetcher.fetch(track, index, 0, new AbortController().signal);
+    for (const index of [0, 1]) await fetcher.fetch(other, index, 0, new AbortController().signal);
+    expect(await store.size("t1.opus96")).toBe(0);
+    expect(await store.size("t2.opus96")).toBe(2 * pieceSize);
+  });
+});
