@@ -16,3 +16,5 @@ export {
 export { shouldStart, type StartInput } from "./start-decision";
 export { ThroughputMeter } from "./throughput";
 export { pieceAtTime, pieceStartTime, timeAtByte, type Manifest } from "./timeline";
+export { MediaSourceSink, type MediaSink } from "./media-sink";
+export { Player, type PlayerEvent, type PlayerOptions, type QueueItem } from "./player";

@@ -1,0 +1,109 @@
+// What the player needs from a media pipeline; MediaSourceSink is the browser's, tests use a fake.
+
+export interface MediaSink {
+  /** Prepares for a stream of this type (a new SourceBuffer). */
+  open(mimeType: string): Promise<void>;
+  /** Appends bytes; resolves once the pipeline has taken them (updateend). */
+  append(bytes: Uint8Array): Promise<void>;
+  /** Where the next appended media lands on the timeline (gapless: the previous track's end). */
+  setTimestampOffset(seconds: number): Promise<void>;
+  /** Drops a half-parsed append (before appending from a new position after a far seek). */
+  abort(): Promise<void>;
+  /** [start, end] seconds of buffered media. */
+  buffered(): Array<[number, number]>;
+  currentTime(): number;
+  seek(seconds: number): void;
+  play(): Promise<void>;
+  pause(): void;
+  isPaused(): boolean;
+  setVolume(linear: number): void;
+  /** No more data will come (the queue has ended). */
+  end(): void;
+}
+
+/** MediaSource + SourceBuffer on an audio element. */
+export class MediaSourceSink implements MediaSink {
+  private mediaSource: MediaSource | undefined;
+  private sourceBuffer: SourceBuffer | undefined;
+
+  constructor(private readonly audio: HTMLAudioElement) {}
+
+  async open(mimeType: string): Promise<void> {
+    const mediaSource = new MediaSource();
+    this.mediaSource = mediaSource;
+    const opened = new Promise<void>((resolve) =>
+      mediaSource.addEventListener("sourceopen", () => resolve(), { once: true }),
+    );
+    this.audio.src = URL.createObjectURL(mediaSource);
+    await opened;
+    this.sourceBuffer = mediaSource.addSourceBuffer(mimeType);
+    this.sourceBuffer.mode = "segments";
+  }
+
+  private async settle(): Promise<SourceBuffer> {
+    const buffer = this.sourceBuffer;
+    if (!buffer) throw new Error("the sink is not open");
+    if (buffer.updating)
+      await new Promise((resolve) => buffer.addEventListener("updateend", resolve, { once: true }));
+    return buffer;
+  }
+
+  async append(bytes: Uint8Array): Promise<void> {
+    const buffer = await this.settle();
+    await new Promise<void>((resolve, reject) => {
+      buffer.addEventListener("updateend", () => resolve(), { once: true });
+      buffer.addEventListener("error", () => reject(new Error("the media could not be decoded")), {
+        once: true,
+      });
+      buffer.appendBuffer(bytes as Uint8Array<ArrayBuffer>);
+    });
+  }
+
+  async setTimestampOffset(seconds: number): Promise<void> {
+    (await this.settle()).timestampOffset = seconds;
+  }
+
+  async abort(): Promise<void> {
+    const buffer = this.sourceBuffer;
+    if (buffer && this.mediaSource?.readyState === "open") buffer.abort();
+    await Promise.resolve();
+  }
+
+  buffered(): Array<[number, number]> {
+    const ranges = this.sourceBuffer?.buffered;
+    if (!ranges) return [];
+    return Array.from(
+      { length: ranges.length },
+      (_, i) => [ranges.start(i), ranges.end(i)] as [number, number],
+    );
+  }
+
+  currentTime(): number {
+    return this.audio.currentTime;
+  }
+
+  seek(seconds: number): void {
+    this.audio.currentTime = seconds;
+  }
+
+  play(): Promise<void> {
+    return this.audio.play();
+  }
+
+  pause(): void {
+    this.audio.pause();
+  }
+
+  isPaused(): boolean {
+    return this.audio.paused;
+  }
+
+  setVolume(linear: number): void {
+    this.audio.volume = Math.max(0, Math.min(1, linear));
+  }
+
+  end(): void {
+    if (this.mediaSource?.readyState === "open" && !this.sourceBuffer?.updating)
+      this.mediaSource.endOfStream();
+  }
+}

@@ -1,0 +1,337 @@
+// Plays a queue through a MediaSink: fetches by urgency, appends in byte order, starts when it will not stutter,
+// prefetches and appends the next track gaplessly, seeks through the cluster index, applies ReplayGain.
+import type { ByteAccounting } from "./byte-accounting";
+import type { PieceFetcher } from "./piece-fetcher";
+import { schedulePieces } from "./piece-scheduler";
+import type { ServerSource, TrackRef } from "./sources";
+import { shouldStart } from "./start-decision";
+import { pieceStartTime, type Manifest } from "./timeline";
+import type { MediaSink } from "./media-sink";
+
+export interface QueueItem {
+  trackId: string;
+  replayGain?: { trackGainDb: number | null; albumGainDb: number | null };
+}
+
+export type PlayerEvent =
+  | { type: "track"; index: number; trackId: string }
+  | { type: "started"; trackId: string; latencyMs: number }
+  | { type: "error"; trackId: string; message: string }
+  | { type: "ended" };
+
+export interface PlayerOptions {
+  sink: MediaSink;
+  server: Pick<ServerSource, "manifest">;
+  fetcher: PieceFetcher;
+  accounting: ByteAccounting;
+  profile?: string;
+  maxInFlight?: number;
+  lookAheadMs?: number;
+  /** Start fetching the next track when this much of the current one is left. */
+  prefetchNextMs?: number;
+  minimumBufferedMs?: number;
+  replayGain?: "track" | "album" | "off";
+  nowMs?: () => number;
+  onEvent?: (event: PlayerEvent) => void;
+}
+
+interface Segment {
+  item: QueueItem;
+  track: TrackRef;
+  /** Where this track starts on the sink's timeline (seconds). */
+  offsetSec: number;
+  /** Next byte of the rendition to append. */
+  cursor: number;
+  fetched: Map<number, Uint8Array>;
+  inFlight: Set<number>;
+  controller: AbortController;
+  offsetApplied: boolean;
+  /** The pipeline refused its bytes: the track is skipped. */
+  failed: boolean;
+}
+
+const dbToLinear = (db: number) => 10 ** (db / 20);
+
+export class Player {
+  private queue: QueueItem[] = [];
+  private segments: Segment[] = [];
+  private current = 0;
+  private started = false;
+  private clickedAtMs = 0;
+  private volume = 1;
+  private appending: Promise<void> = Promise.resolve();
+  private readonly nowMs: () => number;
+
+  constructor(private readonly options: PlayerOptions) {
+    this.nowMs = options.nowMs ?? (() => performance.now());
+  }
+
+  get currentIndex(): number {
+    return this.current;
+  }
+
+  /** Replaces the queue and starts at `index`; the clock for click-to-sound starts now. */
+  async play(queue: QueueItem[], index = 0): Promise<void> {
+    for (const segment of this.segments) segment.controller.abort(new Error("track changed"));
+    this.queue = queue;
+    this.segments = [];
+    this.current = index;
+    this.started = false;
+    this.clickedAtMs = this.nowMs();
+    const first = await this.load(index, 0);
+    if (!first) return;
+    await this.options.sink.open(first.track.manifest.mimeType);
+    this.applyGain();
+    await this.tick();
+  }
+
+  setVolume(linear: number): void {
+    this.volume = Math.max(0, Math.min(1, linear));
+    this.applyGain();
+  }
+
+  /** One step of the engine: call on a timer (every 100–250 ms) and after each piece; returns when its appends are queued. */
+  async tick(): Promise<void> {
+    let segment = this.segments.find((s) => this.queue.indexOf(s.item) === this.current);
+    if (segment?.failed) segment = await this.skip(segment);
+    if (!segment) return;
+    this.advanceIfPast();
+    const playheadMs = Math.max(0, (this.options.sink.currentTime() - segment.offsetSec) * 1000);
+    this.request(segment, playheadMs);
+    const manifest = segment.track.manifest;
+    if (segment.cursor >= manifest.sizeBytes) await this.prefetchNext(segment, playheadMs);
+    await this.appending;
+    this.maybeStart(segment);
+  }
+
+  /** Seeks within the current track; outside what is buffered, appends from the cluster holding the target. */
+  async seek(trackTimeMs: number): Promise<void> {
+    const segment = this.segments.find((s) => this.queue.indexOf(s.item) === this.current);
+    if (!segment) return;
+    const targetSec = segment.offsetSec + trackTimeMs / 1000;
+    const buffered = this.options.sink
+      .buffered()
+      .some(([start, end]) => targetSec >= start && targetSec < end);
+    if (!buffered) {
+      const index = segment.track.manifest.seekIndex ?? [];
+      let cluster = index[0];
+      for (const point of index) if (point.timeMs <= trackTimeMs) cluster = point;
+      segment.controller.abort(new Error("seek"));
+      segment.controller = new AbortController();
+      segment.inFlight.clear();
+      await this.appending;
+      await this.options.sink.abort();
+      if (cluster) {
+        // The init segment (EBML header and tracks) precedes the first cluster; media continues from the target's cluster.
+        await this.appendRange(segment, 0, index[0]!.byteOffset);
+        segment.cursor = cluster.byteOffset;
+      }
+    }
+    this.options.sink.seek(targetSec);
+    await this.tick();
+  }
+
+  private async load(index: number, offsetSec: number): Promise<Segment | undefined> {
+    const item = this.queue[index];
+    if (!item) return undefined;
+    const profile = this.options.profile ?? "opus96";
+    try {
+      const manifest: Manifest = await this.options.server.manifest(item.trackId, profile);
+      const segment: Segment = {
+        item,
+        track: { trackId: item.trackId, profile, manifest },
+        offsetSec,
+        cursor: 0,
+        fetched: new Map(),
+        inFlight: new Set(),
+        controller: new AbortController(),
+        offsetApplied: false,
+        failed: false,
+      };
+      this.segments.push(segment);
+      return segment;
+    } catch (error) {
+      this.options.onEvent?.({ type: "error", trackId: item.trackId, message: (error as Error).message });
+      return undefined;
+    }
+  }
+
+  private request(segment: Segment, playheadMs: number): void {
+    const { manifest } = segment.track;
+    const have = new Set<number>(segment.fetched.keys());
+    for (let index = 0; index * manifest.pieceSizeBytes + manifest.pieceSizeBytes <= segment.cursor; index++)
+      have.add(index);
+    const requests = schedulePieces({
+      manifest,
+      playheadMs,
+      have,
+      inFlight: segment.inFlight,
+      maxInFlight: this.options.maxInFlight ?? 4,
+      lookAheadMs: this.options.lookAheadMs ?? 60_000,
+    });
+    // The piece at the append cursor is needed before anything else, whatever the playhead says.
+    const cursorPiece = Math.floor(segment.cursor / manifest.pieceSizeBytes);
+    if (
+      cursorPiece < manifest.pieceCount &&
+      !have.has(cursorPiece) &&
+      !segment.inFlight.has(cursorPiece) &&
+      !requests.some((r) => r.index === cursorPiece)
+    ) {
+      requests.unshift({ index: cursorPiece, urgencyMs: pieceStartTime(manifest, cursorPiece) - playheadMs });
+    }
+    for (const { index, urgencyMs } of requests) {
+      segment.inFlight.add(index);
+      const signal = segment.controller.signal;
+      this.options.fetcher
+        .fetch(segment.track, index, urgencyMs, signal)
+        .then((bytes) => {
+          if (signal.aborted) return;
+          segment.fetched.set(index, bytes);
+          this.appending = this.appending.then(() => this.appendReady(segment));
+        })
+        .catch((error: unknown) => {
+          if (!signal.aborted)
+            this.options.onEvent?.({
+              type: "error",
+              trackId: segment.item.trackId,
+              message: (error as Error).message,
+            });
+        })
+        .finally(() => segment.inFlight.delete(index));
+    }
+  }
+
+  /** Appends every contiguous fetched byte from the cursor on. */
+  private async appendReady(segment: Segment): Promise<void> {
+    const { manifest } = segment.track;
+    for (;;) {
+      if (segment.cursor >= manifest.sizeBytes) return;
+      const index = Math.floor(segment.cursor / manifest.pieceSizeBytes);
+      const piece = segment.fetched.get(index);
+      if (!piece) return;
+      const start = segment.cursor - index * manifest.pieceSizeBytes;
+      await this.appendBytes(segment, piece.subarray(start));
+      segment.cursor = index * manifest.pieceSizeBytes + piece.byteLength;
+    }
+  }
+
+  private async appendRange(segment: Segment, from: number, to: number): Promise<void> {
+    const { manifest } = segment.track;
+    for (let offset = from; offset < to;) {
+      const index = Math.floor(offset / manifest.pieceSizeBytes);
+      const piece =
+        segment.fetched.get(index) ??
+        (await this.options.fetcher.fetch(segment.track, index, 0, segment.controller.signal));
+      segment.fetched.set(index, piece);
+      const start = offset - index * manifest.pieceSizeBytes;
+      const end = Math.min(piece.byteLength, to - index * manifest.pieceSizeBytes);
+      await this.appendBytes(segment, piece.subarray(start, end));
+      offset = index * manifest.pieceSizeBytes + end;
+    }
+  }
+
+  private async appendBytes(segment: Segment, bytes: Uint8Array): Promise<void> {
+    try {
+      if (!segment.offsetApplied) {
+        await this.options.sink.setTimestampOffset(segment.offsetSec);
+        segment.offsetApplied = true;
+      }
+      await this.options.sink.append(bytes);
+    } catch (error) {
+      // An undecodable track: say so and go on with the next one.
+      this.options.onEvent?.({
+        type: "error",
+        trackId: segment.item.trackId,
+        message: (error as Error).message,
+      });
+      segment.controller.abort(error);
+      segment.cursor = segment.track.manifest.sizeBytes;
+      segment.failed = true;
+    }
+  }
+
+  /** Replaces an undecodable track by the next one, in the same place on the timeline. */
+  private async skip(failed: Segment): Promise<Segment | undefined> {
+    this.segments = this.segments.filter((s) => s !== failed);
+    const nextIndex = this.queue.indexOf(failed.item) + 1;
+    if (nextIndex >= this.queue.length) {
+      this.options.sink.end();
+      this.options.onEvent?.({ type: "ended" });
+      return undefined;
+    }
+    this.current = nextIndex;
+    const next =
+      this.segments.find((s) => this.queue.indexOf(s.item) === nextIndex) ??
+      (await this.load(nextIndex, failed.offsetSec));
+    if (next) {
+      next.offsetSec = failed.offsetSec;
+      next.offsetApplied = false;
+      this.applyGain();
+      this.options.onEvent?.({ type: "track", index: nextIndex, trackId: next.item.trackId });
+    }
+    return next;
+  }
+
+  private async prefetchNext(segment: Segment, playheadMs: number): Promise<void> {
+    const nextIndex = this.queue.indexOf(segment.item) + 1;
+    if (nextIndex >= this.queue.length) {
+      this.options.sink.end();
+      return;
+    }
+    if (this.segments.some((s) => this.queue.indexOf(s.item) === nextIndex)) {
+      const next = this.segments.find((s) => this.queue.indexOf(s.item) === nextIndex)!;
+      this.request(next, 0);
+      return;
+    }
+    const leftMs = segment.track.manifest.durationMs - playheadMs;
+    if (leftMs > (this.options.prefetchNextMs ?? 20_000)) return;
+    const next = await this.load(nextIndex, segment.offsetSec + segment.track.manifest.durationMs / 1000);
+    if (next) this.request(next, 0);
+  }
+
+  private maybeStart(segment: Segment): void {
+    if (this.started) return;
+    const { manifest } = segment.track;
+    const now = this.options.sink.currentTime();
+    const range = this.options.sink.buffered().find(([start, end]) => now >= start - 0.05 && now < end);
+    const bufferedAheadMs = range ? (range[1] - now) * 1000 : 0;
+    const decided = shouldStart({
+      bufferedAheadMs,
+      remainingMs: Math.max(0, manifest.durationMs - bufferedAheadMs),
+      remainingBytes: Math.max(0, manifest.sizeBytes - segment.cursor),
+      throughputBytesPerSecond: this.options.fetcher.overall.bytesPerSecond,
+      minimumBufferedMs: Math.min(this.options.minimumBufferedMs ?? 300, manifest.durationMs),
+      safety: 0.8,
+    });
+    if (!decided) return;
+    this.started = true;
+    void this.options.sink.play().then(() => {
+      const latencyMs = this.nowMs() - this.clickedAtMs;
+      this.options.accounting.recordStartLatency(latencyMs);
+      this.options.onEvent?.({ type: "started", trackId: segment.item.trackId, latencyMs });
+    });
+  }
+
+  /** Moves `current` on when the playhead has crossed into the next track (gapless boundary). */
+  private advanceIfPast(): void {
+    const now = this.options.sink.currentTime();
+    for (const segment of this.segments) {
+      const index = this.queue.indexOf(segment.item);
+      if (index > this.current && now >= segment.offsetSec) {
+        this.current = index;
+        this.applyGain();
+        this.options.onEvent?.({ type: "track", index, trackId: segment.item.trackId });
+      }
+    }
+  }
+
+  private applyGain(): void {
+    const mode = this.options.replayGain ?? "track";
+    const gains = this.queue[this.current]?.replayGain;
+    const db =
+      mode === "off" || !gains
+        ? 0
+        : ((mode === "album" ? gains.albumGainDb : gains.trackGainDb) ?? gains.trackGainDb ?? 0);
+    this.options.sink.setVolume(Math.min(1, this.volume * dbToLinear(db)));
+  }
+}

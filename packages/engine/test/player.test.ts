@@ -1,0 +1,214 @@
+// The player over a fake sink: start rule, byte-ordered appends, prefetch and gapless next track, seek, skips, ReplayGain.
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import {
+  ByteAccounting,
+  Player,
+  PieceFetcher,
+  type Manifest,
+  type MediaSink,
+  type PieceSource,
+  type PlayerEvent,
+} from "@soundmesh/engine";
+
+const PIECE = 1_000;
+const BYTES_PER_SECOND = 1_000;
+
+function rendition(trackId: string, seconds: number) {
+  const bytes = Uint8Array.from(
+    { length: seconds * BYTES_PER_SECOND },
+    (_, i) => (i * 7 + trackId.length) % 251,
+  );
+  const pieces: Uint8Array[] = [];
+  for (let offset = 0; offset < bytes.length; offset += PIECE)
+    pieces.push(bytes.subarray(offset, offset + PIECE));
+  const manifest: Manifest = {
+    trackId,
+    profile: "opus96",
+    mimeType: 'audio/webm; codecs="opus"',
+    codec: "opus",
+    bitrateKbps: 8,
+    durationMs: seconds * 1000,
+    sizeBytes: bytes.length,
+    pieceSizeBytes: PIECE,
+    pieceCount: pieces.length,
+    pieceHashes: pieces.map((p) => createHash("sha256").update(p).digest("hex")),
+    // A 500-byte "init segment", then a cluster every 2 s.
+    seekIndex: Array.from({ length: seconds / 2 }, (_, i) => ({
+      timeMs: i * 2000,
+      byteOffset: 500 + i * 2 * BYTES_PER_SECOND - (i === 0 ? 0 : 500),
+    })),
+  };
+  return { bytes, pieces, manifest };
+}
+
+class FakeSink implements MediaSink {
+  appended: Array<{ offset: number; bytes: Uint8Array }> = [];
+  offset = 0;
+  time = 0;
+  playing = false;
+  volume = 1;
+  ended = false;
+  failFor: ((bytes: Uint8Array) => boolean) | undefined;
+  open() {
+    return Promise.resolve();
+  }
+  append(bytes: Uint8Array) {
+    if (this.failFor?.(bytes)) return Promise.reject(new Error("the media could not be decoded"));
+    this.appended.push({ offset: this.offset, bytes });
+    return Promise.resolve();
+  }
+  setTimestampOffset(seconds: number) {
+    this.offset = seconds;
+    return Promise.resolve();
+  }
+  abort() {
+    return Promise.resolve();
+  }
+  /** Each timestamp offset's bytes, at 1,000 bytes a second, form one range. */
+  buffered(): Array<[number, number]> {
+    const byOffset = new Map<number, number>();
+    for (const { offset, bytes } of this.appended)
+      byOffset.set(offset, (byOffset.get(offset) ?? 0) + bytes.byteLength);
+    return [...byOffset].map(([offset, total]) => [offset, offset + total / BYTES_PER_SECOND]);
+  }
+  bytesAt(offset: number) {
+    return Buffer.concat(this.appended.filter((a) => a.offset === offset).map((a) => a.bytes));
+  }
+  currentTime() {
+    return this.time;
+  }
+  seek(seconds: number) {
+    this.time = seconds;
+  }
+  play() {
+    this.playing = true;
+    return Promise.resolve();
+  }
+  pause() {
+    this.playing = false;
+  }
+  isPaused() {
+    return !this.playing;
+  }
+  setVolume(linear: number) {
+    this.volume = linear;
+  }
+  end() {
+    this.ended = true;
+  }
+}
+
+function setUp(
+  tracks: Record<string, ReturnType<typeof rendition>>,
+  delayOf: (index: number) => number = () => 1,
+) {
+  const manifestsAsked: string[] = [];
+  const source: PieceSource = {
+    kind: "server",
+    id: "server",
+    fetch: (track, index) =>
+      new Promise((resolve) =>
+        setTimeout(() => resolve(tracks[track.trackId]!.pieces[index]!), delayOf(index)),
+      ),
+  };
+  const accounting = new ByteAccounting();
+  const fetcher = new PieceFetcher({ sources: [source], accounting });
+  const sink = new FakeSink();
+  const events: PlayerEvent[] = [];
+  const player = new Player({
+    sink,
+    server: {
+      manifest: (trackId: string) => {
+        manifestsAsked.push(trackId);
+        return Promise.resolve(tracks[trackId]!.manifest);
+      },
+    },
+    fetcher,
+    accounting,
+    maxInFlight: 4,
+    prefetchNextMs: 3_000,
+    onEvent: (event) => events.push(event),
+  });
+  const settle = async (rounds = 40) => {
+    for (let i = 0; i < rounds; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 3));
+      await player.tick();
+    }
+  };
+  return { player, sink, events, accounting, manifestsAsked, settle };
+}
+
+describe("player", () => {
+  it("appends the rendition in byte order even when pieces arrive out of order, and starts playing", async () => {
+    const a = rendition("a", 10);
+    const { player, sink, events, accounting, settle } = setUp({ a }, (index) => 20 - index * 2);
+    await player.play([{ trackId: "a" }]);
+    await settle(60);
+    expect(sink.bytesAt(0).equals(Buffer.from(a.bytes))).toBe(true);
+    expect(sink.playing).toBe(true);
+    expect(events.find((e) => e.type === "started")).toBeTruthy();
+    expect(accounting.snapshot().bySource.server).toBe(a.bytes.length);
+    expect(accounting.snapshot().startLatenciesMs).toHaveLength(1);
+  });
+
+  it("prefetches the next track only near the end and appends it right after the current one (gapless)", async () => {
+    const a = rendition("a", 10);
+    const b = rendition("b", 6);
+    const { player, sink, events, manifestsAsked, settle } = setUp({ a, b });
+    await player.play([{ trackId: "a" }, { trackId: "b" }]);
+    await settle();
+    expect(manifestsAsked).toEqual(["a"]);
+    sink.time = 7.5; // 2.5 s left, under the 3 s prefetch window
+    await settle();
+    expect(manifestsAsked).toEqual(["a", "b"]);
+    expect(sink.bytesAt(10).equals(Buffer.from(b.bytes))).toBe(true);
+    expect(sink.buffered()).toEqual([
+      [0, 10],
+      [10, 16],
+    ]);
+    sink.time = 10.01;
+    await player.tick();
+    expect(events).toContainEqual({ type: "track", index: 1, trackId: "b" });
+    expect(player.currentIndex).toBe(1);
+    await settle(5);
+    expect(sink.ended).toBe(true);
+  });
+
+  it("seeks outside the buffer by appending the init segment, then media from the target's cluster", async () => {
+    const a = rendition("a", 20);
+    const { player, sink, settle } = setUp({ a }, () => 30);
+    await player.play([{ trackId: "a" }]);
+    await player.seek(13_000);
+    await settle(30);
+    expect(sink.time).toBe(13);
+    const initSegment = Buffer.from(a.bytes.subarray(0, 500));
+    const seekBytes = Buffer.concat(sink.appended.map((x) => x.bytes));
+    const initAt = seekBytes.indexOf(initSegment);
+    expect(initAt).toBeGreaterThanOrEqual(0);
+    const clusterAt12s = a.manifest.seekIndex!.find((p) => p.timeMs === 12_000)!.byteOffset;
+    const after = seekBytes.subarray(initAt + 500, initAt + 500 + 300);
+    expect(after.equals(Buffer.from(a.bytes.subarray(clusterAt12s, clusterAt12s + 300)))).toBe(true);
+  });
+
+  it("skips a track that cannot be decoded and goes on with the next", async () => {
+    const bad = rendition("bad", 4);
+    const b = rendition("b", 4);
+    const { player, sink, events, settle } = setUp({ bad, b });
+    sink.failFor = (bytes) => Buffer.from(bytes).equals(Buffer.from(bad.bytes.subarray(0, bytes.byteLength)));
+    await player.play([{ trackId: "bad" }, { trackId: "b" }]);
+    await settle(60);
+    expect(events.some((e) => e.type === "error" && e.trackId === "bad")).toBe(true);
+    expect(sink.bytesAt(0).equals(Buffer.from(b.bytes))).toBe(true);
+    expect(events).toContainEqual({ type: "track", index: 1, trackId: "b" });
+  });
+
+  it("applies ReplayGain of the playing track to the volume", async () => {
+    const a = rendition("a", 4);
+    const { player, sink } = setUp({ a });
+    await player.play([{ trackId: "a", replayGain: { trackGainDb: -6, albumGainDb: -3 } }]);
+    expect(sink.volume).toBeCloseTo(10 ** (-6 / 20));
+    player.setVolume(0.5);
+    expect(sink.volume).toBeCloseTo(0.5 * 10 ** (-6 / 20));
+  });
+});
