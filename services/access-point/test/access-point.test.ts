@@ -1,6 +1,7 @@
 // The access point over a real socket: sign-in, throttling, the WebSocket protocol and its bad frames, health, metrics.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { homePageHtml } from "../src/home-page";
 import { FrameError, WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -230,10 +231,13 @@ describe("access point", () => {
       expect(metrics).toContain("process_resident_memory_bytes");
     });
 
-    it("serves a page at / that says who is signed in", async () => {
-      const page = await (await fetch(`${server.url}/`)).text();
-      expect(page).toContain("/api/me");
-      expect(page).toContain("Signed in as");
+    it("serves the web player (or, before it is built, the minimal sign-in page) at / and at app routes", async () => {
+      const response = await fetch(`${server.url}/`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toContain("text/html");
+      const page = await response.text();
+      expect(page.includes('<div id="root">') || page.includes("Signed in as")).toBe(true);
+      expect(homePageHtml).toContain("/api/me");
     });
   });
 });
