@@ -92,6 +92,23 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.getByTestId("now-title").filter({ hasText: "Disc 2 Song 1" }).waitFor({ timeout: 15_000 });
   }, 60_000);
 
+  it("replays a cached track after a reload without a single audio request", async () => {
+    const audioRequests: string[] = [];
+    page.on("request", (request) => {
+      if (request.url().includes("/api/stream/")) audioRequests.push(request.url());
+    });
+    await page.reload();
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await page.getByLabel("Search").fill("svefn");
+    await page.locator('button[data-kind="track"]', { hasText: "Svefn-g-englar" }).click();
+    await page.waitForFunction(() => (document.querySelector("audio")?.currentTime ?? 0) > 0.5, undefined, {
+      timeout: 15_000,
+    });
+    expect(audioRequests).toEqual([]);
+    await page.getByRole("button", { name: "Stats for nerds" }).click();
+    expect(await page.locator(".stats").innerText()).toMatch(/cache 100%/);
+  }, 60_000);
+
   it("lays out on a phone-sized screen", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole("button", { name: "Home" }).click();

@@ -346,7 +346,10 @@ export function App() {
   useEffect(refreshUser, [refreshUser]);
   const connection = useMemo(() => (user ? new Connection(setConnectionState) : undefined), [user]);
   useEffect(() => () => connection?.close(), [connection]);
-  const audio = useMemo(() => (user ? new AudioController() : undefined), [user]);
+  const [audio, setAudio] = useState<AudioController>();
+  useEffect(() => {
+    if (user && !audio) void AudioController.create().then(setAudio);
+  }, [user, audio]);
   useEffect(() => {
     if (connectionState === "signed-out") setUser(null);
   }, [connectionState]);

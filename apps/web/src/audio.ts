@@ -1,7 +1,9 @@
 // The web player's audio: the streaming engine on a MediaSource, its clock, and a snapshot for the UI.
 import {
   ByteAccounting,
+  CachedManifests,
   LruIndex,
+  IndexedDbPieceStore,
   MediaSourceSink,
   MemoryPieceStore,
   PieceFetcher,
@@ -9,6 +11,7 @@ import {
   ServerSource,
   defaultCacheCap,
   type ByteSnapshot,
+  type PieceStore,
   type PlayerEvent,
 } from "@soundmesh/engine";
 import type { TrackRecord } from "@soundmesh/protocol";
@@ -28,8 +31,6 @@ export interface NowPlaying {
 export class AudioController {
   readonly audio = new Audio();
   private readonly accounting = new ByteAccounting();
-  private readonly store = new MemoryPieceStore();
-  private readonly cacheIndex = new LruIndex(defaultCacheCap(undefined));
   private readonly player: Player;
   private queue: TrackRecord[] = [];
   private error: string | undefined;
@@ -38,7 +39,24 @@ export class AudioController {
   /** The queue index playback started from: it sits at 0 s on the media timeline. */
   private startIndex = 0;
 
-  constructor() {
+  /** Opens the client cache (IndexedDB; memory when the browser refuses it) and restores its LRU order. */
+  static async create(): Promise<AudioController> {
+    let store: PieceStore;
+    const cacheIndex = new LruIndex(defaultCacheCap((await navigator.storage?.estimate?.())?.quota));
+    try {
+      const indexed = await IndexedDbPieceStore.open();
+      for (const evicted of cacheIndex.restore(await indexed.tracks())) await indexed.delete(evicted);
+      store = indexed;
+    } catch {
+      store = new MemoryPieceStore();
+    }
+    return new AudioController(store, cacheIndex);
+  }
+
+  private constructor(
+    private readonly store: PieceStore,
+    private readonly cacheIndex: LruIndex,
+  ) {
     this.audio.setAttribute("data-testid", "audio");
     document.body.appendChild(this.audio);
     const server = new ServerSource({ baseUrl: "" });
@@ -50,14 +68,14 @@ export class AudioController {
     });
     this.player = new Player({
       sink: new MediaSourceSink(this.audio),
-      server,
+      // A cached track needs no request at all: its manifest is kept with its pieces.
+      server: new CachedManifests(server, this.store),
       fetcher,
       accounting: this.accounting,
       onEvent: (event) => this.onEvent(event),
     });
     for (const type of ["play", "pause", "timeupdate", "volumechange"])
       this.audio.addEventListener(type, () => this.emit());
-    void navigator.storage?.estimate?.().then(({ quota }) => this.cacheIndex.setCap(defaultCacheCap(quota)));
   }
 
   subscribe(listener: () => void): () => void {

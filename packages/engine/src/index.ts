@@ -4,6 +4,7 @@ export { LruIndex, defaultCacheCap, type CacheEntry } from "./lru-index";
 export { PieceFetcher, PieceFetchError, sha256Hex, type PieceFetcherOptions } from "./piece-fetcher";
 export { schedulePieces, type PieceRequest, type ScheduleInput } from "./piece-scheduler";
 export {
+  CachedManifests,
   MemoryPieceStore,
   ServerSource,
   SourceError,
@@ -18,3 +19,4 @@ export { ThroughputMeter } from "./throughput";
 export { pieceAtTime, pieceStartTime, timeAtByte, type Manifest } from "./timeline";
 export { MediaSourceSink, type MediaSink } from "./media-sink";
 export { Player, type PlayerEvent, type PlayerOptions, type QueueItem } from "./player";
+export { IndexedDbPieceStore, type StoredTrack } from "./indexeddb-store";

@@ -19,6 +19,14 @@ export class LruIndex {
     return total;
   }
 
+  /** Restores entries (e.g. from IndexedDB after a reload) in their order of last use. */
+  restore(entries: ReadonlyArray<Omit<CacheEntry, "lastUsed"> & { lastUsed: number }>): string[] {
+    for (const entry of [...entries].sort((a, b) => a.lastUsed - b.lastUsed)) {
+      this.entries.set(entry.key, { ...entry, lastUsed: ++this.uses });
+    }
+    return this.evict();
+  }
+
   has(key: string): boolean {
     return this.entries.has(key);
   }

@@ -211,6 +211,7 @@ export class Player {
       if (!piece) return;
       const start = segment.cursor - index * manifest.pieceSizeBytes;
       await this.appendBytes(segment, piece.subarray(start));
+      if (segment.failed) return;
       segment.cursor = index * manifest.pieceSizeBytes + piece.byteLength;
     }
   }
@@ -226,6 +227,7 @@ export class Player {
       const start = offset - index * manifest.pieceSizeBytes;
       const end = Math.min(piece.byteLength, to - index * manifest.pieceSizeBytes);
       await this.appendBytes(segment, piece.subarray(start, end));
+      if (segment.failed) return;
       offset = index * manifest.pieceSizeBytes + end;
     }
   }

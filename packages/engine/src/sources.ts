@@ -80,10 +80,40 @@ export interface PieceStore {
   delete(key: string): Promise<void>;
   /** Bytes held for a track. */
   size(key: string): Promise<number>;
+  /** The track's manifest, kept with its pieces so a cached track needs no request at all. */
+  getManifest(key: string): Promise<Manifest | undefined>;
+  putManifest(key: string, manifest: Manifest): Promise<void>;
+}
+
+/** Manifests from the store when held, else from the server (and then kept). */
+export class CachedManifests {
+  constructor(
+    private readonly server: Pick<ServerSource, "manifest">,
+    private readonly store: PieceStore,
+  ) {}
+
+  async manifest(trackId: string, profile: string, signal?: AbortSignal): Promise<Manifest> {
+    const key = trackKey({ trackId, profile });
+    const held = await this.store.getManifest(key);
+    if (held) return held;
+    const manifest = await this.server.manifest(trackId, profile, signal);
+    await this.store.putManifest(key, manifest);
+    return manifest;
+  }
 }
 
 export class MemoryPieceStore implements PieceStore {
   private readonly tracks = new Map<string, Map<number, Uint8Array>>();
+  private readonly manifests = new Map<string, Manifest>();
+
+  getManifest(key: string): Promise<Manifest | undefined> {
+    return Promise.resolve(this.manifests.get(key));
+  }
+
+  putManifest(key: string, manifest: Manifest): Promise<void> {
+    this.manifests.set(key, manifest);
+    return Promise.resolve();
+  }
 
   get(key: string, index: number): Promise<Uint8Array | undefined> {
     return Promise.resolve(this.tracks.get(key)?.get(index));
@@ -98,6 +128,7 @@ export class MemoryPieceStore implements PieceStore {
 
   delete(key: string): Promise<void> {
     this.tracks.delete(key);
+    this.manifests.delete(key);
     return Promise.resolve();
   }
 

@@ -130,8 +130,11 @@ function setUp(
     prefetchNextMs: 3_000,
     onEvent: (event) => events.push(event),
   });
-  const settle = async (rounds = 40) => {
-    for (let i = 0; i < rounds; i++) {
+  /** Ticks the player (as its timer would) until `done` holds, or at least `rounds` times; fails after 5 s. */
+  const settle = async (rounds = 40, done: () => boolean = () => true) => {
+    const deadline = Date.now() + 5_000;
+    for (let i = 0; i < rounds || !done(); i++) {
+      if (Date.now() > deadline) throw new Error("the player did not get there within 5 s");
       await new Promise((resolve) => setTimeout(resolve, 3));
       await player.tick();
     }
@@ -144,7 +147,7 @@ describe("player", () => {
     const a = rendition("a", 10);
     const { player, sink, events, accounting, settle } = setUp({ a }, (index) => 20 - index * 2);
     await player.play([{ trackId: "a" }]);
-    await settle(60);
+    await settle(10, () => sink.bytesAt(0).length >= a.bytes.length && sink.playing);
     expect(sink.bytesAt(0).equals(Buffer.from(a.bytes))).toBe(true);
     expect(sink.playing).toBe(true);
     expect(events.find((e) => e.type === "started")).toBeTruthy();
@@ -160,7 +163,7 @@ describe("player", () => {
     await settle();
     expect(manifestsAsked).toEqual(["a"]);
     sink.time = 7.5; // 2.5 s left, under the 3 s prefetch window
-    await settle();
+    await settle(10, () => sink.bytesAt(10).length >= b.bytes.length);
     expect(manifestsAsked).toEqual(["a", "b"]);
     expect(sink.bytesAt(10).equals(Buffer.from(b.bytes))).toBe(true);
     expect(sink.buffered()).toEqual([
@@ -197,7 +200,7 @@ describe("player", () => {
     const { player, sink, events, settle } = setUp({ bad, b });
     sink.failFor = (bytes) => Buffer.from(bytes).equals(Buffer.from(bad.bytes.subarray(0, bytes.byteLength)));
     await player.play([{ trackId: "bad" }, { trackId: "b" }]);
-    await settle(60);
+    await settle(10, () => sink.bytesAt(0).length >= b.bytes.length);
     expect(events.some((e) => e.type === "error" && e.trackId === "bad")).toBe(true);
     expect(sink.bytesAt(0).equals(Buffer.from(b.bytes))).toBe(true);
     expect(events).toContainEqual({ type: "track", index: 1, trackId: "b" });
