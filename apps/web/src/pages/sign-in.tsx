@@ -1,0 +1,48 @@
+// Sign-in, and the first-run form that creates the first administrator.
+import { useEffect, useState } from "react";
+import { postJson } from "../http";
+
+export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
+  const [needsSetup, setNeedsSetup] = useState<boolean | undefined>();
+  const [error, setError] = useState("");
+  useEffect(() => {
+    void fetch("/api/setup").then(async (r) =>
+      setNeedsSetup(((await r.json()) as { needsSetup: boolean }).needsSetup),
+    );
+  }, []);
+  const submit = async (event: React.FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const data = Object.fromEntries(new FormData(event.currentTarget));
+    const response = await postJson(needsSetup ? "/api/setup" : "/api/login", data);
+    if (response.ok) return onSignedIn();
+    const problem = (await response.json()) as { title?: string; code?: string };
+    setError(
+      problem.code === "LOGIN_THROTTLED"
+        ? "Too many tries: wait a moment."
+        : (problem.title ?? "Sign-in failed"),
+    );
+  };
+  if (needsSetup === undefined) return <div className="center">Loading…</div>;
+  return (
+    <form className="sign-in" onSubmit={(e) => void submit(e)}>
+      <h1>soundmesh</h1>
+      <p>{needsSetup ? "Create the first administrator" : "Sign in to listen"}</p>
+      <input name="name" aria-label="User name" placeholder="User name" autoComplete="username" required />
+      <input
+        name="password"
+        aria-label="Password"
+        placeholder="Password"
+        type="password"
+        autoComplete={needsSetup ? "new-password" : "current-password"}
+        required
+        minLength={needsSetup ? 8 : 1}
+      />
+      <button type="submit">{needsSetup ? "Create administrator" : "Sign in"}</button>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}
