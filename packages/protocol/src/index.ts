@@ -8,3 +8,4 @@ export * from "./tracker";
 export * from "./storage";
 export * from "./catalog";
 export * from "./search";
+export * from "./playlist";

@@ -1,0 +1,234 @@
+// Contract of the playlist service: playlists as revisioned item lists edited by operations against a base
+// revision (rebased by the service when behind), their members, import/export, smart rules and live pushes.
+import { z } from "zod";
+import { defineEvent, defineService } from "./contract";
+import { trackId } from "./stream";
+
+/** Ids made by clients (items, operations) or the service (playlists): random, URL-safe, at least 8 characters. */
+const randomId = (what: string) => z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, what);
+export const playlistId = randomId("a playlist id");
+export const itemId = randomId("an item id");
+export const operationId = randomId("an operation id");
+const userId = z.string().min(1).max(64);
+
+export const MAX_PLAYLIST_ITEMS = 20_000;
+export const MAX_ITEMS_PER_OPERATION = 5_000;
+export const MAX_OPERATIONS_PER_EDIT = 500;
+/** A client further behind than this gets a snapshot instead of the operations it missed. */
+export const MAX_CATCH_UP_REVISIONS = 500;
+
+export const playlistName = z.string().trim().min(1).max(200);
+export const playlistDescription = z.string().max(2_000);
+
+export const newPlaylistItem = z.object({ itemId, trackId });
+export type NewPlaylistItem = z.infer<typeof newPlaylistItem>;
+
+export const playlistItem = z.object({
+  itemId,
+  trackId,
+  addedBy: z.string(),
+  addedAt: z.number().int(),
+});
+export type PlaylistItem = z.infer<typeof playlistItem>;
+
+/**
+ * One edit. Items are addressed by their item id, never by index, so an operation keeps its meaning when others
+ * edited the list meanwhile. `afterItemId: null` is the start of the list, `"end"` the end at the time it applies.
+ * Operations the service answers with (and pushes) are already rebased: their anchors name live items or null.
+ */
+export const playlistOperation = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("insert"),
+    afterItemId: z.union([itemId, z.null(), z.literal("end")]),
+    items: z.array(newPlaylistItem).min(1).max(MAX_ITEMS_PER_OPERATION),
+  }),
+  z.object({ type: z.literal("remove"), itemIds: z.array(itemId).max(MAX_ITEMS_PER_OPERATION) }),
+  /** Moves the items (in the order given) to sit together right after the anchor. */
+  z.object({
+    type: z.literal("move"),
+    itemIds: z.array(itemId).max(MAX_ITEMS_PER_OPERATION),
+    afterItemId: z.union([itemId, z.null(), z.literal("end")]),
+  }),
+  z.object({ type: z.literal("rename"), name: playlistName }),
+  z.object({ type: z.literal("setDescription"), description: playlistDescription }),
+  z.object({ type: z.literal("setPublic"), isPublic: z.boolean() }),
+  z.object({ type: z.literal("setCollaborative"), isCollaborative: z.boolean() }),
+]);
+export type PlaylistOperation = z.infer<typeof playlistOperation>;
+
+/** An operation as a client submits it: the id makes a resubmission (lost acknowledgement) apply only once. */
+export const submittedOperation = z.object({ opId: operationId, operation: playlistOperation });
+export type SubmittedOperation = z.infer<typeof submittedOperation>;
+
+/** One step of a playlist's history: the operation as it was applied (rebased), by whom and when. */
+export const playlistRevision = z.object({
+  revision: z.number().int().positive(),
+  opId: operationId,
+  author: z.string(),
+  at: z.number().int(),
+  operation: playlistOperation,
+});
+export type PlaylistRevision = z.infer<typeof playlistRevision>;
+
+export const smartRules = z.object({
+  genres: z.array(z.string().min(1).max(200)).max(50).default([]),
+  artists: z.array(z.string().min(1).max(200)).max(50).default([]),
+  yearFrom: z.number().int().min(0).max(3000).nullable().default(null),
+  yearTo: z.number().int().min(0).max(3000).nullable().default(null),
+  /** Only tracks added to the library within this many days. */
+  addedWithinDays: z.number().int().min(1).max(36_500).nullable().default(null),
+  order: z.enum(["recentlyAdded", "artist", "year", "title"]).default("artist"),
+  limit: z.number().int().min(1).max(5_000).default(500),
+});
+export type SmartRules = z.infer<typeof smartRules>;
+
+export const playlistRole = z.enum(["owner", "collaborator", "follower", "viewer"]);
+export type PlaylistRole = z.infer<typeof playlistRole>;
+
+export const playlistInfo = z.object({
+  id: playlistId,
+  ownerId: z.string(),
+  name: z.string(),
+  description: z.string(),
+  isPublic: z.boolean(),
+  isCollaborative: z.boolean(),
+  collaborators: z.array(z.string()),
+  followerCount: z.number().int(),
+  revision: z.number().int().nonnegative(),
+  itemCount: z.number().int().nonnegative(),
+  /** Set for smart playlists: their items follow the rules and are refreshed when the catalog changes. */
+  smartRules: smartRules.nullable(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+  /** What the caller may do. */
+  access: z.object({ role: playlistRole, canEdit: z.boolean(), isFollowing: z.boolean() }),
+});
+export type PlaylistInfo = z.infer<typeof playlistInfo>;
+
+export const playlistSnapshot = z.object({ playlist: playlistInfo, items: z.array(playlistItem) });
+export type PlaylistSnapshot = z.infer<typeof playlistSnapshot>;
+
+export const importReport = z.object({
+  entries: z.number().int(),
+  matched: z.number().int(),
+  byPath: z.number().int(),
+  byTags: z.number().int(),
+  unmatched: z.array(
+    z.object({
+      /** 1-based position of the entry in the file. */
+      entry: z.number().int(),
+      path: z.string().nullable(),
+      artist: z.string().nullable(),
+      title: z.string().nullable(),
+    }),
+  ),
+});
+export type ImportReport = z.infer<typeof importReport>;
+
+const target = z.object({ playlistId });
+const ok = z.object({ ok: z.literal(true) });
+
+export const playlistContract = defineService("playlist", {
+  create: {
+    params: z.object({
+      name: playlistName,
+      description: playlistDescription.default(""),
+      isPublic: z.boolean().default(false),
+      isCollaborative: z.boolean().default(false),
+      trackIds: z.array(trackId).max(MAX_ITEMS_PER_OPERATION).default([]),
+    }),
+    result: playlistSnapshot,
+    exposed: true,
+  },
+  get: { params: target, result: playlistSnapshot, exposed: true },
+  /** The caller's playlists: owned, collaborating and followed, most recently updated first. */
+  list: { params: z.object({}), result: z.array(playlistInfo), exposed: true },
+  /** Applies operations made against `baseRevision`, rebased over what happened since; all or nothing. */
+  edit: {
+    params: z.object({
+      playlistId,
+      baseRevision: z.number().int().nonnegative(),
+      operations: z.array(submittedOperation).min(1).max(MAX_OPERATIONS_PER_EDIT),
+    }),
+    result: z.object({ revision: z.number().int(), applied: z.array(playlistRevision) }),
+    exposed: true,
+  },
+  /** What a client that was away missed: the revisions after `revision`, or a snapshot when too far behind. */
+  changesSince: {
+    params: z.object({ playlistId, revision: z.number().int().nonnegative() }),
+    result: z.discriminatedUnion("kind", [
+      z.object({
+        kind: z.literal("revisions"),
+        revision: z.number().int(),
+        revisions: z.array(playlistRevision),
+      }),
+      z.object({ kind: z.literal("snapshot"), snapshot: playlistSnapshot }),
+    ]),
+    exposed: true,
+  },
+  addCollaborator: {
+    params: target.extend({ userId }),
+    result: playlistInfo,
+    exposed: true,
+  },
+  removeCollaborator: {
+    params: target.extend({ userId }),
+    result: playlistInfo,
+    exposed: true,
+  },
+  follow: { params: target, result: playlistInfo, exposed: true },
+  unfollow: { params: target, result: ok, exposed: true },
+  transfer: { params: target.extend({ toUserId: userId }), result: playlistInfo, exposed: true },
+  /** Leaves a tombstone: followers are told, and `get` answers GONE. */
+  delete: { params: target, result: ok, exposed: true },
+  /** Imports the TEXT of an M3U/M3U8 or XSPF file; entries match library tracks by path, then by tags. */
+  import: {
+    params: z.object({
+      name: playlistName,
+      format: z.enum(["m3u", "xspf"]),
+      text: z.string().max(900_000),
+      isPublic: z.boolean().default(false),
+    }),
+    result: z.object({ snapshot: playlistSnapshot, report: importReport }),
+    exposed: true,
+  },
+  export: {
+    params: target.extend({ format: z.enum(["m3u8", "xspf"]) }),
+    result: z.object({ fileName: z.string(), mimeType: z.string(), text: z.string() }),
+    exposed: true,
+  },
+  createSmart: {
+    params: z.object({ name: playlistName, rules: smartRules, isPublic: z.boolean().default(false) }),
+    result: playlistSnapshot,
+    exposed: true,
+  },
+  setSmartRules: { params: target.extend({ rules: smartRules }), result: playlistSnapshot, exposed: true },
+  /** Internal (access point): may the caller follow this playlist's pushes? */
+  access: {
+    params: target,
+    result: z.object({ canView: z.boolean(), canEdit: z.boolean() }),
+  },
+});
+export type PlaylistContract = typeof playlistContract;
+
+/**
+ * Published after every change. `audience` is null for a public playlist, else the users who may see it; the access
+ * point pushes it on the client topic `playlist.<playlistId>` (see playlistTopic).
+ */
+export const playlistChangedEvent = defineEvent(
+  "playlist.changed",
+  z.object({
+    playlistId,
+    revision: z.number().int().nonnegative(),
+    /** The new revisions, in order; empty when only members, owner or visibility changed. */
+    revisions: z.array(playlistRevision),
+    /** Members (collaborators, followers, owner) changed: fetch the playlist again. */
+    membersChanged: z.boolean(),
+    deleted: z.boolean(),
+    audience: z.array(z.string()).nullable(),
+  }),
+);
+export type PlaylistChange = z.infer<typeof playlistChangedEvent.payload>;
+
+export const playlistTopicPattern = /^playlist\.([A-Za-z0-9_-]{8,64})$/;
+export const playlistTopic = (id: string): string => `playlist.${id}`;
