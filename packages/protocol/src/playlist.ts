@@ -92,7 +92,7 @@ export const playlistInfo = z.object({
   description: z.string(),
   isPublic: z.boolean(),
   isCollaborative: z.boolean(),
-  collaborators: z.array(z.string()),
+  collaborators: z.array(z.object({ id: z.string(), name: z.string() })),
   followerCount: z.number().int(),
   revision: z.number().int().nonnegative(),
   itemCount: z.number().int().nonnegative(),
@@ -166,8 +166,9 @@ export const playlistContract = defineService("playlist", {
     ]),
     exposed: true,
   },
+  /** Owner only; collaborators edit while the playlist is collaborative. */
   addCollaborator: {
-    params: target.extend({ userId }),
+    params: target.extend({ userName: z.string().trim().min(1).max(64) }),
     result: playlistInfo,
     exposed: true,
   },
@@ -178,6 +179,7 @@ export const playlistContract = defineService("playlist", {
   },
   follow: { params: target, result: playlistInfo, exposed: true },
   unfollow: { params: target, result: ok, exposed: true },
+  /** Owner only: the new owner must be a collaborator or a follower; the old owner becomes a collaborator. */
   transfer: { params: target.extend({ toUserId: userId }), result: playlistInfo, exposed: true },
   /** Leaves a tombstone: followers are told, and `get` answers GONE. */
   delete: { params: target, result: ok, exposed: true },

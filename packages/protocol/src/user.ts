@@ -49,6 +49,11 @@ export const userContract = defineService("user", {
   },
   logout: { params: z.object({ token }), result: ok },
   setPassword: { params: z.object({ name: userName, password }), result: ok },
+  /** Internal (playlist): ids and names of the enabled users with these names; unknown names are left out. */
+  lookupUsers: {
+    params: z.object({ names: z.array(z.string().max(64)).max(100) }),
+    result: z.array(z.object({ id: z.string(), name: z.string() })),
+  },
   // Exposed methods: the access point fills the caller's identity from the session.
   me: { params: z.object({}), result: userRecord, exposed: true },
   changePassword: {

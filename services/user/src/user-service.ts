@@ -219,6 +219,11 @@ export function createUserService({
       return ok;
     },
 
+    async lookupUsers({ names }) {
+      const found = await Promise.all(names.map((name) => store.findUserByName(name)));
+      return found.flatMap((user) => (user && !user.disabled ? [{ id: user.id, name: user.name }] : []));
+    },
+
     async me(_params, ctx) {
       return recordOf(await activeUser(ctx));
     },

@@ -1,0 +1,179 @@
+// Keeps a PlaylistModel in step with the server over any request/push connection: follows the playlist's push
+// topic, sends queued operations one batch at a time, catches up after gaps and reconnects.
+import {
+  playlistTopic,
+  type PlaylistChange,
+  type PlaylistRevision,
+  type PlaylistSnapshot,
+} from "@soundmesh/protocol";
+import {
+  PlaylistModel,
+  type EditBatch,
+  type PlaylistModelOptions,
+  type SyncErrorInfo,
+} from "./playlist-model";
+
+/** What the sync needs from the app's WebSocket (the web player's Connection, or a test client). */
+export interface PlaylistConnection {
+  /** Sends a `req` frame; rejects with an error carrying the frame's `code` (and `details` when given). */
+  request(method: string, params: unknown): Promise<unknown>;
+  /** Follows a push topic (`sub` frame); returns the function that stops following it. */
+  subscribe(topic: string, onPush: (data: unknown) => void): Promise<() => void> | (() => void);
+}
+
+type ChangesSince =
+  | { kind: "revisions"; revision: number; revisions: PlaylistRevision[] }
+  | { kind: "snapshot"; snapshot: PlaylistSnapshot };
+
+/** Reads `code` and `details` from whatever error a connection throws (AppError, FrameError, RequestError). */
+export function syncErrorOf(error: unknown): SyncErrorInfo {
+  const source = (typeof error === "object" && error !== null ? error : {}) as {
+    code?: unknown;
+    details?: unknown;
+    frame?: { details?: unknown };
+  };
+  const code = typeof source.code === "string" ? source.code : "UNAVAILABLE";
+  const details = source.details ?? source.frame?.details;
+  return details === undefined ? { code } : { code, details };
+}
+
+export class PlaylistSync {
+  private flushing: Promise<void> | undefined;
+  private catchingUp: Promise<void> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private deleted = false;
+  private readonly changeListeners = new Set<(change: PlaylistChange) => void>();
+
+  private constructor(
+    private readonly connection: PlaylistConnection,
+    readonly model: PlaylistModel,
+  ) {}
+
+  /**
+   * Follows the playlist's topic, then loads it (or resumes a saved model: its queue is sent at once).
+   * Pushes that arrive while loading are kept and applied after the snapshot.
+   */
+  static async open(
+    connection: PlaylistConnection,
+    playlistId: string,
+    options: PlaylistModelOptions & { resume?: PlaylistModel } = {},
+  ): Promise<PlaylistSync> {
+    const early: PlaylistChange[] = [];
+    let sync: PlaylistSync | undefined;
+    const unsubscribe = await connection.subscribe(playlistTopic(playlistId), (data) => {
+      const change = data as PlaylistChange;
+      if (sync) sync.onPush(change);
+      else early.push(change);
+    });
+    try {
+      let model = options.resume;
+      if (model) {
+        sync = new PlaylistSync(connection, model);
+        await sync.catchUp();
+      } else {
+        const snapshot = (await connection.request("playlist.get", { playlistId })) as PlaylistSnapshot;
+        model = new PlaylistModel(snapshot, options);
+        sync = new PlaylistSync(connection, model);
+      }
+      sync.unsubscribe = unsubscribe;
+      for (const change of early) sync.onPush(change);
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+    void sync.flush();
+    return sync;
+  }
+
+  get isDeleted(): boolean {
+    return this.deleted;
+  }
+
+  /** Every push for this playlist (members changed, deleted, new revisions), after the model applied it. */
+  onChange(listener: (change: PlaylistChange) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /**
+   * Sends queued operations until the queue is empty or the connection fails (offline: they stay queued and go
+   * out on reconnected()). Resolves when this round is over; never rejects.
+   */
+  flush(): Promise<void> {
+    this.flushing ??= this.sendAll().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  /** After the connection came back: fetch what was missed, then send what was made offline. */
+  async reconnected(): Promise<void> {
+    await this.catchUp();
+    await this.flush();
+  }
+
+  /** Asks for the revisions after the model's (or a snapshot when too far behind) and applies them. */
+  catchUp(): Promise<void> {
+    this.catchingUp ??= this.fetchMissed().finally(() => (this.catchingUp = undefined));
+    return this.catchingUp;
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private async sendAll(): Promise<void> {
+    for (let batch = this.model.takeBatch(); batch; batch = this.model.takeBatch()) {
+      if (!(await this.send(batch))) return;
+    }
+  }
+
+  /** One batch; false when sending should stop for now (offline, or a resync is needed first). */
+  private async send(batch: EditBatch): Promise<boolean> {
+    try {
+      const result = (await this.connection.request("playlist.edit", batch)) as {
+        revision: number;
+        applied: PlaylistRevision[];
+      };
+      this.model.acknowledge(result);
+      if (this.model.isBehind) await this.catchUp();
+      return true;
+    } catch (error) {
+      const info = syncErrorOf(error);
+      const outcome = this.model.failBatch(info);
+      if (info.code === "GONE") this.deleted = true;
+      if (outcome === "resync") {
+        await this.catchUp();
+        return false;
+      }
+      return outcome === "dropped";
+    }
+  }
+
+  private async fetchMissed(): Promise<void> {
+    try {
+      const missed = (await this.connection.request("playlist.changesSince", {
+        playlistId: this.model.playlistId,
+        revision: this.model.revision,
+      })) as ChangesSince;
+      if (missed.kind === "snapshot") this.model.applySnapshot(missed.snapshot);
+      else this.model.receive(missed.revisions);
+    } catch (error) {
+      const info = syncErrorOf(error);
+      if (info.code === "GONE") this.deleted = true;
+      else if (info.code === "REVISION_AHEAD") {
+        const snapshot = (await this.connection
+          .request("playlist.get", { playlistId: this.model.playlistId })
+          .catch(() => undefined)) as PlaylistSnapshot | undefined;
+        if (snapshot) this.model.applySnapshot(snapshot);
+      }
+      // Offline or refused: the next reconnect or push tries again.
+    }
+  }
+
+  private onPush(change: PlaylistChange): void {
+    if (change.deleted) this.deleted = true;
+    if (change.revisions.length > 0) this.model.receive(change.revisions);
+    if (change.revision > this.model.revision && !this.catchingUp) void this.catchUp();
+    for (const listener of this.changeListeners) listener(change);
+  }
+}
