@@ -23,8 +23,34 @@ export interface PieceFetcherOptions {
   backoffMs?: number;
   /** Called when a source sends bytes that fail their hash (peers get reported and dropped). */
   onBadPiece?: (source: PieceSource, track: TrackRef, index: number) => void;
+  /** Called after a verified piece is kept in the store (the overlay announces what we hold). */
+  onStored?: (track: TrackRef, index: number) => void;
+  /** Other listeners: when any holds the track, pieces come from them first. */
+  peers?: PeerPool;
+  /** Audio buffered ahead of the playhead (Infinity when idle): below `lowBufferMs` the server runs alongside peers. */
+  bufferedAheadMs?: () => number;
+  lowBufferMs?: number;
+  /** While peers hold the track, the server is asked only for pieces needed within this long (the seeds' ~15 s). */
+  serverWindowMs?: number;
   nowMs?: () => number;
 }
+
+/** A neighbour as the fetcher sees it: a piece source with a queue of outstanding bytes. */
+export interface PeerPieceSource extends PieceSource {
+  readonly outstandingBytes: number;
+}
+
+export interface PeerPool {
+  /** Neighbours holding (part of) the track. */
+  holders(track: TrackRef): PeerPieceSource[];
+  /** The track is wanted: look for peers (cheap to call often). */
+  want(track: TrackRef): void;
+}
+
+/** Rate assumed for a peer never measured: optimistic, so new peers get tried. */
+const UNMEASURED_PEER_BYTES_PER_SECOND = 4 * 1024 * 1024;
+
+type Outcome = { source: PieceSource; bytes: Uint8Array } | { source: PieceSource; error: unknown };
 
 export class PieceFetchError extends Error {
   constructor(
@@ -62,6 +88,11 @@ export class PieceFetcher {
       this.options.cacheIndex?.touch(key);
       return cached;
     }
+    const peers = this.options.peers;
+    if (peers) {
+      peers.want(track);
+      if (peers.holders(track).length > 0) return this.fetchWithPeers(peers, track, index, urgencyMs, signal);
+    }
     const rounds = this.options.rounds ?? 3;
     let lastError: unknown;
     for (let round = 0; round < rounds; round++) {
@@ -76,7 +107,7 @@ export class PieceFetcher {
             continue;
           }
           this.options.accounting.add(source.kind, key, bytes.byteLength);
-          await this.keep(key, index, bytes);
+          await this.keep(track, index, bytes);
           return bytes;
         } catch (error) {
           if (signal.aborted) throw error;
@@ -88,6 +119,124 @@ export class PieceFetcher {
     }
     const reason = lastError instanceof Error ? lastError.message : String(lastError);
     throw new PieceFetchError(`piece ${index} could not be fetched: ${reason}`, index);
+  }
+
+  /**
+   * Peers first, the fastest by expected download time (outstanding bytes / measured rate); on a slow, silent,
+   * refusing or lying peer the next one; the server only for pieces due within the server window, and alongside
+   * peers when the buffer is low. The first verified answer wins and the others are cancelled.
+   */
+  private async fetchWithPeers(
+    pool: PeerPool,
+    track: TrackRef,
+    index: number,
+    urgencyMs: number,
+    signal: AbortSignal,
+  ): Promise<Uint8Array> {
+    const key = trackKey(track);
+    const expected = track.manifest.pieceHashes[index]!;
+    const startedMs = this.nowMs();
+    const dueInMs = () => urgencyMs - (this.nowMs() - startedMs);
+    const windowMs = this.options.serverWindowMs ?? 15_000;
+    const isBufferLow = () =>
+      (this.options.bufferedAheadMs?.() ?? Infinity) < (this.options.lowBufferMs ?? 5_000);
+    const race = new AbortController();
+    const abortRace = () => race.abort(signal.reason);
+    signal.addEventListener("abort", abortRace, { once: true });
+    const tried = new Set<string>();
+    const running = new Map<PieceSource, Promise<Outcome>>();
+    const serverSources = this.options.sources;
+    let serverAttempts = 0;
+    const maxServerAttempts = (this.options.rounds ?? 3) * Math.max(1, serverSources.length);
+    let lastError: unknown = new PieceFetchError(`piece ${index}: no source answered`, index);
+
+    const launch = (source: PieceSource) => {
+      const attempt = this.attempt(source, track, index, dueInMs(), race.signal).then(
+        (bytes): Outcome => ({ source, bytes }),
+        (error: unknown): Outcome => ({ source, error }),
+      );
+      running.set(source, attempt);
+    };
+    const nextPeer = (): PieceSource | undefined => {
+      const candidates = pool.holders(track).filter((p) => !tried.has(p.id) && !running.has(p));
+      const expectedMs = (p: PeerPieceSource) =>
+        (p.outstandingBytes + track.manifest.pieceSizeBytes) /
+        (this.meters.get(p.id)?.bytesPerSecond || UNMEASURED_PEER_BYTES_PER_SECOND);
+      return candidates.sort((a, b) => expectedMs(a) - expectedMs(b))[0];
+    };
+    const serverIsRunning = () => serverSources.some((source) => running.has(source));
+    const launchServer = () => {
+      if (serverIsRunning() || serverAttempts >= maxServerAttempts) return;
+      const source = serverSources[serverAttempts % serverSources.length];
+      if (!source) return;
+      serverAttempts += 1;
+      launch(source);
+    };
+
+    try {
+      for (;;) {
+        if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
+        const peersRunning = [...running.keys()].some((source) => source.kind === "peer");
+        if (!peersRunning) {
+          const peer = nextPeer();
+          if (peer) {
+            tried.add(peer.id);
+            launch(peer);
+          }
+        }
+        const inWindow = dueInMs() <= windowMs;
+        const noPeerLeft = ![...running.keys()].some((source) => source.kind === "peer");
+        if (inWindow && (isBufferLow() || noPeerLeft)) launchServer();
+        if (running.size === 0) {
+          if (serverAttempts >= maxServerAttempts || (inWindow && serverSources.length === 0))
+            throw lastError;
+          // Nobody left to ask, and the piece is not due yet: wait until it enters the server window.
+          await this.sleep(Math.min(1_000, Math.max(0, dueInMs() - windowMs)), signal);
+          continue;
+        }
+        // Re-check the buffer and the window now and then while answers are awaited.
+        const outcome = await Promise.race([
+          ...running.values(),
+          this.sleep(250, signal).then(() => undefined),
+        ]);
+        if (!outcome) continue;
+        running.delete(outcome.source);
+        if ("error" in outcome) {
+          if (signal.aborted) throw outcome.error;
+          lastError = outcome.error;
+          if (outcome.source.kind !== "peer" && running.size === 0 && serverAttempts < maxServerAttempts)
+            await this.sleep((this.options.backoffMs ?? 250) * 2 ** (serverAttempts - 1), signal);
+          continue;
+        }
+        if ((await sha256Hex(outcome.bytes)) !== expected) {
+          this.options.accounting.reject();
+          this.options.onBadPiece?.(outcome.source, track, index);
+          lastError = new PieceFetchError(`piece ${index} from ${outcome.source.id} failed its hash`, index);
+          continue;
+        }
+        race.abort(new Error("answered by another source"));
+        this.options.accounting.add(outcome.source.kind, key, outcome.bytes.byteLength);
+        await this.keep(track, index, outcome.bytes);
+        return outcome.bytes;
+      }
+    } finally {
+      signal.removeEventListener("abort", abortRace);
+      if (!race.signal.aborted) race.abort(new Error("done"));
+    }
+  }
+
+  /** Resolves after `ms`, or at once (without rejecting) when the signal aborts. */
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   private async attempt(
@@ -119,10 +268,12 @@ export class PieceFetcher {
     }
   }
 
-  private async keep(key: string, index: number, bytes: Uint8Array): Promise<void> {
+  private async keep(track: TrackRef, index: number, bytes: Uint8Array): Promise<void> {
     const { store, cacheIndex } = this.options;
     if (!store) return;
+    const key = trackKey(track);
     await store.put(key, index, bytes);
+    this.options.onStored?.(track, index);
     if (!cacheIndex) return;
     for (const evicted of cacheIndex.touch(key, await store.size(key))) await store.delete(evicted);
   }

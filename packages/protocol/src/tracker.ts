@@ -8,8 +8,20 @@ export const peerId = z.string().regex(/^p_[A-Za-z0-9_-]{16,64}$/, "a peer pseud
 export const renditionId = z.object({ trackId, profile: profileName });
 export type RenditionId = z.infer<typeof renditionId>;
 
+/**
+ * An ICE candidate line as the browser writes it (RFC 8839): foundation, component, transport, priority,
+ * address, port, type. Only the receiver's own ICE agent ever acts on it; anything else is refused.
+ */
+const candidateLine = z
+  .string()
+  .max(1_000)
+  .regex(
+    /^(?:candidate:[A-Za-z0-9+/]{1,32} \d{1,3} (?:udp|tcp|UDP|TCP) \d{1,10} [A-Za-z0-9.:-]{1,255} \d{1,5} typ (?:host|srflx|prflx|relay)(?: [ -~]{0,700})?)?$/,
+    "an ICE candidate line",
+  );
+
 const candidate = z.object({
-  candidate: z.string().max(1_000),
+  candidate: candidateLine,
   sdpMid: z.string().max(64).nullable().optional(),
   sdpMLineIndex: z.number().int().min(0).max(64).nullable().optional(),
   usernameFragment: z.string().max(256).nullable().optional(),
@@ -19,9 +31,15 @@ const candidate = z.object({
  * What one peer may send another through the server: session descriptions and ICE candidates made by
  * the browser's own WebRTC stack. There is no field for an address to connect to.
  */
+/** A session description: `v=0` then `<letter>=<value>` lines, nothing else. */
+const sdp = z
+  .string()
+  .max(32_000)
+  .regex(/^v=0(?:\r?\n[a-z]=[^\r\n]*)*(?:\r?\n)?$/, "a session description");
+
 export const signalData = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("offer"), sdp: z.string().max(32_000) }),
-  z.object({ type: z.literal("answer"), sdp: z.string().max(32_000) }),
+  z.object({ type: z.literal("offer"), sdp }),
+  z.object({ type: z.literal("answer"), sdp }),
   z.object({ type: z.literal("candidate"), candidate: candidate.nullable() }),
   z.object({ type: z.literal("bye") }),
 ]);
@@ -84,6 +102,43 @@ export const trackerContract = defineService("tracker", {
   },
 });
 export type TrackerContract = typeof trackerContract;
+
+/** A rendition as peers name it on their data channels: `<trackId>.<profile>`. */
+export const peerTrackKey = z.string().regex(/^[A-Za-z0-9_-]{1,64}\.[a-z0-9]{1,32}$/, "a track key");
+
+/**
+ * Control messages on the peer data channel (JSON; pieces travel as binary frames): which tracks a
+ * neighbour holds, 2-hop "who has" queries, and pings for latency. Every field is bounded.
+ */
+export const peerControlMessage = z.discriminatedUnion("t", [
+  z.object({ t: z.literal("have"), keys: z.array(peerTrackKey).max(500) }),
+  z.object({ t: z.literal("lost"), keys: z.array(peerTrackKey).max(500) }),
+  z.object({
+    t: z.literal("whoHas"),
+    queryId: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(2 ** 31),
+    key: peerTrackKey,
+  }),
+  z.object({
+    t: z.literal("holders"),
+    queryId: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(2 ** 31),
+    key: peerTrackKey,
+    /** Whether the answering neighbour holds the track itself. */
+    self: z.boolean(),
+    /** Its neighbours that announced the track: the second hop. */
+    peers: z.array(peerId).max(20),
+  }),
+  z.object({ t: z.literal("ping"), sentMs: z.number().finite() }),
+  z.object({ t: z.literal("pong"), sentMs: z.number().finite() }),
+]);
+export type PeerControlMessage = z.infer<typeof peerControlMessage>;
 
 /** Published by the tracker for the access point holding `to` to deliver as a `signal` frame. */
 export const signalRelayEvent = defineEvent(

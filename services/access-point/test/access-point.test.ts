@@ -278,15 +278,17 @@ describe("peer signaling", () => {
     const [a, b, c] = (await Promise.all(
       [token, other, third].map((t) => WsClient.connect(server.url, t)),
     )) as [WsClient, WsClient, WsClient];
-    a.sendRaw(JSON.stringify({ t: "signal", to: b.hello!.peerId, data: { type: "offer", sdp: "v=0 test" } }));
+    a.sendRaw(
+      JSON.stringify({ t: "signal", to: b.hello!.peerId, data: { type: "offer", sdp: "v=0\r\ns=test" } }),
+    );
     const received = await b.waitFor((frame) => frame.t === "signal");
     expect(received).toEqual({
       t: "signal",
       from: a.hello!.peerId,
-      data: { type: "offer", sdp: "v=0 test" },
+      data: { type: "offer", sdp: "v=0\r\ns=test" },
     });
     b.sendRaw(
-      JSON.stringify({ t: "signal", to: a.hello!.peerId, data: { type: "answer", sdp: "v=0 back" } }),
+      JSON.stringify({ t: "signal", to: a.hello!.peerId, data: { type: "answer", sdp: "v=0\r\ns=back" } }),
     );
     await a.waitFor((frame) => frame.t === "signal");
     await expect(c.waitFor((frame) => frame.t === "signal", 300)).rejects.toThrow(/no matching frame/);

@@ -1,7 +1,7 @@
 // Tracker rules: 200 peers kept per rendition, 10 returned, never the asker, offline peers gone, pseudonyms only.
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { signalRelayEvent, trackerContract } from "@soundmesh/protocol";
+import { signalData, signalRelayEvent, trackerContract } from "@soundmesh/protocol";
 import { createInProcessBus } from "@soundmesh/bus";
 import { SwarmIndex, createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
 
@@ -142,5 +142,36 @@ describe("tracker service over the bus", () => {
         { peerId: peer(1) },
       ),
     ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+});
+
+describe("signal payloads", () => {
+  it("accept what a browser's ICE agent writes and refuse anything carrying a chosen address otherwise", () => {
+    const good = [
+      { type: "offer", sdp: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" },
+      {
+        type: "candidate",
+        candidate: {
+          candidate:
+            "candidate:842163049 1 udp 1677729535 1a2b3c4d-0000-1111-2222-333344445555.local 54400 typ host generation 0",
+          sdpMid: "0",
+          sdpMLineIndex: 0,
+        },
+      },
+      { type: "candidate", candidate: { candidate: "", sdpMid: "0" } },
+      { type: "candidate", candidate: null },
+      { type: "bye" },
+    ];
+    for (const data of good) expect(signalData.safeParse(data).success, JSON.stringify(data)).toBe(true);
+    const bad = [
+      { type: "offer", sdp: "connect to 10.0.0.1:22" },
+      { type: "answer", sdp: "v=0\r\n<script>" },
+      { type: "candidate", candidate: { candidate: "10.0.0.1:22" } },
+      { type: "candidate", candidate: { candidate: "candidate:1 1 udp 1 10.0.0.1 22 typ direct" } },
+      { type: "connect", host: "10.0.0.1", port: 22 },
+      { type: "offer", sdp: `v=0\r\n${"a=x\r\n".repeat(8_000)}` },
+    ];
+    for (const data of bad)
+      expect(signalData.safeParse(data).success, JSON.stringify(data).slice(0, 80)).toBe(false);
   });
 });
