@@ -39,3 +39,9 @@ export {
   type PeerOverlayOptions,
   type TrackerClient,
 } from "./p2p/peer-overlay";
+export {
+  WebRtcTransport,
+  type RtcPeerConnectionConstructor,
+  type Signaler,
+  type WebRtcTransportOptions,
+} from "./p2p/webrtc-transport";

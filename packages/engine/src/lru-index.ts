@@ -11,7 +11,11 @@ export class LruIndex {
   private readonly entries = new Map<string, CacheEntry>();
   private uses = 0;
 
-  constructor(private capBytes: number) {}
+  constructor(private cap: number) {}
+
+  get capBytes(): number {
+    return this.cap;
+  }
 
   get usedBytes(): number {
     let total = 0;
@@ -55,7 +59,7 @@ export class LruIndex {
   }
 
   setCap(capBytes: number): string[] {
-    this.capBytes = capBytes;
+    this.cap = capBytes;
     return this.evict();
   }
 
@@ -64,7 +68,7 @@ export class LruIndex {
     const evicted: string[] = [];
     let used = this.usedBytes;
     for (const entry of this.list()) {
-      if (used <= this.capBytes) break;
+      if (used <= this.cap) break;
       if (entry.pinned || entry.key === keep) continue;
       this.entries.delete(entry.key);
       used -= entry.sizeBytes;

@@ -5,8 +5,13 @@ export interface MediaSink {
   open(mimeType: string): Promise<void>;
   /** Appends bytes; resolves once the pipeline has taken them (updateend). */
   append(bytes: Uint8Array): Promise<void>;
-  /** Where the next appended media lands on the timeline (gapless: the previous track's end). */
-  setTimestampOffset(seconds: number): Promise<void>;
+  /**
+   * Where the next appended media lands on the timeline (gapless: the previous track's end); media past
+   * `windowEndSec` is dropped (the encoder's padding after the track's real end).
+   */
+  setTimestampOffset(seconds: number, windowEndSec?: number): Promise<void>;
+  /** Removes buffered media in [start, end) seconds (a prefetched track that is no longer next). */
+  remove(startSec: number, endSec: number): Promise<void>;
   /** Drops a half-parsed append (before appending from a new position after a far seek). */
   abort(): Promise<void>;
   /** [start, end] seconds of buffered media. */
@@ -59,8 +64,24 @@ export class MediaSourceSink implements MediaSink {
     });
   }
 
-  async setTimestampOffset(seconds: number): Promise<void> {
-    (await this.settle()).timestampOffset = seconds;
+  async setTimestampOffset(seconds: number, windowEndSec = Number.POSITIVE_INFINITY): Promise<void> {
+    const buffer = await this.settle();
+    buffer.timestampOffset = seconds;
+    // The window's start must stay below its end while both move: widen first, then narrow.
+    buffer.appendWindowEnd = Number.POSITIVE_INFINITY;
+    buffer.appendWindowStart = seconds;
+    buffer.appendWindowEnd = windowEndSec;
+  }
+
+  async remove(startSec: number, endSec: number): Promise<void> {
+    const buffer = await this.settle();
+    const ranges = buffer.buffered;
+    const end = Math.min(endSec, ranges.length > 0 ? ranges.end(ranges.length - 1) : 0);
+    if (!(end > startSec)) return;
+    await new Promise<void>((resolve) => {
+      buffer.addEventListener("updateend", () => resolve(), { once: true });
+      buffer.remove(startSec, end);
+    });
   }
 
   async abort(): Promise<void> {

@@ -3,7 +3,7 @@
 import type { ByteAccounting } from "./byte-accounting";
 import type { PieceFetcher } from "./piece-fetcher";
 import { schedulePieces } from "./piece-scheduler";
-import type { ServerSource, TrackRef } from "./sources";
+import { SourceError, type ServerSource, type TrackRef } from "./sources";
 import { shouldStart } from "./start-decision";
 import { pieceStartTime, type Manifest } from "./timeline";
 import type { MediaSink } from "./media-sink";
@@ -16,8 +16,15 @@ export interface QueueItem {
 export type PlayerEvent =
   | { type: "track"; index: number; trackId: string }
   | { type: "started"; trackId: string; latencyMs: number }
+  /** The track cannot be played (undecodable, or its manifest is refused): it is skipped. */
   | { type: "error"; trackId: string; message: string }
+  /** A fetch failed after its retries; the player keeps asking on every tick. */
+  | { type: "network"; trackId: string; message: string }
+  /** Bytes arrive again after a network failure. */
+  | { type: "recovered" }
   | { type: "ended" };
+
+export type ReplayGainMode = "track" | "album" | "off";
 
 export interface PlayerOptions {
   sink: MediaSink;
@@ -30,7 +37,7 @@ export interface PlayerOptions {
   /** Start fetching the next track when this much of the current one is left. */
   prefetchNextMs?: number;
   minimumBufferedMs?: number;
-  replayGain?: "track" | "album" | "off";
+  replayGain?: ReplayGainMode;
   nowMs?: () => number;
   onEvent?: (event: PlayerEvent) => void;
 }
@@ -61,13 +68,64 @@ export class Player {
   private volume = 1;
   private appending: Promise<void> = Promise.resolve();
   private readonly nowMs: () => number;
+  private replayGain: ReplayGainMode;
+  private networkFailing = false;
 
   constructor(private readonly options: PlayerOptions) {
     this.nowMs = options.nowMs ?? (() => performance.now());
+    this.replayGain = options.replayGain ?? "track";
   }
 
   get currentIndex(): number {
     return this.current;
+  }
+
+  /** Where the current track starts on the sink's timeline (seconds): its position is currentTime minus this. */
+  get currentStartSec(): number {
+    return this.currentSegment()?.offsetSec ?? 0;
+  }
+
+  private currentSegment(): Segment | undefined {
+    return this.segments.find((s) => this.queue.indexOf(s.item) === this.current);
+  }
+
+  /**
+   * Replaces the queue around the playing track without interrupting it: `queue[index]` is the same track. A
+   * prefetched next track is kept when it is still next; otherwise it is dropped and its media removed.
+   */
+  async setQueue(queue: QueueItem[], index: number): Promise<void> {
+    const current = this.currentSegment();
+    const next = current && this.segments.find((s) => this.queue.indexOf(s.item) === this.current + 1);
+    this.queue = queue;
+    this.current = index;
+    const kept: Segment[] = [];
+    if (current && queue[index]?.trackId === current.item.trackId) {
+      current.item = queue[index];
+      kept.push(current);
+    }
+    const newNext = queue[index + 1];
+    if (next && current && kept.includes(current) && newNext?.trackId === next.item.trackId) {
+      next.item = newNext;
+      kept.push(next);
+    }
+    const dropped = this.segments.filter((s) => !kept.includes(s));
+    this.segments = kept;
+    this.applyGain();
+    for (const segment of dropped) segment.controller.abort(new Error("queue changed"));
+    const removeFrom = dropped
+      .filter((s) => s.offsetApplied && (!current || s.offsetSec > current.offsetSec))
+      .reduce((min, s) => Math.min(min, s.offsetSec), Number.POSITIVE_INFINITY);
+    if (Number.isFinite(removeFrom)) {
+      this.appending = this.appending.then(() =>
+        this.options.sink.remove(removeFrom, Number.POSITIVE_INFINITY),
+      );
+      await this.appending;
+    }
+  }
+
+  setReplayGain(mode: ReplayGainMode): void {
+    this.replayGain = mode;
+    this.applyGain();
   }
 
   /** Replaces the queue and starts at `index`; the clock for click-to-sound starts now. */
@@ -92,7 +150,7 @@ export class Player {
 
   /** One step of the engine: call on a timer (every 100–250 ms) and after each piece; returns when its appends are queued. */
   async tick(): Promise<void> {
-    let segment = this.segments.find((s) => this.queue.indexOf(s.item) === this.current);
+    let segment = this.currentSegment();
     if (segment?.failed) segment = await this.skip(segment);
     if (!segment) return;
     this.advanceIfPast();
@@ -106,7 +164,7 @@ export class Player {
 
   /** Seeks within the current track; outside what is buffered, appends from the cluster holding the target. */
   async seek(trackTimeMs: number): Promise<void> {
-    const segment = this.segments.find((s) => this.queue.indexOf(s.item) === this.current);
+    const segment = this.currentSegment();
     if (!segment) return;
     const targetSec = segment.offsetSec + trackTimeMs / 1000;
     const buffered = this.options.sink
@@ -121,6 +179,8 @@ export class Player {
       segment.inFlight.clear();
       await this.appending;
       await this.options.sink.abort();
+      // abort() resets the append window: it is set again with the timestamp offset.
+      segment.offsetApplied = false;
       if (cluster) {
         // The init segment (EBML header and tracks) precedes the first cluster; media continues from the target's cluster.
         await this.appendRange(segment, 0, index[0]!.byteOffset);
@@ -151,7 +211,10 @@ export class Player {
       this.segments.push(segment);
       return segment;
     } catch (error) {
-      this.options.onEvent?.({ type: "error", trackId: item.trackId, message: (error as Error).message });
+      // No answer at all, or a server error, is the network's fault; a refusal (404, 403) is the track's.
+      const status = error instanceof SourceError ? error.status : undefined;
+      const type = status !== undefined && status < 500 ? "error" : "network";
+      this.options.onEvent?.({ type, trackId: item.trackId, message: (error as Error).message });
       return undefined;
     }
   }
@@ -186,16 +249,21 @@ export class Player {
         .fetch(segment.track, index, urgencyMs, signal)
         .then((bytes) => {
           if (signal.aborted) return;
+          if (this.networkFailing) {
+            this.networkFailing = false;
+            this.options.onEvent?.({ type: "recovered" });
+          }
           segment.fetched.set(index, bytes);
           this.appending = this.appending.then(() => this.appendReady(segment));
         })
         .catch((error: unknown) => {
-          if (!signal.aborted)
-            this.options.onEvent?.({
-              type: "error",
-              trackId: segment.item.trackId,
-              message: (error as Error).message,
-            });
+          if (signal.aborted) return;
+          this.networkFailing = true;
+          this.options.onEvent?.({
+            type: "network",
+            trackId: segment.item.trackId,
+            message: (error as Error).message,
+          });
         })
         .finally(() => segment.inFlight.delete(index));
     }
@@ -235,7 +303,12 @@ export class Player {
   private async appendBytes(segment: Segment, bytes: Uint8Array): Promise<void> {
     try {
       if (!segment.offsetApplied) {
-        await this.options.sink.setTimestampOffset(segment.offsetSec);
+        // The append window ends at the track's duration: the encoder's trailing padding is cut, so the next
+        // track, appended at exactly that time, follows with no gap and no overlap.
+        const { durationMs } = segment.track.manifest;
+        const windowEndSec =
+          durationMs > 0 ? segment.offsetSec + durationMs / 1000 : Number.POSITIVE_INFINITY;
+        await this.options.sink.setTimestampOffset(segment.offsetSec, windowEndSec);
         segment.offsetApplied = true;
       }
       await this.options.sink.append(bytes);
@@ -328,7 +401,7 @@ export class Player {
   }
 
   private applyGain(): void {
-    const mode = this.options.replayGain ?? "track";
+    const mode = this.replayGain;
     const gains = this.queue[this.current]?.replayGain;
     const db =
       mode === "off" || !gains

@@ -6,6 +6,9 @@ import {
   LruIndex,
   MemoryPieceStore,
   PieceFetcher,
+  PlayQueue,
+  pinTrack,
+  unpinTrack,
   defaultCacheCap,
   pieceAtTime,
   schedulePieces,
@@ -258,5 +261,96 @@ describe("piece fetcher", () => {
     for (const index of [0, 1]) await fetcher.fetch(other, index, 0, new AbortController().signal);
     expect(await store.size("t1.opus96")).toBe(0);
     expect(await store.size("t2.opus96")).toBe(2 * pieceSize);
+  });
+});
+
+describe("play queue", () => {
+  const tracks = ["a", "b", "c", "d"];
+  const order = (q: PlayQueue<string>) => q.items.map((e) => e.track).join("");
+
+  it("plays next right after the current entry and adds at the end; the same track can be queued twice", () => {
+    const q = new PlayQueue<string>();
+    q.replace(tracks, 1);
+    q.playNext(["x"]);
+    q.add(["b"]);
+    expect(order(q)).toBe("abxcdb");
+    expect(q.current).toBe("b");
+    expect(new Set(q.items.map((e) => e.entryId)).size).toBe(6);
+  });
+
+  it("moves entries and keeps the playing one current; removing the playing one makes the next current", () => {
+    const q = new PlayQueue<string>();
+    q.replace(tracks, 1);
+    q.move(1, 3);
+    expect(order(q)).toBe("acdb");
+    expect(q.current).toBe("b");
+    q.move(0, 2);
+    expect(order(q)).toBe("cdab");
+    q.jump(1);
+    q.remove(1);
+    expect(order(q)).toBe("cab");
+    expect(q.current).toBe("a");
+    q.remove(0);
+    expect(q.current).toBe("a");
+    q.move(-1, 9);
+    expect(order(q)).toBe("ab");
+  });
+
+  it("shuffles what follows the playing entry and restores the original order when shuffle is turned off", () => {
+    let seed = 7;
+    const q = new PlayQueue<string>(() => (seed = (seed * 16807) % 2147483647) / 2147483647);
+    q.replace(["a", "b", "c", "d", "e", "f"], 2);
+    q.setShuffle(true);
+    expect(q.current).toBe("c");
+    expect(q.position).toBe(0);
+    expect([...order(q)].sort().join("")).toBe("abcdef");
+    expect(order(q)).not.toBe("cabdef");
+    q.advance();
+    const now = q.current;
+    q.setShuffle(false);
+    expect(order(q)).toBe("abcdef");
+    expect(q.current).toBe(now);
+  });
+
+  it("repeats one, all, or stops at the end", () => {
+    const q = new PlayQueue<string>();
+    q.replace(["a", "b"], 1);
+    expect(q.nextPosition()).toBeUndefined();
+    expect(q.advance()).toBe(false);
+    q.repeat = "all";
+    expect(q.nextPosition()).toBe(0);
+    q.repeat = "one";
+    expect(q.nextPosition()).toBe(1);
+    expect(q.skip(-1)).toBe(true);
+    expect(q.current).toBe("a");
+    q.repeat = "all";
+    expect(q.skip(-1)).toBe(true);
+    expect(q.current).toBe("b");
+  });
+});
+
+describe("offline pins", () => {
+  it("fetches every piece of a pinned track, never evicts it, and lets it go once unpinned", async () => {
+    const server = fakeSource("server", () => ({}));
+    const store = new MemoryPieceStore();
+    const cacheIndex = new LruIndex(15_000);
+    const accounting = new ByteAccounting();
+    const fetcher = new PieceFetcher({ sources: [server], store, cacheIndex, accounting });
+    const deps = { manifests: { manifest: () => Promise.resolve(manifest) }, fetcher, store, cacheIndex };
+    await pinTrack(deps, "t1", "opus96", new AbortController().signal);
+    expect(server.calls).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(await store.size("t1.opus96")).toBe(10_000);
+    // Another track's pieces push the cache past its cap: the unpinned one is not the pinned track.
+    const other: TrackRef = { trackId: "t2", profile: "opus96", manifest };
+    for (let i = 0; i < 10; i++) await fetcher.fetch(other, i, 0, new AbortController().signal);
+    expect(cacheIndex.list().map((e) => [e.key, e.pinned])).toEqual([
+      ["t1.opus96", true],
+      ["t2.opus96", false],
+    ]);
+    expect(await store.size("t1.opus96")).toBe(10_000);
+    for (let i = 0; i < 10; i++) await fetcher.fetch(other, i, 0, new AbortController().signal);
+    await unpinTrack(deps, "t1", "opus96");
+    expect(cacheIndex.list().map((e) => e.key)).toEqual(["t2.opus96"]);
+    expect(await store.size("t1.opus96")).toBe(0);
   });
 });

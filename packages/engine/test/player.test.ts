@@ -58,11 +58,19 @@ class FakeSink implements MediaSink {
     this.appended.push({ offset: this.offset, bytes });
     return Promise.resolve();
   }
-  setTimestampOffset(seconds: number) {
+  setTimestampOffset(seconds: number, windowEndSec = Infinity) {
     this.offset = seconds;
+    this.windowEnds.push(windowEndSec);
     return Promise.resolve();
   }
   abort() {
+    return Promise.resolve();
+  }
+  windowEnds: number[] = [];
+  removed: Array<[number, number]> = [];
+  remove(start: number, end: number) {
+    this.removed.push([start, end]);
+    this.appended = this.appended.filter((a) => a.offset < start);
     return Promise.resolve();
   }
   /** Each timestamp offset's bytes, at 1,000 bytes a second, form one range. */
@@ -213,5 +221,89 @@ describe("player", () => {
     expect(sink.volume).toBeCloseTo(10 ** (-6 / 20));
     player.setVolume(0.5);
     expect(sink.volume).toBeCloseTo(0.5 * 10 ** (-6 / 20));
+  });
+});
+
+describe("player queue changes, gapless windows, ReplayGain modes and network recovery", () => {
+  it("ends each track's append window at its duration, so encoder padding is cut and the next starts there", async () => {
+    const a = rendition("a", 4);
+    const b = rendition("b", 4);
+    const { player, sink, settle } = setUp({ a, b });
+    await player.play([{ trackId: "a" }, { trackId: "b" }]);
+    sink.time = 1.5; // inside the 3 s prefetch window
+    await settle(10, () => sink.bytesAt(4).length >= b.bytes.length);
+    expect(sink.windowEnds).toEqual([4, 8]);
+    expect(sink.buffered()).toEqual([
+      [0, 4],
+      [4, 8],
+    ]);
+  });
+
+  it("keeps a prefetched next track when the queue changes around it, and drops its media when it is no longer next", async () => {
+    const a = rendition("a", 4);
+    const b = rendition("b", 4);
+    const c = rendition("c", 4);
+    const { player, sink, manifestsAsked, settle } = setUp({ a, b, c });
+    await player.play([{ trackId: "a" }, { trackId: "b" }]);
+    sink.time = 1.5; // inside the 3 s prefetch window
+    await settle(10, () => sink.bytesAt(4).length >= b.bytes.length);
+    await player.setQueue([{ trackId: "a" }, { trackId: "b" }, { trackId: "c" }], 0);
+    expect(sink.removed).toEqual([]);
+    expect(manifestsAsked).toEqual(["a", "b"]);
+    await player.setQueue([{ trackId: "a" }, { trackId: "c" }], 0);
+    expect(sink.removed).toEqual([[4, Infinity]]);
+    await settle(10, () => sink.bytesAt(4).length >= c.bytes.length);
+    expect(sink.bytesAt(4).equals(Buffer.from(c.bytes))).toBe(true);
+    expect(player.currentIndex).toBe(0);
+  });
+
+  it("applies album gain, track gain or none as chosen", async () => {
+    const a = rendition("a", 4);
+    const { player, sink } = setUp({ a });
+    await player.play([{ trackId: "a", replayGain: { trackGainDb: -6, albumGainDb: -3 } }]);
+    player.setReplayGain("album");
+    expect(sink.volume).toBeCloseTo(10 ** (-3 / 20));
+    player.setReplayGain("off");
+    expect(sink.volume).toBe(1);
+    player.setReplayGain("track");
+    expect(sink.volume).toBeCloseTo(10 ** (-6 / 20));
+  });
+
+  it("says the network failed when a piece cannot be fetched, keeps asking, and says so when bytes come back", async () => {
+    const a = rendition("a", 4);
+    let down = true;
+    const source: PieceSource = {
+      kind: "server",
+      id: "server",
+      fetch: (_track, index) =>
+        down ? Promise.reject(new Error("connection refused")) : Promise.resolve(a.pieces[index]!),
+    };
+    const accounting = new ByteAccounting();
+    const fetcher = new PieceFetcher({ sources: [source], accounting, rounds: 1 });
+    const sink = new FakeSink();
+    const events: PlayerEvent[] = [];
+    const player = new Player({
+      sink,
+      server: { manifest: () => Promise.resolve(a.manifest) },
+      fetcher,
+      accounting,
+      onEvent: (event) => events.push(event),
+    });
+    await player.play([{ trackId: "a" }]);
+    const deadline = Date.now() + 5_000;
+    while (!events.some((e) => e.type === "network")) {
+      if (Date.now() > deadline) throw new Error("no network event");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await player.tick();
+    }
+    expect(sink.playing).toBe(false);
+    down = false;
+    while (sink.bytesAt(0).length < a.bytes.length || !sink.playing) {
+      if (Date.now() > deadline) throw new Error("did not recover");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await player.tick();
+    }
+    expect(events.filter((e) => e.type === "recovered")).toHaveLength(1);
+    expect(sink.bytesAt(0).equals(Buffer.from(a.bytes))).toBe(true);
   });
 });
