@@ -8,6 +8,7 @@ import { createInProcessBus, type Bus, type ServiceBus } from "@soundmesh/bus";
 import { createDb, type Db } from "@soundmesh/db";
 import {
   catalogContract,
+  playlistContract,
   searchContract,
   trackerContract,
   userContract,
@@ -31,6 +32,7 @@ import { ensureDemoLibrary } from "./demo-library";
 import { libraryTopics, startCatalogService, startLibraryServices, storageReader } from "./library-services";
 import type { ScanResult } from "@soundmesh/service-catalog";
 import { createLogger } from "./logger";
+import { playlistTopics, startPlaylistService } from "./playlist-services";
 
 /** The web player's build output, served at "/" when present. */
 const webRoot = fileURLToPath(new URL("../../web/dist", import.meta.url));
@@ -118,6 +120,8 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
       await libraryFoldersOf(config, logger),
     );
     stops.unshift(() => library.stop());
+    const playlist = await startPlaylistService(logger, bus, db);
+    stops.unshift(() => playlist.stop());
     const apBus = bus.connect(accessPointManifest);
     await bootstrapAdmin(config, apBus, logger);
     const accessPoint = await createAccessPoint({
@@ -132,8 +136,8 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
       logger,
       bus: apBus,
       registry,
-      contracts: [userContract, trackerContract, catalogContract, searchContract],
-      topics: libraryTopics,
+      contracts: [userContract, trackerContract, catalogContract, searchContract, playlistContract],
+      topics: [...libraryTopics, ...playlistTopics(apBus)],
       plugins: [
         (app, identities) =>
           registerStreamRoutes(app, { bus: apBus, reader: storageReader(apBus), identities }),

@@ -1,6 +1,7 @@
 // Contract of the catalog: library scans, artists/albums/tracks browsing, cover art, sources for storage and search.
 import { z } from "zod";
 import { defineEvent, defineService } from "./contract";
+import { smartRules } from "./playlist";
 import { binary } from "./storage";
 import { trackId } from "./stream";
 
@@ -85,6 +86,15 @@ export const searchDocument = z.object({
 });
 export type SearchDocument = z.infer<typeof searchDocument>;
 
+/** One entry of an imported playlist file: where it says the file is, and what it says the track is. */
+export const playlistFileEntry = z.object({
+  path: z.string().max(4_096).nullable(),
+  artist: z.string().max(500).nullable(),
+  title: z.string().max(500).nullable(),
+  durationMs: z.number().int().nonnegative().nullable(),
+});
+export type PlaylistFileEntry = z.infer<typeof playlistFileEntry>;
+
 export const catalogContract = defineService("catalog", {
   artists: { params: z.object(page), result: pageOf(artistRecord), exposed: true },
   artist: { params: z.object({ artistId: entityId }), result: artistRecord, exposed: true },
@@ -161,6 +171,32 @@ export const catalogContract = defineService("catalog", {
       limit: z.number().int().min(1).max(5_000).default(1_000),
     }),
     result: z.object({ documents: z.array(searchDocument), nextCursor: z.number().int().nullable() }),
+  },
+  /** Internal (playlist import): library tracks for playlist-file entries, by path under a library folder, then tags. */
+  matchEntries: {
+    params: z.object({ entries: z.array(playlistFileEntry).max(20_000) }),
+    result: z.object({
+      matches: z.array(z.object({ trackId: z.string().nullable(), by: z.enum(["path", "tags"]).nullable() })),
+    }),
+  },
+  /** Internal (playlist export): each track as a playlist file lists it, its path relative to its library folder. */
+  trackEntries: {
+    params: z.object({ trackIds: z.array(trackId).max(20_000) }),
+    result: z.array(
+      z.object({
+        trackId: z.string(),
+        relativePath: z.string(),
+        title: z.string(),
+        artist: z.string(),
+        album: z.string(),
+        durationMs: z.number().int(),
+      }),
+    ),
+  },
+  /** Internal (smart playlists): the tracks matching the rules, in the rules' order. */
+  smartTracks: {
+    params: z.object({ rules: smartRules }),
+    result: z.object({ trackIds: z.array(z.string()) }),
   },
   /** Internal (access point): album art resized to a square of `size` pixels. */
   cover: {

@@ -49,9 +49,12 @@ export const userContract = defineService("user", {
   },
   logout: { params: z.object({ token }), result: ok },
   setPassword: { params: z.object({ name: userName, password }), result: ok },
-  /** Internal (playlist): ids and names of the enabled users with these names; unknown names are left out. */
+  /** Internal (playlist): ids and names of the enabled users with these names or ids; unknown ones are left out. */
   lookupUsers: {
-    params: z.object({ names: z.array(z.string().max(64)).max(100) }),
+    params: z.object({
+      names: z.array(z.string().max(64)).max(100).default([]),
+      ids: z.array(z.string().max(64)).max(100).default([]),
+    }),
     result: z.array(z.object({ id: z.string(), name: z.string() })),
   },
   // Exposed methods: the access point fills the caller's identity from the session.

@@ -12,9 +12,12 @@ export interface PushTopic<E extends EventContract = EventContract> {
   authorize(identity: Identity, topic: string): Promise<void> | void;
   /** The client topics one event is pushed to. */
   route(payload: z.output<E["payload"]>): string[];
+  /** Whether one follower still gets this event (access can end after subscribing); all do when absent. */
+  accepts?(identity: Identity, payload: z.output<E["payload"]>): boolean;
 }
 
 export interface PushTarget {
+  readonly identity: Identity;
   send(topic: string, data: unknown): void;
 }
 
@@ -32,7 +35,8 @@ export class PushHub {
       this.topics.map((topic) =>
         this.bus.subscribe(topic.event, (payload) => {
           for (const name of topic.route(payload)) {
-            for (const target of this.followers.get(name) ?? []) target.send(name, payload);
+            for (const target of this.followers.get(name) ?? [])
+              if (topic.accepts?.(target.identity, payload) ?? true) target.send(name, payload);
           }
         }),
       ),

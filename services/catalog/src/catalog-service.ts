@@ -15,6 +15,7 @@ import {
 } from "@soundmesh/protocol";
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
 import { albumCover } from "./covers";
+import { matchEntries, relativePathOf } from "./playlist-matching";
 import { scanLibrary, type ScanResult } from "./scanner";
 import { trackOf, type CatalogStore } from "./sql-store";
 
@@ -208,6 +209,20 @@ export function createCatalogService({
       };
     },
     searchDocuments: ({ cursor, limit }) => store.searchDocuments(cursor, limit),
+    matchEntries: async ({ entries }) => ({
+      matches: await matchEntries(store, config.libraryFolders, entries),
+    }),
+    trackEntries: async ({ trackIds }) => {
+      const rows = new Map((await store.tracksByIds(trackIds)).map((row) => [row.id, row]));
+      return trackIds.flatMap((id) => {
+        const row = rows.get(id);
+        if (!row) return [];
+        const { title, artist, album } = row;
+        const relativePath = relativePathOf(row.path, config.libraryFolders);
+        return [{ trackId: id, relativePath, title, artist, album, durationMs: Number(row.duration_ms) }];
+      });
+    },
+    smartTracks: async ({ rules }) => ({ trackIds: await store.smartTrackIds(rules, clock.now()) }),
     cover: async ({ albumId, size }) =>
       albumCover(join(config.cacheDir, "covers"), albumId, await store.tracksOfAlbum(albumId), size),
   };

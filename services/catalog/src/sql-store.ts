@@ -1,6 +1,6 @@
 // The catalog's SQL store: tracks are rows; albums and artists are read as aggregates over them (same SQL on both dialects).
 import { sql, type Db, type Kysely } from "@soundmesh/db";
-import type { AlbumRecord, ArtistRecord, SearchDocument, TrackRecord } from "@soundmesh/protocol";
+import type { AlbumRecord, ArtistRecord, SearchDocument, SmartRules, TrackRecord } from "@soundmesh/protocol";
 
 export interface TrackRow {
   id: string;
@@ -168,6 +168,55 @@ export class CatalogStore {
   async tracksByIds(ids: string[]): Promise<TrackRow[]> {
     if (ids.length === 0) return [];
     return this.db.selectFrom("catalog_tracks").selectAll().where("id", "in", ids).execute();
+  }
+
+  /** Tracks whose title is one of these (compared in lower case), for matching playlist-file entries by tags. */
+  async tracksByTitles(titles: string[]): Promise<TrackRow[]> {
+    const rows: TrackRow[] = [];
+    for (const part of chunks([...new Set(titles.map((t) => t.toLowerCase()))], 500))
+      rows.push(
+        ...(await this.db
+          .selectFrom("catalog_tracks")
+          .selectAll()
+          .where(sql`lower(title)`, "in", part)
+          .execute()),
+      );
+    return rows;
+  }
+
+  /** The ids of the tracks a smart playlist's rules select, in the rules' order. */
+  async smartTrackIds(rules: SmartRules, nowMs: number): Promise<string[]> {
+    let query = this.db.selectFrom("catalog_tracks").select("id");
+    if (rules.genres.length > 0)
+      query = query.where(
+        sql`lower(genre)`,
+        "in",
+        rules.genres.map((g) => g.toLowerCase()),
+      );
+    if (rules.artists.length > 0) {
+      const artists = rules.artists.map((a) => a.toLowerCase());
+      query = query.where((eb) =>
+        eb.or([eb(sql`lower(artist)`, "in", artists), eb(sql`lower(album_artist)`, "in", artists)]),
+      );
+    }
+    if (rules.yearFrom !== null) query = query.where("year", ">=", rules.yearFrom);
+    if (rules.yearTo !== null) query = query.where("year", "<=", rules.yearTo);
+    if (rules.addedWithinDays !== null)
+      query = query.where("added_at", ">=", nowMs - rules.addedWithinDays * 86_400_000);
+    const ordered =
+      rules.order === "recentlyAdded"
+        ? query.orderBy("added_at", "desc")
+        : rules.order === "year"
+          ? query.orderBy(sql`coalesce(year, 0)`)
+          : rules.order === "title"
+            ? query.orderBy(sql`lower(title)`)
+            : query
+                .orderBy(sql`lower(album_artist)`)
+                .orderBy(sql`lower(album)`)
+                .orderBy(sql`coalesce(disc_no, 1)`)
+                .orderBy(sql`coalesce(track_no, 0)`);
+    const rows = await ordered.orderBy("id").limit(rules.limit).execute();
+    return rows.map((row) => row.id);
   }
 
   async tracksOfAlbum(albumId: string): Promise<TrackRow[]> {

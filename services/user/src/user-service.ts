@@ -219,8 +219,11 @@ export function createUserService({
       return ok;
     },
 
-    async lookupUsers({ names }) {
-      const found = await Promise.all(names.map((name) => store.findUserByName(name)));
+    async lookupUsers({ names, ids }) {
+      const found = await Promise.all([
+        ...names.map((name) => store.findUserByName(name)),
+        ...ids.map((id) => store.findUserById(id)),
+      ]);
       return found.flatMap((user) => (user && !user.disabled ? [{ id: user.id, name: user.name }] : []));
     },
 

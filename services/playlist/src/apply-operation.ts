@@ -1,0 +1,202 @@
+// Applies one submitted operation to the stored playlist, whatever happened since the client's base revision, and
+// returns it rebased: anchors resolved to live items (or null), removals and moves limited to live items.
+// Removed items keep their position as tombstones, so "after X" still means "where X stood" once X is gone.
+import {
+  AppError,
+  MAX_PLAYLIST_ITEMS,
+  type PlaylistOperation,
+  type PlaylistRevision,
+  type SubmittedOperation,
+} from "@soundmesh/protocol";
+import type { PlaylistPatch, PlaylistTransaction, StoredEntry } from "./store";
+
+/** Closer neighbours than this get the whole list renumbered before an insert between them. */
+const MIN_POSITION_GAP = 1e-7;
+
+/** What the batch has changed so far: operations later in the same batch see it. */
+export interface BatchState {
+  revision: number;
+  itemCount: number;
+}
+
+export interface AppliedOperation {
+  revision: PlaylistRevision;
+  patch: PlaylistPatch;
+  itemCountDelta: number;
+}
+
+type Anchor = string | null;
+
+const badOperation = (opId: string, reason: string, message: string) =>
+  new AppError("BAD_OPERATION", message, { details: { opId, reason } });
+
+async function entriesOrFail(
+  tx: PlaylistTransaction,
+  opId: string,
+  itemIds: readonly string[],
+): Promise<Map<string, StoredEntry>> {
+  const entries = await tx.entries(itemIds);
+  const unknown = itemIds.filter((id) => !entries.has(id));
+  if (unknown.length > 0)
+    throw badOperation(opId, "unknown-item", `The playlist has no item ${unknown.slice(0, 5).join(", ")}`);
+  return entries;
+}
+
+/**
+ * The gap to place `count` items in: right after the anchor's position (tombstones count, moved items do not),
+ * and the live item the client should see them after.
+ */
+async function resolveAnchor(
+  tx: PlaylistTransaction,
+  opId: string,
+  anchor: Anchor,
+  excluded: readonly string[],
+): Promise<{ low: number | null; high: number | null; after: string | null }> {
+  if (anchor === "end") {
+    return {
+      low: await tx.lastPosition(excluded),
+      high: null,
+      after: await tx.lastLiveAtOrBefore(null, excluded),
+    };
+  }
+  if (anchor === null) return { low: null, high: await tx.nextPosition(null, excluded), after: null };
+  const entry = (await entriesOrFail(tx, opId, [anchor])).get(anchor)!;
+  return {
+    low: entry.position,
+    high: await tx.nextPosition(entry.position, excluded),
+    after: entry.isLive ? anchor : await tx.lastLiveAtOrBefore(entry.position, excluded),
+  };
+}
+
+/** `count` increasing positions strictly between low and high; undefined when they would be too close. */
+function positionsBetween(low: number | null, high: number | null, count: number): number[] | undefined {
+  const steps = Array.from({ length: count }, (_, i) => i + 1);
+  if (low === null && high === null) return steps;
+  if (low === null) return steps.map((i) => high! - (count + 1 - i));
+  if (high === null) return steps.map((i) => low + i);
+  const gap = (high - low) / (count + 1);
+  if (gap < MIN_POSITION_GAP) return undefined;
+  return steps.map((i) => low + gap * i);
+}
+
+async function placeAfter(
+  tx: PlaylistTransaction,
+  opId: string,
+  anchor: Anchor,
+  excluded: readonly string[],
+  count: number,
+): Promise<{ positions: number[]; after: string | null }> {
+  let resolved = await resolveAnchor(tx, opId, anchor, excluded);
+  let positions = positionsBetween(resolved.low, resolved.high, count);
+  if (!positions) {
+    await tx.renumber();
+    resolved = await resolveAnchor(tx, opId, anchor, excluded);
+    positions = positionsBetween(resolved.low, resolved.high, count)!;
+  }
+  return { positions, after: resolved.after };
+}
+
+async function insert(
+  tx: PlaylistTransaction,
+  state: BatchState,
+  opId: string,
+  operation: Extract<PlaylistOperation, { type: "insert" }>,
+  author: string,
+  at: number,
+): Promise<{ rebased: PlaylistOperation; delta: number }> {
+  const itemIds = operation.items.map((item) => item.itemId);
+  if (new Set(itemIds).size !== itemIds.length)
+    throw badOperation(opId, "duplicate-item", "An insert names the same item id twice");
+  if ((await tx.entries(itemIds)).size > 0)
+    throw badOperation(opId, "item-exists", "An inserted item id is already in the playlist");
+  if (state.itemCount + itemIds.length > MAX_PLAYLIST_ITEMS)
+    throw badOperation(opId, "full", `A playlist holds at most ${MAX_PLAYLIST_ITEMS} items`);
+  const { positions, after } = await placeAfter(tx, opId, operation.afterItemId, [], itemIds.length);
+  await tx.insertItems(
+    operation.items.map((item, i) => ({ ...item, addedBy: author, addedAt: at, position: positions[i]! })),
+  );
+  return { rebased: { ...operation, afterItemId: after }, delta: itemIds.length };
+}
+
+async function remove(
+  tx: PlaylistTransaction,
+  opId: string,
+  operation: Extract<PlaylistOperation, { type: "remove" }>,
+  revision: number,
+): Promise<{ rebased: PlaylistOperation; delta: number }> {
+  const itemIds = [...new Set(operation.itemIds)];
+  const entries = await entriesOrFail(tx, opId, itemIds);
+  // Items someone else removed already stay removed: nothing to do for them.
+  const live = itemIds.filter((id) => entries.get(id)!.isLive);
+  await tx.markRemoved(live, revision);
+  return { rebased: { type: "remove", itemIds: live }, delta: -live.length };
+}
+
+async function move(
+  tx: PlaylistTransaction,
+  opId: string,
+  operation: Extract<PlaylistOperation, { type: "move" }>,
+): Promise<{ rebased: PlaylistOperation; delta: number }> {
+  const { itemIds, afterItemId } = operation;
+  if (new Set(itemIds).size !== itemIds.length)
+    throw badOperation(opId, "duplicate-item", "A move names the same item id twice");
+  if (afterItemId !== null && afterItemId !== "end" && itemIds.includes(afterItemId))
+    throw badOperation(opId, "anchor-moved", "A move cannot be anchored on an item it moves");
+  const entries = await entriesOrFail(tx, opId, itemIds);
+  const live = itemIds.filter((id) => entries.get(id)!.isLive);
+  if (live.length === 0) {
+    if (afterItemId !== null && afterItemId !== "end") await entriesOrFail(tx, opId, [afterItemId]);
+    return { rebased: { type: "move", itemIds: [], afterItemId: null }, delta: 0 };
+  }
+  const { positions, after } = await placeAfter(tx, opId, afterItemId, live, live.length);
+  await tx.setPositions(live.map((itemId, i) => ({ itemId, position: positions[i]! })));
+  return { rebased: { type: "move", itemIds: live, afterItemId: after }, delta: 0 };
+}
+
+/** Applies `submitted` as revision state.revision + 1; throws BAD_OPERATION (details: opId, reason) when it cannot. */
+export async function applyOperation(
+  tx: PlaylistTransaction,
+  state: BatchState,
+  submitted: SubmittedOperation,
+  author: string,
+  at: number,
+): Promise<AppliedOperation> {
+  const { opId, operation } = submitted;
+  const revisionNumber = state.revision + 1;
+  const patch: PlaylistPatch = { updatedAt: at };
+  let outcome: { rebased: PlaylistOperation; delta: number } = { rebased: operation, delta: 0 };
+  switch (operation.type) {
+    case "insert":
+      outcome = await insert(tx, state, opId, operation, author, at);
+      break;
+    case "remove":
+      outcome = await remove(tx, opId, operation, revisionNumber);
+      break;
+    case "move":
+      outcome = await move(tx, opId, operation);
+      break;
+    case "rename":
+      patch.name = operation.name;
+      break;
+    case "setDescription":
+      patch.description = operation.description;
+      break;
+    case "setPublic":
+      patch.isPublic = operation.isPublic;
+      break;
+    case "setCollaborative":
+      patch.isCollaborative = operation.isCollaborative;
+      break;
+  }
+  const revision: PlaylistRevision = {
+    revision: revisionNumber,
+    opId,
+    author,
+    at,
+    operation: outcome.rebased,
+  };
+  await tx.appendRevision(revision, patch, outcome.delta);
+  state.revision = revisionNumber;
+  state.itemCount += outcome.delta;
+  return { revision, patch, itemCountDelta: outcome.delta };
+}

@@ -1,0 +1,83 @@
+// The playlist service's tables. Items keep their row when removed (a tombstone at its position) so operations
+// anchored on removed items still resolve; positions are doubles, renumbered when two neighbours get too close.
+import { migrateService, sql, type Db, type Kysely, type ServiceMigrations } from "@soundmesh/db";
+
+export const playlistMigrations: ServiceMigrations = {
+  "001-playlists": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("playlist_playlists")
+        .addColumn("id", "varchar(64)", (col) => col.primaryKey())
+        .addColumn("owner_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("name", "text", (col) => col.notNull())
+        .addColumn("description", "text", (col) => col.notNull())
+        .addColumn("is_public", "integer", (col) => col.notNull())
+        .addColumn("is_collaborative", "integer", (col) => col.notNull())
+        .addColumn("smart_rules", "text")
+        .addColumn("revision", "integer", (col) => col.notNull())
+        .addColumn("item_count", "integer", (col) => col.notNull())
+        .addColumn("created_at", "bigint", (col) => col.notNull())
+        .addColumn("updated_at", "bigint", (col) => col.notNull())
+        .addColumn("deleted_at", "bigint")
+        .execute();
+      await db.schema
+        .createIndex("playlist_playlists_by_owner")
+        .on("playlist_playlists")
+        .column("owner_id")
+        .execute();
+      await db.schema
+        .createTable("playlist_items")
+        .addColumn("playlist_id", "varchar(64)", (col) =>
+          col.notNull().references("playlist_playlists.id").onDelete("cascade"),
+        )
+        .addColumn("item_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("track_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("added_by", "varchar(64)", (col) => col.notNull())
+        .addColumn("added_at", "bigint", (col) => col.notNull())
+        .addColumn("position", "double precision", (col) => col.notNull())
+        .addColumn("removed_revision", "integer")
+        .addPrimaryKeyConstraint("playlist_items_pk", ["playlist_id", "item_id"])
+        .execute();
+      await db.schema
+        .createIndex("playlist_items_by_position")
+        .on("playlist_items")
+        .columns(["playlist_id", "position"])
+        .execute();
+      await db.schema
+        .createTable("playlist_revisions")
+        .addColumn("playlist_id", "varchar(64)", (col) =>
+          col.notNull().references("playlist_playlists.id").onDelete("cascade"),
+        )
+        .addColumn("revision", "integer", (col) => col.notNull())
+        .addColumn("op_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("author", "varchar(64)", (col) => col.notNull())
+        .addColumn("at", "bigint", (col) => col.notNull())
+        .addColumn("operation", "text", (col) => col.notNull())
+        .addPrimaryKeyConstraint("playlist_revisions_pk", ["playlist_id", "revision"])
+        .addUniqueConstraint("playlist_revisions_op_unique", ["playlist_id", "op_id"])
+        .execute();
+      await db.schema
+        .createTable("playlist_members")
+        .addColumn("playlist_id", "varchar(64)", (col) =>
+          col.notNull().references("playlist_playlists.id").onDelete("cascade"),
+        )
+        .addColumn("user_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("role", "varchar(16)", (col) =>
+          col.notNull().check(sql`role in ('collaborator', 'follower')`),
+        )
+        .addColumn("user_name", "varchar(64)", (col) => col.notNull())
+        .addColumn("added_at", "bigint", (col) => col.notNull())
+        .addPrimaryKeyConstraint("playlist_members_pk", ["playlist_id", "user_id", "role"])
+        .execute();
+      await db.schema
+        .createIndex("playlist_members_by_user")
+        .on("playlist_members")
+        .column("user_id")
+        .execute();
+    },
+  },
+};
+
+export function migratePlaylistStore(db: Db): Promise<string[]> {
+  return migrateService(db, "playlist", playlistMigrations);
+}

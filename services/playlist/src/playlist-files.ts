@@ -1,0 +1,214 @@
+// M3U/M3U8 and XSPF: parses the TEXT of an imported file (never a path on this machine) into entries the catalog
+// matches to tracks, and writes playlists back out with paths relative to the library folders.
+import type { Logger } from "pino";
+import type { ServiceBus } from "@soundmesh/bus";
+import {
+  AppError,
+  MAX_PLAYLIST_ITEMS,
+  catalogContract,
+  type ImportReport,
+  type PlaylistFileEntry,
+  type PlaylistItem,
+} from "@soundmesh/protocol";
+import type { PlaylistStore, StoredPlaylist } from "./store";
+
+const chunkSize = 5_000;
+
+/** `#EXTINF:<seconds>[ attributes],<artist> - <title>` describes the path on the next line. */
+export function parseM3u(text: string): PlaylistFileEntry[] {
+  const entries: PlaylistFileEntry[] = [];
+  let described: Omit<PlaylistFileEntry, "path"> | undefined;
+  for (const rawLine of text.replace(/^\uFEFF/, "").split(/\r?\n|\r/)) {
+    const line = rawLine.trim();
+    if (line === "") continue;
+    if (line.startsWith("#")) {
+      const info = /^#EXTINF:\s*(-?\d+(?:\.\d+)?)[^,]*,(.*)$/i.exec(line);
+      if (info) {
+        const seconds = Number(info[1]);
+        const label = info[2]!.trim();
+        const dash = label.indexOf(" - ");
+        described = {
+          durationMs: seconds > 0 ? Math.round(seconds * 1000) : null,
+          artist: dash > 0 ? label.slice(0, dash).trim() : null,
+          title: (dash > 0 ? label.slice(dash + 3) : label).trim() || null,
+        };
+      }
+      continue;
+    }
+    entries.push({ path: line, ...(described ?? { artist: null, title: null, durationMs: null }) });
+    described = undefined;
+  }
+  return entries;
+}
+
+const xmlEntities: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+function decodeXml(text: string): string {
+  const cdata = /^\s*<!\[CDATA\[([\s\S]*)\]\]>\s*$/.exec(text);
+  if (cdata) return cdata[1]!;
+  return text
+    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
+      if (name.startsWith("#x") || name.startsWith("#X"))
+        return String.fromCodePoint(parseInt(name.slice(2), 16));
+      if (name.startsWith("#")) return String.fromCodePoint(parseInt(name.slice(1), 10));
+      return xmlEntities[name.toLowerCase()] ?? whole;
+    })
+    .trim();
+}
+
+function encodeXml(text: string): string {
+  return text
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&apos;");
+}
+
+/** The first child element's text of an XSPF <track>, namespace prefixes allowed. */
+function field(track: string, name: string): string | null {
+  const match = new RegExp(`<(?:\\w+:)?${name}(?:\\s[^>]*)?>([\\s\\S]*?)</(?:\\w+:)?${name}>`, "i").exec(
+    track,
+  );
+  if (!match) return null;
+  const value = decodeXml(match[1]!);
+  return value === "" ? null : value;
+}
+
+export function parseXspf(text: string): PlaylistFileEntry[] {
+  if (!/<(?:\w+:)?playlist[\s>]/i.test(text)) throw new AppError("BAD_REQUEST", "Not an XSPF playlist");
+  const tracks = text.match(/<(?:\w+:)?track(?:\s[^>]*)?>[\s\S]*?<\/(?:\w+:)?track>/gi) ?? [];
+  return tracks.map((track) => {
+    const duration = Number(field(track, "duration"));
+    return {
+      path: field(track, "location"),
+      artist: field(track, "creator"),
+      title: field(track, "title"),
+      durationMs: Number.isFinite(duration) && duration > 0 ? Math.round(duration) : null,
+    };
+  });
+}
+
+interface TrackEntry {
+  trackId: string;
+  relativePath: string;
+  title: string;
+  artist: string;
+  album: string;
+  durationMs: number;
+}
+
+function renderM3u(name: string, tracks: readonly TrackEntry[]): string {
+  const lines = ["#EXTM3U", `#PLAYLIST:${name.replace(/[\r\n]+/g, " ")}`];
+  for (const track of tracks) {
+    const label = `${track.artist} - ${track.title}`.replace(/[\r\n]+/g, " ");
+    lines.push(`#EXTINF:${Math.round(track.durationMs / 1000)},${label}`, track.relativePath);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function renderXspf(playlist: StoredPlaylist, tracks: readonly TrackEntry[]): string {
+  const items = tracks.map(
+    (track) =>
+      `    <track>\n` +
+      `      <location>${encodeXml(track.relativePath.split("/").map(encodeURIComponent).join("/"))}</location>\n` +
+      `      <identifier>soundmesh:track:${encodeXml(track.trackId)}</identifier>\n` +
+      `      <title>${encodeXml(track.title)}</title>\n` +
+      `      <creator>${encodeXml(track.artist)}</creator>\n` +
+      `      <album>${encodeXml(track.album)}</album>\n` +
+      `      <duration>${track.durationMs}</duration>\n` +
+      `    </track>\n`,
+  );
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<playlist version="1" xmlns="http://xspf.org/ns/0/">\n` +
+    `  <title>${encodeXml(playlist.name)}</title>\n` +
+    (playlist.description ? `  <annotation>${encodeXml(playlist.description)}</annotation>\n` : "") +
+    `  <trackList>\n${items.join("")}  </trackList>\n</playlist>\n`
+  );
+}
+
+function fileNameOf(name: string, extension: string): string {
+  const safe = name.replace(/[^\p{L}\p{N} ._-]+/gu, "_").trim() || "playlist";
+  return `${safe.slice(0, 100)}.${extension}`;
+}
+
+export function createPlaylistFiles({ bus }: { bus: ServiceBus; store: PlaylistStore; logger: Logger }) {
+  return {
+    /** Parses the file's text and matches its entries; unmatched entries are reported, never guessed. */
+    async match(
+      format: "m3u" | "xspf",
+      text: string,
+      traceId: string,
+    ): Promise<{ trackIds: string[]; report: ImportReport }> {
+      const entries = format === "m3u" ? parseM3u(text) : parseXspf(text);
+      if (entries.length > MAX_PLAYLIST_ITEMS)
+        throw new AppError("BAD_REQUEST", `A playlist holds at most ${MAX_PLAYLIST_ITEMS} items`);
+      const matches = [];
+      for (let i = 0; i < entries.length; i += chunkSize) {
+        const part = entries.slice(i, i + chunkSize);
+        const answer = await bus.request(
+          catalogContract,
+          "matchEntries",
+          { entries: part },
+          { traceId, timeoutMs: 30_000 },
+        );
+        matches.push(...answer.matches);
+      }
+      const report: ImportReport = {
+        entries: entries.length,
+        matched: 0,
+        byPath: 0,
+        byTags: 0,
+        unmatched: [],
+      };
+      const trackIds: string[] = [];
+      matches.forEach((match, i) => {
+        const entry = entries[i]!;
+        if (match.trackId === null) {
+          report.unmatched.push({ entry: i + 1, path: entry.path, artist: entry.artist, title: entry.title });
+          return;
+        }
+        trackIds.push(match.trackId);
+        report.matched += 1;
+        if (match.by === "path") report.byPath += 1;
+        else report.byTags += 1;
+      });
+      return { trackIds, report };
+    },
+
+    async render(
+      playlist: StoredPlaylist,
+      items: readonly PlaylistItem[],
+      format: "m3u8" | "xspf",
+      traceId: string,
+    ): Promise<{ fileName: string; mimeType: string; text: string }> {
+      const tracks: TrackEntry[] = [];
+      for (let i = 0; i < items.length; i += chunkSize) {
+        const trackIds = items.slice(i, i + chunkSize).map((item) => item.trackId);
+        const found = await bus.request(
+          catalogContract,
+          "trackEntries",
+          { trackIds },
+          { traceId, timeoutMs: 30_000 },
+        );
+        const byId = new Map(found.map((track) => [track.trackId, track]));
+        // Tracks that left the library are left out of the file.
+        for (const trackId of trackIds) {
+          const track = byId.get(trackId);
+          if (track) tracks.push(track);
+        }
+      }
+      return format === "m3u8"
+        ? {
+            fileName: fileNameOf(playlist.name, "m3u8"),
+            mimeType: "audio/x-mpegurl",
+            text: renderM3u(playlist.name, tracks),
+          }
+        : {
+            fileName: fileNameOf(playlist.name, "xspf"),
+            mimeType: "application/xspf+xml",
+            text: renderXspf(playlist, tracks),
+          };
+    },
+  };
+}

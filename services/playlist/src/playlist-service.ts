@@ -1,0 +1,449 @@
+// The playlist service: serves playlistContract on the bus — revisioned edits rebased onto the latest revision,
+// members and permissions, catch-up for clients that were away, pushes on every change.
+import type { Logger } from "pino";
+import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
+import {
+  AppError,
+  MAX_CATCH_UP_REVISIONS,
+  catalogChangedEvent,
+  playlistChangedEvent,
+  playlistContract,
+  userContract,
+  type CallContext,
+  type HandlersOf,
+  type PlaylistContract,
+  type PlaylistInfo,
+  type PlaylistRevision,
+  type PlaylistRole,
+  type PlaylistSnapshot,
+  type SubmittedOperation,
+} from "@soundmesh/protocol";
+import { applyOperation, type BatchState } from "./apply-operation";
+import { createPlaylistFiles } from "./playlist-files";
+import { createSmartPlaylists } from "./smart-playlists";
+import type { PlaylistMember, PlaylistStore, StoredPlaylist } from "./store";
+
+export const playlistManifest = {
+  service: "playlist",
+  calls: ["catalog", "user"],
+  publishes: ["playlist.changed"],
+  subscribes: ["catalog.changed"],
+} as const satisfies ServiceManifest;
+
+export interface PlaylistServiceDeps {
+  logger: Logger;
+  /** Already connected with playlistManifest. */
+  bus: ServiceBus;
+  store: PlaylistStore;
+  clock: { now(): number };
+  /** Random ids for playlists and system operations. */
+  newId: () => string;
+}
+
+export interface PlaylistService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  handlers: HandlersOf<PlaylistContract>;
+  /** Recomputes every smart playlist from the catalog (runs after each catalog change while started). */
+  refreshSmartPlaylists(): Promise<void>;
+}
+
+/** Who runs an edit and what it may do; the service's own edits (smart refreshes) skip the checks. */
+export interface Editor {
+  userId: string;
+  isSystem: boolean;
+}
+
+interface Access {
+  role: PlaylistRole;
+  canView: boolean;
+  canEdit: boolean;
+  collaborators: PlaylistMember[];
+}
+
+const ok = { ok: true as const };
+const itemOperations = new Set(["insert", "remove", "move"]);
+const ownerOperations = new Set(["setPublic", "setCollaborative"]);
+
+export function requireUser(ctx: CallContext): string {
+  if (ctx.userId === undefined) throw new AppError("UNAUTHENTICATED", "Playlists need a signed-in user");
+  return ctx.userId;
+}
+
+export function createPlaylistService({
+  logger,
+  bus,
+  store,
+  clock,
+  newId,
+}: PlaylistServiceDeps): PlaylistService {
+  async function accessOf(playlist: StoredPlaylist, userId: string): Promise<Access> {
+    const collaborators = await store.members(playlist.id, "collaborator");
+    const isOwner = playlist.ownerId === userId;
+    const isCollaborator = collaborators.some((member) => member.userId === userId);
+    const role: PlaylistRole = isOwner ? "owner" : isCollaborator ? "collaborator" : "viewer";
+    return {
+      role,
+      canView: isOwner || isCollaborator || playlist.isPublic,
+      canEdit: isOwner || (isCollaborator && playlist.isCollaborative),
+      collaborators,
+    };
+  }
+
+  /** The playlist if the user may see it: NOT_FOUND for private ones of others, GONE once deleted. */
+  async function visible(playlistId: string, userId: string, allowDeleted = false) {
+    const playlist = await store.findPlaylist(playlistId);
+    if (!playlist) throw new AppError("NOT_FOUND", "No such playlist");
+    const access = await accessOf(playlist, userId);
+    const wasFollowing = await store.isMember(playlistId, "follower", userId);
+    if (!access.canView && !(playlist.deletedAt !== null && wasFollowing))
+      throw new AppError("NOT_FOUND", "No such playlist");
+    if (playlist.deletedAt !== null && !allowDeleted) throw new AppError("GONE", "The playlist was deleted");
+    return { playlist, access };
+  }
+
+  async function owned(playlistId: string, userId: string) {
+    const found = await visible(playlistId, userId);
+    if (found.access.role !== "owner")
+      throw new AppError("FORBIDDEN", "Only the playlist's owner may do this");
+    return found;
+  }
+
+  async function infoOf(playlist: StoredPlaylist, userId: string, access?: Access): Promise<PlaylistInfo> {
+    const resolved = access ?? (await accessOf(playlist, userId));
+    const isFollowing = await store.isMember(playlist.id, "follower", userId);
+    const role = resolved.role === "viewer" && isFollowing ? "follower" : resolved.role;
+    return {
+      id: playlist.id,
+      ownerId: playlist.ownerId,
+      name: playlist.name,
+      description: playlist.description,
+      isPublic: playlist.isPublic,
+      isCollaborative: playlist.isCollaborative,
+      collaborators: resolved.collaborators.map((member) => ({ id: member.userId, name: member.name })),
+      followerCount: await store.followerCount(playlist.id),
+      revision: playlist.revision,
+      itemCount: playlist.itemCount,
+      smartRules: playlist.smartRules,
+      createdAt: playlist.createdAt,
+      updatedAt: playlist.updatedAt,
+      access: { role, canEdit: resolved.canEdit && playlist.smartRules === null, isFollowing },
+    };
+  }
+
+  async function snapshotOf(playlistId: string, userId: string): Promise<PlaylistSnapshot> {
+    const { access } = await visible(playlistId, userId);
+    const read = await store.readSnapshot(playlistId);
+    if (!read) throw new AppError("NOT_FOUND", "No such playlist");
+    return { playlist: await infoOf(read.playlist, userId, access), items: read.items };
+  }
+
+  async function announce(
+    playlist: StoredPlaylist,
+    change: { revisions: PlaylistRevision[]; membersChanged?: boolean; deleted?: boolean },
+    traceId?: string,
+  ): Promise<void> {
+    const collaborators = await store.members(playlist.id, "collaborator");
+    const audience = new Set([playlist.ownerId, ...collaborators.map((member) => member.userId)]);
+    if (change.deleted)
+      for (const follower of await store.members(playlist.id, "follower")) audience.add(follower.userId);
+    try {
+      await bus.publish(
+        playlistChangedEvent,
+        {
+          playlistId: playlist.id,
+          revision: playlist.revision,
+          revisions: change.revisions,
+          membersChanged: change.membersChanged ?? false,
+          deleted: change.deleted ?? false,
+          audience: playlist.isPublic ? null : [...audience],
+        },
+        traceId === undefined ? {} : { traceId },
+      );
+    } catch (error) {
+      // The change is committed; clients that miss the push catch up with changesSince.
+      logger.error({ err: error, playlistId: playlist.id, traceId }, "could not announce a playlist change");
+    }
+  }
+
+  /** Applies operations as consecutive revisions in one locked transaction; resubmitted ones answer as before. */
+  async function commit(
+    playlistId: string,
+    editor: Editor,
+    baseRevision: number | null,
+    operations: readonly SubmittedOperation[],
+    traceId?: string,
+  ): Promise<{ revision: number; applied: PlaylistRevision[] }> {
+    const collaborators = editor.isSystem ? [] : await store.members(playlistId, "collaborator");
+    const outcome = await store.editPlaylist(playlistId, async (tx) => {
+      const playlist = { ...tx.playlist };
+      if (!editor.isSystem) {
+        const isOwner = playlist.ownerId === editor.userId;
+        const isCollaborator = collaborators.some((member) => member.userId === editor.userId);
+        if (!isOwner && !isCollaborator && !playlist.isPublic)
+          throw new AppError("NOT_FOUND", "No such playlist");
+        if (playlist.deletedAt !== null) throw new AppError("GONE", "The playlist was deleted");
+        if (!isOwner && !(isCollaborator && playlist.isCollaborative))
+          throw new AppError("FORBIDDEN", "Only the owner and collaborators may edit this playlist");
+        if (baseRevision !== null && baseRevision > playlist.revision)
+          throw new AppError("REVISION_AHEAD", undefined, {
+            details: { baseRevision, revision: playlist.revision },
+          });
+        for (const { opId, operation } of operations) {
+          if (ownerOperations.has(operation.type) && !isOwner)
+            throw new AppError("FORBIDDEN", "Only the owner may change who sees or edits the playlist", {
+              details: { opId },
+            });
+          if (itemOperations.has(operation.type) && playlist.smartRules !== null)
+            throw new AppError("BAD_OPERATION", "A smart playlist's items follow its rules", {
+              details: { opId, reason: "smart" },
+            });
+        }
+      }
+      const state: BatchState = { revision: playlist.revision, itemCount: playlist.itemCount };
+      const applied: PlaylistRevision[] = [];
+      const fresh: PlaylistRevision[] = [];
+      const at = clock.now();
+      for (const submitted of operations) {
+        const earlier = await tx.revisionOfOperation(submitted.opId);
+        if (earlier) {
+          applied.push(earlier);
+          continue;
+        }
+        const result = await applyOperation(tx, state, submitted, editor.userId, at);
+        Object.assign(playlist, result.patch);
+        applied.push(result.revision);
+        fresh.push(result.revision);
+      }
+      return { applied, fresh, playlist: { ...playlist, ...state } };
+    });
+    if (!outcome) throw new AppError("NOT_FOUND", "No such playlist");
+    if (outcome.fresh.length > 0) await announce(outcome.playlist, { revisions: outcome.fresh }, traceId);
+    return { revision: outcome.playlist.revision, applied: outcome.applied };
+  }
+
+  async function createPlaylist(
+    ownerId: string,
+    fields: Pick<StoredPlaylist, "name" | "description" | "isPublic" | "isCollaborative" | "smartRules">,
+    trackIds: readonly string[],
+  ): Promise<string> {
+    const now = clock.now();
+    const id = newId();
+    await store.insertPlaylist({
+      id,
+      ownerId,
+      ...fields,
+      revision: 0,
+      itemCount: 0,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+    });
+    if (trackIds.length > 0) {
+      const items = trackIds.map((trackId) => ({ itemId: newId(), trackId }));
+      await commit(id, { userId: ownerId, isSystem: true }, null, [
+        { opId: newId(), operation: { type: "insert", afterItemId: null, items } },
+      ]);
+    }
+    return id;
+  }
+
+  const files = createPlaylistFiles({ bus, store, logger });
+  const smart = createSmartPlaylists({ bus, store, logger, newId, commit });
+
+  const handlers: HandlersOf<PlaylistContract> = {
+    async create({ name, description, isPublic, isCollaborative, trackIds }, ctx) {
+      const userId = requireUser(ctx);
+      const id = await createPlaylist(
+        userId,
+        { name, description, isPublic, isCollaborative, smartRules: null },
+        trackIds,
+      );
+      logger.info({ playlistId: id, userId, traceId: ctx.traceId }, "playlist created");
+      return snapshotOf(id, userId);
+    },
+
+    get: ({ playlistId }, ctx) => snapshotOf(playlistId, requireUser(ctx)),
+
+    async list(_params, ctx) {
+      const userId = requireUser(ctx);
+      const playlists = await store.playlistsOf(userId);
+      return Promise.all(playlists.map((playlist) => infoOf(playlist, userId)));
+    },
+
+    edit: ({ playlistId, baseRevision, operations }, ctx) =>
+      commit(
+        playlistId,
+        { userId: requireUser(ctx), isSystem: false },
+        baseRevision,
+        operations,
+        ctx.traceId,
+      ),
+
+    async changesSince({ playlistId, revision }, ctx) {
+      const userId = requireUser(ctx);
+      const { playlist } = await visible(playlistId, userId);
+      if (revision > playlist.revision)
+        throw new AppError("REVISION_AHEAD", undefined, {
+          details: { baseRevision: revision, revision: playlist.revision },
+        });
+      if (playlist.revision - revision > MAX_CATCH_UP_REVISIONS)
+        return { kind: "snapshot" as const, snapshot: await snapshotOf(playlistId, userId) };
+      const revisions = await store.revisionsAfter(playlistId, revision, MAX_CATCH_UP_REVISIONS);
+      return { kind: "revisions" as const, revision: revisions.at(-1)?.revision ?? revision, revisions };
+    },
+
+    async addCollaborator({ playlistId, userName }, ctx) {
+      const userId = requireUser(ctx);
+      const { playlist } = await owned(playlistId, userId);
+      const [found] = await bus.request(
+        userContract,
+        "lookupUsers",
+        { names: [userName] },
+        { traceId: ctx.traceId },
+      );
+      if (!found) throw new AppError("NOT_FOUND", `No user named ${userName}`);
+      if (found.id === playlist.ownerId) throw new AppError("BAD_REQUEST", "The owner edits already");
+      await store.addMember(playlistId, "collaborator", { userId: found.id, name: found.name }, clock.now());
+      await announce(playlist, { revisions: [], membersChanged: true }, ctx.traceId);
+      return infoOf(playlist, userId);
+    },
+
+    async removeCollaborator({ playlistId, userId: collaboratorId }, ctx) {
+      const userId = requireUser(ctx);
+      const { playlist, access } = await visible(playlistId, userId);
+      // A collaborator may leave; only the owner removes others.
+      if (access.role !== "owner" && collaboratorId !== userId)
+        throw new AppError("FORBIDDEN", "Only the owner removes collaborators");
+      if (!(await store.removeMember(playlistId, "collaborator", collaboratorId)))
+        throw new AppError("NOT_FOUND", "No such collaborator");
+      await announce(playlist, { revisions: [], membersChanged: true }, ctx.traceId);
+      const after = await accessOf(playlist, userId);
+      return infoOf(playlist, userId, after);
+    },
+
+    async follow({ playlistId }, ctx) {
+      const userId = requireUser(ctx);
+      const { playlist, access } = await visible(playlistId, userId);
+      if (access.role === "owner")
+        throw new AppError("BAD_REQUEST", "The owner does not follow their own playlist");
+      const [me] = await bus.request(
+        userContract,
+        "lookupUsers",
+        { ids: [userId] },
+        { traceId: ctx.traceId },
+      );
+      await store.addMember(playlistId, "follower", { userId, name: me?.name ?? userId }, clock.now());
+      return infoOf(playlist, userId, access);
+    },
+
+    async unfollow({ playlistId }, ctx) {
+      const userId = requireUser(ctx);
+      await visible(playlistId, userId, true);
+      await store.removeMember(playlistId, "follower", userId);
+      return ok;
+    },
+
+    async transfer({ playlistId, toUserId }, ctx) {
+      const userId = requireUser(ctx);
+      const { playlist } = await owned(playlistId, userId);
+      const isMember =
+        (await store.isMember(playlistId, "collaborator", toUserId)) ||
+        (await store.isMember(playlistId, "follower", toUserId));
+      if (!isMember)
+        throw new AppError("BAD_REQUEST", "A playlist goes only to one of its collaborators or followers");
+      const [me] = await bus.request(
+        userContract,
+        "lookupUsers",
+        { ids: [userId] },
+        { traceId: ctx.traceId },
+      );
+      await store.transferOwner(playlistId, toUserId, { userId, name: me?.name ?? userId }, clock.now());
+      const moved = { ...playlist, ownerId: toUserId };
+      await announce(moved, { revisions: [], membersChanged: true }, ctx.traceId);
+      logger.info({ playlistId, from: userId, to: toUserId, traceId: ctx.traceId }, "playlist transferred");
+      return infoOf(moved, userId);
+    },
+
+    async delete({ playlistId }, ctx) {
+      const userId = requireUser(ctx);
+      const { playlist } = await owned(playlistId, userId);
+      const now = clock.now();
+      await store.updatePlaylist(playlistId, { updatedAt: now, deletedAt: now });
+      await announce({ ...playlist, deletedAt: now }, { revisions: [], deleted: true }, ctx.traceId);
+      logger.info({ playlistId, userId, traceId: ctx.traceId }, "playlist deleted");
+      return ok;
+    },
+
+    async import({ name, format, text, isPublic }, ctx) {
+      const userId = requireUser(ctx);
+      const { trackIds, report } = await files.match(format, text, ctx.traceId);
+      const id = await createPlaylist(
+        userId,
+        { name, description: "", isPublic, isCollaborative: false, smartRules: null },
+        trackIds,
+      );
+      return { snapshot: await snapshotOf(id, userId), report };
+    },
+
+    async export({ playlistId, format }, ctx) {
+      const userId = requireUser(ctx);
+      const { playlist } = await visible(playlistId, userId);
+      return files.render(playlist, await store.liveItems(playlistId), format, ctx.traceId);
+    },
+
+    async createSmart({ name, rules, isPublic }, ctx) {
+      const userId = requireUser(ctx);
+      const id = await createPlaylist(
+        userId,
+        { name, description: "", isPublic, isCollaborative: false, smartRules: rules },
+        [],
+      );
+      await smart.refresh(id, ctx.traceId);
+      return snapshotOf(id, userId);
+    },
+
+    async setSmartRules({ playlistId, rules }, ctx) {
+      const userId = requireUser(ctx);
+      const { playlist } = await owned(playlistId, userId);
+      if (playlist.smartRules === null)
+        throw new AppError("BAD_REQUEST", "Only a smart playlist has rules; this one is edited by hand");
+      await store.updatePlaylist(playlistId, { updatedAt: clock.now(), smartRules: rules });
+      await smart.refresh(playlistId, ctx.traceId);
+      return snapshotOf(playlistId, userId);
+    },
+
+    async access({ playlistId }, ctx) {
+      const userId = requireUser(ctx);
+      const playlist = await store.findPlaylist(playlistId);
+      if (!playlist) return { canView: false, canEdit: false };
+      const access = await accessOf(playlist, userId);
+      // Followers of a deleted playlist may still listen for its tombstone.
+      const canView =
+        playlist.deletedAt === null
+          ? access.canView
+          : access.canView || (await store.isMember(playlistId, "follower", userId));
+      return { canView, canEdit: playlist.deletedAt === null && access.canEdit };
+    },
+  };
+
+  let subscriptions: Subscription[] = [];
+
+  return {
+    handlers,
+    refreshSmartPlaylists: () => smart.refreshAll(),
+    async start() {
+      if (subscriptions.length > 0) return;
+      subscriptions = [
+        await bus.serve(playlistContract, handlers),
+        await bus.subscribe(catalogChangedEvent, (_change, ctx) => smart.refreshAllInBackground(ctx.traceId)),
+      ];
+    },
+    async stop() {
+      const current = subscriptions;
+      subscriptions = [];
+      await Promise.all(current.map((subscription) => subscription.unsubscribe()));
+      await smart.idle();
+    },
+  };
+}

@@ -1,0 +1,78 @@
+// The playlist service's storage port: playlists, their items (tombstones included), revisions and members.
+// The rules (permissions, rebasing) live in the service; edits run inside editPlaylist's locked transaction.
+import type { PlaylistItem, PlaylistRevision, SmartRules } from "@soundmesh/protocol";
+
+export interface StoredPlaylist {
+  id: string;
+  ownerId: string;
+  name: string;
+  description: string;
+  isPublic: boolean;
+  isCollaborative: boolean;
+  smartRules: SmartRules | null;
+  revision: number;
+  itemCount: number;
+  createdAt: number;
+  updatedAt: number;
+  deletedAt: number | null;
+}
+
+export interface PlaylistMember {
+  userId: string;
+  name: string;
+}
+
+export type MemberRole = "collaborator" | "follower";
+
+/** Where an item stands in the list, removed or not. */
+export interface StoredEntry {
+  itemId: string;
+  position: number;
+  isLive: boolean;
+}
+
+export type PlaylistPatch = Partial<
+  Pick<StoredPlaylist, "name" | "description" | "isPublic" | "isCollaborative" | "ownerId" | "smartRules">
+> & { updatedAt: number; deletedAt?: number };
+
+/** One edit's view of a playlist, inside a transaction that holds the playlist's row lock. */
+export interface PlaylistTransaction {
+  readonly playlist: StoredPlaylist;
+  revisionOfOperation(opId: string): Promise<PlaylistRevision | undefined>;
+  /** The entries (live or removed) among these item ids. */
+  entries(itemIds: readonly string[]): Promise<Map<string, StoredEntry>>;
+  /** The first position after `after` (null: the very first), tombstones included, skipping `excluded`. */
+  nextPosition(after: number | null, excluded: readonly string[]): Promise<number | null>;
+  /** The last position, tombstones included, skipping `excluded`. */
+  lastPosition(excluded: readonly string[]): Promise<number | null>;
+  /** The live item at or before `position` (null: anywhere) that is not excluded, nearest first. */
+  lastLiveAtOrBefore(position: number | null, excluded: readonly string[]): Promise<string | null>;
+  insertItems(items: ReadonlyArray<PlaylistItem & { position: number }>): Promise<void>;
+  markRemoved(itemIds: readonly string[], revision: number): Promise<void>;
+  setPositions(positions: ReadonlyArray<{ itemId: string; position: number }>): Promise<void>;
+  /** Spreads every position out again (1, 2, 3 …), same order. */
+  renumber(): Promise<void>;
+  appendRevision(revision: PlaylistRevision, patch: PlaylistPatch, itemCountDelta: number): Promise<void>;
+}
+
+export interface PlaylistStore {
+  insertPlaylist(playlist: StoredPlaylist): Promise<void>;
+  findPlaylist(id: string): Promise<StoredPlaylist | undefined>;
+  /** Runs `work` in one transaction with the playlist locked (revisions strictly sequential); undefined when absent. */
+  editPlaylist<T>(id: string, work: (tx: PlaylistTransaction) => Promise<T>): Promise<T | undefined>;
+  updatePlaylist(id: string, patch: PlaylistPatch): Promise<void>;
+  liveItems(id: string): Promise<PlaylistItem[]>;
+  /** The playlist and its live items as of one revision (one consistent read). */
+  readSnapshot(id: string): Promise<{ playlist: StoredPlaylist; items: PlaylistItem[] } | undefined>;
+  revisionsAfter(id: string, revision: number, limit: number): Promise<PlaylistRevision[]>;
+  members(id: string, role: MemberRole): Promise<PlaylistMember[]>;
+  followerCount(id: string): Promise<number>;
+  isMember(id: string, role: MemberRole, userId: string): Promise<boolean>;
+  addMember(id: string, role: MemberRole, member: PlaylistMember, at: number): Promise<void>;
+  removeMember(id: string, role: MemberRole, userId: string): Promise<boolean>;
+  /** Makes `newOwnerId` the owner and the old owner a collaborator, in one transaction. */
+  transferOwner(id: string, newOwnerId: string, oldOwner: PlaylistMember, at: number): Promise<void>;
+  /** Playlists the user owns, collaborates on or follows, deleted ones left out, most recently updated first. */
+  playlistsOf(userId: string): Promise<StoredPlaylist[]>;
+  smartPlaylists(): Promise<StoredPlaylist[]>;
+}
