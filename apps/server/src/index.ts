@@ -2,3 +2,10 @@
 export { loadConfig, defaultConfig, configSchema, ConfigError, type Config } from "./config";
 export { startAllInOne, openUserAdmin, scanOnce, type RunningServer } from "./all-in-one";
 export { createLogger } from "./logger";
+export {
+  startHeadlessPeer,
+  releaseWebRtc,
+  type HeadlessPeer,
+  type HeadlessPeerOptions,
+  type HeadlessPeerReport,
+} from "./cli/headless-peer";

@@ -32,6 +32,8 @@ export interface PieceFetcherOptions {
   lowBufferMs?: number;
   /** While peers hold the track, the server is asked only for pieces needed within this long (the seeds' ~15 s). */
   serverWindowMs?: number;
+  /** How long a piece outside the server window waits for a peer lookup under way. */
+  lookupWaitMs?: number;
   nowMs?: () => number;
 }
 
@@ -43,8 +45,8 @@ export interface PeerPieceSource extends PieceSource {
 export interface PeerPool {
   /** Neighbours holding (part of) the track. */
   holders(track: TrackRef): PeerPieceSource[];
-  /** The track is wanted: look for peers (cheap to call often). */
-  want(track: TrackRef): void;
+  /** The track is wanted: look for peers (cheap to call often); resolves when a lookup under way is done. */
+  want(track: TrackRef): Promise<void>;
 }
 
 /** Rate assumed for a peer never measured: optimistic, so new peers get tried. */
@@ -90,7 +92,10 @@ export class PieceFetcher {
     }
     const peers = this.options.peers;
     if (peers) {
-      peers.want(track);
+      const lookup = peers.want(track);
+      // A piece not needed soon waits a moment for the lookup rather than going to the server at once.
+      if (peers.holders(track).length === 0 && urgencyMs > (this.options.serverWindowMs ?? 15_000))
+        await Promise.race([lookup, this.sleep(this.options.lookupWaitMs ?? 3_000, signal)]);
       if (peers.holders(track).length > 0) return this.fetchWithPeers(peers, track, index, urgencyMs, signal);
     }
     const rounds = this.options.rounds ?? 3;
@@ -186,7 +191,9 @@ export class PieceFetcher {
         }
         const inWindow = dueInMs() <= windowMs;
         const noPeerLeft = ![...running.keys()].some((source) => source.kind === "peer");
-        if (inWindow && (isBufferLow() || noPeerLeft)) launchServer();
+        // No neighbour holds it any more (they left): the server, whatever the window.
+        const peersGone = noPeerLeft && pool.holders(track).length === 0;
+        if (peersGone || (inWindow && (isBufferLow() || noPeerLeft))) launchServer();
         if (running.size === 0) {
           if (serverAttempts >= maxServerAttempts || (inWindow && serverSources.length === 0))
             throw lastError;

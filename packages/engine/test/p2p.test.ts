@@ -80,8 +80,9 @@ class FakePool implements PeerPool {
   holders(): PeerPieceSource[] {
     return this.peers;
   }
-  want(): void {
+  want(): Promise<void> {
     this.wanted += 1;
+    return Promise.resolve();
   }
 }
 
@@ -277,7 +278,7 @@ describe("the overlay and uploads", () => {
     const holder = make(1);
     const listener = make(2);
     await seed(holder);
-    listener.overlay.want(track);
+    await listener.overlay.want(track);
     await vi.waitFor(() => expect(listener.overlay.holders(track)).toHaveLength(1));
     for (let index = 0; index < 5; index++) await listener.fetcher.fetch(track, index, 20_000, live());
     expect(listener.accounting.snapshot().bySource).toMatchObject({ peer: 5 * pieceSize, server: 0 });
@@ -294,7 +295,7 @@ describe("the overlay and uploads", () => {
     await seed(holder);
     // One upload at a time at 5 kB/s: each 1 kB piece holds the slot for ~200 ms, so later requests queue.
     holder.overlay.configureUploads({ maxConcurrent: 1, bytesPerSecond: 5_000 });
-    listener.overlay.want(track);
+    await listener.overlay.want(track);
     await vi.waitFor(() => expect(listener.overlay.holders(track)).toHaveLength(1));
     const neighbour = listener.overlay.holders(track)[0]!;
     const order: number[] = [];
@@ -318,7 +319,7 @@ describe("the overlay and uploads", () => {
     const holder = make(1, { bufferedAheadMs: () => holderBuffer.aheadMs });
     const listener = make(2);
     await seed(holder);
-    listener.overlay.want(track);
+    await listener.overlay.want(track);
     await vi.waitFor(() => expect(listener.overlay.holders(track)).toHaveLength(1));
     const neighbour = listener.overlay.holders(track)[0]!;
     await expect(neighbour.fetch(track, 0, { urgencyMs: 1_000, signal: live() })).rejects.toThrow(/busy/);
@@ -339,7 +340,7 @@ describe("the overlay and uploads", () => {
     const liar = make(1);
     const listener = make(2);
     await seed(liar, 3);
-    listener.overlay.want(track);
+    await listener.overlay.want(track);
     await vi.waitFor(() => expect(listener.overlay.holders(track)).toHaveLength(1));
     for (let index = 0; index < 3; index++) await listener.fetcher.fetch(track, index, 20_000, live());
     expect(await listener.fetcher.fetch(track, 3, 1_000, live())).toEqual(pieces[3]);
@@ -353,8 +354,8 @@ describe("the overlay and uploads", () => {
       bySource: { peer: 3 * pieceSize, server: pieceSize },
     });
     // A banned peer is not taken back, even when it calls.
-    liar.overlay.want(track);
-    listener.overlay.want({ ...track });
+    await liar.overlay.want(track);
+    await listener.overlay.want({ ...track });
     expect(listener.overlay.neighbours.has(liar.selfId)).toBe(false);
     listener.overlay.close();
     liar.overlay.close();
@@ -370,7 +371,7 @@ describe("the overlay and uploads", () => {
     const connectVia = async (from: ReturnType<typeof make>, to: ReturnType<typeof make>) => {
       const tracker = from.tracker as unknown as { query: TrackerClient["query"] };
       tracker.query = () => Promise.resolve([{ peerId: to.selfId, sameNetwork: true, complete: true }]);
-      from.overlay.want({ ...track, trackId: `x${to.selfId.slice(-1)}` });
+      await from.overlay.want({ ...track, trackId: `x${to.selfId.slice(-1)}` });
       await vi.waitFor(() => expect(from.overlay.neighbours.has(to.selfId)).toBe(true));
       tracker.query = () => Promise.resolve([]);
     };
@@ -379,7 +380,7 @@ describe("the overlay and uploads", () => {
     await vi.waitFor(() =>
       expect(middle.overlay.neighbours.get(holder.selfId)?.holdings.has(key)).toBe(true),
     );
-    asker.overlay.want(track);
+    await asker.overlay.want(track);
     await vi.waitFor(() => expect(asker.overlay.holders(track).map((n) => n.id)).toContain(holder.selfId));
     expect(await asker.fetcher.fetch(track, 0, 20_000, live())).toEqual(pieces[0]);
     expect(asker.accounting.snapshot().bySource.peer).toBe(pieceSize);
@@ -413,7 +414,7 @@ describe("the overlay and uploads", () => {
     for (const n of [1, 2, 3, 4]) {
       next.peerId = peerName(n);
       // Each track played brings a new neighbour; the one holding what we play now is the one kept.
-      hub.want({ ...track, trackId: `t${n}` });
+      await hub.want({ ...track, trackId: `t${n}` });
       await vi.waitFor(() => expect(hub.neighbours.has(peerName(n))).toBe(true));
       expect(hub.neighbours.size).toBeLessThanOrEqual(2);
     }

@@ -6,6 +6,7 @@ import { createLogger } from "../logger";
 import { openUserAdmin, scanOnce, startAllInOne } from "../all-in-one";
 import { ScanProgressBar } from "./scan-progress";
 import { promptPassword, readPasswordFromStdin } from "./prompt";
+import { addPeerCommand } from "./peer-command";
 
 interface GlobalOptions {
   config?: string;
@@ -160,6 +161,7 @@ export function buildProgram(): Command {
         console.log(`${record.name} is ${record.disabled ? "disabled" : "enabled"}`);
       });
     });
+  addPeerCommand(program);
   return program;
 }
 

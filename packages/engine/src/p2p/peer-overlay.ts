@@ -57,6 +57,7 @@ export class PeerOverlay {
   private readonly banned = new Set<string>();
   private readonly held = new Map<string, HeldTrack>();
   private readonly lookedUpAtMs = new Map<string, number>();
+  private readonly lookups = new Map<string, Promise<void>>();
   private readonly queries = new Map<
     number,
     (from: Neighbour, message: Extract<PeerControlMessage, { t: "holders" }>) => void
@@ -85,16 +86,28 @@ export class PeerOverlay {
     return [...this.neighbours.values()].filter((n) => n.open && n.holdings.has(key) && !n.lacking.has(key));
   }
 
-  /** The track is being played: find peers for it unless neighbours already have it or we looked just now. */
-  want(track: TrackRef): void {
+  /**
+   * The track is being played: find peers for it unless neighbours already have it or we looked just now.
+   * Resolves when the lookup under way (if any) has finished.
+   */
+  want(track: TrackRef): Promise<void> {
     const key = trackKey(track);
+    this.wanted.delete(key);
     this.wanted.add(key);
-    if (this.wanted.size > 8) this.wanted.delete(this.wanted.values().next().value as string);
-    if (this.holders(track).length >= (this.options.connectionsPerTrack ?? 4)) return;
+    // The track playing and the one prefetched after it.
+    if (this.wanted.size > 2) this.wanted.delete(this.wanted.values().next().value as string);
+    const running = this.lookups.get(key);
+    if (running) return running;
+    if (this.holders(track).length >= (this.options.connectionsPerTrack ?? 4)) return Promise.resolve();
     const last = this.lookedUpAtMs.get(key);
-    if (last !== undefined && this.nowMs() - last < (this.options.rediscoverMs ?? 10_000)) return;
+    if (last !== undefined && this.nowMs() - last < (this.options.rediscoverMs ?? 5_000))
+      return Promise.resolve();
     this.lookedUpAtMs.set(key, this.nowMs());
-    void this.discover(track).catch((error: unknown) => this.options.onError?.(error));
+    const lookup = this.discover(track)
+      .catch((error: unknown) => this.options.onError?.(error))
+      .finally(() => this.lookups.delete(key));
+    this.lookups.set(key, lookup);
+    return lookup;
   }
 
   /** A verified piece was kept: tell the tracker and neighbours we hold the track (and when we hold all of it). */

@@ -1,0 +1,203 @@
+// The headless peer: logs in, plays a list of tracks at real-time speed without sound, caches and serves them to
+// other listeners like a browser does. For tests, demos and swarm benchmarks (`soundmesh peer`).
+import nodeDataChannel from "node-datachannel";
+import { RTCPeerConnection } from "node-datachannel/polyfill";
+import {
+  ByteAccounting,
+  CachedManifests,
+  MemoryPieceStore,
+  PeerOverlay,
+  PieceFetcher,
+  Player,
+  ServerSource,
+  WebRtcTransport,
+  type ByteSnapshot,
+  type Manifest,
+  type OverlayStats,
+  type PieceStore,
+  type RtcPeerConnectionConstructor,
+  type TrackerClient,
+  type UploadSettings,
+} from "@soundmesh/engine";
+import type { PeerInfo } from "@soundmesh/protocol";
+import { HeadlessSink } from "./headless-sink";
+import { SessionSocket } from "./session-socket";
+
+export interface HeadlessPeerOptions {
+  baseUrl: string;
+  /** A session or API token; else name and password are used to log in. */
+  token?: string;
+  name?: string;
+  password?: string;
+  trackIds: string[];
+  profile?: string;
+  /** Playback speed: 1 is real time. */
+  speed?: number;
+  /** Off: server and cache only (for comparisons). */
+  p2p?: boolean;
+  upload?: Partial<UploadSettings>;
+  /** For tests and demos of the hash check: serve pieces with one byte flipped. */
+  serveCorrupted?: boolean;
+  onError?: (error: unknown) => void;
+}
+
+export interface HeadlessPeerReport {
+  peerId: string;
+  bytes: ByteSnapshot;
+  overlay: OverlayStats | undefined;
+  stutters: number;
+  startLatencyMs: number | undefined;
+  errors: string[];
+}
+
+export interface HeadlessPeer {
+  readonly peerId: string;
+  /** Resolves when every track has been played. */
+  readonly played: Promise<void>;
+  report(): HeadlessPeerReport;
+  close(): Promise<void>;
+}
+
+async function login(baseUrl: string, name: string, password: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/api/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, password }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const body = (await response.json()) as { token?: string; code?: string };
+  if (!response.ok || !body.token)
+    throw new Error(`login failed: HTTP ${response.status} ${body.code ?? ""}`);
+  return body.token;
+}
+
+/** Serves what the store holds with one byte changed: a peer that lies. */
+class CorruptingStore implements PieceStore {
+  constructor(private readonly inner: PieceStore) {}
+  async get(key: string, index: number): Promise<Uint8Array | undefined> {
+    const bytes = await this.inner.get(key, index);
+    if (!bytes) return undefined;
+    const copy = bytes.slice();
+    copy[copy.byteLength >> 1] = (copy[copy.byteLength >> 1]! + 1) & 0xff;
+    return copy;
+  }
+  put = (key: string, index: number, bytes: Uint8Array) => this.inner.put(key, index, bytes);
+  delete = (key: string) => this.inner.delete(key);
+  size = (key: string) => this.inner.size(key);
+  getManifest = (key: string) => this.inner.getManifest(key);
+  putManifest = (key: string, manifest: Manifest) => this.inner.putManifest(key, manifest);
+}
+
+function trackerOver(socket: SessionSocket): TrackerClient {
+  return {
+    announce: async (holdings) => void (await socket.request("tracker.announce", { holdings })),
+    query: async (rendition) =>
+      (await socket.request<{ peers: PeerInfo[] }>("tracker.query", { ...rendition, limit: 10 })).peers,
+    reportBadPeer: async (peerId, rendition, pieceIndex) =>
+      void (await socket.request("tracker.reportBadPeer", { ...rendition, peerId, pieceIndex })),
+  };
+}
+
+export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<HeadlessPeer> {
+  const token =
+    options.token ??
+    (options.name && options.password !== undefined
+      ? await login(options.baseUrl, options.name, options.password)
+      : undefined);
+  if (!token) throw new Error("a token, or a name and password, is needed");
+  const profile = options.profile ?? "opus96";
+  const socket = await SessionSocket.connect(options.baseUrl, token);
+  const errors: string[] = [];
+  const onError = (error: unknown) => {
+    if (errors.length < 100) errors.push(error instanceof Error ? error.message : String(error));
+    options.onError?.(error);
+  };
+  const server = new ServerSource({
+    baseUrl: options.baseUrl,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const store = new MemoryPieceStore();
+  const manifests = new CachedManifests(server, store);
+  // The sink maps bytes to time through each manifest, so the queue's manifests are fetched first.
+  const queueManifests: Manifest[] = [];
+  for (const trackId of options.trackIds) queueManifests.push(await manifests.manifest(trackId, profile));
+  const sink = new HeadlessSink(queueManifests, options.speed ?? 1);
+  const accounting = new ByteAccounting();
+  const bufferedAheadMs = () => sink.bufferedAheadMs();
+
+  let overlay: PeerOverlay | undefined;
+  if (options.p2p ?? true) {
+    const transport = new WebRtcTransport({
+      selfId: socket.peerId,
+      signaler: { send: (to, data) => socket.signal(to, data) },
+      RTCPeerConnection: RTCPeerConnection as unknown as RtcPeerConnectionConstructor,
+      onError,
+    });
+    socket.onSignal((from, data) => transport.receive(from, data));
+    overlay = new PeerOverlay({
+      selfId: socket.peerId,
+      transport,
+      tracker: trackerOver(socket),
+      store: options.serveCorrupted ? new CorruptingStore(store) : store,
+      ...(options.upload ? { upload: options.upload } : {}),
+      bufferedAheadMs,
+      onError,
+    });
+  }
+  const peers = overlay;
+  const fetcher = new PieceFetcher({
+    sources: [server],
+    store,
+    accounting,
+    ...(peers
+      ? {
+          peers,
+          bufferedAheadMs,
+          onStored: (track, index) => peers.stored(track, index),
+          onBadPiece: (source, track, index) => {
+            if (source.kind === "peer") peers.reportBadPiece(source.id, track, index);
+          },
+        }
+      : {}),
+  });
+  let startLatencyMs: number | undefined;
+  const player = new Player({
+    sink,
+    server: manifests,
+    fetcher,
+    accounting,
+    profile,
+    onEvent: (event) => {
+      if (event.type === "started" && startLatencyMs === undefined) startLatencyMs = event.latencyMs;
+      if (event.type === "error") onError(new Error(event.message));
+    },
+  });
+  await player.play(options.trackIds.map((trackId) => ({ trackId })));
+  const ticker = setInterval(() => void player.tick().catch(onError), 100);
+  const pinger = setInterval(() => overlay?.ping(), 5_000);
+  const played = sink.finished;
+
+  return {
+    peerId: socket.peerId,
+    played,
+    report: () => ({
+      peerId: socket.peerId,
+      bytes: accounting.snapshot(),
+      overlay: overlay?.stats(),
+      stutters: sink.stutters,
+      startLatencyMs,
+      errors: [...errors],
+    }),
+    async close() {
+      clearInterval(ticker);
+      clearInterval(pinger);
+      overlay?.close();
+      await socket.close();
+    },
+  };
+}
+
+/** Frees node-datachannel's threads so a process can exit. */
+export function releaseWebRtc(): void {
+  nodeDataChannel.cleanup();
+}

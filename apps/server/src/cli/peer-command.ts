@@ -1,0 +1,74 @@
+// `soundmesh peer`: a headless listener that plays tracks without sound and serves them to others, printing a
+// JSON report of bytes by source, stutters and uploads when done.
+import type { Command } from "commander";
+import { releaseWebRtc, startHeadlessPeer } from "./headless-peer";
+
+interface PeerCommandOptions {
+  server: string;
+  user: string;
+  track: string[];
+  profile: string;
+  speed: string;
+  uploadLimit?: string;
+  upload: boolean;
+  p2p: boolean;
+  lingerSeconds: string;
+}
+
+export function addPeerCommand(program: Command): void {
+  program
+    .command("peer")
+    .description(
+      "a headless listener: logs in, plays tracks at real-time speed without sound, caches and serves them",
+    )
+    .requiredOption("-s, --server <url>", "the soundmesh server, e.g. http://127.0.0.1:7700")
+    .requiredOption("-u, --user <name>", "account to log in as (password from SOUNDMESH_PASSWORD)")
+    .requiredOption("-t, --track <id...>", "track ids to play, in order")
+    .option("--profile <name>", "rendition profile", "opus96")
+    .option("--speed <factor>", "playback speed; 1 is real time", "1")
+    .option("--upload-limit <bytesPerSecond>", "cap on upload rate (default: none)")
+    .option("--no-upload", "do not serve pieces to other listeners")
+    .option("--no-p2p", "server and cache only (for comparisons)")
+    .option("--linger-seconds <n>", "keep serving this long after playing (0: leave at once)", "0")
+    .action(async (options: PeerCommandOptions) => {
+      const password = process.env.SOUNDMESH_PASSWORD;
+      if (password === undefined) throw new Error("set SOUNDMESH_PASSWORD to the account's password");
+      const speed = Number(options.speed);
+      const lingerMs = Number(options.lingerSeconds) * 1000;
+      if (!(speed > 0) || !(lingerMs >= 0)) throw new Error("--speed must be > 0 and --linger-seconds >= 0");
+      const peer = await startHeadlessPeer({
+        baseUrl: options.server.replace(/\/$/, ""),
+        name: options.user,
+        password,
+        trackIds: options.track,
+        profile: options.profile,
+        speed,
+        p2p: options.p2p,
+        upload: {
+          enabled: options.upload,
+          ...(options.uploadLimit ? { bytesPerSecond: Number(options.uploadLimit) } : {}),
+        },
+      });
+      const stop = new AbortController();
+      process.once("SIGINT", () => stop.abort());
+      process.once("SIGTERM", () => stop.abort());
+      try {
+        await Promise.race([
+          peer.played,
+          new Promise((resolve) => stop.signal.addEventListener("abort", resolve)),
+        ]);
+        if (!stop.signal.aborted && lingerMs > 0)
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, lingerMs);
+            stop.signal.addEventListener("abort", () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+        console.log(JSON.stringify(peer.report()));
+      } finally {
+        await peer.close();
+        releaseWebRtc();
+      }
+    });
+}

@@ -1,0 +1,93 @@
+// Peer-assisted streaming between headless peers through a real server: the second listener gets most of its
+// bytes from the first, finishes from the server when the first leaves, and never keeps a corrupted piece.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { releaseWebRtc, startHeadlessPeer, type HeadlessPeer } from "@soundmesh/server";
+import { WsClient, login, setupAdmin, startServer, waitUntil, type TestServer } from "@soundmesh/test-kit";
+import { generateP2pLibrary } from "./p2p-library";
+
+let server: TestServer;
+let trackIds: string[];
+const password = "correct horse battery";
+const peers: HeadlessPeer[] = [];
+
+async function peer(
+  trackId: string,
+  options: { speed?: number; upload?: { bytesPerSecond: number }; serveCorrupted?: boolean } = {},
+) {
+  const started = await startHeadlessPeer({
+    baseUrl: server.url,
+    token: await login(server.url, "admin", password),
+    trackIds: [trackId],
+    speed: options.speed ?? 8,
+    ...(options.upload ? { upload: options.upload } : {}),
+    ...(options.serveCorrupted ? { serveCorrupted: true } : {}),
+  });
+  peers.push(started);
+  return started;
+}
+
+beforeAll(async () => {
+  const library = await generateP2pLibrary(3, 40);
+  server = await startServer({ libraryFolders: [library] });
+  const token = await setupAdmin(server.url, "admin", password);
+  const ws = await WsClient.connect(server.url, token);
+  const album = await waitUntil(
+    () => ws.request<{ hits: Array<{ id: string }> }>("search.query", { q: "tone", kinds: ["track"] }),
+    (r) => r.hits.length === 3,
+    30_000,
+  );
+  trackIds = album.hits.map((hit) => hit.id);
+  await ws.close();
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(peers.map((p) => p.close()));
+  await server?.close();
+  releaseWebRtc();
+});
+
+describe("headless peers", () => {
+  it("a second listener gets most of its bytes from the first and plays without stutter", async () => {
+    const first = await peer(trackIds[0]!);
+    await first.played;
+    expect(first.report().bytes.bySource.server).toBeGreaterThan(0);
+    const second = await peer(trackIds[0]!, { speed: 6 });
+    await second.played;
+    const report = second.report();
+    expect(report.bytes.share.peer, JSON.stringify(report)).toBeGreaterThan(0.5);
+    expect(report.stutters).toBe(0);
+    expect(report.bytes.rejectedPieces).toBe(0);
+    expect(first.report().overlay?.bytesUploaded).toBeGreaterThanOrEqual(report.bytes.bySource.peer);
+  }, 60_000);
+
+  it("finishes from the server without a stall when the peer it downloads from leaves mid-transfer", async () => {
+    // The holder uploads at ~4x real time, so the transfer is still going when it leaves.
+    const holder = await peer(trackIds[1]!, { speed: 16, upload: { bytesPerSecond: 50_000 } });
+    await holder.played;
+    const listener = await peer(trackIds[1]!, { speed: 3 });
+    await waitUntil(
+      () => listener.report().bytes.bySource.peer,
+      (bytes) => bytes >= 64 * 1024,
+      15_000,
+    );
+    await holder.close();
+    await listener.played;
+    const report = listener.report();
+    expect(report.stutters).toBe(0);
+    expect(report.bytes.bySource.peer).toBeGreaterThan(0);
+    expect(report.bytes.bySource.server).toBeGreaterThan(0);
+    expect(report.overlay?.neighbours).toBe(0);
+  }, 60_000);
+
+  it("never keeps a corrupted piece: the lying peer is reported, dropped and the track plays from the server", async () => {
+    const liar = await peer(trackIds[2]!, { speed: 16, serveCorrupted: true });
+    await liar.played;
+    const victim = await peer(trackIds[2]!, { speed: 8 });
+    await victim.played;
+    const report = victim.report();
+    expect(report.bytes.rejectedPieces).toBeGreaterThanOrEqual(1);
+    expect(report.bytes.bySource.peer).toBe(0);
+    expect(report.overlay).toMatchObject({ badPeers: 1, neighbours: 0 });
+    expect(report.stutters).toBe(0);
+  }, 60_000);
+});

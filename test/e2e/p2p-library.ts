@@ -1,0 +1,42 @@
+// A small library of longer tracks for P2P tests and the swarm benchmark: sine tones in FLAC, made once per machine.
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** Makes `count` tracks of `seconds` each (tones 40 Hz apart) in a cached folder and returns it. */
+export async function generateP2pLibrary(count = 3, seconds = 40): Promise<string> {
+  const root = join(tmpdir(), `soundmesh-p2p-library-${count}x${seconds}s`);
+  const done = join(root, ".complete");
+  if (existsSync(done)) return root;
+  mkdirSync(join(root, "Swarm", "Tones"), { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const file = join(root, "Swarm", "Tones", `${String(i + 1).padStart(2, "0")} Tone ${i + 1}.flac`);
+    await run("ffmpeg", [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      `sine=frequency=${220 + i * 40}:duration=${seconds}`,
+      "-metadata",
+      `title=Tone ${i + 1}`,
+      "-metadata",
+      "artist=Swarm",
+      "-metadata",
+      "album=Tones",
+      "-metadata",
+      `track=${i + 1}`,
+      "-c:a",
+      "flac",
+      file,
+    ]);
+  }
+  await run("touch", [done]);
+  return root;
+}
