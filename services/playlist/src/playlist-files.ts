@@ -75,13 +75,23 @@ function field(track: string, name: string): string | null {
   return value === "" ? null : value;
 }
 
+/** XSPF locations are URIs: relative ones are percent-decoded here; file:// URLs are decoded when matched. */
+function locationOf(location: string | null): string | null {
+  if (location === null || /^[a-z][a-z0-9+.-]*:/i.test(location)) return location;
+  try {
+    return decodeURIComponent(location);
+  } catch {
+    return location;
+  }
+}
+
 export function parseXspf(text: string): PlaylistFileEntry[] {
   if (!/<(?:\w+:)?playlist[\s>]/i.test(text)) throw new AppError("BAD_REQUEST", "Not an XSPF playlist");
   const tracks = text.match(/<(?:\w+:)?track(?:\s[^>]*)?>[\s\S]*?<\/(?:\w+:)?track>/gi) ?? [];
   return tracks.map((track) => {
     const duration = Number(field(track, "duration"));
     return {
-      path: field(track, "location"),
+      path: locationOf(field(track, "location")),
       artist: field(track, "creator"),
       title: field(track, "title"),
       durationMs: Number.isFinite(duration) && duration > 0 ? Math.round(duration) : null,
