@@ -44,10 +44,18 @@ export class PlaylistSync {
   private deleted = false;
   private readonly changeListeners = new Set<(change: PlaylistChange) => void>();
 
+  private flushAgain = false;
+  private stopWatching: (() => void) | undefined;
+
   private constructor(
     private readonly connection: PlaylistConnection,
     readonly model: PlaylistModel,
-  ) {}
+  ) {
+    // A local edit goes out at once (or waits in the queue while offline).
+    this.stopWatching = model.onChange(() => {
+      if (model.pending.some((op) => !op.inFlight && op.ackedRevision === undefined)) void this.flush();
+    });
+  }
 
   /**
    * Follows the playlist's topic, then loads it (or resumes a saved model: its queue is sent at once).
@@ -100,7 +108,11 @@ export class PlaylistSync {
    * out on reconnected()). Resolves when this round is over; never rejects.
    */
   flush(): Promise<void> {
-    this.flushing ??= this.sendAll().finally(() => (this.flushing = undefined));
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = this.sendAll().finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 
@@ -117,14 +129,19 @@ export class PlaylistSync {
   }
 
   close(): void {
+    this.stopWatching?.();
+    this.stopWatching = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
   }
 
   private async sendAll(): Promise<void> {
-    for (let batch = this.model.takeBatch(); batch; batch = this.model.takeBatch()) {
-      if (!(await this.send(batch))) return;
-    }
+    do {
+      this.flushAgain = false;
+      for (let batch = this.model.takeBatch(); batch; batch = this.model.takeBatch()) {
+        if (!(await this.send(batch))) return;
+      }
+    } while (this.flushAgain);
   }
 
   /** One batch; false when sending should stop for now (offline, or a resync is needed first). */

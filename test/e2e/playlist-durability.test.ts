@@ -1,0 +1,69 @@
+// An acknowledged playlist edit survives kill -9 of the server: the all-in-one process is killed right after the
+// acknowledgement and restarted on the same data dir.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { PlaylistSnapshot } from "@soundmesh/protocol";
+import { WsClient, setupAdmin, spawnServer } from "@soundmesh/test-kit";
+
+const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-playlist-kill-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe("playlist durability", () => {
+  it("keeps an edit acknowledged just before kill -9, with its revision", async () => {
+    const first = await spawnServer(dataDir);
+    const token = await setupAdmin(first.url, "admin", "correct horse battery");
+    const ws = await WsClient.connect(first.url, token);
+    const created = await ws.request<PlaylistSnapshot>("playlist.create", {
+      name: "Keep me",
+      trackIds: ["t1"],
+    });
+    const playlistId = created.playlist.id;
+    const acknowledged = await ws.request<{ revision: number }>("playlist.edit", {
+      playlistId,
+      baseRevision: created.playlist.revision,
+      operations: [
+        {
+          opId: "survivor-op-1",
+          operation: {
+            type: "insert",
+            afterItemId: "end",
+            items: [{ itemId: "survivor-item", trackId: "t2" }],
+          },
+        },
+        { opId: "survivor-op-2", operation: { type: "rename", name: "Kept" } },
+      ],
+    });
+    first.process.kill("SIGKILL");
+    expect(await first.exited).toBe("SIGKILL");
+
+    const second = await spawnServer(dataDir);
+    try {
+      const again = await WsClient.connect(second.url, token);
+      const stored = await again.request<PlaylistSnapshot>("playlist.get", { playlistId });
+      expect(stored.playlist).toMatchObject({ name: "Kept", revision: acknowledged.revision, itemCount: 2 });
+      expect(stored.items.map((item) => item.itemId)).toContain("survivor-item");
+      // Resending the acknowledged operation (a client that never saw the answer) does not apply it twice.
+      const resent = await again.request<{ revision: number }>("playlist.edit", {
+        playlistId,
+        baseRevision: 0,
+        operations: [
+          {
+            opId: "survivor-op-1",
+            operation: {
+              type: "insert",
+              afterItemId: "end",
+              items: [{ itemId: "survivor-item", trackId: "t2" }],
+            },
+          },
+        ],
+      });
+      expect(resent.revision).toBe(acknowledged.revision);
+      await again.close();
+    } finally {
+      second.process.kill("SIGTERM");
+      await second.exited;
+    }
+  }, 60_000);
+});

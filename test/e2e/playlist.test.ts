@@ -1,0 +1,171 @@
+// Playlists through the real server: two WebSocket clients editing one collaborative playlist with the client model
+// see each other's edits live, one of them going offline in between; private playlists' topics stay closed.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket, { type RawData } from "ws";
+import { serverFrame, type PlaylistSnapshot } from "@soundmesh/protocol";
+import { PlaylistSync, type PlaylistConnection } from "@soundmesh/playlist-model";
+import { FrameError, WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
+
+/** A PlaylistConnection over WsClient that, like the web player's connection, follows its topics again after a reconnect. */
+class TestConnection implements PlaylistConnection {
+  private readonly topics = new Map<string, (data: unknown) => void>();
+  private detach: (() => void) | undefined;
+  client!: WsClient;
+
+  async attach(client: WsClient): Promise<void> {
+    this.detach?.();
+    this.client = client;
+    const onMessage = (data: RawData) => {
+      const frame = serverFrame.parse(JSON.parse((data as Buffer).toString("utf8")));
+      if (frame.t === "push") this.topics.get(frame.topic)?.(frame.data);
+    };
+    client.socket.on("message", onMessage);
+    this.detach = () => client.socket.off("message", onMessage);
+    for (const topic of this.topics.keys()) await this.follow(topic);
+  }
+
+  request(method: string, params: unknown): Promise<unknown> {
+    // Offline: fail at once, as the web player's connection does.
+    if (this.client.socket.readyState !== WebSocket.OPEN)
+      return Promise.reject(Object.assign(new Error("offline"), { code: "UNAVAILABLE" }));
+    return this.client.request(method, params);
+  }
+
+  async subscribe(topic: string, onPush: (data: unknown) => void): Promise<() => void> {
+    await this.follow(topic);
+    this.topics.set(topic, onPush);
+    return () => this.topics.delete(topic);
+  }
+
+  private async follow(topic: string): Promise<void> {
+    const id = `sub:${topic}`;
+    const answer = this.client.waitFor(
+      (frame) => (frame.t === "res" || frame.t === "err") && frame.id === id,
+    );
+    this.client.sendRaw(JSON.stringify({ t: "sub", topic }));
+    const frame = await answer;
+    // Consumed: a later subscription to the same topic waits for its own answer.
+    this.client.frames.splice(this.client.frames.indexOf(frame), 1);
+    if (frame.t === "err") throw new FrameError(frame);
+  }
+}
+
+const trackIdsOf = (sync: PlaylistSync) => sync.model.items.map((item) => item.trackId);
+
+describe("playlists over the WebSocket", () => {
+  let server: TestServer;
+  let aliceToken: string;
+  let bobToken: string;
+  let carolToken: string;
+  let bobId: string;
+  beforeAll(async () => {
+    server = await startServer();
+    aliceToken = await setupAdmin(server.url, "alice", "alice password");
+    const admin = await WsClient.connect(server.url, aliceToken);
+    bobId = (
+      await admin.request<{ id: string }>("user.createUser", { name: "bob", password: "bob password" })
+    ).id;
+    await admin.request("user.createUser", { name: "carol", password: "carol password" });
+    await admin.close();
+    bobToken = await login(server.url, "bob", "bob password");
+    carolToken = await login(server.url, "carol", "carol password");
+  });
+  afterAll(() => server.close());
+
+  it("two clients editing one collaborative playlist see each other's edits, offline ones included", async () => {
+    const alice = new TestConnection();
+    await alice.attach(await WsClient.connect(server.url, aliceToken));
+    const bob = new TestConnection();
+    await bob.attach(await WsClient.connect(server.url, bobToken));
+    try {
+      const created = (await alice.request("playlist.create", {
+        name: "Road trip",
+        isCollaborative: true,
+        trackIds: ["track-a"],
+      })) as PlaylistSnapshot;
+      const playlistId = created.playlist.id;
+      await alice.request("playlist.addCollaborator", { playlistId, userName: "bob" });
+      const aliceSync = await PlaylistSync.open(alice, playlistId);
+      const bobSync = await PlaylistSync.open(bob, playlistId, { userId: bobId });
+      expect(trackIdsOf(bobSync)).toEqual(["track-a"]);
+
+      aliceSync.model.append(["track-b"]);
+      await expect.poll(() => trackIdsOf(bobSync)).toEqual(["track-a", "track-b"]);
+      bobSync.model.insert(null, ["track-c"]);
+      await expect.poll(() => trackIdsOf(aliceSync)).toEqual(["track-c", "track-a", "track-b"]);
+
+      // Concurrent edits from both sides converge.
+      const first = aliceSync.model.items[0]!.itemId;
+      aliceSync.model.move([first], "end");
+      bobSync.model.insert(first, ["track-d"]);
+      await expect.poll(() => trackIdsOf(aliceSync)).toEqual(["track-a", "track-b", "track-c", "track-d"]);
+      await expect.poll(() => trackIdsOf(bobSync)).toEqual(trackIdsOf(aliceSync));
+
+      // Bob goes offline and keeps editing; Alice edits meanwhile; Bob comes back.
+      await bob.client.close();
+      const removed = bobSync.model.items[1]!.itemId;
+      bobSync.model.remove([removed]);
+      bobSync.model.rename("Bob was here");
+      await bobSync.flush();
+      expect(bobSync.model.pending).toHaveLength(2);
+      aliceSync.model.append(["track-e"]);
+      await expect.poll(() => aliceSync.model.pending.length).toBe(0);
+      await bob.attach(await WsClient.connect(server.url, bobToken));
+      await bobSync.reconnected();
+      const expected = ["track-a", "track-c", "track-d", "track-e"];
+      await expect.poll(() => trackIdsOf(aliceSync)).toEqual(expected);
+      await expect.poll(() => aliceSync.model.meta.name).toBe("Bob was here");
+      expect(trackIdsOf(bobSync)).toEqual(expected);
+      expect(bobSync.model.pending).toEqual([]);
+      expect(bobSync.model.revision).toBe(aliceSync.model.revision);
+      const stored = (await alice.request("playlist.get", { playlistId })) as PlaylistSnapshot;
+      expect(stored.items).toEqual(aliceSync.model.items);
+      aliceSync.close();
+      bobSync.close();
+    } finally {
+      await alice.client.close();
+      await bob.client.close();
+    }
+  });
+
+  it("keeps a private playlist's topic closed to others and stops pushing once access ends", async () => {
+    const alice = new TestConnection();
+    await alice.attach(await WsClient.connect(server.url, aliceToken));
+    const carol = new TestConnection();
+    await carol.attach(await WsClient.connect(server.url, carolToken));
+    try {
+      const created = (await alice.request("playlist.create", { name: "Secret" })) as PlaylistSnapshot;
+      const playlistId = created.playlist.id;
+      const refused = await carol
+        .subscribe(`playlist.${playlistId}`, () => undefined)
+        .catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: "NOT_FOUND" });
+      await expect(PlaylistSync.open(carol, playlistId)).rejects.toMatchObject({ code: "NOT_FOUND" });
+
+      const aliceSync = await PlaylistSync.open(alice, playlistId);
+      aliceSync.model.setPublic(true);
+      await expect.poll(() => aliceSync.model.pending.length).toBe(0);
+      const carolSync = await PlaylistSync.open(carol, playlistId);
+      const pushes: number[] = [];
+      carolSync.onChange((change) => pushes.push(change.revision));
+      aliceSync.model.append(["track-x"]);
+      await expect.poll(() => trackIdsOf(carolSync)).toEqual(["track-x"]);
+      // Private again: the change that hides it, and everything after, no longer reaches carol.
+      aliceSync.model.setPublic(false);
+      aliceSync.model.append(["track-y"]);
+      await expect.poll(() => aliceSync.model.pending.length).toBe(0);
+      // Public once more: pushes arrive in order per socket, so seeing revision 5 proves 3 and 4 were never sent;
+      // the gap makes carol's sync fetch them.
+      aliceSync.model.setPublic(true);
+      await expect.poll(() => pushes).toEqual([2, 5]);
+      expect(carolSync.model.revision).toBeLessThanOrEqual(5);
+      await expect.poll(() => trackIdsOf(carolSync)).toEqual(["track-x", "track-y"]);
+      expect(carolSync.model.revision).toBe(5);
+      aliceSync.close();
+      carolSync.close();
+    } finally {
+      await alice.client.close();
+      await carol.client.close();
+    }
+  });
+});
