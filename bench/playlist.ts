@@ -1,0 +1,180 @@
+// Playlist benchmark: edits per second and acknowledgement latency on one hot playlist with 1, 8 and 64 concurrent
+// editors over WebSockets (SQLite, and PostgreSQL when reachable); applying a 10,000-item snapshot on a client.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { PlaylistOperation, PlaylistRevision, PlaylistSnapshot } from "@soundmesh/protocol";
+import { PlaylistModel, newRandomId } from "@soundmesh/playlist-model";
+import { WsClient, pgTestDatabase, setupAdmin, spawnServer } from "@soundmesh/test-kit";
+import { printTable, round, summarize, writeResults, type Row } from "./report";
+
+const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
+const editorCounts = [1, 8, 64];
+const snapshotItems = 10_000;
+
+/** One editor: inserts after its own items or at the end, removes and moves its own, on a stale base revision. */
+async function editLoop(
+  ws: WsClient,
+  playlistId: string,
+  deadline: number,
+  samples: number[],
+): Promise<void> {
+  const mine: string[] = [];
+  let baseRevision = 0;
+  for (let i = 0; performance.now() < deadline; i += 1) {
+    const roll = i % 10;
+    let operation: PlaylistOperation;
+    if (roll < 7 || mine.length < 2) {
+      const itemId = newRandomId();
+      const afterItemId = mine.length === 0 || roll === 0 ? "end" : mine[i % mine.length]!;
+      operation = { type: "insert", afterItemId, items: [{ itemId, trackId: `track${i % 100}` }] };
+      mine.push(itemId);
+    } else if (roll < 9) {
+      operation = { type: "remove", itemIds: [mine.splice(i % mine.length, 1)[0]!] };
+    } else {
+      operation = { type: "move", itemIds: [mine[0]!], afterItemId: mine.at(-1)! };
+    }
+    const sent = performance.now();
+    const result = await ws.request<{ revision: number; applied: PlaylistRevision[] }>("playlist.edit", {
+      playlistId,
+      baseRevision,
+      operations: [{ opId: newRandomId(), operation }],
+    });
+    samples.push(performance.now() - sent);
+    baseRevision = result.revision;
+    // Keep the client's memory of frames small over a long run.
+    ws.frames.length = 0;
+  }
+}
+
+async function hotPlaylist(database: string, env: Record<string, string>): Promise<Row[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-playlist-"));
+  const configFile = join(dataDir, "bench-config.json");
+  // The per-user and per-edge limits would otherwise measure the limiters, not the playlist service.
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      rateLimits: {
+        perUser: { ratePerSecond: 1e6, burst: 1e6 },
+        busDefault: { ratePerSecond: 1e6, burst: 1e6 },
+      },
+    }),
+  );
+  const server = await spawnServer(dataDir, { SOUNDMESH_CONFIG: configFile, ...env });
+  const rows: Row[] = [];
+  try {
+    const token = await setupAdmin(server.url);
+    for (const editors of editorCounts) {
+      const sockets = await Promise.all(
+        Array.from({ length: editors }, () => WsClient.connect(server.url, token)),
+      );
+      const created = await sockets[0]!.request<PlaylistSnapshot>("playlist.create", {
+        name: `Hot ${editors}`,
+        isCollaborative: true,
+      });
+      const samples: number[] = [];
+      const started = performance.now();
+      const deadline = started + durationMs;
+      await Promise.all(sockets.map((ws) => editLoop(ws, created.playlist.id, deadline, samples)));
+      const elapsedS = (performance.now() - started) / 1000;
+      const stats = summarize(samples);
+      const final = await sockets[0]!.request<PlaylistSnapshot>("playlist.get", {
+        playlistId: created.playlist.id,
+      });
+      rows.push({
+        database,
+        editors,
+        edits: samples.length,
+        "edits/s": Math.round(samples.length / elapsedS),
+        "ack p50 ms": round(stats.p50, 2),
+        "ack p99 ms": round(stats.p99, 2),
+        "final items": final.items.length,
+      });
+      await Promise.all(sockets.map((ws) => ws.close()));
+    }
+  } finally {
+    server.process.kill("SIGTERM");
+    await server.exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/** What a client does with a big snapshot: parse the frame, build the model, read the list to render it. */
+function snapshotOnClient(): Row[] {
+  const snapshot: PlaylistSnapshot = {
+    playlist: {
+      id: "benchplaylist",
+      ownerId: "u1",
+      name: "Big",
+      description: "",
+      isPublic: false,
+      isCollaborative: true,
+      collaborators: [],
+      followerCount: 0,
+      revision: snapshotItems,
+      itemCount: snapshotItems,
+      smartRules: null,
+      createdAt: 0,
+      updatedAt: 0,
+      access: { role: "owner", canEdit: true, isFollowing: false },
+    },
+    items: Array.from({ length: snapshotItems }, (_, i) => ({
+      itemId: newRandomId(),
+      trackId: `track${i}`,
+      addedBy: "u1",
+      addedAt: 1_700_000_000_000 + i,
+    })),
+  };
+  const text = JSON.stringify(snapshot);
+  const applySamples: number[] = [];
+  const opSamples: number[] = [];
+  for (let round = 0; round < 30; round += 1) {
+    const started = performance.now();
+    const model = new PlaylistModel(JSON.parse(text) as PlaylistSnapshot);
+    if (model.items.length !== snapshotItems) throw new Error("snapshot not applied");
+    applySamples.push(performance.now() - started);
+    // Then a pushed revision on that list: an insert in the middle, read back for rendering.
+    const middle = model.items[snapshotItems / 2]!.itemId;
+    const opStarted = performance.now();
+    model.receive([
+      {
+        revision: snapshotItems + 1,
+        opId: "benchop01",
+        author: "u2",
+        at: 1,
+        operation: { type: "insert", afterItemId: middle, items: [{ itemId: "benchitem", trackId: "t" }] },
+      },
+    ]);
+    if (model.items.length !== snapshotItems + 1) throw new Error("revision not applied");
+    opSamples.push(performance.now() - opStarted);
+  }
+  const apply = summarize(applySamples);
+  const op = summarize(opSamples);
+  const sizeKiB = Math.round(Buffer.byteLength(text) / 1024);
+  return [
+    {
+      measure: `apply a ${snapshotItems}-item snapshot (${sizeKiB} KiB JSON)`,
+      "p50 ms": round(apply.p50, 2),
+      "p99 ms": round(apply.p99, 2),
+    },
+    { measure: "apply one pushed insert to it", "p50 ms": round(op.p50, 2), "p99 ms": round(op.p99, 2) },
+  ];
+}
+
+const hot: Row[] = await hotPlaylist("SQLite", {});
+const pg = await pgTestDatabase();
+if (pg) {
+  try {
+    hot.push(...(await hotPlaylist("PostgreSQL", { SOUNDMESH_DATABASE_URL: pg.url })));
+  } finally {
+    await pg.drop();
+  }
+}
+printTable(
+  "Playlist: edits on one hot playlist over WebSockets (client and server in separate processes, loopback)",
+  hot,
+);
+const client = snapshotOnClient();
+printTable("Playlist: client model (Node)", client);
+writeResults("playlist", hot, { durationMs, client });
