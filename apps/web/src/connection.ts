@@ -76,6 +76,7 @@ export class Connection {
         for (const listener of this.topics.get(frame.topic) ?? []) listener(frame.data);
         return;
       case "signal":
+        return this.onSignal(frame.from, frame.data);
       case "pong":
         return;
     }
@@ -111,6 +112,14 @@ export class Connection {
     if (this.state === "open") this.socket?.send(JSON.stringify({ t: "sub", topic }));
     return () => listeners.delete(listener);
   }
+
+  /** A WebRTC offer, answer or candidate for another listener, by pseudonym (dropped while disconnected). */
+  sendSignal(to: string, data: unknown): void {
+    if (this.state === "open") this.socket?.send(JSON.stringify({ t: "signal", to, data }));
+  }
+
+  /** Receives signals relayed from other listeners (set by the P2P overlay). */
+  onSignal: (from: string, data: unknown) => void = () => undefined;
 
   close(): void {
     this.closed = true;

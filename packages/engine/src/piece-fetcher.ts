@@ -73,6 +73,13 @@ export class PieceFetcher {
     this.nowMs = options.nowMs ?? (() => performance.now());
   }
 
+  /** Turns peer-assisted fetching on (or changes it) after construction: the overlay needs a session first. */
+  attachPeers(
+    peers: Pick<PieceFetcherOptions, "peers" | "bufferedAheadMs" | "onStored" | "onBadPiece">,
+  ): void {
+    Object.assign(this.options, peers);
+  }
+
   /** Known-fastest first; a source never measured is tried before slower measured ones. */
   private ordered(): PieceSource[] {
     const rate = (source: PieceSource) =>

@@ -20,9 +20,13 @@ export class PeerRegistry {
     private readonly logger: Logger,
   ) {}
 
-  /** A pseudonym stable for one session on this access point, from which the session cannot be recovered. */
+  /**
+   * A pseudonym for one connection of a session, from which the session cannot be recovered. Per connection,
+   * not per session: two tabs of one browser share a session but are two peers with their own players.
+   */
   pseudonymOf(sessionId: string): string {
-    return `p_${createHmac("sha256", this.secret).update(sessionId).digest("base64url").slice(0, 22)}`;
+    const connection = randomBytes(16);
+    return `p_${createHmac("sha256", this.secret).update(sessionId).update(connection).digest("base64url").slice(0, 22)}`;
   }
 
   async start(): Promise<void> {

@@ -1,0 +1,154 @@
+// Peer-assisted streaming in the browser: an overlay of RTCPeerConnections signaled over the app's WebSocket,
+// attached to the player's fetcher; uploads off by default on metered or cellular connections.
+import {
+  PeerOverlay,
+  WebRtcTransport,
+  type OverlayStats,
+  type PieceFetcher,
+  type PieceStore,
+  type TrackerClient,
+  type UploadSettings,
+} from "@soundmesh/engine";
+import { signalData, type PeerInfo, type SignalData } from "@soundmesh/protocol";
+
+/** What p2p needs from the app's socket. */
+export interface SignalingConnection {
+  peerId: string;
+  request<T>(method: string, params?: unknown, timeoutMs?: number): Promise<T>;
+  sendSignal(to: string, data: SignalData): void;
+  onSignal: (from: string, data: unknown) => void;
+}
+
+const UPLOAD_KEY = "soundmesh.p2p.upload";
+
+interface NetworkInformationLike {
+  type?: string;
+  saveData?: boolean;
+}
+
+/** The browser says the connection is metered or cellular: no uploads unless the user turns them on. */
+export function isMeteredConnection(): boolean {
+  const info = (navigator as Navigator & { connection?: NetworkInformationLike }).connection;
+  return info?.saveData === true || info?.type === "cellular";
+}
+
+export function uploadSettings(): Pick<UploadSettings, "enabled" | "bytesPerSecond"> {
+  try {
+    const saved = JSON.parse(localStorage.getItem(UPLOAD_KEY) ?? "null") as {
+      enabled?: unknown;
+      bytesPerSecond?: unknown;
+    } | null;
+    return {
+      enabled: typeof saved?.enabled === "boolean" ? saved.enabled : !isMeteredConnection(),
+      bytesPerSecond:
+        typeof saved?.bytesPerSecond === "number" && saved.bytesPerSecond >= 0 ? saved.bytesPerSecond : 0,
+    };
+  } catch {
+    return { enabled: !isMeteredConnection(), bytesPerSecond: 0 };
+  }
+}
+
+export interface BrowserPeers {
+  overlay: PeerOverlay;
+  stats(): OverlayStats;
+  /** Recent P2P problems (connections that failed, a tracker that did not answer). */
+  problems(): string[];
+  setUploads(settings: Pick<UploadSettings, "enabled" | "bytesPerSecond">): void;
+  close(): void;
+}
+
+/** Starts the overlay for this session and attaches it to the fetcher. Returns undefined without WebRTC. */
+export function startBrowserPeers(options: {
+  connection: SignalingConnection;
+  fetcher: PieceFetcher;
+  store: PieceStore;
+  /** Audio buffered ahead of the playhead, Infinity when nothing plays. */
+  bufferedAheadMs: () => number;
+  /** Track keys in the client cache from earlier sessions: offered to others at once. */
+  cachedKeys?: string[];
+}): BrowserPeers | undefined {
+  const { connection, fetcher, store, bufferedAheadMs } = options;
+  // P2P problems never stop playback (the server is always there); the last few are shown in the stats panel.
+  const problems: string[] = [];
+  const noteProblem = (error: unknown) => {
+    problems.push(error instanceof Error ? error.message : String(error));
+    if (problems.length > 5) problems.shift();
+  };
+  if (typeof RTCPeerConnection === "undefined" || !connection.peerId) return undefined;
+  const transport = new WebRtcTransport({
+    selfId: connection.peerId,
+    signaler: {
+      send: (to, data) => {
+        connection.sendSignal(to, data);
+        return Promise.resolve();
+      },
+    },
+    RTCPeerConnection,
+    onError: noteProblem,
+  });
+  connection.onSignal = (from, data) => {
+    // Only a well-formed description or candidate ever reaches RTCPeerConnection.
+    const parsed = signalData.safeParse(data);
+    if (parsed.success) transport.receive(from, parsed.data);
+  };
+  const tracker: TrackerClient = {
+    announce: async (holdings) => void (await connection.request("tracker.announce", { holdings })),
+    query: async (rendition) =>
+      (await connection.request<{ peers: PeerInfo[] }>("tracker.query", { ...rendition, limit: 10 })).peers,
+    reportBadPeer: async (peerId, rendition, pieceIndex) =>
+      void (await connection.request("tracker.reportBadPeer", { ...rendition, peerId, pieceIndex })),
+  };
+  const overlay = new PeerOverlay({
+    selfId: connection.peerId,
+    transport,
+    tracker,
+    store,
+    upload: uploadSettings(),
+    bufferedAheadMs,
+    onError: noteProblem,
+  });
+  fetcher.attachPeers({
+    peers: overlay,
+    bufferedAheadMs,
+    onStored: (track, index) => overlay.stored(track, index),
+    onBadPiece: (source, track, index) => {
+      if (source.kind === "peer") overlay.reportBadPiece(source.id, track, index);
+    },
+  });
+  void announceCached(overlay, store, options.cachedKeys ?? []).catch(noteProblem);
+  const pinger = window.setInterval(() => overlay.ping(), 5_000);
+  return {
+    overlay,
+    stats: () => overlay.stats(),
+    problems: () => [...problems],
+    setUploads(settings) {
+      localStorage.setItem(UPLOAD_KEY, JSON.stringify(settings));
+      overlay.configureUploads(settings);
+    },
+    close() {
+      window.clearInterval(pinger);
+      overlay.close();
+    },
+  };
+}
+
+async function announceCached(overlay: PeerOverlay, store: PieceStore, keys: string[]): Promise<void> {
+  const held = [];
+  for (const key of keys.slice(0, 500)) {
+    const manifest = await store.getManifest(key);
+    if (!manifest) continue;
+    const track = { trackId: manifest.trackId, profile: manifest.profile, manifest };
+    held.push({ track, complete: (await store.size(key)) >= manifest.sizeBytes });
+  }
+  await overlay.announceHeld(held);
+}
+
+/** Audio buffered ahead of an element's playhead; Infinity when it has nothing to play. */
+export function bufferedAheadMsOf(element: HTMLMediaElement): number {
+  if (!element.src || element.ended) return Infinity;
+  const now = element.currentTime;
+  const ranges = element.buffered;
+  for (let i = 0; i < ranges.length; i++)
+    if (now >= ranges.start(i) - 0.05 && now <= ranges.end(i)) return (ranges.end(i) - now) * 1000;
+  return 0;
+}

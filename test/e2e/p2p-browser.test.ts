@@ -1,0 +1,195 @@
+// Peer-assisted streaming in headless Chromium: a second browser gets most of a track from the first and plays
+// without stutter; when the first leaves mid-transfer the second finishes from the server; a headless peer that
+// serves corrupted pieces never gets a byte into a browser's buffer.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { releaseWebRtc, startHeadlessPeer, type HeadlessPeer } from "@soundmesh/server";
+import { WsClient, login, setupAdmin, startServer, waitUntil, type TestServer } from "@soundmesh/test-kit";
+import { generateP2pLibrary } from "./p2p-library";
+
+const chromiumPath = "/usr/bin/chromium";
+const hasChromium = spawnSync(chromiumPath, ["--version"], { stdio: "ignore" }).status === 0;
+if (!hasChromium && process.env.CI) throw new Error("Chromium is required in CI (apt-get install chromium)");
+
+const password = "correct horse battery";
+let server: TestServer;
+let tracks: Array<{ id: string; title: string; sizeBytes: number }>;
+const contexts: BrowserContext[] = [];
+const dirs: string[] = [];
+const headless: HeadlessPeer[] = [];
+
+/** A browser of its own (its own cache and session), signed in, with a probe counting stalls after playback starts. */
+async function openBrowser(uploadLimitBytesPerSecond = 0): Promise<Page> {
+  const dir = mkdtempSync(join(tmpdir(), "soundmesh-p2p-chromium-"));
+  dirs.push(dir);
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--autoplay-policy=no-user-gesture-required",
+    ],
+  });
+  contexts.push(context);
+  await context.addInitScript((limit) => {
+    localStorage.setItem("soundmesh.p2p.upload", JSON.stringify({ enabled: true, bytesPerSecond: limit }));
+    const probe = { stalls: 0, started: false };
+    (window as unknown as { p2pProbe: typeof probe }).p2pProbe = probe;
+    document.addEventListener(
+      "playing",
+      () => {
+        probe.started = true;
+      },
+      true,
+    );
+    document.addEventListener(
+      "waiting",
+      () => {
+        if (probe.started) probe.stalls += 1;
+      },
+      true,
+    );
+  }, uploadLimitBytesPerSecond);
+  const page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(server.url);
+  await page.getByPlaceholder("User name").fill("admin");
+  await page.getByPlaceholder("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Recently added" }).waitFor({ timeout: 20_000 });
+  return page;
+}
+
+async function play(page: Page, title: string): Promise<void> {
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.getByLabel("Search").fill(title);
+  await page.locator('button[data-kind="track"]', { hasText: title }).first().click();
+  await page.getByTestId("now-title").filter({ hasText: title }).waitFor();
+}
+
+interface PageBytes {
+  total: number;
+  peerShare: number;
+  rejected: number;
+  stalls: number;
+  neighbours: number;
+  currentTime: number;
+}
+
+/** Reads the stats panel (bytes by source, rejected pieces, neighbours) and the stall probe. */
+async function bytesOf(page: Page): Promise<PageBytes> {
+  if ((await page.locator(".stats").count()) === 0)
+    await page.getByRole("button", { name: "Stats for nerds" }).click();
+  await page.locator(".stats").waitFor();
+  return page.evaluate(() => {
+    const stats = document.querySelector<HTMLElement>(".stats")!;
+    const text = stats.innerText;
+    const p2p = document.querySelector<HTMLElement>('[data-testid="p2p-stats"]');
+    const probe = (window as unknown as { p2pProbe: { stalls: number } }).p2pProbe;
+    return {
+      total: Number(stats.dataset.total ?? 0),
+      peerShare: Number(/peers (\d+)%/.exec(text)?.[1] ?? 0) / 100,
+      rejected: Number(/rejected pieces: (\d+)/.exec(text)?.[1] ?? 0),
+      stalls: probe.stalls,
+      neighbours: Number(p2p?.dataset.neighbours ?? 0),
+      currentTime: document.querySelector("audio")?.currentTime ?? 0,
+    };
+  });
+}
+
+const waitForBytes = (page: Page, accept: (b: PageBytes) => boolean, timeoutMs = 30_000) =>
+  waitUntil(() => bytesOf(page), accept, timeoutMs, 200);
+
+describe.skipIf(!hasChromium)("peer-assisted streaming in Chromium", () => {
+  beforeAll(async () => {
+    execFileSync("npm", ["run", "build", "--workspace", "@soundmesh/web"], { stdio: "ignore" });
+    const library = await generateP2pLibrary(3, 40);
+    server = await startServer({ libraryFolders: [library] });
+    const token = await setupAdmin(server.url, "admin", password);
+    const ws = await WsClient.connect(server.url, token);
+    const found = await waitUntil(
+      () =>
+        ws.request<{ hits: Array<{ id: string; title: string }> }>("search.query", {
+          q: "tone",
+          kinds: ["track"],
+        }),
+      (r) => r.hits.length === 3,
+      30_000,
+    );
+    tracks = [];
+    for (const hit of found.hits.sort((a, b) => a.title.localeCompare(b.title))) {
+      const response = await fetch(`${server.url}/api/stream/${hit.id}/opus96/manifest`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const manifest = (await response.json()) as { sizeBytes: number };
+      tracks.push({ id: hit.id, title: hit.title, sizeBytes: manifest.sizeBytes });
+    }
+    await ws.close();
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(headless.map((peer) => peer.close()));
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await server?.close();
+    releaseWebRtc();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a second browser gets most of the track from the first and plays without stutter", async () => {
+    const [first, second] = [await openBrowser(), await openBrowser()];
+    const track = tracks[0]!;
+    await play(first, track.title);
+    await waitForBytes(first, (b) => b.total >= track.sizeBytes);
+    await play(second, track.title);
+    const done = await waitForBytes(second, (b) => b.total >= track.sizeBytes && b.currentTime > 3);
+    expect(done.peerShare, JSON.stringify(done)).toBeGreaterThanOrEqual(0.5);
+    expect(done.stalls).toBe(0);
+    expect(done.rejected).toBe(0);
+  }, 120_000);
+
+  it("when the first browser leaves mid-transfer, the second finishes from the server without a stall", async () => {
+    // The holder uploads at ~3x real time, so the transfer is still going when it closes.
+    const holder = await openBrowser(36_000);
+    const track = tracks[1]!;
+    await play(holder, track.title);
+    await waitForBytes(holder, (b) => b.total >= track.sizeBytes);
+    const listener = await openBrowser();
+    await play(listener, track.title);
+    await waitForBytes(listener, (b) => b.peerShare > 0 && b.neighbours > 0);
+    await holder.context().close();
+    const done = await waitForBytes(listener, (b) => b.total >= track.sizeBytes && b.currentTime > 4);
+    expect(done.peerShare, JSON.stringify(done)).toBeGreaterThan(0);
+    expect(done.peerShare).toBeLessThan(1);
+    expect(done.stalls).toBe(0);
+  }, 120_000);
+
+  it("a headless peer serving corrupted pieces never gets a byte into the browser's buffer", async () => {
+    const track = tracks[2]!;
+    const liar = await startHeadlessPeer({
+      baseUrl: server.url,
+      token: await login(server.url, "admin", password),
+      trackIds: [track.id],
+      speed: 16,
+      serveCorrupted: true,
+    });
+    headless.push(liar);
+    await liar.played;
+    const page = await openBrowser();
+    await play(page, track.title);
+    const done = await waitForBytes(page, (b) => b.total >= track.sizeBytes && b.currentTime > 2);
+    expect(done.rejected, JSON.stringify(done)).toBeGreaterThanOrEqual(1);
+    expect(done.peerShare).toBe(0);
+    expect(done.stalls).toBe(0);
+    expect(liar.report().overlay?.piecesUploaded).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+});
