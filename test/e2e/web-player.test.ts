@@ -1,6 +1,7 @@
-// The web player in Debian's headless Chromium against a real server: first-run set-up, browse, search, play, stats.
+// The web player in Debian's headless Chromium against a real server: set-up, search, play, seek, a measured gapless
+// boundary, cached replay with no request, a server restart mid-track, offline pinned playback, and screenshots.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
@@ -14,16 +15,94 @@ if (!hasChromium)
   console.warn("\n*** Chromium not found: web player tests SKIPPED (apt-get install chromium) ***\n");
 
 const screenshots = join(process.cwd(), "test-results", "screenshots");
-let server: TestServer;
+let server: TestServer | undefined;
+let dataDir: string;
+let port: number;
 let context: BrowserContext;
 let page: Page;
 let profileDir: string;
+let libraries: string[];
+
+/** Longer tracks than the shared fixtures: three 10 s parts for the gapless boundary and 90 s for seeks. */
+function generateLongTracks(): string {
+  const root = join(tmpdir(), "soundmesh-web-player-tracks-v1");
+  if (existsSync(join(root, ".complete"))) return root;
+  const tracks = [
+    ["Gapless Suite/01 Part One.flac", "Part One", 10, 1],
+    ["Gapless Suite/02 Part Two.flac", "Part Two", 10, 2],
+    ["Gapless Suite/03 Part Three.flac", "Part Three", 10, 3],
+    ["Long Track/01 Ninety.flac", "Ninety", 90, 1],
+  ] as const;
+  for (const [file, title, seconds, number] of tracks) {
+    const path = join(root, "Long Player", file);
+    mkdirSync(join(path, ".."), { recursive: true });
+    const album = file.split("/")[0]!;
+    execFileSync("ffmpeg", [
+      ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"],
+      ...["-i", `sine=frequency=${300 + number * 50}:duration=${seconds}`, "-c:a", "flac"],
+      ...["-metadata", `title=${title}`, "-metadata", "artist=Long Player", "-metadata", `album=${album}`],
+      ...["-metadata", `track=${number}`, "-metadata", "genre=Ambient", path],
+    ]);
+  }
+  writeFileSync(join(root, ".complete"), "");
+  return root;
+}
+
+async function start(): Promise<TestServer> {
+  return startServer({ dataDir, libraryFolders: libraries, overrides: { port } });
+}
+
+const audioTime = () => page.evaluate(() => document.querySelector("audio")?.currentTime ?? 0);
+
+async function waitForTime(atLeastSec: number, timeoutMs = 15_000): Promise<void> {
+  await page.waitForFunction(
+    (t) => {
+      const audio = document.querySelector("audio");
+      return !!audio && !audio.paused && audio.currentTime > t;
+    },
+    atLeastSec,
+    { timeout: timeoutMs },
+  );
+}
+
+async function openAlbum(title: string): Promise<void> {
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.getByLabel("Search").fill(title);
+  await page.locator('button[data-kind="album"]', { hasText: title }).first().click();
+  await page.getByRole("heading", { name: title }).waitFor();
+}
+
+/** Moves the seek slider as a user would: React sees the input event of a value set by the native setter. */
+async function seekTo(seconds: number): Promise<void> {
+  await page.evaluate((value) => {
+    const input = document.querySelector<HTMLInputElement>('input[aria-label="Seek"]')!;
+    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value")!.set!.call(input, String(value));
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }, seconds);
+}
+
+const trackRow = (title: string) => page.locator(".track-main", { hasText: title }).first();
+
+/** Plays a track from the open page; what played before is paused first, so its clock cannot answer for this one. */
+async function playRow(title: string): Promise<void> {
+  await page.evaluate(() => document.querySelector("audio")?.pause());
+  await trackRow(title).click();
+  await page.getByTestId("now-title").filter({ hasText: title }).waitFor();
+}
 
 describe.skipIf(!hasChromium)("web player in Chromium", () => {
   beforeAll(async () => {
-    execFileSync("npm", ["run", "build", "--workspace", "@soundmesh/web"], { stdio: "ignore" });
+    // A production build (Vitest sets NODE_ENV=test, which would build React's development mode).
+    execFileSync("npm", ["run", "build", "--workspace", "@soundmesh/web"], {
+      stdio: "ignore",
+      env: { ...process.env, NODE_ENV: "production" },
+    });
     const fixture = await generateFixtureLibrary();
-    server = await startServer({ libraryFolders: [fixture.root] });
+    libraries = [fixture.root, generateLongTracks()];
+    dataDir = mkdtempSync(join(tmpdir(), "soundmesh-web-e2e-"));
+    port = 0;
+    server = await start();
+    port = Number(new URL(server.url).port);
     profileDir = mkdtempSync(join(tmpdir(), "soundmesh-chromium-"));
     mkdirSync(screenshots, { recursive: true });
     context = await chromium.launchPersistentContext(profileDir, {
@@ -48,17 +127,18 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
   afterAll(async () => {
     await context?.close();
     await server?.close();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+    for (const dir of [profileDir, dataDir]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("sets up the first admin, lists albums with covers, finds a track as you type and plays it", async () => {
-    await page.goto(server.url);
+    await page.goto(server!.url);
     await page.getByPlaceholder("User name").fill("admin");
     await page.getByPlaceholder("Password").fill("correct horse battery");
     await page.screenshot({ path: join(screenshots, "sign-in.png") });
     await page.getByRole("button", { name: "Create administrator" }).click();
     await page.getByRole("heading", { name: "Recently added" }).waitFor();
     await page.getByText("Ágætis byrjun").first().waitFor({ timeout: 30_000 });
+    await page.locator(".grid img.cover").first().waitFor();
     await page.screenshot({ path: join(screenshots, "home.png") });
 
     await page.getByRole("button", { name: "Search", exact: true }).click();
@@ -69,9 +149,7 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await hit.click();
 
     await page.getByTestId("now-title").filter({ hasText: "Svefn-g-englar" }).waitFor();
-    await page.waitForFunction(() => (document.querySelector("audio")?.currentTime ?? 0) > 0.5, undefined, {
-      timeout: 15_000,
-    });
+    await waitForTime(0.5);
     await page.screenshot({ path: join(screenshots, "playing.png") });
 
     await page.getByRole("button", { name: "Stats for nerds" }).click();
@@ -81,38 +159,135 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.screenshot({ path: join(screenshots, "stats.png") });
   }, 90_000);
 
-  it("opens an album and plays it from a track, then the next track follows", async () => {
-    await page.getByRole("button", { name: "Home" }).click();
+  it("opens an album from its artist, plays from a track, and the next track follows by itself", async () => {
+    await openAlbum("Double Album");
+    await page.getByRole("link", { name: "The Testers" }).click();
+    await page.getByRole("heading", { name: "The Testers" }).waitFor();
+    await page.screenshot({ path: join(screenshots, "artist.png") });
     await page.getByText("Double Album").first().click();
     await page.getByRole("heading", { name: "Double Album" }).waitFor();
     await page.screenshot({ path: join(screenshots, "album.png") });
-    await page.getByRole("button", { name: /Disc 1 Song 2/ }).click();
-    await page.getByTestId("now-title").filter({ hasText: "Disc 1 Song 2" }).waitFor();
-    // One-second tracks: the player fetches and appends the next one gaplessly and moves on by itself.
+    await playRow("Disc 1 Song 2");
     await page.getByTestId("now-title").filter({ hasText: "Disc 2 Song 1" }).waitFor({ timeout: 15_000 });
+  }, 60_000);
+
+  it("seeks far ahead, then crosses into the next track gaplessly: one buffered range, no stall, a measured gap", async () => {
+    await openAlbum("Gapless Suite");
+    await playRow("Part One");
+    await waitForTime(0.2);
+    const seekStarted = Date.now();
+    await seekTo(7);
+    await waitForTime(7.05);
+    const seekMs = Date.now() - seekStarted;
+    expect(seekMs).toBeLessThan(5_000);
+
+    // Watch the boundary at 10 s from inside the page: stalls, and the wall-clock time the media clock skips.
+    await page.evaluate(() => {
+      const audio = document.querySelector("audio")!;
+      const probe = { waiting: 0, samples: [] as Array<[number, number]>, contiguous: false };
+      (window as unknown as { probe: typeof probe }).probe = probe;
+      audio.addEventListener("waiting", () => (probe.waiting += 1));
+      const sample = () => {
+        probe.samples.push([performance.now(), audio.currentTime]);
+        const ranges = audio.buffered;
+        for (let i = 0; i < ranges.length; i++)
+          if (ranges.start(i) <= 9.5 && ranges.end(i) >= 10.5) probe.contiguous = true;
+        if (audio.currentTime < 11) setTimeout(sample, 5);
+      };
+      sample();
+    });
+    await page.getByTestId("now-title").filter({ hasText: "Part Two" }).waitFor({ timeout: 15_000 });
+    await waitForTime(11);
+    const probe = await page.evaluate(
+      () =>
+        (
+          window as unknown as {
+            probe: { waiting: number; samples: Array<[number, number]>; contiguous: boolean };
+          }
+        ).probe,
+    );
+    const before = probe.samples.filter(([, t]) => t >= 9 && t < 10).at(0)!;
+    const after = probe.samples.filter(([, t]) => t > 10.2).at(-1)!;
+    // Wall time minus media time across the boundary: what a listener hears as silence (plus sampling noise).
+    const gapMs = after[0] - before[0] - (after[1] - before[1]) * 1000;
+    console.log(`seek ${seekMs} ms; gap at the boundary ${gapMs.toFixed(1)} ms`);
+    expect(probe.contiguous).toBe(true);
+    expect(probe.waiting).toBe(0);
+    expect(gapMs).toBeLessThan(100);
+    await page.locator(".player-bar").getByRole("button", { name: "Queue", exact: true }).click();
+    await page.getByRole("heading", { name: "Queue" }).waitFor();
+    await page.screenshot({ path: join(screenshots, "queue.png") });
   }, 60_000);
 
   it("replays a cached track after a reload without a single audio request", async () => {
     const audioRequests: string[] = [];
-    page.on("request", (request) => {
+    const onRequest = (request: { url(): string }) => {
       if (request.url().includes("/api/stream/")) audioRequests.push(request.url());
-    });
+    };
+    page.on("request", onRequest);
     await page.reload();
     await page.getByRole("button", { name: "Search", exact: true }).click();
     await page.getByLabel("Search").fill("svefn");
     await page.locator('button[data-kind="track"]', { hasText: "Svefn-g-englar" }).click();
-    await page.waitForFunction(() => (document.querySelector("audio")?.currentTime ?? 0) > 0.5, undefined, {
-      timeout: 15_000,
-    });
+    await page.getByTestId("now-title").filter({ hasText: "Svefn-g-englar" }).waitFor();
+    await waitForTime(0.5);
+    page.off("request", onRequest);
     expect(audioRequests).toEqual([]);
     await page.getByRole("button", { name: "Stats for nerds" }).click();
     expect(await page.locator(".stats").innerText()).toMatch(/cache 100%/);
   }, 60_000);
 
+  it("shows the admin area with a scan's live progress, and the settings", async () => {
+    await page.getByRole("button", { name: "Admin" }).click();
+    await page.getByRole("heading", { name: "Administration" }).waitFor();
+    await page.getByTestId("scan-status").waitFor();
+    await page.getByRole("button", { name: "Full rescan" }).click();
+    // The first scan added the library; the rescan's pushed progress ends with nothing added.
+    await expect
+      .poll(() => page.getByTestId("scan-status").innerText(), { timeout: 20_000 })
+      .toMatch(/Idle · added 0 · updated \d+/);
+    await page.getByText("not an audio file").first().waitFor();
+    await page.screenshot({ path: join(screenshots, "admin.png"), fullPage: true });
+    await page.getByRole("button", { name: "Settings" }).click();
+    await page.getByLabel("ReplayGain").selectOption("album");
+    await page.screenshot({ path: join(screenshots, "settings.png") });
+  }, 60_000);
+
+  it("keeps playing through a server restart mid-track and fetches the rest from the new server", async () => {
+    await openAlbum("Long Track");
+    await playRow("Ninety");
+    await waitForTime(0.5);
+    await server!.close();
+    server = undefined;
+    await page.getByText("Connection lost: reconnecting…").waitFor();
+    const whileDown = await audioTime();
+    await waitForTime(whileDown + 1);
+    server = await start();
+    await page.getByText("Connection lost: reconnecting…").waitFor({ state: "detached", timeout: 20_000 });
+    // 75 s is past the 60 s the player fetched ahead before the restart: these pieces come from the new server.
+    await seekTo(75);
+    await waitForTime(76, 20_000);
+  }, 90_000);
+
+  it("pins an album for offline use and plays it with the server stopped", async () => {
+    await openAlbum("Gapless Suite");
+    await page.getByRole("button", { name: "Make available offline" }).click();
+    await page.locator('[data-offline="ready"]').waitFor({ timeout: 30_000 });
+    await page.evaluate(() => document.querySelector("audio")?.pause());
+    expect(await page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+    await server!.close();
+    server = undefined;
+    await page.reload();
+    await page.getByText("Offline: music you made available offline still plays").waitFor();
+    await page.locator(".offline-list .track-main", { hasText: "Gapless Suite" }).click();
+    await page.getByTestId("now-title").filter({ hasText: "Part One" }).waitFor();
+    await waitForTime(0.5);
+    await page.screenshot({ path: join(screenshots, "offline.png") });
+  }, 60_000);
+
   it("lays out on a phone-sized screen", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.getByRole("button", { name: "Home" }).click();
-    await page.screenshot({ path: join(screenshots, "phone-home.png") });
+    await page.screenshot({ path: join(screenshots, "phone.png") });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
   });

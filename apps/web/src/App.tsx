@@ -1,93 +1,178 @@
-// The web player's shell: who is signed in, the connection, navigation between pages, and the player bar.
+// The web player's shell: who is signed in (or offline), the connection, navigation between pages, the player bar.
 import { useCallback, useEffect, useMemo, useState } from "react";
-import type { TrackRecord, UserRecord } from "@soundmesh/protocol";
+import type { UserRecord } from "@soundmesh/protocol";
 import { AudioController } from "./audio";
+import { OfflineList } from "./components/offline-list";
 import { PlayerBar } from "./components/player-bar";
-import type { RequestError } from "./connection";
 import { Connection, type ConnectionState } from "./connection";
 import { postJson } from "./http";
+import { useKeyboardShortcuts } from "./keyboard";
+import { Admin } from "./pages/admin";
 import { Album } from "./pages/album";
+import { Artist } from "./pages/artist";
+import { Genre, Genres } from "./pages/genres";
 import { Home } from "./pages/home";
+import { Queue } from "./pages/queue";
 import { Search } from "./pages/search";
+import { Settings } from "./pages/settings";
 import { SignIn } from "./pages/sign-in";
 import { Stats } from "./pages/stats";
+import { navigate, useRoute, type Route } from "./route";
+import { settings } from "./settings";
 
-type View = { name: "home" } | { name: "search" } | { name: "album"; albumId: string } | { name: "stats" };
+type Session =
+  | { kind: "loading" }
+  | { kind: "signed-out"; reason: string }
+  | { kind: "online"; user: UserRecord }
+  /** The server cannot be reached but someone signed in here before: pinned music still plays. */
+  | { kind: "offline"; user: UserRecord };
+
+async function loadSession(): Promise<Session> {
+  try {
+    const response = await fetch("/api/me");
+    if (response.ok) {
+      const user = (await response.json()) as UserRecord;
+      settings.setLastUser(user);
+      return { kind: "online", user };
+    }
+    if (response.status === 401) return { kind: "signed-out", reason: "" };
+  } catch {
+    // No answer at all: offline, or the server is down.
+  }
+  const user = settings.lastUser();
+  return user
+    ? { kind: "offline", user }
+    : { kind: "signed-out", reason: "The server cannot be reached. Check your connection and try again." };
+}
+
+function Page({
+  route,
+  connection,
+  audio,
+  user,
+}: {
+  route: Route;
+  connection: Connection;
+  audio: AudioController;
+  user: UserRecord;
+}) {
+  switch (route.name) {
+    case "home":
+      return <Home connection={connection} />;
+    case "search":
+      return <Search connection={connection} audio={audio} />;
+    case "album":
+      return <Album connection={connection} albumId={route.id} audio={audio} />;
+    case "artist":
+      return <Artist connection={connection} artistId={route.id} />;
+    case "genres":
+      return <Genres connection={connection} />;
+    case "genre":
+      return <Genre connection={connection} genre={route.id} />;
+    case "queue":
+      return <Queue audio={audio} />;
+    case "stats":
+      return <Stats audio={audio} />;
+    case "settings":
+      return <Settings audio={audio} />;
+    case "admin":
+      return <Admin connection={connection} me={user} />;
+    case "playlists":
+    case "playlist":
+      return <p className="muted">Playlists are not available yet.</p>;
+  }
+}
+
+const NAV: Array<[Route["name"], string]> = [
+  ["home", "Home"],
+  ["search", "Search"],
+  ["genres", "Genres"],
+  ["queue", "Queue"],
+  ["settings", "Settings"],
+  ["stats", "Stats for nerds"],
+];
 
 export function App() {
-  const [user, setUser] = useState<UserRecord | null | undefined>();
+  const [session, setSession] = useState<Session>({ kind: "loading" });
   const [connectionState, setConnectionState] = useState<ConnectionState>("connecting");
-  const [view, setView] = useState<View>({ name: "home" });
-  const refreshUser = useCallback(() => {
-    void fetch("/api/me").then(async (r) => setUser(r.ok ? ((await r.json()) as UserRecord) : null));
-  }, []);
-  useEffect(refreshUser, [refreshUser]);
-  const connection = useMemo(() => (user ? new Connection(setConnectionState) : undefined), [user]);
+  const route = useRoute();
+  const refresh = useCallback(() => void loadSession().then(setSession), []);
+  useEffect(refresh, [refresh]);
+  const user = session.kind === "online" || session.kind === "offline" ? session.user : undefined;
+  const userId = user?.id;
+  // One socket per signed-in user; it reconnects with back-off by itself, also when we start offline.
+  const connection = useMemo(() => (userId ? new Connection(setConnectionState) : undefined), [userId]);
   useEffect(() => () => connection?.close(), [connection]);
   const [audio, setAudio] = useState<AudioController>();
   useEffect(() => {
-    if (user && !audio) void AudioController.create().then(setAudio);
-  }, [user, audio]);
+    if (userId && !audio) void AudioController.create().then(setAudio);
+  }, [userId, audio]);
+  const signOut = useCallback(
+    (reason: string) => {
+      audio?.audio.pause();
+      setSession({ kind: "signed-out", reason });
+    },
+    [audio],
+  );
   useEffect(() => {
-    if (connectionState === "signed-out") setUser(null);
-  }, [connectionState]);
+    if (audio) audio.onSignedOut = () => signOut("Your session has ended: sign in again.");
+  }, [audio, signOut]);
   useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if ((event.target as HTMLElement).tagName === "INPUT") return;
-      if (event.key === " ") {
-        event.preventDefault();
-        audio?.toggle();
-      } else if (event.key === "/") {
-        event.preventDefault();
-        setView({ name: "search" });
-      }
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [audio]);
+    // The state of this user's connection (a previous user's socket may have ended signed out).
+    if (!connection || connectionState !== connection.state) return;
+    if (connectionState === "signed-out") signOut("Your session has ended: sign in again.");
+    // Back online: confirm the session and leave offline mode.
+    if (connectionState === "open" && session.kind === "offline") refresh();
+  }, [connection, connectionState, session.kind, refresh, signOut]);
+  useKeyboardShortcuts(audio);
 
-  if (user === undefined) return <div className="center">Loading…</div>;
-  if (user === null || !connection || !audio) return <SignIn onSignedIn={refreshUser} />;
+  if (session.kind === "loading") return <div className="center">Loading…</div>;
+  if (session.kind === "signed-out" || !user || !connection || !audio)
+    return <SignIn onSignedIn={refresh} reason={session.kind === "signed-out" ? session.reason : ""} />;
 
-  const open = (albumId: string) => setView({ name: "album", albumId });
-  const playTracks = (tracks: TrackRecord[], index: number) => void audio.playQueue(tracks, index);
-  const playTrack = (trackId: string) =>
-    void connection
-      .request<TrackRecord>("catalog.track", { trackId })
-      .then((track) => audio.playQueue([track], 0))
-      .catch((e: RequestError) => alert(e.message));
-  const signOut = async () => {
-    await postJson("/api/logout", {});
-    setUser(null);
+  const logOut = async () => {
+    await postJson("/api/logout", {}).catch(() => undefined);
+    settings.setLastUser(undefined);
+    signOut("");
   };
+  const offline = session.kind === "offline";
   return (
     <div className="app">
-      {connectionState === "reconnecting" && (
-        <div className="banner" role="status">
-          Reconnecting…
-        </div>
-      )}
       <nav className="sidebar">
         <h1>soundmesh</h1>
-        <button onClick={() => setView({ name: "home" })} aria-current={view.name === "home"}>
-          Home
-        </button>
-        <button onClick={() => setView({ name: "search" })} aria-current={view.name === "search"}>
-          Search
-        </button>
-        <button onClick={() => setView({ name: "stats" })} aria-current={view.name === "stats"}>
-          Stats for nerds
-        </button>
+        {NAV.map(([name, label]) => (
+          <button key={name} onClick={() => navigate({ name } as Route)} aria-current={route.name === name}>
+            {label}
+          </button>
+        ))}
+        {user.role === "admin" && (
+          <button onClick={() => navigate({ name: "admin" })} aria-current={route.name === "admin"}>
+            Admin
+          </button>
+        )}
         <p className="muted who">{user.name}</p>
-        <button onClick={() => void signOut()}>Sign out</button>
+        <button onClick={() => void logOut()}>Sign out</button>
       </nav>
       <main>
-        {view.name === "home" && <Home connection={connection} open={open} />}
-        {view.name === "search" && <Search connection={connection} open={open} play={playTrack} />}
-        {view.name === "album" && (
-          <Album connection={connection} albumId={view.albumId} playTracks={playTracks} />
+        {offline ? (
+          <div className="banner" role="status">
+            Offline: music you made available offline still plays. Reconnecting…
+          </div>
+        ) : (
+          connectionState === "reconnecting" && (
+            <div className="banner" role="status">
+              Connection lost: reconnecting…
+            </div>
+          )
         )}
-        {view.name === "stats" && <Stats audio={audio} />}
+        {offline && !["queue", "stats", "settings"].includes(route.name) ? (
+          <section>
+            <h2>Available offline</h2>
+            <OfflineList audio={audio} />
+          </section>
+        ) : (
+          <Page route={route} connection={connection} audio={audio} user={user} />
+        )}
       </main>
       <PlayerBar audio={audio} />
     </div>

@@ -1,48 +1,73 @@
-// The web player's audio: the streaming engine on a MediaSource, its clock, and a snapshot for the UI.
+// The web player's audio: the streaming engine on a MediaSource, the queue, the client cache, and a snapshot for the UI.
 import {
   ByteAccounting,
   CachedManifests,
-  LruIndex,
   IndexedDbPieceStore,
+  LruIndex,
   MediaSourceSink,
   MemoryPieceStore,
   PieceFetcher,
+  PlayQueue,
   Player,
   ServerSource,
   defaultCacheCap,
   type ByteSnapshot,
   type PieceStore,
   type PlayerEvent,
+  type QueueEntry,
+  type QueueItem,
+  type RepeatMode,
+  type ReplayGainMode,
 } from "@soundmesh/engine";
 import type { TrackRecord } from "@soundmesh/protocol";
+import { MediaSessionBridge } from "./media-session";
+import { OfflineLibrary } from "./offline";
+import { settings } from "./settings";
+
+export const PROFILE = "opus96";
 
 export interface NowPlaying {
-  queue: TrackRecord[];
+  queue: readonly QueueEntry<TrackRecord>[];
   index: number;
+  track: TrackRecord | undefined;
   playing: boolean;
   positionSec: number;
   durationSec: number;
   volume: number;
+  shuffle: boolean;
+  repeat: RepeatMode;
   bytes: ByteSnapshot;
   bufferedAheadSec: number;
+  /** A track was skipped or could not start: shown for a while, then cleared. */
   error: string | undefined;
+  /** Set while pieces cannot be fetched; cleared as soon as bytes arrive again. */
+  networkProblem: string | undefined;
 }
 
 export class AudioController {
   readonly audio = new Audio();
-  private readonly accounting = new ByteAccounting();
+  readonly accounting = new ByteAccounting();
+  readonly queue = new PlayQueue<TrackRecord>();
+  readonly offline: OfflineLibrary;
   private readonly player: Player;
-  private queue: TrackRecord[] = [];
+  /** The piece fetcher, for the P2P overlay to attach to. */
+  readonly fetcher: PieceFetcher;
   private error: string | undefined;
+  private errorTimer: number | undefined;
+  private networkProblem: string | undefined;
   private readonly listeners = new Set<() => void>();
   private timer: number | undefined;
-  /** The queue index playback started from: it sits at 0 s on the media timeline. */
-  private startIndex = 0;
+  /** The listener's volume; the element's volume also carries ReplayGain. */
+  private userVolume = settings.volume();
+  private readonly mediaSession: MediaSessionBridge;
+  /** Called when the server says the session has ended (HTTP 401 on audio). */
+  onSignedOut: () => void = () => undefined;
 
   /** Opens the client cache (IndexedDB; memory when the browser refuses it) and restores its LRU order. */
   static async create(): Promise<AudioController> {
-    let store: PieceStore;
-    const cacheIndex = new LruIndex(defaultCacheCap((await navigator.storage?.estimate?.())?.quota));
+    let store: PieceStore & { setPinned?(key: string, pinned: boolean): Promise<void> };
+    const quota = (await navigator.storage?.estimate?.())?.quota;
+    const cacheIndex = new LruIndex(settings.cacheCapBytes() ?? defaultCacheCap(quota));
     try {
       const indexed = await IndexedDbPieceStore.open();
       for (const evicted of cacheIndex.restore(await indexed.tracks())) await indexed.delete(evicted);
@@ -50,12 +75,13 @@ export class AudioController {
     } catch {
       store = new MemoryPieceStore();
     }
-    return new AudioController(store, cacheIndex);
+    return new AudioController(store, cacheIndex, quota);
   }
 
   private constructor(
-    private readonly store: PieceStore,
-    private readonly cacheIndex: LruIndex,
+    readonly store: PieceStore & { setPinned?(key: string, pinned: boolean): Promise<void> },
+    readonly cacheIndex: LruIndex,
+    readonly quotaBytes: number | undefined,
   ) {
     this.audio.setAttribute("data-testid", "audio");
     document.body.appendChild(this.audio);
@@ -66,15 +92,22 @@ export class AudioController {
       cacheIndex: this.cacheIndex,
       accounting: this.accounting,
     });
+    this.fetcher = fetcher;
+    // A cached track needs no request at all: its manifest is kept with its pieces.
+    const manifests = new CachedManifests(server, this.store);
     this.player = new Player({
       sink: new MediaSourceSink(this.audio),
-      // A cached track needs no request at all: its manifest is kept with its pieces.
-      server: new CachedManifests(server, this.store),
+      server: manifests,
       fetcher,
       accounting: this.accounting,
+      profile: PROFILE,
+      replayGain: settings.replayGain(),
       onEvent: (event) => this.onEvent(event),
     });
-    for (const type of ["play", "pause", "timeupdate", "volumechange"])
+    this.offline = new OfflineLibrary({ manifests, fetcher, store, cacheIndex }, PROFILE, () => this.emit());
+    this.mediaSession = new MediaSessionBridge(this);
+    this.player.setVolume(this.userVolume);
+    for (const type of ["play", "pause", "timeupdate", "volumechange", "ended"])
       this.audio.addEventListener(type, () => this.emit());
   }
 
@@ -87,85 +120,181 @@ export class AudioController {
     for (const listener of this.listeners) listener();
   }
 
+  private showError(message: string): void {
+    this.error = message;
+    window.clearTimeout(this.errorTimer);
+    this.errorTimer = window.setTimeout(() => {
+      this.error = undefined;
+      this.emit();
+    }, 8_000);
+  }
+
+  private titleOf(trackId: string): string {
+    return this.queue.items.find((e) => e.track.id === trackId)?.track.title ?? trackId;
+  }
+
   private onEvent(event: PlayerEvent): void {
-    if (event.type === "error")
-      this.error = `Could not play "${this.queue.find((t) => t.id === event.trackId)?.title ?? event.trackId}": ${event.message}`;
+    switch (event.type) {
+      case "track":
+        // The player crossed into the next track (or skipped a broken one): the queue follows.
+        this.queue.advance();
+        settings.rememberPlayed(this.queue.current);
+        queueMicrotask(() => void this.syncPlayer());
+        this.mediaSession.update();
+        break;
+      case "started":
+        settings.rememberPlayed(this.queue.current);
+        break;
+      case "error":
+        if (/HTTP 401/.test(event.message)) return this.onSignedOut();
+        this.showError(`Skipped "${this.titleOf(event.trackId)}": ${event.message}`);
+        break;
+      case "network":
+        if (/HTTP 401/.test(event.message)) return this.onSignedOut();
+        this.networkProblem = navigator.onLine
+          ? "The server cannot be reached: retrying…"
+          : "You are offline: playing what is buffered and cached";
+        break;
+      case "recovered":
+        this.networkProblem = undefined;
+        break;
+      case "ended":
+        break;
+    }
     this.emit();
   }
 
-  async playQueue(queue: TrackRecord[], index: number): Promise<void> {
-    this.queue = queue;
+  /** What the engine plays: the current entry and the one after it (enough for a gapless boundary). */
+  private playerItems(): QueueItem[] {
+    const toItem = (track: TrackRecord): QueueItem => ({ trackId: track.id, replayGain: track.replayGain });
+    const current = this.queue.current;
+    if (!current) return [];
+    const next = this.queue.nextPosition();
+    const nextTrack = next === undefined ? undefined : this.queue.items[next]?.track;
+    return nextTrack ? [toItem(current), toItem(nextTrack)] : [toItem(current)];
+  }
+
+  private async syncPlayer(): Promise<void> {
+    await this.player.setQueue(this.playerItems(), 0);
+    this.emit();
+  }
+
+  /** Starts the current entry from its beginning; the click-to-sound clock starts now. */
+  private async playCurrent(): Promise<void> {
     this.error = undefined;
-    this.startIndex = index;
-    await this.player.play(
-      queue.map((t) => ({ trackId: t.id, replayGain: t.replayGain })),
-      index,
-    );
+    this.networkProblem = undefined;
+    await this.player.play(this.playerItems(), 0);
     window.clearInterval(this.timer);
     this.timer = window.setInterval(() => void this.player.tick(), 200);
-    this.updateMediaSession();
+    this.mediaSession.update();
     this.emit();
+  }
+
+  async playTracks(tracks: TrackRecord[], index: number): Promise<void> {
+    const shuffle = this.queue.isShuffled;
+    this.queue.replace(tracks, index);
+    if (shuffle) this.queue.setShuffle(true);
+    await this.playCurrent();
+  }
+
+  async playNext(tracks: TrackRecord[]): Promise<void> {
+    const wasEmpty = this.queue.items.length === 0;
+    this.queue.playNext(tracks);
+    await (wasEmpty ? this.playCurrent() : this.syncPlayer());
+  }
+
+  async addToQueue(tracks: TrackRecord[]): Promise<void> {
+    const wasEmpty = this.queue.items.length === 0;
+    this.queue.add(tracks);
+    await (wasEmpty ? this.playCurrent() : this.syncPlayer());
+  }
+
+  async moveInQueue(from: number, to: number): Promise<void> {
+    this.queue.move(from, to);
+    await this.syncPlayer();
+  }
+
+  async removeFromQueue(index: number): Promise<void> {
+    const playing = index === this.queue.position;
+    this.queue.remove(index);
+    if (playing && this.queue.current) await this.playCurrent();
+    else if (playing) this.audio.pause();
+    await this.syncPlayer();
+  }
+
+  async jumpTo(index: number): Promise<void> {
+    this.queue.jump(index);
+    await this.playCurrent();
+  }
+
+  async setShuffle(on: boolean): Promise<void> {
+    this.queue.setShuffle(on);
+    await this.syncPlayer();
+  }
+
+  async cycleRepeat(): Promise<void> {
+    const order: RepeatMode[] = ["off", "all", "one"];
+    this.queue.repeat = order[(order.indexOf(this.queue.repeat) + 1) % order.length]!;
+    await this.syncPlayer();
   }
 
   toggle(): void {
+    if (!this.queue.current) return;
     if (this.audio.paused) void this.audio.play();
     else this.audio.pause();
   }
 
+  /** Next, or previous: a track more than 3 s in restarts instead, as every player does. */
   async next(delta: 1 | -1): Promise<void> {
-    const index = this.player.currentIndex + delta;
-    if (index >= 0 && index < this.queue.length) await this.playQueue(this.queue, index);
+    if (delta === -1 && this.snapshot().positionSec > 3) return this.seek(0);
+    if (this.queue.skip(delta)) await this.playCurrent();
   }
 
   async seek(trackSec: number): Promise<void> {
-    await this.player.seek(trackSec * 1000);
+    await this.player.seek(Math.max(0, trackSec) * 1000);
+    this.emit();
   }
 
   setVolume(volume: number): void {
+    this.userVolume = volume;
     this.player.setVolume(volume);
+    settings.setVolume(volume);
+  }
+
+  setReplayGain(mode: ReplayGainMode): void {
+    this.player.setReplayGain(mode);
+    settings.setReplayGain(mode);
+  }
+
+  /** Changes the cache cap and evicts least recently played unpinned tracks beyond it. */
+  async setCacheCap(capBytes: number): Promise<void> {
+    settings.setCacheCapBytes(capBytes);
+    for (const evicted of this.cacheIndex.setCap(capBytes)) await this.store.delete(evicted);
+    this.emit();
   }
 
   snapshot(): NowPlaying {
-    const index = this.player.currentIndex;
-    const track = this.queue[index];
-    const start = this.segmentStartSec(index);
+    const track = this.queue.current;
+    const durationSec = (track?.durationMs ?? 0) / 1000;
     const now = this.audio.currentTime;
     const ranges = this.audio.buffered;
     let bufferedAheadSec = 0;
     for (let i = 0; i < ranges.length; i++)
       if (now >= ranges.start(i) && now <= ranges.end(i)) bufferedAheadSec = ranges.end(i) - now;
     return {
-      queue: this.queue,
-      index,
+      queue: this.queue.items,
+      index: this.queue.position,
+      track,
       playing: !this.audio.paused,
-      positionSec: Math.max(0, now - start),
-      durationSec: (track?.durationMs ?? 0) / 1000,
-      volume: this.audio.volume,
+      positionSec: Math.min(durationSec, Math.max(0, now - this.player.currentStartSec)),
+      durationSec,
+      volume: this.userVolume,
+      shuffle: this.queue.isShuffled,
+      repeat: this.queue.repeat,
       bytes: this.accounting.snapshot(),
       bufferedAheadSec,
       error: this.error,
+      networkProblem: this.networkProblem,
     };
-  }
-
-  /** Where a track starts on the media timeline: tracks follow each other gaplessly from the start index. */
-  private segmentStartSec(index: number): number {
-    let start = 0;
-    for (let i = this.startIndex; i < index; i++) start += (this.queue[i]?.durationMs ?? 0) / 1000;
-    return start;
-  }
-
-  private updateMediaSession(): void {
-    const track = this.queue[this.player.currentIndex];
-    if (!track || !("mediaSession" in navigator)) return;
-    navigator.mediaSession.metadata = new MediaMetadata({
-      title: track.title,
-      artist: track.artist,
-      album: track.album,
-      artwork: [{ src: `/api/cover/${track.albumId}?size=300`, sizes: "300x300", type: "image/jpeg" }],
-    });
-    navigator.mediaSession.setActionHandler("play", () => void this.audio.play());
-    navigator.mediaSession.setActionHandler("pause", () => this.audio.pause());
-    navigator.mediaSession.setActionHandler("nexttrack", () => void this.next(1));
-    navigator.mediaSession.setActionHandler("previoustrack", () => void this.next(-1));
   }
 }

@@ -1,6 +1,14 @@
-// Entry of the web player.
+// Entry of the web player; registers the service worker that keeps the app shell for offline use.
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import "./styles.css";
 
 createRoot(document.getElementById("root")!).render(<App />);
+
+// Not under `vite dev`, where a cached shell would hide every edit.
+if ("serviceWorker" in navigator && import.meta.env.MODE !== "development")
+  navigator.serviceWorker.register("/sw.js").catch((error: unknown) => {
+    // The app works without it, only not offline; say why in the console for whoever debugs it.
+    // eslint-disable-next-line no-console
+    console.warn("service worker not registered", error);
+  });

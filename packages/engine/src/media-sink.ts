@@ -71,6 +71,24 @@ export class MediaSourceSink implements MediaSink {
     buffer.appendWindowEnd = Number.POSITIVE_INFINITY;
     buffer.appendWindowStart = seconds;
     buffer.appendWindowEnd = windowEndSec;
+    this.extendDuration(windowEndSec);
+  }
+
+  /**
+   * Renditions made through a pipe carry no duration, and with an infinite duration a MediaSource is seekable only
+   * up to what is buffered: a seek past it would be clamped. The known end of the queued tracks makes the whole
+   * track seekable, so the player can fetch from the target's piece.
+   */
+  private extendDuration(endSec: number): void {
+    const mediaSource = this.mediaSource;
+    if (!mediaSource || mediaSource.readyState !== "open" || !Number.isFinite(endSec)) return;
+    const current = mediaSource.duration;
+    if (Number.isFinite(current) && current >= endSec) return;
+    try {
+      mediaSource.duration = endSec;
+    } catch {
+      // Buffered media already reaches past endSec: the duration it implies is the right one.
+    }
   }
 
   async remove(startSec: number, endSec: number): Promise<void> {

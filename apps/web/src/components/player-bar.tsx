@@ -1,62 +1,96 @@
-// The player bar: now playing, play/pause, previous/next, seek, volume, and playback errors.
-import { useCallback, useMemo, useSyncExternalStore } from "react";
+// The player bar: now playing, play/pause, previous/next, shuffle, repeat, seek, volume, the queue, and problems.
 import type { AudioController } from "../audio";
 import { formatTime } from "../http";
+import { hrefOf, navigate } from "../route";
+import { useNowPlaying } from "../use-audio";
 import { Cover } from "./cover";
 import { Icon } from "./icon";
 
 export function PlayerBar({ audio }: { audio: AudioController }) {
-  const subscribe = useCallback((listener: () => void) => audio.subscribe(listener), [audio]);
-  const key = useSyncExternalStore(subscribe, () => {
-    const s = audio.snapshot();
-    return `${s.index}|${s.playing}|${Math.floor(s.positionSec)}|${s.volume}|${s.error ?? ""}|${s.queue.length}`;
-  });
-  const state = useMemo(() => audio.snapshot(), [audio, key]);
-  const track = state.queue[state.index];
+  const state = useNowPlaying(audio);
+  const track = state.track;
   return (
     <footer className="player-bar">
       <div className="now">
         {track && <Cover albumId={track.albumId} size={64} />}
         <div>
           <strong data-testid="now-title">{track?.title ?? "Nothing playing"}</strong>
-          <small>{track?.artist ?? ""}</small>
+          {track && (
+            <small>
+              <a className="link" href={hrefOf({ name: "artist", id: track.artistId })}>
+                {track.artist}
+              </a>
+            </small>
+          )}
         </div>
       </div>
       <div className="controls">
-        <button aria-label="Previous" onClick={() => void audio.next(-1)}>
-          <Icon name="prev" />
+        <div className="buttons">
+          <button
+            aria-label="Shuffle"
+            aria-pressed={state.shuffle}
+            className="toggle"
+            onClick={() => void audio.setShuffle(!state.shuffle)}
+          >
+            <Icon name="shuffle" />
+          </button>
+          <button aria-label="Previous" onClick={() => void audio.next(-1)}>
+            <Icon name="prev" />
+          </button>
+          <button
+            aria-label={state.playing ? "Pause" : "Play"}
+            className="play"
+            onClick={() => audio.toggle()}
+          >
+            <Icon name={state.playing ? "pause" : "play"} />
+          </button>
+          <button aria-label="Next" onClick={() => void audio.next(1)}>
+            <Icon name="next" />
+          </button>
+          <button
+            aria-label={`Repeat: ${state.repeat}`}
+            aria-pressed={state.repeat !== "off"}
+            className="toggle"
+            data-repeat={state.repeat}
+            onClick={() => void audio.cycleRepeat()}
+          >
+            <Icon name="repeat" />
+          </button>
+        </div>
+        <div className="progress">
+          <span className="time" data-testid="position">
+            {formatTime(state.positionSec)}
+          </span>
+          <input
+            aria-label="Seek"
+            type="range"
+            min={0}
+            max={Math.max(1, state.durationSec)}
+            step={0.5}
+            value={Math.min(state.positionSec, state.durationSec)}
+            onChange={(e) => void audio.seek(Number(e.target.value))}
+          />
+          <span className="time">{formatTime(state.durationSec)}</span>
+        </div>
+      </div>
+      <div className="side">
+        <button aria-label="Queue" onClick={() => navigate({ name: "queue" })}>
+          <Icon name="queue" />
         </button>
-        <button aria-label={state.playing ? "Pause" : "Play"} className="play" onClick={() => audio.toggle()}>
-          <Icon name={state.playing ? "pause" : "play"} />
-        </button>
-        <button aria-label="Next" onClick={() => void audio.next(1)}>
-          <Icon name="next" />
-        </button>
-        <span className="time">{formatTime(state.positionSec)}</span>
         <input
-          aria-label="Seek"
+          aria-label="Volume"
+          className="volume"
           type="range"
           min={0}
-          max={Math.max(1, state.durationSec)}
-          step={0.5}
-          value={Math.min(state.positionSec, state.durationSec)}
-          onChange={(e) => void audio.seek(Number(e.target.value))}
+          max={1}
+          step={0.01}
+          value={state.volume}
+          onChange={(e) => audio.setVolume(Number(e.target.value))}
         />
-        <span className="time">{formatTime(state.durationSec)}</span>
       </div>
-      <input
-        aria-label="Volume"
-        className="volume"
-        type="range"
-        min={0}
-        max={1}
-        step={0.01}
-        defaultValue={1}
-        onChange={(e) => audio.setVolume(Number(e.target.value))}
-      />
-      {state.error && (
+      {(state.error ?? state.networkProblem) && (
         <p role="alert" className="error toast">
-          {state.error}
+          {state.networkProblem ?? state.error}
         </p>
       )}
     </footer>

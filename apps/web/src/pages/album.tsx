@@ -1,21 +1,26 @@
-// An album page: cover, details and its tracks, each playable from there on.
+// An album page: cover, details, its tracks (each playable from there on), queueing and offline pinning.
 import { useEffect, useState } from "react";
 import type { AlbumRecord, TrackRecord } from "@soundmesh/protocol";
+import type { AudioController } from "../audio";
 import { Cover } from "../components/cover";
+import { OfflineButton } from "../components/offline-button";
+import { ArtistLink, TrackList } from "../components/track-list";
 import type { Connection } from "../connection";
-import { formatTime } from "../http";
+import { useNowPlaying } from "../use-audio";
+import { hrefOf } from "../route";
 
 export function Album({
   connection,
   albumId,
-  playTracks,
+  audio,
 }: {
   connection: Connection;
   albumId: string;
-  playTracks: (tracks: TrackRecord[], index: number) => void;
+  audio: AudioController;
 }) {
   const [data, setData] = useState<{ album: AlbumRecord; tracks: TrackRecord[] }>();
   const [error, setError] = useState("");
+  useNowPlaying(audio);
   useEffect(() => {
     connection
       .request<{ album: AlbumRecord; tracks: TrackRecord[] }>("catalog.album", { albumId })
@@ -23,36 +28,48 @@ export function Album({
   }, [albumId, connection]);
   if (error) return <p className="error">{error}</p>;
   if (!data) return <p className="muted">Loading…</p>;
+  const { album, tracks } = data;
   return (
     <section>
       <header className="album-header">
         <Cover albumId={albumId} />
         <div>
-          <p className="muted">{data.album.compilation ? "Compilation" : "Album"}</p>
-          <h2>{data.album.title}</h2>
+          <p className="muted">{album.compilation ? "Compilation" : "Album"}</p>
+          <h2>{album.title}</h2>
           <p>
-            {data.album.albumArtist}
-            {data.album.year ? ` · ${data.album.year}` : ""} · {data.tracks.length} songs
+            <ArtistLink artistId={album.artistId} name={album.albumArtist} />
+            {album.year ? ` · ${album.year}` : ""}
+            {album.genre && (
+              <>
+                {" · "}
+                <a className="link" href={hrefOf({ name: "genre", id: album.genre })}>
+                  {album.genre}
+                </a>
+              </>
+            )}
+            {` · ${tracks.length} songs`}
           </p>
-          <button className="primary" onClick={() => playTracks(data.tracks, 0)}>
-            Play
-          </button>
+          <div className="actions">
+            <button className="primary" onClick={() => void audio.playTracks(tracks, 0)}>
+              Play
+            </button>
+            <button className="secondary" onClick={() => void audio.addToQueue(tracks)}>
+              Add to queue
+            </button>
+            <OfflineButton
+              audio={audio}
+              collection={{
+                id: `album:${album.id}`,
+                title: album.title,
+                subtitle: album.albumArtist,
+                albumId: album.id,
+                tracks,
+              }}
+            />
+          </div>
         </div>
       </header>
-      <ol className="tracks">
-        {data.tracks.map((track, index) => (
-          <li key={track.id}>
-            <button onClick={() => playTracks(data.tracks, index)}>
-              <span className="number">{track.trackNumber ?? index + 1}</span>
-              <span className="title">
-                {track.title}
-                <small>{track.artist}</small>
-              </span>
-              <span className="muted">{formatTime(track.durationMs / 1000)}</span>
-            </button>
-          </li>
-        ))}
-      </ol>
+      <TrackList tracks={tracks} audio={audio} numbered="track" />
     </section>
   );
 }

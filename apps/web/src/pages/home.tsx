@@ -1,20 +1,43 @@
-// Home: recently added and random albums, refreshed when the catalog changes.
+// Home: recently added, recently played and random albums; refreshed when the catalog changes.
 import { useEffect, useState } from "react";
-import type { AlbumRecord } from "@soundmesh/protocol";
-import { AlbumGrid } from "../components/cover";
+import type { AlbumRecord, TrackRecord } from "@soundmesh/protocol";
+import { AlbumGrid, Cover } from "../components/cover";
 import type { Connection } from "../connection";
+import { navigate } from "../route";
+import { settings } from "../settings";
 
-export function Home({ connection, open }: { connection: Connection; open: (id: string) => void }) {
-  const [recent, setRecent] = useState<AlbumRecord[]>([]);
+/** The albums of the recently played tracks, most recent first. */
+function RecentlyPlayed({ tracks }: { tracks: TrackRecord[] }) {
+  const seen = new Set<string>();
+  const albums = tracks.filter((t) => !seen.has(t.albumId) && seen.add(t.albumId)).slice(0, 12);
+  if (albums.length === 0) return <p className="muted">Nothing played yet.</p>;
+  return (
+    <div className="grid">
+      {albums.map((t) => (
+        <button key={t.albumId} className="card" onClick={() => navigate({ name: "album", id: t.albumId })}>
+          <Cover albumId={t.albumId} />
+          <strong>{t.album}</strong>
+          <span>{t.albumArtist}</span>
+        </button>
+      ))}
+    </div>
+  );
+}
+
+export function Home({ connection }: { connection: Connection }) {
+  const [recent, setRecent] = useState<AlbumRecord[]>();
   const [random, setRandom] = useState<AlbumRecord[]>([]);
+  const open = (id: string) => navigate({ name: "album", id });
   useEffect(() => {
     const load = () => {
-      void connection
+      connection
         .request<{ items: AlbumRecord[] }>("catalog.recentlyAdded", { limit: 12 })
-        .then((r) => setRecent(r.items));
-      void connection
+        .then((r) => setRecent(r.items))
+        .catch(() => undefined);
+      connection
         .request<{ albums: AlbumRecord[] }>("catalog.random", { kind: "albums", limit: 6 })
-        .then((r) => setRandom(r.albums));
+        .then((r) => setRandom(r.albums))
+        .catch(() => undefined);
     };
     load();
     return connection.subscribe("catalog.changed", load);
@@ -22,11 +45,15 @@ export function Home({ connection, open }: { connection: Connection; open: (id: 
   return (
     <section>
       <h2>Recently added</h2>
-      {recent.length === 0 ? (
+      {recent === undefined ? (
+        <p className="muted">Loading…</p>
+      ) : recent.length === 0 ? (
         <p className="muted">Nothing yet: the library is being scanned.</p>
       ) : (
         <AlbumGrid albums={recent} open={open} />
       )}
+      <h2>Recently played</h2>
+      <RecentlyPlayed tracks={settings.recentlyPlayed()} />
       <h2>Random albums</h2>
       <AlbumGrid albums={random} open={open} />
     </section>

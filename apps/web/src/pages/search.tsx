@@ -1,57 +1,88 @@
-// Search as you type over artists, albums and tracks.
+// Search as you type over artists, albums, tracks and playlists.
 import { useEffect, useState } from "react";
-import type { SearchHit } from "@soundmesh/protocol";
+import type { SearchHit, TrackRecord } from "@soundmesh/protocol";
+import type { AudioController } from "../audio";
 import type { Connection } from "../connection";
+import { navigate } from "../route";
 
-export function Search({
-  connection,
-  open,
-  play,
-}: {
-  connection: Connection;
-  open: (id: string) => void;
-  play: (trackId: string) => void;
-}) {
-  const [query, setQuery] = useState("");
+const kindLabel: Record<SearchHit["kind"], string> = {
+  track: "Song",
+  album: "Album",
+  artist: "Artist",
+  playlist: "Playlist",
+};
+
+export function Search({ connection, audio }: { connection: Connection; audio: AudioController }) {
+  const [query, setQuery] = useState(() => sessionStorage.getItem("soundmesh.query") ?? "");
   const [hits, setHits] = useState<SearchHit[]>([]);
+  const [error, setError] = useState("");
   useEffect(() => {
+    sessionStorage.setItem("soundmesh.query", query);
     if (!query.trim()) return setHits([]);
     let stale = false;
     const timer = window.setTimeout(() => {
       connection
         .request<{ hits: SearchHit[] }>("search.query", { q: query, limit: 30 })
-        .then((r) => !stale && setHits(r.hits))
-        .catch(() => undefined);
+        .then((r) => {
+          if (stale) return;
+          setHits(r.hits);
+          setError("");
+        })
+        .catch((e: Error) => !stale && setError(e.message));
     }, 80);
     return () => {
       stale = true;
       window.clearTimeout(timer);
     };
   }, [query, connection]);
+  const track = (id: string) => connection.request<TrackRecord>("catalog.track", { trackId: id });
+  const open = (hit: SearchHit) => {
+    switch (hit.kind) {
+      case "track":
+        return void track(hit.id).then(
+          (t) => audio.playTracks([t], 0),
+          (e: Error) => setError(e.message),
+        );
+      case "album":
+        return navigate({ name: "album", id: hit.id });
+      case "artist":
+        return navigate({ name: "artist", id: hit.id });
+      case "playlist":
+        return navigate({ name: "playlist", id: hit.id });
+    }
+  };
   return (
     <section>
       <input
         className="search"
         autoFocus
         aria-label="Search"
-        placeholder="Artists, albums, songs"
+        placeholder="Artists, albums, songs, playlists"
         value={query}
         onChange={(e) => setQuery(e.target.value)}
       />
+      {error && <p className="error">{error}</p>}
+      {query.trim() && hits.length === 0 && !error && <p className="muted">No matches yet.</p>}
       <ul className="hits">
         {hits.map((hit) => (
           <li key={`${hit.kind}:${hit.id}`}>
-            <button
-              onClick={() =>
-                hit.kind === "track" ? play(hit.id) : hit.kind === "album" ? open(hit.id) : undefined
-              }
-              data-kind={hit.kind}
-            >
+            <button onClick={() => open(hit)} data-kind={hit.kind}>
               <strong>{hit.title}</strong>{" "}
               <span className="muted">
-                {hit.kind} · {hit.subtitle}
+                {kindLabel[hit.kind]} · {hit.subtitle}
               </span>
             </button>
+            {hit.kind === "track" && (
+              <span className="row-actions">
+                <button
+                  title="Add to queue"
+                  aria-label={`Add ${hit.title} to the queue`}
+                  onClick={() => void track(hit.id).then((t) => audio.addToQueue([t]))}
+                >
+                  +
+                </button>
+              </span>
+            )}
           </li>
         ))}
       </ul>

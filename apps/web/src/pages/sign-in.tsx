@@ -2,18 +2,22 @@
 import { useEffect, useState } from "react";
 import { postJson } from "../http";
 
-export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
+export function SignIn({ onSignedIn, reason }: { onSignedIn: () => void; reason: string }) {
   const [needsSetup, setNeedsSetup] = useState<boolean | undefined>();
-  const [error, setError] = useState("");
+  const [error, setError] = useState(reason);
   useEffect(() => {
-    void fetch("/api/setup").then(async (r) =>
-      setNeedsSetup(((await r.json()) as { needsSetup: boolean }).needsSetup),
-    );
+    fetch("/api/setup")
+      .then(async (r) => setNeedsSetup(((await r.json()) as { needsSetup: boolean }).needsSetup))
+      .catch(() => {
+        setNeedsSetup(false);
+        setError("The server cannot be reached. Check your connection and try again.");
+      });
   }, []);
   const submit = async (event: React.FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const data = Object.fromEntries(new FormData(event.currentTarget));
-    const response = await postJson(needsSetup ? "/api/setup" : "/api/login", data);
+    const response = await postJson(needsSetup ? "/api/setup" : "/api/login", data).catch(() => undefined);
+    if (!response) return setError("The server cannot be reached. Check your connection and try again.");
     if (response.ok) return onSignedIn();
     const problem = (await response.json()) as { title?: string; code?: string };
     setError(

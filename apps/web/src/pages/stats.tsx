@@ -1,18 +1,18 @@
-// Stats for nerds: bytes by source, buffer health and the start latency of the last plays.
-import { useCallback, useSyncExternalStore } from "react";
+// Stats for nerds: bytes by source, buffer health, the start latency of the last plays, and the client cache.
 import type { AudioController } from "../audio";
+import { useNowPlaying } from "../use-audio";
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 export function Stats({ audio }: { audio: AudioController }) {
-  const now = useSyncExternalStore(
-    useCallback((l) => audio.subscribe(l), [audio]),
-    () => audio.snapshot().bytes.total,
-    () => 0,
-  );
-  const { bytes, bufferedAheadSec } = audio.snapshot();
+  const { bytes, bufferedAheadSec } = useNowPlaying(audio);
   const pct = (n: number) => `${Math.round(n * 100)}%`;
+  const latencies = bytes.startLatenciesMs.slice(-10);
+  const cached = audio.cacheIndex.list();
   return (
-    <section className="stats" data-total={now}>
+    <section className="stats" data-total={bytes.total}>
       <h2>Stats for nerds</h2>
+      <h3>Bytes by source</h3>
       <div className="bar" aria-label="bytes by source">
         <span className="cache" style={{ width: pct(bytes.share.cache) }} />
         <span className="peer" style={{ width: pct(bytes.share.peer) }} />
@@ -22,12 +22,19 @@ export function Stats({ audio }: { audio: AudioController }) {
         cache {pct(bytes.share.cache)} · peers {pct(bytes.share.peer)} · server {pct(bytes.share.server)} —{" "}
         {(bytes.total / 1024).toFixed(0)} KiB
       </p>
+      <h3>Buffer health</h3>
       <p>
         buffer ahead: {bufferedAheadSec.toFixed(1)} s · rejected pieces: {bytes.rejectedPieces}
       </p>
+      <h3>Start latency</h3>
       <p>
         start latency of the last plays:{" "}
-        {bytes.startLatenciesMs.map((ms) => `${Math.round(ms)} ms`).join(", ") || "none yet"}
+        {latencies.map((ms) => `${Math.round(ms)} ms`).join(", ") || "none yet"}
+      </p>
+      <h3>Client cache</h3>
+      <p>
+        {cached.length} tracks · {mib(audio.cacheIndex.usedBytes)} used of {mib(audio.cacheIndex.capBytes)} ·{" "}
+        {cached.filter((e) => e.pinned).length} pinned for offline
       </p>
     </section>
   );

@@ -1,0 +1,32 @@
+// The albums and playlists pinned for offline listening; each plays from the cache with no server.
+import type { AudioController } from "../audio";
+import { useNowPlaying } from "../use-audio";
+import { Cover } from "./cover";
+
+export function OfflineList({ audio }: { audio: AudioController }) {
+  useNowPlaying(audio);
+  const offline = audio.offline.list();
+  if (offline.length === 0)
+    return <p className="muted">Nothing yet: use "Make available offline" on an album.</p>;
+  return (
+    <ul className="offline-list">
+      {offline.map((c) => (
+        <li key={c.id}>
+          {c.albumId && <Cover albumId={c.albumId} size={64} />}
+          <button className="track-main" onClick={() => void audio.playTracks(c.tracks, 0)}>
+            <span className="title">
+              {c.title}
+              <small>
+                {c.subtitle} · {c.tracks.length} songs
+                {audio.offline.downloading.has(c.id) ? " · downloading…" : ""}
+              </small>
+            </span>
+          </button>
+          <button className="secondary" onClick={() => void audio.offline.unpin(c.id)}>
+            Remove
+          </button>
+        </li>
+      ))}
+    </ul>
+  );
+}

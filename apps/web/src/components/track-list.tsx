@@ -1,0 +1,71 @@
+// A list of tracks: click plays from there; each row can be queued next, added to the queue or to a playlist.
+import type { TrackRecord } from "@soundmesh/protocol";
+import type { AudioController } from "../audio";
+import { formatTime } from "../http";
+import { hrefOf } from "../route";
+
+export interface TrackListProps {
+  tracks: TrackRecord[];
+  audio: AudioController;
+  /** Show the album's track numbers (album pages) rather than positions. */
+  numbered?: "track" | "position";
+  showAlbum?: boolean;
+  /** Extra per-row actions, e.g. "add to playlist" or "remove from playlist". */
+  extra?: (track: TrackRecord, index: number) => React.ReactNode;
+}
+
+export function TrackList({
+  tracks,
+  audio,
+  numbered = "position",
+  showAlbum = false,
+  extra,
+}: TrackListProps) {
+  const playing = audio.queue.current?.id;
+  return (
+    <ol className="tracks">
+      {tracks.map((track, index) => (
+        <li key={`${track.id}:${index}`} data-playing={track.id === playing || undefined}>
+          <button className="track-main" onClick={() => void audio.playTracks(tracks, index)}>
+            <span className="number">
+              {numbered === "track" ? (track.trackNumber ?? index + 1) : index + 1}
+            </span>
+            <span className="title">
+              {track.title}
+              <small>
+                {track.artist}
+                {showAlbum ? ` · ${track.album}` : ""}
+              </small>
+            </span>
+            <span className="muted">{formatTime(track.durationMs / 1000)}</span>
+          </button>
+          <span className="row-actions">
+            <button
+              title="Play next"
+              aria-label={`Play ${track.title} next`}
+              onClick={() => void audio.playNext([track])}
+            >
+              ⤵
+            </button>
+            <button
+              title="Add to queue"
+              aria-label={`Add ${track.title} to the queue`}
+              onClick={() => void audio.addToQueue([track])}
+            >
+              +
+            </button>
+            {extra?.(track, index)}
+          </span>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+export function ArtistLink({ artistId, name }: { artistId: string; name: string }) {
+  return (
+    <a className="link" href={hrefOf({ name: "artist", id: artistId })}>
+      {name}
+    </a>
+  );
+}

@@ -1,0 +1,181 @@
+// The admin area: users (create, disable, role), the library folders, and scans with live progress and errors.
+import { useEffect, useState } from "react";
+import type { ScanStatus, UserRecord } from "@soundmesh/protocol";
+import type { Connection } from "../connection";
+
+function Users({ connection, me }: { connection: Connection; me: UserRecord }) {
+  const [users, setUsers] = useState<UserRecord[]>([]);
+  const [message, setMessage] = useState("");
+  const load = () =>
+    void connection
+      .request<UserRecord[]>("user.listUsers", {})
+      .then(setUsers, (e: Error) => setMessage(e.message));
+  useEffect(load, [connection]);
+  const act = (method: string, params: unknown, done: string) =>
+    connection.request(method, params).then(
+      () => {
+        setMessage(done);
+        load();
+      },
+      (e: Error) => setMessage(e.message),
+    );
+  return (
+    <>
+      <h3>Users</h3>
+      <table className="table">
+        <tbody>
+          {users.map((u) => (
+            <tr key={u.id}>
+              <td>{u.name}</td>
+              <td>
+                <select
+                  aria-label={`Role of ${u.name}`}
+                  value={u.role}
+                  disabled={u.id === me.id}
+                  onChange={(e) =>
+                    void act(
+                      "user.setRole",
+                      { name: u.name, role: e.target.value },
+                      `${u.name} is now ${e.target.value}.`,
+                    )
+                  }
+                >
+                  <option value="user">user</option>
+                  <option value="admin">admin</option>
+                </select>
+              </td>
+              <td>
+                <button
+                  className="secondary"
+                  disabled={u.id === me.id}
+                  onClick={() =>
+                    void act(
+                      "user.setDisabled",
+                      { name: u.name, disabled: !u.disabled },
+                      `${u.name} ${u.disabled ? "enabled" : "disabled"}.`,
+                    )
+                  }
+                >
+                  {u.disabled ? "Enable" : "Disable"}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form
+        className="inline-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const form = e.currentTarget;
+          const data = Object.fromEntries(new FormData(form)) as Record<string, string>;
+          void act("user.createUser", data, `Created ${data.name}.`).then(() => form.reset());
+        }}
+      >
+        <input name="name" aria-label="New user's name" placeholder="Name" required />
+        <input
+          name="password"
+          aria-label="New user's password"
+          placeholder="Password (8+)"
+          type="password"
+          minLength={8}
+          required
+        />
+        <select name="role" aria-label="New user's role" defaultValue="user">
+          <option value="user">user</option>
+          <option value="admin">admin</option>
+        </select>
+        <button className="secondary" type="submit">
+          Add user
+        </button>
+      </form>
+      {message && <p role="status">{message}</p>}
+    </>
+  );
+}
+
+function Library({ connection }: { connection: Connection }) {
+  const [folders, setFolders] = useState<string[]>([]);
+  const [status, setStatus] = useState<ScanStatus>();
+  const [errors, setErrors] = useState<Array<{ path: string; reason: string }>>([]);
+  const [message, setMessage] = useState("");
+  useEffect(() => {
+    const loadErrors = () =>
+      void connection
+        .request<{ items: Array<{ path: string; reason: string }> }>("catalog.scanErrors", { limit: 50 })
+        .then(
+          (r) => setErrors(r.items),
+          () => undefined,
+        );
+    void connection.request<string[]>("catalog.libraryFolders", {}).then(setFolders, () => undefined);
+    void connection.request<ScanStatus>("catalog.scanStatus", {}).then(setStatus, () => undefined);
+    loadErrors();
+    const off = connection.subscribe("catalog.scanProgress", (data) => {
+      const next = data as ScanStatus;
+      setStatus(next);
+      if (!next.running) loadErrors();
+    });
+    return off;
+  }, [connection]);
+  const scan = (full: boolean) =>
+    void connection.request("catalog.scan", { full }).then(
+      () => setMessage(full ? "Full scan started." : "Scan started."),
+      (e: Error) => setMessage(e.message),
+    );
+  const pct = status && status.total > 0 ? Math.round((status.done / status.total) * 100) : 0;
+  return (
+    <>
+      <h3>Library folders</h3>
+      <ul>
+        {folders.map((f) => (
+          <li key={f}>
+            <code>{f}</code>
+          </li>
+        ))}
+      </ul>
+      <p className="muted">Folders are set with --library or SOUNDMESH_LIBRARY and watched for changes.</p>
+      <h3>Scan</h3>
+      <div className="actions">
+        <button className="primary" disabled={status?.running} onClick={() => scan(false)}>
+          Scan for changes
+        </button>
+        <button className="secondary" disabled={status?.running} onClick={() => scan(true)}>
+          Full rescan
+        </button>
+      </div>
+      {status && (
+        <div className="scan-status" data-testid="scan-status" data-running={status.running}>
+          <progress max={100} value={status.running ? pct : 100} />
+          <p>
+            {status.running ? `${status.phase}: ${status.done} of ${status.total} files` : "Idle"} · added{" "}
+            {status.added} · updated {status.updated} · removed {status.removed} · errors {status.errors}
+          </p>
+        </div>
+      )}
+      {message && <p role="status">{message}</p>}
+      {errors.length > 0 && (
+        <>
+          <h3>Files that could not be read</h3>
+          <ul className="scan-errors">
+            {errors.map((e) => (
+              <li key={e.path}>
+                <code>{e.path}</code> <span className="muted">{e.reason}</span>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </>
+  );
+}
+
+export function Admin({ connection, me }: { connection: Connection; me: UserRecord }) {
+  if (me.role !== "admin") return <p className="error">Only administrators can see this page.</p>;
+  return (
+    <section className="admin">
+      <h2>Administration</h2>
+      <Users connection={connection} me={me} />
+      <Library connection={connection} />
+    </section>
+  );
+}

@@ -1,0 +1,56 @@
+// The queue: what plays now and next; jump, drag to reorder, remove, shuffle and repeat.
+import type { AudioController } from "../audio";
+import { Reorderable } from "../components/reorderable";
+import { formatTime } from "../http";
+import { useNowPlaying } from "../use-audio";
+
+export function Queue({ audio }: { audio: AudioController }) {
+  const state = useNowPlaying(audio);
+  return (
+    <section>
+      <h2>Queue</h2>
+      <div className="actions">
+        <button
+          className="secondary"
+          aria-pressed={state.shuffle}
+          onClick={() => void audio.setShuffle(!state.shuffle)}
+        >
+          Shuffle {state.shuffle ? "on" : "off"}
+        </button>
+        <button className="secondary" onClick={() => void audio.cycleRepeat()}>
+          Repeat: {state.repeat}
+        </button>
+      </div>
+      {state.queue.length === 0 ? (
+        <p className="muted">The queue is empty: play an album or add songs with +.</p>
+      ) : (
+        <Reorderable
+          items={state.queue}
+          keyOf={(entry) => entry.entryId}
+          label={(entry) => entry.track.title}
+          current={state.index}
+          move={(from, to) => void audio.moveInQueue(from, to)}
+          render={(entry, index) => (
+            <>
+              <button className="track-main" onClick={() => void audio.jumpTo(index)}>
+                <span className="number">{index === state.index ? "▶" : index + 1}</span>
+                <span className="title">
+                  {entry.track.title}
+                  <small>{entry.track.artist}</small>
+                </span>
+                <span className="muted">{formatTime(entry.track.durationMs / 1000)}</span>
+              </button>
+              <button
+                className="remove"
+                aria-label={`Remove ${entry.track.title} from the queue`}
+                onClick={() => void audio.removeFromQueue(index)}
+              >
+                ✕
+              </button>
+            </>
+          )}
+        />
+      )}
+    </section>
+  );
+}
