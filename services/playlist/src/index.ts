@@ -2,10 +2,10 @@
 export {
   createPlaylistService,
   playlistManifest,
-  type Editor,
   type PlaylistService,
   type PlaylistServiceDeps,
 } from "./playlist-service";
+export type { Editor, EditRequest, EditResult } from "./commit-edits";
 export type { PlaylistStore, PlaylistTransaction, StoredPlaylist, PlaylistMember } from "./store";
 export { createSqlPlaylistStore } from "./sql-store";
 export { migratePlaylistStore, playlistMigrations } from "./migrations";

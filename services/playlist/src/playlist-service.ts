@@ -18,7 +18,7 @@ import {
   type PlaylistSnapshot,
   type SubmittedOperation,
 } from "@soundmesh/protocol";
-import { applyOperation, type BatchState } from "./apply-operation";
+import { createEditCommitter, type EditResult, type Editor } from "./commit-edits";
 import { createPlaylistFiles } from "./playlist-files";
 import { createSmartPlaylists } from "./smart-playlists";
 import type { PlaylistMember, PlaylistStore, StoredPlaylist } from "./store";
@@ -48,12 +48,6 @@ export interface PlaylistService {
   refreshSmartPlaylists(): Promise<void>;
 }
 
-/** Who runs an edit and what it may do; the service's own edits (smart refreshes) skip the checks. */
-export interface Editor {
-  userId: string;
-  isSystem: boolean;
-}
-
 interface Access {
   role: PlaylistRole;
   canView: boolean;
@@ -62,8 +56,6 @@ interface Access {
 }
 
 const ok = { ok: true as const };
-const itemOperations = new Set(["insert", "remove", "move"]);
-const ownerOperations = new Set(["setPublic", "setCollaborative"]);
 
 export function requireUser(ctx: CallContext): string {
   if (ctx.userId === undefined) throw new AppError("UNAUTHENTICATED", "Playlists need a signed-in user");
@@ -143,11 +135,11 @@ export function createPlaylistService({
     change: { revisions: PlaylistRevision[]; membersChanged?: boolean; deleted?: boolean },
     traceId?: string,
   ): Promise<void> {
-    const collaborators = await store.members(playlist.id, "collaborator");
-    const audience = new Set([playlist.ownerId, ...collaborators.map((member) => member.userId)]);
-    if (change.deleted)
-      for (const follower of await store.members(playlist.id, "follower")) audience.add(follower.userId);
     try {
+      const collaborators = await store.members(playlist.id, "collaborator");
+      const audience = new Set([playlist.ownerId, ...collaborators.map((member) => member.userId)]);
+      if (change.deleted)
+        for (const follower of await store.members(playlist.id, "follower")) audience.add(follower.userId);
       await bus.publish(
         playlistChangedEvent,
         {
@@ -166,60 +158,26 @@ export function createPlaylistService({
     }
   }
 
-  /** Applies operations as consecutive revisions in one locked transaction; resubmitted ones answer as before. */
-  async function commit(
+  const committer = createEditCommitter({
+    store,
+    clock,
+    announce: (playlist, revisions, traceId) => announce(playlist, { revisions }, traceId),
+  });
+
+  /** Applies operations as consecutive revisions; resubmitted ones answer with their first revision. */
+  function commit(
     playlistId: string,
     editor: Editor,
     baseRevision: number | null,
     operations: readonly SubmittedOperation[],
     traceId?: string,
-  ): Promise<{ revision: number; applied: PlaylistRevision[] }> {
-    const collaborators = editor.isSystem ? [] : await store.members(playlistId, "collaborator");
-    const outcome = await store.editPlaylist(playlistId, async (tx) => {
-      const playlist = { ...tx.playlist };
-      if (!editor.isSystem) {
-        const isOwner = playlist.ownerId === editor.userId;
-        const isCollaborator = collaborators.some((member) => member.userId === editor.userId);
-        if (!isOwner && !isCollaborator && !playlist.isPublic)
-          throw new AppError("NOT_FOUND", "No such playlist");
-        if (playlist.deletedAt !== null) throw new AppError("GONE", "The playlist was deleted");
-        if (!isOwner && !(isCollaborator && playlist.isCollaborative))
-          throw new AppError("FORBIDDEN", "Only the owner and collaborators may edit this playlist");
-        if (baseRevision !== null && baseRevision > playlist.revision)
-          throw new AppError("REVISION_AHEAD", undefined, {
-            details: { baseRevision, revision: playlist.revision },
-          });
-        for (const { opId, operation } of operations) {
-          if (ownerOperations.has(operation.type) && !isOwner)
-            throw new AppError("FORBIDDEN", "Only the owner may change who sees or edits the playlist", {
-              details: { opId },
-            });
-          if (itemOperations.has(operation.type) && playlist.smartRules !== null)
-            throw new AppError("BAD_OPERATION", "A smart playlist's items follow its rules", {
-              details: { opId, reason: "smart" },
-            });
-        }
-      }
-      const state: BatchState = { revision: playlist.revision, itemCount: playlist.itemCount };
-      const applied: PlaylistRevision[] = [];
-      const fresh: PlaylistRevision[] = [];
-      const at = clock.now();
-      for (const submitted of operations) {
-        const earlier = await tx.revisionOfOperation(submitted.opId);
-        if (earlier) {
-          applied.push(earlier);
-          continue;
-        }
-        const result = await applyOperation(tx, state, submitted, editor.userId, at);
-        Object.assign(playlist, result.patch);
-        applied.push(result.revision);
-        fresh.push(result.revision);
-      }
-      return { applied, fresh, playlist: { ...playlist, ...state } };
+  ): Promise<EditResult> {
+    return committer.submit(playlistId, {
+      editor,
+      baseRevision,
+      operations,
+      ...(traceId === undefined ? {} : { traceId }),
     });
-    if (!outcome) throw new AppError("NOT_FOUND", "No such playlist");
-    if (outcome.fresh.length > 0) await announce(outcome.playlist, { revisions: outcome.fresh }, traceId);
-    return { revision: outcome.playlist.revision, applied: outcome.applied };
   }
 
   async function createPlaylist(
@@ -444,6 +402,7 @@ export function createPlaylistService({
       subscriptions = [];
       await Promise.all(current.map((subscription) => subscription.unsubscribe()));
       await smart.idle();
+      await committer.idle();
     },
   };
 }

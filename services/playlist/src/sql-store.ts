@@ -225,6 +225,15 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
           ) as ranked
           where playlist_items.playlist_id = ${id} and playlist_items.item_id = ranked.item_id`.execute(trx);
       },
+      async savepoint(name) {
+        await sql`savepoint ${sql.id(name)}`.execute(trx);
+      },
+      async rollbackToSavepoint(name) {
+        await sql`rollback to savepoint ${sql.id(name)}`.execute(trx);
+      },
+      async releaseSavepoint(name) {
+        await sql`release savepoint ${sql.id(name)}`.execute(trx);
+      },
       async appendRevision(revision, patch, itemCountDelta) {
         await trx
           .insertInto("playlist_revisions")

@@ -53,6 +53,10 @@ export interface PlaylistTransaction {
   /** Spreads every position out again (1, 2, 3 …), same order. */
   renumber(): Promise<void>;
   appendRevision(revision: PlaylistRevision, patch: PlaylistPatch, itemCountDelta: number): Promise<void>;
+  /** Savepoints let one edit of a group fail without undoing the others. */
+  savepoint(name: string): Promise<void>;
+  rollbackToSavepoint(name: string): Promise<void>;
+  releaseSavepoint(name: string): Promise<void>;
 }
 
 export interface PlaylistStore {

@@ -195,6 +195,32 @@ describe.each(targets)("playlist editing on $name", (target) => {
     expect(snapshot.playlist.revision).toBe(12);
   });
 
+  it("refuses one bad edit among concurrent ones and applies the others", async () => {
+    const p = await playlistWith("t-blue1");
+    const outcomes = await Promise.allSettled([
+      edit(p.id, 1, insert("end", "t-okc1")),
+      edit(p.id, 1, { type: "remove", itemIds: ["neverexisted"] }),
+      edit(p.id, 1, insert("end", "t-okc2"), { type: "rename", name: "Both" }),
+      h.call(
+        "edit",
+        {
+          playlistId: p.id,
+          baseRevision: 1,
+          operations: [{ opId: testId("op"), operation: insert(null, "t-love1") }],
+        },
+        "bob",
+      ),
+    ]);
+    expect(
+      outcomes.map((o) => (o.status === "fulfilled" ? "ok" : (o.reason as { code: string }).code)),
+    ).toEqual(["ok", "BAD_OPERATION", "ok", "NOT_FOUND"]);
+    const snapshot = await h.call("get", { playlistId: p.id });
+    expect(trackIdsOf(snapshot)).toEqual(["t-blue1", "t-okc1", "t-okc2"]);
+    expect(snapshot.playlist).toMatchObject({ revision: 4, itemCount: 3, name: "Both" });
+    const history = await h.call("changesSince", { playlistId: p.id, revision: 0 });
+    expect(history.kind === "revisions" && history.revisions.map((r) => r.revision)).toEqual([1, 2, 3, 4]);
+  });
+
   it("renumbers positions when inserts keep landing in the same gap, keeping the order", async () => {
     const p = await playlistWith("t-blue1", "t-blue2");
     const [a] = p.items as [string, string];
