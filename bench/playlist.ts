@@ -114,6 +114,7 @@ function snapshotOnClient(): Row[] {
       followerCount: 0,
       revision: snapshotItems,
       itemCount: snapshotItems,
+      hasUploadedCover: false,
       smartRules: null,
       createdAt: 0,
       updatedAt: 0,

@@ -1,6 +1,7 @@
 // Playlists through the real server: two WebSocket clients editing one collaborative playlist with the client model
 // see each other's edits live, one of them going offline in between; private playlists' topics stay closed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import sharp from "sharp";
 import WebSocket, { type RawData } from "ws";
 import { serverFrame, type PlaylistSnapshot } from "@soundmesh/protocol";
 import { PlaylistSync, type PlaylistConnection } from "@soundmesh/playlist-model";
@@ -125,6 +126,35 @@ describe("playlists over the WebSocket", () => {
     } finally {
       await alice.client.close();
       await bob.client.close();
+    }
+  });
+
+  it("serves an uploaded cover over HTTP to those who may see the playlist, revalidated by ETag", async () => {
+    const alice = await WsClient.connect(server.url, aliceToken);
+    try {
+      const created = await alice.request<PlaylistSnapshot>("playlist.create", { name: "Art" });
+      const image = await sharp({ create: { width: 20, height: 20, channels: 3, background: "#0a0" } })
+        .png()
+        .toBuffer();
+      await alice.request("playlist.setCover", {
+        playlistId: created.playlist.id,
+        imageBase64: image.toString("base64"),
+      });
+      const url = `${server.url}/api/playlists/${created.playlist.id}/cover?size=64`;
+      const asAlice = { authorization: `Bearer ${aliceToken}` };
+      const response = await fetch(url, { headers: asAlice });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toBe("image/jpeg");
+      expect(await sharp(Buffer.from(await response.arrayBuffer())).metadata()).toMatchObject({ width: 64 });
+      const etag = response.headers.get("etag")!;
+      expect((await fetch(url, { headers: { ...asAlice, "if-none-match": etag } })).status).toBe(304);
+      const asCarol = await fetch(url, { headers: { authorization: `Bearer ${carolToken}` } });
+      expect(asCarol.status).toBe(404);
+      expect(await asCarol.json()).toMatchObject({ code: "NOT_FOUND" });
+      expect((await fetch(url.replace("size=64", "size=65"), { headers: asAlice })).status).toBe(400);
+      expect((await fetch(url)).status).toBe(401);
+    } finally {
+      await alice.close();
     }
   });
 

@@ -32,7 +32,7 @@ import { ensureDemoLibrary } from "./demo-library";
 import { libraryTopics, startCatalogService, startLibraryServices, storageReader } from "./library-services";
 import type { ScanResult } from "@soundmesh/service-catalog";
 import { createLogger } from "./logger";
-import { playlistTopics, startPlaylistService } from "./playlist-services";
+import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
 
 /** The web player's build output, served at "/" when present. */
 const webRoot = fileURLToPath(new URL("../../web/dist", import.meta.url));
@@ -142,6 +142,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
         (app, identities) =>
           registerStreamRoutes(app, { bus: apBus, reader: storageReader(apBus), identities }),
         (app, identities) => registerCoverRoute(app, apBus, identities),
+        (app, identities) => registerPlaylistCoverRoute(app, apBus, identities),
       ],
       webRoot,
     });

@@ -21,6 +21,7 @@ function snapshotOf(itemIds: string[], revision = 0): PlaylistSnapshot {
       followerCount: 0,
       revision,
       itemCount: itemIds.length,
+      hasUploadedCover: false,
       smartRules: null,
       createdAt: 1,
       updatedAt: 1,

@@ -2,6 +2,7 @@
 // revision (rebased by the service when behind), their members, import/export, smart rules and live pushes.
 import { z } from "zod";
 import { defineEvent, defineService } from "./contract";
+import { binary } from "./storage";
 import { trackId } from "./stream";
 
 /** Ids made by clients (items, operations) or the service (playlists): random, URL-safe, at least 8 characters. */
@@ -96,6 +97,8 @@ export const playlistInfo = z.object({
   followerCount: z.number().int(),
   revision: z.number().int().nonnegative(),
   itemCount: z.number().int().nonnegative(),
+  /** An uploaded cover; without one the cover is a mosaic of the playlist's first albums. */
+  hasUploadedCover: z.boolean(),
   /** Set for smart playlists: their items follow the rules and are refreshed when the catalog changes. */
   smartRules: smartRules.nullable(),
   createdAt: z.number().int(),
@@ -205,6 +208,20 @@ export const playlistContract = defineService("playlist", {
     exposed: true,
   },
   setSmartRules: { params: target.extend({ rules: smartRules }), result: playlistSnapshot, exposed: true },
+  /**
+   * Editors only: a JPEG, PNG or WebP image (base64, at most ~600 KiB), stored as a 600 px square; null goes back to
+   * the mosaic. Served at GET /api/playlists/:playlistId/cover?size=64|300|600.
+   */
+  setCover: {
+    params: target.extend({ imageBase64: z.string().max(900_000).nullable() }),
+    result: playlistInfo,
+    exposed: true,
+  },
+  /** Internal (access point): the uploaded cover, or a mosaic of the first albums; NOT_FOUND when there is none. */
+  cover: {
+    params: target.extend({ size: z.union([z.literal(64), z.literal(300), z.literal(600)]).default(300) }),
+    result: z.object({ bytes: binary, mimeType: z.string() }),
+  },
   /** Internal (access point): may the caller follow this playlist's pushes? */
   access: {
     params: target,
@@ -224,7 +241,7 @@ export const playlistChangedEvent = defineEvent(
     revision: z.number().int().nonnegative(),
     /** The new revisions, in order; empty when only members, owner or visibility changed. */
     revisions: z.array(playlistRevision),
-    /** Members (collaborators, followers, owner) changed: fetch the playlist again. */
+    /** Members (collaborators, followers, owner) or the cover changed: fetch the playlist again. */
     membersChanged: z.boolean(),
     deleted: z.boolean(),
     audience: z.array(z.string()).nullable(),

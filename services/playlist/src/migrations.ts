@@ -76,6 +76,23 @@ export const playlistMigrations: ServiceMigrations = {
         .execute();
     },
   },
+  "002-covers": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable("playlist_playlists")
+        .addColumn("has_cover", "integer", (col) => col.notNull().defaultTo(0))
+        .execute();
+      // The uploaded image, normalised to a 600 px JPEG, as base64 text (portable across both dialects).
+      await db.schema
+        .createTable("playlist_covers")
+        .addColumn("playlist_id", "varchar(64)", (col) =>
+          col.primaryKey().references("playlist_playlists.id").onDelete("cascade"),
+        )
+        .addColumn("image", "text", (col) => col.notNull())
+        .addColumn("updated_at", "bigint", (col) => col.notNull())
+        .execute();
+    },
+  },
 };
 
 export function migratePlaylistStore(db: Db): Promise<string[]> {

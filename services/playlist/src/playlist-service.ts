@@ -19,6 +19,7 @@ import {
   type SubmittedOperation,
 } from "@soundmesh/protocol";
 import { createEditCommitter, type EditResult, type Editor } from "./commit-edits";
+import { createCovers, normaliseUpload } from "./covers";
 import { createPlaylistFiles } from "./playlist-files";
 import { createSmartPlaylists } from "./smart-playlists";
 import type { PlaylistMember, PlaylistStore, StoredPlaylist } from "./store";
@@ -116,6 +117,7 @@ export function createPlaylistService({
       followerCount: await store.followerCount(playlist.id),
       revision: playlist.revision,
       itemCount: playlist.itemCount,
+      hasUploadedCover: playlist.hasUploadedCover,
       smartRules: playlist.smartRules,
       createdAt: playlist.createdAt,
       updatedAt: playlist.updatedAt,
@@ -191,6 +193,7 @@ export function createPlaylistService({
       id,
       ownerId,
       ...fields,
+      hasUploadedCover: false,
       revision: 0,
       itemCount: 0,
       createdAt: now,
@@ -207,6 +210,7 @@ export function createPlaylistService({
   }
 
   const files = createPlaylistFiles({ bus, store, logger });
+  const covers = createCovers({ bus, store });
   const smart = createSmartPlaylists({ bus, store, logger, newId, commit });
 
   const handlers: HandlersOf<PlaylistContract> = {
@@ -369,6 +373,26 @@ export function createPlaylistService({
       await store.updatePlaylist(playlistId, { updatedAt: clock.now(), smartRules: rules });
       await smart.refresh(playlistId, ctx.traceId);
       return snapshotOf(playlistId, userId);
+    },
+
+    async setCover({ playlistId, imageBase64 }, ctx) {
+      const userId = requireUser(ctx);
+      const { access } = await visible(playlistId, userId);
+      if (!access.canEdit)
+        throw new AppError("FORBIDDEN", "Only the owner and collaborators may change the cover");
+      await store.setCover(
+        playlistId,
+        imageBase64 === null ? null : await normaliseUpload(imageBase64),
+        clock.now(),
+      );
+      const updated = (await store.findPlaylist(playlistId))!;
+      await announce(updated, { revisions: [], membersChanged: true }, ctx.traceId);
+      return infoOf(updated, userId);
+    },
+
+    async cover({ playlistId, size }, ctx) {
+      const { playlist } = await visible(playlistId, requireUser(ctx));
+      return covers.cover(playlist, size, ctx.traceId);
     },
 
     async access({ playlistId }, ctx) {

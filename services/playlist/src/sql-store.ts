@@ -20,6 +20,7 @@ interface PlaylistTables {
     is_public: number;
     is_collaborative: number;
     smart_rules: string | null;
+    has_cover: number;
     revision: number;
     item_count: number;
     created_at: number;
@@ -43,6 +44,7 @@ interface PlaylistTables {
     at: number;
     operation: string;
   };
+  playlist_covers: { playlist_id: string; image: string; updated_at: number };
   playlist_members: {
     playlist_id: string;
     user_id: string;
@@ -65,6 +67,7 @@ function playlistOf(row: PlaylistRow): StoredPlaylist {
     isPublic: Number(row.is_public) !== 0,
     isCollaborative: Number(row.is_collaborative) !== 0,
     smartRules: row.smart_rules === null ? null : smartRules.parse(JSON.parse(row.smart_rules)),
+    hasUploadedCover: Number(row.has_cover) !== 0,
     revision: Number(row.revision),
     itemCount: Number(row.item_count),
     createdAt: Number(row.created_at),
@@ -274,6 +277,7 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
           is_public: playlist.isPublic ? 1 : 0,
           is_collaborative: playlist.isCollaborative ? 1 : 0,
           smart_rules: playlist.smartRules === null ? null : JSON.stringify(playlist.smartRules),
+          has_cover: playlist.hasUploadedCover ? 1 : 0,
           revision: playlist.revision,
           item_count: playlist.itemCount,
           created_at: playlist.createdAt,
@@ -423,6 +427,31 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
         .orderBy("id")
         .execute();
       return rows.map(playlistOf);
+    },
+
+    setCover(id, jpeg, at) {
+      return kysely.transaction().execute(async (trx) => {
+        await trx.deleteFrom("playlist_covers").where("playlist_id", "=", id).execute();
+        if (jpeg !== null)
+          await trx
+            .insertInto("playlist_covers")
+            .values({ playlist_id: id, image: Buffer.from(jpeg).toString("base64"), updated_at: at })
+            .execute();
+        await trx
+          .updateTable("playlist_playlists")
+          .set({ has_cover: jpeg === null ? 0 : 1, updated_at: at })
+          .where("id", "=", id)
+          .execute();
+      });
+    },
+
+    async cover(id) {
+      const row = await kysely
+        .selectFrom("playlist_covers")
+        .select("image")
+        .where("playlist_id", "=", id)
+        .executeTakeFirst();
+      return row && new Uint8Array(Buffer.from(row.image, "base64"));
     },
 
     async smartPlaylists() {

@@ -10,6 +10,7 @@ export interface StoredPlaylist {
   isPublic: boolean;
   isCollaborative: boolean;
   smartRules: SmartRules | null;
+  hasUploadedCover: boolean;
   revision: number;
   itemCount: number;
   createdAt: number;
@@ -79,4 +80,7 @@ export interface PlaylistStore {
   /** Playlists the user owns, collaborates on or follows, deleted ones left out, most recently updated first. */
   playlistsOf(userId: string): Promise<StoredPlaylist[]>;
   smartPlaylists(): Promise<StoredPlaylist[]>;
+  /** Stores (or with null removes) the uploaded cover and marks the playlist updated. */
+  setCover(id: string, jpeg: Uint8Array | null, at: number): Promise<void>;
+  cover(id: string): Promise<Uint8Array | undefined>;
 }

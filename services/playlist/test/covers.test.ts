@@ -1,0 +1,122 @@
+// Playlist covers on SQLite and PostgreSQL: an uploaded image (checked, normalised), or a mosaic of album art.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { dbTargets } from "@soundmesh/test-kit";
+import { preparePlaylistDb, startHarness, trackRowOf, type Harness } from "./harness";
+
+const targets = await dbTargets({ prepare: preparePlaylistDb });
+const colours = [
+  { r: 255, g: 0, b: 0 },
+  { r: 0, g: 255, b: 0 },
+  { r: 0, g: 0, b: 255 },
+  { r: 255, g: 255, b: 0 },
+];
+
+const solid = (colour: { r: number; g: number; b: number }, format: "png" | "jpeg" = "png") => {
+  const image = sharp({ create: { width: 40, height: 40, channels: 3, background: colour } });
+  return (format === "png" ? image.png() : image.jpeg()).toBuffer();
+};
+
+/** The colour at (x, y) of an image. */
+async function pixel(bytes: Uint8Array, x: number, y: number) {
+  const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+  const at = (y * info.width + x) * info.channels;
+  return { r: data[at]!, g: data[at + 1]!, b: data[at + 2]! };
+}
+
+const near = (actual: { r: number; g: number; b: number }, expected: { r: number; g: number; b: number }) =>
+  Math.abs(actual.r - expected.r) + Math.abs(actual.g - expected.g) + Math.abs(actual.b - expected.b) < 60;
+
+describe.each(targets)("playlist covers on $name", (target) => {
+  let h: Harness;
+  let artDir: string;
+  beforeAll(async () => {
+    artDir = mkdtempSync(join(tmpdir(), "soundmesh-playlist-art-"));
+    for (const [i, colour] of colours.entries())
+      writeFileSync(join(artDir, `${i}.jpg`), await solid(colour, "jpeg"));
+  });
+  afterAll(async () => {
+    rmSync(artDir, { recursive: true, force: true });
+    await target.dispose();
+  });
+  beforeEach(async () => {
+    h = await startHarness(target);
+  });
+  afterEach(() => h.close());
+
+  it("stores an uploaded image as a square JPEG and serves it at each size to those who may see it", async () => {
+    const created = await h.call("create", { name: "Covered", isPublic: true });
+    const playlistId = created.playlist.id;
+    const image = (await solid(colours[2]!)).toString("base64");
+    const info = await h.call("setCover", { playlistId, imageBase64: image });
+    expect(info.hasUploadedCover).toBe(true);
+    await expect.poll(() => h.events.at(-1)).toMatchObject({ playlistId, membersChanged: true });
+    for (const size of [64, 300, 600] as const) {
+      const cover = await h.call("cover", { playlistId, size }, "bob");
+      expect(cover.mimeType).toBe("image/jpeg");
+      expect(await sharp(cover.bytes).metadata()).toMatchObject({
+        format: "jpeg",
+        width: size,
+        height: size,
+      });
+      expect(near(await pixel(cover.bytes, size / 2, size / 2), colours[2]!)).toBe(true);
+    }
+    expect((await h.failure("setCover", { playlistId, imageBase64: image }, "bob")).code).toBe("FORBIDDEN");
+    expect((await h.failure("setCover", { playlistId, imageBase64: "bm90IGFuIGltYWdl" })).code).toBe(
+      "BAD_REQUEST",
+    );
+    const removed = await h.call("setCover", { playlistId, imageBase64: null });
+    expect(removed.hasUploadedCover).toBe(false);
+    expect((await h.failure("cover", { playlistId, size: 300 })).code).toBe("NOT_FOUND");
+  });
+
+  it("keeps a private playlist's cover from others", async () => {
+    const created = await h.call("create", { name: "Private" });
+    await h.call("setCover", {
+      playlistId: created.playlist.id,
+      imageBase64: (await solid(colours[0]!)).toString("base64"),
+    });
+    expect((await h.failure("cover", { playlistId: created.playlist.id, size: 64 }, "bob")).code).toBe(
+      "NOT_FOUND",
+    );
+  });
+
+  it("makes a mosaic of the first four albums' art, or shows one album's art when there are fewer", async () => {
+    const rows = colours.map((_, i) => ({
+      ...trackRowOf({
+        id: `t-art${i}`,
+        path: `Art/Album ${i}/01 Song.mp3`,
+        title: `Song ${i}`,
+        artist: "Art",
+        album: `Album ${i}`,
+      }),
+      album_id: `album-art-${i}`,
+      folder_cover: join(artDir, `${i}.jpg`),
+    }));
+    await h.catalog.applyScan({ upserts: rows, deletions: [], errors: [], clearedErrorPaths: [] });
+    // A track without art first: its album is skipped.
+    const four = await h.call("create", {
+      name: "Four",
+      trackIds: ["t-blue1", "t-art0", "t-art1", "t-art0", "t-art2", "t-art3"],
+    });
+    const mosaic = await h.call("cover", { playlistId: four.playlist.id, size: 300 });
+    expect(await sharp(mosaic.bytes).metadata()).toMatchObject({ width: 300, height: 300 });
+    const quadrants = [
+      [75, 75],
+      [225, 75],
+      [75, 225],
+      [225, 225],
+    ] as const;
+    for (const [i, [x, y]] of quadrants.entries())
+      expect(near(await pixel(mosaic.bytes, x, y), colours[i]!), `quadrant ${i}`).toBe(true);
+
+    const two = await h.call("create", { name: "Two", trackIds: ["t-art3", "t-art1"] });
+    const single = await h.call("cover", { playlistId: two.playlist.id, size: 64 });
+    expect(near(await pixel(single.bytes, 10, 50), colours[3]!)).toBe(true);
+    const none = await h.call("create", { name: "None", trackIds: ["t-okc1"] });
+    expect((await h.failure("cover", { playlistId: none.playlist.id, size: 64 })).code).toBe("NOT_FOUND");
+  });
+});
