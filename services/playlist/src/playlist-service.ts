@@ -230,7 +230,14 @@ export function createPlaylistService({
     async list(_params, ctx) {
       const userId = requireUser(ctx);
       const playlists = await store.playlistsOf(userId);
-      return Promise.all(playlists.map((playlist) => infoOf(playlist, userId)));
+      const listed = await Promise.all(
+        playlists.map(async (playlist) => {
+          const access = await accessOf(playlist, userId);
+          // A followed playlist that turned private is no longer the follower's to see.
+          return access.canView ? infoOf(playlist, userId, access) : undefined;
+        }),
+      );
+      return listed.filter((info) => info !== undefined);
     },
 
     edit: ({ playlistId, baseRevision, operations }, ctx) =>

@@ -53,6 +53,11 @@ describe.each(targets)("playlist permissions on $name", (target) => {
     expect(followed).toMatchObject({ followerCount: 1, access: { role: "follower", isFollowing: true } });
     expect((await h.call("list", {}, "bob")).map((p) => p.id)).toEqual([id]);
     expect((await h.failure("follow", { playlistId: id }, "alice")).code).toBe("BAD_REQUEST");
+    // Private again: the follower no longer sees it, in the list or otherwise.
+    await edit(id, "alice", { type: "setPublic", isPublic: false }, 1);
+    expect(await h.call("list", {}, "bob")).toEqual([]);
+    expect((await h.failure("get", { playlistId: id }, "bob")).code).toBe("NOT_FOUND");
+    await edit(id, "alice", { type: "setPublic", isPublic: true }, 2);
     await h.call("unfollow", { playlistId: id }, "bob");
     expect(await h.call("list", {}, "bob")).toEqual([]);
   });
