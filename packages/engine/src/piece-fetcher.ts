@@ -100,9 +100,14 @@ export class PieceFetcher {
     const peers = this.options.peers;
     if (peers) {
       const lookup = peers.want(track);
-      // A piece not needed soon waits a moment for the lookup rather than going to the server at once.
-      if (peers.holders(track).length === 0 && urgencyMs > (this.options.serverWindowMs ?? 15_000))
-        await Promise.race([lookup, this.sleep(this.options.lookupWaitMs ?? 3_000, signal)]);
+      // Only what is needed at once goes to the server while a lookup is under way; the rest waits for it a
+      // moment (never past the point where the buffer would run low).
+      const slackMs = urgencyMs - (this.options.lowBufferMs ?? 5_000);
+      if (peers.holders(track).length === 0 && slackMs > 0)
+        await Promise.race([
+          lookup,
+          this.sleep(Math.min(this.options.lookupWaitMs ?? 3_000, slackMs), signal),
+        ]);
       if (peers.holders(track).length > 0) return this.fetchWithPeers(peers, track, index, urgencyMs, signal);
     }
     const rounds = this.options.rounds ?? 3;

@@ -1,5 +1,6 @@
 // The headless peer: logs in, plays a list of tracks at real-time speed without sound, caches and serves them to
 // other listeners like a browser does. For tests, demos and swarm benchmarks (`soundmesh peer`).
+import { setMaxListeners } from "node:events";
 import nodeDataChannel from "node-datachannel";
 import { RTCPeerConnection } from "node-datachannel/polyfill";
 import {
@@ -105,6 +106,8 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
       ? await login(options.baseUrl, options.name, options.password)
       : undefined);
   if (!token) throw new Error("a token, or a name and password, is needed");
+  // A track's abort signal is shared by every piece in flight and each attempt listens to it.
+  setMaxListeners(64);
   const profile = options.profile ?? "opus96";
   const socket = await SessionSocket.connect(options.baseUrl, token);
   const errors: string[] = [];
@@ -145,10 +148,14 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
     });
   }
   const peers = overlay;
+  // Faster than real time, wall-clock deadlines shrink with the speed so the engine makes the same decisions.
+  const speed = options.speed ?? 1;
   const fetcher = new PieceFetcher({
     sources: [server],
     store,
     accounting,
+    attemptTimeoutMs: 2_000 / speed,
+    lookupWaitMs: 3_000 / speed,
     ...(peers
       ? {
           peers,

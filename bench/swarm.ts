@@ -1,0 +1,194 @@
+// Swarm benchmark: headless peers on loopback play a Zipf-popular set of tracks with P2P on and off; server and
+// P2P shares of bytes, stutters and start latency. Bounded: a fixed number of peers, plays and playback speed.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  releaseWebRtc,
+  startHeadlessPeer,
+  type HeadlessPeer,
+  type HeadlessPeerReport,
+} from "@soundmesh/server";
+import { WsClient, setupAdmin, spawnServer, waitUntil } from "@soundmesh/test-kit";
+import { printTable, round, summarize, writeResults, type Row } from "./report";
+
+const TRACKS = Number(process.env.BENCH_SWARM_TRACKS ?? 6);
+const PEERS = Number(process.env.BENCH_SWARM_PEERS ?? 20);
+const PLAYS_PER_PEER = 2;
+const TRACK_SECONDS = 120;
+/** Playback speed: keeps the run short while every byte still has to arrive before it is played. */
+const SPEED = Number(process.env.BENCH_SWARM_SPEED ?? 8);
+const WAVES = 4;
+const WAVE_GAP_MS = 4_000;
+
+/** A seeded generator, so both runs play the same sequence. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+/** Track ranks drawn with Zipf popularity (s = 1): the k-th most popular is played 1/k as often as the first. */
+function zipfPlays(trackIds: string[], count: number, next: () => number): string[][] {
+  const weights = trackIds.map((_, k) => 1 / (k + 1));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const draw = () => {
+    let x = next() * total;
+    for (const [k, weight] of weights.entries()) if ((x -= weight) <= 0) return trackIds[k]!;
+    return trackIds.at(-1)!;
+  };
+  return Array.from({ length: count }, () => {
+    const first = draw();
+    let second = draw();
+    for (let i = 0; i < 5 && second === first; i++) second = draw();
+    return [first, second].slice(0, PLAYS_PER_PEER);
+  });
+}
+
+const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-swarm-"));
+const library = join(work, "library", "Swarm", "Tones");
+mkdirSync(library, { recursive: true });
+for (let i = 0; i < TRACKS; i++) {
+  execFileSync("ffmpeg", [
+    ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"],
+    ...["-i", `sine=frequency=${220 + i * 30}:duration=${TRACK_SECONDS}`, "-c:a", "flac"],
+    ...["-metadata", `title=Tone ${i + 1}`, "-metadata", "artist=Swarm", "-metadata", "album=Tones"],
+    join(library, `${i + 1} Tone ${i + 1}.flac`),
+  ]);
+}
+const configFile = join(work, "config.json");
+writeFileSync(
+  configFile,
+  JSON.stringify({
+    rateLimits: {
+      perUser: { ratePerSecond: 1e6, burst: 1e6 },
+      busDefault: { ratePerSecond: 1e6, burst: 1e6 },
+    },
+  }),
+);
+const server = await spawnServer(join(work, "data"), {
+  SOUNDMESH_CONFIG: configFile,
+  SOUNDMESH_LIBRARY: join(work, "library"),
+});
+
+interface RunResult {
+  reports: HeadlessPeerReport[];
+  listenersPerTrack: Map<string, number>;
+  wallMs: number;
+}
+
+async function run(token: string, sequences: string[][], p2p: boolean): Promise<RunResult> {
+  const started = performance.now();
+  const peers: HeadlessPeer[] = [];
+  const playing: Array<Promise<void>> = [];
+  const perWave = Math.ceil(sequences.length / WAVES);
+  try {
+    for (let wave = 0; wave < WAVES; wave++) {
+      const joining = sequences.slice(wave * perWave, (wave + 1) * perWave);
+      const joined = await Promise.all(
+        joining.map((trackIds) =>
+          startHeadlessPeer({ baseUrl: server.url, token, trackIds, speed: SPEED, p2p }),
+        ),
+      );
+      peers.push(...joined);
+      playing.push(...joined.map((peer) => peer.played));
+      if (wave < WAVES - 1) await new Promise((resolve) => setTimeout(resolve, WAVE_GAP_MS));
+    }
+    const deadlineMs = ((TRACK_SECONDS * PLAYS_PER_PEER) / SPEED) * 1000 * 4 + 30_000;
+    await Promise.race([
+      Promise.all(playing),
+      new Promise((_, reject) => setTimeout(() => reject(new Error("swarm run overran")), deadlineMs)),
+    ]);
+    const listenersPerTrack = new Map<string, number>();
+    for (const sequence of sequences)
+      for (const trackId of new Set(sequence))
+        listenersPerTrack.set(trackId, (listenersPerTrack.get(trackId) ?? 0) + 1);
+    return {
+      reports: peers.map((peer) => peer.report()),
+      listenersPerTrack,
+      wallMs: performance.now() - started,
+    };
+  } finally {
+    await Promise.all(peers.map((peer) => peer.close()));
+  }
+}
+
+function summarizeRun(label: string, result: RunResult): Row {
+  let server = 0;
+  let peer = 0;
+  let cache = 0;
+  let popularServer = 0;
+  let popularTotal = 0;
+  for (const report of result.reports) {
+    server += report.bytes.bySource.server;
+    peer += report.bytes.bySource.peer;
+    cache += report.bytes.bySource.cache;
+    for (const [key, bytes] of Object.entries(report.bytes.byTrack)) {
+      const trackId = key.split(".")[0]!;
+      if ((result.listenersPerTrack.get(trackId) ?? 0) < 5) continue;
+      popularServer += bytes.server;
+      popularTotal += bytes.server + bytes.peer + bytes.cache;
+    }
+  }
+  const total = server + peer + cache;
+  const latencies = summarize(result.reports.flatMap((r) => r.bytes.startLatenciesMs));
+  return {
+    run: label,
+    peers: result.reports.length,
+    plays: result.reports.reduce((n, r) => n + r.bytes.startLatenciesMs.length, 0),
+    MiB: round(total / 1024 / 1024, 1),
+    "server %": round((100 * server) / Math.max(1, total), 1),
+    "P2P %": round((100 * peer) / Math.max(1, total), 1),
+    "server % (tracks with ≥5 listeners)": round((100 * popularServer) / Math.max(1, popularTotal), 1),
+    stutters: result.reports.reduce((n, r) => n + r.stutters, 0),
+    "start p50 ms": round(latencies.p50, 0),
+    "start p90 ms": round(latencies.p90, 0),
+    "rejected pieces": result.reports.reduce((n, r) => n + r.bytes.rejectedPieces, 0),
+    "wall s": round(result.wallMs / 1000, 1),
+  };
+}
+
+const rows: Row[] = [];
+try {
+  const token = await setupAdmin(server.url);
+  const ws = await WsClient.connect(server.url, token);
+  const found = await waitUntil(
+    () =>
+      ws.request<{ hits: Array<{ id: string; title: string }> }>("search.query", {
+        q: "tone",
+        kinds: ["track"],
+        limit: 50,
+      }),
+    (r) => r.hits.length === TRACKS,
+    60_000,
+  );
+  await ws.close();
+  const trackIds = found.hits
+    .sort((a, b) => a.title.localeCompare(b.title, "en", { numeric: true }))
+    .map((h) => h.id);
+  // Transcode every track first, so neither run pays for ffmpeg.
+  for (const trackId of trackIds) {
+    const response = await fetch(`${server.url}/api/stream/${trackId}/opus96/manifest`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await response.arrayBuffer();
+  }
+  const sequences = zipfPlays(trackIds, PEERS, random(42));
+  rows.push(summarizeRun("server only", await run(token, sequences, false)));
+  rows.push(summarizeRun("P2P on", await run(token, sequences, true)));
+  printTable(
+    `Swarm: ${PEERS} headless peers in ${WAVES} waves, ${TRACKS} tracks of ${TRACK_SECONDS} s (Zipf), ${PLAYS_PER_PEER} plays each at ${SPEED}x`,
+    rows,
+  );
+  console.log(
+    `results: ${writeResults("swarm", rows, { peers: PEERS, tracks: TRACKS, speed: SPEED, waves: WAVES })}`,
+  );
+} finally {
+  server.process.kill("SIGTERM");
+  await server.exited;
+  releaseWebRtc();
+  rmSync(work, { recursive: true, force: true });
+}
