@@ -1,0 +1,116 @@
+// The playlist service's tables as Kysely sees them, and the mappings between rows and stored records.
+import type { Kysely, Transaction } from "@soundmesh/db";
+import { playlistOperation, smartRules, type PlaylistItem, type PlaylistRevision } from "@soundmesh/protocol";
+import type { MemberRole, PlaylistPatch, StoredPlaylist } from "./store";
+
+export interface PlaylistTables {
+  playlist_playlists: {
+    id: string;
+    owner_id: string;
+    name: string;
+    description: string;
+    is_public: number;
+    is_collaborative: number;
+    smart_rules: string | null;
+    has_cover: number;
+    revision: number;
+    item_count: number;
+    created_at: number;
+    updated_at: number;
+    deleted_at: number | null;
+  };
+  playlist_items: {
+    playlist_id: string;
+    item_id: string;
+    track_id: string;
+    added_by: string;
+    added_at: number;
+    position: number;
+    removed_revision: number | null;
+  };
+  playlist_revisions: {
+    playlist_id: string;
+    revision: number;
+    op_id: string;
+    author: string;
+    at: number;
+    operation: string;
+  };
+  playlist_covers: { playlist_id: string; image: string; updated_at: number };
+  playlist_members: {
+    playlist_id: string;
+    user_id: string;
+    role: MemberRole;
+    user_name: string;
+    added_at: number;
+  };
+}
+
+export type PlaylistDb = Kysely<PlaylistTables>;
+export type Executor = PlaylistDb | Transaction<PlaylistTables>;
+export type PlaylistRow = PlaylistTables["playlist_playlists"];
+
+export function playlistOf(row: PlaylistRow): StoredPlaylist {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    name: row.name,
+    description: row.description,
+    isPublic: Number(row.is_public) !== 0,
+    isCollaborative: Number(row.is_collaborative) !== 0,
+    smartRules: row.smart_rules === null ? null : smartRules.parse(JSON.parse(row.smart_rules)),
+    hasUploadedCover: Number(row.has_cover) !== 0,
+    revision: Number(row.revision),
+    itemCount: Number(row.item_count),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    deletedAt: row.deleted_at === null ? null : Number(row.deleted_at),
+  };
+}
+
+export function patchRowOf(patch: PlaylistPatch): Partial<PlaylistRow> {
+  const row: Partial<PlaylistRow> = { updated_at: patch.updatedAt };
+  if (patch.name !== undefined) row.name = patch.name;
+  if (patch.description !== undefined) row.description = patch.description;
+  if (patch.isPublic !== undefined) row.is_public = patch.isPublic ? 1 : 0;
+  if (patch.isCollaborative !== undefined) row.is_collaborative = patch.isCollaborative ? 1 : 0;
+  if (patch.ownerId !== undefined) row.owner_id = patch.ownerId;
+  if (patch.smartRules !== undefined)
+    row.smart_rules = patch.smartRules === null ? null : JSON.stringify(patch.smartRules);
+  if (patch.deletedAt !== undefined) row.deleted_at = patch.deletedAt;
+  return row;
+}
+
+export function revisionOf(row: PlaylistTables["playlist_revisions"]): PlaylistRevision {
+  return {
+    revision: Number(row.revision),
+    opId: row.op_id,
+    author: row.author,
+    at: Number(row.at),
+    operation: playlistOperation.parse(JSON.parse(row.operation)),
+  };
+}
+
+/** Keeps `in (…)` lists well under both dialects' bound-parameter limits. */
+export function chunks<T>(items: readonly T[], size = 500): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
+
+export async function liveItemsIn(executor: Executor, id: string): Promise<PlaylistItem[]> {
+  const rows = await executor
+    .selectFrom("playlist_items")
+    .select(["item_id", "track_id", "added_by", "added_at"])
+    .where("playlist_id", "=", id)
+    .where("removed_revision", "is", null)
+    .orderBy("position")
+    .orderBy("item_id")
+    .execute();
+  return rows.map((row): PlaylistItem => ({
+    itemId: row.item_id,
+    trackId: row.track_id,
+    addedBy: row.added_by,
+    addedAt: Number(row.added_at),
+  }));
+}

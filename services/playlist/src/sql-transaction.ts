@@ -1,0 +1,142 @@
+// One edit's transaction over the playlist's rows: tombstone-aware neighbour queries, positions, savepoints.
+import { sql, type Transaction } from "@soundmesh/db";
+import type { PlaylistTransaction, StoredEntry, StoredPlaylist } from "./store";
+import { chunks, patchRowOf, revisionOf, type PlaylistTables } from "./sql-tables";
+
+export function transactionFor(
+  trx: Transaction<PlaylistTables>,
+  playlist: StoredPlaylist,
+): PlaylistTransaction {
+  const id = playlist.id;
+  const items = () => trx.selectFrom("playlist_items").where("playlist_id", "=", id);
+  return {
+    playlist,
+    async revisionOfOperation(opId) {
+      const row = await trx
+        .selectFrom("playlist_revisions")
+        .selectAll()
+        .where("playlist_id", "=", id)
+        .where("op_id", "=", opId)
+        .executeTakeFirst();
+      return row && revisionOf(row);
+    },
+    async entries(itemIds) {
+      const found = new Map<string, StoredEntry>();
+      for (const part of chunks([...new Set(itemIds)])) {
+        const rows = await items()
+          .select(["item_id", "position", "removed_revision"])
+          .where("item_id", "in", part)
+          .execute();
+        for (const row of rows)
+          found.set(row.item_id, {
+            itemId: row.item_id,
+            position: Number(row.position),
+            isLive: row.removed_revision === null,
+          });
+      }
+      return found;
+    },
+    async nextPosition(after, excluded) {
+      let query = items().select("position");
+      if (after !== null) query = query.where("position", ">", after);
+      for (const part of chunks(excluded)) query = query.where("item_id", "not in", part);
+      const row = await query.orderBy("position").limit(1).executeTakeFirst();
+      return row ? Number(row.position) : null;
+    },
+    async lastPosition(excluded) {
+      let query = items().select("position");
+      for (const part of chunks(excluded)) query = query.where("item_id", "not in", part);
+      const row = await query.orderBy("position", "desc").limit(1).executeTakeFirst();
+      return row ? Number(row.position) : null;
+    },
+    async lastLiveAtOrBefore(position, excluded) {
+      let query = items().select("item_id").where("removed_revision", "is", null);
+      if (position !== null) query = query.where("position", "<=", position);
+      for (const part of chunks(excluded)) query = query.where("item_id", "not in", part);
+      const row = await query
+        .orderBy("position", "desc")
+        .orderBy("item_id", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      return row?.item_id ?? null;
+    },
+    async insertItems(rows) {
+      for (const part of chunks(rows, 200)) {
+        await trx
+          .insertInto("playlist_items")
+          .values(
+            part.map((item) => ({
+              playlist_id: id,
+              item_id: item.itemId,
+              track_id: item.trackId,
+              added_by: item.addedBy,
+              added_at: item.addedAt,
+              position: item.position,
+              removed_revision: null,
+            })),
+          )
+          .execute();
+      }
+    },
+    async markRemoved(itemIds, revision) {
+      for (const part of chunks(itemIds)) {
+        await trx
+          .updateTable("playlist_items")
+          .set({ removed_revision: revision })
+          .where("playlist_id", "=", id)
+          .where("item_id", "in", part)
+          .execute();
+      }
+    },
+    async setPositions(positions) {
+      for (const { itemId, position } of positions) {
+        await trx
+          .updateTable("playlist_items")
+          .set({ position })
+          .where("playlist_id", "=", id)
+          .where("item_id", "=", itemId)
+          .execute();
+      }
+    },
+    async renumber() {
+      await sql`
+        update playlist_items set position = ranked.rank
+        from (
+          select item_id, row_number() over (order by position, item_id) as rank
+          from playlist_items where playlist_id = ${id}
+        ) as ranked
+        where playlist_items.playlist_id = ${id} and playlist_items.item_id = ranked.item_id`.execute(trx);
+    },
+    async savepoint(name) {
+      await sql`savepoint ${sql.id(name)}`.execute(trx);
+    },
+    async rollbackToSavepoint(name) {
+      await sql`rollback to savepoint ${sql.id(name)}`.execute(trx);
+    },
+    async releaseSavepoint(name) {
+      await sql`release savepoint ${sql.id(name)}`.execute(trx);
+    },
+    async appendRevision(revision, patch, itemCountDelta) {
+      await trx
+        .insertInto("playlist_revisions")
+        .values({
+          playlist_id: id,
+          revision: revision.revision,
+          op_id: revision.opId,
+          author: revision.author,
+          at: revision.at,
+          operation: JSON.stringify(revision.operation),
+        })
+        .execute();
+      await trx
+        .updateTable("playlist_playlists")
+        .set((eb) => ({
+          ...patchRowOf(patch),
+          revision: revision.revision,
+          item_count: eb("item_count", "+", itemCountDelta),
+        }))
+        .where("id", "=", id)
+        .execute();
+    },
+  };
+}
