@@ -58,13 +58,25 @@ describe("headless peers", () => {
     expect(report.stutters).toBe(0);
     expect(report.bytes.rejectedPieces).toBe(0);
     expect(first.report().overlay?.bytesUploaded).toBeGreaterThanOrEqual(report.bytes.bySource.peer);
+
+    // Clients report their counters; /metrics shows bytes by source, uploads and the P2P share.
+    await second.close();
+    await first.close();
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(metrics)?.[1] ?? Number.NaN);
+    expect(value(/^soundmesh_client_bytes_total\{source="peer"\} (\d+)/m)).toBe(report.bytes.bySource.peer);
+    expect(value(/^soundmesh_client_bytes_total\{source="server"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(value(/^soundmesh_client_uploaded_bytes_total (\d+)/m)).toBeGreaterThanOrEqual(
+      report.bytes.bySource.peer,
+    );
+    expect(value(/^soundmesh_p2p_share ([\d.e-]+)/m)).toBeGreaterThan(0.2);
   }, 60_000);
 
   it("finishes from the server without a stall when the peer it downloads from leaves mid-transfer", async () => {
-    // The holder uploads at ~4x real time, so the transfer is still going when it leaves.
-    const holder = await peer(trackIds[1]!, { speed: 16, upload: { bytesPerSecond: 50_000 } });
+    // The holder uploads at ~8x real time, so the transfer is still going when it leaves.
+    const holder = await peer(trackIds[1]!, { speed: 16, upload: { bytesPerSecond: 100_000 } });
     await holder.played;
-    const listener = await peer(trackIds[1]!, { speed: 3 });
+    const listener = await peer(trackIds[1]!, { speed: 2 });
     await waitUntil(
       () => listener.report().bytes.bySource.peer,
       (bytes) => bytes >= 64 * 1024,

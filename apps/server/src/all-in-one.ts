@@ -32,6 +32,7 @@ import { ensureDemoLibrary } from "./demo-library";
 import { libraryTopics, startCatalogService, startLibraryServices, storageReader } from "./library-services";
 import type { ScanResult } from "@soundmesh/service-catalog";
 import { createLogger } from "./logger";
+import { registerP2pMetrics } from "./p2p-metrics";
 import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
 
 /** The web player's build output, served at "/" when present. */
@@ -123,6 +124,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
     const playlist = await startPlaylistService(logger, bus, db);
     stops.unshift(() => playlist.stop());
     const apBus = bus.connect(accessPointManifest);
+    registerP2pMetrics(registry, apBus, logger);
     await bootstrapAdmin(config, apBus, logger);
     const accessPoint = await createAccessPoint({
       config: {

@@ -2,7 +2,9 @@
 // attached to the player's fetcher; uploads off by default on metered or cellular connections.
 import {
   PeerOverlay,
+  StatsReporter,
   WebRtcTransport,
+  type ByteAccounting,
   type OverlayStats,
   type PieceFetcher,
   type PieceStore,
@@ -66,6 +68,10 @@ export function startBrowserPeers(options: {
   bufferedAheadMs: () => number;
   /** Track keys in the client cache from earlier sessions: offered to others at once. */
   cachedKeys?: string[];
+  /** Byte counters reported to the server every 10 s for its /metrics. */
+  accounting: ByteAccounting;
+  /** Playback stalls so far. */
+  stutters?: () => number;
 }): BrowserPeers | undefined {
   const { connection, fetcher, store, bufferedAheadMs } = options;
   // P2P problems never stop playback (the server is always there); the last few are shown in the stats panel.
@@ -117,6 +123,19 @@ export function startBrowserPeers(options: {
   });
   void announceCached(overlay, store, options.cachedKeys ?? []).catch(noteProblem);
   const pinger = window.setInterval(() => overlay.ping(), 5_000);
+  const reporter = new StatsReporter(
+    () => {
+      const stats = overlay.stats();
+      return {
+        bytes: options.accounting.snapshot(),
+        uploadedBytes: stats.bytesUploaded,
+        neighbours: stats.neighbours,
+        stutters: options.stutters?.() ?? 0,
+      };
+    },
+    async (report) => void (await connection.request("tracker.reportStats", report)),
+  );
+  const reporting = window.setInterval(() => void reporter.flush().catch(noteProblem), 10_000);
   return {
     overlay,
     stats: () => overlay.stats(),
@@ -127,6 +146,8 @@ export function startBrowserPeers(options: {
     },
     close() {
       window.clearInterval(pinger);
+      window.clearInterval(reporting);
+      void reporter.flush().catch(noteProblem);
       overlay.close();
     },
   };

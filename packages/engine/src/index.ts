@@ -45,3 +45,4 @@ export {
   type Signaler,
   type WebRtcTransportOptions,
 } from "./p2p/webrtc-transport";
+export { StatsReporter, type ClientCounters, type StatsReport } from "./p2p/stats-reporter";

@@ -86,6 +86,22 @@ export const trackerContract = defineService("tracker", {
     result: ok,
     exposed: true,
   },
+  /**
+   * Exposed: a client's byte counters since its previous report (bytes by source, bytes uploaded to peers)
+   * and its current neighbour count, for the server's P2P metrics.
+   */
+  reportStats: {
+    params: z.object({
+      cacheBytes: z.number().int().min(0).max(1e12),
+      peerBytes: z.number().int().min(0).max(1e12),
+      serverBytes: z.number().int().min(0).max(1e12),
+      uploadedBytes: z.number().int().min(0).max(1e12),
+      neighbours: z.number().int().min(0).max(1_000),
+      stutters: z.number().int().min(0).max(1e6).default(0),
+    }),
+    result: ok,
+    exposed: true,
+  },
   /** Internal (access point): relays a signal from ctx.peerId to `to`; NOT_FOUND when `to` is not online. */
   signal: { params: z.object({ to: peerId, data: signalData }), result: ok },
   /** Internal (access point): a peer's socket opened, with the network it came from (a hash of its address). */
@@ -98,6 +114,12 @@ export const trackerContract = defineService("tracker", {
       onlinePeers: z.number().int(),
       renditions: z.number().int(),
       entries: z.number().int(),
+      /** Totals reported by clients since the tracker started. */
+      clientBytes: z.object({ cache: z.number(), peer: z.number(), server: z.number() }),
+      uploadedBytes: z.number(),
+      stutters: z.number(),
+      /** Sum of the neighbour counts online peers last reported. */
+      neighbours: z.number().int(),
     }),
   },
 });

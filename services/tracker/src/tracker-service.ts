@@ -41,6 +41,9 @@ function callerPeer(ctx: CallContext): string {
 export function createTrackerService({ config, logger, bus }: TrackerServiceDeps): TrackerService {
   const index = new SwarmIndex({ ...defaultSwarmLimits, ...config });
   let subscription: Subscription | undefined;
+  const reported = { cache: 0, peer: 0, server: 0, uploadedBytes: 0, stutters: 0 };
+  /** Each online peer's last reported neighbour count; gone with the peer. */
+  const neighbourCounts = new Map<string, number>();
 
   const handlers: HandlersOf<TrackerContract> = {
     announce({ holdings }, ctx) {
@@ -80,12 +83,31 @@ export function createTrackerService({ config, logger, bus }: TrackerServiceDeps
       index.online(peerId, networkKey);
       return ok;
     },
+    reportStats(counters, ctx) {
+      const peerId = callerPeer(ctx);
+      reported.cache += counters.cacheBytes;
+      reported.peer += counters.peerBytes;
+      reported.server += counters.serverBytes;
+      reported.uploadedBytes += counters.uploadedBytes;
+      reported.stutters += counters.stutters;
+      if (index.isOnline(peerId)) neighbourCounts.set(peerId, counters.neighbours);
+      return ok;
+    },
     peerOffline({ peerId }) {
       index.offline(peerId);
+      neighbourCounts.delete(peerId);
       return ok;
     },
     stats() {
-      return index.stats();
+      let neighbours = 0;
+      for (const count of neighbourCounts.values()) neighbours += count;
+      return {
+        ...index.stats(),
+        clientBytes: { cache: reported.cache, peer: reported.peer, server: reported.server },
+        uploadedBytes: reported.uploadedBytes,
+        stutters: reported.stutters,
+        neighbours,
+      };
     },
   };
 

@@ -145,6 +145,50 @@ describe("tracker service over the bus", () => {
   });
 });
 
+describe("client statistics", () => {
+  it("adds up reported counters, keeps neighbour counts of online peers only, and refuses bad reports", async () => {
+    const bus = createInProcessBus();
+    const tracker = createTrackerService({
+      logger: pino({ level: "silent" }),
+      bus: bus.connect(trackerManifest),
+    });
+    await tracker.start();
+    const ap = bus.connect({ service: "access-point", calls: ["tracker"] });
+    for (const n of [1, 2])
+      await ap.request(trackerContract, "peerOnline", { peerId: peer(n), networkKey: "n" });
+    const report = {
+      cacheBytes: 10,
+      peerBytes: 700,
+      serverBytes: 300,
+      uploadedBytes: 50,
+      neighbours: 3,
+      stutters: 0,
+    };
+    await ap.request(trackerContract, "reportStats", report, { peerId: peer(1) });
+    await ap.request(trackerContract, "reportStats", { ...report, neighbours: 2 }, { peerId: peer(2) });
+    await ap.request(
+      trackerContract,
+      "reportStats",
+      { ...report, peerBytes: 0, neighbours: 1 },
+      { peerId: peer(1) },
+    );
+    expect(await ap.request(trackerContract, "stats", {})).toMatchObject({
+      clientBytes: { cache: 30, peer: 1_400, server: 900 },
+      uploadedBytes: 150,
+      neighbours: 3,
+    });
+    await ap.request(trackerContract, "peerOffline", { peerId: peer(1) });
+    expect(await ap.request(trackerContract, "stats", {})).toMatchObject({ neighbours: 2 });
+    await expect(ap.request(trackerContract, "reportStats", report)).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
+    await expect(
+      ap.request(trackerContract, "reportStats", { ...report, peerBytes: -5 }, { peerId: peer(2) }),
+    ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    await tracker.stop();
+  });
+});
+
 describe("signal payloads", () => {
   it("accept what a browser's ICE agent writes and refuse anything carrying a chosen address otherwise", () => {
     const good = [

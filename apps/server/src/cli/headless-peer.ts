@@ -11,6 +11,7 @@ import {
   PieceFetcher,
   Player,
   ServerSource,
+  StatsReporter,
   WebRtcTransport,
   type ByteSnapshot,
   type Manifest,
@@ -182,6 +183,19 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
   await player.play(options.trackIds.map((trackId) => ({ trackId })));
   const ticker = setInterval(() => void player.tick().catch(onError), 100);
   const pinger = setInterval(() => overlay?.ping(), 5_000);
+  const reporter = new StatsReporter(
+    () => {
+      const stats = overlay?.stats();
+      return {
+        bytes: accounting.snapshot(),
+        uploadedBytes: stats?.bytesUploaded ?? 0,
+        neighbours: stats?.neighbours ?? 0,
+        stutters: sink.stutters,
+      };
+    },
+    async (report) => void (await socket.request("tracker.reportStats", report)),
+  );
+  const reporting = setInterval(() => void reporter.flush().catch(onError), 10_000);
   const played = sink.finished;
 
   return {
@@ -198,6 +212,8 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
     async close() {
       clearInterval(ticker);
       clearInterval(pinger);
+      clearInterval(reporting);
+      await reporter.flush().catch(onError);
       overlay?.close();
       await socket.close();
     },

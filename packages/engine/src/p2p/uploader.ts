@@ -32,11 +32,14 @@ interface UploadRequest {
   index: number;
   urgencyMs: number;
   receivedMs: number;
+  /** The requester gave up while we were waiting for upload budget: nothing is sent. */
+  cancelled?: boolean;
 }
 
 export class Uploader {
   settings: UploadSettings;
   private readonly queue: UploadRequest[] = [];
+  private readonly serving = new Set<UploadRequest>();
   private active = 0;
   private tokens = 0;
   private tokensAtMs = 0;
@@ -81,6 +84,8 @@ export class Uploader {
   cancel(neighbour: Neighbour, requestId: number): void {
     const at = this.queue.findIndex((r) => r.neighbour === neighbour && r.requestId === requestId);
     if (at >= 0) this.queue.splice(at, 1);
+    for (const request of this.serving)
+      if (request.neighbour === neighbour && request.requestId === requestId) request.cancelled = true;
   }
 
   /** Drops a neighbour's queued requests (it disconnected). */
@@ -116,11 +121,15 @@ export class Uploader {
   private pump(): void {
     if (this.closed) return;
     if (this.isPaused() && this.queue.length > 0) this.refuseQueued();
-    while (this.active < this.settings.maxConcurrent && this.queue.length > 0) {
+    // Under a rate cap, parallel uploads add no throughput, only latency: one at a time, most urgent first.
+    const limit = this.settings.bytesPerSecond > 0 ? 1 : this.settings.maxConcurrent;
+    while (this.active < limit && this.queue.length > 0) {
       const request = this.takeMostUrgent()!;
       if (!request.neighbour.open) continue;
       this.active += 1;
+      this.serving.add(request);
       void this.serve(request).finally(() => {
+        this.serving.delete(request);
         this.active -= 1;
         this.pump();
       });
@@ -131,7 +140,7 @@ export class Uploader {
     const bytes = await this.options.store.get(request.key, request.index).catch(() => undefined);
     if (!bytes) return request.neighbour.answer({ type: "missing", requestId: request.requestId });
     await this.waitForTokens(bytes.byteLength);
-    if (this.closed || !request.neighbour.open) return;
+    if (this.closed || !request.neighbour.open || request.cancelled) return;
     if (this.isPaused() || !this.settings.enabled) {
       this.refused += 1;
       return request.neighbour.answer({ type: "busy", requestId: request.requestId });
