@@ -114,6 +114,7 @@ describe("playlists over the WebSocket", () => {
       await bob.attach(await WsClient.connect(server.url, bobToken));
       await bobSync.reconnected();
       const expected = ["track-a", "track-c", "track-d", "track-e"];
+      expect(aliceSync.model.info.collaborators).toEqual([{ id: bobId, name: "bob" }]);
       await expect.poll(() => trackIdsOf(aliceSync)).toEqual(expected);
       await expect.poll(() => aliceSync.model.meta.name).toBe("Bob was here");
       expect(trackIdsOf(bobSync)).toEqual(expected);
@@ -121,6 +122,10 @@ describe("playlists over the WebSocket", () => {
       expect(bobSync.model.revision).toBe(aliceSync.model.revision);
       const stored = (await alice.request("playlist.get", { playlistId })) as PlaylistSnapshot;
       expect(stored.items).toEqual(aliceSync.model.items);
+      // Bob leaves: Alice's view of the members follows; Bob's sync learns it has lost the private playlist.
+      await bob.request("playlist.removeCollaborator", { playlistId, userId: bobId });
+      await expect.poll(() => aliceSync.model.info.collaborators).toEqual([]);
+      await expect.poll(() => bobSync.isDeleted).toBe(true);
       aliceSync.close();
       bobSync.close();
     } finally {

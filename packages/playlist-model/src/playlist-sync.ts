@@ -93,6 +93,7 @@ export class PlaylistSync {
     return sync;
   }
 
+  /** The playlist was deleted, or the caller can no longer see it. */
   get isDeleted(): boolean {
     return this.deleted;
   }
@@ -191,6 +192,21 @@ export class PlaylistSync {
     if (change.deleted) this.deleted = true;
     if (change.revisions.length > 0) this.model.receive(change.revisions);
     if (change.revision > this.model.revision && !this.catchingUp) void this.catchUp();
+    if (change.membersChanged && !change.deleted) void this.refreshInfo();
     for (const listener of this.changeListeners) listener(change);
+  }
+
+  /** Collaborators, owner or cover changed: what the server says about the playlist (and the caller's access). */
+  private async refreshInfo(): Promise<void> {
+    try {
+      const snapshot = (await this.connection.request("playlist.get", {
+        playlistId: this.model.playlistId,
+      })) as PlaylistSnapshot;
+      if (snapshot.playlist.revision === this.model.revision) this.model.applyInfo(snapshot.playlist);
+      else if (snapshot.playlist.revision > this.model.revision) this.model.applySnapshot(snapshot);
+    } catch (error) {
+      // Access ended (removed as a collaborator of a private playlist): nothing more will come.
+      if (syncErrorOf(error).code === "NOT_FOUND") this.deleted = true;
+    }
   }
 }

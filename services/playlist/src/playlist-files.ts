@@ -12,7 +12,8 @@ import {
 } from "@soundmesh/protocol";
 import type { PlaylistStore, StoredPlaylist } from "./store";
 
-const chunkSize = 5_000;
+// Keeps each bus message well under NATS's default 1 MB payload limit in cluster mode.
+const chunkSize = 1_000;
 
 /** `#EXTINF:<seconds>[ attributes],<artist> - <title>` describes the path on the next line. */
 export function parseM3u(text: string): PlaylistFileEntry[] {

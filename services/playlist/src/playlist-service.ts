@@ -59,12 +59,22 @@ export function createPlaylistService({
 
   async function announce(
     playlist: StoredPlaylist,
-    change: { revisions: PlaylistRevision[]; membersChanged?: boolean; deleted?: boolean },
+    change: {
+      revisions: PlaylistRevision[];
+      membersChanged?: boolean;
+      deleted?: boolean;
+      /** Users who just lost access and should hear so. */
+      alsoTell?: string[];
+    },
     traceId?: string,
   ): Promise<void> {
     try {
       const collaborators = await store.members(playlist.id, "collaborator");
-      const audience = new Set([playlist.ownerId, ...collaborators.map((member) => member.userId)]);
+      const audience = new Set([
+        playlist.ownerId,
+        ...collaborators.map((member) => member.userId),
+        ...(change.alsoTell ?? []),
+      ]);
       if (change.deleted)
         for (const follower of await store.members(playlist.id, "follower")) audience.add(follower.userId);
       await bus.publish(
@@ -211,7 +221,11 @@ export function createPlaylistService({
         throw new AppError("FORBIDDEN", "Only the owner removes collaborators");
       if (!(await store.removeMember(playlistId, "collaborator", collaboratorId)))
         throw new AppError("NOT_FOUND", "No such collaborator");
-      await announce(playlist, { revisions: [], membersChanged: true }, ctx.traceId);
+      await announce(
+        playlist,
+        { revisions: [], membersChanged: true, alsoTell: [collaboratorId] },
+        ctx.traceId,
+      );
       const after = await accessOf(playlist, userId);
       return infoOf(playlist, userId, after);
     },
