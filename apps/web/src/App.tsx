@@ -17,6 +17,7 @@ import { Search } from "./pages/search";
 import { Settings } from "./pages/settings";
 import { SignIn } from "./pages/sign-in";
 import { Stats } from "./pages/stats";
+import { bufferedAheadMsOf, startBrowserPeers } from "./p2p";
 import { navigate, useRoute, type Route } from "./route";
 import { settings } from "./settings";
 
@@ -107,6 +108,23 @@ export function App() {
   useEffect(() => {
     if (userId && !audio) void AudioController.create().then(setAudio);
   }, [userId, audio]);
+  useEffect(() => {
+    // Peer-assisted streaming needs the socket's pseudonym: (re)started whenever the socket opens.
+    if (!audio || !connection || connectionState !== "open" || connection.state !== "open") return;
+    const peers = startBrowserPeers({
+      connection,
+      fetcher: audio.fetcher,
+      store: audio.store,
+      bufferedAheadMs: () => bufferedAheadMsOf(audio.audio),
+      cachedKeys: audio.cacheIndex.list().map((entry) => entry.key),
+      accounting: audio.accounting,
+    });
+    audio.peers = peers;
+    return () => {
+      peers?.close();
+      audio.peers = undefined;
+    };
+  }, [audio, connection, connectionState]);
   const signOut = useCallback(
     (reason: string) => {
       audio?.audio.pause();

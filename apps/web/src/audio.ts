@@ -21,6 +21,7 @@ import {
 } from "@soundmesh/engine";
 import type { TrackRecord } from "@soundmesh/protocol";
 import { MediaSessionBridge } from "./media-session";
+import type { BrowserPeers } from "./p2p";
 import { OfflineLibrary } from "./offline";
 import { settings } from "./settings";
 
@@ -52,6 +53,8 @@ export class AudioController {
   private readonly player: Player;
   /** The piece fetcher, for the P2P overlay to attach to. */
   readonly fetcher: PieceFetcher;
+  /** Peer-assisted streaming, once the session's socket is open (apps/web/src/p2p.ts). */
+  peers: BrowserPeers | undefined;
   private error: string | undefined;
   private errorTimer: number | undefined;
   private networkProblem: string | undefined;

@@ -1,5 +1,6 @@
 // Stats for nerds: bytes by source, buffer health, the start latency of the last plays, and the client cache.
 import type { AudioController } from "../audio";
+import { uploadSettings } from "../p2p";
 import { useNowPlaying } from "../use-audio";
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -22,6 +23,8 @@ export function Stats({ audio }: { audio: AudioController }) {
         cache {pct(bytes.share.cache)} · peers {pct(bytes.share.peer)} · server {pct(bytes.share.server)} —{" "}
         {(bytes.total / 1024).toFixed(0)} KiB
       </p>
+      <h3>Peer-to-peer</h3>
+      <PeerStats audio={audio} />
       <h3>Buffer health</h3>
       <p>
         buffer ahead: {bufferedAheadSec.toFixed(1)} s · rejected pieces: {bytes.rejectedPieces}
@@ -37,5 +40,34 @@ export function Stats({ audio }: { audio: AudioController }) {
         {cached.filter((e) => e.pinned).length} pinned for offline
       </p>
     </section>
+  );
+}
+
+/** Neighbours, uploads and the upload switch (off by default on metered or cellular connections). */
+function PeerStats({ audio }: { audio: AudioController }) {
+  const peers = audio.peers;
+  const stats = peers?.stats();
+  if (!peers || !stats) return <p>not connected to other listeners</p>;
+  const upload = uploadSettings();
+  return (
+    <>
+      <p data-testid="p2p-stats" data-neighbours={stats.neighbours} data-uploaded={stats.bytesUploaded}>
+        neighbours: {stats.neighbours} · uploads now: {stats.uploadsInProgress} · uploaded:{" "}
+        {mib(stats.bytesUploaded)} ({stats.piecesUploaded} pieces) · peers dropped for bad pieces:{" "}
+        {stats.badPeers}
+        {stats.uploading ? "" : " · not uploading"}
+      </p>
+      {peers.problems().length > 0 ? (
+        <p className="muted">last P2P problem: {peers.problems().at(-1)}</p>
+      ) : null}
+      <label>
+        <input
+          type="checkbox"
+          checked={upload.enabled}
+          onChange={(event) => peers.setUploads({ ...upload, enabled: event.target.checked })}
+        />{" "}
+        share cached tracks with other listeners
+      </label>
+    </>
   );
 }
