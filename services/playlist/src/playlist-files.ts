@@ -23,7 +23,8 @@ export function parseM3u(text: string): PlaylistFileEntry[] {
     const line = rawLine.trim();
     if (line === "") continue;
     if (line.startsWith("#")) {
-      const info = /^#EXTINF:\s*(-?\d+(?:\.\d+)?)[^,]*,(.*)$/i.exec(line);
+      // Bounded repetitions: a hostile line cannot make the match backtrack quadratically.
+      const info = /^#EXTINF:\s{0,10}(-?\d{1,10}(?:\.\d{1,6})?)[^,]{0,2000},(.*)$/i.exec(line);
       if (info) {
         const seconds = Number(info[1]);
         const label = info[2]!.trim();
@@ -48,11 +49,15 @@ function decodeXml(text: string): string {
   const cdata = /^\s*<!\[CDATA\[([\s\S]*)\]\]>\s*$/.exec(text);
   if (cdata) return cdata[1]!;
   return text
-    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
-      if (name.startsWith("#x") || name.startsWith("#X"))
-        return String.fromCodePoint(parseInt(name.slice(2), 16));
-      if (name.startsWith("#")) return String.fromCodePoint(parseInt(name.slice(1), 10));
-      return xmlEntities[name.toLowerCase()] ?? whole;
+    .replace(/&(#x[0-9a-f]{1,6}|#\d{1,7}|[a-z]{1,10});/gi, (whole, name: string) => {
+      const lower = name.toLowerCase();
+      const code = lower.startsWith("#x")
+        ? parseInt(lower.slice(2), 16)
+        : lower.startsWith("#")
+          ? parseInt(lower.slice(1), 10)
+          : undefined;
+      if (code === undefined) return xmlEntities[lower] ?? whole;
+      return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
     })
     .trim();
 }
@@ -66,13 +71,29 @@ function encodeXml(text: string): string {
     .replaceAll("'", "&apos;");
 }
 
-/** The first child element's text of an XSPF <track>, namespace prefixes allowed. */
+/**
+ * The inner text of each `name` element (any namespace prefix), in order. It only ever scans forward and bounds
+ * every repetition, so a hostile file (openings without closings, endless attributes) costs linear time.
+ */
+function elements(text: string, name: string, limit = Number.POSITIVE_INFINITY): string[] {
+  const open = new RegExp(`<(?:\\w{1,50}:)?${name}(?:\\s[^>]{0,1000})?>`, "gi");
+  const close = new RegExp(`</(?:\\w{1,50}:)?${name}\\s{0,10}>`, "gi");
+  const found: string[] = [];
+  for (let start = open.exec(text); start !== null && found.length < limit; start = open.exec(text)) {
+    close.lastIndex = open.lastIndex;
+    const end = close.exec(text);
+    if (end === null) break;
+    found.push(text.slice(open.lastIndex, end.index));
+    open.lastIndex = close.lastIndex;
+  }
+  return found;
+}
+
+/** The first child element's text of an XSPF <track>, or null. */
 function field(track: string, name: string): string | null {
-  const match = new RegExp(`<(?:\\w+:)?${name}(?:\\s[^>]*)?>([\\s\\S]*?)</(?:\\w+:)?${name}>`, "i").exec(
-    track,
-  );
-  if (!match) return null;
-  const value = decodeXml(match[1]!);
+  const [inner] = elements(track, name, 1);
+  if (inner === undefined) return null;
+  const value = decodeXml(inner);
   return value === "" ? null : value;
 }
 
@@ -87,9 +108,8 @@ function locationOf(location: string | null): string | null {
 }
 
 export function parseXspf(text: string): PlaylistFileEntry[] {
-  if (!/<(?:\w+:)?playlist[\s>]/i.test(text)) throw new AppError("BAD_REQUEST", "Not an XSPF playlist");
-  const tracks = text.match(/<(?:\w+:)?track(?:\s[^>]*)?>[\s\S]*?<\/(?:\w+:)?track>/gi) ?? [];
-  return tracks.map((track) => {
+  if (!/<(?:\w{1,50}:)?playlist[\s>]/i.test(text)) throw new AppError("BAD_REQUEST", "Not an XSPF playlist");
+  return elements(text, "track").map((track) => {
     const duration = Number(field(track, "duration"));
     return {
       path: locationOf(field(track, "location")),

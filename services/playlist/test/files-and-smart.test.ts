@@ -39,6 +39,27 @@ describe("playlist file parsing", () => {
   });
 });
 
+describe("playlist file parsing of hostile input", () => {
+  it("stays linear on openings without closings, endless attributes and digit runs; odd entities stay text", () => {
+    const started = performance.now();
+    expect(parseXspf(`<playlist>${"<track>".repeat(120_000)}`)).toEqual([]);
+    expect(parseXspf(`<playlist><track>${"<title>".repeat(120_000)}</track>`)).toEqual([
+      { path: null, artist: null, title: null, durationMs: null },
+    ]);
+    expect(parseXspf(`<playlist>${"<track ".repeat(120_000)}`)).toEqual([]);
+    expect(parseM3u(`#EXTINF:${"1".repeat(800_000)}\nfile.mp3`)).toEqual([
+      { path: "file.mp3", artist: null, title: null, durationMs: null },
+    ]);
+    // Each of these takes minutes with a backtracking pattern; linear scanning takes milliseconds.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(
+      parseXspf(
+        "<playlist><track><title>a &#99999999; &#x110000; &bogus; &#65;</title></track></playlist>",
+      )[0]!.title,
+    ).toBe("a &#99999999; &#x110000; &bogus; A");
+  });
+});
+
 describe.each(targets)("playlist files and smart playlists on $name", (target) => {
   let h: Harness;
   beforeEach(async () => {
