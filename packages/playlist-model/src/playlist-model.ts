@@ -157,6 +157,18 @@ export class PlaylistModel {
     });
   }
 
+  /** Inserts so the first new item sits at `index` of the list as the user sees it now (drag and drop). */
+  insertAt(index: number, trackIds: readonly string[]): SubmittedOperation {
+    return this.insert(this.anchorBefore(index), trackIds);
+  }
+
+  /** Moves the items so they start at `index` of the list as it would be without them. */
+  moveTo(itemIds: readonly string[], index: number): SubmittedOperation {
+    const moving = new Set(itemIds);
+    const rest = this.items.filter((item) => !moving.has(item.itemId));
+    return this.move(itemIds, index <= 0 ? null : (rest[Math.min(index, rest.length) - 1]?.itemId ?? null));
+  }
+
   append(trackIds: readonly string[]): SubmittedOperation {
     return this.insert("end", trackIds);
   }
@@ -284,6 +296,13 @@ export class PlaylistModel {
   applyInfo(info: PlaylistSnapshot["playlist"]): void {
     this.snapshot = { ...this.snapshot, playlist: info };
     this.changed();
+  }
+
+  /** The item an insert at `index` goes after: indexes become ids at once, so the edit survives others' edits. */
+  private anchorBefore(index: number): string | null {
+    const items = this.items;
+    if (index <= 0) return null;
+    return items[Math.min(index, items.length) - 1]?.itemId ?? null;
   }
 
   private drop(operations: readonly QueuedOperation[], error: SyncErrorInfo): void {

@@ -147,6 +147,33 @@ describe("PlaylistModel", () => {
     expect(model.pending).toHaveLength(0);
   });
 
+  it("turns indexes into item anchors when the edit is made (drag and drop)", () => {
+    const model = new PlaylistModel(snapshotOf(["aaaaaaaa", "bbbbbbbb", "cccccccc"]), { newId: counterIds });
+    expect(model.insertAt(1, ["t1"]).operation).toMatchObject({ afterItemId: "aaaaaaaa" });
+    expect(model.insertAt(0, ["t0"]).operation).toMatchObject({ afterItemId: null });
+    expect(model.insertAt(99, ["t9"]).operation).toMatchObject({ afterItemId: "cccccccc" });
+    expect(model.items.map((i) => i.trackId)).toEqual([
+      "t0",
+      "t-aaaaaaaa",
+      "t1",
+      "t-bbbbbbbb",
+      "t-cccccccc",
+      "t9",
+    ]);
+    // Move the first item to index 2 of the list without it: after t1.
+    const first = model.items[0]!.itemId;
+    const move = model.moveTo([first], 2);
+    expect(move.operation).toMatchObject({ type: "move", itemIds: [first] });
+    expect(model.items.map((i) => i.trackId)).toEqual([
+      "t-aaaaaaaa",
+      "t1",
+      "t0",
+      "t-bbbbbbbb",
+      "t-cccccccc",
+      "t9",
+    ]);
+  });
+
   it("refuses an edit that breaks the contract before it reaches the queue", () => {
     const model = new PlaylistModel(snapshotOf([]));
     expect(() => model.rename("")).toThrow();
