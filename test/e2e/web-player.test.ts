@@ -253,6 +253,32 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.screenshot({ path: join(screenshots, "settings.png") });
   }, 60_000);
 
+  it("makes a playlist from an album, reorders, renames and trims it, and the edits survive a reload", async () => {
+    await openAlbum("Double Album");
+    page.once("dialog", (dialog) => void dialog.accept("Road Trip"));
+    await page.getByRole("button", { name: "Add 4 songs to a playlist" }).click();
+    await page.getByRole("menuitem", { name: "New playlist…" }).click();
+    await page.getByText("Added to Road Trip").waitFor();
+    await page.getByRole("button", { name: "Playlists", exact: true }).click();
+    await page.getByRole("link", { name: /Road Trip/ }).click();
+    const rows = page.locator(".tracks .track-main .title");
+    await expect.poll(() => rows.allInnerTexts()).toHaveLength(4);
+    await page.getByRole("button", { name: "Move Disc 1 Song 1 down" }).click();
+    await page.getByRole("button", { name: "Remove Disc 2 Song 2 from the playlist" }).click();
+    await page.getByLabel("Playlist name").fill("Road Trip Mix");
+    await page.getByLabel("Playlist name").press("Enter");
+    await page.getByText("saving…").waitFor({ state: "detached" });
+    await page.screenshot({ path: join(screenshots, "playlist.png") });
+    await page.reload();
+    await expect.poll(() => page.getByLabel("Playlist name").inputValue()).toBe("Road Trip Mix");
+    await expect
+      .poll(async () => (await rows.allInnerTexts()).map((text) => text.split("\n")[0]))
+      .toEqual(["Disc 1 Song 2", "Disc 1 Song 1", "Disc 2 Song 1"]);
+    await page.evaluate(() => document.querySelector("audio")?.pause());
+    await page.locator("main").getByRole("button", { name: "Play", exact: true }).click();
+    await page.getByTestId("now-title").filter({ hasText: "Disc 1 Song 2" }).waitFor();
+  }, 60_000);
+
   it("keeps playing through a server restart mid-track and fetches the rest from the new server", async () => {
     await openAlbum("Long Track");
     await playRow("Ninety");

@@ -12,6 +12,8 @@ import { Album } from "./pages/album";
 import { Artist } from "./pages/artist";
 import { Genre, Genres } from "./pages/genres";
 import { Home } from "./pages/home";
+import { Playlist } from "./pages/playlist";
+import { Playlists } from "./pages/playlists";
 import { Queue } from "./pages/queue";
 import { Search } from "./pages/search";
 import { Settings } from "./pages/settings";
@@ -49,11 +51,13 @@ async function loadSession(): Promise<Session> {
 function Page({
   route,
   connection,
+  connectionState,
   audio,
   user,
 }: {
   route: Route;
   connection: Connection;
+  connectionState: ConnectionState;
   audio: AudioController;
   user: UserRecord;
 }) {
@@ -79,8 +83,16 @@ function Page({
     case "admin":
       return <Admin connection={connection} me={user} />;
     case "playlists":
+      return <Playlists connection={connection} />;
     case "playlist":
-      return <p className="muted">Playlists are not available yet.</p>;
+      return (
+        <Playlist
+          connection={connection}
+          connectionState={connectionState}
+          playlistId={route.id}
+          audio={audio}
+        />
+      );
   }
 }
 
@@ -88,6 +100,7 @@ const NAV: Array<[Route["name"], string]> = [
   ["home", "Home"],
   ["search", "Search"],
   ["genres", "Genres"],
+  ["playlists", "Playlists"],
   ["queue", "Queue"],
   ["settings", "Settings"],
   ["stats", "Stats for nerds"],
@@ -189,7 +202,13 @@ export function App() {
             <OfflineList audio={audio} />
           </section>
         ) : (
-          <Page route={route} connection={connection} audio={audio} user={user} />
+          <Page
+            route={route}
+            connection={connection}
+            connectionState={connectionState}
+            audio={audio}
+            user={user}
+          />
         )}
       </main>
       <PlayerBar audio={audio} />

@@ -8,9 +8,19 @@ export interface ReorderableProps<T> {
   render: (item: T, index: number) => React.ReactNode;
   label: (item: T) => string;
   current?: number;
+  /** False for a list the user may not edit: no dragging, no move buttons. */
+  canMove?: boolean;
 }
 
-export function Reorderable<T>({ items, keyOf, move, render, label, current }: ReorderableProps<T>) {
+export function Reorderable<T>({
+  items,
+  keyOf,
+  move,
+  render,
+  label,
+  current,
+  canMove = true,
+}: ReorderableProps<T>) {
   const [dragged, setDragged] = useState<number>();
   const [over, setOver] = useState<number>();
   return (
@@ -18,7 +28,7 @@ export function Reorderable<T>({ items, keyOf, move, render, label, current }: R
       {items.map((item, index) => (
         <li
           key={keyOf(item)}
-          draggable
+          draggable={canMove}
           data-playing={index === current || undefined}
           data-drop-target={over === index || undefined}
           onDragStart={(e) => {
@@ -40,26 +50,30 @@ export function Reorderable<T>({ items, keyOf, move, render, label, current }: R
             setOver(undefined);
           }}
         >
-          <span className="handle" aria-hidden>
-            ⋮⋮
-          </span>
+          {canMove && (
+            <span className="handle" aria-hidden>
+              ⋮⋮
+            </span>
+          )}
           {render(item, index)}
-          <span className="row-actions">
-            <button
-              aria-label={`Move ${label(item)} up`}
-              disabled={index === 0}
-              onClick={() => move(index, index - 1)}
-            >
-              ↑
-            </button>
-            <button
-              aria-label={`Move ${label(item)} down`}
-              disabled={index === items.length - 1}
-              onClick={() => move(index, index + 1)}
-            >
-              ↓
-            </button>
-          </span>
+          {canMove && (
+            <span className="row-actions">
+              <button
+                aria-label={`Move ${label(item)} up`}
+                disabled={index === 0}
+                onClick={() => move(index, index - 1)}
+              >
+                ↑
+              </button>
+              <button
+                aria-label={`Move ${label(item)} down`}
+                disabled={index === items.length - 1}
+                onClick={() => move(index, index + 1)}
+              >
+                ↓
+              </button>
+            </span>
+          )}
         </li>
       ))}
     </ol>

@@ -1,12 +1,16 @@
 // A list of tracks: click plays from there; each row can be queued next, added to the queue or to a playlist.
 import type { TrackRecord } from "@soundmesh/protocol";
 import type { AudioController } from "../audio";
+import type { Connection } from "../connection";
 import { formatTime } from "../http";
 import { hrefOf } from "../route";
+import { AddToPlaylist } from "./add-to-playlist";
 
 export interface TrackListProps {
   tracks: TrackRecord[];
   audio: AudioController;
+  /** Given, each row offers "add to playlist". */
+  connection?: Connection;
   /** Show the album's track numbers (album pages) rather than positions. */
   numbered?: "track" | "position";
   showAlbum?: boolean;
@@ -17,6 +21,7 @@ export interface TrackListProps {
 export function TrackList({
   tracks,
   audio,
+  connection,
   numbered = "position",
   showAlbum = false,
   extra,
@@ -54,6 +59,7 @@ export function TrackList({
             >
               +
             </button>
+            {connection && <AddToPlaylist connection={connection} tracks={[track]} />}
             {extra?.(track, index)}
           </span>
         </li>

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "react";
 import type { AlbumRecord, TrackRecord } from "@soundmesh/protocol";
 import type { AudioController } from "../audio";
+import { AddToPlaylist } from "../components/add-to-playlist";
 import { Cover } from "../components/cover";
 import { OfflineButton } from "../components/offline-button";
 import { ArtistLink, TrackList } from "../components/track-list";
@@ -56,6 +57,7 @@ export function Album({
             <button className="secondary" onClick={() => void audio.addToQueue(tracks)}>
               Add to queue
             </button>
+            <AddToPlaylist connection={connection} tracks={tracks} />
             <OfflineButton
               audio={audio}
               collection={{
@@ -69,7 +71,7 @@ export function Album({
           </div>
         </div>
       </header>
-      <TrackList tracks={tracks} audio={audio} numbered="track" />
+      <TrackList tracks={tracks} audio={audio} connection={connection} numbered="track" />
     </section>
   );
 }

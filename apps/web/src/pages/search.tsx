@@ -2,6 +2,7 @@
 import { useEffect, useState } from "react";
 import type { SearchHit, TrackRecord } from "@soundmesh/protocol";
 import type { AudioController } from "../audio";
+import { AddToPlaylist } from "../components/add-to-playlist";
 import type { Connection } from "../connection";
 import { navigate } from "../route";
 
@@ -81,11 +82,35 @@ export function Search({ connection, audio }: { connection: Connection; audio: A
                 >
                   +
                 </button>
+                <TrackHitToPlaylist connection={connection} trackId={hit.id} title={hit.title} />
               </span>
             )}
           </li>
         ))}
       </ul>
     </section>
+  );
+}
+
+/** "Add to playlist" for a search hit: the track's record is fetched when the menu is used. */
+function TrackHitToPlaylist({
+  connection,
+  trackId,
+  title,
+}: {
+  connection: Connection;
+  trackId: string;
+  title: string;
+}) {
+  const [track, setTrack] = useState<TrackRecord>();
+  if (track) return <AddToPlaylist connection={connection} tracks={[track]} />;
+  return (
+    <button
+      title="Add to playlist"
+      aria-label={`Add ${title} to a playlist`}
+      onClick={() => void connection.request<TrackRecord>("catalog.track", { trackId }).then(setTrack)}
+    >
+      ♫
+    </button>
   );
 }

@@ -1,0 +1,88 @@
+// "Add to playlist" from any track row: a small menu of the playlists the user can edit, or a new one.
+import { useState } from "react";
+import { newRandomId } from "@soundmesh/playlist-model";
+import type { PlaylistInfo, PlaylistSnapshot, TrackRecord } from "@soundmesh/protocol";
+import type { Connection } from "../connection";
+
+export async function appendToPlaylist(connection: Connection, playlist: PlaylistInfo, trackIds: string[]) {
+  // The service rebases an edit made on an older revision, so the listed revision is a fine base.
+  await connection.request("playlist.edit", {
+    playlistId: playlist.id,
+    baseRevision: playlist.revision,
+    operations: [
+      {
+        opId: newRandomId(),
+        operation: {
+          type: "insert",
+          afterItemId: "end",
+          items: trackIds.map((trackId) => ({ itemId: newRandomId(), trackId })),
+        },
+      },
+    ],
+  });
+}
+
+export function AddToPlaylist({ connection, tracks }: { connection: Connection; tracks: TrackRecord[] }) {
+  const [playlists, setPlaylists] = useState<PlaylistInfo[]>();
+  const [message, setMessage] = useState("");
+  const label = tracks.length === 1 ? tracks[0]!.title : `${tracks.length} songs`;
+  const open = () =>
+    void connection.request<PlaylistInfo[]>("playlist.list", {}).then(
+      (all) => setPlaylists(all.filter((p) => p.access.canEdit && !p.smartRules)),
+      (e: Error) => setMessage(e.message),
+    );
+  const add = (playlist: PlaylistInfo) =>
+    void appendToPlaylist(
+      connection,
+      playlist,
+      tracks.map((t) => t.id),
+    ).then(
+      () => {
+        setPlaylists(undefined);
+        setMessage(`Added to ${playlist.name}`);
+        window.setTimeout(() => setMessage(""), 2_000);
+      },
+      (e: Error) => setMessage(e.message),
+    );
+  const create = () => {
+    const name = window.prompt("Name of the new playlist")?.trim();
+    if (!name) return;
+    void connection
+      .request<PlaylistSnapshot>("playlist.create", { name, trackIds: tracks.map((t) => t.id) })
+      .then(
+        (s) => {
+          setPlaylists(undefined);
+          setMessage(`Added to ${s.playlist.name}`);
+        },
+        (e: Error) => setMessage(e.message),
+      );
+  };
+  return (
+    <span className="menu-anchor">
+      <button
+        title="Add to playlist"
+        aria-label={`Add ${label} to a playlist`}
+        onClick={() => (playlists ? setPlaylists(undefined) : open())}
+      >
+        ♫
+      </button>
+      {playlists && (
+        <span className="menu" role="menu">
+          {playlists.map((p) => (
+            <button key={p.id} role="menuitem" onClick={() => add(p)}>
+              {p.name}
+            </button>
+          ))}
+          <button role="menuitem" onClick={create}>
+            New playlist…
+          </button>
+        </span>
+      )}
+      {message && (
+        <span className="menu-message" role="status">
+          {message}
+        </span>
+      )}
+    </span>
+  );
+}

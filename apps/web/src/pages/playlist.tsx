@@ -1,0 +1,221 @@
+// A playlist: play, queue, offline; for editors rename, describe, reorder by dragging, remove; for the owner
+// collaboration, visibility and deletion; for others follow / unfollow. Edits show at once and sync in the background.
+import { useState } from "react";
+import type { PlaylistInfo, TrackRecord } from "@soundmesh/protocol";
+import type { AudioController } from "../audio";
+import { OfflineButton } from "../components/offline-button";
+import { Reorderable } from "../components/reorderable";
+import type { Connection, ConnectionState } from "../connection";
+import { formatTime } from "../http";
+import { navigate } from "../route";
+import { usePlaylist } from "../use-playlist";
+
+function Members({
+  connection,
+  info,
+  onError,
+}: {
+  connection: Connection;
+  info: PlaylistInfo;
+  onError: (m: string) => void;
+}) {
+  const [, setRefreshed] = useState(0);
+  const call = (method: string, params: unknown) =>
+    connection.request(method, params).then(
+      () => setRefreshed((n) => n + 1),
+      (e: Error) => onError(e.message),
+    );
+  if (info.access.role !== "owner")
+    return info.access.isFollowing ? (
+      <button className="secondary" onClick={() => void call("playlist.unfollow", { playlistId: info.id })}>
+        Unfollow
+      </button>
+    ) : (
+      <button className="secondary" onClick={() => void call("playlist.follow", { playlistId: info.id })}>
+        Follow
+      </button>
+    );
+  return (
+    <form
+      className="inline-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const form = e.currentTarget;
+        const userName = ((new FormData(form).get("userName") as string | null) ?? "").trim();
+        if (userName)
+          void call("playlist.addCollaborator", { playlistId: info.id, userName }).then(() => form.reset());
+      }}
+    >
+      <input name="userName" aria-label="Collaborator's user name" placeholder="Invite a collaborator" />
+      <button className="secondary" type="submit">
+        Invite
+      </button>
+      {info.collaborators.map((c) => (
+        <button
+          key={c.id}
+          type="button"
+          className="chip"
+          title="Remove this collaborator"
+          onClick={() => void call("playlist.removeCollaborator", { playlistId: info.id, userId: c.id })}
+        >
+          {c.name} ✕
+        </button>
+      ))}
+    </form>
+  );
+}
+
+export function Playlist({
+  connection,
+  connectionState,
+  playlistId,
+  audio,
+}: {
+  connection: Connection;
+  connectionState: ConnectionState;
+  playlistId: string;
+  audio: AudioController;
+}) {
+  const { model, tracks, error, deleted } = usePlaylist(connection, playlistId, connectionState);
+  const [problem, setProblem] = useState("");
+  if (deleted) return <p className="muted">This playlist was deleted.</p>;
+  if (!model) return error ? <p className="error">{error}</p> : <p className="muted">Loading…</p>;
+  const info = model.info;
+  const meta = model.meta;
+  const items = model.items;
+  const canEdit = info.access.canEdit && !info.smartRules;
+  const records = items.map((item) => tracks.get(item.trackId)).filter((t): t is TrackRecord => !!t);
+  const moveItem = (from: number, to: number) => {
+    const moved = items[from];
+    if (!moved || from === to) return;
+    const rest = items.filter((_, i) => i !== from);
+    // Dropped at `to`: after the item now just before that place, or at the start.
+    model.move([moved.itemId], to === 0 ? null : rest[to - 1]!.itemId);
+  };
+  const remove = async () => {
+    if (!window.confirm(`Delete the playlist "${meta.name}"?`)) return;
+    await connection.request("playlist.delete", { playlistId }).then(
+      () => navigate({ name: "playlists" }),
+      (e: Error) => setProblem(e.message),
+    );
+  };
+  return (
+    <section>
+      <p className="muted">
+        {info.smartRules ? "Smart playlist" : "Playlist"}
+        {meta.isCollaborative ? " · collaborative" : ""}
+        {meta.isPublic ? " · public" : ""} · {info.followerCount} followers
+        {model.pending.length > 0 ? " · saving…" : ""}
+      </p>
+      {canEdit ? (
+        <input
+          className="title-input"
+          aria-label="Playlist name"
+          defaultValue={meta.name}
+          key={`name:${meta.name}`}
+          onBlur={(e) =>
+            e.target.value.trim() && e.target.value !== meta.name && model.rename(e.target.value.trim())
+          }
+          onKeyDown={(e) => e.key === "Enter" && e.currentTarget.blur()}
+        />
+      ) : (
+        <h2>{meta.name}</h2>
+      )}
+      {canEdit ? (
+        <textarea
+          aria-label="Playlist description"
+          placeholder="Add a description"
+          defaultValue={meta.description}
+          key={`description:${meta.description}`}
+          onBlur={(e) => e.target.value !== meta.description && model.setDescription(e.target.value)}
+        />
+      ) : (
+        meta.description && <p>{meta.description}</p>
+      )}
+      <div className="actions">
+        <button
+          className="primary"
+          disabled={records.length === 0}
+          onClick={() => void audio.playTracks(records, 0)}
+        >
+          Play
+        </button>
+        <button
+          className="secondary"
+          disabled={records.length === 0}
+          onClick={() => void audio.addToQueue(records)}
+        >
+          Add to queue
+        </button>
+        <OfflineButton
+          audio={audio}
+          collection={{
+            id: `playlist:${info.id}`,
+            title: meta.name,
+            subtitle: "Playlist",
+            albumId: records[0]?.albumId,
+            tracks: records,
+          }}
+        />
+        {info.access.role === "owner" && (
+          <>
+            <button
+              className="secondary"
+              aria-pressed={meta.isCollaborative}
+              onClick={() => model.setCollaborative(!meta.isCollaborative)}
+            >
+              Collaborative {meta.isCollaborative ? "on" : "off"}
+            </button>
+            <button
+              className="secondary"
+              aria-pressed={meta.isPublic}
+              onClick={() => model.setPublic(!meta.isPublic)}
+            >
+              Public {meta.isPublic ? "on" : "off"}
+            </button>
+            <button className="secondary danger" onClick={() => void remove()}>
+              Delete
+            </button>
+          </>
+        )}
+      </div>
+      <Members connection={connection} info={info} onError={setProblem} />
+      {(problem || error) && <p className="error">{problem || error}</p>}
+      {items.length === 0 && <p className="muted">Empty: add songs with ♫ from any album or search.</p>}
+      <Reorderable
+        items={items}
+        keyOf={(item) => item.itemId}
+        label={(item) => tracks.get(item.trackId)?.title ?? "song"}
+        move={moveItem}
+        canMove={canEdit}
+        render={(item, index) => {
+          const track = tracks.get(item.trackId);
+          return (
+            <>
+              <button
+                className="track-main"
+                onClick={() => track && void audio.playTracks(records, Math.max(0, records.indexOf(track)))}
+              >
+                <span className="number">{index + 1}</span>
+                <span className="title">
+                  {track?.title ?? "…"}
+                  <small>{track?.artist ?? ""}</small>
+                </span>
+                <span className="muted">{track ? formatTime(track.durationMs / 1000) : ""}</span>
+              </button>
+              {canEdit && (
+                <button
+                  className="remove"
+                  aria-label={`Remove ${track?.title ?? "song"} from the playlist`}
+                  onClick={() => model.remove([item.itemId])}
+                >
+                  ✕
+                </button>
+              )}
+            </>
+          );
+        }}
+      />
+    </section>
+  );
+}

@@ -1,0 +1,59 @@
+// The user's playlists (owned, collaborating, followed) and a form to create one.
+import { useEffect, useState } from "react";
+import type { PlaylistInfo, PlaylistSnapshot } from "@soundmesh/protocol";
+import type { Connection } from "../connection";
+import { hrefOf, navigate } from "../route";
+
+export function Playlists({ connection }: { connection: Connection }) {
+  const [playlists, setPlaylists] = useState<PlaylistInfo[]>();
+  const [error, setError] = useState("");
+  useEffect(() => {
+    connection
+      .request<PlaylistInfo[]>("playlist.list", {})
+      .then(setPlaylists, (e: Error) => setError(e.message));
+  }, [connection]);
+  const create = (name: string) =>
+    connection.request<PlaylistSnapshot>("playlist.create", { name }).then(
+      (s) => navigate({ name: "playlist", id: s.playlist.id }),
+      (e: Error) => setError(e.message),
+    );
+  return (
+    <section>
+      <h2>Playlists</h2>
+      <form
+        className="inline-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const name = ((new FormData(e.currentTarget).get("name") as string | null) ?? "").trim();
+          if (name) void create(name);
+        }}
+      >
+        <input
+          name="name"
+          aria-label="New playlist name"
+          placeholder="New playlist"
+          required
+          maxLength={200}
+        />
+        <button className="secondary" type="submit">
+          Create
+        </button>
+      </form>
+      {error && <p className="error">{error}</p>}
+      {playlists?.length === 0 && <p className="muted">No playlists yet.</p>}
+      <ul className="playlist-list">
+        {playlists?.map((p) => (
+          <li key={p.id}>
+            <a className="chip" href={hrefOf({ name: "playlist", id: p.id })}>
+              <strong>{p.name}</strong>
+              <small className="muted">
+                {p.itemCount} songs · {p.access.role}
+                {p.isCollaborative ? " · collaborative" : ""}
+              </small>
+            </a>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
