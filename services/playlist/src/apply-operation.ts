@@ -51,6 +51,7 @@ async function resolveAnchor(
   opId: string,
   anchor: Anchor,
   excluded: readonly string[],
+  known?: ReadonlyMap<string, StoredEntry>,
 ): Promise<{ low: number | null; high: number | null; after: string | null }> {
   if (anchor === "end") {
     return {
@@ -60,7 +61,7 @@ async function resolveAnchor(
     };
   }
   if (anchor === null) return { low: null, high: await tx.nextPosition(null, excluded), after: null };
-  const entry = (await entriesOrFail(tx, opId, [anchor])).get(anchor)!;
+  const entry = known?.get(anchor) ?? (await entriesOrFail(tx, opId, [anchor])).get(anchor)!;
   return {
     low: entry.position,
     high: await tx.nextPosition(entry.position, excluded),
@@ -85,11 +86,13 @@ async function placeAfter(
   anchor: Anchor,
   excluded: readonly string[],
   count: number,
+  known?: ReadonlyMap<string, StoredEntry>,
 ): Promise<{ positions: number[]; after: string | null }> {
-  let resolved = await resolveAnchor(tx, opId, anchor, excluded);
+  let resolved = await resolveAnchor(tx, opId, anchor, excluded, known);
   let positions = positionsBetween(resolved.low, resolved.high, count);
   if (!positions) {
     await tx.renumber();
+    // Positions just changed: look the anchor up again.
     resolved = await resolveAnchor(tx, opId, anchor, excluded);
     positions = positionsBetween(resolved.low, resolved.high, count)!;
   }
@@ -107,11 +110,17 @@ async function insert(
   const itemIds = operation.items.map((item) => item.itemId);
   if (new Set(itemIds).size !== itemIds.length)
     throw badOperation(opId, "duplicate-item", "An insert names the same item id twice");
-  if ((await tx.entries(itemIds)).size > 0)
+  const anchor = operation.afterItemId;
+  const hasItemAnchor = anchor !== null && anchor !== "end";
+  // One lookup answers both: are the new ids free, and where does the anchor stand?
+  const entries = await tx.entries(hasItemAnchor ? [...itemIds, anchor] : itemIds);
+  if (itemIds.some((id) => entries.has(id)))
     throw badOperation(opId, "item-exists", "An inserted item id is already in the playlist");
+  if (hasItemAnchor && !entries.has(anchor))
+    throw badOperation(opId, "unknown-item", `The playlist has no item ${anchor}`);
   if (state.itemCount + itemIds.length > MAX_PLAYLIST_ITEMS)
     throw badOperation(opId, "full", `A playlist holds at most ${MAX_PLAYLIST_ITEMS} items`);
-  const { positions, after } = await placeAfter(tx, opId, operation.afterItemId, [], itemIds.length);
+  const { positions, after } = await placeAfter(tx, opId, anchor, [], itemIds.length, entries);
   await tx.insertItems(
     operation.items.map((item, i) => ({ ...item, addedBy: author, addedAt: at, position: positions[i]! })),
   );
@@ -142,13 +151,11 @@ async function move(
     throw badOperation(opId, "duplicate-item", "A move names the same item id twice");
   if (afterItemId !== null && afterItemId !== "end" && itemIds.includes(afterItemId))
     throw badOperation(opId, "anchor-moved", "A move cannot be anchored on an item it moves");
-  const entries = await entriesOrFail(tx, opId, itemIds);
+  const hasItemAnchor = afterItemId !== null && afterItemId !== "end";
+  const entries = await entriesOrFail(tx, opId, hasItemAnchor ? [...itemIds, afterItemId] : itemIds);
   const live = itemIds.filter((id) => entries.get(id)!.isLive);
-  if (live.length === 0) {
-    if (afterItemId !== null && afterItemId !== "end") await entriesOrFail(tx, opId, [afterItemId]);
-    return { rebased: { type: "move", itemIds: [], afterItemId: null }, delta: 0 };
-  }
-  const { positions, after } = await placeAfter(tx, opId, afterItemId, live, live.length);
+  if (live.length === 0) return { rebased: { type: "move", itemIds: [], afterItemId: null }, delta: 0 };
+  const { positions, after } = await placeAfter(tx, opId, afterItemId, live, live.length, entries);
   await tx.setPositions(live.map((itemId, i) => ({ itemId, position: positions[i]! })));
   return { rebased: { type: "move", itemIds: live, afterItemId: after }, delta: 0 };
 }
@@ -195,7 +202,7 @@ export async function applyOperation(
     at,
     operation: outcome.rebased,
   };
-  await tx.appendRevision(revision, patch, outcome.delta);
+  await tx.insertRevision(revision);
   state.revision = revisionNumber;
   state.itemCount += outcome.delta;
   return { revision, patch, itemCountDelta: outcome.delta };

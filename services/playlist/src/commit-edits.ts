@@ -70,28 +70,33 @@ function checkPermission(
   }
 }
 
-/** One edit inside the group's transaction; resubmitted operations answer with their first revision. */
+/**
+ * One edit inside the group's transaction. A resubmitted operation (already in `earlier`, or twice in this edit)
+ * answers with its first revision; `earlier` learns this edit's revisions only once it has succeeded.
+ */
 async function applyEdit(
   tx: PlaylistTransaction,
   playlist: StoredPlaylist,
   state: BatchState,
   request: EditRequest,
   at: number,
+  earlier: Map<string, PlaylistRevision>,
 ): Promise<{ applied: PlaylistRevision[]; fresh: PlaylistRevision[] }> {
   const applied: PlaylistRevision[] = [];
-  const fresh: PlaylistRevision[] = [];
+  const fresh = new Map<string, PlaylistRevision>();
   for (const submitted of request.operations) {
-    const earlier = await tx.revisionOfOperation(submitted.opId);
-    if (earlier) {
-      applied.push(earlier);
+    const before = earlier.get(submitted.opId) ?? fresh.get(submitted.opId);
+    if (before) {
+      applied.push(before);
       continue;
     }
     const result = await applyOperation(tx, state, submitted, request.editor.userId, at);
     Object.assign(playlist, result.patch);
     applied.push(result.revision);
-    fresh.push(result.revision);
+    fresh.set(submitted.opId, result.revision);
   }
-  return { applied, fresh };
+  for (const [opId, revision] of fresh) earlier.set(opId, revision);
+  return { applied, fresh: [...fresh.values()] };
 }
 
 export function createEditCommitter(deps: EditCommitterDeps) {
@@ -110,20 +115,30 @@ export function createEditCommitter(deps: EditCommitterDeps) {
         const playlist = { ...tx.playlist };
         const state: BatchState = { revision: playlist.revision, itemCount: playlist.itemCount };
         const at = clock.now();
+        const earlier = await tx.revisionsOfOperations(
+          group.flatMap(({ request }) => request.operations.map((op) => op.opId)),
+        );
+        // A lone edit needs no savepoint: if it fails, the whole transaction rolls back.
+        const isAlone = group.length === 1;
         for (const [index, { request }] of group.entries()) {
           const before = { playlist: { ...playlist }, state: { ...state } };
           const savepoint = `edit_${index}`;
-          await tx.savepoint(savepoint);
+          if (!isAlone) await tx.savepoint(savepoint);
           try {
             checkPermission({ ...playlist, ...state }, request, collaborators);
-            outcomes.push(await applyEdit(tx, playlist, state, request, at));
-            await tx.releaseSavepoint(savepoint);
+            outcomes.push(await applyEdit(tx, playlist, state, request, at, earlier));
+            if (!isAlone) await tx.releaseSavepoint(savepoint);
           } catch (error) {
+            if (isAlone) throw error;
             await tx.rollbackToSavepoint(savepoint);
             Object.assign(playlist, before.playlist);
             Object.assign(state, before.state);
             outcomes.push({ error });
           }
+        }
+        if (state.revision !== tx.playlist.revision) {
+          const { name, description, isPublic, isCollaborative, updatedAt } = playlist;
+          await tx.updatePlaylist(state, { name, description, isPublic, isCollaborative, updatedAt });
         }
         return { ...playlist, ...state };
       });

@@ -1,5 +1,6 @@
 // One edit's transaction over the playlist's rows: tombstone-aware neighbour queries, positions, savepoints.
 import { sql, type Transaction } from "@soundmesh/db";
+import type { PlaylistRevision } from "@soundmesh/protocol";
 import type { PlaylistTransaction, StoredEntry, StoredPlaylist } from "./store";
 import { chunks, patchRowOf, revisionOf, type PlaylistTables } from "./sql-tables";
 
@@ -11,14 +12,18 @@ export function transactionFor(
   const items = () => trx.selectFrom("playlist_items").where("playlist_id", "=", id);
   return {
     playlist,
-    async revisionOfOperation(opId) {
-      const row = await trx
-        .selectFrom("playlist_revisions")
-        .selectAll()
-        .where("playlist_id", "=", id)
-        .where("op_id", "=", opId)
-        .executeTakeFirst();
-      return row && revisionOf(row);
+    async revisionsOfOperations(opIds) {
+      const found = new Map<string, PlaylistRevision>();
+      for (const part of chunks([...new Set(opIds)])) {
+        const rows = await trx
+          .selectFrom("playlist_revisions")
+          .selectAll()
+          .where("playlist_id", "=", id)
+          .where("op_id", "in", part)
+          .execute();
+        for (const row of rows) found.set(row.op_id, revisionOf(row));
+      }
+      return found;
     },
     async entries(itemIds) {
       const found = new Map<string, StoredEntry>();
@@ -116,7 +121,7 @@ export function transactionFor(
     async releaseSavepoint(name) {
       await sql`release savepoint ${sql.id(name)}`.execute(trx);
     },
-    async appendRevision(revision, patch, itemCountDelta) {
+    async insertRevision(revision) {
       await trx
         .insertInto("playlist_revisions")
         .values({
@@ -128,13 +133,11 @@ export function transactionFor(
           operation: JSON.stringify(revision.operation),
         })
         .execute();
+    },
+    async updatePlaylist(state, patch) {
       await trx
         .updateTable("playlist_playlists")
-        .set((eb) => ({
-          ...patchRowOf(patch),
-          revision: revision.revision,
-          item_count: eb("item_count", "+", itemCountDelta),
-        }))
+        .set({ ...patchRowOf(patch), revision: state.revision, item_count: state.itemCount })
         .where("id", "=", id)
         .execute();
     },

@@ -39,7 +39,8 @@ export type PlaylistPatch = Partial<
 /** One edit's view of a playlist, inside a transaction that holds the playlist's row lock. */
 export interface PlaylistTransaction {
   readonly playlist: StoredPlaylist;
-  revisionOfOperation(opId: string): Promise<PlaylistRevision | undefined>;
+  /** The revisions already made by these operations (a resubmission), by operation id. */
+  revisionsOfOperations(opIds: readonly string[]): Promise<Map<string, PlaylistRevision>>;
   /** The entries (live or removed) among these item ids. */
   entries(itemIds: readonly string[]): Promise<Map<string, StoredEntry>>;
   /** The first position after `after` (null: the very first), tombstones included, skipping `excluded`. */
@@ -53,7 +54,9 @@ export interface PlaylistTransaction {
   setPositions(positions: ReadonlyArray<{ itemId: string; position: number }>): Promise<void>;
   /** Spreads every position out again (1, 2, 3 …), same order. */
   renumber(): Promise<void>;
-  appendRevision(revision: PlaylistRevision, patch: PlaylistPatch, itemCountDelta: number): Promise<void>;
+  insertRevision(revision: PlaylistRevision): Promise<void>;
+  /** Writes the playlist row once per transaction: its revision, item count and changed fields. */
+  updatePlaylist(state: { revision: number; itemCount: number }, patch: PlaylistPatch): Promise<void>;
   /** Savepoints let one edit of a group fail without undoing the others. */
   savepoint(name: string): Promise<void>;
   rollbackToSavepoint(name: string): Promise<void>;

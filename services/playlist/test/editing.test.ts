@@ -144,6 +144,29 @@ describe.each(targets)("playlist editing on $name", (target) => {
     expect(trackIdsOf(await h.call("get", { playlistId: p.id }))).toEqual(["t-okc1", "t-okc2"]);
   });
 
+  it("applies an operation id once, even given twice in one edit or in two concurrent edits", async () => {
+    const p = await playlistWith();
+    const opId = testId("op");
+    const twice = await h.call("edit", {
+      playlistId: p.id,
+      baseRevision: 0,
+      operations: [
+        { opId, operation: insert(null, "t-okc1") },
+        { opId, operation: { type: "rename", name: "Ignored" } },
+      ],
+    });
+    expect(twice.applied).toEqual([twice.applied[0], twice.applied[0]]);
+    const sameOp = { opId: testId("op"), operation: insert("end", "t-okc2") };
+    const [first, second] = await Promise.all([
+      h.call("edit", { playlistId: p.id, baseRevision: 1, operations: [sameOp] }),
+      h.call("edit", { playlistId: p.id, baseRevision: 1, operations: [sameOp] }),
+    ]);
+    expect(second.applied).toEqual(first.applied);
+    const snapshot = await h.call("get", { playlistId: p.id });
+    expect(trackIdsOf(snapshot)).toEqual(["t-okc1", "t-okc2"]);
+    expect(snapshot.playlist).toMatchObject({ revision: 2, name: "Mix" });
+  });
+
   it("gives a client that was away the revisions it missed, or a snapshot when too far behind", async () => {
     const p = await playlistWith("t-blue1");
     await edit(p.id, 1, insert("end", "t-blue2"), { type: "rename", name: "Two" });
