@@ -254,7 +254,12 @@ export class Player {
             this.options.onEvent?.({ type: "recovered" });
           }
           segment.fetched.set(index, bytes);
-          this.appending = this.appending.then(() => this.appendReady(segment));
+          // Start as soon as the appended bytes satisfy the start rule, not at the next timer tick.
+          this.appending = this.appending
+            .then(() => this.appendReady(segment))
+            .then(() => {
+              if (this.currentSegment() === segment) this.maybeStart(segment);
+            });
         })
         .catch((error: unknown) => {
           if (signal.aborted) return;

@@ -163,6 +163,18 @@ describe("player", () => {
     expect(accounting.snapshot().startLatenciesMs).toHaveLength(1);
   });
 
+  it("starts as soon as appended bytes satisfy the start rule, without waiting for the next tick", async () => {
+    const a = rendition("a", 4);
+    const { player, sink } = setUp({ a });
+    await player.play([{ trackId: "a" }]);
+    const deadline = Date.now() + 5_000;
+    while (!sink.playing) {
+      if (Date.now() > deadline) throw new Error("did not start without a tick");
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(sink.bytesAt(0).length).toBeGreaterThan(0);
+  });
+
   it("prefetches the next track only near the end and appends it right after the current one (gapless)", async () => {
     const a = rendition("a", 10);
     const b = rendition("b", 6);
