@@ -1,0 +1,260 @@
+// Web player benchmark in headless Chromium on loopback: first load of the app; click-to-sound over 50 plays (25 cold
+// from the server, 25 cached in IndexedDB), from the click to the audio element's time advancing; the gap at track
+// boundaries; and seek latency inside and beyond what is buffered.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Page } from "playwright-core";
+import type { AlbumRecord, TrackRecord } from "@soundmesh/protocol";
+import { setupAdmin, spawnServer, waitUntil, WsClient } from "@soundmesh/test-kit";
+import { printTable, round, summarize, writeResults, type Row } from "./report";
+
+const TRACKS = Number(process.env.BENCH_WEB_TRACKS ?? 25);
+const BOUNDARIES = 5;
+const SEEKS = 20;
+const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-web-"));
+
+function makeTrack(album: string, file: string, title: string, number: number, seconds: number): void {
+  const folder = join(work, "library", "Bench Band", album);
+  mkdirSync(folder, { recursive: true });
+  execFileSync("ffmpeg", [
+    ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"],
+    ...["-i", `sine=frequency=${220 + number * 15}:duration=${seconds}`, "-c:a", "flac"],
+    ...["-metadata", `title=${title}`, "-metadata", "artist=Bench Band", "-metadata", `album=${album}`],
+    ...["-metadata", `track=${number}`, join(folder, file)],
+  ]);
+}
+
+for (let i = 1; i <= TRACKS; i++)
+  makeTrack("Fifty Plays", `${String(i).padStart(2, "0")} Tune ${i}.flac`, `Tune ${i}`, i, 30);
+makeTrack("Long Haul", "01 Long One.flac", "Long One", 1, 300);
+// A production build: React's development mode would make every figure worse than what users get.
+execFileSync("npm", ["run", "build", "--workspace", "@soundmesh/web"], {
+  stdio: "ignore",
+  env: { ...process.env, NODE_ENV: "production" },
+});
+const server = await spawnServer(join(work, "data"), {
+  SOUNDMESH_LIBRARY: join(work, "library"),
+  SOUNDMESH_LOG_LEVEL: "warn",
+});
+const context = await chromium.launchPersistentContext(join(work, "profile"), {
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: [
+    ...["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"],
+    ...["--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    "--autoplay-policy=no-user-gesture-required",
+  ],
+});
+const rows: Row[] = [];
+
+/** "Cold" means not in the browser: the server's renditions are made first (asking for a manifest waits for one). */
+async function warmServer(token: string): Promise<void> {
+  const client = await WsClient.connect(server.url, token);
+  try {
+    const albums = await waitUntil(
+      () => client.request<{ items: AlbumRecord[] }>("catalog.recentlyAdded", { limit: 10 }),
+      (r) => r.items.length >= 2,
+      60_000,
+    );
+    for (const album of albums.items) {
+      const { tracks } = await client.request<{ tracks: TrackRecord[] }>("catalog.album", {
+        albumId: album.id,
+      });
+      for (const track of tracks) {
+        const response = await fetch(`${server.url}/api/stream/${track.id}/opus96/manifest`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        if (!response.ok) throw new Error(`manifest of ${track.title}: HTTP ${response.status}`);
+      }
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** Clicks the track's row inside the page and times until the audio element plays a new source and its clock moves. */
+async function clickToSound(page: Page, title: string): Promise<number> {
+  return page.evaluate(async (wanted) => {
+    const audio = document.querySelector("audio");
+    audio?.pause();
+    const before = audio?.src;
+    const row = [...document.querySelectorAll<HTMLButtonElement>(".track-main")].find((button) =>
+      new RegExp(`${wanted}(?!\\d)`).test(button.textContent ?? ""),
+    );
+    if (!row) throw new Error(`no row for ${wanted}`);
+    const clickedAt = performance.now();
+    row.click();
+    // Loops, not named closures: tsx would wrap those in a helper the page does not have.
+    for (;;) {
+      const element = document.querySelector("audio");
+      // A new source (each play opens one) that plays and whose clock has moved.
+      if (element && element.src !== before && !element.paused && element.currentTime > 0.001)
+        return performance.now() - clickedAt;
+      if (performance.now() - clickedAt > 20_000) throw new Error(`no sound 20 s after clicking ${wanted}`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }, title);
+}
+
+/** Sets the seek slider as a user would (React sees the input event) and times until the clock runs past it. */
+async function seekLatency(page: Page, targetSec: number): Promise<{ ms: number; buffered: boolean }> {
+  return page.evaluate(async (target) => {
+    const audio = document.querySelector("audio")!;
+    const ranges = audio.buffered;
+    let buffered = false;
+    for (let i = 0; i < ranges.length; i++)
+      if (ranges.start(i) <= target && ranges.end(i) > target + 0.5) buffered = true;
+    const input = document.querySelector<HTMLInputElement>('input[aria-label="Seek"]')!;
+    const started = performance.now();
+    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value")!.set!.call(input, String(target));
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    while (!(!audio.paused && audio.currentTime > target + 0.02 && audio.currentTime < target + 5)) {
+      if (performance.now() > started + 20_000) throw new Error(`seek to ${target} never played`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return { ms: performance.now() - started, buffered };
+  }, targetSec);
+}
+
+/** Plays across the boundary after `title` (30 s long) and returns the audible gap: wall time minus media time. */
+async function boundaryGap(
+  page: Page,
+  title: string,
+): Promise<{ gapMs: number; waiting: number; stalls: string[] }> {
+  await clickToSound(page, title);
+  await seekLatency(page, 27.5);
+  return page.evaluate(async () => {
+    const audio = document.querySelector("audio")!;
+    let waiting = 0;
+    const stalls: string[] = [];
+    audio.addEventListener("waiting", () => {
+      waiting += 1;
+      const ranges = audio.buffered;
+      const spans = Array.from(
+        { length: ranges.length },
+        (_, i) => `${ranges.start(i).toFixed(2)}–${ranges.end(i).toFixed(2)}`,
+      );
+      stalls.push(`stall at ${audio.currentTime.toFixed(2)} s, buffered ${spans.join(", ")}`);
+    });
+    const samples: Array<[number, number]> = [];
+    const deadline = performance.now() + 20_000;
+    while (audio.currentTime <= 31 && performance.now() < deadline) {
+      samples.push([performance.now(), audio.currentTime]);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    samples.push([performance.now(), audio.currentTime]);
+    const before = samples.find(([, t]) => t >= 28.5)!;
+    const after = samples.at(-1)!;
+    return { gapMs: after[0] - before[0] - (after[1] - before[1]) * 1000, waiting, stalls };
+  });
+}
+
+try {
+  const token = await setupAdmin(server.url, "admin", "correct horse battery");
+  console.log("warming the server's renditions…");
+  await warmServer(token);
+  console.log("measuring in Chromium…");
+  const page = context.pages()[0] ?? (await context.newPage());
+  const loadStarted = performance.now();
+  await page.goto(server.url);
+  await page.getByPlaceholder("User name").waitFor();
+  const firstLoadMs = performance.now() - loadStarted;
+  // Bytes on the wire for the page and its assets (Resource Timing), API calls excluded.
+  const appBytes = await page.evaluate(() =>
+    [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]
+      .filter((entry) => !entry.name.includes("/api/"))
+      .reduce((sum, entry) => sum + (entry as PerformanceResourceTiming).transferSize, 0),
+  );
+  rows.push({
+    measure: "first load of the app (to the sign-in form)",
+    count: 1,
+    "p50 ms": round(firstLoadMs, 1),
+    KiB: round(appBytes / 1024, 1),
+  });
+  await page.getByPlaceholder("User name").fill("admin");
+  await page.getByPlaceholder("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("Fifty Plays").first().click({ timeout: 60_000 });
+  await page.getByRole("heading", { name: "Fifty Plays" }).waitFor();
+  const results: Record<string, number[]> = { "cold (server)": [], "cached (IndexedDB)": [] };
+  for (const label of Object.keys(results)) {
+    for (let i = 1; i <= TRACKS; i++) {
+      results[label]!.push(await clickToSound(page, `Tune ${i}`));
+      if (i % 5 === 0) console.log(`${label}: ${i} plays`);
+      // Let the whole track arrive so the cached round really is cached.
+      await page.waitForFunction(
+        () => {
+          const audio = document.querySelector("audio")!;
+          return audio.buffered.length > 0 && audio.buffered.end(0) > 29.5;
+        },
+        undefined,
+        { timeout: 30_000, polling: 50 },
+      );
+    }
+  }
+  for (const [label, samples] of Object.entries(results)) {
+    const stats = summarize(samples);
+    rows.push({
+      measure: `click-to-sound, ${label}`,
+      count: stats.count,
+      "p50 ms": round(stats.p50, 1),
+      "p90 ms": round(stats.p90, 1),
+      "p99 ms": round(stats.p99, 1),
+    });
+  }
+
+  const gaps: number[] = [];
+  let stalls = 0;
+  for (let i = 1; i <= BOUNDARIES; i++) {
+    const { gapMs, waiting, stalls: where } = await boundaryGap(page, `Tune ${i}`);
+    for (const line of where) console.log(`Tune ${i} → ${i + 1}: ${line}`);
+    gaps.push(gapMs);
+    stalls += waiting;
+  }
+  const gapStats = summarize(gaps);
+  rows.push({
+    measure: "gap at a track boundary (wall − media clock)",
+    count: gapStats.count,
+    "p50 ms": round(gapStats.p50, 1),
+    "p90 ms": round(gapStats.p90, 1),
+    "p99 ms": round(gapStats.p99, 1),
+    other: `${stalls} stalls`,
+  });
+
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.getByLabel("Search").fill("Long Haul");
+  await page.locator('button[data-kind="album"]', { hasText: "Long Haul" }).first().click();
+  await clickToSound(page, "Long One");
+  const seeks: Record<string, number[]> = { "seek within the buffer": [], "seek beyond the buffer": [] };
+  // Far jumps first (beyond the 60 s fetched ahead), then back into what those fetched.
+  const targets = Array.from({ length: SEEKS }, (_, i) =>
+    i < SEEKS / 2 ? 290 - i * 25 : 10 + (i - SEEKS / 2) * 27,
+  );
+  for (const target of targets) {
+    const { ms, buffered } = await seekLatency(page, target);
+    seeks[buffered ? "seek within the buffer" : "seek beyond the buffer"]!.push(ms);
+  }
+  for (const [label, samples] of Object.entries(seeks)) {
+    if (samples.length === 0) continue;
+    const stats = summarize(samples);
+    rows.push({
+      measure: label,
+      count: stats.count,
+      "p50 ms": round(stats.p50, 1),
+      "p90 ms": round(stats.p90, 1),
+      "p99 ms": round(stats.p99, 1),
+    });
+  }
+} finally {
+  await context.close();
+  server.process.kill("SIGTERM");
+  await server.exited;
+  rmSync(work, { recursive: true, force: true });
+}
+printTable(
+  "Web player in headless Chromium on loopback (opus96, 30 s tracks; 2 cores shared with the server)",
+  rows,
+);
+writeResults("web-player", rows);
