@@ -37,14 +37,20 @@ export function syncErrorOf(error: unknown): SyncErrorInfo {
   return details === undefined ? { code } : { code, details };
 }
 
+const minRetryDelayMs = 1_000;
+const maxRetryDelayMs = 30_000;
+
 export class PlaylistSync {
   private flushing: Promise<void> | undefined;
   private catchingUp: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
   private deleted = false;
+  private closed = false;
   private readonly changeListeners = new Set<(change: PlaylistChange) => void>();
 
   private flushAgain = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryDelayMs = minRetryDelayMs;
   private stopWatching: (() => void) | undefined;
 
   private constructor(
@@ -130,6 +136,9 @@ export class PlaylistSync {
   }
 
   close(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.closed = true;
     this.stopWatching?.();
     this.stopWatching = undefined;
     this.unsubscribe?.();
@@ -153,18 +162,27 @@ export class PlaylistSync {
         applied: PlaylistRevision[];
       };
       this.model.acknowledge(result);
+      this.retryDelayMs = minRetryDelayMs;
       if (this.model.isBehind) await this.catchUp();
       return true;
     } catch (error) {
       const info = syncErrorOf(error);
       const outcome = this.model.failBatch(info);
       if (info.code === "GONE") this.deleted = true;
-      if (outcome === "resync") {
-        await this.catchUp();
-        return false;
-      }
+      if (outcome === "resync") await this.catchUp();
+      // Offline waits for reconnected(); a refusal that may pass (rate limit, timeout, resync) is retried later.
+      if (outcome !== "dropped" && info.code !== "UNAVAILABLE") this.scheduleRetry();
       return outcome === "dropped";
     }
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer !== undefined || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.flush();
+    }, this.retryDelayMs);
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, maxRetryDelayMs);
   }
 
   private async fetchMissed(): Promise<void> {
