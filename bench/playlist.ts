@@ -106,6 +106,7 @@ function snapshotOnClient(): Row[] {
     playlist: {
       id: "benchplaylist",
       ownerId: "u1",
+      ownerName: "alice",
       name: "Big",
       description: "",
       isPublic: false,

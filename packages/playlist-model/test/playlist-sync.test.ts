@@ -13,6 +13,7 @@ const snapshot = (revision = 0): PlaylistSnapshot => ({
   playlist: {
     id: "playlist1",
     ownerId: "u1",
+    ownerName: "alice",
     name: "Mix",
     description: "",
     isPublic: false,

@@ -89,6 +89,7 @@ export type PlaylistRole = z.infer<typeof playlistRole>;
 export const playlistInfo = z.object({
   id: playlistId,
   ownerId: z.string(),
+  ownerName: z.string(),
   name: z.string(),
   description: z.string(),
   isPublic: z.boolean(),

@@ -93,6 +93,14 @@ export const playlistMigrations: ServiceMigrations = {
         .execute();
     },
   },
+  "003-owner-names": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable("playlist_playlists")
+        .addColumn("owner_name", "varchar(64)", (col) => col.notNull().defaultTo(""))
+        .execute();
+    },
+  },
 };
 
 export function migratePlaylistStore(db: Db): Promise<string[]> {

@@ -60,6 +60,7 @@ export function createPlaylistAccess(store: PlaylistStore) {
     return {
       id: playlist.id,
       ownerId: playlist.ownerId,
+      ownerName: playlist.ownerName,
       name: playlist.name,
       description: playlist.description,
       isPublic: playlist.isPublic,

@@ -117,6 +117,17 @@ export function createPlaylistService({
     });
   }
 
+  /** A user's name for display; their id when the user service does not know them. */
+  async function nameOf(userId: string, traceId?: string): Promise<string> {
+    const [user] = await bus.request(
+      userContract,
+      "lookupUsers",
+      { ids: [userId] },
+      traceId === undefined ? {} : { traceId },
+    );
+    return user?.name ?? userId;
+  }
+
   async function createPlaylist(
     ownerId: string,
     fields: Pick<StoredPlaylist, "name" | "description" | "isPublic" | "isCollaborative" | "smartRules">,
@@ -127,6 +138,7 @@ export function createPlaylistService({
     await store.insertPlaylist({
       id,
       ownerId,
+      ownerName: await nameOf(ownerId),
       ...fields,
       hasUploadedCover: false,
       revision: 0,
@@ -235,13 +247,8 @@ export function createPlaylistService({
       const { playlist, access } = await visible(playlistId, userId);
       if (access.role === "owner")
         throw new AppError("BAD_REQUEST", "The owner does not follow their own playlist");
-      const [me] = await bus.request(
-        userContract,
-        "lookupUsers",
-        { ids: [userId] },
-        { traceId: ctx.traceId },
-      );
-      await store.addMember(playlistId, "follower", { userId, name: me?.name ?? userId }, clock.now());
+      const name = await nameOf(userId, ctx.traceId);
+      await store.addMember(playlistId, "follower", { userId, name }, clock.now());
       return infoOf(playlist, userId, access);
     },
 
@@ -260,14 +267,9 @@ export function createPlaylistService({
         (await store.isMember(playlistId, "follower", toUserId));
       if (!isMember)
         throw new AppError("BAD_REQUEST", "A playlist goes only to one of its collaborators or followers");
-      const [me] = await bus.request(
-        userContract,
-        "lookupUsers",
-        { ids: [userId] },
-        { traceId: ctx.traceId },
-      );
-      await store.transferOwner(playlistId, toUserId, { userId, name: me?.name ?? userId }, clock.now());
-      const moved = { ...playlist, ownerId: toUserId };
+      const newOwner = { userId: toUserId, name: await nameOf(toUserId, ctx.traceId) };
+      await store.transferOwner(playlistId, newOwner, clock.now());
+      const moved = { ...playlist, ownerId: toUserId, ownerName: newOwner.name };
       await announce(moved, { revisions: [], membersChanged: true }, ctx.traceId);
       logger.info({ playlistId, from: userId, to: toUserId, traceId: ctx.traceId }, "playlist transferred");
       return infoOf(moved, userId);

@@ -26,6 +26,7 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
         .values({
           id: playlist.id,
           owner_id: playlist.ownerId,
+          owner_name: playlist.ownerName,
           name: playlist.name,
           description: playlist.description,
           is_public: playlist.isPublic ? 1 : 0,
@@ -136,25 +137,31 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
       return Number(result.numDeletedRows) > 0;
     },
 
-    transferOwner(id, newOwnerId, oldOwner, at) {
+    transferOwner(id, newOwner, at) {
       return kysely.transaction().execute(async (trx) => {
+        let query = trx
+          .selectFrom("playlist_playlists")
+          .select(["owner_id", "owner_name"])
+          .where("id", "=", id);
+        if (locks) query = query.forUpdate();
+        const before = await query.executeTakeFirstOrThrow();
         await trx
           .updateTable("playlist_playlists")
-          .set({ owner_id: newOwnerId, updated_at: at })
+          .set({ owner_id: newOwner.userId, owner_name: newOwner.name, updated_at: at })
           .where("id", "=", id)
           .execute();
         await trx
           .deleteFrom("playlist_members")
           .where("playlist_id", "=", id)
-          .where("user_id", "=", newOwnerId)
+          .where("user_id", "=", newOwner.userId)
           .execute();
         await trx
           .insertInto("playlist_members")
           .values({
             playlist_id: id,
-            user_id: oldOwner.userId,
+            user_id: before.owner_id,
             role: "collaborator",
-            user_name: oldOwner.name,
+            user_name: before.owner_name,
             added_at: at,
           })
           .onConflict((conflict) => conflict.columns(["playlist_id", "user_id", "role"]).doNothing())

@@ -7,6 +7,7 @@ export interface PlaylistTables {
   playlist_playlists: {
     id: string;
     owner_id: string;
+    owner_name: string;
     name: string;
     description: string;
     is_public: number;
@@ -54,6 +55,7 @@ export function playlistOf(row: PlaylistRow): StoredPlaylist {
   return {
     id: row.id,
     ownerId: row.owner_id,
+    ownerName: row.owner_name,
     name: row.name,
     description: row.description,
     isPublic: Number(row.is_public) !== 0,

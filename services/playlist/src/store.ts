@@ -5,6 +5,8 @@ import type { PlaylistItem, PlaylistRevision, SmartRules } from "@soundmesh/prot
 export interface StoredPlaylist {
   id: string;
   ownerId: string;
+  /** As it was when they became the owner (names do not change). */
+  ownerName: string;
   name: string;
   description: string;
   isPublic: boolean;
@@ -78,8 +80,8 @@ export interface PlaylistStore {
   isMember(id: string, role: MemberRole, userId: string): Promise<boolean>;
   addMember(id: string, role: MemberRole, member: PlaylistMember, at: number): Promise<void>;
   removeMember(id: string, role: MemberRole, userId: string): Promise<boolean>;
-  /** Makes `newOwnerId` the owner and the old owner a collaborator, in one transaction. */
-  transferOwner(id: string, newOwnerId: string, oldOwner: PlaylistMember, at: number): Promise<void>;
+  /** Makes `newOwner` the owner and the old owner a collaborator, in one transaction. */
+  transferOwner(id: string, newOwner: PlaylistMember, at: number): Promise<void>;
   /** Playlists the user owns, collaborates on or follows, deleted ones left out, most recently updated first. */
   playlistsOf(userId: string): Promise<StoredPlaylist[]>;
   smartPlaylists(): Promise<StoredPlaylist[]>;

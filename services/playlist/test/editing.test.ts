@@ -38,6 +38,7 @@ describe.each(targets)("playlist editing on $name", (target) => {
     expect(created.playlist).toMatchObject({
       name: "Road trip",
       ownerId: "u-alice",
+      ownerName: "alice",
       isPublic: false,
       revision: 1,
       itemCount: 2,

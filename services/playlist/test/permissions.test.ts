@@ -110,7 +110,7 @@ describe.each(targets)("playlist permissions on $name", (target) => {
     const moved = await h.call("transfer", { playlistId: id, toUserId: "u-bob" });
     expect(moved).toMatchObject({ ownerId: "u-bob", access: { role: "collaborator" } });
     const asBob = await h.call("get", { playlistId: id }, "bob");
-    expect(asBob.playlist.access.role).toBe("owner");
+    expect(asBob.playlist).toMatchObject({ ownerName: "bob", access: { role: "owner" } });
     expect(asBob.playlist.collaborators).toEqual([{ id: "u-alice", name: "alice" }]);
     await edit(id, "bob", { type: "setPublic", isPublic: false }, 1);
     await edit(id, "alice", append, 2);
