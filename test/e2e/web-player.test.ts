@@ -151,6 +151,13 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.getByTestId("now-title").filter({ hasText: "Svefn-g-englar" }).waitFor();
     await waitForTime(0.5);
     await page.screenshot({ path: join(screenshots, "playing.png") });
+    // The OS sees what plays (Media Session), and the space bar pauses and resumes.
+    expect(await page.evaluate(() => navigator.mediaSession.metadata?.title)).toBe("Svefn-g-englar");
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.keyboard.press("Space");
+    await page.waitForFunction(() => document.querySelector("audio")?.paused === true);
+    await page.keyboard.press("Space");
+    await page.waitForFunction(() => document.querySelector("audio")?.paused === false);
 
     await page.getByRole("button", { name: "Stats for nerds" }).click();
     const stats = await page.locator(".stats").innerText();
@@ -278,6 +285,24 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.locator("main").getByRole("button", { name: "Play", exact: true }).click();
     await page.getByTestId("now-title").filter({ hasText: "Disc 1 Song 2" }).waitFor();
   }, 60_000);
+
+  it("returns to sign-in with the reason when the session is ended elsewhere, and signs in again", async () => {
+    const cookie = (await context.cookies()).find((c) => /session/i.test(c.name));
+    expect(cookie).toBeDefined();
+    // Signed out from another device: the same session ended through the API, not by this page.
+    const response = await fetch(`${server!.url}/api/logout`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie: `${cookie!.name}=${cookie!.value}` },
+      body: "{}",
+    });
+    expect(response.ok).toBe(true);
+    await page.getByText("Your session has ended: sign in again.").waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(screenshots, "session-ended.png") });
+    await page.getByPlaceholder("User name").fill("admin");
+    await page.getByPlaceholder("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign out" }).waitFor({ timeout: 10_000 });
+  }, 30_000);
 
   it("keeps playing through a server restart mid-track and fetches the rest from the new server", async () => {
     await openAlbum("Long Track");
