@@ -1,18 +1,29 @@
 // An acknowledged playlist edit survives kill -9 of the server: the all-in-one process is killed right after the
-// acknowledgement and restarted on the same data dir.
+// acknowledgement and restarted on the same data dir (SQLite) or database (PostgreSQL, when one runs).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { PlaylistSnapshot } from "@soundmesh/protocol";
-import { WsClient, setupAdmin, spawnServer } from "@soundmesh/test-kit";
+import { WsClient, isPgAvailable, pgTestDatabase, setupAdmin, spawnServer } from "@soundmesh/test-kit";
 
-const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-playlist-kill-"));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+const databases = (await isPgAvailable()) ? ["sqlite", "postgres"] : ["sqlite"];
+const cleanups: Array<() => Promise<void> | void> = [];
+afterAll(async () => {
+  for (const cleanup of cleanups) await cleanup();
+});
 
-describe("playlist durability", () => {
+describe.each(databases)("playlist durability on %s", (database) => {
   it("keeps an edit acknowledged just before kill -9, with its revision", async () => {
-    const first = await spawnServer(dataDir);
+    const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-playlist-kill-"));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const env: Record<string, string> = {};
+    if (database === "postgres") {
+      const pg = (await pgTestDatabase())!;
+      cleanups.push(() => pg.drop());
+      env.SOUNDMESH_DATABASE_URL = pg.url;
+    }
+    const first = await spawnServer(dataDir, env);
     const token = await setupAdmin(first.url, "admin", "correct horse battery");
     const ws = await WsClient.connect(first.url, token);
     const created = await ws.request<PlaylistSnapshot>("playlist.create", {
@@ -38,7 +49,7 @@ describe("playlist durability", () => {
     first.process.kill("SIGKILL");
     expect(await first.exited).toBe("SIGKILL");
 
-    const second = await spawnServer(dataDir);
+    const second = await spawnServer(dataDir, env);
     try {
       const again = await WsClient.connect(second.url, token);
       const stored = await again.request<PlaylistSnapshot>("playlist.get", { playlistId });
