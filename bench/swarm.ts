@@ -1,4 +1,4 @@
-// Swarm benchmark: headless peers on loopback play a Zipf-popular set of tracks with P2P on and off; server and
+// Swarm benchmark: headless peers on loopback, arriving one by one, play a Zipf-popular set of tracks with P2P on and off; server and
 // P2P shares of bytes, stutters and start latency. Bounded: a fixed number of peers, plays and playback speed.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,8 +19,8 @@ const PLAYS_PER_PEER = 2;
 const TRACK_SECONDS = 120;
 /** Playback speed: keeps the run short while every byte still has to arrive before it is played. */
 const SPEED = Number(process.env.BENCH_SWARM_SPEED ?? 8);
-const WAVES = 4;
-const WAVE_GAP_MS = 4_000;
+/** Listeners arrive one by one at this interval (both runs alike), not all at once. */
+const ARRIVAL_GAP_MS = 600;
 
 /** A seeded generator, so both runs play the same sequence. */
 function random(seed: number): () => number {
@@ -84,24 +84,25 @@ async function run(token: string, sequences: string[][], p2p: boolean): Promise<
   const started = performance.now();
   const peers: HeadlessPeer[] = [];
   const playing: Array<Promise<void>> = [];
-  const perWave = Math.ceil(sequences.length / WAVES);
   try {
-    for (let wave = 0; wave < WAVES; wave++) {
-      const joining = sequences.slice(wave * perWave, (wave + 1) * perWave);
-      const joined = await Promise.all(
-        joining.map((trackIds) =>
-          startHeadlessPeer({ baseUrl: server.url, token, trackIds, speed: SPEED, p2p }),
-        ),
-      );
-      peers.push(...joined);
-      playing.push(...joined.map((peer) => peer.played));
-      if (wave < WAVES - 1) await new Promise((resolve) => setTimeout(resolve, WAVE_GAP_MS));
+    for (const [arrival, trackIds] of sequences.entries()) {
+      if (arrival > 0) await new Promise((resolve) => setTimeout(resolve, ARRIVAL_GAP_MS));
+      const peer = await startHeadlessPeer({ baseUrl: server.url, token, trackIds, speed: SPEED, p2p });
+      peers.push(peer);
+      playing.push(peer.played);
     }
     const deadlineMs = ((TRACK_SECONDS * PLAYS_PER_PEER) / SPEED) * 1000 * 4 + 30_000;
-    await Promise.race([
-      Promise.all(playing),
-      new Promise((_, reject) => setTimeout(() => reject(new Error("swarm run overran")), deadlineMs)),
-    ]);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.all(playing),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("swarm run overran")), deadlineMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
     const listenersPerTrack = new Map<string, number>();
     for (const sequence of sequences)
       for (const trackId of new Set(sequence))
@@ -180,11 +181,11 @@ try {
   rows.push(summarizeRun("server only", await run(token, sequences, false)));
   rows.push(summarizeRun("P2P on", await run(token, sequences, true)));
   printTable(
-    `Swarm: ${PEERS} headless peers in ${WAVES} waves, ${TRACKS} tracks of ${TRACK_SECONDS} s (Zipf), ${PLAYS_PER_PEER} plays each at ${SPEED}x`,
+    `Swarm: ${PEERS} headless peers arriving ${ARRIVAL_GAP_MS} ms apart, ${TRACKS} tracks of ${TRACK_SECONDS} s (Zipf), ${PLAYS_PER_PEER} plays each at ${SPEED}x`,
     rows,
   );
   console.log(
-    `results: ${writeResults("swarm", rows, { peers: PEERS, tracks: TRACKS, speed: SPEED, waves: WAVES })}`,
+    `results: ${writeResults("swarm", rows, { peers: PEERS, tracks: TRACKS, speed: SPEED, arrivalGapMs: ARRIVAL_GAP_MS })}`,
   );
 } finally {
   server.process.kill("SIGTERM");
