@@ -320,6 +320,17 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await waitForTime(76, 20_000);
   }, 90_000);
 
+  it("starts a track chosen while the server is down as soon as the server is back", async () => {
+    await openAlbum("Ágætis byrjun");
+    await server!.close();
+    server = undefined;
+    await playRow("Starálfur");
+    await page.getByText("The server cannot be reached: retrying…").waitFor({ timeout: 10_000 });
+    server = await start();
+    await waitForTime(0.3, 30_000);
+    await page.getByText("The server cannot be reached: retrying…").waitFor({ state: "detached" });
+  }, 60_000);
+
   it("pins an album for offline use and plays it with the server stopped", async () => {
     await openAlbum("Gapless Suite");
     await page.getByRole("button", { name: "Make available offline" }).click();

@@ -60,6 +60,9 @@ export class AudioController {
   private networkProblem: string | undefined;
   private readonly listeners = new Set<() => void>();
   private timer: number | undefined;
+  private retryTimer: number | undefined;
+  /** Tracks refused or unreachable since the last successful start (for back-off and to stop skipping). */
+  private failuresInARow = 0;
   /** The listener's volume; the element's volume also carries ReplayGain. */
   private userVolume = settings.volume();
   private readonly mediaSession: MediaSessionBridge;
@@ -146,14 +149,17 @@ export class AudioController {
         this.mediaSession.update();
         break;
       case "started":
+        this.failuresInARow = 0;
         settings.rememberPlayed(this.queue.current);
         break;
       case "error":
         if (/HTTP 401/.test(event.message)) return this.onSignedOut();
         this.showError(`Skipped "${this.titleOf(event.trackId)}": ${event.message}`);
+        queueMicrotask(() => void this.skipBroken(event.trackId));
         break;
       case "network":
         if (/HTTP 401/.test(event.message)) return this.onSignedOut();
+        this.retryStart(event.trackId);
         this.networkProblem = navigator.onLine
           ? "The server cannot be reached: retrying…"
           : "You are offline: playing what is buffered and cached";
@@ -165,6 +171,36 @@ export class AudioController {
         break;
     }
     this.emit();
+  }
+
+  /**
+   * A track that cannot be played is left out: the engine replaces a broken current track by itself, but one
+   * refused before it started, or the prefetched next one, is the queue's to drop.
+   */
+  private async skipBroken(trackId: string): Promise<void> {
+    const next = this.queue.nextPosition();
+    if (this.queue.current?.id === trackId && !this.player.hasCurrentTrack) {
+      // Every entry refused in turn: stop rather than go round the queue for ever.
+      if (++this.failuresInARow > this.queue.items.length) return;
+      if (this.queue.skip(1)) await this.playCurrent();
+    } else if (
+      next !== undefined &&
+      next !== this.queue.position &&
+      this.queue.items[next]?.track.id === trackId
+    ) {
+      this.queue.remove(next);
+      await this.syncPlayer();
+    }
+  }
+
+  /** The current track could not be loaded for want of a network: try again with back-off while it stays current. */
+  private retryStart(trackId: string): void {
+    if (this.queue.current?.id !== trackId || this.player.hasCurrentTrack) return;
+    const delayMs = Math.min(15_000, 1_000 * 2 ** this.failuresInARow++);
+    window.clearTimeout(this.retryTimer);
+    this.retryTimer = window.setTimeout(() => {
+      if (this.queue.current?.id === trackId && !this.player.hasCurrentTrack) void this.playCurrent();
+    }, delayMs);
   }
 
   /** What the engine plays: the current entry and the one after it (enough for a gapless boundary). */
@@ -194,6 +230,7 @@ export class AudioController {
   }
 
   async playTracks(tracks: TrackRecord[], index: number): Promise<void> {
+    this.failuresInARow = 0;
     const shuffle = this.queue.isShuffled;
     this.queue.replace(tracks, index);
     if (shuffle) this.queue.setShuffle(true);

@@ -85,6 +85,11 @@ export class Player {
     return this.currentSegment()?.offsetSec ?? 0;
   }
 
+  /** False when the current track could not even be loaded (its manifest was refused): the caller moves on. */
+  get hasCurrentTrack(): boolean {
+    return this.currentSegment() !== undefined;
+  }
+
   private currentSegment(): Segment | undefined {
     return this.segments.find((s) => this.queue.indexOf(s.item) === this.current);
   }
