@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import WebSocket, { type RawData } from "ws";
-import { serverFrame, type PlaylistSnapshot } from "@soundmesh/protocol";
+import { serverFrame, type PlaylistChange, type PlaylistSnapshot } from "@soundmesh/protocol";
 import { PlaylistSync, type PlaylistConnection } from "@soundmesh/playlist-model";
 import { FrameError, WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
 
@@ -160,6 +160,38 @@ describe("playlists over the WebSocket", () => {
       expect((await fetch(url)).status).toBe(401);
     } finally {
       await alice.close();
+    }
+  });
+
+  it("tells a user on playlists.mine when a playlist is shared with them, and no one else", async () => {
+    const alice = new TestConnection();
+    await alice.attach(await WsClient.connect(server.url, aliceToken));
+    const carol = new TestConnection();
+    await carol.attach(await WsClient.connect(server.url, carolToken));
+    const bob = new TestConnection();
+    await bob.attach(await WsClient.connect(server.url, bobToken));
+    try {
+      const carolPushes: PlaylistChange[] = [];
+      const bobPushes: PlaylistChange[] = [];
+      await carol.subscribe("playlists.mine", (data) => carolPushes.push(data as PlaylistChange));
+      await bob.subscribe("playlists.mine", (data) => bobPushes.push(data as PlaylistChange));
+      const created = (await alice.request("playlist.create", { name: "For carol" })) as PlaylistSnapshot;
+      await alice.request("playlist.addCollaborator", { playlistId: created.playlist.id, userName: "carol" });
+      await expect.poll(() => carolPushes.map((push) => push.playlistId)).toEqual([created.playlist.id]);
+      const listed = (await carol.request("playlist.list", {})) as Array<{ id: string }>;
+      expect(listed.map((playlist) => playlist.id)).toContain(created.playlist.id);
+      // Bob follows a public playlist of his own choosing: his list changes, and only his.
+      const open = (await alice.request("playlist.create", {
+        name: "Open",
+        isPublic: true,
+      })) as PlaylistSnapshot;
+      await bob.request("playlist.follow", { playlistId: open.playlist.id });
+      await expect.poll(() => bobPushes.map((push) => push.playlistId)).toEqual([open.playlist.id]);
+      expect(carolPushes).toHaveLength(1);
+    } finally {
+      await alice.client.close();
+      await carol.client.close();
+      await bob.client.close();
     }
   });
 

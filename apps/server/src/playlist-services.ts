@@ -8,6 +8,7 @@ import type { Bus, ServiceBus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
 import {
   AppError,
+  myPlaylistsTopic,
   playlistId as playlistIdSchema,
   playlistChangedEvent,
   playlistContract,
@@ -36,9 +37,12 @@ export async function startPlaylistService(logger: Logger, bus: Bus, db: Db): Pr
   return service;
 }
 
-/** `playlist.<id>`: only for users who may see the playlist, and each change only to its audience. */
+/**
+ * `playlist.<id>`: only for users who may see the playlist, and each change only to its audience.
+ * `playlists.mine`: a change to each signed-in user whose own list of playlists it changed.
+ */
 export function playlistTopics(bus: ServiceBus): PushTopic[] {
-  const topic: PushTopic<typeof playlistChangedEvent> = {
+  const playlist: PushTopic<typeof playlistChangedEvent> = {
     pattern: playlistTopicPattern,
     event: playlistChangedEvent,
     async authorize(identity, name) {
@@ -51,10 +55,21 @@ export function playlistTopics(bus: ServiceBus): PushTopic[] {
       );
       if (!canView) throw new AppError("NOT_FOUND", "No such playlist");
     },
-    route: (change) => [playlistTopic(change.playlistId)],
+    // A change that only moved someone's list (a follow) is nothing for the playlist's followers.
+    route: (change) =>
+      change.revisions.length > 0 || change.membersChanged || change.deleted
+        ? [playlistTopic(change.playlistId)]
+        : [],
     accepts: (identity, change) => change.audience === null || change.audience.includes(identity.user.id),
   };
-  return [topic];
+  const mine: PushTopic<typeof playlistChangedEvent> = {
+    pattern: /^playlists\.mine$/,
+    event: playlistChangedEvent,
+    authorize: () => undefined,
+    route: (change) => (change.listsChanged.length > 0 ? [myPlaylistsTopic] : []),
+    accepts: (identity, change) => change.listsChanged.includes(identity.user.id),
+  };
+  return [playlist, mine];
 }
 
 const coverParams = z.object({ playlistId: playlistIdSchema });

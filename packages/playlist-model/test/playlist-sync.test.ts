@@ -94,6 +94,7 @@ class ScriptedConnection implements PlaylistConnection {
       membersChanged: false,
       deleted: false,
       audience: null,
+      listsChanged: [],
       ...extra,
     };
   }

@@ -246,9 +246,13 @@ export const playlistChangedEvent = defineEvent(
     membersChanged: z.boolean(),
     deleted: z.boolean(),
     audience: z.array(z.string()).nullable(),
+    /** Users whose own list of playlists changed (made, shared with them, handed over, left, deleted, followed). */
+    listsChanged: z.array(z.string()).default([]),
   }),
 );
 export type PlaylistChange = z.infer<typeof playlistChangedEvent.payload>;
 
 export const playlistTopicPattern = /^playlist\.([A-Za-z0-9_-]{8,64})$/;
+/** Pushes a change to each signed-in user whose list of playlists it changed (refresh `playlist.list`). */
+export const myPlaylistsTopic = "playlists.mine";
 export const playlistTopic = (id: string): string => `playlist.${id}`;

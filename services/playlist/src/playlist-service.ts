@@ -65,6 +65,8 @@ export function createPlaylistService({
       deleted?: boolean;
       /** Users who just lost access and should hear so. */
       alsoTell?: string[];
+      /** Users whose list of playlists this changes. */
+      listsChanged?: string[];
     },
     traceId?: string,
   ): Promise<void> {
@@ -86,6 +88,7 @@ export function createPlaylistService({
           membersChanged: change.membersChanged ?? false,
           deleted: change.deleted ?? false,
           audience: playlist.isPublic ? null : [...audience],
+          listsChanged: change.deleted ? [...audience] : (change.listsChanged ?? []),
         },
         traceId === undefined ? {} : { traceId },
       );
@@ -93,6 +96,12 @@ export function createPlaylistService({
       // The change is committed; clients that miss the push catch up with changesSince.
       logger.error({ err: error, playlistId: playlist.id, traceId }, "could not announce a playlist change");
     }
+  }
+
+  /** Only these users' lists changed (a playlist made, followed or unfollowed): nothing for the playlist's topic. */
+  async function announceListChange(playlistId: string, userIds: string[], traceId?: string): Promise<void> {
+    const playlist = await store.findPlaylist(playlistId);
+    if (playlist) await announce(playlist, { revisions: [], listsChanged: userIds }, traceId);
   }
 
   const committer = createEditCommitter({
@@ -169,6 +178,7 @@ export function createPlaylistService({
         trackIds,
       );
       logger.info({ playlistId: id, userId, traceId: ctx.traceId }, "playlist created");
+      await announceListChange(id, [userId], ctx.traceId);
       return snapshotOf(id, userId);
     },
 
@@ -221,7 +231,11 @@ export function createPlaylistService({
       if (!found) throw new AppError("NOT_FOUND", `No user named ${userName}`);
       if (found.id === playlist.ownerId) throw new AppError("BAD_REQUEST", "The owner edits already");
       await store.addMember(playlistId, "collaborator", { userId: found.id, name: found.name }, clock.now());
-      await announce(playlist, { revisions: [], membersChanged: true }, ctx.traceId);
+      await announce(
+        playlist,
+        { revisions: [], membersChanged: true, listsChanged: [found.id] },
+        ctx.traceId,
+      );
       return infoOf(playlist, userId);
     },
 
@@ -235,7 +249,7 @@ export function createPlaylistService({
         throw new AppError("NOT_FOUND", "No such collaborator");
       await announce(
         playlist,
-        { revisions: [], membersChanged: true, alsoTell: [collaboratorId] },
+        { revisions: [], membersChanged: true, alsoTell: [collaboratorId], listsChanged: [collaboratorId] },
         ctx.traceId,
       );
       const after = await accessOf(playlist, userId);
@@ -249,13 +263,15 @@ export function createPlaylistService({
         throw new AppError("BAD_REQUEST", "The owner does not follow their own playlist");
       const name = await nameOf(userId, ctx.traceId);
       await store.addMember(playlistId, "follower", { userId, name }, clock.now());
+      await announceListChange(playlistId, [userId], ctx.traceId);
       return infoOf(playlist, userId, access);
     },
 
     async unfollow({ playlistId }, ctx) {
       const userId = requireUser(ctx);
       await visible(playlistId, userId, true);
-      await store.removeMember(playlistId, "follower", userId);
+      if (await store.removeMember(playlistId, "follower", userId))
+        await announceListChange(playlistId, [userId], ctx.traceId);
       return ok;
     },
 
@@ -270,7 +286,11 @@ export function createPlaylistService({
       const newOwner = { userId: toUserId, name: await nameOf(toUserId, ctx.traceId) };
       await store.transferOwner(playlistId, newOwner, clock.now());
       const moved = { ...playlist, ownerId: toUserId, ownerName: newOwner.name };
-      await announce(moved, { revisions: [], membersChanged: true }, ctx.traceId);
+      await announce(
+        moved,
+        { revisions: [], membersChanged: true, listsChanged: [toUserId, userId] },
+        ctx.traceId,
+      );
       logger.info({ playlistId, from: userId, to: toUserId, traceId: ctx.traceId }, "playlist transferred");
       return infoOf(moved, userId);
     },

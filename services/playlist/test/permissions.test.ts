@@ -98,6 +98,10 @@ describe.each(targets)("playlist permissions on $name", (target) => {
     await h.call("removeCollaborator", { playlistId: id, userId: "u-bob" }, "bob");
     expect((await editFailure(id, "bob", append, 1)).code).toBe("NOT_FOUND");
     await expect.poll(() => h.events.filter((e) => e.membersChanged).length).toBe(3);
+    // Each change reaches the lists of those it concerns; bob hears of his leaving though no longer a member.
+    // (The first event is the playlist's first revision, its tracks; the second puts it on alice's list.)
+    expect(h.events.map((e) => e.listsChanged)).toEqual([[], ["u-alice"], ["u-bob"], ["u-carol"], ["u-bob"]]);
+    expect(h.events.at(-1)!.audience).toContain("u-bob");
   });
 
   it("transfers ownership to a collaborator or follower only; the old owner stays a collaborator", async () => {
@@ -108,6 +112,7 @@ describe.each(targets)("playlist permissions on $name", (target) => {
       "FORBIDDEN",
     );
     const moved = await h.call("transfer", { playlistId: id, toUserId: "u-bob" });
+    await expect.poll(() => h.events.at(-1)?.listsChanged).toEqual(["u-bob", "u-alice"]);
     expect(moved).toMatchObject({ ownerId: "u-bob", access: { role: "collaborator" } });
     const asBob = await h.call("get", { playlistId: id }, "bob");
     expect(asBob.playlist).toMatchObject({ ownerName: "bob", access: { role: "owner" } });
@@ -122,6 +127,7 @@ describe.each(targets)("playlist permissions on $name", (target) => {
     expect((await h.failure("delete", { playlistId: id }, "carol")).code).toBe("FORBIDDEN");
     await h.call("delete", { playlistId: id });
     await expect.poll(() => h.events.find((e) => e.deleted)).toMatchObject({ playlistId: id, deleted: true });
+    expect(h.events.find((e) => e.deleted)!.listsChanged.sort()).toEqual(["u-alice", "u-carol"]);
     expect((await h.failure("get", { playlistId: id }, "carol")).code).toBe("GONE");
     expect((await h.failure("get", { playlistId: id })).code).toBe("GONE");
     expect((await editFailure(id, "alice", append, 1)).code).toBe("GONE");
