@@ -162,6 +162,7 @@ export function App() {
     return <SignIn onSignedIn={refresh} reason={session.kind === "signed-out" ? session.reason : ""} />;
 
   const logOut = async () => {
+    // Signing out works offline too: this browser forgets the user; the session expires on the server.
     await postJson("/api/logout", {}).catch(() => undefined);
     settings.setLastUser(undefined);
     signOut("");

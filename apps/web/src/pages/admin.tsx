@@ -100,15 +100,13 @@ function Library({ connection }: { connection: Connection }) {
   const [errors, setErrors] = useState<Array<{ path: string; reason: string }>>([]);
   const [message, setMessage] = useState("");
   useEffect(() => {
+    const failed = (e: Error) => setMessage(e.message);
     const loadErrors = () =>
       void connection
         .request<{ items: Array<{ path: string; reason: string }> }>("catalog.scanErrors", { limit: 50 })
-        .then(
-          (r) => setErrors(r.items),
-          () => undefined,
-        );
-    void connection.request<string[]>("catalog.libraryFolders", {}).then(setFolders, () => undefined);
-    void connection.request<ScanStatus>("catalog.scanStatus", {}).then(setStatus, () => undefined);
+        .then((r) => setErrors(r.items), failed);
+    void connection.request<string[]>("catalog.libraryFolders", {}).then(setFolders, failed);
+    void connection.request<ScanStatus>("catalog.scanStatus", {}).then(setStatus, failed);
     loadErrors();
     const off = connection.subscribe("catalog.scanProgress", (data) => {
       const next = data as ScanStatus;

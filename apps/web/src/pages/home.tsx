@@ -27,23 +27,28 @@ function RecentlyPlayed({ tracks }: { tracks: TrackRecord[] }) {
 export function Home({ connection }: { connection: Connection }) {
   const [recent, setRecent] = useState<AlbumRecord[]>();
   const [random, setRandom] = useState<AlbumRecord[]>([]);
+  const [error, setError] = useState("");
   const open = (id: string) => navigate({ name: "album", id });
   useEffect(() => {
     const load = () => {
       connection
         .request<{ items: AlbumRecord[] }>("catalog.recentlyAdded", { limit: 12 })
-        .then((r) => setRecent(r.items))
-        .catch(() => undefined);
+        .then((r) => {
+          setRecent(r.items);
+          setError("");
+        })
+        .catch((e: Error) => setError(`Could not load the library: ${e.message}`));
       connection
         .request<{ albums: AlbumRecord[] }>("catalog.random", { kind: "albums", limit: 6 })
         .then((r) => setRandom(r.albums))
-        .catch(() => undefined);
+        .catch((e: Error) => setError(`Could not load the library: ${e.message}`));
     };
     load();
     return connection.subscribe("catalog.changed", load);
   }, [connection]);
   return (
     <section>
+      {error && <p className="error">{error}</p>}
       <h2>Recently added</h2>
       {recent === undefined ? (
         <p className="muted">Loading…</p>
