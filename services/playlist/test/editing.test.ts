@@ -194,16 +194,27 @@ describe.each(targets)("playlist editing on $name", (target) => {
 
   it("publishes each batch's new revisions with the playlist's audience", async () => {
     const p = await playlistWith();
+    await expect
+      .poll(() => h.events)
+      .toEqual([
+        expect.objectContaining({
+          playlistId: p.id,
+          revisions: [],
+          listsChanged: ["u-alice"],
+          audience: ["u-alice"],
+        }),
+      ]);
     await edit(p.id, 0, insert(null, "t-okc1"), { type: "setPublic", isPublic: true });
-    await expect.poll(() => h.events.length).toBe(1);
-    expect(h.events[0]).toMatchObject({
+    await expect.poll(() => h.events.length).toBe(2);
+    expect(h.events[1]).toMatchObject({
       playlistId: p.id,
       revision: 2,
       membersChanged: false,
       deleted: false,
       audience: null,
+      listsChanged: [],
     });
-    expect(h.events[0]!.revisions.map((r) => r.revision)).toEqual([1, 2]);
+    expect(h.events[1]!.revisions.map((r) => r.revision)).toEqual([1, 2]);
   });
 
   it("runs concurrent editors one revision after another, losing none of their inserts", async () => {
