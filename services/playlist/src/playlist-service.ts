@@ -388,6 +388,8 @@ export function createPlaylistService({
         await bus.serve(playlistContract, handlers),
         await bus.subscribe(catalogChangedEvent, (_change, ctx) => smart.refreshAllInBackground(ctx.traceId)),
       ];
+      // The library may have changed while the service was down (a scan from the command line).
+      smart.refreshAllInBackground();
     },
     async stop() {
       const current = subscriptions;

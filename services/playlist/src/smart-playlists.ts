@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import type { ServiceBus } from "@soundmesh/bus";
 import { catalogContract, type PlaylistItem, type SubmittedOperation } from "@soundmesh/protocol";
-import type { PlaylistStore } from "./store";
+import type { PlaylistStore, StoredPlaylist } from "./store";
 
 type Commit = (
   playlistId: string,
@@ -68,7 +68,14 @@ export function createSmartPlaylists(deps: {
   }
 
   async function refreshAll(traceId?: string): Promise<void> {
-    for (const playlist of await store.smartPlaylists()) {
+    let playlists: StoredPlaylist[];
+    try {
+      playlists = await store.smartPlaylists();
+    } catch (error) {
+      logger.error({ err: error, traceId }, "smart playlists not listed for a refresh");
+      return;
+    }
+    for (const playlist of playlists) {
       try {
         await refresh(playlist.id, traceId);
       } catch (error) {
@@ -77,23 +84,25 @@ export function createSmartPlaylists(deps: {
     }
   }
 
+  /** After a catalog change; changes during a refresh run one more refresh when it ends. */
+  function refreshAllInBackground(traceId?: string): void {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = refreshAll(traceId).finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        refreshAllInBackground(traceId);
+      }
+    });
+  }
+
   return {
     refresh,
     refreshAll,
-    /** After a catalog change; changes during a refresh run one more refresh when it ends. */
-    refreshAllInBackground(traceId?: string): void {
-      if (running) {
-        again = true;
-        return;
-      }
-      running = refreshAll(traceId).finally(() => {
-        running = undefined;
-        if (again) {
-          again = false;
-          this.refreshAllInBackground(traceId);
-        }
-      });
-    },
+    refreshAllInBackground,
     idle: async () => {
       while (running) await running;
     },

@@ -188,6 +188,19 @@ describe.each(targets)("playlist files and smart playlists on $name", (target) =
     );
   });
 
+  it("refreshes smart playlists when the service starts, for changes made while it was down", async () => {
+    const smart = await h.call("createSmart", { name: "Rock", rules: { genres: ["rock"] } });
+    expect(smart.items.map((item) => item.trackId)).toEqual(["t-okc1", "t-okc2"]);
+    await h.service.stop();
+    await h.catalog.applyScan({ upserts: [], deletions: ["t-okc1"], errors: [], clearedErrorPaths: [] });
+    await h.service.start();
+    await expect
+      .poll(async () =>
+        (await h.call("get", { playlistId: smart.playlist.id })).items.map((item) => item.trackId),
+      )
+      .toEqual(["t-okc2"]);
+  });
+
   it("selects recently added tracks relative to now", async () => {
     const fresh = trackRowOf({
       id: "t-fresh",
