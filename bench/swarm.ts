@@ -1,9 +1,10 @@
 // Swarm benchmark: headless peers on loopback, arriving one by one, play a Zipf-popular set of tracks with P2P on and off; server and
 // P2P shares of bytes, stutters and start latency. Bounded: a fixed number of peers, plays and playback speed.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
 import {
   releaseWebRtc,
   startHeadlessPeer,
@@ -74,13 +75,82 @@ const server = await spawnServer(join(work, "data"), {
   SOUNDMESH_LIBRARY: join(work, "library"),
 });
 
+const BROWSERS = spawnSync("/usr/bin/chromium", ["--version"], { stdio: "ignore" }).status === 0 ? 2 : 0;
+/** How long each browser plays (real time) before its counters are read. */
+const BROWSER_PLAY_MS = 15_000;
+
+interface BrowserResult {
+  total: number;
+  peerShare: number;
+  serverShare: number;
+  stalls: number;
+  startMs: number;
+}
+
+/** A Chromium of its own joins the swarm, plays the most popular track for a while and reads its stats panel. */
+async function browserListener(title: string, dir: string): Promise<BrowserResult> {
+  let context: BrowserContext | undefined;
+  try {
+    context = await chromium.launchPersistentContext(dir, {
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      args: [
+        ...["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"],
+        ...["--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        "--autoplay-policy=no-user-gesture-required",
+      ],
+    });
+    await context.addInitScript(() => {
+      const probe = { stalls: 0, started: false };
+      (window as unknown as { probe: typeof probe }).probe = probe;
+      document.addEventListener("playing", () => (probe.started = true), true);
+      document.addEventListener("waiting", () => probe.started && (probe.stalls += 1), true);
+    });
+    const page: Page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(server.url);
+    await page.getByPlaceholder("User name").fill("admin");
+    await page.getByPlaceholder("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Recently added" }).waitFor({ timeout: 20_000 });
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await page.getByLabel("Search").fill(title);
+    await page.locator('button[data-kind="track"]', { hasText: title }).first().click();
+    await page.waitForFunction(() => (document.querySelector("audio")?.currentTime ?? 0) > 0, undefined, {
+      timeout: 20_000,
+    });
+    await page.waitForTimeout(BROWSER_PLAY_MS);
+    await page.getByRole("button", { name: "Stats for nerds" }).click();
+    // Parsed here: functions declared inside evaluate() would carry tsx's helpers into the page.
+    const raw = await page.evaluate(() => ({
+      text: document.querySelector<HTMLElement>(".stats")!.innerText,
+      total: Number(document.querySelector<HTMLElement>(".stats")!.dataset.total ?? 0),
+      stalls: (window as unknown as { probe: { stalls: number } }).probe.stalls,
+    }));
+    const share = (name: string) => Number(new RegExp(`${name} (\\d+)%`).exec(raw.text)?.[1] ?? 0) / 100;
+    return {
+      total: raw.total,
+      peerShare: share("peers"),
+      serverShare: share("server"),
+      stalls: raw.stalls,
+      startMs: Number(/last plays: (\d+) ms/.exec(raw.text)?.[1] ?? Number.NaN),
+    };
+  } finally {
+    await context?.close();
+  }
+}
+
 interface RunResult {
   reports: HeadlessPeerReport[];
   listenersPerTrack: Map<string, number>;
   wallMs: number;
 }
 
-async function run(token: string, sequences: string[][], p2p: boolean): Promise<RunResult> {
+async function run(
+  token: string,
+  sequences: string[][],
+  p2p: boolean,
+  browsers?: { title: string; results: BrowserResult[] },
+): Promise<RunResult> {
   const started = performance.now();
   const peers: HeadlessPeer[] = [];
   const playing: Array<Promise<void>> = [];
@@ -91,6 +161,16 @@ async function run(token: string, sequences: string[][], p2p: boolean): Promise<
       peers.push(peer);
       playing.push(peer.played);
     }
+    // A few browsers join while the swarm plays, on the most popular track.
+    const browsing = browsers
+      ? Promise.all(
+          Array.from({ length: BROWSERS }, (_, i) =>
+            browserListener(browsers.title, join(work, `chromium-${i}`)).then((result) =>
+              browsers.results.push(result),
+            ),
+          ),
+        )
+      : Promise.resolve();
     const deadlineMs = ((TRACK_SECONDS * PLAYS_PER_PEER) / SPEED) * 1000 * 4 + 30_000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -100,6 +180,7 @@ async function run(token: string, sequences: string[][], p2p: boolean): Promise<
           timer = setTimeout(() => reject(new Error("swarm run overran")), deadlineMs);
         }),
       ]);
+      await browsing;
     } finally {
       clearTimeout(timer);
     }
@@ -154,6 +235,9 @@ function summarizeRun(label: string, result: RunResult): Row {
 
 const rows: Row[] = [];
 try {
+  // The web player's production build, for the browsers in the swarm.
+  if (BROWSERS > 0)
+    execFileSync("npm", ["run", "build", "--workspace", "@soundmesh/web"], { stdio: "ignore" });
   const token = await setupAdmin(server.url);
   const ws = await WsClient.connect(server.url, token);
   const found = await waitUntil(
@@ -179,7 +263,19 @@ try {
   }
   const sequences = zipfPlays(trackIds, PEERS, random(42));
   rows.push(summarizeRun("server only", await run(token, sequences, false)));
-  rows.push(summarizeRun("P2P on", await run(token, sequences, true)));
+  const browsers = { title: "Tone 1", results: [] as BrowserResult[] };
+  rows.push(summarizeRun("P2P on", await run(token, sequences, true, browsers)));
+  for (const [i, browser] of browsers.results.entries())
+    rows.push({
+      run: `Chromium ${i + 1} (P2P on, Tone 1, first ${BROWSER_PLAY_MS / 1000} s)`,
+      peers: 1,
+      plays: 1,
+      MiB: round(browser.total / 1024 / 1024, 1),
+      "server %": round(browser.serverShare * 100, 0),
+      "P2P %": round(browser.peerShare * 100, 0),
+      stutters: browser.stalls,
+      "start p50 ms": browser.startMs,
+    });
   printTable(
     `Swarm: ${PEERS} headless peers arriving ${ARRIVAL_GAP_MS} ms apart, ${TRACKS} tracks of ${TRACK_SECONDS} s (Zipf), ${PLAYS_PER_PEER} plays each at ${SPEED}x`,
     rows,
