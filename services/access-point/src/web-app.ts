@@ -28,9 +28,15 @@ export async function registerWebApp(app: FastifyInstance, webRoot: string | und
     prefix: "/",
     wildcard: false,
     index: ["index.html"],
+    // The build writes .br and .gz siblings of its text assets: sent to browsers that accept them.
+    preCompressed: true,
+    // Our setHeaders decides caching; without this, send's default (max-age=0) would replace it.
+    cacheControl: false,
     setHeaders(response, path) {
       const immutable = path.includes(`${join(webRoot, "assets")}`);
       response.setHeader("cache-control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
+      // The same URL may be sent brotli, gzip or plain: shared caches must keep them apart.
+      response.setHeader("vary", "accept-encoding");
     },
   });
 }
