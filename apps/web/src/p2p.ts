@@ -99,6 +99,7 @@ export function startBrowserPeers(options: {
   };
   const tracker: TrackerClient = {
     announce: async (holdings) => void (await connection.request("tracker.announce", { holdings })),
+    withdraw: async (renditions) => void (await connection.request("tracker.withdraw", { renditions })),
     query: async (rendition) =>
       (await connection.request<{ peers: PeerInfo[] }>("tracker.query", { ...rendition, limit: 10 })).peers,
     reportBadPeer: async (peerId, rendition, pieceIndex) =>
@@ -117,6 +118,7 @@ export function startBrowserPeers(options: {
     peers: overlay,
     bufferedAheadMs,
     onStored: (track, index) => overlay.stored(track, index),
+    onEvicted: (key) => overlay.evicted(key),
     onBadPiece: (source, track, index) => {
       if (source.kind === "peer") overlay.reportBadPiece(source.id, track, index);
     },

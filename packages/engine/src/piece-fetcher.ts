@@ -25,6 +25,8 @@ export interface PieceFetcherOptions {
   onBadPiece?: (source: PieceSource, track: TrackRef, index: number) => void;
   /** Called after a verified piece is kept in the store (the overlay announces what we hold). */
   onStored?: (track: TrackRef, index: number) => void;
+  /** Called when the cache evicts a track (the overlay withdraws it). */
+  onEvicted?: (key: string) => void;
   /** Other listeners: when any holds the track, pieces come from them first. */
   peers?: PeerPool;
   /** Audio buffered ahead of the playhead (Infinity when idle): below `lowBufferMs` the server runs alongside peers. */
@@ -75,7 +77,7 @@ export class PieceFetcher {
 
   /** Turns peer-assisted fetching on (or changes it) after construction: the overlay needs a session first. */
   attachPeers(
-    peers: Pick<PieceFetcherOptions, "peers" | "bufferedAheadMs" | "onStored" | "onBadPiece">,
+    peers: Pick<PieceFetcherOptions, "peers" | "bufferedAheadMs" | "onStored" | "onBadPiece" | "onEvicted">,
   ): void {
     Object.assign(this.options, peers);
   }
@@ -294,6 +296,9 @@ export class PieceFetcher {
     await store.put(key, index, bytes);
     this.options.onStored?.(track, index);
     if (!cacheIndex) return;
-    for (const evicted of cacheIndex.touch(key, await store.size(key))) await store.delete(evicted);
+    for (const evicted of cacheIndex.touch(key, await store.size(key))) {
+      await store.delete(evicted);
+      this.options.onEvicted?.(evicted);
+    }
   }
 }

@@ -222,6 +222,16 @@ class FakeTracker implements TrackerClient {
       list.filter((p) => p !== this.selfId).map((peerId) => ({ peerId, sameNetwork: false, complete: true })),
     );
   }
+  withdraw(renditions: Array<{ trackId: string; profile: string }>): Promise<void> {
+    for (const r of renditions) {
+      const list = this.table.get(`${r.trackId}.${r.profile}`) ?? [];
+      this.table.set(
+        `${r.trackId}.${r.profile}`,
+        list.filter((p) => p !== this.selfId),
+      );
+    }
+    return Promise.resolve();
+  }
   reportBadPeer(peerId: string, _rendition: unknown, pieceIndex: number): Promise<void> {
     this.reports.push({ reporter: this.selfId, peerId, pieceIndex });
     return Promise.resolve();
@@ -361,6 +371,20 @@ describe("the overlay and uploads", () => {
     liar.overlay.close();
   });
 
+  it("withdraws a track the cache evicted, from the tracker and from neighbours", async () => {
+    const { make, table } = swarm();
+    const holder = make(1);
+    const listener = make(2);
+    await seed(holder);
+    await listener.overlay.want(track);
+    await vi.waitFor(() => expect(listener.overlay.holders(track)).toHaveLength(1));
+    holder.overlay.evicted(key);
+    await vi.waitFor(() => expect(listener.overlay.holders(track)).toHaveLength(0));
+    expect(table.get(key)).not.toContain(holder.selfId);
+    listener.overlay.close();
+    holder.overlay.close();
+  });
+
   it("finds a holder two hops away by asking its neighbours when the tracker knows nobody", async () => {
     const { make } = swarm();
     const holder = make(1, { withTracker: false });
@@ -392,6 +416,7 @@ describe("the overlay and uploads", () => {
     const next = { peerId: peerName(1) };
     const hubTracker: TrackerClient = {
       announce: () => Promise.resolve(),
+      withdraw: () => Promise.resolve(),
       reportBadPeer: () => Promise.resolve(),
       query: () => Promise.resolve([{ peerId: next.peerId, sameNetwork: false, complete: true }]),
     };

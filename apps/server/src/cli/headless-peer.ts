@@ -93,6 +93,7 @@ class CorruptingStore implements PieceStore {
 function trackerOver(socket: SessionSocket): TrackerClient {
   return {
     announce: async (holdings) => void (await socket.request("tracker.announce", { holdings })),
+    withdraw: async (renditions) => void (await socket.request("tracker.withdraw", { renditions })),
     query: async (rendition) =>
       (await socket.request<{ peers: PeerInfo[] }>("tracker.query", { ...rendition, limit: 10 })).peers,
     reportBadPeer: async (peerId, rendition, pieceIndex) =>
@@ -162,6 +163,7 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
           peers,
           bufferedAheadMs,
           onStored: (track, index) => peers.stored(track, index),
+          onEvicted: (key) => peers.evicted(key),
           onBadPiece: (source, track, index) => {
             if (source.kind === "peer") peers.reportBadPiece(source.id, track, index);
           },

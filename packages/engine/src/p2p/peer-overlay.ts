@@ -9,6 +9,7 @@ import { Uploader, type UploadSettings } from "./uploader";
 /** The tracker as the overlay uses it (over the access point's WebSocket). */
 export interface TrackerClient {
   announce(holdings: Array<RenditionId & { complete: boolean }>): Promise<void>;
+  withdraw(renditions: RenditionId[]): Promise<void>;
   query(rendition: RenditionId): Promise<PeerInfo[]>;
   reportBadPeer(peerId: string, rendition: RenditionId, pieceIndex: number): Promise<void>;
 }
@@ -134,6 +135,17 @@ export class PeerOverlay {
         .announce([{ ...rendition, complete }])
         .catch((error: unknown) => this.options.onError?.(error));
     }
+  }
+
+  /** The cache dropped a track: neighbours and the tracker stop sending askers our way. */
+  evicted(key: string): void {
+    const held = this.held.get(key);
+    if (!held) return;
+    this.held.delete(key);
+    this.broadcast({ t: "lost", keys: [key] });
+    void this.options.tracker
+      .withdraw([held.rendition])
+      .catch((error: unknown) => this.options.onError?.(error));
   }
 
   /** Tracks held from earlier sessions (a persistent cache), announced at start. */
