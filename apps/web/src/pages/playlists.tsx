@@ -1,6 +1,6 @@
 // The user's playlists (owned, collaborating, followed) and a form to create one.
 import { useEffect, useState } from "react";
-import type { PlaylistInfo, PlaylistSnapshot } from "@soundmesh/protocol";
+import { myPlaylistsTopic, type PlaylistInfo, type PlaylistSnapshot } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 import { hrefOf, navigate } from "../route";
 
@@ -8,9 +8,13 @@ export function Playlists({ connection }: { connection: Connection }) {
   const [playlists, setPlaylists] = useState<PlaylistInfo[]>();
   const [error, setError] = useState("");
   useEffect(() => {
-    connection
-      .request<PlaylistInfo[]>("playlist.list", {})
-      .then(setPlaylists, (e: Error) => setError(e.message));
+    const load = () =>
+      void connection
+        .request<PlaylistInfo[]>("playlist.list", {})
+        .then(setPlaylists, (e: Error) => setError(e.message));
+    load();
+    // Made, shared with me, handed over, followed or deleted elsewhere: the list follows.
+    return connection.subscribe(myPlaylistsTopic, load);
   }, [connection]);
   const create = (name: string) =>
     connection.request<PlaylistSnapshot>("playlist.create", { name }).then(
