@@ -176,11 +176,13 @@ export const playlistContract = defineService("playlist", {
     result: playlistInfo,
     exposed: true,
   },
+  /** The owner removes anyone; a collaborator may remove themself (leave). */
   removeCollaborator: {
     params: target.extend({ userId }),
     result: playlistInfo,
     exposed: true,
   },
+  /** Anyone who can see a playlist may follow it; a private playlist hides itself from followers too. */
   follow: { params: target, result: playlistInfo, exposed: true },
   unfollow: { params: target, result: ok, exposed: true },
   /** Owner only: the new owner must be a collaborator or a follower; the old owner becomes a collaborator. */
@@ -233,7 +235,8 @@ export type PlaylistContract = typeof playlistContract;
 
 /**
  * Published after every change. `audience` is null for a public playlist, else the users who may see it; the access
- * point pushes it on the client topic `playlist.<playlistId>` (see playlistTopic).
+ * point pushes it on the client topic `playlist.<playlistId>` (see playlistTopic), and to the users in
+ * `listsChanged` on `playlists.mine`.
  */
 export const playlistChangedEvent = defineEvent(
   "playlist.changed",
