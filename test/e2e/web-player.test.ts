@@ -284,6 +284,11 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.evaluate(() => document.querySelector("audio")?.pause());
     await page.locator("main").getByRole("button", { name: "Play", exact: true }).click();
     await page.getByTestId("now-title").filter({ hasText: "Disc 1 Song 2" }).waitFor();
+    // Search as you type finds the user's playlists too.
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await page.getByLabel("Search").fill("road tr");
+    await page.locator('button[data-kind="playlist"]', { hasText: "Road Trip Mix" }).click();
+    await expect.poll(() => page.getByLabel("Playlist name").inputValue()).toBe("Road Trip Mix");
   }, 60_000);
 
   it("returns to sign-in with the reason when the session is ended elsewhere, and signs in again", async () => {
