@@ -3,15 +3,13 @@
 import type { ByteAccounting } from "./byte-accounting";
 import type { PieceFetcher } from "./piece-fetcher";
 import { schedulePieces } from "./piece-scheduler";
-import { SourceError, type ServerSource, type TrackRef } from "./sources";
+import { SourceError, type ServerSource } from "./sources";
 import { shouldStart } from "./start-decision";
 import { pieceStartTime, type Manifest } from "./timeline";
 import type { MediaSink } from "./media-sink";
+import { appendRange, appendReady, type QueueItem, type Segment } from "./segment";
 
-export interface QueueItem {
-  trackId: string;
-  replayGain?: { trackGainDb: number | null; albumGainDb: number | null };
-}
+export type { QueueItem } from "./segment";
 
 export type PlayerEvent =
   | { type: "track"; index: number; trackId: string }
@@ -40,21 +38,6 @@ export interface PlayerOptions {
   replayGain?: ReplayGainMode;
   nowMs?: () => number;
   onEvent?: (event: PlayerEvent) => void;
-}
-
-interface Segment {
-  item: QueueItem;
-  track: TrackRef;
-  /** Where this track starts on the sink's timeline (seconds). */
-  offsetSec: number;
-  /** Next byte of the rendition to append. */
-  cursor: number;
-  fetched: Map<number, Uint8Array>;
-  inFlight: Set<number>;
-  controller: AbortController;
-  offsetApplied: boolean;
-  /** The pipeline refused its bytes: the track is skipped. */
-  failed: boolean;
 }
 
 const dbToLinear = (db: number) => 10 ** (db / 20);
@@ -188,7 +171,13 @@ export class Player {
       segment.offsetApplied = false;
       if (cluster) {
         // The init segment (EBML header and tracks) precedes the first cluster; media continues from the target's cluster.
-        await this.appendRange(segment, 0, index[0]!.byteOffset);
+        await appendRange(
+          this.options.sink,
+          this.options.fetcher,
+          segment,
+          { from: 0, to: index[0]!.byteOffset },
+          this.onAppendFailure,
+        );
         segment.cursor = cluster.byteOffset;
       }
     }
@@ -261,7 +250,7 @@ export class Player {
           segment.fetched.set(index, bytes);
           // Start as soon as the appended bytes satisfy the start rule, not at the next timer tick.
           this.appending = this.appending
-            .then(() => this.appendReady(segment))
+            .then(() => appendReady(this.options.sink, segment, this.onAppendFailure))
             .then(() => {
               if (this.currentSegment() === segment) this.maybeStart(segment);
             });
@@ -279,61 +268,10 @@ export class Player {
     }
   }
 
-  /** Appends every contiguous fetched byte from the cursor on. */
-  private async appendReady(segment: Segment): Promise<void> {
-    const { manifest } = segment.track;
-    for (;;) {
-      if (segment.cursor >= manifest.sizeBytes) return;
-      const index = Math.floor(segment.cursor / manifest.pieceSizeBytes);
-      const piece = segment.fetched.get(index);
-      if (!piece) return;
-      const start = segment.cursor - index * manifest.pieceSizeBytes;
-      await this.appendBytes(segment, piece.subarray(start));
-      if (segment.failed) return;
-      segment.cursor = index * manifest.pieceSizeBytes + piece.byteLength;
-    }
-  }
-
-  private async appendRange(segment: Segment, from: number, to: number): Promise<void> {
-    const { manifest } = segment.track;
-    for (let offset = from; offset < to;) {
-      const index = Math.floor(offset / manifest.pieceSizeBytes);
-      const piece =
-        segment.fetched.get(index) ??
-        (await this.options.fetcher.fetch(segment.track, index, 0, segment.controller.signal));
-      segment.fetched.set(index, piece);
-      const start = offset - index * manifest.pieceSizeBytes;
-      const end = Math.min(piece.byteLength, to - index * manifest.pieceSizeBytes);
-      await this.appendBytes(segment, piece.subarray(start, end));
-      if (segment.failed) return;
-      offset = index * manifest.pieceSizeBytes + end;
-    }
-  }
-
-  private async appendBytes(segment: Segment, bytes: Uint8Array): Promise<void> {
-    try {
-      if (!segment.offsetApplied) {
-        // The append window ends at the track's duration: the encoder's trailing padding is cut, so the next
-        // track, appended at exactly that time, follows with no gap and no overlap.
-        const { durationMs } = segment.track.manifest;
-        const windowEndSec =
-          durationMs > 0 ? segment.offsetSec + durationMs / 1000 : Number.POSITIVE_INFINITY;
-        await this.options.sink.setTimestampOffset(segment.offsetSec, windowEndSec);
-        segment.offsetApplied = true;
-      }
-      await this.options.sink.append(bytes);
-    } catch (error) {
-      // An undecodable track: say so and go on with the next one.
-      this.options.onEvent?.({
-        type: "error",
-        trackId: segment.item.trackId,
-        message: (error as Error).message,
-      });
-      segment.controller.abort(error);
-      segment.cursor = segment.track.manifest.sizeBytes;
-      segment.failed = true;
-    }
-  }
+  /** An undecodable track: say so; it is replaced by the next one at the next tick. */
+  private readonly onAppendFailure = (segment: Segment, error: Error): void => {
+    this.options.onEvent?.({ type: "error", trackId: segment.item.trackId, message: error.message });
+  };
 
   /** Replaces an undecodable track by the next one, in the same place on the timeline. */
   private async skip(failed: Segment): Promise<Segment | undefined> {
