@@ -1,5 +1,6 @@
-// Property: clients editing one playlist at random — concurrently, offline, with lost acknowledgements and late
-// or lost pushes — all end up holding the server's list, and no acknowledged insert is lost unless a remove named it.
+// Property: clients editing one playlist at random — on stale revisions, at the same moment, offline, with lost
+// acknowledgements and late or lost pushes — all end up holding the server's list, and no acknowledged insert is
+// lost unless a remove named it.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlaylistOperation, PlaylistRevision } from "@soundmesh/protocol";
@@ -29,6 +30,7 @@ const command = fc.record({
     "send",
     "send",
     "sendLosingAck",
+    "sendTogether",
     "deliver",
     "deliver",
     "offline",
@@ -157,6 +159,10 @@ describe.each(targets)("convergence on $name", (target) => {
         case "send":
         case "sendLosingAck":
           await send(client, step.kind === "sendLosingAck");
+          break;
+        case "sendTogether":
+          // Every client at once: the service commits them as one group, each edit in its own savepoint.
+          await Promise.all(clients.map((each) => send(each, false)));
           break;
         case "deliver": {
           const log = pushes();
