@@ -51,7 +51,7 @@ describe("headless peers", () => {
     const first = await peer(trackIds[0]!);
     await first.played;
     expect(first.report().bytes.bySource.server).toBeGreaterThan(0);
-    const second = await peer(trackIds[0]!, { speed: 6 });
+    const second = await peer(trackIds[0]!, { speed: 4 });
     await second.played;
     const report = second.report();
     expect(report.bytes.share.peer, JSON.stringify(report)).toBeGreaterThan(0.5);
@@ -94,7 +94,7 @@ describe("headless peers", () => {
   it("never keeps a corrupted piece: the lying peer is reported, dropped and the track plays from the server", async () => {
     const liar = await peer(trackIds[2]!, { speed: 16, serveCorrupted: true });
     await liar.played;
-    const victim = await peer(trackIds[2]!, { speed: 8 });
+    const victim = await peer(trackIds[2]!, { speed: 4 });
     await victim.played;
     const report = victim.report();
     expect(report.bytes.rejectedPieces).toBeGreaterThanOrEqual(1);

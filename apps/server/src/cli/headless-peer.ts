@@ -156,8 +156,9 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
     sources: [server],
     store,
     accounting,
-    attemptTimeoutMs: 2_000 / speed,
-    lookupWaitMs: 3_000 / speed,
+    // Not below 750 ms: a busy machine (many peers on two cores) must not make every peer look slow.
+    attemptTimeoutMs: Math.max(750, 2_000 / speed),
+    lookupWaitMs: Math.max(750, 3_000 / speed),
     ...(peers
       ? {
           peers,

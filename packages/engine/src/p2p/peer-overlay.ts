@@ -237,6 +237,9 @@ export class PeerOverlay {
       (peerId) => peerId !== this.options.selfId && !this.neighbours.has(peerId) && !this.banned.has(peerId),
     );
     const made = await Promise.all(fresh.slice(0, Math.max(0, budget)).map((peerId) => this.connect(peerId)));
+    // Holders were named but no connection came up (WebRTC set-up fails now and then): try again in a second.
+    if (fresh.length > 0 && made.every((neighbour) => !neighbour))
+      this.lookedUpAtMs.set(key, this.nowMs() - (this.options.rediscoverMs ?? 5_000) + 1_000);
     // The tracker said these hold the track: believe it until they answer otherwise.
     for (const neighbour of made) neighbour?.holdings.add(key);
     for (const info of fromTracker) this.neighbours.get(info.peerId)?.holdings.add(key);
@@ -277,11 +280,16 @@ export class PeerOverlay {
         AbortSignal.timeout(this.options.connectTimeoutMs ?? 10_000),
       ]);
       try {
-        const channel = await this.options.transport.connect(peerId, signal);
-        return this.neighbours.get(peerId) ?? this.adopt(peerId, channel);
-      } catch (error) {
-        this.options.onError?.(error);
-        return undefined;
+        // WebRTC set-up fails now and then (ICE checks lost on a busy machine): one fresh attempt more.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const channel = await this.options.transport.connect(peerId, signal);
+            return this.neighbours.get(peerId) ?? this.adopt(peerId, channel);
+          } catch (error) {
+            this.options.onError?.(error);
+            if (attempt >= 2 || signal.aborted || this.banned.has(peerId)) return undefined;
+          }
+        }
       } finally {
         this.connecting.delete(peerId);
       }
