@@ -101,15 +101,7 @@ export class PieceFetcher {
     }
     const peers = this.options.peers;
     if (peers) {
-      const lookup = peers.want(track);
-      // Only what is needed at once goes to the server while a lookup is under way; the rest waits for it a
-      // moment (never past the point where the buffer would run low).
-      const slackMs = urgencyMs - (this.options.lowBufferMs ?? 5_000);
-      if (peers.holders(track).length === 0 && slackMs > 0)
-        await Promise.race([
-          lookup,
-          this.sleep(Math.min(this.options.lookupWaitMs ?? 3_000, slackMs), signal),
-        ]);
+      await this.awaitLookup(peers, track, urgencyMs, signal);
       if (peers.holders(track).length > 0) return this.fetchWithPeers(peers, track, index, urgencyMs, signal);
     }
     const rounds = this.options.rounds ?? 3;
@@ -138,6 +130,29 @@ export class PieceFetcher {
     }
     const reason = lastError instanceof Error ? lastError.message : String(lastError);
     throw new PieceFetchError(`piece ${index} could not be fetched: ${reason}`, index);
+  }
+
+  /**
+   * While a peer lookup is under way, only pieces needed before the buffer would run low go to the server at
+   * once. A piece due within the server window waits up to `lookupWaitMs` for the lookup; one due later waits
+   * until it would enter the window (at most 10 s), since the server would not be asked for it before anyway.
+   */
+  private async awaitLookup(
+    pool: PeerPool,
+    track: TrackRef,
+    urgencyMs: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const lookup = pool.want(track);
+    const lowMs = this.options.lowBufferMs ?? 5_000;
+    const windowMs = this.options.serverWindowMs ?? 15_000;
+    const lookupWaitMs = this.options.lookupWaitMs ?? 3_000;
+    if (urgencyMs <= lowMs || pool.holders(track).length > 0) return;
+    const waitMs =
+      urgencyMs > windowMs
+        ? Math.min(10_000, Math.max(lookupWaitMs, urgencyMs - windowMs))
+        : Math.min(lookupWaitMs, urgencyMs - lowMs);
+    await Promise.race([lookup, this.sleep(waitMs, signal)]);
   }
 
   /**

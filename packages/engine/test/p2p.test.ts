@@ -187,6 +187,28 @@ describe("fetching from peers", () => {
     expect(accounting.snapshot()).toMatchObject({ rejectedPieces: 1, bySource: { peer: pieceSize } });
   });
 
+  it("while a lookup runs, sends only what is needed at once to the server; later pieces wait for peers", async () => {
+    const found = new FakeSource("peer", peerName(1));
+    const holders: FakeSource[] = [];
+    const server = new FakeSource("server", "server");
+    const accounting = new ByteAccounting();
+    const lookup = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        holders.push(found);
+        resolve();
+      }, 200),
+    );
+    const fetcher = new PieceFetcher({
+      sources: [server],
+      accounting,
+      peers: { holders: () => holders, want: () => lookup },
+      bufferedAheadMs: () => 0,
+    });
+    await Promise.all([fetcher.fetch(track, 0, 0, live()), fetcher.fetch(track, 6, 30_000, live())]);
+    expect(server.calls.map((c) => c.index)).toEqual([0]);
+    expect(found.calls.map((c) => c.index)).toEqual([6]);
+  });
+
   it("stops at once when the track changes, cancelling the outstanding request", async () => {
     const slow = new FakeSource("peer", peerName(1), 5_000);
     const { fetcher } = fetcherWith({ peers: [slow] });
