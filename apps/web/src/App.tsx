@@ -158,8 +158,10 @@ export function App() {
   useKeyboardShortcuts(audio);
 
   if (session.kind === "loading") return <div className="center">Loading…</div>;
-  if (session.kind === "signed-out" || !user || !connection || !audio)
+  if (session.kind === "signed-out" || !user)
     return <SignIn onSignedIn={refresh} reason={session.kind === "signed-out" ? session.reason : ""} />;
+  // Signed in, while the socket and the client cache open: never the sign-in form.
+  if (!connection || !audio) return <div className="center">Loading…</div>;
 
   const logOut = async () => {
     // Signing out works offline too: this browser forgets the user; the session expires on the server.

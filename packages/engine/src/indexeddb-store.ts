@@ -31,13 +31,22 @@ function committed(transaction: IDBTransaction): Promise<void> {
 export class IndexedDbPieceStore implements PieceStore {
   private constructor(private readonly db: IDBDatabase) {}
 
-  static async open(name = "soundmesh-cache"): Promise<IndexedDbPieceStore> {
+  /** Rejects after `timeoutMs` (another tab holding an old version open blocks an upgrade for ever). */
+  static async open(name = "soundmesh-cache", timeoutMs = 5_000): Promise<IndexedDbPieceStore> {
     const request = indexedDB.open(name, 1);
     request.onupgradeneeded = () => {
       request.result.createObjectStore(PIECES);
       request.result.createObjectStore(TRACKS, { keyPath: "key" });
     };
-    return new IndexedDbPieceStore(await done(request));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("IndexedDB did not open in time")), timeoutMs);
+    });
+    try {
+      return new IndexedDbPieceStore(await Promise.race([done(request), timedOut]));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async get(key: string, index: number): Promise<Uint8Array | undefined> {
