@@ -108,6 +108,15 @@ async function browserListener(title: string, dir: string): Promise<BrowserResul
     });
     const page: Page = context.pages()[0] ?? (await context.newPage());
     await page.goto(server.url);
+    await page
+      .getByPlaceholder("User name")
+      .waitFor({ timeout: 30_000 })
+      .catch(async (error: unknown) => {
+        console.error(
+          `sign-in form not shown; the page says: ${(await page.innerText("body")).slice(0, 500)}`,
+        );
+        throw error;
+      });
     await page.getByPlaceholder("User name").fill("admin");
     await page.getByPlaceholder("Password").fill("correct horse battery");
     await page.getByRole("button", { name: "Sign in" }).click();
