@@ -141,10 +141,11 @@ export class WebRtcTransport implements PeerTransport {
           this.sessions.delete(from);
           existing.pc.close();
         } else if (existing) {
-          return; // already connected or answering
+          // The other side started over (its end of our connection failed): the new connection replaces ours.
+          this.fail(from, existing, new Error("replaced by a new connection"));
         }
         const session = this.open(from, false);
-        if (existing) session.waiters.push(...existing.waiters);
+        if (existing?.initiator) session.waiters.push(...existing.waiters);
         session.pc.ondatachannel = (event) => this.wire(from, session, event.channel);
         await session.pc.setRemoteDescription({ type: "offer", sdp: data.sdp });
         await this.remoteSet(session);
