@@ -155,6 +155,13 @@ describe.skipIf(!hasChromium)("peer-assisted streaming in Chromium", () => {
     expect(done.peerShare, JSON.stringify(done)).toBeGreaterThanOrEqual(0.5);
     expect(done.stalls).toBe(0);
     expect(done.rejected).toBe(0);
+    // The browsers report their counters (every 10 s): /metrics counts the peer bytes.
+    await waitUntil(
+      async () => (await fetch(`${server.url}/metrics`)).text(),
+      (metrics) => /^soundmesh_client_bytes_total\{source="peer"\} [1-9]/m.test(metrics),
+      25_000,
+      500,
+    );
   }, 120_000);
 
   it("when the first browser leaves mid-transfer, the second finishes from the server without a stall", async () => {

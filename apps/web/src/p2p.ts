@@ -70,7 +70,7 @@ export function startBrowserPeers(options: {
   cachedKeys?: string[];
   /** Byte counters reported to the server every 10 s for its /metrics. */
   accounting: ByteAccounting;
-  /** Playback stalls so far. */
+  /** Playback stalls so far; by default, media "waiting" events after playback started in this document. */
   stutters?: () => number;
 }): BrowserPeers | undefined {
   const { connection, fetcher, store, bufferedAheadMs } = options;
@@ -125,6 +125,7 @@ export function startBrowserPeers(options: {
   });
   void announceCached(overlay, store, options.cachedKeys ?? []).catch(noteProblem);
   const pinger = window.setInterval(() => overlay.ping(), 5_000);
+  const stalls = countStalls();
   const reporter = new StatsReporter(
     () => {
       const stats = overlay.stats();
@@ -132,7 +133,7 @@ export function startBrowserPeers(options: {
         bytes: options.accounting.snapshot(),
         uploadedBytes: stats.bytesUploaded,
         neighbours: stats.neighbours,
-        stutters: options.stutters?.() ?? 0,
+        stutters: options.stutters?.() ?? stalls.count(),
       };
     },
     async (report) => void (await connection.request("tracker.reportStats", report)),
@@ -149,6 +150,7 @@ export function startBrowserPeers(options: {
     close() {
       window.clearInterval(pinger);
       window.clearInterval(reporting);
+      stalls.stop();
       void reporter.flush().catch(noteProblem);
       overlay.close();
     },
@@ -174,4 +176,25 @@ export function bufferedAheadMsOf(element: HTMLMediaElement): number {
   for (let i = 0; i < ranges.length; i++)
     if (now >= ranges.start(i) - 0.05 && now <= ranges.end(i)) return (ranges.end(i) - now) * 1000;
   return 0;
+}
+
+/** Counts media elements' stalls ("waiting" after they started playing) anywhere in the document. */
+function countStalls(): { count(): number; stop(): void } {
+  let started = false;
+  let stalls = 0;
+  const onPlaying = () => {
+    started = true;
+  };
+  const onWaiting = () => {
+    if (started) stalls += 1;
+  };
+  document.addEventListener("playing", onPlaying, true);
+  document.addEventListener("waiting", onWaiting, true);
+  return {
+    count: () => stalls,
+    stop() {
+      document.removeEventListener("playing", onPlaying, true);
+      document.removeEventListener("waiting", onWaiting, true);
+    },
+  };
 }
