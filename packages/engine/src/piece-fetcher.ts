@@ -42,6 +42,8 @@ export interface PieceFetcherOptions {
 /** A neighbour as the fetcher sees it: a piece source with a queue of outstanding bytes. */
 export interface PeerPieceSource extends PieceSource {
   readonly outstandingBytes: number;
+  /** A partial holder that said it lacks this piece. */
+  lacks?(key: string, index: number): boolean;
 }
 
 export interface PeerPool {
@@ -192,7 +194,9 @@ export class PieceFetcher {
       running.set(source, attempt);
     };
     const nextPeer = (): PieceSource | undefined => {
-      const candidates = pool.holders(track).filter((p) => !tried.has(p.id) && !running.has(p));
+      const candidates = pool
+        .holders(track)
+        .filter((p) => !tried.has(p.id) && !running.has(p) && !p.lacks?.(key, index));
       const expectedMs = (p: PeerPieceSource) =>
         (p.outstandingBytes + track.manifest.pieceSizeBytes) /
         (this.meters.get(p.id)?.bytesPerSecond || UNMEASURED_PEER_BYTES_PER_SECOND);

@@ -393,6 +393,26 @@ describe("the overlay and uploads", () => {
     liar.overlay.close();
   });
 
+  it("asks a partial holder for the pieces it has, not again for one it said it lacks", async () => {
+    const { make } = swarm();
+    const holder = make(1);
+    const listener = make(2);
+    for (let index = 0; index < 5; index++) {
+      await holder.store.put(key, index, pieces[index]!);
+      holder.overlay.stored(track, index);
+    }
+    await listener.overlay.want(track);
+    await vi.waitFor(() => expect(listener.overlay.holders(track)).toHaveLength(1));
+    const neighbour = listener.overlay.holders(track)[0]!;
+    expect(await listener.fetcher.fetch(track, 6, 1_000, live())).toEqual(pieces[6]);
+    expect(neighbour.lacks(key, 6)).toBe(true);
+    expect(await listener.fetcher.fetch(track, 2, 1_000, live())).toEqual(pieces[2]);
+    expect(listener.accounting.snapshot().bySource).toMatchObject({ peer: pieceSize, server: pieceSize });
+    expect(holder.overlay.stats().piecesUploaded).toBe(1);
+    listener.overlay.close();
+    holder.overlay.close();
+  });
+
   it("withdraws a track the cache evicted, from the tracker and from neighbours", async () => {
     const { make, table } = swarm();
     const holder = make(1);

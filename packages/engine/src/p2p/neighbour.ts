@@ -37,8 +37,8 @@ export class Neighbour implements PieceSource {
   readonly kind = "peer" as const;
   /** Track keys the neighbour said it holds. */
   readonly holdings = new Set<string>();
-  /** Track keys it answered "missing" for: not asked again for them. */
-  readonly lacking = new Set<string>();
+  /** Pieces it answered "missing" for, by track key: not asked again until it announces the track anew. */
+  private readonly lacking = new Map<string, Set<number>>();
   rttMs: number | undefined;
   bytesReceived = 0;
   bytesSent = 0;
@@ -72,6 +72,11 @@ export class Neighbour implements PieceSource {
     return total;
   }
 
+  /** Whether it said it does not have this piece (a partial holder) since it last announced the track. */
+  lacks(key: string, index: number): boolean {
+    return this.lacking.get(key)?.has(index) ?? false;
+  }
+
   get outstandingRequests(): number {
     return this.pending.size;
   }
@@ -102,7 +107,11 @@ export class Neighbour implements PieceSource {
         },
         reject: (error) => {
           settle();
-          if (error instanceof SourceError && error.status === 404) this.lacking.add(key);
+          if (error instanceof SourceError && error.status === 404) {
+            const pieces = this.lacking.get(key) ?? new Set<number>();
+            pieces.add(index);
+            this.lacking.set(key, pieces);
+          }
           reject(error);
         },
       });
@@ -158,7 +167,11 @@ export class Neighbour implements PieceSource {
       case "cancel":
         return this.handlers.onCancel(this, frame.requestId);
       case "control":
-        if (frame.message.t === "have") for (const key of frame.message.keys) this.holdings.add(key);
+        if (frame.message.t === "have")
+          for (const key of frame.message.keys) {
+            this.holdings.add(key);
+            this.lacking.delete(key);
+          }
         if (frame.message.t === "lost") for (const key of frame.message.keys) this.holdings.delete(key);
         if (frame.message.t === "ping") return this.control({ t: "pong", sentMs: frame.message.sentMs });
         if (frame.message.t === "pong") this.rttMs = Math.max(0, this.nowMs() - frame.message.sentMs);

@@ -81,10 +81,10 @@ export class PeerOverlay {
     options.transport.onIncoming((peerId, channel) => this.accept(peerId, channel));
   }
 
-  /** Neighbours that hold (part of) the track and have not said they lack it: the fetcher's peer sources. */
+  /** Neighbours that hold (part of) the track: the fetcher's peer sources. */
   holders(track: TrackRef): Neighbour[] {
     const key = trackKey(track);
-    return [...this.neighbours.values()].filter((n) => n.open && n.holdings.has(key) && !n.lacking.has(key));
+    return [...this.neighbours.values()].filter((n) => n.open && n.holdings.has(key));
   }
 
   /**
