@@ -129,6 +129,21 @@ export const importReport = z.object({
 });
 export type ImportReport = z.infer<typeof importReport>;
 
+/**
+ * A live playlist as the search service indexes it. `audience` is null for a public playlist, else the users who
+ * may find it: the owner and the collaborators (followers of a private playlist no longer see it).
+ */
+export const playlistSearchDocument = z.object({
+  id: playlistId,
+  name: z.string(),
+  description: z.string(),
+  ownerName: z.string(),
+  itemCount: z.number().int().nonnegative(),
+  followers: z.number().int().nonnegative(),
+  audience: z.array(z.string()).nullable(),
+});
+export type PlaylistSearchDocument = z.infer<typeof playlistSearchDocument>;
+
 const target = z.object({ playlistId });
 const ok = z.object({ ok: z.literal(true) });
 
@@ -224,6 +239,18 @@ export const playlistContract = defineService("playlist", {
   cover: {
     params: target.extend({ size: z.union([z.literal(64), z.literal(300), z.literal(600)]).default(300) }),
     result: z.object({ bytes: binary, mimeType: z.string() }),
+  },
+  /**
+   * Internal (search): live playlists as search documents, in id order after `cursor` (null: from the start); or,
+   * with `playlistIds`, just those of them that are live (deleted and unknown ones left out; no paging).
+   */
+  searchDocuments: {
+    params: z.object({
+      playlistIds: z.array(playlistId).min(1).max(500).optional(),
+      cursor: playlistId.nullable().default(null),
+      limit: z.number().int().min(1).max(1_000).default(500),
+    }),
+    result: z.object({ documents: z.array(playlistSearchDocument), nextCursor: playlistId.nullable() }),
   },
   /** Internal (access point): may the caller follow this playlist's pushes? */
   access: {

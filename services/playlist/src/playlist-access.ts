@@ -4,9 +4,16 @@ import {
   type CallContext,
   type PlaylistInfo,
   type PlaylistRole,
+  type PlaylistSearchDocument,
   type PlaylistSnapshot,
 } from "@soundmesh/protocol";
-import type { PlaylistMember, PlaylistStore, StoredPlaylist } from "./store";
+import type {
+  PlaylistMember,
+  PlaylistStore,
+  SearchablePlaylist,
+  SearchableQuery,
+  StoredPlaylist,
+} from "./store";
 
 export interface Access {
   role: PlaylistRole;
@@ -18,6 +25,36 @@ export interface Access {
 export function requireUser(ctx: CallContext): string {
   if (ctx.userId === undefined) throw new AppError("UNAUTHENTICATED", "Playlists need a signed-in user");
   return ctx.userId;
+}
+
+/** The playlist as search indexes it: findable by everyone when public, else by its owner and collaborators only. */
+export function searchDocumentOf({
+  playlist,
+  collaboratorIds,
+  followerCount,
+}: SearchablePlaylist): PlaylistSearchDocument {
+  return {
+    id: playlist.id,
+    name: playlist.name,
+    description: playlist.description,
+    ownerName: playlist.ownerName,
+    itemCount: playlist.itemCount,
+    followers: followerCount,
+    audience: playlist.isPublic ? null : [...new Set([playlist.ownerId, ...collaboratorIds])],
+  };
+}
+
+/** A page of search documents; the next page starts after the last id of a full one. */
+export async function searchDocumentsIn(
+  store: PlaylistStore,
+  query: SearchableQuery,
+): Promise<{ documents: PlaylistSearchDocument[]; nextCursor: string | null }> {
+  const found = await store.searchablePlaylists(query);
+  const isFullPage = "limit" in query && found.length === query.limit;
+  return {
+    documents: found.map(searchDocumentOf),
+    nextCursor: isFullPage ? (found.at(-1)?.playlist.id ?? null) : null,
+  };
 }
 
 export function createPlaylistAccess(store: PlaylistStore) {

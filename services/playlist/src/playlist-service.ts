@@ -16,7 +16,7 @@ import {
 } from "@soundmesh/protocol";
 import { createEditCommitter, type EditResult, type Editor } from "./commit-edits";
 import { createCovers, normaliseUpload } from "./covers";
-import { createPlaylistAccess, requireUser } from "./playlist-access";
+import { createPlaylistAccess, requireUser, searchDocumentsIn } from "./playlist-access";
 import { createPlaylistFiles } from "./playlist-files";
 import { createSmartPlaylists } from "./smart-playlists";
 import type { PlaylistStore, StoredPlaylist } from "./store";
@@ -362,6 +362,9 @@ export function createPlaylistService({
       const { playlist } = await visible(playlistId, requireUser(ctx));
       return covers.cover(playlist, size, ctx.traceId);
     },
+
+    searchDocuments: ({ playlistIds, cursor, limit }) =>
+      searchDocumentsIn(store, playlistIds ? { ids: playlistIds } : { afterId: cursor, limit }),
 
     async access({ playlistId }, ctx) {
       const userId = requireUser(ctx);

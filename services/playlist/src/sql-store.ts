@@ -1,16 +1,66 @@
 // PlaylistStore over Kysely: the same queries on SQLite and PostgreSQL. Edits lock the playlist row (FOR UPDATE on
 // PostgreSQL; SQLite's single connection already runs one transaction at a time).
 import type { Db } from "@soundmesh/db";
-import type { MemberRole, PlaylistStore } from "./store";
+import type { MemberRole, PlaylistStore, SearchablePlaylist, SearchableQuery } from "./store";
 import {
+  chunks,
   liveItemsIn,
   playlistOf,
   patchRowOf,
   revisionOf,
   type Executor,
   type PlaylistDb,
+  type PlaylistRow,
 } from "./sql-tables";
 import { transactionFor } from "./sql-transaction";
+
+/** Live playlists with their collaborators and follower counts; ids in `in (…)` lists stay under 500 per query. */
+async function searchableIn(executor: Executor, query: SearchableQuery): Promise<SearchablePlaylist[]> {
+  let rows: PlaylistRow[];
+  const live = executor.selectFrom("playlist_playlists").selectAll().where("deleted_at", "is", null);
+  if ("ids" in query) {
+    rows = [];
+    for (const ids of chunks([...new Set(query.ids)]))
+      rows.push(...(await live.where("id", "in", ids).orderBy("id").execute()));
+  } else {
+    const after = query.afterId;
+    rows = await (after === null ? live : live.where("id", ">", after))
+      .orderBy("id")
+      .limit(query.limit)
+      .execute();
+  }
+  const collaborators = new Map<string, string[]>();
+  const followers = new Map<string, number>();
+  for (const ids of chunks(rows.map((row) => row.id))) {
+    if (ids.length === 0) continue;
+    const members = await executor
+      .selectFrom("playlist_members")
+      .select(["playlist_id", "user_id"])
+      .where("playlist_id", "in", ids)
+      .where("role", "=", "collaborator")
+      .orderBy("playlist_id")
+      .orderBy("user_id")
+      .execute();
+    for (const member of members)
+      collaborators.set(member.playlist_id, [
+        ...(collaborators.get(member.playlist_id) ?? []),
+        member.user_id,
+      ]);
+    const counts = await executor
+      .selectFrom("playlist_members")
+      .select((eb) => ["playlist_id", eb.fn.countAll().as("n")])
+      .where("playlist_id", "in", ids)
+      .where("role", "=", "follower")
+      .groupBy("playlist_id")
+      .execute();
+    for (const count of counts) followers.set(count.playlist_id, Number(count.n));
+  }
+  return rows.map((row) => ({
+    playlist: playlistOf(row),
+    collaboratorIds: collaborators.get(row.id) ?? [],
+    followerCount: followers.get(row.id) ?? 0,
+  }));
+}
 
 export function createSqlPlaylistStore(db: Db): PlaylistStore {
   const kysely = db.kysely as PlaylistDb;
@@ -213,6 +263,14 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
         .where("playlist_id", "=", id)
         .executeTakeFirst();
       return row && new Uint8Array(Buffer.from(row.image, "base64"));
+    },
+
+    searchablePlaylists(query) {
+      // Repeatable read on PostgreSQL: the rows and their members come from the same moment.
+      return kysely
+        .transaction()
+        .setIsolationLevel("repeatable read")
+        .execute((trx) => searchableIn(trx, query));
     },
 
     async smartPlaylists() {

@@ -65,6 +65,16 @@ export interface PlaylistTransaction {
   releaseSavepoint(name: string): Promise<void>;
 }
 
+/** A live playlist with what search needs beyond its row: who may find it and how many follow it. */
+export interface SearchablePlaylist {
+  playlist: StoredPlaylist;
+  collaboratorIds: string[];
+  followerCount: number;
+}
+
+/** A page of live playlists in id order after `afterId` (null: from the start), or just the given ids. */
+export type SearchableQuery = { afterId: string | null; limit: number } | { ids: readonly string[] };
+
 export interface PlaylistStore {
   insertPlaylist(playlist: StoredPlaylist): Promise<void>;
   findPlaylist(id: string): Promise<StoredPlaylist | undefined>;
@@ -85,6 +95,8 @@ export interface PlaylistStore {
   /** Playlists the user owns, collaborates on or follows, deleted ones left out, most recently updated first. */
   playlistsOf(userId: string): Promise<StoredPlaylist[]>;
   smartPlaylists(): Promise<StoredPlaylist[]>;
+  /** Live playlists (deleted ones left out) for the search index, in id order, in one consistent read. */
+  searchablePlaylists(query: SearchableQuery): Promise<SearchablePlaylist[]>;
   /** Stores (or with null removes) the uploaded cover and marks the playlist updated. */
   setCover(id: string, jpeg: Uint8Array | null, at: number): Promise<void>;
   cover(id: string): Promise<Uint8Array | undefined>;
