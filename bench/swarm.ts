@@ -107,16 +107,19 @@ async function browserListener(title: string, dir: string): Promise<BrowserResul
       document.addEventListener("waiting", () => probe.started && (probe.stalls += 1), true);
     });
     const page: Page = context.pages()[0] ?? (await context.newPage());
-    await page.goto(server.url);
-    await page
-      .getByPlaceholder("User name")
-      .waitFor({ timeout: 30_000 })
-      .catch(async (error: unknown) => {
-        console.error(
-          `sign-in form not shown; the page says: ${(await page.innerText("body")).slice(0, 500)}`,
-        );
-        throw error;
-      });
+    // Another build of the web app (tests in the same tree) can swap its assets under a first load: reload once.
+    for (let attempt = 1; ; attempt++) {
+      await page.goto(server.url);
+      const shown = await page
+        .getByPlaceholder("User name")
+        .waitFor({ timeout: 15_000 })
+        .then(() => true)
+        .catch(() => false);
+      if (shown) break;
+      const says = (await page.innerText("body")).slice(0, 300);
+      if (attempt >= 2)
+        throw new Error(`the sign-in form was not shown; the page says: ${says || "(nothing)"}`);
+    }
     await page.getByPlaceholder("User name").fill("admin");
     await page.getByPlaceholder("Password").fill("correct horse battery");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -174,8 +177,9 @@ async function run(
     const browsing = browsers
       ? Promise.all(
           Array.from({ length: BROWSERS }, (_, i) =>
-            browserListener(browsers.title, join(work, `chromium-${i}`)).then((result) =>
-              browsers.results.push(result),
+            browserListener(browsers.title, join(work, `chromium-${i}`)).then(
+              (result) => void browsers.results.push(result),
+              (error: unknown) => console.error(`browser ${i + 1} left out: ${String(error)}`),
             ),
           ),
         )
