@@ -1,12 +1,14 @@
 // The web player in Debian's headless Chromium against a real server: set-up, search, play, seek, a measured gapless
-// boundary, cached replay with no request, a server restart mid-track, offline pinned playback, and screenshots.
+// boundary, cached replay with no request, playlists (a pinned one following edits made elsewhere), a server restart
+// mid-track, offline pinned playback, and screenshots.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateFixtureLibrary, startServer, type TestServer } from "@soundmesh/test-kit";
+import type { PlaylistSnapshot, SearchHit } from "@soundmesh/protocol";
+import { WsClient, generateFixtureLibrary, login, startServer, type TestServer } from "@soundmesh/test-kit";
 
 const chromiumPath = "/usr/bin/chromium";
 const hasChromium = spawnSync(chromiumPath, ["--version"], { stdio: "ignore" }).status === 0;
@@ -79,6 +81,19 @@ async function seekTo(seconds: number): Promise<void> {
     Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value")!.set!.call(input, String(value));
     input.dispatchEvent(new Event("input", { bubbles: true }));
   }, seconds);
+}
+
+/** "N pinned for offline" from the stats page, opened afresh so it reads the cache's state now. */
+async function pinnedCount(): Promise<number> {
+  await page.getByRole("button", { name: "Home", exact: true }).click();
+  await page.getByRole("button", { name: "Stats for nerds" }).click();
+  const text = await page.locator(".stats").innerText();
+  return Number(/(\d+) pinned for offline/.exec(text)?.[1] ?? NaN);
+}
+
+/** A second signed-in client on the WebSocket, as another device of the same user. */
+async function otherDevice(): Promise<WsClient> {
+  return WsClient.connect(server!.url, await login(server!.url, "admin", "correct horse battery"));
 }
 
 const trackRow = (title: string) => page.locator(".track-main", { hasText: title }).first();
@@ -289,6 +304,44 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.getByLabel("Search").fill("road tr");
     await page.locator('button[data-kind="playlist"]', { hasText: "Road Trip Mix" }).click();
     await expect.poll(() => page.getByLabel("Playlist name").inputValue()).toBe("Road Trip Mix");
+  }, 60_000);
+
+  it("keeps a pinned playlist's offline copy in step with edits made elsewhere, pushed or missed while closed", async () => {
+    const playlistUrl = page.url();
+    const playlistId = /#\/playlist\/([^/?]+)/.exec(playlistUrl)![1]!;
+    await page.getByRole("button", { name: "Make available offline" }).click();
+    await page.locator('[data-offline="ready"]').waitFor({ timeout: 20_000 });
+    expect(await pinnedCount()).toBe(3);
+    const other = await otherDevice();
+    try {
+      const edit = async (opId: string, operation: unknown) => {
+        const { playlist } = await other.request<PlaylistSnapshot>("playlist.get", { playlistId });
+        await other.request("playlist.edit", {
+          playlistId,
+          baseRevision: playlist.revision,
+          operations: [{ opId, operation }],
+        });
+      };
+      const { hits } = await other.request<{ hits: SearchHit[] }>("search.query", {
+        q: "Sunny",
+        kinds: ["track"],
+      });
+      const sunny = hits.find((hit) => hit.title === "Sunny")!;
+      // Added on another device while this app is open: the push brings it, and it is downloaded and pinned.
+      await edit("e2e-add-sunny", {
+        type: "insert",
+        afterItemId: "end",
+        items: [{ itemId: "e2e-item-sunny", trackId: sunny.id }],
+      });
+      await expect.poll(pinnedCount, { timeout: 15_000 }).toBe(4);
+      // Removed while the app is closed: seen when it opens again, and unpinned (left to the LRU).
+      await page.goto("about:blank");
+      await edit("e2e-remove-sunny", { type: "remove", itemIds: ["e2e-item-sunny"] });
+      await page.goto(playlistUrl);
+      await expect.poll(pinnedCount, { timeout: 15_000 }).toBe(3);
+    } finally {
+      await other.close();
+    }
   }, 60_000);
 
   it("returns to sign-in with the reason when the session is ended elsewhere, and signs in again", async () => {

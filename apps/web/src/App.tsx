@@ -20,6 +20,7 @@ import { Settings } from "./pages/settings";
 import { SignIn } from "./pages/sign-in";
 import { Stats } from "./pages/stats";
 import { bufferedAheadMsOf, startBrowserPeers } from "./p2p";
+import { followPinnedPlaylists } from "./pinned-playlists";
 import { navigate, useRoute, type Route } from "./route";
 import { settings } from "./settings";
 
@@ -137,6 +138,11 @@ export function App() {
       peers?.close();
       audio.peers = undefined;
     };
+  }, [audio, connection, connectionState]);
+  useEffect(() => {
+    // Pinned playlists follow their edits while the socket is open; each opening catches up on what was missed.
+    if (!audio || !connection || connectionState !== "open" || connection.state !== "open") return;
+    return followPinnedPlaylists(connection, audio.offline);
   }, [audio, connection, connectionState]);
   const signOut = useCallback(
     (reason: string) => {

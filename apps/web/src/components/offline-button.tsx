@@ -1,5 +1,5 @@
 // The "Make available offline" switch of an album or a playlist, with its download progress.
-import { useState } from "react";
+import { useCallback, useSyncExternalStore } from "react";
 import type { AudioController } from "../audio";
 import type { OfflineCollection } from "../offline";
 
@@ -10,35 +10,34 @@ export function OfflineButton({
   audio: AudioController;
   collection: OfflineCollection;
 }) {
-  const [error, setError] = useState("");
-  const progress = audio.offline.downloading.get(collection.id);
-  const pinned = audio.offline.has(collection.id);
+  const offline = audio.offline;
+  // Re-render on download progress and on changes made elsewhere (a pinned playlist following its edits).
+  const subscribe = useCallback((listener: () => void) => offline.subscribe(listener), [offline]);
+  useSyncExternalStore(subscribe, () => offline.version);
+  const progress = offline.downloading.get(collection.id);
+  const pinned = offline.has(collection.id);
   if (progress !== undefined)
     return (
-      <button className="secondary" onClick={() => void audio.offline.unpin(collection.id)}>
+      <button className="secondary" onClick={() => void offline.unpin(collection.id)}>
         Downloading {Math.round(progress * 100)}% — cancel
       </button>
     );
-  const complete = pinned && audio.offline.isComplete(collection.id);
-  const toggle = () => {
-    setError("");
-    // A failed download stays listed but incomplete; pressing again retries it.
-    const action = pinned && complete ? audio.offline.unpin(collection.id) : audio.offline.pin(collection);
-    action.catch((e: Error) => setError(`Download stopped: ${e.message}. Press again to retry.`));
-  };
+  const complete = pinned && offline.isComplete(collection.id);
+  const problem = offline.problems.get(collection.id);
   return (
     <>
       <button
         className="secondary"
         aria-pressed={pinned}
         data-offline={complete ? "ready" : undefined}
-        onClick={toggle}
+        // A failed download stays listed but incomplete; pressing again retries it.
+        onClick={() => void (complete ? offline.unpin(collection.id) : offline.pin(collection))}
       >
         {complete ? "✓ Available offline" : pinned ? "Finish download for offline" : "Make available offline"}
       </button>
-      {error && (
+      {problem && (
         <span role="alert" className="error">
-          {error}
+          {problem}
         </span>
       )}
     </>
