@@ -123,6 +123,8 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
     stops.unshift(() => library.stop());
     const playlist = await startPlaylistService(logger, bus, db);
     stops.unshift(() => playlist.stop());
+    // Search started first and could not read the playlists yet: build its playlist index now, not at the retry.
+    library.search.rebuildPlaylists();
     const apBus = bus.connect(accessPointManifest);
     registerP2pMetrics(registry, apBus, logger);
     await bootstrapAdmin(config, apBus, logger);

@@ -18,12 +18,19 @@ import {
   migrateCatalogStore,
   type CatalogService,
 } from "@soundmesh/service-catalog";
-import { catalogSearchSource, createSearchService, searchManifest } from "@soundmesh/service-search";
+import {
+  catalogSearchSource,
+  createSearchService,
+  playlistSearchSource,
+  searchManifest,
+  type SearchService,
+} from "@soundmesh/service-search";
 import { createStorageService, storageManifest } from "@soundmesh/service-storage";
 import type { Config } from "./config";
 
 export interface LibraryServices {
   catalog: CatalogService;
+  search: SearchService;
   stop(): Promise<void>;
 }
 
@@ -76,12 +83,15 @@ export async function startLibraryServices(
     logger: logger.child({ service: "search" }),
     bus: searchBus,
     source: catalogSearchSource(searchBus),
+    // The playlist service may start after search: the playlist index is retried until it answers.
+    playlists: playlistSearchSource(searchBus),
     clock: { now: () => Date.now() },
   });
   await search.start();
   stops.unshift(() => search.stop());
   return {
     catalog,
+    search,
     async stop() {
       for (const stop of stops) await stop();
     },

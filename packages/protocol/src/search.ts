@@ -33,6 +33,8 @@ export const searchContract = defineService("search", {
       builtAt: z.number().int().nullable(),
       lastBuildMs: z.number().nullable(),
       rebuilding: z.boolean(),
+      /** The playlist index, kept apart from the catalog's: builtAt is null until the playlist service answered. */
+      playlists: z.object({ documents: z.number().int(), builtAt: z.number().int().nullable() }),
     }),
   },
 });

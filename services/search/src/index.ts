@@ -6,4 +6,7 @@ export {
   type SearchService,
   type SearchSource,
 } from "./search-service";
-export { SearchIndex, normalise, type IndexedDocument } from "./search-index";
+export { SearchIndex, type IndexedDocument } from "./search-index";
+export { normalise } from "./ranking";
+export { PlaylistIndex } from "./playlist-index";
+export { playlistSearchSource, type PlaylistSearchSource } from "./playlist-keeper";

@@ -2,15 +2,9 @@
 // Chosen by bench/search.ts over FlexSearch and Orama: see the README's search table for the figures.
 import MiniSearch, { type SearchOptions } from "minisearch";
 import type { SearchDocument, SearchHit } from "@soundmesh/protocol";
+import { mergeRanked, normalise, searchRanked, type RankedHit } from "./ranking";
 
 export type IndexedDocument = Omit<SearchDocument, "kind"> & { kind: SearchHit["kind"] };
-
-/** Lower case without diacritics: "Beyoncé" and "beyonce" are the same term. */
-export function normalise(term: string): string {
-  return term.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
-}
-
-const MATCH_RANK = { exact: 0, prefix: 1, fuzzy: 2 } as const;
 
 export class SearchIndex {
   private readonly engine: MiniSearch<IndexedDocument>;
@@ -54,63 +48,26 @@ export class SearchIndex {
     limit: number,
     offset: number,
   ): { hits: SearchHit[]; total: number } {
-    const queryTerms = query.split(/\s+/).map(normalise).filter(Boolean);
+    const { ranked, total } = this.ranked(query, kinds, offset + limit);
+    return { total, hits: mergeRanked([ranked], offset, limit) };
+  }
+
+  /** The best `wanted` hits in rank order (to merge with other indexes' hits), and how many matched. */
+  ranked(
+    query: string,
+    kinds: ReadonlySet<string> | undefined,
+    wanted: number,
+  ): { ranked: RankedHit[]; total: number } {
     const options: SearchOptions = {
-      prefix: (_term: string, index: number, terms: string[]) => index === terms.length - 1,
-      combineWith: "AND",
       boost: { title: 3, artist: 1.5, album: 1 },
       ...(kinds ? { filter: (result: { id: unknown }) => kinds.has(String(result.id).split(":")[0]!) } : {}),
     };
-    // Exact and prefix matches first; the costly fuzzy pass runs only when they do not fill the page.
-    let results = this.engine.search(query, options);
-    if (results.length < offset + limit) {
-      results = this.engine.search(query, {
-        ...options,
-        fuzzy: (term: string) => (term.length <= 3 ? false : term.length <= 6 ? 1 : 2),
-      });
-    }
-    // Rank = match class, then score weighted by popularity; only the page asked for is fully ordered.
-    const wanted = offset + limit;
-    const top: Array<{ result: (typeof results)[number]; match: SearchHit["match"]; key: number }> = [];
-    for (const result of results) {
-      const match = matchOf(queryTerms, result.terms);
-      const document = this.documents.get(String(result.id))!;
-      const key = MATCH_RANK[match] * 1e9 - result.score * (1 + Math.log1p(document.popularity) * 0.1);
-      if (top.length === wanted && key >= top[top.length - 1]!.key) continue;
-      let at = top.length;
-      while (at > 0 && top[at - 1]!.key > key) at--;
-      top.splice(at, 0, { result, match, key });
-      if (top.length > wanted) top.pop();
-    }
-    const ranked = top.map(({ result, match }) => ({
-      document: this.documents.get(String(result.id))!,
-      match,
-      score: result.score,
-    }));
-    return {
-      total: results.length,
-      hits: ranked.slice(offset, offset + limit).map(({ document, match, score }) => ({
-        id: document.id,
-        kind: document.kind,
-        title: document.title,
-        subtitle: document.subtitle,
-        score: Math.round(score * 1000) / 1000,
-        match,
-      })),
-    };
+    return searchRanked(this.engine, query, options, wanted, (key) => {
+      const document = this.documents.get(key)!;
+      return {
+        popularity: document.popularity,
+        hit: { id: document.id, kind: document.kind, title: document.title, subtitle: document.subtitle },
+      };
+    });
   }
-}
-
-/** The weakest way any query term matched (terms are stored normalised): exact, prefix (last word), or fuzzy. */
-function matchOf(queryTerms: readonly string[], matched: readonly string[]): SearchHit["match"] {
-  let worst: SearchHit["match"] = "exact";
-  for (const [i, term] of queryTerms.entries()) {
-    if (matched.includes(term)) continue;
-    if (i === queryTerms.length - 1 && matched.some((word) => word.startsWith(term))) {
-      worst = "prefix";
-      continue;
-    }
-    return "fuzzy";
-  }
-  return worst;
 }

@@ -1,19 +1,23 @@
-// The search service: answers from the current index while a new one is built, then swaps it in one assignment.
+// The search service: answers from the current indexes while new ones are built, then swaps each in one assignment.
+// The catalog index and the small playlist index are kept apart: a catalog rebuild never touches playlists.
 import type { Logger } from "pino";
 import {
   catalogChangedEvent,
   catalogContract,
+  playlistChangedEvent,
   searchContract,
   type HandlersOf,
   type SearchContract,
 } from "@soundmesh/protocol";
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
+import { createPlaylistKeeper, type PlaylistSearchSource } from "./playlist-keeper";
+import { mergeRanked } from "./ranking";
 import { SearchIndex, type IndexedDocument } from "./search-index";
 
 export const searchManifest = {
   service: "search",
-  calls: ["catalog"],
-  subscribes: ["catalog.changed"],
+  calls: ["catalog", "playlist"],
+  subscribes: ["catalog.changed", "playlist.changed"],
 } as const satisfies ServiceManifest;
 
 /** Where documents come from: the catalog over the bus in the server, anything in tests. */
@@ -43,7 +47,10 @@ export interface SearchServiceDeps {
   logger: Logger;
   bus: ServiceBus;
   source: SearchSource;
+  playlists: PlaylistSearchSource;
   clock: { now(): number };
+  /** Waits between attempts to build the playlist index while the playlist service does not answer. */
+  playlistRetryMs?: { first: number; max: number };
 }
 
 export interface SearchService {
@@ -52,6 +59,8 @@ export interface SearchService {
   handlers: HandlersOf<SearchContract>;
   /** Rebuilds in the background; calls while one runs coalesce into one more run. Resolves when the index is current. */
   rebuild(): Promise<void>;
+  /** Builds the playlist index anew in the background (e.g. once the playlist service has started). */
+  rebuildPlaylists(): void;
 }
 
 interface Current {
@@ -60,7 +69,20 @@ interface Current {
   builtAt: number | null;
 }
 
-export function createSearchService({ logger, bus, source, clock }: SearchServiceDeps): SearchService {
+export function createSearchService({
+  logger,
+  bus,
+  source,
+  playlists: playlistSource,
+  clock,
+  playlistRetryMs,
+}: SearchServiceDeps): SearchService {
+  const playlists = createPlaylistKeeper({
+    source: playlistSource,
+    logger,
+    clock,
+    ...(playlistRetryMs ? { retryMs: playlistRetryMs } : {}),
+  });
   let current: Current = { index: SearchIndex.empty(), version: 0, builtAt: null };
   let lastBuildMs: number | null = null;
   let building: Promise<void> | undefined;
@@ -94,9 +116,18 @@ export function createSearchService({ logger, bus, source, clock }: SearchServic
   }
 
   const handlers: HandlersOf<SearchContract> = {
-    query: ({ q, kinds, limit, offset }) => {
+    query: ({ q, kinds, limit, offset }, ctx) => {
+      // Each index is read once: a swap during this query is seen by the next one.
       const { index, version } = current;
-      return { ...index.search(q, kinds ? new Set(kinds) : undefined, limit, offset), indexVersion: version };
+      const wanted = offset + limit;
+      const catalog = index.ranked(q, kinds ? new Set(kinds) : undefined, wanted);
+      const mine =
+        !kinds || kinds.includes("playlist") ? playlists.index.ranked(q, ctx.userId, wanted) : undefined;
+      return {
+        hits: mergeRanked(mine ? [catalog.ranked, mine.ranked] : [catalog.ranked], offset, limit),
+        total: catalog.total + (mine?.total ?? 0),
+        indexVersion: version,
+      };
     },
     status: () => ({
       indexVersion: current.version,
@@ -104,12 +135,14 @@ export function createSearchService({ logger, bus, source, clock }: SearchServic
       builtAt: current.builtAt,
       lastBuildMs,
       rebuilding: building !== undefined,
+      playlists: { documents: playlists.index.size, builtAt: playlists.builtAt },
     }),
   };
 
   return {
     handlers,
     rebuild,
+    rebuildPlaylists: () => playlists.rebuild(),
     async start() {
       subscriptions.push(await bus.serve(searchContract, handlers));
       subscriptions.push(
@@ -117,12 +150,17 @@ export function createSearchService({ logger, bus, source, clock }: SearchServic
           rebuild().catch((error: unknown) => logger.error({ err: error }, "search rebuild failed")),
         ),
       );
+      subscriptions.push(
+        await bus.subscribe(playlistChangedEvent, (change) => playlists.changed(change.playlistId)),
+      );
       rebuild().catch((error: unknown) =>
         logger.warn({ err: error }, "first search build failed; the next catalog change retries"),
       );
+      playlists.rebuild();
     },
     async stop() {
       await Promise.all(subscriptions.map((subscription) => subscription.unsubscribe()));
+      await playlists.stop();
       await building?.catch(() => undefined);
     },
   };

@@ -8,6 +8,7 @@ import {
   createSearchService,
   searchManifest,
   type IndexedDocument,
+  type PlaylistSearchSource,
   type SearchSource,
 } from "@soundmesh/service-search";
 
@@ -46,6 +47,13 @@ const sourceOf = (documents: IndexedDocument[][]): SearchSource => ({
     for (const batch of documents) yield await Promise.resolve(batch);
   },
 });
+
+const noPlaylists: PlaylistSearchSource = {
+  async *loadPages() {
+    yield await Promise.resolve([]);
+  },
+  fetch: () => Promise.resolve([]),
+};
 
 const search = async (q: string, kinds?: string[]) =>
   (await SearchIndex.build(sourceOf([library]).loadDocuments())).search(
@@ -116,6 +124,7 @@ describe("search service", () => {
       logger: pino({ level: "silent" }),
       bus: bus.connect(searchManifest),
       source: controlled.source,
+      playlists: noPlaylists,
       clock: { now: () => Date.now() },
     });
     await bus.connect(searchManifest).serve(searchContract, service.handlers);
@@ -155,6 +164,7 @@ describe("search service", () => {
       logger: pino({ level: "silent" }),
       bus: bus.connect(searchManifest),
       source: { loadDocuments: () => (loads++, sourceOf([library]).loadDocuments()) },
+      playlists: noPlaylists,
       clock: { now: () => Date.now() },
     });
     await Promise.all([service.rebuild(), service.rebuild(), service.rebuild(), service.rebuild()]);
@@ -167,6 +177,7 @@ describe("search service", () => {
       logger: pino({ level: "silent" }),
       bus: bus.connect(searchManifest),
       source: sourceOf([]),
+      playlists: noPlaylists,
       clock: { now: () => Date.now() },
     });
     await service.start();
@@ -177,6 +188,11 @@ describe("search service", () => {
       { q: "x".repeat(201) },
       { q: "a", limit: 0 },
       { q: "a", kinds: ["song"] },
+      { q: "a", kinds: [] },
+      { q: "a", kinds: ["playlists"] },
+      { q: "a", offset: -1 },
+      { q: "a", offset: 1_001 },
+      { q: "a", limit: 101 },
     ]) {
       await expect(
         client.request(searchContract, "query", params as never),

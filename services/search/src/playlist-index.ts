@@ -1,0 +1,64 @@
+// The small in-memory playlist index (MiniSearch over name, description, owner): each playlist with the users who may
+// find it, built in one go and then kept current one playlist at a time, each replacement synchronous.
+import MiniSearch from "minisearch";
+import type { PlaylistSearchDocument } from "@soundmesh/protocol";
+import { normalise, searchRanked, type RankedHit } from "./ranking";
+
+export class PlaylistIndex {
+  private readonly engine = new MiniSearch<PlaylistSearchDocument>({
+    fields: ["name", "description", "ownerName"],
+    storeFields: [],
+    processTerm: (term) => normalise(term),
+  });
+  private readonly documents = new Map<string, PlaylistSearchDocument>();
+
+  static empty(): PlaylistIndex {
+    return new PlaylistIndex();
+  }
+
+  /** Builds a new index from pages of documents; the caller swaps it in once it is whole. */
+  static async build(pages: AsyncIterable<PlaylistSearchDocument[]>): Promise<PlaylistIndex> {
+    const index = new PlaylistIndex();
+    for await (const page of pages) for (const document of page) index.put(document.id, document);
+    return index;
+  }
+
+  get size(): number {
+    return this.documents.size;
+  }
+
+  /** Replaces one playlist's document, or removes it (undefined), without yielding: no query sees half of it. */
+  put(id: string, document: PlaylistSearchDocument | undefined): void {
+    const old = this.documents.get(id);
+    if (old) {
+      this.engine.remove(old);
+      this.documents.delete(id);
+    }
+    if (document) {
+      this.engine.add(document);
+      this.documents.set(id, document);
+    }
+  }
+
+  /** The best `wanted` playlists `userId` may see (public ones only without a user), in rank order. */
+  ranked(query: string, userId: string | undefined, wanted: number): { ranked: RankedHit[]; total: number } {
+    const mayFind = (document: PlaylistSearchDocument) =>
+      document.audience === null || (userId !== undefined && document.audience.includes(userId));
+    return searchRanked(
+      this.engine,
+      query,
+      {
+        boost: { name: 3, ownerName: 1.5, description: 1 },
+        filter: (result) => mayFind(this.documents.get(String(result.id))!),
+      },
+      wanted,
+      (id) => {
+        const document = this.documents.get(id)!;
+        return {
+          popularity: document.followers,
+          hit: { id, kind: "playlist", title: document.name, subtitle: `Playlist · ${document.ownerName}` },
+        };
+      },
+    );
+  }
+}
