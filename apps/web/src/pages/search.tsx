@@ -1,47 +1,10 @@
 // Search as you type over artists, albums, tracks and playlists.
 import { useEffect, useState } from "react";
-import type { PlaylistInfo, SearchHit, TrackRecord } from "@soundmesh/protocol";
+import type { SearchHit, TrackRecord } from "@soundmesh/protocol";
 import type { AudioController } from "../audio";
 import { AddToPlaylist } from "../components/add-to-playlist";
 import type { Connection } from "../connection";
 import { navigate } from "../route";
-
-/** Lower case without diacritics, so "sigur ros" finds "Sigur Rós". */
-const folded = (text: string) =>
-  text
-    .normalize("NFD")
-    .replace(/\p{Diacritic}/gu, "")
-    .toLowerCase();
-
-/**
- * The user's own playlists (owned, collaborating, followed) matched by name in the browser: the search
- * service indexes the library only, and these lists are short.
- */
-function usePlaylistHits(connection: Connection, query: string): SearchHit[] {
-  const [playlists, setPlaylists] = useState<PlaylistInfo[]>([]);
-  useEffect(() => {
-    connection.request<PlaylistInfo[]>("playlist.list", {}).then(setPlaylists, () => setPlaylists([]));
-  }, [connection]);
-  const words = folded(query).split(/\s+/).filter(Boolean);
-  if (words.length === 0) return [];
-  return playlists
-    .filter((p) =>
-      words.every((word) =>
-        folded(p.name)
-          .split(/\s+/)
-          .some((w) => w.startsWith(word)),
-      ),
-    )
-    .slice(0, 5)
-    .map((p) => ({
-      id: p.id,
-      kind: "playlist",
-      title: p.name,
-      subtitle: `${p.itemCount} songs`,
-      score: 1,
-      match: "prefix",
-    }));
-}
 
 const kindLabel: Record<SearchHit["kind"], string> = {
   track: "Song",
@@ -54,7 +17,6 @@ export function Search({ connection, audio }: { connection: Connection; audio: A
   const [query, setQuery] = useState(() => sessionStorage.getItem("soundmesh.query") ?? "");
   const [hits, setHits] = useState<SearchHit[]>([]);
   const [error, setError] = useState("");
-  const playlistHits = usePlaylistHits(connection, query);
   useEffect(() => {
     sessionStorage.setItem("soundmesh.query", query);
     if (!query.trim()) return setHits([]);
@@ -101,19 +63,15 @@ export function Search({ connection, audio }: { connection: Connection; audio: A
         onChange={(e) => setQuery(e.target.value)}
       />
       {error && <p className="error">{error}</p>}
-      {query.trim() && hits.length + playlistHits.length === 0 && !error && (
-        <p className="muted">No matches yet.</p>
-      )}
+      {query.trim() && hits.length === 0 && !error && <p className="muted">No matches yet.</p>}
       <ul className="hits">
-        {[
-          ...playlistHits,
-          ...hits.filter((h) => h.kind !== "playlist" || !playlistHits.some((p) => p.id === h.id)),
-        ].map((hit) => (
+        {hits.map((hit) => (
           <li key={`${hit.kind}:${hit.id}`}>
             <button onClick={() => open(hit)} data-kind={hit.kind}>
               <strong>{hit.title}</strong>{" "}
               <span className="muted">
-                {kindLabel[hit.kind]} · {hit.subtitle}
+                {/* A playlist hit's subtitle already says "Playlist · <owner>". */}
+                {hit.kind === "playlist" ? hit.subtitle : `${kindLabel[hit.kind]} · ${hit.subtitle}`}
               </span>
             </button>
             {hit.kind === "track" && (
