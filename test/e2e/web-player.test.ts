@@ -2,7 +2,7 @@
 // boundary, cached replay with no request, playlists (a pinned one following edits made elsewhere), a server restart
 // mid-track, offline pinned playback, and screenshots.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
@@ -15,6 +15,10 @@ const hasChromium = spawnSync(chromiumPath, ["--version"], { stdio: "ignore" }).
 if (!hasChromium && process.env.CI) throw new Error("Chromium is required in CI (apt-get install chromium)");
 if (!hasChromium)
   console.warn("\n*** Chromium not found: web player tests SKIPPED (apt-get install chromium) ***\n");
+
+/** A 1×1 PNG, the smallest image a cover upload takes. */
+const onePixelPng =
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
 const screenshots = join(process.cwd(), "test-results", "screenshots");
 let server: TestServer | undefined;
@@ -342,6 +346,103 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     } finally {
       await other.close();
     }
+  }, 60_000);
+
+  it("imports an M3U file with a report of what did not match, exports it, and changes its cover", async () => {
+    await page.getByRole("button", { name: "Playlists", exact: true }).click();
+    const importInput = page.getByLabel("Import a playlist file (M3U, M3U8 or XSPF)");
+    // A file that is not what its name says is refused with the server's reason, and makes nothing.
+    await importInput.setInputFiles({
+      name: "notes.xspf",
+      mimeType: "application/xspf+xml",
+      buffer: Buffer.from("just some notes"),
+    });
+    await page
+      .getByRole("alert")
+      .filter({ hasText: "Could not import notes.xspf: Not an XSPF playlist" })
+      .waitFor();
+    const m3u = [
+      "#EXTM3U",
+      "#EXTINF:1,The Testers - Disc 1 Song 1",
+      "The Testers/Double Album/CD1/01 Disc 1 Song 1.mp3",
+      "#EXTINF:1,Alpha - Sunny",
+      "D:\\Old PC\\Music\\sunny (renamed).ogg",
+      "#EXTINF:200,Nobody - Not In The Library",
+      "elsewhere/missing.mp3",
+    ].join("\r\n");
+    await importInput.setInputFiles({
+      name: "Imported Mix.m3u",
+      mimeType: "audio/x-mpegurl",
+      buffer: Buffer.from(m3u),
+    });
+    const report = page.locator(".import-report");
+    await expect
+      .poll(() => report.innerText())
+      .toMatch(
+        /Made Imported Mix from the file: 2 of 3 entries matched \(1 by path, 1 by artist and title\)/,
+      );
+    expect(await report.innerText()).toContain("#3: Nobody – Not In The Library · elsewhere/missing.mp3");
+    await page.screenshot({ path: join(screenshots, "playlist-import.png") });
+    await report.getByRole("link", { name: "Imported Mix" }).click();
+    const rows = page.locator(".tracks .track-main .title");
+    await expect
+      .poll(async () => (await rows.allInnerTexts()).map((text) => text.split("\n")[0]))
+      .toEqual(["Disc 1 Song 1", "Sunny"]);
+
+    // Exported as files the browser downloads, with paths relative to the library folders.
+    const exported = async (button: string) => {
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: button }).click(),
+      ]);
+      return { name: download.suggestedFilename(), text: readFileSync(await download.path(), "utf8") };
+    };
+    const m3u8 = await exported("Export M3U8");
+    expect(m3u8.name).toBe("Imported Mix.m3u8");
+    expect(m3u8.text).toContain("The Testers/Double Album/CD1/01 Disc 1 Song 1.mp3");
+    expect(m3u8.text).toContain("Compilations/Summer Hits/01 Sunny.ogg");
+    const xspf = await exported("Export XSPF");
+    expect(xspf.name).toBe("Imported Mix.xspf");
+    expect(xspf.text).toMatch(/<title>Sunny<\/title>/);
+
+    // A 1×1 PNG as the cover: stored as a JPEG and shown; then back to the mosaic.
+    await page.getByLabel("Upload a cover image (JPEG, PNG or WebP)").setInputFiles({
+      name: "cover.png",
+      mimeType: "image/png",
+      buffer: Buffer.from(onePixelPng, "base64"),
+    });
+    await page.getByRole("button", { name: "Remove cover" }).waitFor();
+    await page.waitForFunction(() => {
+      const image = document.querySelector<HTMLImageElement>(".playlist-cover img");
+      return !!image && image.complete && image.naturalWidth === 300;
+    });
+    await page.screenshot({ path: join(screenshots, "playlist-cover.png") });
+    await page.getByRole("button", { name: "Remove cover" }).click();
+    await page.getByRole("button", { name: "Remove cover" }).waitFor({ state: "detached" });
+  }, 60_000);
+
+  it("makes a smart playlist from rules, which its owner changes and nobody edits by hand", async () => {
+    await page.getByRole("button", { name: "Playlists", exact: true }).click();
+    await page.getByRole("button", { name: "New smart playlist" }).click();
+    const form = page.getByRole("form", { name: "Smart playlist rules" });
+    await form.getByLabel("Name").fill("Pop picks");
+    await form.getByLabel("Genres").fill("Pop");
+    await form.getByLabel("Order").selectOption("title");
+    await page.screenshot({ path: join(screenshots, "smart-playlist-new.png") });
+    await form.getByRole("button", { name: "Create smart playlist" }).click();
+    await page.getByRole("heading", { name: "Pop picks" }).waitFor();
+    const rows = page.locator(".tracks .track-main .title");
+    const titles = async () => (await rows.allInnerTexts()).map((text) => text.split("\n")[0]);
+    await expect.poll(titles).toEqual(["Breezy", "Sunny"]);
+    expect(await page.getByTestId("smart-rules").innerText()).toContain("Pop · ordered by title");
+    // Its items follow the rules: no moving, removing or renaming by hand.
+    expect(await page.locator(".tracks .remove, .tracks .row-actions, .title-input").count()).toBe(0);
+    await page.getByRole("button", { name: "Edit rules" }).click();
+    await form.getByLabel("Genres").fill("Jazz");
+    await form.getByRole("button", { name: "Save rules" }).click();
+    await expect.poll(titles).toEqual(["Only Song"]);
+    expect(await page.getByTestId("smart-rules").innerText()).toContain("Jazz");
+    await page.screenshot({ path: join(screenshots, "smart-playlist.png") });
   }, 60_000);
 
   it("returns to sign-in with the reason when the session is ended elsewhere, and signs in again", async () => {

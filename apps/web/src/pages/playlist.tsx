@@ -1,10 +1,14 @@
-// A playlist: play, queue, offline; for editors rename, describe, reorder by dragging, remove; for the owner
-// collaboration, visibility and deletion; for others follow / unfollow. Edits show at once and sync in the background.
+// A playlist: play, queue, offline, export; for editors rename, describe, reorder by dragging, remove, change the
+// cover; for the owner collaboration, visibility, smart rules and deletion; for others follow / unfollow. Edits show
+// at once and sync in the background.
 import { useState } from "react";
-import type { PlaylistInfo, TrackRecord } from "@soundmesh/protocol";
+import type { PlaylistInfo, PlaylistSnapshot, SmartRules, TrackRecord } from "@soundmesh/protocol";
+import type { PlaylistModel } from "@soundmesh/playlist-model";
 import type { AudioController } from "../audio";
 import { OfflineButton } from "../components/offline-button";
+import { ExportPlaylist, PlaylistCover } from "../components/playlist-files";
 import { Reorderable } from "../components/reorderable";
+import { SmartRulesForm, describeRules } from "../components/smart-rules";
 import type { Connection, ConnectionState } from "../connection";
 import { formatTime } from "../http";
 import { navigate } from "../route";
@@ -65,6 +69,52 @@ function Members({
   );
 }
 
+/** A smart playlist's rules, which its owner may change; its items follow them (they are not edited by hand). */
+function Rules({
+  connection,
+  model,
+  rules,
+  onError,
+}: {
+  connection: Connection;
+  model: PlaylistModel;
+  rules: SmartRules;
+  onError: (m: string) => void;
+}) {
+  const [isEditing, setEditing] = useState(false);
+  const save = (next: SmartRules) =>
+    connection
+      .request<PlaylistSnapshot>("playlist.setSmartRules", { playlistId: model.playlistId, rules: next })
+      .then(
+        (snapshot) => {
+          // The new items arrive as pushed revisions; the rules themselves only in this answer.
+          model.applyInfo({ ...model.info, smartRules: snapshot.playlist.smartRules });
+          setEditing(false);
+        },
+        (e: Error) => onError(`Could not change the rules: ${e.message}`),
+      );
+  return (
+    <div className="smart-summary">
+      <p data-testid="smart-rules">
+        <strong>Rules:</strong> {describeRules(rules)}
+        {model.info.access.role === "owner" && !isEditing && (
+          <button className="link-button" onClick={() => setEditing(true)}>
+            Edit rules
+          </button>
+        )}
+      </p>
+      {isEditing && (
+        <SmartRulesForm
+          initial={rules}
+          submitLabel="Save rules"
+          onSubmit={(next) => void save(next)}
+          onCancel={() => setEditing(false)}
+        />
+      )}
+    </div>
+  );
+}
+
 export function Playlist({
   connection,
   connectionState,
@@ -101,36 +151,44 @@ export function Playlist({
   };
   return (
     <section>
-      <p className="muted">
-        {info.smartRules ? "Smart playlist" : "Playlist"}
-        {meta.isCollaborative ? " · collaborative" : ""}
-        {meta.isPublic ? " · public" : ""} · {info.followerCount} followers
-        {model.pending.length > 0 ? " · saving…" : ""}
-      </p>
-      {canEdit ? (
-        <input
-          className="title-input"
-          aria-label="Playlist name"
-          defaultValue={meta.name}
-          key={`name:${meta.name}`}
-          onBlur={(e) =>
-            e.target.value.trim() && e.target.value !== meta.name && model.rename(e.target.value.trim())
-          }
-          onKeyDown={(e) => e.key === "Enter" && e.currentTarget.blur()}
-        />
-      ) : (
-        <h2>{meta.name}</h2>
-      )}
-      {canEdit ? (
-        <textarea
-          aria-label="Playlist description"
-          placeholder="Add a description"
-          defaultValue={meta.description}
-          key={`description:${meta.description}`}
-          onBlur={(e) => e.target.value !== meta.description && model.setDescription(e.target.value)}
-        />
-      ) : (
-        meta.description && <p>{meta.description}</p>
+      <header className="album-header">
+        <PlaylistCover connection={connection} info={info} onError={setProblem} />
+        <div className="playlist-heading">
+          <p className="muted">
+            {info.smartRules ? "Smart playlist" : "Playlist"}
+            {meta.isCollaborative ? " · collaborative" : ""}
+            {meta.isPublic ? " · public" : ""} · {info.followerCount} followers
+            {model.pending.length > 0 ? " · saving…" : ""}
+          </p>
+          {canEdit ? (
+            <input
+              className="title-input"
+              aria-label="Playlist name"
+              defaultValue={meta.name}
+              key={`name:${meta.name}`}
+              onBlur={(e) =>
+                e.target.value.trim() && e.target.value !== meta.name && model.rename(e.target.value.trim())
+              }
+              onKeyDown={(e) => e.key === "Enter" && e.currentTarget.blur()}
+            />
+          ) : (
+            <h2>{meta.name}</h2>
+          )}
+          {canEdit ? (
+            <textarea
+              aria-label="Playlist description"
+              placeholder="Add a description"
+              defaultValue={meta.description}
+              key={`description:${meta.description}`}
+              onBlur={(e) => e.target.value !== meta.description && model.setDescription(e.target.value)}
+            />
+          ) : (
+            meta.description && <p>{meta.description}</p>
+          )}
+        </div>
+      </header>
+      {info.smartRules && (
+        <Rules connection={connection} model={model} rules={info.smartRules} onError={setProblem} />
       )}
       <div className="actions">
         <button
@@ -157,6 +215,7 @@ export function Playlist({
             tracks: records,
           }}
         />
+        <ExportPlaylist connection={connection} playlistId={info.id} onError={setProblem} />
         {info.access.role === "owner" && (
           <>
             <button
@@ -181,7 +240,13 @@ export function Playlist({
       </div>
       <Members connection={connection} info={info} onError={setProblem} />
       {(problem || error) && <p className="error">{problem || error}</p>}
-      {items.length === 0 && <p className="muted">Empty: add songs with ♫ from any album or search.</p>}
+      {items.length === 0 && (
+        <p className="muted">
+          {info.smartRules
+            ? "No songs in the library match these rules."
+            : "Empty: add songs with ♫ from any album or search."}
+        </p>
+      )}
       <Reorderable
         items={items}
         keyOf={(item) => item.itemId}

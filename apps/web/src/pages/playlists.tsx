@@ -1,12 +1,20 @@
-// The user's playlists (owned, collaborating, followed) and a form to create one.
+// The user's playlists (owned, collaborating, followed); making one by hand, from rules (smart) or from a file.
 import { useEffect, useState } from "react";
-import { myPlaylistsTopic, type PlaylistInfo, type PlaylistSnapshot } from "@soundmesh/protocol";
+import {
+  myPlaylistsTopic,
+  type PlaylistInfo,
+  type PlaylistSnapshot,
+  type SmartRules,
+} from "@soundmesh/protocol";
+import { ImportPlaylist } from "../components/import-playlist";
+import { SmartRulesForm } from "../components/smart-rules";
 import type { Connection } from "../connection";
 import { hrefOf, navigate } from "../route";
 
 export function Playlists({ connection }: { connection: Connection }) {
   const [playlists, setPlaylists] = useState<PlaylistInfo[]>();
   const [error, setError] = useState("");
+  const [isMakingSmart, setMakingSmart] = useState(false);
   useEffect(() => {
     const load = () =>
       void connection
@@ -18,6 +26,11 @@ export function Playlists({ connection }: { connection: Connection }) {
   }, [connection]);
   const create = (name: string) =>
     connection.request<PlaylistSnapshot>("playlist.create", { name }).then(
+      (s) => navigate({ name: "playlist", id: s.playlist.id }),
+      (e: Error) => setError(e.message),
+    );
+  const createSmart = (rules: SmartRules, name: string) =>
+    connection.request<PlaylistSnapshot>("playlist.createSmart", { name, rules }).then(
       (s) => navigate({ name: "playlist", id: s.playlist.id }),
       (e: Error) => setError(e.message),
     );
@@ -43,6 +56,24 @@ export function Playlists({ connection }: { connection: Connection }) {
           Create
         </button>
       </form>
+      <div className="actions">
+        <button
+          className="secondary"
+          aria-expanded={isMakingSmart}
+          onClick={() => setMakingSmart(!isMakingSmart)}
+        >
+          New smart playlist
+        </button>
+        <ImportPlaylist connection={connection} />
+      </div>
+      {isMakingSmart && (
+        <SmartRulesForm
+          withName
+          submitLabel="Create smart playlist"
+          onSubmit={(rules, name) => void createSmart(rules, name)}
+          onCancel={() => setMakingSmart(false)}
+        />
+      )}
       {error && <p className="error">{error}</p>}
       {playlists?.length === 0 && <p className="muted">No playlists yet.</p>}
       <ul className="playlist-list">
@@ -51,7 +82,8 @@ export function Playlists({ connection }: { connection: Connection }) {
             <a className="chip" href={hrefOf({ name: "playlist", id: p.id })}>
               <strong>{p.name}</strong>
               <small className="muted">
-                {p.itemCount} songs · {p.access.role}
+                {p.itemCount} songs · {p.smartRules ? "smart · " : ""}
+                {p.access.role}
                 {p.isCollaborative ? " · collaborative" : ""}
               </small>
             </a>
