@@ -6,3 +6,4 @@ export * from "./postgres";
 export * from "./db-targets";
 export * from "./fixture-library";
 export * from "./wait";
+export * from "./chromium";
