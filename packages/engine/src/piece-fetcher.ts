@@ -34,6 +34,8 @@ export interface PieceFetcherOptions {
   lowBufferMs?: number;
   /** While peers hold the track, the server is asked only for pieces needed within this long (the seeds' ~15 s). */
   serverWindowMs?: number;
+  /** Media time per wall-clock time (1 in players; more for headless peers playing fast), for due times. */
+  playbackRate?: number;
   /** How long a piece outside the server window waits for a peer lookup under way. */
   lookupWaitMs?: number;
   nowMs?: () => number;
@@ -152,7 +154,7 @@ export class PieceFetcher {
     if (urgencyMs <= lowMs || pool.holders(track).length > 0) return;
     const waitMs =
       urgencyMs > windowMs
-        ? Math.min(10_000, Math.max(lookupWaitMs, urgencyMs - windowMs))
+        ? Math.min(10_000, Math.max(lookupWaitMs, (urgencyMs - windowMs) / (this.options.playbackRate ?? 1)))
         : Math.min(lookupWaitMs, urgencyMs - lowMs);
     await Promise.race([lookup, this.sleep(waitMs, signal)]);
   }
@@ -172,7 +174,8 @@ export class PieceFetcher {
     const key = trackKey(track);
     const expected = track.manifest.pieceHashes[index]!;
     const startedMs = this.nowMs();
-    const dueInMs = () => urgencyMs - (this.nowMs() - startedMs);
+    const rate = this.options.playbackRate ?? 1;
+    const dueInMs = () => urgencyMs - (this.nowMs() - startedMs) * rate;
     const windowMs = this.options.serverWindowMs ?? 15_000;
     const isBufferLow = () =>
       (this.options.bufferedAheadMs?.() ?? Infinity) < (this.options.lowBufferMs ?? 5_000);
@@ -224,14 +227,15 @@ export class PieceFetcher {
         }
         const inWindow = dueInMs() <= windowMs;
         const noPeerLeft = ![...running.keys()].some((source) => source.kind === "peer");
-        // No neighbour holds it any more (they left): the server, whatever the window.
-        const peersGone = noPeerLeft && pool.holders(track).length === 0;
+        // No neighbour holds it any more (they left), or those left said they lack this piece: the server,
+        // whatever the window. A neighbour that was merely slow still holds it: the window applies.
+        const peersGone = noPeerLeft && !pool.holders(track).some((p) => !p.lacks?.(key, index));
         if (peersGone || (inWindow && (isBufferLow() || noPeerLeft))) launchServer();
         if (running.size === 0) {
           if (serverAttempts >= maxServerAttempts || (inWindow && serverSources.length === 0))
             throw lastError;
           // Nobody left to ask, and the piece is not due yet: wait until it enters the server window.
-          await this.sleep(Math.min(1_000, Math.max(0, dueInMs() - windowMs)), signal);
+          await this.sleep(Math.min(1_000, Math.max(0, (dueInMs() - windowMs) / rate)), signal);
           continue;
         }
         // Re-check the buffer and the window now and then while answers are awaited.

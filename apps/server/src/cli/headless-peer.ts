@@ -157,6 +157,7 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
     store,
     accounting,
     // Not below 750 ms: a busy machine (many peers on two cores) must not make every peer look slow.
+    playbackRate: speed,
     attemptTimeoutMs: Math.max(750, 2_000 / speed),
     lookupWaitMs: Math.max(750, 3_000 / speed),
     ...(peers
