@@ -64,6 +64,7 @@ function fakePlaylistService(bus: Bus) {
   let release = () => undefined as void;
   let onPageLoad = () => undefined as void;
   let pageLoads = 0;
+  let lookupFailures = 0;
   const heard = new Map<string, () => void>();
   const unused = () => {
     throw new AppError("UNAVAILABLE", "not in this stand-in");
@@ -74,6 +75,10 @@ function fakePlaylistService(bus: Bus) {
     ) as unknown as HandlersOf<PlaylistContract>),
     async searchDocuments({ playlistIds, cursor, limit }) {
       const sorted = [...documents.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+      if (playlistIds && lookupFailures > 0) {
+        lookupFailures--;
+        throw new AppError("TIMEOUT", "a failing look-up");
+      }
       if (playlistIds)
         return { documents: sorted.filter((d) => playlistIds.includes(d.id)), nextCursor: null };
       pageLoads++;
@@ -87,6 +92,10 @@ function fakePlaylistService(bus: Bus) {
   return {
     documents,
     pageLoads: () => pageLoads,
+    /** The next `count` look-ups by id fail. */
+    failLookups(count: number) {
+      lookupFailures = count;
+    },
     async serve() {
       serving = await playlistBus.serve(playlistContract, handlers);
     },
@@ -346,6 +355,16 @@ describe("playlists in search", () => {
     await expect.poll(() => s.playlistIds("still")).toEqual(["apart000"]);
     expect(s.catalogLoads()).toBe(2);
     expect(s.playlists.pageLoads()).toBe(pageLoads);
+  });
+
+  it("retries a re-fetch that failed, so the change is not lost", async () => {
+    const s = await setup([playlist("retry000", "Rainy Day", null)]);
+    await s.playlistsBuilt();
+    s.playlists.failLookups(2);
+    s.playlists.put(playlist("retry000", "Sunny Day", null));
+    await s.playlists.announce("retry000");
+    await expect.poll(() => s.playlistIds("sunny")).toEqual(["retry000"]);
+    expect(await s.playlistIds("rainy")).toEqual([]);
   });
 
   it("starts before the playlist service, answers meanwhile, and builds the playlist index once it answers", async () => {
