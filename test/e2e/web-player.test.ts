@@ -310,6 +310,36 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await expect.poll(() => page.getByLabel("Playlist name").inputValue()).toBe("Road Trip Mix");
   }, 60_000);
 
+  it("reorders a playlist by dragging, and the new order is the server's after a reload", async () => {
+    const playlistId = /#\/playlist\/([^/?]+)/.exec(page.url())![1]!;
+    const rows = page.locator(".tracks .track-main .title");
+    const titles = async () => (await rows.allInnerTexts()).map((text) => text.split("\n")[0]);
+    await expect.poll(titles).toEqual(["Disc 1 Song 2", "Disc 1 Song 1", "Disc 2 Song 1"]);
+    const expected = ["Disc 2 Song 1", "Disc 1 Song 2", "Disc 1 Song 1"];
+    const row = (title: string) => page.locator(".tracks li", { hasText: title });
+    await row("Disc 2 Song 1").dragTo(row("Disc 1 Song 2"));
+    // Shown at once (the drop was taken as a move, not a click), and the drag is over: no row is a drop target.
+    expect(await titles()).toEqual(expected);
+    await page.locator(".tracks li[data-drop-target]").waitFor({ state: "detached" });
+    // The page keeps unsent edits only in memory, and "saving…" may come and go before anyone looks: wait until
+    // the server holds the new order, as another device sees it, before reloading.
+    const other = await otherDevice();
+    try {
+      const serverTitles = async () => {
+        const { items } = await other.request<PlaylistSnapshot>("playlist.get", { playlistId });
+        const tracks = await other.request<Array<{ id: string; title: string }>>("catalog.tracks", {
+          trackIds: items.map((item) => item.trackId),
+        });
+        return items.map((item) => tracks.find((track) => track.id === item.trackId)?.title);
+      };
+      await expect.poll(serverTitles, { timeout: 10_000 }).toEqual(expected);
+    } finally {
+      await other.close();
+    }
+    await page.reload();
+    await expect.poll(titles).toEqual(expected);
+  }, 30_000);
+
   it("keeps a pinned playlist's offline copy in step with edits made elsewhere, pushed or missed while closed", async () => {
     const playlistUrl = page.url();
     const playlistId = /#\/playlist\/([^/?]+)/.exec(playlistUrl)![1]!;
