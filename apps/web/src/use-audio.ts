@@ -1,4 +1,5 @@
-// React binding of the audio controller: re-renders on its changes, at most once per displayed second.
+// React binding of the audio controller: re-renders on its changes, at most once per displayed second; and of its
+// offline library.
 import { useCallback, useRef, useSyncExternalStore } from "react";
 import type { AudioController, NowPlaying } from "./audio";
 
@@ -26,4 +27,11 @@ export function useNowPlaying(audio: AudioController): NowPlaying {
   const cache = useRef<{ key: string; snapshot: NowPlaying }>(undefined);
   if (cache.current?.key !== key) cache.current = { key, snapshot: audio.snapshot() };
   return cache.current.snapshot;
+}
+
+/** Re-renders on every change of the offline library: its list, downloads and problems. */
+export function useOfflineChanges(audio: AudioController): void {
+  const offline = audio.offline;
+  const subscribe = useCallback((listener: () => void) => offline.subscribe(listener), [offline]);
+  useSyncExternalStore(subscribe, () => offline.version);
 }

@@ -1,7 +1,7 @@
 // The "Make available offline" switch of an album or a playlist, with its download progress.
-import { useCallback, useSyncExternalStore } from "react";
 import type { AudioController } from "../audio";
 import type { OfflineCollection } from "../offline";
+import { useOfflineChanges } from "../use-audio";
 
 export function OfflineButton({
   audio,
@@ -10,10 +10,9 @@ export function OfflineButton({
   audio: AudioController;
   collection: OfflineCollection;
 }) {
-  const offline = audio.offline;
   // Re-render on download progress and on changes made elsewhere (a pinned playlist following its edits).
-  const subscribe = useCallback((listener: () => void) => offline.subscribe(listener), [offline]);
-  useSyncExternalStore(subscribe, () => offline.version);
+  useOfflineChanges(audio);
+  const offline = audio.offline;
   const progress = offline.downloading.get(collection.id);
   const pinned = offline.has(collection.id);
   if (progress !== undefined)

@@ -1,10 +1,12 @@
-// The albums and playlists pinned for offline listening; each plays from the cache with no server.
+// The albums and playlists pinned for offline listening, with what stopped their last download or update; each
+// plays from the cache with no server.
 import type { AudioController } from "../audio";
-import { useNowPlaying } from "../use-audio";
+import { useNowPlaying, useOfflineChanges } from "../use-audio";
 import { Cover } from "./cover";
 
 export function OfflineList({ audio }: { audio: AudioController }) {
   useNowPlaying(audio);
+  useOfflineChanges(audio);
   const offline = audio.offline.list();
   if (offline.length === 0)
     return <p className="muted">Nothing yet: use "Make available offline" on an album.</p>;
@@ -20,6 +22,9 @@ export function OfflineList({ audio }: { audio: AudioController }) {
                 {c.subtitle} · {c.tracks.length} songs
                 {audio.offline.downloading.has(c.id) ? " · downloading…" : ""}
               </small>
+              {audio.offline.problems.has(c.id) && (
+                <small className="error">{audio.offline.problems.get(c.id)}</small>
+              )}
             </span>
           </button>
           <button className="secondary" onClick={() => void audio.offline.unpin(c.id)}>
