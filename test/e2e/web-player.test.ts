@@ -321,8 +321,8 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     // Shown at once (the drop was taken as a move, not a click), and the drag is over: no row is a drop target.
     expect(await titles()).toEqual(expected);
     await page.locator(".tracks li[data-drop-target]").waitFor({ state: "detached" });
-    // The page keeps unsent edits only in memory, and "saving…" may come and go before anyone looks: wait until
-    // the server holds the new order, as another device sees it, before reloading.
+    // "saving…" may come and go before anyone looks, so waiting for it to vanish proves nothing: wait until the
+    // server holds the new order, as another device sees it, before reloading.
     const other = await otherDevice();
     try {
       const serverTitles = async () => {
@@ -339,6 +339,41 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.reload();
     await expect.poll(titles).toEqual(expected);
   }, 30_000);
+
+  it("keeps an edit made while the server is down across a reload, and sends it once the server is back", async () => {
+    const playlistId = /#\/playlist\/([^/?]+)/.exec(page.url())![1]!;
+    const rows = page.locator(".tracks .track-main .title");
+    const titles = async () => (await rows.allInnerTexts()).map((text) => text.split("\n")[0]);
+    const expected = ["Disc 1 Song 1", "Disc 2 Song 1", "Disc 1 Song 2"];
+    await server!.close();
+    server = undefined;
+    await page.getByText("Connection lost: reconnecting…").waitFor();
+    await page.locator(".tracks li", { hasText: "Disc 1 Song 1" }).dragTo(page.locator(".tracks li").first());
+    expect(await titles()).toEqual(expected);
+    await page.getByText("saving…").waitFor();
+    await page.reload();
+    await page.getByText("Offline: music you made available offline still plays").waitFor();
+    server = await start();
+    // Back online by itself, on the same page: the kept edit is sent, and the server holds it.
+    await page
+      .getByText("Offline: music you made available offline still plays")
+      .waitFor({ state: "detached", timeout: 20_000 });
+    const other = await otherDevice();
+    try {
+      const serverTitles = async () => {
+        const { items } = await other.request<PlaylistSnapshot>("playlist.get", { playlistId });
+        const tracks = await other.request<Array<{ id: string; title: string }>>("catalog.tracks", {
+          trackIds: items.map((item) => item.trackId),
+        });
+        return items.map((item) => tracks.find((track) => track.id === item.trackId)?.title);
+      };
+      await expect.poll(serverTitles, { timeout: 10_000 }).toEqual(expected);
+    } finally {
+      await other.close();
+    }
+    await expect.poll(titles).toEqual(expected);
+    await page.getByText("saving…").waitFor({ state: "detached" });
+  }, 60_000);
 
   it("keeps a pinned playlist's offline copy in step with edits made elsewhere, pushed or missed while closed", async () => {
     const playlistUrl = page.url();

@@ -92,6 +92,7 @@ function Page({
           connectionState={connectionState}
           playlistId={route.id}
           audio={audio}
+          userId={user.id}
         />
       );
   }

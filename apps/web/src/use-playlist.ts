@@ -1,7 +1,8 @@
 // A playlist kept live: the shared client model (optimistic edits, offline queue) synced over the app's socket,
-// with the catalog records of its tracks.
+// with the catalog records of its tracks. Edits not yet confirmed are kept in localStorage, per user, so a reload
+// (or closing the app while offline) does not lose them: the next open resumes and sends them.
 import { useEffect, useState } from "react";
-import { PlaylistSync, type PlaylistModel } from "@soundmesh/playlist-model";
+import { PlaylistModel, PlaylistSync, type PlaylistModelState } from "@soundmesh/playlist-model";
 import type { TrackRecord } from "@soundmesh/protocol";
 import type { Connection, ConnectionState } from "./connection";
 
@@ -14,10 +15,30 @@ export interface LivePlaylist {
   version: number;
 }
 
+const queueKey = (userId: string, playlistId: string) => `soundmesh.playlist-queue.${userId}.${playlistId}`;
+
+function savedState(key: string): PlaylistModelState | undefined {
+  try {
+    const text = localStorage.getItem(key);
+    return text ? (JSON.parse(text) as PlaylistModelState) : undefined;
+  } catch {
+    // Unreadable (changed by hand, or an older format): start from the server's state.
+    localStorage.removeItem(key);
+    return undefined;
+  }
+}
+
+/** Keeps the model's confirmed state and queue while edits wait; forgets them once all are confirmed. */
+function saveQueue(key: string, model: PlaylistModel): void {
+  if (model.pending.length === 0) localStorage.removeItem(key);
+  else localStorage.setItem(key, JSON.stringify(model.save()));
+}
+
 export function usePlaylist(
   connection: Connection,
   playlistId: string,
   state: ConnectionState,
+  userId: string,
 ): LivePlaylist {
   const [sync, setSync] = useState<PlaylistSync>();
   const [version, setVersion] = useState(0);
@@ -28,11 +49,21 @@ export function usePlaylist(
     let closed = false;
     setSync(undefined);
     setError("");
-    PlaylistSync.open(connection, playlistId).then(
+    const key = queueKey(userId, playlistId);
+    const saved = savedState(key);
+    const resume = saved ? { resume: PlaylistModel.restore(saved, { userId }) } : {};
+    PlaylistSync.open(connection, playlistId, { userId, ...resume }).then(
       (opened) => {
         if (closed) return opened.close();
         current = opened;
-        opened.model.onChange(() => setVersion((v) => v + 1));
+        opened.model.onChange(() => {
+          try {
+            saveQueue(key, opened.model);
+          } catch (e) {
+            setError(`Unsaved edits could not be kept for a reload: ${(e as Error).message}`);
+          }
+          setVersion((v) => v + 1);
+        });
         opened.model.onRejected((_op, e) => setError(`An edit was refused (${e.code}).`));
         opened.onChange(() => setVersion((v) => v + 1));
         setSync(opened);
@@ -43,7 +74,7 @@ export function usePlaylist(
       closed = true;
       current?.close();
     };
-  }, [connection, playlistId]);
+  }, [connection, playlistId, userId]);
   // Back from a disconnection: fetch what others changed meanwhile, then send what was edited offline.
   useEffect(() => {
     if (state === "open") void sync?.reconnected();

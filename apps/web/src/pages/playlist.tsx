@@ -120,13 +120,15 @@ export function Playlist({
   connectionState,
   playlistId,
   audio,
+  userId,
 }: {
   connection: Connection;
   connectionState: ConnectionState;
   playlistId: string;
   audio: AudioController;
+  userId: string;
 }) {
-  const { model, tracks, error, deleted } = usePlaylist(connection, playlistId, connectionState);
+  const { model, tracks, error, deleted } = usePlaylist(connection, playlistId, connectionState, userId);
   const [problem, setProblem] = useState("");
   if (deleted) return <p className="muted">This playlist was deleted.</p>;
   if (!model) return error ? <p className="error">{error}</p> : <p className="muted">Loading…</p>;
