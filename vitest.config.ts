@@ -9,6 +9,8 @@ export default defineConfig({
       "apps/server/test/**/*.test.ts",
       "test/e2e/**/*.test.ts",
     ],
+    // Builds the web player once for the browser suites (test/global-setup.ts).
+    globalSetup: ["test/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",

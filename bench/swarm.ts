@@ -11,7 +11,15 @@ import {
   type HeadlessPeer,
   type HeadlessPeerReport,
 } from "@soundmesh/server";
-import { WsClient, setupAdmin, spawnServer, waitUntil } from "@soundmesh/test-kit";
+import {
+  WsClient,
+  buildWebPlayer,
+  chromiumArgs,
+  chromiumPath,
+  setupAdmin,
+  spawnServer,
+  waitUntil,
+} from "@soundmesh/test-kit";
 import { printTable, round, summarize, writeResults, type Row } from "./report";
 
 const TRACKS = Number(process.env.BENCH_SWARM_TRACKS ?? 6);
@@ -92,13 +100,9 @@ async function browserListener(title: string, dir: string): Promise<BrowserResul
   let context: BrowserContext | undefined;
   try {
     context = await chromium.launchPersistentContext(dir, {
-      executablePath: "/usr/bin/chromium",
+      executablePath: chromiumPath,
       headless: true,
-      args: [
-        ...["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"],
-        ...["--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        "--autoplay-policy=no-user-gesture-required",
-      ],
+      args: [...chromiumArgs],
     });
     await context.addInitScript(() => {
       const probe = { stalls: 0, started: false };
@@ -249,8 +253,7 @@ function summarizeRun(label: string, result: RunResult): Row {
 const rows: Row[] = [];
 try {
   // The web player's production build, for the browsers in the swarm.
-  if (BROWSERS > 0)
-    execFileSync("npm", ["run", "build", "--workspace", "@soundmesh/web"], { stdio: "ignore" });
+  if (BROWSERS > 0) buildWebPlayer();
   const token = await setupAdmin(server.url);
   const ws = await WsClient.connect(server.url, token);
   const found = await waitUntil(

@@ -7,7 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Page } from "playwright-core";
 import type { AlbumRecord, TrackRecord } from "@soundmesh/protocol";
-import { setupAdmin, spawnServer, waitUntil, WsClient } from "@soundmesh/test-kit";
+import {
+  buildWebPlayer,
+  chromiumArgs,
+  chromiumPath,
+  setupAdmin,
+  spawnServer,
+  waitUntil,
+  WsClient,
+} from "@soundmesh/test-kit";
 import { printTable, round, summarize, writeResults, type Row } from "./report";
 
 const TRACKS = Number(process.env.BENCH_WEB_TRACKS ?? 25);
@@ -30,22 +38,15 @@ for (let i = 1; i <= TRACKS; i++)
   makeTrack("Fifty Plays", `${String(i).padStart(2, "0")} Tune ${i}.flac`, `Tune ${i}`, i, 30);
 makeTrack("Long Haul", "01 Long One.flac", "Long One", 1, 300);
 // A production build: React's development mode would make every figure worse than what users get.
-execFileSync("npm", ["run", "build", "--workspace", "@soundmesh/web"], {
-  stdio: "ignore",
-  env: { ...process.env, NODE_ENV: "production" },
-});
+buildWebPlayer();
 const server = await spawnServer(join(work, "data"), {
   SOUNDMESH_LIBRARY: join(work, "library"),
   SOUNDMESH_LOG_LEVEL: "warn",
 });
 const context = await chromium.launchPersistentContext(join(work, "profile"), {
-  executablePath: "/usr/bin/chromium",
+  executablePath: chromiumPath,
   headless: true,
-  args: [
-    ...["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"],
-    ...["--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    "--autoplay-policy=no-user-gesture-required",
-  ],
+  args: [...chromiumArgs],
 });
 const rows: Row[] = [];
 

@@ -1,19 +1,26 @@
 // Peer-assisted streaming in headless Chromium: a second browser gets most of a track from the first and plays
 // without stutter; when the first leaves mid-transfer the second finishes from the server; a headless peer that
 // serves corrupted pieces never gets a byte into a browser's buffer.
-import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseWebRtc, startHeadlessPeer, type HeadlessPeer } from "@soundmesh/server";
-import { WsClient, login, setupAdmin, startServer, waitUntil, type TestServer } from "@soundmesh/test-kit";
+import {
+  WsClient,
+  chromiumArgs,
+  chromiumPath,
+  login,
+  requireChromium,
+  setupAdmin,
+  startServer,
+  waitUntil,
+  type TestServer,
+} from "@soundmesh/test-kit";
 import { generateP2pLibrary } from "./p2p-library";
 
-const chromiumPath = "/usr/bin/chromium";
-const hasChromium = spawnSync(chromiumPath, ["--version"], { stdio: "ignore" }).status === 0;
-if (!hasChromium && process.env.CI) throw new Error("Chromium is required in CI (apt-get install chromium)");
+const hasChromium = requireChromium("peer-assisted streaming in Chromium");
 
 const password = "correct horse battery";
 let server: TestServer;
@@ -28,18 +35,8 @@ async function openBrowser(uploadLimitBytesPerSecond = 0): Promise<Page> {
   dirs.push(dir);
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: chromiumPath,
+    args: [...chromiumArgs],
     headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--autoplay-policy=no-user-gesture-required",
-    ],
   });
   contexts.push(context);
   await context.addInitScript((limit) => {
@@ -112,7 +109,6 @@ const waitForBytes = (page: Page, accept: (b: PageBytes) => boolean, timeoutMs =
 
 describe.skipIf(!hasChromium)("peer-assisted streaming in Chromium", () => {
   beforeAll(async () => {
-    execFileSync("npm", ["run", "build", "--workspace", "@soundmesh/web"], { stdio: "ignore" });
     const library = await generateP2pLibrary(3, 40);
     server = await startServer({ libraryFolders: [library] });
     const token = await setupAdmin(server.url, "admin", password);

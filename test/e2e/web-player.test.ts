@@ -1,20 +1,25 @@
 // The web player in Debian's headless Chromium against a real server: set-up, search, play, seek, a measured gapless
 // boundary, cached replay with no request, playlists (a pinned one following edits made elsewhere), a server restart
 // mid-track, offline pinned playback, and screenshots.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlaylistSnapshot, SearchHit } from "@soundmesh/protocol";
-import { WsClient, generateFixtureLibrary, login, startServer, type TestServer } from "@soundmesh/test-kit";
+import {
+  WsClient,
+  chromiumArgs,
+  chromiumPath,
+  generateFixtureLibrary,
+  login,
+  requireChromium,
+  startServer,
+  type TestServer,
+} from "@soundmesh/test-kit";
 
-const chromiumPath = "/usr/bin/chromium";
-const hasChromium = spawnSync(chromiumPath, ["--version"], { stdio: "ignore" }).status === 0;
-if (!hasChromium && process.env.CI) throw new Error("Chromium is required in CI (apt-get install chromium)");
-if (!hasChromium)
-  console.warn("\n*** Chromium not found: web player tests SKIPPED (apt-get install chromium) ***\n");
+const hasChromium = requireChromium("web player tests");
 
 /** A 1×1 PNG, the smallest image a cover upload takes. */
 const onePixelPng =
@@ -111,11 +116,6 @@ async function playRow(title: string): Promise<void> {
 
 describe.skipIf(!hasChromium)("web player in Chromium", () => {
   beforeAll(async () => {
-    // A production build (Vitest sets NODE_ENV=test, which would build React's development mode).
-    execFileSync("npm", ["run", "build", "--workspace", "@soundmesh/web"], {
-      stdio: "ignore",
-      env: { ...process.env, NODE_ENV: "production" },
-    });
     const fixture = await generateFixtureLibrary();
     libraries = [fixture.root, generateLongTracks()];
     dataDir = mkdtempSync(join(tmpdir(), "soundmesh-web-e2e-"));
@@ -126,18 +126,8 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     mkdirSync(screenshots, { recursive: true });
     context = await chromium.launchPersistentContext(profileDir, {
       executablePath: chromiumPath,
+      args: [...chromiumArgs],
       headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required",
-      ],
       viewport: { width: 1280, height: 800 },
     });
     page = context.pages()[0] ?? (await context.newPage());
