@@ -72,6 +72,10 @@ export class PieceFetchError extends Error {
 
 export class PieceFetcher {
   private readonly meters = new Map<string, ThroughputMeter>();
+  private readonly firstPieces = new Map<
+    string,
+    { hasArrived: boolean; arrived: Promise<void>; arrive(): void }
+  >();
   readonly overall = new ThroughputMeter();
   private readonly nowMs: () => number;
 
@@ -94,6 +98,41 @@ export class PieceFetcher {
   }
 
   async fetch(track: TrackRef, index: number, urgencyMs: number, signal: AbortSignal): Promise<Uint8Array> {
+    const bytes = await this.fetchPiece(track, index, urgencyMs, signal);
+    this.firstPiece(trackKey(track)).arrive();
+    return bytes;
+  }
+
+  /**
+   * A track's first piece, whichever it is: peer lookups wait for it, so WebRTC handshakes never compete with the
+   * start of playback for the CPU and the network (the seeds: "request first piece from servers; meanwhile search
+   * P2P for the remainder").
+   */
+  private firstPiece(key: string): { hasArrived: boolean; arrived: Promise<void>; arrive(): void } {
+    let entry = this.firstPieces.get(key);
+    if (!entry) {
+      let resolve: () => void = () => undefined;
+      const arrived = new Promise<void>((done) => (resolve = done));
+      const created = {
+        hasArrived: false,
+        arrived,
+        arrive() {
+          created.hasArrived = true;
+          resolve();
+        },
+      };
+      entry = created;
+      this.firstPieces.set(key, entry);
+    }
+    return entry;
+  }
+
+  private async fetchPiece(
+    track: TrackRef,
+    index: number,
+    urgencyMs: number,
+    signal: AbortSignal,
+  ): Promise<Uint8Array> {
     const key = trackKey(track);
     const expected = track.manifest.pieceHashes[index];
     if (expected === undefined) throw new PieceFetchError(`no piece ${index}`, index);
@@ -147,10 +186,16 @@ export class PieceFetcher {
     urgencyMs: number,
     signal: AbortSignal,
   ): Promise<void> {
-    const lookup = pool.want(track);
     const lowMs = this.options.lowBufferMs ?? 5_000;
     const windowMs = this.options.serverWindowMs ?? 15_000;
     const lookupWaitMs = this.options.lookupWaitMs ?? 3_000;
+    const first = this.firstPiece(trackKey(track));
+    if (!first.hasArrived) {
+      if (urgencyMs <= lowMs || pool.holders(track).length > 0) return;
+      await Promise.race([first.arrived, this.sleep(lookupWaitMs, signal)]);
+      if (signal.aborted) return;
+    }
+    const lookup = pool.want(track);
     if (urgencyMs <= lowMs || pool.holders(track).length > 0) return;
     const waitMs =
       urgencyMs > windowMs

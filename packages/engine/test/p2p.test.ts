@@ -209,6 +209,27 @@ describe("fetching from peers", () => {
     expect(found.calls.map((c) => c.index)).toEqual([6]);
   });
 
+  it("starts no peer lookup before the track's first piece has arrived, so handshakes never delay the start", async () => {
+    const server = new FakeSource("server", "server", 150);
+    const pool = new FakePool([]);
+    const fetcher = new PieceFetcher({
+      sources: [server],
+      accounting: new ByteAccounting(),
+      peers: pool,
+      bufferedAheadMs: () => 0,
+      lookupWaitMs: 1_000,
+    });
+    const first = fetcher.fetch(track, 0, 0, live());
+    const later = fetcher.fetch(track, 4, 20_000, live());
+    await vi.waitFor(() => expect(server.calls).toHaveLength(1));
+    expect(pool.wanted).toBe(0);
+    await first;
+    await vi.waitFor(() => expect(pool.wanted).toBeGreaterThan(0));
+    await later;
+    // The later piece waited for the first and for the lookup, then (no peer found) went to the server.
+    expect(server.calls.map((c) => c.index)).toEqual([0, 4]);
+  });
+
   it("stops at once when the track changes, cancelling the outstanding request", async () => {
     const slow = new FakeSource("peer", peerName(1), 5_000);
     const { fetcher } = fetcherWith({ peers: [slow] });
