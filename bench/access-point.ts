@@ -1,23 +1,14 @@
 // Access point benchmark: WebSocket request round trips (user.me through the bus to the user service) on loopback.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WsClient, setupAdmin, spawnServer } from "@soundmesh/test-kit";
-import { printTable, round, summarize, writeResults, type Row } from "./report";
+import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-ap-"));
-const configFile = join(dataDir, "bench-config.json");
-// The per-user limit would otherwise measure the limiter, not the server.
-writeFileSync(
-  configFile,
-  JSON.stringify({
-    rateLimits: {
-      perUser: { ratePerSecond: 1e6, burst: 1e6 },
-      busDefault: { ratePerSecond: 1e6, burst: 1e6 },
-    },
-  }),
-);
+// The rate limits would otherwise measure the limiters, not the server.
+const configFile = writeUnlimitedConfig(dataDir);
 const server = await spawnServer(dataDir, { SOUNDMESH_CONFIG: configFile });
 const rows: Row[] = [];
 try {

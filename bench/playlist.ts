@@ -1,12 +1,12 @@
 // Playlist benchmark: edits per second and acknowledgement latency on one hot playlist with 1, 8 and 64 concurrent
 // editors over WebSockets (SQLite, and PostgreSQL when reachable); applying a 10,000-item snapshot on a client.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PlaylistOperation, PlaylistRevision, PlaylistSnapshot } from "@soundmesh/protocol";
 import { PlaylistModel, newRandomId } from "@soundmesh/playlist-model";
 import { WsClient, pgTestDatabase, setupAdmin, spawnServer } from "@soundmesh/test-kit";
-import { printTable, round, summarize, writeResults, type Row } from "./report";
+import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const editorCounts = [1, 8, 64];
@@ -49,17 +49,8 @@ async function editLoop(
 
 async function hotPlaylist(database: string, env: Record<string, string>): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-playlist-"));
-  const configFile = join(dataDir, "bench-config.json");
-  // The per-user and per-edge limits would otherwise measure the limiters, not the playlist service.
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      rateLimits: {
-        perUser: { ratePerSecond: 1e6, burst: 1e6 },
-        busDefault: { ratePerSecond: 1e6, burst: 1e6 },
-      },
-    }),
-  );
+  // The rate limits would otherwise measure the limiters, not the server.
+  const configFile = writeUnlimitedConfig(dataDir);
   const server = await spawnServer(dataDir, { SOUNDMESH_CONFIG: configFile, ...env });
   const rows: Row[] = [];
   try {

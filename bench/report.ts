@@ -61,3 +61,14 @@ export function writeResults(name: string, rows: Row[], extra: Record<string, un
   console.log(`\nwrote ${file}`);
   return file;
 }
+
+/**
+ * Writes a server config with the per-user and per-edge rate limits out of the way, so a benchmark measures the
+ * server rather than its limiters; returns the file's path (for SOUNDMESH_CONFIG).
+ */
+export function writeUnlimitedConfig(dir: string): string {
+  const file = join(dir, "bench-config.json");
+  const unlimited = { ratePerSecond: 1e6, burst: 1e6 };
+  writeFileSync(file, JSON.stringify({ rateLimits: { perUser: unlimited, busDefault: unlimited } }));
+  return file;
+}

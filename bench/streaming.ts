@@ -1,10 +1,10 @@
 // Streaming benchmark: time to first piece (cold transcode vs cached), piece throughput with 64 clients, server memory.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WsClient, setupAdmin, spawnServer, waitUntil } from "@soundmesh/test-kit";
-import { printTable, round, summarize, writeResults, type Row } from "./report";
+import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
 
 const TRACKS = 8;
 const CLIENTS = 64;
@@ -35,16 +35,8 @@ for (let i = 0; i < TRACKS; i++) {
     join(library, `${i + 1} Track ${i}.flac`),
   ]);
 }
-const configFile = join(work, "config.json");
-writeFileSync(
-  configFile,
-  JSON.stringify({
-    rateLimits: {
-      perUser: { ratePerSecond: 1e6, burst: 1e6 },
-      busDefault: { ratePerSecond: 1e6, burst: 1e6 },
-    },
-  }),
-);
+// The rate limits would otherwise measure the limiters, not the server.
+const configFile = writeUnlimitedConfig(work);
 const server = await spawnServer(join(work, "data"), {
   SOUNDMESH_CONFIG: configFile,
   SOUNDMESH_LIBRARY: join(work, "library"),

@@ -1,7 +1,7 @@
 // Swarm benchmark: headless peers on loopback, arriving one by one, play a Zipf-popular set of tracks with P2P on and off; server and
 // P2P shares of bytes, stutters and start latency. Bounded: a fixed number of peers, plays and playback speed.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
@@ -20,7 +20,7 @@ import {
   spawnServer,
   waitUntil,
 } from "@soundmesh/test-kit";
-import { printTable, round, summarize, writeResults, type Row } from "./report";
+import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
 
 const TRACKS = Number(process.env.BENCH_SWARM_TRACKS ?? 6);
 const PEERS = Number(process.env.BENCH_SWARM_PEERS ?? 20);
@@ -68,16 +68,8 @@ for (let i = 0; i < TRACKS; i++) {
     join(library, `${i + 1} Tone ${i + 1}.flac`),
   ]);
 }
-const configFile = join(work, "config.json");
-writeFileSync(
-  configFile,
-  JSON.stringify({
-    rateLimits: {
-      perUser: { ratePerSecond: 1e6, burst: 1e6 },
-      busDefault: { ratePerSecond: 1e6, burst: 1e6 },
-    },
-  }),
-);
+// The rate limits would otherwise measure the limiters, not the server.
+const configFile = writeUnlimitedConfig(work);
 const server = await spawnServer(join(work, "data"), {
   SOUNDMESH_CONFIG: configFile,
   SOUNDMESH_LIBRARY: join(work, "library"),
