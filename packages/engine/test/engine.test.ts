@@ -1,5 +1,4 @@
 // The engine's decisions in Node: scheduling by urgency, seeking, the start rule, byte accounting, LRU, recovery.
-import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   ByteAccounting,
@@ -13,30 +12,18 @@ import {
   pieceAtTime,
   schedulePieces,
   shouldStart,
-  type Manifest,
   type PieceSource,
   type TrackRef,
 } from "@soundmesh/engine";
+import { pieceSize, syntheticTrack } from "./synthetic-track";
 
-const pieceSize = 1000;
-const pieces = Array.from({ length: 10 }, (_, i) => new Uint8Array(pieceSize).fill(i + 1));
-const manifest: Manifest = {
-  trackId: "t1",
-  profile: "opus96",
-  mimeType: 'audio/webm; codecs="opus"',
-  codec: "opus",
-  bitrateKbps: 80,
-  durationMs: 10_000,
-  sizeBytes: pieceSize * 10,
-  pieceSizeBytes: pieceSize,
-  pieceCount: 10,
-  pieceHashes: pieces.map((bytes) => createHash("sha256").update(bytes).digest("hex")),
+const { pieces, manifest } = syntheticTrack(10, {
   seekIndex: [
     { timeMs: 0, byteOffset: 0 },
     { timeMs: 4_000, byteOffset: 3_500 },
     { timeMs: 8_000, byteOffset: 8_200 },
   ],
-};
+});
 const track: TrackRef = { trackId: "t1", profile: "opus96", manifest };
 
 describe("piece scheduler", () => {

@@ -1,6 +1,5 @@
 // Peer-assisted fetching with fake peers in Node: urgency order, slow peers, the server window, low-buffer
 // fallback, upload stop, corrupted pieces, cancellation, 2-hop discovery and the wire's bounds checks.
-import { createHash } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import {
   ByteAccounting,
@@ -11,29 +10,16 @@ import {
   encodeFrame,
   trackKey,
   type FetchOptions,
-  type Manifest,
   type PeerPieceSource,
   type PeerPool,
   type PieceSource,
   type TrackerClient,
   type TrackRef,
 } from "@soundmesh/engine";
+import { pieceSize, syntheticTrack } from "./synthetic-track";
 import { FakeNetwork } from "./fake-network";
 
-const pieceSize = 1000;
-const pieces = Array.from({ length: 20 }, (_, i) => new Uint8Array(pieceSize).fill(i + 1));
-const manifest: Manifest = {
-  trackId: "t1",
-  profile: "opus96",
-  mimeType: 'audio/webm; codecs="opus"',
-  codec: "opus",
-  bitrateKbps: 80,
-  durationMs: 20_000,
-  sizeBytes: pieceSize * 20,
-  pieceSizeBytes: pieceSize,
-  pieceCount: 20,
-  pieceHashes: pieces.map((bytes) => createHash("sha256").update(bytes).digest("hex")),
-};
+const { pieces, manifest } = syntheticTrack(20);
 const track: TrackRef = { trackId: "t1", profile: "opus96", manifest };
 const key = trackKey(track);
 const peerName = (n: number) => `p_${String(n).padStart(16, "0")}`;
