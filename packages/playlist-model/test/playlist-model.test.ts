@@ -1,36 +1,12 @@
 // The client model on its own: id-addressed operations, the optimistic view over the queue, acknowledgements,
 // gaps, refusals, snapshots and saving the offline queue.
 import { describe, expect, it } from "vitest";
-import type { PlaylistRevision, PlaylistSnapshot } from "@soundmesh/protocol";
+import type { PlaylistRevision } from "@soundmesh/protocol";
 import { ItemList, PlaylistModel } from "@soundmesh/playlist-model";
+import { item, snapshotOf } from "./snapshots";
 
-const item = (itemId: string, trackId = `t-${itemId}`) => ({ itemId, trackId, addedBy: "u1", addedAt: 1 });
 const ids = (list: { toArray(): ReadonlyArray<{ itemId: string }> } | ReadonlyArray<{ itemId: string }>) =>
   ("toArray" in list ? list.toArray() : list).map((i) => i.itemId);
-
-function snapshotOf(itemIds: string[], revision = 0): PlaylistSnapshot {
-  return {
-    playlist: {
-      id: "playlist1",
-      ownerId: "u1",
-      ownerName: "alice",
-      name: "Mix",
-      description: "",
-      isPublic: false,
-      isCollaborative: true,
-      collaborators: [],
-      followerCount: 0,
-      revision,
-      itemCount: itemIds.length,
-      hasUploadedCover: false,
-      smartRules: null,
-      createdAt: 1,
-      updatedAt: 1,
-      access: { role: "owner", canEdit: true, isFollowing: false },
-    },
-    items: itemIds.map((id) => item(id)),
-  };
-}
 
 let sequence = 0;
 const counterIds = () => `id${String(++sequence).padStart(6, "0")}`;

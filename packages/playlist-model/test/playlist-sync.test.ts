@@ -8,28 +8,9 @@ import type {
   SubmittedOperation,
 } from "@soundmesh/protocol";
 import { PlaylistSync, type PlaylistConnection } from "@soundmesh/playlist-model";
+import { snapshotOf } from "./snapshots";
 
-const snapshot = (revision = 0): PlaylistSnapshot => ({
-  playlist: {
-    id: "playlist1",
-    ownerId: "u1",
-    ownerName: "alice",
-    name: "Mix",
-    description: "",
-    isPublic: false,
-    isCollaborative: true,
-    collaborators: [],
-    followerCount: 0,
-    revision,
-    itemCount: 0,
-    hasUploadedCover: false,
-    smartRules: null,
-    createdAt: 1,
-    updatedAt: 1,
-    access: { role: "owner", canEdit: true, isFollowing: false },
-  },
-  items: [],
-});
+const snapshot = (revision = 0): PlaylistSnapshot => snapshotOf([], revision);
 
 const failure = (code: string) => Object.assign(new Error(code), { code });
 
