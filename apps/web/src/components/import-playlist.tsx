@@ -4,6 +4,7 @@ import { useState } from "react";
 import type { ImportReport, PlaylistSnapshot } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 import { hrefOf } from "../route";
+import { FileButton } from "./file-button";
 
 type Imported = { snapshot: PlaylistSnapshot; report: ImportReport };
 
@@ -40,20 +41,14 @@ export function ImportPlaylist({ connection }: { connection: Connection }) {
   const report = imported?.report;
   return (
     <>
-      <label className="secondary file-button" aria-disabled={busy}>
-        {busy ? "Importing…" : "Import"}
-        <input
-          type="file"
-          accept=".m3u,.m3u8,.xspf,audio/x-mpegurl,application/xspf+xml"
-          aria-label="Import a playlist file (M3U, M3U8 or XSPF)"
-          disabled={busy}
-          onChange={(e) => {
-            const file = e.currentTarget.files?.[0];
-            e.currentTarget.value = "";
-            if (file) void importFile(file);
-          }}
-        />
-      </label>
+      <FileButton
+        label="Import"
+        busyLabel="Importing…"
+        isBusy={busy}
+        accept=".m3u,.m3u8,.xspf,audio/x-mpegurl,application/xspf+xml"
+        ariaLabel="Import a playlist file (M3U, M3U8 or XSPF)"
+        onFile={(file) => void importFile(file)}
+      />
       {error && (
         <p role="alert" className="error">
           {error}

@@ -3,6 +3,7 @@
 import { useState } from "react";
 import type { PlaylistInfo } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+import { FileButton } from "./file-button";
 
 type ExportedFile = { fileName: string; mimeType: string; text: string };
 
@@ -85,20 +86,14 @@ export function PlaylistCover({
       )}
       {info.access.canEdit && (
         <div className="cover-actions">
-          <label className="secondary file-button" aria-disabled={isBusy}>
-            {isBusy ? "Uploading…" : "Change cover"}
-            <input
-              type="file"
-              accept="image/jpeg,image/png,image/webp"
-              aria-label="Upload a cover image (JPEG, PNG or WebP)"
-              disabled={isBusy}
-              onChange={(e) => {
-                const file = e.currentTarget.files?.[0];
-                e.currentTarget.value = "";
-                if (file) void base64Of(file).then(setCover, (error: Error) => onError(error.message));
-              }}
-            />
-          </label>
+          <FileButton
+            label="Change cover"
+            busyLabel="Uploading…"
+            isBusy={isBusy}
+            accept="image/jpeg,image/png,image/webp"
+            ariaLabel="Upload a cover image (JPEG, PNG or WebP)"
+            onFile={(file) => void base64Of(file).then(setCover, (error: Error) => onError(error.message))}
+          />
           {info.hasUploadedCover && (
             <button className="secondary" disabled={isBusy} onClick={() => void setCover(null)}>
               Remove cover
