@@ -18,7 +18,7 @@ import {
   waitUntil,
   type TestServer,
 } from "@soundmesh/test-kit";
-import { generateP2pLibrary } from "./p2p-library";
+import { P2P_TRACK_SECONDS, generateP2pLibrary } from "./p2p-library";
 
 const hasChromium = requireChromium("peer-assisted streaming in Chromium");
 
@@ -109,7 +109,7 @@ const waitForBytes = (page: Page, accept: (b: PageBytes) => boolean, timeoutMs =
 
 describe.skipIf(!hasChromium)("peer-assisted streaming in Chromium", () => {
   beforeAll(async () => {
-    const library = await generateP2pLibrary(3, 40);
+    const library = await generateP2pLibrary(3, P2P_TRACK_SECONDS);
     server = await startServer({ libraryFolders: [library] });
     const token = await setupAdmin(server.url, "admin", password);
     const ws = await WsClient.connect(server.url, token);

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseWebRtc, startHeadlessPeer, type HeadlessPeer } from "@soundmesh/server";
 import { WsClient, login, setupAdmin, startServer, waitUntil, type TestServer } from "@soundmesh/test-kit";
-import { generateP2pLibrary } from "./p2p-library";
+import { P2P_TRACK_SECONDS, generateP2pLibrary } from "./p2p-library";
 
 let server: TestServer;
 let trackIds: string[];
@@ -27,7 +27,7 @@ async function peer(
 }
 
 beforeAll(async () => {
-  const library = await generateP2pLibrary(3, 40);
+  const library = await generateP2pLibrary(3, P2P_TRACK_SECONDS);
   server = await startServer({ libraryFolders: [library] });
   const token = await setupAdmin(server.url, "admin", password);
   const ws = await WsClient.connect(server.url, token);
@@ -48,10 +48,10 @@ afterAll(async () => {
 
 describe("headless peers", () => {
   it("a second listener gets most of its bytes from the first and plays without stutter", async () => {
-    const first = await peer(trackIds[0]!);
+    const first = await peer(trackIds[0]!, { speed: 16 });
     await first.played;
     expect(first.report().bytes.bySource.server).toBeGreaterThan(0);
-    const second = await peer(trackIds[0]!, { speed: 4 });
+    const second = await peer(trackIds[0]!, { speed: 8 });
     await second.played;
     const report = second.report();
     expect(report.bytes.share.peer, JSON.stringify(report)).toBeGreaterThan(0.5);
@@ -70,13 +70,13 @@ describe("headless peers", () => {
       report.bytes.bySource.peer,
     );
     expect(value(/^soundmesh_p2p_share ([\d.e-]+)/m)).toBeGreaterThan(0.2);
-  }, 60_000);
+  }, 90_000);
 
   it("finishes from the server without a stall when the peer it downloads from leaves mid-transfer", async () => {
     // The holder uploads at ~8x real time, so the transfer is still going when it leaves.
     const holder = await peer(trackIds[1]!, { speed: 16, upload: { bytesPerSecond: 100_000 } });
     await holder.played;
-    const listener = await peer(trackIds[1]!, { speed: 2 });
+    const listener = await peer(trackIds[1]!, { speed: 6 });
     await waitUntil(
       () => listener.report().bytes.bySource.peer,
       (bytes) => bytes >= 64 * 1024,
@@ -89,17 +89,17 @@ describe("headless peers", () => {
     expect(report.bytes.bySource.peer).toBeGreaterThan(0);
     expect(report.bytes.bySource.server).toBeGreaterThan(0);
     expect(report.overlay?.neighbours).toBe(0);
-  }, 60_000);
+  }, 90_000);
 
   it("never keeps a corrupted piece: the lying peer is reported, dropped and the track plays from the server", async () => {
     const liar = await peer(trackIds[2]!, { speed: 16, serveCorrupted: true });
     await liar.played;
-    const victim = await peer(trackIds[2]!, { speed: 4 });
+    const victim = await peer(trackIds[2]!, { speed: 8 });
     await victim.played;
     const report = victim.report();
     expect(report.bytes.rejectedPieces).toBeGreaterThanOrEqual(1);
     expect(report.bytes.bySource.peer).toBe(0);
     expect(report.overlay).toMatchObject({ badPeers: 1, neighbours: 0 });
     expect(report.stutters).toBe(0);
-  }, 60_000);
+  }, 90_000);
 });

@@ -7,6 +7,13 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
+/**
+ * Long enough that the server's window ahead of the playhead (15 s) plus the first piece stay a small part of a
+ * track: with 40 s tracks the best possible peer share was about half, so a slow WebRTC handshake on a loaded
+ * machine tipped "most bytes from peers" either way.
+ */
+export const P2P_TRACK_SECONDS = 90;
+
 /** Makes `count` tracks of `seconds` each (tones 40 Hz apart) in a cached folder and returns it. */
 export async function generateP2pLibrary(count = 3, seconds = 40): Promise<string> {
   const root = join(tmpdir(), `soundmesh-p2p-library-${count}x${seconds}s`);
