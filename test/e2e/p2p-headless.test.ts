@@ -73,10 +73,12 @@ describe("headless peers", () => {
   }, 90_000);
 
   it("finishes from the server without a stall when the peer it downloads from leaves mid-transfer", async () => {
-    // The holder uploads at ~8x real time, so the transfer is still going when it leaves.
-    const holder = await peer(trackIds[1]!, { speed: 16, upload: { bytesPerSecond: 100_000 } });
+    // The holder uploads at ~14x real time, so the transfer is still going when it leaves, yet a piece takes
+    // well under the listener's 750 ms peer timeout (at 100 kB/s a 64 KiB piece alone took 655 ms, and under
+    // load the peer lost every race to the server).
+    const holder = await peer(trackIds[1]!, { speed: 16, upload: { bytesPerSecond: 200_000 } });
     await holder.played;
-    const listener = await peer(trackIds[1]!, { speed: 6 });
+    const listener = await peer(trackIds[1]!, { speed: 4 });
     await waitUntil(
       () => listener.report().bytes.bySource.peer,
       (bytes) => bytes >= 64 * 1024,
