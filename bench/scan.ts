@@ -1,10 +1,10 @@
 // Scan benchmark: tracks per second on a generated 10,000-track MP3 library, first scan and no-change rescan.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDb } from "@soundmesh/db";
 import { CatalogStore, migrateCatalogStore, scanLibrary } from "@soundmesh/service-catalog";
+import { writeToneSync } from "@soundmesh/test-kit";
 import { printTable, round, writeResults, type Row } from "./report";
 
 const TRACKS = Number(process.env.BENCH_SCAN_TRACKS ?? 10_000);
@@ -37,21 +37,11 @@ function makeLibrary(root: string): void {
   const bases: Buffer[] = [];
   for (let i = 0; i < 20; i++) {
     const file = join(work, `base-${i}.mp3`);
-    execFileSync("ffmpeg", [
-      "-hide_banner",
-      "-loglevel",
-      "error",
-      "-y",
-      "-f",
-      "lavfi",
-      "-i",
-      `sine=frequency=${200 + i * 20}:duration=2`,
-      "-c:a",
-      "libmp3lame",
-      "-b:a",
-      "128k",
-      file,
-    ]);
+    writeToneSync(file, {
+      frequency: 200 + i * 20,
+      seconds: 2,
+      codec: ["-c:a", "libmp3lame", "-b:a", "128k"],
+    });
     bases.push(withoutId3(readFileSync(file)));
   }
   for (let n = 0; n < TRACKS; n++) {

@@ -1,9 +1,8 @@
 // Streaming benchmark: time to first piece (cold transcode vs cached), piece throughput with 64 clients, server memory.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { WsClient, setupAdmin, spawnServer, waitUntil } from "@soundmesh/test-kit";
+import { WsClient, setupAdmin, spawnServer, waitUntil, writeToneSync } from "@soundmesh/test-kit";
 import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
 
 const TRACKS = 8;
@@ -13,27 +12,12 @@ const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-stream-"));
 const library = join(work, "library", "Bench Artist", "Bench Album");
 mkdirSync(library, { recursive: true });
 for (let i = 0; i < TRACKS; i++) {
-  execFileSync("ffmpeg", [
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-y",
-    "-f",
-    "lavfi",
-    "-i",
-    `sine=frequency=${300 + i * 40}:duration=240`,
-    "-c:a",
-    "flac",
-    "-metadata",
-    `title=Track ${i}`,
-    "-metadata",
-    "artist=Bench Artist",
-    "-metadata",
-    "album=Bench Album",
-    "-metadata",
-    `track=${i + 1}`,
-    join(library, `${i + 1} Track ${i}.flac`),
-  ]);
+  writeToneSync(join(library, `${i + 1} Track ${i}.flac`), {
+    frequency: 300 + i * 40,
+    seconds: 240,
+    codec: ["-c:a", "flac"],
+    tags: { title: `Track ${i}`, artist: "Bench Artist", album: "Bench Album", track: String(i + 1) },
+  });
 }
 // The rate limits would otherwise measure the limiters, not the server.
 const configFile = writeUnlimitedConfig(work);

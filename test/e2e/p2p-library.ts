@@ -1,11 +1,8 @@
 // A small library of longer tracks for P2P tests and the swarm benchmark: sine tones in FLAC, made once per machine.
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
+import { writeTone } from "@soundmesh/test-kit";
 
 /**
  * Long enough that the server's window ahead of the playhead (15 s) plus the first piece stay a small part of a
@@ -22,28 +19,13 @@ export async function generateP2pLibrary(count = 3, seconds = 40): Promise<strin
   mkdirSync(join(root, "Swarm", "Tones"), { recursive: true });
   for (let i = 0; i < count; i++) {
     const file = join(root, "Swarm", "Tones", `${String(i + 1).padStart(2, "0")} Tone ${i + 1}.flac`);
-    await run("ffmpeg", [
-      "-hide_banner",
-      "-loglevel",
-      "error",
-      "-y",
-      "-f",
-      "lavfi",
-      "-i",
-      `sine=frequency=${220 + i * 40}:duration=${seconds}`,
-      "-metadata",
-      `title=Tone ${i + 1}`,
-      "-metadata",
-      "artist=Swarm",
-      "-metadata",
-      "album=Tones",
-      "-metadata",
-      `track=${i + 1}`,
-      "-c:a",
-      "flac",
-      file,
-    ]);
+    await writeTone(file, {
+      frequency: 220 + i * 40,
+      seconds,
+      codec: ["-c:a", "flac"],
+      tags: { title: `Tone ${i + 1}`, artist: "Swarm", album: "Tones", track: String(i + 1) },
+    });
   }
-  await run("touch", [done]);
+  writeFileSync(done, "");
   return root;
 }

@@ -7,3 +7,4 @@ export * from "./db-targets";
 export * from "./fixture-library";
 export * from "./wait";
 export * from "./chromium";
+export * from "./tone";

@@ -24,28 +24,15 @@ import {
   storageManifest,
   type SourceInfo,
 } from "@soundmesh/service-storage";
+import { writeToneSync } from "@soundmesh/test-kit";
 
 const logger = pino({ level: "silent" });
 const work = mkdtempSync(join(tmpdir(), "soundmesh-storage-"));
 const sources = new Map<string, string>();
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function makeTone(name: string, seconds: number, codec: string[]): string {
-  const file = join(work, name);
-  execFileSync("ffmpeg", [
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-y",
-    "-f",
-    "lavfi",
-    "-i",
-    `sine=frequency=440:duration=${seconds}`,
-    ...codec,
-    file,
-  ]);
-  return file;
-}
+const makeTone = (name: string, seconds: number, codec: string[]): string =>
+  writeToneSync(join(work, name), { frequency: 440, seconds, codec });
 
 const resolveSource = (trackId: string): Promise<SourceInfo> => {
   const path = sources.get(trackId);
