@@ -1,7 +1,6 @@
 // The web player in Debian's headless Chromium against a real server: set-up, search, play, seek, a measured gapless
 // boundary, cached replay with no request, playlists (a pinned one following edits made elsewhere), a server restart
 // mid-track, offline pinned playback, and screenshots.
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +15,7 @@ import {
   login,
   requireChromium,
   startServer,
+  writeToneSync,
   type TestServer,
 } from "@soundmesh/test-kit";
 
@@ -33,6 +33,8 @@ let context: BrowserContext;
 let page: Page;
 let profileDir: string;
 let libraries: string[];
+/** Cover requests the server answered 404: the catalog says which albums have art, so there should be none. */
+const coverMisses: string[] = [];
 
 /** Longer tracks than the shared fixtures: three 10 s parts for the gapless boundary and 90 s for seeks. */
 function generateLongTracks(): string {
@@ -48,12 +50,12 @@ function generateLongTracks(): string {
     const path = join(root, "Long Player", file);
     mkdirSync(join(path, ".."), { recursive: true });
     const album = file.split("/")[0]!;
-    execFileSync("ffmpeg", [
-      ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"],
-      ...["-i", `sine=frequency=${300 + number * 50}:duration=${seconds}`, "-c:a", "flac"],
-      ...["-metadata", `title=${title}`, "-metadata", "artist=Long Player", "-metadata", `album=${album}`],
-      ...["-metadata", `track=${number}`, "-metadata", "genre=Ambient", path],
-    ]);
+    writeToneSync(path, {
+      frequency: 300 + number * 50,
+      seconds,
+      codec: ["-c:a", "flac"],
+      tags: { title, artist: "Long Player", album, track: String(number), genre: "Ambient" },
+    });
   }
   writeFileSync(join(root, ".complete"), "");
   return root;
@@ -131,6 +133,10 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
       viewport: { width: 1280, height: 800 },
     });
     page = context.pages()[0] ?? (await context.newPage());
+    page.on("response", (response) => {
+      if (response.url().includes("/api/cover/") && response.status() === 404)
+        coverMisses.push(response.url());
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -148,6 +154,9 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.getByRole("heading", { name: "Recently added" }).waitFor();
     await page.getByText("Ágætis byrjun").first().waitFor({ timeout: 30_000 });
     await page.locator(".grid img.cover").first().waitFor();
+    // Albums the catalog knows have no art show the placeholder without asking the server for a cover.
+    expect(await page.locator(".grid .cover.placeholder").count()).toBeGreaterThan(0);
+    expect(coverMisses).toEqual([]);
     await page.screenshot({ path: join(screenshots, "home.png") });
 
     await page.getByRole("button", { name: "Search", exact: true }).click();
@@ -551,10 +560,22 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.locator('[data-offline="ready"]').waitFor({ timeout: 30_000 });
     await page.evaluate(() => document.querySelector("audio")?.pause());
     expect(await page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+    // Chromium's own check: with its manifest, icon and service worker the player installs as an app.
+    const cdp = await page.context().newCDPSession(page);
+    const { installabilityErrors } = (await cdp.send("Page.getInstallabilityErrors")) as {
+      installabilityErrors: Array<{ errorId: string }>;
+    };
+    expect(installabilityErrors.map((e) => e.errorId)).toEqual([]);
+    await cdp.detach();
     await server!.close();
     server = undefined;
     await page.reload();
     await page.getByText("Offline: music you made available offline still plays").waitFor();
+    // The icon and the manifest come from the service worker's copy.
+    const offlineFiles = await page.evaluate(async () =>
+      Promise.all(["/icon.svg", "/manifest.webmanifest"].map(async (path) => (await fetch(path)).status)),
+    );
+    expect(offlineFiles).toEqual([200, 200]);
     await page.locator(".offline-list .track-main", { hasText: "Gapless Suite" }).click();
     await page.getByTestId("now-title").filter({ hasText: "Part One" }).waitFor();
     await waitForTime(0.5);

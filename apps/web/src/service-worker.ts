@@ -1,5 +1,5 @@
-// The service worker: keeps the app shell (index.html and its hashed assets) so the player opens offline; audio
-// comes from the engine's own cache (IndexedDB), and the API is never cached here.
+// The service worker: keeps the app shell (index.html, its hashed assets, the icon and the web app manifest) so the
+// player opens offline; audio comes from the engine's own cache (IndexedDB), and the API is never cached here.
 
 interface ExtendableEvent extends Event {
   waitUntil(promise: Promise<unknown>): void;
@@ -18,6 +18,8 @@ interface WorkerScope {
 const scope = self as unknown as WorkerScope;
 
 const SHELL = "soundmesh-shell-v1";
+/** Files with stable names beside index.html: fetched from the network first, from the cache when offline. */
+const STABLE = new Set(["/icon.svg", "/manifest.webmanifest"]);
 
 /** The shell is index.html plus every asset it names; fetched fresh on install. */
 async function cacheShell(): Promise<void> {
@@ -25,7 +27,9 @@ async function cacheShell(): Promise<void> {
   const response = await fetch("/", { cache: "no-cache" });
   if (!response.ok) return;
   const html = await response.clone().text();
-  const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((match) => match[1]!);
+  const assets = [...html.matchAll(/(?:src|href)="(\/[^"]+)"/g)]
+    .map((match) => match[1]!)
+    .filter((path) => path.startsWith("/assets/") || STABLE.has(path));
   await cache.put("/", response);
   await cache.addAll(assets);
 }
@@ -44,15 +48,16 @@ scope.addEventListener("activate", (event) => {
 scope.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== scope.location.origin || isApi(url)) return;
-  if (event.request.mode === "navigate") {
-    // The network first, so a new version shows at once; the cached shell when the server cannot be reached.
+  if (event.request.mode === "navigate" || STABLE.has(url.pathname)) {
+    // The network first, so a new version shows at once; the cached copy when the server cannot be reached.
+    const key = event.request.mode === "navigate" ? "/" : url.pathname;
     event.respondWith(
       fetch(event.request)
         .then(async (response) => {
-          if (response.ok) await (await caches.open(SHELL)).put("/", response.clone());
+          if (response.ok) await (await caches.open(SHELL)).put(key, response.clone());
           return response;
         })
-        .catch(async () => (await caches.match("/")) ?? Response.error()),
+        .catch(async () => (await caches.match(key)) ?? Response.error()),
     );
     return;
   }

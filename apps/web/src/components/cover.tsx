@@ -2,9 +2,21 @@
 import { useState } from "react";
 import type { AlbumRecord } from "@soundmesh/protocol";
 
-export function Cover({ albumId, size = 300 }: { albumId: string; size?: 64 | 300 }) {
-  const [failed, setFailed] = useState(false);
-  return failed ? (
+/**
+ * `hasCover: false` (the catalog knows there is none) shows the placeholder without asking the server. A failed load
+ * shows it for that album only: the same element (the player bar's) shows the next album's art when it has some.
+ */
+export function Cover({
+  albumId,
+  size = 300,
+  hasCover = true,
+}: {
+  albumId: string;
+  size?: 64 | 300;
+  hasCover?: boolean;
+}) {
+  const [failedId, setFailedId] = useState<string | null>(null);
+  return !hasCover || failedId === albumId ? (
     <div className="cover placeholder" aria-hidden />
   ) : (
     <img
@@ -12,7 +24,7 @@ export function Cover({ albumId, size = 300 }: { albumId: string; size?: 64 | 30
       src={`/api/cover/${albumId}?size=${size}`}
       alt=""
       loading="lazy"
-      onError={() => setFailed(true)}
+      onError={() => setFailedId(albumId)}
     />
   );
 }
@@ -22,7 +34,7 @@ export function AlbumGrid({ albums, open }: { albums: AlbumRecord[]; open: (id: 
     <div className="grid">
       {albums.map((album) => (
         <button key={album.id} className="card" onClick={() => open(album.id)}>
-          <Cover albumId={album.id} />
+          <Cover albumId={album.id} hasCover={album.hasCover} />
           <strong>{album.title}</strong>
           <span>
             {album.albumArtist}

@@ -33,7 +33,7 @@ export function Album({
   return (
     <section>
       <header className="album-header">
-        <Cover albumId={albumId} />
+        <Cover albumId={albumId} hasCover={album.hasCover} />
         <div>
           <p className="muted">{album.compilation ? "Compilation" : "Album"}</p>
           <h2>{album.title}</h2>
