@@ -24,6 +24,13 @@ export const configSchema = z
       demo: z.boolean(),
     }),
     cache: z.object({ maxBytes: z.number().int().positive() }),
+    /** The search indexes are also rebuilt whole this often, besides on every change they hear of. */
+    search: z.object({
+      rebuildEveryHours: z
+        .number()
+        .positive()
+        .max(24 * 24, "at most 576 (24 days, a timer's limit)"),
+    }),
     /** Opus renditions by profile name (lower-case letters and digits); "original" always exists. */
     transcode: z.object({
       profiles: z
@@ -59,6 +66,7 @@ export function defaultConfig(): z.infer<typeof configSchema> {
     logLevel: "info",
     library: { folders: [], watch: true, demo: true },
     cache: { maxBytes: 10 * 1024 ** 3 },
+    search: { rebuildEveryHours: 24 },
     transcode: {
       profiles: { opus96: { codec: "opus", bitrateKbps: 96 }, opus160: { codec: "opus", bitrateKbps: 160 } },
       ahead: ["opus96"],
@@ -96,6 +104,7 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_WATCH: { path: ["library", "watch"], parse: asBoolean },
   SOUNDMESH_DEMO_LIBRARY: { path: ["library", "demo"], parse: asBoolean },
   SOUNDMESH_CACHE_MAX_BYTES: { path: ["cache", "maxBytes"], parse: asNumber },
+  SOUNDMESH_SEARCH_REBUILD_HOURS: { path: ["search", "rebuildEveryHours"], parse: asNumber },
   SOUNDMESH_ADMIN_NAME: { path: ["admin", "name"], parse: asString },
   SOUNDMESH_ADMIN_PASSWORD: { path: ["admin", "password"], parse: asString },
   SOUNDMESH_SECURE_COOKIES: { path: ["security", "secureCookies"], parse: asBoolean },

@@ -86,6 +86,7 @@ export async function startLibraryServices(
     // The playlist service may start after search: the playlist index is retried until it answers.
     playlists: playlistSearchSource(searchBus),
     clock: { now: () => Date.now() },
+    rebuildEveryMs: config.search.rebuildEveryHours * 3600_000,
   });
   await search.start();
   stops.unshift(() => search.stop());

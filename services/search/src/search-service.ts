@@ -51,6 +51,11 @@ export interface SearchServiceDeps {
   clock: { now(): number };
   /** Waits between attempts to build the playlist index while the playlist service does not answer. */
   playlistRetryMs?: { first: number; max: number };
+  /**
+   * Both indexes are also rebuilt whole this often (the seeds' "replaced daily"): a change event lost on the way
+   * (a NATS reconnect in cluster mode) leaves results stale until then at most. 0 turns it off.
+   */
+  rebuildEveryMs?: number;
 }
 
 export interface SearchService {
@@ -76,6 +81,7 @@ export function createSearchService({
   playlists: playlistSource,
   clock,
   playlistRetryMs,
+  rebuildEveryMs = 24 * 3600_000,
 }: SearchServiceDeps): SearchService {
   const playlists = createPlaylistKeeper({
     source: playlistSource,
@@ -88,6 +94,7 @@ export function createSearchService({
   let building: Promise<void> | undefined;
   let pending: Promise<void> | undefined;
   const subscriptions: Subscription[] = [];
+  let rebuildTimer: ReturnType<typeof setInterval> | undefined;
 
   async function buildOnce(): Promise<void> {
     const started = clock.now();
@@ -157,8 +164,16 @@ export function createSearchService({
         logger.warn({ err: error }, "first search build failed; the next catalog change retries"),
       );
       playlists.rebuild();
+      if (rebuildEveryMs > 0) {
+        rebuildTimer = setInterval(() => {
+          rebuild().catch((error: unknown) => logger.warn({ err: error }, "scheduled search rebuild failed"));
+          playlists.rebuild();
+        }, rebuildEveryMs);
+        rebuildTimer.unref();
+      }
     },
     async stop() {
+      clearInterval(rebuildTimer);
       await Promise.all(subscriptions.map((subscription) => subscription.unsubscribe()));
       await playlists.stop();
       await building?.catch(() => undefined);

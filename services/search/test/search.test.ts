@@ -1,7 +1,8 @@
-// Search: ranking (exact > prefix > fuzzy, popular first on ties), typos, diacritics, and the atomic index swap.
+// Search: ranking (exact > prefix > fuzzy, popular first on ties), typos, diacritics, the atomic index swap, and
+// the scheduled whole rebuild.
 import pino from "pino";
-import { describe, expect, it } from "vitest";
-import { searchContract } from "@soundmesh/protocol";
+import { describe, expect, it, vi } from "vitest";
+import { searchContract, type PlaylistSearchDocument } from "@soundmesh/protocol";
 import { createInProcessBus } from "@soundmesh/bus";
 import {
   SearchIndex,
@@ -199,6 +200,70 @@ describe("search service", () => {
         JSON.stringify(params),
       ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
     }
+    await service.stop();
+  });
+});
+
+describe("scheduled rebuilds", () => {
+  it("rebuilds both indexes on a schedule, so a change whose event was lost shows up anyway", async () => {
+    const tracks = [doc("t1", "track", "Help!", "The Beatles", 50)];
+    const playlists: PlaylistSearchDocument[] = [];
+    const bus = createInProcessBus();
+    const service = createSearchService({
+      logger: pino({ level: "silent" }),
+      bus: bus.connect(searchManifest),
+      source: { loadDocuments: () => sourceOf([[...tracks]]).loadDocuments() },
+      playlists: {
+        async *loadPages() {
+          yield await Promise.resolve([...playlists]);
+        },
+        fetch: () => Promise.resolve([]),
+      },
+      clock: { now: () => Date.now() },
+      rebuildEveryMs: 50,
+    });
+    await service.start();
+    const client = bus.connect({ service: "access-point", calls: ["search"] });
+    const titles = async (q: string) =>
+      (await client.request(searchContract, "query", { q }, { userId: "u1" })).hits.map((hit) => hit.title);
+    await vi.waitFor(async () => expect(await titles("help")).toEqual(["Help!"]));
+
+    // Neither catalog.changed nor playlist.changed is published: only the schedule can find these.
+    tracks.push(doc("t2", "track", "Helter Skelter", "The Beatles", 40));
+    playlists.push({
+      id: "pl_helpful0000000000000",
+      name: "Helpful songs",
+      description: "",
+      ownerName: "u1",
+      itemCount: 2,
+      followers: 0,
+      audience: null,
+    });
+    await vi.waitFor(async () =>
+      expect(new Set(await titles("hel"))).toEqual(new Set(["Help!", "Helter Skelter", "Helpful songs"])),
+    );
+    await service.stop();
+  });
+
+  it("keeps no timer when the schedule is off", async () => {
+    let loads = 0;
+    const bus = createInProcessBus();
+    const service = createSearchService({
+      logger: pino({ level: "silent" }),
+      bus: bus.connect(searchManifest),
+      source: {
+        loadDocuments: () => {
+          loads += 1;
+          return sourceOf([library]).loadDocuments();
+        },
+      },
+      playlists: noPlaylists,
+      clock: { now: () => Date.now() },
+      rebuildEveryMs: 0,
+    });
+    await service.start();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(loads).toBe(1);
     await service.stop();
   });
 });
