@@ -133,6 +133,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
         host: config.host,
         port: config.port,
         secureCookies: config.security.secureCookies,
+        trustProxy: config.security.trustProxy,
         userRateLimit: config.rateLimits.perUser,
         requestTimeoutMs: 10_000,
         shutdownGraceMs: 5_000,

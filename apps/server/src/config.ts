@@ -44,6 +44,11 @@ export const configSchema = z
     admin: z.object({ name: z.string().min(1).optional(), password: z.string().min(8).optional() }),
     security: z.object({
       secureCookies: z.boolean(),
+      /** Behind a reverse proxy: true (any), or the proxies' addresses/CIDRs, comma-separated. */
+      trustProxy: z.union([
+        z.boolean(),
+        z.string().regex(/^[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*$/, "addresses or CIDRs, comma-separated"),
+      ]),
       sessionTtlMs: z.number().int().positive(),
       argon2MemoryKiB: z.number().int().min(1024),
       argon2TimeCost: z.number().int().min(1),
@@ -74,6 +79,7 @@ export function defaultConfig(): z.infer<typeof configSchema> {
     admin: {},
     security: {
       secureCookies: false,
+      trustProxy: false,
       sessionTtlMs: 30 * 24 * 3600_000,
       argon2MemoryKiB: 19_456,
       argon2TimeCost: 2,
@@ -108,6 +114,7 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_ADMIN_NAME: { path: ["admin", "name"], parse: asString },
   SOUNDMESH_ADMIN_PASSWORD: { path: ["admin", "password"], parse: asString },
   SOUNDMESH_SECURE_COOKIES: { path: ["security", "secureCookies"], parse: asBoolean },
+  SOUNDMESH_TRUST_PROXY: { path: ["security", "trustProxy"], parse: asBoolean },
 };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -51,9 +51,15 @@ export class WsClient {
   }
 
   /** Opens /ws with a session token (as a bearer header) and waits for the hello frame. */
-  static async connect(baseUrl: string, token: string, timeoutMs = 5_000): Promise<WsClient> {
+  /** `headers` go with the upgrade request, e.g. X-Forwarded-For as a reverse proxy would add it. */
+  static async connect(
+    baseUrl: string,
+    token: string,
+    timeoutMs = 5_000,
+    headers: Record<string, string> = {},
+  ): Promise<WsClient> {
     const socket = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws`, {
-      headers: { authorization: `Bearer ${token}` },
+      headers: { ...headers, authorization: `Bearer ${token}` },
     });
     const client = new WsClient(socket);
     const hello = client.waitFor((frame) => frame.t === "hello", timeoutMs);

@@ -39,6 +39,11 @@ export interface AccessPointConfig {
   port: number;
   /** Set cookies with Secure (behind HTTPS). */
   secureCookies: boolean;
+  /**
+   * Behind a reverse proxy: which proxies' X-Forwarded-For to believe (Fastify's trustProxy: true for any, or
+   * addresses and CIDRs, comma-separated). Off by default, so a client cannot pick its own address.
+   */
+  trustProxy: boolean | string;
   userRateLimit: RateLimitRule;
   requestTimeoutMs: number;
   shutdownGraceMs: number;
@@ -48,6 +53,7 @@ export const defaultAccessPointConfig: AccessPointConfig = {
   host: "127.0.0.1",
   port: 7700,
   secureCookies: false,
+  trustProxy: false,
   userRateLimit: { ratePerSecond: 50, burst: 200 },
   requestTimeoutMs: 10_000,
   shutdownGraceMs: 5_000,
@@ -79,7 +85,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
   const { config, logger, bus, registry } = deps;
   const nowMs = deps.nowMs ?? (() => performance.now());
   const loggerInstance: FastifyBaseLogger = logger.child({ service: "access-point" });
-  const app = Fastify({ loggerInstance, bodyLimit: 1024 * 1024, trustProxy: false });
+  const app = Fastify({ loggerInstance, bodyLimit: 1024 * 1024, trustProxy: config.trustProxy });
   const sockets = new Set<ClientSocket>();
   const hub = new PushHub(bus, deps.topics ?? []);
   const methods = buildMethodTable(deps.contracts);

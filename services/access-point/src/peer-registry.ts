@@ -3,6 +3,7 @@ import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { peerBannedEvent, signalRelayEvent, trackerContract } from "@soundmesh/protocol";
 import type { ServiceBus, Subscription } from "@soundmesh/bus";
+import { networkOf } from "./client-network";
 
 export interface PeerEndpoint {
   readonly peerId: string;
@@ -45,10 +46,16 @@ export class PeerRegistry {
     this.subscriptions = [];
   }
 
-  /** The tracker learns of the peer with a hash of its address: peers behind one address are likely one LAN. */
+  /**
+   * The tracker learns of the peer with a hash of its network (see networkOf), never the address itself: peers
+   * on one LAN are offered to each other first. Unkeyed, so every access point of a cluster gives one network
+   * one key; the key stays inside the services (clients are told only "same network" or not).
+   */
   async add(endpoint: PeerEndpoint, address: string): Promise<void> {
     this.endpoints.set(endpoint.peerId, endpoint);
-    const networkKey = createHash("sha256").update(`soundmesh-net:${address}`).digest("base64url");
+    const networkKey = createHash("sha256")
+      .update(`soundmesh-net:${networkOf(address)}`)
+      .digest("base64url");
     await this.tell("peerOnline", { peerId: endpoint.peerId, networkKey });
   }
 

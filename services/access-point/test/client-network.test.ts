@@ -1,0 +1,105 @@
+// Clients' networks: which addresses count as one LAN for P2P, and X-Forwarded-For believed only from a
+// configured proxy (for LAN grouping and per-address login throttling alike).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WsClient, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
+import { networkOf } from "../src/client-network";
+
+describe("networkOf", () => {
+  it("groups private IPv4 addresses by /24 and keeps public ones apart", () => {
+    expect(networkOf("192.168.1.10")).toBe(networkOf("192.168.1.200"));
+    expect(networkOf("192.168.1.10")).not.toBe(networkOf("192.168.2.10"));
+    expect(networkOf("10.0.5.1")).toBe(networkOf("10.0.5.99"));
+    expect(networkOf("172.16.0.1")).toBe(networkOf("172.16.0.2"));
+    expect(networkOf("169.254.7.1")).toBe(networkOf("169.254.7.2"));
+    // 172.32/12 is public: each address is its own network (one NAT shows the server one address).
+    expect(networkOf("172.32.0.1")).not.toBe(networkOf("172.32.0.2"));
+    expect(networkOf("203.0.113.7")).toBe("v4:203.0.113.7");
+    expect(networkOf("203.0.113.7")).not.toBe(networkOf("203.0.113.8"));
+  });
+
+  it("reads IPv4-mapped IPv6 as IPv4, groups IPv6 by /64, and counts every loopback as one machine", () => {
+    expect(networkOf("::ffff:192.168.1.10")).toBe(networkOf("192.168.1.11"));
+    expect(networkOf("2001:db8:1:2::10")).toBe(networkOf("2001:0db8:0001:0002:ffff:0:0:1"));
+    expect(networkOf("2001:db8:1:2::10")).not.toBe(networkOf("2001:db8:1:3::10"));
+    expect(networkOf("fe80::1%eth0")).toBe(networkOf("fe80::2"));
+    expect(networkOf("::ffff:1.2.3.4")).toBe("v4:1.2.3.4");
+    expect(networkOf("127.0.0.1")).toBe("loopback");
+    expect(networkOf("::1")).toBe("loopback");
+    expect(networkOf("::ffff:127.0.0.1")).toBe("loopback");
+    expect(networkOf("not an address")).toBe("other:not an address");
+  });
+});
+
+let tracks = 0;
+
+async function sameNetworkSeen(
+  server: TestServer,
+  token: string,
+  holderAddress: string,
+  askerAddress: string,
+): Promise<boolean> {
+  const connect = (address: string) =>
+    WsClient.connect(server.url, token, 5_000, { "x-forwarded-for": address });
+  const [holder, asker] = [await connect(holderAddress), await connect(askerAddress)];
+  const trackId = `track${++tracks}`;
+  await holder.request("tracker.announce", { holdings: [{ trackId, profile: "opus96", complete: true }] });
+  const { peers } = await asker.request<{ peers: Array<{ sameNetwork: boolean }> }>("tracker.query", {
+    trackId,
+    profile: "opus96",
+  });
+  await Promise.all([holder.close(), asker.close()]);
+  expect(peers).toHaveLength(1);
+  return peers[0]!.sameNetwork;
+}
+
+const loginFrom = async (server: TestServer, address: string, name: string, password: string) => {
+  const response = await fetch(`${server.url}/api/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-forwarded-for": address },
+    body: JSON.stringify({ name, password }),
+  });
+  return ((await response.json()) as { code?: string; token?: string }).code ?? "OK";
+};
+
+describe("behind a trusted reverse proxy", () => {
+  let server: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startServer({ overrides: { security: { trustProxy: "127.0.0.1" } } });
+    token = await setupAdmin(server.url, "admin", "correct horse battery");
+  });
+  afterAll(async () => server?.close());
+
+  it("offers peers on the client's LAN first, by the address the proxy saw", async () => {
+    expect(await sameNetworkSeen(server, token, "192.168.1.10", "192.168.1.11")).toBe(true);
+    expect(await sameNetworkSeen(server, token, "192.168.1.10", "203.0.113.7")).toBe(false);
+    expect(await sameNetworkSeen(server, token, "198.51.100.4", "198.51.100.4")).toBe(true);
+  });
+
+  it("throttles sign-in by the client's address, so one guesser does not lock out everybody behind the proxy", async () => {
+    const codes: string[] = [];
+    for (let i = 0; i < 24; i++) codes.push(await loginFrom(server, "203.0.113.66", `nobody${i}`, "guess"));
+    expect(codes.slice(0, 20).every((code) => code === "INVALID_CREDENTIALS")).toBe(true);
+    expect(codes.slice(20)).toContain("LOGIN_THROTTLED");
+    expect(await loginFrom(server, "203.0.113.66", "admin", "correct horse battery")).toBe("LOGIN_THROTTLED");
+    expect(await loginFrom(server, "198.51.100.9", "admin", "correct horse battery")).toBe("OK");
+  });
+});
+
+describe("without a trusted proxy", () => {
+  let server: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startServer();
+    token = await setupAdmin(server.url, "admin", "correct horse battery");
+  });
+  afterAll(async () => server?.close());
+
+  it("ignores X-Forwarded-For: a client cannot choose its address", async () => {
+    // Both sockets come from loopback whatever they claim: one machine, one network.
+    expect(await sameNetworkSeen(server, token, "192.168.1.10", "203.0.113.7")).toBe(true);
+    const codes: string[] = [];
+    for (let i = 0; i < 21; i++) codes.push(await loginFrom(server, `203.0.113.${i}`, `nobody${i}`, "guess"));
+    expect(codes.at(-1)).toBe("LOGIN_THROTTLED");
+  });
+});
