@@ -4,6 +4,7 @@ import { z } from "zod";
 import { AppError, userContract } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
 import { SESSION_COOKIE, authenticate, tokenOf, type IdentityCache } from "./auth";
+import { throttleAddressOf } from "./client-network";
 
 const credentials = z.object({ name: z.string().max(64), password: z.string().max(1024) });
 
@@ -39,7 +40,11 @@ export function registerApiRoutes(
     });
 
   const login = async (name: string, password: string, address: string, reply: FastifyReply) => {
-    const result = await bus.request(userContract, "login", { name, password, address });
+    const result = await bus.request(userContract, "login", {
+      name,
+      password,
+      address: throttleAddressOf(address),
+    });
     setSessionCookie(reply, result.token, result.session.expiresAt);
     return { user: result.user, token: result.token, expiresAt: result.session.expiresAt };
   };

@@ -52,3 +52,13 @@ export function networkOf(rawAddress: string): string {
   }
   return `other:${address}`;
 }
+
+/**
+ * Who a sign-in attempt is counted against, per address: an IPv4 address as it is, an IPv6 address by its /64,
+ * since one host is given a whole /64 and could otherwise take a fresh address for every guess.
+ */
+export function throttleAddressOf(rawAddress: string): string {
+  const address = rawAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
+  if (isIPv6(address.split("%")[0]!) && networkOf(address) !== "loopback") return networkOf(address);
+  return address;
+}

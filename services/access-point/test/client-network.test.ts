@@ -2,7 +2,7 @@
 // configured proxy (for LAN grouping and per-address login throttling alike).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WsClient, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
-import { networkOf } from "../src/client-network";
+import { networkOf, throttleAddressOf } from "../src/client-network";
 
 describe("networkOf", () => {
   it("groups private IPv4 addresses by /24 and keeps public ones apart", () => {
@@ -27,6 +27,14 @@ describe("networkOf", () => {
     expect(networkOf("::1")).toBe("loopback");
     expect(networkOf("::ffff:127.0.0.1")).toBe("loopback");
     expect(networkOf("not an address")).toBe("other:not an address");
+  });
+
+  it("counts sign-in failures per IPv4 address and per IPv6 /64", () => {
+    expect(throttleAddressOf("192.168.1.10")).not.toBe(throttleAddressOf("192.168.1.11"));
+    expect(throttleAddressOf("::ffff:192.168.1.10")).toBe("192.168.1.10");
+    expect(throttleAddressOf("2001:db8:1:2::10")).toBe(throttleAddressOf("2001:db8:1:2:dead:beef:0:1"));
+    expect(throttleAddressOf("2001:db8:1:2::10")).not.toBe(throttleAddressOf("2001:db8:1:3::10"));
+    expect(throttleAddressOf("::1")).toBe("::1");
   });
 });
 
@@ -83,6 +91,14 @@ describe("behind a trusted reverse proxy", () => {
     expect(codes.slice(20)).toContain("LOGIN_THROTTLED");
     expect(await loginFrom(server, "203.0.113.66", "admin", "correct horse battery")).toBe("LOGIN_THROTTLED");
     expect(await loginFrom(server, "198.51.100.9", "admin", "correct horse battery")).toBe("OK");
+  });
+
+  it("counts an IPv6 guesser by its /64, however many addresses it takes from it", async () => {
+    const codes: string[] = [];
+    for (let i = 0; i < 24; i++)
+      codes.push(await loginFrom(server, `2001:db8:77:1::${(i + 1).toString(16)}`, `nobody${i}`, "guess"));
+    expect(codes.slice(20)).toContain("LOGIN_THROTTLED");
+    expect(await loginFrom(server, "2001:db8:77:2::1", "admin", "correct horse battery")).toBe("OK");
   });
 });
 
