@@ -490,7 +490,14 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.getByRole("button", { name: "New smart playlist" }).click();
     const form = page.getByRole("form", { name: "Smart playlist rules" });
     await form.getByLabel("Name").fill("Pop picks");
-    await form.getByLabel("Genres").fill("Pop");
+    // The library's genres are offered as toggles; picking one fills the field.
+    const genreToggle = form.getByRole("group", { name: "Genres in the library" }).getByRole("button", {
+      name: "Pop",
+      exact: true,
+    });
+    await genreToggle.click();
+    expect(await genreToggle.getAttribute("aria-pressed")).toBe("true");
+    expect(await form.getByLabel("Genres", { exact: true }).inputValue()).toBe("Pop");
     await form.getByLabel("Order").selectOption("title");
     await page.screenshot({ path: join(screenshots, "smart-playlist-new.png") });
     await form.getByRole("button", { name: "Create smart playlist" }).click();
@@ -502,10 +509,17 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     // Its items follow the rules: no moving, removing or renaming by hand.
     expect(await page.locator(".tracks .remove, .tracks .row-actions, .title-input").count()).toBe(0);
     await page.getByRole("button", { name: "Edit rules" }).click();
-    await form.getByLabel("Genres").fill("Jazz");
+    await form.getByLabel("Genres", { exact: true }).fill("Jazz");
+    // Artists are suggested from the library as their name is typed.
+    await form.getByLabel("Artists", { exact: true }).fill("solo ar");
+    await form
+      .getByRole("group", { name: "Matching artists" })
+      .getByRole("button", { name: "Solo Artist" })
+      .click();
+    expect(await form.getByLabel("Artists", { exact: true }).inputValue()).toBe("Solo Artist, ");
     await form.getByRole("button", { name: "Save rules" }).click();
     await expect.poll(titles).toEqual(["Only Song"]);
-    expect(await page.getByTestId("smart-rules").innerText()).toContain("Jazz");
+    expect(await page.getByTestId("smart-rules").innerText()).toContain("Jazz · by Solo Artist");
     await page.screenshot({ path: join(screenshots, "smart-playlist.png") });
   }, 60_000);
 

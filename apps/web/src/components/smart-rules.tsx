@@ -1,6 +1,9 @@
 // Smart playlist rules: the form that makes or changes them (genres, artists, a year range, recently added, order,
-// limit) and the one-line summary shown on a smart playlist's page.
-import type { SmartRules } from "@soundmesh/protocol";
+// limit) and the one-line summary shown on a smart playlist's page. Genres and artists are typed or picked from the
+// library's own (the library's genres as toggles, artists suggested as you type), so a rule names what exists.
+import { useEffect, useState } from "react";
+import type { SearchHit, SmartRules } from "@soundmesh/protocol";
+import type { Connection } from "../connection";
 
 const ORDERS: Array<[SmartRules["order"], string]> = [
   ["artist", "artist"],
@@ -61,14 +64,128 @@ function rulesOf(form: FormData): SmartRules {
   };
 }
 
+/** The comma-separated text with `value` added, or removed when it is there (compared without case). */
+function toggled(text: string, value: string): string {
+  const items = listOf(text);
+  const has = items.some((item) => item.toLowerCase() === value.toLowerCase());
+  return (has ? items.filter((item) => item.toLowerCase() !== value.toLowerCase()) : [...items, value]).join(
+    ", ",
+  );
+}
+
+/** The text with its last, half-typed entry replaced by `value`, ready for the next one. */
+function completed(text: string, value: string): string {
+  const items = text.split(",");
+  items[items.length - 1] = value;
+  return `${items
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .join(", ")}, `;
+}
+
+/** The library's genres, most albums first, as toggles under the Genres field. */
+function GenreField({ connection, initial }: { connection: Connection; initial: string[] }) {
+  const [text, setText] = useState(initial.join(", "));
+  const [genres, setGenres] = useState<string[]>([]);
+  useEffect(() => {
+    connection
+      .request<Array<{ genre: string; albumCount: number }>>("catalog.genres")
+      .then((list) => setGenres([...list].sort((a, b) => b.albumCount - a.albumCount).map((g) => g.genre)))
+      .catch(() => setGenres([]));
+  }, [connection]);
+  const chosen = new Set(listOf(text).map((genre) => genre.toLowerCase()));
+  return (
+    <div className="list-field">
+      <label>
+        Genres
+        <input
+          name="genres"
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          placeholder="any (comma-separated)"
+        />
+      </label>
+      {genres.length > 0 && (
+        <div className="suggestions" role="group" aria-label="Genres in the library">
+          {genres.slice(0, 40).map((genre) => (
+            <button
+              key={genre}
+              type="button"
+              aria-pressed={chosen.has(genre.toLowerCase())}
+              onClick={() => setText(toggled(text, genre))}
+            >
+              {genre}
+            </button>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** Artists of the library matching the name being typed, offered under the Artists field. */
+function ArtistField({ connection, initial }: { connection: Connection; initial: string[] }) {
+  const [text, setText] = useState(initial.join(", "));
+  const [hits, setHits] = useState<string[]>([]);
+  const typing = (text.split(",").at(-1) ?? "").trim();
+  useEffect(() => {
+    if (!typing) {
+      setHits([]);
+      return;
+    }
+    let isCurrent = true;
+    const timer = setTimeout(() => {
+      connection
+        .request<{ hits: SearchHit[] }>("search.query", { q: typing, kinds: ["artist"], limit: 8 })
+        .then(({ hits: found }) => {
+          if (isCurrent) setHits(found.map((hit) => hit.title));
+        })
+        .catch(() => isCurrent && setHits([]));
+    }, 120);
+    return () => {
+      isCurrent = false;
+      clearTimeout(timer);
+    };
+  }, [connection, typing]);
+  const chosen = new Set(listOf(text).map((artist) => artist.toLowerCase()));
+  const offered = hits.filter(
+    (artist) => !chosen.has(artist.toLowerCase()) || artist.toLowerCase() === typing.toLowerCase(),
+  );
+  return (
+    <div className="list-field">
+      <label>
+        Artists
+        <input
+          name="artists"
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          placeholder="any (comma-separated)"
+          autoComplete="off"
+        />
+      </label>
+      {offered.length > 0 && (
+        <div className="suggestions" role="group" aria-label="Matching artists">
+          {offered.map((artist) => (
+            <button key={artist} type="button" onClick={() => setText(completed(text, artist))}>
+              {artist}
+            </button>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
 /** With `withName` it also asks for the playlist's name (making one); without, it changes an existing one's rules. */
 export function SmartRulesForm({
+  connection,
   initial = defaultSmartRules,
   withName = false,
   submitLabel,
   onSubmit,
   onCancel,
 }: {
+  connection: Connection;
   initial?: SmartRules;
   withName?: boolean;
   submitLabel: string;
@@ -91,14 +208,8 @@ export function SmartRulesForm({
           <input name="name" required maxLength={200} placeholder="e.g. Recent rock" />
         </label>
       )}
-      <label>
-        Genres
-        <input name="genres" defaultValue={initial.genres.join(", ")} placeholder="any (comma-separated)" />
-      </label>
-      <label>
-        Artists
-        <input name="artists" defaultValue={initial.artists.join(", ")} placeholder="any (comma-separated)" />
-      </label>
+      <GenreField connection={connection} initial={initial.genres} />
+      <ArtistField connection={connection} initial={initial.artists} />
       <label>
         Years from
         <input name="yearFrom" type="number" min={0} max={3000} defaultValue={initial.yearFrom ?? ""} />

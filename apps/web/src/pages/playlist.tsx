@@ -105,6 +105,7 @@ function Rules({
       </p>
       {isEditing && (
         <SmartRulesForm
+          connection={connection}
           initial={rules}
           submitLabel="Save rules"
           onSubmit={(next) => void save(next)}

@@ -68,6 +68,7 @@ export function Playlists({ connection }: { connection: Connection }) {
       </div>
       {isMakingSmart && (
         <SmartRulesForm
+          connection={connection}
           withName
           submitLabel="Create smart playlist"
           onSubmit={(rules, name) => void createSmart(rules, name)}
