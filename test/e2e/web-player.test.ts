@@ -11,6 +11,7 @@ import {
   WsClient,
   chromiumArgs,
   chromiumPath,
+  fixtureTracks,
   generateFixtureLibrary,
   login,
   requireChromium,
@@ -262,7 +263,7 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     expect(await page.locator(".stats").innerText()).toMatch(/cache 100%/);
   }, 60_000);
 
-  it("shows the admin area with a scan's live progress, and the settings", async () => {
+  it("shows the admin area with a scan's and a whole-library transcode's live progress, and the settings", async () => {
     await page.getByRole("button", { name: "Admin" }).click();
     await page.getByRole("heading", { name: "Administration" }).waitFor();
     await page.getByTestId("scan-status").waitFor();
@@ -272,6 +273,14 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
       .poll(() => page.getByTestId("scan-status").innerText(), { timeout: 20_000 })
       .toMatch(/Idle · added 0 · updated \d+/);
     await page.getByText("not an audio file").first().waitFor();
+    // Transcoding the whole library ahead: pushed progress until every track's rendition is ready.
+    await page.getByRole("button", { name: "Whole library" }).click();
+    await expect
+      .poll(() => page.getByTestId("transcode-status").innerText(), { timeout: 60_000 })
+      .toMatch(/^Done: (\d+) of \1 ready$/m);
+    const ready = Number(/Done: (\d+)/.exec(await page.getByTestId("transcode-status").innerText())![1]);
+    // Every track of both folders (the fixture's and the four long ones), in the one profile made ahead.
+    expect(ready).toBe(fixtureTracks.length + 4);
     await page.screenshot({ path: join(screenshots, "admin.png"), fullPage: true });
     await page.getByRole("button", { name: "Settings" }).click();
     await page.getByLabel("ReplayGain").selectOption("album");

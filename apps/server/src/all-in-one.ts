@@ -10,6 +10,7 @@ import {
   catalogContract,
   playlistContract,
   searchContract,
+  storageContract,
   trackerContract,
   userContract,
   type ScanStatus,
@@ -141,7 +142,14 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
       logger,
       bus: apBus,
       registry,
-      contracts: [userContract, trackerContract, catalogContract, searchContract, playlistContract],
+      contracts: [
+        userContract,
+        trackerContract,
+        catalogContract,
+        searchContract,
+        playlistContract,
+        storageContract,
+      ],
       topics: [...libraryTopics, ...playlistTopics(apBus)],
       plugins: [
         (app, identities) =>

@@ -7,9 +7,10 @@ import {
   catalogChangedEvent,
   catalogContract,
   scanProgressEvent,
+  transcodeProgressEvent,
   storageContract,
 } from "@soundmesh/protocol";
-import { AppError } from "@soundmesh/protocol";
+import { AppError, type EventContract } from "@soundmesh/protocol";
 import type { PushTopic, RenditionReader } from "@soundmesh/service-access-point";
 import {
   CatalogStore,
@@ -125,17 +126,23 @@ export function storageReader(bus: ServiceBus): RenditionReader {
   };
 }
 
-/** Push topics: scan progress for admins, catalog changes for everyone. */
-export const libraryTopics: PushTopic[] = [
-  {
-    pattern: /^catalog\.scanProgress$/,
-    event: scanProgressEvent,
+/** A topic of one event, pushed as published, that only administrators may follow. */
+function adminTopic<E extends EventContract>(event: E, what: string): PushTopic<E> {
+  const escaped = event.topic.replace(/\./g, "\\.");
+  return {
+    pattern: new RegExp(`^${escaped}$`),
+    event,
     authorize: (identity) => {
-      if (identity.user.role !== "admin")
-        throw new AppError("FORBIDDEN", "Scan progress is for administrators");
+      if (identity.user.role !== "admin") throw new AppError("FORBIDDEN", `${what} is for administrators`);
     },
-    route: () => ["catalog.scanProgress"],
-  } satisfies PushTopic<typeof scanProgressEvent>,
+    route: () => [event.topic],
+  };
+}
+
+/** Push topics: scan and transcoding progress for admins, catalog changes for everyone. */
+export const libraryTopics: PushTopic[] = [
+  adminTopic(scanProgressEvent, "Scan progress"),
+  adminTopic(transcodeProgressEvent, "Transcoding progress"),
   {
     pattern: /^catalog\.changed$/,
     event: catalogChangedEvent,

@@ -71,7 +71,13 @@ describe("configuration", () => {
   });
 
   it("prints help for every command", async () => {
-    for (const args of [["--help"], ["serve", "--help"], ["user", "--help"], ["user", "add", "--help"]]) {
+    for (const args of [
+      ["--help"],
+      ["serve", "--help"],
+      ["user", "--help"],
+      ["user", "add", "--help"],
+      ["transcode", "--help"],
+    ]) {
       const result = await run(args);
       expect(result.code).toBe(0);
       expect(result.stdout).toContain("Usage: soundmesh");
@@ -91,4 +97,45 @@ describe("soundmesh scan", () => {
     const again = await run(["scan", "--library", fixture.root]);
     expect(again.stdout).toContain("0 added, 0 updated, 0 removed");
   }, 60_000);
+});
+
+describe("soundmesh transcode", () => {
+  it("makes the whole library ready on a running server, following its progress, for administrators only", async () => {
+    const { WsClient, generateFixtureLibrary, setupAdmin, startServer, waitUntil } =
+      await import("@soundmesh/test-kit");
+    const fixture = await generateFixtureLibrary();
+    const server = await startServer({ libraryFolders: [fixture.root] });
+    try {
+      const ws = await WsClient.connect(
+        server.url,
+        await setupAdmin(server.url, "admin", "correct horse battery"),
+      );
+      await waitUntil(
+        () => ws.request<{ running: boolean; added: number }>("catalog.scanStatus"),
+        (status) => !status.running && status.added === fixture.audioFiles,
+        30_000,
+      );
+      const asAdmin = { SOUNDMESH_PASSWORD: "correct horse battery" };
+      const args = ["transcode", "--server", server.url, "--user", "admin", "--all", "--profile", "opus160"];
+      const result = await run(args, "", asAdmin);
+      expect(result.stderr).toMatch(/transcode: \d+\/\d+/);
+      expect(result.stdout).toContain(
+        `transcode finished: ${fixture.audioFiles} of ${fixture.audioFiles} ready`,
+      );
+      expect(result.code).toBe(0);
+      // A plain user is refused with the server's code, and an unknown profile is named.
+      await ws.request("user.createUser", { name: "listener", password: "listener password", role: "user" });
+      await ws.close();
+      const refused = await run(["transcode", "--server", server.url, "--user", "listener"], "", {
+        SOUNDMESH_PASSWORD: "listener password",
+      });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain("FORBIDDEN");
+      const unknown = await run([...args.slice(0, -1), "mp3320"], "", asAdmin);
+      expect(unknown.code).not.toBe(0);
+      expect(unknown.stderr).toContain("No profile mp3320");
+    } finally {
+      await server.close();
+    }
+  }, 90_000);
 });

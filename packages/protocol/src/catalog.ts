@@ -193,6 +193,11 @@ export const catalogContract = defineService("catalog", {
       }),
     ),
   },
+  /** Internal (transcoding ahead): track ids, most recently added first, a page at a time. */
+  recentTrackIds: {
+    params: z.object({ limit: z.number().int().min(1).max(5_000), offset: z.number().int().min(0) }),
+    result: z.object({ trackIds: z.array(z.string()) }),
+  },
   /** Internal (smart playlists): the tracks matching the rules, in the rules' order. */
   smartTracks: {
     params: z.object({ rules: smartRules }),

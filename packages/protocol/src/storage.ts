@@ -1,12 +1,25 @@
 // Contract of the storage service: renditions (original, Opus/WebM) cut into verified pieces.
 import { z } from "zod";
-import { defineService } from "./contract";
+import { defineEvent, defineService } from "./contract";
 import { profileName, streamManifest, trackId } from "./stream";
 
 /** Raw bytes (a Buffer or Uint8Array); the bus carries them as base64. */
 export const binary = z.custom<Uint8Array>((value) => value instanceof Uint8Array, "bytes");
 
 const rendition = z.object({ trackId, profile: profileName });
+
+/** Transcoding ahead of time: the batch since the queue was last idle. */
+export const transcodeStatus = z.object({
+  /** True while jobs wait or run. */
+  working: z.boolean(),
+  /** Renditions made (or found made) in this batch, and those that failed. */
+  done: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  /** Jobs in this batch: done + failed + waiting + running. */
+  total: z.number().int().nonnegative(),
+});
+export type TranscodeStatus = z.infer<typeof transcodeStatus>;
+export const transcodeProgressEvent = defineEvent("storage.transcodeProgress", transcodeStatus);
 
 export const storageContract = defineService("storage", {
   /** The complete manifest; waits (bounded) for a transcode in progress to finish. */
@@ -29,6 +42,17 @@ export const storageContract = defineService("storage", {
     }),
     result: z.object({ queued: z.number().int() }),
   },
+  /** Queues the `tracks` most recently added tracks (each in every profile made ahead), for administrators. */
+  transcodeAhead: {
+    params: z.object({
+      tracks: z.number().int().min(1).max(1_000_000).default(500),
+      profiles: z.array(profileName).min(1).max(8).optional(),
+    }),
+    result: transcodeStatus,
+    exposed: true,
+    adminOnly: true,
+  },
+  transcodeStatus: { params: z.object({}), result: transcodeStatus, exposed: true, adminOnly: true },
   stats: {
     params: z.object({}),
     result: z.object({

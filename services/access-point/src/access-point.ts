@@ -28,6 +28,7 @@ export const accessPointManifest = {
     "user.sessionsRevoked",
     "catalog.changed",
     "catalog.scanProgress",
+    "storage.transcodeProgress",
     "playlist.changed",
     "tracker.signalRelay",
     "tracker.peerBanned",

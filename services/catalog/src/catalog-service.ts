@@ -222,6 +222,7 @@ export function createCatalogService({
         return [{ trackId: id, relativePath, title, artist, album, durationMs: Number(row.duration_ms) }];
       });
     },
+    recentTrackIds: async ({ limit, offset }) => ({ trackIds: await store.recentTrackIds(limit, offset) }),
     smartTracks: async ({ rules }) => ({ trackIds: await store.smartTrackIds(rules, clock.now()) }),
     cover: async ({ albumId, size }) =>
       albumCover(join(config.cacheDir, "covers"), albumId, await store.tracksOfAlbum(albumId), size),

@@ -185,6 +185,18 @@ export class CatalogStore {
   }
 
   /** The ids of the tracks a smart playlist's rules select, in the rules' order. */
+  async recentTrackIds(limit: number, offset: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("catalog_tracks")
+      .select("id")
+      .orderBy("added_at", "desc")
+      .orderBy("id")
+      .limit(limit)
+      .offset(offset)
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
   async smartTrackIds(rules: SmartRules, nowMs: number): Promise<string[]> {
     let query = this.db.selectFrom("catalog_tracks").select("id");
     if (rules.genres.length > 0)

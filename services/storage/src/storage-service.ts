@@ -1,6 +1,15 @@
-// The storage service: serves renditions over the bus and transcodes ahead of time in the background.
+// The storage service: serves renditions over the bus and transcodes ahead of time in the background, publishing
+// the background batch's progress (for the admin page and `soundmesh transcode`).
 import type { Logger } from "pino";
-import { storageContract, type HandlersOf, type StorageContract } from "@soundmesh/protocol";
+import {
+  AppError,
+  catalogContract,
+  storageContract,
+  transcodeProgressEvent,
+  type HandlersOf,
+  type StorageContract,
+  type TranscodeStatus,
+} from "@soundmesh/protocol";
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
 import {
   RenditionStore,
@@ -10,7 +19,14 @@ import {
   type SourceInfo,
 } from "./rendition-store";
 
-export const storageManifest = { service: "storage", calls: ["catalog"] } as const satisfies ServiceManifest;
+export const storageManifest = {
+  service: "storage",
+  calls: ["catalog"],
+  publishes: ["storage.transcodeProgress"],
+} as const satisfies ServiceManifest;
+
+/** Track ids asked of the catalog at once when queueing the most recently added tracks. */
+const RECENT_PAGE = 5_000;
 
 export interface StorageServiceConfig extends Omit<
   RenditionStoreConfig,
@@ -26,6 +42,8 @@ export interface StorageServiceConfig extends Omit<
   sourceCacheMs?: number;
   /** Profiles made ahead of time when `prepare` names none. */
   prepareProfiles?: string[];
+  /** Progress is published at most this often while a batch runs (and always when it starts and ends). */
+  progressEveryMs?: number;
 }
 
 export interface StorageServiceDeps {
@@ -65,11 +83,43 @@ export function createStorageService({
     logger,
   );
   const queue: Array<{ trackId: string; profile: string }> = [];
+  /** Jobs waiting or running, by "trackId|profile": asking twice for one rendition queues it once. */
+  const pending = new Set<string>();
   const concurrency = config.prepareConcurrency ?? 1;
+  const nowMs = clock ? () => clock.now() : Date.now;
   let running = 0;
   let stopped = false;
   let idleWaiters: Array<() => void> = [];
   let subscription: Subscription | undefined;
+  let batch = { done: 0, failed: 0, total: 0 };
+  let lastPublishMs = 0;
+
+  const status = (): TranscodeStatus => ({ working: running + queue.length > 0, ...batch });
+  const publishProgress = (force: boolean) => {
+    const now = nowMs();
+    if (!force && now - lastPublishMs < (config.progressEveryMs ?? 250)) return;
+    lastPublishMs = now;
+    bus
+      .publish(transcodeProgressEvent, status())
+      .catch((error: unknown) => logger.debug({ err: error }, "transcode progress not published"));
+  };
+
+  const enqueue = (trackIds: readonly string[], profiles: readonly string[]): number => {
+    if (running + queue.length === 0) batch = { done: 0, failed: 0, total: 0 };
+    let queued = 0;
+    for (const trackId of trackIds)
+      for (const profile of profiles) {
+        const key = `${trackId}|${profile}`;
+        if (pending.has(key)) continue;
+        pending.add(key);
+        queue.push({ trackId, profile });
+        queued += 1;
+      }
+    batch.total += queued;
+    if (queued > 0) publishProgress(true);
+    pump();
+    return queued;
+  };
 
   const pump = () => {
     while (!stopped && running < concurrency && queue.length > 0) {
@@ -77,9 +127,18 @@ export function createStorageService({
       running += 1;
       store
         .manifest(job.trackId, job.profile)
-        .catch((error: unknown) => logger.warn({ err: error, ...job }, "ahead-of-time transcode failed"))
+        .then(
+          () => (batch.done += 1),
+          (error: unknown) => {
+            batch.failed += 1;
+            logger.warn({ err: error, ...job }, "ahead-of-time transcode failed");
+          },
+        )
         .finally(() => {
           running -= 1;
+          pending.delete(`${job.trackId}|${job.profile}`);
+          const isIdle = running === 0 && queue.length === 0;
+          if (!stopped) publishProgress(isIdle);
           pump();
         });
     }
@@ -89,19 +148,37 @@ export function createStorageService({
     }
   };
 
+  const profilesOf = (profiles: readonly string[] | undefined) => {
+    const wanted = profiles ?? config.prepareProfiles ?? ["opus96"];
+    const known = Object.keys(config.profiles ?? defaultProfiles);
+    const unknown = wanted.filter((profile) => !known.includes(profile));
+    if (unknown.length > 0)
+      throw new AppError("NOT_FOUND", `No profile ${unknown.join(", ")}; known: ${known.join(", ")}`);
+    return wanted;
+  };
+
   const handlers: HandlersOf<StorageContract> = {
     manifest: ({ trackId, profile }) => store.manifest(trackId, profile),
     piece: ({ trackId, profile, index }) => store.piece(trackId, profile, index),
     range: async ({ trackId, profile, start, endInclusive }) => ({
       bytes: await store.range(trackId, profile, start, endInclusive),
     }),
-    prepare: ({ trackIds, profiles }) => {
-      const wanted = profiles ?? config.prepareProfiles ?? ["opus96"];
-      for (const trackId of trackIds) for (const profile of wanted) queue.push({ trackId, profile });
-      const queued = trackIds.length * wanted.length;
-      pump();
-      return { queued };
+    prepare: ({ trackIds, profiles }) => ({ queued: enqueue(trackIds, profilesOf(profiles)) }),
+    transcodeAhead: async ({ tracks, profiles }, ctx) => {
+      const wanted = profilesOf(profiles);
+      for (let offset = 0; offset < tracks; offset += RECENT_PAGE) {
+        const { trackIds } = await bus.request(
+          catalogContract,
+          "recentTrackIds",
+          { limit: Math.min(RECENT_PAGE, tracks - offset), offset },
+          { traceId: ctx.traceId, timeoutMs: 30_000 },
+        );
+        enqueue(trackIds, wanted);
+        if (trackIds.length < RECENT_PAGE) break;
+      }
+      return status();
     },
+    transcodeStatus: () => status(),
     // Jobs waiting or being worked on: 0 means the background queue is idle.
     stats: () => ({ ...store.stats(), queued: queue.length + running }),
   };
@@ -120,6 +197,7 @@ export function createStorageService({
     async stop() {
       stopped = true;
       queue.length = 0;
+      pending.clear();
       await subscription?.unsubscribe();
     },
   };

@@ -14,8 +14,15 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError, storageContract } from "@soundmesh/protocol";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import {
+  AppError,
+  catalogContract,
+  storageContract,
+  transcodeProgressEvent,
+  type HandlersOf,
+  type TranscodeStatus,
+} from "@soundmesh/protocol";
 import { createInProcessBus } from "@soundmesh/bus";
 import {
   RenditionStore,
@@ -258,6 +265,93 @@ describe("storage service over the bus", () => {
       transcodesStarted: 2,
       queued: 0,
     });
+    await service.stop();
+  });
+
+  it("transcodes the newest tracks on an admin's word, publishing the batch's progress to the end", async () => {
+    const bus = createInProcessBus();
+    const service = createStorageService({
+      config: { cacheDir: join(work, "cache-ahead"), capBytes: 1e8, progressEveryMs: 0 },
+      logger,
+      bus: bus.connect(storageManifest),
+      resolveSource,
+    });
+    // The catalog's newest tracks: one of them cannot be decoded.
+    const newest = ["wav5", "corrupt", "flac5", "mp3five"];
+    const asked: Array<{ limit: number; offset: number }> = [];
+    const catalog = bus.connect({ service: "catalog", calls: [] });
+    // Only recentTrackIds is needed: every other catalog method fails loudly.
+    const handlers = Object.fromEntries(
+      Object.keys(catalogContract.methods).map((method) => [
+        method,
+        () => {
+          throw new AppError("INTERNAL", `catalog.${method} is not part of this test`);
+        },
+      ]),
+    ) as unknown as HandlersOf<typeof catalogContract>;
+    handlers.recentTrackIds = ({ limit, offset }) => {
+      asked.push({ limit, offset });
+      return { trackIds: newest.slice(offset, offset + limit) };
+    };
+    await catalog.serve(catalogContract, handlers);
+    await service.start();
+    const progress: TranscodeStatus[] = [];
+    const watcher = bus.connect({
+      service: "access-point",
+      calls: ["storage"],
+      subscribes: ["storage.transcodeProgress"],
+    });
+    await watcher.subscribe(transcodeProgressEvent, (status) => void progress.push(status));
+
+    const started = await watcher.request(storageContract, "transcodeAhead", { tracks: 3 });
+    expect(asked).toEqual([{ limit: 3, offset: 0 }]);
+    expect(started).toMatchObject({ working: true, total: 3 });
+    // Asking again while they are under way queues nothing twice.
+    expect(await watcher.request(storageContract, "prepare", { trackIds: ["wav5", "flac5"] })).toEqual({
+      queued: 0,
+    });
+    await service.idle();
+    await vi.waitFor(() => expect(progress.at(-1)).toEqual({ working: false, done: 2, failed: 1, total: 3 }));
+    // Progress only grows, and each event adds up.
+    for (const [i, status] of progress.entries()) {
+      expect(status.done + status.failed).toBeLessThanOrEqual(status.total);
+      if (i > 0)
+        expect(status.done + status.failed).toBeGreaterThanOrEqual(
+          progress[i - 1]!.done + progress[i - 1]!.failed,
+        );
+    }
+    expect(await watcher.request(storageContract, "transcodeStatus", {})).toEqual({
+      working: false,
+      done: 2,
+      failed: 1,
+      total: 3,
+    });
+
+    // A new batch starts counting afresh; renditions already made are done at once.
+    await watcher.request(storageContract, "transcodeAhead", { tracks: 10 });
+    await service.idle();
+    await vi.waitFor(async () =>
+      expect(await watcher.request(storageContract, "transcodeStatus", {})).toEqual({
+        working: false,
+        done: 3,
+        failed: 1,
+        total: 4,
+      }),
+    );
+    await expect(
+      watcher.request(storageContract, "transcodeAhead", { tracks: 1, profiles: ["mp3320"] }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    for (const params of [
+      { tracks: 0 },
+      { tracks: -1 },
+      { tracks: 1.5 },
+      { profiles: [] },
+      { profiles: ["../x"] },
+    ])
+      await expect(
+        watcher.request(storageContract, "transcodeAhead", params as never),
+        JSON.stringify(params),
+      ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
     await service.stop();
   });
 });

@@ -23,7 +23,7 @@ import {
 } from "@soundmesh/engine";
 import type { PeerInfo } from "@soundmesh/protocol";
 import { HeadlessSink } from "./headless-sink";
-import { SessionSocket } from "./session-socket";
+import { SessionSocket, login } from "./session-socket";
 
 export interface HeadlessPeerOptions {
   baseUrl: string;
@@ -58,19 +58,6 @@ export interface HeadlessPeer {
   readonly played: Promise<void>;
   report(): HeadlessPeerReport;
   close(): Promise<void>;
-}
-
-async function login(baseUrl: string, name: string, password: string): Promise<string> {
-  const response = await fetch(`${baseUrl}/api/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name, password }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const body = (await response.json()) as { token?: string; code?: string };
-  if (!response.ok || !body.token)
-    throw new Error(`login failed: HTTP ${response.status} ${body.code ?? ""}`);
-  return body.token;
 }
 
 /** Serves what the store holds with one byte changed: a peer that lies. */

@@ -7,6 +7,7 @@ import { openUserAdmin, scanOnce, startAllInOne } from "../all-in-one";
 import { ScanProgressBar } from "./scan-progress";
 import { promptPassword, readPasswordFromStdin } from "./prompt";
 import { addPeerCommand } from "./peer-command";
+import { addTranscodeCommand } from "./transcode-command";
 
 interface GlobalOptions {
   config?: string;
@@ -162,6 +163,7 @@ export function buildProgram(): Command {
       });
     });
   addPeerCommand(program);
+  addTranscodeCommand(program);
   return program;
 }
 

@@ -1,6 +1,21 @@
-// The headless peer's one WebSocket to the access point: requests by id with deadlines, and relayed signals.
+// A CLI client's one WebSocket to the access point (the headless peer, `soundmesh transcode`): sign-in over HTTP,
+// requests by id with deadlines, push topics, and relayed signals.
 import WebSocket from "ws";
 import { serverFrame, signalData, type ServerFrame, type SignalData } from "@soundmesh/protocol";
+
+/** Signs in over HTTP and returns the session token. */
+export async function login(baseUrl: string, name: string, password: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/api/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, password }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const body = (await response.json()) as { token?: string; code?: string };
+  if (!response.ok || !body.token)
+    throw new Error(`login failed: HTTP ${response.status} ${body.code ?? ""}`);
+  return body.token;
+}
 
 type Pending = { resolve: (result: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout };
 
@@ -8,6 +23,7 @@ export class SessionSocket {
   private readonly pending = new Map<string, Pending>();
   private nextId = 1;
   private signalHandler: (from: string, data: SignalData) => void = () => {};
+  private readonly pushHandlers = new Map<string, (data: unknown) => void>();
   peerId = "";
 
   private constructor(private readonly socket: WebSocket) {
@@ -63,6 +79,20 @@ export class SessionSocket {
     });
   }
 
+  /** Follows a push topic: resolves once the access point confirms, rejects with its error code when refused. */
+  subscribe(topic: string, handler: (data: unknown) => void, timeoutMs = 10_000): Promise<void> {
+    this.pushHandlers.set(topic, handler);
+    const id = `sub:${topic}`;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`subscribing to ${topic} timed out`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: () => resolve(), reject, timer });
+      this.write({ t: "sub", topic });
+    });
+  }
+
   /** Signals are fire-and-forget; a refusal comes back as an err frame with the id and is logged by the caller. */
   signal(to: string, data: SignalData): Promise<void> {
     this.write({ t: "signal", id: `s${this.nextId++}`, to, data });
@@ -92,6 +122,10 @@ export class SessionSocket {
       // Checked again on arrival: only a well-formed description or candidate reaches the WebRTC stack.
       const data = signalData.safeParse(frame.data);
       if (data.success) this.signalHandler(frame.from, data.data);
+      return;
+    }
+    if (frame.t === "push") {
+      this.pushHandlers.get(frame.topic)?.(frame.data);
       return;
     }
     if (frame.t !== "res" && frame.t !== "err") return;

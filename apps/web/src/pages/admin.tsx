@@ -1,6 +1,7 @@
-// The admin area: users (create, disable, role), the library folders, and scans with live progress and errors.
+// The admin area: users (create, disable, role), the library folders, scans with live progress and errors, and
+// transcoding ahead of time (so plays start from a ready rendition) with live progress.
 import { useEffect, useState } from "react";
-import type { ScanStatus, UserRecord } from "@soundmesh/protocol";
+import type { ScanStatus, TranscodeStatus, UserRecord } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 
 function Users({ connection, me }: { connection: Connection; me: UserRecord }) {
@@ -167,6 +168,54 @@ function Library({ connection }: { connection: Connection }) {
   );
 }
 
+/** Transcoding ahead: the newest tracks or the whole library, in the profiles the server makes ahead. */
+function TranscodeAhead({ connection }: { connection: Connection }) {
+  const [status, setStatus] = useState<TranscodeStatus>();
+  const [message, setMessage] = useState("");
+  useEffect(() => {
+    void connection
+      .request<TranscodeStatus>("storage.transcodeStatus", {})
+      .then(setStatus, (e: Error) => setMessage(e.message));
+    return connection.subscribe("storage.transcodeProgress", (data) => setStatus(data as TranscodeStatus));
+  }, [connection]);
+  const start = (tracks: number) =>
+    void connection.request<TranscodeStatus>("storage.transcodeAhead", { tracks }).then(
+      (next) => {
+        setStatus(next);
+        setMessage(next.working ? "" : "Everything asked for is ready.");
+      },
+      (e: Error) => setMessage(e.message),
+    );
+  const finished = status ? status.done + status.failed : 0;
+  return (
+    <>
+      <h3>Transcode ahead</h3>
+      <p className="muted">
+        Tracks are made ready in the background so they start at once. The rendition cache keeps the most
+        recently played within its size cap.
+      </p>
+      <div className="actions">
+        <button className="secondary" disabled={status?.working} onClick={() => start(500)}>
+          Newest 500 tracks
+        </button>
+        <button className="secondary" disabled={status?.working} onClick={() => start(1_000_000)}>
+          Whole library
+        </button>
+      </div>
+      {status && status.total > 0 && (
+        <div className="scan-status" data-testid="transcode-status" data-working={status.working}>
+          <progress max={status.total} value={finished} />
+          <p>
+            {status.working ? "Transcoding" : "Done"}: {status.done} of {status.total} ready
+            {status.failed > 0 ? ` · ${status.failed} could not be transcoded` : ""}
+          </p>
+        </div>
+      )}
+      {message && <p role="status">{message}</p>}
+    </>
+  );
+}
+
 export function Admin({ connection, me }: { connection: Connection; me: UserRecord }) {
   if (me.role !== "admin") return <p className="error">Only administrators can see this page.</p>;
   return (
@@ -174,6 +223,7 @@ export function Admin({ connection, me }: { connection: Connection; me: UserReco
       <h2>Administration</h2>
       <Users connection={connection} me={me} />
       <Library connection={connection} />
+      <TranscodeAhead connection={connection} />
     </section>
   );
 }
