@@ -115,6 +115,12 @@ describe("soundmesh transcode", () => {
         (status) => !status.running && status.added === fixture.audioFiles,
         30_000,
       );
+      // The first scan queues the newest tracks itself; a batch asked for meanwhile would join that one.
+      await waitUntil(
+        () => ws.request<{ working: boolean }>("storage.transcodeStatus"),
+        (status) => !status.working,
+        60_000,
+      );
       const asAdmin = { SOUNDMESH_PASSWORD: "correct horse battery" };
       const args = ["transcode", "--server", server.url, "--user", "admin", "--all", "--profile", "opus160"];
       const result = await run(args, "", asAdmin);
