@@ -32,15 +32,20 @@ export const configSchema = z
         .max(24 * 24, "at most 576 (24 days, a timer's limit)"),
     }),
     /** Opus renditions by profile name (lower-case letters and digits); "original" always exists. */
-    transcode: z.object({
-      profiles: z
-        .record(
-          z.string().regex(/^[a-z0-9]{1,32}$/),
-          z.object({ codec: z.literal("opus"), bitrateKbps: z.number().int().min(6).max(510) }),
-        )
-        .refine((profiles) => !("original" in profiles), "original is the untouched file, not a transcode"),
-      ahead: z.array(z.string()).max(8),
-    }),
+    transcode: z
+      .object({
+        profiles: z
+          .record(
+            z.string().regex(/^[a-z0-9]{1,32}$/),
+            z.object({ codec: z.literal("opus"), bitrateKbps: z.number().int().min(6).max(510) }),
+          )
+          .refine((profiles) => !("original" in profiles), "original is the untouched file, not a transcode"),
+        ahead: z.array(z.string()).max(8),
+      })
+      .refine(
+        (transcode) => transcode.ahead.every((name) => name === "original" || name in transcode.profiles),
+        { message: "ahead may name only the profiles above (or original)", path: ["ahead"] },
+      ),
     admin: z.object({ name: z.string().min(1).optional(), password: z.string().min(8).optional() }),
     security: z.object({
       secureCookies: z.boolean(),

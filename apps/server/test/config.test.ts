@@ -71,6 +71,9 @@ describe("loadConfig", () => {
         file: write({ transcode: { profiles: { original: { codec: "opus", bitrateKbps: 64 } }, ahead: [] } }),
       }),
     ).toThrow(/original/);
+    expect(() => loadConfig({ env: {}, file: write({ transcode: { ahead: ["opus64"] } }) })).toThrow(
+      /transcode\.ahead: ahead may name only the profiles above/,
+    );
   });
 
   it("reports an unreadable config file", () => {
