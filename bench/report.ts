@@ -69,6 +69,9 @@ export function writeResults(name: string, rows: Row[], extra: Record<string, un
 export function writeUnlimitedConfig(dir: string): string {
   const file = join(dir, "bench-config.json");
   const unlimited = { ratePerSecond: 1e6, burst: 1e6 };
-  writeFileSync(file, JSON.stringify({ rateLimits: { perUser: unlimited, busDefault: unlimited } }));
+  writeFileSync(
+    file,
+    JSON.stringify({ rateLimits: { perUser: unlimited, perSessionHttp: unlimited, busDefault: unlimited } }),
+  );
   return file;
 }

@@ -136,6 +136,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
         secureCookies: config.security.secureCookies,
         trustProxy: config.security.trustProxy,
         userRateLimit: config.rateLimits.perUser,
+        httpRateLimit: config.rateLimits.perSessionHttp,
         requestTimeoutMs: 10_000,
         shutdownGraceMs: 5_000,
       },

@@ -62,6 +62,8 @@ export const configSchema = z
       busDefault: rateRule,
       busEdges: z.record(z.string(), rateRule),
       perUser: rateRule,
+      /** HTTP API requests (audio pieces, ranges, covers) per session, or per address without one. */
+      perSessionHttp: rateRule,
     }),
   })
   .strict();
@@ -93,6 +95,7 @@ export function defaultConfig(): z.infer<typeof configSchema> {
       busDefault: { ratePerSecond: 5_000, burst: 10_000 },
       busEdges: {},
       perUser: { ratePerSecond: 50, burst: 200 },
+      perSessionHttp: { ratePerSecond: 200, burst: 2_000 },
     },
   };
 }

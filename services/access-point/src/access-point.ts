@@ -17,6 +17,7 @@ import { IdentityCache, authenticate, type Identity } from "./auth";
 import { ClientSocket } from "./client-socket";
 import { installErrorHandler, sendProblem } from "./http-errors";
 import { buildMethodTable } from "./method-table";
+import { registerHttpRateLimit } from "./http-rate-limit";
 import { PeerRegistry } from "./peer-registry";
 import { PushHub, type PushTopic } from "./push-hub";
 import { hasWebApp, isAppRoute, registerWebApp } from "./web-app";
@@ -46,6 +47,8 @@ export interface AccessPointConfig {
    */
   trustProxy: boolean | string;
   userRateLimit: RateLimitRule;
+  /** HTTP API requests per session (or per address without one): audio, covers, sign-in. */
+  httpRateLimit: RateLimitRule;
   requestTimeoutMs: number;
   shutdownGraceMs: number;
 }
@@ -56,6 +59,7 @@ export const defaultAccessPointConfig: AccessPointConfig = {
   secureCookies: false,
   trustProxy: false,
   userRateLimit: { ratePerSecond: 50, burst: 200 },
+  httpRateLimit: { ratePerSecond: 200, burst: 2_000 },
   requestTimeoutMs: 10_000,
   shutdownGraceMs: 5_000,
 };
@@ -128,6 +132,12 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
       : undefined,
   );
   await app.register(fastifyCookie);
+  const httpLimited = new Counter({
+    name: "soundmesh_http_rate_limited_total",
+    help: "HTTP API requests refused by the per-session rate limit",
+    registers: [registry],
+  });
+  registerHttpRateLimit(app, config.httpRateLimit, nowMs, () => httpLimited.inc());
   await app.register(fastifyWebsocket, { options: { maxPayload: 16 * 1024 * 1024 } });
   app.addHook("onResponse", (request, reply, done) => {
     httpRequests.inc({ route: request.routeOptions.url ?? "unknown", status: reply.statusCode });

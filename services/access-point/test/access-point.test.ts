@@ -349,3 +349,35 @@ describe("peer signaling", () => {
     await asker.close();
   });
 });
+
+describe("HTTP rate limit", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({
+      overrides: { rateLimits: { perSessionHttp: { ratePerSecond: 1, burst: 5 } } },
+    });
+  });
+  afterAll(async () => server?.close());
+
+  it("answers a session past its budget with 429 RATE_LIMITED and Retry-After, and no other session", async () => {
+    const token = await setupAdmin(server.url, "admin", "correct horse battery");
+    const me = (bearer: string) =>
+      fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${bearer}` } });
+    // The set-up and sign-in took part of the address's budget, not this session's.
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await me(token)).status);
+    expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    const limited = await me(token);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("1");
+    expect(await limited.json()).toMatchObject({ code: "RATE_LIMITED", status: 429 });
+    // Health and metrics are not the API: never limited.
+    for (let i = 0; i < 10; i++) expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(Number(/^soundmesh_http_rate_limited_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
+    // Another session has its own budget (its sign-in comes from the address's, which has refilled meanwhile).
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const other = await login(server.url, "admin", "correct horse battery");
+    expect((await me(other)).status).toBe(200);
+  });
+});
