@@ -272,6 +272,7 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await expect
       .poll(() => page.getByTestId("scan-status").innerText(), { timeout: 20_000 })
       .toMatch(/Idle · added 0 · updated \d+/);
+    expect(await page.getByText("Full scan started.").count()).toBe(0);
     await page.getByText("not an audio file").first().waitFor();
     // Transcoding the whole library ahead: pushed progress until every track's rendition is ready.
     await page.getByRole("button", { name: "Whole library" }).click();

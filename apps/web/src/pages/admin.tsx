@@ -95,6 +95,8 @@ function Users({ connection, me }: { connection: Connection; me: UserRecord }) {
   );
 }
 
+const SCAN_STARTED = ["Scan started.", "Full scan started."];
+
 function Library({ connection }: { connection: Connection }) {
   const [folders, setFolders] = useState<string[]>([]);
   const [status, setStatus] = useState<ScanStatus>();
@@ -112,13 +114,16 @@ function Library({ connection }: { connection: Connection }) {
     const off = connection.subscribe("catalog.scanProgress", (data) => {
       const next = data as ScanStatus;
       setStatus(next);
-      if (!next.running) loadErrors();
+      if (next.running) return;
+      loadErrors();
+      // "Scan started." is old news once it has ended; an error message stays.
+      setMessage((shown) => (SCAN_STARTED.includes(shown) ? "" : shown));
     });
     return off;
   }, [connection]);
   const scan = (full: boolean) =>
     void connection.request("catalog.scan", { full }).then(
-      () => setMessage(full ? "Full scan started." : "Scan started."),
+      () => setMessage(SCAN_STARTED[full ? 1 : 0]!),
       (e: Error) => setMessage(e.message),
     );
   const pct = status && status.total > 0 ? Math.round((status.done / status.total) * 100) : 0;
