@@ -83,6 +83,32 @@ function completed(text: string, value: string): string {
     .join(", ")}, `;
 }
 
+/** A comma-separated list field, named for the form's FormData. */
+function ListInput({
+  label,
+  name,
+  text,
+  onChange,
+}: {
+  label: string;
+  name: string;
+  text: string;
+  onChange: (text: string) => void;
+}) {
+  return (
+    <label>
+      {label}
+      <input
+        name={name}
+        value={text}
+        onChange={(e) => onChange(e.target.value)}
+        placeholder="any (comma-separated)"
+        autoComplete="off"
+      />
+    </label>
+  );
+}
+
 /** The library's genres, most albums first, as toggles under the Genres field. */
 function GenreField({ connection, initial }: { connection: Connection; initial: string[] }) {
   const [text, setText] = useState(initial.join(", "));
@@ -96,15 +122,7 @@ function GenreField({ connection, initial }: { connection: Connection; initial: 
   const chosen = new Set(listOf(text).map((genre) => genre.toLowerCase()));
   return (
     <div className="list-field">
-      <label>
-        Genres
-        <input
-          name="genres"
-          value={text}
-          onChange={(e) => setText(e.target.value)}
-          placeholder="any (comma-separated)"
-        />
-      </label>
+      <ListInput label="Genres" name="genres" text={text} onChange={setText} />
       {genres.length > 0 && (
         <div className="suggestions" role="group" aria-label="Genres in the library">
           {genres.slice(0, 40).map((genre) => (
@@ -153,16 +171,7 @@ function ArtistField({ connection, initial }: { connection: Connection; initial:
   );
   return (
     <div className="list-field">
-      <label>
-        Artists
-        <input
-          name="artists"
-          value={text}
-          onChange={(e) => setText(e.target.value)}
-          placeholder="any (comma-separated)"
-          autoComplete="off"
-        />
-      </label>
+      <ListInput label="Artists" name="artists" text={text} onChange={setText} />
       {offered.length > 0 && (
         <div className="suggestions" role="group" aria-label="Matching artists">
           {offered.map((artist) => (
