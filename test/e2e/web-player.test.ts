@@ -108,6 +108,23 @@ async function otherDevice(): Promise<WsClient> {
   return WsClient.connect(server!.url, await login(server!.url, "admin", "correct horse battery"));
 }
 
+/** Waits until the server holds the playlist in this order of titles, as another device of the user sees it. */
+async function expectServerOrder(playlistId: string, expected: string[]): Promise<void> {
+  const other = await otherDevice();
+  try {
+    const serverTitles = async () => {
+      const { items } = await other.request<PlaylistSnapshot>("playlist.get", { playlistId });
+      const tracks = await other.request<Array<{ id: string; title: string }>>("catalog.tracks", {
+        trackIds: items.map((item) => item.trackId),
+      });
+      return items.map((item) => tracks.find((track) => track.id === item.trackId)?.title);
+    };
+    await expect.poll(serverTitles, { timeout: 10_000 }).toEqual(expected);
+  } finally {
+    await other.close();
+  }
+}
+
 const trackRow = (title: string) => page.locator(".track-main", { hasText: title }).first();
 
 /** Plays a track from the open page; what played before is paused first, so its clock cannot answer for this one. */
@@ -332,19 +349,7 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.locator(".tracks li[data-drop-target]").waitFor({ state: "detached" });
     // "saving…" may come and go before anyone looks, so waiting for it to vanish proves nothing: wait until the
     // server holds the new order, as another device sees it, before reloading.
-    const other = await otherDevice();
-    try {
-      const serverTitles = async () => {
-        const { items } = await other.request<PlaylistSnapshot>("playlist.get", { playlistId });
-        const tracks = await other.request<Array<{ id: string; title: string }>>("catalog.tracks", {
-          trackIds: items.map((item) => item.trackId),
-        });
-        return items.map((item) => tracks.find((track) => track.id === item.trackId)?.title);
-      };
-      await expect.poll(serverTitles, { timeout: 10_000 }).toEqual(expected);
-    } finally {
-      await other.close();
-    }
+    await expectServerOrder(playlistId, expected);
     await page.reload();
     await expect.poll(titles).toEqual(expected);
   }, 30_000);
@@ -367,19 +372,7 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page
       .getByText("Offline: music you made available offline still plays")
       .waitFor({ state: "detached", timeout: 20_000 });
-    const other = await otherDevice();
-    try {
-      const serverTitles = async () => {
-        const { items } = await other.request<PlaylistSnapshot>("playlist.get", { playlistId });
-        const tracks = await other.request<Array<{ id: string; title: string }>>("catalog.tracks", {
-          trackIds: items.map((item) => item.trackId),
-        });
-        return items.map((item) => tracks.find((track) => track.id === item.trackId)?.title);
-      };
-      await expect.poll(serverTitles, { timeout: 10_000 }).toEqual(expected);
-    } finally {
-      await other.close();
-    }
+    await expectServerOrder(playlistId, expected);
     await expect.poll(titles).toEqual(expected);
     await page.getByText("saving…").waitFor({ state: "detached" });
   }, 60_000);
