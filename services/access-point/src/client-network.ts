@@ -8,6 +8,9 @@ const PRIVATE_V4: Array<[number, number]> = [
   [0xa9fe0000, 16], // 169.254.0.0/16, link-local
 ];
 
+/** "::ffff:192.0.2.1" (IPv4 on a dual-stack socket) as plain "192.0.2.1". */
+const withoutV4Mapping = (address: string) => address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
+
 function v4Number(address: string): number {
   return address.split(".").reduce((sum, part) => sum * 256 + Number(part), 0);
 }
@@ -35,7 +38,7 @@ function v6Groups(address: string): number[] {
  * - loopback addresses are all one network (the same machine).
  */
 export function networkOf(rawAddress: string): string {
-  const address = rawAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
+  const address = withoutV4Mapping(rawAddress);
   if (isIPv4(address)) {
     const n = v4Number(address);
     if (address.startsWith("127.")) return "loopback";
@@ -58,7 +61,7 @@ export function networkOf(rawAddress: string): string {
  * since one host is given a whole /64 and could otherwise take a fresh address for every guess.
  */
 export function throttleAddressOf(rawAddress: string): string {
-  const address = rawAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
-  if (isIPv6(address.split("%")[0]!) && networkOf(address) !== "loopback") return networkOf(address);
-  return address;
+  const address = withoutV4Mapping(rawAddress);
+  const network = networkOf(address);
+  return network.startsWith("v6:") ? network : address;
 }
