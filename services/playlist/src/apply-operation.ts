@@ -8,10 +8,8 @@ import {
   type PlaylistRevision,
   type SubmittedOperation,
 } from "@soundmesh/protocol";
+import { positionsBetween, spreadAround } from "./positions";
 import type { PlaylistPatch, PlaylistTransaction, StoredEntry } from "./store";
-
-/** Closer neighbours than this get the whole list renumbered before an insert between them. */
-const MIN_POSITION_GAP = 1e-7;
 
 /** What the batch has changed so far: operations later in the same batch see it. */
 export interface BatchState {
@@ -69,17 +67,10 @@ async function resolveAnchor(
   };
 }
 
-/** `count` increasing positions strictly between low and high; undefined when they would be too close. */
-function positionsBetween(low: number | null, high: number | null, count: number): number[] | undefined {
-  const steps = Array.from({ length: count }, (_, i) => i + 1);
-  if (low === null && high === null) return steps;
-  if (low === null) return steps.map((i) => high! - (count + 1 - i));
-  if (high === null) return steps.map((i) => low + i);
-  const gap = (high - low) / (count + 1);
-  if (gap < MIN_POSITION_GAP) return undefined;
-  return steps.map((i) => low + gap * i);
-}
-
+/**
+ * Positions for `count` items in the gap after the anchor. A gap too narrow for them gets a small neighbourhood
+ * spread out (see positions.ts); the whole list is renumbered only if no neighbourhood can be.
+ */
 async function placeAfter(
   tx: PlaylistTransaction,
   opId: string,
@@ -90,6 +81,8 @@ async function placeAfter(
 ): Promise<{ positions: number[]; after: string | null }> {
   let resolved = await resolveAnchor(tx, opId, anchor, excluded, known);
   let positions = positionsBetween(resolved.low, resolved.high, count);
+  // Only a gap between two neighbours can be too narrow: the ends always have room.
+  if (!positions && resolved.low !== null) positions = await spreadAround(tx, resolved.low, count, excluded);
   if (!positions) {
     await tx.renumber();
     // Positions just changed: look the anchor up again.

@@ -1,5 +1,5 @@
 // The playlist service's tables. Items keep their row when removed (a tombstone at its position) so operations
-// anchored on removed items still resolve; positions are doubles, renumbered when two neighbours get too close.
+// anchored on removed items still resolve; positions are doubles, spread out locally when a gap fills (positions.ts).
 import { migrateService, sql, type Db, type Kysely, type ServiceMigrations } from "@soundmesh/db";
 
 export const playlistMigrations: ServiceMigrations = {

@@ -51,10 +51,18 @@ export interface PlaylistTransaction {
   lastPosition(excluded: readonly string[]): Promise<number | null>;
   /** The live item at or before `position` (null: anywhere) that is not excluded, nearest first. */
   lastLiveAtOrBefore(position: number | null, excluded: readonly string[]): Promise<string | null>;
+  /** How many items (tombstones included, `excluded` not) stand at positions in [from, to). */
+  countBetween(from: number, to: number, excluded: readonly string[]): Promise<number>;
+  /** Those items, in list order. */
+  entriesBetween(
+    from: number,
+    to: number,
+    excluded: readonly string[],
+  ): Promise<Array<{ itemId: string; position: number }>>;
   insertItems(items: ReadonlyArray<PlaylistItem & { position: number }>): Promise<void>;
   markRemoved(itemIds: readonly string[], revision: number): Promise<void>;
   setPositions(positions: ReadonlyArray<{ itemId: string; position: number }>): Promise<void>;
-  /** Spreads every position out again (1, 2, 3 …), same order. */
+  /** Spreads every position out again (1, 2, 3 …), same order: the last resort, it rewrites every row. */
   renumber(): Promise<void>;
   insertRevision(revision: PlaylistRevision): Promise<void>;
   /** Writes the playlist row once per transaction: its revision, item count and changed fields. */

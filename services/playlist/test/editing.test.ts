@@ -256,7 +256,7 @@ describe.each(targets)("playlist editing on $name", (target) => {
     expect(history.kind === "revisions" && history.revisions.map((r) => r.revision)).toEqual([1, 2, 3, 4]);
   });
 
-  it("renumbers positions when inserts keep landing in the same gap, keeping the order", async () => {
+  it("spreads positions out again when inserts keep landing in the same gap, keeping the order", async () => {
     const p = await playlistWith("t-blue1", "t-blue2");
     const [a] = p.items as [string, string];
     // Each insert after a halves the gap before the next item: 60 halvings exhaust a double's precision.

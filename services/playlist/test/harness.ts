@@ -166,6 +166,8 @@ export interface Harness {
   service: PlaylistService;
   clock: ManualClock;
   events: PlaylistChange[];
+  /** Rows the playlist store has inserted, updated or deleted so far (every table). */
+  rowsWritten(): number;
   call<K extends keyof PlaylistContract["methods"]>(
     method: K,
     params: ParamsOf<PlaylistContract, K>,
@@ -198,6 +200,21 @@ function userDirectory(): HandlersOf<UserContract> {
   };
 }
 
+/** Counts the rows each write statement affects, raw SQL included: edits are measured in rows, not time. */
+function writeCounter(): { plugin: Parameters<Db["kysely"]["withPlugin"]>[0]; total: () => number } {
+  let total = 0;
+  return {
+    plugin: {
+      transformQuery: ({ node }) => node,
+      transformResult({ result }) {
+        if (result.numAffectedRows !== undefined) total += Number(result.numAffectedRows);
+        return Promise.resolve(result);
+      },
+    },
+    total: () => total,
+  };
+}
+
 export async function startHarness(target: DbTarget): Promise<Harness> {
   const test = await target.open();
   const cacheDir = mkdtempSync(join(tmpdir(), "soundmesh-playlist-"));
@@ -222,7 +239,8 @@ export async function startHarness(target: DbTarget): Promise<Harness> {
   await catalogService.start();
   const userBus = bus.connect({ service: "user", calls: [] });
   const userServing = await userBus.serve(userContract, userDirectory());
-  const store = createSqlPlaylistStore(test.db);
+  const writes = writeCounter();
+  const store = createSqlPlaylistStore({ ...test.db, kysely: test.db.kysely.withPlugin(writes.plugin) });
   const service = createPlaylistService({
     logger,
     bus: bus.connect(playlistManifest),
@@ -264,6 +282,7 @@ export async function startHarness(target: DbTarget): Promise<Harness> {
     service,
     clock,
     events,
+    rowsWritten: writes.total,
     call,
     failure,
     catalogChanged: () =>
