@@ -121,6 +121,11 @@ export const importReport = z.object({
     z.object({
       /** 1-based position of the entry in the file. */
       entry: z.number().int(),
+      /**
+       * "not-found": no library track fits; "too-long": a path, artist or title longer than any can be;
+       * "unreadable": text no file name or tag holds (control characters, broken UTF-16). Long texts are cut short.
+       */
+      reason: z.enum(["not-found", "too-long", "unreadable"]),
       path: z.string().nullable(),
       artist: z.string().nullable(),
       title: z.string().nullable(),

@@ -6,6 +6,7 @@ import {
   AppError,
   MAX_PLAYLIST_ITEMS,
   catalogContract,
+  playlistFileEntry,
   type ImportReport,
   type PlaylistFileEntry,
   type PlaylistItem,
@@ -110,15 +111,51 @@ function locationOf(location: string | null): string | null {
 export function parseXspf(text: string): PlaylistFileEntry[] {
   if (!/<(?:\w{1,50}:)?playlist[\s>]/i.test(text)) throw new AppError("BAD_REQUEST", "Not an XSPF playlist");
   return elements(text, "track").map((track) => {
-    const duration = Number(field(track, "duration"));
+    const duration = Math.round(Number(field(track, "duration")));
     return {
       path: locationOf(field(track, "location")),
       artist: field(track, "creator"),
       title: field(track, "title"),
-      durationMs: Number.isFinite(duration) && duration > 0 ? Math.round(duration) : null,
+      // A duration is only a hint for matching: an absurd one is dropped rather than failing the entry.
+      durationMs: Number.isSafeInteger(duration) && duration > 0 ? duration : null,
     };
   });
 }
+
+type Unmatched = ImportReport["unmatched"][number];
+
+/** How much of an entry's path, artist and title a report shows: enough to recognise it, never kilobytes. */
+const REPORTED_CHARS = 200;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this looks for
+const controlCharacters = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+const controlCharactersEverywhere = new RegExp(controlCharacters.source, "g");
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function reported(text: string | null): string | null {
+  if (text === null) return null;
+  const shown = text.replace(controlCharactersEverywhere, "\uFFFD");
+  return shown.length > REPORTED_CHARS ? `${shown.slice(0, REPORTED_CHARS)}…` : shown;
+}
+
+/**
+ * Why an entry cannot be matched at all, or null when it can: longer than a path, artist or title can be
+ * ("too-long"), or text no file name or tag holds — control characters, broken UTF-16 ("unreadable").
+ */
+function unreadableReason(entry: PlaylistFileEntry): "too-long" | "unreadable" | null {
+  const checked = playlistFileEntry.safeParse(entry);
+  if (!checked.success)
+    return checked.error.issues.some((issue) => issue.code === "too_big") ? "too-long" : "unreadable";
+  const texts = [entry.path, entry.artist, entry.title].filter((text) => text !== null);
+  return texts.some((text) => controlCharacters.test(text) || loneSurrogate.test(text)) ? "unreadable" : null;
+}
+
+const unmatchedOf = (entry: PlaylistFileEntry, index: number, reason: Unmatched["reason"]): Unmatched => ({
+  entry: index + 1,
+  reason,
+  path: reported(entry.path),
+  artist: reported(entry.artist),
+  title: reported(entry.title),
+});
 
 interface TrackEntry {
   trackId: string;
@@ -174,16 +211,24 @@ export function createPlaylistFiles({ bus }: { bus: ServiceBus; store: PlaylistS
       const entries = format === "m3u" ? parseM3u(text) : parseXspf(text);
       if (entries.length > MAX_PLAYLIST_ITEMS)
         throw new AppError("BAD_REQUEST", `A playlist holds at most ${MAX_PLAYLIST_ITEMS} items`);
-      const matches = [];
-      for (let i = 0; i < entries.length; i += chunkSize) {
-        const part = entries.slice(i, i + chunkSize);
+      // An entry that cannot be read is skipped and reported; it never fails the others.
+      const skipped = new Map<number, Unmatched>();
+      const readable: number[] = [];
+      entries.forEach((entry, i) => {
+        const reason = unreadableReason(entry);
+        if (reason === null) readable.push(i);
+        else skipped.set(i, unmatchedOf(entry, i, reason));
+      });
+      const matches = new Map<number, { trackId: string | null; by: "path" | "tags" | null }>();
+      for (let i = 0; i < readable.length; i += chunkSize) {
+        const part = readable.slice(i, i + chunkSize);
         const answer = await bus.request(
           catalogContract,
           "matchEntries",
-          { entries: part },
+          { entries: part.map((index) => entries[index]!) },
           { traceId, timeoutMs: 30_000 },
         );
-        matches.push(...answer.matches);
+        answer.matches.forEach((match, j) => matches.set(part[j]!, match));
       }
       const report: ImportReport = {
         entries: entries.length,
@@ -193,10 +238,10 @@ export function createPlaylistFiles({ bus }: { bus: ServiceBus; store: PlaylistS
         unmatched: [],
       };
       const trackIds: string[] = [];
-      matches.forEach((match, i) => {
-        const entry = entries[i]!;
-        if (match.trackId === null) {
-          report.unmatched.push({ entry: i + 1, path: entry.path, artist: entry.artist, title: entry.title });
+      entries.forEach((entry, i) => {
+        const match = matches.get(i);
+        if (!match || match.trackId === null) {
+          report.unmatched.push(skipped.get(i) ?? unmatchedOf(entry, i, "not-found"));
           return;
         }
         trackIds.push(match.trackId);

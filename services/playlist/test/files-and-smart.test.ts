@@ -91,10 +91,22 @@ describe.each(targets)("playlist files and smart playlists on $name", (target) =
       byPath: 3,
       byTags: 1,
       unmatched: [
-        { entry: 5, path: "/etc/passwd", artist: "Nobody", title: "Nothing" },
-        { entry: 6, path: "../../../srv/music/../../etc/shadow", artist: null, title: null },
+        { entry: 5, reason: "not-found", path: "/etc/passwd", artist: "Nobody", title: "Nothing" },
+        {
+          entry: 6,
+          reason: "not-found",
+          path: "../../../srv/music/../../etc/shadow",
+          artist: null,
+          title: null,
+        },
         // The title fits, the duration (900 s against 562 s) does not.
-        { entry: 7, path: "elsewhere/so-what.mp3", artist: "Miles Davis", title: "So What" },
+        {
+          entry: 7,
+          reason: "not-found",
+          path: "elsewhere/so-what.mp3",
+          artist: "Miles Davis",
+          title: "So What",
+        },
       ],
     });
   });
@@ -107,6 +119,45 @@ describe.each(targets)("playlist files and smart playlists on $name", (target) =
     const { snapshot, report } = await h.call("import", { name: "X", format: "xspf", text });
     expect(snapshot.items.map((item) => item.trackId)).toEqual(["t-blue2", "t-love1"]);
     expect(report).toMatchObject({ entries: 2, matched: 2, byPath: 1, byTags: 1, unmatched: [] });
+  });
+
+  it("skips an over-long or unreadable entry and reports why, importing the rest", async () => {
+    const text = [
+      "#EXTM3U",
+      "Miles Davis/Kind of Blue/01 So What.flac",
+      `${"very/".repeat(1_000)}long.mp3`,
+      `#EXTINF:200,Someone - ${"la".repeat(400)}`,
+      "song.mp3",
+      "#EXTINF:200,Radiohead - Air\u0000bag",
+      "Radiohead/OK Computer/zero\u0000byte.mp3",
+      "Radiohead/OK Computer/02 Paranoid Android.mp3",
+    ].join("\n");
+    const { snapshot, report } = await h.call("import", { name: "Rough", format: "m3u", text });
+    expect(snapshot.items.map((item) => item.trackId)).toEqual(["t-blue1", "t-okc2"]);
+    expect(report).toMatchObject({ entries: 5, matched: 2, byPath: 2, byTags: 0 });
+    expect(report.unmatched).toHaveLength(3);
+    const [long, tooLongTitle, unreadable] = report.unmatched;
+    expect(long).toMatchObject({ entry: 2, reason: "too-long", artist: null, title: null });
+    // What is reported is cut short: the answer does not echo kilobytes back.
+    expect(long!.path!.length).toBeLessThanOrEqual(201);
+    expect(long!.path!.startsWith("very/very/")).toBe(true);
+    expect(tooLongTitle).toMatchObject({ entry: 3, reason: "too-long", path: "song.mp3", artist: "Someone" });
+    expect(unreadable).toMatchObject({ entry: 4, reason: "unreadable", artist: "Radiohead" });
+    expect(unreadable!.path).not.toContain("\u0000");
+  });
+
+  it("reads an XSPF entry with an absurd duration or a broken location as far as it can", async () => {
+    const text = `<playlist version="1" xmlns="http://xspf.org/ns/0/"><trackList>
+      <track><location>Miles%20Davis/Kind%20of%20Blue/02%20Freddie%20Freeloader.flac</location><duration>1e300</duration></track>
+      <track><creator>Nobody at all</creator></track>
+      <track><location>%E0%A4%A</location><title>So What</title></track>
+    </trackList></playlist>`;
+    const { snapshot, report } = await h.call("import", { name: "X", format: "xspf", text });
+    // A duration is only a hint: an absurd one is dropped, the entry still matches by its path.
+    expect(snapshot.items.map((item) => item.trackId)).toEqual(["t-blue2", "t-blue1"]);
+    expect(report.unmatched).toEqual([
+      { entry: 2, reason: "not-found", path: null, artist: "Nobody at all", title: null },
+    ]);
   });
 
   it("refuses an import that is not what it says with BAD_REQUEST and creates nothing", async () => {

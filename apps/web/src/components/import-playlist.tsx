@@ -16,9 +16,16 @@ function importParamsOf(fileName: string, text: string) {
   return { name, format: extension === "xspf" ? "xspf" : "m3u", text };
 }
 
+const reasons = {
+  "not-found": "not in the library",
+  "too-long": "too long to be a path or tag, skipped",
+  unreadable: "unreadable, skipped",
+} as const;
+
 function describeEntry(entry: ImportReport["unmatched"][number]): string {
   const tags = [entry.artist, entry.title].filter(Boolean).join(" – ");
-  return [tags, entry.path].filter(Boolean).join(" · ") || "(empty entry)";
+  const text = [tags, entry.path].filter(Boolean).join(" · ") || "(empty entry)";
+  return `${text} (${reasons[entry.reason]})`;
 }
 
 export function ImportPlaylist({ connection }: { connection: Connection }) {
@@ -66,7 +73,7 @@ export function ImportPlaylist({ connection }: { connection: Connection }) {
           </p>
           {report.unmatched.length > 0 && (
             <>
-              <p className="muted">Not found in the library:</p>
+              <p className="muted">Not imported:</p>
               <ul>
                 {report.unmatched.map((entry) => (
                   <li key={entry.entry}>
