@@ -11,12 +11,21 @@ export const playlistId = randomId("a playlist id");
 export const itemId = randomId("an item id");
 export const operationId = randomId("an operation id");
 const userId = z.string().min(1).max(64);
+const memberRef = z.object({ id: z.string(), name: z.string() });
 
 export const MAX_PLAYLIST_ITEMS = 20_000;
 export const MAX_ITEMS_PER_OPERATION = 5_000;
 export const MAX_OPERATIONS_PER_EDIT = 500;
 /** A client further behind than this gets a snapshot instead of the operations it missed. */
 export const MAX_CATCH_UP_REVISIONS = 500;
+
+/** Invitations to collaborate: how many one user may send, have waiting, and receive (see README, Playlists). */
+export const INVITATIONS_PER_HOUR = 20;
+export const MAX_PENDING_SENT_INVITATIONS = 50;
+/** From one inviter to one invitee, over all their playlists. */
+export const MAX_PENDING_INVITATIONS_BETWEEN = 5;
+export const MAX_PENDING_RECEIVED_INVITATIONS = 100;
+export const MAX_BLOCKED_USERS = 1_000;
 
 export const playlistName = z.string().trim().min(1).max(200);
 export const playlistDescription = z.string().max(2_000);
@@ -94,7 +103,7 @@ export const playlistInfo = z.object({
   description: z.string(),
   isPublic: z.boolean(),
   isCollaborative: z.boolean(),
-  collaborators: z.array(z.object({ id: z.string(), name: z.string() })),
+  collaborators: z.array(memberRef),
   followerCount: z.number().int(),
   revision: z.number().int().nonnegative(),
   itemCount: z.number().int().nonnegative(),
@@ -149,8 +158,25 @@ export const playlistSearchDocument = z.object({
 });
 export type PlaylistSearchDocument = z.infer<typeof playlistSearchDocument>;
 
+/** An invitation as its playlist's owner sees it: waiting for `user` to accept or decline. */
+export const sentInvitation = z.object({ playlistId, user: memberRef, invitedAt: z.number().int() });
+export type SentInvitation = z.infer<typeof sentInvitation>;
+
+/** An invitation as the invitee sees it. */
+export const receivedInvitation = z.object({
+  playlistId,
+  playlistName: z.string(),
+  from: memberRef,
+  invitedAt: z.number().int(),
+});
+export type ReceivedInvitation = z.infer<typeof receivedInvitation>;
+
+export const blockedUser = z.object({ id: z.string(), name: z.string(), blockedAt: z.number().int() });
+export type BlockedUser = z.infer<typeof blockedUser>;
+
 const target = z.object({ playlistId });
 const ok = z.object({ ok: z.literal(true) });
+const userName = z.string().trim().min(1).max(64);
 
 export const playlistContract = defineService("playlist", {
   create: {
@@ -190,12 +216,31 @@ export const playlistContract = defineService("playlist", {
     ]),
     exposed: true,
   },
-  /** Owner only; collaborators edit while the playlist is collaborative. */
-  addCollaborator: {
-    params: target.extend({ userName: z.string().trim().min(1).max(64) }),
-    result: playlistInfo,
-    exposed: true,
-  },
+  /**
+   * Owner only: invites a user to collaborate; they become a collaborator only once they accept (collaborators edit
+   * while the playlist is collaborative). Inviting someone already invited answers the waiting invitation. Limits per
+   * inviter (INVITATIONS_PER_HOUR, MAX_PENDING_SENT_INVITATIONS, MAX_PENDING_INVITATIONS_BETWEEN) and per invitee
+   * (MAX_PENDING_RECEIVED_INVITATIONS) answer RATE_LIMITED. An invitee who blocks the inviter never sees it: to the
+   * inviter it stays waiting, as one the invitee ignores does.
+   */
+  invite: { params: target.extend({ userName }), result: sentInvitation, exposed: true },
+  /** Owner only: the playlist's waiting invitations, oldest first. */
+  sentInvitations: { params: target, result: z.array(sentInvitation), exposed: true },
+  /** Owner only: withdraws a waiting invitation. */
+  cancelInvitation: { params: target.extend({ userId }), result: ok, exposed: true },
+  /** The caller's waiting invitations, newest first (at most MAX_PENDING_RECEIVED_INVITATIONS). */
+  receivedInvitations: { params: z.object({}), result: z.array(receivedInvitation), exposed: true },
+  /** The invitee joins as a collaborator; the playlist appears in their list. */
+  acceptInvitation: { params: target, result: playlistInfo, exposed: true },
+  declineInvitation: { params: target, result: ok, exposed: true },
+  /**
+   * The caller stops hearing from `userName`: their waiting invitations to the caller disappear for the caller, and
+   * new ones never arrive. The blocked user is not told (see `invite`).
+   */
+  block: { params: z.object({ userName }), result: ok, exposed: true },
+  /** Invitations sent while blocked are dropped (to the inviter as if declined); new ones arrive again. */
+  unblock: { params: z.object({ userId }), result: ok, exposed: true },
+  blockedUsers: { params: z.object({}), result: z.array(blockedUser), exposed: true },
   /** The owner removes anyone; a collaborator may remove themself (leave). */
   removeCollaborator: {
     params: target.extend({ userId }),
@@ -281,7 +326,10 @@ export const playlistChangedEvent = defineEvent(
     membersChanged: z.boolean(),
     deleted: z.boolean(),
     audience: z.array(z.string()).nullable(),
-    /** Users whose own list of playlists changed (made, shared with them, handed over, left, deleted, followed). */
+    /**
+     * Users whose own list of playlists or of invitations changed (made, invited, joined, handed over, left, deleted,
+     * followed): they refresh `list` and `receivedInvitations`.
+     */
     listsChanged: z.array(z.string()).default([]),
   }),
 );

@@ -101,6 +101,53 @@ export const playlistMigrations: ServiceMigrations = {
         .execute();
     },
   },
+  "004-invitations": {
+    async up(db: Kysely<unknown>) {
+      // Collaboration is an invitation the invitee accepts; the row goes once it is answered or withdrawn.
+      await db.schema
+        .createTable("playlist_invitations")
+        .addColumn("playlist_id", "varchar(64)", (col) =>
+          col.notNull().references("playlist_playlists.id").onDelete("cascade"),
+        )
+        .addColumn("invitee_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("invitee_name", "varchar(64)", (col) => col.notNull())
+        .addColumn("inviter_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("inviter_name", "varchar(64)", (col) => col.notNull())
+        .addColumn("is_hidden", "integer", (col) => col.notNull())
+        .addColumn("invited_at", "bigint", (col) => col.notNull())
+        .addPrimaryKeyConstraint("playlist_invitations_pk", ["playlist_id", "invitee_id"])
+        .execute();
+      await db.schema
+        .createIndex("playlist_invitations_by_invitee")
+        .on("playlist_invitations")
+        .columns(["invitee_id", "invited_at"])
+        .execute();
+      await db.schema
+        .createIndex("playlist_invitations_by_inviter")
+        .on("playlist_invitations")
+        .columns(["inviter_id", "invitee_id"])
+        .execute();
+      // One row per invitation sent in the last hour, for the hourly limit (a withdrawn one still counts).
+      await db.schema
+        .createTable("playlist_invitations_sent")
+        .addColumn("inviter_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("sent_at", "bigint", (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex("playlist_invitations_sent_by_inviter")
+        .on("playlist_invitations_sent")
+        .columns(["inviter_id", "sent_at"])
+        .execute();
+      await db.schema
+        .createTable("playlist_blocks")
+        .addColumn("user_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("blocked_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("blocked_name", "varchar(64)", (col) => col.notNull())
+        .addColumn("blocked_at", "bigint", (col) => col.notNull())
+        .addPrimaryKeyConstraint("playlist_blocks_pk", ["user_id", "blocked_id"])
+        .execute();
+    },
+  },
 };
 
 export function migratePlaylistStore(db: Db): Promise<string[]> {

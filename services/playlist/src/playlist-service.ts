@@ -1,5 +1,5 @@
 // The playlist service: serves playlistContract on the bus — revisioned edits rebased onto the latest revision,
-// members and permissions, catch-up for clients that were away, pushes on every change.
+// members (by invitation, invitations.ts) and permissions, catch-up for clients that were away, pushes on every change.
 import type { Logger } from "pino";
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
 import {
@@ -18,6 +18,7 @@ import { createEditCommitter, type EditResult, type Editor } from "./commit-edit
 import { createCovers, normaliseUpload } from "./covers";
 import { createPlaylistAccess, requireUser, searchDocumentsIn } from "./playlist-access";
 import { createPlaylistFiles } from "./playlist-files";
+import { createInvitations, inviteesOf } from "./invitations";
 import { createSmartPlaylists } from "./smart-playlists";
 import type { PlaylistStore, StoredPlaylist } from "./store";
 
@@ -55,7 +56,8 @@ export function createPlaylistService({
   clock,
   newId,
 }: PlaylistServiceDeps): PlaylistService {
-  const { accessOf, visible, owned, infoOf, snapshotOf } = createPlaylistAccess(store);
+  const playlistAccess = createPlaylistAccess(store);
+  const { accessOf, visible, owned, infoOf, snapshotOf } = playlistAccess;
 
   async function announce(
     playlist: StoredPlaylist,
@@ -165,11 +167,23 @@ export function createPlaylistService({
     return id;
   }
 
+  const invitations = createInvitations({
+    store,
+    clock,
+    access: playlistAccess,
+    async findUser(name, traceId) {
+      const [found] = await bus.request(userContract, "lookupUsers", { names: [name] }, { traceId });
+      return found && { userId: found.id, name: found.name };
+    },
+    announce,
+  });
   const files = createPlaylistFiles({ bus, store, logger });
   const covers = createCovers({ bus, store });
   const smart = createSmartPlaylists({ bus, store, logger, newId, commit });
 
   const handlers: HandlersOf<PlaylistContract> = {
+    ...invitations,
+
     async create({ name, description, isPublic, isCollaborative, trackIds }, ctx) {
       const userId = requireUser(ctx);
       const id = await createPlaylist(
@@ -219,26 +233,6 @@ export function createPlaylistService({
       return { kind: "revisions" as const, revision: revisions.at(-1)?.revision ?? revision, revisions };
     },
 
-    async addCollaborator({ playlistId, userName }, ctx) {
-      const userId = requireUser(ctx);
-      const { playlist } = await owned(playlistId, userId);
-      const [found] = await bus.request(
-        userContract,
-        "lookupUsers",
-        { names: [userName] },
-        { traceId: ctx.traceId },
-      );
-      if (!found) throw new AppError("NOT_FOUND", `No user named ${userName}`);
-      if (found.id === playlist.ownerId) throw new AppError("BAD_REQUEST", "The owner edits already");
-      await store.addMember(playlistId, "collaborator", { userId: found.id, name: found.name }, clock.now());
-      await announce(
-        playlist,
-        { revisions: [], membersChanged: true, listsChanged: [found.id] },
-        ctx.traceId,
-      );
-      return infoOf(playlist, userId);
-    },
-
     async removeCollaborator({ playlistId, userId: collaboratorId }, ctx) {
       const userId = requireUser(ctx);
       const { playlist, access } = await visible(playlistId, userId);
@@ -285,10 +279,16 @@ export function createPlaylistService({
         throw new AppError("BAD_REQUEST", "A playlist goes only to one of its collaborators or followers");
       const newOwner = { userId: toUserId, name: await nameOf(toUserId, ctx.traceId) };
       await store.transferOwner(playlistId, newOwner, clock.now());
+      // The old owner's invitations end with their ownership.
+      const withdrawn = await store.deleteInvitationsOf(playlistId);
       const moved = { ...playlist, ownerId: toUserId, ownerName: newOwner.name };
       await announce(
         moved,
-        { revisions: [], membersChanged: true, listsChanged: [toUserId, userId] },
+        {
+          revisions: [],
+          membersChanged: true,
+          listsChanged: [toUserId, userId, ...inviteesOf(withdrawn)],
+        },
         ctx.traceId,
       );
       logger.info({ playlistId, from: userId, to: toUserId, traceId: ctx.traceId }, "playlist transferred");
@@ -300,7 +300,12 @@ export function createPlaylistService({
       const { playlist } = await owned(playlistId, userId);
       const now = clock.now();
       await store.updatePlaylist(playlistId, { updatedAt: now, deletedAt: now });
-      await announce({ ...playlist, deletedAt: now }, { revisions: [], deleted: true }, ctx.traceId);
+      const withdrawn = await store.deleteInvitationsOf(playlistId);
+      await announce(
+        { ...playlist, deletedAt: now },
+        { revisions: [], deleted: true, alsoTell: inviteesOf(withdrawn) },
+        ctx.traceId,
+      );
       logger.info({ playlistId, userId, traceId: ctx.traceId }, "playlist deleted");
       return ok;
     },

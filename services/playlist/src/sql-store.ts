@@ -1,5 +1,5 @@
 // PlaylistStore over Kysely: the same queries on SQLite and PostgreSQL. Edits lock the playlist row (FOR UPDATE on
-// PostgreSQL; SQLite's single connection already runs one transaction at a time).
+// PostgreSQL; SQLite's single connection already runs one transaction at a time). Invitations: sql-invitations.ts.
 import type { Db } from "@soundmesh/db";
 import type { MemberRole, PlaylistStore, SearchablePlaylist, SearchableQuery } from "./store";
 import {
@@ -12,6 +12,7 @@ import {
   type PlaylistDb,
   type PlaylistRow,
 } from "./sql-tables";
+import { createSqlInvitationStore } from "./sql-invitations";
 import { transactionFor } from "./sql-transaction";
 
 /** Live playlists with their collaborators and follower counts; ids in `in (…)` lists stay under 500 per query. */
@@ -70,6 +71,8 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
     executor.selectFrom("playlist_members").where("playlist_id", "=", id).where("role", "=", role);
 
   return {
+    ...createSqlInvitationStore(kysely, db.dialect),
+
     async insertPlaylist(playlist) {
       await kysely
         .insertInto("playlist_playlists")

@@ -1,7 +1,7 @@
 // The playlist service's tables as Kysely sees them, and the mappings between rows and stored records.
 import type { Kysely, Transaction } from "@soundmesh/db";
 import { playlistOperation, smartRules, type PlaylistItem, type PlaylistRevision } from "@soundmesh/protocol";
-import type { MemberRole, PlaylistPatch, StoredPlaylist } from "./store";
+import type { MemberRole, PlaylistPatch, StoredInvitation, StoredPlaylist } from "./store";
 
 export interface PlaylistTables {
   playlist_playlists: {
@@ -45,6 +45,17 @@ export interface PlaylistTables {
     user_name: string;
     added_at: number;
   };
+  playlist_invitations: {
+    playlist_id: string;
+    invitee_id: string;
+    invitee_name: string;
+    inviter_id: string;
+    inviter_name: string;
+    is_hidden: number;
+    invited_at: number;
+  };
+  playlist_invitations_sent: { inviter_id: string; sent_at: number };
+  playlist_blocks: { user_id: string; blocked_id: string; blocked_name: string; blocked_at: number };
 }
 
 export type PlaylistDb = Kysely<PlaylistTables>;
@@ -81,6 +92,16 @@ export function patchRowOf(patch: PlaylistPatch): Partial<PlaylistRow> {
     row.smart_rules = patch.smartRules === null ? null : JSON.stringify(patch.smartRules);
   if (patch.deletedAt !== undefined) row.deleted_at = patch.deletedAt;
   return row;
+}
+
+export function invitationOf(row: PlaylistTables["playlist_invitations"]): StoredInvitation {
+  return {
+    playlistId: row.playlist_id,
+    invitee: { userId: row.invitee_id, name: row.invitee_name },
+    inviter: { userId: row.inviter_id, name: row.inviter_name },
+    isHidden: Number(row.is_hidden) !== 0,
+    invitedAt: Number(row.invited_at),
+  };
 }
 
 export function revisionOf(row: PlaylistTables["playlist_revisions"]): PlaylistRevision {

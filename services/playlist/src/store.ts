@@ -73,6 +73,35 @@ export interface PlaylistTransaction {
   releaseSavepoint(name: string): Promise<void>;
 }
 
+/** An invitation to collaborate, waiting for the invitee to accept or decline. */
+export interface StoredInvitation {
+  playlistId: string;
+  invitee: PlaylistMember;
+  inviter: PlaylistMember;
+  /** Sent while the invitee blocks the inviter: only the inviter ever sees it. */
+  isHidden: boolean;
+  invitedAt: number;
+}
+
+export interface BlockedMember extends PlaylistMember {
+  blockedAt: number;
+}
+
+/** Inside `inviting`: what the invitation limits read, under a lock that keeps it true until the commit. */
+export interface InvitationTransaction {
+  invitation(playlistId: string, inviteeId: string): Promise<StoredInvitation | undefined>;
+  /** How many invitations the inviter sent after `after`, and when the oldest of those was. */
+  sentAfter(inviterId: string, after: number): Promise<{ count: number; oldestAt: number | null }>;
+  /** Waiting invitations on live playlists: from the inviter; from the inviter to the invitee; visible to the invitee. */
+  pendingFrom(inviterId: string): Promise<number>;
+  pendingBetween(inviterId: string, inviteeId: string): Promise<number>;
+  pendingVisibleTo(inviteeId: string): Promise<number>;
+  isBlocked(userId: string, blockedId: string): Promise<boolean>;
+  insertInvitation(invitation: StoredInvitation): Promise<void>;
+  /** Counts one sent invitation (cancelling it does not give it back) and forgets those sent up to `forgetUntil`. */
+  recordSent(inviterId: string, at: number, forgetUntil: number): Promise<void>;
+}
+
 /** A live playlist with what search needs beyond its row: who may find it and how many follow it. */
 export interface SearchablePlaylist {
   playlist: StoredPlaylist;
@@ -105,6 +134,32 @@ export interface PlaylistStore {
   smartPlaylists(): Promise<StoredPlaylist[]>;
   /** Live playlists (deleted ones left out) for the search index, in id order, in one consistent read. */
   searchablePlaylists(query: SearchableQuery): Promise<SearchablePlaylist[]>;
+  /** Runs `work` in one transaction that no other invitation or block between these two users interleaves with. */
+  inviting<T>(
+    inviterId: string,
+    inviteeId: string,
+    work: (tx: InvitationTransaction) => Promise<T>,
+  ): Promise<T>;
+  invitation(playlistId: string, inviteeId: string): Promise<StoredInvitation | undefined>;
+  /** A playlist's waiting invitations, hidden ones included, oldest first. */
+  invitationsOf(playlistId: string): Promise<StoredInvitation[]>;
+  /** The invitations the user may see, on live playlists, newest first. */
+  invitationsFor(
+    inviteeId: string,
+    limit: number,
+  ): Promise<Array<StoredInvitation & { playlistName: string }>>;
+  /** Deletes the invitation and answers it; undefined when none waited. */
+  deleteInvitation(playlistId: string, inviteeId: string): Promise<StoredInvitation | undefined>;
+  /** Deletes a visible invitation and makes the invitee a collaborator, in one transaction; false when none waited. */
+  acceptInvitation(playlistId: string, inviteeId: string, at: number): Promise<boolean>;
+  /** Deletes every waiting invitation of the playlist (deleted or handed over) and answers them. */
+  deleteInvitationsOf(playlistId: string): Promise<StoredInvitation[]>;
+  /** Blocks `blocked` for `userId` and hides their waiting invitations to `userId`, answering those. */
+  block(userId: string, blocked: PlaylistMember, at: number): Promise<StoredInvitation[]>;
+  /** Lifts the block and drops the invitations it hid, answering those; undefined when there was no block. */
+  unblock(userId: string, blockedId: string): Promise<StoredInvitation[] | undefined>;
+  /** Whom the user blocks, most recent first. */
+  blockedBy(userId: string): Promise<BlockedMember[]>;
   /** Stores (or with null removes) the uploaded cover and marks the playlist updated. */
   setCover(id: string, jpeg: Uint8Array | null, at: number): Promise<void>;
   cover(id: string): Promise<Uint8Array | undefined>;

@@ -10,7 +10,7 @@ import {
   fixtureTracks,
   preparePlaylistDb,
   startHarness,
-  users,
+  userOf,
   type Harness,
   type UserName,
 } from "./harness";
@@ -66,12 +66,12 @@ describe.each(targets)("convergence on $name", (target) => {
       trackIds: trackIds.slice(0, 3),
     });
     const playlistId = created.playlist.id;
-    await h.call("addCollaborator", { playlistId, userName: "bob" });
-    await h.call("addCollaborator", { playlistId, userName: "carol" });
+    await h.collaborate(playlistId, "bob");
+    await h.collaborate(playlistId, "carol");
     const start = await h.call("get", { playlistId });
     const clients: Client[] = editors.map((user) => ({
       user,
-      model: new PlaylistModel(start, { userId: users[user].id }),
+      model: new PlaylistModel(start, { userId: userOf(user).id }),
       isOnline: true,
       cursor: 0,
     }));

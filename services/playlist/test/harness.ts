@@ -42,7 +42,12 @@ export const users = {
   bob: { id: "u-bob", name: "bob" },
   carol: { id: "u-carol", name: "carol" },
 } as const;
-export type UserName = keyof typeof users;
+/** The three named users, and as many `listener<N>` users (id `u-listener<N>`) as a test needs. */
+export type UserName = keyof typeof users | `listener${number}`;
+
+export function userOf(name: UserName): { id: string; name: string } {
+  return name in users ? users[name as keyof typeof users] : { id: `u-${name}`, name };
+}
 
 type TrackRow = Parameters<CatalogStore["applyScan"]>[0]["upserts"][number];
 
@@ -178,12 +183,17 @@ export interface Harness {
     params: ParamsOf<PlaylistContract, K>,
     as?: UserName | null,
   ): Promise<AppError>;
+  /**
+   * Makes `who` a collaborator as accepting an invitation does, straight in the store: a setup step that does not
+   * spend the owner's invitation allowance (invitations.test.ts covers the invitations themselves).
+   */
+  collaborate(playlistId: string, who: UserName): Promise<void>;
   /** Publishes catalog.changed as the catalog would after a scan. */
   catalogChanged(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** The user service's lookupUsers over the three fixture users; its other methods are not used here. */
+/** The user service's lookupUsers over the fixture users; its other methods are not used here. */
 function userDirectory(): HandlersOf<UserContract> {
   const unused = () => {
     throw new AppError("UNAVAILABLE", "not in the playlist harness");
@@ -193,10 +203,16 @@ function userDirectory(): HandlersOf<UserContract> {
     ...(Object.fromEntries(
       Object.keys(userContract.methods).map((method) => [method, unused]),
     ) as unknown as HandlersOf<UserContract>),
-    lookupUsers: ({ names, ids }) =>
-      all
-        .filter((user) => names.includes(user.name) || ids.includes(user.id))
-        .map(({ id, name }) => ({ id, name })),
+    lookupUsers: ({ names, ids }) => {
+      const listeners = [
+        ...names.filter((name) => /^listener\d+$/.test(name)),
+        ...ids.flatMap((id) => (/^u-listener\d+$/.test(id) ? [id.slice(2)] : [])),
+      ].map((name) => userOf(name as UserName));
+      const found = all.filter((user) => names.includes(user.name) || ids.includes(user.id));
+      return [...new Map([...found, ...listeners].map((user) => [user.id, user])).values()].map(
+        ({ id, name }) => ({ id, name }),
+      );
+    },
   };
 }
 
@@ -262,7 +278,7 @@ export async function startHarness(target: DbTarget): Promise<Harness> {
       playlistContract,
       method,
       params,
-      as === null ? {} : { userId: users[as].id, role: "user" },
+      as === null ? {} : { userId: userOf(as).id, role: "user" },
     );
   const failure: Harness["failure"] = async (method, params, as) => {
     const outcome = await call(method, params, as).then(
@@ -284,6 +300,10 @@ export async function startHarness(target: DbTarget): Promise<Harness> {
     events,
     rowsWritten: writes.total,
     call,
+    async collaborate(playlistId, who) {
+      const { id, name } = userOf(who);
+      await store.addMember(playlistId, "collaborator", { userId: id, name }, clock.now());
+    },
     failure,
     catalogChanged: () =>
       catalogBus.publish(catalogChangedEvent, { scanId: "scan1", added: 1, updated: 0, removed: 0 }),

@@ -38,7 +38,7 @@ describe.each(targets)("playlist permissions on $name", (target) => {
     expect(await h.call("access", { playlistId: id }, "bob")).toEqual({ canView: false, canEdit: false });
     expect((await h.failure("get", { playlistId: "doesnotexist" })).code).toBe("NOT_FOUND");
     expect((await h.failure("get", { playlistId: id }, null)).code).toBe("UNAUTHENTICATED");
-    await h.call("addCollaborator", { playlistId: id, userName: "bob" });
+    await h.collaborate(id, "bob");
     await expect(h.call("get", { playlistId: id }, "bob")).resolves.toMatchObject({
       playlist: { access: { role: "collaborator", canEdit: false } },
     });
@@ -64,7 +64,7 @@ describe.each(targets)("playlist permissions on $name", (target) => {
 
   it("lets collaborators edit only while the playlist is collaborative, and never change who sees or edits it", async () => {
     const id = await create();
-    await h.call("addCollaborator", { playlistId: id, userName: "bob" });
+    await h.collaborate(id, "bob");
     expect((await editFailure(id, "bob", append)).code).toBe("FORBIDDEN");
     await edit(id, "alice", { type: "setCollaborative", isCollaborative: true }, 1);
     await edit(id, "bob", append, 2);
@@ -78,29 +78,38 @@ describe.each(targets)("playlist permissions on $name", (target) => {
     expect(after.items[2]!.addedBy).toBe("u-bob");
   });
 
-  it("lets only the owner add or remove collaborators; a collaborator may leave", async () => {
+  it("lets only the owner invite or remove collaborators; a collaborator may leave", async () => {
     const id = await create({ isCollaborative: true });
-    const info = await h.call("addCollaborator", { playlistId: id, userName: "bob" });
-    expect(info.collaborators).toEqual([{ id: "u-bob", name: "bob" }]);
-    expect((await h.failure("addCollaborator", { playlistId: id, userName: "carol" }, "bob")).code).toBe(
-      "FORBIDDEN",
-    );
-    expect((await h.failure("addCollaborator", { playlistId: id, userName: "nobody" })).code).toBe(
-      "NOT_FOUND",
-    );
-    expect((await h.failure("addCollaborator", { playlistId: id, userName: "alice" })).code).toBe(
-      "BAD_REQUEST",
-    );
-    await h.call("addCollaborator", { playlistId: id, userName: "carol" });
+    const sent = await h.call("invite", { playlistId: id, userName: "bob" });
+    expect(sent).toEqual({ playlistId: id, user: { id: "u-bob", name: "bob" }, invitedAt: h.clock.now() });
+    await h.call("acceptInvitation", { playlistId: id }, "bob");
+    expect((await h.call("get", { playlistId: id })).playlist.collaborators).toEqual([
+      { id: "u-bob", name: "bob" },
+    ]);
+    expect((await h.failure("invite", { playlistId: id, userName: "carol" }, "bob")).code).toBe("FORBIDDEN");
+    expect((await h.failure("invite", { playlistId: id, userName: "nobody" })).code).toBe("NOT_FOUND");
+    expect((await h.failure("invite", { playlistId: id, userName: "alice" })).code).toBe("BAD_REQUEST");
+    expect((await h.failure("invite", { playlistId: id, userName: "bob" })).code).toBe("ALREADY_EXISTS");
+    await h.call("invite", { playlistId: id, userName: "carol" });
+    await h.call("acceptInvitation", { playlistId: id }, "carol");
     expect((await h.failure("removeCollaborator", { playlistId: id, userId: "u-carol" }, "bob")).code).toBe(
       "FORBIDDEN",
     );
     await h.call("removeCollaborator", { playlistId: id, userId: "u-bob" }, "bob");
     expect((await editFailure(id, "bob", append, 1)).code).toBe("NOT_FOUND");
-    await expect.poll(() => h.events.filter((e) => e.membersChanged).length).toBe(3);
+    await expect.poll(() => h.events.filter((e) => e.membersChanged).length).toBe(5);
     // Each change reaches the lists of those it concerns; bob hears of his leaving though no longer a member.
-    // (The first event is the playlist's first revision, its tracks; the second puts it on alice's list.)
-    expect(h.events.map((e) => e.listsChanged)).toEqual([[], ["u-alice"], ["u-bob"], ["u-carol"], ["u-bob"]]);
+    // (The first event is the playlist's first revision, its tracks; the second puts it on alice's list; then each
+    // invitation reaches its invitee's list, and so does each acceptance.)
+    expect(h.events.map((e) => e.listsChanged)).toEqual([
+      [],
+      ["u-alice"],
+      ["u-bob"],
+      ["u-bob"],
+      ["u-carol"],
+      ["u-carol"],
+      ["u-bob"],
+    ]);
     expect(h.events.at(-1)!.audience).toContain("u-bob");
   });
 

@@ -20,7 +20,7 @@ describe.each(targets)("playlist search documents on $name", (target) => {
   it("lists a public playlist for everyone and a private one for its owner and collaborators only", async () => {
     const open = await h.call("create", { name: "Open Jazz", isPublic: true, trackIds: ["t-blue1"] });
     const closed = await h.call("create", { name: "Closed", description: "late nights" }, "bob");
-    await h.call("addCollaborator", { playlistId: closed.playlist.id, userName: "carol" }, "bob");
+    await h.collaborate(closed.playlist.id, "carol");
     await h.call("follow", { playlistId: open.playlist.id }, "carol");
 
     const { documents, nextCursor } = await documentsOf({});
