@@ -35,7 +35,8 @@ describe("playlists in search over the WebSocket", () => {
     const secret = await alice.request<{ playlist: { id: string } }>("playlist.create", {
       name: "Secret Garden",
     });
-    await alice.request("playlist.addCollaborator", { playlistId: secret.playlist.id, userName: "bob" });
+    await alice.request("playlist.invite", { playlistId: secret.playlist.id, userName: "bob" });
+    await bob.request("playlist.acceptInvitation", { playlistId: secret.playlist.id });
     await alice.request("playlist.create", { name: "Garden Party", isPublic: true });
 
     await expect.poll(() => playlistHits(bob, "garden")).toEqual(["Garden Party", "Secret Garden"]);

@@ -1,5 +1,6 @@
 // Playlists through the real server: two WebSocket clients editing one collaborative playlist with the client model
-// see each other's edits live, one of them going offline in between; private playlists' topics stay closed.
+// see each other's edits live, one of them going offline in between; invitations and blocks; private playlists'
+// topics stay closed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import WebSocket, { type RawData } from "ws";
@@ -85,7 +86,8 @@ describe("playlists over the WebSocket", () => {
         trackIds: ["track-a"],
       })) as PlaylistSnapshot;
       const playlistId = created.playlist.id;
-      await alice.request("playlist.addCollaborator", { playlistId, userName: "bob" });
+      await alice.request("playlist.invite", { playlistId, userName: "bob" });
+      await bob.request("playlist.acceptInvitation", { playlistId });
       const aliceSync = await PlaylistSync.open(alice, playlistId);
       const bobSync = await PlaylistSync.open(bob, playlistId, { userId: bobId });
       expect(trackIdsOf(bobSync)).toEqual(["track-a"]);
@@ -163,7 +165,7 @@ describe("playlists over the WebSocket", () => {
     }
   });
 
-  it("tells a user on playlists.mine when a playlist is shared with them, and no one else", async () => {
+  it("invites over playlists.mine: the playlist joins the invitee's list only once they accept, and no one else hears", async () => {
     const alice = new TestConnection();
     await alice.attach(await WsClient.connect(server.url, aliceToken));
     const carol = new TestConnection();
@@ -176,10 +178,19 @@ describe("playlists over the WebSocket", () => {
       await carol.subscribe("playlists.mine", (data) => carolPushes.push(data as PlaylistChange));
       await bob.subscribe("playlists.mine", (data) => bobPushes.push(data as PlaylistChange));
       const created = (await alice.request("playlist.create", { name: "For carol" })) as PlaylistSnapshot;
-      await alice.request("playlist.addCollaborator", { playlistId: created.playlist.id, userName: "carol" });
-      await expect.poll(() => carolPushes.map((push) => push.playlistId)).toEqual([created.playlist.id]);
-      const listed = (await carol.request("playlist.list", {})) as Array<{ id: string }>;
-      expect(listed.map((playlist) => playlist.id)).toContain(created.playlist.id);
+      const playlistId = created.playlist.id;
+      await alice.request("playlist.invite", { playlistId, userName: "carol" });
+      await expect.poll(() => carolPushes.map((push) => push.playlistId)).toEqual([playlistId]);
+      const ids = async (method: string) =>
+        ((await carol.request(method, {})) as Array<{ id?: string; playlistId?: string }>).map(
+          (entry) => entry.playlistId ?? entry.id,
+        );
+      expect(await ids("playlist.receivedInvitations")).toEqual([playlistId]);
+      expect(await ids("playlist.list")).not.toContain(playlistId);
+      await carol.request("playlist.acceptInvitation", { playlistId });
+      await expect.poll(() => carolPushes).toHaveLength(2);
+      expect(await ids("playlist.list")).toContain(playlistId);
+      expect(await ids("playlist.receivedInvitations")).toEqual([]);
       // Bob follows a public playlist of his own choosing: his list changes, and only his.
       const open = (await alice.request("playlist.create", {
         name: "Open",
@@ -187,10 +198,55 @@ describe("playlists over the WebSocket", () => {
       })) as PlaylistSnapshot;
       await bob.request("playlist.follow", { playlistId: open.playlist.id });
       await expect.poll(() => bobPushes.map((push) => push.playlistId)).toEqual([open.playlist.id]);
-      expect(carolPushes).toHaveLength(1);
+      expect(carolPushes).toHaveLength(2);
     } finally {
       await alice.client.close();
       await carol.client.close();
+      await bob.client.close();
+    }
+  });
+
+  it("lets a user block another over the WebSocket: nothing from them arrives, and they cannot tell", async () => {
+    const alice = new TestConnection();
+    await alice.attach(await WsClient.connect(server.url, aliceToken));
+    const bob = new TestConnection();
+    await bob.attach(await WsClient.connect(server.url, bobToken));
+    try {
+      const bobPushes: PlaylistChange[] = [];
+      await bob.subscribe("playlists.mine", (data) => bobPushes.push(data as PlaylistChange));
+      await bob.request("playlist.block", { userName: "alice" });
+      const blockedUsers = (await bob.request("playlist.blockedUsers", {})) as Array<{ id: string }>;
+      expect(blockedUsers).toEqual([
+        { id: expect.any(String), name: "alice", blockedAt: expect.any(Number) },
+      ]);
+      const blocked = (await alice.request("playlist.create", { name: "Spam" })) as PlaylistSnapshot;
+      const toBob = await alice.request("playlist.invite", {
+        playlistId: blocked.playlist.id,
+        userName: "bob",
+      });
+      expect(toBob).toMatchObject({ user: { id: bobId, name: "bob" } });
+      expect(await alice.request("playlist.sentInvitations", { playlistId: blocked.playlist.id })).toEqual([
+        toBob,
+      ]);
+      // A push bob does get (his own follow) arrives after any the invitation could have caused: there were none.
+      const open = (await alice.request("playlist.create", {
+        name: "Open",
+        isPublic: true,
+      })) as PlaylistSnapshot;
+      await bob.request("playlist.follow", { playlistId: open.playlist.id });
+      await expect.poll(() => bobPushes.map((push) => push.playlistId)).toEqual([open.playlist.id]);
+      expect(await bob.request("playlist.receivedInvitations", {})).toEqual([]);
+      const refused = await bob
+        .request("playlist.acceptInvitation", { playlistId: blocked.playlist.id })
+        .catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: "NOT_FOUND" });
+      // Unblocked: to alice, the invitation ends as a declined one does.
+      await bob.request("playlist.unblock", { userId: blockedUsers[0]!.id });
+      expect(await alice.request("playlist.sentInvitations", { playlistId: blocked.playlist.id })).toEqual(
+        [],
+      );
+    } finally {
+      await alice.client.close();
       await bob.client.close();
     }
   });
