@@ -1,6 +1,6 @@
 // The web player in Debian's headless Chromium against a real server: set-up, search, play, seek, a measured gapless
-// boundary, cached replay with no request, playlists (a pinned one following edits made elsewhere), a server restart
-// mid-track, offline pinned playback, and screenshots.
+// boundary, cached replay with no request, playlists (a pinned one following edits made elsewhere; invitations and
+// blocks), a server restart mid-track, offline pinned playback, and screenshots.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -524,6 +524,58 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await expect.poll(titles).toEqual(["Only Song"]);
     expect(await page.getByTestId("smart-rules").innerText()).toContain("Jazz · by Solo Artist");
     await page.screenshot({ path: join(screenshots, "smart-playlist.png") });
+  }, 60_000);
+
+  it("answers invitations to collaborate, blocks and unblocks their sender, and invites from the playlist page", async () => {
+    const admin = await otherDevice();
+    await admin.request("user.createUser", { name: "guest", password: "guest password" });
+    await admin.close();
+    const guest = await WsClient.connect(server!.url, await login(server!.url, "guest", "guest password"));
+    try {
+      const make = async (name: string) =>
+        (await guest.request<PlaylistSnapshot>("playlist.create", { name })).playlist.id;
+      const shared = await make("Guest Mix");
+      await page.getByRole("button", { name: "Playlists", exact: true }).click();
+      await guest.request("playlist.invite", { playlistId: shared, userName: "admin" });
+      // Pushed to the open page; accepted, the playlist joins the list.
+      const invitations = page.getByRole("list", { name: "Invitations" });
+      await invitations.getByText("guest invites you to collaborate on Guest Mix").waitFor();
+      await page.screenshot({ path: join(screenshots, "playlist-invitation.png") });
+      await invitations.getByRole("button", { name: "Accept" }).click();
+      await page.getByRole("link", { name: /Guest Mix/ }).waitFor();
+      await invitations.waitFor({ state: "detached" });
+
+      // Blocked from the invitation itself: it goes, and so does the next one, unseen; guest sees them waiting.
+      const spam = await make("Spam");
+      await guest.request("playlist.invite", { playlistId: spam, userName: "admin" });
+      await invitations.getByRole("button", { name: "Block guest" }).click();
+      await invitations.waitFor({ state: "detached" });
+      await guest.request("playlist.invite", { playlistId: await make("More spam"), userName: "admin" });
+      expect(await guest.request("playlist.sentInvitations", { playlistId: spam })).toHaveLength(1);
+      await page.getByRole("button", { name: "Settings" }).click();
+      const blocked = page.getByRole("list", { name: "Blocked users" });
+      await blocked.getByText("guest", { exact: true }).waitFor();
+      await page.getByRole("button", { name: "Playlists", exact: true }).click();
+      await page.getByRole("link", { name: /Guest Mix/ }).waitFor();
+      expect(await invitations.count()).toBe(0);
+      await page.getByRole("button", { name: "Settings" }).click();
+      await blocked.getByRole("button", { name: "Unblock guest" }).click();
+      await page.getByText("You block no one.").waitFor();
+
+      // The owner's side: "Invite", the invitation waiting until guest accepts, then guest a collaborator.
+      await page.getByRole("button", { name: "Playlists", exact: true }).click();
+      await page.getByRole("link", { name: /Road Trip Mix/ }).click();
+      await page.getByLabel("User name to invite").fill("guest");
+      await page.getByRole("button", { name: "Invite", exact: true }).click();
+      const waiting = page.getByRole("list", { name: "Waiting invitations" });
+      await waiting.getByText("guest: invited, not answered yet").waitFor();
+      const playlistId = /#\/playlist\/([^/?]+)/.exec(page.url())![1]!;
+      await guest.request("playlist.acceptInvitation", { playlistId });
+      await waiting.waitFor({ state: "detached" });
+      await page.getByRole("button", { name: "guest ✕" }).waitFor();
+    } finally {
+      await guest.close();
+    }
   }, 60_000);
 
   it("returns to sign-in with the reason when the session is ended elsewhere, and signs in again", async () => {

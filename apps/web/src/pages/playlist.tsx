@@ -1,8 +1,14 @@
 // A playlist: play, queue, offline, export; for editors rename, describe, reorder by dragging, remove, change the
-// cover; for the owner collaboration, visibility, smart rules and deletion; for others follow / unfollow. Edits show
-// at once and sync in the background.
-import { useState } from "react";
-import type { PlaylistInfo, PlaylistSnapshot, SmartRules, TrackRecord } from "@soundmesh/protocol";
+// cover; for the owner invitations to collaborate, visibility, smart rules and deletion; for others follow / unfollow.
+// Edits show at once and sync in the background.
+import { useEffect, useState } from "react";
+import type {
+  PlaylistInfo,
+  PlaylistSnapshot,
+  SentInvitation,
+  SmartRules,
+  TrackRecord,
+} from "@soundmesh/protocol";
 import type { PlaylistModel } from "@soundmesh/playlist-model";
 import type { AudioController } from "../audio";
 import { OfflineButton } from "../components/offline-button";
@@ -14,6 +20,7 @@ import { formatTime } from "../http";
 import { navigate } from "../route";
 import { usePlaylist } from "../use-playlist";
 
+/** The owner's view of who collaborates: invite by user name, the invitations still waiting, remove someone. */
 function Members({
   connection,
   info,
@@ -23,13 +30,30 @@ function Members({
   info: PlaylistInfo;
   onError: (m: string) => void;
 }) {
-  const [, setRefreshed] = useState(0);
-  const call = (method: string, params: unknown) =>
+  const [refreshed, setRefreshed] = useState(0);
+  const [waiting, setWaiting] = useState<SentInvitation[]>([]);
+  const [status, setStatus] = useState("");
+  const isOwner = info.access.role === "owner";
+  // `info` is new after each push that changed the members (an answer, a cancellation): the list follows.
+  useEffect(() => {
+    if (!isOwner) return;
+    void connection
+      .request<SentInvitation[]>("playlist.sentInvitations", { playlistId: info.id })
+      .then(setWaiting, (e: Error) => onError(e.message));
+  }, [connection, info, isOwner, refreshed, onError]);
+  /** Whether it worked; a refusal shows as the page's error. */
+  const call = (method: string, params: unknown): Promise<boolean> =>
     connection.request(method, params).then(
-      () => setRefreshed((n) => n + 1),
-      (e: Error) => onError(e.message),
+      () => {
+        setRefreshed((n) => n + 1);
+        return true;
+      },
+      (e: Error) => {
+        onError(e.message);
+        return false;
+      },
     );
-  if (info.access.role !== "owner")
+  if (!isOwner)
     return info.access.isFollowing ? (
       <button className="secondary" onClick={() => void call("playlist.unfollow", { playlistId: info.id })}>
         Unfollow
@@ -40,32 +64,60 @@ function Members({
       </button>
     );
   return (
-    <form
-      className="inline-form"
-      onSubmit={(e) => {
-        e.preventDefault();
-        const form = e.currentTarget;
-        const userName = ((new FormData(form).get("userName") as string | null) ?? "").trim();
-        if (userName)
-          void call("playlist.addCollaborator", { playlistId: info.id, userName }).then(() => form.reset());
-      }}
-    >
-      <input name="userName" aria-label="Collaborator's user name" placeholder="Invite a collaborator" />
-      <button className="secondary" type="submit">
-        Invite
-      </button>
-      {info.collaborators.map((c) => (
-        <button
-          key={c.id}
-          type="button"
-          className="chip"
-          title="Remove this collaborator"
-          onClick={() => void call("playlist.removeCollaborator", { playlistId: info.id, userId: c.id })}
-        >
-          {c.name} ✕
+    <>
+      <form
+        className="inline-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const form = e.currentTarget;
+          const userName = ((new FormData(form).get("userName") as string | null) ?? "").trim();
+          if (!userName) return;
+          void call("playlist.invite", { playlistId: info.id, userName }).then((isSent) => {
+            if (isSent) form.reset();
+            setStatus(isSent ? `Invited ${userName}: they collaborate once they accept.` : "");
+          });
+        }}
+      >
+        <input
+          name="userName"
+          aria-label="User name to invite"
+          placeholder="Invite a collaborator"
+          maxLength={64}
+        />
+        <button className="secondary" type="submit">
+          Invite
         </button>
-      ))}
-    </form>
+        {info.collaborators.map((c) => (
+          <button
+            key={c.id}
+            type="button"
+            className="chip"
+            title="Remove this collaborator"
+            onClick={() => void call("playlist.removeCollaborator", { playlistId: info.id, userId: c.id })}
+          >
+            {c.name} ✕
+          </button>
+        ))}
+      </form>
+      {status && <p role="status">{status}</p>}
+      {waiting.length > 0 && (
+        <ul className="invitation-list" aria-label="Waiting invitations">
+          {waiting.map((invitation) => (
+            <li key={invitation.user.id}>
+              <span className="muted">{invitation.user.name}: invited, not answered yet</span>
+              <button
+                className="secondary"
+                onClick={() =>
+                  void call("playlist.cancelInvitation", { playlistId: info.id, userId: invitation.user.id })
+                }
+              >
+                Cancel invitation to {invitation.user.name}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
   );
 }
 

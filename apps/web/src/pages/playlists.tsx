@@ -1,29 +1,39 @@
-// The user's playlists (owned, collaborating, followed); making one by hand, from rules (smart) or from a file.
+// The user's playlists (owned, collaborating, followed) and the invitations waiting for them; making one by hand,
+// from rules (smart) or from a file.
 import { useEffect, useState } from "react";
 import {
   myPlaylistsTopic,
   type PlaylistInfo,
   type PlaylistSnapshot,
+  type ReceivedInvitation,
   type SmartRules,
 } from "@soundmesh/protocol";
 import { ImportPlaylist } from "../components/import-playlist";
+import { ReceivedInvitations } from "../components/invitations";
 import { SmartRulesForm } from "../components/smart-rules";
 import type { Connection } from "../connection";
 import { hrefOf, navigate } from "../route";
 
 export function Playlists({ connection }: { connection: Connection }) {
   const [playlists, setPlaylists] = useState<PlaylistInfo[]>();
+  const [invitations, setInvitations] = useState<ReceivedInvitation[]>([]);
   const [error, setError] = useState("");
   const [isMakingSmart, setMakingSmart] = useState(false);
+  const [loads, setLoads] = useState(0);
+  const reload = () => setLoads((n) => n + 1);
   useEffect(() => {
-    const load = () =>
+    const load = () => {
       void connection
         .request<PlaylistInfo[]>("playlist.list", {})
         .then(setPlaylists, (e: Error) => setError(e.message));
+      void connection
+        .request<ReceivedInvitation[]>("playlist.receivedInvitations", {})
+        .then(setInvitations, (e: Error) => setError(e.message));
+    };
     load();
-    // Made, shared with me, handed over, followed or deleted elsewhere: the list follows.
+    // Made, invited, joined, handed over, followed or deleted elsewhere: the lists follow.
     return connection.subscribe(myPlaylistsTopic, load);
-  }, [connection]);
+  }, [connection, loads]);
   const create = (name: string) =>
     connection.request<PlaylistSnapshot>("playlist.create", { name }).then(
       (s) => navigate({ name: "playlist", id: s.playlist.id }),
@@ -76,6 +86,12 @@ export function Playlists({ connection }: { connection: Connection }) {
         />
       )}
       {error && <p className="error">{error}</p>}
+      <ReceivedInvitations
+        connection={connection}
+        invitations={invitations}
+        onAnswered={reload}
+        onError={setError}
+      />
       {playlists?.length === 0 && <p className="muted">No playlists yet.</p>}
       <ul className="playlist-list">
         {playlists?.map((p) => (
