@@ -1,11 +1,12 @@
 // Playlist benchmark: edits per second and acknowledgement latency on one hot playlist with 1, 8 and 64 concurrent
-// editors over WebSockets (SQLite, and PostgreSQL when reachable); applying a 10,000-item snapshot on a client.
+// editors over WebSockets (SQLite, and PostgreSQL when reachable); 500 inserts at one anchor of a playlist filling to
+// 20,000 items, with another user's reads meanwhile; applying a 10,000-item snapshot on a client.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PlaylistOperation, PlaylistRevision, PlaylistSnapshot } from "@soundmesh/protocol";
 import { PlaylistModel, newRandomId } from "@soundmesh/playlist-model";
-import { WsClient, pgTestDatabase, setupAdmin, spawnServer } from "@soundmesh/test-kit";
+import { WsClient, login, pgTestDatabase, setupAdmin, spawnServer } from "@soundmesh/test-kit";
 import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
@@ -91,6 +92,98 @@ async function hotPlaylist(database: string, env: Record<string, string>): Promi
   return rows;
 }
 
+const anchoredItems = 19_500;
+const anchoredInserts = 500;
+
+/**
+ * One user inserts 500 items one edit at a time, each right after the same item in the middle of a 19,500-item
+ * playlist (each narrows the same gap), while another user keeps reading a playlist of their own: the cost of one
+ * edit, and whether it stalls anyone else.
+ */
+async function insertsAtOneAnchor(database: string, env: Record<string, string>): Promise<Row> {
+  const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-playlist-anchor-"));
+  const configFile = writeUnlimitedConfig(dataDir);
+  const server = await spawnServer(dataDir, { SOUNDMESH_CONFIG: configFile, ...env });
+  try {
+    const token = await setupAdmin(server.url);
+    const editor = await WsClient.connect(server.url, token);
+    await editor.request("user.createUser", { name: "reader", password: "reader password" });
+    const reader = await WsClient.connect(server.url, await login(server.url, "reader", "reader password"));
+    const created = await editor.request<PlaylistSnapshot>("playlist.create", { name: "Big" });
+    const playlistId = created.playlist.id;
+    const itemIds = Array.from({ length: anchoredItems }, () => newRandomId());
+    let revision = created.playlist.revision;
+    for (let i = 0; i < anchoredItems; i += 5_000) {
+      const items = itemIds.slice(i, i + 5_000).map((itemId, j) => ({ itemId, trackId: `track${i + j}` }));
+      ({ revision } = await editor.request<{ revision: number }>("playlist.edit", {
+        playlistId,
+        baseRevision: revision,
+        operations: [{ opId: newRandomId(), operation: { type: "insert", afterItemId: "end", items } }],
+      }));
+    }
+    editor.frames.length = 0;
+    const own = await reader.request<PlaylistSnapshot>("playlist.create", {
+      name: "Mine",
+      trackIds: Array.from({ length: 200 }, (_, i) => `track${i}`),
+    });
+    const anchor = itemIds[anchoredItems / 2]!;
+    const editSamples: number[] = [];
+    const readSamples: number[] = [];
+    let isEditing = true;
+    const reads = (async () => {
+      while (isEditing) {
+        const sent = performance.now();
+        await reader.request("playlist.get", { playlistId: own.playlist.id });
+        readSamples.push(performance.now() - sent);
+        reader.frames.length = 0;
+      }
+    })();
+    try {
+      for (let i = 0; i < anchoredInserts; i += 1) {
+        const sent = performance.now();
+        ({ revision } = await editor.request<{ revision: number }>("playlist.edit", {
+          playlistId,
+          baseRevision: revision,
+          operations: [
+            {
+              opId: newRandomId(),
+              operation: {
+                type: "insert",
+                afterItemId: anchor,
+                items: [{ itemId: newRandomId(), trackId: `new${i}` }],
+              },
+            },
+          ],
+        }));
+        editSamples.push(performance.now() - sent);
+        editor.frames.length = 0;
+      }
+    } finally {
+      isEditing = false;
+      await reads;
+    }
+    const final = await editor.request<PlaylistSnapshot>("playlist.get", { playlistId });
+    if (final.items.length !== anchoredItems + anchoredInserts) throw new Error("inserts lost");
+    await Promise.all([editor.close(), reader.close()]);
+    const edits = summarize(editSamples);
+    const gets = summarize(readSamples);
+    return {
+      database,
+      measure: `${anchoredInserts} inserts at one anchor of a ${anchoredItems + anchoredInserts}-item playlist`,
+      "edit p50 ms": round(edits.p50, 2),
+      "edit p99 ms": round(edits.p99, 2),
+      "edit max ms": round(Math.max(...editSamples), 2),
+      "other user's get p50 ms": round(gets.p50, 2),
+      "other user's get p99 ms": round(gets.p99, 2),
+      "other user's get max ms": round(Math.max(...readSamples), 2),
+    };
+  } finally {
+    server.process.kill("SIGTERM");
+    await server.exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 /** What a client does with a big snapshot: parse the frame, build the model, read the list to render it. */
 function snapshotOnClient(): Row[] {
   const snapshot: PlaylistSnapshot = {
@@ -156,10 +249,14 @@ function snapshotOnClient(): Row[] {
 }
 
 const hot: Row[] = await hotPlaylist("SQLite", {});
-const pg = await pgTestDatabase();
-if (pg) {
+const anchored: Row[] = [await insertsAtOneAnchor("SQLite", {})];
+for (const run of [hotPlaylist, insertsAtOneAnchor] as const) {
+  const pg = await pgTestDatabase();
+  if (!pg) break;
   try {
-    hot.push(...(await hotPlaylist("PostgreSQL", { SOUNDMESH_DATABASE_URL: pg.url })));
+    const rows = await run("PostgreSQL", { SOUNDMESH_DATABASE_URL: pg.url });
+    if (Array.isArray(rows)) hot.push(...rows);
+    else anchored.push(rows);
   } finally {
     await pg.drop();
   }
@@ -168,6 +265,7 @@ printTable(
   "Playlist: edits on one hot playlist over WebSockets (client and server in separate processes, loopback)",
   hot,
 );
+printTable("Playlist: inserts aimed at one gap, and another user's reads meanwhile", anchored);
 const client = snapshotOnClient();
 printTable("Playlist: client model (Node)", client);
-writeResults("playlist", hot, { durationMs, client });
+writeResults("playlist", hot, { durationMs, anchored, client });
