@@ -217,6 +217,31 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.getByTestId("now-title").filter({ hasText: "Disc 2 Song 1" }).waitFor({ timeout: 15_000 });
   }, 60_000);
 
+  it("opens a long queue at the playing track, not at its top", async () => {
+    await openAlbum("Double Album");
+    for (let i = 0; i < 10; i++)
+      await page.getByRole("button", { name: "Add to queue", exact: true }).click();
+    await openAlbum("Long Track");
+    await page.getByRole("button", { name: "Add Ninety to the queue" }).click();
+    await page.locator(".player-bar").getByRole("button", { name: "Queue", exact: true }).click();
+    const ninety = page.locator("ol.reorderable li", { hasText: "Ninety" }).last();
+    await ninety.locator(".track-main").click();
+    await page.getByTestId("now-title").filter({ hasText: "Ninety" }).waitFor();
+    await page.getByRole("button", { name: "Home", exact: true }).click();
+    await page.getByRole("heading", { name: "Recently added" }).waitFor();
+    await page.locator(".player-bar").getByRole("button", { name: "Queue", exact: true }).click();
+    const playing = page.locator("[data-playing]", { hasText: "Ninety" });
+    await playing.waitFor();
+    const isInView = () =>
+      playing.evaluate((row) => {
+        const box = row.getBoundingClientRect();
+        return (
+          box.top >= 0 && box.bottom <= document.querySelector(".player-bar")!.getBoundingClientRect().top
+        );
+      });
+    await expect.poll(isInView).toBe(true);
+  }, 60_000);
+
   it("seeks far ahead, then crosses into the next track gaplessly: one buffered range, no stall, a measured gap", async () => {
     await openAlbum("Gapless Suite");
     await playRow("Part One");
