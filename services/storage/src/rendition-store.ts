@@ -1,11 +1,15 @@
-// The rendition cache: transcodes once per rendition (shared by concurrent callers), pieces with SHA-256s, LRU on disk.
+// The rendition cache: transcodes once per rendition (shared by concurrent callers, run when the scheduler says),
+// pieces with SHA-256s, LRU on disk.
+import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { extname, join } from "node:path";
 import type { Logger } from "pino";
 import { AppError, type StreamManifest } from "@soundmesh/protocol";
 import { assertFfmpeg, durationFromStats, startTranscode, type TranscodeProfile } from "./ffmpeg";
+import { TranscodeScheduler, defaultSchedulerConfig, type Hold, type Requester } from "./transcode-scheduler";
 import { findClusters } from "./webm-clusters";
 
 export interface SourceInfo {
@@ -67,6 +71,10 @@ interface Rendition {
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
+/** Who asks when a caller names no one: tests and tools calling the store directly. */
+const LOCAL: Requester = { userId: "local" };
+const noHold: Hold = { release: () => undefined };
+
 export class RenditionStore {
   private readonly renditions = new Map<string, Rendition>();
   private transcodesStarted = 0;
@@ -77,6 +85,8 @@ export class RenditionStore {
     private readonly config: RenditionStoreConfig,
     private readonly resolveSource: ResolveSource,
     private readonly logger: Logger,
+    /** The one place that decides which ffmpeg runs; by default N = the machine's parallelism. */
+    readonly scheduler = new TranscodeScheduler(defaultSchedulerConfig(availableParallelism())),
   ) {}
 
   /** Rebuilds the index from disk; a rendition without its manifest was cut short by a crash and is removed. */
@@ -115,21 +125,25 @@ export class RenditionStore {
 
   stats() {
     const cached = [...this.renditions.values()].filter((r) => r.cached && r.state === "complete");
+    const scheduler = this.scheduler.stats();
     return {
       renditions: cached.length,
       cachedBytes: cached.reduce((sum, r) => sum + r.bytesWritten, 0),
       capBytes: this.config.capBytes,
       transcodesStarted: this.transcodesStarted,
-      transcodesRunning: [...this.renditions.values()].filter((r) => r.state === "writing").length,
+      transcodesRunning: scheduler.running + scheduler.paused,
       evictions: this.evictions,
+      scheduler,
     };
   }
 
-  async manifest(trackId: string, profile: string): Promise<StreamManifest> {
-    const rendition = await this.ensure(trackId, profile);
-    await this.within(rendition.done, `the rendition of ${trackId}`);
-    rendition.lastUsed = ++this.uses;
-    return rendition.manifest!;
+  async manifest(trackId: string, profile: string, requester: Requester = LOCAL): Promise<StreamManifest> {
+    return this.use(trackId, profile, requester, (rendition) => this.complete(rendition));
+  }
+
+  /** Makes the rendition for transcode-ahead: waits as long as it takes, since listeners go first. */
+  async prepare(trackId: string, profile: string): Promise<void> {
+    await this.use(trackId, profile, "background", (rendition) => rendition.done);
   }
 
   /** A piece as soon as its bytes exist; `complete` says whether the whole rendition is done. */
@@ -137,34 +151,68 @@ export class RenditionStore {
     trackId: string,
     profile: string,
     index: number,
+    requester: Requester = LOCAL,
   ): Promise<{ bytes: Uint8Array; complete: boolean }> {
-    const rendition = await this.ensure(trackId, profile);
-    const size = this.config.pieceSizeBytes;
-    const start = index * size;
-    await this.waitFor(
-      rendition,
-      () => rendition.state === "complete" || rendition.bytesWritten >= start + size,
-    );
-    const total = rendition.state === "complete" ? rendition.manifest!.sizeBytes : rendition.bytesWritten;
-    if (start >= total) throw new AppError("NOT_FOUND", `No piece ${index} in this rendition`);
-    const bytes = await this.read(rendition, start, Math.min(total, start + size) - 1);
-    return { bytes, complete: rendition.state === "complete" };
-  }
-
-  async range(trackId: string, profile: string, start: number, endInclusive: number): Promise<Uint8Array> {
-    const manifest = await this.manifest(trackId, profile);
-    if (start > endInclusive || start >= manifest.sizeBytes || endInclusive - start >= 1024 * 1024) {
-      throw new AppError(
-        "RANGE_NOT_SATISFIABLE",
-        `A range is within 0-${manifest.sizeBytes - 1} and at most 1 MiB`,
+    return this.use(trackId, profile, requester, async (rendition) => {
+      const size = this.config.pieceSizeBytes;
+      const start = index * size;
+      await this.waitFor(
+        rendition,
+        () => rendition.state === "complete" || rendition.bytesWritten >= start + size,
       );
-    }
-    const rendition = await this.ensure(trackId, profile);
-    return this.read(rendition, start, Math.min(endInclusive, manifest.sizeBytes - 1));
+      const total = rendition.state === "complete" ? rendition.manifest!.sizeBytes : rendition.bytesWritten;
+      if (start >= total) throw new AppError("NOT_FOUND", `No piece ${index} in this rendition`);
+      const bytes = await this.read(rendition, start, Math.min(total, start + size) - 1);
+      return { bytes, complete: rendition.state === "complete" };
+    });
   }
 
-  /** Finds or starts the rendition; concurrent callers share one transcode. */
-  async ensure(trackId: string, profile: string): Promise<Rendition> {
+  async range(
+    trackId: string,
+    profile: string,
+    start: number,
+    endInclusive: number,
+    requester: Requester = LOCAL,
+  ): Promise<Uint8Array> {
+    return this.use(trackId, profile, requester, async (rendition) => {
+      const manifest = await this.complete(rendition);
+      if (start > endInclusive || start >= manifest.sizeBytes || endInclusive - start >= 1024 * 1024) {
+        throw new AppError(
+          "RANGE_NOT_SATISFIABLE",
+          `A range is within 0-${manifest.sizeBytes - 1} and at most 1 MiB`,
+        );
+      }
+      return this.read(rendition, start, Math.min(endInclusive, manifest.sizeBytes - 1));
+    });
+  }
+
+  /** Runs `work` on the rendition while holding the requester's claim on its transcode. */
+  private async use<T>(
+    trackId: string,
+    profile: string,
+    requester: Requester,
+    work: (rendition: Rendition) => Promise<T>,
+  ): Promise<T> {
+    const { rendition, hold } = await this.ensure(trackId, profile, requester);
+    try {
+      return await work(rendition);
+    } finally {
+      hold.release();
+    }
+  }
+
+  private async complete(rendition: Rendition): Promise<StreamManifest> {
+    await this.within(rendition.done, "the rendition");
+    rendition.lastUsed = ++this.uses;
+    return rendition.manifest!;
+  }
+
+  /** Finds or starts the rendition; concurrent callers share one transcode, which the scheduler runs in turn. */
+  private async ensure(
+    trackId: string,
+    profile: string,
+    requester: Requester,
+  ): Promise<{ rendition: Rendition; hold: Hold }> {
     if (profile !== ORIGINAL && !Object.hasOwn(this.config.profiles, profile)) {
       throw new AppError("NOT_FOUND", `No profile ${profile}`);
     }
@@ -176,14 +224,20 @@ export class RenditionStore {
       .digest("hex")
       .slice(0, 32);
     const existing = this.renditions.get(key);
-    if (existing) return existing;
-    const rendition =
+    if (existing) {
+      const hold =
+        existing.cached && existing.state === "writing" ? this.scheduler.join(key, requester) : noHold;
+      return { rendition: existing, hold };
+    }
+    const started =
       profile === ORIGINAL
-        ? this.describeOriginal(key, trackId, source)
-        : this.transcode(key, trackId, profile, this.config.profiles[profile]!, source);
-    this.renditions.set(key, rendition);
-    rendition.done.catch(() => this.renditions.delete(key));
-    return rendition;
+        ? { rendition: this.describeOriginal(key, trackId, source), hold: noHold }
+        : this.transcode(key, trackId, profile, this.config.profiles[profile]!, source, requester);
+    this.renditions.set(key, started.rendition);
+    started.rendition.done.catch(() => {
+      if (this.renditions.get(key) === started.rendition) this.renditions.delete(key);
+    });
+    return started;
   }
 
   private describeOriginal(key: string, trackId: string, source: SourceInfo): Rendition {
@@ -225,18 +279,19 @@ export class RenditionStore {
     return rendition;
   }
 
+  /** Queues the transcode with the scheduler (which may refuse it); ffmpeg starts when it gives the slot. */
   private transcode(
     key: string,
     trackId: string,
     profile: string,
     settings: TranscodeProfile,
     source: SourceInfo,
-  ): Rendition {
+    requester: Requester,
+  ): { rendition: Rendition; hold: Hold } {
     assertFfmpeg(this.config.ffmpegPath);
-    const dir = join(this.config.cacheDir, key);
     const rendition: Rendition = {
       key,
-      dataPath: join(dir, "data"),
+      dataPath: join(this.config.cacheDir, key, "data"),
       state: "writing",
       chunks: [],
       bytesWritten: 0,
@@ -246,6 +301,35 @@ export class RenditionStore {
       done: Promise.resolve(),
       progressed: new Set(),
     };
+    let settle!: { resolve: () => void; reject: (error: AppError) => void };
+    rendition.done = new Promise<void>((resolve, reject) => {
+      // The first outcome wins: a cancelled job's ffmpeg may still report its exit afterwards.
+      let settled = false;
+      const once =
+        <A extends unknown[]>(f: (...args: A) => void) =>
+        (...args: A) => {
+          if (settled) return;
+          settled = true;
+          f(...args);
+        };
+      settle = { resolve: once(resolve), reject: once(reject) };
+    });
+    const hold = this.scheduler.submit(key, requester, {
+      spawn: () => this.runFfmpeg(rendition, trackId, profile, settings, source, settle),
+      cancel: (error) => settle.reject(error),
+    });
+    rendition.done.catch(() => this.notify(rendition));
+    return { rendition, hold };
+  }
+
+  private runFfmpeg(
+    rendition: Rendition,
+    trackId: string,
+    profile: string,
+    settings: TranscodeProfile,
+    source: SourceInfo,
+    settle: { resolve: () => void; reject: (error: AppError) => void },
+  ): ChildProcess {
     this.transcodesStarted += 1;
     const child = startTranscode(this.config.ffmpegPath, source.path, settings);
     let stderr = "";
@@ -257,46 +341,44 @@ export class RenditionStore {
       rendition.bytesWritten += chunk.byteLength;
       this.notify(rendition);
     });
-    rendition.done = new Promise<void>((resolve, reject) => {
-      child.once("error", (error) =>
-        reject(new AppError("DEPENDENCY_MISSING", "ffmpeg could not be started", { cause: error })),
+    child.once("error", (error) =>
+      settle.reject(new AppError("DEPENDENCY_MISSING", "ffmpeg could not be started", { cause: error })),
+    );
+    child.once("close", (code) => {
+      if (code !== 0 || rendition.bytesWritten === 0) {
+        this.logger.warn({ trackId, profile, code, stderr: stderr.slice(-500) }, "transcode failed");
+        settle.reject(new AppError("UNPLAYABLE", "The track cannot be decoded"));
+        return;
+      }
+      const bytes = Buffer.concat(rendition.chunks);
+      const durationMs = durationFromStats(stderr) ?? source.durationMs ?? 0;
+      rendition.manifest = {
+        trackId,
+        profile,
+        mimeType: 'audio/webm; codecs="opus"',
+        codec: "opus",
+        bitrateKbps: durationMs > 0 ? Math.round((bytes.byteLength * 8) / durationMs) : settings.bitrateKbps,
+        durationMs,
+        sizeBytes: bytes.byteLength,
+        pieceSizeBytes: this.config.pieceSizeBytes,
+        ...this.hashPieces(bytes),
+        seekIndex: findClusters(bytes),
+      };
+      this.persist(join(this.config.cacheDir, rendition.key), bytes, rendition.manifest).then(
+        async () => {
+          rendition.state = "complete";
+          rendition.chunks = [];
+          this.notify(rendition);
+          await this.evict().catch((error: unknown) =>
+            this.logger.warn({ err: error }, "the rendition cache could not be trimmed"),
+          );
+          settle.resolve();
+        },
+        (error: unknown) =>
+          settle.reject(new AppError("INTERNAL", "The rendition could not be written", { cause: error })),
       );
-      child.once("close", (code) => {
-        if (code !== 0 || rendition.bytesWritten === 0) {
-          this.logger.warn({ trackId, profile, code, stderr: stderr.slice(-500) }, "transcode failed");
-          reject(new AppError("UNPLAYABLE", "The track cannot be decoded"));
-          return;
-        }
-        const bytes = Buffer.concat(rendition.chunks);
-        const durationMs = durationFromStats(stderr) ?? source.durationMs ?? 0;
-        rendition.manifest = {
-          trackId,
-          profile,
-          mimeType: 'audio/webm; codecs="opus"',
-          codec: "opus",
-          bitrateKbps:
-            durationMs > 0 ? Math.round((bytes.byteLength * 8) / durationMs) : settings.bitrateKbps,
-          durationMs,
-          sizeBytes: bytes.byteLength,
-          pieceSizeBytes: this.config.pieceSizeBytes,
-          ...this.hashPieces(bytes),
-          seekIndex: findClusters(bytes),
-        };
-        this.persist(dir, bytes, rendition.manifest).then(
-          async () => {
-            rendition.state = "complete";
-            rendition.chunks = [];
-            this.notify(rendition);
-            await this.evict();
-            resolve();
-          },
-          (error: unknown) =>
-            reject(new AppError("INTERNAL", "The rendition could not be written", { cause: error })),
-        );
-      });
     });
-    rendition.done.catch(() => this.notify(rendition));
-    return rendition;
+    return child;
   }
 
   private hashPieces(bytes: Uint8Array): { pieceCount: number; pieceHashes: string[] } {
