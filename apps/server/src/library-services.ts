@@ -45,7 +45,13 @@ export async function startCatalogService(
 ) {
   await migrateCatalogStore(db);
   const catalog = createCatalogService({
-    config: { libraryFolders, cacheDir: join(config.dataDir, "cache"), watch, prepareAfterScan: 100 },
+    config: {
+      libraryFolders,
+      cacheDir: join(config.dataDir, "cache"),
+      watch,
+      prepareAfterScan: 100,
+      covers: config.covers,
+    },
     logger: logger.child({ service: "catalog" }),
     bus: bus.connect(catalogManifest),
     store: new CatalogStore(db),
@@ -70,6 +76,11 @@ export async function startLibraryServices(
       capBytes: config.cache.maxBytes,
       profiles: config.transcode.profiles,
       prepareProfiles: [...config.transcode.ahead],
+      scheduler: {
+        maxConcurrent: config.transcode.maxConcurrent,
+        maxPerUser: config.transcode.maxPerUser,
+        maxQueued: config.transcode.maxQueued,
+      },
     },
     logger: logger.child({ service: "storage" }),
     bus: storageBus,
