@@ -3,14 +3,20 @@
 import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { AppError, type StreamManifest } from "@soundmesh/protocol";
 import { assertFfmpeg, durationFromStats, startTranscode, type TranscodeProfile } from "./ffmpeg";
 import { TranscodeScheduler, defaultSchedulerConfig, type Hold, type Requester } from "./transcode-scheduler";
-import { findClusters } from "./webm-clusters";
+import {
+  ORIGINAL,
+  originalManifest,
+  persistRendition,
+  readRange,
+  transcodedManifest,
+} from "./rendition-files";
 
 export interface SourceInfo {
   path: string;
@@ -35,23 +41,6 @@ export const defaultProfiles: Record<string, TranscodeProfile> = {
   opus160: { codec: "opus", bitrateKbps: 160 },
 };
 
-const ORIGINAL = "original";
-
-const originalTypes: Record<string, { mimeType: string; codec: string }> = {
-  ".mp3": { mimeType: "audio/mpeg", codec: "mp3" },
-  ".flac": { mimeType: "audio/flac", codec: "flac" },
-  ".ogg": { mimeType: "audio/ogg", codec: "vorbis" },
-  ".oga": { mimeType: "audio/ogg", codec: "vorbis" },
-  ".opus": { mimeType: 'audio/ogg; codecs="opus"', codec: "opus" },
-  ".m4a": { mimeType: "audio/mp4", codec: "aac" },
-  ".mp4": { mimeType: "audio/mp4", codec: "aac" },
-  ".wav": { mimeType: "audio/wav", codec: "pcm" },
-  ".aif": { mimeType: "audio/aiff", codec: "pcm" },
-  ".aiff": { mimeType: "audio/aiff", codec: "pcm" },
-  ".wma": { mimeType: "audio/x-ms-wma", codec: "wma" },
-  ".webm": { mimeType: "audio/webm", codec: "opus" },
-};
-
 interface Rendition {
   key: string;
   dataPath: string;
@@ -68,8 +57,6 @@ interface Rendition {
   done: Promise<void>;
   progressed: Set<() => void>;
 }
-
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 /** Who asks when a caller names no one: tests and tools calling the store directly. */
 const LOCAL: Requester = { userId: "local" };
@@ -254,25 +241,8 @@ export class RenditionStore {
       progressed: new Set(),
     };
     rendition.done = (async () => {
-      const bytes = await readFile(source.path).catch((error: unknown) => {
-        throw new AppError("NOT_FOUND", "The track's file cannot be read", { cause: error });
-      });
-      const type = originalTypes[extname(source.path).toLowerCase()] ?? {
-        mimeType: "application/octet-stream",
-        codec: "unknown",
-      };
-      const durationMs = source.durationMs ?? 0;
-      rendition.manifest = {
-        trackId,
-        profile: ORIGINAL,
-        ...type,
-        bitrateKbps: durationMs > 0 ? Math.round((bytes.byteLength * 8) / durationMs) : 0,
-        durationMs,
-        sizeBytes: bytes.byteLength,
-        pieceSizeBytes: this.config.pieceSizeBytes,
-        ...this.hashPieces(bytes),
-      };
-      rendition.bytesWritten = bytes.byteLength;
+      rendition.manifest = await originalManifest(trackId, source, this.config.pieceSizeBytes);
+      rendition.bytesWritten = rendition.manifest.sizeBytes;
       rendition.state = "complete";
       this.notify(rendition);
     })();
@@ -312,7 +282,14 @@ export class RenditionStore {
           settled = true;
           f(...args);
         };
-      settle = { resolve: once(resolve), reject: once(reject) };
+      settle = {
+        resolve: once(resolve),
+        // Forgotten at once, so a request arriving now starts afresh rather than joining a failed transcode.
+        reject: once((error: AppError) => {
+          if (this.renditions.get(key) === rendition) this.renditions.delete(key);
+          reject(error);
+        }),
+      };
     });
     const hold = this.scheduler.submit(key, requester, {
       spawn: () => this.runFfmpeg(rendition, trackId, profile, settings, source, settle),
@@ -351,20 +328,11 @@ export class RenditionStore {
         return;
       }
       const bytes = Buffer.concat(rendition.chunks);
-      const durationMs = durationFromStats(stderr) ?? source.durationMs ?? 0;
-      rendition.manifest = {
-        trackId,
-        profile,
-        mimeType: 'audio/webm; codecs="opus"',
-        codec: "opus",
-        bitrateKbps: durationMs > 0 ? Math.round((bytes.byteLength * 8) / durationMs) : settings.bitrateKbps,
-        durationMs,
-        sizeBytes: bytes.byteLength,
+      rendition.manifest = transcodedManifest(trackId, profile, settings, bytes, {
+        durationMs: durationFromStats(stderr) ?? source.durationMs ?? 0,
         pieceSizeBytes: this.config.pieceSizeBytes,
-        ...this.hashPieces(bytes),
-        seekIndex: findClusters(bytes),
-      };
-      this.persist(join(this.config.cacheDir, rendition.key), bytes, rendition.manifest).then(
+      });
+      persistRendition(join(this.config.cacheDir, rendition.key), bytes, rendition.manifest).then(
         async () => {
           rendition.state = "complete";
           rendition.chunks = [];
@@ -381,38 +349,13 @@ export class RenditionStore {
     return child;
   }
 
-  private hashPieces(bytes: Uint8Array): { pieceCount: number; pieceHashes: string[] } {
-    const pieceHashes: string[] = [];
-    for (let offset = 0; offset < bytes.byteLength; offset += this.config.pieceSizeBytes) {
-      pieceHashes.push(sha256(bytes.subarray(offset, offset + this.config.pieceSizeBytes)));
-    }
-    return { pieceCount: pieceHashes.length, pieceHashes };
-  }
-
-  /** Data first, then the manifest, each by rename: a manifest on disk always describes complete data. */
-  private async persist(dir: string, bytes: Buffer, manifest: StreamManifest): Promise<void> {
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, "data.tmp"), bytes);
-    await rename(join(dir, "data.tmp"), join(dir, "data"));
-    await writeFile(join(dir, "manifest.tmp"), JSON.stringify(manifest));
-    await rename(join(dir, "manifest.tmp"), join(dir, "manifest.json"));
-  }
-
   private async read(rendition: Rendition, start: number, endInclusive: number): Promise<Uint8Array> {
     rendition.readers += 1;
     rendition.lastUsed = ++this.uses;
     try {
       if (rendition.state === "writing")
         return Buffer.concat(rendition.chunks).subarray(start, endInclusive + 1);
-      const length = endInclusive - start + 1;
-      const handle = await open(rendition.dataPath, "r");
-      try {
-        const buffer = Buffer.alloc(length);
-        const { bytesRead } = await handle.read(buffer, 0, length, start);
-        return buffer.subarray(0, bytesRead);
-      } finally {
-        await handle.close();
-      }
+      return await readRange(rendition.dataPath, start, endInclusive);
     } finally {
       rendition.readers -= 1;
     }
