@@ -31,10 +31,11 @@ const get = (path: string, token: string) =>
   fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
 
 beforeAll(async () => {
-  // Untagged files named by folder: "Flood Artist/Album N/0K Track.flac", each album with its own cover.
+  // Untagged files named by folder: "Flood Artist/Album N/0K Track.flac", each album with its own cover. Each
+  // transcode takes long enough (20 s of audio) that the whole flood arrives while the first ones still run.
   const tone = await writeTone(join(library, ".tone.flac"), {
     frequency: 440,
-    seconds: 8,
+    seconds: 20,
     codec: ["-c:a", "flac"],
   });
   for (let a = 0; a < albums; a++) {

@@ -254,7 +254,8 @@ describe("the transcode scheduler", () => {
     );
     expect(paused).toBeGreaterThanOrEqual(0);
     expect(paused).toBeLessThan(started);
-    expect(procOf(bgPid)?.state).toBe("T");
+    // SIGSTOP takes effect when the process next runs: wait for it to show.
+    await vi.waitFor(() => expect(procOf(bgPid)?.state).toBe("T"));
     expect(procOf(listenerPid)?.nice).toBe(5);
     expect((await storage.stats()).scheduler).toMatchObject({ running: 1, paused: 1 });
 
