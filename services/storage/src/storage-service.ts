@@ -88,7 +88,11 @@ export function createStorageService({
     ...defaultSchedulerConfig(availableParallelism()),
     ...config.scheduler,
   };
-  const scheduler = new TranscodeScheduler(schedulerConfig, onSchedulerEvent);
+  const scheduler = new TranscodeScheduler(schedulerConfig, (event) => {
+    if (event.type === "refused") logger.info(event, "transcode refused");
+    else logger.debug(event, "transcode scheduling");
+    onSchedulerEvent?.(event);
+  });
   const store = new RenditionStore(
     {
       cacheDir: config.cacheDir,
