@@ -1,6 +1,6 @@
 // The one configuration schema: defaults < config file (JSON) < SOUNDMESH_* environment; a bad value stops start-up.
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { availableParallelism, homedir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { z } from "zod";
 
@@ -41,11 +41,22 @@ export const configSchema = z
           )
           .refine((profiles) => !("original" in profiles), "original is the untouched file, not a transcode"),
         ahead: z.array(z.string()).max(8),
+        /** ffmpeg processes running at once (listeners first; background work paused for them). */
+        maxConcurrent: z.number().int().min(1).max(256),
+        /** Unfinished transcodes one user may wait for; beyond it RATE_LIMITED. */
+        maxPerUser: z.number().int().min(1).max(1_000),
+        /** Listeners' transcodes waiting for a slot; beyond it BUSY. */
+        maxQueued: z.number().int().min(1).max(100_000),
       })
       .refine(
         (transcode) => transcode.ahead.every((name) => name === "original" || name in transcode.profiles),
         { message: "ahead may name only the profiles above (or original)", path: ["ahead"] },
       ),
+    /** Cover images (album art, playlist uploads): decoded only below a pixel cap, a few at a time. */
+    covers: z.object({
+      maxPixels: z.number().int().min(10_000).max(268_000_000),
+      maxConcurrentDecodes: z.number().int().min(1).max(64),
+    }),
     admin: z.object({ name: z.string().min(1).optional(), password: z.string().min(8).optional() }),
     security: z.object({
       secureCookies: z.boolean(),
@@ -82,7 +93,11 @@ export function defaultConfig(): z.infer<typeof configSchema> {
     transcode: {
       profiles: { opus96: { codec: "opus", bitrateKbps: 96 }, opus160: { codec: "opus", bitrateKbps: 160 } },
       ahead: ["opus96"],
+      maxConcurrent: availableParallelism(),
+      maxPerUser: 4,
+      maxQueued: 64,
     },
+    covers: { maxPixels: 40_000_000, maxConcurrentDecodes: 2 },
     admin: {},
     security: {
       secureCookies: false,
@@ -119,6 +134,7 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_DEMO_LIBRARY: { path: ["library", "demo"], parse: asBoolean },
   SOUNDMESH_CACHE_MAX_BYTES: { path: ["cache", "maxBytes"], parse: asNumber },
   SOUNDMESH_SEARCH_REBUILD_HOURS: { path: ["search", "rebuildEveryHours"], parse: asNumber },
+  SOUNDMESH_TRANSCODE_MAX_CONCURRENT: { path: ["transcode", "maxConcurrent"], parse: asNumber },
   SOUNDMESH_ADMIN_NAME: { path: ["admin", "name"], parse: asString },
   SOUNDMESH_ADMIN_PASSWORD: { path: ["admin", "password"], parse: asString },
   SOUNDMESH_SECURE_COOKIES: { path: ["security", "secureCookies"], parse: asBoolean },

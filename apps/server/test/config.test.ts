@@ -1,6 +1,6 @@
 // Configuration precedence and validation: defaults < file < environment < flags; the result is frozen.
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "@soundmesh/server";
@@ -74,6 +74,39 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ env: {}, file: write({ transcode: { ahead: ["opus64"] } }) })).toThrow(
       /transcode\.ahead: ahead may name only the profiles above/,
     );
+  });
+
+  it("bounds transcodes and cover decoding: defaults from the machine, overridable, bad values refused", () => {
+    const defaults = loadConfig({ env: {} });
+    expect(defaults.transcode).toMatchObject({
+      maxConcurrent: availableParallelism(),
+      maxPerUser: 4,
+      maxQueued: 64,
+    });
+    expect(defaults.covers).toEqual({ maxPixels: 40_000_000, maxConcurrentDecodes: 2 });
+    const set = loadConfig({
+      env: { SOUNDMESH_TRANSCODE_MAX_CONCURRENT: "3" },
+      overrides: { transcode: { maxPerUser: 2 }, covers: { maxPixels: 1_000_000 } },
+    });
+    expect(set.transcode).toMatchObject({ maxConcurrent: 3, maxPerUser: 2, maxQueued: 64 });
+    expect(set.covers.maxPixels).toBe(1_000_000);
+    let error: unknown;
+    try {
+      loadConfig({
+        env: { SOUNDMESH_TRANSCODE_MAX_CONCURRENT: "0" },
+        overrides: { transcode: { maxPerUser: 1.5 }, covers: { maxConcurrentDecodes: 0, maxPixels: 10 } },
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    const problems = (error as ConfigError).problems.join("\n");
+    for (const key of [
+      "transcode.maxConcurrent",
+      "transcode.maxPerUser",
+      "covers.maxConcurrentDecodes",
+      "covers.maxPixels",
+    ])
+      expect(problems).toMatch(new RegExp(`^${key.replace(".", "\\.")}: `, "m"));
   });
 
   it("reports an unreadable config file", () => {

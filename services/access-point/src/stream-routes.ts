@@ -7,17 +7,23 @@ import type { ServiceBus } from "@soundmesh/bus";
 import type { IdentityCache } from "./auth";
 import { sendProblem } from "./http-errors";
 
+/** Who a read is for: storage bounds transcodes per user, so every read names the signed-in user. */
+export interface ReadContext {
+  traceId: string;
+  userId: string;
+}
+
 /** How the access point reads renditions; the wiring backs it with storage-service calls. */
 export interface RenditionReader {
-  manifest(trackId: string, profile: string, traceId: string): Promise<StreamManifest>;
-  piece(trackId: string, profile: string, index: number, traceId: string): Promise<Uint8Array>;
+  manifest(trackId: string, profile: string, context: ReadContext): Promise<StreamManifest>;
+  piece(trackId: string, profile: string, index: number, context: ReadContext): Promise<Uint8Array>;
   /** Bytes [start, endInclusive] of the whole rendition; at most `maxRangeChunkBytes` per call. */
   range(
     trackId: string,
     profile: string,
     start: number,
     endInclusive: number,
-    traceId: string,
+    context: ReadContext,
   ): Promise<Uint8Array>;
 }
 
@@ -66,14 +72,15 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
   const { bus, reader, identities } = options;
   const chunkBytes = options.maxRangeChunkBytes ?? 512 * 1024;
 
-  const authorised = async (request: FastifyRequest) => {
-    await identities.authenticate(bus, request);
+  const authorised = async (request: FastifyRequest): Promise<ReadContext> => {
+    const identity = await identities.authenticate(bus, request);
+    return { traceId: request.id, userId: identity.user.id };
   };
 
   app.get("/api/stream/:trackId/:profile/manifest", async (request, reply) => {
-    await authorised(request);
+    const context = await authorised(request);
     const { trackId: id, profile } = parseParams(renditionParams, request.params);
-    const manifest = streamManifest.parse(await reader.manifest(id, profile, request.id));
+    const manifest = streamManifest.parse(await reader.manifest(id, profile, context));
     const etag = `"${manifest.pieceHashes.length}-${manifest.pieceHashes[0] ?? "empty"}-${manifest.sizeBytes}"`;
     void reply.header("etag", etag).header("cache-control", "private, no-cache");
     if (request.headers["if-none-match"] === etag) return reply.status(304).send();
@@ -81,9 +88,9 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
   });
 
   app.get("/api/stream/:trackId/:profile/pieces/:index", async (request, reply) => {
-    await authorised(request);
+    const context = await authorised(request);
     const { trackId: id, profile, index } = parseParams(pieceParams, request.params);
-    const bytes = await reader.piece(id, profile, index, request.id);
+    const bytes = await reader.piece(id, profile, index, context);
     // A piece never changes for a given manifest: the client verifies it against the manifest's hash anyway.
     return reply
       .header("content-type", "application/octet-stream")
@@ -92,9 +99,9 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
   });
 
   app.get("/api/stream/:trackId/:profile/file", async (request, reply) => {
-    await authorised(request);
+    const context = await authorised(request);
     const { trackId: id, profile } = parseParams(renditionParams, request.params);
-    const manifest = await reader.manifest(id, profile, request.id);
+    const manifest = await reader.manifest(id, profile, context);
     const etag = `"${manifest.pieceHashes[manifest.pieceHashes.length - 1] ?? "empty"}-${manifest.sizeBytes}"`;
     let range: ByteRange | null;
     try {
@@ -115,7 +122,7 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
     if (manifest.sizeBytes === 0) return reply.send(Buffer.alloc(0));
     return sendChunks(
       reply,
-      (from, to) => reader.range(id, profile, from, to, request.id),
+      (from, to) => reader.range(id, profile, from, to, context),
       start,
       endInclusive,
       chunkBytes,
