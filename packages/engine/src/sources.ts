@@ -51,7 +51,11 @@ export class ServerSource implements PieceSource {
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
-  private async get(path: string, signal?: AbortSignal, headers: Record<string, string> = {}): Promise<Response> {
+  private async get(
+    path: string,
+    signal?: AbortSignal,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     const response = await this.fetchFn(`${this.options.baseUrl}${path}`, {
       headers: { ...this.options.headers, ...headers },
       credentials: "same-origin",

@@ -241,7 +241,9 @@ class FakeTracker implements TrackerClient {
     private readonly selfId: string,
     private readonly table: Map<string, string[]>,
   ) {}
-  announce(holdings: Array<{ trackId: string; profile: string; complete: boolean }>): Promise<AnnounceResult> {
+  announce(
+    holdings: Array<{ trackId: string; profile: string; complete: boolean }>,
+  ): Promise<AnnounceResult> {
     const result: AnnounceResult = { accepted: 0, unfetched: [], overCap: 0 };
     for (const h of holdings) {
       if (this.fetched && !this.fetched.has(`${h.trackId}.${h.profile}`)) {
@@ -614,9 +616,14 @@ describe("signals on arrival", () => {
     transport.receive(peerName(2), { type: "offer", sdp });
     await vi.waitFor(() => expect(sent).toContain("answer"));
     expect(handed.descriptions).toEqual([
-      ["v=0", "o=- 1 2 IN IP4 0.0.0.0", "c=IN IP4 0.0.0.0", `a=${line(mdns)}`, `a=${line("192.168.1.20")}`, ""].join(
-        "\r\n",
-      ),
+      [
+        "v=0",
+        "o=- 1 2 IN IP4 0.0.0.0",
+        "c=IN IP4 0.0.0.0",
+        `a=${line(mdns)}`,
+        `a=${line("192.168.1.20")}`,
+        "",
+      ].join("\r\n"),
     ]);
     for (const address of ["127.0.0.2", "0.0.0.0", "fe80::1", "ff02::fb", "evil.example.com", "10.0.0.7"])
       transport.receive(peerName(2), {

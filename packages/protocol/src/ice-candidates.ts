@@ -65,8 +65,7 @@ function parseV6(text: string): number[] | undefined {
   return groups.map((group) => parseInt(group, 16));
 }
 
-const inV4 = (n: number, base: string, bits: number) =>
-  n >>> (32 - bits) === parseV4(base)! >>> (32 - bits);
+const inV4 = (n: number, base: string, bits: number) => n >>> (32 - bits) === parseV4(base)! >>> (32 - bits);
 
 function scopeOfV4(n: number): AddressScope {
   if (inV4(n, "0.0.0.0", 8)) return "unspecified";
@@ -186,7 +185,9 @@ export function filterSignal(data: SignalData, policy: AddressPolicy): SignalDat
     case "candidate": {
       if (data.candidate === null || data.candidate.candidate === "") return data;
       const line = filterCandidateLine(data.candidate.candidate, policy);
-      return line === undefined ? undefined : { type: "candidate", candidate: { ...data.candidate, candidate: line } };
+      return line === undefined
+        ? undefined
+        : { type: "candidate", candidate: { ...data.candidate, candidate: line } };
     }
     case "bye":
       return data;

@@ -158,12 +158,18 @@ export class ClientSocket implements PushTarget {
         );
       }
       const kept = this.deps.outgoingSignal(this.peerId, parsed.data.data);
-      if (!kept) throw new AppError("FORBIDDEN", "The candidate names an address that is not this peer's own");
-      await this.deps.bus.request(trackerContract, "signal", { to: parsed.data.to, data: kept }, {
-        peerId: this.peerId,
-        traceId: randomUUID(),
-        timeoutMs: this.deps.requestTimeoutMs,
-      });
+      if (!kept)
+        throw new AppError("FORBIDDEN", "The candidate names an address that is not this peer's own");
+      await this.deps.bus.request(
+        trackerContract,
+        "signal",
+        { to: parsed.data.to, data: kept },
+        {
+          peerId: this.peerId,
+          traceId: randomUUID(),
+          timeoutMs: this.deps.requestTimeoutMs,
+        },
+      );
     } catch (error) {
       this.fail(id, toAppError(error));
     }

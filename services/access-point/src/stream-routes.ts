@@ -80,7 +80,12 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
     const identity = await authorised(request);
     const { trackId: id, profile } = parseParams(renditionParams, request.params);
     const manifest = streamManifest.parse(await reader.manifest(id, profile, request.id));
-    await tellTracker(bus, request, { trackId: id, profile, userId: identity.user.id, sessionId: identity.sessionId });
+    await tellTracker(bus, request, {
+      trackId: id,
+      profile,
+      userId: identity.user.id,
+      sessionId: identity.sessionId,
+    });
     const etag = manifestEtag(manifest);
     void reply.header("etag", etag).header("cache-control", "private, no-cache");
     if (request.headers["if-none-match"] === etag) return reply.status(304).send();
@@ -140,7 +145,10 @@ async function tellTracker(
   fetched: { trackId: string; profile: string; userId: string; sessionId: string },
 ): Promise<void> {
   try {
-    await bus.request(trackerContract, "renditionFetched", fetched, { traceId: request.id, timeoutMs: 2_000 });
+    await bus.request(trackerContract, "renditionFetched", fetched, {
+      traceId: request.id,
+      timeoutMs: 2_000,
+    });
   } catch (error) {
     request.log.debug({ err: error }, "tracker not told of a fetched rendition");
   }

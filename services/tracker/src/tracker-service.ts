@@ -74,7 +74,8 @@ export function createTrackerService({ config, logger, bus, nowMs }: TrackerServ
   };
   const onlinePeer = (ctx: CallContext) => {
     const peerId = callerPeer(ctx);
-    if (!index.isOnline(peerId)) throw new AppError("UNAVAILABLE", "This peer is not online; reconnect first");
+    if (!index.isOnline(peerId))
+      throw new AppError("UNAVAILABLE", "This peer is not online; reconnect first");
     return peerId;
   };
   /** Each online peer's last reported neighbour count; gone with the peer. */

@@ -138,7 +138,9 @@ export class PeerOverlay {
     if (isNew || (complete && !held.announcedComplete)) {
       held.announcedComplete = complete;
       this.broadcast({ t: "have", keys: [key] });
-      void this.announce([{ ...rendition, complete }]).catch((error: unknown) => this.options.onError?.(error));
+      void this.announce([{ ...rendition, complete }]).catch((error: unknown) =>
+        this.options.onError?.(error),
+      );
     }
   }
 
