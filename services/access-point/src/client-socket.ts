@@ -170,6 +170,8 @@ export class ClientSocket implements PushTarget {
           timeoutMs: this.deps.requestTimeoutMs,
         },
       );
+      // A signal with an id is acknowledged once relayed, as a refused one is answered with an err frame.
+      if (id !== null) this.write({ t: "res", id, result: { ok: true } });
     } catch (error) {
       this.fail(id, toAppError(error));
     }
