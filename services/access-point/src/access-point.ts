@@ -191,6 +191,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
         userRateLimit: config.userRateLimit,
         requestTimeoutMs: config.requestTimeoutMs,
         nowMs,
+        outgoingSignal: (peerId, data) => peers.outgoing(peerId, data),
         onRequest: (method, outcome, durationMs) => {
           const label = methods.has(method) ? method : "unknown";
           wsRequests.inc({ method: label, outcome });

@@ -10,6 +10,7 @@ import {
   trackerContract,
   type ClientFrame,
   type ServerFrame,
+  type SignalData,
 } from "@soundmesh/protocol";
 import { TokenBucket, type RateLimitRule, type ServiceBus } from "@soundmesh/bus";
 import type { Identity } from "./auth";
@@ -24,6 +25,8 @@ export interface ClientSocketDeps {
   userRateLimit: RateLimitRule;
   requestTimeoutMs: number;
   nowMs: () => number;
+  /** An outgoing signal as it may leave this access point (the sender's own addresses only); undefined: dropped. */
+  outgoingSignal: (peerId: string, data: SignalData) => SignalData | undefined;
   onRequest?: (method: string, outcome: string, durationMs: number) => void;
 }
 
@@ -154,11 +157,21 @@ export class ClientSocket implements PushTarget {
           "A signal carries an offer, answer, candidate or bye to a peer pseudonym",
         );
       }
-      await this.deps.bus.request(trackerContract, "signal", parsed.data, {
-        peerId: this.peerId,
-        traceId: randomUUID(),
-        timeoutMs: this.deps.requestTimeoutMs,
-      });
+      const kept = this.deps.outgoingSignal(this.peerId, parsed.data.data);
+      if (!kept)
+        throw new AppError("FORBIDDEN", "The candidate names an address that is not this peer's own");
+      await this.deps.bus.request(
+        trackerContract,
+        "signal",
+        { to: parsed.data.to, data: kept },
+        {
+          peerId: this.peerId,
+          traceId: randomUUID(),
+          timeoutMs: this.deps.requestTimeoutMs,
+        },
+      );
+      // A signal with an id is acknowledged once relayed, as a refused one is answered with an err frame.
+      if (id !== null) this.write({ t: "res", id, result: { ok: true } });
     } catch (error) {
       this.fail(id, toAppError(error));
     }

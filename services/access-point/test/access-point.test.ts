@@ -1,8 +1,20 @@
 // The access point over a real socket: sign-in, throttling, the WebSocket protocol and its bad frames, health, metrics.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { homePageHtml } from "../src/home-page";
-import { FrameError, WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
+import {
+  FrameError,
+  WsClient,
+  login,
+  setupAdmin,
+  startServer,
+  waitUntil,
+  writeTone,
+  type TestServer,
+} from "@soundmesh/test-kit";
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, {
@@ -257,11 +269,35 @@ describe("graceful shutdown", () => {
 describe("peer signaling", () => {
   let server: TestServer;
   let token: string;
+  let trackId: string;
+  let library: string;
+  const rendition = () => ({ trackId, profile: "original" });
+  /** Fetching the manifest is what lets this session's peers announce the rendition. */
+  const fetchManifest = async (bearer: string) => {
+    const response = await fetch(`${server.url}/api/stream/${trackId}/original/manifest`, {
+      headers: { authorization: `Bearer ${bearer}` },
+    });
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+  };
   beforeAll(async () => {
-    server = await startServer();
+    library = mkdtempSync(join(tmpdir(), "soundmesh-ap-signal-"));
+    await writeTone(join(library, "tone.flac"), { frequency: 440, seconds: 2, codec: ["-c:a", "flac"] });
+    server = await startServer({ libraryFolders: [library] });
     token = await setupAdmin(server.url, "admin", "correct horse battery");
+    const ws = await WsClient.connect(server.url, token);
+    const found = await waitUntil(
+      () => ws.request<{ hits: Array<{ id: string }> }>("search.query", { q: "tone", kinds: ["track"] }),
+      (result) => result.hits.length === 1,
+      30_000,
+    );
+    trackId = found.hits[0]!.id;
+    await ws.close();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+    rmSync(library, { recursive: true, force: true });
   });
-  afterAll(async () => server?.close());
 
   it("gives each session a pseudonym that reveals neither the user nor the session", async () => {
     const ws = await WsClient.connect(server.url, token);
@@ -272,12 +308,19 @@ describe("peer signaling", () => {
     await ws.close();
   });
 
-  it("delivers a signal frame only to its addressee, from the sender's pseudonym", async () => {
+  it("delivers signals only between peers the tracker paired, from the sender's pseudonym", async () => {
     const other = await login(server.url, "admin", "correct horse battery");
     const third = await login(server.url, "admin", "correct horse battery");
     const [a, b, c] = (await Promise.all(
       [token, other, third].map((t) => WsClient.connect(server.url, t)),
     )) as [WsClient, WsClient, WsClient];
+    a.sendRaw(JSON.stringify({ t: "signal", id: "early", to: b.hello!.peerId, data: { type: "bye" } }));
+    expect(await a.waitFor((frame) => frame.t === "err" && frame.id === "early")).toMatchObject({
+      code: "FORBIDDEN",
+    });
+    await fetchManifest(other);
+    await b.request("tracker.announce", { holdings: [{ ...rendition(), complete: true }] });
+    await a.request("tracker.query", rendition());
     a.sendRaw(
       JSON.stringify({ t: "signal", to: b.hello!.peerId, data: { type: "offer", sdp: "v=0\r\ns=test" } }),
     );
@@ -291,7 +334,16 @@ describe("peer signaling", () => {
       JSON.stringify({ t: "signal", to: a.hello!.peerId, data: { type: "answer", sdp: "v=0\r\ns=back" } }),
     );
     await a.waitFor((frame) => frame.t === "signal");
-    await expect(c.waitFor((frame) => frame.t === "signal", 300)).rejects.toThrow(/no matching frame/);
+    // c never looked anything up: it may not signal b, and b's signals never reach it.
+    c.sendRaw(JSON.stringify({ t: "signal", id: "c1", to: b.hello!.peerId, data: { type: "bye" } }));
+    expect(await c.waitFor((frame) => frame.t === "err" && frame.id === "c1")).toMatchObject({
+      code: "FORBIDDEN",
+    });
+    b.sendRaw(JSON.stringify({ t: "signal", id: "b1", to: c.hello!.peerId, data: { type: "bye" } }));
+    expect(await b.waitFor((frame) => frame.t === "err" && frame.id === "b1")).toMatchObject({
+      code: "FORBIDDEN",
+    });
+    expect(c.frames.filter((frame) => frame.t === "signal")).toEqual([]);
     await Promise.all([a, b, c].map((ws) => ws.close()));
   });
 
@@ -301,7 +353,7 @@ describe("peer signaling", () => {
       JSON.stringify({ t: "signal", id: "s1", to: "p_nobodynobodynobody00", data: { type: "bye" } }),
     );
     expect(await ws.waitFor((frame) => frame.t === "err" && frame.id === "s1")).toMatchObject({
-      code: "NOT_FOUND",
+      code: "FORBIDDEN",
     });
     ws.sendRaw(
       JSON.stringify({
@@ -321,30 +373,39 @@ describe("peer signaling", () => {
     await ws.close();
   });
 
-  it("lists a connected peer with the tracker and forgets it when the socket closes", async () => {
-    const holder = await WsClient.connect(server.url, token);
+  it("lists a peer only under renditions its session fetched, and forgets it when the socket closes", async () => {
+    const holderToken = await login(server.url, "admin", "correct horse battery");
+    const holder = await WsClient.connect(server.url, holderToken);
     const asker = await WsClient.connect(
       server.url,
       await login(server.url, "admin", "correct horse battery"),
     );
-    await holder.request("tracker.announce", {
-      holdings: [{ trackId: "t1", profile: "opus96", complete: true }],
+    const holdings = [
+      { ...rendition(), complete: true },
+      { trackId: "no-such-track", profile: "opus96", complete: true },
+    ];
+    expect(await holder.request("tracker.announce", { holdings })).toEqual({
+      accepted: 0,
+      unfetched: holdings.map(({ trackId: id, profile }) => ({ trackId: id, profile })),
+      overCap: 0,
+    });
+    const missing = await fetch(`${server.url}/api/stream/no-such-track/opus96/manifest`, {
+      headers: { authorization: `Bearer ${holderToken}` },
+    });
+    expect(missing.status).toBe(404);
+    await fetchManifest(holderToken);
+    expect(await holder.request("tracker.announce", { holdings })).toMatchObject({
+      accepted: 1,
+      unfetched: [{ trackId: "no-such-track", profile: "opus96" }],
     });
     const found = await asker.request<{ peers: Array<{ peerId: string; sameNetwork: boolean }> }>(
       "tracker.query",
-      {
-        trackId: "t1",
-        profile: "opus96",
-      },
+      rendition(),
     );
     expect(found.peers).toEqual([{ peerId: holder.hello!.peerId, sameNetwork: true, complete: true }]);
     await holder.close();
     await expect
-      .poll(
-        async () =>
-          (await asker.request<{ peers: unknown[] }>("tracker.query", { trackId: "t1", profile: "opus96" }))
-            .peers,
-      )
+      .poll(async () => (await asker.request<{ peers: unknown[] }>("tracker.query", rendition())).peers)
       .toEqual([]);
     await asker.close();
   });
