@@ -1,38 +1,8 @@
 // Cross-site request forgery through the session cookie: a page of another origin (another port of the same host is
 // the same site, so the browser sends the SameSite=Strict cookie) may neither open /ws nor change state over the API.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import { WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
-
-interface Handshake {
-  status: number;
-  body: unknown;
-}
-
-/**
- * Opens /ws with these headers and says how the server answered: 101, or the refusal's status and body once the
- * server has closed the connection.
- */
-function handshake(baseUrl: string, token: string, headers: Record<string, string>): Promise<Handshake> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws`, {
-      headers: { ...headers, authorization: `Bearer ${token}` },
-    });
-    socket.once("open", () => {
-      socket.close();
-      resolve({ status: 101, body: undefined });
-    });
-    socket.once("unexpected-response", (_request, response) => {
-      let text = "";
-      response.on("data", (chunk: Buffer) => (text += chunk.toString()));
-      // The server closes a refused handshake's connection: nothing of it is kept.
-      response.socket.once("close", () =>
-        resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as unknown }),
-      );
-    });
-    socket.once("error", reject);
-  });
-}
+import { handshake } from "./handshake";
 
 const post = (url: string, headers: Record<string, string>, body: unknown = {}) =>
   fetch(url, {
