@@ -95,7 +95,7 @@ export const configSchema = z
         receiveTimeoutMs: z.number().int().min(100),
         keepAliveTimeoutMs: z.number().int().min(100),
         /** A connection with no traffic either way for this long is closed (not WebSockets). */
-        idleTimeoutMs: z.number().int().min(1_000),
+        idleTimeoutMs: z.number().int().min(100),
       })
       .refine((c) => c.headersTimeoutMs <= c.receiveTimeoutMs, {
         message: "headersTimeoutMs may not exceed receiveTimeoutMs",

@@ -5,12 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
-import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createInProcessBus, type Bus } from "@soundmesh/bus";
-import { AppError, MAX_FRAME_BYTES, defineService, userContract } from "@soundmesh/protocol";
+import { MAX_FRAME_BYTES, defineService } from "@soundmesh/protocol";
 import {
   WsClient,
   setupAdmin,
@@ -19,12 +16,8 @@ import {
   type ChildServer,
   type TestServer,
 } from "@soundmesh/test-kit";
-import {
-  accessPointManifest,
-  createAccessPoint,
-  defaultAccessPointConfig,
-  type AccessPoint,
-} from "../src/index";
+import { defaultAccessPointConfig } from "../src/index";
+import { STUB_TOKEN, startStubAccessPoint, type StubAccessPoint } from "./stub-access-point";
 
 const MIB = 1024 * 1024;
 
@@ -177,33 +170,14 @@ describe("memory under large frames", () => {
 const holdContract = defineService("search", {
   hold: { params: z.object({}), result: z.object({ held: z.literal(true) }), exposed: true },
 });
-const TOKEN = "t".repeat(43);
 
 describe("bytes in flight", () => {
-  let bus: Bus;
-  let accessPoint: AccessPoint;
-  let url: string;
+  let stub: StubAccessPoint;
   const held: Array<() => void> = [];
 
   beforeAll(async () => {
-    bus = createInProcessBus();
-    // Just enough of a user service to let one token in.
-    await bus
-      .connect({ service: "user", calls: [] })
-      .serve(defineService("user", { authenticate: userContract.methods.authenticate }), {
-        authenticate: ({ token }) => {
-          if (token !== TOKEN) throw new AppError("UNAUTHENTICATED");
-          const user = { id: "u1", name: "holder", role: "user" as const, disabled: false, createdAt: 0 };
-          return { user, sessionId: "s1", kind: "session" as const };
-        },
-      });
-    await bus.connect({ service: "search", calls: [] }).serve(holdContract, {
-      hold: () => new Promise((resolve) => held.push(() => resolve({ held: true }))),
-    });
-    accessPoint = await createAccessPoint({
-      config: {
-        ...defaultAccessPointConfig,
-        port: 0,
+    stub = await startStubAccessPoint(
+      {
         requestTimeoutMs: 60_000,
         sockets: {
           ...defaultAccessPointConfig.sockets,
@@ -211,22 +185,23 @@ describe("bytes in flight", () => {
           inFlightBytesTotal: 5 * MIB,
         },
       },
-      logger: pino({ level: "silent" }),
-      bus: bus.connect(accessPointManifest),
-      registry: new Registry(),
-      contracts: [holdContract],
+      [holdContract],
+    );
+    await stub.bus.connect({ service: "search", calls: [] }).serve(holdContract, {
+      hold: () => new Promise((resolve) => held.push(() => resolve({ held: true }))),
     });
-    url = await accessPoint.listen();
   });
   afterAll(async () => {
     for (const release of held) release();
-    await accessPoint?.close();
-    await bus?.close();
+    await stub?.close();
   });
 
   it("refuses a frame with RATE_LIMITED while its socket, or the server, holds too many bytes unanswered", async () => {
     const size = MIB - 100;
-    const [a, b] = [await WsClient.connect(url, TOKEN), await WsClient.connect(url, TOKEN)];
+    const [a, b] = [
+      await WsClient.connect(stub.url, STUB_TOKEN),
+      await WsClient.connect(stub.url, STUB_TOKEN),
+    ];
     const answerTo = (ws: WsClient, id: number) =>
       ws.waitFor((frame) => (frame.t === "res" || frame.t === "err") && frame.id === id, 20_000);
     // Three frames fill socket a's 3 MiB; the fourth is refused at once, the three stay held.
