@@ -201,7 +201,12 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
   // connection is closed once the refusal is sent.
   await app.register(fastifyWebsocket, { options: { maxPayload: MAX_FRAME_BYTES } });
   await registerSecurityHeaders(app, { isHttpsOnly: config.secureCookies });
-  registerOriginCheck(app, config.allowedOrigins);
+  const foreignOrigins = new Counter({
+    name: "soundmesh_http_foreign_origin_refused_total",
+    help: "WebSocket handshakes and state-changing API requests refused for coming from another origin",
+    registers: [registry],
+  });
+  registerOriginCheck(app, config.allowedOrigins, () => foreignOrigins.inc());
   const httpLimited = new Counter({
     name: "soundmesh_http_rate_limited_total",
     help: "HTTP requests refused by the per-user (or, unauthenticated, per-address) rate limit",

@@ -48,10 +48,15 @@ function needsOriginCheck(request: FastifyRequest): boolean {
   return path.startsWith("/api/") && !SAFE_METHODS.has(request.method);
 }
 
-export function registerOriginCheck(app: FastifyInstance, allowedOrigins: readonly string[]): void {
+export function registerOriginCheck(
+  app: FastifyInstance,
+  allowedOrigins: readonly string[],
+  onRefused: () => void,
+): void {
   const allowed = new Set(allowedOrigins.map((origin) => normalizeOrigin(origin) ?? origin));
   app.addHook("onRequest", (request, reply, done) => {
     if (!needsOriginCheck(request) || isAcceptedOrigin(request, allowed)) return done();
+    onRefused();
     request.log.warn(
       { origin: request.headers.origin, host: request.host, url: request.url },
       "refused a request from another origin",
