@@ -106,12 +106,12 @@ export class ClientSocket implements PushTarget {
   private receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     // Frames over MAX_FRAME_BYTES never get here: ws refuses them at their header and closes with 1009.
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    if (isBinary) return this.fail(null, new AppError("BAD_FRAME", "Frames are JSON text"));
+    if (isBinary) return this.refuseBadFrame(null, new AppError("BAD_FRAME", "Frames are JSON text"));
     let json: unknown;
     try {
       json = JSON.parse(bytes.toString("utf8"));
     } catch {
-      return this.fail(null, new AppError("BAD_FRAME", "The frame is not JSON"));
+      return this.refuseBadFrame(null, new AppError("BAD_FRAME", "The frame is not JSON"));
     }
     const parsed = clientFrame.safeParse(json);
     if (!parsed.success) {
@@ -121,7 +121,7 @@ export class ClientSocket implements PushTarget {
         message: issue.message,
       }));
       const knownId = typeof id === "string" || typeof id === "number" ? id : null;
-      return this.fail(
+      return this.refuseBadFrame(
         knownId,
         new AppError("BAD_FRAME", "The frame does not match the protocol", { details }),
       );
@@ -150,6 +150,14 @@ export class ClientSocket implements PushTarget {
       });
     this.inFlight.add(task);
     void task.finally(() => this.inFlight.delete(task));
+  }
+
+  /** A frame that is not one of the protocol's costs like a request: past the budget it is answered RATE_LIMITED. */
+  private refuseBadFrame(id: RequestId | null, error: AppError): void {
+    this.fail(
+      id,
+      this.deps.limits.tryFrame(this.identity.user.id, "bad") ? error : new AppError("RATE_LIMITED"),
+    );
   }
 
   private async handle(frame: ClientFrame): Promise<void> {

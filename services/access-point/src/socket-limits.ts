@@ -13,8 +13,15 @@ export interface SocketLimitsConfig {
   inFlightBytesTotal: number;
 }
 
-/** What each frame kind costs; a ping asks for no work beyond its pong. */
-const FRAME_COST: Record<ClientFrame["t"], number> = { req: 1, sub: 1, unsub: 1, signal: 1, ping: 0.25 };
+/** What each frame kind costs ("bad": not a frame of the protocol); a ping asks for no work beyond its pong. */
+const FRAME_COST: Record<ClientFrame["t"] | "bad", number> = {
+  req: 1,
+  sub: 1,
+  unsub: 1,
+  signal: 1,
+  ping: 0.25,
+  bad: 1,
+};
 
 export class SocketLimits {
   private readonly socketsByUser = new Map<string, number>();
@@ -58,7 +65,7 @@ export class SocketLimits {
   }
 
   /** Pays for one frame from the user's budget; false when it is spent. */
-  tryFrame(userId: string, kind: ClientFrame["t"]): boolean {
+  tryFrame(userId: string, kind: ClientFrame["t"] | "bad"): boolean {
     return this.frames.tryTake(userId, FRAME_COST[kind]);
   }
 

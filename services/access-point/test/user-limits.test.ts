@@ -81,9 +81,10 @@ describe("per-user frame budget", () => {
     await Promise.all([listener, ...flooders].map((ws) => ws.close()));
   });
 
-  it("charges every frame kind: unsub, signal and ping spend the budget requests need", async () => {
+  it("charges every frame kind: unsub, signal, ping and malformed frames spend the budget requests need", async () => {
     const ws = await WsClient.connect(server.url, tokens.kinds!);
-    for (let i = 0; i < 20; i++) ws.sendRaw(JSON.stringify({ t: "unsub", topic: `playlist.nothing${i}x` }));
+    for (let i = 0; i < 16; i++) ws.sendRaw(JSON.stringify({ t: "unsub", topic: `playlist.nothing${i}x` }));
+    for (let i = 0; i < 4; i++) ws.sendRaw(i % 2 === 0 ? "not json" : JSON.stringify({ t: "bogus" }));
     for (let i = 0; i < 16; i++)
       ws.sendRaw(
         JSON.stringify({ t: "signal", id: `s${i}`, to: "p_nobodynobodynobody00", data: { type: "bye" } }),
@@ -91,6 +92,7 @@ describe("per-user frame budget", () => {
     // A ping costs a quarter: 16 of them are the last four tokens.
     for (let i = 0; i < 16; i++) ws.sendRaw(JSON.stringify({ t: "ping" }));
     await ws.waitFor((frame) => frame.t === "err" && frame.id === "s15");
+    expect(ws.frames.filter((frame) => frame.t === "err" && frame.code === "BAD_FRAME")).toHaveLength(4);
     await expect.poll(() => ws.frames.filter((frame) => frame.t === "pong").length).toBe(16);
     ws.sendRaw(JSON.stringify({ t: "ping" }));
     await ws.waitFor((frame) => isRateLimited(frame) && frame.id === null);
