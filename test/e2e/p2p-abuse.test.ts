@@ -65,7 +65,13 @@ beforeAll(async () => {
   // Behind a (trusted) reverse proxy on loopback, so each socket can say which network it comes from.
   server = await startServer({
     libraryFolders: [library],
-    overrides: { security: { argon2MemoryKiB: 1024, argon2TimeCost: 1, trustProxy: "127.0.0.1" } },
+    // The tracker's own caps are under test, so the access point's per-user socket and frame limits (which would
+    // refuse most of one user's 100 sockets first) are raised out of the way.
+    overrides: {
+      security: { argon2MemoryKiB: 1024, argon2TimeCost: 1, trustProxy: "127.0.0.1" },
+      connections: { maxSocketsPerUser: 200 },
+      rateLimits: { perUser: { ratePerSecond: 10_000, burst: 10_000 } },
+    },
   });
   const adminToken = await setupAdmin(server.url, "admin", password);
   const admin = await WsClient.connect(server.url, adminToken);

@@ -44,7 +44,13 @@ export interface StreamRouteOptions {
 }
 
 const renditionParams = z.object({ trackId, profile: profileName });
-const pieceParams = renditionParams.extend({ index: z.coerce.number().int().min(0).max(1_000_000) });
+/** Decimal digits only: " 1", "0x10", "1e3" and "+1" are not indexes, however Number() reads them. */
+const pieceIndex = z
+  .string()
+  .regex(/^\d{1,7}$/)
+  .transform(Number)
+  .pipe(z.number().int().max(1_000_000));
+const pieceParams = renditionParams.extend({ index: pieceIndex });
 
 function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
   const parsed = schema.safeParse(params);
