@@ -15,7 +15,7 @@ import {
   type SubmittedOperation,
 } from "@soundmesh/protocol";
 import { createEditCommitter, type EditResult, type Editor } from "./commit-edits";
-import { createCovers, normaliseUpload } from "./covers";
+import { createCovers, defaultCoverLimits, type CoverLimits } from "./covers";
 import { createPlaylistAccess, requireUser, searchDocumentsIn } from "./playlist-access";
 import { createPlaylistFiles } from "./playlist-files";
 import { createInvitations, inviteesOf } from "./invitations";
@@ -37,6 +37,8 @@ export interface PlaylistServiceDeps {
   clock: { now(): number };
   /** Random ids for playlists and system operations. */
   newId: () => string;
+  /** Uploaded covers over the pixel cap are refused; cover images are decoded a few at a time. */
+  coverLimits?: Partial<CoverLimits>;
 }
 
 export interface PlaylistService {
@@ -55,6 +57,7 @@ export function createPlaylistService({
   store,
   clock,
   newId,
+  coverLimits,
 }: PlaylistServiceDeps): PlaylistService {
   const playlistAccess = createPlaylistAccess(store);
   const { accessOf, visible, owned, infoOf, snapshotOf } = playlistAccess;
@@ -178,7 +181,7 @@ export function createPlaylistService({
     announce,
   });
   const files = createPlaylistFiles({ bus, store, logger });
-  const covers = createCovers({ bus, store });
+  const covers = createCovers({ bus, store, limits: { ...defaultCoverLimits, ...coverLimits } });
   const smart = createSmartPlaylists({ bus, store, logger, newId, commit });
 
   const handlers: HandlersOf<PlaylistContract> = {
@@ -355,7 +358,7 @@ export function createPlaylistService({
         throw new AppError("FORBIDDEN", "Only the owner and collaborators may change the cover");
       await store.setCover(
         playlistId,
-        imageBase64 === null ? null : await normaliseUpload(imageBase64),
+        imageBase64 === null ? null : await covers.normaliseUpload(imageBase64),
         clock.now(),
       );
       const updated = (await store.findPlaylist(playlistId))!;
@@ -364,8 +367,9 @@ export function createPlaylistService({
     },
 
     async cover({ playlistId, size }, ctx) {
-      const { playlist } = await visible(playlistId, requireUser(ctx));
-      return covers.cover(playlist, size, ctx.traceId);
+      const userId = requireUser(ctx);
+      const { playlist } = await visible(playlistId, userId);
+      return covers.cover(playlist, size, ctx.traceId, userId);
     },
 
     searchDocuments: ({ playlistIds, cursor, limit }) =>
