@@ -1,6 +1,6 @@
 // The web player in Debian's headless Chromium against a real server: set-up, search, play, seek, a measured gapless
 // boundary, cached replay with no request, playlists (a pinned one following edits made elsewhere; invitations and
-// blocks), a server restart mid-track, offline pinned playback, and screenshots.
+// blocks; the More menu), a server restart mid-track, offline pinned playback, and screenshots.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -408,8 +408,11 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
   it("keeps a pinned playlist's offline copy in step with edits made elsewhere, pushed or missed while closed", async () => {
     const playlistUrl = page.url();
     const playlistId = /#\/playlist\/([^/?]+)/.exec(playlistUrl)![1]!;
-    await page.getByRole("button", { name: "Make available offline" }).click();
-    await page.locator('[data-offline="ready"]').waitFor({ timeout: 20_000 });
+    await page.getByRole("button", { name: "More playlist actions" }).click();
+    await page.getByRole("menuitemcheckbox", { name: "Make available offline" }).click();
+    // The closed menu keeps the item (hidden); the heading says so too.
+    await page.locator('[data-offline="ready"]').waitFor({ state: "attached", timeout: 20_000 });
+    await page.locator("section p.muted", { hasText: "available offline" }).waitFor();
     expect(await pinnedCount()).toBe(3);
     const other = await otherDevice();
     try {
@@ -485,10 +488,12 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
       .toEqual(["Disc 1 Song 1", "Sunny"]);
 
     // Exported as files the browser downloads, with paths relative to the library folders.
-    const exported = async (button: string) => {
+    const more = page.getByRole("button", { name: "More playlist actions" });
+    const exported = async (item: string) => {
+      await more.click();
       const [download] = await Promise.all([
         page.waitForEvent("download"),
-        page.getByRole("button", { name: button }).click(),
+        page.getByRole("menuitem", { name: item }).click(),
       ]);
       return { name: download.suggestedFilename(), text: readFileSync(await download.path(), "utf8") };
     };
@@ -506,14 +511,16 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
       mimeType: "image/png",
       buffer: Buffer.from(onePixelPng, "base64"),
     });
-    await page.getByRole("button", { name: "Remove cover" }).waitFor();
+    const removeCover = page.locator('[role="menuitem"]', { hasText: "Remove cover" });
+    await removeCover.waitFor({ state: "attached" });
     await page.waitForFunction(() => {
       const image = document.querySelector<HTMLImageElement>(".playlist-cover img");
       return !!image && image.complete && image.naturalWidth === 300;
     });
     await page.screenshot({ path: join(screenshots, "playlist-cover.png") });
-    await page.getByRole("button", { name: "Remove cover" }).click();
-    await page.getByRole("button", { name: "Remove cover" }).waitFor({ state: "detached" });
+    await more.click();
+    await removeCover.click();
+    await removeCover.waitFor({ state: "detached" });
   }, 60_000);
 
   it("makes a smart playlist from rules, which its owner changes and nobody edits by hand", async () => {
@@ -603,6 +610,89 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
       await page.getByRole("button", { name: "guest ✕" }).waitFor();
     } finally {
       await guest.close();
+    }
+  }, 60_000);
+
+  it("keeps a playlist's rare actions in a More menu driven by keys, where Delete still asks, on a phone too", async () => {
+    const other = await otherDevice();
+    try {
+      for (const [width, height] of [
+        [1280, 800],
+        [390, 844],
+      ] as const) {
+        await page.setViewportSize({ width, height });
+        const name = `Throwaway ${width}`;
+        const { playlist } = await other.request<PlaylistSnapshot>("playlist.create", { name });
+        await page.goto(`${server!.url}/#/playlist/${playlist.id}`);
+        await expect.poll(() => page.getByLabel("Playlist name").inputValue()).toBe(name);
+        // Play, Shuffle, Add to queue and More: in one row, within the screen.
+        const row = page.getByRole("group", { name: "Playlist actions" });
+        const boxes = await row.locator("button:visible").evaluateAll((buttons) =>
+          buttons.map((button) => {
+            const box = button.getBoundingClientRect();
+            return { name: button.textContent, top: Math.round(box.top), right: box.right };
+          }),
+        );
+        expect(boxes.map((box) => box.name)).toEqual(["Play", "Shuffle", "Add to queue", "More ▾"]);
+        expect(new Set(boxes.map((box) => box.top)).size).toBe(1);
+        expect(Math.max(...boxes.map((box) => box.right))).toBeLessThanOrEqual(width);
+        await page.screenshot({ path: join(screenshots, `playlist-actions-${width}.png`) });
+
+        // The keyboard: Enter opens at the first item, arrows and End move (wrapping), Escape returns to More.
+        const more = page.getByRole("button", { name: "More playlist actions" });
+        const focused = () => page.evaluate(() => document.activeElement?.textContent ?? "");
+        expect(await more.getAttribute("aria-haspopup")).toBe("menu");
+        await more.focus();
+        await page.keyboard.press("Enter");
+        expect(await more.getAttribute("aria-expanded")).toBe("true");
+        const menu = page.getByRole("menu", { name: "More playlist actions" });
+        const menuBox = (await menu.boundingBox())!;
+        expect(menuBox.x).toBeGreaterThanOrEqual(0);
+        expect(menuBox.x + menuBox.width).toBeLessThanOrEqual(width);
+        await expect.poll(focused).toBe("Make available offline");
+        await page.keyboard.press("ArrowDown");
+        expect(await focused()).toBe("Export M3U8");
+        await page.keyboard.press("End");
+        expect(await focused()).toBe("Delete…");
+        await page.keyboard.press("ArrowDown");
+        expect(await focused()).toBe("Make available offline");
+        await page.keyboard.press("Escape");
+        await menu.waitFor({ state: "hidden" });
+        expect(await more.getAttribute("aria-expanded")).toBe("false");
+        expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe(
+          "More playlist actions",
+        );
+        // Tab leaves the open menu and closes it.
+        await page.keyboard.press("ArrowDown");
+        await expect.poll(focused).toBe("Make available offline");
+        await page.keyboard.press("Tab");
+        await menu.waitFor({ state: "hidden" });
+
+        // Delete asks first: refused, nothing goes; confirmed, the playlist is gone.
+        const answer = (isSure: boolean) =>
+          new Promise<string>((resolve) =>
+            page.once("dialog", (dialog) => {
+              resolve(dialog.message());
+              void (isSure ? dialog.accept() : dialog.dismiss());
+            }),
+          );
+        const declined = answer(false);
+        await more.click();
+        await page.getByRole("menuitem", { name: "Delete…" }).click();
+        expect(await declined).toBe(`Delete the playlist "${name}"?`);
+        expect(
+          (await other.request<PlaylistSnapshot>("playlist.get", { playlistId: playlist.id })).playlist.name,
+        ).toBe(name);
+        const confirmed = answer(true);
+        await more.click();
+        await page.getByRole("menuitem", { name: "Delete…" }).click();
+        await confirmed;
+        await page.waitForURL(/#\/playlists/);
+        await expect(other.request("playlist.get", { playlistId: playlist.id })).rejects.toThrow();
+      }
+    } finally {
+      await other.close();
+      await page.setViewportSize({ width: 1280, height: 800 });
     }
   }, 60_000);
 

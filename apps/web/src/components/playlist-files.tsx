@@ -1,9 +1,9 @@
 // A playlist's files: export as M3U8 or XSPF (a download made in the browser from the server's text), and its
-// cover (an uploaded image, or the mosaic of its first albums), which editors change or remove.
-import { useState } from "react";
+// cover (an uploaded image, or the mosaic of its first albums), which editors change or remove. The actions are
+// items of the playlist page's "More" menu.
+import { useRef, useState } from "react";
 import type { PlaylistInfo } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
-import { FileButton } from "./file-button";
 
 type ExportedFile = { fileName: string; mimeType: string; text: string };
 
@@ -33,10 +33,10 @@ export function ExportPlaylist({
     });
   return (
     <>
-      <button className="secondary" onClick={() => void download("m3u8")}>
+      <button role="menuitem" onClick={() => void download("m3u8")}>
         Export M3U8
       </button>
-      <button className="secondary" onClick={() => void download("xspf")}>
+      <button role="menuitem" onClick={() => void download("xspf")}>
         Export XSPF
       </button>
     </>
@@ -53,7 +53,28 @@ function base64Of(file: File): Promise<string> {
   });
 }
 
-export function PlaylistCover({
+/** The cover as shown: the uploaded image, the mosaic, or a placeholder when there is neither. */
+export function PlaylistCover({ info }: { info: PlaylistInfo }) {
+  // updatedAt changes with the cover, so the browser fetches the new one (and tries again after a miss).
+  const src = `/api/playlists/${info.id}/cover?size=300&v=${info.updatedAt}`;
+  const [missing, setMissing] = useState<string>();
+  const isMissing = missing === src;
+  return (
+    <div className="playlist-cover">
+      {isMissing ? (
+        <div className="cover placeholder" aria-hidden />
+      ) : (
+        <img className="cover" src={src} alt="" key={src} onError={() => setMissing(src)} />
+      )}
+    </div>
+  );
+}
+
+/**
+ * "Change cover…" and "Remove cover" as menu items, for editors. "Change cover…" opens the picker of a hidden file
+ * input (which works while the menu closes behind it).
+ */
+export function CoverMenuItems({
   connection,
   info,
   onError,
@@ -62,45 +83,42 @@ export function PlaylistCover({
   info: PlaylistInfo;
   onError: (message: string) => void;
 }) {
-  const [isMissing, setMissing] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
   const [isBusy, setBusy] = useState(false);
   const setCover = async (imageBase64: string | null) => {
     setBusy(true);
     try {
       await connection.request("playlist.setCover", { playlistId: info.id, imageBase64 });
-      setMissing(false);
     } catch (e) {
       onError(`Could not change the cover: ${(e as Error).message}`);
     } finally {
       setBusy(false);
     }
   };
-  // updatedAt changes with the cover, so the browser fetches the new one.
-  const src = `/api/playlists/${info.id}/cover?size=300&v=${info.updatedAt}`;
   return (
-    <div className="playlist-cover">
-      {isMissing ? (
-        <div className="cover placeholder" aria-hidden />
-      ) : (
-        <img className="cover" src={src} alt="" key={src} onError={() => setMissing(true)} />
+    <>
+      <button role="menuitem" disabled={isBusy} onClick={() => input.current?.click()}>
+        {isBusy ? "Uploading cover…" : "Change cover…"}
+      </button>
+      {info.hasUploadedCover && (
+        <button role="menuitem" disabled={isBusy} onClick={() => void setCover(null)}>
+          Remove cover
+        </button>
       )}
-      {info.access.canEdit && (
-        <div className="cover-actions">
-          <FileButton
-            label="Change cover"
-            busyLabel="Uploading…"
-            isBusy={isBusy}
-            accept="image/jpeg,image/png,image/webp"
-            ariaLabel="Upload a cover image (JPEG, PNG or WebP)"
-            onFile={(file) => void base64Of(file).then(setCover, (error: Error) => onError(error.message))}
-          />
-          {info.hasUploadedCover && (
-            <button className="secondary" disabled={isBusy} onClick={() => void setCover(null)}>
-              Remove cover
-            </button>
-          )}
-        </div>
-      )}
-    </div>
+      <input
+        ref={input}
+        type="file"
+        hidden
+        accept="image/jpeg,image/png,image/webp"
+        aria-label="Upload a cover image (JPEG, PNG or WebP)"
+        disabled={isBusy}
+        onChange={(e) => {
+          const file = e.currentTarget.files?.[0];
+          // Cleared so that choosing the same file again fires another change.
+          e.currentTarget.value = "";
+          if (file) void base64Of(file).then(setCover, (error: Error) => onError(error.message));
+        }}
+      />
+    </>
   );
 }

@@ -1,6 +1,6 @@
-// A playlist: play, queue, offline, export; for editors rename, describe, reorder by dragging, remove, change the
-// cover; for the owner invitations to collaborate, visibility, smart rules and deletion; for others follow / unfollow.
-// Edits show at once and sync in the background.
+// A playlist: play, shuffle, queue, and in its "More" menu offline, export; for editors rename, describe, reorder by
+// dragging, remove, change the cover (menu); for the owner invitations to collaborate, and in the menu visibility and
+// deletion; smart rules; for others follow / unfollow. Edits show at once and sync in the background.
 import { useEffect, useState } from "react";
 import type {
   PlaylistInfo,
@@ -11,14 +11,54 @@ import type {
 } from "@soundmesh/protocol";
 import type { PlaylistModel } from "@soundmesh/playlist-model";
 import type { AudioController } from "../audio";
-import { OfflineButton } from "../components/offline-button";
-import { ExportPlaylist, PlaylistCover } from "../components/playlist-files";
+import { MenuButton } from "../components/menu-button";
+import { CoverMenuItems, ExportPlaylist, PlaylistCover } from "../components/playlist-files";
 import { Reorderable } from "../components/reorderable";
 import { SmartRulesForm, describeRules } from "../components/smart-rules";
 import type { Connection, ConnectionState } from "../connection";
 import { formatTime } from "../http";
+import type { OfflineCollection } from "../offline";
 import { navigate } from "../route";
+import { useOfflineChanges } from "../use-audio";
 import { usePlaylist } from "../use-playlist";
+
+/** The playlist's offline state as the heading says it: downloading, available, or nothing. */
+function OfflineStatus({ audio, id }: { audio: AudioController; id: string }) {
+  useOfflineChanges(audio);
+  const offline = audio.offline;
+  const progress = offline.downloading.get(id);
+  const problem = offline.problems.get(id);
+  if (progress !== undefined) return <> · downloading for offline {Math.round(progress * 100)}%</>;
+  if (problem) return <> · offline download failed: {problem}</>;
+  return offline.has(id) && offline.isComplete(id) ? <> · available offline</> : null;
+}
+
+/** "Make available offline" as a menu item that says whether it is on; pressed again it cancels or removes. */
+function OfflineMenuItem({ audio, collection }: { audio: AudioController; collection: OfflineCollection }) {
+  useOfflineChanges(audio);
+  const offline = audio.offline;
+  const id = collection.id;
+  const progress = offline.downloading.get(id);
+  const pinned = offline.has(id);
+  const complete = pinned && offline.isComplete(id);
+  return (
+    <button
+      role="menuitemcheckbox"
+      aria-checked={pinned}
+      data-offline={complete ? "ready" : undefined}
+      // A failed download stays listed but incomplete; choosing it again retries.
+      onClick={() => void (progress !== undefined || complete ? offline.unpin(id) : offline.pin(collection))}
+    >
+      {progress !== undefined
+        ? `Downloading ${Math.round(progress * 100)}% — cancel`
+        : complete
+          ? "Available offline"
+          : pinned
+            ? "Finish download for offline"
+            : "Make available offline"}
+    </button>
+  );
+}
 
 /** The owner's view of who collaborates: invite by user name, the invitations still waiting, remove someone. */
 function Members({
@@ -197,6 +237,11 @@ export function Playlist({
     // Dropped at `to`: after the item now just before that place, or at the start.
     model.move([moved.itemId], to === 0 ? null : rest[to - 1]!.itemId);
   };
+  /** Plays the playlist in a shuffled order, from a random song. */
+  const shuffle = async () => {
+    await audio.playTracks(records, Math.floor(Math.random() * records.length));
+    await audio.setShuffle(true);
+  };
   const remove = async () => {
     if (!window.confirm(`Delete the playlist "${meta.name}"?`)) return;
     await connection.request("playlist.delete", { playlistId }).then(
@@ -207,12 +252,13 @@ export function Playlist({
   return (
     <section>
       <header className="album-header">
-        <PlaylistCover connection={connection} info={info} onError={setProblem} />
+        <PlaylistCover info={info} />
         <div className="playlist-heading">
           <p className="muted">
             {info.smartRules ? "Smart playlist" : "Playlist"}
             {meta.isCollaborative ? " · collaborative" : ""}
             {meta.isPublic ? " · public" : ""} · {info.followerCount} followers
+            <OfflineStatus audio={audio} id={`playlist:${info.id}`} />
             {model.pending.length > 0 ? " · saving…" : ""}
           </p>
           {canEdit ? (
@@ -245,13 +291,17 @@ export function Playlist({
       {info.smartRules && (
         <Rules connection={connection} model={model} rules={info.smartRules} onError={setProblem} />
       )}
-      <div className="actions">
+      {/* What a listener uses every time stays in sight; the rest waits in "More". */}
+      <div className="actions" role="group" aria-label="Playlist actions">
         <button
           className="primary"
           disabled={records.length === 0}
           onClick={() => void audio.playTracks(records, 0)}
         >
           Play
+        </button>
+        <button className="secondary" disabled={records.length === 0} onClick={() => void shuffle()}>
+          Shuffle
         </button>
         <button
           className="secondary"
@@ -260,38 +310,41 @@ export function Playlist({
         >
           Add to queue
         </button>
-        <OfflineButton
-          audio={audio}
-          collection={{
-            id: `playlist:${info.id}`,
-            title: meta.name,
-            subtitle: "Playlist",
-            albumId: records[0]?.albumId,
-            tracks: records,
-          }}
-        />
-        <ExportPlaylist connection={connection} playlistId={info.id} onError={setProblem} />
-        {info.access.role === "owner" && (
-          <>
-            <button
-              className="secondary"
-              aria-pressed={meta.isCollaborative}
-              onClick={() => model.setCollaborative(!meta.isCollaborative)}
-            >
-              Collaborative {meta.isCollaborative ? "on" : "off"}
-            </button>
-            <button
-              className="secondary"
-              aria-pressed={meta.isPublic}
-              onClick={() => model.setPublic(!meta.isPublic)}
-            >
-              Public {meta.isPublic ? "on" : "off"}
-            </button>
-            <button className="secondary danger" onClick={() => void remove()}>
-              Delete
-            </button>
-          </>
-        )}
+        <MenuButton label="More ▾" ariaLabel="More playlist actions">
+          <OfflineMenuItem
+            audio={audio}
+            collection={{
+              id: `playlist:${info.id}`,
+              title: meta.name,
+              subtitle: "Playlist",
+              albumId: records[0]?.albumId,
+              tracks: records,
+            }}
+          />
+          <ExportPlaylist connection={connection} playlistId={info.id} onError={setProblem} />
+          {info.access.canEdit && <CoverMenuItems connection={connection} info={info} onError={setProblem} />}
+          {info.access.role === "owner" && (
+            <>
+              <button
+                role="menuitemcheckbox"
+                aria-checked={meta.isCollaborative}
+                onClick={() => model.setCollaborative(!meta.isCollaborative)}
+              >
+                Collaborative
+              </button>
+              <button
+                role="menuitemcheckbox"
+                aria-checked={meta.isPublic}
+                onClick={() => model.setPublic(!meta.isPublic)}
+              >
+                Public
+              </button>
+              <button role="menuitem" className="danger" onClick={() => void remove()}>
+                Delete…
+              </button>
+            </>
+          )}
+        </MenuButton>
       </div>
       <Members connection={connection} info={info} onError={setProblem} />
       {(problem || error) && <p className="error">{problem || error}</p>}
