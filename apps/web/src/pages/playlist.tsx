@@ -292,7 +292,7 @@ export function Playlist({
         <Rules connection={connection} model={model} rules={info.smartRules} onError={setProblem} />
       )}
       {/* What a listener uses every time stays in sight; the rest waits in "More". */}
-      <div className="actions" role="group" aria-label="Playlist actions">
+      <div className="actions playlist-actions" role="group" aria-label="Playlist actions">
         <button
           className="primary"
           disabled={records.length === 0}
