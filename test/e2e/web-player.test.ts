@@ -684,6 +684,11 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
         await more.click();
         await page.getByRole("menuitem", { name: "Delete…" }).click();
         expect(await declined).toBe(`Delete the playlist "${name}"?`);
+        // The chosen item closed the menu back onto its button.
+        await menu.waitFor({ state: "hidden" });
+        await expect
+          .poll(() => page.evaluate(() => document.activeElement?.getAttribute("aria-label")))
+          .toBe("More playlist actions");
         expect(
           (await other.request<PlaylistSnapshot>("playlist.get", { playlistId: playlist.id })).playlist.name,
         ).toBe(name);

@@ -103,9 +103,9 @@ export function MenuButton({
         aria-label={ariaLabel}
         hidden={!isOpen}
         onKeyDown={onMenuKeyDown}
-        // An item chosen with a click or a key closes the menu; its own handler runs first.
+        // An item chosen with a click or a key closes the menu, back onto the button; the item's own handler ran first.
         onClick={(event) => {
-          if ((event.target as HTMLElement).closest('[role^="menuitem"]')) setOpen(false);
+          if ((event.target as HTMLElement).closest('[role^="menuitem"]')) close();
         }}
       >
         {children}
