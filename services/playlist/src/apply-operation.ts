@@ -153,7 +153,10 @@ async function move(
   return { rebased: { type: "move", itemIds: live, afterItemId: after }, delta: 0 };
 }
 
-/** Applies `submitted` as revision state.revision + 1; throws BAD_OPERATION (details: opId, reason) when it cannot. */
+/**
+ * Applies `submitted` as revision state.revision + 1; throws BAD_OPERATION (details: opId, reason) when it cannot.
+ * The caller records the revision (with the rest of the edit's, in one write).
+ */
 export async function applyOperation(
   tx: PlaylistTransaction,
   state: BatchState,
@@ -195,7 +198,6 @@ export async function applyOperation(
     at,
     operation: outcome.rebased,
   };
-  await tx.insertRevision(revision);
   state.revision = revisionNumber;
   state.itemCount += outcome.delta;
   return { revision, patch, itemCountDelta: outcome.delta };

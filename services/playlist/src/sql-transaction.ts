@@ -148,18 +148,23 @@ export function transactionFor(
     async releaseSavepoint(name) {
       await sql`release savepoint ${sql.id(name)}`.execute(trx);
     },
-    async insertRevision(revision) {
-      await trx
-        .insertInto("playlist_revisions")
-        .values({
-          playlist_id: id,
-          revision: revision.revision,
-          op_id: revision.opId,
-          author: revision.author,
-          at: revision.at,
-          operation: JSON.stringify(revision.operation),
-        })
-        .execute();
+    async insertRevisions(revisions) {
+      // 200 rows of 6 columns per statement: an edit of 500 operations writes its revisions in 3 round trips.
+      for (const part of chunks(revisions, 200)) {
+        await trx
+          .insertInto("playlist_revisions")
+          .values(
+            part.map((revision) => ({
+              playlist_id: id,
+              revision: revision.revision,
+              op_id: revision.opId,
+              author: revision.author,
+              at: revision.at,
+              operation: JSON.stringify(revision.operation),
+            })),
+          )
+          .execute();
+      }
     },
     async updatePlaylist(state, patch) {
       await trx

@@ -64,7 +64,8 @@ export interface PlaylistTransaction {
   setPositions(positions: ReadonlyArray<{ itemId: string; position: number }>): Promise<void>;
   /** Spreads every position out again (1, 2, 3 …), same order: the last resort, it rewrites every row. */
   renumber(): Promise<void>;
-  insertRevision(revision: PlaylistRevision): Promise<void>;
+  /** Records an edit's revisions, once all its operations applied (nothing in the edit reads them back). */
+  insertRevisions(revisions: readonly PlaylistRevision[]): Promise<void>;
   /** Writes the playlist row once per transaction: its revision, item count and changed fields. */
   updatePlaylist(state: { revision: number; itemCount: number }, patch: PlaylistPatch): Promise<void>;
   /** Savepoints let one edit of a group fail without undoing the others. */

@@ -173,6 +173,8 @@ export interface Harness {
   events: PlaylistChange[];
   /** Rows the playlist store has inserted, updated or deleted so far (every table). */
   rowsWritten(): number;
+  /** Statements the playlist store has sent so far (reads and writes): round trips, on PostgreSQL. */
+  statements(): number;
   call<K extends keyof PlaylistContract["methods"]>(
     method: K,
     params: ParamsOf<PlaylistContract, K>,
@@ -217,17 +219,26 @@ function userDirectory(): HandlersOf<UserContract> {
 }
 
 /** Counts the rows each write statement affects, raw SQL included: edits are measured in rows, not time. */
-function writeCounter(): { plugin: Parameters<Db["kysely"]["withPlugin"]>[0]; total: () => number } {
+function writeCounter(): {
+  plugin: Parameters<Db["kysely"]["withPlugin"]>[0];
+  total: () => number;
+  statements: () => number;
+} {
   let total = 0;
+  let statements = 0;
   return {
     plugin: {
-      transformQuery: ({ node }) => node,
+      transformQuery: ({ node }) => {
+        statements += 1;
+        return node;
+      },
       transformResult({ result }) {
         if (result.numAffectedRows !== undefined) total += Number(result.numAffectedRows);
         return Promise.resolve(result);
       },
     },
     total: () => total,
+    statements: () => statements,
   };
 }
 
@@ -299,6 +310,7 @@ export async function startHarness(target: DbTarget): Promise<Harness> {
     clock,
     events,
     rowsWritten: writes.total,
+    statements: writes.statements,
     call,
     async collaborate(playlistId, who) {
       const { id, name } = userOf(who);
