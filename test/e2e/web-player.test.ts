@@ -649,10 +649,14 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
         await page.keyboard.press("Enter");
         expect(await more.getAttribute("aria-expanded")).toBe("true");
         const menu = page.getByRole("menu", { name: "More playlist actions" });
+        // Opened (the first item has focus), then measured.
+        await expect.poll(focused).toBe("Make available offline");
         const menuBox = (await menu.boundingBox())!;
         expect(menuBox.x).toBeGreaterThanOrEqual(0);
         expect(menuBox.x + menuBox.width).toBeLessThanOrEqual(width);
-        await expect.poll(focused).toBe("Make available offline");
+        // Scrolled into sight whole, above the player bar.
+        const barTop = (await page.locator(".player-bar").boundingBox())!.y;
+        expect(menuBox.y + menuBox.height).toBeLessThanOrEqual(barTop);
         await page.screenshot({ path: join(screenshots, `playlist-menu-${width}.png`) });
         await page.keyboard.press("ArrowDown");
         expect(await focused()).toBe("Export M3U8");

@@ -27,8 +27,10 @@ export function MenuButton({
 
   useEffect(() => {
     if (!isOpen) return;
+    // On a phone the page may need to scroll for the whole menu to clear the player bar.
+    menu.current?.scrollIntoView({ block: "nearest" });
     const items = itemsOf(menu.current);
-    (focusOnOpen === "first" ? items[0] : items.at(-1))?.focus();
+    (focusOnOpen === "first" ? items[0] : items.at(-1))?.focus({ preventScroll: true });
     const onPointerDown = (event: PointerEvent) => {
       if (!anchor.current?.contains(event.target as Node)) setOpen(false);
     };
