@@ -1,5 +1,6 @@
 // The Settings page's account part in Debian's headless Chromium against a real server: an API token is made with
-// an expiry and shown once with a copy button, listed, revoked; signing out everywhere keeps the ticked token only.
+// an expiry and shown once with a copy button, listed, revoked; a password change and signing out everywhere keep
+// the ticked token only.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import {
@@ -15,6 +16,7 @@ import {
 
 const hasChromium = requireChromium("account settings tests");
 const password = "correct horse battery";
+const newPassword = "battery staple horse";
 const dayMs = 24 * 3600_000;
 
 describe.skipIf(!hasChromium)("account settings in Chromium", () => {
@@ -75,6 +77,27 @@ describe.skipIf(!hasChromium)("account settings in Chromium", () => {
     await page.getByRole("button", { name: "Revoke backup script" }).click();
     await tokenRow("backup script").waitFor({ state: "detached" });
     expect(await meWith(token)).toBe(401);
+  });
+
+  it("changes the password keeping only the ticked token; this page stays signed in", async () => {
+    const made: Record<string, string> = {};
+    for (const label of ["music box", "spare key"]) {
+      await page.getByLabel("Token label").fill(label);
+      await page.getByRole("button", { name: "Create token" }).click();
+      await tokenRow(label).waitFor();
+      made[label] = (await page.getByTestId("new-token").innerText()).trim();
+    }
+    await page.getByLabel("Keep music box").check();
+    await page.getByLabel("Current password").fill(password);
+    await page.getByLabel("New password", { exact: true }).fill(newPassword);
+    await page.getByLabel("New password again").fill(newPassword);
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByText("Password changed.").waitFor();
+    await tokenRow("spare key").waitFor({ state: "detached" });
+    expect(await meWith(made["music box"]!)).toBe(200);
+    expect(await meWith(made["spare key"]!)).toBe(401);
+    await page.getByRole("button", { name: "Revoke music box" }).click();
+    await tokenRow("music box").waitFor({ state: "detached" });
   });
 
   it("signs out everywhere keeping only the ticked token, and shows the sign-in form", async () => {
