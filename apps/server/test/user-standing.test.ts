@@ -64,13 +64,18 @@ function soundmesh(args: string[], input = "") {
   });
 }
 
-/** Resolves with the milliseconds from now until every socket has closed with 4001, or fails at the deadline. */
-async function closedWith4001(sockets: WsClient[]): Promise<number> {
+/**
+ * Resolves with the milliseconds from now (the command has exited) until every socket has closed with 4001, or
+ * fails at the deadline; prints the figure.
+ */
+async function closedWith4001(what: string, sockets: WsClient[]): Promise<number> {
   const started = performance.now();
   await expect
     .poll(() => sockets.map((socket) => socket.closeCode), { timeout: deadlineMs, interval: 20 })
     .toEqual(sockets.map(() => 4001));
-  return performance.now() - started;
+  const elapsedMs = performance.now() - started;
+  console.log(`${what}: sockets closed ${elapsedMs.toFixed(0)} ms after the command exited`);
+  return elapsedMs;
 }
 
 async function errorCodeOf(promise: Promise<unknown>): Promise<string> {
@@ -115,7 +120,7 @@ describe.each(dialects)("user commands beside a running server on $name", (diale
     const bob = await userWithSockets("bob", "user");
     const result = await soundmesh([...cliArgs, "user", "disable", "bob"]);
     expect(result).toMatchObject({ code: 0, stdout: expect.stringContaining("bob is disabled") as string });
-    expect(await closedWith4001([bob.session, bob.viaToken])).toBeLessThan(deadlineMs);
+    expect(await closedWith4001("user disable", [bob.session, bob.viaToken])).toBeLessThan(deadlineMs);
     expect(
       (await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${bob.token}` } })).status,
     ).toBe(401);
@@ -128,7 +133,7 @@ describe.each(dialects)("user commands beside a running server on $name", (diale
       "a new password\n",
     );
     expect(result.code).toBe(0);
-    expect(await closedWith4001([carol.session, carol.viaToken])).toBeLessThan(deadlineMs);
+    expect(await closedWith4001("user passwd", [carol.session, carol.viaToken])).toBeLessThan(deadlineMs);
     await expect(login(server.url, "carol", "a new password")).resolves.toBeDefined();
   }, 60_000);
 
@@ -140,7 +145,7 @@ describe.each(dialects)("user commands beside a running server on $name", (diale
       code: 0,
       stdout: expect.stringContaining("dora is a plain user") as string,
     });
-    expect(await closedWith4001([dora.session, dora.viaToken])).toBeLessThan(deadlineMs);
+    expect(await closedWith4001("user role … user", [dora.session, dora.viaToken])).toBeLessThan(deadlineMs);
     const again = await WsClient.connect(server.url, dora.token);
     expect(await errorCodeOf(again.request("user.listUsers"))).toBe("FORBIDDEN");
     expect(await errorCodeOf(again.request("catalog.scan", { full: false }))).toBe("FORBIDDEN");
@@ -150,6 +155,6 @@ describe.each(dialects)("user commands beside a running server on $name", (diale
     expect((await soundmesh([...cliArgs, "user", "role", "dora", "admin"])).stdout).toContain(
       "dora is an admin",
     );
-    expect(await closedWith4001([viaToken])).toBeLessThan(deadlineMs);
+    expect(await closedWith4001("user role … admin", [viaToken])).toBeLessThan(deadlineMs);
   }, 90_000);
 });
