@@ -64,7 +64,8 @@ function createBusFor(config: Config, logger: Logger, registry?: Registry): Bus 
   });
 }
 
-async function startUserService(config: Config, logger: Logger, bus: Bus, db: Db) {
+/** `followStanding`: announce changes other processes make (the CLI's); the CLI's own instance does not. */
+async function startUserService(config: Config, logger: Logger, bus: Bus, db: Db, followStanding = true) {
   await migrateUserStore(db);
   const service = createUserService({
     config: {
@@ -75,6 +76,7 @@ async function startUserService(config: Config, logger: Logger, bus: Bus, db: Db
     bus: bus.connect(userManifest),
     store: createSqlUserStore(db),
     clock: { now: () => Date.now() },
+    followStanding,
   });
   await service.start();
   return service;
@@ -202,14 +204,17 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
   }
 }
 
-/** For CLI commands: the database and the user service on a private bus, closed after `work`. */
+/**
+ * For CLI commands: the database and the user service on a private bus, closed after `work`. A running server
+ * hears of what it changes through the user service's outbox (its follower closes the affected sockets).
+ */
 export async function openUserAdmin(config: Config, work: (bus: ServiceBus) => Promise<void>): Promise<void> {
   mkdirSync(config.dataDir, { recursive: true });
   const logger = createLogger("warn");
   const db = openDb(config, logger);
   const bus = createBusFor(config, logger);
   try {
-    const user = await startUserService(config, logger, bus, db);
+    const user = await startUserService(config, logger, bus, db, false);
     try {
       await work(bus.connect({ service: "cli", calls: ["user"] }));
     } finally {

@@ -1,6 +1,6 @@
 // The `soundmesh` command line: serve (all-in-one), user administration, scans; --help on every command.
 import { Command, CommanderError, Option } from "commander";
-import { AppError, userContract, type UserRecord } from "@soundmesh/protocol";
+import { AppError, role as roleSchema, userContract, type UserRecord } from "@soundmesh/protocol";
 import { ConfigError, loadConfig, type Config } from "../config";
 import { createLogger } from "../logger";
 import { openUserAdmin, scanOnce, startAllInOne } from "../all-in-one";
@@ -105,7 +105,11 @@ export function buildProgram(): Command {
       );
     });
 
-  const user = program.command("user").description("manage accounts (works on the database directly)");
+  const user = program
+    .command("user")
+    .description(
+      "manage accounts (on the database directly; a running server closes affected sockets at once)",
+    );
   user
     .command("add <name>")
     .description("create an account (the first one made while none exists is an admin)")
@@ -138,7 +142,7 @@ export function buildProgram(): Command {
     });
   user
     .command("passwd <name>")
-    .description("set a new password for an account (ends its sessions)")
+    .description("set a new password for an account (ends its sessions and API tokens)")
     .option("--password-stdin", "read the password from standard input")
     .action(async (name: string, options: { passwordStdin?: boolean }, command: Command) => {
       const config = configFrom(command.optsWithGlobals<GlobalOptions>());
@@ -150,7 +154,7 @@ export function buildProgram(): Command {
     });
   user
     .command("disable <name>")
-    .description("disable an account and end its sessions")
+    .description("disable an account and end its sessions and API tokens")
     .addOption(new Option("--enable", "enable it again instead"))
     .action(async (name: string, options: { enable?: boolean }, command: Command) => {
       const config = configFrom(command.optsWithGlobals<GlobalOptions>());
@@ -162,6 +166,23 @@ export function buildProgram(): Command {
           { role: "admin" },
         );
         console.log(`${record.name} is ${record.disabled ? "disabled" : "enabled"}`);
+      });
+    });
+  user
+    .command("role <name> <role>")
+    .description("make an account an admin or a plain user (ends its sessions; the last admin stays admin)")
+    .action(async (name: string, role: string, _options: unknown, command: Command) => {
+      const config = configFrom(command.optsWithGlobals<GlobalOptions>());
+      const parsed = roleSchema.safeParse(role);
+      if (!parsed.success) throw new AppError("VALIDATION_FAILED", `The role is admin or user, not ${role}`);
+      await openUserAdmin(config, async (bus) => {
+        const record = await bus.request(
+          userContract,
+          "setRole",
+          { name, role: parsed.data },
+          { role: "admin" },
+        );
+        console.log(`${record.name} is ${record.role === "admin" ? "an admin" : "a plain user"}`);
       });
     });
   addPeerCommand(program);

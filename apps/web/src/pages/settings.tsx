@@ -1,5 +1,5 @@
-// Settings of this browser: ReplayGain, the client cache's cap and use, what is available offline, shortcuts; and of
-// the account: the users whose invitations are blocked.
+// Settings: of this browser (ReplayGain, the client cache's cap and use, what is available offline, shortcuts) and
+// of the account (API tokens, password, signing out everywhere, the users whose invitations are blocked).
 import { useState } from "react";
 import { defaultCacheCap, type ReplayGainMode } from "@soundmesh/engine";
 import type { AudioController } from "../audio";
@@ -9,6 +9,7 @@ import type { Connection } from "../connection";
 import { shortcuts } from "../keyboard";
 import { settings } from "../settings";
 import { useNowPlaying } from "../use-audio";
+import { AccountSettings } from "./settings-account";
 
 const GB = 1000 ** 3;
 
@@ -70,6 +71,8 @@ export function Settings({ audio, connection }: { audio: AudioController; connec
       {message && <p role="status">{message}</p>}
       <h3>Available offline</h3>
       <OfflineList audio={audio} />
+      <h2>Account</h2>
+      <AccountSettings connection={connection} />
       <h3>Blocked users</h3>
       <BlockedUsers connection={connection} />
       <h3>Keyboard shortcuts</h3>
