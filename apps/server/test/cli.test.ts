@@ -46,7 +46,10 @@ describe("soundmesh user", () => {
     expect(duplicate.stderr).toContain("ALREADY_EXISTS");
     const short = await run(["user", "add", "carol", "--password-stdin"], "short\n");
     expect(short.code).toBe(1);
-    expect(short.stderr).toContain("VALIDATION_FAILED");
+    // One line naming the rule, not the internal call that enforced it.
+    expect(short.stderr.trim()).toBe("error VALIDATION_FAILED: password: at least 8 characters");
+    const badName = await run(["user", "add", "carol smith", "--password-stdin"], "long enough password\n");
+    expect(badName.stderr.trim()).toBe("error VALIDATION_FAILED: name: letters, digits and . _ @ - only");
   });
 
   it("changes a password and disables and re-enables an account", async () => {
@@ -69,6 +72,26 @@ describe("configuration", () => {
     expect(result.stderr).toContain("databaseUrl");
     expect(result.stderr).toContain("surprise");
   });
+
+  it("says in one line, without a stack trace, that the port is taken", async () => {
+    const { createServer } = await import("node:net");
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const result = await run(["serve", "--port", String(port)], "", {
+        SOUNDMESH_DEMO_LIBRARY: "false",
+        SOUNDMESH_WATCH: "false",
+        SOUNDMESH_LOG_LEVEL: "silent",
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        `error: 127.0.0.1:${port} is already in use (another soundmesh running?); choose another port with --port or SOUNDMESH_PORT`,
+      );
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  }, 60_000);
 
   it("prints help for every command", async () => {
     for (const args of [

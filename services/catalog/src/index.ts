@@ -16,3 +16,4 @@ export {
   type SplitArtists,
 } from "./artist-credits";
 export { oggDurationSeconds, readFileEnds } from "./file-ends";
+export { AlbumCovers, DecodeGate, defaultCoverLimits, oversizeReason, type CoverLimits } from "./covers";

@@ -1,10 +1,11 @@
 // One scan of the library folders: walk, re-read only changed files, keep ids of moved files, record what cannot be
-// read, and group tracks into albums again wherever a folder's tracks changed.
+// read (cover art too large to decode included), and group tracks into albums again wherever a folder's tracks changed.
 import { randomBytes } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import { dirname, extname, join } from "node:path";
 import type { ScanStatus } from "@soundmesh/protocol";
 import { groupKeyOf, identifyAlbum, type AlbumIdentity, type GroupMember } from "./album-grouping";
+import { oversizeReason } from "./covers";
 import { readFileEnds } from "./file-ends";
 import type { CatalogStore, Regrouped, TrackRow, TrackUpsert } from "./sql-store";
 import {
@@ -12,7 +13,7 @@ import {
   IMAGE_EXTENSIONS,
   albumFolderOf,
   idOf,
-  pickFolderCover,
+  rankFolderCovers,
   readTags,
   type TrackTags,
 } from "./tags";
@@ -46,6 +47,8 @@ export interface ScanOptions {
   /** Re-read every file, not only changed ones. */
   full?: boolean;
   concurrency?: number;
+  /** Cover art with more pixels is not used (and recorded with the reason); by default none is refused. */
+  maxCoverPixels?: number;
   onProgress?: (status: Pick<ScanStatus, "phase" | "done" | "total" | "errors">) => void;
 }
 
@@ -163,6 +166,47 @@ async function groupAlbums(
   return { identities, regrouped };
 }
 
+interface ScanError {
+  path: string;
+  reason: string;
+  size_bytes: number;
+  mtime_ms: number;
+  seen_at: number;
+}
+
+/**
+ * Each folder's cover image: the best-named one whose header shows it within the pixel cap (only the header is
+ * read); a larger one is passed over and reported.
+ */
+async function chooseFolderCovers(
+  dirs: Set<string>,
+  images: Map<string, string[]>,
+  maxPixels: number,
+  refuse: (error: Omit<ScanError, "seen_at">) => void,
+): Promise<{ chosen: Map<string, string>; checked: Set<string> }> {
+  const chosen = new Map<string, string>();
+  const checked = new Set<string>();
+  for (const dir of dirs) {
+    for (const name of rankFolderCovers(images.get(dir) ?? [])) {
+      const path = join(dir, name);
+      checked.add(path);
+      const tooLarge = await oversizeReason(path, maxPixels);
+      if (tooLarge === undefined) {
+        chosen.set(dir, path);
+        break;
+      }
+      const info = await stat(path).catch(() => undefined);
+      refuse({
+        path,
+        reason: `folder cover art not shown: ${tooLarge}`,
+        size_bytes: info?.size ?? 0,
+        mtime_ms: Math.floor(info?.mtimeMs ?? 0),
+      });
+    }
+  }
+  return { chosen, checked };
+}
+
 export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
   const { store, nowMs } = options;
   const report = (phase: ScanStatus["phase"], done: number, total: number, errors: number) =>
@@ -185,13 +229,11 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
     );
   };
   const changed = files.filter((file) => !unchanged(file));
-  const errors: Array<{
-    path: string;
-    reason: string;
-    size_bytes: number;
-    mtime_ms: number;
-    seen_at: number;
-  }> = [];
+  const errors: ScanError[] = [];
+  /** Cover art refused: recorded like errors, but the track itself stays. */
+  const artErrors: ScanError[] = [];
+  const maxCoverPixels = options.maxCoverPixels ?? Number.POSITIVE_INFINITY;
+  const checkPicture = (bytes: Uint8Array) => oversizeReason(bytes, maxCoverPixels);
   let done = 0;
   report("reading", 0, changed.length, 0);
 
@@ -201,7 +243,15 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
         if (file.sizeBytes === 0) throw new Error("empty file (0 bytes)");
         if (!AUDIO_EXTENSIONS.has(extname(file.path).toLowerCase())) throw new Error("not an audio file");
         const ends = await readFileEnds(file.path, file.sizeBytes);
-        const tags = await readTags(file.root, file.path, ends, store.splitArtists);
+        const tags = await readTags(file.root, file.path, ends, store.splitArtists, checkPicture);
+        if (tags.pictureProblem)
+          artErrors.push({
+            path: file.path,
+            reason: `embedded cover art not shown: ${tags.pictureProblem}`,
+            size_bytes: file.sizeBytes,
+            mtime_ms: file.mtimeMs,
+            seen_at: nowMs(),
+          });
         return {
           file,
           tags,
@@ -224,6 +274,12 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
       }
     })
   ).filter((entry) => entry !== undefined);
+  const folderCovers = await chooseFolderCovers(
+    new Set(read.map(({ file }) => dirname(file.path))),
+    images,
+    maxCoverPixels,
+    (error) => artErrors.push({ ...error, seen_at: nowMs() }),
+  );
 
   report("saving", done, changed.length, errors.length);
   const now = nowMs();
@@ -260,7 +316,7 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
     const album = identities.get(groupKeyOf(memberOfRead(entry)))!;
     if (previous) updated += 1;
     else added += 1;
-    const folderCover = pickFolderCover(images.get(dirname(file.path)) ?? []);
+    const folderCover = folderCovers.chosen.get(dirname(file.path)) ?? null;
     return {
       id: previous?.id ?? randomBytes(12).toString("base64url"),
       path: file.path,
@@ -291,7 +347,7 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
       rg_track_db: tags.replayGainTrackDb,
       rg_album_db: tags.replayGainAlbumDb,
       has_picture: tags.hasPicture ? 1 : 0,
-      folder_cover: folderCover ? join(dirname(file.path), folderCover) : null,
+      folder_cover: folderCover,
       added_at: previous ? Number(previous.added_at) : now,
       updated_at: now,
     };
@@ -303,11 +359,23 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
     if (state) deletions.push(state.id);
   }
   const rereadPaths = new Set(changed.map((file) => file.path));
-  const clearedErrorPaths = [...knownErrors.keys()].filter(
-    (path) => !seen.has(path) || (rereadPaths.has(path) && !failedPaths.has(path)),
+  const imagePaths = new Set([...images].flatMap(([dir, names]) => names.map((name) => join(dir, name))));
+  // A refused folder image stays recorded until it is gone or a scan of its folder finds it fine.
+  const clearedErrorPaths = [...knownErrors.keys()].filter((path) =>
+    imagePaths.has(path)
+      ? folderCovers.checked.has(path)
+      : !seen.has(path) || (rereadPaths.has(path) && !failedPaths.has(path)),
   );
-  await store.applyScan({ upserts, deletions, errors, clearedErrorPaths, regrouped });
+  // Cleared paths are deleted before errors are written, so an error found again in this scan stays.
+  await store.applyScan({
+    upserts,
+    deletions,
+    errors: [...errors, ...artErrors],
+    clearedErrorPaths,
+    regrouped,
+  });
   const removed = deletions.length;
-  report("idle", done, changed.length, errors.length);
-  return { added, updated, removed, errors: errors.length, unchanged: files.length - changed.length };
+  const errorCount = errors.length + artErrors.length;
+  report("idle", done, changed.length, errorCount);
+  return { added, updated, removed, errors: errorCount, unchanged: files.length - changed.length };
 }

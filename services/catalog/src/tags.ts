@@ -184,13 +184,22 @@ async function durationSecondsOf(path: string, metadata: IAudioMetadata, ends: F
   return whole.format.duration;
 }
 
+/**
+ * Reads a file's tags. `checkPicture` looks at the embedded picture (the one shown as the album's cover) and says why
+ * it cannot be used, if it cannot: the track then has no picture, and the reason comes back as `pictureProblem`.
+ */
 export async function readTags(
   root: string,
   path: string,
   ends: FileEnds,
   splitArtists: SplitArtists,
-): Promise<TrackTags> {
+  checkPicture: (bytes: Uint8Array) => Promise<string | undefined> = () => Promise.resolve(undefined),
+): Promise<TrackTags & { pictureProblem?: string }> {
   const metadata = await parseFile(path, { duration: false, skipCovers: false });
+  const pictures = metadata.common.picture ?? [];
+  const picture = pictures.find((p) => /front/i.test(p.type ?? "")) ?? pictures[0];
+  const pictureProblem = picture ? await checkPicture(picture.data) : undefined;
+  const hasPicture = picture !== undefined && pictureProblem === undefined;
   const { common, format } = metadata;
   if (!format.container && !format.codec) throw new Error("not an audio file");
   const durationSeconds = await durationSecondsOf(path, metadata, ends);
@@ -220,15 +229,16 @@ export async function readTags(
     musicBrainzAlbumId: common.musicbrainz_albumid ?? null,
     replayGainTrackDb: common.replaygain_track_gain?.dB ?? null,
     replayGainAlbumDb: common.replaygain_album_gain?.dB ?? null,
-    hasPicture: (common.picture?.length ?? 0) > 0,
+    hasPicture,
+    ...(pictureProblem === undefined ? {} : { pictureProblem }),
   };
 }
 
-/** The folder image that serves as an album cover, preferring cover/folder/front names. */
-export function pickFolderCover(imageNames: string[]): string | null {
-  const ranked = imageNames
+/** The folder images that may serve as an album cover, best first: cover, folder, front, album, albumart. */
+export function rankFolderCovers(imageNames: string[]): string[] {
+  return imageNames
     .map((name) => ({ name, rank: COVER_NAMES.indexOf(basename(name, extname(name)).toLowerCase()) }))
     .filter((entry) => entry.rank >= 0)
-    .sort((a, b) => a.rank - b.rank);
-  return ranked[0]?.name ?? null;
+    .sort((a, b) => a.rank - b.rank)
+    .map((entry) => entry.name);
 }

@@ -8,6 +8,7 @@ import { ScanProgressBar } from "./scan-progress";
 import { promptPassword, readPasswordFromStdin } from "./prompt";
 import { addPeerCommand } from "./peer-command";
 import { addTranscodeCommand } from "./transcode-command";
+import { raiseOpenFileLimit } from "./file-limit";
 
 interface GlobalOptions {
   config?: string;
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
     .action(async (options: GlobalOptions, command: Command) => {
       const config = configFrom({ ...command.optsWithGlobals<GlobalOptions>(), ...options });
       const logger = createLogger(config.logLevel);
+      raiseOpenFileLimit({ logger });
       const server = await startAllInOne(config, logger);
       console.log(`soundmesh is listening on ${server.url} (data in ${config.dataDir})`);
       await new Promise<void>((resolve) => {
@@ -167,6 +169,31 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** One line for a person: what was wrong, naming the rule that was broken, not the call that broke it. */
+export function describeError(error: unknown): string {
+  if (error instanceof ConfigError) return error.message;
+  if (error instanceof AppError) {
+    const details = Array.isArray(error.details)
+      ? (error.details as Array<{ path?: unknown; message?: unknown }>)
+      : [];
+    const rules = details
+      .filter((d) => typeof d.message === "string")
+      .map((d) =>
+        typeof d.path === "string" && d.path !== "" ? `${d.path}: ${String(d.message)}` : String(d.message),
+      );
+    return `error ${error.code}: ${rules.length > 0 ? rules.join("; ") : error.message}`;
+  }
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const { address, port } = (error ?? {}) as { address?: string; port?: number };
+  if (code === "EADDRINUSE")
+    return `error: ${address ?? "the address"}:${port ?? "?"} is already in use (another soundmesh running?); choose another port with --port or SOUNDMESH_PORT`;
+  if (code === "EACCES" && port !== undefined)
+    return `error: no permission to listen on port ${port}; use a port above 1023 with --port or SOUNDMESH_PORT`;
+  if (code === "EADDRNOTAVAIL")
+    return `error: ${address ?? "the address"} is not an address of this machine; check --host or SOUNDMESH_HOST`;
+  return "";
+}
+
 /** Runs the CLI; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -174,9 +201,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof ConfigError) console.error(error.message);
-    else if (error instanceof AppError) console.error(`error ${error.code}: ${error.message}`);
-    else console.error(error);
+    const line = describeError(error);
+    // Anything not described above is a bug: keep its stack for the report.
+    console.error(line === "" ? error : line);
     return 1;
   }
 }
