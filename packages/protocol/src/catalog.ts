@@ -26,6 +26,8 @@ export const trackRecord = z.object({
   album: z.string(),
   albumId: z.string(),
   albumArtist: z.string(),
+  /** Whether its album has cover art: a client asks for `/api/cover/<albumId>` only when it has. */
+  hasCover: z.boolean(),
   trackNumber: z.number().int().nullable(),
   discNumber: z.number().int().nullable(),
   year: z.number().int().nullable(),

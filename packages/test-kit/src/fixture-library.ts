@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 const FIXTURE_VERSION = "2";
-const REAL_WORLD_VERSION = "1";
+const REAL_WORLD_VERSION = "2";
 
 export interface FixtureTrack {
   file: string;
@@ -301,6 +301,9 @@ export const realWorldTracks: FixtureTrack[] = [
   { file: "loose track.mp3", tags: {}, seconds: 1.0, codec: mp3v23 },
 ];
 
+/** The real-world library's one cover image (a folder image of "Duets"). */
+export const REAL_WORLD_COVER = "Mara Lind/Duets/folder.jpg";
+
 /** Appends Vorbis comments to a FLAC file's VORBIS_COMMENT block (metadata blocks carry no checksum). */
 function appendFlacComments(file: string, comments: Array<[string, string]>): void {
   const bytes = readFileSync(file);
@@ -367,6 +370,11 @@ export async function generateRealWorldLibrary(
       ]);
       if (track.extraComments) appendFlacComments(file, track.extraComments);
     }
+    // One album with art (a folder image); every other album has none, so a client must not ask for theirs.
+    await ffmpeg([
+      ...["-f", "lavfi", "-i", "color=c=0x33aa66:s=300x300:d=1", "-frames:v", "1"],
+      join(root, REAL_WORLD_COVER),
+    ]);
     writeFileSync(marker, new Date().toISOString());
   }
   return { root, audioFiles: realWorldTracks.length };

@@ -51,7 +51,7 @@ export type FileState = Pick<
   "id" | "path" | "size_bytes" | "mtime_ms" | "fingerprint" | "added_at" | "album_folder" | "album"
 >;
 
-export function trackOf(row: TrackRow, credits: readonly ArtistCredit[] = []): TrackRecord {
+export function trackOf(row: TrackRow, credits: readonly ArtistCredit[] = [], hasCover = false): TrackRecord {
   return {
     id: row.id,
     title: row.title,
@@ -61,6 +61,7 @@ export function trackOf(row: TrackRow, credits: readonly ArtistCredit[] = []): T
     album: row.album,
     albumId: row.album_id,
     albumArtist: row.album_artist,
+    hasCover,
     trackNumber: numOrNull(row.track_no),
     discNumber: numOrNull(row.disc_no),
     year: numOrNull(row.year),
@@ -248,7 +249,16 @@ export class CatalogStore {
           { id: credit.artist_id, name: credit.name },
         ]);
     }
-    return rows.map((row) => trackOf(row, credits.get(row.id)));
+    const withCover = new Set<string>();
+    for (const part of chunks([...new Set(rows.map((row) => row.album_id))]))
+      for (const album of await this.db
+        .selectFrom("catalog_albums")
+        .select("id")
+        .where("id", "in", part)
+        .where("has_cover", "!=", 0)
+        .execute())
+        withCover.add(album.id);
+    return rows.map((row) => trackOf(row, credits.get(row.id), withCover.has(row.album_id)));
   }
 
   /** Tracks whose title is one of these (compared in lower case), for matching playlist-file entries by tags. */

@@ -193,6 +193,23 @@ describe.each(targets)("real-world tags on $name", (target) => {
     expect(together.artists.map((a) => a.name)).toEqual(["Mara Lind", "Tomo"]);
   });
 
+  it("says on every track record whether its album has art, so clients ask only for covers that exist", async () => {
+    const { call } = catalog;
+    const albums = (await call("albums", { limit: 500 })).items;
+    const withArt = albums.filter((album) => album.hasCover).map((album) => album.title);
+    expect(withArt).toEqual(["Duets"]);
+    for (const album of albums) {
+      const { tracks } = await call("album", { albumId: album.id });
+      expect(tracks.map((t) => t.hasCover)).toEqual(tracks.map(() => album.hasCover));
+      // The one-track and many-track methods say the same.
+      expect((await call("track", { trackId: tracks[0]!.id })).hasCover).toBe(album.hasCover);
+      const many = await call("tracks", { trackIds: tracks.map((t) => t.id) });
+      expect(many.map((t) => t.hasCover)).toEqual(tracks.map(() => album.hasCover));
+    }
+    const duets = albums.find((album) => album.title === "Duets")!;
+    expect((await call("cover", { albumId: duets.id, size: 64 })).mimeType).toMatch(/^image\//);
+  });
+
   it("sorts artists and albums by name, year and recently added, and refuses unknown orders", async () => {
     const { call } = catalog;
     const byYear = (await call("albums", { sort: "year", limit: 3 })).items;

@@ -13,7 +13,7 @@ export function PlayerBar({ audio }: { audio: AudioController }) {
   return (
     <footer className="player-bar">
       <div className="now">
-        {track && <Cover albumId={track.albumId} size={64} />}
+        {track && <Cover albumId={track.albumId} size={64} hasCover={track.hasCover} />}
         <div>
           <strong data-testid="now-title">{track?.title ?? "Nothing playing"}</strong>
           {track && (

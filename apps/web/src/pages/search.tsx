@@ -92,7 +92,8 @@ export function Search({ connection, audio }: { connection: Connection; audio: A
                       >
                         +
                       </button>
-                      <TrackHitToPlaylist connection={connection} trackId={hit.id} title={hit.title} />
+                      {/* One click opens the playlist picker: adding needs the track's id, not its record. */}
+                      <AddToPlaylist connection={connection} tracks={[{ id: hit.id, title: hit.title }]} />
                     </span>
                   )}
                 </li>
@@ -101,28 +102,5 @@ export function Search({ connection, audio }: { connection: Connection; audio: A
           </section>
         ))}
     </section>
-  );
-}
-
-/** "Add to playlist" for a search hit: the track's record is fetched when the menu is used. */
-function TrackHitToPlaylist({
-  connection,
-  trackId,
-  title,
-}: {
-  connection: Connection;
-  trackId: string;
-  title: string;
-}) {
-  const [track, setTrack] = useState<TrackRecord>();
-  if (track) return <AddToPlaylist connection={connection} tracks={[track]} />;
-  return (
-    <button
-      title="Add to playlist"
-      aria-label={`Add ${title} to a playlist`}
-      onClick={() => void connection.request<TrackRecord>("catalog.track", { trackId }).then(setTrack)}
-    >
-      ♫
-    </button>
   );
 }
