@@ -1,9 +1,12 @@
 // Browsing the real-world fixture library in Debian's headless Chromium: Artists and Albums in the navigation with
 // their sort choices, a page for every credited artist (albums and "appears on"), album pages with disc headings,
-// year and length, the player bar's links to each credited artist, and search grouped by kind.
+// year and length, the player bar's links to each credited artist, search grouped by kind with a search hit added to a
+// playlist in one click, and no request for a cover an album does not have.
 import { join } from "node:path";
-import type { Page } from "playwright-core";
+import type { Page, Response } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newRandomId } from "@soundmesh/playlist-model";
+import type { PlaylistInfo } from "@soundmesh/protocol";
 import {
   WsClient,
   generateRealWorldLibrary,
@@ -24,6 +27,9 @@ let fixture: RealWorldLibrary;
 let server: TestServer | undefined;
 let chromium: LaunchedChromium | undefined;
 let page: Page;
+let adminToken: string;
+/** Every answer to a cover request since the page first loaded. */
+const coverResponses: Array<{ path: string; status: number }> = [];
 
 const nav = (name: string) => page.locator("nav.sidebar").getByRole("button", { name, exact: true });
 
@@ -37,7 +43,8 @@ describe.skipIf(!hasChromium)("library browsing in Chromium", () => {
   beforeAll(async () => {
     fixture = await generateRealWorldLibrary();
     server = await startServer({ libraryFolders: [fixture.root] });
-    const admin = await WsClient.connect(server.url, await setupAdmin(server.url));
+    adminToken = await setupAdmin(server.url);
+    const admin = await WsClient.connect(server.url, adminToken);
     try {
       await waitUntil(
         () => admin.request<{ running: boolean; added: number }>("catalog.scanStatus", {}),
@@ -49,6 +56,11 @@ describe.skipIf(!hasChromium)("library browsing in Chromium", () => {
     }
     chromium = await launchChromium({ viewport: { width: 1280, height: 800 } });
     page = chromium.context.pages()[0] ?? (await chromium.context.newPage());
+    page.on("response", (response: Response) => {
+      const { pathname } = new URL(response.url());
+      if (pathname.startsWith("/api/cover/"))
+        coverResponses.push({ path: pathname, status: response.status() });
+    });
     await page.goto(server.url);
     await page.getByPlaceholder("User name").fill("admin");
     await page.getByPlaceholder("Password").fill("correct horse battery");
@@ -148,5 +160,72 @@ describe.skipIf(!hasChromium)("library browsing in Chromium", () => {
     await page.getByLabel("Search").fill("zzqqxx");
     await page.getByRole("status").filter({ hasText: "Nothing matches “zzqqxx”." }).waitFor();
     expect(await page.locator(".hit-group").count()).toBe(0);
+  });
+
+  it("adds a search hit to a playlist in one click, offering the playlist last added to first", async () => {
+    await nav("Search").click();
+    await page.getByLabel("Search").fill("tide");
+    const songs = page.getByRole("region", { name: "Songs" });
+    const addHit = async (title: string, choose: string, newName?: string) => {
+      // One click opens the picker.
+      await songs.getByRole("button", { name: `Add ${title} to a playlist` }).click();
+      const items = page.getByRole("menuitem");
+      await items.filter({ hasText: "New playlist…" }).waitFor();
+      const offered = await items.allInnerTexts();
+      if (newName) page.once("dialog", (dialog) => void dialog.accept(newName));
+      await items.filter({ hasText: choose }).click();
+      await page
+        .getByRole("status")
+        .filter({ hasText: `Added to ${newName ?? choose}` })
+        .first()
+        .waitFor();
+      return offered;
+    };
+    await addHit("Spring Tide", "New playlist…", "Beach");
+    await addHit("Low Water", "New playlist…", "Night");
+    // Night, made last, was last added to.
+    expect(await addHit("Slack", "Beach")).toEqual(["Night", "Beach", "New playlist…"]);
+    // Night changes elsewhere after Beach was used here: Beach, last added to in this browser, still comes first.
+    const admin = await WsClient.connect(server!.url, adminToken);
+    try {
+      const lists = await admin.request<PlaylistInfo[]>("playlist.list", {});
+      const night = lists.find((p) => p.name === "Night")!;
+      await admin.request("playlist.edit", {
+        playlistId: night.id,
+        baseRevision: night.revision,
+        operations: [{ opId: newRandomId(), operation: { type: "rename", name: "Night Swim" } }],
+      });
+      expect(await addHit("Neap", "Beach")).toEqual(["Beach", "Night Swim", "New playlist…"]);
+      const beach = (await admin.request<PlaylistInfo[]>("playlist.list", {})).find(
+        (p) => p.name === "Beach",
+      )!;
+      const snapshot = await admin.request<{ items: Array<{ trackId: string }> }>("playlist.get", {
+        playlistId: beach.id,
+      });
+      expect(snapshot.items).toHaveLength(3);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it("asks for no cover an album does not have, over several track changes", async () => {
+    const title = page.getByTestId("now-title");
+    /** A track change from the album page: the row played, and the player bar showing it. */
+    const play = async (track: string) => {
+      await page.locator(".track-main", { hasText: track }).click();
+      await title.filter({ hasText: track }).waitFor();
+    };
+    // An album without art: four track changes, and the player bar shows the placeholder.
+    await openAlbum("Tide Lines");
+    for (const track of ["Low Water", "Spring Tide", "Slack", "Neap"]) await play(track);
+    await page.locator(".player-bar .cover.placeholder").waitFor();
+    // An album with art: its cover is asked for and shown, on its page and in the player bar.
+    await openAlbum("Duets");
+    for (const track of ["Together", "Alone"]) await play(track);
+    await page.locator(".player-bar img.cover").waitFor();
+    await page.evaluate(() => document.querySelector("audio")?.pause());
+    await expect.poll(() => coverResponses.filter((r) => r.status === 200).length).toBeGreaterThan(0);
+    expect(coverResponses.filter((r) => r.status !== 200 && r.status !== 304)).toEqual([]);
+    expect(new Set(coverResponses.map((r) => r.path.split("/")[3]))).toHaveProperty("size", 1);
   });
 });
