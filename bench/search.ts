@@ -1,8 +1,9 @@
-// Search benchmark: MiniSearch vs FlexSearch vs Orama on synthetic catalogs — build time, heap, query p50/p99, quality.
+// Search benchmark: MiniSearch vs FlexSearch vs Orama on synthetic catalogs — build time, heap, query p50/p99, quality;
+// then soundmesh's found rate: 200 three-letter prefixes and 200 one-letter typos of artists and albums.
 import FlexSearch from "flexsearch";
 import MiniSearch from "minisearch";
 import { create, insertMultiple, search as oramaSearch } from "@orama/orama";
-import { SearchIndex, type IndexedDocument } from "@soundmesh/service-search";
+import { SearchIndex, normalise, type IndexedDocument } from "@soundmesh/service-search";
 import { printTable, round, summarize, writeResults, type Row } from "./report";
 
 const sizes = (process.env.BENCH_SEARCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
@@ -153,4 +154,196 @@ for (const size of sizes) {
   }
 }
 printTable("Search libraries on synthetic catalogs (as-you-type prefixes, typos, diacritics)", rows);
-writeResults("search", rows, { queries, otherLibrariesUpTo });
+
+/** mulberry32: a small seeded generator whose sequence does not collapse as a float LCG's does. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** A library with made-up names (as real ones are: words no dictionary has), tracks titled with common words. */
+function namedLibrary(artistCount: number, albumsPerArtist: number, tracksPerAlbum: number) {
+  const random = seededRandom(7);
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+  const onsets = "b br c ch d dr f g gr h j k kr l m n p pr r s sh st t tr v w z".split(" ");
+  const vowels = "a e i o u ou ai ei".split(" ");
+  const codas = ["", "", "n", "r", "s", "x", "l", "m"];
+  const syllable = () => pick(onsets) + pick(vowels) + pick(codas);
+  const madeUp = () => {
+    const word = Array.from({ length: 1 + Math.floor(random() * 3) }, syllable).join("");
+    return word[0]!.toUpperCase() + word.slice(1);
+  };
+  const common = [
+    ...words,
+    "shine",
+    "ship",
+    "shore",
+    "kiss",
+    "dance",
+    "drive",
+    "train",
+    "bright",
+    "dust",
+    "way",
+  ];
+  const nameOf = (parts: number, chooseWord: () => string) =>
+    Array.from({ length: parts }, chooseWord).join(" ");
+  const documents: IndexedDocument[] = [];
+  const artists: IndexedDocument[] = [];
+  const albums: IndexedDocument[] = [];
+  for (let a = 0; a < artistCount; a++) {
+    const artist = nameOf(1 + Math.floor(random() * 3), madeUp);
+    const artistDocument: IndexedDocument = {
+      id: `ar${a}`,
+      kind: "artist",
+      title: artist,
+      subtitle: "",
+      artist,
+      album: "",
+      year: null,
+      popularity: Math.floor(random() * 200),
+    };
+    artists.push(artistDocument);
+    documents.push(artistDocument);
+    for (let b = 0; b < albumsPerArtist; b++) {
+      const album = nameOf(1 + Math.floor(random() * 3), () =>
+        random() < 0.5 ? madeUp() : pick(common).replace(/^./, (c) => c.toUpperCase()),
+      );
+      const albumDocument: IndexedDocument = {
+        id: `al${a}-${b}`,
+        kind: "album",
+        title: album,
+        subtitle: artist,
+        artist,
+        album,
+        year: 1960 + Math.floor(random() * 60),
+        popularity: tracksPerAlbum,
+      };
+      albums.push(albumDocument);
+      documents.push(albumDocument);
+      for (let t = 0; t < tracksPerAlbum; t++) {
+        const title = nameOf(1 + Math.floor(random() * 3), () => pick(common));
+        documents.push({
+          id: `t${a}-${b}-${t}`,
+          kind: "track",
+          title: title[0]!.toUpperCase() + title.slice(1),
+          subtitle: `${artist} · ${album}`,
+          artist,
+          album,
+          year: albumDocument.year,
+          popularity: 0,
+        });
+      }
+    }
+  }
+  return { documents, artists, albums, random, pick };
+}
+
+/** One letter changed, dropped, added or swapped with its neighbour, in one word of the name. */
+function withTypo(name: string, random: () => number): string {
+  const nameWords = name.split(" ");
+  const candidates = nameWords
+    .map((word, i) => ({ word, i }))
+    .filter(({ word }) => word.length >= (nameWords.length > 1 ? 2 : 3));
+  if (candidates.length === 0) return name;
+  const { word, i } = candidates[Math.floor(random() * candidates.length)]!;
+  const at = Math.floor(random() * word.length);
+  const letter = "abcdefghijklmnopqrstuvwxyz"[Math.floor(random() * 26)]!;
+  const kind = Math.floor(random() * 4);
+  let typo: string;
+  if (kind === 0) typo = word.slice(0, at) + (letter === word[at] ? "q" : letter) + word.slice(at + 1);
+  else if (kind === 1 && word.length > 2) typo = word.slice(0, at) + word.slice(at + 1);
+  else if (kind === 2 || word.length < 2) typo = word.slice(0, at) + letter + word.slice(at);
+  else {
+    const from = Math.min(at, word.length - 2);
+    typo = word.slice(0, from) + word[from + 1]! + word[from]! + word.slice(from + 2);
+  }
+  nameWords[i] = typo;
+  return nameWords.join(" ");
+}
+
+const FOUND_TARGETS = 100;
+const named = namedLibrary(500, 2, 10);
+const namedIndex = await SearchIndex.build(
+  (async function* () {
+    yield await Promise.resolve(named.documents);
+  })(),
+);
+/** The search page shows this many of each kind (the search contract's default perKind). */
+const PER_KIND = 6;
+const prefixOf = (name: string) => normalise(name).slice(0, 3);
+const startCounts = new Map<string, number>();
+for (const entity of [...named.artists, ...named.albums]) {
+  const key = `${entity.kind}:${prefixOf(entity.title)}`;
+  startCounts.set(key, (startCounts.get(key) ?? 0) + 1);
+}
+/**
+ * Prefix cases: names whose first three letters start at most PER_KIND names of their kind. Where more start
+ * alike, no page showing PER_KIND could hold them all, so those names are left out (and counted).
+ */
+const isTellable = (entity: IndexedDocument) =>
+  (startCounts.get(`${entity.kind}:${prefixOf(entity.title)}`) ?? 0) <= PER_KIND;
+const artistTargets = named.artists.slice(0, FOUND_TARGETS);
+const albumTargets = named.albums.filter((_, i) => i % 2 === 1).slice(0, FOUND_TARGETS);
+const prefixCandidates = [...named.artists, ...named.albums.filter((_, i) => i % 2 === 1)];
+const prefixTargets = [
+  ...named.artists.filter(isTellable).slice(0, FOUND_TARGETS),
+  ...named.albums
+    .filter((_, i) => i % 2 === 1)
+    .filter(isTellable)
+    .slice(0, FOUND_TARGETS),
+];
+const leftOut = prefixCandidates
+  .slice(0, prefixCandidates.indexOf(prefixTargets.at(-1)!) + 1)
+  .filter((entity) => !isTellable(entity)).length;
+/** What the search page shows for a query: the best few of each kind (the search contract's default perKind). */
+const shown = (q: string): Set<string> =>
+  new Set(
+    namedIndex
+      .search(q, undefined, 1, 0)
+      .groups.flatMap((group) => group.hits.map((hit) => `${hit.kind}:${hit.id}`)),
+  );
+const foundRows: Row[] = [];
+const misses: Record<string, string[]> = { prefix: [], typo: [], "prefix, any name": [] };
+for (const [label, queryOf, targets] of [
+  ["three-letter prefix", (name: string) => name.slice(0, 3), prefixTargets],
+  ["one-letter typo", (name: string) => withTypo(name, named.random), [...artistTargets, ...albumTargets]],
+  // For comparison with the single 30-hit list before: every name, those sharing their start with many included.
+  ["three-letter prefix, any name", (name: string) => name.slice(0, 3), [...artistTargets, ...albumTargets]],
+] as const) {
+  let found = 0;
+  const samples: number[] = [];
+  for (const target of targets) {
+    const q = queryOf(target.title);
+    const started = performance.now();
+    const isFound = shown(q).has(`${target.kind}:${target.id}`);
+    samples.push(performance.now() - started);
+    if (isFound) found += 1;
+    else
+      misses[label.includes("typo") ? "typo" : label.includes("any") ? "prefix, any name" : "prefix"]!.push(
+        `${q} → ${target.title}`,
+      );
+  }
+  const stats = summarize(samples);
+  foundRows.push({
+    queries: label,
+    entries: named.documents.length,
+    found: `${found}/${targets.length}`,
+    "query p50 ms": round(stats.p50),
+    "query p99 ms": round(stats.p99),
+  });
+}
+printTable(
+  "soundmesh's found rate: artists and albums on a generated library, as the search page shows them",
+  foundRows,
+);
+for (const [label, list] of Object.entries(misses))
+  if (list.length > 0) console.log(`missed (${label}): ${list.slice(0, 20).join("; ")}`);
+console.log(`prefix cases left out (more than ${PER_KIND} names of their kind start alike): ${leftOut}`);
+writeResults("search", [...rows, ...foundRows], { queries, otherLibrariesUpTo, misses, leftOut });

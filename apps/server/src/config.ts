@@ -32,6 +32,10 @@ export const configSchema = z
       watch: z.boolean(),
       /** Make a small demo library in dataDir when no folder is configured. */
       demo: z.boolean(),
+      /** What splits an artist tag into credited artists; unset: "feat.", "ft.", "featuring", "&", ";". */
+      artistSeparators: z.array(z.string().trim().min(1).max(20)).max(20).optional(),
+      /** Artist names never split although they hold a separator ("Simon & Garfunkel"). */
+      artistsNotSplit: z.array(z.string().trim().min(1).max(200)).max(10_000).optional(),
     }),
     cache: z.object({ maxBytes: z.number().int().positive() }),
     /** The search indexes are also rebuilt whole this often, besides on every change they hear of. */

@@ -14,7 +14,9 @@ import { AppError, type EventContract } from "@soundmesh/protocol";
 import type { PushTopic, ReadContext, RenditionReader } from "@soundmesh/service-access-point";
 import {
   CatalogStore,
+  DEFAULT_ARTIST_SEPARATORS,
   catalogManifest,
+  createArtistSplitter,
   createCatalogService,
   migrateCatalogStore,
   type CatalogService,
@@ -54,7 +56,12 @@ export async function startCatalogService(
     },
     logger: logger.child({ service: "catalog" }),
     bus: bus.connect(catalogManifest),
-    store: new CatalogStore(db),
+    store: new CatalogStore(db, {
+      splitArtists: createArtistSplitter({
+        separators: config.library.artistSeparators ?? DEFAULT_ARTIST_SEPARATORS,
+        keepWhole: config.library.artistsNotSplit ?? [],
+      }),
+    }),
     clock: { now: () => Date.now() },
   });
   await catalog.start();

@@ -9,7 +9,9 @@ import { postJson } from "./http";
 import { useKeyboardShortcuts } from "./keyboard";
 import { Admin } from "./pages/admin";
 import { Album } from "./pages/album";
+import { Albums } from "./pages/albums";
 import { Artist } from "./pages/artist";
+import { Artists } from "./pages/artists";
 import { Genre, Genres } from "./pages/genres";
 import { Home } from "./pages/home";
 import { Playlist } from "./pages/playlist";
@@ -67,6 +69,10 @@ function Page({
       return <Home connection={connection} />;
     case "search":
       return <Search connection={connection} audio={audio} />;
+    case "artists":
+      return <Artists connection={connection} />;
+    case "albums":
+      return <Albums connection={connection} />;
     case "album":
       return <Album connection={connection} albumId={route.id} audio={audio} />;
     case "artist":
@@ -101,6 +107,8 @@ function Page({
 const NAV: Array<[Route["name"], string]> = [
   ["home", "Home"],
   ["search", "Search"],
+  ["artists", "Artists"],
+  ["albums", "Albums"],
   ["genres", "Genres"],
   ["playlists", "Playlists"],
   ["queue", "Queue"],

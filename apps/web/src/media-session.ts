@@ -38,10 +38,13 @@ export class MediaSessionBridge {
       title: track.title,
       artist: track.artist,
       album: track.album,
-      artwork: [
-        { src: `/api/cover/${track.albumId}?size=300`, sizes: "300x300", type: "image/jpeg" },
-        { src: `/api/cover/${track.albumId}?size=600`, sizes: "600x600", type: "image/jpeg" },
-      ],
+      // Artwork only where the record says there is some: the browser fetches it, and a missing one is a 404.
+      artwork: track.hasCover
+        ? [
+            { src: `/api/cover/${track.albumId}?size=300`, sizes: "300x300", type: "image/jpeg" },
+            { src: `/api/cover/${track.albumId}?size=600`, sizes: "600x600", type: "image/jpeg" },
+          ]
+        : [],
     });
     this.updatePosition();
     if (this.handlersSet) return;

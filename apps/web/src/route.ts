@@ -4,6 +4,8 @@ import { useEffect, useState } from "react";
 export type Route =
   | { name: "home" }
   | { name: "search" }
+  | { name: "artists" }
+  | { name: "albums" }
   | { name: "album"; id: string }
   | { name: "artist"; id: string }
   | { name: "genres" }
@@ -16,7 +18,18 @@ export type Route =
   | { name: "playlist"; id: string };
 
 const withId = new Set(["album", "artist", "genre", "playlist"]);
-const plain = new Set(["home", "search", "genres", "queue", "stats", "settings", "admin", "playlists"]);
+const plain = new Set([
+  "home",
+  "search",
+  "artists",
+  "albums",
+  "genres",
+  "queue",
+  "stats",
+  "settings",
+  "admin",
+  "playlists",
+]);
 
 export function parseRoute(hash: string): Route {
   const [name = "home", ...rest] = hash.replace(/^#\/?/, "").split("/");

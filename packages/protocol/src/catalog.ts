@@ -11,14 +11,23 @@ const page = {
   offset: z.number().int().min(0).max(1_000_000).default(0),
 };
 
+/** One artist a track or album credits, with the id of their artist page. */
+export const artistCredit = z.object({ id: z.string(), name: z.string() });
+export type ArtistCredit = z.infer<typeof artistCredit>;
+
 export const trackRecord = z.object({
   id: z.string(),
   title: z.string(),
+  /** As tagged, e.g. "A feat. B"; `artists` lists who that credits. */
   artist: z.string(),
+  /** The first credited artist's page. */
   artistId: z.string(),
+  artists: z.array(artistCredit),
   album: z.string(),
   albumId: z.string(),
   albumArtist: z.string(),
+  /** Whether its album has cover art: a client asks for `/api/cover/<albumId>` only when it has. */
+  hasCover: z.boolean(),
   trackNumber: z.number().int().nullable(),
   discNumber: z.number().int().nullable(),
   year: z.number().int().nullable(),
@@ -36,8 +45,12 @@ export const albumRecord = z.object({
   id: z.string(),
   title: z.string(),
   albumArtist: z.string(),
+  /** The first credited album artist's page. */
   artistId: z.string(),
+  artists: z.array(artistCredit),
+  /** The most common original year of its tracks. */
   year: z.number().int().nullable(),
+  /** The most common genre of its tracks. */
   genre: z.string().nullable(),
   compilation: z.boolean(),
   trackCount: z.number().int(),
@@ -49,11 +62,17 @@ export const albumRecord = z.object({
 });
 export type AlbumRecord = z.infer<typeof albumRecord>;
 
+/** Every artist credited on a track or as an album artist. */
 export const artistRecord = z.object({
   id: z.string(),
   name: z.string(),
+  /** Albums whose album artists include them. */
   albumCount: z.number().int(),
+  /** Other albums with a track that credits them. */
+  appearsOnCount: z.number().int(),
   trackCount: z.number().int(),
+  /** When the newest of their tracks was added. */
+  addedAt: z.number().int(),
 });
 export type ArtistRecord = z.infer<typeof artistRecord>;
 
@@ -95,11 +114,30 @@ export const playlistFileEntry = z.object({
 });
 export type PlaylistFileEntry = z.infer<typeof playlistFileEntry>;
 
+export const artistSort = z.enum(["name", "recent"]);
+export const albumSort = z.enum(["title", "artist", "year", "recent"]);
+
 export const catalogContract = defineService("catalog", {
-  artists: { params: z.object(page), result: pageOf(artistRecord), exposed: true },
+  /** Every credited artist, by name or most recently added first. */
+  artists: {
+    params: z.object({ sort: artistSort.default("name"), ...page }),
+    result: pageOf(artistRecord),
+    exposed: true,
+  },
   artist: { params: z.object({ artistId: entityId }), result: artistRecord, exposed: true },
+  /** An artist's own albums, or the albums they appear on (a track credits them), newest first. */
   albumsOfArtist: {
-    params: z.object({ artistId: entityId, ...page }),
+    params: z.object({
+      artistId: entityId,
+      role: z.enum(["albumArtist", "appearsOn"]).default("albumArtist"),
+      ...page,
+    }),
+    result: pageOf(albumRecord),
+    exposed: true,
+  },
+  /** Every album, by title, album artist, year (newest first) or most recently added first. */
+  albums: {
+    params: z.object({ sort: albumSort.default("title"), ...page }),
     result: pageOf(albumRecord),
     exposed: true,
   },

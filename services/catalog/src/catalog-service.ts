@@ -17,7 +17,7 @@ import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
 import { AlbumCovers, defaultCoverLimits, type CoverLimits } from "./covers";
 import { matchEntries, relativePathOf } from "./playlist-matching";
 import { scanLibrary, type ScanResult } from "./scanner";
-import { trackOf, type CatalogStore } from "./sql-store";
+import type { CatalogStore } from "./sql-store";
 
 export const catalogManifest = {
   service: "catalog",
@@ -164,7 +164,6 @@ export function createCatalogService({
     return scanId;
   }
 
-  const page = <T>(result: { items: T[]; total: number }) => result;
   const requireAlbum = async (albumId: string) => {
     const album = await store.album(albumId);
     if (!album) throw new AppError("NOT_FOUND", "No such album");
@@ -172,25 +171,28 @@ export function createCatalogService({
   };
 
   const handlers: HandlersOf<CatalogContract> = {
-    artists: async ({ limit, offset }) => page(await store.artists(limit, offset)),
+    artists: ({ sort, limit, offset }) => store.artists(sort, limit, offset),
     artist: async ({ artistId }) => {
-      const found = (await store.artists(1, 0, artistId)).items[0];
+      const found = (await store.artists("name", 1, 0, artistId)).items[0];
       if (!found) throw new AppError("NOT_FOUND", "No such artist");
       return found;
     },
-    albumsOfArtist: ({ artistId, limit, offset }) => store.albums({ artistId }, "title", limit, offset),
-    album: async ({ albumId }) => ({
-      album: await requireAlbum(albumId),
-      tracks: (await store.tracksOfAlbum(albumId)).map(trackOf),
-    }),
+    albumsOfArtist: ({ artistId, role, limit, offset }) =>
+      store.albums({ artistId, role }, "year", limit, offset),
+    albums: ({ sort, limit, offset }) => store.albums({}, sort, limit, offset),
+    album: async ({ albumId }) => {
+      // An old id answers with the album its tracks now form (album.id says which).
+      const album = await requireAlbum(albumId);
+      return { album, tracks: await store.trackRecords(await store.tracksOfAlbum(album.id)) };
+    },
     track: async ({ trackId }) => {
       const row = await store.track(trackId);
       if (!row) throw new AppError("NOT_FOUND", "No such track");
-      return trackOf(row);
+      return (await store.trackRecords([row]))[0]!;
     },
     tracks: async ({ trackIds }) => {
       const rows = new Map((await store.tracksByIds(trackIds)).map((row) => [row.id, row]));
-      return trackIds.flatMap((id) => (rows.has(id) ? [trackOf(rows.get(id)!)] : []));
+      return store.trackRecords(trackIds.flatMap((id) => rows.get(id) ?? []));
     },
     recentlyAdded: ({ limit, offset }) => store.albums({}, "recent", limit, offset),
     genres: () => store.genres(),
@@ -199,7 +201,7 @@ export function createCatalogService({
     byYear: ({ year, limit, offset }) => store.albums({ year }, "title", limit, offset),
     random: async ({ kind, limit }) =>
       kind === "tracks"
-        ? { albums: [], tracks: (await store.randomTracks(limit)).map(trackOf) }
+        ? { albums: [], tracks: await store.trackRecords(await store.randomTracks(limit)) }
         : { albums: (await store.albums({}, "random", limit, 0)).items, tracks: [] },
     scan: ({ full }) => ({ scanId: startScan(full) }),
     scanStatus: () => status,
@@ -231,7 +233,11 @@ export function createCatalogService({
     },
     recentTrackIds: async ({ limit, offset }) => ({ trackIds: await store.recentTrackIds(limit, offset) }),
     smartTracks: async ({ rules }) => ({ trackIds: await store.smartTrackIds(rules, clock.now()) }),
-    cover: async ({ albumId, size }) => covers.cover(albumId, await store.tracksOfAlbum(albumId), size),
+    cover: async ({ albumId, size }) => {
+      // An old album id answers with the cover of the album its tracks now form.
+      const album = await requireAlbum(albumId);
+      return covers.cover(album.id, await store.tracksOfAlbum(album.id), size);
+    },
   };
 
   return {

@@ -5,8 +5,15 @@ export {
   type CatalogService,
   type CatalogServiceConfig,
 } from "./catalog-service";
-export { CatalogStore } from "./sql-store";
+export { CatalogStore, type CatalogStoreOptions } from "./sql-store";
 export { migrateCatalogStore, catalogMigrations } from "./migrations";
 export { scanLibrary, type ScanResult } from "./scanner";
 export { titleFromFileName, idOf } from "./tags";
+export {
+  createArtistSplitter,
+  DEFAULT_ARTIST_SEPARATORS,
+  type ArtistSplitting,
+  type SplitArtists,
+} from "./artist-credits";
+export { oggDurationSeconds, readFileEnds } from "./file-ends";
 export { AlbumCovers, DecodeGate, defaultCoverLimits, oversizeReason, type CoverLimits } from "./covers";

@@ -1,5 +1,14 @@
-// The catalog's tables: tracks are the truth; albums and artists are derived from them after every scan.
-import { migrateService, type Db, type Kysely, type ServiceMigrations } from "@soundmesh/db";
+// The catalog's tables: tracks are the truth; albums and the artists credited on tracks and albums are derived from
+// them in the same transaction as every scan's changes.
+import { createHash } from "node:crypto";
+import { migrateService, sql, type Db, type Kysely, type ServiceMigrations } from "@soundmesh/db";
+
+/** idOf as it was when 002 was written: a migration never changes with the code around it. */
+const idOf002 = (...parts: string[]) =>
+  createHash("sha256")
+    .update(parts.map((part) => part.normalize("NFKC").toLowerCase().trim()).join("\u0000"))
+    .digest("base64url")
+    .slice(0, 22);
 
 export const catalogMigrations: ServiceMigrations = {
   "001-library": {
@@ -57,6 +66,102 @@ export const catalogMigrations: ServiceMigrations = {
         .addColumn("mtime_ms", "bigint", (col) => col.notNull())
         .addColumn("seen_at", "bigint", (col) => col.notNull())
         .execute();
+    },
+  },
+  /**
+   * Albums become rows (one genre and year for every page), every credited artist gets an id, and tracks keep what
+   * their tags said before grouping (album-artist tag, compilation flag, original year, album folder). Those were
+   * never stored, so every file is marked for re-reading: the next scan reads each once, keeping every track id
+   * (tracks are matched by path). Until then albums and credits are filled from what the rows hold.
+   */
+  "002-albums-and-credits": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("catalog_tracks").addColumn("album_folder", "text").execute();
+      await db.schema.alterTable("catalog_tracks").addColumn("album_artist_tag", "text").execute();
+      await db.schema
+        .alterTable("catalog_tracks")
+        .addColumn("compilation_tag", "integer", (col) => col.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable("catalog_tracks").addColumn("original_year", "integer").execute();
+      await db.schema
+        .createIndex("catalog_tracks_by_album_folder")
+        .on("catalog_tracks")
+        .column("album_folder")
+        .execute();
+      await db.schema
+        .createTable("catalog_albums")
+        .addColumn("id", "varchar(64)", (col) => col.primaryKey())
+        .addColumn("title", "text", (col) => col.notNull())
+        .addColumn("album_artist", "text", (col) => col.notNull())
+        .addColumn("artist_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("year", "integer")
+        .addColumn("genre", "text")
+        .addColumn("compilation", "integer", (col) => col.notNull())
+        .addColumn("track_count", "integer", (col) => col.notNull())
+        .addColumn("disc_count", "integer", (col) => col.notNull())
+        .addColumn("duration_ms", "bigint", (col) => col.notNull())
+        .addColumn("has_cover", "integer", (col) => col.notNull())
+        .addColumn("mb_album_id", "text")
+        .addColumn("added_at", "bigint", (col) => col.notNull())
+        .execute();
+      for (const column of ["genre", "year", "added_at"])
+        await db.schema
+          .createIndex(`catalog_albums_by_${column}`)
+          .on("catalog_albums")
+          .column(column)
+          .execute();
+      for (const [table, owner] of [
+        ["catalog_track_artists", "track_id"],
+        ["catalog_album_artists", "album_id"],
+      ] as const) {
+        await db.schema
+          .createTable(table)
+          .addColumn(owner, "varchar(64)", (col) => col.notNull())
+          .addColumn("position", "integer", (col) => col.notNull())
+          .addColumn("artist_id", "varchar(64)", (col) => col.notNull())
+          .addColumn("name", "text", (col) => col.notNull())
+          .addPrimaryKeyConstraint(`${table}_pk`, [owner, "position"])
+          .execute();
+        await db.schema.createIndex(`${table}_by_artist`).on(table).column("artist_id").execute();
+      }
+      /** An album id that went away (its tracks now form another album) answers with the album it became. */
+      await db.schema
+        .createTable("catalog_album_aliases")
+        .addColumn("old_id", "varchar(64)", (col) => col.primaryKey())
+        .addColumn("album_id", "varchar(64)", (col) => col.notNull())
+        .execute();
+
+      await sql`
+        insert into catalog_albums (id, title, album_artist, artist_id, year, genre, compilation, track_count,
+          disc_count, duration_ms, has_cover, mb_album_id, added_at)
+        select album_id, min(album), min(album_artist), min(artist_id), max(year), min(genre), max(compilation),
+          count(*), coalesce(max(disc_no), 1), sum(duration_ms),
+          case when max(has_picture) > 0 or max(folder_cover) is not null then 1 else 0 end,
+          min(mb_album_id), min(added_at)
+        from catalog_tracks group by album_id`.execute(db);
+      const albums = await sql<{ id: string; album_artist: string }>`
+        select id, album_artist from catalog_albums`.execute(db);
+      const tracks = await sql<{ id: string; artist: string }>`select id, artist from catalog_tracks`.execute(
+        db,
+      );
+      const credits = db as Kysely<Record<string, Record<string, unknown>>>;
+      const credit = (owner: string, id: string, name: string) => ({
+        [owner]: id,
+        position: 0,
+        artist_id: idOf002(name),
+        name,
+      });
+      for (let i = 0; i < albums.rows.length; i += 500)
+        await credits
+          .insertInto("catalog_album_artists")
+          .values(albums.rows.slice(i, i + 500).map((a) => credit("album_id", a.id, a.album_artist)))
+          .execute();
+      for (let i = 0; i < tracks.rows.length; i += 500)
+        await credits
+          .insertInto("catalog_track_artists")
+          .values(tracks.rows.slice(i, i + 500).map((t) => credit("track_id", t.id, t.artist)))
+          .execute();
+      await sql`update catalog_tracks set mtime_ms = -1`.execute(db);
     },
   },
 };

@@ -1,16 +1,17 @@
-// One scan of the library folders: walk, re-read only changed files, keep ids of moved files, record what cannot be read
-// (cover art too large to decode included).
+// One scan of the library folders: walk, re-read only changed files, keep ids of moved files, record what cannot be
+// read (cover art too large to decode included), and group tracks into albums again wherever a folder's tracks changed.
 import { randomBytes } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import { dirname, extname, join } from "node:path";
 import type { ScanStatus } from "@soundmesh/protocol";
+import { groupKeyOf, identifyAlbum, type AlbumIdentity, type GroupMember } from "./album-grouping";
 import { oversizeReason } from "./covers";
-import type { CatalogStore, TrackRow } from "./sql-store";
+import { readFileEnds } from "./file-ends";
+import type { CatalogStore, Regrouped, TrackRow, TrackUpsert } from "./sql-store";
 import {
   AUDIO_EXTENSIONS,
   IMAGE_EXTENSIONS,
-  VARIOUS_ARTISTS,
-  fingerprintOf,
+  albumFolderOf,
   idOf,
   rankFolderCovers,
   readTags,
@@ -30,6 +31,13 @@ interface FoundFile {
   path: string;
   sizeBytes: number;
   mtimeMs: number;
+}
+
+interface ReadFile {
+  file: FoundFile;
+  tags: TrackTags;
+  fingerprint: string;
+  albumFolder: string;
 }
 
 export interface ScanOptions {
@@ -104,24 +112,58 @@ async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Pr
   return results;
 }
 
-/** Tracks in one folder with one album title but several artists and no album artist form a compilation. */
-function markFolderCompilations(
-  read: Array<{ file: FoundFile; tags: TrackTags; albumArtistTagged: boolean }>,
-): void {
-  const groups = new Map<string, typeof read>();
-  for (const entry of read) {
-    const key = `${dirname(entry.file.path)}\u0000${entry.tags.album.toLowerCase()}`;
-    groups.set(key, [...(groups.get(key) ?? []), entry]);
-  }
-  for (const group of groups.values()) {
-    const artists = new Set(group.map((entry) => entry.tags.artist.toLowerCase()));
-    if (artists.size > 1 && group.every((entry) => !entry.albumArtistTagged)) {
-      for (const entry of group) {
-        entry.tags.compilation = true;
-        entry.tags.albumArtist = VARIOUS_ARTISTS;
-      }
-    }
-  }
+const memberOfRead = ({ tags, albumFolder }: ReadFile): GroupMember => ({
+  albumFolder,
+  album: tags.album,
+  artist: tags.artist,
+  primaryArtist: tags.credits[0] ?? tags.artist,
+  albumArtistTag: tags.albumArtistTag,
+  compilationTag: tags.compilationTag,
+});
+
+/** A stored track as a group member; its first credit is not stored apart, so its primary artist is its tag split. */
+const memberOfRow = (row: TrackRow, store: CatalogStore): GroupMember => ({
+  albumFolder: row.album_folder ?? dirname(row.path),
+  album: row.album,
+  artist: row.artist,
+  primaryArtist: store.splitArtists(row.artist)[0] ?? row.artist,
+  albumArtistTag: row.album_artist_tag,
+  compilationTag: Number(row.compilation_tag) !== 0,
+});
+
+/**
+ * The album of every track in a group a scan touched: the files it read, with the tracks already stored in the same
+ * album folders (minus those read again or gone). Stored tracks whose album changes are returned as regrouped.
+ */
+async function groupAlbums(
+  store: CatalogStore,
+  read: readonly ReadFile[],
+  touchedFolders: ReadonlySet<string>,
+  replacedPaths: ReadonlySet<string>,
+): Promise<{ identities: Map<string, AlbumIdentity>; regrouped: Regrouped[] }> {
+  const stored = (await store.tracksInFolders([...touchedFolders])).filter(
+    (row) => !replacedPaths.has(row.path),
+  );
+  const groups = new Map<string, GroupMember[]>();
+  const add = (member: GroupMember) => {
+    const key = groupKeyOf(member);
+    groups.set(key, [...(groups.get(key) ?? []), member]);
+  };
+  for (const entry of read) add(memberOfRead(entry));
+  for (const row of stored) add(memberOfRow(row, store));
+  const identities = new Map([...groups].map(([key, members]) => [key, identifyAlbum(members)]));
+  const regrouped = stored.flatMap((row) => {
+    const identity = identities.get(groupKeyOf(memberOfRow(row, store)))!;
+    const compilation = identity.compilation ? 1 : 0;
+    const isSame =
+      row.album_id === identity.albumId &&
+      row.album_artist === identity.albumArtist &&
+      Number(row.compilation) === compilation;
+    return isSame
+      ? []
+      : [{ id: row.id, album_id: identity.albumId, album_artist: identity.albumArtist, compilation }];
+  });
+  return { identities, regrouped };
 }
 
 interface ScanError {
@@ -200,7 +242,8 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
       try {
         if (file.sizeBytes === 0) throw new Error("empty file (0 bytes)");
         if (!AUDIO_EXTENSIONS.has(extname(file.path).toLowerCase())) throw new Error("not an audio file");
-        const tags = await readTags(file.root, file.path, checkPicture);
+        const ends = await readFileEnds(file.path, file.sizeBytes);
+        const tags = await readTags(file.root, file.path, ends, store.splitArtists, checkPicture);
         if (tags.pictureProblem)
           artErrors.push({
             path: file.path,
@@ -209,13 +252,12 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
             mtime_ms: file.mtimeMs,
             seen_at: nowMs(),
           });
-        const fingerprint = await fingerprintOf(file.path, file.sizeBytes);
         return {
           file,
           tags,
-          fingerprint,
-          albumArtistTagged: tags.albumArtist !== tags.artist || tags.compilation,
-        };
+          fingerprint: ends.fingerprint,
+          albumFolder: albumFolderOf(file.root, file.path),
+        } satisfies ReadFile;
       } catch (error) {
         errors.push({
           path: file.path,
@@ -232,7 +274,6 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
       }
     })
   ).filter((entry) => entry !== undefined);
-  markFolderCompilations(read);
   const folderCovers = await chooseFolderCovers(
     new Set(read.map(({ file }) => dirname(file.path))),
     images,
@@ -245,7 +286,8 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
   let added = 0;
   let updated = 0;
   const movedIds = new Set<string>();
-  const upserts: TrackRow[] = read.map(({ file, tags, fingerprint }) => {
+  const previousOf = new Map<string, (typeof vanished)[number]>();
+  for (const { file, fingerprint } of read) {
     let previous = known.get(file.path);
     if (!previous) {
       const moved = vanishedByFingerprint.get(fingerprint);
@@ -254,6 +296,24 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
         movedIds.add(moved.id);
       }
     }
+    if (previous) previousOf.set(file.path, previous);
+  }
+  const failedPaths = new Set(errors.map((error) => error.path));
+  // Every album folder a change touched, where files were read and where stored tracks went or moved away.
+  const leaving = [...vanished, ...[...failedPaths].flatMap((path) => known.get(path) ?? [])];
+  const touchedFolders = new Set([
+    ...read.map((entry) => entry.albumFolder),
+    ...[...previousOf.values(), ...leaving].map((state) => state.album_folder ?? dirname(state.path)),
+  ]);
+  const replacedPaths = new Set([
+    ...read.map((entry) => entry.file.path),
+    ...leaving.map((state) => state.path),
+  ]);
+  const { identities, regrouped } = await groupAlbums(store, read, touchedFolders, replacedPaths);
+  const upserts: TrackUpsert[] = read.map((entry) => {
+    const { file, tags, fingerprint, albumFolder } = entry;
+    const previous = previousOf.get(file.path);
+    const album = identities.get(groupKeyOf(memberOfRead(entry)))!;
     if (previous) updated += 1;
     else added += 1;
     const folderCover = folderCovers.chosen.get(dirname(file.path)) ?? null;
@@ -265,14 +325,19 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
       fingerprint,
       title: tags.title,
       artist: tags.artist,
-      artist_id: idOf(tags.albumArtist),
+      artist_id: idOf(tags.credits[0] ?? tags.artist),
+      credits: tags.credits,
       album: tags.album,
-      album_id: idOf(tags.albumArtist, tags.album),
-      album_artist: tags.albumArtist,
-      compilation: tags.compilation ? 1 : 0,
+      album_id: album.albumId,
+      album_artist: album.albumArtist,
+      compilation: album.compilation ? 1 : 0,
+      album_folder: albumFolder,
+      album_artist_tag: tags.albumArtistTag,
+      compilation_tag: tags.compilationTag ? 1 : 0,
       track_no: tags.trackNumber,
       disc_no: tags.discNumber,
       year: tags.year,
+      original_year: tags.originalYear,
       genre: tags.genre,
       duration_ms: tags.durationMs,
       codec: tags.codec,
@@ -287,7 +352,6 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
       updated_at: now,
     };
   });
-  const failedPaths = new Set(errors.map((error) => error.path));
   const deletions = vanished.filter((state) => !movedIds.has(state.id)).map((state) => state.id);
   // A known track that now fails to read is removed from the catalog (and reported), not kept stale.
   for (const path of failedPaths) {
@@ -303,7 +367,13 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
       : !seen.has(path) || (rereadPaths.has(path) && !failedPaths.has(path)),
   );
   // Cleared paths are deleted before errors are written, so an error found again in this scan stays.
-  await store.applyScan({ upserts, deletions, errors: [...errors, ...artErrors], clearedErrorPaths });
+  await store.applyScan({
+    upserts,
+    deletions,
+    errors: [...errors, ...artErrors],
+    clearedErrorPaths,
+    regrouped,
+  });
   const removed = deletions.length;
   const errorCount = errors.length + artErrors.length;
   report("idle", done, changed.length, errorCount);

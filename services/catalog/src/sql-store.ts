@@ -1,71 +1,67 @@
-// The catalog's SQL store: tracks are rows; albums and artists are read as aggregates over them (same SQL on both dialects).
-import { sql, type Db, type Kysely } from "@soundmesh/db";
-import type { AlbumRecord, ArtistRecord, SearchDocument, SmartRules, TrackRecord } from "@soundmesh/protocol";
+// The catalog's SQL store: tracks are rows written by scans; albums and artist credits are derived from them in the
+// same transaction (album-rows.ts) and read by browse-queries.ts. The same SQL runs on SQLite and PostgreSQL.
+import { sql, type Db } from "@soundmesh/db";
+import type {
+  AlbumRecord,
+  ArtistCredit,
+  ArtistRecord,
+  SearchDocument,
+  SmartRules,
+  TrackRecord,
+} from "@soundmesh/protocol";
+import { defaultSplitArtists, type SplitArtists } from "./artist-credits";
+import { recordAlbumAliases, rederiveAlbums } from "./album-rows";
+import {
+  browseAlbum,
+  browseAlbums,
+  browseArtists,
+  genresOfAlbums,
+  yearsOfAlbums,
+  type AlbumFilter,
+  type AlbumOrder,
+  type ArtistOrder,
+  type Page,
+} from "./browse-queries";
+import { chunks, num, numOrNull, type CatalogDb, type TrackRow } from "./catalog-tables";
+import { idOf } from "./tags";
 
-export interface TrackRow {
+export type { Page } from "./browse-queries";
+export type { TrackRow } from "./catalog-tables";
+
+/** A scanned track to write. Fields added after the first release may be left out (they default as for old rows). */
+export type TrackUpsert = Omit<
+  TrackRow,
+  "album_folder" | "album_artist_tag" | "compilation_tag" | "original_year"
+> &
+  Partial<Pick<TrackRow, "album_folder" | "album_artist_tag" | "compilation_tag" | "original_year">> & {
+    /** The artists it credits, in order; left out, the artist tag is split. */
+    credits?: readonly string[];
+  };
+
+/** A track whose album changed because other tracks of its folder did (its own file did not). */
+export interface Regrouped {
   id: string;
-  path: string;
-  size_bytes: number;
-  mtime_ms: number;
-  fingerprint: string;
-  title: string;
-  artist: string;
-  artist_id: string;
-  album: string;
   album_id: string;
   album_artist: string;
   compilation: number;
-  track_no: number | null;
-  disc_no: number | null;
-  year: number | null;
-  genre: string | null;
-  duration_ms: number;
-  codec: string | null;
-  bitrate_kbps: number | null;
-  mb_track_id: string | null;
-  mb_album_id: string | null;
-  rg_track_db: number | null;
-  rg_album_db: number | null;
-  has_picture: number;
-  folder_cover: string | null;
-  added_at: number;
-  updated_at: number;
-}
-
-interface CatalogTables {
-  catalog_tracks: TrackRow;
-  catalog_scan_errors: {
-    path: string;
-    reason: string;
-    size_bytes: number;
-    mtime_ms: number;
-    seen_at: number;
-  };
 }
 
 export type FileState = Pick<
   TrackRow,
-  "id" | "path" | "size_bytes" | "mtime_ms" | "fingerprint" | "added_at"
+  "id" | "path" | "size_bytes" | "mtime_ms" | "fingerprint" | "added_at" | "album_folder" | "album"
 >;
 
-export interface Page<T> {
-  items: T[];
-  total: number;
-}
-
-const num = (value: unknown): number => Number(value ?? 0);
-const numOrNull = (value: unknown): number | null =>
-  value === null || value === undefined ? null : Number(value);
-
-export function trackOf(row: TrackRow): TrackRecord {
+export function trackOf(row: TrackRow, credits: readonly ArtistCredit[] = [], hasCover = false): TrackRecord {
   return {
     id: row.id,
     title: row.title,
     artist: row.artist,
-    artistId: row.artist_id,
+    artistId: credits[0]?.id ?? row.artist_id,
+    artists: credits.length > 0 ? [...credits] : [{ id: row.artist_id, name: row.artist }],
     album: row.album,
     albumId: row.album_id,
     albumArtist: row.album_artist,
+    hasCover,
     trackNumber: numOrNull(row.track_no),
     discNumber: numOrNull(row.disc_no),
     year: numOrNull(row.year),
@@ -79,61 +75,123 @@ export function trackOf(row: TrackRow): TrackRecord {
   };
 }
 
-export class CatalogStore {
-  private readonly db: Kysely<CatalogTables>;
+export interface CatalogStoreOptions {
+  /** How an artist tag names several artists (library.artistSeparators); "feat.", "ft.", "featuring", "&", ";". */
+  splitArtists?: SplitArtists;
+}
 
-  constructor(db: Db) {
-    this.db = db.kysely as Kysely<CatalogTables>;
+export class CatalogStore {
+  private readonly db: CatalogDb;
+  readonly splitArtists: SplitArtists;
+
+  constructor(db: Db, options: CatalogStoreOptions = {}) {
+    this.db = db.kysely as CatalogDb;
+    this.splitArtists = options.splitArtists ?? defaultSplitArtists;
   }
 
   async fileStates(): Promise<FileState[]> {
     return this.db
       .selectFrom("catalog_tracks")
-      .select(["id", "path", "size_bytes", "mtime_ms", "fingerprint", "added_at"])
+      .select(["id", "path", "size_bytes", "mtime_ms", "fingerprint", "added_at", "album_folder", "album"])
       .execute();
+  }
+
+  /** The tracks of these album folders, for grouping them again with the files a scan read. */
+  async tracksInFolders(folders: readonly string[]): Promise<TrackRow[]> {
+    const rows: TrackRow[] = [];
+    for (const part of chunks([...new Set(folders)]))
+      rows.push(
+        ...(await this.db
+          .selectFrom("catalog_tracks")
+          .selectAll()
+          .where("album_folder", "in", part)
+          .execute()),
+      );
+    return rows;
   }
 
   /** Applies one scan's changes in a transaction: the catalog never shows half a scan. */
   async applyScan(changes: {
-    upserts: TrackRow[];
-    deletions: string[];
+    upserts: readonly TrackUpsert[];
+    deletions: readonly string[];
     errors: Array<{ path: string; reason: string; size_bytes: number; mtime_ms: number; seen_at: number }>;
-    clearedErrorPaths: string[];
+    clearedErrorPaths: readonly string[];
+    regrouped?: readonly Regrouped[];
   }): Promise<void> {
+    const regrouped = changes.regrouped ?? [];
     await this.db.transaction().execute(async (trx) => {
-      for (const ids of chunks(changes.deletions, 500))
-        await trx.deleteFrom("catalog_tracks").where("id", "in", ids).execute();
-      for (const row of changes.upserts) {
-        await trx
-          .deleteFrom("catalog_tracks")
-          .where("path", "=", row.path)
-          .where("id", "<>", row.id)
+      const previousAlbums = new Map<string, string>();
+      const ids = [
+        ...changes.upserts.map((row) => row.id),
+        ...changes.deletions,
+        ...regrouped.map((r) => r.id),
+      ];
+      for (const part of chunks(ids)) {
+        const rows = await trx
+          .selectFrom("catalog_tracks")
+          .select(["id", "album_id"])
+          .where("id", "in", part)
           .execute();
-        const { id: _id, ...rest } = row;
-        await trx
-          .insertInto("catalog_tracks")
-          .values(row)
-          .onConflict((conflict) => conflict.column("id").doUpdateSet(rest))
-          .execute();
+        for (const row of rows) previousAlbums.set(row.id, row.album_id);
       }
-      for (const paths of chunks(changes.clearedErrorPaths, 500)) {
+      for (const part of chunks(changes.deletions)) {
+        await trx.deleteFrom("catalog_tracks").where("id", "in", part).execute();
+        await trx.deleteFrom("catalog_track_artists").where("track_id", "in", part).execute();
+      }
+      for (const upsert of changes.upserts) await this.writeTrack(trx, upsert);
+      for (const change of regrouped) {
+        const { id, ...albumFields } = change;
+        await trx.updateTable("catalog_tracks").set(albumFields).where("id", "=", id).execute();
+      }
+      const moves = [...changes.upserts, ...regrouped].flatMap((row) => {
+        const from = previousAlbums.get(row.id);
+        return from === undefined ? [] : [{ from, to: row.album_id }];
+      });
+      const touched = new Set([
+        ...previousAlbums.values(),
+        ...changes.upserts.map((row) => row.album_id),
+        ...regrouped.map((row) => row.album_id),
+      ]);
+      const living = await rederiveAlbums(trx, touched, this.splitArtists);
+      await recordAlbumAliases(trx, moves, living);
+      for (const paths of chunks(changes.clearedErrorPaths))
         await trx.deleteFrom("catalog_scan_errors").where("path", "in", paths).execute();
-      }
       for (const error of changes.errors) {
+        const { path: _path, ...rest } = error;
         await trx
           .insertInto("catalog_scan_errors")
           .values(error)
-          .onConflict((conflict) =>
-            conflict.column("path").doUpdateSet({
-              reason: error.reason,
-              size_bytes: error.size_bytes,
-              mtime_ms: error.mtime_ms,
-              seen_at: error.seen_at,
-            }),
-          )
+          .onConflict((conflict) => conflict.column("path").doUpdateSet(rest))
           .execute();
       }
     });
+  }
+
+  private async writeTrack(trx: CatalogDb, upsert: TrackUpsert): Promise<void> {
+    const { credits, ...given } = upsert;
+    const row: TrackRow = {
+      album_folder: null,
+      album_artist_tag: null,
+      compilation_tag: 0,
+      original_year: null,
+      ...given,
+    };
+    await trx.deleteFrom("catalog_tracks").where("path", "=", row.path).where("id", "<>", row.id).execute();
+    const { id: _id, ...rest } = row;
+    await trx
+      .insertInto("catalog_tracks")
+      .values(row)
+      .onConflict((conflict) => conflict.column("id").doUpdateSet(rest))
+      .execute();
+    await trx.deleteFrom("catalog_track_artists").where("track_id", "=", row.id).execute();
+    const names = credits && credits.length > 0 ? credits : this.splitArtists(row.artist);
+    const rows = (names.length > 0 ? names : [row.artist]).map((name, position) => ({
+      track_id: row.id,
+      position,
+      artist_id: idOf(name),
+      name,
+    }));
+    await trx.insertInto("catalog_track_artists").values(rows).execute();
   }
 
   async errorStates(): Promise<Array<{ path: string; size_bytes: number; mtime_ms: number }>> {
@@ -165,15 +223,48 @@ export class CatalogStore {
     return this.db.selectFrom("catalog_tracks").selectAll().where("id", "=", id).executeTakeFirst();
   }
 
-  async tracksByIds(ids: string[]): Promise<TrackRow[]> {
-    if (ids.length === 0) return [];
-    return this.db.selectFrom("catalog_tracks").selectAll().where("id", "in", ids).execute();
+  async tracksByIds(ids: readonly string[]): Promise<TrackRow[]> {
+    const rows: TrackRow[] = [];
+    for (const part of chunks([...ids]))
+      rows.push(
+        ...(await this.db.selectFrom("catalog_tracks").selectAll().where("id", "in", part).execute()),
+      );
+    return rows;
+  }
+
+  /** Track records with their credited artists, in the order of the rows given. */
+  async trackRecords(rows: readonly TrackRow[]): Promise<TrackRecord[]> {
+    const credits = new Map<string, ArtistCredit[]>();
+    for (const part of chunks(rows.map((row) => row.id))) {
+      const found = await this.db
+        .selectFrom("catalog_track_artists")
+        .select(["track_id", "artist_id", "name"])
+        .where("track_id", "in", part)
+        .orderBy("track_id")
+        .orderBy("position")
+        .execute();
+      for (const credit of found)
+        credits.set(credit.track_id, [
+          ...(credits.get(credit.track_id) ?? []),
+          { id: credit.artist_id, name: credit.name },
+        ]);
+    }
+    const withCover = new Set<string>();
+    for (const part of chunks([...new Set(rows.map((row) => row.album_id))]))
+      for (const album of await this.db
+        .selectFrom("catalog_albums")
+        .select("id")
+        .where("id", "in", part)
+        .where("has_cover", "!=", 0)
+        .execute())
+        withCover.add(album.id);
+    return rows.map((row) => trackOf(row, credits.get(row.id), withCover.has(row.album_id)));
   }
 
   /** Tracks whose title is one of these (compared in lower case), for matching playlist-file entries by tags. */
   async tracksByTitles(titles: string[]): Promise<TrackRow[]> {
     const rows: TrackRow[] = [];
-    for (const part of chunks([...new Set(titles.map((t) => t.toLowerCase()))], 500))
+    for (const part of chunks([...new Set(titles.map((t) => t.toLowerCase()))]))
       rows.push(
         ...(await this.db
           .selectFrom("catalog_tracks")
@@ -184,7 +275,6 @@ export class CatalogStore {
     return rows;
   }
 
-  /** The ids of the tracks a smart playlist's rules select, in the rules' order. */
   async recentTrackIds(limit: number, offset: number): Promise<string[]> {
     const rows = await this.db
       .selectFrom("catalog_tracks")
@@ -197,6 +287,7 @@ export class CatalogStore {
     return rows.map((row) => row.id);
   }
 
+  /** The ids of the tracks a smart playlist's rules select, in the rules' order. */
   async smartTrackIds(rules: SmartRules, nowMs: number): Promise<string[]> {
     let query = this.db.selectFrom("catalog_tracks").select("id");
     if (rules.genres.length > 0)
@@ -207,8 +298,17 @@ export class CatalogStore {
       );
     if (rules.artists.length > 0) {
       const artists = rules.artists.map((a) => a.toLowerCase());
+      // An artist rule also takes tracks that credit the artist among others ("A feat. B" for B).
+      const credited = this.db
+        .selectFrom("catalog_track_artists")
+        .select("track_id")
+        .where(sql`lower(name)`, "in", artists);
       query = query.where((eb) =>
-        eb.or([eb(sql`lower(artist)`, "in", artists), eb(sql`lower(album_artist)`, "in", artists)]),
+        eb.or([
+          eb(sql`lower(artist)`, "in", artists),
+          eb(sql`lower(album_artist)`, "in", artists),
+          eb("id", "in", credited),
+        ]),
       );
     }
     if (rules.yearFrom !== null) query = query.where("year", ">=", rules.yearFrom);
@@ -242,138 +342,25 @@ export class CatalogStore {
       .execute();
   }
 
-  private albumQuery() {
-    return this.db
-      .selectFrom("catalog_tracks")
-      .select((eb) => [
-        "album_id as id",
-        eb.fn.min("album").as("title"),
-        eb.fn.min("album_artist").as("album_artist"),
-        eb.fn.min("artist_id").as("artist_id"),
-        eb.fn.max("year").as("year"),
-        eb.fn.min("genre").as("genre"),
-        eb.fn.max("compilation").as("compilation"),
-        eb.fn.countAll().as("track_count"),
-        eb.fn.max("disc_no").as("disc_count"),
-        eb.fn.sum("duration_ms").as("duration_ms"),
-        eb.fn.max("has_picture").as("has_picture"),
-        eb.fn.max("folder_cover").as("folder_cover"),
-        eb.fn.min("mb_album_id").as("mb_album_id"),
-        eb.fn.min("added_at").as("added_at"),
-      ])
-      .groupBy("album_id");
+  /** The album with this id, or with the id an old one became (see recordAlbumAliases). */
+  album(albumId: string): Promise<AlbumRecord | undefined> {
+    return browseAlbum(this.db, albumId);
   }
 
-  private static albumOf(row: Record<string, unknown>): AlbumRecord {
-    return {
-      id: String(row.id),
-      title: String(row.title),
-      albumArtist: String(row.album_artist),
-      artistId: String(row.artist_id),
-      year: numOrNull(row.year),
-      genre: (row.genre as string | null) ?? null,
-      compilation: num(row.compilation) !== 0,
-      trackCount: num(row.track_count),
-      discCount: Math.max(1, num(row.disc_count)),
-      durationMs: num(row.duration_ms),
-      hasCover: num(row.has_picture) !== 0 || row.folder_cover !== null,
-      musicBrainzAlbumId: (row.mb_album_id as string | null) ?? null,
-      addedAt: num(row.added_at),
-    };
+  albums(filter: AlbumFilter, order: AlbumOrder, limit: number, offset: number): Promise<Page<AlbumRecord>> {
+    return browseAlbums(this.db, filter, order, limit, offset);
   }
 
-  async album(albumId: string): Promise<AlbumRecord | undefined> {
-    const row = await this.albumQuery().where("album_id", "=", albumId).executeTakeFirst();
-    return row ? CatalogStore.albumOf(row) : undefined;
+  artists(order: ArtistOrder, limit: number, offset: number, artistId?: string): Promise<Page<ArtistRecord>> {
+    return browseArtists(this.db, order, limit, offset, artistId);
   }
 
-  /** Albums filtered by a column, ordered, paged; total counts every matching album. */
-  async albums(
-    filter: { artistId?: string; genre?: string; year?: number },
-    order: "title" | "recent" | "random",
-    limit: number,
-    offset: number,
-  ): Promise<Page<AlbumRecord>> {
-    let query = this.albumQuery();
-    let count = this.db
-      .selectFrom("catalog_tracks")
-      .select((eb) => eb.fn.count("album_id").distinct().as("n"));
-    if (filter.artistId !== undefined) {
-      query = query.where("artist_id", "=", filter.artistId);
-      count = count.where("artist_id", "=", filter.artistId);
-    }
-    if (filter.genre !== undefined) {
-      query = query.where("genre", "=", filter.genre);
-      count = count.where("genre", "=", filter.genre);
-    }
-    if (filter.year !== undefined) {
-      query = query.where("year", "=", filter.year);
-      count = count.where("year", "=", filter.year);
-    }
-    const ordered =
-      order === "recent"
-        ? query.orderBy(sql`min(added_at)`, "desc").orderBy("album_id")
-        : order === "random"
-          ? query.orderBy(sql`random()`)
-          : query.orderBy(sql`lower(min(album))`).orderBy("album_id");
-    const rows = await ordered.limit(limit).offset(offset).execute();
-    return {
-      items: rows.map((row) => CatalogStore.albumOf(row)),
-      total: num((await count.executeTakeFirst())?.n),
-    };
+  genres(): Promise<Array<{ genre: string; albumCount: number }>> {
+    return genresOfAlbums(this.db);
   }
 
-  async artists(limit: number, offset: number, artistId?: string): Promise<Page<ArtistRecord>> {
-    let query = this.db
-      .selectFrom("catalog_tracks")
-      .select((eb) => [
-        "artist_id as id",
-        eb.fn.min("album_artist").as("name"),
-        eb.fn.count("album_id").distinct().as("album_count"),
-        eb.fn.countAll().as("track_count"),
-      ])
-      .groupBy("artist_id");
-    if (artistId !== undefined) query = query.where("artist_id", "=", artistId);
-    const rows = await query
-      .orderBy(sql`lower(min(album_artist))`)
-      .limit(limit)
-      .offset(offset)
-      .execute();
-    const total = await this.db
-      .selectFrom("catalog_tracks")
-      .select((eb) => eb.fn.count("artist_id").distinct().as("n"))
-      .executeTakeFirst();
-    return {
-      items: rows.map((r) => ({
-        id: String(r.id),
-        name: String(r.name),
-        albumCount: num(r.album_count),
-        trackCount: num(r.track_count),
-      })),
-      total: num(total?.n),
-    };
-  }
-
-  async genres(): Promise<Array<{ genre: string; albumCount: number }>> {
-    const rows = await this.db
-      .selectFrom("catalog_tracks")
-      .select((eb) => ["genre", eb.fn.count("album_id").distinct().as("n")])
-      .where("genre", "is not", null)
-      .groupBy("genre")
-      .orderBy("genre")
-      .execute();
-    return rows.map((r) => ({ genre: String(r.genre), albumCount: num(r.n) }));
-  }
-
-  async years(): Promise<Array<{ year: number; albumCount: number }>> {
-    const rows = await this.db
-      .selectFrom("catalog_tracks")
-      .select((eb) => ["year", eb.fn.count("album_id").distinct().as("n")])
-      .where("year", "is not", null)
-      .groupBy("year")
-      .orderBy("year", "desc")
-      .execute();
-    return rows.map((r) => ({ year: num(r.year), albumCount: num(r.n) }));
+  years(): Promise<Array<{ year: number; albumCount: number }>> {
+    return yearsOfAlbums(this.db);
   }
 
   async randomTracks(limit: number): Promise<TrackRow[]> {
@@ -385,7 +372,7 @@ export class CatalogStore {
       .execute();
   }
 
-  /** Every track, album and artist as a search document; the cursor pages over tracks by rowid-free ordering. */
+  /** Every track, album and credited artist as a search document; the cursor pages over tracks. */
   async searchDocuments(
     cursor: number,
     limit: number,
@@ -421,13 +408,13 @@ export class CatalogStore {
           popularity: album.trackCount,
         });
       }
-      const artists = await this.artists(1_000_000, 0);
+      const artists = await this.artists("name", 1_000_000, 0);
       for (const artist of artists.items) {
         documents.push({
           id: artist.id,
           kind: "artist",
           title: artist.name,
-          subtitle: `${artist.albumCount} albums`,
+          subtitle: artistSubtitle(artist),
           artist: artist.name,
           album: "",
           year: null,
@@ -439,8 +426,11 @@ export class CatalogStore {
   }
 }
 
-function chunks<T>(items: T[], size: number): T[][] {
-  const result: T[][] = [];
-  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
-  return result;
+const plural = (count: number, one: string) => `${count} ${one}${count === 1 ? "" : "s"}`;
+
+function artistSubtitle(artist: ArtistRecord): string {
+  if (artist.albumCount > 0) return plural(artist.albumCount, "album");
+  return artist.appearsOnCount > 0
+    ? `Appears on ${plural(artist.appearsOnCount, "album")}`
+    : plural(artist.trackCount, "song");
 }

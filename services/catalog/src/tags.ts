@@ -1,8 +1,10 @@
-// Reads a file's tags with music-metadata and fills what is missing from file and folder names.
+// Reads a file's tags with music-metadata (never the whole file, where a header or the last Ogg page gives the
+// duration) and fills what is missing from the file's name and the folders below the library folder.
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
 import { basename, dirname, extname, relative, sep } from "node:path";
-import { parseFile } from "music-metadata";
+import { parseFile, type IAudioMetadata } from "music-metadata";
+import type { SplitArtists } from "./artist-credits";
+import { oggDurationSeconds, type FileEnds } from "./file-ends";
 
 export const AUDIO_EXTENSIONS = new Set([
   ".mp3",
@@ -26,16 +28,24 @@ export const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".gif
 const COVER_NAMES = ["cover", "folder", "front", "album", "albumart"];
 
 export const VARIOUS_ARTISTS = "Various Artists";
+export const UNKNOWN_ARTIST = "Unknown Artist";
+export const UNKNOWN_ALBUM = "Unknown Album";
 
+/** What one file's tags say (or its names, untagged), before it is grouped with the other tracks of its album. */
 export interface TrackTags {
   title: string;
+  /** The artist as the tag spells it ("A feat. B"), for display. */
   artist: string;
+  /** Every artist the track credits, in order: the multi-valued ARTISTS tag, or the artist tag split. */
+  credits: string[];
   album: string;
-  albumArtist: string;
-  compilation: boolean;
+  albumArtistTag: string | null;
+  compilationTag: boolean;
   trackNumber: number | null;
   discNumber: number | null;
   year: number | null;
+  /** The original release year (ORIGINALDATE, TDOR), which albums prefer. */
+  originalYear: number | null;
   genre: string | null;
   durationMs: number;
   codec: string | null;
@@ -51,21 +61,6 @@ export interface TrackTags {
 export function idOf(...parts: string[]): string {
   const key = parts.map((part) => part.normalize("NFKC").toLowerCase().trim()).join("\u0000");
   return createHash("sha256").update(key).digest("base64url").slice(0, 22);
-}
-
-/** Content fingerprint of a file (size and its first and last 64 KiB): a moved file keeps its track id. */
-export async function fingerprintOf(path: string, sizeBytes: number): Promise<string> {
-  const handle = await open(path, "r");
-  try {
-    const span = Math.min(65_536, sizeBytes);
-    const head = Buffer.alloc(span);
-    const tail = Buffer.alloc(span);
-    await handle.read(head, 0, span, 0);
-    await handle.read(tail, 0, span, Math.max(0, sizeBytes - span));
-    return createHash("sha256").update(String(sizeBytes)).update(head).update(tail).digest("hex");
-  } finally {
-    await handle.close();
-  }
 }
 
 const titleCase = (text: string) => text.replace(/\b\p{L}/gu, (letter) => letter.toUpperCase());
@@ -97,24 +92,97 @@ export function titleFromFileName(path: string): {
   return { title: tidyName(name) || basename(path), trackNumber, discNumber };
 }
 
-/** Folder names give album (parent) and artist (grandparent, or the library folder itself) when the tags do not. */
+/** A folder holding one disc of an album: "CD1", "CD 2", "Disc 2", "disk_3", "Disc 1 - The Early Years". */
+const DISC_FOLDER = /^(?:cd|disc|disk)[\s._-]*(\d{1,2})(?:\s*[-–:.]\s*.*)?$/i;
+
+export function discOfFolder(name: string): number | null {
+  const match = DISC_FOLDER.exec(name.trim());
+  return match ? Number(match[1]) : null;
+}
+
+/** The folders between a library folder and a file, without a last disc folder (and which disc it names). */
+function foldersBelow(root: string, path: string): { parts: string[]; disc: number | null } {
+  const parts = relative(root, dirname(path))
+    .split(sep)
+    .filter((part) => part && part !== ".");
+  const disc = parts.length > 0 ? discOfFolder(parts[parts.length - 1]!) : null;
+  return { parts: disc === null ? parts : parts.slice(0, -1), disc };
+}
+
+/** The folder an album's files share: the file's own, or above it when that is a disc folder (never above the root). */
+export function albumFolderOf(root: string, path: string): string {
+  const folder = dirname(path);
+  return folder !== root && discOfFolder(basename(folder)) !== null ? dirname(folder) : folder;
+}
+
+/**
+ * Folder names below the library folder give album (the nearest, disc folders aside) and artist (the one above it)
+ * when the tags do not: the library folder's own name ("Music") names nothing.
+ */
 export function namesFromFolders(
   root: string,
   path: string,
-): { album: string | null; artist: string | null } {
-  const parts = [
-    basename(root),
-    ...relative(root, dirname(path))
-      .split(sep)
-      .filter((part) => part && part !== "."),
-  ];
-  const album = parts.length >= 2 ? parts[parts.length - 1]! : null;
-  const artist = parts.length >= 2 ? parts[parts.length - 2]! : null;
-  return { album: album && tidyName(album), artist: artist && tidyName(artist) };
+): { album: string | null; artist: string | null; disc: number | null } {
+  const { parts, disc } = foldersBelow(root, path);
+  const album = parts.at(-1) ?? null;
+  const artist = parts.at(-2) ?? null;
+  return { album: album && tidyName(album), artist: artist && tidyName(artist), disc };
 }
 
 const firstNumber = (value: number | null | undefined) =>
   typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.round(value) : null;
+
+const yearOf = (value: string | number | undefined) => {
+  const year = typeof value === "number" ? value : Number.parseInt(value?.slice(0, 4) ?? "", 10);
+  return firstNumber(year);
+};
+
+/** Values of native tags by id, whatever the tag format (ID3's TXXX frames are not all in the common tags). */
+function nativeValues(metadata: IAudioMetadata, ids: readonly string[]): string[] {
+  return Object.values(metadata.native)
+    .flat()
+    .filter((tag) => ids.includes(tag.id.toUpperCase()))
+    .flatMap((tag) => (Array.isArray(tag.value) ? (tag.value as unknown[]) : [tag.value]))
+    .filter((value): value is string => typeof value === "string")
+    .map((value) => value.trim())
+    .filter(Boolean);
+}
+
+const ARTISTS_TAGS = ["ARTISTS", "TXXX:ARTISTS", "----:COM.APPLE.ITUNES:ARTISTS"];
+const ORIGINAL_DATE_TAGS = ["TXXX:ORIGINALDATE", "TXXX:ORIGINALYEAR", "----:COM.APPLE.ITUNES:ORIGINALDATE"];
+
+const distinct = (names: readonly string[]) => [
+  ...new Map(names.map((name) => [name.normalize("NFKC").toLowerCase(), name])).values(),
+];
+
+/**
+ * Every credited artist: several values of the ARTISTS tag (or of the artist tag itself) are taken as they are; one
+ * value is split by the configured separators.
+ */
+function creditsOf(metadata: IAudioMetadata, artist: string, splitArtists: SplitArtists): string[] {
+  const tagged = distinct(nativeValues(metadata, ARTISTS_TAGS));
+  if (tagged.length > 1) return tagged;
+  const artistValues = distinct((metadata.common.artists ?? []).map((name) => name.trim()).filter(Boolean));
+  if (tagged.length === 0 && artistValues.length > 1) return artistValues;
+  const credits = splitArtists(tagged[0] ?? artist);
+  return credits.length > 0 ? credits : [artist];
+}
+
+/**
+ * The duration without reading the whole file: music-metadata finds it in the headers of most formats (FLAC's
+ * STREAMINFO, MP3's Xing/VBRI or CBR frames, MP4's mvhd, WAV); Ogg's is the granule position of the last page.
+ * Only a file that shows neither is read whole, and one with no audio frames at all is corrupt.
+ */
+async function durationSecondsOf(path: string, metadata: IAudioMetadata, ends: FileEnds): Promise<number> {
+  const { format } = metadata;
+  const fromHeaders =
+    format.duration ?? (format.container === "Ogg" ? oggDurationSeconds(ends, format.sampleRate) : undefined);
+  if (fromHeaders) return fromHeaders;
+  const whole = await parseFile(path, { duration: true, skipCovers: true });
+  if (!whole.format.duration)
+    throw new Error(`no decodable audio (${format.container ?? "unknown"}: corrupt or truncated)`);
+  return whole.format.duration;
+}
 
 /**
  * Reads a file's tags. `checkPicture` looks at the embedded picture (the one shown as the album's cover) and says why
@@ -123,37 +191,38 @@ const firstNumber = (value: number | null | undefined) =>
 export async function readTags(
   root: string,
   path: string,
+  ends: FileEnds,
+  splitArtists: SplitArtists,
   checkPicture: (bytes: Uint8Array) => Promise<string | undefined> = () => Promise.resolve(undefined),
 ): Promise<TrackTags & { pictureProblem?: string }> {
-  let metadata = await parseFile(path, { duration: false, skipCovers: false });
+  const metadata = await parseFile(path, { duration: false, skipCovers: false });
   const pictures = metadata.common.picture ?? [];
   const picture = pictures.find((p) => /front/i.test(p.type ?? "")) ?? pictures[0];
   const pictureProblem = picture ? await checkPicture(picture.data) : undefined;
   const hasPicture = picture !== undefined && pictureProblem === undefined;
-  // Without a length header the duration needs a full pass; a file with no audio frames at all is corrupt.
-  if (!metadata.format.duration) metadata = await parseFile(path, { duration: true, skipCovers: true });
   const { common, format } = metadata;
   if (!format.container && !format.codec) throw new Error("not an audio file");
-  if (!format.duration)
-    throw new Error(`no decodable audio (${format.container ?? "unknown"}: corrupt or truncated)`);
+  const durationSeconds = await durationSecondsOf(path, metadata, ends);
   const fromName = titleFromFileName(path);
   const fromFolders = namesFromFolders(root, path);
-  const artist =
-    common.artist?.trim() || common.albumartist?.trim() || fromFolders.artist || "Unknown Artist";
-  const albumArtistTag = common.albumartist?.trim();
-  const compilation =
-    common.compilation === true || albumArtistTag?.toLowerCase() === VARIOUS_ARTISTS.toLowerCase();
+  const albumArtistTag = common.albumartist?.trim() || null;
+  const artist = common.artist?.trim() || albumArtistTag || fromFolders.artist || UNKNOWN_ARTIST;
   return {
     title: common.title?.trim() || fromName.title,
     artist,
-    album: common.album?.trim() || fromFolders.album || "Unknown Album",
-    albumArtist: compilation ? VARIOUS_ARTISTS : albumArtistTag || artist,
-    compilation,
+    credits: creditsOf(metadata, artist, splitArtists),
+    album: common.album?.trim() || fromFolders.album || UNKNOWN_ALBUM,
+    albumArtistTag,
+    compilationTag: common.compilation === true,
     trackNumber: firstNumber(common.track.no) ?? fromName.trackNumber,
-    discNumber: firstNumber(common.disk.no) ?? fromName.discNumber,
+    discNumber: firstNumber(common.disk.no) ?? fromName.discNumber ?? fromFolders.disc,
     year: firstNumber(common.year),
+    originalYear:
+      yearOf(common.originalyear) ??
+      yearOf(common.originaldate) ??
+      yearOf(nativeValues(metadata, ORIGINAL_DATE_TAGS)[0]),
     genre: common.genre?.[0]?.trim() || null,
-    durationMs: Math.round((format.duration ?? 0) * 1000),
+    durationMs: Math.round(durationSeconds * 1000),
     codec: format.codec ?? format.container ?? null,
     bitrateKbps: format.bitrate ? Math.round(format.bitrate / 1000) : null,
     musicBrainzTrackId: common.musicbrainz_recordingid ?? null,

@@ -6,7 +6,7 @@ export {
   type SearchService,
   type SearchSource,
 } from "./search-service";
-export { SearchIndex, type IndexedDocument } from "./search-index";
-export { normalise } from "./ranking";
+export { SearchIndex, CATALOG_KINDS, type IndexedDocument, type SearchGroup } from "./search-index";
+export { normalise, transpositions, typoBudget } from "./ranking";
 export { PlaylistIndex } from "./playlist-index";
 export { playlistSearchSource, type PlaylistSearchSource } from "./playlist-keeper";

@@ -2,7 +2,7 @@
 // find it, built in one go and then kept current one playlist at a time, each replacement synchronous.
 import MiniSearch from "minisearch";
 import type { PlaylistSearchDocument } from "@soundmesh/protocol";
-import { normalise, searchRanked, type RankedHit } from "./ranking";
+import { normalise, queryTermsOf, rankPass, titleKeyOf, type RankedAnswer } from "./ranking";
 
 export class PlaylistIndex {
   private readonly engine = new MiniSearch<PlaylistSearchDocument>({
@@ -11,6 +11,7 @@ export class PlaylistIndex {
     processTerm: (term) => normalise(term),
   });
   private readonly documents = new Map<string, PlaylistSearchDocument>();
+  private readonly titleKeys = new Map<string, string>();
 
   static empty(): PlaylistIndex {
     return new PlaylistIndex();
@@ -33,32 +34,40 @@ export class PlaylistIndex {
     if (old) {
       this.engine.remove(old);
       this.documents.delete(id);
+      this.titleKeys.delete(id);
     }
     if (document) {
       this.engine.add(document);
       this.documents.set(id, document);
+      this.titleKeys.set(id, titleKeyOf(document.name));
     }
   }
 
   /** The best `wanted` playlists `userId` may see (public ones only without a user), in rank order. */
-  ranked(query: string, userId: string | undefined, wanted: number): { ranked: RankedHit[]; total: number } {
+  ranked(query: string, userId: string | undefined, wanted: number): RankedAnswer {
     const mayFind = (document: PlaylistSearchDocument) =>
       document.audience === null || (userId !== undefined && document.audience.includes(userId));
-    return searchRanked(
-      this.engine,
-      query,
-      {
-        boost: { name: 3, ownerName: 1.5, description: 1 },
-        filter: (result) => mayFind(this.documents.get(String(result.id))!),
-      },
-      wanted,
-      (id) => {
-        const document = this.documents.get(id)!;
-        return {
-          popularity: document.followers,
-          hit: { id, kind: "playlist", title: document.name, subtitle: `Playlist · ${document.ownerName}` },
-        };
-      },
-    );
+    const terms = queryTermsOf(query);
+    const options = {
+      boost: { name: 3, ownerName: 1.5, description: 1 },
+      filter: (result: { id: unknown }) => mayFind(this.documents.get(String(result.id))!),
+    };
+    const describe = (id: string) => {
+      const document = this.documents.get(id)!;
+      return {
+        popularity: document.followers,
+        titleKey: this.titleKeys.get(id)!,
+        hit: {
+          id,
+          kind: "playlist" as const,
+          title: document.name,
+          subtitle: `Playlist · ${document.ownerName}`,
+        },
+      };
+    };
+    const limits = { wanted, perKind: wanted };
+    const exact = rankPass(this.engine, terms, options, limits, describe, false);
+    // A small index: typos are looked for whenever exact and prefix matches do not fill what is wanted.
+    return exact.total < wanted ? rankPass(this.engine, terms, options, limits, describe, true) : exact;
   }
 }

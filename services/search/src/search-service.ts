@@ -12,7 +12,7 @@ import {
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
 import { createPlaylistKeeper, type PlaylistSearchSource } from "./playlist-keeper";
 import { mergeRanked } from "./ranking";
-import { SearchIndex, type IndexedDocument } from "./search-index";
+import { CATALOG_KINDS, SearchIndex, type IndexedDocument } from "./search-index";
 
 export const searchManifest = {
   service: "search",
@@ -123,16 +123,33 @@ export function createSearchService({
   }
 
   const handlers: HandlersOf<SearchContract> = {
-    query: ({ q, kinds, limit, offset }, ctx) => {
+    query: ({ q, kinds, perKind, limit, offset }, ctx) => {
       // Each index is read once: a swap during this query is seen by the next one.
       const { index, version } = current;
       const wanted = offset + limit;
-      const catalog = index.ranked(q, kinds ? new Set(kinds) : undefined, wanted);
+      const asked = kinds ? new Set(kinds) : undefined;
+      const catalog = index.ranked(q, asked, wanted, perKind);
       const mine =
-        !kinds || kinds.includes("playlist") ? playlists.index.ranked(q, ctx.userId, wanted) : undefined;
+        !asked || asked.has("playlist")
+          ? playlists.index.ranked(q, ctx.userId, Math.max(wanted, perKind))
+          : undefined;
+      const groups = [...CATALOG_KINDS, "playlist" as const]
+        .filter((kind) => !asked || asked.has(kind))
+        .map((kind) => {
+          const group =
+            kind === "playlist"
+              ? mine && { ranked: mine.ranked, total: mine.total }
+              : catalog.groups.get(kind);
+          return {
+            kind,
+            hits: (group?.ranked ?? []).slice(0, perKind).map(({ hit }) => hit),
+            total: group?.total ?? 0,
+          };
+        });
       return {
         hits: mergeRanked(mine ? [catalog.ranked, mine.ranked] : [catalog.ranked], offset, limit),
         total: catalog.total + (mine?.total ?? 0),
+        groups,
         indexVersion: version,
       };
     },

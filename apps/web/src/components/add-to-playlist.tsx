@@ -1,8 +1,18 @@
-// "Add to playlist" from any track row: a small menu of the playlists the user can edit, or a new one.
+// "Add to playlist" from any track row or search hit, in one click: a small menu of the playlists the user can edit
+// (the one last added to in this browser first, then the most recently changed), or a new one.
 import { useState } from "react";
 import { newRandomId } from "@soundmesh/playlist-model";
 import type { PlaylistInfo, PlaylistSnapshot, TrackRecord } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+
+const LAST_USED_KEY = "soundmesh.lastPlaylist";
+
+/** The playlists to offer: the one last added to first, then the most recently changed. */
+export function pickerOrder(playlists: readonly PlaylistInfo[], lastUsedId: string | null): PlaylistInfo[] {
+  return [...playlists].sort(
+    (a, b) => Number(b.id === lastUsedId) - Number(a.id === lastUsedId) || b.updatedAt - a.updatedAt,
+  );
+}
 
 export async function appendToPlaylist(connection: Connection, playlist: PlaylistInfo, trackIds: string[]) {
   // The service rebases an edit made on an older revision, so the listed revision is a fine base.
@@ -22,13 +32,22 @@ export async function appendToPlaylist(connection: Connection, playlist: Playlis
   });
 }
 
-export function AddToPlaylist({ connection, tracks }: { connection: Connection; tracks: TrackRecord[] }) {
+/** What adding needs of a track: a search hit has this much before its record is fetched. */
+type TrackRef = Pick<TrackRecord, "id" | "title">;
+
+export function AddToPlaylist({ connection, tracks }: { connection: Connection; tracks: TrackRef[] }) {
   const [playlists, setPlaylists] = useState<PlaylistInfo[]>();
   const [message, setMessage] = useState("");
   const label = tracks.length === 1 ? tracks[0]!.title : `${tracks.length} songs`;
   const open = () =>
     void connection.request<PlaylistInfo[]>("playlist.list", {}).then(
-      (all) => setPlaylists(all.filter((p) => p.access.canEdit && !p.smartRules)),
+      (all) =>
+        setPlaylists(
+          pickerOrder(
+            all.filter((p) => p.access.canEdit && !p.smartRules),
+            localStorage.getItem(LAST_USED_KEY),
+          ),
+        ),
       (e: Error) => setMessage(e.message),
     );
   const add = (playlist: PlaylistInfo) =>
@@ -38,6 +57,7 @@ export function AddToPlaylist({ connection, tracks }: { connection: Connection; 
       tracks.map((t) => t.id),
     ).then(
       () => {
+        localStorage.setItem(LAST_USED_KEY, playlist.id);
         setPlaylists(undefined);
         setMessage(`Added to ${playlist.name}`);
         window.setTimeout(() => setMessage(""), 2_000);
@@ -51,6 +71,7 @@ export function AddToPlaylist({ connection, tracks }: { connection: Connection; 
       .request<PlaylistSnapshot>("playlist.create", { name, trackIds: tracks.map((t) => t.id) })
       .then(
         (s) => {
+          localStorage.setItem(LAST_USED_KEY, s.playlist.id);
           setPlaylists(undefined);
           setMessage(`Added to ${s.playlist.name}`);
         },

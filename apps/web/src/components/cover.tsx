@@ -3,17 +3,19 @@ import { useState } from "react";
 import type { AlbumRecord } from "@soundmesh/protocol";
 
 /**
- * `hasCover: false` (the catalog knows there is none) shows the placeholder without asking the server. A failed load
+ * The server is asked only when the record says the album has art (`hasCover`, on albums and tracks); otherwise the
+ * placeholder shows without a request, so an album without art never costs a 404. A failed load
  * shows it for that album only: the same element (the player bar's) shows the next album's art when it has some.
  */
 export function Cover({
   albumId,
   size = 300,
-  hasCover = true,
+  hasCover,
 }: {
   albumId: string;
   size?: 64 | 300;
-  hasCover?: boolean;
+  /** From the album or track record; a record cached before it was carried (undefined) counts as none. */
+  hasCover: boolean | undefined;
 }) {
   const [failedId, setFailedId] = useState<string | null>(null);
   return !hasCover || failedId === albumId ? (

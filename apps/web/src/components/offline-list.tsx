@@ -14,7 +14,13 @@ export function OfflineList({ audio }: { audio: AudioController }) {
     <ul className="offline-list">
       {offline.map((c) => (
         <li key={c.id}>
-          {c.albumId && <Cover albumId={c.albumId} size={64} />}
+          {c.albumId && (
+            <Cover
+              albumId={c.albumId}
+              size={64}
+              hasCover={c.tracks.some((t) => t.albumId === c.albumId && t.hasCover)}
+            />
+          )}
           <button className="track-main" onClick={() => void audio.playTracks(c.tracks, 0)}>
             <span className="title">
               {c.title}

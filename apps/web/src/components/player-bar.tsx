@@ -1,4 +1,5 @@
 // The player bar: now playing, play/pause, previous/next, shuffle, repeat, seek, volume, the queue, and problems.
+import { Fragment } from "react";
 import type { AudioController } from "../audio";
 import { formatTime } from "../http";
 import { hrefOf, navigate } from "../route";
@@ -12,14 +13,22 @@ export function PlayerBar({ audio }: { audio: AudioController }) {
   return (
     <footer className="player-bar">
       <div className="now">
-        {track && <Cover albumId={track.albumId} size={64} />}
+        {track && <Cover albumId={track.albumId} size={64} hasCover={track.hasCover} />}
         <div>
           <strong data-testid="now-title">{track?.title ?? "Nothing playing"}</strong>
           {track && (
-            <small>
-              <a className="link" href={hrefOf({ name: "artist", id: track.artistId })}>
-                {track.artist}
-              </a>
+            <small data-testid="now-artists">
+              {/* Each credited artist's own page; a track cached before credits existed links its one artist. */}
+              {(track.artists?.length ? track.artists : [{ id: track.artistId, name: track.artist }]).map(
+                (artist, i) => (
+                  <Fragment key={artist.id}>
+                    {i > 0 && ", "}
+                    <a className="link" href={hrefOf({ name: "artist", id: artist.id })}>
+                      {artist.name}
+                    </a>
+                  </Fragment>
+                ),
+              )}
             </small>
           )}
         </div>

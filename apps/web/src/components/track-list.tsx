@@ -16,6 +16,8 @@ export interface TrackListProps {
   showAlbum?: boolean;
   /** Extra per-row actions, e.g. "add to playlist" or "remove from playlist". */
   extra?: (track: TrackRecord, index: number) => React.ReactNode;
+  /** A heading before each run of tracks it names alike ("Disc 2"); the list still plays as one. */
+  sectionOf?: (track: TrackRecord) => string | undefined;
 }
 
 export function TrackList({
@@ -25,11 +27,17 @@ export function TrackList({
   numbered = "position",
   showAlbum = false,
   extra,
+  sectionOf,
 }: TrackListProps) {
   const playing = audio.queue.current?.id;
   return (
     <ol className="tracks">
-      {tracks.map((track, index) => (
+      {tracks.map((track, index) => [
+        sectionOf && (index === 0 || sectionOf(tracks[index - 1]!) !== sectionOf(track)) && (
+          <li key={`section:${index}`} className="section-heading">
+            <h3>{sectionOf(track)}</h3>
+          </li>
+        ),
         <li key={`${track.id}:${index}`} data-playing={track.id === playing || undefined}>
           <button className="track-main" onClick={() => void audio.playTracks(tracks, index)}>
             <span className="number">
@@ -62,8 +70,8 @@ export function TrackList({
             {connection && <AddToPlaylist connection={connection} tracks={[track]} />}
             {extra?.(track, index)}
           </span>
-        </li>
-      ))}
+        </li>,
+      ])}
     </ol>
   );
 }

@@ -1,22 +1,49 @@
-// An artist page: their albums with covers.
-import { useEffect, useState } from "react";
+// An artist page, for every credited artist: their own albums, and the albums they appear on (a track credits them).
+import { useEffect, useMemo, useState } from "react";
 import type { AlbumRecord, ArtistRecord } from "@soundmesh/protocol";
 import { AlbumGrid } from "../components/cover";
+import { ShowMore, usePaged } from "../components/paged-list";
 import type { Connection } from "../connection";
 import { navigate } from "../route";
+import { artistSummary } from "./artists";
+
+function ArtistAlbums({
+  connection,
+  artistId,
+  role,
+  heading,
+}: {
+  connection: Connection;
+  artistId: string;
+  role: "albumArtist" | "appearsOn";
+  heading: string;
+}) {
+  const params = useMemo(() => ({ artistId, role }), [artistId, role]);
+  const { items, total, error, loadMore } = usePaged<AlbumRecord>(
+    connection,
+    "catalog.albumsOfArtist",
+    params,
+  );
+  if (error) return <p className="error">{error}</p>;
+  if (!items || items.length === 0) return null;
+  return (
+    <section aria-label={heading}>
+      <h3>{heading}</h3>
+      <AlbumGrid albums={items} open={(id) => navigate({ name: "album", id })} />
+      <ShowMore shown={items.length} total={total} onClick={loadMore} />
+    </section>
+  );
+}
 
 export function Artist({ connection, artistId }: { connection: Connection; artistId: string }) {
   const [artist, setArtist] = useState<ArtistRecord>();
-  const [albums, setAlbums] = useState<AlbumRecord[]>([]);
   const [error, setError] = useState("");
   useEffect(() => {
+    setArtist(undefined);
+    setError("");
     connection
       .request<ArtistRecord>("catalog.artist", { artistId })
       .then(setArtist, (e: Error) => setError(e.message));
-    connection.request<{ items: AlbumRecord[] }>("catalog.albumsOfArtist", { artistId, limit: 100 }).then(
-      (r) => setAlbums(r.items),
-      (e: Error) => setError(e.message),
-    );
   }, [artistId, connection]);
   if (error) return <p className="error">{error}</p>;
   if (!artist) return <p className="muted">Loading…</p>;
@@ -24,10 +51,9 @@ export function Artist({ connection, artistId }: { connection: Connection; artis
     <section>
       <p className="muted">Artist</p>
       <h2>{artist.name}</h2>
-      <p className="muted">
-        {artist.albumCount} albums · {artist.trackCount} songs
-      </p>
-      <AlbumGrid albums={albums} open={(id) => navigate({ name: "album", id })} />
+      <p className="muted">{artistSummary(artist)}</p>
+      <ArtistAlbums connection={connection} artistId={artistId} role="albumArtist" heading="Albums" />
+      <ArtistAlbums connection={connection} artistId={artistId} role="appearsOn" heading="Appears on" />
     </section>
   );
 }

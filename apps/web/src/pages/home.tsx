@@ -15,7 +15,7 @@ function RecentlyPlayed({ tracks }: { tracks: TrackRecord[] }) {
     <div className="grid">
       {albums.map((t) => (
         <button key={t.albumId} className="card" onClick={() => navigate({ name: "album", id: t.albumId })}>
-          <Cover albumId={t.albumId} />
+          <Cover albumId={t.albumId} hasCover={t.hasCover} />
           <strong>{t.album}</strong>
           <span>{t.albumArtist}</span>
         </button>

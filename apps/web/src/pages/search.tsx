@@ -1,32 +1,33 @@
-// Search as you type over artists, albums, tracks and playlists.
+// Search as you type over artists, albums, tracks and playlists: the best few of each kind, each under its heading.
 import { useEffect, useState } from "react";
-import type { SearchHit, TrackRecord } from "@soundmesh/protocol";
+import type { SearchGroup, SearchHit, TrackRecord } from "@soundmesh/protocol";
 import type { AudioController } from "../audio";
 import { AddToPlaylist } from "../components/add-to-playlist";
 import type { Connection } from "../connection";
 import { navigate } from "../route";
 
-const kindLabel: Record<SearchHit["kind"], string> = {
-  track: "Song",
-  album: "Album",
-  artist: "Artist",
-  playlist: "Playlist",
+const groupHeading: Record<SearchHit["kind"], string> = {
+  artist: "Artists",
+  album: "Albums",
+  track: "Songs",
+  playlist: "Playlists",
 };
 
 export function Search({ connection, audio }: { connection: Connection; audio: AudioController }) {
   const [query, setQuery] = useState(() => sessionStorage.getItem("soundmesh.query") ?? "");
-  const [hits, setHits] = useState<SearchHit[]>([]);
+  /** The answer and the query it answers: "no matches" is said only of the query on screen. */
+  const [answer, setAnswer] = useState<{ q: string; groups: SearchGroup[] }>();
   const [error, setError] = useState("");
   useEffect(() => {
     sessionStorage.setItem("soundmesh.query", query);
-    if (!query.trim()) return setHits([]);
+    if (!query.trim()) return setAnswer(undefined);
     let stale = false;
     const timer = window.setTimeout(() => {
       connection
-        .request<{ hits: SearchHit[] }>("search.query", { q: query, limit: 30 })
+        .request<{ groups: SearchGroup[] }>("search.query", { q: query, perKind: 6, limit: 1 })
         .then((r) => {
           if (stale) return;
-          setHits(r.hits);
+          setAnswer({ q: query, groups: r.groups });
           setError("");
         })
         .catch((e: Error) => !stale && setError(e.message));
@@ -63,55 +64,43 @@ export function Search({ connection, audio }: { connection: Connection; audio: A
         onChange={(e) => setQuery(e.target.value)}
       />
       {error && <p className="error">{error}</p>}
-      {query.trim() && hits.length === 0 && !error && <p className="muted">No matches yet.</p>}
-      <ul className="hits">
-        {hits.map((hit) => (
-          <li key={`${hit.kind}:${hit.id}`}>
-            <button onClick={() => open(hit)} data-kind={hit.kind}>
-              <strong>{hit.title}</strong>{" "}
-              <span className="muted">
-                {/* A playlist hit's subtitle already says "Playlist · <owner>". */}
-                {hit.kind === "playlist" ? hit.subtitle : `${kindLabel[hit.kind]} · ${hit.subtitle}`}
-              </span>
-            </button>
-            {hit.kind === "track" && (
-              <span className="row-actions">
-                <button
-                  title="Add to queue"
-                  aria-label={`Add ${hit.title} to the queue`}
-                  onClick={() => void track(hit.id).then((t) => audio.addToQueue([t]))}
-                >
-                  +
-                </button>
-                <TrackHitToPlaylist connection={connection} trackId={hit.id} title={hit.title} />
-              </span>
-            )}
-          </li>
+      {answer && answer.q === query && answer.groups.every((group) => group.hits.length === 0) && !error && (
+        <p className="muted" role="status">
+          Nothing matches “{query.trim()}”.
+        </p>
+      )}
+      {answer?.groups
+        .filter((group) => group.hits.length > 0)
+        .map((group) => (
+          <section key={group.kind} className="hit-group" aria-label={groupHeading[group.kind]}>
+            <h3>
+              {groupHeading[group.kind]}
+              {group.total > group.hits.length && <span className="muted"> · {group.total} in all</span>}
+            </h3>
+            <ul className="hits">
+              {group.hits.map((hit) => (
+                <li key={`${hit.kind}:${hit.id}`}>
+                  <button onClick={() => open(hit)} data-kind={hit.kind}>
+                    <strong>{hit.title}</strong> <span className="muted">{hit.subtitle}</span>
+                  </button>
+                  {hit.kind === "track" && (
+                    <span className="row-actions">
+                      <button
+                        title="Add to queue"
+                        aria-label={`Add ${hit.title} to the queue`}
+                        onClick={() => void track(hit.id).then((t) => audio.addToQueue([t]))}
+                      >
+                        +
+                      </button>
+                      {/* One click opens the playlist picker: adding needs the track's id, not its record. */}
+                      <AddToPlaylist connection={connection} tracks={[{ id: hit.id, title: hit.title }]} />
+                    </span>
+                  )}
+                </li>
+              ))}
+            </ul>
+          </section>
         ))}
-      </ul>
     </section>
-  );
-}
-
-/** "Add to playlist" for a search hit: the track's record is fetched when the menu is used. */
-function TrackHitToPlaylist({
-  connection,
-  trackId,
-  title,
-}: {
-  connection: Connection;
-  trackId: string;
-  title: string;
-}) {
-  const [track, setTrack] = useState<TrackRecord>();
-  if (track) return <AddToPlaylist connection={connection} tracks={[track]} />;
-  return (
-    <button
-      title="Add to playlist"
-      aria-label={`Add ${title} to a playlist`}
-      onClick={() => void connection.request<TrackRecord>("catalog.track", { trackId }).then(setTrack)}
-    >
-      ♫
-    </button>
   );
 }
