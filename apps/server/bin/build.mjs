@@ -14,6 +14,7 @@ const repoRoot = resolve(serverDir, "../..");
 export const distDir = join(serverDir, "dist");
 export const distEntry = join(distDir, "main.js");
 const infoFile = join(distDir, "build-info.json");
+const metafileFile = join(distDir, "metafile.json");
 
 /**
  * Left out of the bundle, loaded from node_modules at run time: native addons, pino-pretty (it runs in a worker
@@ -188,6 +189,9 @@ export async function buildServer() {
     // Files of ours only: packages change through the lockfiles below; "namespace:path" inputs are made up here.
     .filter((input) => !input.includes("node_modules/") && !/^[\w-]+:/.test(input))
     .concat(extraInputs.filter((input) => statSafe(join(repoRoot, input)) !== undefined));
+  // What went into each chunk, for `esbuild --analyze`-style questions and the test of what a command loads.
+  writeAtomically(metafileFile, JSON.stringify(result.metafile));
+  written.add(metafileFile);
   writeAtomically(infoFile, JSON.stringify({ startedAtMs, inputs }));
   written.add(infoFile);
   for (const name of readdirSync(distDir)) {
