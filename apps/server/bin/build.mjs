@@ -162,6 +162,8 @@ export function esbuildOptions() {
     // Less to parse at start-up; names stay readable in stack traces.
     minifyWhitespace: true,
     minifySyntax: true,
+    // Class and function names as in the sources: pino logs an error's constructor name as its type.
+    keepNames: true,
     sourcemap: "linked",
     plugins: [ownModulesArePure, leanerImports],
     metafile: true,
