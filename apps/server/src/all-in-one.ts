@@ -24,7 +24,8 @@ import { libraryTopics, startLibraryServices, storageReader } from "./library-se
 import { registerP2pMetrics } from "./p2p-metrics";
 import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
 import { libraryFoldersOf } from "./library-folders";
-import { createBusFor, openDb, startUserService } from "./wiring";
+import { startUserService } from "./user-wiring";
+import { createBusFor, openDb } from "./wiring";
 
 /** The web player's build output, served at "/" when present. */
 const webRoot = fileURLToPath(new URL("../../web/dist", import.meta.url));

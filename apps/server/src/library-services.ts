@@ -12,13 +12,7 @@ import {
 } from "@soundmesh/protocol";
 import { AppError, type EventContract } from "@soundmesh/protocol";
 import type { PushTopic, RenditionReader } from "@soundmesh/service-access-point";
-import {
-  CatalogStore,
-  catalogManifest,
-  createCatalogService,
-  migrateCatalogStore,
-  type CatalogService,
-} from "@soundmesh/service-catalog";
+import type { CatalogService } from "@soundmesh/service-catalog";
 import {
   catalogSearchSource,
   createSearchService,
@@ -27,32 +21,13 @@ import {
   type SearchService,
 } from "@soundmesh/service-search";
 import { createStorageService, storageManifest } from "@soundmesh/service-storage";
+import { startCatalogService } from "./catalog-wiring";
 import type { Config } from "./config";
 
 export interface LibraryServices {
   catalog: CatalogService;
   search: SearchService;
   stop(): Promise<void>;
-}
-
-export async function startCatalogService(
-  config: Config,
-  logger: Logger,
-  bus: Bus,
-  db: Db,
-  libraryFolders: readonly string[],
-  watch: boolean,
-) {
-  await migrateCatalogStore(db);
-  const catalog = createCatalogService({
-    config: { libraryFolders, cacheDir: join(config.dataDir, "cache"), watch, prepareAfterScan: 100 },
-    logger: logger.child({ service: "catalog" }),
-    bus: bus.connect(catalogManifest),
-    store: new CatalogStore(db),
-    clock: { now: () => Date.now() },
-  });
-  await catalog.start();
-  return catalog;
 }
 
 export async function startLibraryServices(

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import type { ScanStatus } from "@soundmesh/protocol";
 import type { ScanResult } from "@soundmesh/service-catalog";
 import type { Config } from "./config";
-import { startCatalogService } from "./library-services";
+import { startCatalogService } from "./catalog-wiring";
 import { createLogger } from "./logger";
 import { libraryFoldersOf } from "./library-folders";
 import { createBusFor, openDb } from "./wiring";

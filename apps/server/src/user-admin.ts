@@ -5,7 +5,8 @@ import { userContract } from "@soundmesh/protocol";
 import { userManifest } from "@soundmesh/service-user";
 import type { Config } from "./config";
 import { createLogger } from "./logger";
-import { createBusFor, createUserServiceFor, openDb } from "./wiring";
+import { createUserServiceFor } from "./user-wiring";
+import { createBusFor, openDb } from "./wiring";
 
 /**
  * For CLI commands: the database and the user service's handlers on a private bus, closed after `work`. The service
