@@ -36,6 +36,8 @@ let profileDir: string;
 let libraries: string[];
 /** Cover requests the server answered 404: the catalog says which albums have art, so there should be none. */
 const coverMisses: string[] = [];
+/** Uncaught errors in the page over the whole session (track changes, reloads, a server restart). */
+const pageErrors: string[] = [];
 
 /** Longer tracks than the shared fixtures: three 10 s parts for the gapless boundary and 90 s for seeks. */
 function generateLongTracks(): string {
@@ -151,6 +153,7 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
       viewport: { width: 1280, height: 800 },
     });
     page = context.pages()[0] ?? (await context.newPage());
+    page.on("pageerror", (error) => pageErrors.push(`${error.name}: ${error.message}`));
     page.on("response", (response) => {
       if (response.url().includes("/api/cover/") && response.status() === 404)
         coverMisses.push(response.url());
@@ -212,6 +215,31 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.screenshot({ path: join(screenshots, "album.png") });
     await playRow("Disc 1 Song 2");
     await page.getByTestId("now-title").filter({ hasText: "Disc 2 Song 1" }).waitFor({ timeout: 15_000 });
+  }, 60_000);
+
+  it("opens a long queue at the playing track, not at its top", async () => {
+    await openAlbum("Double Album");
+    for (let i = 0; i < 10; i++)
+      await page.getByRole("button", { name: "Add to queue", exact: true }).click();
+    await openAlbum("Long Track");
+    await page.getByRole("button", { name: "Add Ninety to the queue" }).click();
+    await page.locator(".player-bar").getByRole("button", { name: "Queue", exact: true }).click();
+    const ninety = page.locator("ol.reorderable li", { hasText: "Ninety" }).last();
+    await ninety.locator(".track-main").click();
+    await page.getByTestId("now-title").filter({ hasText: "Ninety" }).waitFor();
+    await page.getByRole("button", { name: "Home", exact: true }).click();
+    await page.getByRole("heading", { name: "Recently added" }).waitFor();
+    await page.locator(".player-bar").getByRole("button", { name: "Queue", exact: true }).click();
+    const playing = page.locator("[data-playing]", { hasText: "Ninety" });
+    await playing.waitFor();
+    const isInView = () =>
+      playing.evaluate((row) => {
+        const box = row.getBoundingClientRect();
+        return (
+          box.top >= 0 && box.bottom <= document.querySelector(".player-bar")!.getBoundingClientRect().top
+        );
+      });
+    await expect.poll(isInView).toBe(true);
   }, 60_000);
 
   it("seeks far ahead, then crosses into the next track gaplessly: one buffered range, no stall, a measured gap", async () => {
@@ -604,5 +632,26 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.screenshot({ path: join(screenshots, "phone.png") });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
+    // The menu is one row, and every control in the player bar is a 44 px touch target.
+    const menuHeight = await page
+      .locator("nav.sidebar")
+      .evaluate((nav) => nav.getBoundingClientRect().height);
+    expect(menuHeight).toBeLessThanOrEqual(60);
+    const smallControls = await page.locator(".player-bar button").evaluateAll((buttons) =>
+      buttons
+        .map((button) => ({ name: button.getAttribute("aria-label"), box: button.getBoundingClientRect() }))
+        .filter(({ box }) => box.width < 44 || box.height < 44)
+        .map(({ name, box }) => `${name}: ${Math.round(box.width)}x${Math.round(box.height)}`),
+    );
+    expect(smallControls).toEqual([]);
+    // Every page stays reachable: the row scrolls to an item off screen.
+    await page.locator("nav.sidebar").getByRole("button", { name: "Sign out" }).scrollIntoViewIfNeeded();
+    expect(await page.locator("nav.sidebar").getByRole("button", { name: "Sign out" }).isVisible()).toBe(
+      true,
+    );
+  });
+
+  it("raised no uncaught error in the page through the whole session", () => {
+    expect(pageErrors).toEqual([]);
   });
 });

@@ -22,6 +22,7 @@ import { createTrackerService, trackerManifest } from "@soundmesh/service-tracke
 import type { Config } from "./config";
 import { libraryTopics, startLibraryServices, storageReader } from "./library-services";
 import { registerP2pMetrics } from "./p2p-metrics";
+import { registerStorageMetrics } from "./storage-metrics";
 import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
 import { libraryFoldersOf } from "./library-folders";
 import { startUserService } from "./user-wiring";
@@ -72,12 +73,13 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
       await libraryFoldersOf(config, logger),
     );
     stops.unshift(() => library.stop());
-    const playlist = await startPlaylistService(logger, bus, db);
+    const playlist = await startPlaylistService(logger, bus, db, config.covers);
     stops.unshift(() => playlist.stop());
     // Search started first and could not read the playlists yet: build its playlist index now, not at the retry.
     library.search.rebuildPlaylists();
     const apBus = bus.connect(accessPointManifest);
     registerP2pMetrics(registry, apBus, logger);
+    registerStorageMetrics(registry, apBus, logger);
     await bootstrapAdmin(config, apBus, logger);
     const accessPoint = await createAccessPoint({
       config: {
@@ -85,8 +87,22 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
         port: config.port,
         secureCookies: config.security.secureCookies,
         trustProxy: config.security.trustProxy,
+        allowedOrigins: config.security.allowedOrigins,
+        metricsToken: config.security.metricsToken,
         userRateLimit: config.rateLimits.perUser,
-        httpRateLimit: config.rateLimits.perSessionHttp,
+        httpRateLimit: config.rateLimits.perUserHttp,
+        sockets: {
+          maxPerUser: config.connections.maxSocketsPerUser,
+          maxTotal: config.connections.maxSockets,
+          inFlightBytesPerSocket: config.connections.inFlightBytesPerSocket,
+          inFlightBytesTotal: config.connections.inFlightBytesTotal,
+        },
+        timeouts: {
+          headersMs: config.connections.headersTimeoutMs,
+          receiveMs: config.connections.receiveTimeoutMs,
+          keepAliveMs: config.connections.keepAliveTimeoutMs,
+          idleMs: config.connections.idleTimeoutMs,
+        },
         requestTimeoutMs: 10_000,
         shutdownGraceMs: 5_000,
       },

@@ -22,7 +22,13 @@ export async function startCatalogService(
 ) {
   await migrateCatalogStore(db);
   const catalog = createCatalogService({
-    config: { libraryFolders, cacheDir: join(config.dataDir, "cache"), watch, prepareAfterScan: 100 },
+    config: {
+      libraryFolders,
+      cacheDir: join(config.dataDir, "cache"),
+      watch,
+      prepareAfterScan: 100,
+      covers: config.covers,
+    },
     logger: logger.child({ service: "catalog" }),
     bus: bus.connect(catalogManifest),
     store: new CatalogStore(db),

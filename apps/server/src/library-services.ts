@@ -11,7 +11,7 @@ import {
   storageContract,
 } from "@soundmesh/protocol";
 import { AppError, type EventContract } from "@soundmesh/protocol";
-import type { PushTopic, RenditionReader } from "@soundmesh/service-access-point";
+import type { PushTopic, ReadContext, RenditionReader } from "@soundmesh/service-access-point";
 import type { CatalogService } from "@soundmesh/service-catalog";
 import {
   catalogSearchSource,
@@ -45,6 +45,11 @@ export async function startLibraryServices(
       capBytes: config.cache.maxBytes,
       profiles: config.transcode.profiles,
       prepareProfiles: [...config.transcode.ahead],
+      scheduler: {
+        maxConcurrent: config.transcode.maxConcurrent,
+        maxPerUser: config.transcode.maxPerUser,
+        maxQueued: config.transcode.maxQueued,
+      },
     },
     logger: logger.child({ service: "storage" }),
     bus: storageBus,
@@ -75,27 +80,21 @@ export async function startLibraryServices(
   };
 }
 
-/** The access point reads renditions through the storage service. */
+/** The access point reads renditions through the storage service, naming the user (transcodes are bounded per user). */
 export function storageReader(bus: ServiceBus): RenditionReader {
+  const options = ({ traceId, userId }: ReadContext) => ({ traceId, userId, timeoutMs: 60_000 });
   return {
-    manifest: (trackId, profile, traceId) =>
-      bus.request(storageContract, "manifest", { trackId, profile }, { traceId, timeoutMs: 60_000 }),
-    piece: async (trackId, profile, index, traceId) =>
-      (
-        await bus.request(
-          storageContract,
-          "piece",
-          { trackId, profile, index },
-          { traceId, timeoutMs: 60_000 },
-        )
-      ).bytes,
-    range: async (trackId, profile, start, endInclusive, traceId) =>
+    manifest: (trackId, profile, context) =>
+      bus.request(storageContract, "manifest", { trackId, profile }, options(context)),
+    piece: async (trackId, profile, index, context) =>
+      (await bus.request(storageContract, "piece", { trackId, profile, index }, options(context))).bytes,
+    range: async (trackId, profile, start, endInclusive, context) =>
       (
         await bus.request(
           storageContract,
           "range",
           { trackId, profile, start, endInclusive },
-          { traceId, timeoutMs: 60_000 },
+          options(context),
         )
       ).bytes,
   };

@@ -24,9 +24,15 @@ import {
   type PlaylistService,
 } from "@soundmesh/service-playlist";
 
-export async function startPlaylistService(logger: Logger, bus: Bus, db: Db): Promise<PlaylistService> {
+export async function startPlaylistService(
+  logger: Logger,
+  bus: Bus,
+  db: Db,
+  coverLimits?: { maxPixels: number; maxConcurrentDecodes: number },
+): Promise<PlaylistService> {
   await migratePlaylistStore(db);
   const service = createPlaylistService({
+    ...(coverLimits ? { coverLimits } : {}),
     logger: logger.child({ service: "playlist" }),
     bus: bus.connect(playlistManifest),
     store: createSqlPlaylistStore(db),

@@ -1,6 +1,6 @@
 // Configuration precedence and validation: defaults < file < environment < flags; the result is frozen.
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "@soundmesh/server";
@@ -73,6 +73,73 @@ describe("loadConfig", () => {
     ).toThrow(/original/);
     expect(() => loadConfig({ env: {}, file: write({ transcode: { ahead: ["opus64"] } }) })).toThrow(
       /transcode\.ahead: ahead may name only the profiles above/,
+    );
+  });
+
+  it("bounds transcodes and cover decoding: defaults from the machine, overridable, bad values refused", () => {
+    const defaults = loadConfig({ env: {} });
+    expect(defaults.transcode).toMatchObject({
+      maxConcurrent: availableParallelism(),
+      maxPerUser: 4,
+      maxQueued: 64,
+    });
+    expect(defaults.covers).toEqual({ maxPixels: 40_000_000, maxConcurrentDecodes: 2 });
+    const set = loadConfig({
+      env: { SOUNDMESH_TRANSCODE_MAX_CONCURRENT: "3" },
+      overrides: { transcode: { maxPerUser: 2 }, covers: { maxPixels: 1_000_000 } },
+    });
+    expect(set.transcode).toMatchObject({ maxConcurrent: 3, maxPerUser: 2, maxQueued: 64 });
+    expect(set.covers.maxPixels).toBe(1_000_000);
+    let error: unknown;
+    try {
+      loadConfig({
+        env: { SOUNDMESH_TRANSCODE_MAX_CONCURRENT: "0" },
+        overrides: { transcode: { maxPerUser: 1.5 }, covers: { maxConcurrentDecodes: 0, maxPixels: 10 } },
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    const problems = (error as ConfigError).problems.join("\n");
+    for (const key of [
+      "transcode.maxConcurrent",
+      "transcode.maxPerUser",
+      "covers.maxConcurrentDecodes",
+      "covers.maxPixels",
+    ])
+      expect(problems).toMatch(new RegExp(`^${key.replace(".", "\\.")}: `, "m"));
+  });
+
+  it("takes the doors' settings from the environment and refuses what would open or jam them", () => {
+    const config = loadConfig({
+      env: {
+        SOUNDMESH_ALLOWED_ORIGINS: "https://music.example.org, http://10.0.0.5:7700",
+        SOUNDMESH_METRICS_TOKEN: "a-long-enough-metrics-token",
+        SOUNDMESH_MAX_SOCKETS_PER_USER: "4",
+      },
+    });
+    expect(config.security.allowedOrigins).toEqual(["https://music.example.org", "http://10.0.0.5:7700"]);
+    expect(config.security.metricsToken).toBe("a-long-enough-metrics-token");
+    expect(config.connections.maxSocketsPerUser).toBe(4);
+    const problemsOf = (env: Record<string, string>, overrides: Record<string, unknown> = {}) => {
+      try {
+        loadConfig({ env, overrides });
+      } catch (error) {
+        return (error as ConfigError).problems.join("\n");
+      }
+      return "";
+    };
+    for (const origin of ["https://music.example.org/", "music.example.org", "ftp://x.org", "null", "*"])
+      expect(problemsOf({ SOUNDMESH_ALLOWED_ORIGINS: origin }), origin).toMatch(/security\.allowedOrigins/);
+    expect(problemsOf({ SOUNDMESH_METRICS_TOKEN: "short" })).toMatch(/security\.metricsToken/);
+    expect(problemsOf({}, { connections: { headersTimeoutMs: 60_000, receiveTimeoutMs: 30_000 } })).toMatch(
+      /connections\.headersTimeoutMs/,
+    );
+    expect(problemsOf({}, { connections: { inFlightBytesPerSocket: 1024 } })).toMatch(
+      /connections\.inFlightBytesPerSocket/,
+    );
+    // The retired name of the HTTP budget is reported, not ignored.
+    expect(problemsOf({}, { rateLimits: { perSessionHttp: { ratePerSecond: 1, burst: 1 } } })).toMatch(
+      /perSessionHttp/,
     );
   });
 

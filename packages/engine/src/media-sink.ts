@@ -34,6 +34,8 @@ export class MediaSourceSink implements MediaSink {
   constructor(private readonly audio: HTMLAudioElement) {}
 
   async open(mimeType: string): Promise<void> {
+    // The old SourceBuffer goes with its MediaSource: reading it once detached throws, so nothing may reach it.
+    this.sourceBuffer = undefined;
     const mediaSource = new MediaSource();
     this.mediaSource = mediaSource;
     const opened = new Promise<void>((resolve) =>
@@ -43,6 +45,14 @@ export class MediaSourceSink implements MediaSink {
     await opened;
     this.sourceBuffer = mediaSource.addSourceBuffer(mimeType);
     this.sourceBuffer.mode = "segments";
+  }
+
+  /** The SourceBuffer while its MediaSource still holds it (a track change or an ended element detaches it). */
+  private attachedBuffer(): SourceBuffer | undefined {
+    const buffer = this.sourceBuffer;
+    const mediaSource = this.mediaSource;
+    if (!buffer || !mediaSource || mediaSource.readyState === "closed") return undefined;
+    return Array.prototype.includes.call(mediaSource.sourceBuffers, buffer) ? buffer : undefined;
   }
 
   private async settle(): Promise<SourceBuffer> {
@@ -93,6 +103,7 @@ export class MediaSourceSink implements MediaSink {
 
   async remove(startSec: number, endSec: number): Promise<void> {
     const buffer = await this.settle();
+    if (buffer !== this.attachedBuffer()) return;
     const ranges = buffer.buffered;
     const end = Math.min(endSec, ranges.length > 0 ? ranges.end(ranges.length - 1) : 0);
     if (!(end > startSec)) return;
@@ -109,7 +120,7 @@ export class MediaSourceSink implements MediaSink {
   }
 
   buffered(): Array<[number, number]> {
-    const ranges = this.sourceBuffer?.buffered;
+    const ranges = this.attachedBuffer()?.buffered;
     if (!ranges) return [];
     return Array.from(
       { length: ranges.length },

@@ -24,6 +24,7 @@ export const errorCatalog = {
   RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested range cannot be served" },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down" },
   LOGIN_THROTTLED: { status: 429, message: "Too many failed sign-ins; wait before trying again" },
+  BUSY: { status: 503, message: "The server is busy; try again in a few seconds" },
   TIMEOUT: { status: 504, message: "The service did not answer in time" },
   UNAVAILABLE: { status: 503, message: "The service is not available" },
   DEPENDENCY_MISSING: { status: 503, message: "A required program is not installed" },

@@ -63,6 +63,17 @@ export const storageContract = defineService("storage", {
       transcodesRunning: z.number().int(),
       evictions: z.number().int(),
       queued: z.number().int(),
+      /** The transcode scheduler: ffmpeg running and paused, jobs waiting by priority, refusals. */
+      scheduler: z.object({
+        running: z.number().int(),
+        paused: z.number().int(),
+        queuedListener: z.number().int(),
+        queuedBackground: z.number().int(),
+        started: z.number().int(),
+        cancelled: z.number().int(),
+        refusedPerUser: z.number().int(),
+        refusedQueueFull: z.number().int(),
+      }),
     }),
   },
 });

@@ -24,6 +24,10 @@ export const streamManifest = z.object({
 });
 export type StreamManifest = z.infer<typeof streamManifest>;
 
+/** The manifest route's entity tag, so a client holding a manifest can revalidate it (If-None-Match → 304). */
+export const manifestEtag = (manifest: Pick<StreamManifest, "pieceHashes" | "sizeBytes">): string =>
+  `"${manifest.pieceHashes.length}-${manifest.pieceHashes[0] ?? "empty"}-${manifest.sizeBytes}"`;
+
 /** HTTP paths of the streaming endpoints (served by the access point, authorised by session). */
 export const streamPaths = {
   manifest: (id: string, profile: string) => `/api/stream/${id}/${profile}/manifest`,

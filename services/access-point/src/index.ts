@@ -10,5 +10,5 @@ export {
 export type { PushTopic } from "./push-hub";
 export { SESSION_COOKIE, authenticate, type Identity } from "./auth";
 export { sendProblem } from "./http-errors";
-export { registerStreamRoutes, parseRange, type RenditionReader } from "./stream-routes";
+export { registerStreamRoutes, parseRange, type ReadContext, type RenditionReader } from "./stream-routes";
 export { registerCoverRoute } from "./cover-route";

@@ -2,22 +2,36 @@
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { AppError, profileName, streamManifest, trackId, type StreamManifest } from "@soundmesh/protocol";
+import {
+  AppError,
+  manifestEtag,
+  profileName,
+  streamManifest,
+  trackId,
+  trackerContract,
+  type StreamManifest,
+} from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
 import type { IdentityCache } from "./auth";
 import { sendProblem } from "./http-errors";
 
+/** Who a read is for: storage bounds transcodes per user, so every read names the signed-in user. */
+export interface ReadContext {
+  traceId: string;
+  userId: string;
+}
+
 /** How the access point reads renditions; the wiring backs it with storage-service calls. */
 export interface RenditionReader {
-  manifest(trackId: string, profile: string, traceId: string): Promise<StreamManifest>;
-  piece(trackId: string, profile: string, index: number, traceId: string): Promise<Uint8Array>;
+  manifest(trackId: string, profile: string, context: ReadContext): Promise<StreamManifest>;
+  piece(trackId: string, profile: string, index: number, context: ReadContext): Promise<Uint8Array>;
   /** Bytes [start, endInclusive] of the whole rendition; at most `maxRangeChunkBytes` per call. */
   range(
     trackId: string,
     profile: string,
     start: number,
     endInclusive: number,
-    traceId: string,
+    context: ReadContext,
   ): Promise<Uint8Array>;
 }
 
@@ -30,7 +44,13 @@ export interface StreamRouteOptions {
 }
 
 const renditionParams = z.object({ trackId, profile: profileName });
-const pieceParams = renditionParams.extend({ index: z.coerce.number().int().min(0).max(1_000_000) });
+/** Decimal digits only: " 1", "0x10", "1e3" and "+1" are not indexes, however Number() reads them. */
+const pieceIndex = z
+  .string()
+  .regex(/^\d{1,7}$/)
+  .transform(Number)
+  .pipe(z.number().int().max(1_000_000));
+const pieceParams = renditionParams.extend({ index: pieceIndex });
 
 function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
   const parsed = schema.safeParse(params);
@@ -67,23 +87,31 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
   const chunkBytes = options.maxRangeChunkBytes ?? 512 * 1024;
 
   const authorised = async (request: FastifyRequest) => {
-    await identities.authenticate(bus, request);
+    const identity = await identities.authenticate(bus, request);
+    const context: ReadContext = { traceId: request.id, userId: identity.user.id };
+    return { identity, context };
   };
 
   app.get("/api/stream/:trackId/:profile/manifest", async (request, reply) => {
-    await authorised(request);
+    const { identity, context } = await authorised(request);
     const { trackId: id, profile } = parseParams(renditionParams, request.params);
-    const manifest = streamManifest.parse(await reader.manifest(id, profile, request.id));
-    const etag = `"${manifest.pieceHashes.length}-${manifest.pieceHashes[0] ?? "empty"}-${manifest.sizeBytes}"`;
+    const manifest = streamManifest.parse(await reader.manifest(id, profile, context));
+    await tellTracker(bus, request, {
+      trackId: id,
+      profile,
+      userId: identity.user.id,
+      sessionId: identity.sessionId,
+    });
+    const etag = manifestEtag(manifest);
     void reply.header("etag", etag).header("cache-control", "private, no-cache");
     if (request.headers["if-none-match"] === etag) return reply.status(304).send();
     return manifest;
   });
 
   app.get("/api/stream/:trackId/:profile/pieces/:index", async (request, reply) => {
-    await authorised(request);
+    const { context } = await authorised(request);
     const { trackId: id, profile, index } = parseParams(pieceParams, request.params);
-    const bytes = await reader.piece(id, profile, index, request.id);
+    const bytes = await reader.piece(id, profile, index, context);
     // A piece never changes for a given manifest: the client verifies it against the manifest's hash anyway.
     return reply
       .header("content-type", "application/octet-stream")
@@ -92,9 +120,9 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
   });
 
   app.get("/api/stream/:trackId/:profile/file", async (request, reply) => {
-    await authorised(request);
+    const { context } = await authorised(request);
     const { trackId: id, profile } = parseParams(renditionParams, request.params);
-    const manifest = await reader.manifest(id, profile, request.id);
+    const manifest = await reader.manifest(id, profile, context);
     const etag = `"${manifest.pieceHashes[manifest.pieceHashes.length - 1] ?? "empty"}-${manifest.sizeBytes}"`;
     let range: ByteRange | null;
     try {
@@ -115,12 +143,31 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
     if (manifest.sizeBytes === 0) return reply.send(Buffer.alloc(0));
     return sendChunks(
       reply,
-      (from, to) => reader.range(id, profile, from, to, request.id),
+      (from, to) => reader.range(id, profile, from, to, context),
       start,
       endInclusive,
       chunkBytes,
     );
   });
+}
+
+/**
+ * The session fetched (or revalidated) the manifest of a rendition that exists: its peers may now announce holding it.
+ * Told before the answer, so an announce right after it is accepted; without a tracker, P2P is off, audio is not.
+ */
+async function tellTracker(
+  bus: ServiceBus,
+  request: FastifyRequest,
+  fetched: { trackId: string; profile: string; userId: string; sessionId: string },
+): Promise<void> {
+  try {
+    await bus.request(trackerContract, "renditionFetched", fetched, {
+      traceId: request.id,
+      timeoutMs: 2_000,
+    });
+  } catch (error) {
+    request.log.debug({ err: error }, "tracker not told of a fetched rendition");
+  }
 }
 
 function sendChunks(

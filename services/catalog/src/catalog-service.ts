@@ -14,7 +14,7 @@ import {
   type ScanStatus,
 } from "@soundmesh/protocol";
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
-import { albumCover } from "./covers";
+import { AlbumCovers, defaultCoverLimits, type CoverLimits } from "./covers";
 import { matchEntries, relativePathOf } from "./playlist-matching";
 import { scanLibrary, type ScanResult } from "./scanner";
 import { trackOf, type CatalogStore } from "./sql-store";
@@ -33,6 +33,8 @@ export interface CatalogServiceConfig {
   watchDebounceMs?: number;
   /** Transcode this many newly added tracks ahead of time after a scan (0: none). */
   prepareAfterScan?: number;
+  /** Cover images over the pixel cap are never decoded (a scan records why); decodes run a few at a time. */
+  covers?: Partial<CoverLimits>;
 }
 
 export interface CatalogServiceDeps {
@@ -47,6 +49,8 @@ export interface CatalogService {
   start(): Promise<void>;
   stop(): Promise<void>;
   handlers: HandlersOf<CatalogContract>;
+  /** Album art: resized on demand, bounded in pixels and in decodes at once. */
+  covers: AlbumCovers;
   /** Starts a scan, or returns the running one; resolves with its id at once. */
   startScan(full?: boolean): string;
   /** Resolves when the current scan (if any) has finished. */
@@ -84,6 +88,8 @@ export function createCatalogService({
   let watcher: FSWatcher | undefined;
   let debounce: NodeJS.Timeout | undefined;
   const listeners = new Set<(status: ScanStatus) => void>();
+  const coverLimits = { ...defaultCoverLimits, ...config.covers };
+  const covers = new AlbumCovers(join(config.cacheDir, "covers"), coverLimits, logger);
 
   const emit = (force = false) => {
     for (const listener of listeners) listener(status);
@@ -102,6 +108,7 @@ export function createCatalogService({
         store,
         nowMs: () => clock.now(),
         full,
+        maxCoverPixels: coverLimits.maxPixels,
         onProgress: (progress) => {
           status = { ...status, ...progress, phase: progress.phase === "idle" ? "saving" : progress.phase };
           emit();
@@ -224,12 +231,12 @@ export function createCatalogService({
     },
     recentTrackIds: async ({ limit, offset }) => ({ trackIds: await store.recentTrackIds(limit, offset) }),
     smartTracks: async ({ rules }) => ({ trackIds: await store.smartTrackIds(rules, clock.now()) }),
-    cover: async ({ albumId, size }) =>
-      albumCover(join(config.cacheDir, "covers"), albumId, await store.tracksOfAlbum(albumId), size),
+    cover: async ({ albumId, size }) => covers.cover(albumId, await store.tracksOfAlbum(albumId), size),
   };
 
   return {
     handlers,
+    covers,
     startScan,
     status: () => status,
     scanFinished: () => running ?? Promise.resolve(undefined),

@@ -1,8 +1,10 @@
-// One scan of the library folders: walk, re-read only changed files, keep ids of moved files, record what cannot be read.
+// One scan of the library folders: walk, re-read only changed files, keep ids of moved files, record what cannot be read
+// (cover art too large to decode included).
 import { randomBytes } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import { dirname, extname, join } from "node:path";
 import type { ScanStatus } from "@soundmesh/protocol";
+import { oversizeReason } from "./covers";
 import type { CatalogStore, TrackRow } from "./sql-store";
 import {
   AUDIO_EXTENSIONS,
@@ -10,7 +12,7 @@ import {
   VARIOUS_ARTISTS,
   fingerprintOf,
   idOf,
-  pickFolderCover,
+  rankFolderCovers,
   readTags,
   type TrackTags,
 } from "./tags";
@@ -37,6 +39,8 @@ export interface ScanOptions {
   /** Re-read every file, not only changed ones. */
   full?: boolean;
   concurrency?: number;
+  /** Cover art with more pixels is not used (and recorded with the reason); by default none is refused. */
+  maxCoverPixels?: number;
   onProgress?: (status: Pick<ScanStatus, "phase" | "done" | "total" | "errors">) => void;
 }
 
@@ -120,6 +124,47 @@ function markFolderCompilations(
   }
 }
 
+interface ScanError {
+  path: string;
+  reason: string;
+  size_bytes: number;
+  mtime_ms: number;
+  seen_at: number;
+}
+
+/**
+ * Each folder's cover image: the best-named one whose header shows it within the pixel cap (only the header is
+ * read); a larger one is passed over and reported.
+ */
+async function chooseFolderCovers(
+  dirs: Set<string>,
+  images: Map<string, string[]>,
+  maxPixels: number,
+  refuse: (error: Omit<ScanError, "seen_at">) => void,
+): Promise<{ chosen: Map<string, string>; checked: Set<string> }> {
+  const chosen = new Map<string, string>();
+  const checked = new Set<string>();
+  for (const dir of dirs) {
+    for (const name of rankFolderCovers(images.get(dir) ?? [])) {
+      const path = join(dir, name);
+      checked.add(path);
+      const tooLarge = await oversizeReason(path, maxPixels);
+      if (tooLarge === undefined) {
+        chosen.set(dir, path);
+        break;
+      }
+      const info = await stat(path).catch(() => undefined);
+      refuse({
+        path,
+        reason: `folder cover art not shown: ${tooLarge}`,
+        size_bytes: info?.size ?? 0,
+        mtime_ms: Math.floor(info?.mtimeMs ?? 0),
+      });
+    }
+  }
+  return { chosen, checked };
+}
+
 export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
   const { store, nowMs } = options;
   const report = (phase: ScanStatus["phase"], done: number, total: number, errors: number) =>
@@ -142,13 +187,11 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
     );
   };
   const changed = files.filter((file) => !unchanged(file));
-  const errors: Array<{
-    path: string;
-    reason: string;
-    size_bytes: number;
-    mtime_ms: number;
-    seen_at: number;
-  }> = [];
+  const errors: ScanError[] = [];
+  /** Cover art refused: recorded like errors, but the track itself stays. */
+  const artErrors: ScanError[] = [];
+  const maxCoverPixels = options.maxCoverPixels ?? Number.POSITIVE_INFINITY;
+  const checkPicture = (bytes: Uint8Array) => oversizeReason(bytes, maxCoverPixels);
   let done = 0;
   report("reading", 0, changed.length, 0);
 
@@ -157,7 +200,15 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
       try {
         if (file.sizeBytes === 0) throw new Error("empty file (0 bytes)");
         if (!AUDIO_EXTENSIONS.has(extname(file.path).toLowerCase())) throw new Error("not an audio file");
-        const tags = await readTags(file.root, file.path);
+        const tags = await readTags(file.root, file.path, checkPicture);
+        if (tags.pictureProblem)
+          artErrors.push({
+            path: file.path,
+            reason: `embedded cover art not shown: ${tags.pictureProblem}`,
+            size_bytes: file.sizeBytes,
+            mtime_ms: file.mtimeMs,
+            seen_at: nowMs(),
+          });
         const fingerprint = await fingerprintOf(file.path, file.sizeBytes);
         return {
           file,
@@ -182,6 +233,12 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
     })
   ).filter((entry) => entry !== undefined);
   markFolderCompilations(read);
+  const folderCovers = await chooseFolderCovers(
+    new Set(read.map(({ file }) => dirname(file.path))),
+    images,
+    maxCoverPixels,
+    (error) => artErrors.push({ ...error, seen_at: nowMs() }),
+  );
 
   report("saving", done, changed.length, errors.length);
   const now = nowMs();
@@ -199,7 +256,7 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
     }
     if (previous) updated += 1;
     else added += 1;
-    const folderCover = pickFolderCover(images.get(dirname(file.path)) ?? []);
+    const folderCover = folderCovers.chosen.get(dirname(file.path)) ?? null;
     return {
       id: previous?.id ?? randomBytes(12).toString("base64url"),
       path: file.path,
@@ -225,7 +282,7 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
       rg_track_db: tags.replayGainTrackDb,
       rg_album_db: tags.replayGainAlbumDb,
       has_picture: tags.hasPicture ? 1 : 0,
-      folder_cover: folderCover ? join(dirname(file.path), folderCover) : null,
+      folder_cover: folderCover,
       added_at: previous ? Number(previous.added_at) : now,
       updated_at: now,
     };
@@ -238,11 +295,17 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
     if (state) deletions.push(state.id);
   }
   const rereadPaths = new Set(changed.map((file) => file.path));
-  const clearedErrorPaths = [...knownErrors.keys()].filter(
-    (path) => !seen.has(path) || (rereadPaths.has(path) && !failedPaths.has(path)),
+  const imagePaths = new Set([...images].flatMap(([dir, names]) => names.map((name) => join(dir, name))));
+  // A refused folder image stays recorded until it is gone or a scan of its folder finds it fine.
+  const clearedErrorPaths = [...knownErrors.keys()].filter((path) =>
+    imagePaths.has(path)
+      ? folderCovers.checked.has(path)
+      : !seen.has(path) || (rereadPaths.has(path) && !failedPaths.has(path)),
   );
-  await store.applyScan({ upserts, deletions, errors, clearedErrorPaths });
+  // Cleared paths are deleted before errors are written, so an error found again in this scan stays.
+  await store.applyScan({ upserts, deletions, errors: [...errors, ...artErrors], clearedErrorPaths });
   const removed = deletions.length;
-  report("idle", done, changed.length, errors.length);
-  return { added, updated, removed, errors: errors.length, unchanged: files.length - changed.length };
+  const errorCount = errors.length + artErrors.length;
+  report("idle", done, changed.length, errorCount);
+  return { added, updated, removed, errors: errorCount, unchanged: files.length - changed.length };
 }

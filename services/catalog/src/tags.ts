@@ -116,9 +116,20 @@ export function namesFromFolders(
 const firstNumber = (value: number | null | undefined) =>
   typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.round(value) : null;
 
-export async function readTags(root: string, path: string): Promise<TrackTags> {
+/**
+ * Reads a file's tags. `checkPicture` looks at the embedded picture (the one shown as the album's cover) and says why
+ * it cannot be used, if it cannot: the track then has no picture, and the reason comes back as `pictureProblem`.
+ */
+export async function readTags(
+  root: string,
+  path: string,
+  checkPicture: (bytes: Uint8Array) => Promise<string | undefined> = () => Promise.resolve(undefined),
+): Promise<TrackTags & { pictureProblem?: string }> {
   let metadata = await parseFile(path, { duration: false, skipCovers: false });
-  const hasPicture = (metadata.common.picture?.length ?? 0) > 0;
+  const pictures = metadata.common.picture ?? [];
+  const picture = pictures.find((p) => /front/i.test(p.type ?? "")) ?? pictures[0];
+  const pictureProblem = picture ? await checkPicture(picture.data) : undefined;
+  const hasPicture = picture !== undefined && pictureProblem === undefined;
   // Without a length header the duration needs a full pass; a file with no audio frames at all is corrupt.
   if (!metadata.format.duration) metadata = await parseFile(path, { duration: true, skipCovers: true });
   const { common, format } = metadata;
@@ -150,14 +161,15 @@ export async function readTags(root: string, path: string): Promise<TrackTags> {
     replayGainTrackDb: common.replaygain_track_gain?.dB ?? null,
     replayGainAlbumDb: common.replaygain_album_gain?.dB ?? null,
     hasPicture,
+    ...(pictureProblem === undefined ? {} : { pictureProblem }),
   };
 }
 
-/** The folder image that serves as an album cover, preferring cover/folder/front names. */
-export function pickFolderCover(imageNames: string[]): string | null {
-  const ranked = imageNames
+/** The folder images that may serve as an album cover, best first: cover, folder, front, album, albumart. */
+export function rankFolderCovers(imageNames: string[]): string[] {
+  return imageNames
     .map((name) => ({ name, rank: COVER_NAMES.indexOf(basename(name, extname(name)).toLowerCase()) }))
     .filter((entry) => entry.rank >= 0)
-    .sort((a, b) => a.rank - b.rank);
-  return ranked[0]?.name ?? null;
+    .sort((a, b) => a.rank - b.rank)
+    .map((entry) => entry.name);
 }

@@ -15,7 +15,7 @@ import {
   type SubmittedOperation,
 } from "@soundmesh/protocol";
 import { createEditCommitter, type EditResult, type Editor } from "./commit-edits";
-import { createCovers, normaliseUpload } from "./covers";
+import { createCovers, defaultCoverLimits, type CoverLimits } from "./covers";
 import { createPlaylistAccess, requireUser, searchDocumentsIn } from "./playlist-access";
 import { createPlaylistFiles } from "./playlist-files";
 import { createSmartPlaylists } from "./smart-playlists";
@@ -36,6 +36,8 @@ export interface PlaylistServiceDeps {
   clock: { now(): number };
   /** Random ids for playlists and system operations. */
   newId: () => string;
+  /** Uploaded covers over the pixel cap are refused; cover images are decoded a few at a time. */
+  coverLimits?: Partial<CoverLimits>;
 }
 
 export interface PlaylistService {
@@ -54,6 +56,7 @@ export function createPlaylistService({
   store,
   clock,
   newId,
+  coverLimits,
 }: PlaylistServiceDeps): PlaylistService {
   const { accessOf, visible, owned, infoOf, snapshotOf } = createPlaylistAccess(store);
 
@@ -166,7 +169,7 @@ export function createPlaylistService({
   }
 
   const files = createPlaylistFiles({ bus, store, logger });
-  const covers = createCovers({ bus, store });
+  const covers = createCovers({ bus, store, limits: { ...defaultCoverLimits, ...coverLimits } });
   const smart = createSmartPlaylists({ bus, store, logger, newId, commit });
 
   const handlers: HandlersOf<PlaylistContract> = {
@@ -350,7 +353,7 @@ export function createPlaylistService({
         throw new AppError("FORBIDDEN", "Only the owner and collaborators may change the cover");
       await store.setCover(
         playlistId,
-        imageBase64 === null ? null : await normaliseUpload(imageBase64),
+        imageBase64 === null ? null : await covers.normaliseUpload(imageBase64),
         clock.now(),
       );
       const updated = (await store.findPlaylist(playlistId))!;
@@ -359,8 +362,9 @@ export function createPlaylistService({
     },
 
     async cover({ playlistId, size }, ctx) {
-      const { playlist } = await visible(playlistId, requireUser(ctx));
-      return covers.cover(playlist, size, ctx.traceId);
+      const userId = requireUser(ctx);
+      const { playlist } = await visible(playlistId, userId);
+      return covers.cover(playlist, size, ctx.traceId, userId);
     },
 
     searchDocuments: ({ playlistIds, cursor, limit }) =>

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { dbTargets } from "@soundmesh/test-kit";
 import { preparePlaylistDb, startHarness, trackRowOf, type Harness } from "./harness";
 
@@ -33,7 +33,12 @@ const near = (actual: { r: number; g: number; b: number }, expected: { r: number
 describe.each(targets)("playlist covers on $name", (target) => {
   let h: Harness;
   let artDir: string;
+  /** 7000×7000 pixels: 156 KB as a PNG, 147 MB once decoded. */
+  let huge: Buffer;
   beforeAll(async () => {
+    huge = await sharp({ create: { width: 7000, height: 7000, channels: 3, background: "#884422" } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     artDir = mkdtempSync(join(tmpdir(), "soundmesh-playlist-art-"));
     for (const [i, colour] of colours.entries())
       writeFileSync(join(artDir, `${i}.jpg`), await solid(colour, "jpeg"));
@@ -118,5 +123,43 @@ describe.each(targets)("playlist covers on $name", (target) => {
     expect(near(await pixel(single.bytes, 10, 50), colours[3]!)).toBe(true);
     const none = await h.call("create", { name: "None", trackIds: ["t-okc1"] });
     expect((await h.failure("cover", { playlistId: none.playlist.id, size: 64 })).code).toBe("NOT_FOUND");
+  });
+  it("refuses an upload over 40 megapixels from its header, before decoding it", async () => {
+    const { playlist } = await h.call("create", { name: "Huge" });
+    const tooLarge = /^The cover is 7000×7000 pixels \(49 megapixels\); at most 40 megapixels are accepted$/;
+    const refused = await h.failure("setCover", {
+      playlistId: playlist.id,
+      imageBase64: huge.toString("base64"),
+    });
+    expect(refused).toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(tooLarge) });
+    // Only the header of this one is whole: decoding it would fail differently, so the header alone refused it.
+    const headerOnly = huge.subarray(0, 1_000).toString("base64");
+    expect(await h.failure("setCover", { playlistId: playlist.id, imageBase64: headerOnly })).toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringMatching(tooLarge),
+    });
+    expect((await h.call("get", { playlistId: playlist.id })).playlist.hasUploadedCover).toBe(false);
+  });
+
+  it("makes one mosaic for concurrent first requests of a playlist's cover", async () => {
+    const rows = colours.map((_, i) => ({
+      ...trackRowOf({
+        id: `t-flight${i}`,
+        path: `Flight/Album ${i}/01 Song.mp3`,
+        title: `Song ${i}`,
+        artist: "Flight",
+        album: `Flight ${i}`,
+      }),
+      album_id: `album-flight-${i}`,
+      folder_cover: join(artDir, `${i}.jpg`),
+    }));
+    await h.catalog.applyScan({ upserts: rows, deletions: [], errors: [], clearedErrorPaths: [] });
+    const { playlist } = await h.call("create", { name: "Grid", trackIds: rows.map((row) => row.id) });
+    const lookups = vi.spyOn(h.catalog, "tracksByIds");
+    const covers = await Promise.all(
+      Array.from({ length: 20 }, () => h.call("cover", { playlistId: playlist.id, size: 300 })),
+    );
+    expect(new Set(covers.map((cover) => Buffer.from(cover.bytes).toString("base64"))).size).toBe(1);
+    expect(lookups).toHaveBeenCalledTimes(1);
   });
 });

@@ -7,3 +7,13 @@ export {
 } from "./storage-service";
 export { RenditionStore, defaultProfiles, type ResolveSource, type SourceInfo } from "./rendition-store";
 export { findClusters } from "./webm-clusters";
+export {
+  TranscodeScheduler,
+  defaultSchedulerConfig,
+  type Hold,
+  type JobSpec,
+  type Requester,
+  type SchedulerEvent,
+  type TranscodeSchedulerConfig,
+  type TranscodeSchedulerStats,
+} from "./transcode-scheduler";

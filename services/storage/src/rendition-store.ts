@@ -1,12 +1,22 @@
-// The rendition cache: transcodes once per rendition (shared by concurrent callers), pieces with SHA-256s, LRU on disk.
+// The rendition cache: transcodes once per rendition (shared by concurrent callers, run when the scheduler says),
+// pieces with SHA-256s, LRU on disk.
+import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { extname, join } from "node:path";
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { AppError, type StreamManifest } from "@soundmesh/protocol";
 import { assertFfmpeg, durationFromStats, startTranscode, type TranscodeProfile } from "./ffmpeg";
-import { findClusters } from "./webm-clusters";
+import { TranscodeScheduler, defaultSchedulerConfig, type Hold, type Requester } from "./transcode-scheduler";
+import {
+  ORIGINAL,
+  originalManifest,
+  persistRendition,
+  readRange,
+  transcodedManifest,
+} from "./rendition-files";
 
 export interface SourceInfo {
   path: string;
@@ -31,23 +41,6 @@ export const defaultProfiles: Record<string, TranscodeProfile> = {
   opus160: { codec: "opus", bitrateKbps: 160 },
 };
 
-const ORIGINAL = "original";
-
-const originalTypes: Record<string, { mimeType: string; codec: string }> = {
-  ".mp3": { mimeType: "audio/mpeg", codec: "mp3" },
-  ".flac": { mimeType: "audio/flac", codec: "flac" },
-  ".ogg": { mimeType: "audio/ogg", codec: "vorbis" },
-  ".oga": { mimeType: "audio/ogg", codec: "vorbis" },
-  ".opus": { mimeType: 'audio/ogg; codecs="opus"', codec: "opus" },
-  ".m4a": { mimeType: "audio/mp4", codec: "aac" },
-  ".mp4": { mimeType: "audio/mp4", codec: "aac" },
-  ".wav": { mimeType: "audio/wav", codec: "pcm" },
-  ".aif": { mimeType: "audio/aiff", codec: "pcm" },
-  ".aiff": { mimeType: "audio/aiff", codec: "pcm" },
-  ".wma": { mimeType: "audio/x-ms-wma", codec: "wma" },
-  ".webm": { mimeType: "audio/webm", codec: "opus" },
-};
-
 interface Rendition {
   key: string;
   dataPath: string;
@@ -65,7 +58,9 @@ interface Rendition {
   progressed: Set<() => void>;
 }
 
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+/** Who asks when a caller names no one: tests and tools calling the store directly. */
+const LOCAL: Requester = { userId: "local" };
+const noHold: Hold = { release: () => undefined };
 
 export class RenditionStore {
   private readonly renditions = new Map<string, Rendition>();
@@ -77,6 +72,8 @@ export class RenditionStore {
     private readonly config: RenditionStoreConfig,
     private readonly resolveSource: ResolveSource,
     private readonly logger: Logger,
+    /** The one place that decides which ffmpeg runs; by default N = the machine's parallelism. */
+    readonly scheduler = new TranscodeScheduler(defaultSchedulerConfig(availableParallelism())),
   ) {}
 
   /** Rebuilds the index from disk; a rendition without its manifest was cut short by a crash and is removed. */
@@ -115,21 +112,25 @@ export class RenditionStore {
 
   stats() {
     const cached = [...this.renditions.values()].filter((r) => r.cached && r.state === "complete");
+    const scheduler = this.scheduler.stats();
     return {
       renditions: cached.length,
       cachedBytes: cached.reduce((sum, r) => sum + r.bytesWritten, 0),
       capBytes: this.config.capBytes,
       transcodesStarted: this.transcodesStarted,
-      transcodesRunning: [...this.renditions.values()].filter((r) => r.state === "writing").length,
+      transcodesRunning: scheduler.running + scheduler.paused,
       evictions: this.evictions,
+      scheduler,
     };
   }
 
-  async manifest(trackId: string, profile: string): Promise<StreamManifest> {
-    const rendition = await this.ensure(trackId, profile);
-    await this.within(rendition.done, `the rendition of ${trackId}`);
-    rendition.lastUsed = ++this.uses;
-    return rendition.manifest!;
+  async manifest(trackId: string, profile: string, requester: Requester = LOCAL): Promise<StreamManifest> {
+    return this.use(trackId, profile, requester, (rendition) => this.complete(rendition));
+  }
+
+  /** Makes the rendition for transcode-ahead: waits as long as it takes, since listeners go first. */
+  async prepare(trackId: string, profile: string): Promise<void> {
+    await this.use(trackId, profile, "background", (rendition) => rendition.done);
   }
 
   /** A piece as soon as its bytes exist; `complete` says whether the whole rendition is done. */
@@ -137,34 +138,68 @@ export class RenditionStore {
     trackId: string,
     profile: string,
     index: number,
+    requester: Requester = LOCAL,
   ): Promise<{ bytes: Uint8Array; complete: boolean }> {
-    const rendition = await this.ensure(trackId, profile);
-    const size = this.config.pieceSizeBytes;
-    const start = index * size;
-    await this.waitFor(
-      rendition,
-      () => rendition.state === "complete" || rendition.bytesWritten >= start + size,
-    );
-    const total = rendition.state === "complete" ? rendition.manifest!.sizeBytes : rendition.bytesWritten;
-    if (start >= total) throw new AppError("NOT_FOUND", `No piece ${index} in this rendition`);
-    const bytes = await this.read(rendition, start, Math.min(total, start + size) - 1);
-    return { bytes, complete: rendition.state === "complete" };
-  }
-
-  async range(trackId: string, profile: string, start: number, endInclusive: number): Promise<Uint8Array> {
-    const manifest = await this.manifest(trackId, profile);
-    if (start > endInclusive || start >= manifest.sizeBytes || endInclusive - start >= 1024 * 1024) {
-      throw new AppError(
-        "RANGE_NOT_SATISFIABLE",
-        `A range is within 0-${manifest.sizeBytes - 1} and at most 1 MiB`,
+    return this.use(trackId, profile, requester, async (rendition) => {
+      const size = this.config.pieceSizeBytes;
+      const start = index * size;
+      await this.waitFor(
+        rendition,
+        () => rendition.state === "complete" || rendition.bytesWritten >= start + size,
       );
-    }
-    const rendition = await this.ensure(trackId, profile);
-    return this.read(rendition, start, Math.min(endInclusive, manifest.sizeBytes - 1));
+      const total = rendition.state === "complete" ? rendition.manifest!.sizeBytes : rendition.bytesWritten;
+      if (start >= total) throw new AppError("NOT_FOUND", `No piece ${index} in this rendition`);
+      const bytes = await this.read(rendition, start, Math.min(total, start + size) - 1);
+      return { bytes, complete: rendition.state === "complete" };
+    });
   }
 
-  /** Finds or starts the rendition; concurrent callers share one transcode. */
-  async ensure(trackId: string, profile: string): Promise<Rendition> {
+  async range(
+    trackId: string,
+    profile: string,
+    start: number,
+    endInclusive: number,
+    requester: Requester = LOCAL,
+  ): Promise<Uint8Array> {
+    return this.use(trackId, profile, requester, async (rendition) => {
+      const manifest = await this.complete(rendition);
+      if (start > endInclusive || start >= manifest.sizeBytes || endInclusive - start >= 1024 * 1024) {
+        throw new AppError(
+          "RANGE_NOT_SATISFIABLE",
+          `A range is within 0-${manifest.sizeBytes - 1} and at most 1 MiB`,
+        );
+      }
+      return this.read(rendition, start, Math.min(endInclusive, manifest.sizeBytes - 1));
+    });
+  }
+
+  /** Runs `work` on the rendition while holding the requester's claim on its transcode. */
+  private async use<T>(
+    trackId: string,
+    profile: string,
+    requester: Requester,
+    work: (rendition: Rendition) => Promise<T>,
+  ): Promise<T> {
+    const { rendition, hold } = await this.ensure(trackId, profile, requester);
+    try {
+      return await work(rendition);
+    } finally {
+      hold.release();
+    }
+  }
+
+  private async complete(rendition: Rendition): Promise<StreamManifest> {
+    await this.within(rendition.done, "the rendition");
+    rendition.lastUsed = ++this.uses;
+    return rendition.manifest!;
+  }
+
+  /** Finds or starts the rendition; concurrent callers share one transcode, which the scheduler runs in turn. */
+  private async ensure(
+    trackId: string,
+    profile: string,
+    requester: Requester,
+  ): Promise<{ rendition: Rendition; hold: Hold }> {
     if (profile !== ORIGINAL && !Object.hasOwn(this.config.profiles, profile)) {
       throw new AppError("NOT_FOUND", `No profile ${profile}`);
     }
@@ -176,14 +211,20 @@ export class RenditionStore {
       .digest("hex")
       .slice(0, 32);
     const existing = this.renditions.get(key);
-    if (existing) return existing;
-    const rendition =
+    if (existing) {
+      const hold =
+        existing.cached && existing.state === "writing" ? this.scheduler.join(key, requester) : noHold;
+      return { rendition: existing, hold };
+    }
+    const started =
       profile === ORIGINAL
-        ? this.describeOriginal(key, trackId, source)
-        : this.transcode(key, trackId, profile, this.config.profiles[profile]!, source);
-    this.renditions.set(key, rendition);
-    rendition.done.catch(() => this.renditions.delete(key));
-    return rendition;
+        ? { rendition: this.describeOriginal(key, trackId, source), hold: noHold }
+        : this.transcode(key, trackId, profile, this.config.profiles[profile]!, source, requester);
+    this.renditions.set(key, started.rendition);
+    started.rendition.done.catch(() => {
+      if (this.renditions.get(key) === started.rendition) this.renditions.delete(key);
+    });
+    return started;
   }
 
   private describeOriginal(key: string, trackId: string, source: SourceInfo): Rendition {
@@ -200,43 +241,27 @@ export class RenditionStore {
       progressed: new Set(),
     };
     rendition.done = (async () => {
-      const bytes = await readFile(source.path).catch((error: unknown) => {
-        throw new AppError("NOT_FOUND", "The track's file cannot be read", { cause: error });
-      });
-      const type = originalTypes[extname(source.path).toLowerCase()] ?? {
-        mimeType: "application/octet-stream",
-        codec: "unknown",
-      };
-      const durationMs = source.durationMs ?? 0;
-      rendition.manifest = {
-        trackId,
-        profile: ORIGINAL,
-        ...type,
-        bitrateKbps: durationMs > 0 ? Math.round((bytes.byteLength * 8) / durationMs) : 0,
-        durationMs,
-        sizeBytes: bytes.byteLength,
-        pieceSizeBytes: this.config.pieceSizeBytes,
-        ...this.hashPieces(bytes),
-      };
-      rendition.bytesWritten = bytes.byteLength;
+      rendition.manifest = await originalManifest(trackId, source, this.config.pieceSizeBytes);
+      rendition.bytesWritten = rendition.manifest.sizeBytes;
       rendition.state = "complete";
       this.notify(rendition);
     })();
     return rendition;
   }
 
+  /** Queues the transcode with the scheduler (which may refuse it); ffmpeg starts when it gives the slot. */
   private transcode(
     key: string,
     trackId: string,
     profile: string,
     settings: TranscodeProfile,
     source: SourceInfo,
-  ): Rendition {
+    requester: Requester,
+  ): { rendition: Rendition; hold: Hold } {
     assertFfmpeg(this.config.ffmpegPath);
-    const dir = join(this.config.cacheDir, key);
     const rendition: Rendition = {
       key,
-      dataPath: join(dir, "data"),
+      dataPath: join(this.config.cacheDir, key, "data"),
       state: "writing",
       chunks: [],
       bytesWritten: 0,
@@ -246,6 +271,42 @@ export class RenditionStore {
       done: Promise.resolve(),
       progressed: new Set(),
     };
+    let settle!: { resolve: () => void; reject: (error: AppError) => void };
+    rendition.done = new Promise<void>((resolve, reject) => {
+      // The first outcome wins: a cancelled job's ffmpeg may still report its exit afterwards.
+      let settled = false;
+      const once =
+        <A extends unknown[]>(f: (...args: A) => void) =>
+        (...args: A) => {
+          if (settled) return;
+          settled = true;
+          f(...args);
+        };
+      settle = {
+        resolve: once(resolve),
+        // Forgotten at once, so a request arriving now starts afresh rather than joining a failed transcode.
+        reject: once((error: AppError) => {
+          if (this.renditions.get(key) === rendition) this.renditions.delete(key);
+          reject(error);
+        }),
+      };
+    });
+    const hold = this.scheduler.submit(key, requester, {
+      spawn: () => this.runFfmpeg(rendition, trackId, profile, settings, source, settle),
+      cancel: (error) => settle.reject(error),
+    });
+    rendition.done.catch(() => this.notify(rendition));
+    return { rendition, hold };
+  }
+
+  private runFfmpeg(
+    rendition: Rendition,
+    trackId: string,
+    profile: string,
+    settings: TranscodeProfile,
+    source: SourceInfo,
+    settle: { resolve: () => void; reject: (error: AppError) => void },
+  ): ChildProcess {
     this.transcodesStarted += 1;
     const child = startTranscode(this.config.ffmpegPath, source.path, settings);
     let stderr = "";
@@ -257,63 +318,35 @@ export class RenditionStore {
       rendition.bytesWritten += chunk.byteLength;
       this.notify(rendition);
     });
-    rendition.done = new Promise<void>((resolve, reject) => {
-      child.once("error", (error) =>
-        reject(new AppError("DEPENDENCY_MISSING", "ffmpeg could not be started", { cause: error })),
-      );
-      child.once("close", (code) => {
-        if (code !== 0 || rendition.bytesWritten === 0) {
-          this.logger.warn({ trackId, profile, code, stderr: stderr.slice(-500) }, "transcode failed");
-          reject(new AppError("UNPLAYABLE", "The track cannot be decoded"));
-          return;
-        }
-        const bytes = Buffer.concat(rendition.chunks);
-        const durationMs = durationFromStats(stderr) ?? source.durationMs ?? 0;
-        rendition.manifest = {
-          trackId,
-          profile,
-          mimeType: 'audio/webm; codecs="opus"',
-          codec: "opus",
-          bitrateKbps:
-            durationMs > 0 ? Math.round((bytes.byteLength * 8) / durationMs) : settings.bitrateKbps,
-          durationMs,
-          sizeBytes: bytes.byteLength,
-          pieceSizeBytes: this.config.pieceSizeBytes,
-          ...this.hashPieces(bytes),
-          seekIndex: findClusters(bytes),
-        };
-        this.persist(dir, bytes, rendition.manifest).then(
-          async () => {
-            rendition.state = "complete";
-            rendition.chunks = [];
-            this.notify(rendition);
-            await this.evict();
-            resolve();
-          },
-          (error: unknown) =>
-            reject(new AppError("INTERNAL", "The rendition could not be written", { cause: error })),
-        );
+    child.once("error", (error) =>
+      settle.reject(new AppError("DEPENDENCY_MISSING", "ffmpeg could not be started", { cause: error })),
+    );
+    child.once("close", (code) => {
+      if (code !== 0 || rendition.bytesWritten === 0) {
+        this.logger.warn({ trackId, profile, code, stderr: stderr.slice(-500) }, "transcode failed");
+        settle.reject(new AppError("UNPLAYABLE", "The track cannot be decoded"));
+        return;
+      }
+      const bytes = Buffer.concat(rendition.chunks);
+      rendition.manifest = transcodedManifest(trackId, profile, settings, bytes, {
+        durationMs: durationFromStats(stderr) ?? source.durationMs ?? 0,
+        pieceSizeBytes: this.config.pieceSizeBytes,
       });
+      persistRendition(join(this.config.cacheDir, rendition.key), bytes, rendition.manifest).then(
+        async () => {
+          rendition.state = "complete";
+          rendition.chunks = [];
+          this.notify(rendition);
+          await this.evict().catch((error: unknown) =>
+            this.logger.warn({ err: error }, "the rendition cache could not be trimmed"),
+          );
+          settle.resolve();
+        },
+        (error: unknown) =>
+          settle.reject(new AppError("INTERNAL", "The rendition could not be written", { cause: error })),
+      );
     });
-    rendition.done.catch(() => this.notify(rendition));
-    return rendition;
-  }
-
-  private hashPieces(bytes: Uint8Array): { pieceCount: number; pieceHashes: string[] } {
-    const pieceHashes: string[] = [];
-    for (let offset = 0; offset < bytes.byteLength; offset += this.config.pieceSizeBytes) {
-      pieceHashes.push(sha256(bytes.subarray(offset, offset + this.config.pieceSizeBytes)));
-    }
-    return { pieceCount: pieceHashes.length, pieceHashes };
-  }
-
-  /** Data first, then the manifest, each by rename: a manifest on disk always describes complete data. */
-  private async persist(dir: string, bytes: Buffer, manifest: StreamManifest): Promise<void> {
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, "data.tmp"), bytes);
-    await rename(join(dir, "data.tmp"), join(dir, "data"));
-    await writeFile(join(dir, "manifest.tmp"), JSON.stringify(manifest));
-    await rename(join(dir, "manifest.tmp"), join(dir, "manifest.json"));
+    return child;
   }
 
   private async read(rendition: Rendition, start: number, endInclusive: number): Promise<Uint8Array> {
@@ -322,15 +355,7 @@ export class RenditionStore {
     try {
       if (rendition.state === "writing")
         return Buffer.concat(rendition.chunks).subarray(start, endInclusive + 1);
-      const length = endInclusive - start + 1;
-      const handle = await open(rendition.dataPath, "r");
-      try {
-        const buffer = Buffer.alloc(length);
-        const { bytesRead } = await handle.read(buffer, 0, length, start);
-        return buffer.subarray(0, bytesRead);
-      } finally {
-        await handle.close();
-      }
+      return await readRange(rendition.dataPath, start, endInclusive);
     } finally {
       rendition.readers -= 1;
     }

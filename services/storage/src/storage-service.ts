@@ -1,11 +1,13 @@
 // The storage service: serves renditions over the bus and transcodes ahead of time in the background, publishing
-// the background batch's progress (for the admin page and `soundmesh transcode`).
+// the background batch's progress (for the admin page and `soundmesh transcode`). One scheduler runs every ffmpeg.
+import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import {
   AppError,
   catalogContract,
   storageContract,
   transcodeProgressEvent,
+  type CallContext,
   type HandlersOf,
   type StorageContract,
   type TranscodeStatus,
@@ -18,6 +20,13 @@ import {
   type ResolveSource,
   type SourceInfo,
 } from "./rendition-store";
+import {
+  TranscodeScheduler,
+  defaultSchedulerConfig,
+  type Requester,
+  type SchedulerEvent,
+  type TranscodeSchedulerConfig,
+} from "./transcode-scheduler";
 
 export const storageManifest = {
   service: "storage",
@@ -36,7 +45,9 @@ export interface StorageServiceConfig extends Omit<
   pieceSizeBytes?: number;
   waitTimeoutMs?: number;
   ffmpegPath?: string;
-  /** Background transcodes at once. */
+  /** The transcode scheduler's bounds (ffmpeg at once, per user, queued); defaults from the machine's parallelism. */
+  scheduler?: Partial<TranscodeSchedulerConfig>;
+  /** Background transcodes handed to the scheduler at once (default: its maxConcurrent). */
   prepareConcurrency?: number;
   /** How long a track's source (path, size, mtime) is trusted before asking the catalog again. */
   sourceCacheMs?: number;
@@ -52,6 +63,8 @@ export interface StorageServiceDeps {
   bus: ServiceBus;
   resolveSource: ResolveSource;
   clock?: { now(): number };
+  /** Sees every scheduling decision (tests, diagnostics). */
+  onSchedulerEvent?: (event: SchedulerEvent) => void;
 }
 
 export interface StorageService {
@@ -69,7 +82,17 @@ export function createStorageService({
   bus,
   resolveSource,
   clock,
+  onSchedulerEvent,
 }: StorageServiceDeps): StorageService {
+  const schedulerConfig = {
+    ...defaultSchedulerConfig(availableParallelism()),
+    ...config.scheduler,
+  };
+  const scheduler = new TranscodeScheduler(schedulerConfig, (event) => {
+    if (event.type === "refused") logger.info(event, "transcode refused");
+    else logger.debug(event, "transcode scheduling");
+    onSchedulerEvent?.(event);
+  });
   const store = new RenditionStore(
     {
       cacheDir: config.cacheDir,
@@ -81,11 +104,12 @@ export function createStorageService({
     },
     cachedSources(resolveSource, config.sourceCacheMs ?? 2_000, clock ? () => clock.now() : Date.now),
     logger,
+    scheduler,
   );
   const queue: Array<{ trackId: string; profile: string }> = [];
   /** Jobs waiting or running, by "trackId|profile": asking twice for one rendition queues it once. */
   const pending = new Set<string>();
-  const concurrency = config.prepareConcurrency ?? 1;
+  const concurrency = config.prepareConcurrency ?? schedulerConfig.maxConcurrent;
   const nowMs = clock ? () => clock.now() : Date.now;
   let running = 0;
   let stopped = false;
@@ -126,7 +150,7 @@ export function createStorageService({
       const job = queue.shift()!;
       running += 1;
       store
-        .manifest(job.trackId, job.profile)
+        .prepare(job.trackId, job.profile)
         .then(
           () => (batch.done += 1),
           (error: unknown) => {
@@ -158,10 +182,10 @@ export function createStorageService({
   };
 
   const handlers: HandlersOf<StorageContract> = {
-    manifest: ({ trackId, profile }) => store.manifest(trackId, profile),
-    piece: ({ trackId, profile, index }) => store.piece(trackId, profile, index),
-    range: async ({ trackId, profile, start, endInclusive }) => ({
-      bytes: await store.range(trackId, profile, start, endInclusive),
+    manifest: ({ trackId, profile }, ctx) => store.manifest(trackId, profile, listenerOf(ctx)),
+    piece: ({ trackId, profile, index }, ctx) => store.piece(trackId, profile, index, listenerOf(ctx)),
+    range: async ({ trackId, profile, start, endInclusive }, ctx) => ({
+      bytes: await store.range(trackId, profile, start, endInclusive, listenerOf(ctx)),
     }),
     prepare: ({ trackIds, profiles }) => ({ queued: enqueue(trackIds, profilesOf(profiles)) }),
     transcodeAhead: async ({ tracks, profiles }, ctx) => {
@@ -199,8 +223,14 @@ export function createStorageService({
       queue.length = 0;
       pending.clear();
       await subscription?.unsubscribe();
+      scheduler.close();
     },
   };
+}
+
+/** A listener is the user the access point names; a service calling without one counts as its own listener. */
+function listenerOf(ctx: CallContext): Requester {
+  return { userId: ctx.userId ?? `service:${ctx.caller}` };
 }
 
 /** Every piece request needs the source's size and mtime; asking the catalog once per few seconds is enough. */

@@ -2,10 +2,12 @@
 import { startAllInOne } from "../all-in-one";
 import { createLogger } from "../logger";
 import { configFrom, type GlobalOptions } from "./config-from";
+import { raiseOpenFileLimit } from "./file-limit";
 
 export async function serve(options: GlobalOptions): Promise<void> {
   const config = configFrom(options);
   const logger = createLogger(config.logLevel);
+  raiseOpenFileLimit({ logger });
   const server = await startAllInOne(config, logger);
   console.log(`soundmesh is listening on ${server.url} (data in ${config.dataDir})`);
   await new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
 // The queue: what plays now and next; jump, drag to reorder, remove, shuffle and repeat.
+import { useEffect, useRef } from "react";
 import type { AudioController } from "../audio";
 import { Reorderable } from "../components/reorderable";
 import { formatTime } from "../http";
@@ -6,8 +7,14 @@ import { useNowPlaying } from "../use-audio";
 
 export function Queue({ audio }: { audio: AudioController }) {
   const state = useNowPlaying(audio);
+  const section = useRef<HTMLElement>(null);
+  const hasQueue = state.queue.length > 0;
+  // Opened, the queue shows the playing track (a long queue would otherwise open at its top, far from it).
+  useEffect(() => {
+    section.current?.querySelector("[data-playing]")?.scrollIntoView({ block: "center" });
+  }, [hasQueue]);
   return (
-    <section>
+    <section ref={section}>
       <h2>Queue</h2>
       <div className="actions">
         <button
