@@ -150,4 +150,20 @@ describe("the soundmesh command", () => {
       /node_modules\/(sharp|fastify|@fastify|argon2|music-metadata|node-datachannel|pg)\/|services\/(access-point|catalog|storage|search|playlist|tracker)\/|apps\/web\//;
     expect([...sources, ...run.loaded].filter((module) => unwanted.test(module))).toEqual([]);
   });
+
+  it("loads the catalog for a `scan` that finds nothing new, never sharp, Fastify, search, storage or the web player", async () => {
+    const library = join(workDir, "empty-library");
+    mkdirSync(library, { recursive: true });
+    const run = await runRecorded(
+      ["scan", "--library", library, "--data-dir", join(workDir, "scan-data")],
+      builtCliEnv,
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("scan finished: 0 added");
+    const sources = bundledSourcesOf(run);
+    expect(sources).toEqual(expect.arrayContaining([expect.stringMatching(/^services\/catalog\/src\//)]));
+    const unwanted =
+      /node_modules\/(sharp|@img|fastify|@fastify|argon2|node-datachannel|pg)\/|services\/(access-point|storage|search|playlist|tracker|user)\/|apps\/web\//;
+    expect([...sources, ...run.loaded].filter((module) => unwanted.test(module))).toEqual([]);
+  });
 });
