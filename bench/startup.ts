@@ -223,7 +223,7 @@ const rows: Row[] = measures.map((measure) => {
     target:
       measure.targetMs === undefined
         ? ""
-        : `${measure.targetMs} ms (${round(measure.targetMs / 90, 2)}× node)`,
+        : `${measure.targetMs} ms (${round(measure.targetMs / bareMs, 2)}× node)`,
     ...(measure.name.includes("rescan") ? { "× walk+stat": round(ms / walkMs, 2) } : {}),
   };
 });
