@@ -151,7 +151,7 @@ describe("the soundmesh command", () => {
     expect([...sources, ...run.loaded].filter((module) => unwanted.test(module))).toEqual([]);
   });
 
-  it("loads the catalog for a `scan` that finds nothing new, never sharp, Fastify, search, storage or the web player", async () => {
+  it("loads the catalog for a `scan` that finds nothing new, never music-metadata, sharp, Fastify, search, storage or the web player", async () => {
     const library = join(workDir, "empty-library");
     mkdirSync(library, { recursive: true });
     const run = await runRecorded(
@@ -163,7 +163,7 @@ describe("the soundmesh command", () => {
     const sources = bundledSourcesOf(run);
     expect(sources).toEqual(expect.arrayContaining([expect.stringMatching(/^services\/catalog\/src\//)]));
     const unwanted =
-      /node_modules\/(sharp|@img|fastify|@fastify|argon2|node-datachannel|pg)\/|services\/(access-point|storage|search|playlist|tracker|user)\/|apps\/web\//;
+      /node_modules\/(sharp|@img|music-metadata|strtok3|file-type|fastify|@fastify|argon2|node-datachannel|pg)\/|services\/(access-point|storage|search|playlist|tracker|user)\/|apps\/web\//;
     expect([...sources, ...run.loaded].filter((module) => unwanted.test(module))).toEqual([]);
   });
 });

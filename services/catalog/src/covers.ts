@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseFile } from "music-metadata";
+import { parseFile } from "./lazy-music-metadata";
 import type { Logger } from "pino";
 import type sharpModule from "sharp";
 import { AppError } from "@soundmesh/protocol";

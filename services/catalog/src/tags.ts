@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { basename, dirname, extname, relative, sep } from "node:path";
-import { parseFile } from "music-metadata";
+import { parseFile } from "./lazy-music-metadata";
 
 export const AUDIO_EXTENSIONS = new Set([
   ".mp3",
