@@ -10,8 +10,17 @@ import {
 } from "@soundmesh/service-user";
 import type { Config } from "./config";
 
-/** The user service on `bus`, its tables migrated, not started (see openUserAdmin for why the CLI needs that). */
-export async function createUserServiceFor(config: Config, logger: Logger, bus: Bus, db: Db) {
+/**
+ * The user service on `bus`, its tables migrated, not started. `followStanding`: announce changes other processes
+ * make (the CLI's); the CLI's own instance does not.
+ */
+export async function createUserServiceFor(
+  config: Config,
+  logger: Logger,
+  bus: Bus,
+  db: Db,
+  followStanding = true,
+) {
   await migrateUserStore(db);
   return createUserService({
     config: {
@@ -22,6 +31,7 @@ export async function createUserServiceFor(config: Config, logger: Logger, bus: 
     bus: bus.connect(userManifest),
     store: createSqlUserStore(db),
     clock: { now: () => Date.now() },
+    followStanding,
   });
 }
 

@@ -59,6 +59,20 @@ describe("soundmesh user", () => {
     expect((await run(["user", "disable", "bob", "--enable"])).stdout).toContain("bob is enabled");
     expect((await run(["user", "disable", "nobody"])).stderr).toContain("NOT_FOUND");
   });
+
+  it("gives and takes the admin role, refusing a bad role, an unknown name, and demoting the last admin", async () => {
+    expect((await run(["user", "role", "bob", "admin"])).stdout).toContain("bob is an admin");
+    expect((await run(["user", "role", "bob", "user"])).stdout).toContain("bob is a plain user");
+    const badRole = await run(["user", "role", "bob", "root"]);
+    expect(badRole).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("VALIDATION_FAILED") as string,
+    });
+    const unknown = await run(["user", "role", "nobody", "admin"]);
+    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringContaining("NOT_FOUND") as string });
+    const last = await run(["user", "role", "alice", "user"]);
+    expect(last).toMatchObject({ code: 1, stderr: expect.stringContaining("CONFLICT") as string });
+  }, 90_000);
 });
 
 describe("configuration", () => {

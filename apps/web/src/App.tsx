@@ -80,7 +80,7 @@ function Page({
     case "stats":
       return <Stats audio={audio} />;
     case "settings":
-      return <Settings audio={audio} />;
+      return <Settings audio={audio} connection={connection} />;
     case "admin":
       return <Admin connection={connection} me={user} />;
     case "playlists":

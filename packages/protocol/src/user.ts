@@ -30,6 +30,17 @@ export const sessionInfo = z.object({
 
 const token = z.string().min(16).max(200);
 const ok = z.object({ ok: z.literal(true) });
+const keepApiTokenIds = z.array(z.string().max(100)).max(1000).default([]);
+
+export const apiTokenInfo = z.object({
+  id: z.string(),
+  label: z.string(),
+  createdAt: z.number().int(),
+  lastUsedAt: z.number().int().nullable(),
+  /** Null: no expiry. */
+  expiresAt: z.number().int().nullable(),
+});
+export type ApiTokenInfo = z.infer<typeof apiTokenInfo>;
 
 export const userContract = defineService("user", {
   // Internal methods: called by the access point and the CLI, never by a client directly.
@@ -45,7 +56,15 @@ export const userContract = defineService("user", {
   },
   authenticate: {
     params: z.object({ token }),
-    result: z.object({ user: userRecord, sessionId: z.string(), kind: z.enum(["session", "api"]) }),
+    result: z.object({
+      user: userRecord,
+      sessionId: z.string(),
+      kind: z.enum(["session", "api"]),
+      /** When the credential ends (after any renewal); null for an API token without expiry. */
+      expiresAt: z.number().int().nullable(),
+      /** This call renewed a sliding session: a cookie holding it should get the new expiry. */
+      renewed: z.boolean(),
+    }),
   },
   logout: { params: z.object({ token }), result: ok },
   setPassword: { params: z.object({ name: userName, password }), result: ok },
@@ -65,28 +84,29 @@ export const userContract = defineService("user", {
       newPassword: password,
       /** The caller's own session (from the hello frame), kept signed in; every other session ends. */
       keepSessionId: z.string().max(100).optional(),
+      /** API tokens end with the old password too, except these (ids from listApiTokens). */
+      keepApiTokenIds,
     }),
     result: ok,
     exposed: true,
   },
-  revokeAllSessions: { params: z.object({}), result: z.object({ revoked: z.number().int() }), exposed: true },
+  /** "Sign out everywhere": every session of the caller ends, and every API token except those kept. */
+  revokeAllSessions: {
+    params: z.object({ keepApiTokenIds }),
+    result: z.object({ revoked: z.number().int(), revokedApiTokens: z.number().int() }),
+    exposed: true,
+  },
   createApiToken: {
-    params: z.object({ label: z.string().trim().min(1).max(100) }),
-    result: z.object({ id: z.string(), token, label: z.string() }),
+    params: z.object({
+      label: z.string().trim().min(1).max(100),
+      /** Without it the token lasts until revoked (or until a password reset, disabling, sign-out everywhere). */
+      expiresInDays: z.number().int().min(1).max(3650).optional(),
+    }),
+    result: apiTokenInfo.extend({ token }),
     exposed: true,
   },
-  listApiTokens: {
-    params: z.object({}),
-    result: z.array(
-      z.object({
-        id: z.string(),
-        label: z.string(),
-        createdAt: z.number().int(),
-        lastUsedAt: z.number().int().nullable(),
-      }),
-    ),
-    exposed: true,
-  },
+  /** The caller's API tokens that still work, oldest first. */
+  listApiTokens: { params: z.object({}), result: z.array(apiTokenInfo), exposed: true },
   revokeApiToken: { params: z.object({ id: z.string().max(100) }), result: ok, exposed: true },
   createUser: {
     params: z.object({ name: userName, password, role: role.default("user") }),
@@ -111,8 +131,36 @@ export const userContract = defineService("user", {
 });
 export type UserContract = typeof userContract;
 
-/** Published when sessions or API tokens end (logout, revoke all, password change, disable, role change), so access points close their sockets. */
-export const sessionsRevokedEvent = defineEvent(
-  "user.sessionsRevoked",
-  z.object({ userId: z.string(), sessionIds: z.array(z.string()) }),
+/** Why a user's standing changed; every kind but "enabled" can end credentials or rights. */
+export const standingChangeKind = z.enum([
+  "logout",
+  "signed-out-everywhere",
+  "password-set",
+  "password-changed",
+  "disabled",
+  "enabled",
+  "role-changed",
+  "token-revoked",
+  "expired",
+]);
+export type StandingChangeKind = z.infer<typeof standingChangeKind>;
+
+/**
+ * Published for every change of a user's standing — credentials ended (logout, sign-out everywhere, password
+ * change or reset, token revoked, expiry), disabling, a role change — by whichever user-service process sees the
+ * change first, possibly more than once (handlers must be idempotent). Access points close the sockets of
+ * `credentialIds`, and every socket of the user whose role no longer matches `user` or who is disabled.
+ */
+export const standingChangedEvent = defineEvent(
+  "user.standingChanged",
+  z.object({
+    /** Position in the user service's outbox of standing changes. */
+    seq: z.number().int(),
+    userId: z.string(),
+    kind: standingChangeKind,
+    credentialIds: z.array(z.string()),
+    /** The user's standing now; null when the account no longer exists. */
+    user: z.object({ role, disabled: z.boolean() }).nullable(),
+  }),
 );
+export type StandingChanged = z.infer<typeof standingChangedEvent.payload>;

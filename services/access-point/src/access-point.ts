@@ -6,8 +6,8 @@ import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import {
   AppError,
+  standingChangedEvent,
   MAX_FRAME_BYTES,
-  sessionsRevokedEvent,
   toAppError,
   userContract,
   type ServiceContract,
@@ -17,6 +17,7 @@ import { registerApiRoutes } from "./api-routes";
 import { IdentityCache, authenticate, type Identity } from "./auth";
 import { ClientSocket } from "./client-socket";
 import { installErrorHandler, sendProblem } from "./http-errors";
+import { LiveSessions } from "./live-sessions";
 import { buildMethodTable } from "./method-table";
 import { registerHttpRateLimit } from "./http-rate-limit";
 import { checkMetricsAccess } from "./metrics-access";
@@ -31,7 +32,7 @@ export const accessPointManifest = {
   service: "access-point",
   calls: ["user", "catalog", "search", "storage", "playlist", "tracker"],
   subscribes: [
-    "user.sessionsRevoked",
+    "user.standingChanged",
     "catalog.changed",
     "catalog.scanProgress",
     "storage.transcodeProgress",
@@ -118,6 +119,8 @@ export interface AccessPointDeps {
   /** Extra route registrations (streaming, cover art) added by the wiring; they get the shared identity cache. */
   plugins?: ReadonlyArray<(app: FastifyInstance, identities: IdentityCache) => void | Promise<void>>;
   nowMs?: () => number;
+  /** Wall-clock time for credential expiry (default Date.now). */
+  wallClockMs?: () => number;
 }
 
 export interface AccessPoint {
@@ -150,6 +153,12 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
   const methods = buildMethodTable(deps.contracts);
   const peers = new PeerRegistry(bus, logger);
   const identities = new IdentityCache();
+  const live = new LiveSessions({
+    bus,
+    logger,
+    wallClockMs: deps.wallClockMs ?? (() => Date.now()),
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
   const limits = new SocketLimits(
     {
       userRateLimit: config.userRateLimit,
@@ -291,9 +300,11 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
         },
       });
       sockets.add(client);
+      live.add(client);
       void peers.add(client, request.ip).finally(() => client.greet());
       socket.on("close", () => {
         sockets.delete(client);
+        live.remove(client);
         void peers.remove(client);
       });
     });
@@ -302,10 +313,10 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
 
   for (const plugin of deps.plugins ?? []) await plugin(app, identities);
 
-  const revoked = await bus.subscribe(sessionsRevokedEvent, ({ sessionIds }) => {
-    const ended = new Set(sessionIds);
-    identities.forgetSessions(sessionIds);
-    for (const client of sockets) if (ended.has(client.sessionId)) client.close(4001, "session ended");
+  const standing = await bus.subscribe(standingChangedEvent, (change) => {
+    identities.forgetSessions(change.credentialIds);
+    identities.forgetUser(change.userId);
+    live.applyStanding(change);
   });
   await hub.start();
   await peers.start();
@@ -324,7 +335,8 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
         new Promise((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref()),
       ]);
       for (const client of sockets) client.close(1001, "server shutting down");
-      await revoked.unsubscribe();
+      live.stop();
+      await standing.unsubscribe();
       await hub.stop();
       await peers.stop();
       await app.close();

@@ -1,10 +1,11 @@
-// REST routes for signing in and out, first-run set-up and the current user.
+// REST routes for signing in and out, first-run set-up and the current user; the session cookie's renewal.
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import { AppError, userContract } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
 import { SESSION_COOKIE, authenticate, tokenOf, type IdentityCache } from "./auth";
 import { throttleAddressOf } from "./client-network";
+import { registerSessionCookieRenewal, setSessionCookie } from "./session-cookie";
 
 const credentials = z.object({ name: z.string().max(64), password: z.string().max(1024) });
 
@@ -30,14 +31,7 @@ export function registerApiRoutes(
   app: FastifyInstance,
   { bus, secureCookies, identities }: ApiRouteOptions,
 ): void {
-  const setSessionCookie = (reply: FastifyReply, token: string, expiresAt: number) =>
-    reply.setCookie(SESSION_COOKIE, token, {
-      httpOnly: true,
-      sameSite: "strict",
-      secure: secureCookies,
-      path: "/",
-      expires: new Date(expiresAt),
-    });
+  registerSessionCookieRenewal(app, secureCookies);
 
   const login = async (name: string, password: string, address: string, reply: FastifyReply) => {
     const result = await bus.request(userContract, "login", {
@@ -45,7 +39,7 @@ export function registerApiRoutes(
       password,
       address: throttleAddressOf(address),
     });
-    setSessionCookie(reply, result.token, result.session.expiresAt);
+    setSessionCookie(reply, secureCookies, result.token, result.session.expiresAt);
     return { user: result.user, token: result.token, expiresAt: result.session.expiresAt };
   };
 
@@ -72,6 +66,7 @@ export function registerApiRoutes(
     return { ok: true };
   });
 
+  // The player asks this at every start: a session in the second half of its life slides, and so does its cookie.
   app.get("/api/me", async (request) => {
     const identity = await authenticate(bus, request);
     return identity.user;

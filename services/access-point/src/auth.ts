@@ -7,27 +7,38 @@ export const SESSION_COOKIE = "sm_session";
 
 export interface Identity {
   user: UserRecord;
+  /** The credential's id: a sign-in session's or an API token's. */
   sessionId: string;
+  kind: "session" | "api";
   token: string;
+  /** When the credential ends, as the user service said at authentication; null: an API token without expiry. */
+  expiresAt: number | null;
 }
 
 export function tokenOf(request: FastifyRequest): string | undefined {
+  return bearerOf(request) ?? request.cookies[SESSION_COOKIE];
+}
+
+function bearerOf(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  if (header?.startsWith("Bearer ")) return header.slice("Bearer ".length).trim();
-  return request.cookies[SESSION_COOKIE];
+  return header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
 }
 
 export async function authenticate(bus: ServiceBus, request: FastifyRequest): Promise<Identity> {
   const token = tokenOf(request);
   if (!token) throw new AppError("UNAUTHENTICATED");
   if (token.length < 16 || token.length > 200) throw new AppError("UNAUTHENTICATED");
-  const { user, sessionId } = await bus.request(
+  const { user, sessionId, kind, expiresAt, renewed } = await bus.request(
     userContract,
     "authenticate",
     { token },
     { traceId: request.id },
   );
-  return { user, sessionId, token };
+  // The session slid: the cookie carrying it must slide too, or the browser drops a live session (see
+  // session-cookie.ts). A bearer token is the client's own business.
+  if (renewed && expiresAt !== null && bearerOf(request) === undefined)
+    request.renewedSession = { token, expiresAt };
+  return { user, sessionId, kind, token, expiresAt };
 }
 
 /**
@@ -67,5 +78,18 @@ export class IdentityCache {
 
   forgetToken(token: string): void {
     this.entries.delete(token);
+  }
+
+  /** Drops every entry of a user whose standing changed: the cached role or enabled state may be stale. */
+  forgetUser(userId: string): void {
+    for (const [token, entry] of this.entries)
+      if (entry.identity.user.id === userId) this.entries.delete(token);
+  }
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set when authenticating this request renewed the session held in the cookie. */
+    renewedSession?: { token: string; expiresAt: number };
   }
 }

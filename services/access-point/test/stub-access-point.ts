@@ -32,7 +32,7 @@ export async function startStubAccessPoint(
       authenticate: ({ token }) => {
         if (token !== STUB_TOKEN) throw new AppError("UNAUTHENTICATED");
         const user = { id: "u1", name: "holder", role: "user" as const, disabled: false, createdAt: 0 };
-        return { user, sessionId: "s1", kind: "session" as const };
+        return { user, sessionId: "s1", kind: "session" as const, expiresAt: null, renewed: false };
       },
     });
   const accessPoint = await createAccessPoint({

@@ -1,4 +1,4 @@
-// The user service's settings with their defaults: session lifetime, argon2id cost, sign-in throttling.
+// The user service's settings with their defaults: session lifetime, argon2id cost, sign-in throttling, the outbox.
 import { z } from "zod";
 import { AppError } from "@soundmesh/protocol";
 
@@ -18,9 +18,12 @@ const configSchema = z
       .prefault({}),
     loginThrottle: z
       .object({
-        /** Failures an account may have before each further attempt waits; success resets them. */
-        accountFreeFailures: positiveInt.default(5),
-        /** The same for one client address, across accounts (password spraying). */
+        /**
+         * Failures one client address may have on one account before each further attempt from there waits;
+         * success resets them. Counted per account *and* address, so a guesser cannot lock the owner out.
+         */
+        accountAddressFreeFailures: positiveInt.default(5),
+        /** The same for one client address across accounts (password spraying). */
         addressFreeFailures: positiveInt.default(20),
         /** The first wait; each further failure doubles it, up to maxDelayMs. */
         baseDelayMs: positiveInt.default(1_000),
@@ -30,8 +33,15 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** How often expired sessions and stale failure counters are deleted. */
+    /** How often expired sessions, stale failure counters and old standing changes are deleted. */
     pruneIntervalMs: positiveInt.default(3600_000),
+    /**
+     * How often a started service reads the outbox for standing changes other processes made (the CLI beside a
+     * running server, other user-service processes): the delay before their sockets close.
+     */
+    standingPollMs: positiveInt.default(250),
+    /** How long standing changes stay in the outbox; far longer than any follower's pause between polls. */
+    standingRetentionMs: positiveInt.default(24 * 3600_000),
     /** An API token's lastUsedAt is written at most this often, so busy tokens do not cost a write per request. */
     apiTokenTouchIntervalMs: positiveInt.default(60_000),
     maxApiTokensPerUser: positiveInt.default(100),

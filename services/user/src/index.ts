@@ -16,6 +16,8 @@ export {
   type StoredCredential,
   type CredentialKind,
   type LoginCounter,
+  type StandingChange,
+  type StandingNote,
 } from "./store";
 export { createSqlUserStore } from "./sql-store";
 export { migrateUserStore, userMigrations } from "./migrations";

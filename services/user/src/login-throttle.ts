@@ -1,5 +1,6 @@
-// Sign-in back-off per account and per client address: after a budget of failures each attempt waits
-// base·2ⁿ (capped). An attempt is counted before the password is checked, so parallel guesses cannot outrun it.
+// Sign-in back-off per (account, client address) and per client address: after a budget of failures each attempt
+// waits base·2ⁿ (capped). Never per account alone, or a stranger guessing could lock the owner out everywhere.
+// An attempt is counted before the password is checked, so parallel guesses cannot outrun it.
 import { AppError } from "@soundmesh/protocol";
 import type { LoginThrottleConfig } from "./config";
 import type { LoginCounter, UserStore } from "./store";
@@ -26,12 +27,21 @@ export class LoginThrottle {
     private readonly config: LoginThrottleConfig,
   ) {}
 
-  accountKey(nameKey: string): ThrottleKey {
-    return { key: `account:${nameKey}`, freeFailures: this.config.accountFreeFailures };
+  /** One account from one address (an IPv6 address already cut to its /64 by the access point). */
+  accountAddressKey(nameKey: string, address: string): ThrottleKey {
+    return {
+      key: `account-address:${address} ${nameKey}`,
+      freeFailures: this.config.accountAddressFreeFailures,
+    };
   }
 
   addressKey(address: string): ThrottleKey {
     return { key: `address:${address}`, freeFailures: this.config.addressFreeFailures };
+  }
+
+  /** Old-password checks through a signed-in credential: its holder is throttled, sign-in is not. */
+  passwordCheckKey(userId: string): ThrottleKey {
+    return { key: `password-check:${userId}`, freeFailures: this.config.accountAddressFreeFailures };
   }
 
   private current(counter: LoginCounter, nowMs: number): number {

@@ -56,6 +56,33 @@ export const userMigrations: ServiceMigrations = {
         .execute();
     },
   },
+  // The outbox of standing changes (see store.ts): a counter row hands out positions in commit order.
+  "002-standing-changes": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("user_standing_seq")
+        .addColumn("id", "integer", (col) => col.primaryKey())
+        .addColumn("value", "bigint", (col) => col.notNull())
+        .execute();
+      await sql`insert into user_standing_seq (id, value) values (1, 0)`.execute(db);
+      await db.schema
+        .createTable("user_standing_changes")
+        .addColumn("seq", "bigint", (col) => col.primaryKey())
+        .addColumn("user_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("kind", "varchar(32)", (col) => col.notNull())
+        // A JSON array of the credential ids the change ended.
+        .addColumn("credential_ids", "text", (col) => col.notNull())
+        // The user-service instance that made the change; it announces its own rows itself.
+        .addColumn("origin", "varchar(64)", (col) => col.notNull())
+        .addColumn("created_at", "bigint", (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex("user_standing_changes_by_time")
+        .on("user_standing_changes")
+        .column("created_at")
+        .execute();
+    },
+  },
 };
 
 export function migrateUserStore(db: Db): Promise<string[]> {

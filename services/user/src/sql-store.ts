@@ -1,104 +1,74 @@
 // UserStore over Kysely: the same queries on SQLite and PostgreSQL; row locks (FOR UPDATE) only where PostgreSQL
 // runs transactions concurrently (SQLite's single connection already serialises them).
-import type { Db, Kysely, Transaction } from "@soundmesh/db";
-import type { Role } from "@soundmesh/protocol";
+import { sql, type Db, type Transaction } from "@soundmesh/db";
 import {
   nameKeyOf,
   type CredentialFilter,
-  type CredentialKind,
   type LoginCounter,
-  type StoredCredential,
+  type StandingChange,
+  type StandingNote,
   type StoredUser,
   type UserChange,
   type UserStore,
 } from "./store";
-
-interface UserTables {
-  user_accounts: {
-    id: string;
-    name: string;
-    name_key: string;
-    role: Role;
-    disabled: number;
-    password_hash: string;
-    created_at: number;
-  };
-  user_credentials: {
-    id: string;
-    user_id: string;
-    kind: CredentialKind;
-    token_hash: string;
-    label: string | null;
-    created_at: number;
-    expires_at: number | null;
-    last_used_at: number | null;
-  };
-  user_login_failures: { key: string; failures: number; last_failure_at: number };
-  user_setup: { id: number; updated_at: number };
-}
-
-type UserDb = Kysely<UserTables>;
-type AccountRow = UserTables["user_accounts"];
-type CredentialRow = UserTables["user_credentials"];
-
-const accountColumns = ["id", "name", "name_key", "role", "disabled", "password_hash", "created_at"] as const;
-
-function userOf(row: AccountRow): StoredUser {
-  return {
-    id: row.id,
-    name: row.name,
-    role: row.role,
-    disabled: Number(row.disabled) !== 0,
-    passwordHash: row.password_hash,
-    createdAt: Number(row.created_at),
-  };
-}
-
-function accountRowOf(user: StoredUser): AccountRow {
-  return {
-    id: user.id,
-    name: user.name,
-    name_key: nameKeyOf(user.name),
-    role: user.role,
-    disabled: user.disabled ? 1 : 0,
-    password_hash: user.passwordHash,
-    created_at: user.createdAt,
-  };
-}
-
-const numberOrNull = (value: number | null): number | null => (value === null ? null : Number(value));
-
-function credentialOf(row: CredentialRow): StoredCredential {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    kind: row.kind,
-    tokenHash: row.token_hash,
-    label: row.label,
-    createdAt: Number(row.created_at),
-    expiresAt: numberOrNull(row.expires_at),
-    lastUsedAt: numberOrNull(row.last_used_at),
-  };
-}
+import {
+  accountColumns,
+  accountRowOf,
+  credentialOf,
+  userOf,
+  type CredentialRow,
+  type Executor,
+  type UserDb,
+  type UserTables,
+} from "./sql-tables";
 
 export function createSqlUserStore(db: Db): UserStore {
   const kysely = db.kysely as UserDb;
   const locks = db.dialect === "postgres";
 
-  async function deleteCredentialsIn(executor: UserDb | Transaction<UserTables>, filter: CredentialFilter) {
+  async function deleteCredentialsIn(executor: Executor, filter: CredentialFilter): Promise<string[]> {
     if (filter.ids?.length === 0) return [];
     let query = executor.deleteFrom("user_credentials").where("user_id", "=", filter.userId);
     if (filter.kind !== undefined) query = query.where("kind", "=", filter.kind);
     if (filter.ids !== undefined) query = query.where("id", "in", filter.ids);
-    if (filter.exceptId !== undefined) query = query.where("id", "!=", filter.exceptId);
+    if (filter.exceptIds !== undefined && filter.exceptIds.length > 0)
+      query = query.where("id", "not in", filter.exceptIds);
     const rows = await query.returning("id").execute();
     return rows.map((row) => row.id);
   }
 
-  async function insertUserIn(
-    executor: UserDb | Transaction<UserTables>,
-    user: StoredUser,
-  ): Promise<boolean> {
+  /**
+   * Writes the outbox row; called last in its transaction, so the counter row stays locked only until the commit
+   * and every transaction takes it after its other locks (no deadlock, and positions follow commit order).
+   */
+  async function recordStandingIn(
+    trx: Transaction<UserTables>,
+    userId: string,
+    credentialIds: string[],
+    note: StandingNote,
+  ): Promise<StandingChange> {
+    const counter = await trx
+      .updateTable("user_standing_seq")
+      .set({ value: sql<number>`value + 1` })
+      .where("id", "=", 1)
+      .returning("value")
+      .executeTakeFirstOrThrow();
+    const seq = Number(counter.value);
+    await trx
+      .insertInto("user_standing_changes")
+      .values({
+        seq,
+        user_id: userId,
+        kind: note.kind,
+        credential_ids: JSON.stringify(credentialIds),
+        origin: note.origin,
+        created_at: note.at,
+      })
+      .execute();
+    return { seq, userId, credentialIds, ...note };
+  }
+
+  async function insertUserIn(executor: Executor, user: StoredUser): Promise<boolean> {
     const result = await executor
       .insertInto("user_accounts")
       .values(accountRowOf(user))
@@ -107,7 +77,7 @@ export function createSqlUserStore(db: Db): UserStore {
     return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
-  async function hasAdminIn(executor: UserDb | Transaction<UserTables>): Promise<boolean> {
+  async function hasAdminIn(executor: Executor): Promise<boolean> {
     const row = await executor
       .selectFrom("user_accounts")
       .select("id")
@@ -170,22 +140,21 @@ export function createSqlUserStore(db: Db): UserStore {
         .execute();
     },
 
-    replacePassword(userId, passwordHash, keepSessionId) {
+    replacePassword(userId, passwordHash, { kinds, keepIds }, note) {
       return kysely.transaction().execute(async (trx) => {
         await trx
           .updateTable("user_accounts")
           .set({ password_hash: passwordHash })
           .where("id", "=", userId)
           .execute();
-        return deleteCredentialsIn(trx, {
-          userId,
-          kind: "session",
-          ...(keepSessionId === undefined ? {} : { exceptId: keepSessionId }),
-        });
+        const ended: string[] = [];
+        for (const kind of kinds)
+          ended.push(...(await deleteCredentialsIn(trx, { userId, kind, exceptIds: keepIds })));
+        return recordStandingIn(trx, userId, ended, note);
       });
     },
 
-    changeUser(userId, change: UserChange, revokeKinds) {
+    changeUser(userId, change: UserChange, revokeKinds, note) {
       return kysely.transaction().execute(async (trx) => {
         // Locking every enabled admin row makes two admins disabling each other at once take turns.
         let adminsQuery = trx
@@ -213,7 +182,7 @@ export function createSqlUserStore(db: Db): UserStore {
         const revokedIds: string[] = [];
         for (const kind of revokeKinds)
           revokedIds.push(...(await deleteCredentialsIn(trx, { userId, kind })));
-        return { user: after, revokedIds };
+        return { user: after, standing: await recordStandingIn(trx, userId, revokedIds, note) };
       });
     },
 
@@ -282,12 +251,71 @@ export function createSqlUserStore(db: Db): UserStore {
       return rows.map(credentialOf);
     },
 
-    deleteCredentials: (filter) => deleteCredentialsIn(kysely, filter),
+    deleteCredentials(filter, note) {
+      return kysely.transaction().execute(async (trx) => {
+        const ids = await deleteCredentialsIn(trx, filter);
+        return ids.length === 0 ? undefined : recordStandingIn(trx, filter.userId, ids, note);
+      });
+    },
 
-    async deleteExpiredCredentials(nowMs) {
+    deleteExpiredCredentials(note) {
+      return kysely.transaction().execute(async (trx) => {
+        const rows = await trx
+          .deleteFrom("user_credentials")
+          .where("expires_at", "<=", note.at)
+          .returning(["id", "user_id"])
+          .execute();
+        const byUser = new Map<string, string[]>();
+        for (const row of rows) byUser.set(row.user_id, [...(byUser.get(row.user_id) ?? []), row.id]);
+        const changes: StandingChange[] = [];
+        for (const [userId, ids] of [...byUser].sort(([a], [b]) => a.localeCompare(b)))
+          changes.push(await recordStandingIn(trx, userId, ids, note));
+        return changes;
+      });
+    },
+
+    async standingChangesAfter(seq, limit) {
+      const rows = await kysely
+        .selectFrom("user_standing_changes as c")
+        .leftJoin("user_accounts as a", "a.id", "c.user_id")
+        .select([
+          "c.seq",
+          "c.user_id",
+          "c.kind",
+          "c.credential_ids",
+          "c.origin",
+          "c.created_at",
+          "a.role",
+          "a.disabled",
+        ])
+        .where("c.seq", ">", seq)
+        .orderBy("c.seq")
+        .limit(limit)
+        .execute();
+      return rows.map((row) => ({
+        seq: Number(row.seq),
+        userId: row.user_id,
+        kind: row.kind,
+        credentialIds: JSON.parse(row.credential_ids) as string[],
+        origin: row.origin,
+        at: Number(row.created_at),
+        user: row.role === null ? null : { role: row.role, disabled: Number(row.disabled) !== 0 },
+      }));
+    },
+
+    async latestStandingSeq() {
+      const row = await kysely
+        .selectFrom("user_standing_seq")
+        .select("value")
+        .where("id", "=", 1)
+        .executeTakeFirstOrThrow();
+      return Number(row.value);
+    },
+
+    async pruneStandingChanges(beforeMs) {
       const result = await kysely
-        .deleteFrom("user_credentials")
-        .where("expires_at", "<=", nowMs)
+        .deleteFrom("user_standing_changes")
+        .where("created_at", "<=", beforeMs)
         .executeTakeFirst();
       return Number(result.numDeletedRows);
     },

@@ -1,6 +1,6 @@
 // The user service's storage port: what the service needs from its tables, with the atomic steps spelled out,
 // so the rules stay in the service and tests or other backends can swap the SQL implementation out.
-import type { Role } from "@soundmesh/protocol";
+import type { Role, StandingChangeKind } from "@soundmesh/protocol";
 
 export interface StoredUser {
   id: string;
@@ -13,7 +13,7 @@ export interface StoredUser {
   createdAt: number;
 }
 
-/** A login session (expires) or an API token (does not); both are looked up by the SHA-256 of the token. */
+/** A login session (expires, slides) or an API token (optional fixed expiry); both found by the token's SHA-256. */
 export type CredentialKind = "session" | "api";
 
 export interface StoredCredential {
@@ -43,7 +43,29 @@ export interface CredentialFilter {
   userId: string;
   kind?: CredentialKind;
   ids?: readonly string[];
-  exceptId?: string;
+  exceptIds?: readonly string[];
+}
+
+/** What the store records with a change of standing: why, which service instance made it, when. */
+export interface StandingNote {
+  kind: StandingChangeKind;
+  origin: string;
+  at: number;
+}
+
+/**
+ * A row of the outbox of standing changes, written in the transaction that made the change. `seq` grows in commit
+ * order (one counter row, locked to the end of the transaction), so a follower reading `seq > last` misses nothing.
+ */
+export interface StandingChange extends StandingNote {
+  seq: number;
+  userId: string;
+  credentialIds: string[];
+}
+
+/** An outbox row with the user's standing at the time it is read (null: the account is gone). */
+export interface StandingChangeWithUser extends StandingChange {
+  user: { role: Role; disabled: boolean } | null;
 }
 
 export interface UserStore {
@@ -57,25 +79,42 @@ export interface UserStore {
   listUsers(): Promise<StoredUser[]>;
   /** Replaces the hash only (a rehash with new parameters). */
   updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
-  /** Replaces the hash and deletes the user's login sessions except `keepSessionId`, in one transaction; returns their ids. */
-  replacePassword(userId: string, passwordHash: string, keepSessionId?: string): Promise<string[]>;
   /**
-   * Applies `change` and deletes the user's credentials of `revokeKinds`, in one transaction.
+   * Replaces the hash and deletes the user's credentials of `revokeKinds` except `keepIds`, recording the change,
+   * in one transaction.
+   */
+  replacePassword(
+    userId: string,
+    passwordHash: string,
+    revoke: { kinds: readonly CredentialKind[]; keepIds: readonly string[] },
+    note: StandingNote,
+  ): Promise<StandingChange>;
+  /**
+   * Applies `change`, deletes the user's credentials of `revokeKinds` and records the change, in one transaction.
    * Refuses ("last-admin") when no enabled admin would remain; "not-found" when there is no such user.
    */
   changeUser(
     userId: string,
     change: UserChange,
     revokeKinds: readonly CredentialKind[],
-  ): Promise<{ user: StoredUser; revokedIds: string[] } | "last-admin" | "not-found">;
+    note: StandingNote,
+  ): Promise<{ user: StoredUser; standing: StandingChange } | "last-admin" | "not-found">;
 
   insertCredential(credential: StoredCredential): Promise<void>;
   findCredential(tokenHash: string): Promise<{ credential: StoredCredential; user: StoredUser } | undefined>;
   touchCredential(id: string, patch: { expiresAt?: number; lastUsedAt?: number }): Promise<void>;
   listCredentials(userId: string, kind: CredentialKind): Promise<StoredCredential[]>;
-  /** Deletes the matching credentials; returns their ids. */
-  deleteCredentials(filter: CredentialFilter): Promise<string[]>;
-  deleteExpiredCredentials(nowMs: number): Promise<number>;
+  /** Deletes the matching credentials and records it; undefined (nothing recorded) when none matched. */
+  deleteCredentials(filter: CredentialFilter, note: StandingNote): Promise<StandingChange | undefined>;
+  /** Deletes credentials expired at `note.at`, recording one change per user. */
+  deleteExpiredCredentials(note: StandingNote): Promise<StandingChange[]>;
+
+  /** Outbox rows after `seq`, oldest first, at most `limit`. */
+  standingChangesAfter(seq: number, limit: number): Promise<StandingChangeWithUser[]>;
+  /** The newest outbox position (0 before any change). */
+  latestStandingSeq(): Promise<number>;
+  /** Deletes outbox rows made at or before `beforeMs`. */
+  pruneStandingChanges(beforeMs: number): Promise<number>;
 
   /**
    * Reads the counters of `keys` (zero when absent) under a lock held until `decide`'s writes are stored,

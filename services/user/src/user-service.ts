@@ -4,24 +4,33 @@ import type { Logger } from "pino";
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
 import {
   AppError,
-  sessionsRevokedEvent,
   userContract,
   type CallContext,
   type HandlersOf,
   type Role,
+  type StandingChangeKind,
   type UserContract,
   type UserRecord,
 } from "@soundmesh/protocol";
+import { createApiTokenHandlers } from "./api-tokens";
 import { resolveUserConfig, type UserServiceConfigInput } from "./config";
 import { LoginThrottle } from "./login-throttle";
 import { createPasswordHasher } from "./passwords";
-import { nameKeyOf, type CredentialKind, type StoredUser, type UserChange, type UserStore } from "./store";
-import { hashToken, newApiToken, newSessionToken } from "./tokens";
+import { StandingOutbox } from "./standing-outbox";
+import {
+  nameKeyOf,
+  type CredentialKind,
+  type StandingNote,
+  type StoredUser,
+  type UserChange,
+  type UserStore,
+} from "./store";
+import { hashToken, newSessionToken } from "./tokens";
 
 export const userManifest = {
   service: "user",
   calls: [],
-  publishes: ["user.sessionsRevoked"],
+  publishes: ["user.standingChanged"],
 } as const satisfies ServiceManifest;
 
 export interface Clock {
@@ -35,19 +44,26 @@ export interface UserServiceDeps {
   bus: ServiceBus;
   store: UserStore;
   clock: Clock;
+  /**
+   * Whether start() follows the outbox and announces changes other processes made (default true). A short-lived
+   * instance (the CLI's) leaves that to the running server, whose access point holds the sockets.
+   */
+  followStanding?: boolean;
 }
 
 export interface UserService {
   start(): Promise<void>;
   stop(): Promise<void>;
   handlers: HandlersOf<UserContract>;
-  /** Deletes expired sessions and forgotten failure counters; runs every pruneIntervalMs while started. */
+  /** Deletes expired credentials, forgotten failure counters, old standing changes; every pruneIntervalMs. */
   prune(): Promise<void>;
+  /** Announces standing changes other processes recorded since the last poll; every standingPollMs. */
+  pollStanding(): Promise<number>;
 }
 
 const ok = { ok: true as const };
 
-function recordOf(user: StoredUser): UserRecord {
+export function recordOf(user: StoredUser): UserRecord {
   return {
     id: user.id,
     name: user.name,
@@ -63,25 +79,14 @@ export function createUserService({
   bus,
   store,
   clock,
+  followStanding = true,
 }: UserServiceDeps): UserService {
   const config = resolveUserConfig(input);
   const hasher = createPasswordHasher(config.argon2);
   const throttle = new LoginThrottle(store, config.loginThrottle);
-
-  async function announceRevoked(userId: string, sessionIds: string[], traceId?: string): Promise<void> {
-    if (sessionIds.length === 0) return;
-    try {
-      await bus.publish(
-        sessionsRevokedEvent,
-        { userId, sessionIds },
-        traceId === undefined ? {} : { traceId },
-      );
-    } catch (error) {
-      // The credentials are already gone from the store, so authentication refuses them anyway; the event
-      // only makes access points close open sockets sooner. Failing the request here would misreport a revocation.
-      logger.error({ err: error, userId, traceId }, "could not announce revoked sessions");
-    }
-  }
+  const origin = randomUUID();
+  const outbox = new StandingOutbox({ store, bus, logger, origin, pollIntervalMs: config.standingPollMs });
+  const note = (kind: StandingChangeKind): StandingNote => ({ kind, origin, at: clock.now() });
 
   async function activeUser(ctx: CallContext): Promise<StoredUser> {
     if (ctx.userId === undefined) throw new AppError("UNAUTHENTICATED", "This method needs a signed-in user");
@@ -133,19 +138,28 @@ export function createUserService({
     return { token, session };
   }
 
+  /** Of `ids`, those naming API tokens of the user: keeping anything else is not on offer. */
+  async function ownApiTokenIds(userId: string, ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const tokens = new Set((await store.listCredentials(userId, "api")).map((token) => token.id));
+    return ids.filter((id) => tokens.has(id));
+  }
+
   async function changeUser(
     name: string,
     change: UserChange,
     revokeKinds: CredentialKind[],
+    kind: StandingChangeKind,
     traceId: string,
   ) {
     const target = await userByName(name);
-    const outcome = await store.changeUser(target.id, change, revokeKinds);
+    const outcome = await store.changeUser(target.id, change, revokeKinds, note(kind));
     if (outcome === "not-found") throw new AppError("NOT_FOUND", `No user named ${name}`);
     if (outcome === "last-admin")
       throw new AppError("CONFLICT", "The last enabled administrator must stay an enabled administrator");
-    await announceRevoked(target.id, outcome.revokedIds, traceId);
-    logger.info({ userId: target.id, change, revoked: outcome.revokedIds.length, traceId }, "user changed");
+    await outbox.announce(outcome.standing, outcome.user, traceId);
+    const revoked = outcome.standing.credentialIds.length;
+    logger.info({ userId: target.id, change, revoked, traceId }, "user changed");
     return recordOf(outcome.user);
   }
 
@@ -163,9 +177,9 @@ export function createUserService({
     },
 
     async login({ name, password, address }, ctx) {
-      const accountKey = throttle.accountKey(nameKeyOf(name));
+      const accountAddressKey = throttle.accountAddressKey(nameKeyOf(name), address);
       const addressKey = throttle.addressKey(address);
-      await throttle.begin([accountKey, addressKey], clock.now());
+      await throttle.begin([accountAddressKey, addressKey], clock.now());
       const user = await store.findUserByName(name);
       const isValid = user
         ? await hasher.verify(user.passwordHash, password)
@@ -174,7 +188,7 @@ export function createUserService({
         logger.info({ address, isKnownName: user !== undefined, traceId: ctx.traceId }, "failed sign-in");
         throw new AppError("INVALID_CREDENTIALS");
       }
-      await throttle.succeeded([accountKey], [addressKey]);
+      await throttle.succeeded([accountAddressKey], [addressKey]);
       if (user.disabled) throw new AppError("ACCOUNT_DISABLED");
       if (await hasher.needsRehash(user.passwordHash))
         await store.updatePasswordHash(user.id, await hasher.hash(password));
@@ -187,35 +201,51 @@ export function createUserService({
       if (!found) throw new AppError("UNAUTHENTICATED", "Unknown or revoked token");
       const { credential, user } = found;
       const now = clock.now();
-      if (credential.expiresAt !== null && credential.expiresAt <= now) throw new AppError("SESSION_EXPIRED");
+      const isSession = credential.kind === "session";
+      if (credential.expiresAt !== null && credential.expiresAt <= now)
+        throw new AppError("SESSION_EXPIRED", isSession ? undefined : "The API token has expired");
       if (user.disabled) throw new AppError("ACCOUNT_DISABLED");
-      // Sliding renewal: a session used in the second half of its life gets a full lifetime again.
-      if (credential.expiresAt !== null && credential.expiresAt - now < config.sessionTtlMs / 2) {
-        await store.touchCredential(credential.id, { expiresAt: now + config.sessionTtlMs, lastUsedAt: now });
+      let expiresAt = credential.expiresAt;
+      // Sliding renewal: a session used in the second half of its life gets a full lifetime again. An API
+      // token's expiry is fixed: its owner chose it.
+      const renewed = isSession && expiresAt !== null && expiresAt - now < config.sessionTtlMs / 2;
+      if (renewed) {
+        expiresAt = now + config.sessionTtlMs;
+        await store.touchCredential(credential.id, { expiresAt, lastUsedAt: now });
       } else if (
-        credential.kind === "api" &&
+        !isSession &&
         (credential.lastUsedAt === null || now - credential.lastUsedAt >= config.apiTokenTouchIntervalMs)
       ) {
         await store.touchCredential(credential.id, { lastUsedAt: now });
       }
-      return { user: recordOf(user), sessionId: credential.id, kind: credential.kind };
+      return { user: recordOf(user), sessionId: credential.id, kind: credential.kind, expiresAt, renewed };
     },
 
     async logout({ token }, ctx) {
       const found = await store.findCredential(hashToken(token));
       // Only sign-in sessions end here; API tokens are revoked explicitly with revokeApiToken.
       if (found?.credential.kind === "session") {
-        const ids = await store.deleteCredentials({ userId: found.user.id, ids: [found.credential.id] });
-        await announceRevoked(found.user.id, ids, ctx.traceId);
+        const { credential, user } = found;
+        const filter = { userId: user.id, kind: "session" as const, ids: [credential.id] };
+        const ended = await store.deleteCredentials(filter, note("logout"));
+        if (ended) await outbox.announce(ended, user, ctx.traceId);
       }
       return ok;
     },
 
     async setPassword({ name, password }, ctx) {
       const user = await userByName(name);
-      const revoked = await store.replacePassword(user.id, await hasher.hash(password));
-      await announceRevoked(user.id, revoked, ctx.traceId);
-      logger.info({ userId: user.id, traceId: ctx.traceId }, "password set by an operator");
+      // An operator's reset means the old password may be known to someone else: every credential ends.
+      const revoke = { kinds: ["session", "api"] as const, keepIds: [] };
+      const ended = await store.replacePassword(
+        user.id,
+        await hasher.hash(password),
+        revoke,
+        note("password-set"),
+      );
+      await outbox.announce(ended, user, ctx.traceId);
+      const revoked = ended.credentialIds.length;
+      logger.info({ userId: user.id, revoked, traceId: ctx.traceId }, "password set by an operator");
       return ok;
     },
 
@@ -231,74 +261,51 @@ export function createUserService({
       return recordOf(await activeUser(ctx));
     },
 
-    async changePassword({ oldPassword, newPassword, keepSessionId }, ctx) {
+    async changePassword({ oldPassword, newPassword, keepSessionId, keepApiTokenIds }, ctx) {
       const user = await activeUser(ctx);
       // Guessing the old password through a stolen session is throttled like a sign-in.
-      const accountKey = throttle.accountKey(nameKeyOf(user.name));
-      await throttle.begin([accountKey], clock.now());
+      const checkKey = throttle.passwordCheckKey(user.id);
+      await throttle.begin([checkKey], clock.now());
       if (!(await hasher.verify(user.passwordHash, oldPassword)))
         throw new AppError("INVALID_CREDENTIALS", "The old password is wrong");
-      await throttle.succeeded([accountKey], []);
-      // The session the change came through stays signed in; every other one ends.
-      const revoked = await store.replacePassword(
-        user.id,
-        await hasher.hash(newPassword),
-        keepSessionId ?? ctx.sessionId,
+      await throttle.succeeded([checkKey], []);
+      // The credential the change came through stays signed in, and the API tokens the user chose to keep.
+      const keepIds = [...(await ownApiTokenIds(user.id, keepApiTokenIds))];
+      const keepSession = keepSessionId ?? ctx.sessionId;
+      if (keepSession !== undefined) keepIds.push(keepSession);
+      const revoke = { kinds: ["session", "api"] as const, keepIds };
+      const hash = await hasher.hash(newPassword);
+      const ended = await store.replacePassword(user.id, hash, revoke, note("password-changed"));
+      await outbox.announce(ended, user, ctx.traceId);
+      const revoked = ended.credentialIds.length;
+      logger.info({ userId: user.id, revoked, traceId: ctx.traceId }, "password changed");
+      return ok;
+    },
+
+    async revokeAllSessions({ keepApiTokenIds }, ctx) {
+      const user = await activeUser(ctx);
+      const apiTokenIds = new Set((await store.listCredentials(user.id, "api")).map((token) => token.id));
+      const keep = keepApiTokenIds.filter((id) => apiTokenIds.has(id));
+      const ended = await store.deleteCredentials(
+        { userId: user.id, exceptIds: keep },
+        note("signed-out-everywhere"),
       );
-      await announceRevoked(user.id, revoked, ctx.traceId);
-      logger.info({ userId: user.id, revoked: revoked.length, traceId: ctx.traceId }, "password changed");
-      return ok;
+      if (ended) await outbox.announce(ended, user, ctx.traceId);
+      const endedIds = ended?.credentialIds ?? [];
+      const revokedApiTokens = endedIds.filter((id) => apiTokenIds.has(id)).length;
+      return { revoked: endedIds.length - revokedApiTokens, revokedApiTokens };
     },
 
-    async revokeAllSessions(_params, ctx) {
-      const user = await activeUser(ctx);
-      const revoked = await store.deleteCredentials({ userId: user.id, kind: "session" });
-      await announceRevoked(user.id, revoked, ctx.traceId);
-      return { revoked: revoked.length };
-    },
-
-    async createApiToken({ label }, ctx) {
-      const user = await activeUser(ctx);
-      const existing = await store.listCredentials(user.id, "api");
-      if (existing.length >= config.maxApiTokensPerUser) {
-        throw new AppError(
-          "CONFLICT",
-          `At most ${config.maxApiTokensPerUser} API tokens per user; revoke one first`,
-        );
-      }
-      const token = newApiToken();
-      const id = randomUUID();
-      await store.insertCredential({
-        id,
-        userId: user.id,
-        kind: "api",
-        tokenHash: hashToken(token),
-        label,
-        createdAt: clock.now(),
-        expiresAt: null,
-        lastUsedAt: null,
-      });
-      return { id, token, label };
-    },
-
-    async listApiTokens(_params, ctx) {
-      const user = await activeUser(ctx);
-      const tokens = await store.listCredentials(user.id, "api");
-      return tokens.map((t) => ({
-        id: t.id,
-        label: t.label ?? "",
-        createdAt: t.createdAt,
-        lastUsedAt: t.lastUsedAt,
-      }));
-    },
-
-    async revokeApiToken({ id }, ctx) {
-      const user = await activeUser(ctx);
-      const revoked = await store.deleteCredentials({ userId: user.id, kind: "api", ids: [id] });
-      if (revoked.length === 0) throw new AppError("NOT_FOUND", "No such API token");
-      await announceRevoked(user.id, revoked, ctx.traceId);
-      return ok;
-    },
+    ...createApiTokenHandlers({
+      store,
+      clock,
+      maxPerUser: config.maxApiTokensPerUser,
+      activeUser,
+      async revoked(change, user, traceId) {
+        await outbox.announce(change, user, traceId);
+      },
+      note,
+    }),
 
     async createUser({ name, password, role }, ctx) {
       await requireAdmin(ctx);
@@ -317,15 +324,16 @@ export function createUserService({
     async setDisabled({ name, disabled }, ctx) {
       await requireAdmin(ctx);
       // A disabled account loses every credential, API tokens included: disabling means cut off now.
-      return changeUser(name, { disabled }, disabled ? ["session", "api"] : [], ctx.traceId);
+      const revokeKinds: CredentialKind[] = disabled ? ["session", "api"] : [];
+      return changeUser(name, { disabled }, revokeKinds, disabled ? "disabled" : "enabled", ctx.traceId);
     },
 
     async setRole({ name, role }, ctx) {
       await requireAdmin(ctx);
       const target = await userByName(name);
       if (target.role === role) return recordOf(target);
-      // Sessions remember the role they signed in with, so a role change ends them.
-      return changeUser(name, { role }, ["session"], ctx.traceId);
+      // Sessions end with a role change; sockets on API tokens are closed by the announcement (role mismatch).
+      return changeUser(name, { role }, ["session"], "role-changed", ctx.traceId);
     },
   };
 
@@ -335,18 +343,22 @@ export function createUserService({
 
   async function prune(): Promise<void> {
     const now = clock.now();
-    const sessions = await store.deleteExpiredCredentials(now);
+    const expired = await store.deleteExpiredCredentials(note("expired"));
+    for (const change of expired) await outbox.announce(change, await store.findUserById(change.userId));
     const counters = await store.pruneLoginCounters(now - config.loginThrottle.forgetAfterMs);
-    if (sessions + counters > 0)
-      logger.debug({ sessions, counters }, "pruned expired sessions and failure counters");
+    const changes = await store.pruneStandingChanges(now - config.standingRetentionMs);
+    if (expired.length + counters + changes > 0)
+      logger.debug({ expired: expired.length, counters, changes }, "pruned");
   }
 
   return {
     handlers,
     prune,
+    pollStanding: () => outbox.poll(),
     async start() {
       if (subscription) return;
       await hasher.prepare();
+      if (followStanding) await outbox.start();
       subscription = await bus.serve(userContract, handlers);
       pruneTimer = setInterval(() => {
         if (pruning) return;
@@ -360,6 +372,7 @@ export function createUserService({
       clearInterval(pruneTimer);
       pruneTimer = undefined;
       await pruning;
+      await outbox.stop();
       const current = subscription;
       subscription = undefined;
       await current?.unsubscribe();

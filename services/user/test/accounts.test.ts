@@ -154,7 +154,7 @@ describe.each(targets)("user accounts on $name", (target) => {
       const alice = await h.addUser("alice");
       const promoted = await h.call("setRole", { name: "alice", role: "admin" }, admin.as);
       expect(promoted.role).toBe("admin");
-      await h.revoked((e) => e.sessionIds.includes(alice.sessionId));
+      await h.revoked((e) => e.credentialIds.includes(alice.sessionId));
       expect((await h.failure("authenticate", { token: alice.token })).code).toBe("UNAUTHENTICATED");
       await expect(h.call("listUsers", {}, { userId: alice.id, role: "admin" })).resolves.toHaveLength(2);
       await h.call("setRole", { name: "alice", role: "user" }, admin.as);
@@ -177,7 +177,7 @@ describe.each(targets)("user accounts on $name", (target) => {
       const disabled = await h.call("setDisabled", { name: "alice", disabled: true }, admin.as);
       expect(disabled).toMatchObject({ name: "alice", disabled: true });
       const event = await h.revoked((e) => e.userId === alice.id);
-      expect(event.sessionIds.sort()).toEqual([alice.sessionId, apiToken.id].sort());
+      expect(event.credentialIds.sort()).toEqual([alice.sessionId, apiToken.id].sort());
       expect((await h.failure("authenticate", { token: alice.token })).code).toBe("UNAUTHENTICATED");
       expect((await h.failure("authenticate", { token: apiToken.token })).code).toBe("UNAUTHENTICATED");
       expect(
@@ -200,20 +200,28 @@ describe.each(targets)("user accounts on $name", (target) => {
       await h.setupAdmin();
       const alice = await h.addUser("alice");
       // Disabled behind the service's back, without revoking anything.
-      await h.store.changeUser(alice.id, { disabled: true }, []);
+      await h.store.changeUser(alice.id, { disabled: true }, [], {
+        kind: "disabled",
+        origin: "test",
+        at: h.clock.now(),
+      });
       expect((await h.failure("authenticate", { token: alice.token })).code).toBe("ACCOUNT_DISABLED");
     });
   });
 
   describe("operator password reset", () => {
-    it("sets a new password from the CLI and ends the user's sessions", async () => {
+    it("sets a new password from the CLI and ends the user's sessions and API tokens", async () => {
       await h.setupAdmin();
       const alice = await h.addUser("alice", "alice password");
+      const api = await h.call("createApiToken", { label: "script" }, alice.as);
       await expect(h.call("setPassword", { name: "alice", password: "brand new password" })).resolves.toEqual(
         { ok: true },
       );
-      await h.revoked((e) => e.sessionIds.includes(alice.sessionId));
+      const event = await h.revoked((e) => e.credentialIds.includes(alice.sessionId));
+      expect(event).toMatchObject({ kind: "password-set", userId: alice.id });
+      expect(event.credentialIds.sort()).toEqual([alice.sessionId, api.id].sort());
       expect((await h.failure("authenticate", { token: alice.token })).code).toBe("UNAUTHENTICATED");
+      expect((await h.failure("authenticate", { token: api.token })).code).toBe("UNAUTHENTICATED");
       expect(
         (await h.failure("login", { name: "alice", password: "alice password", address: "a" })).code,
       ).toBe("INVALID_CREDENTIALS");

@@ -1,15 +1,16 @@
 // Runs the user service on a fresh database behind the in-process bus, called as the access point would,
-// with a hand-driven clock and a recorder for sessionsRevoked events.
+// with a hand-driven clock, a recorder for standingChanged events, and a second instance as the CLI runs it.
 import pino from "pino";
 import { createInProcessBus, type Bus, type ServiceBus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
 import {
   AppError,
-  sessionsRevokedEvent,
+  standingChangedEvent,
   userContract,
   type ParamsOf,
   type ResultOf,
   type Role,
+  type StandingChanged,
   type UserContract,
 } from "@soundmesh/protocol";
 import {
@@ -44,9 +45,13 @@ export interface Caller {
   role?: Role;
 }
 
-export interface RevokedEvent {
-  userId: string;
-  sessionIds: string[];
+export type RevokedEvent = StandingChanged;
+
+/** Another user-service instance on the same database with a bus of its own: what `soundmesh user …` runs. */
+export interface SideInstance {
+  service: UserService;
+  call: Harness["call"];
+  close(): Promise<void>;
 }
 
 export interface Harness {
@@ -67,11 +72,13 @@ export interface Harness {
     params: ParamsOf<UserContract, K>,
     as?: Caller,
   ): Promise<AppError>;
-  /** Resolves with the first sessionsRevoked event (seen or still to come) that matches, or fails after a deadline. */
+  /** Resolves with the first standingChanged event (seen or still to come) that matches, or fails after a deadline. */
   revoked(match: (event: RevokedEvent) => boolean, timeoutMs?: number): Promise<RevokedEvent>;
   events: RevokedEvent[];
   /** Creates the first admin and signs them in. */
   setupAdmin(): Promise<{ id: string; token: string; sessionId: string; as: Caller }>;
+  /** Starts a second instance on the same database, as the CLI does beside a running server. */
+  sideInstance(): Promise<SideInstance>;
   /** Creates a user (as the admin) and signs them in. */
   addUser(
     name: string,
@@ -86,9 +93,10 @@ export async function startHarness(target: DbTarget, config: UserServiceConfigIn
   const store = createSqlUserStore(test.db);
   const clock = new ManualClock();
   const bus = createInProcessBus();
+  const logger = pino({ level: process.env.SOUNDMESH_TEST_LOG_LEVEL ?? "silent" });
   const service = createUserService({
     config: { argon2: fastArgon2, ...config },
-    logger: pino({ level: process.env.SOUNDMESH_TEST_LOG_LEVEL ?? "silent" }),
+    logger,
     bus: bus.connect(userManifest),
     store,
     clock,
@@ -97,14 +105,14 @@ export async function startHarness(target: DbTarget, config: UserServiceConfigIn
   const accessPoint: ServiceBus = bus.connect({
     service: "access-point",
     calls: ["user"],
-    subscribes: ["user.sessionsRevoked"],
+    subscribes: ["user.standingChanged"],
   });
   const events: RevokedEvent[] = [];
   const waiters = new Set<{
     match: (event: RevokedEvent) => boolean;
     resolve: (event: RevokedEvent) => void;
   }>();
-  await accessPoint.subscribe(sessionsRevokedEvent, (event) => {
+  await accessPoint.subscribe(standingChangedEvent, (event) => {
     events.push(event);
     for (const waiter of waiters) {
       if (waiter.match(event)) {
@@ -159,12 +167,37 @@ export async function startHarness(target: DbTarget, config: UserServiceConfigIn
           waiters.delete(waiter);
           reject(
             new Error(
-              `no matching sessionsRevoked event within ${timeoutMs} ms; seen: ${JSON.stringify(events)}`,
+              `no matching standingChanged event within ${timeoutMs} ms; seen: ${JSON.stringify(events)}`,
             ),
           );
         }, timeoutMs);
         waiters.add(waiter);
       });
+    },
+    async sideInstance() {
+      const sideBus = createInProcessBus();
+      const side = createUserService({
+        config: { argon2: fastArgon2, ...config },
+        logger,
+        bus: sideBus.connect(userManifest),
+        store: createSqlUserStore(test.db),
+        clock,
+        followStanding: false,
+      });
+      await side.start();
+      const cli = sideBus.connect({ service: "cli", calls: ["user"] });
+      return {
+        service: side,
+        call: (method, params, as = {}) =>
+          cli.request(userContract, method, params, {
+            ...(as.userId === undefined ? {} : { userId: as.userId }),
+            ...(as.role === undefined ? {} : { role: as.role }),
+          }),
+        async close() {
+          await side.stop();
+          await sideBus.close();
+        },
+      };
     },
     async setupAdmin() {
       await call("createFirstAdmin", { name: adminName, password: adminPassword });

@@ -1,5 +1,6 @@
-// Sign-in throttling through the bus, on SQLite and PostgreSQL, driven by the injected clock: per-account and
-// per-address back-off, reset on success, forgetting, concurrent guesses, and the unknown-name path.
+// Sign-in throttling through the bus, on SQLite and PostgreSQL, driven by the injected clock: back-off per account
+// and address and per address (never per account alone), reset on success, forgetting, concurrent guesses, and
+// the unknown-name path.
 import argon2 from "argon2";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { delayAfterFailures, resolveUserConfig } from "@soundmesh/service-user";
@@ -78,9 +79,42 @@ describe.each(targets)("sign-in throttling on $name", (target) => {
     expect((await wrong()).details).toEqual({ retryAfterMs: 1_000 });
   });
 
-  it("throttles an account whatever address the guesses come from", async () => {
-    for (let i = 0; i < 5; i++) await wrong(adminName, `203.0.113.${i}`);
-    expect((await wrong(adminName, "192.0.2.200")).code).toBe("LOGIN_THROTTLED");
+  it("lets the right password in at once from another address after 40 failures from one, which stays throttled", async () => {
+    const guesser = "203.0.113.9";
+    let failures = 0;
+    while (failures < 40) {
+      const error = await wrong(adminName, guesser);
+      if (error.code === "INVALID_CREDENTIALS") failures++;
+      else h.clock.advance((error.details as { retryAfterMs: number }).retryAfterMs);
+    }
+    await expect(right("192.0.2.44")).resolves.toMatchObject({ user: { name: adminName } });
+    // The owner's success elsewhere does not lift the guesser's wait, not even for the right password.
+    const throttled = await h.failure("login", {
+      name: adminName,
+      password: adminPassword,
+      address: guesser,
+    });
+    expect(throttled.code).toBe("LOGIN_THROTTLED");
+    expect((throttled.details as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(60_000);
+  });
+
+  it("throttles one address on one account after 5 failures, the same account from elsewhere not at all", async () => {
+    for (let i = 0; i < 5; i++)
+      expect((await wrong(adminName, "203.0.113.1")).code).toBe("INVALID_CREDENTIALS");
+    expect((await wrong(adminName, "203.0.113.1")).code).toBe("LOGIN_THROTTLED");
+    // Another address starts with its own budget of 5, and the address spreading guesses over names its 20.
+    for (let i = 0; i < 5; i++)
+      expect((await wrong(adminName, "203.0.113.2")).code).toBe("INVALID_CREDENTIALS");
+    expect((await wrong(adminName, "203.0.113.2")).code).toBe("LOGIN_THROTTLED");
+    expect((await wrong("someone-else", "203.0.113.1")).code).toBe("INVALID_CREDENTIALS");
+  });
+
+  it("does not let guesses at the old password through a stolen session lock the owner's sign-in", async () => {
+    const admin = await right();
+    const as = { userId: admin.user.id, role: admin.user.role };
+    for (let i = 0; i < 8; i++)
+      await h.failure("changePassword", { oldPassword: "guess", newPassword: "new password here" }, as);
+    await expect(right()).resolves.toBeDefined();
   });
 
   it("gives an address a budget of 20 failures across names, then throttles only that address", async () => {

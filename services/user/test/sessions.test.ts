@@ -38,6 +38,8 @@ describe.each(targets)("sessions and tokens on $name", (target) => {
         user,
         sessionId: session.id,
         kind: "session",
+        expiresAt: session.expiresAt,
+        renewed: false,
       });
     });
 
@@ -99,12 +101,20 @@ describe.each(targets)("sessions and tokens on $name", (target) => {
       const admin = await h.setupAdmin();
       const other = await h.call("login", { name: adminName, password: adminPassword, address: "a" });
       h.clock.advance(20_000);
-      await h.call("authenticate", { token: admin.token }); // first half: no renewal
+      // First half: no renewal, and the caller hears the unchanged expiry.
+      await expect(h.call("authenticate", { token: admin.token })).resolves.toMatchObject({
+        expiresAt: h.clock.now() + 40_000,
+        renewed: false,
+      });
       expect((await h.store.findCredential(sha256(admin.token)))!.credential.expiresAt).toBe(
         h.clock.now() + 40_000,
       );
       h.clock.advance(20_000);
-      await h.call("authenticate", { token: admin.token }); // second half: a full lifetime again
+      // Second half: a full lifetime again, and the caller is told so (the access point re-sets the cookie).
+      await expect(h.call("authenticate", { token: admin.token })).resolves.toMatchObject({
+        expiresAt: h.clock.now() + 60_000,
+        renewed: true,
+      });
       expect((await h.store.findCredential(sha256(admin.token)))!.credential.expiresAt).toBe(
         h.clock.now() + 60_000,
       );
@@ -138,9 +148,12 @@ describe.each(targets)("sessions and tokens on $name", (target) => {
       const admin = await h.setupAdmin();
       const second = await h.call("login", { name: adminName, password: adminPassword, address: "a" });
       await expect(h.call("logout", { token: admin.token })).resolves.toEqual({ ok: true });
-      await expect(h.revoked((e) => e.sessionIds.includes(admin.sessionId))).resolves.toEqual({
+      await expect(h.revoked((e) => e.credentialIds.includes(admin.sessionId))).resolves.toEqual({
+        seq: expect.any(Number) as number,
         userId: admin.id,
-        sessionIds: [admin.sessionId],
+        kind: "logout",
+        credentialIds: [admin.sessionId],
+        user: { role: "admin", disabled: false },
       });
       expect((await h.failure("authenticate", { token: admin.token })).code).toBe("UNAUTHENTICATED");
       await expect(h.call("authenticate", { token: second.token })).resolves.toMatchObject({
@@ -151,22 +164,54 @@ describe.each(targets)("sessions and tokens on $name", (target) => {
       await expect(h.call("logout", { token: "y".repeat(43) })).resolves.toEqual({ ok: true });
     });
 
-    it("revokes all of the caller's sessions, not API tokens and not other users' sessions", async () => {
+    it("signs out everywhere: every session and API token of the caller ends, other users' stay", async () => {
       const admin = await h.setupAdmin();
       const second = await h.call("login", { name: adminName, password: adminPassword, address: "a" });
       const api = await h.call("createApiToken", { label: "cli" }, admin.as);
       const alice = await h.addUser("alice");
-      await expect(h.call("revokeAllSessions", {}, admin.as)).resolves.toEqual({ revoked: 2 });
+      const aliceApi = await h.call("createApiToken", { label: "hers" }, alice.as);
+      await expect(h.call("revokeAllSessions", {}, admin.as)).resolves.toEqual({
+        revoked: 2,
+        revokedApiTokens: 1,
+      });
       const event = await h.revoked((e) => e.userId === admin.id);
-      expect(event.sessionIds.sort()).toEqual([admin.sessionId, second.session.id].sort());
-      for (const token of [admin.token, second.token]) {
+      expect(event.kind).toBe("signed-out-everywhere");
+      expect(event.credentialIds.sort()).toEqual([admin.sessionId, second.session.id, api.id].sort());
+      for (const token of [admin.token, second.token, api.token]) {
         expect((await h.failure("authenticate", { token })).code).toBe("UNAUTHENTICATED");
       }
-      await expect(h.call("authenticate", { token: api.token })).resolves.toMatchObject({ kind: "api" });
-      await expect(h.call("authenticate", { token: alice.token })).resolves.toMatchObject({
-        user: { name: "alice" },
-      });
+      for (const token of [alice.token, aliceApi.token]) {
+        await expect(h.call("authenticate", { token })).resolves.toMatchObject({ user: { name: "alice" } });
+      }
       expect((await h.failure("revokeAllSessions", {})).code).toBe("UNAUTHENTICATED");
+    });
+
+    it("keeps the API tokens the caller chooses, and only the caller's own tokens", async () => {
+      const admin = await h.setupAdmin();
+      const [kept, dropped] = [
+        await h.call("createApiToken", { label: "backup" }, admin.as),
+        await h.call("createApiToken", { label: "old laptop" }, admin.as),
+      ];
+      const alice = await h.addUser("alice");
+      const aliceApi = await h.call("createApiToken", { label: "hers" }, alice.as);
+      const other = await h.call("login", { name: adminName, password: adminPassword, address: "a" });
+      // A session id or someone else's token id in the list is not kept: "keep" means API tokens of one's own.
+      const keepApiTokenIds = [kept.id, other.session.id, aliceApi.id, "no-such-id"];
+      await expect(h.call("revokeAllSessions", { keepApiTokenIds }, admin.as)).resolves.toEqual({
+        revoked: 2,
+        revokedApiTokens: 1,
+      });
+      await expect(h.call("authenticate", { token: kept.token })).resolves.toMatchObject({ kind: "api" });
+      for (const token of [dropped.token, other.token, admin.token])
+        expect((await h.failure("authenticate", { token })).code).toBe("UNAUTHENTICATED");
+      await expect(h.call("authenticate", { token: aliceApi.token })).resolves.toBeDefined();
+      // Bad input: too many ids, or ids too long.
+      const keptAs = { userId: admin.id, role: "admin" as const };
+      const tooMany = Array.from({ length: 1001 }, (_, i) => `id${i}`);
+      for (const bad of [tooMany, ["x".repeat(101)], "not a list"]) {
+        const params = { keepApiTokenIds: bad } as unknown as { keepApiTokenIds: string[] };
+        expect((await h.failure("revokeAllSessions", params, keptAs)).code).toBe("VALIDATION_FAILED");
+      }
     });
   });
 
@@ -176,6 +221,7 @@ describe.each(targets)("sessions and tokens on $name", (target) => {
       const laptop = await h.call("login", { name: adminName, password: adminPassword, address: "a" });
       const phone = await h.call("login", { name: adminName, password: adminPassword, address: "b" });
       const api = await h.call("createApiToken", { label: "sync" }, admin.as);
+      const kept = await h.call("createApiToken", { label: "backup" }, admin.as);
       await expect(
         h.call(
           "changePassword",
@@ -183,16 +229,20 @@ describe.each(targets)("sessions and tokens on $name", (target) => {
             oldPassword: adminPassword,
             newPassword: "a much better password",
             keepSessionId: admin.sessionId,
+            keepApiTokenIds: [kept.id],
           },
           admin.as,
         ),
       ).resolves.toEqual({ ok: true });
       const event = await h.revoked((e) => e.userId === admin.id);
-      expect(event.sessionIds.sort()).toEqual([laptop.session.id, phone.session.id].sort());
+      expect(event.kind).toBe("password-changed");
+      expect(event.credentialIds.sort()).toEqual([laptop.session.id, phone.session.id, api.id].sort());
       await expect(h.call("authenticate", { token: admin.token })).resolves.toMatchObject({
         sessionId: admin.sessionId,
       });
-      await expect(h.call("authenticate", { token: api.token })).resolves.toMatchObject({ kind: "api" });
+      // API tokens end with the old password, except the ones the user chose to keep.
+      expect((await h.failure("authenticate", { token: api.token })).code).toBe("UNAUTHENTICATED");
+      await expect(h.call("authenticate", { token: kept.token })).resolves.toMatchObject({ kind: "api" });
       expect((await h.failure("authenticate", { token: laptop.token })).code).toBe("UNAUTHENTICATED");
       expect(
         (await h.failure("login", { name: adminName, password: adminPassword, address: "a" })).code,
@@ -248,9 +298,9 @@ describe.each(targets)("sessions and tokens on $name", (target) => {
       expect(created.token.startsWith(apiTokenPrefix)).toBe(true);
       expect(Buffer.from(created.token.slice(apiTokenPrefix.length), "base64url")).toHaveLength(32);
       expect(created.label).toBe("home server");
-      await expect(h.call("listApiTokens", {}, admin.as)).resolves.toEqual([
-        { id: created.id, label: "home server", createdAt: h.clock.now(), lastUsedAt: null },
-      ]);
+      const listed = { id: created.id, label: "home server", createdAt: h.clock.now(), lastUsedAt: null };
+      await expect(h.call("listApiTokens", {}, admin.as)).resolves.toEqual([{ ...listed, expiresAt: null }]);
+      expect(created).toEqual({ ...listed, expiresAt: null, token: created.token });
       h.clock.advance(5_000);
       await expect(h.call("authenticate", { token: created.token })).resolves.toMatchObject({
         sessionId: created.id,
@@ -270,7 +320,7 @@ describe.each(targets)("sessions and tokens on $name", (target) => {
       await h.call("logout", { token: created.token });
       await expect(h.call("authenticate", { token: created.token })).resolves.toMatchObject({ kind: "api" });
       await expect(h.call("revokeApiToken", { id: created.id }, admin.as)).resolves.toEqual({ ok: true });
-      await h.revoked((e) => e.sessionIds.includes(created.id));
+      await h.revoked((e) => e.credentialIds.includes(created.id));
       expect((await h.failure("authenticate", { token: created.token })).code).toBe("UNAUTHENTICATED");
       await expect(h.call("listApiTokens", {}, admin.as)).resolves.toEqual([]);
     });
@@ -286,6 +336,45 @@ describe.each(targets)("sessions and tokens on $name", (target) => {
       expect((await h.failure("revokeApiToken", { id: admin.sessionId }, admin.as)).code).toBe("NOT_FOUND");
       await expect(h.call("authenticate", { token: token.token })).resolves.toBeDefined();
       expect((await h.failure("createApiToken", { label: "x" })).code).toBe("UNAUTHENTICATED");
+    });
+
+    it("gives a token the expiry asked for: it works until then, never slides, then leaves the list and is pruned", async () => {
+      const admin = await h.setupAdmin();
+      const created = await h.call("createApiToken", { label: "short", expiresInDays: 7 }, admin.as);
+      const expiresAt = h.clock.now() + 7 * dayMs;
+      expect(created.expiresAt).toBe(expiresAt);
+      h.clock.advance(1);
+      const forever = await h.call("createApiToken", { label: "forever" }, admin.as);
+      h.clock.advance(7 * dayMs - 2);
+      // Used in the last moment of its life, it still ends on time: only sessions slide.
+      await expect(h.call("authenticate", { token: created.token })).resolves.toMatchObject({
+        kind: "api",
+        expiresAt,
+        renewed: false,
+      });
+      expect((await h.call("listApiTokens", {}, admin.as)).map((t) => t.expiresAt)).toEqual([
+        expiresAt,
+        null,
+      ]);
+      h.clock.advance(1);
+      expect((await h.failure("authenticate", { token: created.token })).code).toBe("SESSION_EXPIRED");
+      expect((await h.call("listApiTokens", {}, admin.as)).map((t) => t.id)).toEqual([forever.id]);
+      await h.service.prune();
+      const event = await h.revoked((e) => e.credentialIds.includes(created.id));
+      expect(event).toMatchObject({ kind: "expired", userId: admin.id });
+      expect((await h.failure("authenticate", { token: created.token })).code).toBe("UNAUTHENTICATED");
+      await expect(h.call("authenticate", { token: forever.token })).resolves.toBeDefined();
+    });
+
+    it("refuses an expiry that is not a whole number of days from 1 to 3650", async () => {
+      const admin = await h.setupAdmin();
+      for (const expiresInDays of [0, -1, 1.5, 3651, "7", null]) {
+        const params = { label: "x", expiresInDays } as unknown as { label: string };
+        expect((await h.failure("createApiToken", params, admin.as)).code).toBe("VALIDATION_FAILED");
+      }
+      await expect(
+        h.call("createApiToken", { label: "x", expiresInDays: 3650 }, admin.as),
+      ).resolves.toBeDefined();
     });
 
     it("caps the number of API tokens per user with CONFLICT", async () => {

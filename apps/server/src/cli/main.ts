@@ -39,7 +39,11 @@ export function buildProgram(): Command {
       await scan({ ...command.optsWithGlobals<GlobalOptions>(), ...options });
     });
 
-  const user = program.command("user").description("manage accounts (works on the database directly)");
+  const user = program
+    .command("user")
+    .description(
+      "manage accounts (on the database directly; a running server closes affected sockets at once)",
+    );
   user
     .command("add <name>")
     .description("create an account (the first one made while none exists is an admin)")
@@ -58,7 +62,7 @@ export function buildProgram(): Command {
     });
   user
     .command("passwd <name>")
-    .description("set a new password for an account (ends its sessions)")
+    .description("set a new password for an account (ends its sessions and API tokens)")
     .option("--password-stdin", "read the password from standard input")
     .action(async (name: string, options: { passwordStdin?: boolean }, command: Command) => {
       const { changePassword } = await import("./user-command");
@@ -66,11 +70,18 @@ export function buildProgram(): Command {
     });
   user
     .command("disable <name>")
-    .description("disable an account and end its sessions")
+    .description("disable an account and end its sessions and API tokens")
     .addOption(new Option("--enable", "enable it again instead"))
     .action(async (name: string, options: { enable?: boolean }, command: Command) => {
       const { setDisabled } = await import("./user-command");
       await setDisabled(name, options, command.optsWithGlobals<GlobalOptions>());
+    });
+  user
+    .command("role <name> <role>")
+    .description("make an account an admin or a plain user (ends its sessions; the last admin stays admin)")
+    .action(async (name: string, role: string, _options: unknown, command: Command) => {
+      const { setRole } = await import("./user-command");
+      await setRole(name, role, command.optsWithGlobals<GlobalOptions>());
     });
   addPeerCommand(program);
   addTranscodeCommand(program);

@@ -1,6 +1,6 @@
 // `soundmesh user …`: account administration on the database directly. Loaded only when a user command runs, and
 // loads only the database and the user service.
-import { userContract, type UserRecord } from "@soundmesh/protocol";
+import { AppError, role as roleSchema, userContract, type UserRecord } from "@soundmesh/protocol";
 import { openUserAdmin } from "../user-admin";
 import { configFrom, type GlobalOptions } from "./config-from";
 
@@ -78,5 +78,15 @@ export async function setDisabled(
       { role: "admin" },
     );
     console.log(`${record.name} is ${record.disabled ? "disabled" : "enabled"}`);
+  });
+}
+
+export async function setRole(name: string, role: string, globals: GlobalOptions): Promise<void> {
+  const config = configFrom(globals);
+  const parsed = roleSchema.safeParse(role);
+  if (!parsed.success) throw new AppError("VALIDATION_FAILED", `The role is admin or user, not ${role}`);
+  await openUserAdmin(config, async (bus) => {
+    const record = await bus.request(userContract, "setRole", { name, role: parsed.data }, { role: "admin" });
+    console.log(`${record.name} is ${record.role === "admin" ? "an admin" : "a plain user"}`);
   });
 }

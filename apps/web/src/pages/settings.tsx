@@ -1,15 +1,18 @@
-// Settings of this browser: ReplayGain, the client cache's cap and use, what is available offline, shortcuts.
+// Settings: of this browser (ReplayGain, the client cache's cap and use, what is available offline, shortcuts) and
+// of the account (API tokens, password, signing out everywhere).
 import { useState } from "react";
 import { defaultCacheCap, type ReplayGainMode } from "@soundmesh/engine";
 import type { AudioController } from "../audio";
+import type { Connection } from "../connection";
 import { OfflineList } from "../components/offline-list";
 import { shortcuts } from "../keyboard";
 import { settings } from "../settings";
 import { useNowPlaying } from "../use-audio";
+import { AccountSettings } from "./settings-account";
 
 const GB = 1000 ** 3;
 
-export function Settings({ audio }: { audio: AudioController }) {
+export function Settings({ audio, connection }: { audio: AudioController; connection: Connection }) {
   useNowPlaying(audio);
   const [replayGain, setReplayGain] = useState(settings.replayGain());
   const [capGb, setCapGb] = useState((audio.cacheIndex.capBytes / GB).toFixed(1));
@@ -67,6 +70,8 @@ export function Settings({ audio }: { audio: AudioController }) {
       {message && <p role="status">{message}</p>}
       <h3>Available offline</h3>
       <OfflineList audio={audio} />
+      <h2>Account</h2>
+      <AccountSettings connection={connection} />
       <h3>Keyboard shortcuts</h3>
       <dl className="shortcuts">
         {shortcuts.map(([keys, what]) => (
