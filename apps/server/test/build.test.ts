@@ -1,7 +1,17 @@
 // The CLI runs from the esbuild build in apps/server/dist: when the bin calls a build fresh, that it runs the build
 // and not the TypeScript sources, and that each command loads its own code only.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -93,6 +103,74 @@ describe("the build's freshness (bin/build-state.mjs)", () => {
     expect(staleness(dist, root)).toBe("no build yet");
     unlinkSync(new URL("build-info.json", dist));
     expect(staleness(dist, root)).toBe("no build yet");
+  });
+});
+
+describe("the bin's choice between the build and the sources", () => {
+  // A checkout of its own: the bin and build scripts, a one-file CLI, the real node_modules; the real dist/ is left
+  // alone while other suites run from it.
+  const root = join(workDir, "checkout");
+  const binDir = join(root, "apps/server/bin");
+  const mainSource = join(root, "apps/server/src/cli/main.ts");
+  const realBin = fileURLToPath(new URL("../bin/", import.meta.url));
+  const fakeMain = (word: string) =>
+    `export async function main(argv: string[]): Promise<number> {\n  console.log("${word}", argv.length);\n  return 0;\n}\n`;
+
+  function runBin(env: Record<string, string> = {}) {
+    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(binDir, "soundmesh.mjs")], {
+        env: { ...process.env, SOUNDMESH_RUN_FROM: "auto", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on("exit", (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  beforeEach(() => {
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(binDir, { recursive: true });
+    mkdirSync(join(root, "apps/server/src/cli"), { recursive: true });
+    for (const file of ["soundmesh.mjs", "build.mjs", "build-state.mjs"])
+      copyFileSync(join(realBin, file), join(binDir, file));
+    symlinkSync(fileURLToPath(new URL("../../../node_modules", import.meta.url)), join(root, "node_modules"));
+    writeFileSync(mainSource, fakeMain("first"));
+  });
+
+  it("builds when there is no build, then runs that build without a word", async () => {
+    const first = await runBin();
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/^soundmesh: rebuilt apps\/server\/dist in \d+ ms \(no build yet\)\n$/);
+    expect(first.stdout).toBe("first 2\n");
+    const second = await runBin();
+    expect(second).toEqual({ code: 0, stdout: "first 2\n", stderr: "" });
+  });
+
+  it("rebuilds before running when a source is newer than the build, naming it", async () => {
+    expect((await runBin()).code).toBe(0);
+    writeFileSync(mainSource, fakeMain("second"));
+    const later = new Date(Date.now() + 1_000);
+    utimesSync(mainSource, later, later);
+    const run = await runBin();
+    expect(run.stderr).toMatch(
+      /^soundmesh: rebuilt apps\/server\/dist in \d+ ms \(apps\/server\/src\/cli\/main\.ts changed\)\n$/,
+    );
+    expect(run.stdout).toBe("second 2\n");
+  });
+
+  it("falls back to the sources with a one-line note when no build can be made, unless told to run the build", async () => {
+    writeFileSync(mainSource, `${fakeMain("sources")}export const broken = ;\n`);
+    const auto = await runBin();
+    expect(auto.stderr).toMatch(
+      /^soundmesh: running the TypeScript sources through tsx \(no build could be made: apps\/server\/src\/cli\/main\.ts:5: .+\)\n/,
+    );
+    const strict = await runBin({ SOUNDMESH_RUN_FROM: "build" });
+    expect(strict.code).not.toBe(0);
+    expect(strict.stdout).toBe("");
+    expect(strict.stderr).not.toContain("running the TypeScript sources");
   });
 });
 
