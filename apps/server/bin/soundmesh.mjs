@@ -1,7 +1,49 @@
 #!/usr/bin/env node
-// Entry of the `soundmesh` command: loads the TypeScript sources through tsx, then runs the CLI.
-import { register } from "tsx/esm/api";
+// Entry of the `soundmesh` command: runs the build in apps/server/dist (made by `npm ci`, `npm start`, the tests'
+// global setup, and here when a source is newer than it), or the TypeScript sources through tsx when no build can be
+// made. SOUNDMESH_RUN_FROM=source always runs the sources; SOUNDMESH_RUN_FROM=build fails rather than fall back.
+// Only the freshness check loads before the command: this file runs on every start, so it stays small.
+import { staleness } from "./build-state.mjs";
 
-register();
-const { main } = await import("../src/cli/main.ts");
-process.exitCode = await main(process.argv);
+const distDir = new URL("../dist/", import.meta.url);
+const repoRoot = new URL("../../../", import.meta.url);
+
+async function loadBuild() {
+  const stale = staleness(distDir, repoRoot);
+  if (stale) {
+    const { buildServer } = await import("./build.mjs");
+    const { durationMs } = await buildServer();
+    process.stderr.write(`soundmesh: rebuilt apps/server/dist in ${durationMs} ms (${stale})\n`);
+  }
+  return import(new URL("main.js", distDir).href);
+}
+
+async function loadSources(why) {
+  process.stderr.write(`soundmesh: running the TypeScript sources through tsx (${why})\n`);
+  const { register } = await import("tsx/esm/api");
+  register();
+  return import("../src/cli/main.ts");
+}
+
+/** One line: esbuild's first error with its place, or the first line of any other error. */
+function firstLine(error) {
+  const first = error?.errors?.[0];
+  if (first?.location) return `${first.location.file}:${first.location.line}: ${first.text}`;
+  return error instanceof Error ? error.message.split("\n")[0] : String(error);
+}
+
+const runFrom = process.env.SOUNDMESH_RUN_FROM ?? "auto";
+let cli;
+if (runFrom === "source") cli = await loadSources("SOUNDMESH_RUN_FROM=source");
+else if (runFrom === "build") cli = await loadBuild();
+else if (runFrom === "auto") {
+  try {
+    cli = await loadBuild();
+  } catch (error) {
+    cli = await loadSources(`no build could be made: ${firstLine(error)}`);
+  }
+} else {
+  process.stderr.write(`error: SOUNDMESH_RUN_FROM is auto, build or source, not ${runFrom}\n`);
+  process.exit(1);
+}
+process.exitCode = await cli.main(process.argv);

@@ -1,11 +1,9 @@
 // Wires every service into one process: SQLite (or PostgreSQL), the in-process bus, the access point.
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import { createInProcessBus, type Bus, type ServiceBus } from "@soundmesh/bus";
-import { createDb, type Db } from "@soundmesh/db";
+import type { Bus, ServiceBus } from "@soundmesh/bus";
 import {
   catalogContract,
   playlistContract,
@@ -13,7 +11,6 @@ import {
   storageContract,
   trackerContract,
   userContract,
-  type ScanStatus,
 } from "@soundmesh/protocol";
 import {
   accessPointManifest,
@@ -22,20 +19,14 @@ import {
   registerStreamRoutes,
 } from "@soundmesh/service-access-point";
 import { createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
-import {
-  createSqlUserStore,
-  createUserService,
-  migrateUserStore,
-  userManifest,
-} from "@soundmesh/service-user";
 import type { Config } from "./config";
-import { ensureDemoLibrary } from "./demo-library";
-import { libraryTopics, startCatalogService, startLibraryServices, storageReader } from "./library-services";
-import type { ScanResult } from "@soundmesh/service-catalog";
-import { createLogger } from "./logger";
+import { libraryTopics, startLibraryServices, storageReader } from "./library-services";
 import { registerP2pMetrics } from "./p2p-metrics";
 import { registerStorageMetrics } from "./storage-metrics";
 import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
+import { libraryFoldersOf } from "./library-folders";
+import { startUserService } from "./user-wiring";
+import { createBusFor, openDb } from "./wiring";
 
 /** The web player's build output, served at "/" when present. */
 const webRoot = fileURLToPath(new URL("../../web/dist", import.meta.url));
@@ -46,49 +37,6 @@ export interface RunningServer {
   bus: Bus;
   registry: Registry;
   stop(): Promise<void>;
-}
-
-export function openDb(config: Config, logger: Logger): Db {
-  const onPoolError = (error: Error) =>
-    logger.warn({ err: error }, "a PostgreSQL connection failed; the pool replaces it");
-  return config.databaseUrl
-    ? createDb({ kind: "postgres", url: config.databaseUrl }, { onPoolError })
-    : createDb({ kind: "sqlite", file: join(config.dataDir, "soundmesh.db") });
-}
-
-function createBusFor(config: Config, logger: Logger, registry?: Registry): Bus {
-  return createInProcessBus({
-    logger: logger.child({ component: "bus" }),
-    rateLimits: { default: config.rateLimits.busDefault, edges: config.rateLimits.busEdges },
-    ...(registry ? { registry } : {}),
-  });
-}
-
-/** `followStanding`: announce changes other processes make (the CLI's); the CLI's own instance does not. */
-async function startUserService(config: Config, logger: Logger, bus: Bus, db: Db, followStanding = true) {
-  await migrateUserStore(db);
-  const service = createUserService({
-    config: {
-      sessionTtlMs: config.security.sessionTtlMs,
-      argon2: { memoryCost: config.security.argon2MemoryKiB, timeCost: config.security.argon2TimeCost },
-    },
-    logger: logger.child({ service: "user" }),
-    bus: bus.connect(userManifest),
-    store: createSqlUserStore(db),
-    clock: { now: () => Date.now() },
-    followStanding,
-  });
-  await service.start();
-  return service;
-}
-
-/** The configured folders, or the demo library (made once with ffmpeg) when none is given. */
-async function libraryFoldersOf(config: Config, logger: Logger): Promise<readonly string[]> {
-  if (config.library.folders.length > 0 || !config.library.demo) return config.library.folders;
-  const folder = join(config.dataDir, "demo-library");
-  logger.info({ folder }, "no library folder given: using the demo library");
-  await ensureDemoLibrary(folder, (progress) => logger.info(progress, "making the demo library"));
-  return [folder];
 }
 
 /** Creates the configured first admin (SOUNDMESH_ADMIN_NAME/PASSWORD) when none exists yet. */
@@ -201,59 +149,5 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
     await bus.close();
     await db.close();
     throw error;
-  }
-}
-
-/**
- * For CLI commands: the database and the user service on a private bus, closed after `work`. A running server
- * hears of what it changes through the user service's outbox (its follower closes the affected sockets).
- */
-export async function openUserAdmin(config: Config, work: (bus: ServiceBus) => Promise<void>): Promise<void> {
-  mkdirSync(config.dataDir, { recursive: true });
-  const logger = createLogger("warn");
-  const db = openDb(config, logger);
-  const bus = createBusFor(config, logger);
-  try {
-    const user = await startUserService(config, logger, bus, db, false);
-    try {
-      await work(bus.connect({ service: "cli", calls: ["user"] }));
-    } finally {
-      await user.stop();
-    }
-  } finally {
-    await bus.close();
-    await db.close();
-  }
-}
-
-/** For `soundmesh scan`: one scan of the library folders on the database directly, with progress. */
-export async function scanOnce(
-  config: Config,
-  options: { full: boolean; onProgress: (status: ScanStatus) => void },
-): Promise<ScanResult | undefined> {
-  mkdirSync(config.dataDir, { recursive: true });
-  const logger = createLogger("warn");
-  const db = openDb(config, logger);
-  const bus = createBusFor(config, logger);
-  try {
-    const catalog = await startCatalogService(
-      config,
-      logger,
-      bus,
-      db,
-      await libraryFoldersOf(config, logger),
-      false,
-    );
-    const unsubscribe = catalog.onProgress(options.onProgress);
-    try {
-      catalog.startScan(options.full);
-      return await catalog.scanFinished();
-    } finally {
-      unsubscribe();
-      await catalog.stop();
-    }
-  } finally {
-    await bus.close();
-    await db.close();
   }
 }

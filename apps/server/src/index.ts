@@ -1,6 +1,8 @@
 // Public entry of @soundmesh/server: configuration and the all-in-one wiring, for the CLI and test-kit.
 export { loadConfig, defaultConfig, configSchema, ConfigError, type Config } from "./config";
-export { startAllInOne, openUserAdmin, scanOnce, type RunningServer } from "./all-in-one";
+export { startAllInOne, type RunningServer } from "./all-in-one";
+export { openUserAdmin } from "./user-admin";
+export { scanOnce } from "./scan-once";
 export { createLogger } from "./logger";
 export {
   startHeadlessPeer,

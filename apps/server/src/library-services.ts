@@ -12,15 +12,7 @@ import {
 } from "@soundmesh/protocol";
 import { AppError, type EventContract } from "@soundmesh/protocol";
 import type { PushTopic, ReadContext, RenditionReader } from "@soundmesh/service-access-point";
-import {
-  CatalogStore,
-  DEFAULT_ARTIST_SEPARATORS,
-  catalogManifest,
-  createArtistSplitter,
-  createCatalogService,
-  migrateCatalogStore,
-  type CatalogService,
-} from "@soundmesh/service-catalog";
+import type { CatalogService } from "@soundmesh/service-catalog";
 import {
   catalogSearchSource,
   createSearchService,
@@ -29,43 +21,13 @@ import {
   type SearchService,
 } from "@soundmesh/service-search";
 import { createStorageService, storageManifest } from "@soundmesh/service-storage";
+import { startCatalogService } from "./catalog-wiring";
 import type { Config } from "./config";
 
 export interface LibraryServices {
   catalog: CatalogService;
   search: SearchService;
   stop(): Promise<void>;
-}
-
-export async function startCatalogService(
-  config: Config,
-  logger: Logger,
-  bus: Bus,
-  db: Db,
-  libraryFolders: readonly string[],
-  watch: boolean,
-) {
-  await migrateCatalogStore(db);
-  const catalog = createCatalogService({
-    config: {
-      libraryFolders,
-      cacheDir: join(config.dataDir, "cache"),
-      watch,
-      prepareAfterScan: 100,
-      covers: config.covers,
-    },
-    logger: logger.child({ service: "catalog" }),
-    bus: bus.connect(catalogManifest),
-    store: new CatalogStore(db, {
-      splitArtists: createArtistSplitter({
-        separators: config.library.artistSeparators ?? DEFAULT_ARTIST_SEPARATORS,
-        keepWhole: config.library.artistsNotSplit ?? [],
-      }),
-    }),
-    clock: { now: () => Date.now() },
-  });
-  await catalog.start();
-  return catalog;
 }
 
 export async function startLibraryServices(

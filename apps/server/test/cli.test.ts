@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cliPath } from "@soundmesh/test-kit";
+import { builtCliEnv, cliPath } from "@soundmesh/test-kit";
 
 const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-cli-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -12,7 +12,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 function run(args: string[], input = "", env: Record<string, string> = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
-      env: { ...process.env, SOUNDMESH_DATA_DIR: dataDir, ...env },
+      env: { ...process.env, ...builtCliEnv, SOUNDMESH_DATA_DIR: dataDir, ...env },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { cliPath } from "@soundmesh/test-kit";
+import { builtCliEnv, cliPath } from "@soundmesh/test-kit";
 import { raiseOpenFileLimit, readOpenFileLimit } from "../src/cli/file-limit";
 
 const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-file-limit-"));
@@ -34,6 +34,7 @@ async function serveWithLimits(soft: number, hardLimit: number) {
     {
       env: {
         ...process.env,
+        ...builtCliEnv,
         SOUNDMESH_DEMO_LIBRARY: "false",
         SOUNDMESH_WATCH: "false",
         SOUNDMESH_LOG_LEVEL: "info",

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   FrameError,
   WsClient,
+  builtCliEnv,
   cliPath,
   isPgAvailable,
   login,
@@ -52,7 +53,7 @@ if (await isPgAvailable()) {
 function soundmesh(args: string[], input = "") {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
-      env: { ...process.env, SOUNDMESH_LOG_LEVEL: "warn" },
+      env: { ...process.env, ...builtCliEnv, SOUNDMESH_LOG_LEVEL: "warn" },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

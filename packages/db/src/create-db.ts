@@ -1,9 +1,10 @@
 // Chooses the dialect: better-sqlite3 in WAL mode for all-in-one, pg for cluster mode; same Kysely API on both.
+// pg loads with the first PostgreSQL query, so SQLite commands never pay for it.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
-import pg from "pg";
+import type pg from "pg";
 
 export type DbConfig =
   { kind: "sqlite"; file: string } | { kind: "postgres"; url: string; maxConnections?: number };
@@ -18,14 +19,16 @@ export interface Db {
 
 // int8 (bigint, and count(*)) comes back from pg as a string; ours are epoch ms and counts, which fit in a double.
 // The parser is set on our pools only: a global setTypeParser at import would change every pg user in the process.
-const int8Oid: number = pg.types.builtins.INT8;
-const pgDefaultParser = pg.types.getTypeParser as (oid: number, format?: "text" | "binary") => unknown;
-const pgTypes: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary"): unknown =>
-    oid === int8Oid && format !== "binary"
-      ? (value: string) => Number(value)
-      : pgDefaultParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
-};
+function pgTypesOf(types: typeof pg.types): pg.CustomTypesConfig {
+  const int8Oid: number = types.builtins.INT8;
+  const pgDefaultParser = types.getTypeParser as (oid: number, format?: "text" | "binary") => unknown;
+  return {
+    getTypeParser: ((oid: number, format?: "text" | "binary"): unknown =>
+      oid === int8Oid && format !== "binary"
+        ? (value: string) => Number(value)
+        : pgDefaultParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+  };
+}
 
 export interface CreateDbOptions {
   /**
@@ -48,15 +51,19 @@ export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
     const kysely = new Kysely({ dialect: new SqliteDialect({ database }) });
     return { kysely, dialect: "sqlite", close: () => kysely.destroy() };
   }
-  const pool = new pg.Pool({
-    connectionString: config.url,
-    max: config.maxConnections ?? 10,
-    types: pgTypes,
-  });
   const onPoolError =
     options.onPoolError ??
     ((error: Error) => process.emitWarning(`an idle PostgreSQL connection failed: ${error.message}`));
-  pool.on("error", (error) => onPoolError(error));
-  const kysely = new Kysely({ dialect: new PostgresDialect({ pool }) });
+  const createPool = async () => {
+    const { default: pgModule } = await import("pg");
+    const pool = new pgModule.Pool({
+      connectionString: config.url,
+      max: config.maxConnections ?? 10,
+      types: pgTypesOf(pgModule.types),
+    });
+    pool.on("error", (error) => onPoolError(error));
+    return pool;
+  };
+  const kysely = new Kysely({ dialect: new PostgresDialect({ pool: createPool }) });
   return { kysely, dialect: "postgres", close: () => kysely.destroy() };
 }

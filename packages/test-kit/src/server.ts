@@ -8,6 +8,11 @@ import { loadConfig, startAllInOne, createLogger, type RunningServer } from "@so
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const cliPath = join(repoRoot, "apps/server/bin/soundmesh.mjs");
+/**
+ * For spawned CLIs: run the build in apps/server/dist (made by the tests' global setup), and fail rather than fall
+ * back to the TypeScript sources, so what is tested is what ships.
+ */
+export const builtCliEnv = { SOUNDMESH_RUN_FROM: "build" } as const;
 
 /** Cheap argon2 settings so tests spend their time on behaviour, not hashing. */
 export const fastSecurity = { argon2MemoryKiB: 1024, argon2TimeCost: 1 };
@@ -71,6 +76,7 @@ export async function spawnServer(
       SOUNDMESH_DEMO_LIBRARY: "false",
       SOUNDMESH_WATCH: "false",
       SOUNDMESH_LOG_LEVEL: "warn",
+      ...builtCliEnv,
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -3,9 +3,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseFile } from "music-metadata";
+import { parseFile } from "./lazy-music-metadata";
 import type { Logger } from "pino";
-import sharp from "sharp";
+import type sharpModule from "sharp";
 import { AppError } from "@soundmesh/protocol";
 import type { TrackRow } from "./sql-store";
 
@@ -21,12 +21,21 @@ export const defaultCoverLimits: CoverLimits = { maxPixels: 40_000_000, maxConcu
 /** Images decoding or waiting to: beyond it a cover request is told the server is busy. */
 const maxWaitingDecodes = 1_000;
 
+type Sharp = typeof sharpModule;
+let sharpLoading: Promise<Sharp> | undefined;
+/**
+ * sharp (a native addon, with libvips and some forty files of JavaScript) loads with the first image looked at, so a
+ * rescan that finds nothing new (`soundmesh scan` most days) never loads it.
+ */
+const loadSharp = (): Promise<Sharp> => (sharpLoading ??= import("sharp").then((module) => module.default));
+
 /** Why an image is too large to decode (its header's width × height over the cap), or undefined when it is not. */
 export async function oversizeReason(
   input: Uint8Array | string,
   maxPixels: number,
 ): Promise<string | undefined> {
   // metadata() reads the header only; an unreadable header is left for the decoder to refuse.
+  const sharp = await loadSharp();
   const { width, height } = await sharp(input)
     .metadata()
     .catch(() => ({ width: undefined, height: undefined }));
@@ -148,6 +157,7 @@ export class AlbumCovers {
         this.logger.warn({ path: candidate.path, reason: tooLarge }, "cover art not decoded: too large");
         continue;
       }
+      const sharp = await loadSharp();
       const bytes = await this.gate
         .run(() =>
           sharp(original, { limitInputPixels: this.limits.maxPixels })

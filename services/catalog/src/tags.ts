@@ -2,9 +2,10 @@
 // duration) and fills what is missing from the file's name and the folders below the library folder.
 import { createHash } from "node:crypto";
 import { basename, dirname, extname, relative, sep } from "node:path";
-import { parseFile, type IAudioMetadata } from "music-metadata";
+import type { IAudioMetadata } from "music-metadata";
 import type { SplitArtists } from "./artist-credits";
 import { oggDurationSeconds, type FileEnds } from "./file-ends";
+import { parseFile } from "./lazy-music-metadata";
 
 export const AUDIO_EXTENSIONS = new Set([
   ".mp3",

@@ -190,7 +190,7 @@ export function createUserService({
       }
       await throttle.succeeded([accountAddressKey], [addressKey]);
       if (user.disabled) throw new AppError("ACCOUNT_DISABLED");
-      if (hasher.needsRehash(user.passwordHash))
+      if (await hasher.needsRehash(user.passwordHash))
         await store.updatePasswordHash(user.id, await hasher.hash(password));
       const { token, session } = await issueSession(user.id);
       return { token, session, user: recordOf(user) };

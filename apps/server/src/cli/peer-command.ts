@@ -1,7 +1,6 @@
 // `soundmesh peer`: a headless listener that plays tracks without sound and serves them to others, printing a
-// JSON report of bytes by source, stutters and uploads when done.
+// JSON report of bytes by source, stutters and uploads when done. The engine and WebRTC load only when it runs.
 import type { Command } from "commander";
-import { releaseWebRtc, startHeadlessPeer } from "./headless-peer";
 
 interface PeerCommandOptions {
   server: string;
@@ -36,6 +35,7 @@ export function addPeerCommand(program: Command): void {
       const speed = Number(options.speed);
       const lingerMs = Number(options.lingerSeconds) * 1000;
       if (!(speed > 0) || !(lingerMs >= 0)) throw new Error("--speed must be > 0 and --linger-seconds >= 0");
+      const { releaseWebRtc, startHeadlessPeer } = await import("./headless-peer");
       const peer = await startHeadlessPeer({
         baseUrl: options.server.replace(/\/$/, ""),
         name: options.user,

@@ -1,0 +1,22 @@
+// The options every command shares, and the configuration they select (defaults < file < environment < flags).
+import { loadConfig, type Config } from "../config";
+
+export interface GlobalOptions {
+  config?: string;
+  dataDir?: string;
+  port?: string;
+  host?: string;
+  library?: string[];
+  databaseUrl?: string;
+}
+
+export function configFrom(options: GlobalOptions): Config {
+  const overrides: Record<string, unknown> = {};
+  if (options.dataDir) overrides.dataDir = options.dataDir;
+  if (options.port !== undefined)
+    overrides.port = /^\d+$/.test(options.port) ? Number(options.port) : options.port;
+  if (options.host) overrides.host = options.host;
+  if (options.databaseUrl) overrides.databaseUrl = options.databaseUrl;
+  if (options.library?.length) overrides.library = { folders: options.library };
+  return loadConfig({ ...(options.config ? { file: options.config } : {}), overrides });
+}

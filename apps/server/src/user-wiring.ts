@@ -1,0 +1,42 @@
+// The user service as the server and the CLI wire it: its tables migrated, its settings from the configuration.
+import type { Logger } from "pino";
+import type { Bus } from "@soundmesh/bus";
+import type { Db } from "@soundmesh/db";
+import {
+  createSqlUserStore,
+  createUserService,
+  migrateUserStore,
+  userManifest,
+} from "@soundmesh/service-user";
+import type { Config } from "./config";
+
+/**
+ * The user service on `bus`, its tables migrated, not started. `followStanding`: announce changes other processes
+ * make (the CLI's); the CLI's own instance does not.
+ */
+export async function createUserServiceFor(
+  config: Config,
+  logger: Logger,
+  bus: Bus,
+  db: Db,
+  followStanding = true,
+) {
+  await migrateUserStore(db);
+  return createUserService({
+    config: {
+      sessionTtlMs: config.security.sessionTtlMs,
+      argon2: { memoryCost: config.security.argon2MemoryKiB, timeCost: config.security.argon2TimeCost },
+    },
+    logger: logger.child({ service: "user" }),
+    bus: bus.connect(userManifest),
+    store: createSqlUserStore(db),
+    clock: { now: () => Date.now() },
+    followStanding,
+  });
+}
+
+export async function startUserService(config: Config, logger: Logger, bus: Bus, db: Db) {
+  const service = await createUserServiceFor(config, logger, bus, db);
+  await service.start();
+  return service;
+}
