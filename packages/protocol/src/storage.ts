@@ -1,12 +1,14 @@
 // Contract of the storage service: renditions (original, Opus/WebM) cut into verified pieces.
 import { z } from "zod";
 import { defineEvent, defineService } from "./contract";
-import { profileName, streamManifest, trackId } from "./stream";
+import { MAX_OFFSET_MS, profileName, streamManifest, trackId } from "./stream";
 
 /** Raw bytes (a Buffer or Uint8Array); the bus carries them as base64. */
 export const binary = z.custom<Uint8Array>((value) => value instanceof Uint8Array, "bytes");
 
 const rendition = z.object({ trackId, profile: profileName });
+/** An offset rendition's start (floored to the whole second), for a seek beyond what a transcode has reached. */
+const fromMs = z.number().int().min(0).max(MAX_OFFSET_MS).optional();
 
 /** Transcoding ahead of time: the batch since the queue was last idle. */
 export const transcodeStatus = z.object({
@@ -22,11 +24,18 @@ export type TranscodeStatus = z.infer<typeof transcodeStatus>;
 export const transcodeProgressEvent = defineEvent("storage.transcodeProgress", transcodeStatus);
 
 export const storageContract = defineService("storage", {
-  /** The complete manifest; waits (bounded) for a transcode in progress to finish. */
-  manifest: { params: rendition, result: streamManifest },
+  /**
+   * Without `havePieces`, the complete manifest (waits, bounded, for a transcode in progress to finish). With it,
+   * the manifest as soon as it has more than `havePieces` pieces or is complete, or after the long-poll bound as
+   * it is: a growing manifest announces each piece with its hash as ffmpeg finishes it.
+   */
+  manifest: {
+    params: rendition.extend({ havePieces: z.number().int().min(0).max(1_000_000).optional(), fromMs }),
+    result: streamManifest,
+  },
   /** One piece; servable as soon as its bytes exist, before the rest of the transcode is done. */
   piece: {
-    params: rendition.extend({ index: z.number().int().min(0).max(1_000_000) }),
+    params: rendition.extend({ index: z.number().int().min(0).max(1_000_000), fromMs }),
     result: z.object({ bytes: binary, complete: z.boolean() }),
   },
   /** Bytes [start, endInclusive] of a complete rendition, at most 1 MiB per call. */
