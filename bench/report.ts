@@ -63,7 +63,7 @@ export function writeResults(name: string, rows: Row[], extra: Record<string, un
 }
 
 /**
- * Writes a server config with the per-user and per-edge rate limits out of the way, so a benchmark measures the
+ * Writes a server config with the per-user and per-edge rate limits and the per-user socket cap out of the way, so a benchmark measures the
  * server rather than its limiters; returns the file's path (for SOUNDMESH_CONFIG).
  */
 export function writeUnlimitedConfig(dir: string): string {
@@ -71,7 +71,11 @@ export function writeUnlimitedConfig(dir: string): string {
   const unlimited = { ratePerSecond: 1e6, burst: 1e6 };
   writeFileSync(
     file,
-    JSON.stringify({ rateLimits: { perUser: unlimited, perSessionHttp: unlimited, busDefault: unlimited } }),
+    JSON.stringify({
+      rateLimits: { perUser: unlimited, perUserHttp: unlimited, busDefault: unlimited },
+      // The benchmarks open up to 128 sockets as one user.
+      connections: { maxSocketsPerUser: 1_000 },
+    }),
   );
   return file;
 }

@@ -1,6 +1,7 @@
 // Peer-assisted streaming in headless Chromium: a second browser gets most of a track from the first and plays
 // without stutter; when the first leaves mid-transfer the second finishes from the server; a headless peer that
-// serves corrupted pieces never gets a byte into a browser's buffer.
+// serves corrupted pieces never gets a byte into a browser's buffer; after a server restart a browser offers its
+// cached tracks again (revalidating their manifests, as the tracker lists only what a session fetched).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +25,9 @@ const hasChromium = requireChromium("peer-assisted streaming in Chromium");
 
 const password = "correct horse battery";
 let server: TestServer;
+let library: string;
+/** Given, so the server can be restarted on it (and removed at the end). */
+const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-p2p-chromium-data-"));
 let tracks: Array<{ id: string; title: string; sizeBytes: number }>;
 const contexts: BrowserContext[] = [];
 const dirs: string[] = [];
@@ -109,8 +113,8 @@ const waitForBytes = (page: Page, accept: (b: PageBytes) => boolean, timeoutMs =
 
 describe.skipIf(!hasChromium)("peer-assisted streaming in Chromium", () => {
   beforeAll(async () => {
-    const library = await generateP2pLibrary(3, P2P_TRACK_SECONDS);
-    server = await startServer({ libraryFolders: [library] });
+    library = await generateP2pLibrary(3, P2P_TRACK_SECONDS);
+    server = await startServer({ dataDir, libraryFolders: [library] });
     const token = await setupAdmin(server.url, "admin", password);
     const ws = await WsClient.connect(server.url, token);
     const found = await waitUntil(
@@ -138,7 +142,7 @@ describe.skipIf(!hasChromium)("peer-assisted streaming in Chromium", () => {
     for (const context of contexts) await context.close().catch(() => undefined);
     await server?.close();
     releaseWebRtc();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    for (const dir of [...dirs, dataDir]) rmSync(dir, { recursive: true, force: true });
   });
 
   it("a second browser gets most of the track from the first and plays without stutter", async () => {
@@ -196,4 +200,35 @@ describe.skipIf(!hasChromium)("peer-assisted streaming in Chromium", () => {
     expect(done.stalls).toBe(0);
     expect(liar.report().overlay?.piecesUploaded).toBeGreaterThanOrEqual(1);
   }, 120_000);
+
+  it("after a server restart, a browser offers what it cached again and a second browser gets it", async () => {
+    // Only this test's holder may answer the query below: the earlier tests' browsers and peers would reconnect
+    // and re-announce what they cached as well.
+    await Promise.all(headless.splice(0).map((peer) => peer.close()));
+    for (const context of contexts.splice(0)) await context.close().catch(() => undefined);
+    const holder = await openBrowser();
+    const track = tracks[0]!;
+    await play(holder, track.title);
+    await waitForBytes(holder, (b) => b.total >= track.sizeBytes);
+    await holder.locator("audio").evaluate((audio: HTMLAudioElement) => audio.pause());
+    // Same data and port: the holder's page keeps its cache and session and reconnects by itself, but the new
+    // tracker knows nothing it fetched, so the page must revalidate the manifest before announcing it.
+    const port = server.port;
+    await server.close();
+    server = await startServer({ dataDir, libraryFolders: [library], overrides: { port } });
+    const token = await login(server.url, "admin", password);
+    const ws = await WsClient.connect(server.url, token);
+    await waitUntil(
+      () => ws.request<{ peers: unknown[] }>("tracker.query", { trackId: track.id, profile: "opus96" }),
+      (answer) => answer.peers.length === 1,
+      60_000,
+      250,
+    );
+    await ws.close();
+    const listener = await openBrowser();
+    await play(listener, track.title);
+    const done = await waitForBytes(listener, (b) => b.total >= track.sizeBytes && b.currentTime > 3);
+    expect(done.peerShare, JSON.stringify(done)).toBeGreaterThanOrEqual(0.5);
+    expect(done.stalls).toBe(0);
+  }, 150_000);
 });

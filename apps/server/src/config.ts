@@ -5,6 +5,16 @@ import { delimiter, join, resolve } from "node:path";
 import { z } from "zod";
 
 const rateRule = z.object({ ratePerSecond: z.number().positive(), burst: z.number().int().positive() });
+/** WebSocket frames are at most 1 MiB (the protocol's MAX_FRAME_BYTES): a socket must be able to hold one in flight. */
+const MIB = 1024 * 1024;
+const webOrigin = z.string().refine((text) => {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === text;
+  } catch {
+    return false;
+  }
+}, "an origin: http(s)://host[:port], no path or trailing slash");
 
 export const configSchema = z
   .object({
@@ -65,17 +75,47 @@ export const configSchema = z
         z.boolean(),
         z.string().regex(/^[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*$/, "addresses or CIDRs, comma-separated"),
       ]),
+      /** Public origins of reverse proxies whose pages may open /ws (besides the server's own). */
+      allowedOrigins: z.array(webOrigin).max(32),
+      /** A bearer token that reads /metrics from anywhere (besides loopback clients and admins). */
+      metricsToken: z.string().min(16, "at least 16 characters").max(200).optional(),
       sessionTtlMs: z.number().int().positive(),
       argon2MemoryKiB: z.number().int().min(1024),
       argon2TimeCost: z.number().int().min(1),
     }),
-    rateLimits: z.object({
-      busDefault: rateRule,
-      busEdges: z.record(z.string(), rateRule),
-      perUser: rateRule,
-      /** HTTP API requests (audio pieces, ranges, covers) per session, or per address without one. */
-      perSessionHttp: rateRule,
-    }),
+    rateLimits: z
+      .object({
+        busDefault: rateRule,
+        busEdges: z.record(z.string(), rateRule),
+        /** WebSocket frames of every kind per user, over all the user's sockets. */
+        perUser: rateRule,
+        /** HTTP API requests (audio pieces, ranges, covers) per user, or per address without a verified credential. */
+        perUserHttp: rateRule,
+      })
+      // A misspelt or retired key (perSessionHttp became perUserHttp) must not be ignored in silence.
+      .strict(),
+    connections: z
+      .object({
+        maxSocketsPerUser: z.number().int().positive(),
+        maxSockets: z.number().int().positive(),
+        /** Bytes of WebSocket frames received but not yet answered, per socket and in all. */
+        inFlightBytesPerSocket: z.number().int().min(MIB, "at least one whole frame (1 MiB)"),
+        inFlightBytesTotal: z.number().int().min(MIB, "at least one whole frame (1 MiB)"),
+        headersTimeoutMs: z.number().int().min(100),
+        /** A request's headers and body must have arrived within this. */
+        receiveTimeoutMs: z.number().int().min(100),
+        keepAliveTimeoutMs: z.number().int().min(100),
+        /** A connection with no traffic either way for this long is closed (not WebSockets). */
+        idleTimeoutMs: z.number().int().min(100),
+      })
+      .refine((c) => c.headersTimeoutMs <= c.receiveTimeoutMs, {
+        message: "headersTimeoutMs may not exceed receiveTimeoutMs",
+        path: ["headersTimeoutMs"],
+      })
+      .refine((c) => c.inFlightBytesPerSocket <= c.inFlightBytesTotal, {
+        message: "inFlightBytesPerSocket may not exceed inFlightBytesTotal",
+        path: ["inFlightBytesPerSocket"],
+      }),
   })
   .strict();
 
@@ -102,6 +142,7 @@ export function defaultConfig(): z.infer<typeof configSchema> {
     security: {
       secureCookies: false,
       trustProxy: false,
+      allowedOrigins: [],
       sessionTtlMs: 30 * 24 * 3600_000,
       argon2MemoryKiB: 19_456,
       argon2TimeCost: 2,
@@ -110,7 +151,17 @@ export function defaultConfig(): z.infer<typeof configSchema> {
       busDefault: { ratePerSecond: 5_000, burst: 10_000 },
       busEdges: {},
       perUser: { ratePerSecond: 50, burst: 200 },
-      perSessionHttp: { ratePerSecond: 200, burst: 2_000 },
+      perUserHttp: { ratePerSecond: 200, burst: 2_000 },
+    },
+    connections: {
+      maxSocketsPerUser: 16,
+      maxSockets: 10_000,
+      inFlightBytesPerSocket: 4 * MIB,
+      inFlightBytesTotal: 256 * MIB,
+      headersTimeoutMs: 10_000,
+      receiveTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+      idleTimeoutMs: 120_000,
     },
   };
 }
@@ -121,6 +172,11 @@ const asBoolean: EnvParser = (value) =>
   /^(1|true|yes|on)$/i.test(value) ? true : /^(0|false|no|off)$/i.test(value) ? false : value;
 const asString: EnvParser = (value) => value;
 const asList: EnvParser = (value) => value.split(delimiter).filter(Boolean);
+const asCommaList: EnvParser = (value) =>
+  value
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
 
 /** Every variable the server reads, with the config key it sets. */
 export const environmentVariables: Record<string, { path: string[]; parse: EnvParser }> = {
@@ -139,6 +195,9 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_ADMIN_PASSWORD: { path: ["admin", "password"], parse: asString },
   SOUNDMESH_SECURE_COOKIES: { path: ["security", "secureCookies"], parse: asBoolean },
   SOUNDMESH_TRUST_PROXY: { path: ["security", "trustProxy"], parse: asBoolean },
+  SOUNDMESH_ALLOWED_ORIGINS: { path: ["security", "allowedOrigins"], parse: asCommaList },
+  SOUNDMESH_METRICS_TOKEN: { path: ["security", "metricsToken"], parse: asString },
+  SOUNDMESH_MAX_SOCKETS_PER_USER: { path: ["connections", "maxSocketsPerUser"], parse: asNumber },
 };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

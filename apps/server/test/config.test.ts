@@ -109,6 +109,40 @@ describe("loadConfig", () => {
       expect(problems).toMatch(new RegExp(`^${key.replace(".", "\\.")}: `, "m"));
   });
 
+  it("takes the doors' settings from the environment and refuses what would open or jam them", () => {
+    const config = loadConfig({
+      env: {
+        SOUNDMESH_ALLOWED_ORIGINS: "https://music.example.org, http://10.0.0.5:7700",
+        SOUNDMESH_METRICS_TOKEN: "a-long-enough-metrics-token",
+        SOUNDMESH_MAX_SOCKETS_PER_USER: "4",
+      },
+    });
+    expect(config.security.allowedOrigins).toEqual(["https://music.example.org", "http://10.0.0.5:7700"]);
+    expect(config.security.metricsToken).toBe("a-long-enough-metrics-token");
+    expect(config.connections.maxSocketsPerUser).toBe(4);
+    const problemsOf = (env: Record<string, string>, overrides: Record<string, unknown> = {}) => {
+      try {
+        loadConfig({ env, overrides });
+      } catch (error) {
+        return (error as ConfigError).problems.join("\n");
+      }
+      return "";
+    };
+    for (const origin of ["https://music.example.org/", "music.example.org", "ftp://x.org", "null", "*"])
+      expect(problemsOf({ SOUNDMESH_ALLOWED_ORIGINS: origin }), origin).toMatch(/security\.allowedOrigins/);
+    expect(problemsOf({ SOUNDMESH_METRICS_TOKEN: "short" })).toMatch(/security\.metricsToken/);
+    expect(problemsOf({}, { connections: { headersTimeoutMs: 60_000, receiveTimeoutMs: 30_000 } })).toMatch(
+      /connections\.headersTimeoutMs/,
+    );
+    expect(problemsOf({}, { connections: { inFlightBytesPerSocket: 1024 } })).toMatch(
+      /connections\.inFlightBytesPerSocket/,
+    );
+    // The retired name of the HTTP budget is reported, not ignored.
+    expect(problemsOf({}, { rateLimits: { perSessionHttp: { ratePerSecond: 1, burst: 1 } } })).toMatch(
+      /perSessionHttp/,
+    );
+  });
+
   it("reports an unreadable config file", () => {
     expect(() => loadConfig({ file: "/nonexistent/soundmesh.json", env: {} })).toThrow(ConfigError);
   });

@@ -1,4 +1,5 @@
 // Entry of the web player; registers the service worker that keeps the app shell for offline use.
+import "./zod-jitless";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import "./styles.css";

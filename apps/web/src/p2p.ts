@@ -1,7 +1,9 @@
 // Peer-assisted streaming in the browser: an overlay of RTCPeerConnections signaled over the app's WebSocket,
 // attached to the player's fetcher; uploads off by default on metered or cellular connections.
 import {
+  CachedManifests,
   PeerOverlay,
+  ServerSource,
   StatsReporter,
   WebRtcTransport,
   type ByteAccounting,
@@ -11,7 +13,7 @@ import {
   type TrackerClient,
   type UploadSettings,
 } from "@soundmesh/engine";
-import { signalData, type PeerInfo, type SignalData } from "@soundmesh/protocol";
+import { announceResult, signalData, type PeerInfo, type SignalData } from "@soundmesh/protocol";
 
 /** What p2p needs from the app's socket. */
 export interface SignalingConnection {
@@ -98,18 +100,22 @@ export function startBrowserPeers(options: {
     if (parsed.success) transport.receive(from, parsed.data);
   };
   const tracker: TrackerClient = {
-    announce: async (holdings) => void (await connection.request("tracker.announce", { holdings })),
+    announce: async (holdings) =>
+      announceResult.parse(await connection.request("tracker.announce", { holdings })),
     withdraw: async (renditions) => void (await connection.request("tracker.withdraw", { renditions })),
     query: async (rendition) =>
       (await connection.request<{ peers: PeerInfo[] }>("tracker.query", { ...rendition, limit: 10 })).peers,
     reportBadPeer: async (peerId, rendition, pieceIndex) =>
       void (await connection.request("tracker.reportBadPeer", { ...rendition, peerId, pieceIndex })),
   };
+  // Tracks cached in an earlier session are announced after a conditional GET of their manifests tells the server.
+  const manifests = new CachedManifests(new ServerSource({ baseUrl: "" }), store);
   const overlay = new PeerOverlay({
     selfId: connection.peerId,
     transport,
     tracker,
     store,
+    revalidate: (rendition) => manifests.isCurrent(rendition.trackId, rendition.profile),
     upload: uploadSettings(),
     bufferedAheadMs,
     onError: noteProblem,

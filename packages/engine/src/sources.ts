@@ -1,5 +1,5 @@
 // Where pieces come from: a local piece store (the client cache), the server over HTTP, and (later) peers.
-import { streamManifest, streamPaths } from "@soundmesh/protocol";
+import { manifestEtag, streamManifest, streamPaths } from "@soundmesh/protocol";
 import type { SourceKind } from "./byte-accounting";
 import type { Manifest } from "./timeline";
 
@@ -51,18 +51,35 @@ export class ServerSource implements PieceSource {
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
-  private async get(path: string, signal?: AbortSignal): Promise<Response> {
+  private async get(
+    path: string,
+    signal?: AbortSignal,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     const response = await this.fetchFn(`${this.options.baseUrl}${path}`, {
-      headers: this.options.headers ?? {},
+      headers: { ...this.options.headers, ...headers },
       credentials: "same-origin",
       ...(signal ? { signal } : {}),
     });
-    if (!response.ok) throw new SourceError(`${path}: HTTP ${response.status}`, response.status);
+    if (!response.ok && response.status !== 304)
+      throw new SourceError(`${path}: HTTP ${response.status}`, response.status);
     return response;
   }
 
   async manifest(trackId: string, profile: string, signal?: AbortSignal): Promise<Manifest> {
     const response = await this.get(streamPaths.manifest(trackId, profile), signal);
+    return streamManifest.parse(await response.json());
+  }
+
+  /**
+   * Asks whether a held manifest is still the server's (If-None-Match): the held one on 304, else the server's.
+   * Either way the server now counts the rendition as fetched by this session, so its peers may announce it.
+   */
+  async revalidate(held: Manifest, signal?: AbortSignal): Promise<Manifest> {
+    const response = await this.get(streamPaths.manifest(held.trackId, held.profile), signal, {
+      "if-none-match": manifestEtag(held),
+    });
+    if (response.status === 304) return held;
     return streamManifest.parse(await response.json());
   }
 
@@ -88,9 +105,16 @@ export interface PieceStore {
 /** Manifests from the store when held, else from the server (and then kept). */
 export class CachedManifests {
   constructor(
-    private readonly server: Pick<ServerSource, "manifest">,
+    private readonly server: Pick<ServerSource, "manifest" | "revalidate">,
     private readonly store: PieceStore,
   ) {}
+
+  /** Whether the manifest held for a rendition is still the server's (a held track from an earlier session). */
+  async isCurrent(trackId: string, profile: string, signal?: AbortSignal): Promise<boolean> {
+    const held = await this.store.getManifest(trackKey({ trackId, profile }));
+    if (!held) return false;
+    return (await this.server.revalidate(held, signal)) === held;
+  }
 
   async manifest(trackId: string, profile: string, signal?: AbortSignal): Promise<Manifest> {
     const key = trackKey({ trackId, profile });

@@ -13,9 +13,12 @@ import {
   type PeerPieceSource,
   type PeerPool,
   type PieceSource,
+  WebRtcTransport,
+  type RtcPeerConnectionConstructor,
   type TrackerClient,
   type TrackRef,
 } from "@soundmesh/engine";
+import type { AnnounceResult } from "@soundmesh/protocol";
 import { pieceSize, syntheticTrack } from "./synthetic-track";
 import { FakeNetwork } from "./fake-network";
 
@@ -232,18 +235,28 @@ describe("fetching from peers", () => {
 class FakeTracker implements TrackerClient {
   readonly announced: Array<{ peerId: string; complete: boolean }> = [];
   readonly reports: Array<{ reporter: string; peerId: string; pieceIndex: number }> = [];
+  /** Renditions the session fetched from the server, when the tracker checks (as the real one does). */
+  fetched: Set<string> | undefined;
   constructor(
     private readonly selfId: string,
     private readonly table: Map<string, string[]>,
   ) {}
-  announce(holdings: Array<{ trackId: string; profile: string; complete: boolean }>): Promise<void> {
+  announce(
+    holdings: Array<{ trackId: string; profile: string; complete: boolean }>,
+  ): Promise<AnnounceResult> {
+    const result: AnnounceResult = { accepted: 0, unfetched: [], overCap: 0 };
     for (const h of holdings) {
+      if (this.fetched && !this.fetched.has(`${h.trackId}.${h.profile}`)) {
+        result.unfetched.push({ trackId: h.trackId, profile: h.profile });
+        continue;
+      }
       this.announced.push({ peerId: this.selfId, complete: h.complete });
       const list = this.table.get(`${h.trackId}.${h.profile}`) ?? [];
       if (!list.includes(this.selfId)) list.unshift(this.selfId);
       this.table.set(`${h.trackId}.${h.profile}`, list);
+      result.accepted += 1;
     }
-    return Promise.resolve();
+    return Promise.resolve(result);
   }
   query(rendition: { trackId: string; profile: string }) {
     const list = this.table.get(`${rendition.trackId}.${rendition.profile}`) ?? [];
@@ -464,7 +477,7 @@ describe("the overlay and uploads", () => {
     const network = new FakeNetwork();
     const next = { peerId: peerName(1) };
     const hubTracker: TrackerClient = {
-      announce: () => Promise.resolve(),
+      announce: () => Promise.resolve({ accepted: 0, unfetched: [], overCap: 0 }),
       withdraw: () => Promise.resolve(),
       reportBadPeer: () => Promise.resolve(),
       query: () => Promise.resolve([{ peerId: next.peerId, sameNetwork: false, complete: true }]),
@@ -494,6 +507,131 @@ describe("the overlay and uploads", () => {
     }
     expect([...hub.neighbours.keys()].sort()).toEqual([peerName(3), peerName(4)]);
     for (const overlay of [hub, ...others]) overlay.close();
+  });
+});
+
+describe("announcing what the session fetched", () => {
+  const other: TrackRef = { ...track, trackId: "t2" };
+
+  function overlayWith(revalidate?: (rendition: { trackId: string; profile: string }) => Promise<boolean>) {
+    const tracker = new FakeTracker(peerName(1), new Map());
+    tracker.fetched = new Set();
+    const overlay = new PeerOverlay({
+      selfId: peerName(1),
+      transport: new FakeNetwork().transport(peerName(1)),
+      tracker,
+      store: new MemoryPieceStore(),
+      ...(revalidate ? { revalidate } : {}),
+    });
+    return { tracker, overlay };
+  }
+
+  it("announces a track cached in an earlier session once the server confirms its manifest, and no other", async () => {
+    const asked: string[] = [];
+    const { tracker, overlay } = overlayWith((rendition) => {
+      asked.push(trackKey(rendition));
+      // The server answers 304 for t1 (and so counts it as fetched) but has remade t2 since.
+      if (rendition.trackId !== "t1") return Promise.resolve(false);
+      tracker.fetched!.add(trackKey(rendition));
+      return Promise.resolve(true);
+    });
+    await overlay.announceHeld([
+      { track, complete: true },
+      { track: other, complete: false },
+    ]);
+    expect(asked.sort()).toEqual([key, trackKey(other)]);
+    expect(tracker.announced).toEqual([{ peerId: peerName(1), complete: true }]);
+    overlay.close();
+  });
+
+  it("announces a track fetched in this session at once, and leaves unconfirmed ones unannounced", async () => {
+    const { tracker, overlay } = overlayWith();
+    tracker.fetched!.add(key);
+    overlay.stored(track, 0);
+    overlay.stored(other, 0);
+    await vi.waitFor(() => expect(tracker.announced).toHaveLength(1));
+    await overlay.announceHeld([{ track: other, complete: true }]);
+    expect(tracker.announced).toEqual([{ peerId: peerName(1), complete: false }]);
+    overlay.close();
+  });
+});
+
+/** An RTCPeerConnection that records what the transport hands it. */
+function recordingPeerConnection() {
+  const handed = { descriptions: [] as string[], candidates: [] as string[] };
+  class RecordingPeerConnection {
+    localDescription = { type: "answer", sdp: "v=0\r\n" };
+    connectionState = "new";
+    onicecandidate: unknown = null;
+    onconnectionstatechange: unknown = null;
+    ondatachannel: unknown = null;
+    setRemoteDescription(description: { sdp: string }) {
+      handed.descriptions.push(description.sdp);
+      return Promise.resolve();
+    }
+    addIceCandidate(candidate: { candidate: string }) {
+      handed.candidates.push(candidate.candidate);
+      return Promise.resolve();
+    }
+    createAnswer() {
+      return Promise.resolve({ type: "answer", sdp: "v=0\r\n" });
+    }
+    setLocalDescription() {
+      return Promise.resolve();
+    }
+    close() {}
+  }
+  return { handed, RTCPeerConnection: RecordingPeerConnection as unknown as RtcPeerConnectionConstructor };
+}
+
+describe("signals on arrival", () => {
+  it("hands the ICE agent no loopback, link-local, multicast or host-name candidate, in an offer or alone", async () => {
+    const { handed, RTCPeerConnection } = recordingPeerConnection();
+    const sent: string[] = [];
+    const transport = new WebRtcTransport({
+      selfId: peerName(1),
+      signaler: {
+        send: (_to, data) => {
+          sent.push(data.type);
+          return Promise.resolve();
+        },
+      },
+      RTCPeerConnection,
+    });
+    const line = (address: string, port = 5000) => `candidate:1 1 udp 2122260223 ${address} ${port} typ host`;
+    const mdns = "3f1c2a4b-5d6e-4f70-8a9b-0c1d2e3f4a5b.local";
+    const sdp = [
+      "v=0",
+      "o=- 1 2 IN IP4 127.0.0.1",
+      "c=IN IP4 169.254.1.1",
+      `a=${line("127.0.0.1", 6379)}`,
+      `a=${line("::1")}`,
+      `a=${line("169.254.1.1")}`,
+      `a=${line("224.0.0.251")}`,
+      `a=${line("redis.internal")}`,
+      `a=${line(mdns)}`,
+      `a=${line("192.168.1.20")}`,
+      "",
+    ].join("\r\n");
+    transport.receive(peerName(2), { type: "offer", sdp });
+    await vi.waitFor(() => expect(sent).toContain("answer"));
+    expect(handed.descriptions).toEqual([
+      [
+        "v=0",
+        "o=- 1 2 IN IP4 0.0.0.0",
+        "c=IN IP4 0.0.0.0",
+        `a=${line(mdns)}`,
+        `a=${line("192.168.1.20")}`,
+        "",
+      ].join("\r\n"),
+    ]);
+    for (const address of ["127.0.0.2", "0.0.0.0", "fe80::1", "ff02::fb", "evil.example.com", "10.0.0.7"])
+      transport.receive(peerName(2), {
+        type: "candidate",
+        candidate: { candidate: line(address), sdpMid: "0", sdpMLineIndex: 0 },
+      });
+    await vi.waitFor(() => expect(handed.candidates).toEqual([line("10.0.0.7")]));
+    transport.close();
   });
 });
 

@@ -33,6 +33,7 @@ function rendition(trackId: string, seconds: number) {
     pieceSizeBytes: PIECE,
     pieceCount: pieces.length,
     pieceHashes: pieces.map((p) => createHash("sha256").update(p).digest("hex")),
+    complete: true,
     // A 500-byte "init segment", then a cluster every 2 s.
     seekIndex: Array.from({ length: seconds / 2 }, (_, i) => ({
       timeMs: i * 2000,

@@ -70,6 +70,13 @@ function query(params: Record<string, number | undefined>): string {
   return pairs.length === 0 ? "" : `?${pairs.map(([key, value]) => `${key}=${value}`).join("&")}`;
 }
 
+/** The manifest route's entity tag, so a client holding a manifest can revalidate it (If-None-Match → 304). */
+// It changes as a growing manifest gains pieces and again when it completes.
+export const manifestEtag = (
+  manifest: Pick<StreamManifest, "pieceHashes" | "sizeBytes" | "complete">,
+): string =>
+  `"${manifest.pieceHashes.length}-${manifest.pieceHashes[0] ?? "empty"}-${manifest.sizeBytes}${manifest.complete ? "" : "-growing"}"`;
+
 /** HTTP paths of the streaming endpoints (served by the access point, authorised by session). */
 export const streamPaths = {
   manifest: (id: string, profile: string, options: ManifestQuery = {}) =>

@@ -1,24 +1,21 @@
 // Contract of the tracker: which online peers hold which renditions, and the relay for WebRTC signaling.
 import { z } from "zod";
 import { defineEvent, defineService } from "./contract";
+import { CANDIDATE_LINE } from "./ice-candidates";
 import { profileName, trackId } from "./stream";
+
+export * from "./ice-candidates";
 
 /** A per-session pseudonym: peers never see user names or session ids. */
 export const peerId = z.string().regex(/^p_[A-Za-z0-9_-]{16,64}$/, "a peer pseudonym");
 export const renditionId = z.object({ trackId, profile: profileName });
 export type RenditionId = z.infer<typeof renditionId>;
 
-/**
- * An ICE candidate line as the browser writes it (RFC 8839): foundation, component, transport, priority,
- * address, port, type. Only the receiver's own ICE agent ever acts on it; anything else is refused.
- */
+/** An ICE candidate line (or "" for end of candidates): only the receiver's own ICE agent ever acts on it. */
 const candidateLine = z
   .string()
   .max(1_000)
-  .regex(
-    /^(?:candidate:[A-Za-z0-9+/]{1,32} \d{1,3} (?:udp|tcp|UDP|TCP) \d{1,10} [A-Za-z0-9.:-]{1,255} \d{1,5} typ (?:host|srflx|prflx|relay)(?: [ -~]{0,700})?)?$/,
-    "an ICE candidate line",
-  );
+  .refine((line) => line === "" || CANDIDATE_LINE.test(line), "an ICE candidate line");
 
 const candidate = z.object({
   candidate: candidateLine,
@@ -56,6 +53,24 @@ export type PeerInfo = z.infer<typeof peerInfo>;
 
 const ok = z.object({ ok: z.literal(true) });
 
+/** What became of announced holdings: only renditions the session fetched from the server are listed. */
+export const announceResult = z.object({
+  /** Holdings now listed (new or refreshed). */
+  accepted: z.number().int().nonnegative(),
+  /**
+   * Renditions this session has not fetched from the server since the tracker started: ignored. A client that
+   * holds them (a cache kept across a reload or a server restart) fetches or revalidates their manifests, then
+   * announces them again.
+   */
+  unfetched: z.array(renditionId).max(500),
+  /** Holdings ignored because the user's peers already hold as many as the tracker keeps per user. */
+  overCap: z.number().int().nonnegative(),
+});
+export type AnnounceResult = z.infer<typeof announceResult>;
+
+const userId = z.string().min(1).max(128);
+const sessionId = z.string().min(1).max(128);
+
 export const trackerContract = defineService("tracker", {
   /** Exposed: the caller (ctx.peerId) holds these renditions, whole or in part. */
   announce: {
@@ -65,7 +80,7 @@ export const trackerContract = defineService("tracker", {
         .min(1)
         .max(500),
     }),
-    result: ok,
+    result: announceResult,
     exposed: true,
   },
   /** Exposed: the caller no longer holds these (evicted from its cache). */
@@ -74,13 +89,19 @@ export const trackerContract = defineService("tracker", {
     result: ok,
     exposed: true,
   },
-  /** Exposed: up to 10 online peers holding a rendition, most recent first, never the asker. */
+  /**
+   * Exposed: up to 10 online peers holding a rendition, most recent first, never the asker, at most one per user
+   * before any user's second. The asker may then signal the peers named (and other holders of the rendition).
+   */
   query: {
     params: renditionId.extend({ limit: z.number().int().min(1).max(10).default(10) }),
     result: z.object({ peers: z.array(peerInfo) }),
     exposed: true,
   },
-  /** Exposed: a peer sent a piece whose hash did not match the manifest. */
+  /**
+   * Exposed: a peer sent a piece whose hash did not match the manifest. Counted only from a peer the tracker
+   * paired with it (it relayed an offer and an answer between them), once per reporting user.
+   */
   reportBadPeer: {
     params: renditionId.extend({ peerId, pieceIndex: z.number().int().nonnegative() }),
     result: ok,
@@ -102,24 +123,52 @@ export const trackerContract = defineService("tracker", {
     result: ok,
     exposed: true,
   },
-  /** Internal (access point): relays a signal from ctx.peerId to `to`; NOT_FOUND when `to` is not online. */
+  /**
+   * Internal (access point): relays a signal from ctx.peerId to `to`, whose candidates the sender's access point
+   * has already filtered against the sender's own addresses. FORBIDDEN unless the tracker paired the two;
+   * NOT_FOUND when `to` is not online; RATE_LIMITED past the user's or the pair's budget.
+   */
   signal: { params: z.object({ to: peerId, data: signalData }), result: ok },
-  /** Internal (access point): a peer's socket opened, with the network it came from (a hash of its address). */
-  peerOnline: { params: z.object({ peerId, networkKey: z.string().max(128) }), result: ok },
+  /**
+   * Internal (access point): a peer's socket opened: its user and session (for per-user limits and what the
+   * session fetched) and the network it came from (a hash of its address). CONFLICT past the peers per user.
+   */
+  peerOnline: {
+    params: z.object({ peerId, userId, sessionId, networkKey: z.string().max(128) }),
+    result: ok,
+  },
   /** Internal (access point): a peer's socket closed; its entries disappear at once. */
   peerOffline: { params: z.object({ peerId }), result: ok },
+  /**
+   * Internal (access point's stream routes): a session fetched (or revalidated) a rendition's manifest, so the
+   * track exists and the profile is known; its peers may announce holding it.
+   */
+  renditionFetched: { params: renditionId.extend({ userId, sessionId }), result: ok },
   stats: {
     params: z.object({}),
     result: z.object({
       onlinePeers: z.number().int(),
       renditions: z.number().int(),
       entries: z.number().int(),
+      /** Users with peers online. */
+      users: z.number().int(),
+      /** Renditions remembered as fetched, over all sessions. */
+      fetched: z.number().int(),
       /** Totals reported by clients since the tracker started. */
       clientBytes: z.object({ cache: z.number(), peer: z.number(), server: z.number() }),
       uploadedBytes: z.number(),
       stutters: z.number(),
       /** Sum of the neighbour counts online peers last reported. */
       neighbours: z.number().int(),
+      /** What the tracker ignored or refused since it started. */
+      refused: z.object({
+        unfetchedHoldings: z.number().int(),
+        holdingsOverCap: z.number().int(),
+        peersOverCap: z.number().int(),
+        reports: z.number().int(),
+        signals: z.number().int(),
+        candidates: z.number().int(),
+      }),
     }),
   },
 });

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import {
   AppError,
+  MAX_FRAME_BYTES,
   sessionsRevokedEvent,
   toAppError,
   userContract,
@@ -18,8 +19,12 @@ import { ClientSocket } from "./client-socket";
 import { installErrorHandler, sendProblem } from "./http-errors";
 import { buildMethodTable } from "./method-table";
 import { registerHttpRateLimit } from "./http-rate-limit";
+import { checkMetricsAccess } from "./metrics-access";
+import { registerOriginCheck } from "./origin-check";
 import { PeerRegistry } from "./peer-registry";
 import { PushHub, type PushTopic } from "./push-hub";
+import { registerSecurityHeaders } from "./security-headers";
+import { SocketLimits } from "./socket-limits";
 import { hasWebApp, isAppRoute, registerWebApp } from "./web-app";
 
 export const accessPointManifest = {
@@ -46,11 +51,39 @@ export interface AccessPointConfig {
    * addresses and CIDRs, comma-separated). Off by default, so a client cannot pick its own address.
    */
   trustProxy: boolean | string;
+  /**
+   * Origins besides the server's own whose pages may open /ws and send state-changing API requests: a reverse
+   * proxy's public origin when the proxy's Host or scheme does not reach the server (e.g. "https://music.example.org").
+   */
+  allowedOrigins: readonly string[];
+  /** A bearer token that reads /metrics from anywhere; without it only loopback clients and admins may. */
+  metricsToken?: string | undefined;
+  /** WebSocket frames per user, paid from one bucket by all the user's sockets. */
   userRateLimit: RateLimitRule;
-  /** HTTP API requests per session (or per address without one): audio, covers, sign-in. */
+  /** HTTP API requests per verified user (or per address for requests without a credential that verifies). */
   httpRateLimit: RateLimitRule;
+  sockets: {
+    maxPerUser: number;
+    maxTotal: number;
+    /** Bytes of frames received but not yet answered: past these, a frame is refused with RATE_LIMITED. */
+    inFlightBytesPerSocket: number;
+    inFlightBytesTotal: number;
+  };
+  timeouts: HttpTimeouts;
   requestTimeoutMs: number;
   shutdownGraceMs: number;
+}
+
+/** How long a connection may take to say what it wants; none of these cut a response being sent or a WebSocket. */
+export interface HttpTimeouts {
+  /** Until a request's headers have arrived. */
+  headersMs: number;
+  /** Until a whole request, headers and body, has arrived. */
+  receiveMs: number;
+  /** An idle keep-alive connection between requests. */
+  keepAliveMs: number;
+  /** A connection with no bytes either way (WebSockets excepted: ws turns this off once upgraded). */
+  idleMs: number;
 }
 
 export const defaultAccessPointConfig: AccessPointConfig = {
@@ -58,8 +91,16 @@ export const defaultAccessPointConfig: AccessPointConfig = {
   port: 7700,
   secureCookies: false,
   trustProxy: false,
+  allowedOrigins: [],
   userRateLimit: { ratePerSecond: 50, burst: 200 },
   httpRateLimit: { ratePerSecond: 200, burst: 2_000 },
+  sockets: {
+    maxPerUser: 16,
+    maxTotal: 10_000,
+    inFlightBytesPerSocket: 4 * MAX_FRAME_BYTES,
+    inFlightBytesTotal: 256 * MAX_FRAME_BYTES,
+  },
+  timeouts: { headersMs: 10_000, receiveMs: 30_000, keepAliveMs: 5_000, idleMs: 120_000 },
   requestTimeoutMs: 10_000,
   shutdownGraceMs: 5_000,
 };
@@ -90,12 +131,35 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
   const { config, logger, bus, registry } = deps;
   const nowMs = deps.nowMs ?? (() => performance.now());
   const loggerInstance: FastifyBaseLogger = logger.child({ service: "access-point" });
-  const app = Fastify({ loggerInstance, bodyLimit: 1024 * 1024, trustProxy: config.trustProxy });
+  const { timeouts } = config;
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: 1024 * 1024,
+    trustProxy: config.trustProxy,
+    requestTimeout: timeouts.receiveMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionTimeout: timeouts.idleMs,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      // Node checks the two timeouts above on this interval (30 s by default, which would double them).
+      connectionsCheckingInterval: Math.max(25, Math.min(1_000, Math.floor(timeouts.headersMs / 4))),
+    },
+  });
   const sockets = new Set<ClientSocket>();
   const hub = new PushHub(bus, deps.topics ?? []);
   const methods = buildMethodTable(deps.contracts);
   const peers = new PeerRegistry(bus, logger);
   const identities = new IdentityCache();
+  const limits = new SocketLimits(
+    {
+      userRateLimit: config.userRateLimit,
+      maxSocketsPerUser: config.sockets.maxPerUser,
+      maxSockets: config.sockets.maxTotal,
+      inFlightBytesPerSocket: config.sockets.inFlightBytesPerSocket,
+      inFlightBytesTotal: config.sockets.inFlightBytesTotal,
+    },
+    nowMs,
+  );
   let closing = false;
 
   const wsRequests = new Counter({
@@ -132,13 +196,29 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
       : undefined,
   );
   await app.register(fastifyCookie);
-  const httpLimited = new Counter({
-    name: "soundmesh_http_rate_limited_total",
-    help: "HTTP API requests refused by the per-session rate limit",
+  // An over-size frame is refused at its header (the socket closes with 1009), before its payload is read.
+  // Registered before the hooks below that may refuse an upgrade: its own hook marks the request as one, so the
+  // connection is closed once the refusal is sent.
+  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_FRAME_BYTES } });
+  await registerSecurityHeaders(app, { isHttpsOnly: config.secureCookies });
+  const foreignOrigins = new Counter({
+    name: "soundmesh_http_foreign_origin_refused_total",
+    help: "WebSocket handshakes and state-changing API requests refused for coming from another origin",
     registers: [registry],
   });
-  registerHttpRateLimit(app, config.httpRateLimit, nowMs, () => httpLimited.inc());
-  await app.register(fastifyWebsocket, { options: { maxPayload: 16 * 1024 * 1024 } });
+  registerOriginCheck(app, config.allowedOrigins, () => foreignOrigins.inc());
+  const httpLimited = new Counter({
+    name: "soundmesh_http_rate_limited_total",
+    help: "HTTP requests refused by the per-user (or, unauthenticated, per-address) rate limit",
+    registers: [registry],
+  });
+  registerHttpRateLimit(app, {
+    rule: config.httpRateLimit,
+    bus,
+    identities,
+    nowMs,
+    onLimited: () => httpLimited.inc(),
+  });
   app.addHook("onResponse", (request, reply, done) => {
     httpRequests.inc({ route: request.routeOptions.url ?? "unknown", status: reply.statusCode });
     done();
@@ -171,14 +251,26 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
       );
     }
   });
-  app.get("/metrics", async (_request, reply) =>
-    reply.type(registry.contentType).send(await registry.metrics()),
-  );
+  app.get("/metrics", async (request, reply) => {
+    await checkMetricsAccess(request, { bus, identities, metricsToken: config.metricsToken });
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
   await registerWebApp(app, deps.webRoot);
 
   app.register((scope, _options, done) => {
     scope.addHook("preValidation", async (request) => {
       request.identity = await authenticate(bus, request);
+    });
+    // A place among the user's sockets is held from before the upgrade until the connection closes.
+    // Throws RATE_LIMITED (429, before the upgrade) when the user or the server has as many sockets as allowed.
+    scope.addHook("preValidation", (request, _reply, next) => {
+      if (!request.identity || request.headers.upgrade?.toLowerCase() !== "websocket") return next();
+      try {
+        request.raw.socket.once("close", limits.reserveSocket(request.identity.user.id));
+        next();
+      } catch (error) {
+        next(error as Error);
+      }
     });
     scope.get("/ws", { websocket: true }, (socket, request) => {
       const identity = request.identity;
@@ -188,9 +280,10 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
         logger,
         methods,
         hub,
-        userRateLimit: config.userRateLimit,
+        limits,
         requestTimeoutMs: config.requestTimeoutMs,
         nowMs,
+        outgoingSignal: (peerId, data) => peers.outgoing(peerId, data),
         onRequest: (method, outcome, durationMs) => {
           const label = methods.has(method) ? method : "unknown";
           wsRequests.inc({ method: label, outcome });

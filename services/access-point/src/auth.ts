@@ -53,6 +53,12 @@ export class IdentityCache {
     return identity;
   }
 
+  /** The identity this token was checked to be within the last few seconds, without asking the user service. */
+  cached(token: string): Identity | undefined {
+    const entry = this.entries.get(token);
+    return entry && entry.expiresAtMs > this.nowMs() ? entry.identity : undefined;
+  }
+
   forgetSessions(sessionIds: readonly string[]): void {
     const ended = new Set(sessionIds);
     for (const [token, entry] of this.entries)

@@ -1,37 +1,57 @@
-// One client's WebSocket: validates every frame, routes requests to services, rate-limits the user, relays pushes.
+// One client's WebSocket: validates every frame, routes requests to services, charges the user's frame budget and
+// bounds the bytes it holds, relays pushes.
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
 import { randomUUID } from "node:crypto";
 import {
   AppError,
-  MAX_FRAME_BYTES,
   clientFrame,
   toAppError,
   trackerContract,
   type ClientFrame,
   type ServerFrame,
+  type SignalData,
 } from "@soundmesh/protocol";
-import { TokenBucket, type RateLimitRule, type ServiceBus } from "@soundmesh/bus";
+import type { ServiceBus } from "@soundmesh/bus";
 import type { Identity } from "./auth";
 import type { ExposedMethod } from "./method-table";
 import type { PushHub, PushTarget } from "./push-hub";
+import type { SocketLimits } from "./socket-limits";
 
 export interface ClientSocketDeps {
   bus: ServiceBus;
   logger: Logger;
   methods: Map<string, ExposedMethod>;
   hub: PushHub;
-  userRateLimit: RateLimitRule;
+  limits: SocketLimits;
   requestTimeoutMs: number;
   nowMs: () => number;
+  /** An outgoing signal as it may leave this access point (the sender's own addresses only); undefined: dropped. */
+  outgoingSignal: (peerId: string, data: SignalData) => SignalData | undefined;
   onRequest?: (method: string, outcome: string, durationMs: number) => void;
 }
 
 type RequestId = string | number;
 
+/** The id an answer to this frame carries, so the client can match a refusal to what it sent. */
+function answerIdOf(frame: ClientFrame): RequestId | null {
+  switch (frame.t) {
+    case "req":
+      return frame.id;
+    case "sub":
+      return `sub:${frame.topic}`;
+    case "unsub":
+      return `unsub:${frame.topic}`;
+    case "signal":
+      return frame.id ?? null;
+    case "ping":
+      return null;
+  }
+}
+
 export class ClientSocket implements PushTarget {
-  private readonly bucket: TokenBucket;
   private readonly inFlight = new Set<Promise<void>>();
+  private inFlightBytes = 0;
 
   constructor(
     private readonly socket: WebSocket,
@@ -40,7 +60,6 @@ export class ClientSocket implements PushTarget {
     readonly peerId: string,
     private readonly deps: ClientSocketDeps,
   ) {
-    this.bucket = new TokenBucket(deps.userRateLimit, deps.nowMs());
     socket.on("message", (data, isBinary) => this.receive(data, isBinary));
     socket.on("close", () => deps.hub.unfollowAll(this));
   }
@@ -88,19 +107,14 @@ export class ClientSocket implements PushTarget {
   }
 
   private receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    // Frames over MAX_FRAME_BYTES never get here: ws refuses them at their header and closes with 1009.
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    if (bytes.byteLength > MAX_FRAME_BYTES) {
-      return this.fail(
-        null,
-        new AppError("FRAME_TOO_LARGE", `Frames are limited to ${MAX_FRAME_BYTES} bytes`),
-      );
-    }
-    if (isBinary) return this.fail(null, new AppError("BAD_FRAME", "Frames are JSON text"));
+    if (isBinary) return this.refuseBadFrame(null, new AppError("BAD_FRAME", "Frames are JSON text"));
     let json: unknown;
     try {
       json = JSON.parse(bytes.toString("utf8"));
     } catch {
-      return this.fail(null, new AppError("BAD_FRAME", "The frame is not JSON"));
+      return this.refuseBadFrame(null, new AppError("BAD_FRAME", "The frame is not JSON"));
     }
     const parsed = clientFrame.safeParse(json);
     if (!parsed.success) {
@@ -110,16 +124,43 @@ export class ClientSocket implements PushTarget {
         message: issue.message,
       }));
       const knownId = typeof id === "string" || typeof id === "number" ? id : null;
-      return this.fail(
+      return this.refuseBadFrame(
         knownId,
         new AppError("BAD_FRAME", "The frame does not match the protocol", { details }),
       );
     }
-    const task = this.handle(parsed.data).catch((error: unknown) => {
-      this.deps.logger.error({ err: error }, "frame handling failed");
-    });
+    const frame = parsed.data;
+    if (!this.deps.limits.tryFrame(this.identity.user.id, frame.t)) {
+      if (frame.t === "req") this.deps.onRequest?.(frame.method, "RATE_LIMITED", 0);
+      return this.fail(answerIdOf(frame), new AppError("RATE_LIMITED"));
+    }
+    const sizeBytes = bytes.byteLength;
+    if (!this.deps.limits.admitBytes(this.inFlightBytes, sizeBytes)) {
+      if (frame.t === "req") this.deps.onRequest?.(frame.method, "RATE_LIMITED", 0);
+      return this.fail(
+        answerIdOf(frame),
+        new AppError("RATE_LIMITED", "Too many bytes waiting for answers; wait for them before sending more"),
+      );
+    }
+    this.inFlightBytes += sizeBytes;
+    const task = this.handle(frame)
+      .catch((error: unknown) => {
+        this.deps.logger.error({ err: error }, "frame handling failed");
+      })
+      .finally(() => {
+        this.inFlightBytes -= sizeBytes;
+        this.deps.limits.releaseBytes(sizeBytes);
+      });
     this.inFlight.add(task);
     void task.finally(() => this.inFlight.delete(task));
+  }
+
+  /** A frame that is not one of the protocol's costs like a request: past the budget it is answered RATE_LIMITED. */
+  private refuseBadFrame(id: RequestId | null, error: AppError): void {
+    this.fail(
+      id,
+      this.deps.limits.tryFrame(this.identity.user.id, "bad") ? error : new AppError("RATE_LIMITED"),
+    );
   }
 
   private async handle(frame: ClientFrame): Promise<void> {
@@ -146,7 +187,6 @@ export class ClientSocket implements PushTarget {
 
   private async signal(to: string, data: unknown, id: RequestId | null): Promise<void> {
     try {
-      if (!this.bucket.tryTake(this.deps.nowMs())) throw new AppError("RATE_LIMITED");
       const parsed = trackerContract.methods.signal.params.safeParse({ to, data });
       if (!parsed.success) {
         throw new AppError(
@@ -154,11 +194,21 @@ export class ClientSocket implements PushTarget {
           "A signal carries an offer, answer, candidate or bye to a peer pseudonym",
         );
       }
-      await this.deps.bus.request(trackerContract, "signal", parsed.data, {
-        peerId: this.peerId,
-        traceId: randomUUID(),
-        timeoutMs: this.deps.requestTimeoutMs,
-      });
+      const kept = this.deps.outgoingSignal(this.peerId, parsed.data.data);
+      if (!kept)
+        throw new AppError("FORBIDDEN", "The candidate names an address that is not this peer's own");
+      await this.deps.bus.request(
+        trackerContract,
+        "signal",
+        { to: parsed.data.to, data: kept },
+        {
+          peerId: this.peerId,
+          traceId: randomUUID(),
+          timeoutMs: this.deps.requestTimeoutMs,
+        },
+      );
+      // A signal with an id is acknowledged once relayed, as a refused one is answered with an err frame.
+      if (id !== null) this.write({ t: "res", id, result: { ok: true } });
     } catch (error) {
       this.fail(id, toAppError(error));
     }
@@ -170,7 +220,6 @@ export class ClientSocket implements PushTarget {
     let outcome = "ok";
     try {
       if (!exposed) throw new AppError("UNKNOWN_METHOD", `No method ${name}`);
-      if (!this.bucket.tryTake(this.deps.nowMs())) throw new AppError("RATE_LIMITED");
       if (exposed.definition.adminOnly && this.identity.user.role !== "admin") {
         throw new AppError("FORBIDDEN", `${name} needs the admin role`);
       }

@@ -1,4 +1,6 @@
 // The minimal page at "/" until the web player replaces it: who is signed in, a sign-in and a first-run form.
+import { createHash } from "node:crypto";
+
 export const homePageHtml = `<!doctype html>
 <html lang="en">
 <head>
@@ -52,3 +54,12 @@ refresh();
 </script>
 </body>
 </html>`;
+
+/** The page's inline script and style as CSP hash sources: the policy allows exactly these, nothing else inline. */
+export function homePageSources(): { scriptSources: string[]; styleSources: string[] } {
+  const hashesOf = (tag: string) =>
+    [...homePageHtml.matchAll(new RegExp(`<${tag}[^>]*>([\\s\\S]*?)</${tag}>`, "g"))].map(
+      (match) => `'sha256-${createHash("sha256").update(match[1]!).digest("base64")}'`,
+    );
+  return { scriptSources: hashesOf("script"), styleSources: hashesOf("style") };
+}

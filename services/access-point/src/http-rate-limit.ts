@@ -1,37 +1,67 @@
-// Per-session rate limit on the HTTP API (audio pieces, ranges, covers, sign-in): a token bucket per session token,
-// or per address for requests without one. Generous enough for a listener pinning albums; a runaway client gets
-// 429 RATE_LIMITED with Retry-After instead of the server's whole capacity.
-import type { FastifyInstance } from "fastify";
+// The rate limit on the HTTP API, the WebSocket upgrade and /metrics: a token bucket per verified user (every session
+// and API token of theirs shares it), or per address for requests whose credential is missing or does not verify,
+// so random bearer tokens get 429 like any other anonymous flood. Generous enough for a listener pinning albums.
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError } from "@soundmesh/protocol";
-import { TokenBucket, type RateLimitRule } from "@soundmesh/bus";
-import { tokenOf } from "./auth";
+import type { RateLimitRule, ServiceBus } from "@soundmesh/bus";
+import { tokenOf, type IdentityCache } from "./auth";
+import { throttleAddressOf } from "./client-network";
 import { sendProblem } from "./http-errors";
+import { KeyedBuckets } from "./keyed-buckets";
+import { isLoopbackClient } from "./metrics-access";
 
-export function registerHttpRateLimit(
-  app: FastifyInstance,
-  rule: RateLimitRule,
-  nowMs: () => number,
-  onLimited: () => void,
-  maxBuckets = 50_000,
-): void {
-  const buckets = new Map<string, TokenBucket>();
-  const retryAfterSec = String(Math.max(1, Math.ceil(1 / rule.ratePerSecond)));
-  app.addHook("onRequest", (request, reply, done) => {
-    if (!request.url.startsWith("/api/")) return done();
-    const token = tokenOf(request);
-    const key = token ? `session:${token}` : `address:${request.ip}`;
-    let bucket = buckets.get(key);
-    if (!bucket) {
-      // The oldest bucket goes first; a full bucket refills within burst / rate seconds anyway.
-      if (buckets.size >= maxBuckets) buckets.delete(buckets.keys().next().value as string);
-      bucket = new TokenBucket(rule, nowMs());
-      buckets.set(key, bucket);
+export interface HttpRateLimitOptions {
+  rule: RateLimitRule;
+  bus: ServiceBus;
+  identities: IdentityCache;
+  nowMs: () => number;
+  onLimited: () => void;
+  maxBuckets?: number;
+}
+
+type Scope = "session" | "metrics";
+
+/** Which requests are charged: the API and the socket by their credential's user; /metrics by address. */
+function scopeOf(url: string): Scope | undefined {
+  const path = url.split("?")[0] ?? "";
+  if (path.startsWith("/api/") || path === "/ws") return "session";
+  if (path === "/metrics") return "metrics";
+  return undefined;
+}
+
+export function registerHttpRateLimit(app: FastifyInstance, options: HttpRateLimitOptions): void {
+  const { bus, identities } = options;
+  const buckets = new KeyedBuckets(options.rule, options.nowMs, options.maxBuckets ?? 50_000);
+  const retryAfterSec = String(Math.max(1, Math.ceil(1 / options.rule.ratePerSecond)));
+
+  /** The bucket this request is paid from: its user's once the credential verifies, else its address's. */
+  const keyOf = async (request: FastifyRequest, scope: Scope): Promise<string> => {
+    const addressKey = `address:${throttleAddressOf(request.ip)}`;
+    // /metrics takes its own bearer token, not a session's: never looked up here.
+    const token = scope === "session" ? tokenOf(request) : undefined;
+    if (token === undefined) return addressKey;
+    const known = identities.cached(token);
+    if (known) return `user:${known.user.id}`;
+    // Checking a token costs the user service a lookup: not once the address has spent its budget.
+    if (!buckets.canTake(addressKey)) return addressKey;
+    try {
+      return `user:${(await identities.authenticate(bus, request)).user.id}`;
+    } catch {
+      // Not a credential (or not now): the address pays, and the route answers with the reason.
+      return addressKey;
     }
-    if (bucket.tryTake(nowMs())) return done();
-    onLimited();
-    void sendProblem(
+  };
+
+  app.addHook("onRequest", async (request, reply) => {
+    const scope = scopeOf(request.url);
+    // This machine's scrapers are never limited.
+    if (scope === undefined || (scope === "metrics" && isLoopbackClient(request))) return;
+    if (buckets.tryTake(await keyOf(request, scope))) return;
+    options.onLimited();
+    await sendProblem(
       reply.header("retry-after", retryAfterSec),
       new AppError("RATE_LIMITED", "Too many requests; slow down"),
     );
+    return reply;
   });
 }

@@ -1,24 +1,71 @@
-// P2P on the access point: per-session pseudonyms, the tracker told of sockets coming and going, relayed signals delivered.
+// P2P on the access point: per-connection pseudonyms, the tracker told of sockets coming and going (with their user
+// and session), outgoing signals held to the sender's own addresses, relayed signals delivered.
 import { createHash, createHmac, randomBytes } from "node:crypto";
+import { networkInterfaces } from "node:os";
 import type { Logger } from "pino";
-import { peerBannedEvent, signalRelayEvent, trackerContract } from "@soundmesh/protocol";
+import {
+  addressScope,
+  canonicalAddress,
+  filterSignal,
+  peerBannedEvent,
+  signalRelayEvent,
+  trackerContract,
+  v6PrefixOf,
+  type AddressPolicy,
+  type SignalData,
+} from "@soundmesh/protocol";
 import type { ServiceBus, Subscription } from "@soundmesh/bus";
 import { networkOf } from "./client-network";
 
 export interface PeerEndpoint {
   readonly peerId: string;
+  readonly identity: { readonly user: { readonly id: string }; readonly sessionId: string };
   deliverSignal(from: string, data: unknown): void;
   close(code: number, reason: string): void;
 }
 
+interface Peer {
+  endpoint: PeerEndpoint;
+  /** Which public addresses the peer may name in its candidates: its own, as this access point sees it. */
+  policy: AddressPolicy;
+}
+
+/** This machine's addresses: a client that reaches the server over loopback runs on it and owns them. */
+export function machineAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => entry.address));
+}
+
+/**
+ * The addresses a client owns, from the address its socket came from: that address (an IPv6 one with its /64, the
+ * prefix its network is given), or every address of this machine for a client on loopback. Private addresses pass
+ * here and are kept to peers on the sender's network by the tracker, which knows both networks.
+ */
+export function senderPolicy(observed: string, localAddresses: () => string[]): AddressPolicy {
+  const own = new Set<string>();
+  const prefixes = new Set<string>();
+  const addresses = addressScope(observed) === "loopback" ? localAddresses() : [observed];
+  for (const address of addresses) {
+    const canonical = canonicalAddress(address);
+    if (canonical !== undefined) own.add(canonical);
+    const prefix = v6PrefixOf(address);
+    if (prefix !== undefined && addressScope(address) === "public") prefixes.add(prefix);
+  }
+  return (address, scope) => {
+    if (scope !== "public") return true;
+    const prefix = v6PrefixOf(address);
+    return own.has(canonicalAddress(address) ?? "") || (prefix !== undefined && prefixes.has(prefix));
+  };
+}
+
 export class PeerRegistry {
-  private readonly endpoints = new Map<string, PeerEndpoint>();
+  private readonly peers = new Map<string, Peer>();
   private readonly secret = randomBytes(32);
   private subscriptions: Subscription[] = [];
 
   constructor(
     private readonly bus: ServiceBus,
     private readonly logger: Logger,
+    private readonly localAddresses: () => string[] = machineAddresses,
   ) {}
 
   /**
@@ -33,10 +80,10 @@ export class PeerRegistry {
   async start(): Promise<void> {
     this.subscriptions = await Promise.all([
       this.bus.subscribe(signalRelayEvent, ({ to, from, data }) =>
-        this.endpoints.get(to)?.deliverSignal(from, data),
+        this.peers.get(to)?.endpoint.deliverSignal(from, data),
       ),
       this.bus.subscribe(peerBannedEvent, ({ peerId }) =>
-        this.endpoints.get(peerId)?.close(4003, "dropped by the tracker"),
+        this.peers.get(peerId)?.endpoint.close(4003, "dropped by the tracker"),
       ),
     ]);
   }
@@ -52,30 +99,39 @@ export class PeerRegistry {
    * one key; the key stays inside the services (clients are told only "same network" or not).
    */
   async add(endpoint: PeerEndpoint, address: string): Promise<void> {
-    this.endpoints.set(endpoint.peerId, endpoint);
+    this.peers.set(endpoint.peerId, { endpoint, policy: senderPolicy(address, this.localAddresses) });
     const networkKey = createHash("sha256")
       .update(`soundmesh-net:${networkOf(address)}`)
       .digest("base64url");
-    await this.tell("peerOnline", { peerId: endpoint.peerId, networkKey });
+    try {
+      await this.bus.request(trackerContract, "peerOnline", {
+        peerId: endpoint.peerId,
+        userId: endpoint.identity.user.id,
+        sessionId: endpoint.identity.sessionId,
+        networkKey,
+      });
+    } catch (error) {
+      // Without a tracker (or past the user's peers), P2P is off for this socket; playback is unaffected.
+      this.logger.debug({ err: error }, "tracker not told of a peer");
+    }
   }
 
   async remove(endpoint: PeerEndpoint): Promise<void> {
-    if (this.endpoints.get(endpoint.peerId) !== endpoint) return;
-    this.endpoints.delete(endpoint.peerId);
-    await this.tell("peerOffline", { peerId: endpoint.peerId });
+    if (this.peers.get(endpoint.peerId)?.endpoint !== endpoint) return;
+    this.peers.delete(endpoint.peerId);
+    try {
+      await this.bus.request(trackerContract, "peerOffline", { peerId: endpoint.peerId });
+    } catch (error) {
+      this.logger.debug({ err: error }, "tracker not told of a peer leaving");
+    }
   }
 
-  private async tell(method: "peerOnline" | "peerOffline", params: { peerId: string; networkKey?: string }) {
-    try {
-      if (method === "peerOnline")
-        await this.bus.request(trackerContract, method, {
-          peerId: params.peerId,
-          networkKey: params.networkKey ?? "",
-        });
-      else await this.bus.request(trackerContract, method, { peerId: params.peerId });
-    } catch (error) {
-      // Without a tracker, P2P is off; playback from the server and cache is unaffected.
-      this.logger.debug({ err: error, method }, "tracker not told of a peer");
-    }
+  /**
+   * An outgoing signal with every public address that is not the sender's own removed (and loopback, link-local,
+   * multicast and host names always); undefined when its one candidate names such an address.
+   */
+  outgoing(peerId: string, data: SignalData): SignalData | undefined {
+    const policy: AddressPolicy = this.peers.get(peerId)?.policy ?? ((_address, scope) => scope !== "public");
+    return filterSignal(data, policy);
   }
 }

@@ -2,7 +2,15 @@
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { AppError, profileName, streamManifest, trackId, type StreamManifest } from "@soundmesh/protocol";
+import {
+  AppError,
+  manifestEtag,
+  profileName,
+  streamManifest,
+  trackId,
+  trackerContract,
+  type StreamManifest,
+} from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
 import type { IdentityCache } from "./auth";
 import { sendProblem } from "./http-errors";
@@ -36,7 +44,13 @@ export interface StreamRouteOptions {
 }
 
 const renditionParams = z.object({ trackId, profile: profileName });
-const pieceParams = renditionParams.extend({ index: z.coerce.number().int().min(0).max(1_000_000) });
+/** Decimal digits only: " 1", "0x10", "1e3" and "+1" are not indexes, however Number() reads them. */
+const pieceIndex = z
+  .string()
+  .regex(/^\d{1,7}$/)
+  .transform(Number)
+  .pipe(z.number().int().max(1_000_000));
+const pieceParams = renditionParams.extend({ index: pieceIndex });
 
 function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
   const parsed = schema.safeParse(params);
@@ -72,23 +86,30 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
   const { bus, reader, identities } = options;
   const chunkBytes = options.maxRangeChunkBytes ?? 512 * 1024;
 
-  const authorised = async (request: FastifyRequest): Promise<ReadContext> => {
+  const authorised = async (request: FastifyRequest) => {
     const identity = await identities.authenticate(bus, request);
-    return { traceId: request.id, userId: identity.user.id };
+    const context: ReadContext = { traceId: request.id, userId: identity.user.id };
+    return { identity, context };
   };
 
   app.get("/api/stream/:trackId/:profile/manifest", async (request, reply) => {
-    const context = await authorised(request);
+    const { identity, context } = await authorised(request);
     const { trackId: id, profile } = parseParams(renditionParams, request.params);
     const manifest = streamManifest.parse(await reader.manifest(id, profile, context));
-    const etag = `"${manifest.pieceHashes.length}-${manifest.pieceHashes[0] ?? "empty"}-${manifest.sizeBytes}"`;
+    await tellTracker(bus, request, {
+      trackId: id,
+      profile,
+      userId: identity.user.id,
+      sessionId: identity.sessionId,
+    });
+    const etag = manifestEtag(manifest);
     void reply.header("etag", etag).header("cache-control", "private, no-cache");
     if (request.headers["if-none-match"] === etag) return reply.status(304).send();
     return manifest;
   });
 
   app.get("/api/stream/:trackId/:profile/pieces/:index", async (request, reply) => {
-    const context = await authorised(request);
+    const { context } = await authorised(request);
     const { trackId: id, profile, index } = parseParams(pieceParams, request.params);
     const bytes = await reader.piece(id, profile, index, context);
     // A piece never changes for a given manifest: the client verifies it against the manifest's hash anyway.
@@ -99,7 +120,7 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
   });
 
   app.get("/api/stream/:trackId/:profile/file", async (request, reply) => {
-    const context = await authorised(request);
+    const { context } = await authorised(request);
     const { trackId: id, profile } = parseParams(renditionParams, request.params);
     const manifest = await reader.manifest(id, profile, context);
     const etag = `"${manifest.pieceHashes[manifest.pieceHashes.length - 1] ?? "empty"}-${manifest.sizeBytes}"`;
@@ -128,6 +149,25 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
       chunkBytes,
     );
   });
+}
+
+/**
+ * The session fetched (or revalidated) the manifest of a rendition that exists: its peers may now announce holding it.
+ * Told before the answer, so an announce right after it is accepted; without a tracker, P2P is off, audio is not.
+ */
+async function tellTracker(
+  bus: ServiceBus,
+  request: FastifyRequest,
+  fetched: { trackId: string; profile: string; userId: string; sessionId: string },
+): Promise<void> {
+  try {
+    await bus.request(trackerContract, "renditionFetched", fetched, {
+      traceId: request.id,
+      timeoutMs: 2_000,
+    });
+  } catch (error) {
+    request.log.debug({ err: error }, "tracker not told of a fetched rendition");
+  }
 }
 
 function sendChunks(

@@ -3,7 +3,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
-import { homePageHtml } from "./home-page";
+import { homePageHtml, homePageSources } from "./home-page";
+import { contentSecurityPolicy } from "./security-headers";
 
 const API_PREFIXES = ["/api/", "/ws", "/metrics", "/healthz", "/readyz"];
 
@@ -20,7 +21,13 @@ export function isAppRoute(url: string): boolean {
 export async function registerWebApp(app: FastifyInstance, webRoot: string | undefined): Promise<void> {
   if (!hasWebApp(webRoot)) {
     // No build yet: the minimal page says who is signed in and offers sign-in.
-    app.get("/", (_request, reply) => reply.type("text/html; charset=utf-8").send(homePageHtml));
+    const sources = homePageSources();
+    app.get("/", (request, reply) =>
+      reply
+        .header("content-security-policy", contentSecurityPolicy(request, sources))
+        .type("text/html; charset=utf-8")
+        .send(homePageHtml),
+    );
     return;
   }
   await app.register(fastifyStatic, {

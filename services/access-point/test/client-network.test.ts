@@ -1,7 +1,18 @@
 // Clients' networks: which addresses count as one LAN for P2P, and X-Forwarded-For believed only from a
 // configured proxy (for LAN grouping and per-address login throttling alike).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WsClient, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
+import {
+  WsClient,
+  setupAdmin,
+  startServer,
+  waitUntil,
+  writeTone,
+  type StartServerOptions,
+  type TestServer,
+} from "@soundmesh/test-kit";
 import { networkOf, throttleAddressOf } from "../src/client-network";
 
 describe("networkOf", () => {
@@ -38,25 +49,52 @@ describe("networkOf", () => {
   });
 });
 
-let tracks = 0;
+/**
+ * A server with one track whose manifest the admin's session has fetched, so its peers may announce holding it
+ * (the tracker lists only renditions a session fetched).
+ */
+async function startWithTrack(options: StartServerOptions = {}) {
+  const library = mkdtempSync(join(tmpdir(), "soundmesh-network-"));
+  await writeTone(join(library, "tone.flac"), { frequency: 330, seconds: 2, codec: ["-c:a", "flac"] });
+  const server = await startServer({ ...options, libraryFolders: [library] });
+  const token = await setupAdmin(server.url, "admin", "correct horse battery");
+  const ws = await WsClient.connect(server.url, token);
+  const found = await waitUntil(
+    () => ws.request<{ hits: Array<{ id: string }> }>("search.query", { q: "tone", kinds: ["track"] }),
+    (result) => result.hits.length === 1,
+    30_000,
+  );
+  await ws.close();
+  const rendition = { trackId: found.hits[0]!.id, profile: "original" };
+  const manifest = await fetch(`${server.url}/api/stream/${rendition.trackId}/original/manifest`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect(manifest.status).toBe(200);
+  await manifest.arrayBuffer();
+  const close = async () => {
+    await server.close();
+    rmSync(library, { recursive: true, force: true });
+  };
+  return { server, token, rendition, close };
+}
 
 async function sameNetworkSeen(
-  server: TestServer,
-  token: string,
+  { server, token, rendition }: Awaited<ReturnType<typeof startWithTrack>>,
   holderAddress: string,
   askerAddress: string,
 ): Promise<boolean> {
   const connect = (address: string) =>
     WsClient.connect(server.url, token, 5_000, { "x-forwarded-for": address });
   const [holder, asker] = [await connect(holderAddress), await connect(askerAddress)];
-  const trackId = `track${++tracks}`;
-  await holder.request("tracker.announce", { holdings: [{ trackId, profile: "opus96", complete: true }] });
-  const { peers } = await asker.request<{ peers: Array<{ sameNetwork: boolean }> }>("tracker.query", {
-    trackId,
-    profile: "opus96",
-  });
+  await holder.request("tracker.announce", { holdings: [{ ...rendition, complete: true }] });
+  // The previous call's holder may still be leaving the tracker: wait for this one alone.
+  const { peers } = await waitUntil(
+    () =>
+      asker.request<{ peers: Array<{ peerId: string; sameNetwork: boolean }> }>("tracker.query", rendition),
+    (answer) => answer.peers.length === 1 && answer.peers[0]!.peerId === holder.hello!.peerId,
+    5_000,
+  );
   await Promise.all([holder.close(), asker.close()]);
-  expect(peers).toHaveLength(1);
   return peers[0]!.sameNetwork;
 }
 
@@ -70,18 +108,18 @@ const loginFrom = async (server: TestServer, address: string, name: string, pass
 };
 
 describe("behind a trusted reverse proxy", () => {
+  let started: Awaited<ReturnType<typeof startWithTrack>>;
   let server: TestServer;
-  let token: string;
   beforeAll(async () => {
-    server = await startServer({ overrides: { security: { trustProxy: "127.0.0.1" } } });
-    token = await setupAdmin(server.url, "admin", "correct horse battery");
-  });
-  afterAll(async () => server?.close());
+    started = await startWithTrack({ overrides: { security: { trustProxy: "127.0.0.1" } } });
+    server = started.server;
+  }, 60_000);
+  afterAll(async () => started?.close());
 
   it("offers peers on the client's LAN first, by the address the proxy saw", async () => {
-    expect(await sameNetworkSeen(server, token, "192.168.1.10", "192.168.1.11")).toBe(true);
-    expect(await sameNetworkSeen(server, token, "192.168.1.10", "203.0.113.7")).toBe(false);
-    expect(await sameNetworkSeen(server, token, "198.51.100.4", "198.51.100.4")).toBe(true);
+    expect(await sameNetworkSeen(started, "192.168.1.10", "192.168.1.11")).toBe(true);
+    expect(await sameNetworkSeen(started, "192.168.1.10", "203.0.113.7")).toBe(false);
+    expect(await sameNetworkSeen(started, "198.51.100.4", "198.51.100.4")).toBe(true);
   });
 
   it("throttles sign-in by the client's address, so one guesser does not lock out everybody behind the proxy", async () => {
@@ -103,17 +141,17 @@ describe("behind a trusted reverse proxy", () => {
 });
 
 describe("without a trusted proxy", () => {
+  let started: Awaited<ReturnType<typeof startWithTrack>>;
   let server: TestServer;
-  let token: string;
   beforeAll(async () => {
-    server = await startServer();
-    token = await setupAdmin(server.url, "admin", "correct horse battery");
-  });
-  afterAll(async () => server?.close());
+    started = await startWithTrack();
+    server = started.server;
+  }, 60_000);
+  afterAll(async () => started?.close());
 
   it("ignores X-Forwarded-For: a client cannot choose its address", async () => {
     // Both sockets come from loopback whatever they claim: one machine, one network.
-    expect(await sameNetworkSeen(server, token, "192.168.1.10", "203.0.113.7")).toBe(true);
+    expect(await sameNetworkSeen(started, "192.168.1.10", "203.0.113.7")).toBe(true);
     const codes: string[] = [];
     for (let i = 0; i < 21; i++) codes.push(await loginFrom(server, `203.0.113.${i}`, `nobody${i}`, "guess"));
     expect(codes.at(-1)).toBe("LOGIN_THROTTLED");

@@ -21,7 +21,7 @@ import {
   type TrackerClient,
   type UploadSettings,
 } from "@soundmesh/engine";
-import type { PeerInfo } from "@soundmesh/protocol";
+import { announceResult, type PeerInfo } from "@soundmesh/protocol";
 import { HeadlessSink } from "./headless-sink";
 import { SessionSocket, login } from "./session-socket";
 
@@ -79,7 +79,8 @@ class CorruptingStore implements PieceStore {
 
 function trackerOver(socket: SessionSocket): TrackerClient {
   return {
-    announce: async (holdings) => void (await socket.request("tracker.announce", { holdings })),
+    announce: async (holdings) =>
+      announceResult.parse(await socket.request("tracker.announce", { holdings })),
     withdraw: async (renditions) => void (await socket.request("tracker.withdraw", { renditions })),
     query: async (rendition) =>
       (await socket.request<{ peers: PeerInfo[] }>("tracker.query", { ...rendition, limit: 10 })).peers,
@@ -131,6 +132,7 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
       transport,
       tracker: trackerOver(socket),
       store: options.serveCorrupted ? new CorruptingStore(store) : store,
+      revalidate: (rendition) => manifests.isCurrent(rendition.trackId, rendition.profile),
       ...(options.upload ? { upload: options.upload } : {}),
       bufferedAheadMs,
       onError,

@@ -8,6 +8,7 @@ import { ScanProgressBar } from "./scan-progress";
 import { promptPassword, readPasswordFromStdin } from "./prompt";
 import { addPeerCommand } from "./peer-command";
 import { addTranscodeCommand } from "./transcode-command";
+import { raiseOpenFileLimit } from "./file-limit";
 
 interface GlobalOptions {
   config?: string;
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
     .action(async (options: GlobalOptions, command: Command) => {
       const config = configFrom({ ...command.optsWithGlobals<GlobalOptions>(), ...options });
       const logger = createLogger(config.logLevel);
+      raiseOpenFileLimit({ logger });
       const server = await startAllInOne(config, logger);
       console.log(`soundmesh is listening on ${server.url} (data in ${config.dataDir})`);
       await new Promise<void>((resolve) => {

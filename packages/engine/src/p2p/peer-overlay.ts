@@ -1,6 +1,6 @@
 // The overlay: neighbours made as needed (a few per track), at most 60, evicted by utility; peers found by the
 // tracker (same network first) and by asking neighbours, who answer for themselves and their neighbours (2 hops).
-import type { PeerControlMessage, PeerInfo, RenditionId } from "@soundmesh/protocol";
+import type { AnnounceResult, PeerControlMessage, PeerInfo, RenditionId } from "@soundmesh/protocol";
 import { trackKey, type PieceStore, type TrackRef } from "../sources";
 import { Neighbour } from "./neighbour";
 import type { PeerTransport, PeerChannel } from "./peer-transport";
@@ -8,7 +8,8 @@ import { Uploader, type UploadSettings } from "./uploader";
 
 /** The tracker as the overlay uses it (over the access point's WebSocket). */
 export interface TrackerClient {
-  announce(holdings: Array<RenditionId & { complete: boolean }>): Promise<void>;
+  /** Lists holdings; those the session has not fetched from the server come back as `unfetched`. */
+  announce(holdings: Array<RenditionId & { complete: boolean }>): Promise<AnnounceResult>;
   withdraw(renditions: RenditionId[]): Promise<void>;
   query(rendition: RenditionId): Promise<PeerInfo[]>;
   reportBadPeer(peerId: string, rendition: RenditionId, pieceIndex: number): Promise<void>;
@@ -19,6 +20,12 @@ export interface PeerOverlayOptions {
   transport: PeerTransport;
   tracker: TrackerClient;
   store: PieceStore;
+  /**
+   * Asks the server whether the manifest held for a rendition is still current (a conditional GET), which also
+   * tells the tracker this session fetched it: how a track cached in an earlier session, or before a server
+   * restart, is announced again. Without it such holdings stay unannounced.
+   */
+  revalidate?: (rendition: RenditionId) => Promise<boolean>;
   upload?: Partial<UploadSettings>;
   bufferedAheadMs?: () => number;
   veryLowBufferMs?: number;
@@ -131,9 +138,9 @@ export class PeerOverlay {
     if (isNew || (complete && !held.announcedComplete)) {
       held.announcedComplete = complete;
       this.broadcast({ t: "have", keys: [key] });
-      void this.options.tracker
-        .announce([{ ...rendition, complete }])
-        .catch((error: unknown) => this.options.onError?.(error));
+      void this.announce([{ ...rendition, complete }]).catch((error: unknown) =>
+        this.options.onError?.(error),
+      );
     }
   }
 
@@ -162,11 +169,38 @@ export class PeerOverlay {
         announcedComplete: complete,
       });
     }
-    await this.options.tracker.announce(
+    await this.announce(
       tracks
         .slice(0, 500)
         .map(({ track, complete }) => ({ trackId: track.trackId, profile: track.profile, complete })),
     );
+  }
+
+  /**
+   * Announces holdings; those the tracker says this session never fetched (held from an earlier session, or
+   * announced to a tracker that restarted) are revalidated with the server, a few at a time, and announced once more
+   * if still current. Resolves with how many the tracker listed.
+   */
+  private async announce(holdings: Array<RenditionId & { complete: boolean }>): Promise<number> {
+    const first = await this.options.tracker.announce(holdings);
+    const revalidate = this.options.revalidate;
+    if (first.unfetched.length === 0 || !revalidate) return first.accepted;
+    const unfetched = new Set(first.unfetched.map((rendition) => trackKey(rendition)));
+    const queue = holdings.filter((holding) => unfetched.has(trackKey(holding)));
+    const current: typeof holdings = [];
+    const worker = async () => {
+      for (let holding = queue.shift(); holding; holding = queue.shift()) {
+        if (this.controller.signal.aborted) return;
+        const isCurrent = await revalidate(holding).catch((error: unknown) => {
+          this.options.onError?.(error);
+          return false;
+        });
+        if (isCurrent) current.push(holding);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    if (current.length === 0 || this.controller.signal.aborted) return first.accepted;
+    return first.accepted + (await this.options.tracker.announce(current)).accepted;
   }
 
   /** A neighbour sent bytes that fail their hash: report it, drop it and never take it back this session. */

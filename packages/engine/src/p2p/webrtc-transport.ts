@@ -1,7 +1,7 @@
 // PeerTransport over RTCPeerConnection data channels, signaled through the access point by pseudonym. The same
 // code runs in browsers and in Node (node-datachannel's polyfill): only this side's own ICE agent ever decides
 // where to connect; a received candidate or description is handed to RTCPeerConnection and nothing else.
-import type { SignalData } from "@soundmesh/protocol";
+import { filterSignal, relayableOnly, type SignalData } from "@soundmesh/protocol";
 import { BufferedChannelEvents, type PeerChannel, type PeerTransport } from "./peer-transport";
 
 export type RtcPeerConnectionConstructor = new (configuration?: RTCConfiguration) => RTCPeerConnection;
@@ -116,9 +116,14 @@ export class WebRtcTransport implements PeerTransport {
     });
   }
 
-  /** A signal relayed by the server from `from`. */
-  receive(from: string, data: SignalData): void {
+  /**
+   * A signal relayed by the server from `from`. The server already kept out addresses the sender does not own;
+   * checked again here: no loopback, link-local, multicast or host-name candidate ever reaches the ICE agent.
+   */
+  receive(from: string, signal: SignalData): void {
     if (this.isClosed || from === this.options.selfId) return;
+    const data = filterSignal(signal, relayableOnly);
+    if (!data) return;
     void this.handle(from, data).catch((error: unknown) => {
       const session = this.sessions.get(from);
       if (session) this.fail(from, session, error);
