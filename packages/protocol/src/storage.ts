@@ -1,14 +1,12 @@
 // Contract of the storage service: renditions (original, Opus/WebM) cut into verified pieces.
 import { z } from "zod";
 import { defineEvent, defineService } from "./contract";
-import { MAX_OFFSET_MS, profileName, streamManifest, trackId } from "./stream";
+import { profileName, streamManifest, trackId } from "./stream";
 
 /** Raw bytes (a Buffer or Uint8Array); the bus carries them as base64. */
 export const binary = z.custom<Uint8Array>((value) => value instanceof Uint8Array, "bytes");
 
 const rendition = z.object({ trackId, profile: profileName });
-/** An offset rendition's start (floored to the whole second), for a seek beyond what a transcode has reached. */
-const fromMs = z.number().int().min(0).max(MAX_OFFSET_MS).optional();
 
 /** Transcoding ahead of time: the batch since the queue was last idle. */
 export const transcodeStatus = z.object({
@@ -30,12 +28,12 @@ export const storageContract = defineService("storage", {
    * it is: a growing manifest announces each piece with its hash as ffmpeg finishes it.
    */
   manifest: {
-    params: rendition.extend({ havePieces: z.number().int().min(0).max(1_000_000).optional(), fromMs }),
+    params: rendition.extend({ havePieces: z.number().int().min(0).max(1_000_000).optional() }),
     result: streamManifest,
   },
   /** One piece; servable as soon as its bytes exist, before the rest of the transcode is done. */
   piece: {
-    params: rendition.extend({ index: z.number().int().min(0).max(1_000_000), fromMs }),
+    params: rendition.extend({ index: z.number().int().min(0).max(1_000_000) }),
     result: z.object({ bytes: binary, complete: z.boolean() }),
   },
   /** Bytes [start, endInclusive] of a complete rendition, at most 1 MiB per call. */

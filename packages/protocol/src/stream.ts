@@ -1,17 +1,9 @@
 // The public streaming contract over HTTP: a rendition's manifest (which grows while the server is still making the
-// rendition) and its pieces, addressed by track id and profile, and for a seek ahead of a transcode, an offset.
+// rendition) and its pieces, addressed by track id and profile.
 import { z } from "zod";
 
 export const trackId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a track id");
 export const profileName = z.string().regex(/^[a-z0-9]{1,32}$/, "a profile name");
-
-/** Longest track an offset rendition may start into (24 h). */
-export const MAX_OFFSET_MS = 86_400_000;
-/** Offsets are whole seconds: a seek anywhere in one second shares one offset rendition. */
-export const OFFSET_STEP_MS = 1_000;
-/** The offset rendition that serves a seek to `timeMs`: it starts at the whole second at or before it. */
-export const offsetFor = (timeMs: number): number =>
-  Math.min(MAX_OFFSET_MS, Math.max(0, Math.floor(timeMs / OFFSET_STEP_MS) * OFFSET_STEP_MS));
 
 /**
  * What the player needs to fetch, verify and append a rendition. While `complete` is false the server is still
@@ -37,11 +29,6 @@ export const streamManifest = z.object({
     .optional(),
   /** False while the rendition is still being made; manifests written before this field existed were complete. */
   complete: z.boolean().default(true),
-  /**
-   * An offset rendition (made for a seek beyond what a transcode has reached) starts at this track time: its
-   * clusters carry track time, so it lands at the right place after its own init segment.
-   */
-  fromMs: z.number().int().min(0).max(MAX_OFFSET_MS).optional(),
 });
 export type StreamManifest = z.infer<typeof streamManifest>;
 
@@ -54,24 +41,14 @@ export const manifestQuery = z
      * manifests existed (old clients wait for the whole transcode).
      */
     havePieces: z.coerce.number().int().min(0).max(1_000_000).optional(),
-    /** An offset rendition starting at this track time (floored to the whole second). */
-    fromMs: z.coerce.number().int().min(0).max(MAX_OFFSET_MS).optional(),
   })
   .strict();
 export type ManifestQuery = z.infer<typeof manifestQuery>;
 
-/** Query of the piece route: a piece of an offset rendition names its offset. */
-export const pieceQuery = z
-  .object({ fromMs: z.coerce.number().int().min(0).max(MAX_OFFSET_MS).optional() })
-  .strict();
-
-function query(params: Record<string, number | undefined>): string {
-  const pairs = Object.entries(params).filter((entry): entry is [string, number] => entry[1] !== undefined);
-  return pairs.length === 0 ? "" : `?${pairs.map(([key, value]) => `${key}=${value}`).join("&")}`;
-}
-
-/** The manifest route's entity tag, so a client holding a manifest can revalidate it (If-None-Match → 304). */
-// It changes as a growing manifest gains pieces and again when it completes.
+/**
+ * The manifest route's entity tag, so a client holding a manifest can revalidate it (If-None-Match → 304). It
+ * changes as a growing manifest gains pieces and again when it completes.
+ */
 export const manifestEtag = (
   manifest: Pick<StreamManifest, "pieceHashes" | "sizeBytes" | "complete">,
 ): string =>
@@ -80,8 +57,7 @@ export const manifestEtag = (
 /** HTTP paths of the streaming endpoints (served by the access point, authorised by session). */
 export const streamPaths = {
   manifest: (id: string, profile: string, options: ManifestQuery = {}) =>
-    `/api/stream/${id}/${profile}/manifest${query({ havePieces: options.havePieces, fromMs: options.fromMs })}`,
-  piece: (id: string, profile: string, index: number, fromMs?: number) =>
-    `/api/stream/${id}/${profile}/pieces/${index}${query({ fromMs })}`,
+    `/api/stream/${id}/${profile}/manifest${options.havePieces === undefined ? "" : `?havePieces=${options.havePieces}`}`,
+  piece: (id: string, profile: string, index: number) => `/api/stream/${id}/${profile}/pieces/${index}`,
   file: (id: string, profile: string) => `/api/stream/${id}/${profile}/file`,
 } as const;

@@ -15,8 +15,6 @@ export interface RenditionDescription {
   /** The catalog's duration of the whole track (0 when unknown), until ffmpeg's own figure is known. */
   catalogDurationMs: number;
   pieceSizeBytes: number;
-  /** An offset rendition's start in the track. */
-  fromMs?: number;
 }
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -101,15 +99,13 @@ export class GrowingRendition {
     const durationMs = this.finished
       ? (this.finalDurationMs ?? description.catalogDurationMs)
       : description.catalogDurationMs;
-    // An offset rendition's bitrate is over the part it holds.
-    const heldMs = durationMs - (description.fromMs ?? 0);
     this.memo = {
       trackId: description.trackId,
       profile: description.profile,
       mimeType: description.mimeType,
       codec: description.codec,
       bitrateKbps:
-        this.finished && heldMs > 0 ? Math.round((sizeBytes * 8) / heldMs) : description.bitrateKbps,
+        this.finished && durationMs > 0 ? Math.round((sizeBytes * 8) / durationMs) : description.bitrateKbps,
       durationMs,
       sizeBytes,
       pieceSizeBytes: description.pieceSizeBytes,
@@ -117,7 +113,6 @@ export class GrowingRendition {
       pieceHashes: [...this.hashes],
       seekIndex: this.clusters.filter((point) => point.byteOffset < sizeBytes),
       complete: this.finished,
-      ...(description.fromMs === undefined ? {} : { fromMs: description.fromMs }),
     };
     return this.memo;
   }

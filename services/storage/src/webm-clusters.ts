@@ -38,7 +38,12 @@ export function findClusters(bytes: Uint8Array): ClusterPoint[] {
  * every position is then judged on the same bytes as a scan of the finished rendition would, so the steps
  * together find exactly what one scan of the whole finds.
  */
-export function scanClusters(bytes: Uint8Array, from: number, to: number, points: ClusterPoint[]): ClusterPoint[] {
+export function scanClusters(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  points: ClusterPoint[],
+): ClusterPoint[] {
   for (let i = from; i < to && i + 8 < bytes.length; i++) {
     if (
       bytes[i] !== CLUSTER_ID[0] ||
