@@ -15,8 +15,8 @@ export type { QueueItem } from "./segment";
 export type PlayerEvent =
   | { type: "track"; index: number; trackId: string }
   | { type: "started"; trackId: string; latencyMs: number }
-  /** The track cannot be played (undecodable, or its manifest is refused): it is skipped. */
-  | { type: "error"; trackId: string; message: string }
+  /** The track cannot be played (undecodable, or its manifest is refused): it is skipped. `reason` is the server's. */
+  | { type: "error"; trackId: string; message: string; reason?: string }
   /** A fetch failed after its retries; the player keeps asking on every tick. */
   | { type: "network"; trackId: string; message: string }
   /** Bytes arrive again after a network failure. */
@@ -215,8 +215,16 @@ export class Player {
     } catch (error) {
       // No answer at all, or a server error, is the network's fault; a refusal (404, 403) is the track's.
       const status = error instanceof SourceError ? error.status : undefined;
-      const type = status !== undefined && status < 500 ? "error" : "network";
-      this.options.onEvent?.({ type, trackId: item.trackId, message: (error as Error).message });
+      const message = (error as Error).message;
+      if (status !== undefined && status < 500) {
+        const reason = (error as SourceError).reason;
+        this.options.onEvent?.({
+          type: "error",
+          trackId: item.trackId,
+          message,
+          ...(reason ? { reason } : {}),
+        });
+      } else this.options.onEvent?.({ type: "network", trackId: item.trackId, message });
       return undefined;
     }
   }

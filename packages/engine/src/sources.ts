@@ -59,6 +59,8 @@ export class SourceError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** The server's reason, when it gave one. */
+    readonly reason?: string,
   ) {
     super(message);
     this.name = "SourceError";
@@ -92,8 +94,15 @@ export class ServerSource implements PieceSource {
       credentials: "same-origin",
       ...(signal ? { signal } : {}),
     });
-    if (!response.ok && response.status !== 304)
-      throw new SourceError(`${path}: HTTP ${response.status}`, response.status);
+    if (!response.ok && response.status !== 304) {
+      // A problem+json answer names the reason (the error code's message): the player shows it.
+      const title = await response
+        .json()
+        .then((body: { title?: unknown }) => (typeof body.title === "string" ? body.title.slice(0, 200) : ""))
+        .catch(() => "");
+      const reason = title ? `${title} (HTTP ${response.status})` : `HTTP ${response.status}`;
+      throw new SourceError(`${path}: ${reason}`, response.status, title || undefined);
+    }
     return response;
   }
 
