@@ -55,6 +55,11 @@ export class Player {
   private readonly nowMs: () => number;
   private replayGain: ReplayGainMode;
   private networkFailing = false;
+  /**
+   * Loads under way, by queue item: ticks come every 200 ms and after each piece, and a manifest may take longer
+   * than that (a transcode starting); without this, each tick would load the next track again, appending it twice.
+   */
+  private readonly loading = new Map<QueueItem, Promise<Segment | undefined>>();
 
   constructor(private readonly options: PlayerOptions) {
     this.nowMs = options.nowMs ?? (() => performance.now());
@@ -189,9 +194,18 @@ export class Player {
     await this.tick();
   }
 
-  private async load(index: number, offsetSec: number): Promise<Segment | undefined> {
+  /** Loads the track at `index` once: a caller arriving while it loads shares that load. */
+  private load(index: number, offsetSec: number): Promise<Segment | undefined> {
     const item = this.queue[index];
-    if (!item) return undefined;
+    if (!item) return Promise.resolve(undefined);
+    const pending = this.loading.get(item);
+    if (pending) return pending;
+    const loaded = this.loadItem(item, offsetSec).finally(() => this.loading.delete(item));
+    this.loading.set(item, loaded);
+    return loaded;
+  }
+
+  private async loadItem(item: QueueItem, offsetSec: number): Promise<Segment | undefined> {
     const profile = this.options.profile ?? "opus96";
     try {
       const manifest: Manifest = await this.options.server.manifest(item.trackId, profile, undefined, {
@@ -209,6 +223,11 @@ export class Player {
         failed: false,
         growth: new AbortController(),
       };
+      // The queue moved on while the manifest came (play, setQueue): the track is no longer wanted.
+      if (!this.queue.includes(item)) {
+        dispose(segment, "no longer queued");
+        return undefined;
+      }
       this.segments.push(segment);
       if (!isComplete(manifest)) void this.follow(segment);
       return segment;

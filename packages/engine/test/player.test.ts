@@ -414,6 +414,46 @@ function setUpGrowing(tracks: Record<string, ReturnType<typeof growing>>, tamper
   return { player, sink, events, accounting, asked, until, windowMoves };
 }
 
+describe("player, next track whose manifest is slow", () => {
+  it("loads the next track once however many ticks pass while its manifest comes (a transcode starting)", async () => {
+    const a = rendition("a", 4);
+    const b = rendition("b", 4);
+    let answerB: () => void = () => undefined;
+    const bAnswered = new Promise<void>((resolve) => (answerB = resolve));
+    const asked: string[] = [];
+    const { player, sink, events, settle } = setUp({ a, b });
+    // The same player wiring, with b's manifest held back while the timer keeps ticking.
+    const server = (
+      player as unknown as { options: { server: { manifest: (id: string) => Promise<Manifest> } } }
+    ).options.server;
+    server.manifest = async (trackId: string) => {
+      asked.push(trackId);
+      if (trackId === "b") await bAnswered;
+      return { a, b }[trackId]!.manifest;
+    };
+    await player.play([{ trackId: "a" }, { trackId: "b" }]);
+    sink.time = 1.5; // inside the 3 s prefetch window
+    // The timer keeps firing (it does not wait for a tick to finish) while b's manifest is on its way.
+    const ticks: Array<Promise<void>> = [];
+    const deadline = Date.now() + 5_000;
+    for (let after = 0; after < 10; after += asked.includes("b") ? 1 : 0) {
+      if (Date.now() > deadline) throw new Error("b was never asked for");
+      ticks.push(player.tick());
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    answerB();
+    await Promise.all(ticks);
+    await settle(10, () => sink.bytesAt(4).length >= b.bytes.length);
+    expect(asked).toEqual(["a", "b"]);
+    expect(sink.bytesAt(4).equals(Buffer.from(b.bytes))).toBe(true);
+    sink.time = 4.01;
+    await settle(3);
+    expect(events.filter((event) => event.type === "track")).toEqual([
+      { type: "track", index: 1, trackId: "b" },
+    ]);
+  });
+});
+
 describe("player on a growing manifest", () => {
   it("starts on the first announced pieces, asks only for pieces whose hashes it knows, and verifies late ones", async () => {
     const a = growing(rendition("a", 10), 10_000);
