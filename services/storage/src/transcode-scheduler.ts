@@ -197,8 +197,6 @@ export class TranscodeScheduler {
         else {
           held.lease = setTimeout(() => this.leave(job, userId), this.config.listenerLeaseMs);
           held.lease.unref();
-          // Nobody waits on it now: a listener who does may take its slot.
-          this.pump();
         }
       },
     };
@@ -230,9 +228,7 @@ export class TranscodeScheduler {
     if (this.closed) return;
     for (let next = this.nextForListener(); next; next = this.nextForListener()) {
       if (this.count((job) => job.state === "running") >= this.config.maxConcurrent) {
-        // Background work, or a transcode whose listeners have all moved on and only their lease keeps (a
-        // click on another track): someone waiting now goes first; it resumes once a slot is free again.
-        const victim = this.newest((job) => job.state === "running" && !this.isWaitedFor(job));
+        const victim = this.newest((job) => job.state === "running" && job.listeners.size === 0);
         if (!victim) return;
         this.pause(victim);
       }
@@ -253,20 +249,12 @@ export class TranscodeScheduler {
     }
   }
 
-  /** A listener has a request open on the job right now (not only a lease running out). */
-  private isWaitedFor(job: Job): boolean {
-    for (const interest of job.listeners.values()) if (interest.calls > 0) return true;
-    return false;
-  }
-
   /** The oldest waiting job of the least recently served user who has one (users in turn, each in order). */
   private nextForListener(): { job: Job; userId: string } | undefined {
     let best: { job: Job; userId: string; servedAt: number } | undefined;
     for (const job of this.jobs.values()) {
       if (job.state === "running") continue;
-      for (const [userId, interest] of job.listeners) {
-        // A lease alone does not make a listener wait: such a job resumes when a slot is free.
-        if (interest.calls === 0) continue;
+      for (const userId of job.listeners.keys()) {
         const servedAt = this.lastServed.get(userId) ?? 0;
         if (!best || servedAt < best.servedAt || (servedAt === best.servedAt && job.seq < best.job.seq))
           best = { job, userId, servedAt };

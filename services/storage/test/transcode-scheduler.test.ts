@@ -335,49 +335,6 @@ describe("the transcode scheduler", () => {
     }
   });
 
-  it("pauses a transcode only a lease keeps for a listener who is waiting now, and resumes it after", async () => {
-    // One slot and a long lease: alice clicked one track, then another; the first must not hold the slot.
-    const events: SchedulerEvent[] = [];
-    const scheduler = new TranscodeScheduler(
-      { ...defaultSchedulerConfig(1), maxPerUser: 4, listenerLeaseMs: 600_000 },
-      (event) => events.push(event),
-    );
-    const gate = gatedTrack("gateLease");
-    const tone = sources.get(track("leaseTone"))!;
-    const ffmpegJob = (path: string) => ({
-      spawn: () =>
-        spawn("ffmpeg", ["-nostdin", "-loglevel", "error", "-i", path, "-f", "null", "-"], {
-          stdio: "ignore",
-        }),
-      cancel: () => undefined,
-    });
-    try {
-      const holdFirst = scheduler.submit("first", { userId: "alice" }, ffmpegJob(sources.get(gate.trackId)!));
-      await vi.waitFor(() =>
-        expect(events).toContainEqual(expect.objectContaining({ type: "started", key: "first" })),
-      );
-      // While her request on it is open, a new one waits for the slot.
-      const holdSecond = scheduler.submit("second", { userId: "alice" }, ffmpegJob(tone));
-      expect(scheduler.stats()).toMatchObject({ running: 1, queuedListener: 1 });
-      // Her request on the first ends (she moved on): only the lease keeps it, so the second goes first.
-      holdFirst.release();
-      expect(events).toContainEqual(expect.objectContaining({ type: "paused", key: "first" }));
-      await vi.waitFor(() =>
-        expect(events).toContainEqual(expect.objectContaining({ type: "ended", key: "second" })),
-      );
-      holdSecond.release();
-      await vi.waitFor(() =>
-        expect(events).toContainEqual(expect.objectContaining({ type: "resumed", key: "first" })),
-      );
-      gate.release();
-      await vi.waitFor(() =>
-        expect(events).toContainEqual(expect.objectContaining({ type: "ended", key: "first" })),
-      );
-    } finally {
-      scheduler.close();
-    }
-  });
-
   it("keeps the work of a transcode whose listener gave up, and serves it from the cache", async () => {
     const gate = gatedTrack("gateGaveUp");
     const storage = await startStorage({ maxConcurrent: 1, listenerLeaseMs: 0 }, { waitTimeoutMs: 500 });
