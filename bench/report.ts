@@ -66,7 +66,7 @@ export function writeResults(name: string, rows: Row[], extra: Record<string, un
  * Writes a server config with the per-user and per-edge rate limits and the per-user socket cap out of the way, so a benchmark measures the
  * server rather than its limiters; returns the file's path (for SOUNDMESH_CONFIG).
  */
-export function writeUnlimitedConfig(dir: string): string {
+export function writeUnlimitedConfig(dir: string, extra: Record<string, unknown> = {}): string {
   const file = join(dir, "bench-config.json");
   const unlimited = { ratePerSecond: 1e6, burst: 1e6 };
   writeFileSync(
@@ -75,6 +75,7 @@ export function writeUnlimitedConfig(dir: string): string {
       rateLimits: { perUser: unlimited, perUserHttp: unlimited, busDefault: unlimited },
       // The benchmarks open up to 128 sockets as one user.
       connections: { maxSocketsPerUser: 1_000 },
+      ...extra,
     }),
   );
   return file;

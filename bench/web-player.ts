@@ -1,6 +1,7 @@
-// Web player benchmark in headless Chromium on loopback: first load of the app; click-to-sound over 50 plays (25 cold
-// from the server, 25 cached in IndexedDB), from the click to the audio element's time advancing; the gap at track
-// boundaries; and seek latency inside and beyond what is buffered.
+// Web player benchmark in headless Chromium on loopback: first load of the app; click-to-sound on tracks the server has
+// never transcoded (30 s, 4 min and 10 min; FLAC and Ogg Vorbis), on 25 the server has made but the browser has not,
+// and on 25 cached in IndexedDB, from the click to the audio element's time advancing; the gap at track boundaries;
+// and seek latency inside and beyond what is buffered.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,19 +17,26 @@ import {
   waitUntil,
   WsClient,
 } from "@soundmesh/test-kit";
-import { printTable, round, summarize, writeResults, type Row } from "./report";
+import { printTable, round, summarize, writeResults, writeUnlimitedConfig, type Row } from "./report";
 
 const TRACKS = Number(process.env.BENCH_WEB_TRACKS ?? 25);
 const BOUNDARIES = 5;
 const SEEKS = 20;
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-web-"));
 
-function makeTrack(album: string, file: string, title: string, number: number, seconds: number): void {
+function makeTrack(
+  album: string,
+  file: string,
+  title: string,
+  number: number,
+  seconds: number,
+  codec = ["-c:a", "flac"],
+): void {
   const folder = join(work, "library", "Bench Band", album);
   mkdirSync(folder, { recursive: true });
   execFileSync("ffmpeg", [
     ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"],
-    ...["-i", `sine=frequency=${220 + number * 15}:duration=${seconds}`, "-c:a", "flac"],
+    ...["-i", `sine=frequency=${220 + number * 15}:duration=${seconds}`, ...codec],
     ...["-metadata", `title=${title}`, "-metadata", "artist=Bench Band", "-metadata", `album=${album}`],
     ...["-metadata", `track=${number}`, join(folder, file)],
   ]);
@@ -37,9 +45,33 @@ function makeTrack(album: string, file: string, title: string, number: number, s
 for (let i = 1; i <= TRACKS; i++)
   makeTrack("Fifty Plays", `${String(i).padStart(2, "0")} Tune ${i}.flac`, `Tune ${i}`, i, 30);
 makeTrack("Long Haul", "01 Long One.flac", "Long One", 1, 300);
+/** Never transcoded before their click: each length and source format, COLD_COPIES times (each plays cold once). */
+const COLD_COPIES = Number(process.env.BENCH_WEB_COLD_COPIES ?? 3);
+const coldKinds = [
+  { label: "30 s", seconds: 30 },
+  { label: "4 min", seconds: 240 },
+  { label: "10 min", seconds: 600 },
+].flatMap((length) => [
+  { ...length, format: "FLAC", ext: "flac", codec: ["-c:a", "flac"] },
+  { ...length, format: "Ogg Vorbis", ext: "ogg", codec: ["-c:a", "libvorbis", "-q:a", "4"] },
+]);
+const coldTracks: Array<{ title: string; kind: string }> = [];
+let coldNumber = 0;
+for (const kind of coldKinds)
+  for (let copy = 1; copy <= COLD_COPIES; copy++) {
+    coldNumber += 1;
+    const title = `Cold ${kind.label.replace(" ", "")} ${kind.ext} ${copy}`;
+    const file = `${String(coldNumber).padStart(2, "0")} ${title}.${kind.ext}`;
+    makeTrack("Never Played", file, title, coldNumber, kind.seconds, kind.codec);
+    coldTracks.push({ title, kind: `${kind.label} ${kind.format}` });
+  }
 // A production build: React's development mode would make every figure worse than what users get.
 buildWebPlayer();
+// No transcoding ahead: "Never Played" must stay never transcoded until its click (the other albums are made by
+// warmServer). The rate limits would otherwise measure the limiters.
+const configFile = writeUnlimitedConfig(work, { transcode: { ahead: [] } });
 const server = await spawnServer(join(work, "data"), {
+  SOUNDMESH_CONFIG: configFile,
   SOUNDMESH_LIBRARY: join(work, "library"),
   SOUNDMESH_LOG_LEVEL: "warn",
 });
@@ -50,16 +82,16 @@ const context = await chromium.launchPersistentContext(join(work, "profile"), {
 });
 const rows: Row[] = [];
 
-/** "Cold" means not in the browser: the server's renditions are made first (asking for a manifest waits for one). */
+/** Makes the server's renditions of every album but "Never Played" (asking for a complete manifest waits for one). */
 async function warmServer(token: string): Promise<void> {
   const client = await WsClient.connect(server.url, token);
   try {
     const albums = await waitUntil(
       () => client.request<{ items: AlbumRecord[] }>("catalog.recentlyAdded", { limit: 10 }),
-      (r) => r.items.length >= 2,
-      60_000,
+      (r) => r.items.length >= 3,
+      120_000,
     );
-    for (const album of albums.items) {
+    for (const album of albums.items.filter((item) => item.title !== "Never Played")) {
       const { tracks } = await client.request<{ tracks: TrackRecord[] }>("catalog.album", {
         albumId: album.id,
       });
@@ -179,7 +211,10 @@ try {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByText("Fifty Plays").first().click({ timeout: 60_000 });
   await page.getByRole("heading", { name: "Fifty Plays" }).waitFor();
-  const results: Record<string, number[]> = { "cold (server)": [], "cached (IndexedDB)": [] };
+  const results: Record<string, number[]> = {
+    "made by the server, not in the browser": [],
+    "cached (IndexedDB)": [],
+  };
   for (const label of Object.keys(results)) {
     for (let i = 1; i <= TRACKS; i++) {
       results[label]!.push(await clickToSound(page, `Tune ${i}`));
@@ -205,6 +240,33 @@ try {
       "p99 ms": round(stats.p99, 1),
     });
   }
+
+  // The real cold path: a click on a track the server has never transcoded.
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.getByLabel("Search").fill("Never Played");
+  await page.locator('button[data-kind="album"]', { hasText: "Never Played" }).first().click();
+  await page.getByRole("heading", { name: "Never Played" }).waitFor();
+  const coldResults = new Map<string, number[]>();
+  for (const { title, kind } of coldTracks) {
+    const ms = await clickToSound(page, title);
+    coldResults.set(kind, [...(coldResults.get(kind) ?? []), ms]);
+    console.log(`never transcoded, ${kind}: ${round(ms, 1)} ms`);
+  }
+  const allCold = [...coldResults.values()].flat();
+  for (const [label, samples] of [...coldResults, ["all lengths and formats", allCold] as const]) {
+    const stats = summarize(samples);
+    rows.push({
+      measure: `click-to-sound, never transcoded, ${label}`,
+      count: stats.count,
+      "p50 ms": round(stats.p50, 1),
+      "p90 ms": round(stats.p90, 1),
+      "p99 ms": round(stats.p99, 1),
+    });
+  }
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.getByLabel("Search").fill("Fifty Plays");
+  await page.locator('button[data-kind="album"]', { hasText: "Fifty Plays" }).first().click();
+  await page.getByRole("heading", { name: "Fifty Plays" }).waitFor();
 
   const gaps: number[] = [];
   let stalls = 0;

@@ -84,8 +84,13 @@ export async function startLibraryServices(
 export function storageReader(bus: ServiceBus): RenditionReader {
   const options = ({ traceId, userId }: ReadContext) => ({ traceId, userId, timeoutMs: 60_000 });
   return {
-    manifest: (trackId, profile, context) =>
-      bus.request(storageContract, "manifest", { trackId, profile }, options(context)),
+    manifest: (trackId, profile, context, query) =>
+      bus.request(
+        storageContract,
+        "manifest",
+        { trackId, profile, ...(query?.havePieces === undefined ? {} : { havePieces: query.havePieces }) },
+        options(context),
+      ),
     piece: async (trackId, profile, index, context) =>
       (await bus.request(storageContract, "piece", { trackId, profile, index }, options(context))).bytes,
     range: async (trackId, profile, start, endInclusive, context) =>

@@ -43,6 +43,10 @@ export interface NowPlaying {
   error: string | undefined;
   /** Set while pieces cannot be fetched; cleared as soon as bytes arrive again. */
   networkProblem: string | undefined;
+  /** The current track was asked for and has not started yet (the play button and its row show it). */
+  loading: boolean;
+  /** Why tracks could not be played, by track id (shown on their rows until played again). */
+  failed: ReadonlyMap<string, string>;
 }
 
 export class AudioController {
@@ -58,6 +62,9 @@ export class AudioController {
   private error: string | undefined;
   private errorTimer: number | undefined;
   private networkProblem: string | undefined;
+  /** The track asked for and not yet sounding. */
+  private loadingTrackId: string | undefined;
+  private readonly failed = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
   private timer: number | undefined;
   private retryTimer: number | undefined;
@@ -149,12 +156,15 @@ export class AudioController {
         this.mediaSession.update();
         break;
       case "started":
+        if (this.loadingTrackId === event.trackId) this.loadingTrackId = undefined;
         this.failuresInARow = 0;
         settings.rememberPlayed(this.queue.current);
         break;
       case "error":
         if (/HTTP 401/.test(event.message)) return this.onSignedOut();
-        this.showError(`Skipped "${this.titleOf(event.trackId)}": ${event.message}`);
+        this.failed.set(event.trackId, event.reason ?? event.message);
+        if (this.loadingTrackId === event.trackId) this.loadingTrackId = undefined;
+        this.showError(`Skipped "${this.titleOf(event.trackId)}": ${event.reason ?? event.message}`);
         queueMicrotask(() => void this.skipBroken(event.trackId));
         break;
       case "network":
@@ -222,6 +232,10 @@ export class AudioController {
   private async playCurrent(): Promise<void> {
     this.error = undefined;
     this.networkProblem = undefined;
+    const current = this.queue.current;
+    this.loadingTrackId = current?.id;
+    if (current) this.failed.delete(current.id);
+    this.emit();
     await this.player.play(this.playerItems(), 0);
     window.clearInterval(this.timer);
     this.timer = window.setInterval(() => void this.player.tick(), 200);
@@ -335,6 +349,8 @@ export class AudioController {
       bufferedAheadSec,
       error: this.error,
       networkProblem: this.networkProblem,
+      loading: track !== undefined && this.loadingTrackId === track.id,
+      failed: this.failed,
     };
   }
 }

@@ -169,7 +169,9 @@ async function announceCached(overlay: PeerOverlay, store: PieceStore, keys: str
     const manifest = await store.getManifest(key);
     if (!manifest) continue;
     const track = { trackId: manifest.trackId, profile: manifest.profile, manifest };
-    held.push({ track, complete: (await store.size(key)) >= manifest.sizeBytes });
+    // A growing manifest held from an earlier session covers part of the track only.
+    const complete = manifest.complete !== false && (await store.size(key)) >= manifest.sizeBytes;
+    held.push({ track, complete });
   }
   await overlay.announceHeld(held);
 }

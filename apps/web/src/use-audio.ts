@@ -15,6 +15,8 @@ export function useNowPlaying(audio: AudioController): NowPlaying {
       s.volume,
       s.error,
       s.networkProblem,
+      s.loading,
+      [...s.failed.keys()].join(","),
       s.queue.map((e) => e.entryId).join(","),
       s.shuffle,
       s.repeat,

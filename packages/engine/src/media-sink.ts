@@ -10,6 +10,11 @@ export interface MediaSink {
    * `windowEndSec` is dropped (the encoder's padding after the track's real end).
    */
   setTimestampOffset(seconds: number, windowEndSec?: number): Promise<void>;
+  /**
+   * Moves the end of the append window alone (a growing track's final duration is known only at its end): unlike
+   * the timestamp offset, it may change in the middle of a cluster.
+   */
+  setAppendWindowEnd?(windowEndSec: number): Promise<void>;
   /** Removes buffered media in [start, end) seconds (a prefetched track that is no longer next). */
   remove(startSec: number, endSec: number): Promise<void>;
   /** Drops a half-parsed append (before appending from a new position after a far seek). */
@@ -80,6 +85,13 @@ export class MediaSourceSink implements MediaSink {
     // The window's start must stay below its end while both move: widen first, then narrow.
     buffer.appendWindowEnd = Number.POSITIVE_INFINITY;
     buffer.appendWindowStart = seconds;
+    buffer.appendWindowEnd = windowEndSec;
+    this.extendDuration(windowEndSec);
+  }
+
+  async setAppendWindowEnd(windowEndSec: number): Promise<void> {
+    const buffer = await this.settle();
+    if (windowEndSec <= buffer.appendWindowStart) return;
     buffer.appendWindowEnd = windowEndSec;
     this.extendDuration(windowEndSec);
   }

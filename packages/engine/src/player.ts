@@ -1,9 +1,10 @@
 // Plays a queue through a MediaSink: fetches by urgency, appends in byte order, starts when it will not stutter,
-// prefetches and appends the next track gaplessly, seeks through the cluster index, applies ReplayGain.
+// prefetches and appends the next track gaplessly, seeks through the cluster index, applies ReplayGain. A track the
+// server is still transcoding starts on its first pieces: its manifest is followed (long-poll) as it grows.
 import type { ByteAccounting } from "./byte-accounting";
 import type { PieceFetcher } from "./piece-fetcher";
 import { schedulePieces } from "./piece-scheduler";
-import { SourceError, type ServerSource } from "./sources";
+import { SourceError, isComplete, type ManifestSource } from "./sources";
 import { shouldStart } from "./start-decision";
 import { pieceStartTime, type Manifest } from "./timeline";
 import type { MediaSink } from "./media-sink";
@@ -14,8 +15,8 @@ export type { QueueItem } from "./segment";
 export type PlayerEvent =
   | { type: "track"; index: number; trackId: string }
   | { type: "started"; trackId: string; latencyMs: number }
-  /** The track cannot be played (undecodable, or its manifest is refused): it is skipped. */
-  | { type: "error"; trackId: string; message: string }
+  /** The track cannot be played (undecodable, or its manifest is refused): it is skipped. `reason` is the server's. */
+  | { type: "error"; trackId: string; message: string; reason?: string }
   /** A fetch failed after its retries; the player keeps asking on every tick. */
   | { type: "network"; trackId: string; message: string }
   /** Bytes arrive again after a network failure. */
@@ -26,7 +27,8 @@ export type ReplayGainMode = "track" | "album" | "off";
 
 export interface PlayerOptions {
   sink: MediaSink;
-  server: Pick<ServerSource, "manifest">;
+  /** Manifests; with `grow`, a track the server is still transcoding starts on its first pieces. */
+  server: ManifestSource;
   fetcher: PieceFetcher;
   accounting: ByteAccounting;
   profile?: string;
@@ -53,6 +55,11 @@ export class Player {
   private readonly nowMs: () => number;
   private replayGain: ReplayGainMode;
   private networkFailing = false;
+  /**
+   * Loads under way, by queue item: ticks come every 200 ms and after each piece, and a manifest may take longer
+   * than that (a transcode starting); without this, each tick would load the next track again, appending it twice.
+   */
+  private readonly loading = new Map<QueueItem, Promise<Segment | undefined>>();
 
   constructor(private readonly options: PlayerOptions) {
     this.nowMs = options.nowMs ?? (() => performance.now());
@@ -99,7 +106,7 @@ export class Player {
     const dropped = this.segments.filter((s) => !kept.includes(s));
     this.segments = kept;
     this.applyGain();
-    for (const segment of dropped) segment.controller.abort(new Error("queue changed"));
+    for (const segment of dropped) dispose(segment, "queue changed");
     const removeFrom = dropped
       .filter((s) => s.offsetApplied && (!current || s.offsetSec > current.offsetSec))
       .reduce((min, s) => Math.min(min, s.offsetSec), Number.POSITIVE_INFINITY);
@@ -118,7 +125,7 @@ export class Player {
 
   /** Replaces the queue and starts at `index`; the clock for click-to-sound starts now. */
   async play(queue: QueueItem[], index = 0): Promise<void> {
-    for (const segment of this.segments) segment.controller.abort(new Error("track changed"));
+    for (const segment of this.segments) dispose(segment, "track changed");
     this.queue = queue;
     this.segments = [];
     this.current = index;
@@ -145,7 +152,9 @@ export class Player {
     const playheadMs = Math.max(0, (this.options.sink.currentTime() - segment.offsetSec) * 1000);
     this.request(segment, playheadMs);
     const manifest = segment.track.manifest;
-    if (segment.cursor >= manifest.sizeBytes) await this.prefetchNext(segment, playheadMs);
+    // A growing track is not over when its announced bytes are appended: more are coming.
+    if (isComplete(manifest) && segment.cursor >= manifest.sizeBytes)
+      await this.prefetchNext(segment, playheadMs);
     await this.appending;
     this.maybeStart(segment);
   }
@@ -185,12 +194,23 @@ export class Player {
     await this.tick();
   }
 
-  private async load(index: number, offsetSec: number): Promise<Segment | undefined> {
+  /** Loads the track at `index` once: a caller arriving while it loads shares that load. */
+  private load(index: number, offsetSec: number): Promise<Segment | undefined> {
     const item = this.queue[index];
-    if (!item) return undefined;
+    if (!item) return Promise.resolve(undefined);
+    const pending = this.loading.get(item);
+    if (pending) return pending;
+    const loaded = this.loadItem(item, offsetSec).finally(() => this.loading.delete(item));
+    this.loading.set(item, loaded);
+    return loaded;
+  }
+
+  private async loadItem(item: QueueItem, offsetSec: number): Promise<Segment | undefined> {
     const profile = this.options.profile ?? "opus96";
     try {
-      const manifest: Manifest = await this.options.server.manifest(item.trackId, profile);
+      const manifest: Manifest = await this.options.server.manifest(item.trackId, profile, undefined, {
+        growing: this.options.server.grow !== undefined,
+      });
       const segment: Segment = {
         item,
         track: { trackId: item.trackId, profile, manifest },
@@ -201,15 +221,84 @@ export class Player {
         controller: new AbortController(),
         offsetApplied: false,
         failed: false,
+        growth: new AbortController(),
       };
+      // The queue moved on while the manifest came (play, setQueue): the track is no longer wanted.
+      if (!this.queue.includes(item)) {
+        dispose(segment, "no longer queued");
+        return undefined;
+      }
       this.segments.push(segment);
+      if (!isComplete(manifest)) void this.follow(segment);
       return segment;
     } catch (error) {
       // No answer at all, or a server error, is the network's fault; a refusal (404, 403) is the track's.
       const status = error instanceof SourceError ? error.status : undefined;
-      const type = status !== undefined && status < 500 ? "error" : "network";
-      this.options.onEvent?.({ type, trackId: item.trackId, message: (error as Error).message });
+      const message = (error as Error).message;
+      if (status !== undefined && status < 500) {
+        const reason = (error as SourceError).reason;
+        this.options.onEvent?.({
+          type: "error",
+          trackId: item.trackId,
+          message,
+          ...(reason ? { reason } : {}),
+        });
+      } else this.options.onEvent?.({ type: "network", trackId: item.trackId, message });
       return undefined;
+    }
+  }
+
+  /**
+   * Follows a growing manifest until it is complete: each answer adds pieces (with hashes) to fetch and append.
+   * Its final duration (ffmpeg's) replaces the catalog's at the end, and with it the end of the append window.
+   */
+  private async follow(segment: Segment): Promise<void> {
+    const { server } = this.options;
+    const signal = segment.growth.signal;
+    let from = { atMs: this.nowMs(), bytes: segment.track.manifest.sizeBytes };
+    let failures = 0;
+    while (server.grow && !isComplete(segment.track.manifest) && !signal.aborted) {
+      const before = segment.track.manifest;
+      try {
+        const next = await server.grow(before, signal);
+        if (signal.aborted) return;
+        failures = 0;
+        const elapsedMs = this.nowMs() - from.atMs;
+        if (next.sizeBytes > from.bytes && elapsedMs > 0) {
+          segment.growthBytesPerSecond = ((next.sizeBytes - from.bytes) * 1000) / elapsedMs;
+          from = { atMs: this.nowMs(), bytes: next.sizeBytes };
+        }
+        segment.track.manifest = next;
+        if (segment.offsetApplied && next.durationMs !== before.durationMs && next.durationMs > 0) {
+          const end = segment.offsetSec + next.durationMs / 1000;
+          this.appending = this.appending.then(() => this.options.sink.setAppendWindowEnd?.(end));
+        }
+        if (next.pieceCount > before.pieceCount || isComplete(next)) await this.tick();
+      } catch (error) {
+        if (signal.aborted) return;
+        const status = error instanceof SourceError ? error.status : undefined;
+        if (status !== undefined && status < 500) {
+          // Refused, or the rendition changed under us: the track cannot be played as announced.
+          segment.failed = true;
+          this.options.onEvent?.({
+            type: "error",
+            trackId: segment.item.trackId,
+            message: (error as Error).message,
+          });
+          await this.tick();
+          return;
+        }
+        this.options.onEvent?.({
+          type: "network",
+          trackId: segment.item.trackId,
+          message: (error as Error).message,
+        });
+        failures += 1;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(4_000, 250 * 2 ** failures));
+          signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+        });
+      }
     }
   }
 
@@ -276,6 +365,7 @@ export class Player {
   /** Replaces an undecodable track by the next one, in the same place on the timeline. */
   private async skip(failed: Segment): Promise<Segment | undefined> {
     this.segments = this.segments.filter((s) => s !== failed);
+    failed.growth.abort(new Error("skipped"));
     const nextIndex = this.queue.indexOf(failed.item) + 1;
     if (nextIndex >= this.queue.length) {
       this.options.sink.end();
@@ -318,11 +408,21 @@ export class Player {
     const now = this.options.sink.currentTime();
     const range = this.options.sink.buffered().find(([start, end]) => now >= start - 0.05 && now < end);
     const bufferedAheadMs = range ? (range[1] - now) * 1000 : 0;
+    // While the rendition grows, its size is estimated from the catalog's duration and the profile's bitrate, and
+    // bytes come no faster than the server announces them (once that rate is measured).
+    const complete = isComplete(manifest);
+    const totalBytes = complete
+      ? manifest.sizeBytes
+      : Math.max(manifest.sizeBytes, (manifest.bitrateKbps * manifest.durationMs) / 8);
+    const fetchRate = this.options.fetcher.overall.bytesPerSecond;
     const decided = shouldStart({
       bufferedAheadMs,
       remainingMs: Math.max(0, manifest.durationMs - bufferedAheadMs),
-      remainingBytes: Math.max(0, manifest.sizeBytes - segment.cursor),
-      throughputBytesPerSecond: this.options.fetcher.overall.bytesPerSecond,
+      remainingBytes: Math.max(0, totalBytes - segment.cursor),
+      throughputBytesPerSecond:
+        complete || segment.growthBytesPerSecond === undefined
+          ? fetchRate
+          : Math.min(fetchRate, segment.growthBytesPerSecond),
       minimumBufferedMs: Math.min(this.options.minimumBufferedMs ?? 300, manifest.durationMs),
       safety: 0.8,
     });
@@ -357,4 +457,10 @@ export class Player {
         : ((mode === "album" ? gains.albumGainDb : gains.trackGainDb) ?? gains.trackGainDb ?? 0);
     this.options.sink.setVolume(Math.min(1, this.volume * dbToLinear(db)));
   }
+}
+
+/** The segment leaves the queue: its fetches and the following of its manifest stop. */
+function dispose(segment: Segment, reason: string): void {
+  segment.controller.abort(new Error(reason));
+  segment.growth.abort(new Error(reason));
 }

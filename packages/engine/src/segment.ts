@@ -22,6 +22,10 @@ export interface Segment {
   offsetApplied: boolean;
   /** The pipeline refused its bytes: the track is skipped. */
   failed: boolean;
+  /** Stops following a growing manifest (the segment left the queue). */
+  growth: AbortController;
+  /** How fast the server announces bytes while the rendition grows (undefined until measured). */
+  growthBytesPerSecond?: number | undefined;
 }
 
 /** Called when the media pipeline refuses a segment's bytes (an undecodable track). */

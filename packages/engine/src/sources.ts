@@ -24,10 +24,43 @@ export interface PieceSource {
   fetch(track: TrackRef, index: number, options: FetchOptions): Promise<Uint8Array>;
 }
 
+/** How a first manifest is asked for: `growing` accepts one the server is still making. */
+export interface ManifestOptions {
+  growing?: boolean;
+}
+
+/** Where the player gets manifests: the first one, and (for a growing one) what comes next. */
+export interface ManifestSource {
+  manifest(
+    trackId: string,
+    profile: string,
+    signal?: AbortSignal,
+    options?: ManifestOptions,
+  ): Promise<Manifest>;
+  grow?(held: Manifest, signal?: AbortSignal): Promise<Manifest>;
+}
+
+/** Whether a manifest is final; one stored before the field existed was. */
+export const isComplete = (manifest: Manifest): boolean => manifest.complete !== false;
+
+/** `next` if it keeps every piece and hash `held` announced (a later state of the same rendition), else an error. */
+export function extendsManifest(held: Manifest, next: Manifest): Manifest {
+  const same =
+    next.trackId === held.trackId &&
+    next.profile === held.profile &&
+    next.pieceSizeBytes === held.pieceSizeBytes &&
+    next.pieceCount >= held.pieceCount &&
+    held.pieceHashes.every((hash, index) => next.pieceHashes[index] === hash);
+  if (!same) throw new SourceError(`${held.trackId}: the rendition changed while it was being made`, 409);
+  return next;
+}
+
 export class SourceError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** The server's reason, when it gave one. */
+    readonly reason?: string,
   ) {
     super(message);
     this.name = "SourceError";
@@ -61,14 +94,41 @@ export class ServerSource implements PieceSource {
       credentials: "same-origin",
       ...(signal ? { signal } : {}),
     });
-    if (!response.ok && response.status !== 304)
-      throw new SourceError(`${path}: HTTP ${response.status}`, response.status);
+    if (!response.ok && response.status !== 304) {
+      // A problem+json answer names the reason (the error code's message): the player shows it.
+      const title = await response
+        .json()
+        .then((body: { title?: unknown }) => (typeof body.title === "string" ? body.title.slice(0, 200) : ""))
+        .catch(() => "");
+      const reason = title ? `${title} (HTTP ${response.status})` : `HTTP ${response.status}`;
+      throw new SourceError(`${path}: ${reason}`, response.status, title || undefined);
+    }
     return response;
   }
 
-  async manifest(trackId: string, profile: string, signal?: AbortSignal): Promise<Manifest> {
-    const response = await this.get(streamPaths.manifest(trackId, profile), signal);
+  /**
+   * The complete manifest (the server waits for a transcode to end); with `growing`, the first manifest that has a
+   * piece, which may still be growing (see `grow`).
+   */
+  async manifest(
+    trackId: string,
+    profile: string,
+    signal?: AbortSignal,
+    options: ManifestOptions = {},
+  ): Promise<Manifest> {
+    const path = streamPaths.manifest(trackId, profile, options.growing ? { havePieces: 0 } : {});
+    const response = await this.get(path, signal);
     return streamManifest.parse(await response.json());
+  }
+
+  /**
+   * Long-polls a growing manifest: the server answers once it has more pieces than `held`, or is complete, or after
+   * its bound unchanged. Refused unless every hash already announced is unchanged (a hash is final once announced).
+   */
+  async grow(held: Manifest, signal?: AbortSignal): Promise<Manifest> {
+    const path = streamPaths.manifest(held.trackId, held.profile, { havePieces: held.pieceCount });
+    const next = streamManifest.parse(await (await this.get(path, signal)).json());
+    return extendsManifest(held, next);
   }
 
   /**
@@ -102,10 +162,14 @@ export interface PieceStore {
   putManifest(key: string, manifest: Manifest): Promise<void>;
 }
 
-/** Manifests from the store when held, else from the server (and then kept). */
-export class CachedManifests {
+/**
+ * Manifests from the store when held complete, else from the server (and then kept). A growing manifest is kept
+ * marked as such (`complete: false`): a later play asks the server again, for the final one.
+ */
+export class CachedManifests implements ManifestSource {
   constructor(
-    private readonly server: Pick<ServerSource, "manifest" | "revalidate">,
+    private readonly server: Pick<ServerSource, "manifest" | "revalidate"> &
+      Partial<Pick<ServerSource, "grow">>,
     private readonly store: PieceStore,
   ) {}
 
@@ -116,13 +180,26 @@ export class CachedManifests {
     return (await this.server.revalidate(held, signal)) === held;
   }
 
-  async manifest(trackId: string, profile: string, signal?: AbortSignal): Promise<Manifest> {
+  async manifest(
+    trackId: string,
+    profile: string,
+    signal?: AbortSignal,
+    options: ManifestOptions = {},
+  ): Promise<Manifest> {
     const key = trackKey({ trackId, profile });
     const held = await this.store.getManifest(key);
-    if (held) return held;
-    const manifest = await this.server.manifest(trackId, profile, signal);
+    if (held && isComplete(held)) return held;
+    const manifest = await this.server.manifest(trackId, profile, signal, options);
     await this.store.putManifest(key, manifest);
     return manifest;
+  }
+
+  /** The next state of a growing manifest from the server, kept (final once complete). */
+  async grow(held: Manifest, signal?: AbortSignal): Promise<Manifest> {
+    if (!this.server.grow) throw new SourceError("this source cannot follow a growing manifest");
+    const next = await this.server.grow(held, signal);
+    if (next !== held) await this.store.putManifest(trackKey(held), next);
+    return next;
   }
 }
 

@@ -1,10 +1,13 @@
-// The player over a fake sink: start rule, byte-ordered appends, prefetch and gapless next track, seek, skips, ReplayGain.
+// The player over a fake sink: start rule, byte-ordered appends, prefetch and gapless next track, seek, skips, ReplayGain,
+// and tracks whose manifest is still growing.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   ByteAccounting,
   Player,
   PieceFetcher,
+  SourceError,
+  extendsManifest,
   type Manifest,
   type MediaSink,
   type PieceSource,
@@ -33,6 +36,7 @@ function rendition(trackId: string, seconds: number) {
     pieceSizeBytes: PIECE,
     pieceCount: pieces.length,
     pieceHashes: pieces.map((p) => createHash("sha256").update(p).digest("hex")),
+    complete: true,
     // A 500-byte "init segment", then a cluster every 2 s.
     seekIndex: Array.from({ length: seconds / 2 }, (_, i) => ({
       timeMs: i * 2000,
@@ -317,5 +321,201 @@ describe("player queue changes, gapless windows, ReplayGain modes and network re
     }
     expect(events.filter((e) => e.type === "recovered")).toHaveLength(1);
     expect(sink.bytesAt(0).equals(Buffer.from(a.bytes))).toBe(true);
+  });
+});
+
+/**
+ * A rendition the server is still making: the manifest announces the first `known` pieces (with the catalog's
+ * duration), and each long-poll answers when the test lets more through; the last step completes it with ffmpeg's
+ * own duration.
+ */
+function growing(track: ReturnType<typeof rendition>, catalogMs: number) {
+  const full = track.manifest;
+  let known = 0;
+  let wake: () => void = () => undefined;
+  const at = (count: number): Manifest => {
+    const complete = count >= full.pieceCount;
+    const sizeBytes = complete ? full.sizeBytes : count * PIECE;
+    return {
+      ...full,
+      durationMs: complete ? full.durationMs : catalogMs,
+      sizeBytes,
+      pieceCount: complete ? full.pieceCount : count,
+      pieceHashes: full.pieceHashes.slice(0, count),
+      seekIndex: full.seekIndex!.filter((point) => point.byteOffset < sizeBytes),
+      complete,
+    };
+  };
+  return {
+    track,
+    polls: 0,
+    release(count: number) {
+      known = Math.min(count, full.pieceCount);
+      wake();
+    },
+    manifest: () => at(known),
+    grow(held: Manifest, signal?: AbortSignal): Promise<Manifest> {
+      this.polls += 1;
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (known > held.pieceCount) resolve(at(known));
+        };
+        wake = check;
+        signal?.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
+        check();
+      });
+    },
+  };
+}
+
+function setUpGrowing(tracks: Record<string, ReturnType<typeof growing>>, tampered = new Set<string>()) {
+  const asked: string[] = [];
+  const source: PieceSource = {
+    kind: "server",
+    id: "server",
+    fetch: (track, index) => {
+      asked.push(`${track.trackId}:${index}`);
+      const key = `${track.trackId}:${index}`;
+      if (tampered.delete(key)) return Promise.resolve(new Uint8Array(PIECE).fill(7));
+      return Promise.resolve(tracks[track.trackId]!.track.pieces[index]!);
+    },
+  };
+  const accounting = new ByteAccounting();
+  const fetcher = new PieceFetcher({ sources: [source], accounting, backoffMs: 1 });
+  const sink = new FakeSink();
+  const windowMoves: number[] = [];
+  const growingSink = Object.assign(sink, {
+    setAppendWindowEnd: (end: number) => {
+      windowMoves.push(end);
+      return Promise.resolve();
+    },
+  });
+  const events: PlayerEvent[] = [];
+  const player = new Player({
+    sink: growingSink,
+    server: {
+      manifest: (trackId: string) => Promise.resolve(tracks[trackId]!.manifest()),
+      grow: (held: Manifest, signal?: AbortSignal) => tracks[held.trackId]!.grow(held, signal),
+    },
+    fetcher,
+    accounting,
+    maxInFlight: 4,
+    prefetchNextMs: 3_000,
+    onEvent: (event) => events.push(event),
+  });
+  const until = async (done: () => boolean, what: string) => {
+    const deadline = Date.now() + 5_000;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`not within 5 s: ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 3));
+      await player.tick();
+    }
+  };
+  return { player, sink, events, accounting, asked, until, windowMoves };
+}
+
+describe("player, next track whose manifest is slow", () => {
+  it("loads the next track once however many ticks pass while its manifest comes (a transcode starting)", async () => {
+    const a = rendition("a", 4);
+    const b = rendition("b", 4);
+    let answerB: () => void = () => undefined;
+    const bAnswered = new Promise<void>((resolve) => (answerB = resolve));
+    const asked: string[] = [];
+    const { player, sink, events, settle } = setUp({ a, b });
+    // The same player wiring, with b's manifest held back while the timer keeps ticking.
+    const server = (
+      player as unknown as { options: { server: { manifest: (id: string) => Promise<Manifest> } } }
+    ).options.server;
+    server.manifest = async (trackId: string) => {
+      asked.push(trackId);
+      if (trackId === "b") await bAnswered;
+      return { a, b }[trackId]!.manifest;
+    };
+    await player.play([{ trackId: "a" }, { trackId: "b" }]);
+    sink.time = 1.5; // inside the 3 s prefetch window
+    // The timer keeps firing (it does not wait for a tick to finish) while b's manifest is on its way.
+    const ticks: Array<Promise<void>> = [];
+    const deadline = Date.now() + 5_000;
+    for (let after = 0; after < 10; after += asked.includes("b") ? 1 : 0) {
+      if (Date.now() > deadline) throw new Error("b was never asked for");
+      ticks.push(player.tick());
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    answerB();
+    await Promise.all(ticks);
+    await settle(10, () => sink.bytesAt(4).length >= b.bytes.length);
+    expect(asked).toEqual(["a", "b"]);
+    expect(sink.bytesAt(4).equals(Buffer.from(b.bytes))).toBe(true);
+    sink.time = 4.01;
+    await settle(3);
+    expect(events.filter((event) => event.type === "track")).toEqual([
+      { type: "track", index: 1, trackId: "b" },
+    ]);
+  });
+});
+
+describe("player on a growing manifest", () => {
+  it("starts on the first announced pieces, asks only for pieces whose hashes it knows, and verifies late ones", async () => {
+    const a = growing(rendition("a", 10), 10_000);
+    a.release(2);
+    const { player, sink, asked, accounting, until } = setUpGrowing({ a }, new Set(["a:6"]));
+    await player.play([{ trackId: "a" }]);
+    await until(() => sink.playing, "playing on two pieces");
+    expect(sink.bytesAt(0).length).toBe(2 * PIECE);
+    for (let i = 0; i < 10; i++) await player.tick();
+    expect(asked.every((key) => Number(key.split(":")[1]) < 2)).toBe(true);
+    a.release(7);
+    await until(() => sink.bytesAt(0).length >= 7 * PIECE, "the announced pieces appended");
+    expect(asked.some((key) => Number(key.split(":")[1]) >= 7)).toBe(false);
+    // Piece 6 came back wrong once: it was refused, fetched again, and only the right bytes were appended.
+    expect(accounting.snapshot().rejectedPieces).toBe(1);
+    expect(sink.bytesAt(0).equals(Buffer.from(a.track.bytes.subarray(0, 7 * PIECE)))).toBe(true);
+    a.release(10);
+    await until(() => sink.bytesAt(0).length >= a.track.bytes.length, "the whole track appended");
+    expect(sink.bytesAt(0).equals(Buffer.from(a.track.bytes))).toBe(true);
+    await until(() => sink.ended, "the queue ends once the manifest is complete");
+  });
+
+  it("uses the catalog's duration for the append window while growing, then ffmpeg's, and places the next track there", async () => {
+    const a = growing(rendition("a", 4), 4_300);
+    const b = growing(rendition("b", 4), 4_000);
+    a.release(1);
+    b.release(1);
+    const { player, sink, until, windowMoves } = setUpGrowing({ a, b });
+    await player.play([{ trackId: "a" }, { trackId: "b" }]);
+    await until(() => sink.playing, "playing");
+    expect(sink.windowEnds).toEqual([4.3]);
+    a.release(4);
+    await until(() => windowMoves.length > 0, "the window moved to the final duration");
+    expect(windowMoves).toEqual([4]);
+    sink.time = 1.5;
+    // The next track starts on its own first piece: its prefetch does not wait for its transcode to end.
+    await until(() => sink.bytesAt(4).length >= PIECE, "the next track's first piece at 4 s");
+    expect(b.manifest().complete).toBe(false);
+    expect(sink.windowEnds).toEqual([4.3, 8]);
+    b.release(4);
+    await until(() => sink.bytesAt(4).length >= b.track.bytes.length, "the next track appended");
+    expect(sink.bytesAt(4).equals(Buffer.from(b.track.bytes))).toBe(true);
+  });
+
+  it("refuses a grown manifest that rewrites an announced hash, and skips the track", async () => {
+    const a = growing(rendition("a", 4), 4_000);
+    a.release(1);
+    const first = a.manifest();
+    const rewritten = { ...first, pieceCount: 2, pieceHashes: ["0".repeat(64), "1".repeat(64)] };
+    expect(() => extendsManifest(first, rewritten)).toThrow(SourceError);
+    expect(
+      extendsManifest(first, { ...first, pieceCount: 2, pieceHashes: [...first.pieceHashes, "1".repeat(64)] })
+        .pieceCount,
+    ).toBe(2);
+    const { player, events, until } = setUpGrowing({ a });
+    a.grow = () => Promise.reject(new SourceError("a: the rendition changed while it was being made", 409));
+    await player.play([{ trackId: "a" }]);
+    await until(() => events.some((event) => event.type === "error"), "the track refused");
+    expect(events).toContainEqual({
+      type: "error",
+      trackId: "a",
+      message: expect.stringContaining("changed"),
+    });
   });
 });

@@ -18,6 +18,7 @@ export function syntheticTrack(pieceCount: number, extra: Partial<Manifest> = {}
     pieceSizeBytes: pieceSize,
     pieceCount,
     pieceHashes: pieces.map((bytes) => createHash("sha256").update(bytes).digest("hex")),
+    complete: true,
     ...extra,
   };
   return { pieces, manifest };

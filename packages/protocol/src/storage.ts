@@ -22,8 +22,15 @@ export type TranscodeStatus = z.infer<typeof transcodeStatus>;
 export const transcodeProgressEvent = defineEvent("storage.transcodeProgress", transcodeStatus);
 
 export const storageContract = defineService("storage", {
-  /** The complete manifest; waits (bounded) for a transcode in progress to finish. */
-  manifest: { params: rendition, result: streamManifest },
+  /**
+   * Without `havePieces`, the complete manifest (waits, bounded, for a transcode in progress to finish). With it,
+   * the manifest as soon as it has more than `havePieces` pieces or is complete, or after the long-poll bound as
+   * it is: a growing manifest announces each piece with its hash as ffmpeg finishes it.
+   */
+  manifest: {
+    params: rendition.extend({ havePieces: z.number().int().min(0).max(1_000_000).optional() }),
+    result: streamManifest,
+  },
   /** One piece; servable as soon as its bytes exist, before the rest of the transcode is done. */
   piece: {
     params: rendition.extend({ index: z.number().int().min(0).max(1_000_000) }),

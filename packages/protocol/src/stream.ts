@@ -1,10 +1,16 @@
-// The public streaming contract over HTTP: a rendition's manifest and its pieces, addressed by track id and profile.
+// The public streaming contract over HTTP: a rendition's manifest (which grows while the server is still making the
+// rendition) and its pieces, addressed by track id and profile.
 import { z } from "zod";
 
 export const trackId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a track id");
 export const profileName = z.string().regex(/^[a-z0-9]{1,32}$/, "a profile name");
 
-/** What the player needs to fetch, verify and append a rendition. */
+/**
+ * What the player needs to fetch, verify and append a rendition. While `complete` is false the server is still
+ * making it: `pieceHashes` and `pieceCount` cover the pieces finished so far (a hash never changes once announced),
+ * `sizeBytes` is the bytes those pieces hold, `durationMs` is the catalog's figure, and `seekIndex` holds the
+ * clusters found in those bytes. Once complete, `sizeBytes` and `durationMs` (ffmpeg's own) are final.
+ */
 export const streamManifest = z.object({
   trackId,
   profile: profileName,
@@ -17,20 +23,41 @@ export const streamManifest = z.object({
   pieceCount: z.number().int().nonnegative(),
   /** Hex SHA-256 of every piece, in order; every byte is checked against these before use. */
   pieceHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
-  /** WebM cluster start times and byte offsets, for seeking (Opus renditions). */
+  /** WebM cluster start times (track time) and byte offsets, for seeking (Opus renditions). */
   seekIndex: z
     .array(z.object({ timeMs: z.number().nonnegative(), byteOffset: z.number().int().nonnegative() }))
     .optional(),
+  /** False while the rendition is still being made; manifests written before this field existed were complete. */
+  complete: z.boolean().default(true),
 });
 export type StreamManifest = z.infer<typeof streamManifest>;
 
-/** The manifest route's entity tag, so a client holding a manifest can revalidate it (If-None-Match → 304). */
-export const manifestEtag = (manifest: Pick<StreamManifest, "pieceHashes" | "sizeBytes">): string =>
-  `"${manifest.pieceHashes.length}-${manifest.pieceHashes[0] ?? "empty"}-${manifest.sizeBytes}"`;
+/** Query of the manifest route: with `havePieces`, a growing manifest answers as soon as it has more. */
+export const manifestQuery = z
+  .object({
+    /**
+     * The caller knows this many pieces: the answer comes as soon as more are finished or the rendition is
+     * complete (or after a bound, unchanged). Without it the answer is the complete manifest, as before growing
+     * manifests existed (old clients wait for the whole transcode).
+     */
+    havePieces: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  })
+  .strict();
+export type ManifestQuery = z.infer<typeof manifestQuery>;
+
+/**
+ * The manifest route's entity tag, so a client holding a manifest can revalidate it (If-None-Match → 304). It
+ * changes as a growing manifest gains pieces and again when it completes.
+ */
+export const manifestEtag = (
+  manifest: Pick<StreamManifest, "pieceHashes" | "sizeBytes" | "complete">,
+): string =>
+  `"${manifest.pieceHashes.length}-${manifest.pieceHashes[0] ?? "empty"}-${manifest.sizeBytes}${manifest.complete ? "" : "-growing"}"`;
 
 /** HTTP paths of the streaming endpoints (served by the access point, authorised by session). */
 export const streamPaths = {
-  manifest: (id: string, profile: string) => `/api/stream/${id}/${profile}/manifest`,
+  manifest: (id: string, profile: string, options: ManifestQuery = {}) =>
+    `/api/stream/${id}/${profile}/manifest${options.havePieces === undefined ? "" : `?havePieces=${options.havePieces}`}`,
   piece: (id: string, profile: string, index: number) => `/api/stream/${id}/${profile}/pieces/${index}`,
   file: (id: string, profile: string) => `/api/stream/${id}/${profile}/file`,
 } as const;

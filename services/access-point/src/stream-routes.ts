@@ -5,10 +5,12 @@ import { z } from "zod";
 import {
   AppError,
   manifestEtag,
+  manifestQuery,
   profileName,
   streamManifest,
   trackId,
   trackerContract,
+  type ManifestQuery,
   type StreamManifest,
 } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
@@ -23,7 +25,13 @@ export interface ReadContext {
 
 /** How the access point reads renditions; the wiring backs it with storage-service calls. */
 export interface RenditionReader {
-  manifest(trackId: string, profile: string, context: ReadContext): Promise<StreamManifest>;
+  /** The complete manifest, or with `havePieces` a long-poll on a growing one (see `manifestQuery`). */
+  manifest(
+    trackId: string,
+    profile: string,
+    context: ReadContext,
+    query?: ManifestQuery,
+  ): Promise<StreamManifest>;
   piece(trackId: string, profile: string, index: number, context: ReadContext): Promise<Uint8Array>;
   /** Bytes [start, endInclusive] of the whole rendition; at most `maxRangeChunkBytes` per call. */
   range(
@@ -95,7 +103,10 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
   app.get("/api/stream/:trackId/:profile/manifest", async (request, reply) => {
     const { identity, context } = await authorised(request);
     const { trackId: id, profile } = parseParams(renditionParams, request.params);
-    const manifest = streamManifest.parse(await reader.manifest(id, profile, context));
+    const query = manifestQuery.safeParse(request.query);
+    if (!query.success)
+      throw new AppError("VALIDATION_FAILED", "havePieces is the number of pieces the caller knows");
+    const manifest = streamManifest.parse(await reader.manifest(id, profile, context, query.data));
     await tellTracker(bus, request, {
       trackId: id,
       profile,

@@ -295,6 +295,33 @@ describe("peer signaling", () => {
     rmSync(library, { recursive: true, force: true });
   });
 
+  it("long-polls a manifest with havePieces, and refuses a query that is not a count of pieces", async () => {
+    const url = `${server.url}/api/stream/${trackId}/opus96/manifest`;
+    const headers = { authorization: `Bearer ${token}` };
+    const first = await fetch(`${url}?havePieces=0`, { headers });
+    expect(first.status).toBe(200);
+    const growing = (await first.json()) as { pieceCount: number; pieceHashes: string[]; complete: boolean };
+    expect(growing.pieceCount).toBeGreaterThan(0);
+    const complete = await fetch(url, { headers });
+    const final = (await complete.json()) as { pieceHashes: string[]; complete: boolean };
+    expect(final.complete).toBe(true);
+    expect(final.pieceHashes.slice(0, growing.pieceCount)).toEqual(growing.pieceHashes);
+    // Asking for more than a complete rendition has: the answer comes at once, unchanged.
+    const beyond = await fetch(`${url}?havePieces=1000`, { headers });
+    expect(beyond.headers.get("etag")).toBe(complete.headers.get("etag"));
+    for (const query of [
+      "havePieces=abc",
+      "havePieces=-1",
+      "havePieces=1.5",
+      "havePieces=2000000",
+      "other=1",
+    ]) {
+      const refused = await fetch(`${url}?${query}`, { headers });
+      expect(refused.status, query).toBe(400);
+      expect(((await refused.json()) as { code: string }).code).toBe("VALIDATION_FAILED");
+    }
+  });
+
   it("gives each session a pseudonym that reveals neither the user nor the session", async () => {
     const ws = await WsClient.connect(server.url, token);
     const { peerId, sessionId, user } = ws.hello!;

@@ -60,6 +60,7 @@ export async function originalManifest(
     sizeBytes: bytes.byteLength,
     pieceSizeBytes,
     ...hashPieces(bytes, pieceSizeBytes),
+    complete: true,
   };
 }
 
@@ -81,6 +82,7 @@ export function transcodedManifest(
     sizeBytes: bytes.byteLength,
     pieceSizeBytes,
     ...hashPieces(bytes, pieceSizeBytes),
+    complete: true,
     seekIndex: findClusters(bytes),
   };
 }

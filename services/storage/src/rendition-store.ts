@@ -1,5 +1,5 @@
 // The rendition cache: transcodes once per rendition (shared by concurrent callers, run when the scheduler says),
-// pieces with SHA-256s, LRU on disk.
+// pieces with SHA-256s announced as ffmpeg finishes them (a manifest that grows), LRU on disk once complete.
 import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -9,14 +9,9 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { AppError, type StreamManifest } from "@soundmesh/protocol";
 import { assertFfmpeg, durationFromStats, startTranscode, type TranscodeProfile } from "./ffmpeg";
+import { GrowingRendition } from "./growing-rendition";
 import { TranscodeScheduler, defaultSchedulerConfig, type Hold, type Requester } from "./transcode-scheduler";
-import {
-  ORIGINAL,
-  originalManifest,
-  persistRendition,
-  readRange,
-  transcodedManifest,
-} from "./rendition-files";
+import { ORIGINAL, originalManifest, persistRendition, readRange } from "./rendition-files";
 
 export interface SourceInfo {
   path: string;
@@ -34,7 +29,11 @@ export interface RenditionStoreConfig {
   profiles: Record<string, TranscodeProfile>;
   /** How long a caller waits for a transcode to reach what it needs. */
   waitTimeoutMs: number;
+  /** How long a long-poll on a growing manifest waits for more pieces before answering unchanged. */
+  longPollMs?: number;
 }
+
+export const DEFAULT_LONG_POLL_MS = 10_000;
 
 export const defaultProfiles: Record<string, TranscodeProfile> = {
   opus96: { codec: "opus", bitrateKbps: 96 },
@@ -45,8 +44,8 @@ interface Rendition {
   key: string;
   dataPath: string;
   state: "writing" | "complete";
-  /** While writing: the bytes so far (served to early readers); dropped once on disk. */
-  chunks: Buffer[];
+  /** While a transcode writes: its bytes and the pieces finished so far (served to early readers); dropped once on disk. */
+  growing?: GrowingRendition | undefined;
   bytesWritten: number;
   manifest?: StreamManifest;
   /** Recency by a counter, not the clock: two uses within one millisecond still have an order. */
@@ -91,7 +90,6 @@ export class RenditionStore {
           key: entry.name,
           dataPath: join(dir, "data"),
           state: "complete",
-          chunks: [],
           bytesWritten: manifest.sizeBytes,
           manifest,
           lastUsed: mtimeMs,
@@ -124,8 +122,34 @@ export class RenditionStore {
     };
   }
 
-  async manifest(trackId: string, profile: string, requester: Requester = LOCAL): Promise<StreamManifest> {
-    return this.use(trackId, profile, requester, (rendition) => this.complete(rendition));
+  /**
+   * Without `havePieces`, the complete manifest (waiting, bounded, for a transcode to end). With it, a long-poll:
+   * the manifest as soon as it has more than `havePieces` pieces or is complete, else after the long-poll bound as
+   * it is. While a transcode runs, that manifest is growing: the pieces finished so far, each with its final hash.
+   */
+  async manifest(
+    trackId: string,
+    profile: string,
+    requester: Requester = LOCAL,
+    havePieces?: number,
+  ): Promise<StreamManifest> {
+    return this.use(trackId, profile, requester, async (rendition) => {
+      if (havePieces === undefined) return this.complete(rendition);
+      const now = () => rendition.manifest ?? rendition.growing?.manifest();
+      const known = () => (rendition.state === "complete" ? Infinity : (rendition.growing?.pieceCount ?? 0));
+      if (known() <= havePieces) {
+        const bound = new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.config.longPollMs ?? DEFAULT_LONG_POLL_MS);
+          void rendition.done.finally(() => clearTimeout(timer)).catch(() => undefined);
+        });
+        await Promise.race([this.waitFor(rendition, () => known() > havePieces), bound]);
+      }
+      rendition.lastUsed = ++this.uses;
+      const manifest = now();
+      if (manifest) return manifest;
+      // An original is described at once; only a failed one has nothing, and waitFor threw its error above.
+      return this.complete(rendition);
+    });
   }
 
   /** Makes the rendition for transcode-ahead: waits as long as it takes, since listeners go first. */
@@ -143,10 +167,12 @@ export class RenditionStore {
     return this.use(trackId, profile, requester, async (rendition) => {
       const size = this.config.pieceSizeBytes;
       const start = index * size;
-      await this.waitFor(
-        rendition,
-        () => rendition.state === "complete" || rendition.bytesWritten >= start + size,
-      );
+      // A piece is servable once finished: its hash is announced at the same moment.
+      const finished = () =>
+        rendition.state === "complete" ||
+        rendition.bytesWritten >= start + size ||
+        rendition.growing?.isFinished === true;
+      await this.waitFor(rendition, finished);
       const total = rendition.state === "complete" ? rendition.manifest!.sizeBytes : rendition.bytesWritten;
       if (start >= total) throw new AppError("NOT_FOUND", `No piece ${index} in this rendition`);
       const bytes = await this.read(rendition, start, Math.min(total, start + size) - 1);
@@ -232,7 +258,6 @@ export class RenditionStore {
       key,
       dataPath: source.path,
       state: "writing",
-      chunks: [],
       bytesWritten: 0,
       lastUsed: ++this.uses,
       readers: 0,
@@ -263,7 +288,18 @@ export class RenditionStore {
       key,
       dataPath: join(this.config.cacheDir, key, "data"),
       state: "writing",
-      chunks: [],
+      growing: new GrowingRendition(
+        {
+          trackId,
+          profile,
+          mimeType: 'audio/webm; codecs="opus"',
+          codec: "opus",
+          bitrateKbps: settings.bitrateKbps,
+          catalogDurationMs: source.durationMs ?? 0,
+          pieceSizeBytes: this.config.pieceSizeBytes,
+        },
+        ((source.durationMs ?? 0) * settings.bitrateKbps) / 8,
+      ),
       bytesWritten: 0,
       lastUsed: ++this.uses,
       readers: 0,
@@ -313,9 +349,10 @@ export class RenditionStore {
     child.stderr.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-8_000);
     });
+    const growing = rendition.growing!;
     child.stdout.on("data", (chunk: Buffer) => {
-      rendition.chunks.push(chunk);
-      rendition.bytesWritten += chunk.byteLength;
+      growing.append(chunk);
+      rendition.bytesWritten = growing.bytesWritten;
       this.notify(rendition);
     });
     child.once("error", (error) =>
@@ -327,15 +364,15 @@ export class RenditionStore {
         settle.reject(new AppError("UNPLAYABLE", "The track cannot be decoded"));
         return;
       }
-      const bytes = Buffer.concat(rendition.chunks);
-      rendition.manifest = transcodedManifest(trackId, profile, settings, bytes, {
-        durationMs: durationFromStats(stderr) ?? source.durationMs ?? 0,
-        pieceSizeBytes: this.config.pieceSizeBytes,
-      });
-      persistRendition(join(this.config.cacheDir, rendition.key), bytes, rendition.manifest).then(
+      // The last piece is announced now; the complete manifest is only published once it is on disk.
+      growing.finish(durationFromStats(stderr) ?? source.durationMs ?? 0);
+      const bytes = growing.bytes();
+      const manifest = growing.manifest();
+      persistRendition(join(this.config.cacheDir, rendition.key), bytes, manifest).then(
         async () => {
+          rendition.manifest = manifest;
           rendition.state = "complete";
-          rendition.chunks = [];
+          rendition.growing = undefined;
           this.notify(rendition);
           await this.evict().catch((error: unknown) =>
             this.logger.warn({ err: error }, "the rendition cache could not be trimmed"),
@@ -353,8 +390,8 @@ export class RenditionStore {
     rendition.readers += 1;
     rendition.lastUsed = ++this.uses;
     try {
-      if (rendition.state === "writing")
-        return Buffer.concat(rendition.chunks).subarray(start, endInclusive + 1);
+      if (rendition.state === "writing" && rendition.growing)
+        return Uint8Array.from(rendition.growing.view(start, endInclusive + 1));
       return await readRange(rendition.dataPath, start, endInclusive);
     } finally {
       rendition.readers -= 1;

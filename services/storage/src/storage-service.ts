@@ -19,6 +19,7 @@ import {
   type RenditionStoreConfig,
   type ResolveSource,
   type SourceInfo,
+  DEFAULT_LONG_POLL_MS,
 } from "./rendition-store";
 import {
   TranscodeScheduler,
@@ -101,6 +102,7 @@ export function createStorageService({
       ffmpegPath: config.ffmpegPath ?? "ffmpeg",
       profiles: config.profiles ?? defaultProfiles,
       waitTimeoutMs: config.waitTimeoutMs ?? 60_000,
+      longPollMs: config.longPollMs ?? DEFAULT_LONG_POLL_MS,
     },
     cachedSources(resolveSource, config.sourceCacheMs ?? 2_000, clock ? () => clock.now() : Date.now),
     logger,
@@ -182,7 +184,8 @@ export function createStorageService({
   };
 
   const handlers: HandlersOf<StorageContract> = {
-    manifest: ({ trackId, profile }, ctx) => store.manifest(trackId, profile, listenerOf(ctx)),
+    manifest: ({ trackId, profile, havePieces }, ctx) =>
+      store.manifest(trackId, profile, listenerOf(ctx), havePieces),
     piece: ({ trackId, profile, index }, ctx) => store.piece(trackId, profile, index, listenerOf(ctx)),
     range: async ({ trackId, profile, start, endInclusive }, ctx) => ({
       bytes: await store.range(trackId, profile, start, endInclusive, listenerOf(ctx)),

@@ -20,14 +20,31 @@ export interface ClusterPoint {
   byteOffset: number;
 }
 
+/** Bytes after a cluster's first byte that finding it may read: ID, size, Timecode ID, its size and value. */
+export const CLUSTER_HEADER_BYTES = 4 + 8 + 1 + 1 + 8;
+
 /**
  * Scans for Cluster elements whose first child is a Timecode: a false match inside audio data would also need
  * a valid size and a Timecode element right after it, and times must rise, so stray matches are dropped.
  * ffmpeg's WebM muxer uses a 1 ms timecode scale, so timecodes are milliseconds.
  */
 export function findClusters(bytes: Uint8Array): ClusterPoint[] {
-  const points: ClusterPoint[] = [];
-  for (let i = 0; i + 8 < bytes.length; i++) {
+  return scanClusters(bytes, 0, bytes.length, []);
+}
+
+/**
+ * Scans positions [from, to) of `bytes`, adding what it finds to `points` (which holds what was found before
+ * `from`). A rendition still being written is scanned in steps, each up to CLUSTER_HEADER_BYTES before its end:
+ * every position is then judged on the same bytes as a scan of the finished rendition would, so the steps
+ * together find exactly what one scan of the whole finds.
+ */
+export function scanClusters(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  points: ClusterPoint[],
+): ClusterPoint[] {
+  for (let i = from; i < to && i + 8 < bytes.length; i++) {
     if (
       bytes[i] !== CLUSTER_ID[0] ||
       bytes[i + 1] !== CLUSTER_ID[1] ||

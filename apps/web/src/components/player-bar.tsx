@@ -47,11 +47,16 @@ export function PlayerBar({ audio }: { audio: AudioController }) {
             <Icon name="prev" />
           </button>
           <button
-            aria-label={state.playing ? "Pause" : "Play"}
-            className="play"
+            aria-label={state.loading ? "Loading" : state.playing ? "Pause" : "Play"}
+            aria-busy={state.loading || undefined}
+            className={state.loading ? "play loading" : "play"}
             onClick={() => audio.toggle()}
           >
-            <Icon name={state.playing ? "pause" : "play"} />
+            {state.loading ? (
+              <span className="spinner" aria-hidden="true" />
+            ) : (
+              <Icon name={state.playing ? "pause" : "play"} />
+            )}
           </button>
           <button aria-label="Next" onClick={() => void audio.next(1)}>
             <Icon name="next" />
