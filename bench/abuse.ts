@@ -1,6 +1,8 @@
 // Abuse benchmark: one signed-in user floods the server in one way at a time while another user browses,
 // searches and opens a playlist; prints the other user's latency, what the flood got through, and server memory.
-// The server runs with its default limits: this measures the defences, not the server without them.
+// The server runs with its default limits: this measures the defences, not the server without them. The other
+// user runs in a process of its own (bench/abuse-victim.ts), so the flooder's client work cannot delay it.
+import { spawn } from "node:child_process";
 import { readFileSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,7 +68,9 @@ try {
     (s) => s.added === TRACKS && !s.running,
     120_000,
   );
-  for (const name of ["victim", "flooder"])
+  // A flooder of its own for each phase: a socket cut off for flooding keeps its user out for a while, which would
+  // spare the next phase's server the next flood.
+  for (const name of ["victim", ...Array.from({ length: 8 }, (_, n) => `flooder${n}`)])
     await admin.request("user.createUser", { name, password, role: "user" });
   await admin.close();
 
@@ -89,37 +93,51 @@ try {
 
   /**
    * The other user, as a person clicking through the player does: 20 requests a second (within the per-user
-   * limit), round-robin over browse, search and a playlist; a late answer delays the next request.
+   * limit), round-robin over browse, search and a playlist, from a process of its own (bench/abuse-victim.ts).
    */
-  const victimLoop = (stop: { done: boolean }) => {
-    const samples: number[] = [];
-    const errors = new Map<string, number>();
-    const calls: Array<[string, unknown]> = [
-      ["catalog.album", { albumId: albums[0]!.id }],
-      ["search.query", { q: "trac" }],
-      ["playlist.get", { playlistId: playlist.id }],
-      ["catalog.artists", { limit: 50 }],
-    ];
-    const run = (async () => {
-      const firstMs = performance.now();
-      for (let i = 0; !stop.done; i++) {
-        const dueMs = firstMs + i * victimIntervalMs;
-        if (dueMs > performance.now())
-          await new Promise((resolve) => setTimeout(resolve, dueMs - performance.now()));
-        const started = performance.now();
-        try {
-          await victim.request(...calls[i % calls.length]!);
-        } catch (error) {
-          const code = `${calls[i % calls.length]![0]}: ${(error as { code?: string }).code ?? String(error)}`;
-          errors.set(code, (errors.get(code) ?? 0) + 1);
-        }
-        samples.push(performance.now() - started);
-      }
-    })();
-    return { samples, errors, run };
+  const victimCalls: Array<[string, unknown]> = [
+    ["catalog.album", { albumId: albums[0]!.id }],
+    ["search.query", { q: "trac" }],
+    ["playlist.get", { playlistId: playlist.id }],
+    ["catalog.artists", { limit: 50 }],
+  ];
+  const victimLoop = () => {
+    const args = JSON.stringify({
+      url: server.url,
+      token: victimToken,
+      calls: victimCalls,
+      durationMs: phaseMs,
+      intervalMs: victimIntervalMs,
+    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "abuse-victim.ts"), args],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    let output = "";
+    let onReady: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (onReady = resolve));
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+      if (output.startsWith("ready\n")) onReady();
+    });
+    const done = new Promise<{ samples: number[]; errors: Map<string, number> }>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("exit", (code) => {
+        if (code !== 0) return reject(new Error(`the victim process exited with ${code}`));
+        const { samples, errors } = JSON.parse(output.slice("ready\n".length)) as {
+          samples: number[];
+          errors: Record<string, number>;
+        };
+        resolve({ samples, errors: new Map(Object.entries(errors)) });
+      });
+    });
+    return { ready: Promise.race([ready, done.then(() => undefined)]), done };
   };
 
-  const flooderToken = await login(server.url, "flooder", password);
+  let flooderToken = "";
   const wsUrl = `${server.url.replace(/^http/, "ws")}/ws`;
 
   /** Opens up to `count` raw sockets for the flooder; counts refused upgrades. */
@@ -289,15 +307,20 @@ try {
     ["16 MiB frames from 40 sockets", largeFrameFlood],
   ];
 
-  for (const [name, flood] of phases) {
+  // Signed in before any flood: the random-token flood spends this address's budget for sign-ins.
+  const flooderTokens: string[] = [];
+  for (const phase of phases.keys()) flooderTokens.push(await login(server.url, `flooder${phase}`, password));
+  for (const [phase, [name, flood]] of phases.entries()) {
+    flooderToken = flooderTokens[phase]!;
     const stop = { done: false };
     const rssBefore = rssMiB(pid);
-    const measured = victimLoop(stop);
+    const victimRun = victimLoop();
+    await victimRun.ready;
     const timer = setTimeout(() => (stop.done = true), phaseMs);
     const outcome = flood ? await flood(stop) : undefined;
     while (!stop.done) await new Promise((resolve) => setTimeout(resolve, 50));
     clearTimeout(timer);
-    await measured.run;
+    const measured = await victimRun.done;
     const stats = summarize(measured.samples);
     rows.push({
       flood: name,

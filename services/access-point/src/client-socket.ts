@@ -16,7 +16,7 @@ import type { ServiceBus } from "@soundmesh/bus";
 import type { Identity } from "./auth";
 import type { ExposedMethod } from "./method-table";
 import type { PushHub, PushTarget } from "./push-hub";
-import type { SocketLimits } from "./socket-limits";
+import { REFUSALS_BEFORE_CLOSE, type SocketLimits } from "./socket-limits";
 
 export interface ClientSocketDeps {
   bus: ServiceBus;
@@ -52,6 +52,9 @@ function answerIdOf(frame: ClientFrame): RequestId | null {
 export class ClientSocket implements PushTarget {
   private readonly inFlight = new Set<Promise<void>>();
   private inFlightBytes = 0;
+
+  /** Frames refused for the user's budget since this socket's last admitted frame. */
+  private refusedInARow = 0;
 
   constructor(
     private readonly socket: WebSocket,
@@ -108,6 +111,8 @@ export class ClientSocket implements PushTarget {
 
   private receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     // Frames over MAX_FRAME_BYTES never get here: ws refuses them at their header and closes with 1009.
+    // Frames still arriving on a socket being closed (already received before the close) are not read.
+    if (this.socket.readyState !== this.socket.OPEN) return;
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
     if (isBinary) return this.refuseBadFrame(null, new AppError("BAD_FRAME", "Frames are JSON text"));
     let json: unknown;
@@ -132,8 +137,10 @@ export class ClientSocket implements PushTarget {
     const frame = parsed.data;
     if (!this.deps.limits.tryFrame(this.identity.user.id, frame.t)) {
       if (frame.t === "req") this.deps.onRequest?.(frame.method, "RATE_LIMITED", 0);
-      return this.fail(answerIdOf(frame), new AppError("RATE_LIMITED"));
+      this.fail(answerIdOf(frame), new AppError("RATE_LIMITED"));
+      return this.refusedOverBudget();
     }
+    this.refusedInARow = 0;
     const sizeBytes = bytes.byteLength;
     if (!this.deps.limits.admitBytes(this.inFlightBytes, sizeBytes)) {
       if (frame.t === "req") this.deps.onRequest?.(frame.method, "RATE_LIMITED", 0);
@@ -157,10 +164,25 @@ export class ClientSocket implements PushTarget {
 
   /** A frame that is not one of the protocol's costs like a request: past the budget it is answered RATE_LIMITED. */
   private refuseBadFrame(id: RequestId | null, error: AppError): void {
-    this.fail(
-      id,
-      this.deps.limits.tryFrame(this.identity.user.id, "bad") ? error : new AppError("RATE_LIMITED"),
-    );
+    if (this.deps.limits.tryFrame(this.identity.user.id, "bad")) {
+      this.refusedInARow = 0;
+      return this.fail(id, error);
+    }
+    this.fail(id, new AppError("RATE_LIMITED"));
+    this.refusedOverBudget();
+  }
+
+  /**
+   * Counts a frame refused for the user's budget; a socket that keeps sending after REFUSALS_BEFORE_CLOSE refusals
+   * in a row is closed with 4029 and its user may not reconnect for a while: refusing a flood frame by frame would
+   * cost the server as much as serving it.
+   */
+  private refusedOverBudget(): void {
+    this.refusedInARow += 1;
+    if (this.refusedInARow < REFUSALS_BEFORE_CLOSE) return;
+    this.deps.limits.coolDown(this.identity.user.id);
+    this.deps.logger.info({ userId: this.identity.user.id }, "socket closed for sending past its budget");
+    this.socket.close(4029, "Too many frames past the budget");
   }
 
   private async handle(frame: ClientFrame): Promise<void> {

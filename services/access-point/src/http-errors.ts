@@ -22,7 +22,12 @@ export function installErrorHandler(
   fallback?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined,
 ): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    if (error instanceof AppError) return sendProblem(reply, error);
+    if (error instanceof AppError) {
+      // A refusal that knows when to come back says so, as HTTP clients read it.
+      const retryAfter = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+      if (typeof retryAfter === "number") reply.header("retry-after", String(retryAfter));
+      return sendProblem(reply, error);
+    }
     if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE")
       return sendProblem(reply, new AppError("FRAME_TOO_LARGE", "The body is too large"));
     if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {

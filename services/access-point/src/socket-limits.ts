@@ -23,24 +23,56 @@ const FRAME_COST: Record<ClientFrame["t"] | "bad", number> = {
   bad: 1,
 };
 
+/**
+ * A socket whose frames are refused this many times in a row is closed (4029): answering a flood frame by frame
+ * costs the server as much as serving it, so a client that does not slow down when told is cut off instead.
+ */
+export const REFUSALS_BEFORE_CLOSE = 100;
+/** After such a close the user may open no socket for this long (429 with Retry-After). */
+export const FLOOD_COOL_DOWN_MS = 10_000;
+
 export class SocketLimits {
   private readonly socketsByUser = new Map<string, number>();
+  /** Users cut off for flooding, with when they may connect again. */
+  private readonly coolingUntilMs = new Map<string, number>();
   private openSockets = 0;
   private inFlightBytes = 0;
   private readonly frames: KeyedBuckets;
 
   constructor(
     private readonly config: SocketLimitsConfig,
-    nowMs: () => number,
+    private readonly nowMs: () => number,
   ) {
     this.frames = new KeyedBuckets(config.userRateLimit, nowMs);
   }
 
+  /** Refuses the user's new sockets for FLOOD_COOL_DOWN_MS (one of theirs was closed for flooding). */
+  coolDown(userId: string): void {
+    const nowMs = this.nowMs();
+    // Bounded: expired entries go whenever the map grows large.
+    if (this.coolingUntilMs.size >= 10_000)
+      for (const [key, untilMs] of this.coolingUntilMs) if (untilMs <= nowMs) this.coolingUntilMs.delete(key);
+    this.coolingUntilMs.set(userId, nowMs + FLOOD_COOL_DOWN_MS);
+  }
+
   /**
    * Holds a place for one more socket of this user and returns what gives it back (once, however often it is
-   * called); throws RATE_LIMITED when the user or the server has as many as allowed.
+   * called); throws RATE_LIMITED when the user or the server has as many as allowed, or the user is cooling down after a flood.
    */
   reserveSocket(userId: string): () => void {
+    const coolingUntilMs = this.coolingUntilMs.get(userId);
+    if (coolingUntilMs !== undefined) {
+      const waitMs = coolingUntilMs - this.nowMs();
+      if (waitMs > 0) {
+        const retryAfterSeconds = Math.ceil(waitMs / 1000);
+        throw new AppError(
+          "RATE_LIMITED",
+          `A connection of yours was closed for sending past its budget; connect again in ${retryAfterSeconds} s`,
+          { details: { retryAfterSeconds } },
+        );
+      }
+      this.coolingUntilMs.delete(userId);
+    }
     const mine = this.socketsByUser.get(userId) ?? 0;
     if (mine >= this.config.maxSocketsPerUser) {
       throw new AppError(

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServerFrame } from "@soundmesh/protocol";
 import type { FrameError } from "@soundmesh/test-kit";
 import { WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
+import { FLOOD_COOL_DOWN_MS, REFUSALS_BEFORE_CLOSE, SocketLimits } from "../src/socket-limits";
 import { handshake } from "./handshake";
 
 /** 40 frames at once and next to no refill (one token every 100 s): counts are exact however slow the machine. */
@@ -68,17 +69,22 @@ describe("per-user frame budget", () => {
     // The listener is served while the flood arrives; none of its requests is refused or times out.
     for (let i = 0; i < 5; i++)
       await expect(listener.request("playlist.get", { playlistId: playlist.id })).resolves.toBeDefined();
-    const answers = (ws: WsClient) =>
-      ws.frames.filter(
-        (frame) => (frame.t === "err" || frame.t === "res") && String(frame.id).startsWith("sub:"),
-      );
+    // A socket that keeps sending after REFUSALS_BEFORE_CLOSE refusals in a row is cut off (4029), and nothing it
+    // sent past that is read: the flood costs the server a few hundred answers, not 2,000.
     await expect
-      .poll(() => flooders.reduce((sum, ws) => sum + answers(ws).length, 0), { timeout: 20_000 })
-      .toBe(2_000);
-    const refused = flooders.reduce((sum, ws) => sum + answers(ws).filter(isRateLimited).length, 0);
-    expect(refused).toBeGreaterThanOrEqual(2_000 - budget.burst);
+      .poll(() => flooders.map((ws) => ws.closeCode), { timeout: 20_000 })
+      .toEqual([4029, 4029, 4029, 4029]);
+    const refused = flooders.reduce((sum, ws) => sum + ws.frames.filter(isRateLimited).length, 0);
+    expect(refused).toBe(4 * REFUSALS_BEFORE_CLOSE);
     expect(accessCalls() - before).toBeLessThanOrEqual(budget.burst);
-    await Promise.all([listener, ...flooders].map((ws) => ws.close()));
+    // The flooder may not come back at once, whoever else is served meanwhile.
+    const again = await handshake(server.url, tokens.flooder!);
+    expect(again).toMatchObject({ status: 429, body: { code: "RATE_LIMITED" } });
+    expect(
+      (again.body as { details: { retryAfterSeconds: number } }).details.retryAfterSeconds,
+    ).toBeGreaterThan(0);
+    await expect(listener.request("playlist.get", { playlistId: playlist.id })).resolves.toBeDefined();
+    await listener.close();
   });
 
   it("charges every frame kind: unsub, signal, ping and malformed frames spend the budget requests need", async () => {
@@ -144,5 +150,30 @@ describe("open sockets", () => {
       .poll(() => server.registry.getSingleMetricAsString("soundmesh_ws_connections"), { timeout: 5_000 })
       .toMatch(/soundmesh_ws_connections 16$/m);
     await Promise.all([...mine, other].map((ws) => ws.close()));
+  });
+});
+
+describe("cool-down after a flood", () => {
+  it("refuses the user's sockets for FLOOD_COOL_DOWN_MS, then takes them again; other users are not affected", () => {
+    let nowMs = 1_000_000;
+    const limits = new SocketLimits(
+      {
+        userRateLimit: { ratePerSecond: 1, burst: 1 },
+        maxSocketsPerUser: 4,
+        maxSockets: 10,
+        inFlightBytesPerSocket: 1024 * 1024,
+        inFlightBytesTotal: 4 * 1024 * 1024,
+      },
+      () => nowMs,
+    );
+    limits.coolDown("flooder");
+    expect(() => limits.reserveSocket("flooder")).toThrow(
+      expect.objectContaining({ code: "RATE_LIMITED", details: { retryAfterSeconds: 10 } }),
+    );
+    expect(() => limits.reserveSocket("other")).not.toThrow();
+    nowMs += FLOOD_COOL_DOWN_MS - 1;
+    expect(() => limits.reserveSocket("flooder")).toThrow(expect.objectContaining({ code: "RATE_LIMITED" }));
+    nowMs += 1;
+    expect(() => limits.reserveSocket("flooder")).not.toThrow();
   });
 });
