@@ -59,7 +59,7 @@ interface Rendition {
 
 /** Who asks when a caller names no one: tests and tools calling the store directly. */
 const LOCAL: Requester = { userId: "local" };
-const noHold: Hold = { release: () => undefined };
+const noHold: Hold = { release: () => undefined, mayAnswerEarly: () => () => false };
 
 export class RenditionStore {
   private readonly renditions = new Map<string, Rendition>();
@@ -133,16 +133,23 @@ export class RenditionStore {
     requester: Requester = LOCAL,
     havePieces?: number,
   ): Promise<StreamManifest> {
-    return this.use(trackId, profile, requester, async (rendition) => {
+    return this.use(trackId, profile, requester, async (rendition, hold) => {
       if (havePieces === undefined) return this.complete(rendition);
       const now = () => rendition.manifest ?? rendition.growing?.manifest();
       const known = () => (rendition.state === "complete" ? Infinity : (rendition.growing?.pieceCount ?? 0));
       if (known() <= havePieces) {
+        let undo = () => false;
         const bound = new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.config.longPollMs ?? DEFAULT_LONG_POLL_MS);
           void rendition.done.finally(() => clearTimeout(timer)).catch(() => undefined);
+          // The same user clicked another track: answered now, unchanged (a client still following asks again).
+          undo = hold.mayAnswerEarly(() => (clearTimeout(timer), resolve()));
         });
-        await Promise.race([this.waitFor(rendition, () => known() > havePieces), bound]);
+        try {
+          await Promise.race([this.waitFor(rendition, () => known() > havePieces), bound]);
+        } finally {
+          undo();
+        }
       }
       rendition.lastUsed = ++this.uses;
       const manifest = now();
@@ -204,11 +211,11 @@ export class RenditionStore {
     trackId: string,
     profile: string,
     requester: Requester,
-    work: (rendition: Rendition) => Promise<T>,
+    work: (rendition: Rendition, hold: Hold) => Promise<T>,
   ): Promise<T> {
     const { rendition, hold } = await this.ensure(trackId, profile, requester);
     try {
-      return await work(rendition);
+      return await work(rendition, hold);
     } finally {
       hold.release();
     }
