@@ -100,23 +100,34 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
     return { identity, context };
   };
 
+  /**
+   * Manifests as answered, by the reader's object: storage holds one object per complete manifest (and per state of
+   * a growing one), so a cached manifest is checked and serialised once, not on every request.
+   */
+  const answers = new WeakMap<StreamManifest, { json: string; etag: string }>();
+  const answerOf = (held: StreamManifest) => {
+    let answer = answers.get(held);
+    if (!answer) {
+      const manifest = streamManifest.parse(held);
+      answer = { json: JSON.stringify(manifest), etag: manifestEtag(manifest) };
+      answers.set(held, answer);
+    }
+    return answer;
+  };
+  const told = new ToldTracker();
+
   app.get("/api/stream/:trackId/:profile/manifest", async (request, reply) => {
     const { identity, context } = await authorised(request);
     const { trackId: id, profile } = parseParams(renditionParams, request.params);
     const query = manifestQuery.safeParse(request.query);
     if (!query.success)
       throw new AppError("VALIDATION_FAILED", "havePieces is the number of pieces the caller knows");
-    const manifest = streamManifest.parse(await reader.manifest(id, profile, context, query.data));
-    await tellTracker(bus, request, {
-      trackId: id,
-      profile,
-      userId: identity.user.id,
-      sessionId: identity.sessionId,
-    });
-    const etag = manifestEtag(manifest);
+    const { json, etag } = answerOf(await reader.manifest(id, profile, context, query.data));
+    const fetched = { trackId: id, profile, userId: identity.user.id, sessionId: identity.sessionId };
+    if (told.isDue(fetched) && (await tellTracker(bus, request, fetched))) told.mark(fetched);
     void reply.header("etag", etag).header("cache-control", "private, no-cache");
     if (request.headers["if-none-match"] === etag) return reply.status(304).send();
-    return manifest;
+    return reply.type("application/json; charset=utf-8").send(json);
   });
 
   app.get("/api/stream/:trackId/:profile/pieces/:index", async (request, reply) => {
@@ -163,21 +174,46 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
 }
 
 /**
+ * Which sessions the tracker was told of lately, per rendition: a player asks for a manifest many times while it
+ * grows and on every replay, and telling the tracker once a minute keeps its record (and its recency) as fresh.
+ */
+type Fetched = { trackId: string; profile: string; userId: string; sessionId: string };
+const keyOf = ({ trackId, profile, sessionId }: Fetched) => `${sessionId} ${trackId} ${profile}`;
+
+class ToldTracker {
+  private readonly until = new Map<string, number>();
+
+  constructor(
+    private readonly everyMs = 60_000,
+    private readonly max = 10_000,
+  ) {}
+
+  isDue(fetched: Fetched): boolean {
+    return (this.until.get(keyOf(fetched)) ?? 0) <= performance.now();
+  }
+
+  mark(fetched: Fetched): void {
+    const key = keyOf(fetched);
+    this.until.delete(key);
+    if (this.until.size >= this.max) this.until.delete(this.until.keys().next().value as string);
+    this.until.set(key, performance.now() + this.everyMs);
+  }
+}
+
+/**
  * The session fetched (or revalidated) the manifest of a rendition that exists: its peers may now announce holding it.
  * Told before the answer, so an announce right after it is accepted; without a tracker, P2P is off, audio is not.
  */
-async function tellTracker(
-  bus: ServiceBus,
-  request: FastifyRequest,
-  fetched: { trackId: string; profile: string; userId: string; sessionId: string },
-): Promise<void> {
+async function tellTracker(bus: ServiceBus, request: FastifyRequest, fetched: Fetched): Promise<boolean> {
   try {
     await bus.request(trackerContract, "renditionFetched", fetched, {
       traceId: request.id,
       timeoutMs: 2_000,
     });
+    return true;
   } catch (error) {
     request.log.debug({ err: error }, "tracker not told of a fetched rendition");
+    return false;
   }
 }
 

@@ -11,7 +11,7 @@ import { AppError, type StreamManifest } from "@soundmesh/protocol";
 import { assertFfmpeg, durationFromStats, startTranscode, type TranscodeProfile } from "./ffmpeg";
 import { GrowingRendition } from "./growing-rendition";
 import { TranscodeScheduler, defaultSchedulerConfig, type Hold, type Requester } from "./transcode-scheduler";
-import { ORIGINAL, originalManifest, persistRendition, readRange } from "./rendition-files";
+import { ORIGINAL, OpenFiles, originalManifest, persistRendition } from "./rendition-files";
 
 export interface SourceInfo {
   path: string;
@@ -63,6 +63,7 @@ const noHold: Hold = { release: () => undefined, mayAnswerEarly: () => () => fal
 
 export class RenditionStore {
   private readonly renditions = new Map<string, Rendition>();
+  private readonly files = new OpenFiles();
   private transcodesStarted = 0;
   private evictions = 0;
   private uses = 0;
@@ -106,6 +107,11 @@ export class RenditionStore {
     const loaded = [...this.renditions.values()].sort((a, b) => a.lastUsed - b.lastUsed);
     for (const rendition of loaded) rendition.lastUsed = ++this.uses;
     await this.evict();
+  }
+
+  /** Closes the files kept open for reading. */
+  close(): void {
+    this.files.closeAll();
   }
 
   stats() {
@@ -399,7 +405,7 @@ export class RenditionStore {
     try {
       if (rendition.state === "writing" && rendition.growing)
         return Uint8Array.from(rendition.growing.view(start, endInclusive + 1));
-      return await readRange(rendition.dataPath, start, endInclusive);
+      return await this.files.read(rendition.key, rendition.dataPath, start, endInclusive);
     } finally {
       rendition.readers -= 1;
     }
@@ -456,6 +462,7 @@ export class RenditionStore {
       if (total <= this.config.capBytes) break;
       if (rendition.readers > 0) continue;
       this.renditions.delete(rendition.key);
+      this.files.forget(rendition.key);
       total -= rendition.bytesWritten;
       this.evictions += 1;
       await rm(join(this.config.cacheDir, rendition.key), { recursive: true, force: true });

@@ -227,6 +227,7 @@ export function createStorageService({
       pending.clear();
       await subscription?.unsubscribe();
       scheduler.close();
+      store.close();
     },
   };
 }
