@@ -89,10 +89,10 @@ export async function startLibraryServices(
 export function localStorageReader(storage: StorageService): RenditionReader {
   const { store } = storage;
   return {
-    manifest: (trackId, profile, { userId }, query) =>
-      store.manifest(trackId, profile, { userId }, query?.havePieces),
-    piece: async (trackId, profile, index, { userId }) =>
-      (await store.piece(trackId, profile, index, { userId })).bytes,
+    manifest: (trackId, profile, { userId }, query, fromMs) =>
+      store.manifest(trackId, profile, { userId }, query?.havePieces, fromMs),
+    piece: async (trackId, profile, index, { userId }, fromMs) =>
+      (await store.piece(trackId, profile, index, { userId }, fromMs)).bytes,
     range: (trackId, profile, start, endInclusive, { userId }) =>
       store.range(trackId, profile, start, endInclusive, { userId }),
   };

@@ -6,6 +6,7 @@ import {
   AppError,
   manifestEtag,
   manifestQuery,
+  offsetParam,
   profileName,
   streamManifest,
   trackId,
@@ -25,14 +26,24 @@ export interface ReadContext {
 
 /** How the access point reads renditions; the wiring backs it with storage-service calls. */
 export interface RenditionReader {
-  /** The complete manifest, or with `havePieces` a long-poll on a growing one (see `manifestQuery`). */
+  /**
+   * The complete manifest, or with `havePieces` a long-poll on a growing one (see `manifestQuery`); with `fromMs`,
+   * the offset rendition's.
+   */
   manifest(
     trackId: string,
     profile: string,
     context: ReadContext,
     query?: ManifestQuery,
+    fromMs?: number,
   ): Promise<StreamManifest>;
-  piece(trackId: string, profile: string, index: number, context: ReadContext): Promise<Uint8Array>;
+  piece(
+    trackId: string,
+    profile: string,
+    index: number,
+    context: ReadContext,
+    fromMs?: number,
+  ): Promise<Uint8Array>;
   /** Bytes [start, endInclusive] of the whole rendition; at most `maxRangeChunkBytes` per call. */
   range(
     trackId: string,
@@ -59,6 +70,8 @@ const pieceIndex = z
   .transform(Number)
   .pipe(z.number().int().max(1_000_000));
 const pieceParams = renditionParams.extend({ index: pieceIndex });
+const offsetRenditionParams = renditionParams.extend({ fromMs: offsetParam });
+const offsetPieceParams = pieceParams.extend({ fromMs: offsetParam });
 
 function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
   const parsed = schema.safeParse(params);
@@ -130,15 +143,38 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
     return reply.type("application/json; charset=utf-8").send(json);
   });
 
-  app.get("/api/stream/:trackId/:profile/pieces/:index", async (request, reply) => {
+  // An offset rendition (a seek past what the transcode has reached): addressed apart, so its pieces can never be
+  // taken for the rendition's own; peers never hold it, so the tracker is not told.
+  app.get("/api/stream/:trackId/:profile/from/:fromMs/manifest", async (request, reply) => {
     const { context } = await authorised(request);
-    const { trackId: id, profile, index } = parseParams(pieceParams, request.params);
-    const bytes = await reader.piece(id, profile, index, context);
-    // A piece never changes for a given manifest: the client verifies it against the manifest's hash anyway.
+    const { trackId: id, profile, fromMs } = parseParams(offsetRenditionParams, request.params);
+    const query = manifestQuery.safeParse(request.query);
+    if (!query.success)
+      throw new AppError("VALIDATION_FAILED", "havePieces is the number of pieces the caller knows");
+    const { json } = answerOf(await reader.manifest(id, profile, context, query.data, fromMs));
     return reply
+      .header("cache-control", "private, no-cache")
+      .type("application/json; charset=utf-8")
+      .send(json);
+  });
+
+  const sendPiece = (reply: FastifyReply, bytes: Uint8Array) =>
+    // A piece never changes for a given manifest: the client verifies it against the manifest's hash anyway.
+    reply
       .header("content-type", "application/octet-stream")
       .header("cache-control", "private, max-age=86400")
       .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+
+  app.get("/api/stream/:trackId/:profile/pieces/:index", async (request, reply) => {
+    const { context } = await authorised(request);
+    const { trackId: id, profile, index } = parseParams(pieceParams, request.params);
+    return sendPiece(reply, await reader.piece(id, profile, index, context));
+  });
+
+  app.get("/api/stream/:trackId/:profile/from/:fromMs/pieces/:index", async (request, reply) => {
+    const { context } = await authorised(request);
+    const { trackId: id, profile, index, fromMs } = parseParams(offsetPieceParams, request.params);
+    return sendPiece(reply, await reader.piece(id, profile, index, context, fromMs));
   });
 
   app.get("/api/stream/:trackId/:profile/file", async (request, reply) => {

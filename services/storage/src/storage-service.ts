@@ -184,9 +184,10 @@ export function createStorageService({
   };
 
   const handlers: HandlersOf<StorageContract> = {
-    manifest: ({ trackId, profile, havePieces }, ctx) =>
-      store.manifest(trackId, profile, listenerOf(ctx), havePieces),
-    piece: ({ trackId, profile, index }, ctx) => store.piece(trackId, profile, index, listenerOf(ctx)),
+    manifest: ({ trackId, profile, havePieces, fromMs }, ctx) =>
+      store.manifest(trackId, profile, listenerOf(ctx), havePieces, fromMs),
+    piece: ({ trackId, profile, index, fromMs }, ctx) =>
+      store.piece(trackId, profile, index, listenerOf(ctx), fromMs),
     range: async ({ trackId, profile, start, endInclusive }, ctx) => ({
       bytes: await store.range(trackId, profile, start, endInclusive, listenerOf(ctx)),
     }),

@@ -37,6 +37,8 @@ export const defaultSchedulerConfig = (maxConcurrent: number): TranscodeSchedule
 export interface JobSpec {
   spawn(): ChildProcess;
   cancel(error: AppError): void;
+  /** Only worth making while a listener wants it: stopped, not demoted to background, when the last one goes. */
+  disposable?: boolean;
 }
 
 /** A requester's claim on a transcode; released when its request ends (a listener's claim then runs out). */
@@ -52,7 +54,7 @@ export interface Hold {
 export type SchedulerEvent =
   | { type: "started" | "paused" | "resumed" | "promoted" | "demoted" | "ended"; key: string; pid?: number }
   | { type: "cancelled"; key: string }
-  /** Kept as spare work after its listener moved on, then dropped: more spare work was paused than slots. */
+  /** Dropped while started or queued: spare work beyond the paused bound, or a disposable job nobody wants. */
   | { type: "stopped"; key: string; pid?: number }
   | { type: "refused"; reason: "perUser" | "queueFull"; userId: string };
 
@@ -231,6 +233,8 @@ export class TranscodeScheduler {
     if (job.listeners.size > 0 || this.jobs.get(job.key) !== job) return;
     if (job.background) {
       if (job.state === "running") this.renice(job, "demoted");
+    } else if (job.disposable) {
+      this.stop(job);
     } else if (job.state === "queued") {
       this.jobs.delete(job.key);
       this.counts.cancelled += 1;
@@ -312,13 +316,16 @@ export class TranscodeScheduler {
     const spare = [...this.jobs.values()].filter(
       (job) => job.state === "paused" && job.spare && job.listeners.size === 0,
     );
-    for (const job of spare.slice(0, Math.max(0, spare.length - limit))) {
-      this.jobs.delete(job.key);
-      this.counts.cancelled += 1;
-      job.cancel(new AppError("UNAVAILABLE", "Nobody waits for this transcode any more"));
-      job.child?.kill("SIGKILL");
-      this.onEvent({ type: "stopped", key: job.key, ...this.pidOf(job) });
-    }
+    for (const job of spare.slice(0, Math.max(0, spare.length - limit))) this.stop(job);
+  }
+
+  /** Drops a job nobody waits for: its ffmpeg is killed (if started) and its partial output dropped. */
+  private stop(job: Job): void {
+    this.jobs.delete(job.key);
+    this.counts.cancelled += 1;
+    job.cancel(new AppError("UNAVAILABLE", "Nobody waits for this transcode any more"));
+    job.child?.kill("SIGKILL");
+    this.onEvent({ type: "stopped", key: job.key, ...this.pidOf(job) });
   }
 
   private start(job: Job): void {

@@ -363,7 +363,7 @@ describe("the transcode scheduler", () => {
       complete: false,
     });
     const secondPid = await pidOfTrack(storage, second.trackId);
-    await vi.waitFor(() => expect(procOf(firstPid)?.state).toBe("T"));
+    await vi.waitFor(() => expect(procOf(firstPid)?.state).toBe("T"), { timeout: 10_000 });
     expect(procOf(firstPid)?.nice).toBe(19);
     const keys = new Map(
       storage.events.flatMap((e) => (e.type === "started" && e.pid ? [[e.pid, e.key] as const] : [])),
@@ -375,13 +375,14 @@ describe("the transcode scheduler", () => {
     await expect(storage.manifest("click3", "alice")).resolves.toMatchObject({ trackId: "click3" });
     await expect(secondClick).resolves.toMatchObject({ trackId: second.trackId, complete: false });
     expect(storage.events).toContainEqual({ type: "stopped", key: keys.get(firstPid), pid: firstPid });
-    await vi.waitFor(() => expect(procOf(firstPid)).toBeUndefined());
+    await vi.waitFor(() => expect(procOf(firstPid)).toBeUndefined(), { timeout: 10_000 });
     await expect(storage.manifest("click4", "alice")).resolves.toMatchObject({ trackId: "click4" });
     expect(storage.events.some((e) => e.type === "refused")).toBe(false);
     // The spare second transcode resumes once no listener waits, and completes the rendition for the cache.
     second.release();
-    await vi.waitFor(() =>
-      expect(storage.events).toContainEqual(expect.objectContaining({ type: "ended", pid: secondPid })),
+    await vi.waitFor(
+      () => expect(storage.events).toContainEqual(expect.objectContaining({ type: "ended", pid: secondPid })),
+      { timeout: 30_000 },
     );
     await expect(storage.manifest(second.trackId, "carol")).resolves.toMatchObject({ complete: true });
     expect(storage.startedTracks().filter((id) => id === second.trackId)).toHaveLength(1);
@@ -392,14 +393,16 @@ describe("the transcode scheduler", () => {
     const bobFollows = longPoll(bobs.trackId, "bob").finally(() => (bobAnswered = true));
     const bobPid = await pidOfTrack(storage, bobs.trackId);
     const aliceWaits = storage.manifest("afterBob", "alice");
-    await vi.waitFor(async () => expect((await storage.stats()).scheduler.queuedListener).toBe(1));
+    await vi.waitFor(async () => expect((await storage.stats()).scheduler.queuedListener).toBe(1), {
+      timeout: 10_000,
+    });
     expect(bobAnswered).toBe(false);
     expect(storage.events.some((e) => e.type === "paused" && e.pid === bobPid)).toBe(false);
     expect(storage.startedTracks()).not.toContain("afterBob");
     bobs.release();
     await expect(bobFollows).resolves.toMatchObject({ trackId: bobs.trackId });
     await expect(aliceWaits).resolves.toMatchObject({ trackId: "afterBob" });
-  });
+  }, 120_000);
 
   it("keeps the work of a transcode whose listener gave up, and serves it from the cache", async () => {
     const gate = gatedTrack("gateGaveUp");
