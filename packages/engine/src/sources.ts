@@ -24,10 +24,17 @@ export interface PieceSource {
   fetch(track: TrackRef, index: number, options: FetchOptions): Promise<Uint8Array>;
 }
 
-/** How a first manifest is asked for: `growing` accepts one the server is still making. */
+/**
+ * How a first manifest is asked for: `growing` accepts one the server is still making; `fromMs` asks for the offset
+ * rendition that starts there (a seek past what the transcode has reached), which is never kept nor shared.
+ */
 export interface ManifestOptions {
   growing?: boolean;
+  fromMs?: number;
 }
+
+/** An offset rendition: the track from `fromMs` on, with pieces of its own, fetched from the server only. */
+export const isOffset = (manifest: Manifest): boolean => manifest.fromMs !== undefined;
 
 /** Where the player gets manifests: the first one, and (for a growing one) what comes next. */
 export interface ManifestSource {
@@ -48,6 +55,7 @@ export function extendsManifest(held: Manifest, next: Manifest): Manifest {
   const same =
     next.trackId === held.trackId &&
     next.profile === held.profile &&
+    next.fromMs === held.fromMs &&
     next.pieceSizeBytes === held.pieceSizeBytes &&
     next.pieceCount >= held.pieceCount &&
     held.pieceHashes.every((hash, index) => next.pieceHashes[index] === hash);
@@ -116,7 +124,10 @@ export class ServerSource implements PieceSource {
     signal?: AbortSignal,
     options: ManifestOptions = {},
   ): Promise<Manifest> {
-    const path = streamPaths.manifest(trackId, profile, options.growing ? { havePieces: 0 } : {});
+    const path = streamPaths.manifest(trackId, profile, {
+      ...(options.growing ? { havePieces: 0 } : {}),
+      fromMs: options.fromMs,
+    });
     const response = await this.get(path, signal);
     return streamManifest.parse(await response.json());
   }
@@ -126,7 +137,10 @@ export class ServerSource implements PieceSource {
    * its bound unchanged. Refused unless every hash already announced is unchanged (a hash is final once announced).
    */
   async grow(held: Manifest, signal?: AbortSignal): Promise<Manifest> {
-    const path = streamPaths.manifest(held.trackId, held.profile, { havePieces: held.pieceCount });
+    const path = streamPaths.manifest(held.trackId, held.profile, {
+      havePieces: held.pieceCount,
+      fromMs: held.fromMs,
+    });
     const next = streamManifest.parse(await (await this.get(path, signal)).json());
     return extendsManifest(held, next);
   }
@@ -144,7 +158,10 @@ export class ServerSource implements PieceSource {
   }
 
   async fetch(track: TrackRef, index: number, options: FetchOptions): Promise<Uint8Array> {
-    const response = await this.get(streamPaths.piece(track.trackId, track.profile, index), options.signal);
+    const response = await this.get(
+      streamPaths.piece(track.trackId, track.profile, index, track.manifest.fromMs),
+      options.signal,
+    );
     return new Uint8Array(await response.arrayBuffer());
   }
 }
@@ -186,6 +203,8 @@ export class CachedManifests implements ManifestSource {
     signal?: AbortSignal,
     options: ManifestOptions = {},
   ): Promise<Manifest> {
+    // An offset rendition is asked for once, for one seek: never kept.
+    if (options.fromMs !== undefined) return this.server.manifest(trackId, profile, signal, options);
     const key = trackKey({ trackId, profile });
     const held = await this.store.getManifest(key);
     if (held && isComplete(held)) return held;
@@ -198,7 +217,7 @@ export class CachedManifests implements ManifestSource {
   async grow(held: Manifest, signal?: AbortSignal): Promise<Manifest> {
     if (!this.server.grow) throw new SourceError("this source cannot follow a growing manifest");
     const next = await this.server.grow(held, signal);
-    if (next !== held) await this.store.putManifest(trackKey(held), next);
+    if (next !== held && !isOffset(next)) await this.store.putManifest(trackKey(held), next);
     return next;
   }
 }
