@@ -366,6 +366,7 @@ export class RenditionStore {
       cancel: (error) => settle.reject(error),
       // Nobody else would play the track from this exact second: once its listener is gone, it is not worth a slot.
       disposable: fromMs !== undefined,
+      group: trackId,
     });
     rendition.done.catch(() => this.notify(rendition));
     return { rendition, hold };

@@ -39,6 +39,8 @@ export interface JobSpec {
   cancel(error: AppError): void;
   /** Only worth making while a listener wants it: stopped, not demoted to background, when the last one goes. */
   disposable?: boolean;
+  /** What the job makes part of (a track): a request for the same thing never takes a disposable job's slot. */
+  group?: string;
 }
 
 /** A requester's claim on a transcode; released when its request ends (a listener's claim then runs out). */
@@ -259,6 +261,8 @@ export class TranscodeScheduler {
     for (const job of [...this.jobs.values()]) {
       const interest = job.listeners.get(userId);
       if (job === wanted || !interest || interest.calls > interest.early.size) continue;
+      // Asking for a track's rendition while playing it from a seek's offset rendition is no move to another track.
+      if (job.disposable && job.group !== undefined && job.group === wanted.group) continue;
       for (const answer of interest.early) answer();
       interest.early.clear();
       clearTimeout(interest.lease);
