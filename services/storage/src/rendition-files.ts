@@ -97,6 +97,56 @@ export async function persistRendition(dir: string, bytes: Buffer, manifest: Str
   await rename(join(dir, "manifest.tmp"), join(dir, "manifest.json"));
 }
 
+/**
+ * Recently served pieces of complete renditions, in memory up to a byte bound (least recently served dropped first):
+ * a popular piece is answered with no read at all. A rendition's bytes never change, so an entry never goes stale;
+ * an evicted rendition's pieces are dropped with it.
+ */
+export class PieceCache {
+  private readonly pieces = new Map<string, Uint8Array>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get(renditionKey: string, index: number): Uint8Array | undefined {
+    const id = `${renditionKey}:${index}`;
+    const hit = this.pieces.get(id);
+    if (hit) {
+      // Most recently served last.
+      this.pieces.delete(id);
+      this.pieces.set(id, hit);
+    }
+    return hit;
+  }
+
+  set(renditionKey: string, index: number, bytes: Uint8Array): void {
+    if (bytes.byteLength > this.maxBytes) return;
+    const id = `${renditionKey}:${index}`;
+    this.remove(id);
+    this.pieces.set(id, bytes);
+    this.bytes += bytes.byteLength;
+    for (const oldest of this.pieces.keys()) {
+      if (this.bytes <= this.maxBytes) break;
+      this.remove(oldest);
+    }
+  }
+
+  forget(renditionKey: string): void {
+    for (const id of [...this.pieces.keys()]) if (id.startsWith(`${renditionKey}:`)) this.remove(id);
+  }
+
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
+  private remove(id: string): void {
+    const bytes = this.pieces.get(id);
+    if (!bytes) return;
+    this.pieces.delete(id);
+    this.bytes -= bytes.byteLength;
+  }
+}
+
 interface OpenFile {
   fd: Promise<number>;
   /** Reads under way: the descriptor is closed only once none is. */

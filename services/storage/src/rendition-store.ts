@@ -12,7 +12,7 @@ import { AppError, type StreamManifest } from "@soundmesh/protocol";
 import { assertFfmpeg, durationFromStats, startTranscode, type TranscodeProfile } from "./ffmpeg";
 import { GrowingRendition } from "./growing-rendition";
 import { TranscodeScheduler, defaultSchedulerConfig, type Hold, type Requester } from "./transcode-scheduler";
-import { ORIGINAL, OpenFiles, originalManifest, persistRendition } from "./rendition-files";
+import { ORIGINAL, OpenFiles, PieceCache, originalManifest, persistRendition } from "./rendition-files";
 
 export interface SourceInfo {
   path: string;
@@ -32,9 +32,12 @@ export interface RenditionStoreConfig {
   waitTimeoutMs: number;
   /** How long a long-poll on a growing manifest waits for more pieces before answering unchanged. */
   longPollMs?: number;
+  /** Pieces of complete renditions kept in memory once served (0 turns it off). */
+  pieceCacheBytes?: number;
 }
 
 export const DEFAULT_LONG_POLL_MS = 10_000;
+export const DEFAULT_PIECE_CACHE_BYTES = 64 * 1024 * 1024;
 /** Offset renditions kept in memory once made (a listener may seek around in one for a while). */
 const OFFSET_RENDITIONS_KEPT = 8;
 
@@ -69,6 +72,7 @@ const noHold: Hold = { release: () => undefined, mayAnswerEarly: () => () => fal
 export class RenditionStore {
   private readonly renditions = new Map<string, Rendition>();
   private readonly files = new OpenFiles();
+  private readonly hot: PieceCache;
   private transcodesStarted = 0;
   private evictions = 0;
   private uses = 0;
@@ -79,7 +83,9 @@ export class RenditionStore {
     private readonly logger: Logger,
     /** The one place that decides which ffmpeg runs; by default N = the machine's parallelism. */
     readonly scheduler = new TranscodeScheduler(defaultSchedulerConfig(availableParallelism())),
-  ) {}
+  ) {
+    this.hot = new PieceCache(config.pieceCacheBytes ?? DEFAULT_PIECE_CACHE_BYTES);
+  }
 
   /** Rebuilds the index from disk; a rendition without its manifest was cut short by a crash and is removed. */
   async load(): Promise<void> {
@@ -193,10 +199,19 @@ export class RenditionStore {
         rendition.bytesWritten >= start + size ||
         rendition.growing?.isFinished === true;
       await this.waitFor(rendition, finished);
-      const total = rendition.state === "complete" ? rendition.manifest!.sizeBytes : rendition.bytesWritten;
+      const complete = rendition.state === "complete";
+      const total = complete ? rendition.manifest!.sizeBytes : rendition.bytesWritten;
       if (start >= total) throw new AppError("NOT_FOUND", `No piece ${index} in this rendition`);
+      // Only a complete rendition's pieces from the disk are worth keeping: a growing one's are in memory already.
+      const keep = complete && !rendition.growing;
+      const held = keep ? this.hot.get(rendition.key, index) : undefined;
+      if (held) {
+        rendition.lastUsed = ++this.uses;
+        return { bytes: held, complete };
+      }
       const bytes = await this.read(rendition, start, Math.min(total, start + size) - 1);
-      return { bytes, complete: rendition.state === "complete" };
+      if (keep && this.renditions.get(rendition.key) === rendition) this.hot.set(rendition.key, index, bytes);
+      return { bytes, complete };
     });
   }
 
@@ -507,6 +522,7 @@ export class RenditionStore {
       if (rendition.readers > 0) continue;
       this.renditions.delete(rendition.key);
       this.files.forget(rendition.key);
+      this.hot.forget(rendition.key);
       total -= rendition.bytesWritten;
       this.evictions += 1;
       await rm(join(this.config.cacheDir, rendition.key), { recursive: true, force: true });

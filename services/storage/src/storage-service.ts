@@ -103,6 +103,7 @@ export function createStorageService({
       profiles: config.profiles ?? defaultProfiles,
       waitTimeoutMs: config.waitTimeoutMs ?? 60_000,
       longPollMs: config.longPollMs ?? DEFAULT_LONG_POLL_MS,
+      ...(config.pieceCacheBytes === undefined ? {} : { pieceCacheBytes: config.pieceCacheBytes }),
     },
     cachedSources(resolveSource, config.sourceCacheMs ?? 2_000, clock ? () => clock.now() : Date.now),
     logger,
