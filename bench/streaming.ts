@@ -44,14 +44,16 @@ try {
   ).tracks.map((t) => t.id);
   await ws.close();
 
-  // As the player does: the manifest (the first state that has a piece, which may still be growing), then piece 0.
+  // As the player does: the manifest (the first state that has a piece, which may still be growing) and piece 0
+  // asked for at once (the player checks the piece against the manifest's hash once both are here).
   const firstPiece = async (id: string) => {
     const started = performance.now();
-    const manifest = await fetch(`${server.url}/api/stream/${id}/opus160/manifest?havePieces=0`, { headers });
-    if (!manifest.ok) throw new Error(`manifest: HTTP ${manifest.status}`);
-    await manifest.arrayBuffer();
-    const response = await fetch(`${server.url}/api/stream/${id}/opus160/pieces/0`, { headers });
-    await response.arrayBuffer();
+    const [manifest, piece] = await Promise.all([
+      fetch(`${server.url}/api/stream/${id}/opus160/manifest?havePieces=0`, { headers }),
+      fetch(`${server.url}/api/stream/${id}/opus160/pieces/0`, { headers }),
+    ]);
+    if (!manifest.ok || !piece.ok) throw new Error(`HTTP ${manifest.status} / ${piece.status}`);
+    await Promise.all([manifest.arrayBuffer(), piece.arrayBuffer()]);
     return performance.now() - started;
   };
   const cold: number[] = [];

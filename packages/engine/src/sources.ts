@@ -63,6 +63,17 @@ export function extendsManifest(held: Manifest, next: Manifest): Manifest {
   return next;
 }
 
+/** `promise`, or its signal's reason as soon as the signal aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted)
+    return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 export class SourceError extends Error {
   constructor(
     message: string,
@@ -87,6 +98,11 @@ export class ServerSource implements PieceSource {
   readonly kind = "server" as const;
   readonly id = "server";
   private readonly fetchFn: typeof fetch;
+  /**
+   * Piece 0 asked for together with a manifest (one round trip instead of two before the first append), by
+   * rendition; taken by the first fetch of it, and checked against the manifest's hash like any piece.
+   */
+  private readonly early = new Map<string, Promise<Uint8Array>>();
 
   constructor(private readonly options: ServerSourceOptions) {
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
@@ -128,7 +144,9 @@ export class ServerSource implements PieceSource {
       ...(options.growing ? { havePieces: 0 } : {}),
       fromMs: options.fromMs,
     });
-    const response = await this.get(path, signal);
+    const answer = this.get(path, signal);
+    if (options.fromMs === undefined) this.askEarly(trackKey({ trackId, profile }), trackId, profile, signal);
+    const response = await answer;
     return streamManifest.parse(await response.json());
   }
 
@@ -157,7 +175,28 @@ export class ServerSource implements PieceSource {
     return streamManifest.parse(await response.json());
   }
 
+  private askEarly(key: string, trackId: string, profile: string, signal: AbortSignal | undefined): void {
+    if (this.early.has(key)) return;
+    const bytes = this.get(streamPaths.piece(trackId, profile, 0), signal)
+      .then((response) => response.arrayBuffer())
+      .then((buffer) => new Uint8Array(buffer));
+    bytes.catch(() => undefined);
+    this.early.set(key, bytes);
+    // One not taken (the track was skipped, or peers had it) is forgotten after a few more.
+    for (const old of this.early.keys()) if (this.early.size > 8) this.early.delete(old);
+  }
+
   async fetch(track: TrackRef, index: number, options: FetchOptions): Promise<Uint8Array> {
+    const early = index === 0 && !isOffset(track.manifest) ? this.early.get(trackKey(track)) : undefined;
+    if (early) {
+      this.early.delete(trackKey(track));
+      try {
+        return await abortable(early, options.signal);
+      } catch (error) {
+        if (options.signal.aborted) throw error;
+        // Asked again below.
+      }
+    }
     const response = await this.get(
       streamPaths.piece(track.trackId, track.profile, index, track.manifest.fromMs),
       options.signal,
