@@ -1,5 +1,7 @@
-// Streaming benchmark: manifest → first piece as the player does (never transcoded vs cached), piece throughput with 64 clients, server memory.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+// Streaming benchmark: manifest → first piece as the player does (never transcoded vs cached), piece throughput with
+// 64 clients beside a bare Node server sending the same bytes, server memory.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WsClient, setupAdmin, spawnServer, waitUntil, writeToneSync } from "@soundmesh/test-kit";
@@ -42,14 +44,16 @@ try {
   ).tracks.map((t) => t.id);
   await ws.close();
 
-  // As the player does: the manifest (the first state that has a piece, which may still be growing), then piece 0.
+  // As the player does: the manifest (the first state that has a piece, which may still be growing) and piece 0
+  // asked for at once (the player checks the piece against the manifest's hash once both are here).
   const firstPiece = async (id: string) => {
     const started = performance.now();
-    const manifest = await fetch(`${server.url}/api/stream/${id}/opus160/manifest?havePieces=0`, { headers });
-    if (!manifest.ok) throw new Error(`manifest: HTTP ${manifest.status}`);
-    await manifest.arrayBuffer();
-    const response = await fetch(`${server.url}/api/stream/${id}/opus160/pieces/0`, { headers });
-    await response.arrayBuffer();
+    const [manifest, piece] = await Promise.all([
+      fetch(`${server.url}/api/stream/${id}/opus160/manifest?havePieces=0`, { headers }),
+      fetch(`${server.url}/api/stream/${id}/opus160/pieces/0`, { headers }),
+    ]);
+    if (!manifest.ok || !piece.ok) throw new Error(`HTTP ${manifest.status} / ${piece.status}`);
+    await Promise.all([manifest.arrayBuffer(), piece.arrayBuffer()]);
     return performance.now() - started;
   };
   const cold: number[] = [];
@@ -81,39 +85,92 @@ try {
         },
     ),
   );
-  let bytes = 0;
-  let requests = 0;
-  const latencies: number[] = [];
-  const deadline = performance.now() + durationMs;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, client) => {
-      let n = client;
-      while (performance.now() < deadline) {
-        const track = n % trackIds.length;
-        const piece = Math.floor(n / trackIds.length) % manifests[track]!.pieceCount;
-        const t = performance.now();
-        const response = await fetch(`${server.url}/api/stream/${trackIds[track]}/opus160/pieces/${piece}`, {
-          headers,
-        });
-        bytes += (await response.arrayBuffer()).byteLength;
-        latencies.push(performance.now() - t);
-        requests += 1;
-        n += CLIENTS;
-      }
-    }),
+  // The same bytes from the same files, served by a bare Node server (the yardstick): rendition key by track.
+  const cacheDir = join(work, "data", "renditions");
+  const keyOf = new Map<string, string>();
+  for (const key of readdirSync(cacheDir)) {
+    const manifest = JSON.parse(readFileSync(join(cacheDir, key, "manifest.json"), "utf8")) as {
+      trackId: string;
+      profile: string;
+    };
+    if (manifest.profile === "opus160") keyOf.set(manifest.trackId, key);
+  }
+  const bare = spawn(
+    process.execPath,
+    ["--import", "tsx", join(import.meta.dirname, "bare-piece-server.ts"), cacheDir, "65536"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
   );
-  const seconds = (performance.now() - started) / 1000;
-  const stats = summarize(latencies);
-  rows.push({
-    measure: `${CLIENTS} clients fetching cached pieces`,
-    count: requests,
-    "p50 ms": round(stats.p50, 2),
-    "p90 ms": round(stats.p90, 2),
-    "max ms": round(Math.max(...latencies), 2),
-    "MiB/s": round(bytes / seconds / 2 ** 20, 1),
-    "pieces/s": Math.round(requests / seconds),
-  });
+  const barePort = await new Promise<number>((resolve) =>
+    bare.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString()))),
+  );
+  const targets = {
+    soundmesh: (track: number, piece: number) =>
+      fetch(`${server.url}/api/stream/${trackIds[track]}/opus160/pieces/${piece}`, { headers }),
+    bare: (track: number, piece: number) =>
+      fetch(`http://127.0.0.1:${barePort}/${keyOf.get(trackIds[track]!)}/${piece}`),
+  };
+  /** CLIENTS clients, each fetching cached pieces one after another for durationMs. */
+  const load = async (get: (track: number, piece: number) => Promise<Response>) => {
+    let bytes = 0;
+    let requests = 0;
+    const latencies: number[] = [];
+    const deadline = performance.now() + durationMs;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, client) => {
+        let n = client;
+        while (performance.now() < deadline) {
+          const track = n % trackIds.length;
+          const piece = Math.floor(n / trackIds.length) % manifests[track]!.pieceCount;
+          const t = performance.now();
+          const response = await get(track, piece);
+          if (!response.ok) throw new Error(`piece: HTTP ${response.status}`);
+          bytes += (await response.arrayBuffer()).byteLength;
+          latencies.push(performance.now() - t);
+          requests += 1;
+          n += CLIENTS;
+        }
+      }),
+    );
+    return { bytes, requests, latencies, seconds: (performance.now() - started) / 1000 };
+  };
+  // Alternated, so a change in the machine's load falls on both alike.
+  const runs = {
+    soundmesh: [] as Array<Awaited<ReturnType<typeof load>>>,
+    bare: [] as Array<Awaited<ReturnType<typeof load>>>,
+  };
+  try {
+    for (let round = 0; round < 2; round++)
+      for (const name of ["soundmesh", "bare"] as const) runs[name].push(await load(targets[name]));
+  } finally {
+    bare.kill("SIGTERM");
+  }
+  const rate = (name: keyof typeof runs) =>
+    runs[name].reduce((sum, run) => sum + run.bytes, 0) /
+    runs[name].reduce((sum, run) => sum + run.seconds, 0);
+  for (const [name, label] of [
+    ["soundmesh", `${CLIENTS} clients fetching cached pieces (soundmesh piece route)`],
+    ["bare", `${CLIENTS} clients fetching the same bytes (bare Node http + createReadStream)`],
+  ] as const) {
+    const latencies = runs[name].flatMap((run) => run.latencies);
+    const requests = runs[name].reduce((sum, run) => sum + run.requests, 0);
+    const seconds = runs[name].reduce((sum, run) => sum + run.seconds, 0);
+    const stats = summarize(latencies);
+    rows.push({
+      measure: label,
+      count: requests,
+      "p50 ms": round(stats.p50, 2),
+      "p90 ms": round(stats.p90, 2),
+      "max ms": round(Math.max(...latencies), 2),
+      "MiB/s": round(rate(name) / 2 ** 20, 1),
+      "pieces/s": Math.round(requests / seconds),
+      ...(name === "soundmesh"
+        ? { "of bare": `${Math.round((rate("soundmesh") / rate("bare")) * 100)}%` }
+        : {}),
+    });
+  }
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   const rss = Number(/^process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1] ?? 0);
   rows.push({ measure: "server resident memory after the run", count: 1, MiB: round(rss / 2 ** 20, 1) });

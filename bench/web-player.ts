@@ -1,7 +1,7 @@
 // Web player benchmark in headless Chromium on loopback: first load of the app; click-to-sound on tracks the server has
 // never transcoded (30 s, 4 min and 10 min; FLAC and Ogg Vorbis), on 25 the server has made but the browser has not,
 // and on 25 cached in IndexedDB, from the click to the audio element's time advancing; the gap at track boundaries;
-// and seek latency inside and beyond what is buffered.
+// seek latency inside and beyond what is buffered, and a seek to three quarters of a never-transcoded track.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -65,6 +65,14 @@ for (const kind of coldKinds)
     makeTrack("Never Played", file, title, coldNumber, kind.seconds, kind.codec);
     coldTracks.push({ title, kind: `${kind.label} ${kind.format}` });
   }
+/** Never transcoded before their click, then sought to three quarters at once (the offset rendition's path). */
+const seekColdTitles: string[] = [];
+for (let copy = 1; copy <= COLD_COPIES; copy++) {
+  coldNumber += 1;
+  const title = `Seek Cold ${copy}`;
+  makeTrack("Never Played", `${String(coldNumber).padStart(2, "0")} ${title}.flac`, title, coldNumber, 600);
+  seekColdTitles.push(title);
+}
 // A production build: React's development mode would make every figure worse than what users get.
 buildWebPlayer();
 // No transcoding ahead: "Never Played" must stay never transcoded until its click (the other albums are made by
@@ -263,6 +271,22 @@ try {
       "p99 ms": round(stats.p99, 1),
     });
   }
+  // A seek to 7:30 of a 10 min track right after its first sound: past what its transcode has made.
+  const coldSeeks: number[] = [];
+  for (const title of seekColdTitles) {
+    await clickToSound(page, title);
+    const { ms } = await seekLatency(page, 450);
+    coldSeeks.push(ms);
+    console.log(`seek to 3/4 of never-transcoded ${title}: ${round(ms, 1)} ms`);
+  }
+  const coldSeekStats = summarize(coldSeeks);
+  rows.push({
+    measure: "seek to 3/4 of a never-transcoded 10 min FLAC, just after its first sound",
+    count: coldSeekStats.count,
+    "p50 ms": round(coldSeekStats.p50, 1),
+    "p90 ms": round(coldSeekStats.p90, 1),
+    "p99 ms": round(coldSeekStats.p99, 1),
+  });
   await page.getByRole("button", { name: "Search", exact: true }).click();
   await page.getByLabel("Search").fill("Fifty Plays");
   await page.locator('button[data-kind="album"]', { hasText: "Fifty Plays" }).first().click();

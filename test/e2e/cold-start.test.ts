@@ -43,11 +43,19 @@ describe.skipIf(!hasChromium)("cold start in Chromium", () => {
       codec: ["-c:a", "flac"],
       tags: tags("Eight Minutes", 1),
     });
-    writeToneSync(join(album, "02 Broken.flac"), {
+    // Ten minutes, for a seek to three quarters of a track the server has never transcoded. The broken track comes
+    // last: skipping it ends the queue, so its error stays on screen.
+    writeToneSync(join(album, "02 Ten Minutes.flac"), {
+      frequency: 550,
+      seconds: 600,
+      codec: ["-c:a", "flac"],
+      tags: tags("Ten Minutes", 2),
+    });
+    writeToneSync(join(album, "03 Broken.flac"), {
       frequency: 440,
       seconds: 5,
       codec: ["-c:a", "flac"],
-      tags: tags("Broken", 2),
+      tags: tags("Broken", 3),
     });
     // Nothing is transcoded ahead: every click is the cold path.
     server = await startServer({
@@ -122,10 +130,84 @@ describe.skipIf(!hasChromium)("cold start in Chromium", () => {
     await page.unroute("**/api/stream/**/manifest*", hold);
   }, 90_000);
 
+  it("plays a seek to three quarters of a never-transcoded track from there, while the whole rendition is still made", async () => {
+    // The growing manifest's updates are held back: to the player the transcode is still near the start, however
+    // fast this machine makes it, so the seek is past what it has reached.
+    let releaseGrowth: () => void = () => undefined;
+    const growthHeld = new Promise<void>((resolve) => (releaseGrowth = resolve));
+    const offsetAsked: string[] = [];
+    let wholePath: string | undefined;
+    const holdGrowth = async (route: Route) => {
+      const url = new URL(route.request().url());
+      if (url.pathname.includes("/from/")) offsetAsked.push(url.pathname);
+      else if (url.searchParams.get("havePieces") === "0") wholePath ??= url.pathname;
+      else if (Number(url.searchParams.get("havePieces") ?? 0) > 0) await growthHeld;
+      // The player gives up a long-poll of the rendition it leaves for the offset one: that request is gone.
+      await route.continue().catch(() => undefined);
+    };
+    await page.route("**/api/stream/**/manifest*", holdGrowth);
+    try {
+      await page.evaluate(() => document.querySelector("audio")?.pause());
+      await trackRow("Ten Minutes").locator(".track-main").click();
+      await page.waitForFunction(
+        () => {
+          const audio = document.querySelector("audio");
+          return !!audio && !audio.paused && audio.currentTime > 0.2 && audio.currentTime < 10;
+        },
+        undefined,
+        { timeout: 30_000 },
+      );
+      const decodedBefore = await page.evaluate(
+        () =>
+          (document.querySelector("audio") as HTMLAudioElement & { webkitAudioDecodedByteCount: number })
+            .webkitAudioDecodedByteCount,
+      );
+      // The seek slider moved as a user would, to 450 s of 600.
+      await page.evaluate(() => {
+        const input = document.querySelector<HTMLInputElement>('input[aria-label="Seek"]')!;
+        Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value")!.set!.call(input, "450");
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+      // It plays on from there: the clock moves past the seek point and more audio is decoded.
+      await page.waitForFunction(
+        (before) => {
+          const audio = document.querySelector("audio") as HTMLAudioElement & {
+            webkitAudioDecodedByteCount: number;
+          };
+          return (
+            !audio.paused &&
+            audio.currentTime > 451 &&
+            audio.currentTime < 470 &&
+            audio.webkitAudioDecodedByteCount > before
+          );
+        },
+        decodedBefore,
+        { timeout: 30_000 },
+      );
+      expect(offsetAsked.length).toBeGreaterThan(0);
+      for (const path of offsetAsked) expect(path).toMatch(/\/opus96\/from\/450000\/manifest$/);
+    } finally {
+      releaseGrowth();
+      await page.unroute("**/api/stream/**/manifest*", holdGrowth);
+    }
+    // The whole rendition was still made (for the cache and for peers), from its start.
+    expect(wholePath).toBeDefined();
+    const whole = await page.evaluate(async (path) => {
+      const response = await fetch(path);
+      return (await response.json()) as { complete: boolean; durationMs: number; fromMs?: number };
+    }, wholePath!);
+    expect(whole).toMatchObject({ complete: true });
+    expect(whole.fromMs).toBeUndefined();
+    expect(whole.durationMs).toBeGreaterThan(590_000);
+    // Asking for it did not disturb the offset rendition being played.
+    expect(await trackRow("Ten Minutes").locator(".row-error").count()).toBe(0);
+    expect(await page.evaluate(() => document.querySelector("audio")!.currentTime)).toBeGreaterThan(451);
+  }, 120_000);
+
   it("says on the row and in the player bar why a track whose file is corrupt cannot be played", async () => {
     // The catalog read it when it was sound; its bytes are now garbage, as a damaged disk would leave them.
     writeFileSync(
-      join(library, "Cold Album", "02 Broken.flac"),
+      join(library, "Cold Album", "03 Broken.flac"),
       Buffer.from("fLaC not really ".repeat(4_000)),
     );
     await page.evaluate(() => document.querySelector("audio")?.pause());

@@ -1,17 +1,16 @@
 // Wires the library side: catalog (scans), storage (renditions), search, and what the access point needs from them.
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { Bus, ServiceBus } from "@soundmesh/bus";
+import type { Bus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
 import {
   catalogChangedEvent,
   catalogContract,
   scanProgressEvent,
   transcodeProgressEvent,
-  storageContract,
 } from "@soundmesh/protocol";
 import { AppError, type EventContract } from "@soundmesh/protocol";
-import type { PushTopic, ReadContext, RenditionReader } from "@soundmesh/service-access-point";
+import type { PushTopic, RenditionReader } from "@soundmesh/service-access-point";
 import type { CatalogService } from "@soundmesh/service-catalog";
 import {
   catalogSearchSource,
@@ -20,13 +19,14 @@ import {
   searchManifest,
   type SearchService,
 } from "@soundmesh/service-search";
-import { createStorageService, storageManifest } from "@soundmesh/service-storage";
+import { createStorageService, storageManifest, type StorageService } from "@soundmesh/service-storage";
 import { startCatalogService } from "./catalog-wiring";
 import type { Config } from "./config";
 
 export interface LibraryServices {
   catalog: CatalogService;
   search: SearchService;
+  storage: StorageService;
   stop(): Promise<void>;
 }
 
@@ -74,34 +74,27 @@ export async function startLibraryServices(
   return {
     catalog,
     search,
+    storage,
     async stop() {
       for (const stop of stops) await stop();
     },
   };
 }
 
-/** The access point reads renditions through the storage service, naming the user (transcodes are bounded per user). */
-export function storageReader(bus: ServiceBus): RenditionReader {
-  const options = ({ traceId, userId }: ReadContext) => ({ traceId, userId, timeoutMs: 60_000 });
+/**
+ * The access point's reads when storage runs in the same process: the store is called directly, so a piece's bytes
+ * reach the HTTP answer as they are (no JSON and base64 round trip through the in-process bus) and a cached manifest
+ * is the object storage holds. The requests were validated by the stream routes; the user is named as over the bus.
+ */
+export function localStorageReader(storage: StorageService): RenditionReader {
+  const { store } = storage;
   return {
-    manifest: (trackId, profile, context, query) =>
-      bus.request(
-        storageContract,
-        "manifest",
-        { trackId, profile, ...(query?.havePieces === undefined ? {} : { havePieces: query.havePieces }) },
-        options(context),
-      ),
-    piece: async (trackId, profile, index, context) =>
-      (await bus.request(storageContract, "piece", { trackId, profile, index }, options(context))).bytes,
-    range: async (trackId, profile, start, endInclusive, context) =>
-      (
-        await bus.request(
-          storageContract,
-          "range",
-          { trackId, profile, start, endInclusive },
-          options(context),
-        )
-      ).bytes,
+    manifest: (trackId, profile, { userId }, query, fromMs) =>
+      store.manifest(trackId, profile, { userId }, query?.havePieces, fromMs),
+    piece: async (trackId, profile, index, { userId }, fromMs) =>
+      (await store.piece(trackId, profile, index, { userId }, fromMs)).bytes,
+    range: (trackId, profile, start, endInclusive, { userId }) =>
+      store.range(trackId, profile, start, endInclusive, { userId }),
   };
 }
 

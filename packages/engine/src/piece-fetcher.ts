@@ -2,7 +2,7 @@
 // sources are abandoned for the next one, and nothing unverified is ever returned, cached or counted.
 import type { ByteAccounting } from "./byte-accounting";
 import type { LruIndex } from "./lru-index";
-import { trackKey, type PieceSource, type PieceStore, type TrackRef } from "./sources";
+import { isOffset, trackKey, type PieceSource, type PieceStore, type TrackRef } from "./sources";
 import { ThroughputMeter } from "./throughput";
 
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -136,13 +136,15 @@ export class PieceFetcher {
     const key = trackKey(track);
     const expected = track.manifest.pieceHashes[index];
     if (expected === undefined) throw new PieceFetchError(`no piece ${index}`, index);
-    const cached = await this.options.store?.get(key, index);
+    // An offset rendition's pieces are its own: never looked up in (or kept in) the cache, nor asked of peers.
+    const offset = isOffset(track.manifest);
+    const cached = offset ? undefined : await this.options.store?.get(key, index);
     if (cached && (await sha256Hex(cached)) === expected) {
       this.options.accounting.add("cache", key, cached.byteLength);
       this.options.cacheIndex?.touch(key);
       return cached;
     }
-    const peers = this.options.peers;
+    const peers = offset ? undefined : this.options.peers;
     if (peers) {
       await this.awaitLookup(peers, track, urgencyMs, signal);
       if (peers.holders(track).length > 0) return this.fetchWithPeers(peers, track, index, urgencyMs, signal);
@@ -161,7 +163,7 @@ export class PieceFetcher {
             continue;
           }
           this.options.accounting.add(source.kind, key, bytes.byteLength);
-          await this.keep(track, index, bytes);
+          if (!offset) await this.keep(track, index, bytes);
           return bytes;
         } catch (error) {
           if (signal.aborted) throw error;

@@ -1,6 +1,7 @@
 // Plays a queue through a MediaSink: fetches by urgency, appends in byte order, starts when it will not stutter,
 // prefetches and appends the next track gaplessly, seeks through the cluster index, applies ReplayGain. A track the
-// server is still transcoding starts on its first pieces: its manifest is followed (long-poll) as it grows.
+// server is still transcoding starts on its first pieces: its manifest is followed (long-poll) as it grows. A seek
+// far past what that transcode has reached plays from an offset rendition (the track from there on) instead.
 import type { ByteAccounting } from "./byte-accounting";
 import type { PieceFetcher } from "./piece-fetcher";
 import { schedulePieces } from "./piece-scheduler";
@@ -37,6 +38,11 @@ export interface PlayerOptions {
   /** Start fetching the next track when this much of the current one is left. */
   prefetchNextMs?: number;
   minimumBufferedMs?: number;
+  /**
+   * A seek whose target the transcode would take longer than this to reach (estimated from how fast its manifest
+   * grows) is played from an offset rendition made from the target on.
+   */
+  offsetAfterMs?: number;
   replayGain?: ReplayGainMode;
   nowMs?: () => number;
   onEvent?: (event: PlayerEvent) => void;
@@ -159,15 +165,24 @@ export class Player {
     this.maybeStart(segment);
   }
 
-  /** Seeks within the current track; outside what is buffered, appends from the cluster holding the target. */
+  /**
+   * Seeks within the current track; outside what is buffered, appends from the cluster holding the target. A target
+   * the transcode has not reached (and would not soon) is played from an offset rendition starting at the target's
+   * second; a seek back before an offset rendition's start returns to the rendition itself.
+   */
   async seek(trackTimeMs: number): Promise<void> {
-    const segment = this.currentSegment();
+    let segment = this.currentSegment();
     if (!segment) return;
     const targetSec = segment.offsetSec + trackTimeMs / 1000;
     const buffered = this.options.sink
       .buffered()
       .some(([start, end]) => targetSec >= start && targetSec < end);
     if (!buffered) {
+      const { fromMs } = segment.track.manifest;
+      if (fromMs !== undefined && trackTimeMs < fromMs) segment = await this.replaceRendition(segment);
+      if (segment && this.isFarAhead(segment, trackTimeMs))
+        segment = await this.replaceRendition(segment, Math.floor(trackTimeMs / 1000) * 1000);
+      if (!segment) return;
       const index = segment.track.manifest.seekIndex ?? [];
       let cluster = index[0];
       for (const point of index) if (point.timeMs <= trackTimeMs) cluster = point;
@@ -194,6 +209,59 @@ export class Player {
     await this.tick();
   }
 
+  /** Whether the transcode making the segment's rendition would take longer than `offsetAfterMs` to reach `targetMs`. */
+  private isFarAhead(segment: Segment, targetMs: number): boolean {
+    const { manifest } = segment.track;
+    if (isComplete(manifest)) return false;
+    const index = manifest.seekIndex ?? [];
+    const reachedMs = index[index.length - 1]?.timeMs ?? manifest.fromMs ?? 0;
+    if (targetMs <= reachedMs) return false;
+    // Media made per second: bytes announced per second over bytes per second of media; before it is measured, a
+    // listener's transcode is taken to run at 20 times real time.
+    const mediaBytesPerSecond = (manifest.bitrateKbps * 1000) / 8;
+    const speed =
+      segment.growthBytesPerSecond !== undefined && mediaBytesPerSecond > 0
+        ? segment.growthBytesPerSecond / mediaBytesPerSecond
+        : 20;
+    return (targetMs - reachedMs) / Math.max(speed, 0.01) > (this.options.offsetAfterMs ?? 300);
+  }
+
+  /**
+   * Puts another rendition of the segment's track in its place on the timeline: the offset rendition from `fromMs`
+   * on, or without it the rendition itself. Undefined when the track changed meanwhile; the segment as it was when
+   * the other rendition cannot be had (the seek then waits for the transcode, as before).
+   */
+  private async replaceRendition(old: Segment, fromMs?: number): Promise<Segment | undefined> {
+    let manifest: Manifest;
+    try {
+      manifest = await this.options.server.manifest(old.item.trackId, old.track.profile, undefined, {
+        growing: this.options.server.grow !== undefined,
+        ...(fromMs === undefined ? {} : { fromMs }),
+      });
+    } catch (error) {
+      this.options.onEvent?.({
+        type: "network",
+        trackId: old.item.trackId,
+        message: (error as Error).message,
+      });
+      return this.currentSegment() === old ? old : undefined;
+    }
+    const segment = newSegment(
+      old.item,
+      { trackId: old.item.trackId, profile: old.track.profile, manifest },
+      old.offsetSec,
+    );
+    const at = this.segments.indexOf(old);
+    if (at < 0 || this.currentSegment() !== old) {
+      dispose(segment, "track changed");
+      return undefined;
+    }
+    dispose(old, "seek to another rendition");
+    this.segments[at] = segment;
+    if (!isComplete(manifest)) void this.follow(segment);
+    return segment;
+  }
+
   /** Loads the track at `index` once: a caller arriving while it loads shares that load. */
   private load(index: number, offsetSec: number): Promise<Segment | undefined> {
     const item = this.queue[index];
@@ -211,18 +279,7 @@ export class Player {
       const manifest: Manifest = await this.options.server.manifest(item.trackId, profile, undefined, {
         growing: this.options.server.grow !== undefined,
       });
-      const segment: Segment = {
-        item,
-        track: { trackId: item.trackId, profile, manifest },
-        offsetSec,
-        cursor: 0,
-        fetched: new Map(),
-        inFlight: new Set(),
-        controller: new AbortController(),
-        offsetApplied: false,
-        failed: false,
-        growth: new AbortController(),
-      };
+      const segment = newSegment(item, { trackId: item.trackId, profile, manifest }, offsetSec);
       // The queue moved on while the manifest came (play, setQueue): the track is no longer wanted.
       if (!this.queue.includes(item)) {
         dispose(segment, "no longer queued");
@@ -457,6 +514,21 @@ export class Player {
         : ((mode === "album" ? gains.albumGainDb : gains.trackGainDb) ?? gains.trackGainDb ?? 0);
     this.options.sink.setVolume(Math.min(1, this.volume * dbToLinear(db)));
   }
+}
+
+function newSegment(item: QueueItem, track: Segment["track"], offsetSec: number): Segment {
+  return {
+    item,
+    track,
+    offsetSec,
+    cursor: 0,
+    fetched: new Map(),
+    inFlight: new Set(),
+    controller: new AbortController(),
+    offsetApplied: false,
+    failed: false,
+    growth: new AbortController(),
+  };
 }
 
 /** The segment leaves the queue: its fetches and the following of its manifest stop. */

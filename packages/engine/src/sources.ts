@@ -24,10 +24,17 @@ export interface PieceSource {
   fetch(track: TrackRef, index: number, options: FetchOptions): Promise<Uint8Array>;
 }
 
-/** How a first manifest is asked for: `growing` accepts one the server is still making. */
+/**
+ * How a first manifest is asked for: `growing` accepts one the server is still making; `fromMs` asks for the offset
+ * rendition that starts there (a seek past what the transcode has reached), which is never kept nor shared.
+ */
 export interface ManifestOptions {
   growing?: boolean;
+  fromMs?: number;
 }
+
+/** An offset rendition: the track from `fromMs` on, with pieces of its own, fetched from the server only. */
+export const isOffset = (manifest: Manifest): boolean => manifest.fromMs !== undefined;
 
 /** Where the player gets manifests: the first one, and (for a growing one) what comes next. */
 export interface ManifestSource {
@@ -48,11 +55,23 @@ export function extendsManifest(held: Manifest, next: Manifest): Manifest {
   const same =
     next.trackId === held.trackId &&
     next.profile === held.profile &&
+    next.fromMs === held.fromMs &&
     next.pieceSizeBytes === held.pieceSizeBytes &&
     next.pieceCount >= held.pieceCount &&
     held.pieceHashes.every((hash, index) => next.pieceHashes[index] === hash);
   if (!same) throw new SourceError(`${held.trackId}: the rendition changed while it was being made`, 409);
   return next;
+}
+
+/** `promise`, or its signal's reason as soon as the signal aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted)
+    return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 export class SourceError extends Error {
@@ -79,6 +98,11 @@ export class ServerSource implements PieceSource {
   readonly kind = "server" as const;
   readonly id = "server";
   private readonly fetchFn: typeof fetch;
+  /**
+   * Piece 0 asked for together with a manifest (one round trip instead of two before the first append), by
+   * rendition; taken by the first fetch of it, and checked against the manifest's hash like any piece.
+   */
+  private readonly early = new Map<string, Promise<Uint8Array>>();
 
   constructor(private readonly options: ServerSourceOptions) {
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
@@ -116,8 +140,13 @@ export class ServerSource implements PieceSource {
     signal?: AbortSignal,
     options: ManifestOptions = {},
   ): Promise<Manifest> {
-    const path = streamPaths.manifest(trackId, profile, options.growing ? { havePieces: 0 } : {});
-    const response = await this.get(path, signal);
+    const path = streamPaths.manifest(trackId, profile, {
+      ...(options.growing ? { havePieces: 0 } : {}),
+      fromMs: options.fromMs,
+    });
+    const answer = this.get(path, signal);
+    if (options.fromMs === undefined) this.askEarly(trackKey({ trackId, profile }), trackId, profile, signal);
+    const response = await answer;
     return streamManifest.parse(await response.json());
   }
 
@@ -126,7 +155,10 @@ export class ServerSource implements PieceSource {
    * its bound unchanged. Refused unless every hash already announced is unchanged (a hash is final once announced).
    */
   async grow(held: Manifest, signal?: AbortSignal): Promise<Manifest> {
-    const path = streamPaths.manifest(held.trackId, held.profile, { havePieces: held.pieceCount });
+    const path = streamPaths.manifest(held.trackId, held.profile, {
+      havePieces: held.pieceCount,
+      fromMs: held.fromMs,
+    });
     const next = streamManifest.parse(await (await this.get(path, signal)).json());
     return extendsManifest(held, next);
   }
@@ -143,8 +175,32 @@ export class ServerSource implements PieceSource {
     return streamManifest.parse(await response.json());
   }
 
+  private askEarly(key: string, trackId: string, profile: string, signal: AbortSignal | undefined): void {
+    if (this.early.has(key)) return;
+    const bytes = this.get(streamPaths.piece(trackId, profile, 0), signal)
+      .then((response) => response.arrayBuffer())
+      .then((buffer) => new Uint8Array(buffer));
+    bytes.catch(() => undefined);
+    this.early.set(key, bytes);
+    // One not taken (the track was skipped, or peers had it) is forgotten after a few more.
+    for (const old of this.early.keys()) if (this.early.size > 8) this.early.delete(old);
+  }
+
   async fetch(track: TrackRef, index: number, options: FetchOptions): Promise<Uint8Array> {
-    const response = await this.get(streamPaths.piece(track.trackId, track.profile, index), options.signal);
+    const early = index === 0 && !isOffset(track.manifest) ? this.early.get(trackKey(track)) : undefined;
+    if (early) {
+      this.early.delete(trackKey(track));
+      try {
+        return await abortable(early, options.signal);
+      } catch (error) {
+        if (options.signal.aborted) throw error;
+        // Asked again below.
+      }
+    }
+    const response = await this.get(
+      streamPaths.piece(track.trackId, track.profile, index, track.manifest.fromMs),
+      options.signal,
+    );
     return new Uint8Array(await response.arrayBuffer());
   }
 }
@@ -186,6 +242,8 @@ export class CachedManifests implements ManifestSource {
     signal?: AbortSignal,
     options: ManifestOptions = {},
   ): Promise<Manifest> {
+    // An offset rendition is asked for once, for one seek: never kept.
+    if (options.fromMs !== undefined) return this.server.manifest(trackId, profile, signal, options);
     const key = trackKey({ trackId, profile });
     const held = await this.store.getManifest(key);
     if (held && isComplete(held)) return held;
@@ -198,7 +256,7 @@ export class CachedManifests implements ManifestSource {
   async grow(held: Manifest, signal?: AbortSignal): Promise<Manifest> {
     if (!this.server.grow) throw new SourceError("this source cannot follow a growing manifest");
     const next = await this.server.grow(held, signal);
-    if (next !== held) await this.store.putManifest(trackKey(held), next);
+    if (next !== held && !isOffset(next)) await this.store.putManifest(trackKey(held), next);
     return next;
   }
 }

@@ -1,11 +1,12 @@
 // The engine's decisions in Node: scheduling by urgency, seeking, the start rule, byte accounting, LRU, recovery.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   ByteAccounting,
   LruIndex,
   MemoryPieceStore,
   PieceFetcher,
   PlayQueue,
+  ServerSource,
   pinTrack,
   unpinTrack,
   defaultCacheCap,
@@ -339,5 +340,66 @@ describe("offline pins", () => {
     await unpinTrack(deps, "t1", "opus96");
     expect(cacheIndex.list().map((e) => e.key)).toEqual(["t2.opus96"]);
     expect(await store.size("t1.opus96")).toBe(0);
+  });
+});
+
+describe("server source", () => {
+  /** A fetch that answers the manifest and piece paths of `track`, holding each answer until released. */
+  function fakeServer(failFirstPiece = false) {
+    const asked: string[] = [];
+    const waiting: Array<() => void> = [];
+    let pieceAnswers = 0;
+    const fetchFn = (input: string | URL | Request) => {
+      const path = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      asked.push(path);
+      return new Promise<Response>((resolve) =>
+        waiting.push(() => {
+          if (path.includes("/manifest")) return resolve(Response.json(manifest));
+          pieceAnswers += 1;
+          if (failFirstPiece && pieceAnswers === 1) return resolve(new Response("no", { status: 503 }));
+          resolve(new Response(pieces[Number(path.split("/").pop())]!.slice()));
+        }),
+      );
+    };
+    const releaseAll = () => {
+      for (const release of waiting.splice(0)) release();
+    };
+    return { asked, releaseAll, source: new ServerSource({ baseUrl: "", fetch: fetchFn }) };
+  }
+
+  it("asks for piece 0 together with the manifest, and serves that answer to the first fetch of it", async () => {
+    const server = fakeServer();
+    const manifestAnswer = server.source.manifest("t1", "opus96", undefined, { growing: true });
+    // Both requests are out before either is answered: one round trip to the first piece, not two.
+    expect(server.asked).toEqual([
+      "/api/stream/t1/opus96/manifest?havePieces=0",
+      "/api/stream/t1/opus96/pieces/0",
+    ]);
+    server.releaseAll();
+    const held = await manifestAnswer;
+    const bytes = await server.source.fetch({ trackId: "t1", profile: "opus96", manifest: held }, 0, {
+      urgencyMs: 0,
+      signal: new AbortController().signal,
+    });
+    expect(Buffer.from(bytes).equals(Buffer.from(pieces[0]!))).toBe(true);
+    expect(server.asked).toHaveLength(2);
+    // An offset rendition's manifest is asked for alone.
+    void server.source.manifest("t1", "opus96", undefined, { fromMs: 4_000 });
+    expect(server.asked.at(-1)).toBe("/api/stream/t1/opus96/from/4000/manifest");
+    expect(server.asked).toHaveLength(3);
+  });
+
+  it("asks again when the early answer failed", async () => {
+    const server = fakeServer(true);
+    const manifestAnswer = server.source.manifest("t1", "opus96");
+    server.releaseAll();
+    const held = await manifestAnswer;
+    const fetched = server.source.fetch({ trackId: "t1", profile: "opus96", manifest: held }, 0, {
+      urgencyMs: 0,
+      signal: new AbortController().signal,
+    });
+    await vi.waitFor(() => expect(server.asked).toHaveLength(3));
+    server.releaseAll();
+    expect(Buffer.from(await fetched).equals(Buffer.from(pieces[0]!))).toBe(true);
   });
 });

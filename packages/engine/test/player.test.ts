@@ -1,10 +1,11 @@
 // The player over a fake sink: start rule, byte-ordered appends, prefetch and gapless next track, seek, skips, ReplayGain,
 // and tracks whose manifest is still growing.
 import { createHash } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   ByteAccounting,
   Player,
+  MemoryPieceStore,
   PieceFetcher,
   SourceError,
   extendsManifest,
@@ -517,5 +518,102 @@ describe("player on a growing manifest", () => {
       trackId: "a",
       message: expect.stringContaining("changed"),
     });
+  });
+});
+
+describe("player, seek past what the transcode has reached", () => {
+  it("plays from an offset rendition with pieces of its own, never cached, and returns to the rendition on a seek back", async () => {
+    const long = growing(rendition("long", 60), 60_000);
+    long.release(5);
+    // The offset rendition from 46 s: other bytes, a 500-byte init segment, then clusters in track time.
+    const offsetBytes = Uint8Array.from({ length: 14_000 }, (_, i) => (i * 13 + 5) % 241);
+    const offsetPieces = Array.from({ length: 14 }, (_, i) =>
+      offsetBytes.subarray(i * PIECE, (i + 1) * PIECE),
+    );
+    const offsetManifest: Manifest = {
+      ...long.track.manifest,
+      sizeBytes: offsetBytes.length,
+      pieceCount: offsetPieces.length,
+      pieceHashes: offsetPieces.map((p) => createHash("sha256").update(p).digest("hex")),
+      seekIndex: Array.from({ length: 7 }, (_, i) => ({
+        timeMs: 46_000 + i * 2000,
+        byteOffset: 500 + i * 2000,
+      })),
+      complete: true,
+      fromMs: 46_000,
+    };
+    const asked: string[] = [];
+    const manifestsAsked: Array<number | undefined> = [];
+    const source: PieceSource = {
+      kind: "server",
+      id: "server",
+      fetch: (track, index) => {
+        const { fromMs } = track.manifest;
+        asked.push(`${fromMs ?? "whole"}:${index}`);
+        return Promise.resolve(fromMs === undefined ? long.track.pieces[index]! : offsetPieces[index]!);
+      },
+    };
+    const store = new MemoryPieceStore();
+    const fetcher = new PieceFetcher({ sources: [source], store, accounting: new ByteAccounting() });
+    const sink = new FakeSink();
+    const player = new Player({
+      sink,
+      server: {
+        manifest: (_trackId, _profile, _signal, options) => {
+          manifestsAsked.push(options?.fromMs);
+          return Promise.resolve(options?.fromMs === 46_000 ? offsetManifest : long.manifest());
+        },
+        grow: (held, signal) => long.grow(held, signal),
+      },
+      fetcher,
+      accounting: new ByteAccounting(),
+    });
+    const until = async (done: () => boolean, what: string) => {
+      const deadline = Date.now() + 5_000;
+      while (!done()) {
+        if (Date.now() > deadline) throw new Error(`not within 5 s: ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 3));
+        await player.tick();
+      }
+    };
+    await player.play([{ trackId: "long" }]);
+    await until(() => sink.playing, "playing the first pieces");
+
+    // 46.5 s is 41 s past the last cluster announced: the offset rendition from 46 s is asked for and appended,
+    // init segment first, then from the target's cluster (the one at 46 s).
+    const before = sink.appended.length;
+    await player.seek(46_500);
+    expect(manifestsAsked).toEqual([undefined, 46_000]);
+    expect(sink.time).toBe(46.5);
+    const sinceSeek = () => Buffer.concat(sink.appended.slice(before).map((a) => a.bytes));
+    await until(() => sinceSeek().length >= offsetBytes.length, "the offset rendition appended");
+    const appended = sinceSeek();
+    expect(Buffer.from(appended).equals(Buffer.from(offsetBytes))).toBe(true);
+    // Verified against its own hashes, fetched from the server only, and never kept as the rendition's pieces.
+    expect(asked.filter((a) => a.startsWith("46000:"))).toHaveLength(14);
+    for (let index = 0; index < 14; index++) {
+      const held = await store.get("long.opus96", index);
+      if (held) expect(Buffer.from(held).equals(Buffer.from(long.track.pieces[index]!))).toBe(true);
+    }
+    expect(await store.size("long.opus96")).toBe(5 * PIECE);
+
+    // A seek back before 46 s returns to the rendition itself (complete by now).
+    long.release(60);
+    await player.seek(30_000);
+    expect(manifestsAsked).toEqual([undefined, 46_000, undefined]);
+    await until(() => asked.includes("whole:30"), "the rendition's piece at 30 s fetched");
+    expect(sink.time).toBe(30);
+  });
+
+  it("waits for the transcode when it is about to reach the target", async () => {
+    const long = growing(rendition("near", 60), 60_000);
+    long.release(10);
+    const { player, events, until } = setUpGrowing({ near: long });
+    await player.play([{ trackId: "near" }]);
+    await until(() => events.some((e) => e.type === "started"), "started");
+    const manifest = vi.spyOn(player as unknown as { replaceRendition: () => unknown }, "replaceRendition");
+    // One second past the last announced cluster: at the assumed 20 times real time, 50 ms away.
+    await player.seek(9_000);
+    expect(manifest).not.toHaveBeenCalled();
   });
 });

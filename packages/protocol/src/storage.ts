@@ -1,7 +1,7 @@
 // Contract of the storage service: renditions (original, Opus/WebM) cut into verified pieces.
 import { z } from "zod";
 import { defineEvent, defineService } from "./contract";
-import { profileName, streamManifest, trackId } from "./stream";
+import { offsetMs, profileName, streamManifest, trackId } from "./stream";
 
 /** Raw bytes (a Buffer or Uint8Array); the bus carries them as base64. */
 export const binary = z.custom<Uint8Array>((value) => value instanceof Uint8Array, "bytes");
@@ -28,12 +28,16 @@ export const storageContract = defineService("storage", {
    * it is: a growing manifest announces each piece with its hash as ffmpeg finishes it.
    */
   manifest: {
-    params: rendition.extend({ havePieces: z.number().int().min(0).max(1_000_000).optional() }),
+    params: rendition.extend({
+      havePieces: z.number().int().min(0).max(1_000_000).optional(),
+      /** The offset rendition from this time on (a seek past what the transcode has reached). */
+      fromMs: offsetMs.optional(),
+    }),
     result: streamManifest,
   },
   /** One piece; servable as soon as its bytes exist, before the rest of the transcode is done. */
   piece: {
-    params: rendition.extend({ index: z.number().int().min(0).max(1_000_000) }),
+    params: rendition.extend({ index: z.number().int().min(0).max(1_000_000), fromMs: offsetMs.optional() }),
     result: z.object({ bytes: binary, complete: z.boolean() }),
   },
   /** Bytes [start, endInclusive] of a complete rendition, at most 1 MiB per call. */

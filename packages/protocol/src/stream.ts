@@ -29,6 +29,12 @@ export const streamManifest = z.object({
     .optional(),
   /** False while the rendition is still being made; manifests written before this field existed were complete. */
   complete: z.boolean().default(true),
+  /**
+   * Set on an offset rendition: the track from this time on (ms), made for a seek past what the rendition has
+   * reached. Its clusters carry track time, so its media lands where it belongs; it is a rendition of its own
+   * (own pieces, hashes and addresses), never cached by clients nor shared with peers.
+   */
+  fromMs: z.number().int().nonnegative().optional(),
 });
 export type StreamManifest = z.infer<typeof streamManifest>;
 
@@ -45,6 +51,15 @@ export const manifestQuery = z
   .strict();
 export type ManifestQuery = z.infer<typeof manifestQuery>;
 
+/** Where an offset rendition starts: whole seconds of track time, within a day. */
+export const offsetMs = z.number().int().min(0).max(86_400_000).multipleOf(1_000);
+/** The same, as the route's path segment (decimal digits only). */
+export const offsetParam = z
+  .string()
+  .regex(/^\d{1,8}$/)
+  .transform(Number)
+  .pipe(offsetMs);
+
 /**
  * The manifest route's entity tag, so a client holding a manifest can revalidate it (If-None-Match → 304). It
  * changes as a growing manifest gains pieces and again when it completes.
@@ -55,9 +70,14 @@ export const manifestEtag = (
   `"${manifest.pieceHashes.length}-${manifest.pieceHashes[0] ?? "empty"}-${manifest.sizeBytes}${manifest.complete ? "" : "-growing"}"`;
 
 /** HTTP paths of the streaming endpoints (served by the access point, authorised by session). */
+const renditionPath = (id: string, profile: string, fromMs: number | undefined) =>
+  `/api/stream/${id}/${profile}${fromMs === undefined ? "" : `/from/${fromMs}`}`;
+
 export const streamPaths = {
-  manifest: (id: string, profile: string, options: ManifestQuery = {}) =>
-    `/api/stream/${id}/${profile}/manifest${options.havePieces === undefined ? "" : `?havePieces=${options.havePieces}`}`,
-  piece: (id: string, profile: string, index: number) => `/api/stream/${id}/${profile}/pieces/${index}`,
+  /** With `fromMs`, the offset rendition that starts there (see `streamManifest.fromMs`). */
+  manifest: (id: string, profile: string, options: ManifestQuery & { fromMs?: number | undefined } = {}) =>
+    `${renditionPath(id, profile, options.fromMs)}/manifest${options.havePieces === undefined ? "" : `?havePieces=${options.havePieces}`}`,
+  piece: (id: string, profile: string, index: number, fromMs?: number) =>
+    `${renditionPath(id, profile, fromMs)}/pieces/${index}`,
   file: (id: string, profile: string) => `/api/stream/${id}/${profile}/file`,
 } as const;

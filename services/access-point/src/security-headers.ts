@@ -51,8 +51,16 @@ export async function registerSecurityHeaders(
     referrerPolicy: { policy: "no-referrer" },
     xFrameOptions: { action: "deny" },
   });
+  // Built once per origin the server is reached at (a handful), not on every piece request.
+  const policies = new Map<string | undefined, string>();
   app.addHook("onRequest", (request, reply, done) => {
-    void reply.header("content-security-policy", contentSecurityPolicy(request));
+    const own = ownOriginOf(request);
+    let policy = policies.get(own);
+    if (policy === undefined) {
+      policy = contentSecurityPolicy(request);
+      if (policies.size < 64) policies.set(own, policy);
+    }
+    void reply.header("content-security-policy", policy);
     done();
   });
 }

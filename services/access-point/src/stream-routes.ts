@@ -6,6 +6,7 @@ import {
   AppError,
   manifestEtag,
   manifestQuery,
+  offsetParam,
   profileName,
   streamManifest,
   trackId,
@@ -25,14 +26,24 @@ export interface ReadContext {
 
 /** How the access point reads renditions; the wiring backs it with storage-service calls. */
 export interface RenditionReader {
-  /** The complete manifest, or with `havePieces` a long-poll on a growing one (see `manifestQuery`). */
+  /**
+   * The complete manifest, or with `havePieces` a long-poll on a growing one (see `manifestQuery`); with `fromMs`,
+   * the offset rendition's.
+   */
   manifest(
     trackId: string,
     profile: string,
     context: ReadContext,
     query?: ManifestQuery,
+    fromMs?: number,
   ): Promise<StreamManifest>;
-  piece(trackId: string, profile: string, index: number, context: ReadContext): Promise<Uint8Array>;
+  piece(
+    trackId: string,
+    profile: string,
+    index: number,
+    context: ReadContext,
+    fromMs?: number,
+  ): Promise<Uint8Array>;
   /** Bytes [start, endInclusive] of the whole rendition; at most `maxRangeChunkBytes` per call. */
   range(
     trackId: string,
@@ -59,6 +70,8 @@ const pieceIndex = z
   .transform(Number)
   .pipe(z.number().int().max(1_000_000));
 const pieceParams = renditionParams.extend({ index: pieceIndex });
+const offsetRenditionParams = renditionParams.extend({ fromMs: offsetParam });
+const offsetPieceParams = pieceParams.extend({ fromMs: offsetParam });
 
 function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
   const parsed = schema.safeParse(params);
@@ -100,34 +113,68 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
     return { identity, context };
   };
 
+  /**
+   * Manifests as answered, by the reader's object: storage holds one object per complete manifest (and per state of
+   * a growing one), so a cached manifest is checked and serialised once, not on every request.
+   */
+  const answers = new WeakMap<StreamManifest, { json: string; etag: string }>();
+  const answerOf = (held: StreamManifest) => {
+    let answer = answers.get(held);
+    if (!answer) {
+      const manifest = streamManifest.parse(held);
+      answer = { json: JSON.stringify(manifest), etag: manifestEtag(manifest) };
+      answers.set(held, answer);
+    }
+    return answer;
+  };
+  const told = new ToldTracker();
+
   app.get("/api/stream/:trackId/:profile/manifest", async (request, reply) => {
     const { identity, context } = await authorised(request);
     const { trackId: id, profile } = parseParams(renditionParams, request.params);
     const query = manifestQuery.safeParse(request.query);
     if (!query.success)
       throw new AppError("VALIDATION_FAILED", "havePieces is the number of pieces the caller knows");
-    const manifest = streamManifest.parse(await reader.manifest(id, profile, context, query.data));
-    await tellTracker(bus, request, {
-      trackId: id,
-      profile,
-      userId: identity.user.id,
-      sessionId: identity.sessionId,
-    });
-    const etag = manifestEtag(manifest);
+    const { json, etag } = answerOf(await reader.manifest(id, profile, context, query.data));
+    const fetched = { trackId: id, profile, userId: identity.user.id, sessionId: identity.sessionId };
+    if (told.isDue(fetched) && (await tellTracker(bus, request, fetched))) told.mark(fetched);
     void reply.header("etag", etag).header("cache-control", "private, no-cache");
     if (request.headers["if-none-match"] === etag) return reply.status(304).send();
-    return manifest;
+    return reply.type("application/json; charset=utf-8").send(json);
   });
+
+  // An offset rendition (a seek past what the transcode has reached): addressed apart, so its pieces can never be
+  // taken for the rendition's own; peers never hold it, so the tracker is not told.
+  app.get("/api/stream/:trackId/:profile/from/:fromMs/manifest", async (request, reply) => {
+    const { context } = await authorised(request);
+    const { trackId: id, profile, fromMs } = parseParams(offsetRenditionParams, request.params);
+    const query = manifestQuery.safeParse(request.query);
+    if (!query.success)
+      throw new AppError("VALIDATION_FAILED", "havePieces is the number of pieces the caller knows");
+    const { json } = answerOf(await reader.manifest(id, profile, context, query.data, fromMs));
+    return reply
+      .header("cache-control", "private, no-cache")
+      .type("application/json; charset=utf-8")
+      .send(json);
+  });
+
+  const sendPiece = (reply: FastifyReply, bytes: Uint8Array) =>
+    // A piece never changes for a given manifest: the client verifies it against the manifest's hash anyway.
+    reply
+      .header("content-type", "application/octet-stream")
+      .header("cache-control", "private, max-age=86400")
+      .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
   app.get("/api/stream/:trackId/:profile/pieces/:index", async (request, reply) => {
     const { context } = await authorised(request);
     const { trackId: id, profile, index } = parseParams(pieceParams, request.params);
-    const bytes = await reader.piece(id, profile, index, context);
-    // A piece never changes for a given manifest: the client verifies it against the manifest's hash anyway.
-    return reply
-      .header("content-type", "application/octet-stream")
-      .header("cache-control", "private, max-age=86400")
-      .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return sendPiece(reply, await reader.piece(id, profile, index, context));
+  });
+
+  app.get("/api/stream/:trackId/:profile/from/:fromMs/pieces/:index", async (request, reply) => {
+    const { context } = await authorised(request);
+    const { trackId: id, profile, index, fromMs } = parseParams(offsetPieceParams, request.params);
+    return sendPiece(reply, await reader.piece(id, profile, index, context, fromMs));
   });
 
   app.get("/api/stream/:trackId/:profile/file", async (request, reply) => {
@@ -163,21 +210,46 @@ export function registerStreamRoutes(app: FastifyInstance, options: StreamRouteO
 }
 
 /**
+ * Which sessions the tracker was told of lately, per rendition: a player asks for a manifest many times while it
+ * grows and on every replay, and telling the tracker once a minute keeps its record (and its recency) as fresh.
+ */
+type Fetched = { trackId: string; profile: string; userId: string; sessionId: string };
+const keyOf = ({ trackId, profile, sessionId }: Fetched) => `${sessionId} ${trackId} ${profile}`;
+
+class ToldTracker {
+  private readonly until = new Map<string, number>();
+
+  constructor(
+    private readonly everyMs = 60_000,
+    private readonly max = 10_000,
+  ) {}
+
+  isDue(fetched: Fetched): boolean {
+    return (this.until.get(keyOf(fetched)) ?? 0) <= performance.now();
+  }
+
+  mark(fetched: Fetched): void {
+    const key = keyOf(fetched);
+    this.until.delete(key);
+    if (this.until.size >= this.max) this.until.delete(this.until.keys().next().value as string);
+    this.until.set(key, performance.now() + this.everyMs);
+  }
+}
+
+/**
  * The session fetched (or revalidated) the manifest of a rendition that exists: its peers may now announce holding it.
  * Told before the answer, so an announce right after it is accepted; without a tracker, P2P is off, audio is not.
  */
-async function tellTracker(
-  bus: ServiceBus,
-  request: FastifyRequest,
-  fetched: { trackId: string; profile: string; userId: string; sessionId: string },
-): Promise<void> {
+async function tellTracker(bus: ServiceBus, request: FastifyRequest, fetched: Fetched): Promise<boolean> {
   try {
     await bus.request(trackerContract, "renditionFetched", fetched, {
       traceId: request.id,
       timeoutMs: 2_000,
     });
+    return true;
   } catch (error) {
     request.log.debug({ err: error }, "tracker not told of a fetched rendition");
+    return false;
   }
 }
 

@@ -27,13 +27,19 @@ export function assertFfmpeg(ffmpegPath: string): void {
 
 export type TranscodeProcess = ChildProcessByStdio<null, Readable, Readable>;
 
-/** Opus in WebM written to a pipe: the output is append-only, so bytes already served never change. */
+/**
+ * Opus in WebM written to a pipe: the output is append-only, so bytes already served never change. With `fromMs`,
+ * the track from that time on (input seeking, so ffmpeg starts there at once), its timestamps shifted to track
+ * time so its clusters say where they belong.
+ */
 export function startTranscode(
   ffmpegPath: string,
   sourcePath: string,
   profile: TranscodeProfile,
+  fromMs?: number,
 ): TranscodeProcess {
   assertFfmpeg(ffmpegPath);
+  const from = fromMs === undefined ? [] : [(fromMs / 1000).toFixed(3)];
   return spawn(
     ffmpegPath,
     [
@@ -42,6 +48,7 @@ export function startTranscode(
       "-loglevel",
       "error",
       "-stats",
+      ...from.flatMap((seconds) => ["-ss", seconds]),
       "-i",
       sourcePath,
       "-map",
@@ -55,6 +62,7 @@ export function startTranscode(
       `${profile.bitrateKbps}k`,
       "-ar",
       "48000",
+      ...from.flatMap((seconds) => ["-output_ts_offset", seconds]),
       "-f",
       "webm",
       "-cluster_time_limit",

@@ -15,6 +15,8 @@ export interface RenditionDescription {
   /** The catalog's duration of the whole track (0 when unknown), until ffmpeg's own figure is known. */
   catalogDurationMs: number;
   pieceSizeBytes: number;
+  /** An offset rendition's start (track time, ms): its durations are still the whole track's. */
+  fromMs?: number | undefined;
 }
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -68,11 +70,14 @@ export class GrowingRendition {
     return this.hashUpTo(Math.floor(this.length / this.description.pieceSizeBytes));
   }
 
-  /** ffmpeg ended well: the last, shorter piece is finished, the rest scanned, and the duration is its own. */
+  /**
+   * ffmpeg ended well: the last, shorter piece is finished, the rest scanned, and the duration is its own (what it
+   * wrote: after the start of an offset rendition).
+   */
   finish(durationMs?: number): void {
     if (this.finished) return;
     this.finished = true;
-    this.finalDurationMs = durationMs;
+    this.finalDurationMs = durationMs === undefined ? undefined : (this.description.fromMs ?? 0) + durationMs;
     this.scan(this.length);
     this.hashUpTo(Math.ceil(this.length / this.description.pieceSizeBytes));
   }
@@ -99,13 +104,14 @@ export class GrowingRendition {
     const durationMs = this.finished
       ? (this.finalDurationMs ?? description.catalogDurationMs)
       : description.catalogDurationMs;
+    const mediaMs = durationMs - (description.fromMs ?? 0);
     this.memo = {
       trackId: description.trackId,
       profile: description.profile,
       mimeType: description.mimeType,
       codec: description.codec,
       bitrateKbps:
-        this.finished && durationMs > 0 ? Math.round((sizeBytes * 8) / durationMs) : description.bitrateKbps,
+        this.finished && mediaMs > 0 ? Math.round((sizeBytes * 8) / mediaMs) : description.bitrateKbps,
       durationMs,
       sizeBytes,
       pieceSizeBytes: description.pieceSizeBytes,
@@ -113,6 +119,7 @@ export class GrowingRendition {
       pieceHashes: [...this.hashes],
       seekIndex: this.clusters.filter((point) => point.byteOffset < sizeBytes),
       complete: this.finished,
+      ...(description.fromMs === undefined ? {} : { fromMs: description.fromMs }),
     };
     return this.memo;
   }

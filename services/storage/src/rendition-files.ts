@@ -1,7 +1,8 @@
 // A rendition's manifest and bytes: piece hashes, the manifests of originals and transcodes, and the files on disk
 // (data first, then the manifest, each renamed into place).
 import { createHash } from "node:crypto";
-import { mkdir, open, readFile, rename, writeFile } from "node:fs/promises";
+import { close, open as openFd, read as readFd } from "node:fs";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { AppError, type StreamManifest } from "@soundmesh/protocol";
 import type { TranscodeProfile } from "./ffmpeg";
@@ -96,15 +97,132 @@ export async function persistRendition(dir: string, bytes: Buffer, manifest: Str
   await rename(join(dir, "manifest.tmp"), join(dir, "manifest.json"));
 }
 
-/** Bytes [start, endInclusive] of a file (fewer at its end). */
-export async function readRange(path: string, start: number, endInclusive: number): Promise<Uint8Array> {
-  const length = endInclusive - start + 1;
-  const handle = await open(path, "r");
-  try {
-    const buffer = Buffer.alloc(length);
-    const { bytesRead } = await handle.read(buffer, 0, length, start);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
+/**
+ * Recently served pieces of complete renditions, in memory up to a byte bound (least recently served dropped first):
+ * a popular piece is answered with no read at all. A rendition's bytes never change, so an entry never goes stale;
+ * an evicted rendition's pieces are dropped with it.
+ */
+export class PieceCache {
+  private readonly pieces = new Map<string, Uint8Array>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get(renditionKey: string, index: number): Uint8Array | undefined {
+    const id = `${renditionKey}:${index}`;
+    const hit = this.pieces.get(id);
+    if (hit) {
+      // Most recently served last.
+      this.pieces.delete(id);
+      this.pieces.set(id, hit);
+    }
+    return hit;
+  }
+
+  set(renditionKey: string, index: number, bytes: Uint8Array): void {
+    if (bytes.byteLength > this.maxBytes) return;
+    const id = `${renditionKey}:${index}`;
+    this.remove(id);
+    this.pieces.set(id, bytes);
+    this.bytes += bytes.byteLength;
+    for (const oldest of this.pieces.keys()) {
+      if (this.bytes <= this.maxBytes) break;
+      this.remove(oldest);
+    }
+  }
+
+  forget(renditionKey: string): void {
+    for (const id of [...this.pieces.keys()]) if (id.startsWith(`${renditionKey}:`)) this.remove(id);
+  }
+
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
+  private remove(id: string): void {
+    const bytes = this.pieces.get(id);
+    if (!bytes) return;
+    this.pieces.delete(id);
+    this.bytes -= bytes.byteLength;
+  }
+}
+
+interface OpenFile {
+  fd: Promise<number>;
+  /** Reads under way: the descriptor is closed only once none is. */
+  users: number;
+  forgotten: boolean;
+}
+
+/**
+ * Descriptors of recently read rendition files, kept open: a cached piece then costs one read, not an open, a read
+ * and a close (each a trip through libuv's thread pool). The least recently read beyond `max` are closed.
+ */
+export class OpenFiles {
+  private readonly files = new Map<string, OpenFile>();
+
+  constructor(private readonly max = 64) {}
+
+  /**
+   * Bytes [start, endInclusive] of a file (fewer at its end). `id` names what is read (a rendition): an original
+   * rewritten in place of its old file is another rendition, so it never reads through the old descriptor.
+   */
+  async read(id: string, path: string, start: number, endInclusive: number): Promise<Uint8Array> {
+    const file = this.acquire(id, path);
+    try {
+      const fd = await file.fd;
+      const buffer = Buffer.allocUnsafe(endInclusive - start + 1);
+      const bytesRead = await new Promise<number>((resolve, reject) =>
+        readFd(fd, buffer, 0, buffer.byteLength, start, (error, n) => (error ? reject(error) : resolve(n))),
+      );
+      return buffer.subarray(0, bytesRead);
+    } catch (error) {
+      this.forget(id);
+      throw error;
+    } finally {
+      file.users -= 1;
+      this.closeIfIdle(file);
+    }
+  }
+
+  /** The file is going away (evicted): its descriptor is closed once no read uses it. */
+  forget(id: string): void {
+    const file = this.files.get(id);
+    if (!file) return;
+    this.files.delete(id);
+    file.forgotten = true;
+    this.closeIfIdle(file);
+  }
+
+  closeAll(): void {
+    for (const id of [...this.files.keys()]) this.forget(id);
+  }
+
+  private acquire(id: string, path: string): OpenFile {
+    let file = this.files.get(id);
+    if (file) this.files.delete(id);
+    else {
+      const fd = new Promise<number>((resolve, reject) =>
+        openFd(path, "r", (error, opened) => (error ? reject(error) : resolve(opened))),
+      );
+      fd.catch(() => undefined);
+      file = { fd, users: 0, forgotten: false };
+    }
+    // Most recently used last.
+    this.files.set(id, file);
+    file.users += 1;
+    for (const [oldId, old] of this.files) {
+      if (this.files.size <= this.max) break;
+      if (old.users === 0) this.forget(oldId);
+    }
+    return file;
+  }
+
+  private closeIfIdle(file: OpenFile): void {
+    if (!file.forgotten || file.users > 0) return;
+    file.fd.then(
+      (fd) => close(fd, () => undefined),
+      () => undefined,
+    );
   }
 }

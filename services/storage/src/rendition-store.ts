@@ -1,5 +1,6 @@
 // The rendition cache: transcodes once per rendition (shared by concurrent callers, run when the scheduler says),
-// pieces with SHA-256s announced as ffmpeg finishes them (a manifest that grows), LRU on disk once complete.
+// pieces with SHA-256s announced as ffmpeg finishes them (a manifest that grows), LRU on disk once complete. A seek
+// past what a transcode has reached gets an offset rendition (the track from there on), held in memory only.
 import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -11,7 +12,7 @@ import { AppError, type StreamManifest } from "@soundmesh/protocol";
 import { assertFfmpeg, durationFromStats, startTranscode, type TranscodeProfile } from "./ffmpeg";
 import { GrowingRendition } from "./growing-rendition";
 import { TranscodeScheduler, defaultSchedulerConfig, type Hold, type Requester } from "./transcode-scheduler";
-import { ORIGINAL, originalManifest, persistRendition, readRange } from "./rendition-files";
+import { ORIGINAL, OpenFiles, PieceCache, originalManifest, persistRendition } from "./rendition-files";
 
 export interface SourceInfo {
   path: string;
@@ -31,9 +32,14 @@ export interface RenditionStoreConfig {
   waitTimeoutMs: number;
   /** How long a long-poll on a growing manifest waits for more pieces before answering unchanged. */
   longPollMs?: number;
+  /** Pieces of complete renditions kept in memory once served (0 turns it off). */
+  pieceCacheBytes?: number;
 }
 
 export const DEFAULT_LONG_POLL_MS = 10_000;
+export const DEFAULT_PIECE_CACHE_BYTES = 64 * 1024 * 1024;
+/** Offset renditions kept in memory once made (a listener may seek around in one for a while). */
+const OFFSET_RENDITIONS_KEPT = 8;
 
 export const defaultProfiles: Record<string, TranscodeProfile> = {
   opus96: { codec: "opus", bitrateKbps: 96 },
@@ -53,16 +59,20 @@ interface Rendition {
   readers: number;
   /** Cached on disk (transcodes) or read from the library (originals, which take no cache space). */
   cached: boolean;
+  /** An offset rendition's start: it lives in memory (its `growing`) and is never cached. */
+  fromMs?: number | undefined;
   done: Promise<void>;
   progressed: Set<() => void>;
 }
 
 /** Who asks when a caller names no one: tests and tools calling the store directly. */
 const LOCAL: Requester = { userId: "local" };
-const noHold: Hold = { release: () => undefined };
+const noHold: Hold = { release: () => undefined, mayAnswerEarly: () => () => false };
 
 export class RenditionStore {
   private readonly renditions = new Map<string, Rendition>();
+  private readonly files = new OpenFiles();
+  private readonly hot: PieceCache;
   private transcodesStarted = 0;
   private evictions = 0;
   private uses = 0;
@@ -73,7 +83,9 @@ export class RenditionStore {
     private readonly logger: Logger,
     /** The one place that decides which ffmpeg runs; by default N = the machine's parallelism. */
     readonly scheduler = new TranscodeScheduler(defaultSchedulerConfig(availableParallelism())),
-  ) {}
+  ) {
+    this.hot = new PieceCache(config.pieceCacheBytes ?? DEFAULT_PIECE_CACHE_BYTES);
+  }
 
   /** Rebuilds the index from disk; a rendition without its manifest was cut short by a crash and is removed. */
   async load(): Promise<void> {
@@ -108,6 +120,11 @@ export class RenditionStore {
     await this.evict();
   }
 
+  /** Closes the files kept open for reading. */
+  close(): void {
+    this.files.closeAll();
+  }
+
   stats() {
     const cached = [...this.renditions.values()].filter((r) => r.cached && r.state === "complete");
     const scheduler = this.scheduler.stats();
@@ -132,17 +149,25 @@ export class RenditionStore {
     profile: string,
     requester: Requester = LOCAL,
     havePieces?: number,
+    fromMs?: number,
   ): Promise<StreamManifest> {
-    return this.use(trackId, profile, requester, async (rendition) => {
+    return this.use(trackId, profile, requester, fromMs, async (rendition, hold) => {
       if (havePieces === undefined) return this.complete(rendition);
       const now = () => rendition.manifest ?? rendition.growing?.manifest();
       const known = () => (rendition.state === "complete" ? Infinity : (rendition.growing?.pieceCount ?? 0));
       if (known() <= havePieces) {
+        let undo = () => false;
         const bound = new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.config.longPollMs ?? DEFAULT_LONG_POLL_MS);
           void rendition.done.finally(() => clearTimeout(timer)).catch(() => undefined);
+          // The same user clicked another track: answered now, unchanged (a client still following asks again).
+          undo = hold.mayAnswerEarly(() => (clearTimeout(timer), resolve()));
         });
-        await Promise.race([this.waitFor(rendition, () => known() > havePieces), bound]);
+        try {
+          await Promise.race([this.waitFor(rendition, () => known() > havePieces), bound]);
+        } finally {
+          undo();
+        }
       }
       rendition.lastUsed = ++this.uses;
       const manifest = now();
@@ -154,7 +179,7 @@ export class RenditionStore {
 
   /** Makes the rendition for transcode-ahead: waits as long as it takes, since listeners go first. */
   async prepare(trackId: string, profile: string): Promise<void> {
-    await this.use(trackId, profile, "background", (rendition) => rendition.done);
+    await this.use(trackId, profile, "background", undefined, (rendition) => rendition.done);
   }
 
   /** A piece as soon as its bytes exist; `complete` says whether the whole rendition is done. */
@@ -163,8 +188,9 @@ export class RenditionStore {
     profile: string,
     index: number,
     requester: Requester = LOCAL,
+    fromMs?: number,
   ): Promise<{ bytes: Uint8Array; complete: boolean }> {
-    return this.use(trackId, profile, requester, async (rendition) => {
+    return this.use(trackId, profile, requester, fromMs, async (rendition) => {
       const size = this.config.pieceSizeBytes;
       const start = index * size;
       // A piece is servable once finished: its hash is announced at the same moment.
@@ -173,10 +199,19 @@ export class RenditionStore {
         rendition.bytesWritten >= start + size ||
         rendition.growing?.isFinished === true;
       await this.waitFor(rendition, finished);
-      const total = rendition.state === "complete" ? rendition.manifest!.sizeBytes : rendition.bytesWritten;
+      const complete = rendition.state === "complete";
+      const total = complete ? rendition.manifest!.sizeBytes : rendition.bytesWritten;
       if (start >= total) throw new AppError("NOT_FOUND", `No piece ${index} in this rendition`);
+      // Only a complete rendition's pieces from the disk are worth keeping: a growing one's are in memory already.
+      const keep = complete && !rendition.growing;
+      const held = keep ? this.hot.get(rendition.key, index) : undefined;
+      if (held) {
+        rendition.lastUsed = ++this.uses;
+        return { bytes: held, complete };
+      }
       const bytes = await this.read(rendition, start, Math.min(total, start + size) - 1);
-      return { bytes, complete: rendition.state === "complete" };
+      if (keep && this.renditions.get(rendition.key) === rendition) this.hot.set(rendition.key, index, bytes);
+      return { bytes, complete };
     });
   }
 
@@ -187,7 +222,7 @@ export class RenditionStore {
     endInclusive: number,
     requester: Requester = LOCAL,
   ): Promise<Uint8Array> {
-    return this.use(trackId, profile, requester, async (rendition) => {
+    return this.use(trackId, profile, requester, undefined, async (rendition) => {
       const manifest = await this.complete(rendition);
       if (start > endInclusive || start >= manifest.sizeBytes || endInclusive - start >= 1024 * 1024) {
         throw new AppError(
@@ -204,11 +239,12 @@ export class RenditionStore {
     trackId: string,
     profile: string,
     requester: Requester,
-    work: (rendition: Rendition) => Promise<T>,
+    fromMs: number | undefined,
+    work: (rendition: Rendition, hold: Hold) => Promise<T>,
   ): Promise<T> {
-    const { rendition, hold } = await this.ensure(trackId, profile, requester);
+    const { rendition, hold } = await this.ensure(trackId, profile, requester, fromMs);
     try {
-      return await work(rendition);
+      return await work(rendition, hold);
     } finally {
       hold.release();
     }
@@ -225,27 +261,36 @@ export class RenditionStore {
     trackId: string,
     profile: string,
     requester: Requester,
+    fromMs?: number,
   ): Promise<{ rendition: Rendition; hold: Hold }> {
     if (profile !== ORIGINAL && !Object.hasOwn(this.config.profiles, profile)) {
       throw new AppError("NOT_FOUND", `No profile ${profile}`);
     }
+    if (fromMs !== undefined && profile === ORIGINAL)
+      throw new AppError(
+        "VALIDATION_FAILED",
+        "An original is whole from the start: seek in it by its pieces",
+      );
     const source = await this.resolveSource(trackId);
+    if (fromMs !== undefined && source.durationMs !== undefined && fromMs >= source.durationMs)
+      throw new AppError("VALIDATION_FAILED", `The track ends at ${source.durationMs} ms`);
     const key = createHash("sha256")
       .update(
-        `${trackId}|${profile}|${source.sizeBytes}|${source.mtimeMs}|${this.config.pieceSizeBytes}|${JSON.stringify(this.config.profiles[profile] ?? {})}`,
+        `${trackId}|${profile}|${source.sizeBytes}|${source.mtimeMs}|${this.config.pieceSizeBytes}|${JSON.stringify(this.config.profiles[profile] ?? {})}${fromMs === undefined ? "" : `|from ${fromMs}`}`,
       )
       .digest("hex")
       .slice(0, 32);
     const existing = this.renditions.get(key);
     if (existing) {
       const hold =
-        existing.cached && existing.state === "writing" ? this.scheduler.join(key, requester) : noHold;
+        existing.growing && existing.state === "writing" ? this.scheduler.join(key, requester) : noHold;
       return { rendition: existing, hold };
     }
+    if (fromMs !== undefined) this.trimOffsets();
     const started =
       profile === ORIGINAL
         ? { rendition: this.describeOriginal(key, trackId, source), hold: noHold }
-        : this.transcode(key, trackId, profile, this.config.profiles[profile]!, source, requester);
+        : this.transcode(key, trackId, profile, this.config.profiles[profile]!, source, requester, fromMs);
     this.renditions.set(key, started.rendition);
     started.rendition.done.catch(() => {
       if (this.renditions.get(key) === started.rendition) this.renditions.delete(key);
@@ -282,8 +327,10 @@ export class RenditionStore {
     settings: TranscodeProfile,
     source: SourceInfo,
     requester: Requester,
+    fromMs?: number,
   ): { rendition: Rendition; hold: Hold } {
     assertFfmpeg(this.config.ffmpegPath);
+    const mediaMs = (source.durationMs ?? 0) - (fromMs ?? 0);
     const rendition: Rendition = {
       key,
       dataPath: join(this.config.cacheDir, key, "data"),
@@ -297,13 +344,15 @@ export class RenditionStore {
           bitrateKbps: settings.bitrateKbps,
           catalogDurationMs: source.durationMs ?? 0,
           pieceSizeBytes: this.config.pieceSizeBytes,
+          fromMs,
         },
-        ((source.durationMs ?? 0) * settings.bitrateKbps) / 8,
+        (Math.max(0, mediaMs) * settings.bitrateKbps) / 8,
       ),
       bytesWritten: 0,
       lastUsed: ++this.uses,
       readers: 0,
-      cached: true,
+      cached: fromMs === undefined,
+      fromMs,
       done: Promise.resolve(),
       progressed: new Set(),
     };
@@ -330,6 +379,9 @@ export class RenditionStore {
     const hold = this.scheduler.submit(key, requester, {
       spawn: () => this.runFfmpeg(rendition, trackId, profile, settings, source, settle),
       cancel: (error) => settle.reject(error),
+      // Nobody else would play the track from this exact second: once its listener is gone, it is not worth a slot.
+      disposable: fromMs !== undefined,
+      group: trackId,
     });
     rendition.done.catch(() => this.notify(rendition));
     return { rendition, hold };
@@ -344,7 +396,7 @@ export class RenditionStore {
     settle: { resolve: () => void; reject: (error: AppError) => void },
   ): ChildProcess {
     this.transcodesStarted += 1;
-    const child = startTranscode(this.config.ffmpegPath, source.path, settings);
+    const child = startTranscode(this.config.ffmpegPath, source.path, settings, rendition.fromMs);
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-8_000);
@@ -359,15 +411,26 @@ export class RenditionStore {
       settle.reject(new AppError("DEPENDENCY_MISSING", "ffmpeg could not be started", { cause: error })),
     );
     child.once("close", (code) => {
+      // Stopped by the scheduler (nobody waits for it): its waiters were told already.
+      if (this.renditions.get(rendition.key) !== rendition) return;
       if (code !== 0 || rendition.bytesWritten === 0) {
         this.logger.warn({ trackId, profile, code, stderr: stderr.slice(-500) }, "transcode failed");
         settle.reject(new AppError("UNPLAYABLE", "The track cannot be decoded"));
         return;
       }
       // The last piece is announced now; the complete manifest is only published once it is on disk.
-      growing.finish(durationFromStats(stderr) ?? source.durationMs ?? 0);
+      const offset = rendition.fromMs !== undefined;
+      growing.finish(durationFromStats(stderr) ?? (offset ? undefined : (source.durationMs ?? 0)));
       const bytes = growing.bytes();
       const manifest = growing.manifest();
+      if (offset) {
+        // Served from memory for as long as it is kept; never written to the cache.
+        rendition.manifest = manifest;
+        rendition.state = "complete";
+        this.notify(rendition);
+        settle.resolve();
+        return;
+      }
       persistRendition(join(this.config.cacheDir, rendition.key), bytes, manifest).then(
         async () => {
           rendition.manifest = manifest;
@@ -386,13 +449,22 @@ export class RenditionStore {
     return child;
   }
 
+  /** Offset renditions beyond the few kept are dropped, least recently used first, unless being read or made. */
+  private trimOffsets(): void {
+    const offsets = [...this.renditions.values()]
+      .filter((r) => r.fromMs !== undefined && r.state === "complete" && r.readers === 0)
+      .sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const rendition of offsets.slice(0, Math.max(0, offsets.length - OFFSET_RENDITIONS_KEPT + 1)))
+      this.renditions.delete(rendition.key);
+  }
+
   private async read(rendition: Rendition, start: number, endInclusive: number): Promise<Uint8Array> {
     rendition.readers += 1;
     rendition.lastUsed = ++this.uses;
     try {
-      if (rendition.state === "writing" && rendition.growing)
+      if (rendition.growing && (rendition.state === "writing" || rendition.fromMs !== undefined))
         return Uint8Array.from(rendition.growing.view(start, endInclusive + 1));
-      return await readRange(rendition.dataPath, start, endInclusive);
+      return await this.files.read(rendition.key, rendition.dataPath, start, endInclusive);
     } finally {
       rendition.readers -= 1;
     }
@@ -449,6 +521,8 @@ export class RenditionStore {
       if (total <= this.config.capBytes) break;
       if (rendition.readers > 0) continue;
       this.renditions.delete(rendition.key);
+      this.files.forget(rendition.key);
+      this.hot.forget(rendition.key);
       total -= rendition.bytesWritten;
       this.evictions += 1;
       await rm(join(this.config.cacheDir, rendition.key), { recursive: true, force: true });

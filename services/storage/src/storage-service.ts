@@ -103,6 +103,7 @@ export function createStorageService({
       profiles: config.profiles ?? defaultProfiles,
       waitTimeoutMs: config.waitTimeoutMs ?? 60_000,
       longPollMs: config.longPollMs ?? DEFAULT_LONG_POLL_MS,
+      ...(config.pieceCacheBytes === undefined ? {} : { pieceCacheBytes: config.pieceCacheBytes }),
     },
     cachedSources(resolveSource, config.sourceCacheMs ?? 2_000, clock ? () => clock.now() : Date.now),
     logger,
@@ -184,9 +185,10 @@ export function createStorageService({
   };
 
   const handlers: HandlersOf<StorageContract> = {
-    manifest: ({ trackId, profile, havePieces }, ctx) =>
-      store.manifest(trackId, profile, listenerOf(ctx), havePieces),
-    piece: ({ trackId, profile, index }, ctx) => store.piece(trackId, profile, index, listenerOf(ctx)),
+    manifest: ({ trackId, profile, havePieces, fromMs }, ctx) =>
+      store.manifest(trackId, profile, listenerOf(ctx), havePieces, fromMs),
+    piece: ({ trackId, profile, index, fromMs }, ctx) =>
+      store.piece(trackId, profile, index, listenerOf(ctx), fromMs),
     range: async ({ trackId, profile, start, endInclusive }, ctx) => ({
       bytes: await store.range(trackId, profile, start, endInclusive, listenerOf(ctx)),
     }),
@@ -227,6 +229,7 @@ export function createStorageService({
       pending.clear();
       await subscription?.unsubscribe();
       scheduler.close();
+      store.close();
     },
   };
 }

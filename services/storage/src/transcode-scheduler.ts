@@ -1,5 +1,6 @@
 // Decides which ffmpeg runs: at most `maxConcurrent` at once, a listener's transcode before background work (which
 // runs at nice 19 and is paused with SIGSTOP while a listener waits for a slot), users served in turn, each capped.
+// A user's new click that finds no free slot takes it from that user's earlier clicks nobody waits on any more.
 import type { ChildProcess } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { setPriority } from "node:os";
@@ -36,16 +37,27 @@ export const defaultSchedulerConfig = (maxConcurrent: number): TranscodeSchedule
 export interface JobSpec {
   spawn(): ChildProcess;
   cancel(error: AppError): void;
+  /** Only worth making while a listener wants it: stopped, not demoted to background, when the last one goes. */
+  disposable?: boolean;
+  /** What the job makes part of (a track): a request for the same thing never takes a disposable job's slot. */
+  group?: string;
 }
 
 /** A requester's claim on a transcode; released when its request ends (a listener's claim then runs out). */
 export interface Hold {
   release(): void;
+  /**
+   * The request only waits for news (a long-poll) and may be answered early: while `answer` is registered, the
+   * claim does not stop the same user's next click from taking the slot. Returns the undo.
+   */
+  mayAnswerEarly(answer: () => void): () => boolean;
 }
 
 export type SchedulerEvent =
   | { type: "started" | "paused" | "resumed" | "promoted" | "demoted" | "ended"; key: string; pid?: number }
   | { type: "cancelled"; key: string }
+  /** Dropped while started or queued: spare work beyond the paused bound, or a disposable job nobody wants. */
+  | { type: "stopped"; key: string; pid?: number }
   | { type: "refused"; reason: "perUser" | "queueFull"; userId: string };
 
 export interface TranscodeSchedulerStats {
@@ -64,6 +76,8 @@ export interface TranscodeSchedulerStats {
 
 interface Interest {
   calls: number;
+  /** Calls that only wait for news, with how to answer each at once. */
+  early: Set<() => void>;
   lease?: NodeJS.Timeout;
 }
 
@@ -74,10 +88,12 @@ interface Job extends JobSpec {
   child?: ChildProcess;
   /** Wanted by transcode-ahead (or demoted to it): kept when every listener has gone. */
   background: boolean;
+  /** Demoted from a listener nobody else (nor transcode-ahead) wants: dropped first when spare work piles up. */
+  spare: boolean;
   listeners: Map<string, Interest>;
 }
 
-const noHold: Hold = { release: () => undefined };
+const noHold: Hold = { release: () => undefined, mayAnswerEarly: () => () => false };
 
 export class TranscodeScheduler {
   private readonly jobs = new Map<string, Job>();
@@ -117,10 +133,12 @@ export class TranscodeScheduler {
       seq: ++this.seq,
       state: "queued",
       background: requester === "background",
+      spare: false,
       listeners: new Map(),
     };
     this.jobs.set(key, job);
     const hold = requester === "background" ? noHold : this.interest(job, requester.userId);
+    if (requester !== "background") this.supersede(job, requester.userId);
     this.pump();
     return hold;
   }
@@ -156,12 +174,14 @@ export class TranscodeScheduler {
   private claim(job: Job, requester: Requester): Hold {
     if (requester === "background") {
       job.background = true;
+      job.spare = false;
       return noHold;
     }
     if (!job.listeners.has(requester.userId)) this.admit(requester.userId);
     const hold = this.interest(job, requester.userId);
     // A background job a listener now waits for goes first: promoted if running, taken in turn if queued or paused.
     if (job.state === "running" && job.listeners.size === 1) this.renice(job, "promoted");
+    else if (job.state !== "running") this.supersede(job, requester.userId);
     this.pump();
     return hold;
   }
@@ -180,7 +200,7 @@ export class TranscodeScheduler {
   private interest(job: Job, userId: string): Hold {
     let interest = job.listeners.get(userId);
     if (!interest) {
-      interest = { calls: 0 };
+      interest = { calls: 0, early: new Set() };
       job.listeners.set(userId, interest);
     }
     clearTimeout(interest.lease);
@@ -188,6 +208,10 @@ export class TranscodeScheduler {
     const held = interest;
     let released = false;
     return {
+      mayAnswerEarly: (answer) => {
+        held.early.add(answer);
+        return () => held.early.delete(answer);
+      },
       release: () => {
         if (released) return;
         released = true;
@@ -206,11 +230,13 @@ export class TranscodeScheduler {
    * The last listener went away: a queued job nobody else wants is dropped (no work is started for no one); a
    * running one is demoted to background (its work so far is kept, and it no longer counts against the user).
    */
-  private leave(job: Job, userId: string): void {
+  private leave(job: Job, userId: string, pump = true): void {
     job.listeners.delete(userId);
     if (job.listeners.size > 0 || this.jobs.get(job.key) !== job) return;
     if (job.background) {
       if (job.state === "running") this.renice(job, "demoted");
+    } else if (job.disposable) {
+      this.stop(job);
     } else if (job.state === "queued") {
       this.jobs.delete(job.key);
       this.counts.cancelled += 1;
@@ -218,9 +244,30 @@ export class TranscodeScheduler {
       this.onEvent({ type: "cancelled", key: job.key });
     } else {
       job.background = true;
+      job.spare = true;
       if (job.state === "running") this.renice(job, "demoted");
     }
-    this.pump();
+    if (pump) this.pump();
+  }
+
+  /**
+   * The user's click on `wanted` finds every slot taken: the same user's other transcodes that only a lease (or a
+   * long-poll, answered now) keeps were left behind by this click, and give up their claim at once. One nobody else
+   * wants becomes spare background work (its output so far is kept, and it is paused for `wanted`); one another
+   * user listens to keeps its slot. Nobody else's claim is touched.
+   */
+  private supersede(wanted: Job, userId: string): void {
+    if (this.count((job) => job.state === "running") < this.config.maxConcurrent) return;
+    for (const job of [...this.jobs.values()]) {
+      const interest = job.listeners.get(userId);
+      if (job === wanted || !interest || interest.calls > interest.early.size) continue;
+      // Asking for a track's rendition while playing it from a seek's offset rendition is no move to another track.
+      if (job.disposable && job.group !== undefined && job.group === wanted.group) continue;
+      for (const answer of interest.early) answer();
+      interest.early.clear();
+      clearTimeout(interest.lease);
+      this.leave(job, userId, false);
+    }
   }
 
   /** Fills free slots: waiting listeners first (pausing background ffmpeg to make room), then background work. */
@@ -231,6 +278,7 @@ export class TranscodeScheduler {
         const victim = this.newest((job) => job.state === "running" && job.listeners.size === 0);
         if (!victim) return;
         this.pause(victim);
+        this.dropSpareBeyond(this.config.maxConcurrent);
       }
       this.lastServed.set(next.userId, ++this.served);
       if (next.job.state === "paused") this.resume(next.job);
@@ -261,6 +309,27 @@ export class TranscodeScheduler {
       }
     }
     return best;
+  }
+
+  /**
+   * Paused spare work is bounded (a user clicking through many tracks would otherwise leave one stopped ffmpeg
+   * each): beyond `limit`, the oldest is stopped and its partial output dropped (only complete renditions are
+   * cached); a later request for it starts afresh.
+   */
+  private dropSpareBeyond(limit: number): void {
+    const spare = [...this.jobs.values()].filter(
+      (job) => job.state === "paused" && job.spare && job.listeners.size === 0,
+    );
+    for (const job of spare.slice(0, Math.max(0, spare.length - limit))) this.stop(job);
+  }
+
+  /** Drops a job nobody waits for: its ffmpeg is killed (if started) and its partial output dropped. */
+  private stop(job: Job): void {
+    this.jobs.delete(job.key);
+    this.counts.cancelled += 1;
+    job.cancel(new AppError("UNAVAILABLE", "Nobody waits for this transcode any more"));
+    job.child?.kill("SIGKILL");
+    this.onEvent({ type: "stopped", key: job.key, ...this.pidOf(job) });
   }
 
   private start(job: Job): void {

@@ -335,6 +335,75 @@ describe("the transcode scheduler", () => {
     }
   });
 
+  it("gives a user's new click the slot of that user's earlier click at once, never another user's", async () => {
+    const first = gatedTrack("gateClick1");
+    const second = gatedTrack("gateClick2");
+    const bobs = gatedTrack("gateBob");
+    for (const id of ["click3", "click4", "afterBob"]) track(id);
+    // A lease far longer than the wait bound: only taking the slot can serve the next click in time.
+    const storage = await startStorage(
+      { maxConcurrent: 1, maxPerUser: 2, listenerLeaseMs: 120_000 },
+      { waitTimeoutMs: 30_000 },
+    );
+    const longPoll = (trackId: string, userId: string) =>
+      storage.client.request(
+        storageContract,
+        "manifest",
+        { trackId, profile: "opus96", havePieces: 0 },
+        { userId, timeoutMs: 60_000 },
+      );
+    // alice follows her first click's growing manifest (a long-poll: no piece exists yet).
+    const following = longPoll(first.trackId, "alice");
+    const firstPid = await pidOfTrack(storage, first.trackId);
+    // Her second click: the long-poll is answered now, unchanged, and the first transcode is paused for it.
+    const secondClick = longPoll(second.trackId, "alice");
+    await expect(following).resolves.toMatchObject({
+      trackId: first.trackId,
+      pieceCount: 0,
+      complete: false,
+    });
+    const secondPid = await pidOfTrack(storage, second.trackId);
+    await vi.waitFor(() => expect(procOf(firstPid)?.state).toBe("T"), { timeout: 10_000 });
+    expect(procOf(firstPid)?.nice).toBe(19);
+    const keys = new Map(
+      storage.events.flatMap((e) => (e.type === "started" && e.pid ? [[e.pid, e.key] as const] : [])),
+    );
+    expect(storage.events).toContainEqual({ type: "demoted", key: keys.get(firstPid), pid: firstPid });
+
+    // Her third click, with both earlier ones unfinished (over her cap of 2 had they still counted): it takes the
+    // slot from the second; only one spare transcode stays paused, so the oldest is stopped, its output dropped.
+    await expect(storage.manifest("click3", "alice")).resolves.toMatchObject({ trackId: "click3" });
+    await expect(secondClick).resolves.toMatchObject({ trackId: second.trackId, complete: false });
+    expect(storage.events).toContainEqual({ type: "stopped", key: keys.get(firstPid), pid: firstPid });
+    await vi.waitFor(() => expect(procOf(firstPid)).toBeUndefined(), { timeout: 10_000 });
+    await expect(storage.manifest("click4", "alice")).resolves.toMatchObject({ trackId: "click4" });
+    expect(storage.events.some((e) => e.type === "refused")).toBe(false);
+    // The spare second transcode resumes once no listener waits, and completes the rendition for the cache.
+    second.release();
+    await vi.waitFor(
+      () => expect(storage.events).toContainEqual(expect.objectContaining({ type: "ended", pid: secondPid })),
+      { timeout: 30_000 },
+    );
+    await expect(storage.manifest(second.trackId, "carol")).resolves.toMatchObject({ complete: true });
+    expect(storage.startedTracks().filter((id) => id === second.trackId)).toHaveLength(1);
+
+    // bob follows his own growing manifest: alice's next click waits for a slot, and bob's is neither answered
+    // early nor paused.
+    let bobAnswered = false;
+    const bobFollows = longPoll(bobs.trackId, "bob").finally(() => (bobAnswered = true));
+    const bobPid = await pidOfTrack(storage, bobs.trackId);
+    const aliceWaits = storage.manifest("afterBob", "alice");
+    await vi.waitFor(async () => expect((await storage.stats()).scheduler.queuedListener).toBe(1), {
+      timeout: 10_000,
+    });
+    expect(bobAnswered).toBe(false);
+    expect(storage.events.some((e) => e.type === "paused" && e.pid === bobPid)).toBe(false);
+    expect(storage.startedTracks()).not.toContain("afterBob");
+    bobs.release();
+    await expect(bobFollows).resolves.toMatchObject({ trackId: bobs.trackId });
+    await expect(aliceWaits).resolves.toMatchObject({ trackId: "afterBob" });
+  }, 120_000);
+
   it("keeps the work of a transcode whose listener gave up, and serves it from the cache", async () => {
     const gate = gatedTrack("gateGaveUp");
     const storage = await startStorage({ maxConcurrent: 1, listenerLeaseMs: 0 }, { waitTimeoutMs: 500 });

@@ -1,0 +1,43 @@
+// The yardstick for the piece route: a bare Node HTTP server that streams the same bytes from the same rendition
+// files (fs.createReadStream of the piece's range piped to the socket, as close to sendfile as Node gets), with no
+// authentication, routing library or checks. GET /<rendition key>/<piece index>; prints its port on stdout.
+import { stat } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+
+const [cacheDir, pieceSizeArg] = process.argv.slice(2);
+if (!cacheDir || !pieceSizeArg)
+  throw new Error("usage: bare-piece-server <rendition cache dir> <piece size>");
+const pieceSize = Number(pieceSizeArg);
+const sizes = new Map<string, number>();
+
+const server = createServer((request, response) => {
+  void (async () => {
+    const match = /^\/([0-9a-f]{32})\/(\d+)$/.exec(request.url ?? "");
+    if (!match) {
+      response.writeHead(404).end();
+      return;
+    }
+    const path = join(cacheDir, match[1]!, "data");
+    let size = sizes.get(path);
+    if (size === undefined) {
+      size = (await stat(path)).size;
+      sizes.set(path, size);
+    }
+    const start = Number(match[2]) * pieceSize;
+    const end = Math.min(size, start + pieceSize) - 1;
+    response.writeHead(200, {
+      "content-type": "application/octet-stream",
+      "content-length": end - start + 1,
+    });
+    await pipeline(createReadStream(path, { start, end }), response);
+  })().catch(() => response.destroy());
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, "127.0.0.1", () => {
+  const address = server.address();
+  console.log(typeof address === "object" && address ? address.port : 0);
+});
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
