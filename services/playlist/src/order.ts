@@ -54,9 +54,9 @@ export class PlaylistOrder {
     return entry && { itemId, position: entry.position, isLive: entry.removedRevision === null };
   }
 
-  /** The item ids, tombstones included, in list order. */
-  itemIds(): string[] {
-    return this.list.map((entry) => entry.itemId);
+  /** Every item, tombstones included, in list order (copies). */
+  rows(): OrderEntry[] {
+    return this.list.map((entry) => ({ ...entry }));
   }
 
   /** The first index whose position is at least (or, with `strict`, above) `position`. */
