@@ -130,25 +130,32 @@ export class PlaylistOrder {
     );
   }
 
-  /** Takes `entries` out of the list and puts them back where their (new) positions say. */
-  private reorder(entries: readonly OrderEntry[], update: () => void): void {
-    if (entries.length <= SPLICE_LIMIT) {
-      for (const entry of entries) this.list.splice(this.findIndex(entry), 1);
-      update();
-      for (const entry of entries) this.list.splice(this.insertionIndex(entry), 0, entry);
+  /** Gives entries new positions and puts them back in order. */
+  private reposition(moves: ReadonlyArray<{ entry: OrderEntry; to: number }>): void {
+    if (moves.length <= SPLICE_LIMIT) {
+      for (const { entry } of moves) this.list.splice(this.findIndex(entry), 1);
+      for (const move of moves) move.entry.position = move.to;
+      for (const { entry } of moves) this.list.splice(this.insertionIndex(entry), 0, entry);
       return;
     }
-    const moving = new Set(entries);
-    const staying = this.list.filter((entry) => !moving.has(entry));
-    update();
-    const sorted = [...entries].sort(compare);
-    this.list.length = 0;
-    let i = 0;
-    for (const entry of sorted) {
-      while (i < staying.length && compare(staying[i]!, entry) < 0) this.list.push(staying[i++]!);
-      this.list.push(entry);
+    // Only the stretch from the lowest to the highest position involved (old or new) can change order: everything
+    // before it stays before, everything after stays after. A spread neighbourhood re-sorts just its own rows.
+    let lowest = Infinity;
+    let highest = -Infinity;
+    for (const { entry, to } of moves) {
+      lowest = Math.min(lowest, entry.position, to);
+      highest = Math.max(highest, entry.position, to);
     }
-    while (i < staying.length) this.list.push(staying[i++]!);
+    const start = this.indexOf(lowest, false);
+    const end = this.indexOf(highest, true);
+    for (const move of moves) move.entry.position = move.to;
+    // A spread keeps its rows in the same order: then there is nothing to sort.
+    let isSorted = true;
+    for (let i = start + 1; i < end && isSorted; i += 1)
+      isSorted = compare(this.list[i - 1]!, this.list[i]!) < 0;
+    if (isSorted) return;
+    const stretch = this.list.slice(start, end).sort(compare);
+    for (let i = 0; i < stretch.length; i += 1) this.list[start + i] = stretch[i]!;
   }
 
   private insertionIndex(entry: OrderEntry): number {
@@ -209,16 +216,8 @@ export class PlaylistOrder {
     });
     if (changed.length === 0) return;
     for (const { entry } of changed) this.touch(entry.itemId, entry);
-    const apply = (to: "position" | "old") => {
-      this.reorder(
-        changed.map(({ entry }) => entry),
-        () => {
-          for (const change of changed) change.entry.position = change[to];
-        },
-      );
-    };
-    apply("position");
-    this.journal.push(() => apply("old"));
+    this.reposition(changed.map(({ entry, position }) => ({ entry, to: position })));
+    this.journal.push(() => this.reposition(changed.map(({ entry, old }) => ({ entry, to: old }))));
   }
 
   markRemoved(itemIds: readonly string[], revision: number): void {
