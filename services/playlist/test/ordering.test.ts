@@ -6,7 +6,8 @@ import type { Kysely } from "@soundmesh/db";
 import { MAX_ITEMS_PER_OPERATION, type AppError, type PlaylistOperation } from "@soundmesh/protocol";
 import type { PlaylistTables } from "../src/sql-tables";
 import { dbTargets } from "@soundmesh/test-kit";
-import { preparePlaylistDb, startHarness, testId, type Harness } from "./harness";
+import { createEditCommitter } from "../src/commit-edits";
+import { preparePlaylistDb, startHarness, testId, userOf, type Harness } from "./harness";
 
 const targets = await dbTargets({ prepare: preparePlaylistDb });
 
@@ -233,6 +234,49 @@ describe.each(targets)("playlist ordering on $name", (target) => {
     const after = expected.filter((itemId) => itemId !== idsOf(last)[0]);
     after.splice(after.indexOf(idsOf(first)[0]!) + 1, 0, next);
     expect(await itemIdsOf(playlist.id)).toEqual([idsOf(last)[0], ...after]);
+  });
+
+  it("another replica's edits in between make the kept order stale: the next edit reads the stored one", async () => {
+    const playlist = await bigPlaylist(10);
+    const [a, b, c] = playlist.itemIds;
+    const op = (operation: PlaylistOperation) => ({ opId: testId("op"), operation });
+    // This service now keeps the playlist's order in memory, as of this revision.
+    const first = testId("x");
+    let { revision } = await h.call("edit", {
+      playlistId: playlist.id,
+      baseRevision: playlist.revision,
+      operations: [op({ type: "insert", afterItemId: a!, items: [{ itemId: first, trackId: "t-okc1" }] })],
+    });
+    // A second replica of the service (cluster mode) on the same database edits the playlist.
+    const other = createEditCommitter({ store: h.store, clock: h.clock, announce: () => Promise.resolve() });
+    const elsewhere = testId("y");
+    await other.submit(playlist.id, {
+      editor: { userId: userOf("alice").id, isSystem: false },
+      baseRevision: revision,
+      operations: [
+        op({ type: "insert", afterItemId: first, items: [{ itemId: elsewhere, trackId: "t-okc2" }] }),
+        op({ type: "remove", itemIds: [b!] }),
+        op({ type: "move", itemIds: [c!], afterItemId: null }),
+      ],
+    });
+    // Anchored on the other replica's item, which this service's kept order has never seen.
+    const last = testId("z");
+    ({ revision } = await h.call("edit", {
+      playlistId: playlist.id,
+      baseRevision: revision,
+      operations: [
+        op({ type: "insert", afterItemId: elsewhere, items: [{ itemId: last, trackId: "t-blue1" }] }),
+      ],
+    }));
+    expect(revision).toBe(playlist.revision + 5);
+    expect(await itemIdsOf(playlist.id)).toEqual([
+      c,
+      a,
+      first,
+      elsewhere,
+      last,
+      ...playlist.itemIds.slice(3),
+    ]);
   });
 
   it("thousands of inserts and moves right after the same item stay bounded and in order", async () => {
