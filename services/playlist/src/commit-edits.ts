@@ -123,7 +123,11 @@ async function writeGroup(
   }
 }
 
-/** Orders of recently edited playlists, least recently used first, within a total number of items. */
+/**
+ * Orders of recently edited playlists, least recently used first, within a total number of items. The one just
+ * used always stays, however big (tombstones count, and are not bounded): loading it again for every group would
+ * cost far more than keeping it.
+ */
 function createOrderCache(maxItems: number) {
   const orders = new Map<string, PlaylistOrder>();
   let items = 0;
@@ -137,11 +141,10 @@ function createOrderCache(maxItems: number) {
       return order.revision === revision ? order : undefined;
     },
     put(playlistId: string, order: PlaylistOrder): void {
-      if (order.size > maxItems) return;
       orders.set(playlistId, order);
       items += order.size;
       for (const [id, oldest] of orders) {
-        if (items <= maxItems) break;
+        if (items <= maxItems || id === playlistId) break;
         orders.delete(id);
         items -= oldest.size;
       }
@@ -153,7 +156,7 @@ export function createEditCommitter(deps: EditCommitterDeps) {
   const { store, clock } = deps;
   const maxGroup = deps.maxGroup ?? 64;
   const queues = new Map<string, Pending[]>();
-  // 200,000 items: ten full playlists, about 20 MB.
+  // 200,000 items: ten full playlists, about 30 MB.
   const orders = createOrderCache(deps.maxCachedItems ?? 200_000);
 
   async function runGroup(playlistId: string, group: Pending[]): Promise<void> {

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Kysely } from "@soundmesh/db";
 import { MAX_ITEMS_PER_OPERATION, type AppError, type PlaylistOperation } from "@soundmesh/protocol";
 import type { PlaylistTables } from "../src/sql-tables";
+import type { PlaylistStore } from "../src/store";
 import { dbTargets } from "@soundmesh/test-kit";
 import { createEditCommitter } from "../src/commit-edits";
 import { preparePlaylistDb, startHarness, testId, userOf, type Harness } from "./harness";
@@ -277,6 +278,56 @@ describe.each(targets)("playlist ordering on $name", (target) => {
       last,
       ...playlist.itemIds.slice(3),
     ]);
+  });
+
+  it("keeps the order of the playlist just edited in memory, even alone over the limit, and lets older ones go", async () => {
+    const [big, other] = [await bigPlaylist(20), await bigPlaylist(3)];
+    const loads: string[] = [];
+    const store: PlaylistStore = {
+      ...h.store,
+      editPlaylist: (id, work) =>
+        h.store.editPlaylist(id, (tx) =>
+          work({
+            ...tx,
+            loadOrder: () => {
+              loads.push(id);
+              return tx.loadOrder();
+            },
+          }),
+        ),
+    };
+    const committer = createEditCommitter({
+      store,
+      clock: h.clock,
+      announce: () => Promise.resolve(),
+      maxCachedItems: 10,
+    });
+    const insertInto = (playlistId: string) =>
+      committer.submit(playlistId, {
+        editor: { userId: userOf("alice").id, isSystem: true },
+        baseRevision: null,
+        operations: [
+          {
+            opId: testId("op"),
+            operation: {
+              type: "insert",
+              afterItemId: null,
+              items: [{ itemId: testId("k"), trackId: "t-okc1" }],
+            },
+          },
+        ],
+      });
+    for (let i = 0; i < 3; i += 1) await insertInto(big.id);
+    // 20 items and more, over the limit of 10: still read once for three edits.
+    expect(loads).toEqual([big.id]);
+    await insertInto(other.id);
+    await insertInto(other.id);
+    await insertInto(big.id);
+    // The small one pushed the big one out (23 + 4 > 10); the small one went when the big one came back.
+    expect(loads).toEqual([big.id, other.id, big.id]);
+    await insertInto(other.id);
+    expect(loads).toEqual([big.id, other.id, big.id, other.id]);
+    expect(await itemIdsOf(big.id)).toHaveLength(24);
   });
 
   it("thousands of inserts and moves right after the same item stay bounded and in order", async () => {
