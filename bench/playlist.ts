@@ -1,12 +1,16 @@
 // Playlist benchmark: edits per second and acknowledgement latency on one hot playlist with 1, 8 and 64 concurrent
 // editors over WebSockets (SQLite, and PostgreSQL when reachable); inserts aimed at one anchor of a playlist filling
-// to 20,000 items, with another user's reads meanwhile; applying a 10,000-item snapshot on a client.
+// to 20,000 items, with another user's reads meanwhile; applying a 10,000-item snapshot on a client. Beside them, in
+// the same run (the machine is shared and noisy), what the bare drivers manage with the same rows: the limits.
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PlaylistOperation, PlaylistRevision, PlaylistSnapshot } from "@soundmesh/protocol";
 import { PlaylistModel, newRandomId } from "@soundmesh/playlist-model";
 import { WsClient, login, pgTestDatabase, setupAdmin, spawnServer } from "@soundmesh/test-kit";
+import BetterSqlite3 from "better-sqlite3";
+import pg from "pg";
 import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
@@ -272,25 +276,154 @@ function snapshotOnClient(): Row[] {
   ];
 }
 
+const limitMs = 2_000;
+
+/** One edit's rows, as the playlist service writes them: the item, its revision, the playlist's revision. */
+const editRows = (i: number) => ({
+  itemId: randomBytes(12).toString("base64url"),
+  opId: randomBytes(12).toString("base64url"),
+  revision: i + 1,
+  operation: JSON.stringify({ type: "insert", afterItemId: "end", items: [{ itemId: "x", trackId: "t" }] }),
+});
+
+const limitSchema = [
+  `create table items (playlist_id varchar(64) not null, item_id varchar(64) not null, track_id varchar(64) not null,
+    position double precision not null, removed_revision integer, primary key (playlist_id, item_id))`,
+  `create table revisions (playlist_id varchar(64) not null, revision integer not null, op_id varchar(64) not null,
+    operation text not null, primary key (playlist_id, revision), unique (playlist_id, op_id))`,
+  `create table playlists (id varchar(64) primary key, revision integer not null)`,
+  `insert into playlists values ('p', 0)`,
+];
+
+/**
+ * The bare better-sqlite3 limit, with the server's pragmas: one edit's rows per transaction (a commit per edit), and
+ * 64 edits' rows per transaction (what a full group commits), for as many edits as fit in limitMs.
+ */
+function sqliteLimits(): Row[] {
+  const dir = mkdtempSync(join(tmpdir(), "soundmesh-bench-playlist-raw-"));
+  const database = new BetterSqlite3(join(dir, "raw.db"));
+  try {
+    database.pragma("journal_mode = WAL");
+    database.pragma("synchronous = NORMAL");
+    for (const statement of limitSchema) database.exec(statement);
+    const item = database.prepare("insert into items values ('p', ?, 't', ?, null)");
+    const revision = database.prepare("insert into revisions values ('p', ?, ?, ?)");
+    const playlist = database.prepare("update playlists set revision = ? where id = 'p'");
+    let i = 0;
+    const writeOne = () => {
+      const rows = editRows(i);
+      item.run(rows.itemId, i);
+      revision.run(rows.revision, rows.opId, rows.operation);
+      playlist.run(rows.revision);
+      i += 1;
+    };
+    const rate = (perTransaction: number, what: string): Row => {
+      const transaction = database.transaction(() => {
+        for (let n = 0; n < perTransaction; n += 1) writeOne();
+      });
+      const started = performance.now();
+      let transactions = 0;
+      while (performance.now() - started < limitMs) {
+        transaction();
+        transactions += 1;
+      }
+      const elapsedMs = performance.now() - started;
+      return {
+        database: "SQLite",
+        limit: `bare better-sqlite3, ${what} per transaction`,
+        "edits/s": Math.round((transactions * perTransaction) / (elapsedMs / 1000)),
+        "ms per transaction": round(elapsedMs / transactions, 3),
+      };
+    };
+    // 500: the rows of the one edit of 500 inserts in the table below, its floor.
+    return [rate(1, "1 edit's rows"), rate(64, "64 edits' rows"), rate(500, "500 edits' rows")];
+  } finally {
+    database.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The bare pg limit, over a pool of 10 connections as the server's: 64 concurrent round trips (select 1), and 64
+ * concurrent transactions each writing one edit's rows (a commit, so a WAL flush, per edit).
+ */
+async function postgresLimits(url: string): Promise<Row[]> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  try {
+    for (const statement of limitSchema) await pool.query(statement);
+    let i = 0;
+    const rate = async (work: () => Promise<void>) => {
+      const started = performance.now();
+      let done = 0;
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (performance.now() - started < limitMs) {
+            await work();
+            done += 1;
+          }
+        }),
+      );
+      return Math.round(done / ((performance.now() - started) / 1000));
+    };
+    const roundTrips = await rate(async () => {
+      await pool.query("select 1");
+    });
+    const commits = await rate(async () => {
+      const client = await pool.connect();
+      try {
+        const rows = editRows((i += 1));
+        await client.query("begin");
+        await client.query("insert into items values ('p', $1, 't', $2, null)", [rows.itemId, i]);
+        await client.query("insert into revisions values ('p', $1, $2, $3)", [
+          rows.revision,
+          rows.opId,
+          rows.operation,
+        ]);
+        await client.query("update playlists set revision = $1 where id = 'p'", [rows.revision]);
+        await client.query("commit");
+      } finally {
+        client.release();
+      }
+    });
+    return [
+      {
+        database: "PostgreSQL",
+        limit: "bare pg round trips (select 1), 64 at once on 10 connections",
+        "edits/s": roundTrips,
+      },
+      {
+        database: "PostgreSQL",
+        limit: "bare pg, 1 edit's rows per transaction, 64 at once",
+        "edits/s": commits,
+      },
+    ];
+  } finally {
+    await pool.end();
+  }
+}
+
+const limits: Row[] = sqliteLimits();
 const hot: Row[] = await hotPlaylist("SQLite", {});
 const anchored: Row[] = await insertsAtOneAnchor("SQLite", {});
 for (const [run, rows] of [
   [hotPlaylist, hot],
   [insertsAtOneAnchor, anchored],
+  [(_: string, env: Record<string, string>) => postgresLimits(env.SOUNDMESH_DATABASE_URL!), limits],
 ] as const) {
-  const pg = await pgTestDatabase();
-  if (!pg) break;
+  const database = await pgTestDatabase();
+  if (!database) break;
   try {
-    rows.push(...(await run("PostgreSQL", { SOUNDMESH_DATABASE_URL: pg.url })));
+    rows.push(...(await run("PostgreSQL", { SOUNDMESH_DATABASE_URL: database.url })));
   } finally {
-    await pg.drop();
+    await database.drop();
   }
 }
 printTable(
   "Playlist: edits on one hot playlist over WebSockets (client and server in separate processes, loopback)",
   hot,
 );
+printTable("Playlist: the bare drivers with the same rows, measured in the same run (limits)", limits);
 printTable("Playlist: inserts aimed at one gap, and another user's reads meanwhile", anchored);
 const client = snapshotOnClient();
 printTable("Playlist: client model (Node)", client);
-writeResults("playlist", hot, { durationMs, anchored, client });
+writeResults("playlist", hot, { durationMs, limits, anchored, client });

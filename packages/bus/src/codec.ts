@@ -17,6 +17,8 @@ export function encode(value: unknown): string {
 }
 
 export function decode(text: string): unknown {
+  // A reviver runs for every value and makes parsing several times slower: only bytes need it.
+  if (!text.includes(`"${BINARY_KEY}"`)) return JSON.parse(text);
   return JSON.parse(text, (_key, value: unknown) => {
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
       const record = value as Record<string, unknown>;

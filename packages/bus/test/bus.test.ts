@@ -62,6 +62,13 @@ describe("bus request/reply", () => {
     const reply = await client.request(echoContract, "bytes", { data });
     expect([...reply.data]).toEqual([255, 254, 253, 5, 0]);
     expect(decodeBusMessage(encodeBusMessage({ b: Buffer.from("abc") }))).toEqual({ b: Buffer.from("abc") });
+    // Text that merely mentions the marker stays text, with bytes beside it or not.
+    const text = { note: 'a "$b64" marker', nested: { $b64: "AAE=", other: 1 } };
+    expect(decodeBusMessage(encodeBusMessage(text))).toEqual(text);
+    expect(decodeBusMessage(encodeBusMessage({ ...text, b: Buffer.from("x") }))).toEqual({
+      ...text,
+      b: Buffer.from("x"),
+    });
   });
 
   it("times out a slow handler with TIMEOUT and counts it", async () => {

@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from "kysely";
 import type pg from "pg";
 
 export type DbConfig =
@@ -30,6 +30,43 @@ function pgTypesOf(types: typeof pg.types): pg.CustomTypesConfig {
   };
 }
 
+/** How many prepared SQLite statements are kept, least recently used dropped first. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query it runs; preparing costs about as much as running a small one. This keeps the prepared
+ * statements by SQL text, so a query seen before only binds and runs. Streaming (iterate) gets a statement of its
+ * own: a cached one is busy while iterated and could not serve another query meanwhile.
+ */
+export function cachingStatements(
+  database: BetterSqlite3.Database,
+  size = STATEMENT_CACHE_SIZE,
+): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => database.close(),
+    prepare(sql) {
+      const cached = cache.get(sql);
+      if (cached) {
+        // Most recently used last: the first key is the one to drop.
+        cache.delete(sql);
+        cache.set(sql, cached);
+        return cached;
+      }
+      const prepared = database.prepare(sql);
+      const statement: SqliteStatement = {
+        reader: prepared.reader,
+        all: (parameters) => prepared.all(parameters),
+        run: (parameters) => prepared.run(parameters),
+        iterate: (parameters) => database.prepare(sql).iterate(parameters),
+      };
+      cache.set(sql, statement);
+      if (cache.size > size) cache.delete(cache.keys().next().value!);
+      return statement;
+    },
+  };
+}
+
 export interface CreateDbOptions {
   /**
    * Called when the server ends an idle pooled PostgreSQL connection (restart, failover, admin kill). pg drops that
@@ -48,7 +85,7 @@ export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
     database.pragma("synchronous = NORMAL");
     database.pragma("foreign_keys = ON");
     database.pragma("busy_timeout = 5000");
-    const kysely = new Kysely({ dialect: new SqliteDialect({ database }) });
+    const kysely = new Kysely({ dialect: new SqliteDialect({ database: cachingStatements(database) }) });
     return { kysely, dialect: "sqlite", close: () => kysely.destroy() };
   }
   const onPoolError =

@@ -1,4 +1,11 @@
 // Public entry of @soundmesh/db: one Kysely handle over SQLite (default) or PostgreSQL, and per-service migrations.
-export { createDb, type CreateDbOptions, type Db, type DbConfig, type DbDialect } from "./create-db";
+export {
+  cachingStatements,
+  createDb,
+  type CreateDbOptions,
+  type Db,
+  type DbConfig,
+  type DbDialect,
+} from "./create-db";
 export { migrateService, type ServiceMigrations } from "./migrate";
 export { sql, type Kysely, type Migration, type Transaction } from "kysely";

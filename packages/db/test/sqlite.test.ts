@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createDb, migrateService, sql, type Kysely } from "@soundmesh/db";
+import BetterSqlite3 from "better-sqlite3";
+import { cachingStatements, createDb, migrateService, sql, type Kysely } from "@soundmesh/db";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const childScript = join(here, "fixtures/migrate-child.ts");
@@ -35,6 +36,55 @@ describe("createDb with SQLite", () => {
       expect(existsSync(join(dir, "wal.db-wal"))).toBe(true);
     } finally {
       await db.close();
+    }
+  });
+
+  it("reuses prepared statements, and they follow schema changes and still stream", async () => {
+    const db = createDb({ kind: "sqlite", file: join(dir, "statements.db") });
+    const kysely = db.kysely as Kysely<{ t: { id: number; note: string; extra?: string | null } }>;
+    try {
+      await sql`create table t (id integer primary key, note text not null)`.execute(db.kysely);
+      for (let id = 1; id <= 3; id += 1)
+        await kysely
+          .insertInto("t")
+          .values({ id, note: `n${id}` })
+          .execute();
+      const all = () => kysely.selectFrom("t").selectAll().orderBy("id").execute();
+      // The same SQL text, bound to other values each time: the answers are each run's own.
+      const one = (id: number) =>
+        kysely.selectFrom("t").select("note").where("id", "=", id).executeTakeFirst();
+      expect([await one(1), await one(3), await one(9)]).toEqual([{ note: "n1" }, { note: "n3" }, undefined]);
+      expect(await all()).toHaveLength(3);
+      // A statement prepared before a column was added answers with it afterwards.
+      await sql`alter table t add column extra text`.execute(db.kysely);
+      await kysely.updateTable("t").set({ extra: "x" }).where("id", "=", 2).execute();
+      expect((await all())[1]).toEqual({ id: 2, note: "n2", extra: "x" });
+      // Streaming a query already cached, then running it again: each gets its rows.
+      const streamed: number[] = [];
+      for await (const row of kysely.selectFrom("t").selectAll().orderBy("id").stream())
+        streamed.push(row.id);
+      expect(streamed).toEqual([1, 2, 3]);
+      expect(await all()).toHaveLength(3);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("prepares a statement once per SQL text, keeping the most recently used", () => {
+    const database = new BetterSqlite3(":memory:");
+    try {
+      const statements = cachingStatements(database, 2);
+      const first = statements.prepare("select 1 as n");
+      expect(statements.prepare("select 1 as n")).toBe(first);
+      expect(first.all([])).toEqual([{ n: 1 }]);
+      statements.prepare("select 2 as n");
+      statements.prepare("select 1 as n");
+      // Over the size, the least recently used ("select 2") went; "select 1" stayed.
+      statements.prepare("select 3 as n");
+      expect(statements.prepare("select 1 as n")).toBe(first);
+      expect(statements.prepare("select ? as n").all([7])).toEqual([{ n: 7 }]);
+    } finally {
+      database.close();
     }
   });
 

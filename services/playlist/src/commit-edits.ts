@@ -1,8 +1,11 @@
-// Commits edits to playlists. Concurrent edits of one playlist share a transaction, each in its own savepoint (a
-// refused edit leaves the others), so a hot playlist pays one commit — one WAL flush on PostgreSQL — per group
-// instead of per edit, while revisions stay strictly sequential under the playlist's row lock.
+// Commits edits to playlists. Concurrent edits of one playlist share a transaction, so a hot playlist pays one
+// commit — one WAL flush on PostgreSQL — per group instead of per edit, while revisions stay strictly sequential
+// under the playlist's row lock. Operations apply to the playlist's order in memory (order.ts), kept between groups
+// and trusted only when its revision is the one read under the lock; a refused edit's changes are undone in memory,
+// and the group's changes are written at the end in a few multi-row statements, each changed row once.
 import { AppError, toAppError, type PlaylistRevision, type SubmittedOperation } from "@soundmesh/protocol";
 import { applyOperation, type BatchState } from "./apply-operation";
+import { PlaylistOrder } from "./order";
 import type { PlaylistMember, PlaylistStore, PlaylistTransaction, StoredPlaylist } from "./store";
 
 /** Who runs an edit; the service's own edits (smart refreshes) skip the permission checks. */
@@ -37,6 +40,8 @@ export interface EditCommitterDeps {
   announce(playlist: StoredPlaylist, revisions: PlaylistRevision[], traceId?: string): Promise<void>;
   /** The most edits one transaction takes. */
   maxGroup?: number;
+  /** How many items (tombstones included) the orders kept in memory between groups hold at most, all together. */
+  maxCachedItems?: number;
 }
 
 const itemOperations = new Set(["insert", "remove", "move"]);
@@ -71,17 +76,17 @@ function checkPermission(
 }
 
 /**
- * One edit inside the group's transaction. A resubmitted operation (already in `earlier`, or twice in this edit)
- * answers with its first revision; `earlier` learns this edit's revisions only once it has succeeded.
+ * One edit inside the group's transaction, in memory. A resubmitted operation (already in `earlier`, or twice in this
+ * edit) answers with its first revision; `earlier` learns this edit's revisions only once it has succeeded.
  */
-async function applyEdit(
-  tx: PlaylistTransaction,
+function applyEdit(
+  order: PlaylistOrder,
   playlist: StoredPlaylist,
   state: BatchState,
   request: EditRequest,
   at: number,
   earlier: Map<string, PlaylistRevision>,
-): Promise<{ applied: PlaylistRevision[]; fresh: PlaylistRevision[] }> {
+): { applied: PlaylistRevision[]; fresh: PlaylistRevision[] } {
   const applied: PlaylistRevision[] = [];
   const fresh = new Map<string, PlaylistRevision>();
   for (const submitted of request.operations) {
@@ -90,21 +95,69 @@ async function applyEdit(
       applied.push(before);
       continue;
     }
-    const result = await applyOperation(tx, state, submitted, request.editor.userId, at);
+    const result = applyOperation(order, state, submitted, request.editor.userId, at);
     Object.assign(playlist, result.patch);
     applied.push(result.revision);
     fresh.set(submitted.opId, result.revision);
   }
-  // Written together once every operation applied: a 500-operation edit pays a few statements for them, not 500.
-  await tx.insertRevisions([...fresh.values()]);
   for (const [opId, revision] of fresh) earlier.set(opId, revision);
   return { applied, fresh: [...fresh.values()] };
+}
+
+/** Writes what the group changed: each changed item row once, then the revisions, then the playlist row. */
+async function writeGroup(
+  tx: PlaylistTransaction,
+  order: PlaylistOrder,
+  revisions: readonly PlaylistRevision[],
+  playlist: StoredPlaylist,
+  state: BatchState,
+): Promise<void> {
+  const { inserted, positions, removed } = order.flush();
+  await tx.insertItems(inserted);
+  await tx.setPositions(positions);
+  await tx.markRemoved(removed);
+  await tx.insertRevisions(revisions);
+  if (state.revision !== tx.playlist.revision) {
+    const { name, description, isPublic, isCollaborative, updatedAt } = playlist;
+    await tx.updatePlaylist(state, { name, description, isPublic, isCollaborative, updatedAt });
+  }
+}
+
+/**
+ * Orders of recently edited playlists, least recently used first, within a total number of items. The one just
+ * used always stays, however big (tombstones count, and are not bounded): loading it again for every group would
+ * cost far more than keeping it.
+ */
+function createOrderCache(maxItems: number) {
+  const orders = new Map<string, PlaylistOrder>();
+  let items = 0;
+  return {
+    /** The order as of `revision`, taken out of the cache (a failed group must not leave it half changed). */
+    take(playlistId: string, revision: number): PlaylistOrder | undefined {
+      const order = orders.get(playlistId);
+      if (!order) return undefined;
+      orders.delete(playlistId);
+      items -= order.size;
+      return order.revision === revision ? order : undefined;
+    },
+    put(playlistId: string, order: PlaylistOrder): void {
+      orders.set(playlistId, order);
+      items += order.size;
+      for (const [id, oldest] of orders) {
+        if (items <= maxItems || id === playlistId) break;
+        orders.delete(id);
+        items -= oldest.size;
+      }
+    },
+  };
 }
 
 export function createEditCommitter(deps: EditCommitterDeps) {
   const { store, clock } = deps;
   const maxGroup = deps.maxGroup ?? 64;
   const queues = new Map<string, Pending[]>();
+  // 200,000 items: ten full playlists, about 30 MB.
+  const orders = createOrderCache(deps.maxCachedItems ?? 200_000);
 
   async function runGroup(playlistId: string, group: Pending[]): Promise<void> {
     const outcomes: Array<{ applied: PlaylistRevision[]; fresh: PlaylistRevision[] } | { error: unknown }> =
@@ -113,37 +166,39 @@ export function createEditCommitter(deps: EditCommitterDeps) {
     try {
       const needsMembers = group.some((pending) => !pending.request.editor.isSystem);
       const collaborators = needsMembers ? await store.members(playlistId, "collaborator") : [];
-      final = await store.editPlaylist(playlistId, async (tx) => {
+      const edited = await store.editPlaylist(playlistId, async (tx) => {
         const playlist = { ...tx.playlist };
         const state: BatchState = { revision: playlist.revision, itemCount: playlist.itemCount };
+        const order =
+          orders.take(playlistId, playlist.revision) ??
+          new PlaylistOrder(await tx.loadOrder(), playlist.revision);
         const at = clock.now();
         const earlier = await tx.revisionsOfOperations(
           group.flatMap(({ request }) => request.operations.map((op) => op.opId)),
         );
-        // A lone edit needs no savepoint: if it fails, the whole transaction rolls back.
-        const isAlone = group.length === 1;
-        for (const [index, { request }] of group.entries()) {
-          const before = { playlist: { ...playlist }, state: { ...state } };
-          const savepoint = `edit_${index}`;
-          if (!isAlone) await tx.savepoint(savepoint);
+        for (const { request } of group) {
+          const before = { playlist: { ...playlist }, state: { ...state }, mark: order.mark() };
           try {
             checkPermission({ ...playlist, ...state }, request, collaborators);
-            outcomes.push(await applyEdit(tx, playlist, state, request, at, earlier));
-            if (!isAlone) await tx.releaseSavepoint(savepoint);
+            outcomes.push(applyEdit(order, playlist, state, request, at, earlier));
           } catch (error) {
-            if (isAlone) throw error;
-            await tx.rollbackToSavepoint(savepoint);
+            // Nothing is written yet: undoing the edit in memory leaves the others as they were.
+            order.rollback(before.mark);
             Object.assign(playlist, before.playlist);
             Object.assign(state, before.state);
             outcomes.push({ error });
           }
         }
-        if (state.revision !== tx.playlist.revision) {
-          const { name, description, isPublic, isCollaborative, updatedAt } = playlist;
-          await tx.updatePlaylist(state, { name, description, isPublic, isCollaborative, updatedAt });
-        }
-        return { ...playlist, ...state };
+        const fresh = outcomes.flatMap((outcome) => ("fresh" in outcome ? outcome.fresh : []));
+        await writeGroup(tx, order, fresh, playlist, state);
+        order.revision = state.revision;
+        return { playlist: { ...playlist, ...state }, order };
       });
+      if (edited) {
+        final = edited.playlist;
+        // Committed: the order now stands as stored, for the next group.
+        orders.put(playlistId, edited.order);
+      }
     } catch (error) {
       for (const pending of group) pending.reject(toAppError(error));
       return;
@@ -164,7 +219,12 @@ export function createEditCommitter(deps: EditCommitterDeps) {
   const draining = new Set<Promise<void>>();
 
   async function drain(playlistId: string, queue: Pending[]): Promise<void> {
-    while (queue.length > 0) await runGroup(playlistId, queue.splice(0, maxGroup));
+    // One turn of the event loop before each group lets the edits already received join it. Without it, on SQLite
+    // (whose queries never wait for I/O) the first edit's group would commit before the next edit is even read.
+    do {
+      await new Promise((resolve) => setImmediate(resolve));
+      await runGroup(playlistId, queue.splice(0, maxGroup));
+    } while (queue.length > 0);
     queues.delete(playlistId);
   }
 

@@ -1,6 +1,6 @@
 // Where items stand: positions are doubles kept at least one slot apart, and when a gap is too narrow only a small
 // neighbourhood is spread out again (order-maintenance list labelling), never the whole list.
-import type { PlaylistTransaction } from "./store";
+import type { PlaylistOrder } from "./order";
 
 /**
  * The narrowest distance kept between neighbours: 2^-20 leaves a dozen bits of precision below it for positions in
@@ -42,12 +42,12 @@ const isIncreasing = (positions: readonly number[]) =>
  * no range up to MAX_LEVEL is (the caller then renumbers the whole list). `excluded` items (being moved) are left
  * where they are: they get their new positions right after.
  */
-export async function spreadAround(
-  tx: PlaylistTransaction,
+export function spreadAround(
+  order: PlaylistOrder,
   low: number,
   count: number,
-  excluded: readonly string[],
-): Promise<number[] | undefined> {
+  excluded: ReadonlySet<string>,
+): number[] | undefined {
   for (let level = 1; level <= MAX_LEVEL; level += 1) {
     const slots = 2 ** level;
     const capacity = Math.min(DENSITY_BASE ** level, slots - 1);
@@ -56,9 +56,9 @@ export async function spreadAround(
     const size = POSITION_SLOT * slots;
     const start = Math.floor(low / size) * size;
     const end = start + size;
-    const held = await tx.countBetween(start, end, excluded);
+    const held = order.countBetween(start, end, excluded);
     if (held + count > capacity) continue;
-    const entries = await tx.entriesBetween(start, end, excluded);
+    const entries = order.entriesBetween(start, end, excluded);
     const split = entries.findIndex((entry) => entry.position > low);
     const before = split === -1 ? entries.length : split;
     const total = entries.length + count;
@@ -68,7 +68,7 @@ export async function spreadAround(
     if (!isIncreasing(spread) || spread[0]! <= start || spread.at(-1)! >= end) return undefined;
     const placed = spread.slice(before, before + count);
     const kept = [...spread.slice(0, before), ...spread.slice(before + count)];
-    await tx.setPositions(
+    order.setPositions(
       entries
         .map((entry, i) => ({ itemId: entry.itemId, position: kept[i]!, old: entry.position }))
         .filter((entry) => entry.position !== entry.old)

@@ -1,6 +1,7 @@
 // The playlist service's storage port: playlists, their items (tombstones included), revisions and members.
 // The rules (permissions, rebasing) live in the service; edits run inside editPlaylist's locked transaction.
 import type { PlaylistItem, PlaylistRevision, SmartRules } from "@soundmesh/protocol";
+import type { NewItemRow, OrderEntry } from "./order";
 
 export interface StoredPlaylist {
   id: string;
@@ -43,35 +44,16 @@ export interface PlaylistTransaction {
   readonly playlist: StoredPlaylist;
   /** The revisions already made by these operations (a resubmission), by operation id. */
   revisionsOfOperations(opIds: readonly string[]): Promise<Map<string, PlaylistRevision>>;
-  /** The entries (live or removed) among these item ids. */
-  entries(itemIds: readonly string[]): Promise<Map<string, StoredEntry>>;
-  /** The first position after `after` (null: the very first), tombstones included, skipping `excluded`. */
-  nextPosition(after: number | null, excluded: readonly string[]): Promise<number | null>;
-  /** The last position, tombstones included, skipping `excluded`. */
-  lastPosition(excluded: readonly string[]): Promise<number | null>;
-  /** The live item at or before `position` (null: anywhere) that is not excluded, nearest first. */
-  lastLiveAtOrBefore(position: number | null, excluded: readonly string[]): Promise<string | null>;
-  /** How many items (tombstones included, `excluded` not) stand at positions in [from, to). */
-  countBetween(from: number, to: number, excluded: readonly string[]): Promise<number>;
-  /** Those items, in list order. */
-  entriesBetween(
-    from: number,
-    to: number,
-    excluded: readonly string[],
-  ): Promise<Array<{ itemId: string; position: number }>>;
-  insertItems(items: ReadonlyArray<PlaylistItem & { position: number }>): Promise<void>;
-  markRemoved(itemIds: readonly string[], revision: number): Promise<void>;
+  /** Every item's place, tombstones included: what a batch of operations is applied to, in memory. */
+  loadOrder(): Promise<OrderEntry[]>;
+  /** Writes a batch's changes (order.ts), each row once: new rows, then new positions, then removals. */
+  insertItems(items: readonly NewItemRow[]): Promise<void>;
   setPositions(positions: ReadonlyArray<{ itemId: string; position: number }>): Promise<void>;
-  /** Spreads every position out again (1, 2, 3 …), same order: the last resort, it rewrites every row. */
-  renumber(): Promise<void>;
-  /** Records an edit's revisions, once all its operations applied (nothing in the edit reads them back). */
+  markRemoved(removals: ReadonlyArray<{ itemId: string; revision: number }>): Promise<void>;
+  /** Records a batch's revisions, once all its operations applied (nothing in the batch reads them back). */
   insertRevisions(revisions: readonly PlaylistRevision[]): Promise<void>;
   /** Writes the playlist row once per transaction: its revision, item count and changed fields. */
   updatePlaylist(state: { revision: number; itemCount: number }, patch: PlaylistPatch): Promise<void>;
-  /** Savepoints let one edit of a group fail without undoing the others. */
-  savepoint(name: string): Promise<void>;
-  rollbackToSavepoint(name: string): Promise<void>;
-  releaseSavepoint(name: string): Promise<void>;
 }
 
 /** An invitation to collaborate, waiting for the invitee to accept or decline. */

@@ -161,7 +161,7 @@ describe.each(targets)("convergence on $name", (target) => {
           await send(client, step.kind === "sendLosingAck");
           break;
         case "sendTogether":
-          // Every client at once: the service commits them as one group, each edit in its own savepoint.
+          // Every client at once: the service commits them as one group (a refused edit is undone in memory).
           await Promise.all(clients.map((each) => send(each, false)));
           break;
         case "deliver": {
