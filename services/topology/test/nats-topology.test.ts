@@ -28,7 +28,7 @@ describe.runIf(shouldRunNatsTests())("topology over NATS", () => {
     });
     children.set(role, child);
     return new Promise((resolve, reject) => {
-      child.stdout!.on("data", (chunk: Buffer) => chunk.toString().startsWith("ready") && resolve());
+      child.stdout.on("data", (chunk: Buffer) => chunk.toString().startsWith("ready") && resolve());
       child.once("exit", (code) => reject(new Error(`${role} exited with ${code}`)));
     });
   }
