@@ -18,7 +18,7 @@ describe("the topology of the all-in-one server", () => {
     adminToken = await setupAdmin(server.url);
     const admin = await WsClient.connect(server.url, adminToken);
     await admin.request("user.createUser", { name: "bob", password: "bob password", role: "user" });
-    admin.close();
+    await admin.close();
     userToken = await login(server.url, "bob", "bob password");
   });
   afterAll(() => server?.close());
@@ -60,7 +60,7 @@ describe("the topology of the all-in-one server", () => {
     expect(history.status).toBe(200);
     const user = await WsClient.connect(server.url, userToken);
     await expect(user.request("topology.snapshot", {})).rejects.toMatchObject({ code: "FORBIDDEN" });
-    user.close();
+    await user.close();
   });
 
   it("flags a call outside the manifests within 10 s, on the snapshot and on /metrics", async () => {
@@ -76,7 +76,7 @@ describe("the topology of the all-in-one server", () => {
         10_000,
       );
     } finally {
-      admin.close();
+      await admin.close();
     }
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(
