@@ -50,7 +50,14 @@ function elementsOf(snapshot: TopologySnapshot): ElementDefinition[] {
 const style: cytoscape.StylesheetJson = [
   {
     selector: "node",
-    style: { label: "data(label)", "font-size": 11, "background-color": "#4a6fa5", width: 24, height: 24 },
+    style: {
+      label: "data(label)",
+      "font-size": 11,
+      color: "#ccc",
+      "background-color": "#4a6fa5",
+      width: 24,
+      height: 24,
+    },
   },
   { selector: "node[kind = 'infra']", style: { shape: "round-rectangle", "background-color": "#888" } },
   { selector: "node[kind = 'external']", style: { shape: "diamond", "background-color": "#d00" } },
