@@ -1,5 +1,6 @@
 // The topology in the all-in-one server: every service live in one process, the snapshot over the socket and as
 // JSON for admins only, the metrics, and an alert for a call outside the manifests.
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogContract } from "@soundmesh/protocol";
 import { WsClient, login, setupAdmin, startServer, waitUntil, type TestServer } from "@soundmesh/test-kit";
@@ -85,5 +86,10 @@ describe("the topology of the all-in-one server", () => {
     expect(metrics).toContain(
       'soundmesh_topology_alert_events_total{kind="unexpected-edge",event="raised"} 1',
     );
+    // Every series the Grafana dashboard draws is exported.
+    const dashboard = readFileSync(new URL("../../deploy/grafana/soundmesh.json", import.meta.url), "utf8");
+    const names = new Set(dashboard.match(/soundmesh_[a-z0-9_]+/g));
+    expect(names.size).toBeGreaterThan(5);
+    for (const name of names) expect(metrics).toContain(`# TYPE ${name} `);
   });
 });
