@@ -9,6 +9,7 @@ import {
   playlistContract,
   searchContract,
   storageContract,
+  topologyContract,
   trackerContract,
   userContract,
 } from "@soundmesh/protocol";
@@ -25,6 +26,7 @@ import { registerP2pMetrics } from "./p2p-metrics";
 import { registerStorageMetrics } from "./storage-metrics";
 import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
 import { libraryFoldersOf } from "./library-folders";
+import { registerTopologyRoutes, startTopology, type RunningTopology } from "./topology-wiring";
 import { startUserService } from "./user-wiring";
 import { createBusFor, openDb } from "./wiring";
 
@@ -36,6 +38,7 @@ export interface RunningServer {
   port: number;
   bus: Bus;
   registry: Registry;
+  topology: RunningTopology;
   stop(): Promise<void>;
 }
 
@@ -77,6 +80,8 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
     stops.unshift(() => playlist.stop());
     // Search started first and could not read the playlists yet: build its playlist index now, not at the retry.
     library.search.rebuildPlaylists();
+    const topology = await startTopology(config, logger, bus, registry);
+    stops.unshift(() => topology.stop());
     const apBus = bus.connect(accessPointManifest);
     registerP2pMetrics(registry, apBus, logger);
     registerStorageMetrics(registry, apBus, logger);
@@ -116,6 +121,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
         searchContract,
         playlistContract,
         storageContract,
+        topologyContract,
       ],
       topics: [...libraryTopics, ...playlistTopics(apBus)],
       plugins: [
@@ -123,6 +129,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
           registerStreamRoutes(app, { bus: apBus, reader: localStorageReader(library.storage), identities }),
         (app, identities) => registerCoverRoute(app, apBus, identities),
         (app, identities) => registerPlaylistCoverRoute(app, apBus, identities),
+        (app, identities) => registerTopologyRoutes(app, apBus, identities),
       ],
       webRoot,
     });
@@ -138,6 +145,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
       port,
       bus,
       registry,
+      topology,
       async stop() {
         for (const stop of stops) await stop();
         await bus.close();

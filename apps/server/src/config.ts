@@ -120,6 +120,28 @@ export const configSchema = z
         message: "inFlightBytesPerSocket may not exceed inFlightBytesTotal",
         path: ["inFlightBytesPerSocket"],
       }),
+    /** The live service topology: how often processes report, what counts as silent or stale, where alerts go. */
+    topology: z
+      .object({
+        reportIntervalMs: z.number().int().min(50).max(600_000),
+        evaluateIntervalMs: z.number().int().min(50).max(600_000),
+        /** Rates, error ratios and p99 are read over this window; an edge quiet for it is silent. */
+        windowMs: z.number().int().min(100).max(3_600_000),
+        /** A process whose last report is older than this is not live. */
+        staleAfterMs: z.number().int().min(100).max(3_600_000),
+        /** p99 over the window above factor × its own baseline (and above floorMs) raises an alert. */
+        latencyFactor: z.number().min(1).max(1_000),
+        latencyFloorMs: z.number().min(0).max(600_000),
+        /** Receives every raised and resolved alert as a POSTed JSON body. */
+        webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** Addresses the network sample maps to nodes besides the database and the server's own port. */
+        endpoints: z
+          .array(
+            z.object({ address: z.string().regex(/^.+:\d{1,5}$/, "host:port"), node: z.string().min(1) }),
+          )
+          .max(1_000),
+      })
+      .strict(),
   })
   .strict();
 
@@ -167,6 +189,15 @@ export function defaultConfig(): z.infer<typeof configSchema> {
       keepAliveTimeoutMs: 5_000,
       idleTimeoutMs: 120_000,
     },
+    topology: {
+      reportIntervalMs: 5_000,
+      evaluateIntervalMs: 2_000,
+      windowMs: 60_000,
+      staleAfterMs: 20_000,
+      latencyFactor: 3,
+      latencyFloorMs: 50,
+      endpoints: [],
+    },
   };
 }
 
@@ -201,6 +232,7 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_TRUST_PROXY: { path: ["security", "trustProxy"], parse: asBoolean },
   SOUNDMESH_ALLOWED_ORIGINS: { path: ["security", "allowedOrigins"], parse: asCommaList },
   SOUNDMESH_METRICS_TOKEN: { path: ["security", "metricsToken"], parse: asString },
+  SOUNDMESH_TOPOLOGY_WEBHOOK_URL: { path: ["topology", "webhookUrl"], parse: asString },
   SOUNDMESH_MAX_SOCKETS_PER_USER: { path: ["connections", "maxSocketsPerUser"], parse: asNumber },
 };
 

@@ -182,3 +182,22 @@ describe("soundmesh transcode", () => {
     }
   }, 90_000);
 });
+
+describe("soundmesh topology", () => {
+  it("prints the expected graph as text, DOT and JSON, and refuses an unknown format", async () => {
+    const text = await run(["topology", "expected"]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^expected topology [0-9a-f]{16}\n/);
+    expect(text.stdout).toContain("  access-point->catalog\n");
+    expect(text.stdout).toContain("  catalog->database:catalog\n");
+    const dot = await run(["topology", "expected", "--format", "dot"]);
+    expect(dot.stdout).toContain('"storage" -> "ffmpeg" [color=gray];');
+    const json = await run(["topology", "expected", "-f", "json"]);
+    const graph = JSON.parse(json.stdout) as { version: string; services: Array<{ service: string }> };
+    expect(text.stdout).toContain(graph.version);
+    expect(graph.services.map((s) => s.service)).toContain("user");
+    const bad = await run(["topology", "expected", "-f", "png"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("Allowed choices are text, dot, json");
+  });
+});

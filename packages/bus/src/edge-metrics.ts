@@ -29,6 +29,20 @@ class LatencyHistogram {
     }
     return SMALLEST_MS * BUCKET_GROWTH ** BUCKET_COUNT;
   }
+
+  /** The non-empty buckets as [index, count], for reporters that ship histograms to a collector. */
+  sparse(): Array<[number, number]> {
+    const result: Array<[number, number]> = [];
+    this.counts.forEach((n, i) => {
+      if (n > 0) result.push([i, n]);
+    });
+    return result;
+  }
+}
+
+/** The upper bound in ms of latency bucket `index` (the scale `latencyBuckets` in EdgeStats use). */
+export function latencyBucketUpperMs(index: number): number {
+  return SMALLEST_MS * BUCKET_GROWTH ** index;
 }
 
 interface EdgeRecord {
@@ -97,6 +111,7 @@ export class EdgeMetrics {
         p99: edge.latency.percentile(0.99),
         count: edge.latency.count,
       },
+      latencyBuckets: edge.latency.sparse(),
     }));
   }
 }

@@ -8,6 +8,7 @@ export { createBus, type BusOptions } from "./create-bus";
 export { createInProcessTransport } from "./in-process-transport";
 export * from "./transport";
 export { type RateLimitConfig, type RateLimitRule, defaultRateLimits, TokenBucket } from "./rate-limit";
+export { latencyBucketUpperMs } from "./edge-metrics";
 export { encode as encodeBusMessage, decode as decodeBusMessage } from "./codec";
 
 /** The all-in-one bus: the policy layer over the in-process transport. */

@@ -73,6 +73,8 @@ export interface EdgeStats {
   rateLimited: number;
   timeouts: number;
   latencyMs: { p50: number; p99: number; count: number };
+  /** Non-empty latency buckets as [index, count], cumulative; bucket i ends at latencyBucketUpperMs(i). */
+  latencyBuckets: Array<[number, number]>;
 }
 
 export interface Bus {

@@ -9,3 +9,4 @@ export * from "./storage";
 export * from "./catalog";
 export * from "./search";
 export * from "./playlist";
+export * from "./topology";

@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from "commander";
 import type { GlobalOptions } from "./config-from";
 import { addPeerCommand } from "./peer-command";
+import { addTopologyCommand } from "./topology-command";
 import { addTranscodeCommand } from "./transcode-command";
 
 export function buildProgram(): Command {
@@ -85,6 +86,7 @@ export function buildProgram(): Command {
     });
   addPeerCommand(program);
   addTranscodeCommand(program);
+  addTopologyCommand(program);
   return program;
 }
 

@@ -1,8 +1,11 @@
 // The admin area: users (create, disable, role), the library folders, scans with live progress and errors, and
 // transcoding ahead of time (so plays start from a ready rendition) with live progress.
-import { useEffect, useState } from "react";
+import { Suspense, lazy, useEffect, useState } from "react";
 import type { ScanStatus, TranscodeStatus, UserRecord } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+
+// Cytoscape.js is large: only the admin page loads it, in a chunk of its own.
+const TopologyPanel = lazy(() => import("./topology").then((module) => ({ default: module.TopologyPanel })));
 
 function Users({ connection, me }: { connection: Connection; me: UserRecord }) {
   const [users, setUsers] = useState<UserRecord[]>([]);
@@ -229,6 +232,9 @@ export function Admin({ connection, me }: { connection: Connection; me: UserReco
       <Users connection={connection} me={me} />
       <Library connection={connection} />
       <TranscodeAhead connection={connection} />
+      <Suspense fallback={<p>Loading the topology…</p>}>
+        <TopologyPanel connection={connection} />
+      </Suspense>
     </section>
   );
 }

@@ -1,0 +1,105 @@
+// The topology in a running server: this process's reporter (its bus edges and TCP sockets, every few seconds),
+// the collector service, and the admin-only JSON routes /api/topology and /api/topology/history.
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { Bus, ServiceBus } from "@soundmesh/bus";
+import { AppError, historySubject, topologyContract, topologyReportEvent } from "@soundmesh/protocol";
+import type { Identity } from "@soundmesh/service-access-point";
+import {
+  createTopologyReporter,
+  createTopologyService,
+  endpointOfUrl,
+  topologyManifest,
+  type KnownEndpoint,
+  type TopologyReporter,
+  type TopologyService,
+} from "@soundmesh/service-topology";
+import type { Config } from "./config";
+import { expectedTopology, serviceManifests, servicesWithDatabase } from "./topology-declarations";
+
+/** Where the network sample's connections lead: the database (each service's), then the configured endpoints. */
+export function knownEndpoints(config: Config): KnownEndpoint[] {
+  const endpoints: KnownEndpoint[] = [];
+  const database = config.databaseUrl ? endpointOfUrl(config.databaseUrl, 5432) : undefined;
+  if (database) {
+    for (const service of servicesWithDatabase)
+      endpoints.push({ address: database, node: `database:${service}` });
+  }
+  const webhook = config.topology.webhookUrl ? endpointOfUrl(config.topology.webhookUrl, 80) : undefined;
+  if (webhook) endpoints.push({ address: webhook, node: "webhook" });
+  return [...endpoints, ...config.topology.endpoints];
+}
+
+export interface RunningTopology {
+  service: TopologyService;
+  reporter: TopologyReporter;
+  stop(): Promise<void>;
+}
+
+/** All-in-one: one reporter for the whole process (every service) and the collector, on the same bus. */
+export async function startTopology(
+  config: Config,
+  logger: Logger,
+  bus: Bus,
+  registry: Registry,
+): Promise<RunningTopology> {
+  const topologyBus = bus.connect(topologyManifest);
+  const settings = config.topology;
+  const service = createTopologyService({
+    bus: topologyBus,
+    logger: logger.child({ service: "topology" }),
+    registry,
+    evaluateIntervalMs: settings.evaluateIntervalMs,
+    ...(settings.webhookUrl ? { webhookUrl: settings.webhookUrl } : {}),
+    collector: {
+      expected: expectedTopology(),
+      endpoints: knownEndpoints(config),
+      windowMs: settings.windowMs,
+      staleAfterMs: settings.staleAfterMs,
+      latencyFactor: settings.latencyFactor,
+      latencyFloorMs: settings.latencyFloorMs,
+    },
+  });
+  await service.start();
+  const reporter = createTopologyReporter({
+    manifests: serviceManifests,
+    edges: () => bus.edges(),
+    send: (report) => topologyBus.publish(topologyReportEvent, report),
+    intervalMs: settings.reportIntervalMs,
+    logger,
+  });
+  reporter.start();
+  return {
+    service,
+    reporter,
+    async stop() {
+      reporter.stop();
+      await service.stop();
+    },
+  };
+}
+
+/** The same data as the admin page, as JSON for scripts: admins only. */
+export function registerTopologyRoutes(
+  app: FastifyInstance,
+  bus: ServiceBus,
+  identities: { authenticate(bus: ServiceBus, request: FastifyRequest): Promise<Identity> },
+): void {
+  const asAdmin = async (request: FastifyRequest) => {
+    const identity = await identities.authenticate(bus, request);
+    if (identity.user.role !== "admin") throw new AppError("FORBIDDEN", "The topology is for administrators");
+  };
+  app.get("/api/topology", async (request) => {
+    await asAdmin(request);
+    return bus.request(topologyContract, "snapshot", {}, { traceId: request.id });
+  });
+  app.get("/api/topology/history", async (request) => {
+    await asAdmin(request);
+    const subject = historySubject.safeParse(request.query);
+    if (!subject.success) {
+      throw new AppError("VALIDATION_FAILED", "Ask for ?edge=<source->target> or ?service=<name>");
+    }
+    return bus.request(topologyContract, "history", subject.data, { traceId: request.id });
+  });
+}

@@ -1,0 +1,60 @@
+// The admin page draws the live topology in Chromium against a running server, and an alert appears on it.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { catalogContract } from "@soundmesh/protocol";
+import {
+  launchChromium,
+  requireChromium,
+  setupAdmin,
+  startServer,
+  type LaunchedChromium,
+  type TestServer,
+} from "@soundmesh/test-kit";
+
+const hasChromium = requireChromium("topology page tests");
+const password = "correct horse battery";
+
+describe.runIf(hasChromium)("the topology page", () => {
+  let server: TestServer;
+  let browser: LaunchedChromium;
+  let page: Page;
+
+  beforeAll(async () => {
+    server = await startServer({
+      overrides: {
+        topology: { reportIntervalMs: 200, evaluateIntervalMs: 200, windowMs: 3_000, staleAfterMs: 2_000 },
+      },
+    });
+    await setupAdmin(server.url, "admin", password);
+    browser = await launchChromium({ viewport: { width: 1280, height: 1000 } });
+    page = await browser.context.newPage();
+    await page.goto(server.url);
+    await page.getByPlaceholder("User name").fill("admin");
+    await page.getByPlaceholder("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Admin", exact: true }).click();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("draws the graph, shows an unexpected call as an alert within 10 s, and plots an edge's hour", async () => {
+    await page.getByRole("heading", { name: "Service topology" }).waitFor();
+    await page.getByTestId("topology-graph").locator("canvas").first().waitFor();
+    const intruder = server.bus.connect({ service: "tracker", calls: [] });
+    await expect(intruder.request(catalogContract, "scanStatus", {})).rejects.toMatchObject({
+      code: "FORBIDDEN_EDGE",
+    });
+    const alerts = page.getByRole("list", { name: "Active alerts" });
+    await alerts.getByText("tracker->catalog carried 1 calls").waitFor({ timeout: 10_000 });
+    const screenshots = join(process.cwd(), "test-results", "screenshots");
+    mkdirSync(screenshots, { recursive: true });
+    await page.getByTestId("topology-graph").click({ position: { x: 5, y: 5 } });
+    await page.getByTestId("topology-graph").screenshot({ path: join(screenshots, "topology.png") });
+    const box = await page.getByTestId("topology-graph").boundingBox();
+    expect(box?.height).toBeGreaterThan(300);
+  });
+});
