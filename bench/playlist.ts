@@ -3,7 +3,7 @@
 // to 20,000 items, with another user's reads meanwhile; applying a 10,000-item snapshot on a client. Beside them, in
 // the same run (the machine is shared and noisy), what the bare drivers manage with the same rows: the limits.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PlaylistOperation, PlaylistRevision, PlaylistSnapshot } from "@soundmesh/protocol";
@@ -16,6 +16,12 @@ import { printTable, round, type Row, summarize, writeResults, writeUnlimitedCon
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const editorCounts = [1, 8, 64];
 const snapshotItems = 10_000;
+
+/** CPU time (user + system) a process has used, from /proc (clock ticks of 10 ms). */
+function processCpuMs(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 /** One editor: inserts after its own items or at the end, removes and moves its own, on a stale base revision. */
 async function editLoop(
@@ -179,7 +185,10 @@ async function insertsAtOneAnchor(database: string, env: Record<string, string>)
       for (let i = 0; i < anchoredInserts; i += 1) await timed(insertsAfter(anchor, 1));
     });
     const singles = summarize(editSamples.splice(0));
+    const cpuBefore = processCpuMs(server.process.pid);
     const batchReads = await whileReading(() => timed(insertsAfter(anchor, anchoredInserts)));
+    // The server's CPU time for the edit (and the reads meanwhile): on a shared machine, steadier than wall time.
+    const batchCpuMs = processCpuMs(server.process.pid) - cpuBefore;
     const final = await editor.request<PlaylistSnapshot>("playlist.get", { playlistId });
     if (final.items.length !== anchoredItems + 2 * anchoredInserts) throw new Error("inserts lost");
     await Promise.all([editor.close(), reader.close()]);
@@ -202,6 +211,7 @@ async function insertsAtOneAnchor(database: string, env: Record<string, string>)
         database,
         measure: `then 1 edit of ${anchoredInserts} inserts there (to ${final.items.length} items)`,
         "edit p50 ms": round(editSamples[0]!, 2),
+        "server CPU ms": batchCpuMs,
         ...reads(batchReads),
       },
     ];

@@ -755,9 +755,14 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
   }, 60_000);
 
   it("pins an album for offline use and plays it with the server stopped", async () => {
+    // Each step's time is printed: a run that times out says which step it was stuck in.
+    const started = Date.now();
+    const step = (name: string) => console.log(`offline test: ${name} at ${Date.now() - started} ms`);
     await openAlbum("Gapless Suite");
     await page.getByRole("button", { name: "Make available offline" }).click();
+    step("pin clicked");
     await page.locator('[data-offline="ready"]').waitFor({ timeout: 30_000 });
+    step("album ready offline");
     await page.evaluate(() => document.querySelector("audio")?.pause());
     expect(await page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
     // Chromium's own check: with its manifest, icon and service worker the player installs as an app.
@@ -769,8 +774,10 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await cdp.detach();
     await server!.close();
     server = undefined;
+    step("server stopped");
     await page.reload();
     await page.getByText("Offline: music you made available offline still plays").waitFor();
+    step("reloaded offline");
     // The icon and the manifest come from the service worker's copy.
     const offlineFiles = await page.evaluate(async () =>
       Promise.all(["/icon.svg", "/manifest.webmanifest"].map(async (path) => (await fetch(path)).status)),
@@ -779,6 +786,7 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     await page.locator(".offline-list .track-main", { hasText: "Gapless Suite" }).click();
     await page.getByTestId("now-title").filter({ hasText: "Part One" }).waitFor();
     await waitForTime(0.5);
+    step("played offline");
     await page.screenshot({ path: join(screenshots, "offline.png") });
   }, 60_000);
 

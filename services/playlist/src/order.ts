@@ -26,6 +26,8 @@ const compare = (a: OrderEntry, b: OrderEntry): number =>
 
 /** Moving more entries than this at once rebuilds the array in one pass instead of a splice per entry. */
 const SPLICE_LIMIT = 16;
+/** A stretch of at most this many entries is re-sorted in place whatever the number of moves. */
+const STRETCH_LIMIT = 256;
 
 export class PlaylistOrder {
   /** The playlist revision this order is the state of (checked under the playlist's lock before use). */
@@ -132,12 +134,6 @@ export class PlaylistOrder {
 
   /** Gives entries new positions and puts them back in order. */
   private reposition(moves: ReadonlyArray<{ entry: OrderEntry; to: number }>): void {
-    if (moves.length <= SPLICE_LIMIT) {
-      for (const { entry } of moves) this.list.splice(this.findIndex(entry), 1);
-      for (const move of moves) move.entry.position = move.to;
-      for (const { entry } of moves) this.list.splice(this.insertionIndex(entry), 0, entry);
-      return;
-    }
     // Only the stretch from the lowest to the highest position involved (old or new) can change order: everything
     // before it stays before, everything after stays after. A spread neighbourhood re-sorts just its own rows.
     let lowest = Infinity;
@@ -148,6 +144,15 @@ export class PlaylistOrder {
     }
     const start = this.indexOf(lowest, false);
     const end = this.indexOf(highest, true);
+    // A few entries moved far (a move across the list): a splice each costs less than re-sorting the stretch. A
+    // stretch not much longer than the moves (a spread gap, its neighbours) is cheaper to settle in place: two
+    // splices of a long list per entry made a 500-insert edit spend most of its time moving array slots.
+    if (moves.length <= SPLICE_LIMIT && end - start > STRETCH_LIMIT) {
+      for (const { entry } of moves) this.list.splice(this.findIndex(entry), 1);
+      for (const move of moves) move.entry.position = move.to;
+      for (const { entry } of moves) this.list.splice(this.insertionIndex(entry), 0, entry);
+      return;
+    }
     for (const move of moves) move.entry.position = move.to;
     // A spread keeps its rows in the same order: then there is nothing to sort.
     let isSorted = true;
