@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createDb, type Db } from "@soundmesh/db";
+import { createDb, sql, type Db } from "@soundmesh/db";
 import { CatalogStore } from "@soundmesh/service-catalog";
 import { builtCliEnv, cliPath, pgTestDatabase, writeWav, type PgTestDatabase } from "@soundmesh/test-kit";
 
@@ -117,6 +117,34 @@ describe.each(targets)("the library from the command line on $name", (target) =>
     expect(typo.stderr.trim()).toMatch(
       /^error LIBRARY_UNAVAILABLE: library folder .*no-such-folder does not exist/,
     );
+  }, 120_000);
+
+  it("refuses a first --library that holds none of an older catalog's tracks; the demo library yields at once", async () => {
+    const { dataDir, args, open } = await target.fresh();
+    const scan = (...more: string[]) => run(["scan", "--data-dir", dataDir, ...args, ...more]);
+    const music = makeLibrary(3);
+    const other = makeLibrary(2, 100);
+    await scan("--library", music);
+    // A catalog made before folders were recorded: tracks, but no recorded folder.
+    const forget = async (record?: string) => {
+      const db = open();
+      try {
+        await sql`delete from catalog_library_folders`.execute(db.kysely);
+        if (record) await new CatalogStore(db).recordLibraryFolders([record], Date.now());
+      } finally {
+        await db.close();
+      }
+    };
+    await forget();
+    const refused = await scan("--library", other);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toMatch(
+      /^error LIBRARY_NOT_RECORDED: the catalog's 3 tracks are not in .*; use --replace-library/,
+    );
+    expect((await scan("--library", music)).stdout).toContain("3 unchanged");
+    // Only the demo library recorded: the first real folder replaces it without a flag.
+    await forget(join(dataDir, "demo-library"));
+    expect((await scan("--library", other)).stdout).toContain("2 added, 0 updated, 3 removed");
   }, 120_000);
 
   it("stops on a missing folder and on a mass removal, removing nothing, until allowed", async () => {
