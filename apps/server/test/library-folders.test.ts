@@ -2,7 +2,7 @@
 // flag), a folder gone missing, a mass removal refused then allowed, `serve` on a path that does not exist, and
 // kill -9 in the middle of a scan of 350 files losing nothing.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -50,10 +50,11 @@ const postgres: Target = {
 };
 const targets = probe ? [sqlite, postgres] : [sqlite];
 
-function run(args: string[], onStderr?: (text: string, kill: () => void) => void) {
+function run(args: string[], onStderr?: (text: string, kill: () => void) => void, asUser?: string) {
   return new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>(
     (resolve) => {
-      const child = spawn(process.execPath, [cliPath, ...args], {
+      const command = asUser ? ["runuser", "-u", asUser, "--", process.execPath] : [process.execPath];
+      const child = spawn(command[0]!, [...command.slice(1), cliPath, ...args], {
         env: { ...process.env, ...builtCliEnv, SOUNDMESH_DEMO_LIBRARY: "false", SOUNDMESH_LOG_LEVEL: "warn" },
         stdio: ["ignore", "pipe", "pipe"],
       });
@@ -213,4 +214,41 @@ describe.each(targets)("the library from the command line on $name", (target) =>
     expect(final.size).toBe(350);
     for (const [name, id] of before) expect(final.get(name) ?? final.get(`renamed-${name}`)).toBe(id);
   }, 180_000);
+
+  // Root reads any folder, so what an unreadable folder does for everyone else is seen as the user nobody.
+  it.skipIf(process.getuid?.() !== 0)(
+    "as an unprivileged user: a folder it may not read stops the scan; a subfolder it may not list keeps its tracks",
+    async () => {
+      const { dataDir, args, open } = await target.fresh();
+      const shared = mkdtempSync(join(tmpdir(), "soundmesh-nobody-"));
+      chmodSync(shared, 0o755);
+      chmodSync(work, 0o755);
+      chmodSync(dataDir, 0o777);
+      try {
+        const music = makeLibrary(12, 0, join(shared, "music"));
+        makeLibrary(3, 50, join(music, "Sub"));
+        const scan = () =>
+          run(["scan", "--data-dir", dataDir, ...args, "--library", music], undefined, "nobody");
+        expect((await scan()).stdout).toContain("15 added");
+        const before = await idsByName(open);
+        chmodSync(join(music, "Sub", "Album"), 0o700);
+        const partial = await scan();
+        expect(partial.code).toBe(0);
+        expect(partial.stdout).toContain("0 removed, 12 unchanged, 1 could not be read");
+        expect(await idsByName(open)).toEqual(before);
+        chmodSync(join(music, "Sub", "Album"), 0o755);
+        chmodSync(music, 0o700);
+        const refused = await scan();
+        expect(refused.code).toBe(1);
+        expect(refused.stderr.trim()).toMatch(
+          /^error LIBRARY_UNAVAILABLE: library folder .*music cannot be read \(EACCES\)/,
+        );
+        chmodSync(music, 0o755);
+        expect(await idsByName(open)).toEqual(before);
+      } finally {
+        rmSync(shared, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
 });
