@@ -100,6 +100,11 @@ describe.skipIf(!hasChromium)("a library that looks different, in Chromium", () 
   it("greys out an item whose file went away, says what it was, skips it on play, and heals it", async () => {
     await page.goto(`${server!.url}/#/playlist/${playlistId}`);
     await item("Keeper 2").waitFor();
+    // Pinned for offline: the pin follows the library too.
+    await page.getByRole("button", { name: "More playlist actions" }).click();
+    await page.getByRole("menuitemcheckbox", { name: "Make available offline" }).click();
+    const heading = page.locator("section p.muted", { hasText: "available offline" });
+    await heading.waitFor({ timeout: 30_000 });
     renameSync(join(library, "Keepers", fileOf(2)), join(parked, fileOf(2)));
     expect(await scan()).toMatchObject({ removed: 1, problem: null });
     // The page hears catalog.changed: the item stays, greyed, with its title, artist and album.
@@ -108,6 +113,8 @@ describe.skipIf(!hasChromium)("a library that looks different, in Chromium", () 
     expect(await gone.innerText()).toMatch(/Keeper 2\s*The Safe Hands · Keepers · Unavailable/);
     expect(await gone.isDisabled()).toBe(true);
     await expect.poll(() => page.getByTestId("unavailable-count").innerText()).toContain("1 unavailable");
+    // The offline pin keeps what can play and says what is missing.
+    await expect.poll(() => heading.innerText()).toMatch(/available offline · 1 unavailable/);
     // Playing skips it: adding the playlist to the queue adds the two songs that can play.
     await page.getByRole("button", { name: "Add to queue", exact: true }).click();
     await page.goto(`${server!.url}/#/queue`);
