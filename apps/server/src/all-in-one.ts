@@ -25,7 +25,7 @@ import { libraryTopics, localStorageReader, startLibraryServices } from "./libra
 import { registerP2pMetrics } from "./p2p-metrics";
 import { registerStorageMetrics } from "./storage-metrics";
 import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
-import { libraryFoldersOf } from "./library-folders";
+import { resolveLibraryFolders, type LibraryChoice } from "./library-folders";
 import { registerTopologyRoutes, startTopology, type RunningTopology } from "./topology-wiring";
 import { startUserService } from "./user-wiring";
 import { createBusFor, openDb } from "./wiring";
@@ -52,7 +52,16 @@ async function bootstrapAdmin(config: Config, bus: ServiceBus, logger: Logger): 
   logger.info({ name }, "created the first administrator from the configuration");
 }
 
-export async function startAllInOne(config: Config, logger: Logger): Promise<RunningServer> {
+export interface StartOptions {
+  /** What to do when --library names folders that are not the recorded ones. */
+  library?: LibraryChoice;
+}
+
+export async function startAllInOne(
+  config: Config,
+  logger: Logger,
+  options: StartOptions = {},
+): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -60,6 +69,8 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
   const bus = createBusFor(config, logger, registry);
   const stops: Array<() => Promise<void>> = [];
   try {
+    // First: a given library folder that does not exist (or is not recorded) stops the start with one line.
+    const libraryFolders = await resolveLibraryFolders(config, logger, db, options.library);
     const user = await startUserService(config, logger, bus, db);
     stops.push(() => user.stop());
     const tracker = createTrackerService({
@@ -68,13 +79,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
     });
     await tracker.start();
     stops.push(() => tracker.stop());
-    const library = await startLibraryServices(
-      config,
-      logger,
-      bus,
-      db,
-      await libraryFoldersOf(config, logger),
-    );
+    const library = await startLibraryServices(config, logger, bus, db, libraryFolders);
     stops.unshift(() => library.stop());
     const playlist = await startPlaylistService(logger, bus, db, config.covers);
     stops.unshift(() => playlist.stop());

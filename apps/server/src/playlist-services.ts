@@ -19,6 +19,7 @@ import type { Identity, PushTopic } from "@soundmesh/service-access-point";
 import {
   createPlaylistService,
   createSqlPlaylistStore,
+  createSqlSnapshotStore,
   migratePlaylistStore,
   playlistManifest,
   type PlaylistService,
@@ -36,6 +37,7 @@ export async function startPlaylistService(
     logger: logger.child({ service: "playlist" }),
     bus: bus.connect(playlistManifest),
     store: createSqlPlaylistStore(db),
+    snapshots: createSqlSnapshotStore(db),
     clock: { now: () => Date.now() },
     newId: () => randomBytes(12).toString("base64url"),
   });

@@ -47,9 +47,14 @@ export function followPinnedPlaylists(connection: Connection, offline: OfflineLi
   follow();
   for (const id of followed.keys()) refresh(id);
   const stopWatching = offline.subscribe(follow);
+  // Tracks left the library or came back (same ids): pins drop what cannot play and take back what returned.
+  const stopCatalog = connection.subscribe("catalog.changed", () => {
+    for (const id of followed.keys()) refresh(id);
+  });
   return () => {
     isStopped = true;
     stopWatching();
+    stopCatalog();
     for (const unsubscribe of followed.values()) unsubscribe();
     followed.clear();
   };

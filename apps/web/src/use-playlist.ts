@@ -3,12 +3,14 @@
 // (or closing the app while offline) does not lose them: the next open resumes and sends them.
 import { useEffect, useState } from "react";
 import { PlaylistModel, PlaylistSync, type PlaylistModelState } from "@soundmesh/playlist-model";
-import type { TrackRecord } from "@soundmesh/protocol";
+import type { ItemSnapshot, TrackRecord } from "@soundmesh/protocol";
 import type { Connection, ConnectionState } from "./connection";
 
 export interface LivePlaylist {
   model: PlaylistModel | undefined;
   tracks: ReadonlyMap<string, TrackRecord>;
+  /** Tracks the library no longer has, with what they were when added (null when that is not known). */
+  unavailable: ReadonlyMap<string, ItemSnapshot | null>;
   error: string;
   deleted: boolean;
   /** Changes on every model change, so the page re-renders. */
@@ -44,6 +46,16 @@ export function usePlaylist(
   const [version, setVersion] = useState(0);
   const [error, setError] = useState("");
   const [tracks, setTracks] = useState<ReadonlyMap<string, TrackRecord>>(new Map());
+  const [unavailable, setUnavailable] = useState<ReadonlyMap<string, ItemSnapshot | null>>(new Map());
+  // A scan removed or brought back tracks: ask again, so removed items grey out and returning ones heal.
+  useEffect(
+    () =>
+      connection.subscribe("catalog.changed", () => {
+        setTracks(new Map());
+        setUnavailable(new Map());
+      }),
+    [connection],
+  );
   useEffect(() => {
     let current: PlaylistSync | undefined;
     let closed = false;
@@ -80,7 +92,7 @@ export function usePlaylist(
     if (state === "open") void sync?.reconnected();
   }, [state, sync]);
   const trackIds = sync?.model.items.map((item) => item.trackId) ?? [];
-  const missing = [...new Set(trackIds)].filter((id) => !tracks.has(id));
+  const missing = [...new Set(trackIds)].filter((id) => !tracks.has(id) && !unavailable.has(id));
   const missingKey = missing.join(",");
   useEffect(() => {
     if (!missingKey) return;
@@ -91,8 +103,22 @@ export function usePlaylist(
         found.push(
           ...(await connection.request<TrackRecord[]>("catalog.tracks", { trackIds: ids.slice(i, i + 500) })),
         );
+      const foundIds = new Set(found.map((t) => t.id));
+      const gone = ids.filter((id) => !foundIds.has(id));
+      const snapshots: ItemSnapshot[] = [];
+      for (let i = 0; i < gone.length; i += 500)
+        snapshots.push(
+          ...(await connection.request<ItemSnapshot[]>("playlist.trackSnapshots", {
+            playlistId,
+            trackIds: gone.slice(i, i + 500),
+          })),
+        );
+      const byId = new Map(snapshots.map((snapshot) => [snapshot.trackId, snapshot]));
       setTracks((previous) => new Map([...previous, ...found.map((t) => [t.id, t] as const)]));
+      setUnavailable(
+        (previous) => new Map([...previous, ...gone.map((id) => [id, byId.get(id) ?? null] as const)]),
+      );
     })().catch((e: Error) => setError(e.message));
-  }, [missingKey, connection]);
-  return { model: sync?.model, tracks, error, deleted: sync?.isDeleted ?? false, version };
+  }, [missingKey, connection, playlistId]);
+  return { model: sync?.model, tracks, unavailable, error, deleted: sync?.isDeleted ?? false, version };
 }

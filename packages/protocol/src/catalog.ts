@@ -78,6 +78,19 @@ export type ArtistRecord = z.infer<typeof artistRecord>;
 
 const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), total: z.number().int() });
 
+/** Why the last scan stopped without changing anything, and whether an admin may confirm it to go ahead. */
+export const scanProblem = z.object({
+  code: z.enum(["LIBRARY_UNAVAILABLE", "MASS_REMOVAL_REFUSED", "INTERNAL"]),
+  message: z.string(),
+  /** The library folder concerned, when one is. */
+  folder: z.string().nullable(),
+  /** Tracks the scan would have removed, for the confirmation. */
+  wouldRemove: z.number().int().nullable(),
+  /** Scanning again with allowMassRemoval goes ahead. */
+  canConfirm: z.boolean(),
+});
+export type ScanProblem = z.infer<typeof scanProblem>;
+
 export const scanStatus = z.object({
   scanId: z.string().nullable(),
   running: z.boolean(),
@@ -90,6 +103,8 @@ export const scanStatus = z.object({
   errors: z.number().int(),
   startedAt: z.number().int().nullable(),
   finishedAt: z.number().int().nullable(),
+  /** Set when the last scan stopped and removed nothing: a folder unavailable, a mass removal to confirm. */
+  problem: scanProblem.nullable().default(null),
 });
 export type ScanStatus = z.infer<typeof scanStatus>;
 
@@ -179,7 +194,11 @@ export const catalogContract = defineService("catalog", {
     exposed: true,
   },
   scan: {
-    params: z.object({ full: z.boolean().default(false) }),
+    params: z.object({
+      full: z.boolean().default(false),
+      /** Go ahead although the scan removes more than a quarter of a folder's tracks (or empties one). */
+      allowMassRemoval: z.boolean().default(false),
+    }),
     result: z.object({ scanId: z.string() }),
     exposed: true,
     adminOnly: true,
@@ -259,7 +278,14 @@ export const catalogChangedEvent = defineEvent(
     added: z.number().int(),
     updated: z.number().int(),
     removed: z.number().int(),
+    /**
+     * The ids removed, so search forgets them at once (before its rebuild); left out when there were more than
+     * MAX_REMOVED_IDS, and then search checks track hits against the catalog until its rebuild.
+     */
+    removedTrackIds: z.array(z.string()).max(10_000).optional(),
   }),
 );
+
+export const MAX_REMOVED_IDS = 10_000;
 
 export const scanProgressEvent = defineEvent("catalog.scanProgress", scanStatus);

@@ -28,6 +28,18 @@ export const errorCatalog = {
   TIMEOUT: { status: 504, message: "The service did not answer in time" },
   UNAVAILABLE: { status: 503, message: "The service is not available" },
   DEPENDENCY_MISSING: { status: 503, message: "A required program is not installed" },
+  LIBRARY_NOT_RECORDED: {
+    status: 409,
+    message: "That folder is not one of the server's library folders; add it or replace them explicitly",
+  },
+  LIBRARY_UNAVAILABLE: {
+    status: 503,
+    message: "A library folder is missing, unreadable or empty (an unmounted disk?); nothing was removed",
+  },
+  MASS_REMOVAL_REFUSED: {
+    status: 409,
+    message: "The scan would remove too many tracks at once; confirm to go ahead",
+  },
   INTERNAL: { status: 500, message: "Internal error" },
 } as const satisfies Record<string, { status: number; message: string }>;
 

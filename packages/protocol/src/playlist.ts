@@ -41,6 +41,16 @@ export const playlistItem = z.object({
 });
 export type PlaylistItem = z.infer<typeof playlistItem>;
 
+/** A playlist item's track as it was when the item was added. */
+export const itemSnapshot = z.object({
+  trackId: z.string(),
+  title: z.string(),
+  artist: z.string(),
+  album: z.string(),
+  durationMs: z.number().int(),
+});
+export type ItemSnapshot = z.infer<typeof itemSnapshot>;
+
 /**
  * One edit. Items are addressed by their item id, never by index, so an operation keeps its meaning when others
  * edited the list meanwhile. `afterItemId: null` is the start of the list, `"end"` the end at the time it applies.
@@ -191,6 +201,15 @@ export const playlistContract = defineService("playlist", {
     exposed: true,
   },
   get: { params: target, result: playlistSnapshot, exposed: true },
+  /**
+   * What the playlist's items showed when they were added (title, artist, album, duration), for the tracks the
+   * catalog no longer has: an unavailable item still says what it was.
+   */
+  trackSnapshots: {
+    params: z.object({ playlistId, trackIds: z.array(trackId).max(500) }),
+    result: z.array(itemSnapshot),
+    exposed: true,
+  },
   /** The caller's playlists: owned, collaborating and followed, most recently updated first. */
   list: { params: z.object({}), result: z.array(playlistInfo), exposed: true },
   /** Applies operations made against `baseRevision`, rebased over what happened since; all or nothing. */

@@ -8,3 +8,4 @@ export * from "./fixture-library";
 export * from "./wait";
 export * from "./chromium";
 export * from "./tone";
+export * from "./wav";

@@ -5,6 +5,7 @@ import { watch, type FSWatcher } from "chokidar";
 import type { Logger } from "pino";
 import {
   AppError,
+  MAX_REMOVED_IDS,
   catalogChangedEvent,
   catalogContract,
   scanProgressEvent,
@@ -15,6 +16,7 @@ import {
 } from "@soundmesh/protocol";
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
 import { AlbumCovers, defaultCoverLimits, type CoverLimits } from "./covers";
+import { scanProblemOf } from "./library-safety";
 import { matchEntries, relativePathOf } from "./playlist-matching";
 import { scanLibrary, type ScanResult } from "./scanner";
 import type { CatalogStore } from "./sql-store";
@@ -51,8 +53,11 @@ export interface CatalogService {
   handlers: HandlersOf<CatalogContract>;
   /** Album art: resized on demand, bounded in pixels and in decodes at once. */
   covers: AlbumCovers;
-  /** Starts a scan, or returns the running one; resolves with its id at once. */
-  startScan(full?: boolean): string;
+  /**
+   * Starts a scan, or returns the running one; resolves with its id at once. Only an explicit allowMassRemoval lets
+   * a scan remove more than a quarter of a folder's tracks (watcher and start-up scans never do).
+   */
+  startScan(full?: boolean, allowMassRemoval?: boolean): string;
   /** Resolves when the current scan (if any) has finished. */
   scanFinished(): Promise<ScanResult | undefined>;
   status(): ScanStatus;
@@ -71,6 +76,7 @@ const idleStatus = (): ScanStatus => ({
   errors: 0,
   startedAt: null,
   finishedAt: null,
+  problem: null,
 });
 
 export function createCatalogService({
@@ -101,13 +107,18 @@ export function createCatalogService({
       .catch((error: unknown) => logger.warn({ err: error }, "scan progress not published"));
   };
 
-  async function runScan(scanId: string, full: boolean): Promise<ScanResult | undefined> {
+  async function runScan(
+    scanId: string,
+    full: boolean,
+    allowMassRemoval: boolean,
+  ): Promise<ScanResult | undefined> {
     try {
-      const result = await scanLibrary({
+      const { removedIds, ...result } = await scanLibrary({
         roots: config.libraryFolders,
         store,
         nowMs: () => clock.now(),
         full,
+        allowMassRemoval,
         maxCoverPixels: coverLimits.maxPixels,
         onProgress: (progress) => {
           status = { ...status, ...progress, phase: progress.phase === "idle" ? "saving" : progress.phase };
@@ -123,13 +134,23 @@ export function createCatalogService({
           added: result.added,
           updated: result.updated,
           removed: result.removed,
+          // Search forgets these at once; past the cap it checks its track hits with the catalog instead.
+          ...(removedIds.length <= MAX_REMOVED_IDS ? { removedTrackIds: removedIds } : {}),
         });
         await prepareRecent(result.added);
       }
-      return result;
+      return { ...result, removedIds };
     } catch (error) {
-      logger.error({ err: error, scanId }, "scan failed");
-      status = { ...status, running: false, phase: "idle", finishedAt: clock.now() };
+      const problem = scanProblemOf(error) ?? {
+        code: "INTERNAL" as const,
+        message: "the scan failed; the server log says why",
+        folder: null,
+        wouldRemove: null,
+        canConfirm: false,
+      };
+      if (problem.code === "INTERNAL") logger.error({ err: error, scanId }, "scan failed");
+      else logger.warn({ scanId, ...problem }, "scan stopped: nothing was removed");
+      status = { ...status, running: false, phase: "idle", finishedAt: clock.now(), problem };
       emit(true);
       return undefined;
     }
@@ -149,12 +170,12 @@ export function createCatalogService({
       });
   }
 
-  function startScan(full = false): string {
+  function startScan(full = false, allowMassRemoval = false): string {
     if (running && status.scanId) return status.scanId;
     const scanId = randomBytes(8).toString("base64url");
     status = { ...idleStatus(), scanId, running: true, phase: "walking", startedAt: clock.now() };
     emit(true);
-    running = runScan(scanId, full).finally(() => {
+    running = runScan(scanId, full, allowMassRemoval).finally(() => {
       running = undefined;
       if (rerun) {
         rerun = false;
@@ -203,7 +224,7 @@ export function createCatalogService({
       kind === "tracks"
         ? { albums: [], tracks: await store.trackRecords(await store.randomTracks(limit)) }
         : { albums: (await store.albums({}, "random", limit, 0)).items, tracks: [] },
-    scan: ({ full }) => ({ scanId: startScan(full) }),
+    scan: ({ full, allowMassRemoval }) => ({ scanId: startScan(full, allowMassRemoval) }),
     scanStatus: () => status,
     scanErrors: ({ limit, offset }) => store.scanErrors(limit, offset),
     libraryFolders: () => [...config.libraryFolders],

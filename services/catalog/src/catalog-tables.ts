@@ -70,7 +70,22 @@ export interface AlbumArtistRow {
   name: string;
 }
 
+/** A removed track, kept with its id for a while so the file gets it back if it returns. */
+export interface TombstoneRow {
+  id: string;
+  path: string;
+  fingerprint: string;
+  title: string;
+  artist: string;
+  album: string;
+  duration_ms: number;
+  added_at: number;
+  removed_at: number;
+}
+
 export interface CatalogTables {
+  catalog_library_folders: { path: string; added_at: number };
+  catalog_tombstones: TombstoneRow;
   catalog_tracks: TrackRow;
   catalog_albums: AlbumRow;
   catalog_track_artists: TrackArtistRow;

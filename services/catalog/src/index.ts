@@ -8,6 +8,14 @@ export {
 export { CatalogStore, type CatalogStoreOptions } from "./sql-store";
 export { migrateCatalogStore, catalogMigrations } from "./migrations";
 export { scanLibrary, type ScanResult } from "./scanner";
+export {
+  MASS_REMOVAL_MIN_TRACKS,
+  MASS_REMOVAL_SHARE,
+  checkFolders,
+  folderProblem,
+  scanProblemOf,
+} from "./library-safety";
+export { TOMBSTONE_KEEP_MS } from "./tombstones";
 export { titleFromFileName, idOf } from "./tags";
 export {
   createArtistSplitter,

@@ -164,6 +164,38 @@ export const catalogMigrations: ServiceMigrations = {
       await sql`update catalog_tracks set mtime_ms = -1`.execute(db);
     },
   },
+  /**
+   * The library folders the server was given (a scan of another folder needs an explicit flag), and removed tracks
+   * kept as tombstones with their ids for 30 days: a file that comes back, at its path or moved (found by its content
+   * fingerprint), gets its old id, so playlists and pins heal.
+   */
+  "003-folders-and-tombstones": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("catalog_library_folders")
+        .addColumn("path", "text", (col) => col.primaryKey())
+        .addColumn("added_at", "bigint", (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createTable("catalog_tombstones")
+        .addColumn("id", "varchar(64)", (col) => col.primaryKey())
+        .addColumn("path", "text", (col) => col.notNull())
+        .addColumn("fingerprint", "varchar(64)", (col) => col.notNull())
+        .addColumn("title", "text", (col) => col.notNull())
+        .addColumn("artist", "text", (col) => col.notNull())
+        .addColumn("album", "text", (col) => col.notNull())
+        .addColumn("duration_ms", "integer", (col) => col.notNull())
+        .addColumn("added_at", "bigint", (col) => col.notNull())
+        .addColumn("removed_at", "bigint", (col) => col.notNull())
+        .execute();
+      for (const column of ["path", "fingerprint", "removed_at"])
+        await db.schema
+          .createIndex(`catalog_tombstones_by_${column}`)
+          .on("catalog_tombstones")
+          .column(column)
+          .execute();
+    },
+  },
 };
 
 export function migrateCatalogStore(db: Db): Promise<string[]> {

@@ -8,6 +8,7 @@ import type { ScanStatus } from "@soundmesh/protocol";
 import { groupKeyOf, identifyAlbum, type AlbumIdentity, type GroupMember } from "./album-grouping";
 import { oversizeReason } from "./covers";
 import { readFileEnds } from "./file-ends";
+import { checkFolders, checkRemovals, isUnder } from "./library-safety";
 import type { CatalogStore, Regrouped, TrackRow, TrackUpsert } from "./sql-store";
 import {
   AUDIO_EXTENSIONS,
@@ -18,6 +19,7 @@ import {
   readTags,
   type TrackTags,
 } from "./tags";
+import { matchTombstones } from "./tombstones";
 
 export interface ScanResult {
   added: number;
@@ -25,6 +27,8 @@ export interface ScanResult {
   removed: number;
   errors: number;
   unchanged: number;
+  /** The ids of the tracks removed (now tombstones). */
+  removedIds: string[];
 }
 
 interface FoundFile {
@@ -47,6 +51,8 @@ export interface ScanOptions {
   nowMs: () => number;
   /** Re-read every file, not only changed ones. */
   full?: boolean;
+  /** Go ahead although more than a quarter of a folder's tracks would go, or a folder shows no audio (library-safety.ts). */
+  allowMassRemoval?: boolean;
   concurrency?: number;
   /** Cover art with more pixels is not used (and recorded with the reason); by default none is refused. */
   maxCoverPixels?: number;
@@ -67,11 +73,12 @@ const SIDECAR_EXTENSIONS = new Set([
   ".accurip",
 ]);
 
-/** A folder's entries, or none when it cannot be read. */
-function listFolder(dir: string): Dirent[] {
+/** A folder's entries, or none when it cannot be read (then `unreadable` hears of it). */
+function listFolder(dir: string, unreadable: (dir: string, error: unknown) => void): Dirent[] {
   try {
     return readdirSync(dir, { withFileTypes: true });
-  } catch {
+  } catch (error) {
+    unreadable(dir, error);
     return [];
   }
 }
@@ -92,12 +99,15 @@ function statOrUndefined(path: string): Stats | undefined {
  */
 async function walk(
   roots: readonly string[],
-): Promise<{ files: FoundFile[]; images: Map<string, string[]> }> {
+): Promise<{ files: FoundFile[]; images: Map<string, string[]>; unreadable: Map<string, string> }> {
   const files: FoundFile[] = [];
   const images = new Map<string, string[]>();
+  const unreadable = new Map<string, string>();
+  const noteUnreadable = (dir: string, error: unknown) =>
+    unreadable.set(dir, (error as NodeJS.ErrnoException).code ?? "unknown error");
   const visit = async (root: string, dir: string): Promise<void> => {
     await new Promise<void>((resolve) => setImmediate(resolve));
-    for (const entry of listFolder(dir)) {
+    for (const entry of listFolder(dir, noteUnreadable)) {
       if (IGNORED_NAMES.test(entry.name)) continue;
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await visit(root, path);
@@ -114,7 +124,7 @@ async function walk(
     }
   };
   for (const root of roots) await visit(root, root);
-  return { files, images };
+  return { files, images, unreadable };
 }
 
 async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
@@ -230,11 +240,16 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
   const report = (phase: ScanStatus["phase"], done: number, total: number, errors: number) =>
     options.onProgress?.({ phase, done, total, errors });
   report("walking", 0, 0, 0);
-  const { files, images } = await walk(options.roots);
+  checkFolders(options.roots);
+  const { files, images, unreadable } = await walk(options.roots);
   const known = new Map((await store.fileStates()).map((state) => [state.path, state]));
   const knownErrors = new Map((await store.errorStates()).map((state) => [state.path, state]));
   const seen = new Set(files.map((file) => file.path));
-  const vanished = [...known.values()].filter((state) => !seen.has(state.path));
+  // Tracks in a folder that could not be listed are kept: not seen is not deleted.
+  const unreadableDirs = [...unreadable.keys()];
+  const vanished = [...known.values()].filter(
+    (state) => !seen.has(state.path) && !unreadableDirs.some((dir) => isUnder(state.path, dir)),
+  );
   const vanishedByFingerprint = new Map(vanished.map((state) => [state.fingerprint, state]));
 
   const unchanged = (file: FoundFile) => {
@@ -316,6 +331,24 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
     }
     if (previous) previousOf.set(file.path, previous);
   }
+  // A file that comes back (at its path, or moved: same fingerprint) takes the id its track had when removed.
+  const returning = read.filter(({ file }) => !previousOf.has(file.path));
+  const tombstones = matchTombstones(
+    returning.map(({ file, fingerprint }) => ({ path: file.path, fingerprint })),
+    await store.tombstonesMatching(
+      returning.map(({ file }) => file.path),
+      returning.map(({ fingerprint }) => fingerprint),
+      nowMs(),
+    ),
+  );
+  for (const [dir, code] of unreadable)
+    errors.push({
+      path: dir,
+      reason: `folder cannot be read (${code}); its tracks are kept`,
+      size_bytes: 0,
+      mtime_ms: 0,
+      seen_at: nowMs(),
+    });
   const failedPaths = new Set(errors.map((error) => error.path));
   // Every album folder a change touched, where files were read and where stored tracks went or moved away.
   const leaving = [...vanished, ...[...failedPaths].flatMap((path) => known.get(path) ?? [])];
@@ -330,9 +363,9 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
   const { identities, regrouped } = await groupAlbums(store, read, touchedFolders, replacedPaths);
   const upserts: TrackUpsert[] = read.map((entry) => {
     const { file, tags, fingerprint, albumFolder } = entry;
-    const previous = previousOf.get(file.path);
+    const previous = previousOf.get(file.path) ?? tombstones.get(file.path);
     const album = identities.get(groupKeyOf(memberOfRead(entry)))!;
-    if (previous) updated += 1;
+    if (previousOf.has(file.path)) updated += 1;
     else added += 1;
     const folderCover = folderCovers.chosen.get(dirname(file.path)) ?? null;
     return {
@@ -376,6 +409,16 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
     const state = known.get(path);
     if (state) deletions.push(state.id);
   }
+  const pathOfId = new Map([...known.values()].map((state) => [state.id, state.path]));
+  checkRemovals({
+    roots: options.roots,
+    knownPaths: [...known.keys()],
+    foundAudioPaths: files
+      .filter((file) => AUDIO_EXTENSIONS.has(extname(file.path).toLowerCase()))
+      .map((file) => file.path),
+    removedPaths: deletions.flatMap((id) => pathOfId.get(id) ?? []),
+    allowMassRemoval: options.allowMassRemoval ?? false,
+  });
   const rereadPaths = new Set(changed.map((file) => file.path));
   const imagePaths = new Set([...images].flatMap(([dir, names]) => names.map((name) => join(dir, name))));
   // A refused folder image stays recorded until it is gone or a scan of its folder finds it fine.
@@ -391,9 +434,17 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
     errors: [...errors, ...artErrors],
     clearedErrorPaths,
     regrouped,
+    nowMs: now,
   });
   const removed = deletions.length;
   const errorCount = errors.length + artErrors.length;
   report("idle", done, changed.length, errorCount);
-  return { added, updated, removed, errors: errorCount, unchanged: files.length - changed.length };
+  return {
+    added,
+    updated,
+    removed,
+    errors: errorCount,
+    unchanged: files.length - changed.length,
+    removedIds: deletions,
+  };
 }

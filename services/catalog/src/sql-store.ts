@@ -22,11 +22,21 @@ import {
   type ArtistOrder,
   type Page,
 } from "./browse-queries";
-import { chunks, num, numOrNull, type CatalogDb, type TrackRow } from "./catalog-tables";
+import { chunks, num, numOrNull, type CatalogDb, type TombstoneRow, type TrackRow } from "./catalog-tables";
 import { idOf } from "./tags";
+import {
+  buryTracks,
+  recordFolders,
+  recordedFolders,
+  settleTombstones,
+  tombstoneCount,
+  tombstonesMatching,
+  trackCount,
+  tracksUnder,
+} from "./tombstones";
 
 export type { Page } from "./browse-queries";
-export type { TrackRow } from "./catalog-tables";
+export type { TombstoneRow, TrackRow } from "./catalog-tables";
 
 /** A scanned track to write. Fields added after the first release may be left out (they default as for old rows). */
 export type TrackUpsert = Omit<
@@ -117,8 +127,11 @@ export class CatalogStore {
     errors: Array<{ path: string; reason: string; size_bytes: number; mtime_ms: number; seen_at: number }>;
     clearedErrorPaths: readonly string[];
     regrouped?: readonly Regrouped[];
+    /** When the scan wrote: deleted tracks become tombstones from then (tombstones.ts). */
+    nowMs?: number;
   }): Promise<void> {
     const regrouped = changes.regrouped ?? [];
+    const nowMs = changes.nowMs ?? Date.now();
     await this.db.transaction().execute(async (trx) => {
       const previousAlbums = new Map<string, string>();
       const ids = [
@@ -134,11 +147,17 @@ export class CatalogStore {
           .execute();
         for (const row of rows) previousAlbums.set(row.id, row.album_id);
       }
+      await buryTracks(trx, changes.deletions, nowMs);
       for (const part of chunks(changes.deletions)) {
         await trx.deleteFrom("catalog_tracks").where("id", "in", part).execute();
         await trx.deleteFrom("catalog_track_artists").where("track_id", "in", part).execute();
       }
       for (const upsert of changes.upserts) await this.writeTrack(trx, upsert);
+      await settleTombstones(
+        trx,
+        changes.upserts.map((row) => row.id),
+        nowMs,
+      );
       for (const change of regrouped) {
         const { id, ...albumFields } = change;
         await trx.updateTable("catalog_tracks").set(albumFields).where("id", "=", id).execute();
@@ -192,6 +211,33 @@ export class CatalogStore {
       name,
     }));
     await trx.insertInto("catalog_track_artists").values(rows).execute();
+  }
+
+  /** Removed tracks whose file may have come back: at one of these paths, or with one of these fingerprints. */
+  tombstonesMatching(
+    paths: readonly string[],
+    fingerprints: readonly string[],
+    nowMs: number,
+  ): Promise<TombstoneRow[]> {
+    return tombstonesMatching(this.db, paths, fingerprints, nowMs);
+  }
+
+  tombstoneCount(): Promise<number> {
+    return tombstoneCount(this.db);
+  }
+
+  /** The library folders recorded by the first run (or an explicit --add-library / --replace-library). */
+  libraryFolders(): Promise<string[]> {
+    return recordedFolders(this.db);
+  }
+
+  recordLibraryFolders(folders: readonly string[], nowMs: number): Promise<void> {
+    return recordFolders(this.db, folders, nowMs);
+  }
+
+  /** Tracks under a folder, or in all when none is named. */
+  trackCount(folder?: string): Promise<number> {
+    return folder === undefined ? trackCount(this.db) : tracksUnder(this.db, folder);
   }
 
   async errorStates(): Promise<Array<{ path: string; size_bytes: number; mtime_ms: number }>> {

@@ -84,7 +84,10 @@ describe.each(targets)("migration 002 on $name", (target) => {
       .insertInto("catalog_tracks")
       .values(old)
       .execute();
-    expect(await migrateCatalogStore(opened.db)).toEqual(["002-albums-and-credits"]);
+    expect(await migrateCatalogStore(opened.db)).toEqual([
+      "002-albums-and-credits",
+      "003-folders-and-tombstones",
+    ]);
 
     const bus = createInProcessBus();
     const service = createCatalogService({

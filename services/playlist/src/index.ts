@@ -8,6 +8,7 @@ export {
 export type { Editor, EditRequest, EditResult } from "./commit-edits";
 export type { PlaylistStore, PlaylistTransaction, StoredPlaylist, PlaylistMember } from "./store";
 export { createSqlPlaylistStore } from "./sql-store";
+export { createSqlSnapshotStore, type ItemSnapshotStore } from "./item-snapshots";
 export { migratePlaylistStore, playlistMigrations } from "./migrations";
 export { parseM3u, parseXspf } from "./playlist-files";
 export { smartOperations } from "./smart-playlists";

@@ -148,6 +148,22 @@ export const playlistMigrations: ServiceMigrations = {
         .execute();
     },
   },
+  /**
+   * Each item keeps what its track was when added (title, artist, album, duration), so an item whose track is gone
+   * from the library still shows what it was. Filled after the insert from the catalog (item-snapshots.ts).
+   */
+  "005-item-snapshots": {
+    async up(db: Kysely<unknown>) {
+      for (const column of ["snapshot_title", "snapshot_artist", "snapshot_album"])
+        await db.schema.alterTable("playlist_items").addColumn(column, "text").execute();
+      await db.schema.alterTable("playlist_items").addColumn("snapshot_duration_ms", "integer").execute();
+      await db.schema
+        .createIndex("playlist_items_by_track")
+        .on("playlist_items")
+        .column("track_id")
+        .execute();
+    },
+  },
 };
 
 export function migratePlaylistStore(db: Db): Promise<string[]> {

@@ -19,6 +19,7 @@ import { createCovers, defaultCoverLimits, type CoverLimits } from "./covers";
 import { createPlaylistAccess, requireUser, searchDocumentsIn } from "./playlist-access";
 import { createPlaylistFiles } from "./playlist-files";
 import { createInvitations, inviteesOf } from "./invitations";
+import { createItemSnapshots, type ItemSnapshotStore } from "./item-snapshots";
 import { createSmartPlaylists } from "./smart-playlists";
 import type { PlaylistStore, StoredPlaylist } from "./store";
 
@@ -39,6 +40,8 @@ export interface PlaylistServiceDeps {
   newId: () => string;
   /** Uploaded covers over the pixel cap are refused; cover images are decoded a few at a time. */
   coverLimits?: Partial<CoverLimits>;
+  /** Where items keep what their track was when added; without it unavailable items show no title. */
+  snapshots?: ItemSnapshotStore;
 }
 
 export interface PlaylistService {
@@ -58,7 +61,9 @@ export function createPlaylistService({
   clock,
   newId,
   coverLimits,
+  snapshots,
 }: PlaylistServiceDeps): PlaylistService {
+  const itemSnapshots = snapshots && createItemSnapshots({ store: snapshots, bus, logger });
   const playlistAccess = createPlaylistAccess(store);
   const { accessOf, visible, owned, infoOf, snapshotOf } = playlistAccess;
 
@@ -123,11 +128,19 @@ export function createPlaylistService({
     operations: readonly SubmittedOperation[],
     traceId?: string,
   ): Promise<EditResult> {
-    return committer.submit(playlistId, {
+    const committed = committer.submit(playlistId, {
       editor,
       baseRevision,
       operations,
       ...(traceId === undefined ? {} : { traceId }),
+    });
+    const inserted = operations.flatMap(({ operation }) =>
+      operation.type === "insert" ? operation.items.map((item) => item.trackId) : [],
+    );
+    if (!itemSnapshots || inserted.length === 0) return committed;
+    return committed.then((result) => {
+      itemSnapshots.fill(inserted, traceId);
+      return result;
     });
   }
 
@@ -200,6 +213,11 @@ export function createPlaylistService({
     },
 
     get: ({ playlistId }, ctx) => snapshotOf(playlistId, requireUser(ctx)),
+
+    async trackSnapshots({ playlistId, trackIds }, ctx) {
+      await visible(playlistId, requireUser(ctx));
+      return snapshots ? snapshots.snapshotsIn(playlistId, trackIds) : [];
+    },
 
     async list(_params, ctx) {
       const userId = requireUser(ctx);
@@ -398,10 +416,14 @@ export function createPlaylistService({
       if (subscriptions.length > 0) return;
       subscriptions = [
         await bus.serve(playlistContract, handlers),
-        await bus.subscribe(catalogChangedEvent, (_change, ctx) => smart.refreshAllInBackground(ctx.traceId)),
+        await bus.subscribe(catalogChangedEvent, (_change, ctx) => {
+          smart.refreshAllInBackground(ctx.traceId);
+          itemSnapshots?.fill(undefined, ctx.traceId);
+        }),
       ];
       // The library may have changed while the service was down (a scan from the command line).
       smart.refreshAllInBackground();
+      itemSnapshots?.fill();
     },
     async stop() {
       const current = subscriptions;
@@ -409,6 +431,7 @@ export function createPlaylistService({
       await Promise.all(current.map((subscription) => subscription.unsubscribe()));
       await smart.idle();
       await committer.idle();
+      await itemSnapshots?.idle();
     },
   };
 }

@@ -28,6 +28,11 @@ export interface PlaylistTables {
     added_at: number;
     position: number;
     removed_revision: number | null;
+    /** What the track was when the item was added (005-item-snapshots); null until filled. */
+    snapshot_title: string | null;
+    snapshot_artist: string | null;
+    snapshot_album: string | null;
+    snapshot_duration_ms: number | null;
   };
   playlist_revisions: {
     playlist_id: string;

@@ -29,6 +29,7 @@ import {
 import {
   createPlaylistService,
   createSqlPlaylistStore,
+  createSqlSnapshotStore,
   migratePlaylistStore,
   playlistManifest,
   type PlaylistService,
@@ -242,7 +243,11 @@ function writeCounter(): {
   };
 }
 
-export async function startHarness(target: DbTarget): Promise<Harness> {
+/** `snapshots`: items keep what their track was (item-snapshots.ts); off by default, so counted reads stay exact. */
+export async function startHarness(
+  target: DbTarget,
+  options: { snapshots?: boolean } = {},
+): Promise<Harness> {
   const test = await target.open();
   const cacheDir = mkdtempSync(join(tmpdir(), "soundmesh-playlist-"));
   const logger = pino({ level: process.env.SOUNDMESH_TEST_LOG_LEVEL ?? "silent" });
@@ -272,6 +277,7 @@ export async function startHarness(target: DbTarget): Promise<Harness> {
     logger,
     bus: bus.connect(playlistManifest),
     store,
+    ...(options.snapshots ? { snapshots: createSqlSnapshotStore(test.db) } : {}),
     clock,
     newId: () => randomBytes(12).toString("base64url"),
   });

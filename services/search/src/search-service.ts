@@ -10,6 +10,7 @@ import {
   type SearchContract,
 } from "@soundmesh/protocol";
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
+import { ForgottenTracks } from "./forgotten-tracks";
 import { createPlaylistKeeper, type PlaylistSearchSource } from "./playlist-keeper";
 import { mergeRanked } from "./ranking";
 import { CATALOG_KINDS, SearchIndex, type IndexedDocument } from "./search-index";
@@ -95,12 +96,15 @@ export function createSearchService({
   let pending: Promise<void> | undefined;
   const subscriptions: Subscription[] = [];
   let rebuildTimer: ReturnType<typeof setInterval> | undefined;
+  const forgotten = new ForgottenTracks();
 
   async function buildOnce(): Promise<void> {
     const started = clock.now();
+    const covered = forgotten.startRebuild();
     const index = await SearchIndex.build(source.loadDocuments());
     // The swap: one assignment, so a query sees either the old index or the new one, never half of one.
     current = { index, version: current.version + 1, builtAt: clock.now() };
+    forgotten.rebuilt(covered);
     lastBuildMs = clock.now() - started;
     logger.info(
       { documents: index.size, version: current.version, buildMs: lastBuildMs },
@@ -122,13 +126,29 @@ export function createSearchService({
     return pending;
   }
 
+  /** The ids among these that the catalog still has (while removed ids are not known one by one). */
+  async function playableTracks(trackIds: string[]): Promise<Set<string>> {
+    const playable = new Set<string>();
+    for (let i = 0; i < trackIds.length; i += 500) {
+      const tracks = await bus.request(catalogContract, "tracks", { trackIds: trackIds.slice(i, i + 500) });
+      for (const track of tracks) playable.add(track.id);
+    }
+    return playable;
+  }
+
   const handlers: HandlersOf<SearchContract> = {
-    query: ({ q, kinds, perKind, limit, offset }, ctx) => {
+    query: async ({ q, kinds, perKind, limit, offset }, ctx) => {
       // Each index is read once: a swap during this query is seen by the next one.
       const { index, version } = current;
       const wanted = offset + limit;
       const asked = kinds ? new Set(kinds) : undefined;
-      const catalog = index.ranked(q, asked, wanted, perKind);
+      // Removed tracks are left out, so a few more are asked for to fill the page.
+      const spare = Math.min(forgotten.size, 1_000);
+      const found = index.ranked(q, asked, wanted + spare, perKind + spare);
+      const catalog = forgotten.filter(
+        found,
+        forgotten.mustVerify ? await playableTracks(ForgottenTracks.trackIdsOf(found)) : undefined,
+      );
       const mine =
         !asked || asked.has("playlist")
           ? playlists.index.ranked(q, ctx.userId, Math.max(wanted, perKind))
@@ -170,9 +190,11 @@ export function createSearchService({
     async start() {
       subscriptions.push(await bus.serve(searchContract, handlers));
       subscriptions.push(
-        await bus.subscribe(catalogChangedEvent, () =>
-          rebuild().catch((error: unknown) => logger.error({ err: error }, "search rebuild failed")),
-        ),
+        await bus.subscribe(catalogChangedEvent, (change) => {
+          // Removed tracks are never offered from now on, not only once the rebuild is done.
+          forgotten.heard(change);
+          rebuild().catch((error: unknown) => logger.error({ err: error }, "search rebuild failed"));
+        }),
       );
       subscriptions.push(
         await bus.subscribe(playlistChangedEvent, (change) => playlists.changed(change.playlistId)),

@@ -10,6 +10,12 @@ export interface GlobalOptions {
   databaseUrl?: string;
 }
 
+/** How `--library` relates to the recorded library folders (library-folders.ts). */
+export interface LibraryOptions {
+  addLibrary?: boolean;
+  replaceLibrary?: boolean;
+}
+
 export function configFrom(options: GlobalOptions): Config {
   const overrides: Record<string, unknown> = {};
   if (options.dataDir) overrides.dataDir = options.dataDir;

@@ -2,7 +2,7 @@
 // Only commander loads up front; each command imports its own module when it runs, so `--help` loads nothing more
 // and `user list` loads the database and the user service, never the HTTP server, media tools or the web player.
 import { Command, CommanderError, Option } from "commander";
-import type { GlobalOptions } from "./config-from";
+import type { GlobalOptions, LibraryOptions } from "./config-from";
 import { addPeerCommand } from "./peer-command";
 import { addTopologyCommand } from "./topology-command";
 import { addTranscodeCommand } from "./transcode-command";
@@ -23,9 +23,11 @@ export function buildProgram(): Command {
     .option("--host <host>", "address to listen on (default 127.0.0.1; also SOUNDMESH_HOST)")
     .option(
       "-l, --library <dir...>",
-      "music folders (also SOUNDMESH_LIBRARY); without one a demo library is made",
+      "music folders (also SOUNDMESH_LIBRARY); without one the recorded folders (first run: a demo library)",
     )
-    .action(async (options: GlobalOptions, command: Command) => {
+    .option("--add-library", "add the --library folders to the recorded ones")
+    .option("--replace-library", "make the --library folders the only library folders")
+    .action(async (options: GlobalOptions & LibraryOptions, command: Command) => {
       const { serve } = await import("./serve-command");
       await serve({ ...command.optsWithGlobals<GlobalOptions>(), ...options });
     });
@@ -33,9 +35,18 @@ export function buildProgram(): Command {
   program
     .command("scan")
     .description("scan the library folders now, with a progress bar (re-reads only changed files)")
-    .option("-l, --library <dir...>", "music folders (also SOUNDMESH_LIBRARY)")
+    .option(
+      "-l, --library <dir...>",
+      "music folders (also SOUNDMESH_LIBRARY); without one the recorded folders",
+    )
+    .option("--add-library", "add the --library folders to the recorded ones")
+    .option("--replace-library", "make the --library folders the only library folders")
     .option("--full", "re-read every file, not only changed ones")
-    .action(async (options: GlobalOptions & { full?: boolean }, command: Command) => {
+    .option(
+      "--allow-mass-removal",
+      "go ahead although the scan removes more than a quarter of a folder's tracks (or finds a folder empty)",
+    )
+    .action(async (options: GlobalOptions & LibraryOptions & { full?: boolean }, command: Command) => {
       const { scan } = await import("./scan-command");
       await scan({ ...command.optsWithGlobals<GlobalOptions>(), ...options });
     });

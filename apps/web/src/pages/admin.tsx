@@ -124,11 +124,12 @@ function Library({ connection }: { connection: Connection }) {
     });
     return off;
   }, [connection]);
-  const scan = (full: boolean) =>
-    void connection.request("catalog.scan", { full }).then(
+  const scan = (full: boolean, allowMassRemoval = false) =>
+    void connection.request("catalog.scan", { full, allowMassRemoval }).then(
       () => setMessage(SCAN_STARTED[full ? 1 : 0]!),
       (e: Error) => setMessage(e.message),
     );
+  const problem = status && !status.running ? status.problem : null;
   const pct = status && status.total > 0 ? Math.round((status.done / status.total) * 100) : 0;
   return (
     <>
@@ -140,7 +141,10 @@ function Library({ connection }: { connection: Connection }) {
           </li>
         ))}
       </ul>
-      <p className="muted">Folders are set with --library or SOUNDMESH_LIBRARY and watched for changes.</p>
+      <p className="muted">
+        Folders are recorded on the first run and watched for changes; another folder needs --add-library or
+        --replace-library.
+      </p>
       <h3>Scan</h3>
       <div className="actions">
         <button className="primary" disabled={status?.running} onClick={() => scan(false)}>
@@ -157,6 +161,18 @@ function Library({ connection }: { connection: Connection }) {
             {status.running ? `${status.phase}: ${status.done} of ${status.total} files` : "Idle"} · added{" "}
             {status.added} · updated {status.updated} · removed {status.removed} · errors {status.errors}
           </p>
+        </div>
+      )}
+      {problem && (
+        <div className="scan-problem" data-testid="scan-problem" data-code={problem.code}>
+          <p className="error">The last scan stopped and removed nothing: {problem.message}</p>
+          {problem.canConfirm && (
+            <button className="danger" onClick={() => scan(false, true)}>
+              {problem.wouldRemove === null
+                ? "Scan and remove what is gone"
+                : `Remove ${problem.wouldRemove} tracks that are gone`}
+            </button>
+          )}
         </div>
       )}
       {message && <p role="status">{message}</p>}

@@ -3,6 +3,7 @@
 // deletion; smart rules; for others follow / unfollow. Edits show at once and sync in the background.
 import { useEffect, useState } from "react";
 import type {
+  ItemSnapshot,
   PlaylistInfo,
   PlaylistSnapshot,
   SentInvitation,
@@ -208,6 +209,39 @@ function Rules({
   );
 }
 
+/** An item whose track the library no longer has: what it was, greyed, not playable, removable by editors. */
+function UnavailableItem({
+  index,
+  snapshot,
+  onRemove,
+}: {
+  index: number;
+  snapshot: ItemSnapshot | null;
+  onRemove: (() => void) | undefined;
+}) {
+  const title = snapshot?.title ?? "Unknown song";
+  return (
+    <>
+      <button className="track-main unavailable" disabled title="This song is no longer in the library">
+        <span className="number">{index + 1}</span>
+        <span className="title">
+          {title}
+          <small>
+            {snapshot ? `${snapshot.artist} · ${snapshot.album} · ` : ""}
+            <em>Unavailable</em>
+          </small>
+        </span>
+        <span className="muted">{snapshot ? formatTime(snapshot.durationMs / 1000) : ""}</span>
+      </button>
+      {onRemove && (
+        <button className="remove" aria-label={`Remove ${title} from the playlist`} onClick={onRemove}>
+          ✕
+        </button>
+      )}
+    </>
+  );
+}
+
 export function Playlist({
   connection,
   connectionState,
@@ -221,7 +255,12 @@ export function Playlist({
   audio: AudioController;
   userId: string;
 }) {
-  const { model, tracks, error, deleted } = usePlaylist(connection, playlistId, connectionState, userId);
+  const { model, tracks, unavailable, error, deleted } = usePlaylist(
+    connection,
+    playlistId,
+    connectionState,
+    userId,
+  );
   const [problem, setProblem] = useState("");
   if (deleted) return <p className="muted">This playlist was deleted.</p>;
   if (!model) return error ? <p className="error">{error}</p> : <p className="muted">Loading…</p>;
@@ -229,7 +268,9 @@ export function Playlist({
   const meta = model.meta;
   const items = model.items;
   const canEdit = info.access.canEdit && !info.smartRules;
+  // Items whose track left the library are shown greyed and skipped on play, until the track comes back.
   const records = items.map((item) => tracks.get(item.trackId)).filter((t): t is TrackRecord => !!t);
+  const unavailableCount = items.filter((item) => unavailable.has(item.trackId)).length;
   const moveItem = (from: number, to: number) => {
     const moved = items[from];
     if (!moved || from === to) return;
@@ -259,6 +300,9 @@ export function Playlist({
             {meta.isCollaborative ? " · collaborative" : ""}
             {meta.isPublic ? " · public" : ""} · {info.followerCount} followers
             <OfflineStatus audio={audio} id={`playlist:${info.id}`} />
+            {unavailableCount > 0 && (
+              <span data-testid="unavailable-count"> · {unavailableCount} unavailable</span>
+            )}
             {model.pending.length > 0 ? " · saving…" : ""}
           </p>
           {canEdit ? (
@@ -358,11 +402,19 @@ export function Playlist({
       <Reorderable
         items={items}
         keyOf={(item) => item.itemId}
-        label={(item) => tracks.get(item.trackId)?.title ?? "song"}
+        label={(item) => tracks.get(item.trackId)?.title ?? unavailable.get(item.trackId)?.title ?? "song"}
         move={moveItem}
         canMove={canEdit}
         render={(item, index) => {
           const track = tracks.get(item.trackId);
+          if (!track && unavailable.has(item.trackId))
+            return (
+              <UnavailableItem
+                index={index}
+                snapshot={unavailable.get(item.trackId) ?? null}
+                onRemove={canEdit ? () => model.remove([item.itemId]) : undefined}
+              />
+            );
           return (
             <>
               <button
