@@ -12,7 +12,7 @@ import {
   type ServiceContract,
   type WireError,
 } from "@soundmesh/protocol";
-import { decode, encode } from "./codec";
+import { BusFrameError, decode, encode, type BusFrame } from "./codec";
 import { EdgeMetrics } from "./edge-metrics";
 import { EdgeRateLimiter, defaultRateLimits, type RateLimitConfig } from "./rate-limit";
 import {
@@ -99,6 +99,11 @@ export function createBus(options: BusOptions): Bus {
           });
         }
         metrics.record(caller, callee, method, "error", nowMs() - startedMs);
+        if (error instanceof BusFrameError) {
+          throw new AppError("BAD_FRAME", `${callee}.${method} answered with a broken frame`, {
+            cause: error,
+          });
+        }
         if (error instanceof TransportNoResponders) {
           throw new AppError("UNAVAILABLE", `${callee} is not running`, { cause: error });
         }
@@ -136,7 +141,7 @@ export function createBus(options: BusOptions): Bus {
       method: string,
       handler: (params: unknown, ctx: CallContext) => unknown,
       message: TransportMessage,
-    ): Promise<string> {
+    ): Promise<BusFrame> {
       const methodContract = contract.methods[method]!;
       const ctx = contextOf(message.headers);
       try {
@@ -156,7 +161,8 @@ export function createBus(options: BusOptions): Bus {
         }
         return encode({ ok: true, result: output.data } satisfies Reply);
       } catch (error) {
-        const appError = toAppError(error);
+        const appError =
+          error instanceof BusFrameError ? new AppError("BAD_FRAME", error.message) : toAppError(error);
         if (appError.code === "INTERNAL") {
           logger?.error({ err: error, method, traceId: ctx.traceId, caller: ctx.caller }, "handler failed");
         }
@@ -219,7 +225,17 @@ export function createBus(options: BusOptions): Bus {
         eventSubject(event.topic),
         async (message) => {
           const ctx = contextOf(message.headers);
-          const parsed = event.payload.safeParse(decode(message.data));
+          let payload: unknown;
+          try {
+            payload = decode(message.data);
+          } catch (error) {
+            logger?.warn(
+              { err: error, topic: event.topic, from: ctx.caller },
+              "event frame is broken; dropped",
+            );
+            return undefined;
+          }
+          const parsed = event.payload.safeParse(payload);
           if (!parsed.success) {
             logger?.warn(
               { topic: event.topic, traceId: ctx.traceId, from: ctx.caller },
