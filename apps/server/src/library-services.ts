@@ -1,16 +1,17 @@
 // Wires the library side: catalog (scans), storage (renditions), search, and what the access point needs from them.
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { Bus } from "@soundmesh/bus";
+import type { Bus, ServiceBus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
 import {
   catalogChangedEvent,
   catalogContract,
   scanProgressEvent,
+  storageContract,
   transcodeProgressEvent,
 } from "@soundmesh/protocol";
 import { AppError, type EventContract } from "@soundmesh/protocol";
-import type { PushTopic, RenditionReader } from "@soundmesh/service-access-point";
+import type { PushTopic, ReadContext, RenditionReader } from "@soundmesh/service-access-point";
 import type { CatalogService } from "@soundmesh/service-catalog";
 import {
   catalogSearchSource,
@@ -82,19 +83,35 @@ export async function startLibraryServices(
 }
 
 /**
- * The access point's reads when storage runs in the same process: the store is called directly, so a piece's bytes
- * reach the HTTP answer as they are (no JSON and base64 round trip through the in-process bus) and a cached manifest
- * is the object storage holds. The requests were validated by the stream routes; the user is named as over the bus.
+ * The access point's reads of renditions. Pieces and ranges go through the storage service on the bus, which carries
+ * their bytes as bytes (by reference in process, raw after a small envelope on NATS). A manifest is read from the
+ * store when storage runs in this process: it is the object storage holds, so the stream routes serialise and hash
+ * each state of it once (the bus would hand over a fresh copy on every long-poll).
  */
-export function localStorageReader(storage: StorageService): RenditionReader {
+export function storageReader(bus: ServiceBus, storage: StorageService): RenditionReader {
+  const options = ({ traceId, userId }: ReadContext) => ({ traceId, userId, timeoutMs: 60_000 });
   const { store } = storage;
   return {
     manifest: (trackId, profile, { userId }, query, fromMs) =>
       store.manifest(trackId, profile, { userId }, query?.havePieces, fromMs),
-    piece: async (trackId, profile, index, { userId }, fromMs) =>
-      (await store.piece(trackId, profile, index, { userId }, fromMs)).bytes,
-    range: (trackId, profile, start, endInclusive, { userId }) =>
-      store.range(trackId, profile, start, endInclusive, { userId }),
+    piece: async (trackId, profile, index, context, fromMs) =>
+      (
+        await bus.request(
+          storageContract,
+          "piece",
+          { trackId, profile, index, ...(fromMs === undefined ? {} : { fromMs }) },
+          options(context),
+        )
+      ).bytes,
+    range: async (trackId, profile, start, endInclusive, context) =>
+      (
+        await bus.request(
+          storageContract,
+          "range",
+          { trackId, profile, start, endInclusive },
+          options(context),
+        )
+      ).bytes,
   };
 }
 
