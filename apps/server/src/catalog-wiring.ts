@@ -28,7 +28,6 @@ export async function startCatalogService(
       libraryFolders,
       cacheDir: join(config.dataDir, "cache"),
       watch,
-      prepareAfterScan: 100,
       covers: config.covers,
     },
     logger: logger.child({ service: "catalog" }),

@@ -46,6 +46,8 @@ export async function startLibraryServices(
       capBytes: config.cache.maxBytes,
       profiles: config.transcode.profiles,
       prepareProfiles: [...config.transcode.ahead],
+      // The most recently added tracks a scan brings are transcoded ahead (storage follows catalog.changed).
+      prepareAfterScan: 100,
       scheduler: {
         maxConcurrent: config.transcode.maxConcurrent,
         maxPerUser: config.transcode.maxPerUser,

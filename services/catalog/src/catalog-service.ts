@@ -8,7 +8,6 @@ import {
   catalogChangedEvent,
   catalogContract,
   scanProgressEvent,
-  storageContract,
   type CatalogContract,
   type HandlersOf,
   type ScanStatus,
@@ -21,7 +20,7 @@ import type { CatalogStore } from "./sql-store";
 
 export const catalogManifest = {
   service: "catalog",
-  calls: ["storage"],
+  calls: [],
   publishes: ["catalog.changed", "catalog.scanProgress"],
 } as const satisfies ServiceManifest;
 
@@ -31,8 +30,6 @@ export interface CatalogServiceConfig {
   cacheDir: string;
   watch?: boolean;
   watchDebounceMs?: number;
-  /** Transcode this many newly added tracks ahead of time after a scan (0: none). */
-  prepareAfterScan?: number;
   /** Cover images over the pixel cap are never decoded (a scan records why); decodes run a few at a time. */
   covers?: Partial<CoverLimits>;
 }
@@ -124,7 +121,6 @@ export function createCatalogService({
           updated: result.updated,
           removed: result.removed,
         });
-        await prepareRecent(result.added);
       }
       return result;
     } catch (error) {
@@ -133,20 +129,6 @@ export function createCatalogService({
       emit(true);
       return undefined;
     }
-  }
-
-  async function prepareRecent(added: number): Promise<void> {
-    const count = Math.min(added, config.prepareAfterScan ?? 0);
-    if (count === 0) return;
-    const recent = await store.albums({}, "recent", 50, 0);
-    const tracks = (await Promise.all(recent.items.map((album) => store.tracksOfAlbum(album.id))))
-      .flat()
-      .slice(0, count);
-    await bus
-      .request(storageContract, "prepare", { trackIds: tracks.map((t) => t.id) })
-      .catch((error: unknown) => {
-        logger.debug({ err: error }, "ahead-of-time transcodes not queued");
-      });
   }
 
   function startScan(full = false): string {
