@@ -2,9 +2,9 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { z } from "zod";
 import {
   AppError,
+  issueDetails,
   toAppError,
   type CallContext,
   type EventContract,
@@ -37,9 +37,6 @@ export interface BusOptions {
 }
 
 type Reply = { ok: true; result: unknown } | { ok: false; error: WireError };
-
-const validationDetails = (error: z.ZodError) =>
-  error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
 
 export function createBus(options: BusOptions): Bus {
   const { transport, logger } = options;
@@ -76,7 +73,7 @@ export function createBus(options: BusOptions): Bus {
       if (!parsed.success) {
         metrics.record(caller, callee, method, "error");
         throw new AppError("VALIDATION_FAILED", `invalid parameters for ${callee}.${method}`, {
-          details: validationDetails(parsed.error),
+          details: issueDetails(parsed.error),
         });
       }
       const headers: MessageHeaders = { caller, traceId: requestOptions.traceId ?? randomUUID() };
@@ -117,10 +114,7 @@ export function createBus(options: BusOptions): Bus {
       const result = methodContract.result.safeParse(reply.result);
       if (!result.success) {
         metrics.record(caller, callee, method, "error", elapsedMs);
-        logger?.error(
-          { callee, method, issues: validationDetails(result.error) },
-          "reply breaks its contract",
-        );
+        logger?.error({ callee, method, issues: issueDetails(result.error) }, "reply breaks its contract");
         throw new AppError("INTERNAL", `${callee}.${method} answered outside its contract`);
       }
       metrics.record(caller, callee, method, "ok", elapsedMs);
@@ -148,13 +142,13 @@ export function createBus(options: BusOptions): Bus {
         const parsed = methodContract.params.safeParse(decode(message.data));
         if (!parsed.success) {
           throw new AppError("VALIDATION_FAILED", `invalid parameters for ${contract.service}.${method}`, {
-            details: validationDetails(parsed.error),
+            details: issueDetails(parsed.error),
           });
         }
         const output = methodContract.result.safeParse(await handler(parsed.data, ctx));
         if (!output.success) {
           logger?.error(
-            { method, traceId: ctx.traceId, issues: validationDetails(output.error) },
+            { method, traceId: ctx.traceId, issues: issueDetails(output.error) },
             "handler result breaks its contract",
           );
           throw new AppError("INTERNAL");
@@ -203,7 +197,7 @@ export function createBus(options: BusOptions): Bus {
       const parsed = event.payload.safeParse(payload);
       if (!parsed.success) {
         throw new AppError("VALIDATION_FAILED", `invalid payload for ${event.topic}`, {
-          details: validationDetails(parsed.error),
+          details: issueDetails(parsed.error),
         });
       }
       const headers: MessageHeaders = { caller, traceId: publishOptions.traceId ?? randomUUID() };
