@@ -16,7 +16,7 @@ import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
 import { AlbumCovers, defaultCoverLimits, type CoverLimits } from "./covers";
 import { matchEntries, relativePathOf } from "./playlist-matching";
 import { scanLibrary, type ScanResult } from "./scanner";
-import type { CatalogStore } from "./sql-store";
+import type { CatalogStore } from "./store";
 
 export const catalogManifest = {
   service: "catalog",

@@ -8,7 +8,8 @@ import type { ScanStatus } from "@soundmesh/protocol";
 import { groupKeyOf, identifyAlbum, type AlbumIdentity, type GroupMember } from "./album-grouping";
 import { oversizeReason } from "./covers";
 import { readFileEnds } from "./file-ends";
-import type { CatalogStore, Regrouped, TrackRow, TrackUpsert } from "./sql-store";
+import type { Regrouped, TrackRow, TrackUpsert } from "./sql-store";
+import type { CatalogStore } from "./store";
 import {
   AUDIO_EXTENSIONS,
   IMAGE_EXTENSIONS,
