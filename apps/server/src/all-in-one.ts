@@ -21,7 +21,7 @@ import {
 } from "@soundmesh/service-access-point";
 import { createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
 import type { Config } from "./config";
-import { libraryTopics, storageReader, startLibraryServices } from "./library-services";
+import { libraryTopics, localStorageReader, startLibraryServices } from "./library-services";
 import { registerP2pMetrics } from "./p2p-metrics";
 import { registerStorageMetrics } from "./storage-metrics";
 import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
@@ -126,11 +126,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
       topics: [...libraryTopics, ...playlistTopics(apBus)],
       plugins: [
         (app, identities) =>
-          registerStreamRoutes(app, {
-            bus: apBus,
-            reader: storageReader(apBus, library.storage),
-            identities,
-          }),
+          registerStreamRoutes(app, { bus: apBus, reader: localStorageReader(library.storage), identities }),
         (app, identities) => registerCoverRoute(app, apBus, identities),
         (app, identities) => registerPlaylistCoverRoute(app, apBus, identities),
         (app, identities) => registerTopologyRoutes(app, apBus, identities),

@@ -1,17 +1,16 @@
 // Wires the library side: catalog (scans), storage (renditions), search, and what the access point needs from them.
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { Bus, ServiceBus } from "@soundmesh/bus";
+import type { Bus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
 import {
   catalogChangedEvent,
   catalogContract,
   scanProgressEvent,
-  storageContract,
   transcodeProgressEvent,
 } from "@soundmesh/protocol";
 import { AppError, type EventContract } from "@soundmesh/protocol";
-import type { PushTopic, ReadContext, RenditionReader } from "@soundmesh/service-access-point";
+import type { PushTopic, RenditionReader } from "@soundmesh/service-access-point";
 import type { CatalogService } from "@soundmesh/service-catalog";
 import {
   catalogSearchSource,
@@ -85,35 +84,20 @@ export async function startLibraryServices(
 }
 
 /**
- * The access point's reads of renditions. Pieces and ranges go through the storage service on the bus, which carries
- * their bytes as bytes (by reference in process, raw after a small envelope on NATS). A manifest is read from the
- * store when storage runs in this process: it is the object storage holds, so the stream routes serialise and hash
- * each state of it once (the bus would hand over a fresh copy on every long-poll).
+ * The access point's reads when storage runs in the same process: the store is called directly, so a piece skips the
+ * bus's hops (contracts checked on both ends, two turns of the event loop: the piece route served 54% and 40% of a
+ * bare server's rate through the bus against 84% and 60% direct, in alternating runs) and a cached manifest is the
+ * object storage holds. The requests were validated by the stream routes; the user is named as over the bus.
  */
-export function storageReader(bus: ServiceBus, storage: StorageService): RenditionReader {
-  const options = ({ traceId, userId }: ReadContext) => ({ traceId, userId, timeoutMs: 60_000 });
+export function localStorageReader(storage: StorageService): RenditionReader {
   const { store } = storage;
   return {
     manifest: (trackId, profile, { userId }, query, fromMs) =>
       store.manifest(trackId, profile, { userId }, query?.havePieces, fromMs),
-    piece: async (trackId, profile, index, context, fromMs) =>
-      (
-        await bus.request(
-          storageContract,
-          "piece",
-          { trackId, profile, index, ...(fromMs === undefined ? {} : { fromMs }) },
-          options(context),
-        )
-      ).bytes,
-    range: async (trackId, profile, start, endInclusive, context) =>
-      (
-        await bus.request(
-          storageContract,
-          "range",
-          { trackId, profile, start, endInclusive },
-          options(context),
-        )
-      ).bytes,
+    piece: async (trackId, profile, index, { userId }, fromMs) =>
+      (await store.piece(trackId, profile, index, { userId }, fromMs)).bytes,
+    range: (trackId, profile, start, endInclusive, { userId }) =>
+      store.range(trackId, profile, start, endInclusive, { userId }),
   };
 }
 
