@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDb } from "@soundmesh/db";
-import { CatalogStore, migrateCatalogStore, scanLibrary } from "@soundmesh/service-catalog";
+import { SqlCatalogStore, migrateCatalogStore, scanLibrary } from "@soundmesh/service-catalog";
 import { writeToneSync } from "@soundmesh/test-kit";
 import { printTable, round, writeResults, type Row } from "./report";
 
@@ -96,7 +96,7 @@ function makeLongLibrary(root: string, extension: string, codec: string[]): void
 async function scanTwice(label: string, root: string, tracks: number, rows: Row[]): Promise<void> {
   const db = createDb({ kind: "sqlite", file: join(work, `${label}.db`) });
   await migrateCatalogStore(db);
-  const store = new CatalogStore(db);
+  const store = new SqlCatalogStore(db);
   for (const pass of ["first scan", "no-change rescan"]) {
     const started = performance.now();
     const result = await scanLibrary({ roots: [root], store, nowMs: Date.now });

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { Bus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
 import {
-  CatalogStore,
+  SqlCatalogStore,
   DEFAULT_ARTIST_SEPARATORS,
   catalogManifest,
   createArtistSplitter,
@@ -28,12 +28,11 @@ export async function startCatalogService(
       libraryFolders,
       cacheDir: join(config.dataDir, "cache"),
       watch,
-      prepareAfterScan: 100,
       covers: config.covers,
     },
     logger: logger.child({ service: "catalog" }),
     bus: bus.connect(catalogManifest),
-    store: new CatalogStore(db, {
+    store: new SqlCatalogStore(db, {
       splitArtists: createArtistSplitter({
         separators: config.library.artistSeparators ?? DEFAULT_ARTIST_SEPARATORS,
         keepWhole: config.library.artistsNotSplit ?? [],

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism, homedir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { z } from "zod";
+import { issueDetails } from "@soundmesh/protocol";
 
 const rateRule = z.object({ ratePerSecond: z.number().positive(), burst: z.number().int().positive() });
 /** WebSocket frames are at most 1 MiB (the protocol's MAX_FRAME_BYTES): a socket must be able to hold one in flight. */
@@ -299,7 +300,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`),
+      issueDetails(parsed.error).map(({ path, message }) => `${path || "(root)"}: ${message}`),
     );
   }
   const config = parsed.data;

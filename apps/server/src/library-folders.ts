@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Db } from "@soundmesh/db";
 import { AppError } from "@soundmesh/protocol";
-import { CatalogStore, folderProblem, migrateCatalogStore } from "@soundmesh/service-catalog";
+import { SqlCatalogStore, folderProblem, migrateCatalogStore } from "@soundmesh/service-catalog";
 import type { Config } from "./config";
 import { ensureDemoLibrary } from "./demo-library";
 
@@ -43,7 +43,7 @@ export async function resolveLibraryFolders(
   choice: LibraryChoice = {},
 ): Promise<readonly string[]> {
   await migrateCatalogStore(db);
-  const store = new CatalogStore(db);
+  const store = new SqlCatalogStore(db);
   const given = [...new Set(config.library.folders)];
   const recorded = await store.libraryFolders();
   const record = async (folders: readonly string[]) => {

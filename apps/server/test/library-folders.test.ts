@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createDb, sql, type Db } from "@soundmesh/db";
-import { CatalogStore } from "@soundmesh/service-catalog";
+import { SqlCatalogStore } from "@soundmesh/service-catalog";
 import { builtCliEnv, cliPath, pgTestDatabase, writeWav, type PgTestDatabase } from "@soundmesh/test-kit";
 
 const work = mkdtempSync(join(tmpdir(), "soundmesh-folders-"));
@@ -87,7 +87,7 @@ function makeLibrary(count: number, from = 0, folder = join(work, `lib-${serial+
 async function idsByName(open: () => Db): Promise<Map<string, string>> {
   const db = open();
   try {
-    const states = await new CatalogStore(db).fileStates();
+    const states = await new SqlCatalogStore(db).fileStates();
     return new Map(states.map((state) => [state.path.split("/").pop()!, state.id]));
   } finally {
     await db.close();
@@ -131,7 +131,7 @@ describe.each(targets)("the library from the command line on $name", (target) =>
       const db = open();
       try {
         await sql`delete from catalog_library_folders`.execute(db.kysely);
-        if (record) await new CatalogStore(db).recordLibraryFolders([record], Date.now());
+        if (record) await new SqlCatalogStore(db).recordLibraryFolders([record], Date.now());
       } finally {
         await db.close();
       }

@@ -21,7 +21,7 @@ import { Search } from "./pages/search";
 import { Settings } from "./pages/settings";
 import { SignIn } from "./pages/sign-in";
 import { Stats } from "./pages/stats";
-import { bufferedAheadMsOf, startBrowserPeers } from "./p2p";
+import { openBrowserSession } from "./p2p";
 import { followPinnedPlaylists } from "./pinned-playlists";
 import { navigate, useRoute, type Route } from "./route";
 import { settings } from "./settings";
@@ -134,19 +134,12 @@ export function App() {
   useEffect(() => {
     // Peer-assisted streaming needs the socket's pseudonym: (re)started whenever the socket opens.
     if (!audio || !connection || connectionState !== "open" || connection.state !== "open") return;
-    const peers = startBrowserPeers({
+    const session = openBrowserSession(
+      audio.engine,
       connection,
-      fetcher: audio.fetcher,
-      store: audio.store,
-      bufferedAheadMs: () => bufferedAheadMsOf(audio.audio),
-      cachedKeys: audio.cacheIndex.list().map((entry) => entry.key),
-      accounting: audio.accounting,
-    });
-    audio.peers = peers;
-    return () => {
-      peers?.close();
-      audio.peers = undefined;
-    };
+      audio.cacheIndex.list().map((entry) => entry.key),
+    );
+    return () => session?.close();
   }, [audio, connection, connectionState]);
   useEffect(() => {
     // Pinned playlists follow their edits while the socket is open; each opening catches up on what was missed.

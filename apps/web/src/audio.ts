@@ -1,17 +1,14 @@
 // The web player's audio: the streaming engine on a MediaSource, the queue, the client cache, and a snapshot for the UI.
 import {
-  ByteAccounting,
-  CachedManifests,
+  EngineClient,
   IndexedDbPieceStore,
   LruIndex,
   MediaSourceSink,
   MemoryPieceStore,
-  PieceFetcher,
   PlayQueue,
-  Player,
-  ServerSource,
   defaultCacheCap,
   type ByteSnapshot,
+  type UploadSettings,
   type PieceStore,
   type PlayerEvent,
   type QueueEntry,
@@ -21,7 +18,7 @@ import {
 } from "@soundmesh/engine";
 import type { TrackRecord } from "@soundmesh/protocol";
 import { MediaSessionBridge } from "./media-session";
-import type { BrowserPeers } from "./p2p";
+import { browserP2p, bufferedAheadMsOf, saveUploadSettings } from "./p2p";
 import { OfflineLibrary } from "./offline";
 import { settings } from "./settings";
 
@@ -51,14 +48,13 @@ export interface NowPlaying {
 
 export class AudioController {
   readonly audio = new Audio();
-  readonly accounting = new ByteAccounting();
   readonly queue = new PlayQueue<TrackRecord>();
   readonly offline: OfflineLibrary;
-  private readonly player: Player;
-  /** The piece fetcher, for the P2P overlay to attach to. */
-  readonly fetcher: PieceFetcher;
-  /** Peer-assisted streaming, once the session's socket is open (apps/web/src/p2p.ts). */
-  peers: BrowserPeers | undefined;
+  /** The streaming engine: cache, fetcher, player and P2P sessions (opened in apps/web/src/p2p.ts). */
+  readonly engine: EngineClient;
+  private readonly player: EngineClient["player"];
+  /** The last few P2P problems (connections that failed, a tracker that did not answer), for the stats page. */
+  private readonly p2pProblems: string[] = [];
   private error: string | undefined;
   private errorTimer: number | undefined;
   private networkProblem: string | undefined;
@@ -98,30 +94,48 @@ export class AudioController {
   ) {
     this.audio.setAttribute("data-testid", "audio");
     document.body.appendChild(this.audio);
-    const server = new ServerSource({ baseUrl: "" });
-    const fetcher = new PieceFetcher({
-      sources: [server],
-      store: this.store,
-      cacheIndex: this.cacheIndex,
-      accounting: this.accounting,
-    });
-    this.fetcher = fetcher;
-    // A cached track needs no request at all: its manifest is kept with its pieces.
-    const manifests = new CachedManifests(server, this.store);
-    this.player = new Player({
+    const p2p = browserP2p();
+    this.engine = new EngineClient({
+      baseUrl: "",
+      store,
+      cacheIndex,
       sink: new MediaSourceSink(this.audio),
-      server: manifests,
-      fetcher,
-      accounting: this.accounting,
       profile: PROFILE,
       replayGain: settings.replayGain(),
+      bufferedAheadMs: () => bufferedAheadMsOf(this.audio),
       onEvent: (event) => this.onEvent(event),
+      // P2P problems never stop playback (the server is always there); the last few are shown in the stats panel.
+      onError: (error) => {
+        this.p2pProblems.push(error instanceof Error ? error.message : String(error));
+        if (this.p2pProblems.length > 5) this.p2pProblems.shift();
+      },
+      ...(p2p ? { p2p } : {}),
     });
+    this.player = this.engine.player;
+    const { manifests, fetcher } = this.engine;
     this.offline = new OfflineLibrary({ manifests, fetcher, store, cacheIndex }, PROFILE, () => this.emit());
     this.mediaSession = new MediaSessionBridge(this);
     this.player.setVolume(this.userVolume);
     for (const type of ["play", "pause", "timeupdate", "volumechange", "ended"])
       this.audio.addEventListener(type, () => this.emit());
+  }
+
+  get accounting() {
+    return this.engine.accounting;
+  }
+
+  /** The open P2P session's figures; undefined while not connected to other listeners. */
+  peerStats() {
+    return this.engine.peers.stats();
+  }
+
+  lastP2pProblem(): string | undefined {
+    return this.p2pProblems.at(-1);
+  }
+
+  setUploads(upload: Pick<UploadSettings, "enabled" | "bytesPerSecond">): void {
+    saveUploadSettings(upload);
+    this.engine.peers.configureUploads(upload);
   }
 
   subscribe(listener: () => void): () => void {

@@ -1,18 +1,6 @@
-// Peer-assisted streaming in the browser: an overlay of RTCPeerConnections signaled over the app's WebSocket,
-// attached to the player's fetcher; uploads off by default on metered or cellular connections.
-import {
-  CachedManifests,
-  PeerOverlay,
-  ServerSource,
-  StatsReporter,
-  WebRtcTransport,
-  type ByteAccounting,
-  type OverlayStats,
-  type PieceFetcher,
-  type PieceStore,
-  type TrackerClient,
-  type UploadSettings,
-} from "@soundmesh/engine";
+// Peer-assisted streaming in the browser: the engine's sessions opened over the app's WebSocket (signalling,
+// tracker, stats reports), RTCPeerConnection as the transport; uploads off by default on metered connections.
+import type { EngineClient, EngineClientOptions, TrackerClient, UploadSettings } from "@soundmesh/engine";
 import { announceResult, signalData, type PeerInfo, type SignalData } from "@soundmesh/protocol";
 
 /** What p2p needs from the app's socket. */
@@ -52,53 +40,28 @@ export function uploadSettings(): Pick<UploadSettings, "enabled" | "bytesPerSeco
   }
 }
 
-export interface BrowserPeers {
-  overlay: PeerOverlay;
-  stats(): OverlayStats;
-  /** Recent P2P problems (connections that failed, a tracker that did not answer). */
-  problems(): string[];
-  setUploads(settings: Pick<UploadSettings, "enabled" | "bytesPerSecond">): void;
-  close(): void;
+/** Remembers the listener's upload choice for later sessions. */
+export function saveUploadSettings(settings: Pick<UploadSettings, "enabled" | "bytesPerSecond">): void {
+  localStorage.setItem(UPLOAD_KEY, JSON.stringify(settings));
 }
 
-/** Starts the overlay for this session and attaches it to the fetcher. Returns undefined without WebRTC. */
-export function startBrowserPeers(options: {
-  connection: SignalingConnection;
-  fetcher: PieceFetcher;
-  store: PieceStore;
-  /** Audio buffered ahead of the playhead, Infinity when nothing plays. */
-  bufferedAheadMs: () => number;
-  /** Track keys in the client cache from earlier sessions: offered to others at once. */
-  cachedKeys?: string[];
-  /** Byte counters reported to the server every 10 s for its /metrics. */
-  accounting: ByteAccounting;
-  /** Playback stalls so far; by default, media "waiting" events after playback started in this document. */
-  stutters?: () => number;
-}): BrowserPeers | undefined {
-  const { connection, fetcher, store, bufferedAheadMs } = options;
-  // P2P problems never stop playback (the server is always there); the last few are shown in the stats panel.
-  const problems: string[] = [];
-  const noteProblem = (error: unknown) => {
-    problems.push(error instanceof Error ? error.message : String(error));
-    if (problems.length > 5) problems.shift();
-  };
-  if (typeof RTCPeerConnection === "undefined" || !connection.peerId) return undefined;
-  const transport = new WebRtcTransport({
-    selfId: connection.peerId,
-    signaler: {
-      send: (to, data) => {
-        connection.sendSignal(to, data);
-        return Promise.resolve();
-      },
-    },
-    RTCPeerConnection,
-    onError: noteProblem,
-  });
-  connection.onSignal = (from, data) => {
-    // Only a well-formed description or candidate ever reaches RTCPeerConnection.
-    const parsed = signalData.safeParse(data);
-    if (parsed.success) transport.receive(from, parsed.data);
-  };
+/** The engine's P2P options in this browser; undefined without WebRTC. */
+export function browserP2p(): EngineClientOptions["p2p"] {
+  if (typeof RTCPeerConnection === "undefined") return undefined;
+  return { RTCPeerConnection, upload: uploadSettings() };
+}
+
+/**
+ * Opens the engine's session over the app's socket: signalling, the tracker and the stats reports go through it.
+ * Returns undefined before the socket has its pseudonym.
+ */
+export function openBrowserSession(
+  engine: EngineClient,
+  connection: SignalingConnection,
+  cachedKeys: string[],
+): { close(): void } | undefined {
+  if (!connection.peerId) return undefined;
+  const stalls = countStalls();
   const tracker: TrackerClient = {
     announce: async (holdings) =>
       announceResult.parse(await connection.request("tracker.announce", { holdings })),
@@ -108,72 +71,33 @@ export function startBrowserPeers(options: {
     reportBadPeer: async (peerId, rendition, pieceIndex) =>
       void (await connection.request("tracker.reportBadPeer", { ...rendition, peerId, pieceIndex })),
   };
-  // Tracks cached in an earlier session are announced after a conditional GET of their manifests tells the server.
-  const manifests = new CachedManifests(new ServerSource({ baseUrl: "" }), store);
-  const overlay = new PeerOverlay({
-    selfId: connection.peerId,
-    transport,
-    tracker,
-    store,
-    revalidate: (rendition) => manifests.isCurrent(rendition.trackId, rendition.profile),
-    upload: uploadSettings(),
-    bufferedAheadMs,
-    onError: noteProblem,
-  });
-  fetcher.attachPeers({
-    peers: overlay,
-    bufferedAheadMs,
-    onStored: (track, index) => overlay.stored(track, index),
-    onEvicted: (key) => overlay.evicted(key),
-    onBadPiece: (source, track, index) => {
-      if (source.kind === "peer") overlay.reportBadPiece(source.id, track, index);
+  const session = engine.openSession(
+    {
+      peerId: connection.peerId,
+      signaler: {
+        send: (to, data) => {
+          connection.sendSignal(to, data);
+          return Promise.resolve();
+        },
+      },
+      listen: (receive) => {
+        connection.onSignal = (from, data) => {
+          // Only a well-formed description or candidate ever reaches RTCPeerConnection.
+          const parsed = signalData.safeParse(data);
+          if (parsed.success) receive(from, parsed.data);
+        };
+      },
+      tracker,
+      reportStats: async (report) => void (await connection.request("tracker.reportStats", report)),
     },
-  });
-  void announceCached(overlay, store, options.cachedKeys ?? []).catch(noteProblem);
-  const pinger = window.setInterval(() => overlay.ping(), 5_000);
-  const stalls = countStalls();
-  const reporter = new StatsReporter(
-    () => {
-      const stats = overlay.stats();
-      return {
-        bytes: options.accounting.snapshot(),
-        uploadedBytes: stats.bytesUploaded,
-        neighbours: stats.neighbours,
-        stutters: options.stutters?.() ?? stalls.count(),
-      };
-    },
-    async (report) => void (await connection.request("tracker.reportStats", report)),
+    { cachedKeys, stutters: () => stalls.count() },
   );
-  const reporting = window.setInterval(() => void reporter.flush().catch(noteProblem), 10_000);
   return {
-    overlay,
-    stats: () => overlay.stats(),
-    problems: () => [...problems],
-    setUploads(settings) {
-      localStorage.setItem(UPLOAD_KEY, JSON.stringify(settings));
-      overlay.configureUploads(settings);
-    },
     close() {
-      window.clearInterval(pinger);
-      window.clearInterval(reporting);
       stalls.stop();
-      void reporter.flush().catch(noteProblem);
-      overlay.close();
+      void session.close();
     },
   };
-}
-
-async function announceCached(overlay: PeerOverlay, store: PieceStore, keys: string[]): Promise<void> {
-  const held = [];
-  for (const key of keys.slice(0, 500)) {
-    const manifest = await store.getManifest(key);
-    if (!manifest) continue;
-    const track = { trackId: manifest.trackId, profile: manifest.profile, manifest };
-    // A growing manifest held from an earlier session covers part of the track only.
-    const complete = manifest.complete !== false && (await store.size(key)) >= manifest.sizeBytes;
-    held.push({ track, complete });
-  }
-  await overlay.announceHeld(held);
 }
 
 /** Audio buffered ahead of an element's playhead; Infinity when it has nothing to play. */

@@ -2,9 +2,9 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { z } from "zod";
 import {
   AppError,
+  issueDetails,
   toAppError,
   type CallContext,
   type EventContract,
@@ -12,7 +12,7 @@ import {
   type ServiceContract,
   type WireError,
 } from "@soundmesh/protocol";
-import { decode, encode } from "./codec";
+import { BusFrameError, decode, encode, type BusFrame } from "./codec";
 import { EdgeMetrics } from "./edge-metrics";
 import { EdgeRateLimiter, defaultRateLimits, type RateLimitConfig } from "./rate-limit";
 import {
@@ -37,9 +37,6 @@ export interface BusOptions {
 }
 
 type Reply = { ok: true; result: unknown } | { ok: false; error: WireError };
-
-const validationDetails = (error: z.ZodError) =>
-  error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
 
 export function createBus(options: BusOptions): Bus {
   const { transport, logger } = options;
@@ -76,7 +73,7 @@ export function createBus(options: BusOptions): Bus {
       if (!parsed.success) {
         metrics.record(caller, callee, method, "error");
         throw new AppError("VALIDATION_FAILED", `invalid parameters for ${callee}.${method}`, {
-          details: validationDetails(parsed.error),
+          details: issueDetails(parsed.error),
         });
       }
       const headers: MessageHeaders = { caller, traceId: requestOptions.traceId ?? randomUUID() };
@@ -99,6 +96,11 @@ export function createBus(options: BusOptions): Bus {
           });
         }
         metrics.record(caller, callee, method, "error", nowMs() - startedMs);
+        if (error instanceof BusFrameError) {
+          throw new AppError("BAD_FRAME", `${callee}.${method} answered with a broken frame`, {
+            cause: error,
+          });
+        }
         if (error instanceof TransportNoResponders) {
           throw new AppError("UNAVAILABLE", `${callee} is not running`, { cause: error });
         }
@@ -112,10 +114,7 @@ export function createBus(options: BusOptions): Bus {
       const result = methodContract.result.safeParse(reply.result);
       if (!result.success) {
         metrics.record(caller, callee, method, "error", elapsedMs);
-        logger?.error(
-          { callee, method, issues: validationDetails(result.error) },
-          "reply breaks its contract",
-        );
+        logger?.error({ callee, method, issues: issueDetails(result.error) }, "reply breaks its contract");
         throw new AppError("INTERNAL", `${callee}.${method} answered outside its contract`);
       }
       metrics.record(caller, callee, method, "ok", elapsedMs);
@@ -136,27 +135,28 @@ export function createBus(options: BusOptions): Bus {
       method: string,
       handler: (params: unknown, ctx: CallContext) => unknown,
       message: TransportMessage,
-    ): Promise<string> {
+    ): Promise<BusFrame> {
       const methodContract = contract.methods[method]!;
       const ctx = contextOf(message.headers);
       try {
         const parsed = methodContract.params.safeParse(decode(message.data));
         if (!parsed.success) {
           throw new AppError("VALIDATION_FAILED", `invalid parameters for ${contract.service}.${method}`, {
-            details: validationDetails(parsed.error),
+            details: issueDetails(parsed.error),
           });
         }
         const output = methodContract.result.safeParse(await handler(parsed.data, ctx));
         if (!output.success) {
           logger?.error(
-            { method, traceId: ctx.traceId, issues: validationDetails(output.error) },
+            { method, traceId: ctx.traceId, issues: issueDetails(output.error) },
             "handler result breaks its contract",
           );
           throw new AppError("INTERNAL");
         }
         return encode({ ok: true, result: output.data } satisfies Reply);
       } catch (error) {
-        const appError = toAppError(error);
+        const appError =
+          error instanceof BusFrameError ? new AppError("BAD_FRAME", error.message) : toAppError(error);
         if (appError.code === "INTERNAL") {
           logger?.error({ err: error, method, traceId: ctx.traceId, caller: ctx.caller }, "handler failed");
         }
@@ -197,7 +197,7 @@ export function createBus(options: BusOptions): Bus {
       const parsed = event.payload.safeParse(payload);
       if (!parsed.success) {
         throw new AppError("VALIDATION_FAILED", `invalid payload for ${event.topic}`, {
-          details: validationDetails(parsed.error),
+          details: issueDetails(parsed.error),
         });
       }
       const headers: MessageHeaders = { caller, traceId: publishOptions.traceId ?? randomUUID() };
@@ -219,7 +219,17 @@ export function createBus(options: BusOptions): Bus {
         eventSubject(event.topic),
         async (message) => {
           const ctx = contextOf(message.headers);
-          const parsed = event.payload.safeParse(decode(message.data));
+          let payload: unknown;
+          try {
+            payload = decode(message.data);
+          } catch (error) {
+            logger?.warn(
+              { err: error, topic: event.topic, from: ctx.caller },
+              "event frame is broken; dropped",
+            );
+            return undefined;
+          }
+          const parsed = event.payload.safeParse(payload);
           if (!parsed.success) {
             logger?.warn(
               { topic: event.topic, traceId: ctx.traceId, from: ctx.caller },

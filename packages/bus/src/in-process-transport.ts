@@ -1,4 +1,6 @@
-// In-process transport for the all-in-one mode: the same subjects and queue-group semantics as NATS, in memory.
+// In-process transport for the all-in-one mode: the same subjects and queue-group semantics as NATS, in memory;
+// frames pass by reference, so bytes are never copied.
+import type { BusFrame } from "./codec";
 import {
   TransportNoResponders,
   TransportTimeout,
@@ -57,9 +59,9 @@ export function createInProcessTransport(): Transport {
   const subjects = new Map<string, SubjectSubscribers>();
   let closed = false;
 
-  const deliver = (handler: TransportHandler, subject: string, data: string, headers: MessageHeaders) =>
+  const deliver = (handler: TransportHandler, subject: string, data: BusFrame, headers: MessageHeaders) =>
     // A macrotask boundary keeps callers and handlers from running inside each other's stack, as over a network.
-    new Promise<string | undefined>((resolve, reject) => {
+    new Promise<BusFrame | undefined>((resolve, reject) => {
       setImmediate(() => {
         handler({ subject, data, headers }).then(resolve, reject);
       });

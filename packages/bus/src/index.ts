@@ -9,7 +9,14 @@ export { createInProcessTransport } from "./in-process-transport";
 export * from "./transport";
 export { type RateLimitConfig, type RateLimitRule, defaultRateLimits, TokenBucket } from "./rate-limit";
 export { latencyBucketUpperMs } from "./edge-metrics";
-export { encode as encodeBusMessage, decode as decodeBusMessage } from "./codec";
+export {
+  type BusFrame,
+  BusFrameError,
+  encode as encodeBusMessage,
+  decode as decodeBusMessage,
+  toWireBytes as busFrameToWireBytes,
+  fromWireBytes as busFrameFromWireBytes,
+} from "./codec";
 
 /** The all-in-one bus: the policy layer over the in-process transport. */
 export function createInProcessBus(options: Omit<BusOptions, "transport"> = {}): Bus {

@@ -1,6 +1,9 @@
-// NATS transport for cluster mode: subjects svc.<service>.<method> with a queue group per service, headers carry context.
+// NATS transport for cluster mode: subjects svc.<service>.<method> with a queue group per service, headers carry
+// context, and each message is one binary frame (envelope + raw bytes, see codec.ts).
 import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { RequestError, TimeoutError } from "@nats-io/transport-node";
+import { AppError } from "@soundmesh/protocol";
+import { BusFrameError, encode, fromWireBytes, toWireBytes } from "./codec";
 import {
   TransportNoResponders,
   TransportTimeout,
@@ -46,6 +49,10 @@ function fromNatsHeaders(received: MsgHdrs | undefined): MessageHeaders {
   return context;
 }
 
+/** The policy layer's failure envelope, for requests whose bytes never reached it. */
+const badFrameReply = (error: BusFrameError) =>
+  encode({ ok: false, error: new AppError("BAD_FRAME", error.message).toWire() });
+
 export interface NatsTransportOptions {
   servers: string | string[];
   name?: string;
@@ -59,17 +66,15 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     name: options.name ?? "soundmesh",
     maxReconnectAttempts: -1,
   });
-  const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
 
   return {
     async request(subject, data, context, timeoutMs) {
       try {
-        const reply = await connection.request(subject, encoder.encode(data), {
+        const reply = await connection.request(subject, toWireBytes(data), {
           timeout: timeoutMs,
           headers: toNatsHeaders(context),
         });
-        return decoder.decode(reply.data);
+        return fromWireBytes(reply.data);
       } catch (error) {
         if (error instanceof RequestError && error.isNoResponders()) throw new TransportNoResponders(subject);
         if (
@@ -83,7 +88,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     },
 
     publish(subject, data, context) {
-      connection.publish(subject, encoder.encode(data), { headers: toNatsHeaders(context) });
+      connection.publish(subject, toWireBytes(data), { headers: toNatsHeaders(context) });
       return Promise.resolve();
     },
 
@@ -95,13 +100,20 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
             options.onHandlerError?.(error, subject);
             return;
           }
-          handler({
-            subject,
-            data: decoder.decode(message.data),
-            headers: fromNatsHeaders(message.headers),
-          }).then(
+          let data;
+          try {
+            data = fromWireBytes(message.data);
+          } catch (frameError) {
+            // Not one of our frames: nothing to hand the bus; a requester gets a frame-level error envelope.
+            options.onHandlerError?.(frameError, subject);
+            if (message.reply && frameError instanceof BusFrameError) {
+              message.respond(toWireBytes(badFrameReply(frameError)));
+            }
+            return;
+          }
+          handler({ subject, data, headers: fromNatsHeaders(message.headers) }).then(
             (reply) => {
-              if (reply !== undefined && message.reply) message.respond(encoder.encode(reply));
+              if (reply !== undefined && message.reply) message.respond(toWireBytes(reply));
             },
             (handlerError: unknown) => options.onHandlerError?.(handlerError, subject),
           );

@@ -1,4 +1,5 @@
 // The transport seam: what a bus needs from a message system. In-process now; NATS implements the same shape.
+import type { BusFrame } from "./codec";
 
 export interface MessageHeaders {
   caller: string;
@@ -11,12 +12,12 @@ export interface MessageHeaders {
 
 export interface TransportMessage {
   subject: string;
-  data: string;
+  data: BusFrame;
   headers: MessageHeaders;
 }
 
 /** Returns the reply for request subjects; the value is ignored for published events. */
-export type TransportHandler = (message: TransportMessage) => Promise<string | undefined>;
+export type TransportHandler = (message: TransportMessage) => Promise<BusFrame | undefined>;
 
 export interface TransportSubscription {
   unsubscribe(): Promise<void>;
@@ -24,8 +25,8 @@ export interface TransportSubscription {
 
 export interface Transport {
   /** Sends to one member of one queue group; rejects with TransportNoResponders or TransportTimeout. */
-  request(subject: string, data: string, headers: MessageHeaders, timeoutMs: number): Promise<string>;
-  publish(subject: string, data: string, headers: MessageHeaders): Promise<void>;
+  request(subject: string, data: BusFrame, headers: MessageHeaders, timeoutMs: number): Promise<BusFrame>;
+  publish(subject: string, data: BusFrame, headers: MessageHeaders): Promise<void>;
   subscribe(
     subject: string,
     handler: TransportHandler,

@@ -9,6 +9,9 @@ import {
   createBus,
   encodeBusMessage,
   decodeBusMessage,
+  busFrameToWireBytes,
+  busFrameFromWireBytes,
+  BusFrameError,
 } from "@soundmesh/bus";
 
 const echoContract = defineService("echo", {
@@ -61,14 +64,6 @@ describe("bus request/reply", () => {
     const data = Uint8Array.from([0, 1, 2, 250, 255]);
     const reply = await client.request(echoContract, "bytes", { data });
     expect([...reply.data]).toEqual([255, 254, 253, 5, 0]);
-    expect(decodeBusMessage(encodeBusMessage({ b: Buffer.from("abc") }))).toEqual({ b: Buffer.from("abc") });
-    // Text that merely mentions the marker stays text, with bytes beside it or not.
-    const text = { note: 'a "$b64" marker', nested: { $b64: "AAE=", other: 1 } };
-    expect(decodeBusMessage(encodeBusMessage(text))).toEqual(text);
-    expect(decodeBusMessage(encodeBusMessage({ ...text, b: Buffer.from("x") }))).toEqual({
-      ...text,
-      b: Buffer.from("x"),
-    });
   });
 
   it("times out a slow handler with TIMEOUT and counts it", async () => {
@@ -111,15 +106,26 @@ describe("bus request/reply", () => {
       bytes: ({ data }) => ({ data }),
       whoami: () => ({ instance: 1 }),
     });
-    const raw = await transport.request(
+    const rogue = { caller: "rogue", traceId: "t" };
+    const raw = await transport.request("svc.echo.say", encodeBusMessage({ text: 42 }), rogue, 1000);
+    expect(decodeBusMessage(raw)).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
+    const notJson = await transport.request(
       "svc.echo.say",
-      JSON.stringify({ text: 42 }),
-      { caller: "rogue", traceId: "t" },
+      { envelope: "{nope", attachments: [] },
+      rogue,
       1000,
     );
-    expect(JSON.parse(raw)).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
-    const notJson = await transport.request("svc.echo.say", "{nope", { caller: "rogue", traceId: "t" }, 1000);
-    expect(JSON.parse(notJson)).toMatchObject({ ok: false, error: { code: "INTERNAL" } });
+    expect(decodeBusMessage(notJson)).toMatchObject({ ok: false, error: { code: "BAD_FRAME" } });
+    const dangling = { envelope: '{"data":{"$bin":0}}', attachments: [] };
+    expect(decodeBusMessage(await transport.request("svc.echo.bytes", dangling, rogue, 1000))).toMatchObject({
+      ok: false,
+      error: { code: "VALIDATION_FAILED" },
+    });
+    const missing = { envelope: '{"data":{"$bin":3}}', attachments: [Uint8Array.of(1)] };
+    expect(decodeBusMessage(await transport.request("svc.echo.bytes", missing, rogue, 1000))).toMatchObject({
+      ok: false,
+      error: { code: "BAD_FRAME" },
+    });
   });
 
   it("turns a reply that breaks its contract into INTERNAL", async () => {
@@ -246,5 +252,93 @@ describe("bus metrics", () => {
       'soundmesh_bus_requests_total{caller="client",callee="echo",method="say",outcome="ok"} 20',
     );
     expect(text).toContain('outcome="error"} 1');
+  });
+});
+
+describe("bus frames: bytes as bytes", () => {
+  it("hands the very same bytes to the handler and back in process, never a copy", async () => {
+    const bus = createInProcessBus();
+    const seen: Uint8Array[] = [];
+    const reply = new Uint8Array(64 * 1024).fill(7);
+    await bus.connect({ service: "echo", calls: [] }).serve(echoContract, {
+      say: ({ text }) => ({ text, caller: "x" }),
+      slow: () => ({ done: true }),
+      broken: () => ({ n: 1 }),
+      fail: () => ({}),
+      bytes: ({ data }) => {
+        seen.push(data);
+        return { data: reply };
+      },
+      whoami: () => ({ instance: 1 }),
+    });
+    const sent = Buffer.alloc(64 * 1024, 3);
+    const answer = await bus.connect({ service: "client", calls: ["echo"] }).request(echoContract, "bytes", {
+      data: sent,
+    });
+    expect(seen[0]).toBe(sent);
+    expect(answer.data).toBe(reply);
+  });
+
+  it("keeps bytes out of the JSON envelope and restores them where they were", () => {
+    const piece = Buffer.alloc(4 * 1024, 9);
+    const message = {
+      ok: true,
+      result: { list: [{ bytes: piece }, 1], complete: false, other: Uint8Array.of(1) },
+    };
+    const frame = encodeBusMessage(message);
+    expect(frame.envelope.length).toBeLessThan(120);
+    expect(frame.attachments).toHaveLength(2);
+    expect(frame.attachments[0]).toBe(piece);
+    expect(decodeBusMessage(frame)).toEqual(message);
+    // The message itself is left as it was: only the objects on the way to bytes are copied.
+    expect(message.result.list[0]).toEqual({ bytes: piece });
+    // Text that merely mentions the marker stays text, with bytes beside it or not.
+    const text = { note: 'a "$bin" marker', nested: { $bin: "0", other: 1 } };
+    expect(decodeBusMessage(encodeBusMessage(text))).toEqual(text);
+    expect(decodeBusMessage(encodeBusMessage({ ...text, b: Buffer.from("x") }))).toEqual({
+      ...text,
+      b: Buffer.from("x"),
+    });
+  });
+
+  it("round-trips a frame through its wire bytes with the attachments as views, not copies", () => {
+    const frame = encodeBusMessage({
+      name: "héllo",
+      a: Buffer.from("abc"),
+      b: new Uint8Array(0),
+      c: Uint8Array.of(255),
+    });
+    const wire = busFrameToWireBytes(frame);
+    const envelopeBytes = Buffer.byteLength(frame.envelope);
+    expect(wire.byteLength).toBe(1 + 4 + 4 + 3 * 4 + envelopeBytes + 3 + 0 + 1);
+    const read = busFrameFromWireBytes(wire);
+    expect(read.envelope).toBe(frame.envelope);
+    expect(read.attachments.map((bytes) => [...bytes])).toEqual([[97, 98, 99], [], [255]]);
+    expect(read.attachments[0]!.buffer).toBe(wire.buffer);
+    expect(decodeBusMessage(read)).toEqual({
+      name: "héllo",
+      a: Buffer.from("abc"),
+      b: Buffer.alloc(0),
+      c: Buffer.from([255]),
+    });
+  });
+
+  it("refuses bytes that are not a frame with BusFrameError", () => {
+    const good = busFrameToWireBytes(encodeBusMessage({ a: Buffer.from("abc") }));
+    const broken: Array<[string, Uint8Array]> = [
+      ["empty", new Uint8Array(0)],
+      ["too short", good.subarray(0, 5)],
+      ["another version", Uint8Array.from([2, ...good.subarray(1)])],
+      ["truncated", good.subarray(0, good.byteLength - 1)],
+      ["trailing bytes", Uint8Array.from([...good, 0])],
+      ["absurd attachment count", Uint8Array.from([1, 0, 0, 0, 2, 255, 255, 255, 255, 0x7b, 0x7d])],
+    ];
+    for (const [name, bytes] of broken) {
+      expect(() => busFrameFromWireBytes(bytes), name).toThrow(BusFrameError);
+    }
+    expect(() => decodeBusMessage({ envelope: "{", attachments: [] })).toThrow(BusFrameError);
+    expect(() =>
+      decodeBusMessage({ envelope: '{"a":{"$bin":1.5}}', attachments: [Uint8Array.of(1)] }),
+    ).toThrow(BusFrameError);
   });
 });

@@ -2,7 +2,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineEvent, defineService } from "@soundmesh/protocol";
-import { createBus, createNatsTransport, type Bus } from "@soundmesh/bus";
+import { connect } from "@nats-io/transport-node";
+import {
+  busFrameFromWireBytes,
+  busFrameToWireBytes,
+  createBus,
+  createNatsTransport,
+  decodeBusMessage,
+  encodeBusMessage,
+  type Bus,
+} from "@soundmesh/bus";
 import { shouldRunNatsTests, startNatsServer, type NatsServer } from "@soundmesh/test-kit";
 
 const contract = defineService("echo", {
@@ -13,6 +22,10 @@ const contract = defineService("echo", {
   whoami: { params: z.object({}), result: z.object({ instance: z.number() }) },
   slow: { params: z.object({}), result: z.object({}) },
   bytes: { params: z.object({ data: z.instanceof(Uint8Array) }), result: z.object({ size: z.number() }) },
+  reverse: {
+    params: z.object({ data: z.instanceof(Uint8Array) }),
+    result: z.object({ data: z.instanceof(Uint8Array), complete: z.boolean() }),
+  },
 });
 const event = defineEvent("echo.said", z.object({ text: z.string() }));
 
@@ -42,6 +55,7 @@ describe.skipIf(!shouldRunNatsTests())("bus over NATS", () => {
       },
       slow: () => new Promise((resolve) => setTimeout(() => resolve({}), 1_000)),
       bytes: ({ data }) => ({ size: data.byteLength }),
+      reverse: ({ data }) => ({ data: Buffer.from(data).reverse(), complete: true }),
     });
   }
 
@@ -103,5 +117,50 @@ describe.skipIf(!shouldRunNatsTests())("bus over NATS", () => {
       .request(contract, "say", { text: "sync" });
     await publisher.publish(event, { text: "hello" });
     await expect(received).resolves.toBe("hello");
+  });
+
+  it("sends a 64 KiB piece as raw bytes after a small envelope, both ways, and answers a broken frame with BAD_FRAME", async () => {
+    await serveEcho(await newBus(), 0, []);
+    const client = (await newBus()).connect({ service: "client", calls: ["echo"] });
+    // A plain subscriber beside the queue group sees each request as it travels.
+    const watcher = await connect({ servers: nats.url });
+    try {
+      const seen: Uint8Array[] = [];
+      const subscription = watcher.subscribe("svc.echo.reverse", {
+        callback: (_error, message) => void seen.push(message.data),
+      });
+      await watcher.flush();
+      const piece = Buffer.from(Array.from({ length: 65_536 }, (_, i) => (i * 7) % 256));
+      const reply = await client.request(contract, "reverse", { data: piece });
+      expect(reply.complete).toBe(true);
+      expect(Buffer.from(reply.data).equals(Buffer.from(piece).reverse())).toBe(true);
+      await watcher.flush();
+      expect(seen).toHaveLength(1);
+      // 64 KiB as base64 would be ~87 KiB; the frame is the bytes plus well under 100 bytes of header and envelope.
+      expect(seen[0]!.byteLength).toBeLessThan(65_536 + 100);
+      const frame = busFrameFromWireBytes(seen[0]!);
+      expect(frame.envelope).toBe('{"data":{"$bin":0}}');
+      subscription.unsubscribe();
+
+      const garbage = await watcher.request("svc.echo.reverse", Uint8Array.of(1, 2, 3), { timeout: 5_000 });
+      expect(decodeBusMessage(busFrameFromWireBytes(garbage.data))).toMatchObject({
+        ok: false,
+        error: { code: "BAD_FRAME" },
+      });
+      const notJson = busFrameToWireBytes({ envelope: "{nope", attachments: [] });
+      const answered = await watcher.request("svc.echo.reverse", notJson, { timeout: 5_000 });
+      expect(decodeBusMessage(busFrameFromWireBytes(answered.data))).toMatchObject({
+        ok: false,
+        error: { code: "BAD_FRAME" },
+      });
+      const wrongParams = busFrameToWireBytes(encodeBusMessage({ data: "not bytes" }));
+      const refused = await watcher.request("svc.echo.reverse", wrongParams, { timeout: 5_000 });
+      expect(decodeBusMessage(busFrameFromWireBytes(refused.data))).toMatchObject({
+        ok: false,
+        error: { code: "VALIDATION_FAILED" },
+      });
+    } finally {
+      await watcher.close();
+    }
   });
 });

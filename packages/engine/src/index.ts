@@ -50,3 +50,10 @@ export {
   type WebRtcTransportOptions,
 } from "./p2p/webrtc-transport";
 export { StatsReporter, type ClientCounters, type StatsReport } from "./p2p/stats-reporter";
+export {
+  SessionPeers,
+  type PeerSession,
+  type PeerSessionOptions,
+  type SessionPeersOptions,
+} from "./p2p/session-peers";
+export { EngineClient, type EngineClientOptions } from "./engine-client";

@@ -49,6 +49,8 @@ export interface PeerPieceSource extends PieceSource {
 }
 
 export interface PeerPool {
+  /** False while no lookup can find anyone (no P2P session open): the fetcher then goes to its sources at once. */
+  readonly isOnline?: boolean;
   /** Neighbours holding (part of) the track. */
   holders(track: TrackRef): PeerPieceSource[];
   /** The track is wanted: look for peers (cheap to call often); resolves when a lookup under way is done. */
@@ -79,15 +81,8 @@ export class PieceFetcher {
   readonly overall = new ThroughputMeter();
   private readonly nowMs: () => number;
 
-  constructor(private readonly options: PieceFetcherOptions) {
+  constructor(private readonly options: Readonly<PieceFetcherOptions>) {
     this.nowMs = options.nowMs ?? (() => performance.now());
-  }
-
-  /** Turns peer-assisted fetching on (or changes it) after construction: the overlay needs a session first. */
-  attachPeers(
-    peers: Pick<PieceFetcherOptions, "peers" | "bufferedAheadMs" | "onStored" | "onBadPiece" | "onEvicted">,
-  ): void {
-    Object.assign(this.options, peers);
   }
 
   /** Known-fastest first; a source never measured is tried before slower measured ones. */
@@ -144,7 +139,7 @@ export class PieceFetcher {
       this.options.cacheIndex?.touch(key);
       return cached;
     }
-    const peers = offset ? undefined : this.options.peers;
+    const peers = offset || this.options.peers?.isOnline === false ? undefined : this.options.peers;
     if (peers) {
       await this.awaitLookup(peers, track, urgencyMs, signal);
       if (peers.holders(track).length > 0) return this.fetchWithPeers(peers, track, index, urgencyMs, signal);

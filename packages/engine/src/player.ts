@@ -48,19 +48,20 @@ export interface PlayerOptions {
   onEvent?: (event: PlayerEvent) => void;
 }
 
-const dbToLinear = (db: number) => 10 ** (db / 20);
+/** A gain in decibels as the amplitude factor it multiplies by. */
+const decibelsToGain = (decibels: number) => 10 ** (decibels / 20);
 
 export class Player {
   private queue: QueueItem[] = [];
   private segments: Segment[] = [];
   private current = 0;
-  private started = false;
+  private hasStarted = false;
   private clickedAtMs = 0;
   private volume = 1;
   private appending: Promise<void> = Promise.resolve();
   private readonly nowMs: () => number;
   private replayGain: ReplayGainMode;
-  private networkFailing = false;
+  private isNetworkFailing = false;
   /**
    * Loads under way, by queue item: ticks come every 200 ms and after each piece, and a manifest may take longer
    * than that (a transcode starting); without this, each tick would load the next track again, appending it twice.
@@ -135,7 +136,7 @@ export class Player {
     this.queue = queue;
     this.segments = [];
     this.current = index;
-    this.started = false;
+    this.hasStarted = false;
     this.clickedAtMs = this.nowMs();
     const first = await this.load(index, 0);
     if (!first) return;
@@ -156,7 +157,7 @@ export class Player {
     if (!segment) return;
     this.advanceIfPast();
     const playheadMs = Math.max(0, (this.options.sink.currentTime() - segment.offsetSec) * 1000);
-    this.request(segment, playheadMs);
+    this.scheduleFetches(segment, playheadMs);
     const manifest = segment.track.manifest;
     // A growing track is not over when its announced bytes are appended: more are coming.
     if (isComplete(manifest) && segment.cursor >= manifest.sizeBytes)
@@ -359,7 +360,8 @@ export class Player {
     }
   }
 
-  private request(segment: Segment, playheadMs: number): void {
+  /** Starts fetches for the pieces due next (by urgency), within the look-ahead and the in-flight bound. */
+  private scheduleFetches(segment: Segment, playheadMs: number): void {
     const { manifest } = segment.track;
     const have = new Set<number>(segment.fetched.keys());
     for (let index = 0; index * manifest.pieceSizeBytes + manifest.pieceSizeBytes <= segment.cursor; index++)
@@ -389,8 +391,8 @@ export class Player {
         .fetch(segment.track, index, urgencyMs, signal)
         .then((bytes) => {
           if (signal.aborted) return;
-          if (this.networkFailing) {
-            this.networkFailing = false;
+          if (this.isNetworkFailing) {
+            this.isNetworkFailing = false;
             this.options.onEvent?.({ type: "recovered" });
           }
           segment.fetched.set(index, bytes);
@@ -403,7 +405,7 @@ export class Player {
         })
         .catch((error: unknown) => {
           if (signal.aborted) return;
-          this.networkFailing = true;
+          this.isNetworkFailing = true;
           this.options.onEvent?.({
             type: "network",
             trackId: segment.item.trackId,
@@ -450,17 +452,17 @@ export class Player {
     }
     if (this.segments.some((s) => this.queue.indexOf(s.item) === nextIndex)) {
       const next = this.segments.find((s) => this.queue.indexOf(s.item) === nextIndex)!;
-      this.request(next, 0);
+      this.scheduleFetches(next, 0);
       return;
     }
     const leftMs = segment.track.manifest.durationMs - playheadMs;
     if (leftMs > (this.options.prefetchNextMs ?? 20_000)) return;
     const next = await this.load(nextIndex, segment.offsetSec + segment.track.manifest.durationMs / 1000);
-    if (next) this.request(next, 0);
+    if (next) this.scheduleFetches(next, 0);
   }
 
   private maybeStart(segment: Segment): void {
-    if (this.started) return;
+    if (this.hasStarted) return;
     const { manifest } = segment.track;
     const now = this.options.sink.currentTime();
     const range = this.options.sink.buffered().find(([start, end]) => now >= start - 0.05 && now < end);
@@ -484,7 +486,7 @@ export class Player {
       safety: 0.8,
     });
     if (!decided) return;
-    this.started = true;
+    this.hasStarted = true;
     void this.options.sink.play().then(() => {
       const latencyMs = this.nowMs() - this.clickedAtMs;
       this.options.accounting.recordStartLatency(latencyMs);
@@ -508,11 +510,11 @@ export class Player {
   private applyGain(): void {
     const mode = this.replayGain;
     const gains = this.queue[this.current]?.replayGain;
-    const db =
+    const gainDecibels =
       mode === "off" || !gains
         ? 0
         : ((mode === "album" ? gains.albumGainDb : gains.trackGainDb) ?? gains.trackGainDb ?? 0);
-    this.options.sink.setVolume(Math.min(1, this.volume * dbToLinear(db)));
+    this.options.sink.setVolume(Math.min(1, this.volume * decibelsToGain(gainDecibels)));
   }
 }
 

@@ -102,3 +102,22 @@ export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   return new AppError("INTERNAL", errorCatalog.INTERNAL.message, { cause: error });
 }
+
+/** One failed check of a schema, as `details` carries it: where (dotted path, "" for the root) and what. */
+export interface IssueDetail {
+  path: string;
+  message: string;
+}
+
+/**
+ * A zod error's issues as error details, for every boundary that refuses input (bus, WebSocket, HTTP, config);
+ * `max` bounds how many are sent back.
+ */
+export function issueDetails(
+  error: { issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }> },
+  max = Number.POSITIVE_INFINITY,
+): IssueDetail[] {
+  return error.issues
+    .slice(0, max)
+    .map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
+}

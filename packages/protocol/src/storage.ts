@@ -3,7 +3,7 @@ import { z } from "zod";
 import { defineEvent, defineService } from "./contract";
 import { offsetMs, profileName, streamManifest, trackId } from "./stream";
 
-/** Raw bytes (a Buffer or Uint8Array); the bus carries them as base64. */
+/** Raw bytes (a Buffer or Uint8Array); the bus carries them as bytes beside the JSON envelope, never as text. */
 export const binary = z.custom<Uint8Array>((value) => value instanceof Uint8Array, "bytes");
 
 const rendition = z.object({ trackId, profile: profileName });

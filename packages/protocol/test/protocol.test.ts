@@ -1,10 +1,12 @@
 // The shared contracts: error catalogue, AppError on the wire, and the WebSocket frame shapes.
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import {
   AppError,
   clientFrame,
   errorCatalog,
   httpStatusOf,
+  issueDetails,
   serverFrame,
   toAppError,
 } from "@soundmesh/protocol";
@@ -36,6 +38,20 @@ describe("error catalogue", () => {
     const wrapped = toAppError(new Error("database password is hunter2"));
     expect(wrapped.code).toBe("INTERNAL");
     expect(wrapped.message).not.toContain("hunter2");
+  });
+});
+
+describe("issue details", () => {
+  it("names each failed check by its dotted path, the root as empty, and keeps at most `max`", () => {
+    const parsed = z
+      .object({ a: z.object({ b: z.array(z.number()) }), c: z.string() })
+      .safeParse({ a: { b: [1, "x"] }, c: 3 });
+    expect(parsed.success).toBe(false);
+    const details = issueDetails(parsed.error!);
+    expect(details.map((detail) => detail.path)).toEqual(["a.b.1", "c"]);
+    expect(details[0]!.message).toMatch(/number/);
+    expect(issueDetails(parsed.error!, 1)).toHaveLength(1);
+    expect(issueDetails(z.string().safeParse(1).error!)).toEqual([{ path: "", message: expect.any(String) }]);
   });
 });
 

@@ -1,7 +1,7 @@
 // REST routes for signing in and out, first-run set-up and the current user; the session cookie's renewal.
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
-import { AppError, userContract } from "@soundmesh/protocol";
+import { AppError, issueDetails, userContract } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
 import { SESSION_COOKIE, authenticate, tokenOf, type IdentityCache } from "./auth";
 import { throttleAddressOf } from "./client-network";
@@ -12,11 +12,9 @@ const credentials = z.object({ name: z.string().max(64), password: z.string().ma
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {});
   if (!parsed.success) {
-    const details = parsed.error.issues.map((issue) => ({
-      path: issue.path.join("."),
-      message: issue.message,
-    }));
-    throw new AppError("VALIDATION_FAILED", "The body does not match the expected shape", { details });
+    throw new AppError("VALIDATION_FAILED", "The body does not match the expected shape", {
+      details: issueDetails(parsed.error),
+    });
   }
   return parsed.data;
 }

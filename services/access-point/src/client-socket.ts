@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import {
   AppError,
   clientFrame,
+  issueDetails,
   toAppError,
   trackerContract,
   type ClientFrame,
@@ -124,10 +125,7 @@ export class ClientSocket implements PushTarget {
     const parsed = clientFrame.safeParse(json);
     if (!parsed.success) {
       const id = (json as { id?: unknown } | null)?.id;
-      const details = parsed.error.issues.map((issue) => ({
-        path: issue.path.join("."),
-        message: issue.message,
-      }));
+      const details = issueDetails(parsed.error);
       const knownId = typeof id === "string" || typeof id === "number" ? id : null;
       return this.refuseBadFrame(
         knownId,

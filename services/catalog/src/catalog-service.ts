@@ -9,7 +9,6 @@ import {
   catalogChangedEvent,
   catalogContract,
   scanProgressEvent,
-  storageContract,
   type CatalogContract,
   type HandlersOf,
   type ScanStatus,
@@ -19,11 +18,11 @@ import { AlbumCovers, defaultCoverLimits, type CoverLimits } from "./covers";
 import { scanProblemOf } from "./library-safety";
 import { matchEntries, relativePathOf } from "./playlist-matching";
 import { scanLibrary, type ScanResult } from "./scanner";
-import type { CatalogStore } from "./sql-store";
+import type { CatalogStore } from "./store";
 
 export const catalogManifest = {
   service: "catalog",
-  calls: ["storage"],
+  calls: [],
   publishes: ["catalog.changed", "catalog.scanProgress"],
 } as const satisfies ServiceManifest;
 
@@ -33,8 +32,6 @@ export interface CatalogServiceConfig {
   cacheDir: string;
   watch?: boolean;
   watchDebounceMs?: number;
-  /** Transcode this many newly added tracks ahead of time after a scan (0: none). */
-  prepareAfterScan?: number;
   /** Cover images over the pixel cap are never decoded (a scan records why); decodes run a few at a time. */
   covers?: Partial<CoverLimits>;
 }
@@ -137,7 +134,6 @@ export function createCatalogService({
           // Search forgets these at once; past the cap it checks its track hits with the catalog instead.
           ...(removedIds.length <= MAX_REMOVED_IDS ? { removedTrackIds: removedIds } : {}),
         });
-        await prepareRecent(result.added);
       }
       return { ...result, removedIds };
     } catch (error) {
@@ -154,20 +150,6 @@ export function createCatalogService({
       emit(true);
       return undefined;
     }
-  }
-
-  async function prepareRecent(added: number): Promise<void> {
-    const count = Math.min(added, config.prepareAfterScan ?? 0);
-    if (count === 0) return;
-    const recent = await store.albums({}, "recent", 50, 0);
-    const tracks = (await Promise.all(recent.items.map((album) => store.tracksOfAlbum(album.id))))
-      .flat()
-      .slice(0, count);
-    await bus
-      .request(storageContract, "prepare", { trackIds: tracks.map((t) => t.id) })
-      .catch((error: unknown) => {
-        logger.debug({ err: error }, "ahead-of-time transcodes not queued");
-      });
   }
 
   function startScan(full = false, allowMassRemoval = false): string {

@@ -5,7 +5,8 @@ export {
   type CatalogService,
   type CatalogServiceConfig,
 } from "./catalog-service";
-export { CatalogStore, type CatalogStoreOptions } from "./sql-store";
+export { SqlCatalogStore, type CatalogStoreOptions } from "./sql-store";
+export type { CatalogStore, ScanChanges } from "./store";
 export { migrateCatalogStore, catalogMigrations } from "./migrations";
 export { scanLibrary, type ScanResult } from "./scanner";
 export {

@@ -2,7 +2,8 @@
 // path is compared, as text, with each track's path relative to its library folder; then artist, title, duration.
 import { relative, sep } from "node:path";
 import type { PlaylistFileEntry } from "@soundmesh/protocol";
-import type { CatalogStore, TrackRow } from "./sql-store";
+import type { TrackRow } from "./sql-store";
+import type { CatalogStore } from "./store";
 
 export interface EntryMatch {
   trackId: string | null;

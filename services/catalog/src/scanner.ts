@@ -9,7 +9,8 @@ import { groupKeyOf, identifyAlbum, type AlbumIdentity, type GroupMember } from 
 import { oversizeReason } from "./covers";
 import { readFileEnds } from "./file-ends";
 import { checkFolders, checkRemovals, isUnder } from "./library-safety";
-import type { CatalogStore, Regrouped, TrackRow, TrackUpsert } from "./sql-store";
+import type { Regrouped, TrackRow, TrackUpsert } from "./sql-store";
+import type { CatalogStore } from "./store";
 import {
   AUDIO_EXTENSIONS,
   IMAGE_EXTENSIONS,

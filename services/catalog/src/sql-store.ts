@@ -1,4 +1,4 @@
-// The catalog's SQL store: tracks are rows written by scans; albums and artist credits are derived from them in the
+// The catalog's SQL store (the CatalogStore of store.ts): tracks are rows written by scans; albums and artist credits are derived from them in the
 // same transaction (album-rows.ts) and read by browse-queries.ts. The same SQL runs on SQLite and PostgreSQL.
 import { sql, type Db } from "@soundmesh/db";
 import type {
@@ -23,6 +23,7 @@ import {
   type Page,
 } from "./browse-queries";
 import { chunks, num, numOrNull, type CatalogDb, type TombstoneRow, type TrackRow } from "./catalog-tables";
+import type { CatalogStore, ScanChanges } from "./store";
 import { idOf } from "./tags";
 import {
   buryTracks,
@@ -90,7 +91,7 @@ export interface CatalogStoreOptions {
   splitArtists?: SplitArtists;
 }
 
-export class CatalogStore {
+export class SqlCatalogStore implements CatalogStore {
   private readonly db: CatalogDb;
   readonly splitArtists: SplitArtists;
 
@@ -121,15 +122,7 @@ export class CatalogStore {
   }
 
   /** Applies one scan's changes in a transaction: the catalog never shows half a scan. */
-  async applyScan(changes: {
-    upserts: readonly TrackUpsert[];
-    deletions: readonly string[];
-    errors: Array<{ path: string; reason: string; size_bytes: number; mtime_ms: number; seen_at: number }>;
-    clearedErrorPaths: readonly string[];
-    regrouped?: readonly Regrouped[];
-    /** When the scan wrote: deleted tracks become tombstones from then (tombstones.ts). */
-    nowMs?: number;
-  }): Promise<void> {
+  async applyScan(changes: ScanChanges): Promise<void> {
     const regrouped = changes.regrouped ?? [];
     const nowMs = changes.nowMs ?? Date.now();
     await this.db.transaction().execute(async (trx) => {

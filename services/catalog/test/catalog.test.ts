@@ -9,7 +9,7 @@ import { catalogChangedEvent, catalogContract } from "@soundmesh/protocol";
 import { createInProcessBus } from "@soundmesh/bus";
 import { createDb, type Db } from "@soundmesh/db";
 import {
-  CatalogStore,
+  SqlCatalogStore,
   catalogManifest,
   createCatalogService,
   migrateCatalogStore,
@@ -37,7 +37,7 @@ async function startCatalog(db: Db, folders: string[]) {
     config: { libraryFolders: folders, cacheDir: join(work, `cache-${Math.random()}`) },
     logger,
     bus: bus.connect(catalogManifest),
-    store: new CatalogStore(db),
+    store: new SqlCatalogStore(db),
     clock: { now: () => Date.now() },
   });
   await service.start();
@@ -291,7 +291,7 @@ describe("watching folders", () => {
       },
       logger,
       bus: bus.connect(catalogManifest),
-      store: new CatalogStore(db),
+      store: new SqlCatalogStore(db),
       clock: { now: () => Date.now() },
     });
     await service.start();

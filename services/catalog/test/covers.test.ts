@@ -12,7 +12,7 @@ import { createInProcessBus } from "@soundmesh/bus";
 import { createDb } from "@soundmesh/db";
 import {
   AlbumCovers,
-  CatalogStore,
+  SqlCatalogStore,
   catalogManifest,
   createCatalogService,
   migrateCatalogStore,
@@ -64,7 +64,7 @@ async function startCatalog(library: string, covers = {}) {
     config: { libraryFolders: [library], cacheDir, covers },
     logger,
     bus: bus.connect(catalogManifest),
-    store: new CatalogStore(db),
+    store: new SqlCatalogStore(db),
     clock: { now: () => Date.now() },
   });
   await service.start();

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "@soundmesh/db";
 import {
-  CatalogStore,
+  SqlCatalogStore,
   migrateCatalogStore,
   oggDurationSeconds,
   readFileEnds,
@@ -40,7 +40,7 @@ async function scannedDurations(root: string): Promise<Map<string, number>> {
   const db = createDb({ kind: "sqlite", file: join(work, `${Math.random()}.db`) });
   try {
     await migrateCatalogStore(db);
-    const store = new CatalogStore(db);
+    const store = new SqlCatalogStore(db);
     const result = await scanLibrary({ roots: [root], store, nowMs: Date.now });
     expect(result.errors).toBe(0);
     const tracks = await store.tracksByIds((await store.fileStates()).map((state) => state.id));

@@ -9,7 +9,7 @@ import { catalogChangedEvent } from "@soundmesh/protocol";
 import { createInProcessBus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
 import {
-  CatalogStore,
+  SqlCatalogStore,
   TOMBSTONE_KEEP_MS,
   catalogManifest,
   createCatalogService,
@@ -37,7 +37,7 @@ function makeLibrary(folder: string, count: number, from = 0): string[] {
 
 async function startCatalog(db: Db, folders: string[], nowMs = () => Date.now()) {
   const bus = createInProcessBus();
-  const store = new CatalogStore(db);
+  const store = new SqlCatalogStore(db);
   const service = createCatalogService({
     config: { libraryFolders: folders, cacheDir: join(work, `cache-${Math.random()}`) },
     logger,

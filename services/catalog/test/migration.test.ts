@@ -9,7 +9,7 @@ import { catalogContract, type ParamsOf } from "@soundmesh/protocol";
 import { createInProcessBus } from "@soundmesh/bus";
 import { migrateService, type Kysely } from "@soundmesh/db";
 import {
-  CatalogStore,
+  SqlCatalogStore,
   catalogManifest,
   catalogMigrations,
   createCatalogService,
@@ -94,7 +94,7 @@ describe.each(targets)("migration 002 on $name", (target) => {
       config: { libraryFolders: [library], cacheDir: join(work, `cache-${target.name}`) },
       logger: pino({ level: "silent" }),
       bus: bus.connect(catalogManifest),
-      store: new CatalogStore(opened.db),
+      store: new SqlCatalogStore(opened.db),
       clock: { now: () => Date.now() },
     });
     await service.start();

@@ -10,7 +10,7 @@ import { catalogContract, type ParamsOf } from "@soundmesh/protocol";
 import { createInProcessBus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
 import {
-  CatalogStore,
+  SqlCatalogStore,
   catalogManifest,
   createArtistSplitter,
   createCatalogService,
@@ -42,7 +42,7 @@ async function startCatalog(db: Db, library: string, options: CatalogStoreOption
     config: { libraryFolders: [library], cacheDir: join(work, `cache-${Math.random()}`) },
     logger: pino({ level: "silent" }),
     bus: bus.connect(catalogManifest),
-    store: new CatalogStore(db, options),
+    store: new SqlCatalogStore(db, options),
     clock: { now: () => Date.now() },
   });
   await service.start();

@@ -21,7 +21,7 @@ import {
   type UserContract,
 } from "@soundmesh/protocol";
 import {
-  CatalogStore,
+  SqlCatalogStore,
   catalogManifest,
   createCatalogService,
   migrateCatalogStore,
@@ -50,7 +50,7 @@ export function userOf(name: UserName): { id: string; name: string } {
   return name in users ? users[name as keyof typeof users] : { id: `u-${name}`, name };
 }
 
-type TrackRow = Parameters<CatalogStore["applyScan"]>[0]["upserts"][number];
+type TrackRow = Parameters<SqlCatalogStore["applyScan"]>[0]["upserts"][number];
 
 export interface FixtureTrack {
   id: string;
@@ -168,7 +168,7 @@ export interface Harness {
   db: Db;
   bus: Bus;
   store: PlaylistStore;
-  catalog: CatalogStore;
+  catalog: SqlCatalogStore;
   service: PlaylistService;
   clock: ManualClock;
   events: PlaylistChange[];
@@ -253,7 +253,7 @@ export async function startHarness(
   const logger = pino({ level: process.env.SOUNDMESH_TEST_LOG_LEVEL ?? "silent" });
   const bus = createInProcessBus({ rateLimits: { default: { ratePerSecond: 1e6, burst: 1e6 }, edges: {} } });
   const clock = new ManualClock();
-  const catalog = new CatalogStore(test.db);
+  const catalog = new SqlCatalogStore(test.db);
   await catalog.applyScan({
     upserts: fixtureTracks.map(trackRowOf),
     deletions: [],

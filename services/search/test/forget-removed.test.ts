@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { catalogChangedEvent, searchContract } from "@soundmesh/protocol";
 import { createInProcessBus } from "@soundmesh/bus";
 import {
-  CatalogStore,
+  SqlCatalogStore,
   catalogManifest,
   createCatalogService,
   migrateCatalogStore,
@@ -47,7 +47,7 @@ describe("search and removed tracks", () => {
         seconds: 0.2,
       });
     const bus = createInProcessBus();
-    const store = new CatalogStore(opened.db);
+    const store = new SqlCatalogStore(opened.db);
     const catalog = createCatalogService({
       config: { libraryFolders: [folder], cacheDir: join(work, "cache") },
       logger,

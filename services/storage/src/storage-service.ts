@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import {
   AppError,
+  catalogChangedEvent,
   catalogContract,
   storageContract,
   transcodeProgressEvent,
@@ -33,6 +34,7 @@ export const storageManifest = {
   service: "storage",
   calls: ["catalog"],
   publishes: ["storage.transcodeProgress"],
+  subscribes: ["catalog.changed"],
 } as const satisfies ServiceManifest;
 
 /** Track ids asked of the catalog at once when queueing the most recently added tracks. */
@@ -54,6 +56,8 @@ export interface StorageServiceConfig extends Omit<
   sourceCacheMs?: number;
   /** Profiles made ahead of time when `prepare` names none. */
   prepareProfiles?: string[];
+  /** After a scan adds tracks, this many of the most recently added are transcoded ahead (0: none, the default). */
+  prepareAfterScan?: number;
   /** Progress is published at most this often while a batch runs (and always when it starts and ends). */
   progressEveryMs?: number;
 }
@@ -117,7 +121,7 @@ export function createStorageService({
   let running = 0;
   let stopped = false;
   let idleWaiters: Array<() => void> = [];
-  let subscription: Subscription | undefined;
+  let subscriptions: Subscription[] = [];
   let batch = { done: 0, failed: 0, total: 0 };
   let lastPublishMs = 0;
 
@@ -184,6 +188,26 @@ export function createStorageService({
     return wanted;
   };
 
+  /** Queues the most recently added tracks, `tracks` at most, a page of ids from the catalog at a time. */
+  const prepareRecent = async (tracks: number, profiles: readonly string[], traceId?: string) => {
+    for (let offset = 0; offset < tracks; offset += RECENT_PAGE) {
+      const { trackIds } = await bus.request(
+        catalogContract,
+        "recentTrackIds",
+        { limit: Math.min(RECENT_PAGE, tracks - offset), offset },
+        { ...(traceId === undefined ? {} : { traceId }), timeoutMs: 30_000 },
+      );
+      enqueue(trackIds, profiles);
+      if (trackIds.length < RECENT_PAGE) break;
+    }
+  };
+
+  /** The transcode-ahead policy after scans: the catalog only says what changed. */
+  const onCatalogChanged = async ({ added }: { added: number }, ctx: CallContext) => {
+    const tracks = Math.min(added, config.prepareAfterScan ?? 0);
+    if (tracks > 0 && !stopped) await prepareRecent(tracks, profilesOf(undefined), ctx.traceId);
+  };
+
   const handlers: HandlersOf<StorageContract> = {
     manifest: ({ trackId, profile, havePieces, fromMs }, ctx) =>
       store.manifest(trackId, profile, listenerOf(ctx), havePieces, fromMs),
@@ -194,17 +218,7 @@ export function createStorageService({
     }),
     prepare: ({ trackIds, profiles }) => ({ queued: enqueue(trackIds, profilesOf(profiles)) }),
     transcodeAhead: async ({ tracks, profiles }, ctx) => {
-      const wanted = profilesOf(profiles);
-      for (let offset = 0; offset < tracks; offset += RECENT_PAGE) {
-        const { trackIds } = await bus.request(
-          catalogContract,
-          "recentTrackIds",
-          { limit: Math.min(RECENT_PAGE, tracks - offset), offset },
-          { traceId: ctx.traceId, timeoutMs: 30_000 },
-        );
-        enqueue(trackIds, wanted);
-        if (trackIds.length < RECENT_PAGE) break;
-      }
+      await prepareRecent(tracks, profilesOf(profiles), ctx.traceId);
       return status();
     },
     transcodeStatus: () => status(),
@@ -221,13 +235,17 @@ export function createStorageService({
         : new Promise((resolve) => idleWaiters.push(resolve)),
     async start() {
       await store.load();
-      subscription = await bus.serve(storageContract, handlers);
+      subscriptions = [
+        await bus.serve(storageContract, handlers),
+        // One storage instance per change prepares, as one answers each request.
+        await bus.subscribe(catalogChangedEvent, onCatalogChanged, { queue: "storage" }),
+      ];
     },
     async stop() {
       stopped = true;
       queue.length = 0;
       pending.clear();
-      await subscription?.unsubscribe();
+      await Promise.all(subscriptions.map((subscription) => subscription.unsubscribe()));
       scheduler.close();
       store.close();
     },

@@ -17,6 +17,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   AppError,
+  catalogChangedEvent,
   catalogContract,
   storageContract,
   transcodeProgressEvent,
@@ -265,6 +266,44 @@ describe("storage service over the bus", () => {
       transcodesStarted: 2,
       queued: 0,
     });
+    await service.stop();
+  });
+
+  it("follows catalog.changed: the newest tracks a scan added are transcoded ahead, up to prepareAfterScan", async () => {
+    const bus = createInProcessBus();
+    const service = createStorageService({
+      config: { cacheDir: join(work, "cache-after-scan"), capBytes: 1e8, prepareAfterScan: 2 },
+      logger,
+      bus: bus.connect(storageManifest),
+      resolveSource,
+    });
+    const asked: Array<{ limit: number; offset: number }> = [];
+    const catalog = bus.connect({ service: "catalog", calls: [], publishes: ["catalog.changed"] });
+    const handlers = Object.fromEntries(
+      Object.keys(catalogContract.methods).map((method) => [
+        method,
+        () => {
+          throw new AppError("INTERNAL", `catalog.${method} is not part of this test`);
+        },
+      ]),
+    ) as unknown as HandlersOf<typeof catalogContract>;
+    handlers.recentTrackIds = ({ limit, offset }) => {
+      asked.push({ limit, offset });
+      return { trackIds: ["flac5", "mp3five", "wav5"].slice(offset, offset + limit) };
+    };
+    await catalog.serve(catalogContract, handlers);
+    await service.start();
+    const client = bus.connect({ service: "access-point", calls: ["storage"] });
+
+    // Only updated or removed tracks: nothing to prepare, the catalog is not even asked.
+    await catalog.publish(catalogChangedEvent, { scanId: "s1", added: 0, updated: 4, removed: 1 });
+    await catalog.publish(catalogChangedEvent, { scanId: "s2", added: 5, updated: 0, removed: 0 });
+    await vi.waitFor(() => expect(asked).toEqual([{ limit: 2, offset: 0 }]));
+    await vi.waitFor(async () =>
+      expect(await client.request(storageContract, "transcodeStatus", {})).toMatchObject({ total: 2 }),
+    );
+    await service.idle();
+    expect(await client.request(storageContract, "stats", {})).toMatchObject({ renditions: 2, queued: 0 });
     await service.stop();
   });
 

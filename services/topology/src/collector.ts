@@ -3,6 +3,7 @@
 // processes built from other manifests — raising deduplicated alerts.
 import {
   AppError,
+  issueDetails,
   topologyReport,
   type AlertEvent,
   type HistoryPoint,
@@ -47,9 +48,8 @@ interface NetworkEdge {
 
 const COUNT_KEYS = ["requests", "errors", "timeouts", "forbidden", "rateLimited"] as const;
 
-function validationDetails(error: { issues: Array<{ path: PropertyKey[]; message: string }> }) {
-  return error.issues.slice(0, 20).map((issue) => ({ path: issue.path.join("."), message: issue.message }));
-}
+/** At most this many issues are sent back for a refused report. */
+const MAX_ISSUES = 20;
 
 export class TopologyCollector {
   private readonly instances = new Map<string, InstanceState>();
@@ -86,7 +86,7 @@ export class TopologyCollector {
     if (!parsed.success) {
       this.rejected += 1;
       throw new AppError("VALIDATION_FAILED", "a topology report does not match its contract", {
-        details: validationDetails(parsed.error),
+        details: issueDetails(parsed.error, MAX_ISSUES),
       });
     }
     const report = parsed.data;

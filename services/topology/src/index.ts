@@ -11,6 +11,7 @@ export {
   type InfraDeclaration,
 } from "./expected-graph";
 export { topologyManifest } from "./manifest";
+export { findDependencyCycle, serviceDependencies } from "./dependency-cycle";
 export { TopologyCollector, type TopologyCollectorOptions } from "./collector";
 export { createTopologyReporter, type TopologyReporter, type TopologyReporterOptions } from "./reporter";
 export { decodeProcAddress, parseProcNetTcp, sampleSockets, socketInodes } from "./net-sample";

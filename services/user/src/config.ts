@@ -1,6 +1,6 @@
 // The user service's settings with their defaults: session lifetime, argon2id cost, sign-in throttling, the outbox.
 import { z } from "zod";
-import { AppError } from "@soundmesh/protocol";
+import { AppError, issueDetails } from "@soundmesh/protocol";
 
 const positiveInt = z.number().int().positive();
 
@@ -56,11 +56,9 @@ export type Argon2Params = UserServiceConfig["argon2"];
 export function resolveUserConfig(input: UserServiceConfigInput = {}): UserServiceConfig {
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
-    const details = parsed.error.issues.map((issue) => ({
-      path: issue.path.join("."),
-      message: issue.message,
-    }));
-    throw new AppError("VALIDATION_FAILED", "invalid user service configuration", { details });
+    throw new AppError("VALIDATION_FAILED", "invalid user service configuration", {
+      details: issueDetails(parsed.error),
+    });
   }
   return parsed.data;
 }

@@ -4,15 +4,8 @@ import { setMaxListeners } from "node:events";
 import nodeDataChannel from "node-datachannel";
 import { RTCPeerConnection } from "node-datachannel/polyfill";
 import {
-  ByteAccounting,
-  CachedManifests,
+  EngineClient,
   MemoryPieceStore,
-  PeerOverlay,
-  PieceFetcher,
-  Player,
-  ServerSource,
-  StatsReporter,
-  WebRtcTransport,
   type ByteSnapshot,
   type Manifest,
   type OverlayStats,
@@ -99,115 +92,70 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
   // A track's abort signal is shared by every piece in flight and each attempt listens to it.
   setMaxListeners(64);
   const profile = options.profile ?? "opus96";
+  const speed = options.speed ?? 1;
   const socket = await SessionSocket.connect(options.baseUrl, token);
   const errors: string[] = [];
   const onError = (error: unknown) => {
     if (errors.length < 100) errors.push(error instanceof Error ? error.message : String(error));
     options.onError?.(error);
   };
-  const server = new ServerSource({
+  // The sink maps bytes to time through each manifest: it reads the queue's manifests, fetched before playing.
+  const queueManifests: Manifest[] = [];
+  const sink = new HeadlessSink(queueManifests, speed);
+  const store = new MemoryPieceStore();
+  let startLatencyMs: number | undefined;
+  const engine = new EngineClient({
     baseUrl: options.baseUrl,
     headers: { authorization: `Bearer ${token}` },
-  });
-  const store = new MemoryPieceStore();
-  const manifests = new CachedManifests(server, store);
-  // The sink maps bytes to time through each manifest, so the queue's manifests are fetched first.
-  const queueManifests: Manifest[] = [];
-  for (const trackId of options.trackIds) queueManifests.push(await manifests.manifest(trackId, profile));
-  const sink = new HeadlessSink(queueManifests, options.speed ?? 1);
-  const accounting = new ByteAccounting();
-  const bufferedAheadMs = () => sink.bufferedAheadMs();
-
-  let overlay: PeerOverlay | undefined;
-  if (options.p2p ?? true) {
-    const transport = new WebRtcTransport({
-      selfId: socket.peerId,
-      signaler: { send: (to, data) => socket.signal(to, data) },
-      RTCPeerConnection: RTCPeerConnection as unknown as RtcPeerConnectionConstructor,
-      onError,
-    });
-    socket.onSignal((from, data) => transport.receive(from, data));
-    overlay = new PeerOverlay({
-      selfId: socket.peerId,
-      transport,
-      tracker: trackerOver(socket),
-      store: options.serveCorrupted ? new CorruptingStore(store) : store,
-      revalidate: (rendition) => manifests.isCurrent(rendition.trackId, rendition.profile),
-      ...(options.upload ? { upload: options.upload } : {}),
-      bufferedAheadMs,
-      onError,
-    });
-  }
-  const peers = overlay;
-  // Faster than real time, wall-clock deadlines shrink with the speed so the engine makes the same decisions.
-  const speed = options.speed ?? 1;
-  const fetcher = new PieceFetcher({
-    sources: [server],
     store,
-    accounting,
-    // Not below 750 ms: a busy machine (many peers on two cores) must not make every peer look slow.
-    playbackRate: speed,
-    attemptTimeoutMs: Math.max(750, 2_000 / speed),
-    lookupWaitMs: Math.max(750, 3_000 / speed),
-    ...(peers
-      ? {
-          peers,
-          bufferedAheadMs,
-          onStored: (track, index) => peers.stored(track, index),
-          onEvicted: (key) => peers.evicted(key),
-          onBadPiece: (source, track, index) => {
-            if (source.kind === "peer") peers.reportBadPiece(source.id, track, index);
-          },
-        }
-      : {}),
-  });
-  let startLatencyMs: number | undefined;
-  const player = new Player({
     sink,
-    server: manifests,
-    fetcher,
-    accounting,
     profile,
+    playbackRate: speed,
+    bufferedAheadMs: () => sink.bufferedAheadMs(),
     onEvent: (event) => {
       if (event.type === "started" && startLatencyMs === undefined) startLatencyMs = event.latencyMs;
       if (event.type === "error") onError(new Error(event.message));
     },
+    onError,
+    ...((options.p2p ?? true)
+      ? {
+          p2p: {
+            RTCPeerConnection: RTCPeerConnection as unknown as RtcPeerConnectionConstructor,
+            ...(options.upload ? { upload: options.upload } : {}),
+            ...(options.serveCorrupted ? { servedStore: new CorruptingStore(store) } : {}),
+          },
+        }
+      : {}),
   });
-  await player.play(options.trackIds.map((trackId) => ({ trackId })));
-  const ticker = setInterval(() => void player.tick().catch(onError), 100);
-  const pinger = setInterval(() => overlay?.ping(), 5_000);
-  const reporter = new StatsReporter(
-    () => {
-      const stats = overlay?.stats();
-      return {
-        bytes: accounting.snapshot(),
-        uploadedBytes: stats?.bytesUploaded ?? 0,
-        neighbours: stats?.neighbours ?? 0,
-        stutters: sink.stutters,
-      };
+  const session = engine.openSession(
+    {
+      peerId: socket.peerId,
+      signaler: { send: (to, data) => socket.signal(to, data) },
+      listen: (receive) => socket.onSignal(receive),
+      tracker: trackerOver(socket),
+      reportStats: async (report) => void (await socket.request("tracker.reportStats", report)),
     },
-    async (report) => void (await socket.request("tracker.reportStats", report)),
+    { stutters: () => sink.stutters },
   );
-  const reporting = setInterval(() => void reporter.flush().catch(onError), 10_000);
-  const played = sink.finished;
+  for (const trackId of options.trackIds)
+    queueManifests.push(await engine.manifests.manifest(trackId, profile));
+  await engine.player.play(options.trackIds.map((trackId) => ({ trackId })));
+  const ticker = setInterval(() => void engine.player.tick().catch(onError), 100);
 
   return {
     peerId: socket.peerId,
-    played,
+    played: sink.finished,
     report: () => ({
       peerId: socket.peerId,
-      bytes: accounting.snapshot(),
-      overlay: overlay?.stats(),
+      bytes: engine.accounting.snapshot(),
+      overlay: engine.peers.stats(),
       stutters: sink.stutters,
       startLatencyMs,
       errors: [...errors],
     }),
     async close() {
       clearInterval(ticker);
-      clearInterval(pinger);
-      clearInterval(reporting);
-      await reporter.flush().catch(onError);
-      overlay?.close();
+      await session.close();
       await socket.close();
     },
   };

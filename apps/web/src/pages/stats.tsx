@@ -45,9 +45,9 @@ export function Stats({ audio }: { audio: AudioController }) {
 
 /** Neighbours, uploads and the upload switch (off by default on metered or cellular connections). */
 function PeerStats({ audio }: { audio: AudioController }) {
-  const peers = audio.peers;
-  const stats = peers?.stats();
-  if (!peers || !stats) return <p>not connected to other listeners</p>;
+  const stats = audio.peerStats();
+  if (!stats) return <p>not connected to other listeners</p>;
+  const problem = audio.lastP2pProblem();
   const upload = uploadSettings();
   return (
     <>
@@ -57,14 +57,12 @@ function PeerStats({ audio }: { audio: AudioController }) {
         {stats.badPeers}
         {stats.uploading ? "" : " · not uploading"}
       </p>
-      {peers.problems().length > 0 ? (
-        <p className="muted">last P2P problem: {peers.problems().at(-1)}</p>
-      ) : null}
+      {problem === undefined ? null : <p className="muted">last P2P problem: {problem}</p>}
       <label>
         <input
           type="checkbox"
           checked={upload.enabled}
-          onChange={(event) => peers.setUploads({ ...upload, enabled: event.target.checked })}
+          onChange={(event) => audio.setUploads({ ...upload, enabled: event.target.checked })}
         />{" "}
         share cached tracks with other listeners
       </label>
