@@ -1,6 +1,7 @@
 // Search benchmark: soundmesh's index vs MiniSearch, FlexSearch and Orama on synthetic catalogs — build time, heap,
 // query p50/p99, quality; soundmesh's index at a million entries with made-up names — build, heap after GC,
 // as-you-type prefix and typo latency; then the found rate: 200 three-letter prefixes and 200 one-letter typos.
+import { loadavg } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import FlexSearch from "flexsearch";
@@ -396,19 +397,27 @@ const removalTargets = million.documents
 // The documents are let go (the service keeps none): what is left is the index and the few sampled here.
 million = undefined;
 const millionHeapMiB = (heapAfterGc() - millionHeapBefore) / 2 ** 20;
-const timed = (list: readonly string[], answer: (q: string) => unknown) =>
-  list.map((q) => {
+/** Mean CPU time (user + system, this process) per query of each timed list, by list. */
+const cpuPerQuery = new Map<readonly string[], number>();
+const timed = (list: readonly string[], answer: (q: string) => unknown) => {
+  const cpuBefore = process.cpuUsage();
+  const samples = list.map((q) => {
     const started = performance.now();
     answer(q);
     return performance.now() - started;
   });
+  const cpu = process.cpuUsage(cpuBefore);
+  cpuPerQuery.set(list, (cpu.user + cpu.system) / 1000 / Math.max(1, list.length));
+  return samples;
+};
 /** What the search service does for a query: the best 6 of each kind and a first page of 20. */
 const answerMillion = (q: string) => millionIndex.search(q, undefined, 20, 0);
 // One warm-up round, then the measured one.
 timed(asYouType.slice(0, 200), answerMillion);
+const oneLetter = [...new Set(asYouType.filter((q) => q.length === 1))];
 const prefixSamples = timed(asYouType, answerMillion);
 const typoSamples = timed(millionTypos, answerMillion);
-const oneLetterSamples = timed([...new Set(asYouType.filter((q) => q.length === 1))], answerMillion);
+const oneLetterSamples = timed(oneLetter, answerMillion);
 let millionTyposFound = 0;
 for (const [i, target] of millionTypoTargets.entries()) {
   const groups = answerMillion(millionTypos[i]!).groups;
@@ -448,18 +457,21 @@ const millionRows: Row[] = [
     measure: "as-you-type prefixes (1 letter to whole name)",
     entries: millionEntries,
     ...percentiles(prefixSamples),
+    "CPU ms/query": round(cpuPerQuery.get(asYouType)!, 2),
     "p99 / target": toTarget(prefixSamples, TARGETS.prefixP99Ms),
   },
   {
     measure: "one-letter prefixes only",
     entries: millionEntries,
     ...percentiles(oneLetterSamples),
+    "CPU ms/query": round(cpuPerQuery.get(oneLetter)!, 2),
     "p99 / target": toTarget(oneLetterSamples, TARGETS.prefixP99Ms),
   },
   {
     measure: `one-letter typos of names (found ${millionTyposFound}/${millionTypoTargets.length})`,
     entries: millionEntries,
     ...percentiles(typoSamples),
+    "CPU ms/query": round(cpuPerQuery.get(millionTypos)!, 2),
     "p99 / target": toTarget(typoSamples, TARGETS.typoP99Ms),
   },
   {
@@ -479,6 +491,7 @@ writeResults("search", [...rows, ...foundRows, ...millionRows], {
   otherLibrariesUpTo,
   misses,
   leftOut,
+  load: loadavg(),
   million: {
     entries: millionEntries,
     buildS: round(millionBuildMs / 1000, 2),

@@ -27,6 +27,7 @@ const BM25_K1 = 1.2;
 const BM25_B = 0.7;
 /** The delta is merged into the base once it holds this many postings. */
 const DELTA_MAX_POSTINGS = 65_536;
+const MAX_WORDS = 32;
 
 const MATCH_NAMES = ["exact", "prefix", "fuzzy"] as const satisfies ReadonlyArray<SearchHit["match"]>;
 const EXACT = 0;
@@ -81,6 +82,8 @@ export class KindIndex {
   private baseOffsets = new Uint32Array(1);
   private baseDocuments = new Uint32Array(0);
   private baseFlags = new Uint16Array(0);
+  /** Each posting's fields, boosted and length-normalised (BM25 with one occurrence), as of the last merge. */
+  private baseStatic = new Float32Array(0);
 
   // The delta: terms in the order first seen, and postings as (term, document, flags) triples.
   private readonly deltaTermNumbers = new Map<string, number>();
@@ -89,17 +92,17 @@ export class KindIndex {
   private deltaTerm = new Uint32Array(0);
   private deltaDocument = new Uint32Array(0);
   private deltaFlags = new Uint16Array(0);
+  private deltaStatic = new Float32Array(0);
   private deltaLength = 0;
 
-  // Scratch state per document, reused by every query (each query takes a new generation number).
+  // Scratch state per document, reused by every query (each query takes a new generation number): packed as
+  // generation (bits 16–31), words matched (8–13) and match state (0–7: bits 0–1 the worst match so far, 2–3 this
+  // word's best, 4 starts as typed so far, 5 nearly, 6–7 the same for this word); scores as (total, this word's).
   private generation = 0;
-  private stamp = new Uint32Array(0);
-  private wordsMatched = new Uint8Array(0);
-  private total = new Float64Array(0);
-  private wordScore = new Float64Array(0);
-  /** Bits 0–1 worst match so far, 2–3 this word's best, 4 starts as typed so far, 5 nearly, 6–7 the same this word. */
-  private state = new Uint8Array(0);
+  private packed = new Uint32Array(0);
+  private scores = new Float64Array(0);
   private candidates = new Uint32Array(0);
+  private candidateCount = 0;
 
   /** While a bulk build runs: field texts already split into terms, and no merging until the end. */
   private bulk: Map<string, string[]> | undefined;
@@ -195,9 +198,11 @@ export class KindIndex {
     this.deltaTerm = grow(this.deltaTerm, at + 1);
     this.deltaDocument = grow(this.deltaDocument, at + 1);
     this.deltaFlags = grow(this.deltaFlags, at + 1);
+    this.deltaStatic = grow(this.deltaStatic, at + 1);
     this.deltaTerm[at] = number;
     this.deltaDocument[at] = document;
     this.deltaFlags[at] = flags;
+    this.deltaStatic[at] = this.staticScore(this.norms(), document, flags);
   }
 
   /** Merges the delta into the base, dropping the postings of removed documents and terms left with none. */
@@ -245,6 +250,8 @@ export class KindIndex {
     const fill = finalOffsets.slice(0, kept.length);
     const documents = new Uint32Array(total);
     const flags = new Uint16Array(total);
+    const statics = new Float32Array(total);
+    const norms = this.norms();
     for (let term = 0; term < baseTerms.length; term++) {
       const to = keptAt[baseTo[term]!]!;
       for (let p = this.baseOffsets[term]!; p < this.baseOffsets[term + 1]!; p++) {
@@ -253,6 +260,7 @@ export class KindIndex {
         const at = fill[to]!++;
         documents[at] = document;
         flags[at] = this.baseFlags[p]!;
+        statics[at] = this.staticScore(norms, document, flags[at]);
       }
     }
     for (let p = 0; p < this.deltaLength; p++) {
@@ -261,18 +269,43 @@ export class KindIndex {
       const at = fill[keptAt[deltaTo[this.deltaTerm[p]!]!]!]!++;
       documents[at] = document;
       flags[at] = this.deltaFlags[p]!;
+      statics[at] = this.staticScore(norms, document, flags[at]);
     }
     this.baseTerms = kept;
     this.baseOffsets = finalOffsets;
     this.baseDocuments = documents;
     this.baseFlags = flags;
+    this.baseStatic = statics;
     this.deltaTermNumbers.clear();
     this.deltaTerms = [];
     this.deltaCounts = [];
     this.deltaTerm = new Uint32Array(0);
     this.deltaDocument = new Uint32Array(0);
     this.deltaFlags = new Uint16Array(0);
+    this.deltaStatic = new Float32Array(0);
     this.deltaLength = 0;
+  }
+
+  /** Length normalisation (BM25, one occurrence) by field and length, times the field's boost, at today's averages. */
+  private norms(): Float64Array {
+    const live = Math.max(1, this.liveCount);
+    const norms = new Float64Array(3 * 256);
+    for (let field = 0; field < 3; field++) {
+      const average = Math.max(1, this.fieldLengthSums[field]! / live);
+      for (let length = 0; length < 256; length++)
+        norms[field * 256 + length] =
+          (BOOSTS[field]! * (BM25_K1 + 1)) / (1 + BM25_K1 * (1 - BM25_B + (BM25_B * length) / average));
+    }
+    return norms;
+  }
+
+  private staticScore(norms: Float64Array, document: number, flags: number): number {
+    const at = document * 3;
+    let score = 0;
+    if (flags & 1) score += norms[this.fieldLengths[at]!]!;
+    if (flags & 2) score += norms[256 + this.fieldLengths[at + 1]!]!;
+    if (flags & 4) score += norms[512 + this.fieldLengths[at + 2]!]!;
+    return score;
   }
 
   /** The terms `rule` expands to in the base and the delta, each with how it matched and its weight (idf aside). */
@@ -343,15 +376,70 @@ export class KindIndex {
 
   private ensureScratch(): void {
     const size = this.ids.length;
-    if (this.stamp.length >= size) return;
-    const capacity = Math.max(size, Math.ceil(this.stamp.length * 1.5), 64);
-    this.stamp = new Uint32Array(capacity);
-    this.wordsMatched = new Uint8Array(capacity);
-    this.total = new Float64Array(capacity);
-    this.wordScore = new Float64Array(capacity);
-    this.state = new Uint8Array(capacity);
+    if (this.packed.length >= size) return;
+    const capacity = Math.max(size, Math.ceil(this.packed.length * 1.5), 64);
+    this.packed = new Uint32Array(capacity);
+    this.scores = new Float64Array(capacity * 2);
     this.candidates = new Uint32Array(capacity);
     this.generation = 0;
+  }
+
+  /**
+   * One run of postings of one word's term: `order` is how many words were taken before it, `position` the word's
+   * place in the query (a name starts as typed when word i is its title's word i).
+   */
+  private scan(
+    documents: Uint32Array,
+    flags: Uint16Array,
+    statics: Float32Array,
+    from: number,
+    to: number,
+    order: number,
+    position: number,
+    isLast: boolean,
+    match: number,
+    weight: number,
+  ): void {
+    const { packed, scores, candidates, alive } = this;
+    const generation = this.generation;
+    const high = (generation << 16) >>> 0;
+    const positionBit = position < TITLE_POSITIONS ? 1 << (TITLE_POSITION_SHIFT + position) : 0;
+    const startBits = match === FUZZY ? 0x80 : 0xc0;
+    const matchBits = match << 2;
+    let count = this.candidateCount;
+    for (let p = from; p < to; p++) {
+      const document = documents[p]!;
+      const value = packed[document]!;
+      const score = statics[p]! * weight;
+      const wordState = flags[p]! & positionBit ? matchBits | startBits : matchBits;
+      if (value >>> 16 !== generation) {
+        if (order !== 0 || !alive[document]) continue;
+        packed[document] = high | 0x100 | 0x30 | wordState;
+        scores[document * 2] = 0;
+        scores[document * 2 + 1] = score;
+        if (isLast) candidates[count++] = document;
+        continue;
+      }
+      const matched = (value >>> 8) & 0x3f;
+      const state = value & 0xff;
+      if (matched === order + 1) {
+        // Another term of the same word: keep its best.
+        if (score > scores[document * 2 + 1]!) scores[document * 2 + 1] = score;
+        const best = (state >> 2) & 3;
+        packed[document] =
+          (value & 0xffffff00) | (state & 0xf3) | ((match < best ? match : best) << 2) | (wordState & 0xc0);
+        continue;
+      }
+      if (matched !== order) continue;
+      // The first term of a new word: fold the previous word into the running state.
+      scores[document * 2]! += scores[document * 2 + 1]!;
+      scores[document * 2 + 1] = score;
+      const worst = Math.max(state & 3, (state >> 2) & 3);
+      const starts = state & 0x30 & ((state >> 2) & 0x30);
+      packed[document] = (high | ((order + 1) << 8) | worst | starts | wordState) >>> 0;
+      if (isLast) candidates[count++] = document;
+    }
+    this.candidateCount = count;
   }
 
   /**
@@ -362,80 +450,50 @@ export class KindIndex {
   rank(rules: readonly WordRule[], size: number): RankedGroup {
     const empty: RankedGroup = { ranked: [], total: 0, hasStart: false };
     if (rules.length === 0 || this.liveCount === 0) return empty;
+    // Words beyond the 32nd are not looked for (the running state counts words in 6 bits).
+    rules = rules.slice(0, MAX_WORDS);
     const expansions = rules.map((rule) => this.expand(rule));
     if (expansions.some((e) => e.base.length === 0 && e.delta.length === 0)) return empty;
     this.ensureScratch();
     this.generation += 1;
-    if (this.generation === 0xffffffff) {
-      this.stamp.fill(0);
+    if (this.generation > 0xffff) {
+      this.packed.fill(0);
       this.generation = 1;
     }
-    const generation = this.generation;
-    const { stamp, wordsMatched, total, wordScore, state, candidates, alive, fieldLengths } = this;
+    const { packed, scores, candidates } = this;
     const live = Math.max(1, this.liveCount);
-    // Length normalisation (BM25, one occurrence) by field and length, times the field's boost.
-    const norms = new Float64Array(3 * 256);
-    for (let field = 0; field < 3; field++) {
-      const average = Math.max(1, this.fieldLengthSums[field]! / live);
-      for (let length = 0; length < 256; length++)
-        norms[field * 256 + length] =
-          (BOOSTS[field]! * (BM25_K1 + 1)) / (1 + BM25_K1 * (1 - BM25_B + (BM25_B * length) / average));
-    }
-    const last = rules.length - 1;
-    let candidateCount = 0;
-    const visit = (word: number, document: number, flags: number, match: number, weight: number) => {
-      if (!alive[document]) return;
-      const base = document * 3;
-      let score = 0;
-      if (flags & 1) score += norms[fieldLengths[base]!]!;
-      if (flags & 2) score += norms[256 + fieldLengths[base + 1]!]!;
-      if (flags & 4) score += norms[512 + fieldLengths[base + 2]!]!;
-      score *= weight;
-      const atPosition = word < TITLE_POSITIONS && (flags >> (TITLE_POSITION_SHIFT + word)) & 1;
-      // This word's state: its best match (bits 2–3), starts as typed here (bit 6), or nearly (bit 7).
-      const wordState = (match << 2) | (atPosition ? (match === FUZZY ? 0x80 : 0xc0) : 0);
-      if (stamp[document] !== generation) {
-        if (word !== 0) return;
-        stamp[document] = generation;
-        wordsMatched[document] = 1;
-        total[document] = 0;
-        wordScore[document] = score;
-        state[document] = 0x30 | wordState;
-        if (last === 0) candidates[candidateCount++] = document;
-        return;
-      }
-      const matched = wordsMatched[document]!;
-      if (matched === word + 1) {
-        // Another term of the same word: keep its best.
-        if (score > wordScore[document]!) wordScore[document] = score;
-        const previous = state[document]!;
-        const bestMatch = Math.min((previous >> 2) & 3, match);
-        state[document] = (previous & 0x33) | (bestMatch << 2) | (previous & 0xc0) | (wordState & 0xc0);
-        return;
-      }
-      if (matched !== word) return;
-      // The first term of a new word: fold the previous word into the running totals.
-      const previous = state[document]!;
-      total[document]! += wordScore[document]!;
-      wordScore[document] = score;
-      const worst = Math.max(previous & 3, (previous >> 2) & 3);
-      const starts = previous & 0x30 & ((previous >> 2) & 0x30);
-      state[document] = worst | starts | wordState;
-      wordsMatched[document] = word + 1;
-      if (word === last) candidates[candidateCount++] = document;
-    };
-    for (let word = 0; word < rules.length; word++) {
-      const expansion = expansions[word]!;
+    const idf = (frequency: number) => Math.log(1 + (live - frequency + 0.5) / (frequency + 0.5));
+    // The word with the fewest postings first: only documents it matched are looked at again.
+    const volumes = expansions.map(
+      (expansion) =>
+        expansion.base.reduce((sum, term) => sum + this.baseOffsets[term + 1]! - this.baseOffsets[term]!, 0) +
+        expansion.delta.reduce((sum, term) => sum + this.deltaCounts[term]!, 0),
+    );
+    const order = rules.map((_, i) => i).sort((a, b) => volumes[a]! - volumes[b]!);
+    this.candidateCount = 0;
+    for (let k = 0; k < order.length; k++) {
+      const position = order[k]!;
+      const isLast = k === order.length - 1;
+      const expansion = expansions[position]!;
       for (let e = 0; e < expansion.base.length; e++) {
         const term = expansion.base[e]!;
         const from = this.baseOffsets[term]!;
         const to = this.baseOffsets[term + 1]!;
         const inDelta = this.deltaTermNumbers.get(this.baseTerms[term]!);
         const frequency = to - from + (inDelta === undefined ? 0 : this.deltaCounts[inDelta]!);
-        const weight = expansion.baseWeight[e]! * Math.log(1 + (live - frequency + 0.5) / (frequency + 0.5));
-        const match = expansion.baseMatch[e]!;
-        for (let p = from; p < to; p++)
-          visit(word, this.baseDocuments[p]!, this.baseFlags[p]!, match, weight);
+        const weight = expansion.baseWeight[e]! * idf(frequency);
+        this.scan(
+          this.baseDocuments,
+          this.baseFlags,
+          this.baseStatic,
+          from,
+          to,
+          k,
+          position,
+          isLast,
+          expansion.baseMatch[e]!,
+          weight,
+        );
       }
       if (expansion.delta.length > 0) {
         const matchOf = new Int8Array(this.deltaTerms.length).fill(-1);
@@ -447,25 +505,37 @@ export class KindIndex {
             this.deltaCounts[term]! +
             (baseIndex === -1 ? 0 : this.baseOffsets[baseIndex + 1]! - this.baseOffsets[baseIndex]!);
           matchOf[term] = expansion.deltaMatch[e]!;
-          weightOf[term] =
-            expansion.deltaWeight[e]! * Math.log(1 + (live - frequency + 0.5) / (frequency + 0.5));
+          weightOf[term] = expansion.deltaWeight[e]! * idf(frequency);
         }
         for (let p = 0; p < this.deltaLength; p++) {
           const term = this.deltaTerm[p]!;
           const match = matchOf[term]!;
-          if (match !== -1) visit(word, this.deltaDocument[p]!, this.deltaFlags[p]!, match, weightOf[term]!);
+          if (match !== -1)
+            this.scan(
+              this.deltaDocument,
+              this.deltaFlags,
+              this.deltaStatic,
+              p,
+              p + 1,
+              k,
+              position,
+              isLast,
+              match,
+              weightOf[term]!,
+            );
         }
       }
     }
     // Rank the documents that matched every word; only the best `size` are kept in order.
     const best: Array<{ document: number; rank: number; score: number; match: number }> = [];
     let hasStart = false;
+    const candidateCount = this.candidateCount;
     for (let c = 0; c < candidateCount; c++) {
       const document = candidates[c]!;
-      const previous = state[document]!;
-      const score = total[document]! + wordScore[document]!;
-      const match = Math.max(previous & 3, (previous >> 2) & 3);
-      const starts = previous & 0x30 & ((previous >> 2) & 0x30);
+      const state = packed[document]! & 0xff;
+      const score = scores[document * 2]! + scores[document * 2 + 1]!;
+      const match = Math.max(state & 3, (state >> 2) & 3);
+      const starts = state & 0x30 & ((state >> 2) & 0x30);
       const tier = starts & 0x10 ? match : starts & 0x20 ? 2 : 3 + match;
       if (tier <= 2) hasStart = true;
       const rank = tier * 1e9 - score * this.popularityFactor[document]!;
