@@ -155,7 +155,10 @@ export class KindIndex {
         flagsOf.set(term, flags);
       }
     }
-    for (const [term, flags] of flagsOf) this.addPosting(term, number, flags);
+    // A bulk build's merge scores every posting at the end; a single addition is scored now.
+    const norms = this.bulk ? undefined : this.norms();
+    for (const [term, flags] of flagsOf)
+      this.addPosting(term, number, flags, norms ? this.staticScore(norms, number, flags) : 0);
     this.liveCount += 1;
     if (!this.bulk && this.deltaLength >= DELTA_MAX_POSTINGS) this.merge();
   }
@@ -185,7 +188,7 @@ export class KindIndex {
     return terms;
   }
 
-  private addPosting(term: string, document: number, flags: number): void {
+  private addPosting(term: string, document: number, flags: number, score: number): void {
     let number = this.deltaTermNumbers.get(term);
     if (number === undefined) {
       number = this.deltaTerms.length;
@@ -202,7 +205,7 @@ export class KindIndex {
     this.deltaTerm[at] = number;
     this.deltaDocument[at] = document;
     this.deltaFlags[at] = flags;
-    this.deltaStatic[at] = this.staticScore(this.norms(), document, flags);
+    this.deltaStatic[at] = score;
   }
 
   /** Merges the delta into the base, dropping the postings of removed documents and terms left with none. */
