@@ -1,13 +1,29 @@
-// Search benchmark: MiniSearch vs FlexSearch vs Orama on synthetic catalogs — build time, heap, query p50/p99, quality;
-// then soundmesh's found rate: 200 three-letter prefixes and 200 one-letter typos of artists and albums.
+// Search benchmark: soundmesh's index vs MiniSearch, FlexSearch and Orama on synthetic catalogs — build time, heap,
+// query p50/p99, quality; soundmesh's index at a million entries with made-up names — build, heap after GC,
+// as-you-type prefix and typo latency; then the found rate: 200 three-letter prefixes and 200 one-letter typos.
+import { loadavg } from "node:os";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import FlexSearch from "flexsearch";
 import MiniSearch from "minisearch";
 import { create, insertMultiple, search as oramaSearch } from "@orama/orama";
 import { SearchIndex, normalise, type IndexedDocument } from "@soundmesh/service-search";
-import { printTable, round, summarize, writeResults, type Row } from "./report";
+import { percentile, printTable, round, summarize, writeResults, type Row } from "./report";
 
 const sizes = (process.env.BENCH_SEARCH_SIZES ?? "10000,100000,1000000").split(",").map(Number);
-/** Orama and FlexSearch are measured up to this size (Orama needs several GiB and minutes at 1M here). */
+/** The library of the "at a million" rows: artists, each with 2 albums of 10 tracks (45,000 → 1,035,000 entries). */
+const millionArtists = Number(process.env.BENCH_SEARCH_MILLION_ARTISTS ?? 45_000);
+/** A full collection before each heap reading (without --expose-gc: the flag set at run time, gc from a context). */
+setFlagsFromString("--expose-gc");
+const collect = (): void => void (global.gc ?? (runInNewContext("gc") as () => void))();
+/** The JavaScript heap and the array buffers (typed arrays' bytes live outside the heap), after a full collection. */
+const heapAfterGc = () => {
+  collect();
+  collect();
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
+};
+/** The other libraries are measured up to this size (Orama needs several GiB and minutes at 1M, MiniSearch 1.5 GiB). */
 const otherLibrariesUpTo = Number(process.env.BENCH_SEARCH_OTHERS_MAX ?? 100_000);
 
 const words =
@@ -48,7 +64,7 @@ interface Engine {
 
 const engines: Engine[] = [
   {
-    name: "minisearch (soundmesh index)",
+    name: "soundmesh index",
     async build(documents) {
       const index = await SearchIndex.build(
         (async function* () {
@@ -124,13 +140,12 @@ const rows: Row[] = [];
 for (const size of sizes) {
   const documents = synthetic(size);
   for (const engine of engines) {
-    if (size > otherLibrariesUpTo && !engine.name.startsWith("minisearch")) continue;
-    global.gc?.();
-    const heapBefore = process.memoryUsage().heapUsed;
+    if (size > otherLibrariesUpTo && !engine.name.startsWith("soundmesh")) continue;
+    const heapBefore = heapAfterGc();
     const started = performance.now();
     const query = await engine.build(documents);
     const buildMs = performance.now() - started;
-    const heapMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+    const heapMiB = (heapAfterGc() - heapBefore) / 2 ** 20;
     const samples: number[] = [];
     const results: Record<string, string[]> = {};
     for (let round_ = 0; round_ < 5; round_++) {
@@ -346,4 +361,142 @@ printTable(
 for (const [label, list] of Object.entries(misses))
   if (list.length > 0) console.log(`missed (${label}): ${list.slice(0, 20).join("; ")}`);
 console.log(`prefix cases left out (more than ${PER_KIND} names of their kind start alike): ${leftOut}`);
-writeResults("search", [...rows, ...foundRows], { queries, otherLibrariesUpTo, misses, leftOut });
+
+// At a million: soundmesh's index over a library of made-up names, every as-you-type prefix of sampled names.
+const TARGETS = { prefixP99Ms: 20, typoP99Ms: 50, heapMiB: 600 };
+const millionHeapBefore = heapAfterGc();
+let million: ReturnType<typeof namedLibrary> | undefined = namedLibrary(millionArtists, 2, 10);
+const millionEntries = million.documents.length;
+const millionStarted = performance.now();
+const millionIndex = await SearchIndex.build(
+  (async function* () {
+    for (let at = 0; at < million.documents.length; at += 2_000)
+      yield await Promise.resolve(million.documents.slice(at, at + 2_000));
+  })(),
+);
+const millionBuildMs = performance.now() - millionStarted;
+/** Names typed letter by letter: 100 artists, 100 albums and 100 tracks, each prefix from one letter to the whole. */
+const sampled = [
+  ...million.artists.filter((_, i) => i % 450 === 7).slice(0, 100),
+  ...million.albums.filter((_, i) => i % 900 === 11).slice(0, 100),
+  ...million.documents.filter((document, i) => document.kind === "track" && i % 10_000 === 13).slice(0, 100),
+];
+const asYouType = sampled.flatMap((document) =>
+  Array.from({ length: document.title.length }, (_, i) => document.title.slice(0, i + 1)).filter(
+    (q) => !q.endsWith(" "),
+  ),
+);
+const millionTypoTargets = [
+  ...million.artists.filter((_, i) => i % 450 === 3).slice(0, 100),
+  ...million.albums.filter((_, i) => i % 900 === 5).slice(0, 100),
+];
+const millionTypos = millionTypoTargets.map((target) => withTypo(target.title, million!.random));
+const removalTargets = million.documents
+  .filter((d, i) => d.kind === "track" && i % 997 === 17)
+  .slice(0, 1_000);
+// The documents are let go (the service keeps none): what is left is the index and the few sampled here.
+million = undefined;
+const millionHeapMiB = (heapAfterGc() - millionHeapBefore) / 2 ** 20;
+/** Mean CPU time (user + system, this process) per query of each timed list, by list. */
+const cpuPerQuery = new Map<readonly string[], number>();
+const timed = (list: readonly string[], answer: (q: string) => unknown) => {
+  const cpuBefore = process.cpuUsage();
+  const samples = list.map((q) => {
+    const started = performance.now();
+    answer(q);
+    return performance.now() - started;
+  });
+  const cpu = process.cpuUsage(cpuBefore);
+  cpuPerQuery.set(list, (cpu.user + cpu.system) / 1000 / Math.max(1, list.length));
+  return samples;
+};
+/** What the search service does for a query: the best 6 of each kind and a first page of 20. */
+const answerMillion = (q: string) => millionIndex.search(q, undefined, 20, 0);
+// One warm-up round, then the measured one.
+timed(asYouType.slice(0, 200), answerMillion);
+const oneLetter = [...new Set(asYouType.filter((q) => q.length === 1))];
+const prefixSamples = timed(asYouType, answerMillion);
+const typoSamples = timed(millionTypos, answerMillion);
+const oneLetterSamples = timed(oneLetter, answerMillion);
+let millionTyposFound = 0;
+for (const [i, target] of millionTypoTargets.entries()) {
+  const groups = answerMillion(millionTypos[i]!).groups;
+  if (groups.some((group) => group.hits.some((hit) => hit.id === target.id))) millionTyposFound += 1;
+}
+// Removal at a million: 1,000 tracks, each gone from the next answer.
+const removalSamples: number[] = [];
+let removedAndGone = 0;
+for (const document of removalTargets) {
+  const started = performance.now();
+  millionIndex.remove(document.id, "track");
+  removalSamples.push(performance.now() - started);
+  if (
+    !millionIndex.search(document.title, new Set(["track"]), 50, 0).hits.some((hit) => hit.id === document.id)
+  )
+    removedAndGone += 1;
+}
+const percentiles = (samples: readonly number[]) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    queries: sorted.length,
+    "p50 ms": round(percentile(sorted, 0.5), 2),
+    "p95 ms": round(percentile(sorted, 0.95), 2),
+    "p99 ms": round(percentile(sorted, 0.99), 2),
+  };
+};
+const toTarget = (samples: readonly number[], targetMs: number) =>
+  round(
+    percentile(
+      [...samples].sort((a, b) => a - b),
+      0.99,
+    ) / targetMs,
+    2,
+  );
+const millionRows: Row[] = [
+  {
+    measure: "as-you-type prefixes (1 letter to whole name)",
+    entries: millionEntries,
+    ...percentiles(prefixSamples),
+    "CPU ms/query": round(cpuPerQuery.get(asYouType)!, 2),
+    "p99 / target": toTarget(prefixSamples, TARGETS.prefixP99Ms),
+  },
+  {
+    measure: "one-letter prefixes only",
+    entries: millionEntries,
+    ...percentiles(oneLetterSamples),
+    "CPU ms/query": round(cpuPerQuery.get(oneLetter)!, 2),
+    "p99 / target": toTarget(oneLetterSamples, TARGETS.prefixP99Ms),
+  },
+  {
+    measure: `one-letter typos of names (found ${millionTyposFound}/${millionTypoTargets.length})`,
+    entries: millionEntries,
+    ...percentiles(typoSamples),
+    "CPU ms/query": round(cpuPerQuery.get(millionTypos)!, 2),
+    "p99 / target": toTarget(typoSamples, TARGETS.typoP99Ms),
+  },
+  {
+    measure: `remove one track (${removedAndGone}/${removalTargets.length} gone from the next answer)`,
+    entries: millionEntries,
+    ...percentiles(removalSamples),
+  },
+];
+printTable(
+  `soundmesh's index at a million entries: build ${round(millionBuildMs / 1000, 1)} s, heap after GC ${Math.round(
+    millionHeapMiB,
+  )} MiB (target ${TARGETS.heapMiB})`,
+  millionRows,
+);
+writeResults("search", [...rows, ...foundRows, ...millionRows], {
+  queries,
+  otherLibrariesUpTo,
+  misses,
+  leftOut,
+  load: loadavg(),
+  million: {
+    entries: millionEntries,
+    buildS: round(millionBuildMs / 1000, 2),
+    heapMiB: Math.round(millionHeapMiB),
+    typosFound: millionTyposFound,
+    targets: TARGETS,
+  },
+});

@@ -1,14 +1,14 @@
-// One immutable search index: a MiniSearch engine per kind (artists, albums, tracks), normalised terms, prefix on the
-// word being typed, typos by word length. Chosen by bench/search.ts over FlexSearch and Orama (see the README).
-import MiniSearch, { type SearchOptions } from "minisearch";
+// The catalog's search index: one KindIndex per kind (artists, albums, tracks), each ranked on its own; normalised
+// terms, prefix on the word being typed, typos by word length. Built whole in the background and swapped in; kept
+// current one document at a time (add, remove) in between. Measured at a million entries in bench/search.ts.
 import type { SearchDocument, SearchHit } from "@soundmesh/protocol";
+import { KindIndex, type WordRule } from "./kind-index";
 import {
   combineAnswers,
   mergeRanked,
-  normalise,
   queryTermsOf,
-  rankPass,
-  titleKeyOf,
+  transpositions,
+  typoBudget,
   wantsTypos,
   type RankedAnswer,
 } from "./ranking";
@@ -24,34 +24,22 @@ export interface SearchGroup {
 
 export type IndexedDocument = Omit<SearchDocument, "kind"> & { kind: SearchHit["kind"] };
 
-/** One MiniSearch engine per kind, so each kind is ranked (and its typos looked for) on its own. */
-function newEngine(): MiniSearch<IndexedDocument> {
-  return new MiniSearch<IndexedDocument>({
-    idField: "key",
-    fields: ["title", "artist", "album"],
-    storeFields: [],
-    processTerm: (term) => normalise(term),
-    extractField: (document, field) =>
-      field === "key"
-        ? `${document.kind}:${document.id}`
-        : String(document[field as keyof IndexedDocument] ?? ""),
+/** How each query word may match in one pass: exact, the last one also as a prefix, with typos by its budget. */
+export function wordRules(terms: readonly string[], isTypoPass: boolean): WordRule[] {
+  return terms.map((term, i) => {
+    const prefix = i === terms.length - 1;
+    const budget = isTypoPass ? typoBudget(term, terms) : 0;
+    // A swap in a word still being typed ("shiruo" for "shiroux") is a prefix too, from 4 letters on: a 3-letter
+    // swap as a prefix ("sat…" for "sta") would match half the library. Whole-word swaps are one edit anyway.
+    const swapPrefixes = budget === 1 && prefix && [...term].length >= 4 ? transpositions(term) : [];
+    return { term, prefix, budget, swapPrefixes };
   });
 }
 
-interface IndexEntry {
-  popularity: number;
-  titleKey: string;
-  hit: Omit<SearchHit, "score" | "match">;
-}
-
-const BOOST: SearchOptions = { boost: { title: 3, artist: 1.5, album: 1 } };
-
 export class SearchIndex {
-  private readonly engines = new Map<SearchHit["kind"], MiniSearch<IndexedDocument>>(
-    CATALOG_KINDS.map((kind) => [kind, newEngine()]),
+  private readonly kinds = new Map<SearchHit["kind"], KindIndex>(
+    CATALOG_KINDS.map((kind) => [kind, new KindIndex(kind)]),
   );
-  /** What a hit needs of each document, made once at build time (queries allocate nothing per result). */
-  private readonly entries = new Map<string, IndexEntry>();
 
   private constructor() {}
 
@@ -59,28 +47,41 @@ export class SearchIndex {
     return new SearchIndex();
   }
 
-  /** Builds in chunks that yield to the event loop, so queries on the current index keep being answered. */
+  /** Builds in batches that yield to the event loop, so queries on the current index keep being answered. */
   static async build(batches: AsyncIterable<IndexedDocument[]>): Promise<SearchIndex> {
     const index = new SearchIndex();
+    for (const kind of index.kinds.values()) kind.beginBulk();
     for await (const batch of batches) {
-      const fresh = batch.filter((document) => !index.entries.has(`${document.kind}:${document.id}`));
-      for (const { id, kind, title, subtitle, popularity } of fresh)
-        index.entries.set(`${kind}:${id}`, {
-          popularity,
-          titleKey: titleKeyOf(title),
-          hit: { id, kind, title, subtitle },
-        });
-      for (const [kind, engine] of index.engines)
-        await engine.addAllAsync(
-          fresh.filter((document) => document.kind === kind),
-          { chunkSize: 500 },
-        );
+      for (const document of batch) {
+        const kind = index.kinds.get(document.kind);
+        // The first of two documents with one id wins, as before.
+        if (kind && !kind.has(document.id)) kind.add(document);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
     }
+    for (const kind of index.kinds.values()) kind.endBulk();
     return index;
   }
 
+  /** Adds a document, or replaces the one of its kind with its id; queries see it at once. */
+  add(document: IndexedDocument): void {
+    const kind = this.kinds.get(document.kind);
+    if (!kind) throw new Error(`the catalog index holds no ${document.kind}`);
+    kind.add(document);
+  }
+
+  /** Removes a document (of `kind`, or of any kind with that id) at once; whether one was there. */
+  remove(id: string, kind?: SearchHit["kind"]): boolean {
+    let removed = false;
+    for (const [indexKind, index] of this.kinds)
+      if (kind === undefined || kind === indexKind) removed = index.remove(id) || removed;
+    return removed;
+  }
+
   get size(): number {
-    return this.entries.size;
+    let size = 0;
+    for (const kind of this.kinds.values()) size += kind.size;
+    return size;
   }
 
   /** One page across kinds, and the best `perKind` of each kind asked for (all the index holds by default). */
@@ -114,11 +115,18 @@ export class SearchIndex {
     perKind: number,
   ): RankedAnswer {
     const terms = queryTermsOf(query);
-    const limits = { wanted: Math.max(wanted, perKind), perKind };
-    const describe = (key: string) => this.entries.get(key)!;
+    const size = Math.max(wanted, perKind);
     const asked = CATALOG_KINDS.filter((kind) => !kinds || kinds.has(kind));
-    const pass = (kind: SearchHit["kind"], isTypoPass: boolean) =>
-      rankPass(this.engines.get(kind)!, terms, BOOST, limits, describe, isTypoPass);
+    const pass = (kind: SearchHit["kind"], isTypoPass: boolean): RankedAnswer => {
+      // A typo pass where no word may be off at all would repeat the first pass.
+      const rules = wordRules(terms, isTypoPass && terms.some((term) => typoBudget(term, terms) > 0));
+      const group = this.kinds.get(kind)!.rank(rules, size);
+      return {
+        ranked: group.ranked.slice(0, wanted),
+        total: group.total,
+        groups: new Map([[kind, { ...group, ranked: group.ranked.slice(0, perKind) }]]),
+      };
+    };
     const answers = new Map(asked.map((kind) => [kind, pass(kind, false)]));
     const isPageShort = [...answers.values()].reduce((sum, answer) => sum + answer.total, 0) < wanted;
     for (const kind of asked)

@@ -67,6 +67,13 @@ export interface SearchService {
   rebuild(): Promise<void>;
   /** Builds the playlist index anew in the background (e.g. once the playlist service has started). */
   rebuildPlaylists(): void;
+  /**
+   * Forgets documents at once (removed tracks, their emptied albums and artists): the next query no longer finds
+   * them, and a rebuild running meanwhile forgets them too before it is swapped in. How many were found.
+   */
+  remove(ids: readonly string[]): number;
+  /** Adds or replaces documents at once, kept through a rebuild running meanwhile as `remove` is. */
+  put(documents: readonly IndexedDocument[]): void;
 }
 
 interface Current {
@@ -97,11 +104,26 @@ export function createSearchService({
   const subscriptions: Subscription[] = [];
   let rebuildTimer: ReturnType<typeof setInterval> | undefined;
   const forgotten = new ForgottenTracks();
+  /** Changes made while a build runs, replayed on the new index before it is swapped in. */
+  let journal: Array<(index: SearchIndex) => void> | undefined;
+
+  function change<T>(apply: (index: SearchIndex) => T): T {
+    const result = apply(current.index);
+    journal?.push(apply);
+    return result;
+  }
 
   async function buildOnce(): Promise<void> {
     const started = clock.now();
     const covered = forgotten.startRebuild();
-    const index = await SearchIndex.build(source.loadDocuments());
+    journal = [];
+    let index: SearchIndex;
+    try {
+      index = await SearchIndex.build(source.loadDocuments());
+      for (const apply of journal) apply(index);
+    } finally {
+      journal = undefined;
+    }
     // The swap: one assignment, so a query sees either the old index or the new one, never half of one.
     current = { index, version: current.version + 1, builtAt: clock.now() };
     forgotten.rebuilt(covered);
@@ -187,6 +209,16 @@ export function createSearchService({
     handlers,
     rebuild,
     rebuildPlaylists: () => playlists.rebuild(),
+    remove(ids) {
+      const forgotten = [...ids];
+      return change((index) => forgotten.filter((id) => index.remove(id)).length);
+    },
+    put(documents) {
+      const added = [...documents];
+      change((index) => {
+        for (const document of added) index.add(document);
+      });
+    },
     async start() {
       subscriptions.push(await bus.serve(searchContract, handlers));
       subscriptions.push(

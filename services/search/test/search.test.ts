@@ -158,6 +158,51 @@ describe("search service", () => {
     expect((await client.request(searchContract, "query", { q: "yesterday" })).hits).toEqual([]);
   });
 
+  it("forgets removed documents at once, and keeps removals and additions made during a rebuild after its swap", async () => {
+    const bus = createInProcessBus();
+    const controlled = deferredSource();
+    const service = createSearchService({
+      logger: pino({ level: "silent" }),
+      bus: bus.connect(searchManifest),
+      source: controlled.source,
+      playlists: noPlaylists,
+      clock: { now: () => Date.now() },
+      rebuildEveryMs: 0,
+    });
+    await bus.connect(searchManifest).serve(searchContract, service.handlers);
+    const client = bus.connect({ service: "access-point", calls: ["search"] });
+    const ids = async (q: string) =>
+      (await client.request(searchContract, "query", { q })).hits.map((hit) => hit.id).sort();
+
+    controlled.set(library);
+    const first = service.rebuild();
+    await expect
+      .poll(() => service.handlers.status({}, { caller: "t", traceId: "t" }))
+      .toMatchObject({ rebuilding: true });
+    controlled.release();
+    await first;
+    expect(await ids("love song")).toEqual(["t6", "t7"]);
+    expect(service.remove(["t6", "nope"])).toBe(1);
+    expect(await ids("love song")).toEqual(["t7"]);
+
+    // The catalog no longer lists t6 but still lists t7 when the rebuild reads it; t7 is removed (and t8 added)
+    // while the rebuild runs.
+    controlled.set(library.filter((document) => document.id !== "t6"));
+    const second = service.rebuild();
+    await expect
+      .poll(() => service.handlers.status({}, { caller: "t", traceId: "t" }))
+      .toMatchObject({ rebuilding: true });
+    expect(service.remove(["t7"])).toBe(1);
+    service.put([doc("t8", "track", "Love Song", "Band C", 5)]);
+    expect(await ids("love song")).toEqual(["t8"]);
+    controlled.release();
+    await second;
+    expect(await client.request(searchContract, "query", { q: "love song" })).toMatchObject({
+      indexVersion: 2,
+      hits: [{ id: "t8" }],
+    });
+  });
+
   it("coalesces rebuild requests made while one runs into one more build", async () => {
     let loads = 0;
     const bus = createInProcessBus();

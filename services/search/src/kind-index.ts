@@ -1,0 +1,564 @@
+// The index of one kind (artists, albums or tracks): postings in typed arrays, looked up through a sorted term
+// dictionary, with no per-document objects. A large sorted base (compressed-sparse-row: terms, offsets, documents,
+// flags) and a small unsorted delta of recent additions, merged into the base when it grows; a removal clears one
+// byte. Queries touch only the postings of the terms the words expand to, keep one running state per document in
+// scratch arrays reused by every query, and fully order only the best few.
+import type { SearchHit } from "@soundmesh/protocol";
+import { editDistance, queryTermsOf, type RankedGroup, type RankedHit } from "./ranking";
+import { forEachNearTerm, indexOf, prefixRange } from "./term-dictionary";
+
+/** What the index needs of a document. */
+export interface KindDocument {
+  id: string;
+  title: string;
+  subtitle: string;
+  artist: string;
+  album: string;
+  popularity: number;
+}
+
+const FIELDS = ["title", "artist", "album"] as const;
+/** Title counts most, then the artist, then the album (as the MiniSearch engines were boosted). */
+const BOOSTS = [3, 1.5, 1] as const;
+/** Bits 0–2 of a posting's flags: the fields holding the term; bits 3–10: its positions among the title's first 8. */
+const TITLE_POSITION_SHIFT = 3;
+const TITLE_POSITIONS = 8;
+const BM25_K1 = 1.2;
+const BM25_B = 0.7;
+/** The delta is merged into the base once it holds this many postings. */
+const DELTA_MAX_POSTINGS = 65_536;
+const MAX_WORDS = 32;
+
+const MATCH_NAMES = ["exact", "prefix", "fuzzy"] as const satisfies ReadonlyArray<SearchHit["match"]>;
+const EXACT = 0;
+const PREFIX = 1;
+const FUZZY = 2;
+
+/** How much a term found by prefix or with typos weighs against the word typed (as MiniSearch weighs them). */
+const prefixWeight = (word: number, term: number) => (0.375 * word) / (word + 0.3 * (term - word));
+const fuzzyWeight = (word: number, distance: number) => (0.45 * word) / (word + distance);
+
+/** The terms one query word stands for in one pass: indexes into the base or the delta, each how it matched. */
+interface Expansion {
+  base: number[];
+  baseMatch: number[];
+  baseWeight: number[];
+  delta: number[];
+  deltaMatch: number[];
+  deltaWeight: number[];
+}
+
+/** How each query word may match in a pass: exact, as a prefix (the last word), within `budget` edits. */
+export interface WordRule {
+  term: string;
+  prefix: boolean;
+  budget: number;
+  /** Terms one swap of neighbouring letters away, looked for as prefixes (a word still being typed). */
+  swapPrefixes: readonly string[];
+}
+
+function grow<T extends Uint8Array | Uint16Array | Uint32Array | Float32Array>(array: T, size: number): T {
+  if (array.length >= size) return array;
+  const next = new (array.constructor as new (length: number) => T)(Math.max(size, array.length * 2, 64));
+  next.set(array);
+  return next;
+}
+
+export class KindIndex {
+  // Documents, numbered in the order they were added (a replaced or removed one leaves a dead slot).
+  private readonly ids: string[] = [];
+  private readonly titles: string[] = [];
+  private readonly subtitles: string[] = [];
+  private readonly numberOf = new Map<string, number>();
+  private alive = new Uint8Array(0);
+  private popularityFactor = new Float32Array(0);
+  /** Terms per field of each document (at most 255), for length normalisation. */
+  private fieldLengths = new Uint8Array(0);
+  private readonly fieldLengthSums = [0, 0, 0];
+  private liveCount = 0;
+
+  // The base: terms sorted, and the postings of term i at offsets[i]..offsets[i + 1].
+  private baseTerms: string[] = [];
+  private baseOffsets = new Uint32Array(1);
+  private baseDocuments = new Uint32Array(0);
+  private baseFlags = new Uint16Array(0);
+  /** Each posting's fields, boosted and length-normalised (BM25 with one occurrence), as of the last merge. */
+  private baseStatic = new Float32Array(0);
+
+  // The delta: terms in the order first seen, and postings as (term, document, flags) triples.
+  private readonly deltaTermNumbers = new Map<string, number>();
+  private deltaTerms: string[] = [];
+  private deltaCounts: number[] = [];
+  private deltaTerm = new Uint32Array(0);
+  private deltaDocument = new Uint32Array(0);
+  private deltaFlags = new Uint16Array(0);
+  private deltaStatic = new Float32Array(0);
+  private deltaLength = 0;
+
+  // Scratch state per document, reused by every query (each query takes a new generation number): packed as
+  // generation (bits 16–31), words matched (8–13) and match state (0–7: bits 0–1 the worst match so far, 2–3 this
+  // word's best, 4 starts as typed so far, 5 nearly, 6–7 the same for this word); scores as (total, this word's).
+  private generation = 0;
+  private packed = new Uint32Array(0);
+  private scores = new Float64Array(0);
+  private candidates = new Uint32Array(0);
+  private candidateCount = 0;
+
+  /** While a bulk build runs: field texts already split into terms, and no merging until the end. */
+  private bulk: Map<string, string[]> | undefined;
+
+  constructor(readonly kind: SearchHit["kind"]) {}
+
+  get size(): number {
+    return this.liveCount;
+  }
+
+  has(id: string): boolean {
+    return this.numberOf.has(id);
+  }
+
+  /** Starts a bulk build: additions go to the delta unmerged and field texts are split once each. */
+  beginBulk(): void {
+    this.bulk = new Map();
+  }
+
+  /** Ends a bulk build by merging everything added into the base. */
+  endBulk(): void {
+    this.bulk = undefined;
+    this.merge();
+  }
+
+  /** Adds a document, replacing the one with its id. */
+  add(document: KindDocument): void {
+    if (this.numberOf.has(document.id)) this.remove(document.id);
+    const number = this.ids.length;
+    this.ids.push(document.id);
+    this.titles.push(document.title);
+    this.subtitles.push(document.subtitle);
+    this.numberOf.set(document.id, number);
+    this.alive = grow(this.alive, number + 1);
+    this.alive[number] = 1;
+    this.popularityFactor = grow(this.popularityFactor, number + 1);
+    this.popularityFactor[number] = 1 + Math.log1p(Math.max(0, document.popularity)) * 0.1;
+    this.fieldLengths = grow(this.fieldLengths, (number + 1) * 3);
+    const flagsOf = new Map<string, number>();
+    for (let field = 0; field < FIELDS.length; field++) {
+      // Artists and albums repeat from track to track: a bulk build splits each text once.
+      const terms = this.termsOf(document[FIELDS[field]!], field > 0);
+      const length = Math.min(255, terms.length);
+      this.fieldLengths[number * 3 + field] = length;
+      this.fieldLengthSums[field]! += length;
+      for (let position = 0; position < terms.length; position++) {
+        const term = terms[position]!;
+        let flags = (flagsOf.get(term) ?? 0) | (1 << field);
+        if (field === 0 && position < TITLE_POSITIONS) flags |= 1 << (TITLE_POSITION_SHIFT + position);
+        flagsOf.set(term, flags);
+      }
+    }
+    // A bulk build's merge scores every posting at the end; a single addition is scored now.
+    const norms = this.bulk ? undefined : this.norms();
+    for (const [term, flags] of flagsOf)
+      this.addPosting(term, number, flags, norms ? this.staticScore(norms, number, flags) : 0);
+    this.liveCount += 1;
+    if (!this.bulk && this.deltaLength >= DELTA_MAX_POSTINGS) this.merge();
+  }
+
+  /** Removes a document at once (its postings stay until the next merge, skipped by every query). */
+  remove(id: string): boolean {
+    const number = this.numberOf.get(id);
+    if (number === undefined) return false;
+    this.numberOf.delete(id);
+    this.alive[number] = 0;
+    this.ids[number] = "";
+    this.titles[number] = "";
+    this.subtitles[number] = "";
+    for (let field = 0; field < 3; field++)
+      this.fieldLengthSums[field]! -= this.fieldLengths[number * 3 + field]!;
+    this.liveCount -= 1;
+    return true;
+  }
+
+  private termsOf(text: string, isRepeated: boolean): string[] {
+    if (!this.bulk || !isRepeated) return queryTermsOf(text);
+    let terms = this.bulk.get(text);
+    if (!terms) {
+      terms = queryTermsOf(text);
+      if (this.bulk.size < 200_000) this.bulk.set(text, terms);
+    }
+    return terms;
+  }
+
+  private addPosting(term: string, document: number, flags: number, score: number): void {
+    let number = this.deltaTermNumbers.get(term);
+    if (number === undefined) {
+      number = this.deltaTerms.length;
+      this.deltaTermNumbers.set(term, number);
+      this.deltaTerms.push(term);
+      this.deltaCounts.push(0);
+    }
+    this.deltaCounts[number]! += 1;
+    const at = this.deltaLength++;
+    this.deltaTerm = grow(this.deltaTerm, at + 1);
+    this.deltaDocument = grow(this.deltaDocument, at + 1);
+    this.deltaFlags = grow(this.deltaFlags, at + 1);
+    this.deltaStatic = grow(this.deltaStatic, at + 1);
+    this.deltaTerm[at] = number;
+    this.deltaDocument[at] = document;
+    this.deltaFlags[at] = flags;
+    this.deltaStatic[at] = score;
+  }
+
+  /** Merges the delta into the base, dropping the postings of removed documents and terms left with none. */
+  private merge(): void {
+    const sortedDelta = [...this.deltaTerms].sort();
+    const baseTerms = this.baseTerms;
+    const terms: string[] = [];
+    const baseTo = new Int32Array(baseTerms.length).fill(-1);
+    const deltaTo = new Int32Array(this.deltaTerms.length).fill(-1);
+    let b = 0;
+    let d = 0;
+    while (b < baseTerms.length || d < sortedDelta.length) {
+      const fromBase = baseTerms[b];
+      const fromDelta = sortedDelta[d];
+      const next =
+        fromDelta === undefined || (fromBase !== undefined && fromBase <= fromDelta) ? fromBase! : fromDelta;
+      if (fromBase === next) baseTo[b++] = terms.length;
+      if (fromDelta === next) deltaTo[this.deltaTermNumbers.get(fromDelta)!] = terms.length;
+      if (fromDelta === next) d++;
+      terms.push(next);
+    }
+    // Counting sort of the live postings by their new term number.
+    const counts = new Uint32Array(terms.length + 1);
+    const alive = this.alive;
+    for (let term = 0; term < baseTerms.length; term++)
+      for (let p = this.baseOffsets[term]!; p < this.baseOffsets[term + 1]!; p++)
+        if (alive[this.baseDocuments[p]!]) counts[baseTo[term]! + 1]! += 1;
+    for (let p = 0; p < this.deltaLength; p++)
+      if (alive[this.deltaDocument[p]!]) counts[deltaTo[this.deltaTerm[p]!]! + 1]! += 1;
+    // Terms left with no live posting are dropped.
+    const kept: string[] = [];
+    const keptAt = new Int32Array(terms.length);
+    const offsets = new Uint32Array(terms.length + 1);
+    let total = 0;
+    for (let term = 0; term < terms.length; term++) {
+      const count = counts[term + 1]!;
+      keptAt[term] = kept.length;
+      if (count === 0) continue;
+      offsets[kept.length] = total;
+      kept.push(terms[term]!);
+      total += count;
+    }
+    offsets[kept.length] = total;
+    const finalOffsets = offsets.slice(0, kept.length + 1);
+    const fill = finalOffsets.slice(0, kept.length);
+    const documents = new Uint32Array(total);
+    const flags = new Uint16Array(total);
+    const statics = new Float32Array(total);
+    const norms = this.norms();
+    for (let term = 0; term < baseTerms.length; term++) {
+      const to = keptAt[baseTo[term]!]!;
+      for (let p = this.baseOffsets[term]!; p < this.baseOffsets[term + 1]!; p++) {
+        const document = this.baseDocuments[p]!;
+        if (!alive[document]) continue;
+        const at = fill[to]!++;
+        documents[at] = document;
+        flags[at] = this.baseFlags[p]!;
+        statics[at] = this.staticScore(norms, document, flags[at]);
+      }
+    }
+    for (let p = 0; p < this.deltaLength; p++) {
+      const document = this.deltaDocument[p]!;
+      if (!alive[document]) continue;
+      const at = fill[keptAt[deltaTo[this.deltaTerm[p]!]!]!]!++;
+      documents[at] = document;
+      flags[at] = this.deltaFlags[p]!;
+      statics[at] = this.staticScore(norms, document, flags[at]);
+    }
+    this.baseTerms = kept;
+    this.baseOffsets = finalOffsets;
+    this.baseDocuments = documents;
+    this.baseFlags = flags;
+    this.baseStatic = statics;
+    this.deltaTermNumbers.clear();
+    this.deltaTerms = [];
+    this.deltaCounts = [];
+    this.deltaTerm = new Uint32Array(0);
+    this.deltaDocument = new Uint32Array(0);
+    this.deltaFlags = new Uint16Array(0);
+    this.deltaStatic = new Float32Array(0);
+    this.deltaLength = 0;
+  }
+
+  /** Length normalisation (BM25, one occurrence) by field and length, times the field's boost, at today's averages. */
+  private norms(): Float64Array {
+    const live = Math.max(1, this.liveCount);
+    const norms = new Float64Array(3 * 256);
+    for (let field = 0; field < 3; field++) {
+      const average = Math.max(1, this.fieldLengthSums[field]! / live);
+      for (let length = 0; length < 256; length++)
+        norms[field * 256 + length] =
+          (BOOSTS[field]! * (BM25_K1 + 1)) / (1 + BM25_K1 * (1 - BM25_B + (BM25_B * length) / average));
+    }
+    return norms;
+  }
+
+  private staticScore(norms: Float64Array, document: number, flags: number): number {
+    const at = document * 3;
+    let score = 0;
+    if (flags & 1) score += norms[this.fieldLengths[at]!]!;
+    if (flags & 2) score += norms[256 + this.fieldLengths[at + 1]!]!;
+    if (flags & 4) score += norms[512 + this.fieldLengths[at + 2]!]!;
+    return score;
+  }
+
+  /** The terms `rule` expands to in the base and the delta, each with how it matched and its weight (idf aside). */
+  private expand(rule: WordRule): Expansion {
+    const expansion: Expansion = {
+      base: [],
+      baseMatch: [],
+      baseWeight: [],
+      delta: [],
+      deltaMatch: [],
+      deltaWeight: [],
+    };
+    const { term: word, prefix, budget } = rule;
+    const length = word.length;
+    const terms = this.baseTerms;
+    const addBase = (index: number, match: number, weight: number) => {
+      expansion.base.push(index);
+      expansion.baseMatch.push(match);
+      expansion.baseWeight.push(weight);
+    };
+    let start = -1;
+    let end = -1;
+    if (prefix) {
+      [start, end] = prefixRange(terms, word);
+      for (let index = start; index < end; index++) {
+        const term = terms[index]!;
+        if (term.length === length) addBase(index, EXACT, 1);
+        else addBase(index, PREFIX, prefixWeight(length, term.length));
+      }
+    } else {
+      const index = indexOf(terms, word);
+      if (index !== -1) addBase(index, EXACT, 1);
+    }
+    if (budget > 0) {
+      forEachNearTerm(terms, word, budget, (index, distance) => {
+        if (distance > 0 && !(index >= start && index < end))
+          addBase(index, FUZZY, fuzzyWeight(length, distance));
+      });
+      for (const swapped of rule.swapPrefixes) {
+        const [from, to] = prefixRange(terms, swapped);
+        for (let index = from; index < to; index++)
+          addBase(index, FUZZY, fuzzyWeight(length, 1 + 0.3 * (terms[index]!.length - length)));
+      }
+    }
+    // The delta is small: every term of it is tested.
+    for (let index = 0; index < this.deltaTerms.length; index++) {
+      const term = this.deltaTerms[index]!;
+      let match = -1;
+      let weight = 0;
+      if (term === word) [match, weight] = [EXACT, 1];
+      else if (prefix && term.startsWith(word)) [match, weight] = [PREFIX, prefixWeight(length, term.length)];
+      else if (budget > 0) {
+        const swapped = rule.swapPrefixes.find((swap) => term.startsWith(swap));
+        if (swapped !== undefined)
+          [match, weight] = [FUZZY, fuzzyWeight(length, 1 + 0.3 * (term.length - length))];
+        else if (Math.abs(term.length - length) <= budget) {
+          const distance = editDistance(word, term);
+          if (distance <= budget) [match, weight] = [FUZZY, fuzzyWeight(length, distance)];
+        }
+      }
+      if (match === -1) continue;
+      expansion.delta.push(index);
+      expansion.deltaMatch.push(match);
+      expansion.deltaWeight.push(weight);
+    }
+    return expansion;
+  }
+
+  private ensureScratch(): void {
+    const size = this.ids.length;
+    if (this.packed.length >= size) return;
+    const capacity = Math.max(size, Math.ceil(this.packed.length * 1.5), 64);
+    this.packed = new Uint32Array(capacity);
+    this.scores = new Float64Array(capacity * 2);
+    this.candidates = new Uint32Array(capacity);
+    this.generation = 0;
+  }
+
+  /**
+   * One run of postings of one word's term: `order` is how many words were taken before it, `position` the word's
+   * place in the query (a name starts as typed when word i is its title's word i).
+   */
+  private scan(
+    documents: Uint32Array,
+    flags: Uint16Array,
+    statics: Float32Array,
+    from: number,
+    to: number,
+    order: number,
+    position: number,
+    isLast: boolean,
+    match: number,
+    weight: number,
+  ): void {
+    const { packed, scores, candidates, alive } = this;
+    const generation = this.generation;
+    const high = (generation << 16) >>> 0;
+    const positionBit = position < TITLE_POSITIONS ? 1 << (TITLE_POSITION_SHIFT + position) : 0;
+    const startBits = match === FUZZY ? 0x80 : 0xc0;
+    const matchBits = match << 2;
+    let count = this.candidateCount;
+    for (let p = from; p < to; p++) {
+      const document = documents[p]!;
+      const value = packed[document]!;
+      const score = statics[p]! * weight;
+      const wordState = flags[p]! & positionBit ? matchBits | startBits : matchBits;
+      if (value >>> 16 !== generation) {
+        if (order !== 0 || !alive[document]) continue;
+        packed[document] = high | 0x100 | 0x30 | wordState;
+        scores[document * 2] = 0;
+        scores[document * 2 + 1] = score;
+        if (isLast) candidates[count++] = document;
+        continue;
+      }
+      const matched = (value >>> 8) & 0x3f;
+      const state = value & 0xff;
+      if (matched === order + 1) {
+        // Another term of the same word: keep its best.
+        if (score > scores[document * 2 + 1]!) scores[document * 2 + 1] = score;
+        const best = (state >> 2) & 3;
+        packed[document] =
+          (value & 0xffffff00) | (state & 0xf3) | ((match < best ? match : best) << 2) | (wordState & 0xc0);
+        continue;
+      }
+      if (matched !== order) continue;
+      // The first term of a new word: fold the previous word into the running state.
+      scores[document * 2]! += scores[document * 2 + 1]!;
+      scores[document * 2 + 1] = score;
+      const worst = Math.max(state & 3, (state >> 2) & 3);
+      const starts = state & 0x30 & ((state >> 2) & 0x30);
+      packed[document] = (high | ((order + 1) << 8) | worst | starts | wordState) >>> 0;
+      if (isLast) candidates[count++] = document;
+    }
+    this.candidateCount = count;
+  }
+
+  /**
+   * The documents matching every word by its rule, ranked: names starting as typed first (exact, prefix, then with
+   * typos), then exact, prefix and typo matches elsewhere, each by score weighted by popularity. The best `size` in
+   * rank order, how many matched, and whether any starts as typed (typos aside).
+   */
+  rank(rules: readonly WordRule[], size: number): RankedGroup {
+    const empty: RankedGroup = { ranked: [], total: 0, hasStart: false };
+    if (rules.length === 0 || this.liveCount === 0) return empty;
+    // Words beyond the 32nd are not looked for (the running state counts words in 6 bits).
+    rules = rules.slice(0, MAX_WORDS);
+    const expansions = rules.map((rule) => this.expand(rule));
+    if (expansions.some((e) => e.base.length === 0 && e.delta.length === 0)) return empty;
+    this.ensureScratch();
+    this.generation += 1;
+    if (this.generation > 0xffff) {
+      this.packed.fill(0);
+      this.generation = 1;
+    }
+    const { packed, scores, candidates } = this;
+    const live = Math.max(1, this.liveCount);
+    const idf = (frequency: number) => Math.log(1 + (live - frequency + 0.5) / (frequency + 0.5));
+    // The word with the fewest postings first: only documents it matched are looked at again.
+    const volumes = expansions.map(
+      (expansion) =>
+        expansion.base.reduce((sum, term) => sum + this.baseOffsets[term + 1]! - this.baseOffsets[term]!, 0) +
+        expansion.delta.reduce((sum, term) => sum + this.deltaCounts[term]!, 0),
+    );
+    const order = rules.map((_, i) => i).sort((a, b) => volumes[a]! - volumes[b]!);
+    this.candidateCount = 0;
+    for (let k = 0; k < order.length; k++) {
+      const position = order[k]!;
+      const isLast = k === order.length - 1;
+      const expansion = expansions[position]!;
+      for (let e = 0; e < expansion.base.length; e++) {
+        const term = expansion.base[e]!;
+        const from = this.baseOffsets[term]!;
+        const to = this.baseOffsets[term + 1]!;
+        const inDelta = this.deltaTermNumbers.get(this.baseTerms[term]!);
+        const frequency = to - from + (inDelta === undefined ? 0 : this.deltaCounts[inDelta]!);
+        const weight = expansion.baseWeight[e]! * idf(frequency);
+        this.scan(
+          this.baseDocuments,
+          this.baseFlags,
+          this.baseStatic,
+          from,
+          to,
+          k,
+          position,
+          isLast,
+          expansion.baseMatch[e]!,
+          weight,
+        );
+      }
+      if (expansion.delta.length > 0) {
+        const matchOf = new Int8Array(this.deltaTerms.length).fill(-1);
+        const weightOf = new Float64Array(this.deltaTerms.length);
+        for (let e = 0; e < expansion.delta.length; e++) {
+          const term = expansion.delta[e]!;
+          const baseIndex = indexOf(this.baseTerms, this.deltaTerms[term]!);
+          const frequency =
+            this.deltaCounts[term]! +
+            (baseIndex === -1 ? 0 : this.baseOffsets[baseIndex + 1]! - this.baseOffsets[baseIndex]!);
+          matchOf[term] = expansion.deltaMatch[e]!;
+          weightOf[term] = expansion.deltaWeight[e]! * idf(frequency);
+        }
+        for (let p = 0; p < this.deltaLength; p++) {
+          const term = this.deltaTerm[p]!;
+          const match = matchOf[term]!;
+          if (match !== -1)
+            this.scan(
+              this.deltaDocument,
+              this.deltaFlags,
+              this.deltaStatic,
+              p,
+              p + 1,
+              k,
+              position,
+              isLast,
+              match,
+              weightOf[term]!,
+            );
+        }
+      }
+    }
+    // Rank the documents that matched every word; only the best `size` are kept in order.
+    const best: Array<{ document: number; rank: number; score: number; match: number }> = [];
+    let hasStart = false;
+    const candidateCount = this.candidateCount;
+    for (let c = 0; c < candidateCount; c++) {
+      const document = candidates[c]!;
+      const state = packed[document]! & 0xff;
+      const score = scores[document * 2]! + scores[document * 2 + 1]!;
+      const match = Math.max(state & 3, (state >> 2) & 3);
+      const starts = state & 0x30 & ((state >> 2) & 0x30);
+      const tier = starts & 0x10 ? match : starts & 0x20 ? 2 : 3 + match;
+      if (tier <= 2) hasStart = true;
+      const rank = tier * 1e9 - score * this.popularityFactor[document]!;
+      if (size <= 0 || (best.length >= size && rank >= best[best.length - 1]!.rank)) continue;
+      let at = best.length;
+      while (at > 0 && best[at - 1]!.rank > rank) at--;
+      best.splice(at, 0, { document, rank, score, match });
+      if (best.length > size) best.pop();
+    }
+    const ranked: RankedHit[] = best.map(({ document, rank, score, match }) => ({
+      rank,
+      hit: {
+        id: this.ids[document]!,
+        kind: this.kind,
+        title: this.titles[document]!,
+        subtitle: this.subtitles[document]!,
+        score: Math.round(score * 1000) / 1000,
+        match: MATCH_NAMES[match]!,
+      },
+    }));
+    return { ranked, total: candidateCount, hasStart };
+  }
+}
