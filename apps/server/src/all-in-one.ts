@@ -52,36 +52,53 @@ async function bootstrapAdmin(config: Config, bus: ServiceBus, logger: Logger): 
   logger.info({ name }, "created the first administrator from the configuration");
 }
 
-export async function startAllInOne(config: Config, logger: Logger): Promise<RunningServer> {
+export interface StartOptions {
+  /** Called as each part has been created (bench/heap-parts.ts measures memory there); synchronous. */
+  onStage?: (stage: string) => void;
+}
+
+export async function startAllInOne(
+  config: Config,
+  logger: Logger,
+  { onStage = () => undefined }: StartOptions = {},
+): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  onStage("metrics registry");
   const db = openDb(config, logger);
+  onStage("database");
   const bus = createBusFor(config, logger, registry);
+  onStage("bus");
   const stops: Array<() => Promise<void>> = [];
   try {
     const user = await startUserService(config, logger, bus, db);
     stops.push(() => user.stop());
+    onStage("user");
     const tracker = createTrackerService({
       logger: logger.child({ service: "tracker" }),
       bus: bus.connect(trackerManifest),
     });
     await tracker.start();
     stops.push(() => tracker.stop());
+    onStage("tracker");
     const library = await startLibraryServices(
       config,
       logger,
       bus,
       db,
       await libraryFoldersOf(config, logger),
+      onStage,
     );
     stops.unshift(() => library.stop());
     const playlist = await startPlaylistService(logger, bus, db, config.covers);
     stops.unshift(() => playlist.stop());
     // Search started first and could not read the playlists yet: build its playlist index now, not at the retry.
     library.search.rebuildPlaylists();
+    onStage("playlist");
     const topology = await startTopology(config, logger, bus, registry);
     stops.unshift(() => topology.stop());
+    onStage("topology");
     const apBus = bus.connect(accessPointManifest);
     registerP2pMetrics(registry, apBus, logger);
     registerStorageMetrics(registry, apBus, logger);
@@ -135,6 +152,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
     });
     stops.unshift(() => accessPoint.close());
     const url = await accessPoint.listen();
+    onStage("access point");
     const address = accessPoint.app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     logger.info({ url, dataDir: config.dataDir, database: db.dialect }, "soundmesh started");
