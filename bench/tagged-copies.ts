@@ -1,9 +1,11 @@
 // Big generated libraries for the benches: a few short MP3s encoded once with ffmpeg, then copied with a fresh ID3v2.3
 // tag written in front of each copy, so 100,000 distinct tracks take a minute or two and ~400 MB, not an hour.
-// A library is kept under the system's temporary folder by size and reused by later runs (delete it to rebuild).
+// One album in ten has a folder cover.jpg. A library is kept under the system's temporary folder by size and reused
+// by later runs (delete it to rebuild).
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { writeToneSync } from "@soundmesh/test-kit";
 
 /** An ID3v2.3 tag with Latin-1 text frames; each copy of a base file gets its own, so every file differs. */
@@ -33,6 +35,8 @@ export interface TaggedLibrary {
   root: string;
   tracks: number;
   albums: number;
+  /** Albums with a folder cover.jpg (every tenth). */
+  albumsWithCover: number;
   /** Seconds spent making it in this run (0 when an earlier run's library was reused). */
   generatedSeconds: number;
 }
@@ -71,6 +75,16 @@ export function tagsOf(n: number): Record<string, string> {
   };
 }
 
+/** A 500×500 JPEG (an ffmpeg test pattern) for the albums with a cover. */
+function coverImage(work: string): Buffer {
+  const file = join(work, "cover.jpg");
+  execFileSync("ffmpeg", [
+    ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"],
+    ...["-i", "testsrc2=size=500x500", "-frames:v", "1", file],
+  ]);
+  return readFileSync(file);
+}
+
 function baseFiles(work: string): Buffer[] {
   return Array.from({ length: 3 }, (_, i) => {
     const file = join(work, `base-${i}.mp3`);
@@ -90,18 +104,23 @@ function baseFiles(work: string): Buffer[] {
  */
 export function taggedLibrary(tracks: number): TaggedLibrary {
   const parent = join(process.env.SOUNDMESH_BENCH_LIBRARIES ?? join(tmpdir(), "soundmesh-bench-libraries"));
-  const root = join(parent, `mp3-${tracks}`);
+  const root = join(parent, `mp3-v2-${tracks}`);
   const albums = Math.ceil(tracks / TRACKS_PER_ALBUM);
-  if (existsSync(join(root, ".complete"))) return { root, tracks, albums, generatedSeconds: 0 };
+  const albumsWithCover = Math.ceil(albums / 10);
+  if (existsSync(join(root, ".complete")))
+    return { root, tracks, albums, albumsWithCover, generatedSeconds: 0 };
   const started = performance.now();
   const building = `${root}.building-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
   mkdirSync(building, { recursive: true });
   const bases = baseFiles(building);
+  const cover = coverImage(building);
   for (let n = 0; n < tracks; n++) {
     const tags = tagsOf(n);
     const dir = join(building, tags.TPE2!, tags.TALB!);
+    const albumIndex = Math.floor(n / TRACKS_PER_ALBUM);
     if (n % TRACKS_PER_ALBUM === 0) mkdirSync(dir, { recursive: true });
+    if (n % TRACKS_PER_ALBUM === 0 && albumIndex % 10 === 0) writeFileSync(join(dir, "cover.jpg"), cover);
     const number = String((n % TRACKS_PER_ALBUM) + 1).padStart(2, "0");
     writeFileSync(
       join(dir, `${number} ${tags.TIT2}.mp3`),
@@ -109,8 +128,9 @@ export function taggedLibrary(tracks: number): TaggedLibrary {
     );
   }
   for (let i = 0; i < bases.length; i++) rmSync(join(building, `base-${i}.mp3`));
+  rmSync(join(building, "cover.jpg"));
   writeFileSync(join(building, ".complete"), "");
   rmSync(root, { recursive: true, force: true });
   renameSync(building, root);
-  return { root, tracks, albums, generatedSeconds: (performance.now() - started) / 1000 };
+  return { root, tracks, albums, albumsWithCover, generatedSeconds: (performance.now() - started) / 1000 };
 }

@@ -11,6 +11,7 @@ import type {
 } from "@soundmesh/protocol";
 import { defaultSplitArtists, type SplitArtists } from "./artist-credits";
 import { recordAlbumAliases, rederiveAlbums } from "./album-rows";
+import { creditedArtists, rederiveArtists } from "./artist-rows";
 import {
   browseAlbum,
   browseAlbums,
@@ -24,6 +25,7 @@ import {
 } from "./browse-queries";
 import { chunks, num, numOrNull, type CatalogDb, type TrackRow } from "./catalog-tables";
 import { idOf } from "./tags";
+import { basename } from "node:path";
 
 export type { Page } from "./browse-queries";
 export type { TrackRow } from "./catalog-tables";
@@ -31,7 +33,7 @@ export type { TrackRow } from "./catalog-tables";
 /** A scanned track to write. Fields added after the first release may be left out (they default as for old rows). */
 export type TrackUpsert = Omit<
   TrackRow,
-  "album_folder" | "album_artist_tag" | "compilation_tag" | "original_year"
+  "album_folder" | "album_artist_tag" | "compilation_tag" | "original_year" | "file_name"
 > &
   Partial<Pick<TrackRow, "album_folder" | "album_artist_tag" | "compilation_tag" | "original_year">> & {
     /** The artists it credits, in order; left out, the artist tag is split. */
@@ -134,6 +136,13 @@ export class CatalogStore {
           .execute();
         for (const row of rows) previousAlbums.set(row.id, row.album_id);
       }
+      const changedTracks = [...ids];
+      const albumsBefore = [
+        ...previousAlbums.values(),
+        ...changes.upserts.map((row) => row.album_id),
+        ...regrouped.map((row) => row.album_id),
+      ];
+      const artistsBefore = await creditedArtists(trx, changedTracks, albumsBefore);
       for (const part of chunks(changes.deletions)) {
         await trx.deleteFrom("catalog_tracks").where("id", "in", part).execute();
         await trx.deleteFrom("catalog_track_artists").where("track_id", "in", part).execute();
@@ -154,6 +163,8 @@ export class CatalogStore {
       ]);
       const living = await rederiveAlbums(trx, touched, this.splitArtists);
       await recordAlbumAliases(trx, moves, living);
+      const artistsAfter = await creditedArtists(trx, changedTracks, [...touched]);
+      await rederiveArtists(trx, [...artistsBefore, ...artistsAfter]);
       for (const paths of chunks(changes.clearedErrorPaths))
         await trx.deleteFrom("catalog_scan_errors").where("path", "in", paths).execute();
       for (const error of changes.errors) {
@@ -175,6 +186,7 @@ export class CatalogStore {
       compilation_tag: 0,
       original_year: null,
       ...given,
+      file_name: basename(given.path).toLowerCase(),
     };
     await trx.deleteFrom("catalog_tracks").where("path", "=", row.path).where("id", "<>", row.id).execute();
     const { id: _id, ...rest } = row;
@@ -275,6 +287,16 @@ export class CatalogStore {
     return rows;
   }
 
+  /** Tracks whose file name is one of these (in lower case), for matching playlist-file entries by path. */
+  async tracksByFileNames(names: readonly string[]): Promise<TrackRow[]> {
+    const rows: TrackRow[] = [];
+    for (const part of chunks([...new Set(names)]))
+      rows.push(
+        ...(await this.db.selectFrom("catalog_tracks").selectAll().where("file_name", "in", part).execute()),
+      );
+    return rows;
+  }
+
   async recentTrackIds(limit: number, offset: number): Promise<string[]> {
     const rows = await this.db
       .selectFrom("catalog_tracks")
@@ -363,13 +385,20 @@ export class CatalogStore {
     return yearsOfAlbums(this.db);
   }
 
+  /** Tracks at random: the ids are drawn from the primary key's index alone, then only those rows are read. */
   async randomTracks(limit: number): Promise<TrackRow[]> {
-    return this.db
+    const chosen = this.db
       .selectFrom("catalog_tracks")
-      .selectAll()
+      .select("id")
       .orderBy(sql`random()`)
-      .limit(limit)
-      .execute();
+      .limit(limit);
+    const rows = await this.db.selectFrom("catalog_tracks").selectAll().where("id", "in", chosen).execute();
+    // Read by id, the rows come in id order: shuffled again.
+    for (let i = rows.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [rows[i], rows[j]] = [rows[j]!, rows[i]!];
+    }
+    return rows;
   }
 
   /** Every track, album and credited artist as a search document; the cursor pages over tracks. */
