@@ -171,7 +171,8 @@ export const catalogMigrations: ServiceMigrations = {
   /**
    * Browsing 100,000 tracks within 20 ms: artists become rows derived in each scan (artist-rows.ts) instead of a
    * grouping of every credit per page; albums get an index for each order they are listed in, tracks one for "most
-   * recently added" and one on their file name in lower case (playlist import matches paths by it).
+   * recently added", for titles and genres in lower case and the smart playlists' artist order, and one on their
+   * file name in lower case (playlist import matches paths by it).
    */
   "004-browse-indexes": {
     async up(db: Kysely<unknown>) {
@@ -213,7 +214,18 @@ export const catalogMigrations: ServiceMigrations = {
         ["catalog_albums_by_year_title", "year, lower(title), id"],
       ])
         await sql`create index ${sql.raw(name!)} on catalog_albums (${sql.raw(columns!)})`.execute(db);
-      await sql`create index catalog_tracks_by_added_desc on catalog_tracks (added_at desc, id)`.execute(db);
+      for (const [name, columns] of [
+        ["catalog_tracks_by_added_desc", "added_at desc, id"],
+        // Titles in lower case: playlist import matches by them; smart playlists list by them.
+        ["catalog_tracks_by_title", "lower(title), id"],
+        // Smart playlists: their default order, and their genre rule.
+        [
+          "catalog_tracks_by_artist_order",
+          "lower(album_artist), lower(album), coalesce(disc_no, 1), coalesce(track_no, 0), id",
+        ],
+        ["catalog_tracks_by_genre", "lower(genre)"],
+      ])
+        await sql`create index ${sql.raw(name!)} on catalog_tracks (${sql.raw(columns!)})`.execute(db);
       await db.schema.alterTable("catalog_tracks").addColumn("file_name", "text").execute();
       const tracks = await sql<{ id: string; path: string }>`select id, path from catalog_tracks`.execute(db);
       for (const track of tracks.rows)

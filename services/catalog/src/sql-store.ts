@@ -24,6 +24,7 @@ import {
   type Page,
 } from "./browse-queries";
 import { chunks, num, numOrNull, type CatalogDb, type TrackRow } from "./catalog-tables";
+import { searchDocumentsPage } from "./search-documents";
 import { idOf } from "./tags";
 import { basename } from "node:path";
 
@@ -401,65 +402,11 @@ export class CatalogStore {
     return rows;
   }
 
-  /** Every track, album and credited artist as a search document; the cursor pages over tracks. */
-  async searchDocuments(
+  /** Every track, then album, then credited artist as a search document; the cursor is a place in that list. */
+  searchDocuments(
     cursor: number,
     limit: number,
   ): Promise<{ documents: SearchDocument[]; nextCursor: number | null }> {
-    const rows = await this.db
-      .selectFrom("catalog_tracks")
-      .selectAll()
-      .orderBy("id")
-      .limit(limit)
-      .offset(cursor)
-      .execute();
-    const documents: SearchDocument[] = rows.map((row) => ({
-      id: row.id,
-      kind: "track",
-      title: row.title,
-      subtitle: `${row.artist} · ${row.album}`,
-      artist: row.artist,
-      album: row.album,
-      year: numOrNull(row.year),
-      popularity: 0,
-    }));
-    if (cursor === 0) {
-      const albums = await this.albums({}, "title", 1_000_000, 0);
-      for (const album of albums.items) {
-        documents.push({
-          id: album.id,
-          kind: "album",
-          title: album.title,
-          subtitle: album.albumArtist,
-          artist: album.albumArtist,
-          album: album.title,
-          year: album.year,
-          popularity: album.trackCount,
-        });
-      }
-      const artists = await this.artists("name", 1_000_000, 0);
-      for (const artist of artists.items) {
-        documents.push({
-          id: artist.id,
-          kind: "artist",
-          title: artist.name,
-          subtitle: artistSubtitle(artist),
-          artist: artist.name,
-          album: "",
-          year: null,
-          popularity: artist.trackCount,
-        });
-      }
-    }
-    return { documents, nextCursor: rows.length < limit ? null : cursor + rows.length };
+    return searchDocumentsPage(this.db, cursor, limit);
   }
-}
-
-const plural = (count: number, one: string) => `${count} ${one}${count === 1 ? "" : "s"}`;
-
-function artistSubtitle(artist: ArtistRecord): string {
-  if (artist.albumCount > 0) return plural(artist.albumCount, "album");
-  return artist.appearsOnCount > 0
-    ? `Appears on ${plural(artist.appearsOnCount, "album")}`
-    : plural(artist.trackCount, "song");
 }

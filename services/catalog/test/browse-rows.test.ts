@@ -130,6 +130,42 @@ describe.each(targets)("browse rows on $name", (target) => {
     }
   });
 
+  it("pages search documents through tracks, then albums, then artists: each once, and a null cursor at the end", async () => {
+    const opened = await target.open();
+    try {
+      const store = new CatalogStore(opened.db);
+      await scan(store, [
+        ...Array.from({ length: 7 }, (_, n) => track(n, `Album ${n % 3}`, `Artist ${n % 2}`)),
+        track(7, "Album 0", "Artist 0", { artist: "Artist 0 feat. Guest" }),
+      ]);
+      const seen: string[] = [];
+      let cursor: number | null = 0;
+      let pages = 0;
+      while (cursor !== null) {
+        const page = await store.searchDocuments(cursor, 3);
+        expect(page.documents.length).toBeLessThanOrEqual(3);
+        seen.push(...page.documents.map((document) => `${document.kind}:${document.id}`));
+        cursor = page.nextCursor;
+        pages += 1;
+      }
+      const albums = (await store.albums({}, "title", 500, 0)).items;
+      const artists = (await store.artists("name", 500, 0)).items;
+      expect(seen).toHaveLength(8 + albums.length + artists.length);
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen.filter((key) => key.startsWith("artist:"))).toHaveLength(3);
+      expect(pages).toBe(Math.ceil(seen.length / 3));
+      // Past the end: nothing, and no cursor to follow.
+      expect(await store.searchDocuments(seen.length, 3)).toEqual({ documents: [], nextCursor: null });
+      const all = await store.searchDocuments(0, 5_000);
+      expect(all.nextCursor).toBeNull();
+      expect(all.documents.map((document) => `${document.kind}:${document.id}`).sort()).toEqual(
+        [...seen].sort(),
+      );
+    } finally {
+      await opened.close();
+    }
+  });
+
   it("draws random tracks without repeats, at most the number asked for", async () => {
     const opened = await target.open();
     try {
