@@ -1,6 +1,6 @@
 // Big generated libraries for the benches: a few short MP3s encoded once with ffmpeg, then copied with a fresh ID3v2.3
 // tag written in front of each copy, so 100,000 distinct tracks take a minute or two and ~400 MB, not an hour.
-// One album in ten has a folder cover.jpg. A library is kept under the system's temporary folder by size and reused
+// With covers, one album in ten has a folder cover.jpg. A library is kept under the system's temporary folder by size and reused
 // by later runs (delete it to rebuild).
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -102,11 +102,11 @@ function baseFiles(work: string): Buffer[] {
  * A library of `tracks` tagged MP3 copies in `Artist/Album/NN Song.mp3` folders, made once and kept at
  * `<tmp>/soundmesh-bench-libraries/mp3-<tracks>` (a `.complete` file marks a finished one).
  */
-export function taggedLibrary(tracks: number): TaggedLibrary {
+export function taggedLibrary(tracks: number, { covers = true } = {}): TaggedLibrary {
   const parent = join(process.env.SOUNDMESH_BENCH_LIBRARIES ?? join(tmpdir(), "soundmesh-bench-libraries"));
-  const root = join(parent, `mp3-v2-${tracks}`);
+  const root = join(parent, covers ? `mp3-v2-${tracks}` : `mp3-${tracks}`);
   const albums = Math.ceil(tracks / TRACKS_PER_ALBUM);
-  const albumsWithCover = Math.ceil(albums / 10);
+  const albumsWithCover = covers ? Math.ceil(albums / 10) : 0;
   if (existsSync(join(root, ".complete")))
     return { root, tracks, albums, albumsWithCover, generatedSeconds: 0 };
   const started = performance.now();
@@ -114,13 +114,14 @@ export function taggedLibrary(tracks: number): TaggedLibrary {
   rmSync(building, { recursive: true, force: true });
   mkdirSync(building, { recursive: true });
   const bases = baseFiles(building);
-  const cover = coverImage(building);
+  const cover = covers ? coverImage(building) : undefined;
   for (let n = 0; n < tracks; n++) {
     const tags = tagsOf(n);
     const dir = join(building, tags.TPE2!, tags.TALB!);
     const albumIndex = Math.floor(n / TRACKS_PER_ALBUM);
     if (n % TRACKS_PER_ALBUM === 0) mkdirSync(dir, { recursive: true });
-    if (n % TRACKS_PER_ALBUM === 0 && albumIndex % 10 === 0) writeFileSync(join(dir, "cover.jpg"), cover);
+    if (cover && n % TRACKS_PER_ALBUM === 0 && albumIndex % 10 === 0)
+      writeFileSync(join(dir, "cover.jpg"), cover);
     const number = String((n % TRACKS_PER_ALBUM) + 1).padStart(2, "0");
     writeFileSync(
       join(dir, `${number} ${tags.TIT2}.mp3`),
@@ -128,7 +129,7 @@ export function taggedLibrary(tracks: number): TaggedLibrary {
     );
   }
   for (let i = 0; i < bases.length; i++) rmSync(join(building, `base-${i}.mp3`));
-  rmSync(join(building, "cover.jpg"));
+  rmSync(join(building, "cover.jpg"), { force: true });
   writeFileSync(join(building, ".complete"), "");
   rmSync(root, { recursive: true, force: true });
   renameSync(building, root);
