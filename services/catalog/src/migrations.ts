@@ -171,7 +171,8 @@ export const catalogMigrations: ServiceMigrations = {
   /**
    * Browsing 100,000 tracks within 20 ms: artists become rows derived in each scan (artist-rows.ts) instead of a
    * grouping of every credit per page; albums get an index for each order they are listed in, tracks one for "most
-   * recently added", for titles and genres in lower case and the smart playlists' artist order, and one on their
+   * recently added", for titles, genres and artists in lower case and the smart playlists' artist order (credited
+   * names too), and one on their
    * file name in lower case (playlist import matches paths by it).
    */
   "004-browse-indexes": {
@@ -224,8 +225,12 @@ export const catalogMigrations: ServiceMigrations = {
           "lower(album_artist), lower(album), coalesce(disc_no, 1), coalesce(track_no, 0), id",
         ],
         ["catalog_tracks_by_genre", "lower(genre)"],
+        ["catalog_tracks_by_artist_name", "lower(artist)"],
       ])
         await sql`create index ${sql.raw(name!)} on catalog_tracks (${sql.raw(columns!)})`.execute(db);
+      await sql`create index catalog_track_artists_by_name on catalog_track_artists (lower(name))`.execute(
+        db,
+      );
       await db.schema.alterTable("catalog_tracks").addColumn("file_name", "text").execute();
       const tracks = await sql<{ id: string; path: string }>`select id, path from catalog_tracks`.execute(db);
       for (const track of tracks.rows)
