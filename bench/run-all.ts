@@ -5,7 +5,15 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const skip = new Set(["run-all.ts", "report.ts", "abuse-victim.ts", "bare-piece-server.ts"]);
+const skip = new Set([
+  "run-all.ts",
+  "report.ts",
+  "abuse-victim.ts",
+  "bare-piece-server.ts",
+  "tagged-copies.ts",
+  "heap-parts.ts",
+  "heap-parts-bundle.ts",
+]);
 const only = process.argv.slice(2);
 const scripts = readdirSync(here)
   .filter((file) => file.endsWith(".ts") && !skip.has(file))

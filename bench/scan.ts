@@ -8,34 +8,13 @@ import { createDb } from "@soundmesh/db";
 import { SqlCatalogStore, migrateCatalogStore, scanLibrary } from "@soundmesh/service-catalog";
 import { writeToneSync } from "@soundmesh/test-kit";
 import { printTable, round, writeResults, type Row } from "./report";
+import { id3, withoutId3 } from "./tagged-copies";
 
 const TRACKS = Number(process.env.BENCH_SCAN_TRACKS ?? 10_000);
 /** Ogg and FLAC tracks each: 3-minute noise, copied from 10 encoded files into albums of 10. */
 const LONG_TRACKS = Number(process.env.BENCH_SCAN_LONG_TRACKS ?? 200);
 const PER_ALBUM = 10;
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-scan-"));
-
-/** An ID3v2.3 tag with Latin-1 text frames; each copy of a base file gets its own, so every file differs. */
-function id3(frames: Record<string, string>): Buffer {
-  const body = Buffer.concat(
-    Object.entries(frames).map(([id, text]) => {
-      const data = Buffer.concat([Buffer.from([0]), Buffer.from(text, "latin1")]);
-      const header = Buffer.alloc(10);
-      header.write(id, 0, "latin1");
-      header.writeUInt32BE(data.length, 4);
-      return Buffer.concat([header, data]);
-    }),
-  );
-  const size = body.length;
-  const syncsafe = Buffer.from([(size >> 21) & 0x7f, (size >> 14) & 0x7f, (size >> 7) & 0x7f, size & 0x7f]);
-  return Buffer.concat([Buffer.from("ID3"), Buffer.from([3, 0, 0]), syncsafe, body]);
-}
-
-function withoutId3(file: Buffer): Buffer {
-  if (file.subarray(0, 3).toString("latin1") !== "ID3") return file;
-  const size = (file[6]! << 21) | (file[7]! << 14) | (file[8]! << 7) | file[9]!;
-  return file.subarray(10 + size);
-}
 
 function makeMp3Library(root: string): void {
   const bases: Buffer[] = [];

@@ -55,6 +55,8 @@ async function bootstrapAdmin(config: Config, bus: ServiceBus, logger: Logger): 
 export interface StartOptions {
   /** What to do when --library names folders that are not the recorded ones. */
   library?: LibraryChoice;
+  /** Called as each part has been created (bench/heap-parts.ts measures memory there); synchronous. */
+  onStage?: (stage: string) => void;
 }
 
 export async function startAllInOne(
@@ -62,31 +64,38 @@ export async function startAllInOne(
   logger: Logger,
   options: StartOptions = {},
 ): Promise<RunningServer> {
+  const onStage = options.onStage ?? (() => undefined);
   mkdirSync(config.dataDir, { recursive: true });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  onStage("metrics registry");
   const db = openDb(config, logger);
+  onStage("database");
   const bus = createBusFor(config, logger, registry);
+  onStage("bus");
   const stops: Array<() => Promise<void>> = [];
   try {
     // First: a given library folder that does not exist (or is not recorded) stops the start with one line.
     const libraryFolders = await resolveLibraryFolders(config, logger, db, options.library);
     const user = await startUserService(config, logger, bus, db);
     stops.push(() => user.stop());
+    onStage("user");
     const tracker = createTrackerService({
       logger: logger.child({ service: "tracker" }),
       bus: bus.connect(trackerManifest),
     });
     await tracker.start();
     stops.push(() => tracker.stop());
-    const library = await startLibraryServices(config, logger, bus, db, libraryFolders);
+    const library = await startLibraryServices(config, logger, bus, db, libraryFolders, onStage);
     stops.unshift(() => library.stop());
     const playlist = await startPlaylistService(logger, bus, db, config.covers);
     stops.unshift(() => playlist.stop());
     // Search started first and could not read the playlists yet: build its playlist index now, not at the retry.
     library.search.rebuildPlaylists();
+    onStage("playlist");
     const topology = await startTopology(config, logger, bus, registry);
     stops.unshift(() => topology.stop());
+    onStage("topology");
     const apBus = bus.connect(accessPointManifest);
     registerP2pMetrics(registry, apBus, logger);
     registerStorageMetrics(registry, apBus, logger);
@@ -140,6 +149,7 @@ export async function startAllInOne(
     });
     stops.unshift(() => accessPoint.close());
     const url = await accessPoint.listen();
+    onStage("access point");
     const address = accessPoint.app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     logger.info({ url, dataDir: config.dataDir, database: db.dialect }, "soundmesh started");

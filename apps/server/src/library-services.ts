@@ -36,6 +36,7 @@ export async function startLibraryServices(
   bus: Bus,
   db: Db,
   libraryFolders: readonly string[],
+  onStage: (stage: string) => void = () => undefined,
 ): Promise<LibraryServices> {
   const stops: Array<() => Promise<void>> = [];
   const storageBus = bus.connect(storageManifest);
@@ -59,8 +60,10 @@ export async function startLibraryServices(
   });
   await storage.start();
   stops.push(() => storage.stop());
+  onStage("storage");
   const catalog = await startCatalogService(config, logger, bus, db, libraryFolders, config.library.watch);
   stops.unshift(() => catalog.stop());
+  onStage("catalog (with its folder watches)");
   const searchBus = bus.connect(searchManifest);
   const search = createSearchService({
     logger: logger.child({ service: "search" }),
@@ -73,6 +76,7 @@ export async function startLibraryServices(
   });
   await search.start();
   stops.unshift(() => search.stop());
+  onStage("search (empty index)");
   return {
     catalog,
     search,

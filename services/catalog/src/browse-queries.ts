@@ -114,17 +114,7 @@ export async function browseAlbums(
   return { items: await withCredits(db, found), total: num(total?.n) };
 }
 
-/** Every credit as one row: album artists (with the album's added time) and track artists (with the track's). */
-const credits = (artistId: string | undefined) => {
-  const onlyThis = artistId === undefined ? sql`` : sql`where c.artist_id = ${artistId}`;
-  return sql`
-    select c.artist_id, c.name, c.album_id, cast(null as varchar(64)) as track_id, 1 as is_album, a.added_at
-      from catalog_album_artists c join catalog_albums a on a.id = c.album_id ${onlyThis}
-    union all
-    select c.artist_id, c.name, t.album_id, c.track_id, 0 as is_album, t.added_at
-      from catalog_track_artists c join catalog_tracks t on t.id = c.track_id ${onlyThis}`;
-};
-
+/** Credited artists, from their rows (artist-rows.ts), by name or newest first; one artist when `artistId` is given. */
 export async function browseArtists(
   db: CatalogDb,
   order: ArtistOrder,
@@ -132,29 +122,24 @@ export async function browseArtists(
   offset: number,
   artistId?: string,
 ): Promise<Page<ArtistRecord>> {
-  const orderBy = order === "recent" ? sql`max(added_at) desc, artist_id` : sql`lower(min(name)), artist_id`;
-  const { rows } = await sql<Record<string, unknown>>`
-    select artist_id, min(name) as name,
-      count(distinct case when is_album = 1 then album_id end) as album_count,
-      count(distinct album_id) as any_album_count,
-      count(distinct track_id) as track_count,
-      max(added_at) as added_at
-    from (${credits(artistId)}) credited
-    group by artist_id
-    order by ${orderBy}
-    limit ${limit} offset ${offset}`.execute(db);
-  const total = await sql<{ n: unknown }>`
-    select count(distinct artist_id) as n from (${credits(artistId)}) credited`.execute(db);
+  let query = db.selectFrom("catalog_artists");
+  if (artistId !== undefined) query = query.where("artist_id", "=", artistId);
+  const total = await query.select((eb) => eb.fn.countAll().as("n")).executeTakeFirst();
+  const ordered =
+    order === "recent"
+      ? query.selectAll().orderBy("added_at", "desc").orderBy("artist_id")
+      : query.selectAll().orderBy("sort_name").orderBy("artist_id");
+  const rows = await ordered.limit(limit).offset(offset).execute();
   return {
     items: rows.map((row) => ({
-      id: String(row.artist_id),
-      name: String(row.name),
+      id: row.artist_id,
+      name: row.name,
       albumCount: num(row.album_count),
-      appearsOnCount: num(row.any_album_count) - num(row.album_count),
+      appearsOnCount: num(row.appears_on_count),
       trackCount: num(row.track_count),
       addedAt: num(row.added_at),
     })),
-    total: num(total.rows[0]?.n),
+    total: num(total?.n),
   };
 }
 

@@ -1,7 +1,6 @@
 // The catalog service: background scans with progress events, optional folder watching, and the browse methods.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { watch, type FSWatcher } from "chokidar";
 import type { Logger } from "pino";
 import {
   AppError,
@@ -16,6 +15,7 @@ import {
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
 import { AlbumCovers, defaultCoverLimits, type CoverLimits } from "./covers";
 import { scanProblemOf } from "./library-safety";
+import { watchFolders, type FolderWatcher } from "./folder-watcher";
 import { matchEntries, relativePathOf } from "./playlist-matching";
 import { scanLibrary, type ScanResult } from "./scanner";
 import type { CatalogStore } from "./store";
@@ -88,7 +88,7 @@ export function createCatalogService({
   let rerun = false;
   let lastPublishMs = 0;
   let subscription: Subscription | undefined;
-  let watcher: FSWatcher | undefined;
+  let watcher: FolderWatcher | undefined;
   let debounce: NodeJS.Timeout | undefined;
   const listeners = new Set<(status: ScanStatus) => void>();
   const coverLimits = { ...defaultCoverLimits, ...config.covers };
@@ -256,23 +256,30 @@ export function createCatalogService({
     async start() {
       subscription = await bus.serve(catalogContract, handlers);
       if (config.watch && config.libraryFolders.length > 0) {
-        watcher = watch([...config.libraryFolders], {
-          ignoreInitial: true,
-          followSymlinks: false,
-          awaitWriteFinish: { stabilityThreshold: 1_000 },
-        });
-        watcher.on("all", () => {
-          clearTimeout(debounce);
-          debounce = setTimeout(() => {
-            if (running) rerun = true;
-            else startScan(false);
-          }, config.watchDebounceMs ?? 2_000);
+        let warned = false;
+        watcher = await watchFolders(config.libraryFolders, {
+          onChange: () => {
+            clearTimeout(debounce);
+            debounce = setTimeout(() => {
+              if (running) rerun = true;
+              else startScan(false);
+            }, config.watchDebounceMs ?? 2_000);
+          },
+          // Said once: past the system's watch limit every further folder fails the same way.
+          onError: (error, folder) => {
+            if (warned) return;
+            warned = true;
+            logger.warn(
+              { err: error, folder },
+              "a library folder is not watched (changes there wait for a scan)",
+            );
+          },
         });
       }
     },
     async stop() {
       clearTimeout(debounce);
-      await watcher?.close();
+      watcher?.close();
       await running;
       await subscription?.unsubscribe();
     },

@@ -37,6 +37,8 @@ export interface TrackRow {
   album_artist_tag: string | null;
   compilation_tag: number;
   original_year: number | null;
+  /** The last part of its path in lower case (playlist import looks files up by it); written with the row. */
+  file_name: string | null;
 }
 
 export interface AlbumRow {
@@ -83,6 +85,18 @@ export interface TombstoneRow {
   removed_at: number;
 }
 
+/** Derived from the credits (artist-rows.ts). */
+export interface ArtistRow {
+  artist_id: string;
+  name: string;
+  /** lower(name), the order of the artist list. */
+  sort_name: string;
+  album_count: number;
+  appears_on_count: number;
+  track_count: number;
+  added_at: number;
+}
+
 export interface CatalogTables {
   catalog_library_folders: { path: string; added_at: number };
   catalog_tombstones: TombstoneRow;
@@ -91,6 +105,7 @@ export interface CatalogTables {
   catalog_track_artists: TrackArtistRow;
   catalog_album_artists: AlbumArtistRow;
   catalog_album_aliases: { old_id: string; album_id: string };
+  catalog_artists: ArtistRow;
   catalog_scan_errors: {
     path: string;
     reason: string;

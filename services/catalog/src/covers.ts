@@ -25,9 +25,14 @@ type Sharp = typeof sharpModule;
 let sharpLoading: Promise<Sharp> | undefined;
 /**
  * sharp (a native addon, with libvips and some forty files of JavaScript) loads with the first image looked at, so a
- * rescan that finds nothing new (`soundmesh scan` most days) never loads it.
+ * rescan that finds nothing new (`soundmesh scan` most days) never loads it. libvips's operation cache is off: resized
+ * covers are cached on disk, and it would keep up to 50 MiB of decoded images in a server that sits idle.
  */
-const loadSharp = (): Promise<Sharp> => (sharpLoading ??= import("sharp").then((module) => module.default));
+const loadSharp = (): Promise<Sharp> =>
+  (sharpLoading ??= import("sharp").then(({ default: sharp }) => {
+    sharp.cache(false);
+    return sharp;
+  }));
 
 /** Why an image is too large to decode (its header's width × height over the cap), or undefined when it is not. */
 export async function oversizeReason(

@@ -1,6 +1,7 @@
 // The catalog's tables: tracks are the truth; albums and the artists credited on tracks and albums are derived from
 // them in the same transaction as every scan's changes.
 import { createHash } from "node:crypto";
+import { basename } from "node:path";
 import { migrateService, sql, type Db, type Kysely, type ServiceMigrations } from "@soundmesh/db";
 
 /** idOf as it was when 002 was written: a migration never changes with the code around it. */
@@ -9,6 +10,9 @@ const idOf002 = (...parts: string[]) =>
     .update(parts.map((part) => part.normalize("NFKC").toLowerCase().trim()).join("\u0000"))
     .digest("base64url")
     .slice(0, 22);
+
+/** A track's file name as 004 stored it: the last part of its path, in lower case. */
+const fileNameOf004 = (path: string) => basename(path).toLowerCase();
 
 export const catalogMigrations: ServiceMigrations = {
   "001-library": {
@@ -194,6 +198,82 @@ export const catalogMigrations: ServiceMigrations = {
           .on("catalog_tombstones")
           .column(column)
           .execute();
+    },
+  },
+  /**
+   * Browsing 100,000 tracks within 20 ms: artists become rows derived in each scan (artist-rows.ts) instead of a
+   * grouping of every credit per page; albums get an index for each order they are listed in, tracks one for "most
+   * recently added", for titles, genres and artists in lower case and the smart playlists' artist order (credited
+   * names too), and one on their
+   * file name in lower case (playlist import matches paths by it).
+   */
+  "004-browse-indexes": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("catalog_artists")
+        .addColumn("artist_id", "varchar(64)", (col) => col.primaryKey())
+        .addColumn("name", "text", (col) => col.notNull())
+        .addColumn("sort_name", "text", (col) => col.notNull())
+        .addColumn("album_count", "integer", (col) => col.notNull())
+        .addColumn("appears_on_count", "integer", (col) => col.notNull())
+        .addColumn("track_count", "integer", (col) => col.notNull())
+        .addColumn("added_at", "bigint", (col) => col.notNull())
+        .execute();
+      await sql`create index catalog_artists_by_name on catalog_artists (sort_name, artist_id)`.execute(db);
+      await sql`create index catalog_artists_by_added on catalog_artists (added_at desc, artist_id)`.execute(
+        db,
+      );
+      await sql`
+        insert into catalog_artists
+          (artist_id, name, sort_name, album_count, appears_on_count, track_count, added_at)
+        select artist_id, min(name), lower(min(name)),
+          count(distinct case when is_album = 1 then album_id end),
+          count(distinct album_id) - count(distinct case when is_album = 1 then album_id end),
+          count(distinct track_id), max(added_at)
+        from (
+          select c.artist_id, c.name, c.album_id, cast(null as varchar(64)) as track_id, 1 as is_album, a.added_at
+            from catalog_album_artists c join catalog_albums a on a.id = c.album_id
+          union all
+          select c.artist_id, c.name, t.album_id, c.track_id, 0 as is_album, t.added_at
+            from catalog_track_artists c join catalog_tracks t on t.id = c.track_id
+        ) credited
+        group by artist_id`.execute(db);
+      for (const [name, columns] of [
+        ["catalog_albums_by_title", "lower(title), id"],
+        ["catalog_albums_by_artist", "lower(album_artist), coalesce(year, 0), lower(title), id"],
+        ["catalog_albums_by_year_desc", "coalesce(year, -1) desc, lower(title), id"],
+        ["catalog_albums_by_added_desc", "added_at desc, id"],
+        ["catalog_albums_by_genre_title", "genre, lower(title), id"],
+        ["catalog_albums_by_year_title", "year, lower(title), id"],
+      ])
+        await sql`create index ${sql.raw(name!)} on catalog_albums (${sql.raw(columns!)})`.execute(db);
+      for (const [name, columns] of [
+        ["catalog_tracks_by_added_desc", "added_at desc, id"],
+        // Titles in lower case: playlist import matches by them; smart playlists list by them.
+        ["catalog_tracks_by_title", "lower(title), id"],
+        // Smart playlists: their default order, and their genre rule.
+        [
+          "catalog_tracks_by_artist_order",
+          "lower(album_artist), lower(album), coalesce(disc_no, 1), coalesce(track_no, 0), id",
+        ],
+        ["catalog_tracks_by_genre", "lower(genre)"],
+        ["catalog_tracks_by_artist_name", "lower(artist)"],
+      ])
+        await sql`create index ${sql.raw(name!)} on catalog_tracks (${sql.raw(columns!)})`.execute(db);
+      await sql`create index catalog_track_artists_by_name on catalog_track_artists (lower(name))`.execute(
+        db,
+      );
+      await db.schema.alterTable("catalog_tracks").addColumn("file_name", "text").execute();
+      const tracks = await sql<{ id: string; path: string }>`select id, path from catalog_tracks`.execute(db);
+      for (const track of tracks.rows)
+        await sql`update catalog_tracks set file_name = ${fileNameOf004(track.path)} where id = ${track.id}`.execute(
+          db,
+        );
+      await db.schema
+        .createIndex("catalog_tracks_by_file_name")
+        .on("catalog_tracks")
+        .column("file_name")
+        .execute();
     },
   },
 };

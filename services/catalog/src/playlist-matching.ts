@@ -82,12 +82,16 @@ export async function matchEntries(
   entries: readonly PlaylistFileEntry[],
 ): Promise<EntryMatch[]> {
   const byName = new Map<string, Array<{ id: string; relativePath: string }>>();
-  if (entries.some((entry) => entry.path !== null)) {
-    for (const file of await store.fileStates()) {
-      const relativePath = relativePathOf(file.path, roots).toLowerCase();
-      const name = relativePath.slice(relativePath.lastIndexOf("/") + 1);
-      byName.set(name, [...(byName.get(name) ?? []), { id: file.id, relativePath }]);
-    }
+  const names = entries.flatMap((entry) => {
+    if (entry.path === null) return [];
+    const path = normalisedPath(entry.path);
+    return [path.slice(path.lastIndexOf("/") + 1)];
+  });
+  // Only the tracks with one of the entries' file names are read (an index holds them by name).
+  for (const file of await store.tracksByFileNames(names)) {
+    const relativePath = relativePathOf(file.path, roots).toLowerCase();
+    const name = relativePath.slice(relativePath.lastIndexOf("/") + 1);
+    byName.set(name, [...(byName.get(name) ?? []), { id: file.id, relativePath }]);
   }
   const matches: EntryMatch[] = entries.map((entry) => {
     if (entry.path === null) return { trackId: null, by: null };

@@ -11,6 +11,7 @@ import type {
 } from "@soundmesh/protocol";
 import { defaultSplitArtists, type SplitArtists } from "./artist-credits";
 import { recordAlbumAliases, rederiveAlbums } from "./album-rows";
+import { creditedArtists, rederiveArtists } from "./artist-rows";
 import {
   browseAlbum,
   browseAlbums,
@@ -23,6 +24,7 @@ import {
   type Page,
 } from "./browse-queries";
 import { chunks, num, numOrNull, type CatalogDb, type TombstoneRow, type TrackRow } from "./catalog-tables";
+import { searchDocumentsPage } from "./search-documents";
 import type { CatalogStore, ScanChanges } from "./store";
 import { idOf } from "./tags";
 import {
@@ -35,6 +37,7 @@ import {
   trackCount,
   tracksUnder,
 } from "./tombstones";
+import { basename } from "node:path";
 
 export type { Page } from "./browse-queries";
 export type { TombstoneRow, TrackRow } from "./catalog-tables";
@@ -42,7 +45,7 @@ export type { TombstoneRow, TrackRow } from "./catalog-tables";
 /** A scanned track to write. Fields added after the first release may be left out (they default as for old rows). */
 export type TrackUpsert = Omit<
   TrackRow,
-  "album_folder" | "album_artist_tag" | "compilation_tag" | "original_year"
+  "album_folder" | "album_artist_tag" | "compilation_tag" | "original_year" | "file_name"
 > &
   Partial<Pick<TrackRow, "album_folder" | "album_artist_tag" | "compilation_tag" | "original_year">> & {
     /** The artists it credits, in order; left out, the artist tag is split. */
@@ -141,6 +144,13 @@ export class SqlCatalogStore implements CatalogStore {
         for (const row of rows) previousAlbums.set(row.id, row.album_id);
       }
       await buryTracks(trx, changes.deletions, nowMs);
+      const changedTracks = [...ids];
+      const albumsBefore = [
+        ...previousAlbums.values(),
+        ...changes.upserts.map((row) => row.album_id),
+        ...regrouped.map((row) => row.album_id),
+      ];
+      const artistsBefore = await creditedArtists(trx, changedTracks, albumsBefore);
       for (const part of chunks(changes.deletions)) {
         await trx.deleteFrom("catalog_tracks").where("id", "in", part).execute();
         await trx.deleteFrom("catalog_track_artists").where("track_id", "in", part).execute();
@@ -166,6 +176,8 @@ export class SqlCatalogStore implements CatalogStore {
       ]);
       const living = await rederiveAlbums(trx, touched, this.splitArtists);
       await recordAlbumAliases(trx, moves, living);
+      const artistsAfter = await creditedArtists(trx, changedTracks, [...touched]);
+      await rederiveArtists(trx, [...artistsBefore, ...artistsAfter]);
       for (const paths of chunks(changes.clearedErrorPaths))
         await trx.deleteFrom("catalog_scan_errors").where("path", "in", paths).execute();
       for (const error of changes.errors) {
@@ -187,6 +199,7 @@ export class SqlCatalogStore implements CatalogStore {
       compilation_tag: 0,
       original_year: null,
       ...given,
+      file_name: basename(given.path).toLowerCase(),
     };
     await trx.deleteFrom("catalog_tracks").where("path", "=", row.path).where("id", "<>", row.id).execute();
     const { id: _id, ...rest } = row;
@@ -314,6 +327,16 @@ export class SqlCatalogStore implements CatalogStore {
     return rows;
   }
 
+  /** Tracks whose file name is one of these (in lower case), for matching playlist-file entries by path. */
+  async tracksByFileNames(names: readonly string[]): Promise<TrackRow[]> {
+    const rows: TrackRow[] = [];
+    for (const part of chunks([...new Set(names)]))
+      rows.push(
+        ...(await this.db.selectFrom("catalog_tracks").selectAll().where("file_name", "in", part).execute()),
+      );
+    return rows;
+  }
+
   async recentTrackIds(limit: number, offset: number): Promise<string[]> {
     const rows = await this.db
       .selectFrom("catalog_tracks")
@@ -337,18 +360,25 @@ export class SqlCatalogStore implements CatalogStore {
       );
     if (rules.artists.length > 0) {
       const artists = rules.artists.map((a) => a.toLowerCase());
-      // An artist rule also takes tracks that credit the artist among others ("A feat. B" for B).
-      const credited = this.db
-        .selectFrom("catalog_track_artists")
-        .select("track_id")
-        .where(sql`lower(name)`, "in", artists);
-      query = query.where((eb) =>
-        eb.or([
-          eb(sql`lower(artist)`, "in", artists),
-          eb(sql`lower(album_artist)`, "in", artists),
-          eb("id", "in", credited),
-        ]),
-      );
+      // An artist rule also takes tracks that credit the artist among others ("A feat. B" for B). Three indexed
+      // lookups joined, not one OR that reads every track.
+      const matching = this.db
+        .selectFrom("catalog_tracks")
+        .select("id")
+        .where(sql`lower(artist)`, "in", artists)
+        .union(
+          this.db
+            .selectFrom("catalog_tracks")
+            .select("id")
+            .where(sql`lower(album_artist)`, "in", artists),
+        )
+        .union(
+          this.db
+            .selectFrom("catalog_track_artists")
+            .select("track_id as id")
+            .where(sql`lower(name)`, "in", artists),
+        );
+      query = query.where("id", "in", matching);
     }
     if (rules.yearFrom !== null) query = query.where("year", ">=", rules.yearFrom);
     if (rules.yearTo !== null) query = query.where("year", "<=", rules.yearTo);
@@ -402,74 +432,27 @@ export class SqlCatalogStore implements CatalogStore {
     return yearsOfAlbums(this.db);
   }
 
+  /** Tracks at random: the ids are drawn from the primary key's index alone, then only those rows are read. */
   async randomTracks(limit: number): Promise<TrackRow[]> {
-    return this.db
+    const chosen = this.db
       .selectFrom("catalog_tracks")
-      .selectAll()
+      .select("id")
       .orderBy(sql`random()`)
-      .limit(limit)
-      .execute();
+      .limit(limit);
+    const rows = await this.db.selectFrom("catalog_tracks").selectAll().where("id", "in", chosen).execute();
+    // Read by id, the rows come in id order: shuffled again.
+    for (let i = rows.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [rows[i], rows[j]] = [rows[j]!, rows[i]!];
+    }
+    return rows;
   }
 
-  /** Every track, album and credited artist as a search document; the cursor pages over tracks. */
-  async searchDocuments(
+  /** Every track, then album, then credited artist as a search document; the cursor is a place in that list. */
+  searchDocuments(
     cursor: number,
     limit: number,
   ): Promise<{ documents: SearchDocument[]; nextCursor: number | null }> {
-    const rows = await this.db
-      .selectFrom("catalog_tracks")
-      .selectAll()
-      .orderBy("id")
-      .limit(limit)
-      .offset(cursor)
-      .execute();
-    const documents: SearchDocument[] = rows.map((row) => ({
-      id: row.id,
-      kind: "track",
-      title: row.title,
-      subtitle: `${row.artist} · ${row.album}`,
-      artist: row.artist,
-      album: row.album,
-      year: numOrNull(row.year),
-      popularity: 0,
-    }));
-    if (cursor === 0) {
-      const albums = await this.albums({}, "title", 1_000_000, 0);
-      for (const album of albums.items) {
-        documents.push({
-          id: album.id,
-          kind: "album",
-          title: album.title,
-          subtitle: album.albumArtist,
-          artist: album.albumArtist,
-          album: album.title,
-          year: album.year,
-          popularity: album.trackCount,
-        });
-      }
-      const artists = await this.artists("name", 1_000_000, 0);
-      for (const artist of artists.items) {
-        documents.push({
-          id: artist.id,
-          kind: "artist",
-          title: artist.name,
-          subtitle: artistSubtitle(artist),
-          artist: artist.name,
-          album: "",
-          year: null,
-          popularity: artist.trackCount,
-        });
-      }
-    }
-    return { documents, nextCursor: rows.length < limit ? null : cursor + rows.length };
+    return searchDocumentsPage(this.db, cursor, limit);
   }
-}
-
-const plural = (count: number, one: string) => `${count} ${one}${count === 1 ? "" : "s"}`;
-
-function artistSubtitle(artist: ArtistRecord): string {
-  if (artist.albumCount > 0) return plural(artist.albumCount, "album");
-  return artist.appearsOnCount > 0
-    ? `Appears on ${plural(artist.appearsOnCount, "album")}`
-    : plural(artist.trackCount, "song");
 }

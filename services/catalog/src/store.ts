@@ -33,6 +33,8 @@ export interface CatalogStore {
   trackRecords(rows: readonly TrackRow[]): Promise<TrackRecord[]>;
   /** Tracks whose title is one of these (compared in lower case), for matching playlist-file entries by tags. */
   tracksByTitles(titles: string[]): Promise<TrackRow[]>;
+  /** Tracks whose file name is one of these (in lower case), for matching playlist-file entries by path. */
+  tracksByFileNames(names: readonly string[]): Promise<TrackRow[]>;
   recentTrackIds(limit: number, offset: number): Promise<string[]>;
   /** The ids of the tracks a smart playlist's rules select, in the rules' order. */
   smartTrackIds(rules: SmartRules, nowMs: number): Promise<string[]>;

@@ -87,6 +87,7 @@ describe.each(targets)("migration 002 on $name", (target) => {
     expect(await migrateCatalogStore(opened.db)).toEqual([
       "002-albums-and-credits",
       "003-folders-and-tombstones",
+      "004-browse-indexes",
     ]);
 
     const bus = createInProcessBus();
@@ -114,6 +115,16 @@ describe.each(targets)("migration 002 on $name", (target) => {
         [cardId, 1],
       ].sort(),
     );
+
+    // 004 made artist rows from the credits 002 filled in, and file names for playlist import, before any scan.
+    expect((await call("artists", {})).items.map((artist) => [artist.name, artist.trackCount])).toEqual([
+      ["Shiroux Dou", 3],
+      ["Shiroux Dou feat. Mara Lind", 1],
+    ]);
+    const byPath = await call("matchEntries", {
+      entries: [{ path: "Shiroux Dou/Tide Lines/04 neap.ogg", artist: null, title: null, durationMs: null }],
+    });
+    expect(byPath.matches).toEqual([{ trackId: "old-track-4", by: "path" }]);
 
     service.startScan();
     // Nothing changed on disk, yet every file is read again (the new columns need what only the tags say).

@@ -1,7 +1,7 @@
 // Playlist covers: an uploaded image normalised to a 600 px JPEG, or else a mosaic of the first four albums' art
 // (one album's art when there are fewer), made with sharp and kept in a small memory cache keyed by revision.
 // Every decode waits for one of a few slots, and an upload's size is read from its header before it is decoded.
-import sharp from "sharp";
+import type sharpModule from "sharp";
 import type { ServiceBus } from "@soundmesh/bus";
 import { AppError, catalogContract } from "@soundmesh/protocol";
 import type { PlaylistStore, StoredPlaylist } from "./store";
@@ -49,6 +49,18 @@ class DecodeGate {
   }
 }
 
+type Sharp = typeof sharpModule;
+let sharpLoading: Promise<Sharp> | undefined;
+/**
+ * sharp (libvips and its JavaScript, some 15 MiB resident) loads with the first cover made, not with the service;
+ * libvips's operation cache is off, since made covers are kept here already and it would hold up to 50 MiB more.
+ */
+const loadSharp = (): Promise<Sharp> =>
+  (sharpLoading ??= import("sharp").then(({ default: sharp }) => {
+    sharp.cache(false);
+    return sharp;
+  }));
+
 const megapixels = (pixels: number) => Math.round(pixels / 100_000) / 10;
 
 export function createCovers({
@@ -77,6 +89,7 @@ export function createCovers({
    */
   async function normaliseUpload(imageBase64: string): Promise<Uint8Array> {
     const bytes = Buffer.from(imageBase64, "base64");
+    const sharp = await loadSharp();
     const header = await sharp(bytes)
       .metadata()
       .catch(() => undefined);
@@ -139,6 +152,7 @@ export function createCovers({
     const covers = await albumCovers(playlist.id, size, traceId, userId);
     if (covers.length === 0) throw new AppError("NOT_FOUND", "The playlist has no cover and no album art");
     if (covers.length < mosaicAlbums) return covers[0]!;
+    const sharp = await loadSharp();
     return gate.run(async () => {
       const tiles = await Promise.all(
         covers.map((cover) => sharp(cover).resize(tileSize, tileSize, { fit: "cover" }).toBuffer()),
@@ -163,6 +177,7 @@ export function createCovers({
       if (playlist.hasUploadedCover) {
         const uploaded = await store.cover(playlist.id);
         if (!uploaded) throw new AppError("NOT_FOUND", "The playlist has no cover");
+        const sharp = await loadSharp();
         const bytes =
           size === uploadSize
             ? uploaded
