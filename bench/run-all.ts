@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const skip = new Set(["run-all.ts", "report.ts", "abuse-victim.ts"]);
+const skip = new Set(["run-all.ts", "report.ts", "abuse-victim.ts", "tagged-library.ts"]);
 const only = process.argv.slice(2);
 const scripts = readdirSync(here)
   .filter((file) => file.endsWith(".ts") && !skip.has(file))

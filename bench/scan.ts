@@ -1,141 +1,96 @@
-// Scan benchmark: tracks per second on generated libraries: 10,000 MP3 tracks (first scan and no-change rescan),
-// and full-length Ogg Vorbis and FLAC albums (noise, so the files are as large as real ones).
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// Scan benchmark: first scan and no-change rescan of generated libraries, one per format (MP3, Ogg Vorbis, FLAC),
+// each beside the limit measured in the same run: music-metadata alone reading the same files' tags in one process.
+import { readdirSync, rmSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseFile } from "music-metadata";
 import { createDb } from "@soundmesh/db";
 import { CatalogStore, migrateCatalogStore, scanLibrary } from "@soundmesh/service-catalog";
-import { writeToneSync } from "@soundmesh/test-kit";
 import { printTable, round, writeResults, type Row } from "./report";
+import { FORMATS, taggedLibrary, type LibraryFormat } from "./tagged-library";
 
-const TRACKS = Number(process.env.BENCH_SCAN_TRACKS ?? 10_000);
-/** Ogg and FLAC tracks each: 3-minute noise, copied from 10 encoded files into albums of 10. */
-const LONG_TRACKS = Number(process.env.BENCH_SCAN_LONG_TRACKS ?? 200);
-const PER_ALBUM = 10;
+const TRACKS = Number(process.env.BENCH_SCAN_TRACKS ?? 4_000);
+const ROUNDS = Number(process.env.BENCH_SCAN_ROUNDS ?? 3);
+/** Files music-metadata reads at once for the limit (the scanner's concurrency before it read files in workers). */
+const LIMIT_CONCURRENCY = 4;
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-scan-"));
 
-/** An ID3v2.3 tag with Latin-1 text frames; each copy of a base file gets its own, so every file differs. */
-function id3(frames: Record<string, string>): Buffer {
-  const body = Buffer.concat(
-    Object.entries(frames).map(([id, text]) => {
-      const data = Buffer.concat([Buffer.from([0]), Buffer.from(text, "latin1")]);
-      const header = Buffer.alloc(10);
-      header.write(id, 0, "latin1");
-      header.writeUInt32BE(data.length, 4);
-      return Buffer.concat([header, data]);
-    }),
-  );
-  const size = body.length;
-  const syncsafe = Buffer.from([(size >> 21) & 0x7f, (size >> 14) & 0x7f, (size >> 7) & 0x7f, size & 0x7f]);
-  return Buffer.concat([Buffer.from("ID3"), Buffer.from([3, 0, 0]), syncsafe, body]);
+function audioFiles(root: string, ext: string): string[] {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith(`.${ext}`))
+    .map((entry) => join(entry.parentPath, entry.name));
 }
 
-function withoutId3(file: Buffer): Buffer {
-  if (file.subarray(0, 3).toString("latin1") !== "ID3") return file;
-  const size = (file[6]! << 21) | (file[7]! << 14) | (file[8]! << 7) | file[9]!;
-  return file.subarray(10 + size);
+/** Seconds for music-metadata to read every file's tags and header duration, `LIMIT_CONCURRENCY` at once. */
+async function musicMetadataAlone(files: string[]): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const metadata = await parseFile(files[next++]!, { duration: false, skipCovers: true });
+      if (!metadata.common.title) throw new Error("a generated file without a title");
+    }
+  };
+  await Promise.all(Array.from({ length: LIMIT_CONCURRENCY }, worker));
+  return (performance.now() - started) / 1000;
 }
 
-function makeMp3Library(root: string): void {
-  const bases: Buffer[] = [];
-  for (let i = 0; i < 20; i++) {
-    const file = join(work, `base-${i}.mp3`);
-    writeToneSync(file, {
-      frequency: 200 + i * 20,
-      seconds: 2,
-      codec: ["-c:a", "libmp3lame", "-b:a", "128k"],
-    });
-    bases.push(withoutId3(readFileSync(file)));
-  }
-  for (let n = 0; n < TRACKS; n++) {
-    const albumIndex = Math.floor(n / PER_ALBUM);
-    const artist = `Artist ${albumIndex % 200}`;
-    const album = `Album ${albumIndex}`;
-    const track = (n % PER_ALBUM) + 1;
-    const dir = join(root, artist, album);
-    if (track === 1) mkdirSync(dir, { recursive: true });
-    const tag = id3({
-      TIT2: `Song ${n}`,
-      TPE1: artist,
-      TPE2: artist,
-      TALB: album,
-      TRCK: `${track}/${PER_ALBUM}`,
-      TYER: String(1960 + (albumIndex % 60)),
-      TCON: ["Rock", "Jazz", "Pop", "Folk"][albumIndex % 4]!,
-    });
-    writeFileSync(
-      join(dir, `${String(track).padStart(2, "0")} Song ${n}.mp3`),
-      Buffer.concat([tag, bases[n % bases.length]!]),
-    );
-  }
-}
-
-/** Ten tagged 3-minute noise files in one format, copied into albums of ten (each album's tags repeat). */
-function makeLongLibrary(root: string, extension: string, codec: string[]): void {
-  const bases = Array.from({ length: PER_ALBUM }, (_, i) => {
-    const file = join(work, `base-${i}.${extension}`);
-    execFileSync("ffmpeg", [
-      ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"],
-      ...["-i", `anoisesrc=duration=180:color=pink:seed=${i + 1}`, "-ac", "2", ...codec],
-      ...["-metadata", `title=Noise ${i + 1}`, "-metadata", `track=${i + 1}`, "-metadata", "genre=Noise"],
-      file,
-    ]);
-    return file;
-  });
-  for (let n = 0; n < LONG_TRACKS; n++) {
-    const dir = join(root, `Noise Artist ${Math.floor(n / 100)}`, `Noise Album ${Math.floor(n / PER_ALBUM)}`);
-    if (n % PER_ALBUM === 0) mkdirSync(dir, { recursive: true });
-    copyFileSync(
-      bases[n % PER_ALBUM]!,
-      join(dir, `${String((n % PER_ALBUM) + 1).padStart(2, "0")}.${extension}`),
-    );
-  }
-}
-
-async function scanTwice(label: string, root: string, tracks: number, rows: Row[]): Promise<void> {
-  const db = createDb({ kind: "sqlite", file: join(work, `${label}.db`) });
+/** Seconds for soundmesh's first scan of `root` into a new SQLite database, then for a no-change rescan. */
+async function soundmeshScans(root: string, label: string, tracks: number) {
+  const db = createDb({ kind: "sqlite", file: join(work, `${label}-${Math.random()}.db`) });
   await migrateCatalogStore(db);
   const store = new CatalogStore(db);
-  for (const pass of ["first scan", "no-change rescan"]) {
+  const seconds: number[] = [];
+  for (let pass = 0; pass < 2; pass++) {
     const started = performance.now();
     const result = await scanLibrary({ roots: [root], store, nowMs: Date.now });
-    const seconds = (performance.now() - started) / 1000;
-    rows.push({
-      library: label,
-      scan: pass,
-      tracks,
-      seconds: round(seconds, 2),
-      "tracks/s": Math.round(tracks / seconds),
-      added: result.added,
-      unchanged: result.unchanged,
-      errors: result.errors,
-    });
-    console.log(JSON.stringify(rows[rows.length - 1]));
+    seconds.push((performance.now() - started) / 1000);
+    const expected = pass === 0 ? { added: tracks, unchanged: 0 } : { added: 0, unchanged: tracks };
+    if (result.added !== expected.added || result.unchanged !== expected.unchanged || result.errors !== 0)
+      throw new Error(`${label} pass ${pass}: ${JSON.stringify(result)}`);
   }
   await db.close();
+  return { first: seconds[0]!, rescan: seconds[1]! };
 }
 
-const rows: Row[] = [];
-const generated: Record<string, number> = {};
-const libraries: Array<[string, number, (root: string) => void]> = [
-  ["MP3 (ID3v2.3, 2 s)", TRACKS, makeMp3Library],
-  [
-    "Ogg Vorbis (q5, 3 min)",
-    LONG_TRACKS,
-    (root) => makeLongLibrary(root, "ogg", ["-c:a", "libvorbis", "-q:a", "5"]),
-  ],
-  ["FLAC (3 min)", LONG_TRACKS, (root) => makeLongLibrary(root, "flac", ["-c:a", "flac"])],
+const libraries: Array<[string, LibraryFormat]> = [
+  ["MP3 (ID3v2.3, 128k)", FORMATS.mp3],
+  ["Ogg Vorbis (q5)", FORMATS.ogg],
+  ["FLAC", FORMATS.flac],
 ];
-for (const [label, tracks, make] of libraries) {
-  if (tracks === 0) continue;
-  const root = join(work, label.replace(/\W+/g, "-"));
-  const started = performance.now();
-  make(root);
-  generated[label] = round((performance.now() - started) / 1000, 1);
-  await scanTwice(label, root, tracks, rows);
-  rmSync(root, { recursive: true, force: true });
+const rows: Row[] = [];
+const runs: Row[] = [];
+for (const [label, format] of libraries) {
+  const root = await taggedLibrary(`scan-${format.ext}`, TRACKS, [format], 2);
+  const files = audioFiles(root, format.ext);
+  if (files.length !== TRACKS) throw new Error(`${label}: ${files.length} files, not ${TRACKS}`);
+  const samples: Array<{ limit: number; first: number; rescan: number }> = [];
+  for (let round_ = 0; round_ < ROUNDS; round_++) {
+    const limit = await musicMetadataAlone(files);
+    const { first, rescan } = await soundmeshScans(root, format.ext, TRACKS);
+    samples.push({ limit, first, rescan });
+    runs.push({
+      library: label,
+      round: round_ + 1,
+      "limit s": round(limit, 2),
+      "first scan s": round(first, 2),
+      "rescan s": round(rescan, 2),
+    });
+    console.log(JSON.stringify(runs[runs.length - 1]));
+  }
+  // The median round by first-scan time, with its limit measured just before it.
+  const median = [...samples].sort((a, b) => a.first - b.first)[Math.floor(samples.length / 2)]!;
+  const rate = (seconds: number) => Math.round(TRACKS / seconds);
+  rows.push({
+    library: label,
+    tracks: TRACKS,
+    "first scan tracks/s": rate(median.first),
+    "range tracks/s": `${rate(Math.max(...samples.map((s) => s.first)))}–${rate(Math.min(...samples.map((s) => s.first)))}`,
+    "music-metadata alone tracks/s (limit)": rate(median.limit),
+    "× limit": round(median.limit / median.first, 2),
+    "no-change rescan tracks/s": rate(median.rescan),
+  });
 }
 rmSync(work, { recursive: true, force: true });
-printTable("Library scan: generated libraries, SQLite, 4 files read at once", rows);
-writeResults("scan", rows, { tracks: TRACKS, longTracks: LONG_TRACKS, generatedSeconds: generated });
+printTable(`Library scan: ${TRACKS} tracks per format, SQLite, median of ${ROUNDS} rounds`, rows);
+writeResults("scan", rows, { tracks: TRACKS, rounds: ROUNDS, runs, limitConcurrency: LIMIT_CONCURRENCY });

@@ -1,11 +1,12 @@
-// Reads a file's tags with music-metadata (never the whole file, where a header or the last Ogg page gives the
-// duration) and fills what is missing from the file's name and the folders below the library folder.
+// Reads a file's tags with music-metadata, from the ends of the file the scan has read where they hold what it asks
+// for (never the whole file, where a header or the last Ogg page gives the duration), and fills what is missing from
+// the file's name and the folders below the library folder.
 import { createHash } from "node:crypto";
 import { basename, dirname, extname, relative, sep } from "node:path";
 import type { IAudioMetadata } from "music-metadata";
 import type { SplitArtists } from "./artist-credits";
 import { oggDurationSeconds, type FileEnds } from "./file-ends";
-import { parseFile } from "./lazy-music-metadata";
+import { parseFile, parseFileEnds } from "./lazy-music-metadata";
 
 export const AUDIO_EXTENSIONS = new Set([
   ".mp3",
@@ -196,7 +197,7 @@ export async function readTags(
   splitArtists: SplitArtists,
   checkPicture: (bytes: Uint8Array) => Promise<string | undefined> = () => Promise.resolve(undefined),
 ): Promise<TrackTags & { pictureProblem?: string }> {
-  const metadata = await parseFile(path, { duration: false, skipCovers: false });
+  const metadata = await parseFileEnds(path, ends, { duration: false, skipCovers: false });
   const pictures = metadata.common.picture ?? [];
   const picture = pictures.find((p) => /front/i.test(p.type ?? "")) ?? pictures[0];
   const pictureProblem = picture ? await checkPicture(picture.data) : undefined;
