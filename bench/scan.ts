@@ -1,11 +1,14 @@
 // Scan benchmark: first scan and no-change rescan of generated libraries, one per format (MP3, Ogg Vorbis, FLAC),
 // each beside the limit measured in the same run: music-metadata alone reading the same files' tags in one process.
+// soundmesh is timed end to end: `soundmesh scan` from the build, spawned, until it exits (a new SQLite database).
+import { execFile } from "node:child_process";
 import { readdirSync, rmSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { parseFile } from "music-metadata";
-import { createDb } from "@soundmesh/db";
-import { CatalogStore, migrateCatalogStore, scanLibrary } from "@soundmesh/service-catalog";
+import { buildServer } from "../apps/server/bin/build.mjs";
 import { printTable, round, writeResults, type Row } from "./report";
 import { FORMATS, taggedLibrary, type LibraryFormat } from "./tagged-library";
 
@@ -35,21 +38,22 @@ async function musicMetadataAlone(files: string[]): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-/** Seconds for soundmesh's first scan of `root` into a new SQLite database, then for a no-change rescan. */
+const cli = fileURLToPath(new URL("../apps/server/bin/soundmesh.mjs", import.meta.url));
+const run = promisify(execFile);
+
+/** Seconds for `soundmesh scan` of `root` into a new data folder (first scan), then again (no-change rescan). */
 async function soundmeshScans(root: string, label: string, tracks: number) {
-  const db = createDb({ kind: "sqlite", file: join(work, `${label}-${Math.random()}.db`) });
-  await migrateCatalogStore(db);
-  const store = new CatalogStore(db);
+  const dataDir = join(work, `${label}-${Math.random()}`);
   const seconds: number[] = [];
   for (let pass = 0; pass < 2; pass++) {
     const started = performance.now();
-    const result = await scanLibrary({ roots: [root], store, nowMs: Date.now });
+    const { stdout } = await run(process.execPath, [cli, "scan", "-l", root, "-d", dataDir]);
     seconds.push((performance.now() - started) / 1000);
-    const expected = pass === 0 ? { added: tracks, unchanged: 0 } : { added: 0, unchanged: tracks };
-    if (result.added !== expected.added || result.unchanged !== expected.unchanged || result.errors !== 0)
-      throw new Error(`${label} pass ${pass}: ${JSON.stringify(result)}`);
+    const expected = pass === 0 ? `${tracks} added` : `0 added, 0 updated, 0 removed, ${tracks} unchanged`;
+    if (!stdout.includes(expected) || !stdout.includes(" 0 could not be read"))
+      throw new Error(`${label} pass ${pass}: ${stdout}`);
   }
-  await db.close();
+  rmSync(dataDir, { recursive: true, force: true });
   return { first: seconds[0]!, rescan: seconds[1]! };
 }
 
@@ -58,6 +62,7 @@ const libraries: Array<[string, LibraryFormat]> = [
   ["Ogg Vorbis (q5)", FORMATS.ogg],
   ["FLAC", FORMATS.flac],
 ];
+await buildServer();
 const rows: Row[] = [];
 const runs: Row[] = [];
 for (const [label, format] of libraries) {
@@ -92,5 +97,8 @@ for (const [label, format] of libraries) {
   });
 }
 rmSync(work, { recursive: true, force: true });
-printTable(`Library scan: ${TRACKS} tracks per format, SQLite, median of ${ROUNDS} rounds`, rows);
+printTable(
+  `Library scan: ${TRACKS} tracks per format, \`soundmesh scan\` end to end, SQLite, median of ${ROUNDS} rounds`,
+  rows,
+);
 writeResults("scan", rows, { tracks: TRACKS, rounds: ROUNDS, runs, limitConcurrency: LIMIT_CONCURRENCY });

@@ -14,14 +14,27 @@ export interface FileEnds {
   fingerprint: string;
 }
 
+/**
+ * Reads the ends: a file of up to two spans in one read (its head and tail are views of it, overlapping when it is
+ * shorter), a longer one in two. Bytes a file no longer has (it shrank since its size was taken) are zeros.
+ */
 export async function readFileEnds(path: string, sizeBytes: number): Promise<FileEnds> {
   const handle = await open(path, "r");
   try {
     const span = Math.min(END_SPAN_BYTES, sizeBytes);
-    const head = Buffer.alloc(span);
-    const tail = Buffer.alloc(span);
-    await handle.read(head, 0, span, 0);
-    await handle.read(tail, 0, span, Math.max(0, sizeBytes - span));
+    let head: Buffer;
+    let tail: Buffer;
+    if (sizeBytes <= 2 * END_SPAN_BYTES) {
+      const whole = Buffer.alloc(sizeBytes);
+      await handle.read(whole, 0, sizeBytes, 0);
+      head = whole.subarray(0, span);
+      tail = whole.subarray(sizeBytes - span);
+    } else {
+      head = Buffer.alloc(span);
+      tail = Buffer.alloc(span);
+      await handle.read(head, 0, span, 0);
+      await handle.read(tail, 0, span, sizeBytes - span);
+    }
     const fingerprint = createHash("sha256")
       .update(String(sizeBytes))
       .update(head)
