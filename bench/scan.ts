@@ -25,8 +25,9 @@ function audioFiles(root: string, ext: string): string[] {
 }
 
 /** Seconds for music-metadata to read every file's tags and header duration, `LIMIT_CONCURRENCY` at once. */
-async function musicMetadataAlone(files: string[]): Promise<number> {
+async function musicMetadataAlone(files: string[]): Promise<{ seconds: number; cpuSeconds: number }> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
@@ -35,26 +36,36 @@ async function musicMetadataAlone(files: string[]): Promise<number> {
     }
   };
   await Promise.all(Array.from({ length: LIMIT_CONCURRENCY }, worker));
-  return (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
 const cli = fileURLToPath(new URL("../apps/server/bin/soundmesh.mjs", import.meta.url));
 const run = promisify(execFile);
 
-/** Seconds for `soundmesh scan` of `root` into a new data folder (first scan), then again (no-change rescan). */
+/**
+ * Seconds for `soundmesh scan` of `root` into a new data folder (first scan), then again (no-change rescan), and the
+ * CPU seconds of the first (user + system, all its threads, from GNU time): on these shared cores the CPU a scan
+ * costs varies much less than how long it waits for a turn.
+ */
 async function soundmeshScans(root: string, label: string, tracks: number) {
   const dataDir = join(work, `${label}-${Math.random()}`);
   const seconds: number[] = [];
+  let cpuSeconds = 0;
   for (let pass = 0; pass < 2; pass++) {
     const started = performance.now();
-    const { stdout } = await run(process.execPath, [cli, "scan", "-l", root, "-d", dataDir]);
+    const { stdout, stderr } = await run("/usr/bin/time", [
+      ...["-f", "cpu %U %S", process.execPath, cli, "scan", "-l", root, "-d", dataDir],
+    ]);
     seconds.push((performance.now() - started) / 1000);
+    const [, user, system] = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(stderr) ?? [];
+    if (pass === 0) cpuSeconds = Number(user) + Number(system);
     const expected = pass === 0 ? `${tracks} added` : `0 added, 0 updated, 0 removed, ${tracks} unchanged`;
     if (!stdout.includes(expected) || !stdout.includes(" 0 could not be read"))
       throw new Error(`${label} pass ${pass}: ${stdout}`);
   }
   rmSync(dataDir, { recursive: true, force: true });
-  return { first: seconds[0]!, rescan: seconds[1]! };
+  return { first: seconds[0]!, rescan: seconds[1]!, cpuSeconds };
 }
 
 const libraries: Array<[string, LibraryFormat]> = [
@@ -69,16 +80,19 @@ for (const [label, format] of libraries) {
   const root = await taggedLibrary(`scan-${format.ext}`, TRACKS, [format], 2);
   const files = audioFiles(root, format.ext);
   if (files.length !== TRACKS) throw new Error(`${label}: ${files.length} files, not ${TRACKS}`);
-  const samples: Array<{ limit: number; first: number; rescan: number }> = [];
+  const samples: Array<{ limit: number; limitCpu: number; first: number; firstCpu: number; rescan: number }> =
+    [];
   for (let round_ = 0; round_ < ROUNDS; round_++) {
-    const limit = await musicMetadataAlone(files);
-    const { first, rescan } = await soundmeshScans(root, format.ext, TRACKS);
-    samples.push({ limit, first, rescan });
+    const { seconds: limit, cpuSeconds: limitCpu } = await musicMetadataAlone(files);
+    const { first, rescan, cpuSeconds: firstCpu } = await soundmeshScans(root, format.ext, TRACKS);
+    samples.push({ limit, limitCpu, first, firstCpu, rescan });
     runs.push({
       library: label,
       round: round_ + 1,
       "limit s": round(limit, 2),
+      "limit CPU s": round(limitCpu, 2),
       "first scan s": round(first, 2),
+      "first scan CPU s": round(firstCpu, 2),
       "rescan s": round(rescan, 2),
     });
     console.log(JSON.stringify(runs[runs.length - 1]));
@@ -93,6 +107,8 @@ for (const [label, format] of libraries) {
     "range tracks/s": `${rate(Math.max(...samples.map((s) => s.first)))}–${rate(Math.min(...samples.map((s) => s.first)))}`,
     "music-metadata alone tracks/s (limit)": rate(median.limit),
     "× limit": round(median.limit / median.first, 2),
+    "first scan tracks/CPU s": rate(median.firstCpu),
+    "limit tracks/CPU s": rate(median.limitCpu),
     "no-change rescan tracks/s": rate(median.rescan),
   });
 }
