@@ -3,8 +3,8 @@
 // walks, groups albums and writes. A few changed files are read in this thread: starting workers costs more.
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
-import { Worker } from "node:worker_threads";
-import { readFileEnds } from "./file-ends";
+import { Worker, isMainThread } from "node:worker_threads";
+import { readFileEnds, readFileEndsSync } from "./file-ends";
 import { AUDIO_EXTENSIONS, readFileTags, type FileTags } from "./tags";
 
 export interface ReadJob {
@@ -27,7 +27,10 @@ export async function readJob(job: ReadJob, withPicture: boolean): Promise<ReadO
   try {
     if (job.sizeBytes === 0) throw new Error("empty file (0 bytes)");
     if (!AUDIO_EXTENSIONS.has(extname(job.path).toLowerCase())) throw new Error("not an audio file");
-    const ends = await readFileEnds(job.path, job.sizeBytes);
+    // In a worker, a blocking read stops no one else and costs less; in the scan's own thread, it would.
+    const ends = isMainThread
+      ? await readFileEnds(job.path, job.sizeBytes)
+      : readFileEndsSync(job.path, job.sizeBytes);
     const tags = await readFileTags(job.root, job.path, ends);
     if (!withPicture) delete tags.picture;
     return { tags, fingerprint: ends.fingerprint };
