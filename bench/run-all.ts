@@ -13,6 +13,7 @@ const skip = new Set([
   "tagged-copies.ts",
   "heap-parts.ts",
   "heap-parts-bundle.ts",
+  "tagged-library.ts",
 ]);
 const only = process.argv.slice(2);
 const scripts = readdirSync(here)

@@ -4,7 +4,7 @@
 // must stay files (pino's transport workers) left to node_modules. dist/build-info.json lists the files the build was
 // made from and when it started, so bin/soundmesh.mjs can tell a stale build from a fresh one.
 import { readFile } from "node:fs/promises";
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -139,11 +139,20 @@ const pinoWorkerPaths = [
   "};",
 ].join("\n");
 
+/**
+ * Worker threads start from files of their own: the scan's tag readers (services/catalog/src/scan-workers.ts). A
+ * checkout without one (the build's own tests make a one-file CLI) builds without it.
+ */
+function workerEntries() {
+  const entries = { "scan-worker": "services/catalog/src/scan-worker.ts" };
+  return Object.fromEntries(Object.entries(entries).filter(([, path]) => existsSync(join(repoRoot, path))));
+}
+
 /** esbuild's settings for dist/: the CLI's entry; what main.ts imports per command becomes a chunk of its own. */
 export function esbuildOptions() {
   return {
     absWorkingDir: repoRoot,
-    entryPoints: { main: "apps/server/src/cli/main.ts" },
+    entryPoints: { main: "apps/server/src/cli/main.ts", ...workerEntries() },
     outdir: distDir,
     bundle: true,
     splitting: true,

@@ -7,8 +7,8 @@ import { dirname, extname, join } from "node:path";
 import type { ScanStatus } from "@soundmesh/protocol";
 import { groupKeyOf, identifyAlbum, type AlbumIdentity, type GroupMember } from "./album-grouping";
 import { oversizeReason } from "./covers";
-import { readFileEnds } from "./file-ends";
 import { checkFolders, checkRemovals, isUnder } from "./library-safety";
+import { defaultReaders, readAll, type ReadOutcome } from "./scan-workers";
 import type { Regrouped, TrackRow, TrackUpsert } from "./sql-store";
 import type { CatalogStore } from "./store";
 import {
@@ -17,7 +17,7 @@ import {
   albumFolderOf,
   idOf,
   rankFolderCovers,
-  readTags,
+  finishTags,
   type TrackTags,
 } from "./tags";
 import { matchTombstones } from "./tombstones";
@@ -54,7 +54,8 @@ export interface ScanOptions {
   full?: boolean;
   /** Go ahead although more than a quarter of a folder's tracks would go, or a folder shows no audio (library-safety.ts). */
   allowMassRemoval?: boolean;
-  concurrency?: number;
+  /** Worker threads reading tags; 0 reads them in this thread. By default none for a few files, else one per core. */
+  readers?: number;
   /** Cover art with more pixels is not used (and recorded with the reason); by default none is refused. */
   maxCoverPixels?: number;
   onProgress?: (status: Pick<ScanStatus, "phase" | "done" | "total" | "errors">) => void;
@@ -128,19 +129,6 @@ async function walk(
   return { files, images, unreadable };
 }
 
-async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 const memberOfRead = ({ tags, albumFolder }: ReadFile): GroupMember => ({
   albumFolder,
   album: tags.album,
@@ -176,7 +164,9 @@ async function groupAlbums(
   const groups = new Map<string, GroupMember[]>();
   const add = (member: GroupMember) => {
     const key = groupKeyOf(member);
-    groups.set(key, [...(groups.get(key) ?? []), member]);
+    const group = groups.get(key);
+    if (group) group.push(member);
+    else groups.set(key, [member]);
   };
   for (const entry of read) add(memberOfRead(entry));
   for (const row of stored) add(memberOfRow(row, store));
@@ -267,47 +257,57 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
   /** Cover art refused: recorded like errors, but the track itself stays. */
   const artErrors: ScanError[] = [];
   const maxCoverPixels = options.maxCoverPixels ?? Number.POSITIVE_INFINITY;
-  const checkPicture = (bytes: Uint8Array) => oversizeReason(bytes, maxCoverPixels);
+  // With no cap there is nothing to check (and no image library to load for it).
+  const checkPicture = Number.isFinite(maxCoverPixels)
+    ? (bytes: Uint8Array) => oversizeReason(bytes, maxCoverPixels)
+    : undefined;
   let done = 0;
+  let unreadableFiles = 0;
   report("reading", 0, changed.length, 0);
 
-  const read = (
-    await mapLimited(changed, options.concurrency ?? 4, async (file) => {
-      try {
-        if (file.sizeBytes === 0) throw new Error("empty file (0 bytes)");
-        if (!AUDIO_EXTENSIONS.has(extname(file.path).toLowerCase())) throw new Error("not an audio file");
-        const ends = await readFileEnds(file.path, file.sizeBytes);
-        const tags = await readTags(file.root, file.path, ends, store.splitArtists, checkPicture);
-        if (tags.pictureProblem)
-          artErrors.push({
-            path: file.path,
-            reason: `embedded cover art not shown: ${tags.pictureProblem}`,
-            size_bytes: file.sizeBytes,
-            mtime_ms: file.mtimeMs,
-            seen_at: nowMs(),
-          });
-        return {
-          file,
-          tags,
-          fingerprint: ends.fingerprint,
-          albumFolder: albumFolderOf(file.root, file.path),
-        } satisfies ReadFile;
-      } catch (error) {
-        errors.push({
-          path: file.path,
-          reason: (error as Error).message.slice(0, 500),
-          size_bytes: file.sizeBytes,
-          mtime_ms: file.mtimeMs,
-          seen_at: nowMs(),
-        });
-        return undefined;
-      } finally {
-        done += 1;
-        if (done % 25 === 0 || done === changed.length)
-          report("reading", done, changed.length, errors.length);
-      }
-    })
-  ).filter((entry) => entry !== undefined);
+  const outcomes = new Array<ReadOutcome>(changed.length);
+  await readAll(changed, {
+    readers: options.readers ?? defaultReaders(changed.length),
+    withPicture: checkPicture !== undefined,
+    onRead: (index, outcome) => {
+      outcomes[index] = outcome;
+      done += 1;
+      if ("error" in outcome) unreadableFiles += 1;
+      if (done % 25 === 0 || done === changed.length)
+        report("reading", done, changed.length, unreadableFiles);
+    },
+  });
+  const read: ReadFile[] = [];
+  for (const [index, outcome] of outcomes.entries()) {
+    const file = changed[index]!;
+    const failed = (reason: string) =>
+      errors.push({
+        path: file.path,
+        reason,
+        size_bytes: file.sizeBytes,
+        mtime_ms: file.mtimeMs,
+        seen_at: nowMs(),
+      });
+    if ("error" in outcome) {
+      failed(outcome.error);
+      continue;
+    }
+    const tags = await finishTags(outcome.tags, store.splitArtists, checkPicture);
+    if (tags.pictureProblem)
+      artErrors.push({
+        path: file.path,
+        reason: `embedded cover art not shown: ${tags.pictureProblem}`,
+        size_bytes: file.sizeBytes,
+        mtime_ms: file.mtimeMs,
+        seen_at: nowMs(),
+      });
+    read.push({
+      file,
+      tags,
+      fingerprint: outcome.fingerprint,
+      albumFolder: albumFolderOf(file.root, file.path),
+    });
+  }
   const folderCovers = await chooseFolderCovers(
     new Set(read.map(({ file }) => dirname(file.path))),
     images,

@@ -23,7 +23,15 @@ import {
   type ArtistOrder,
   type Page,
 } from "./browse-queries";
-import { chunks, num, numOrNull, type CatalogDb, type TombstoneRow, type TrackRow } from "./catalog-tables";
+import {
+  chunks,
+  num,
+  numOrNull,
+  type CatalogDb,
+  type TombstoneRow,
+  type TrackArtistRow,
+  type TrackRow,
+} from "./catalog-tables";
 import { searchDocumentsPage } from "./search-documents";
 import type { CatalogStore, ScanChanges } from "./store";
 import { idOf } from "./tags";
@@ -135,13 +143,17 @@ export class SqlCatalogStore implements CatalogStore {
         ...changes.deletions,
         ...regrouped.map((r) => r.id),
       ];
+      const storedPaths = new Map<string, string>();
       for (const part of chunks(ids)) {
         const rows = await trx
           .selectFrom("catalog_tracks")
-          .select(["id", "album_id"])
+          .select(["id", "album_id", "path"])
           .where("id", "in", part)
           .execute();
-        for (const row of rows) previousAlbums.set(row.id, row.album_id);
+        for (const row of rows) {
+          previousAlbums.set(row.id, row.album_id);
+          storedPaths.set(row.id, row.path);
+        }
       }
       await buryTracks(trx, changes.deletions, nowMs);
       const changedTracks = [...ids];
@@ -155,7 +167,7 @@ export class SqlCatalogStore implements CatalogStore {
         await trx.deleteFrom("catalog_tracks").where("id", "in", part).execute();
         await trx.deleteFrom("catalog_track_artists").where("track_id", "in", part).execute();
       }
-      for (const upsert of changes.upserts) await this.writeTrack(trx, upsert);
+      await this.writeTracks(trx, changes.upserts, storedPaths);
       await settleTombstones(
         trx,
         changes.upserts.map((row) => row.id),
@@ -191,9 +203,67 @@ export class SqlCatalogStore implements CatalogStore {
     });
   }
 
-  private async writeTrack(trx: CatalogDb, upsert: TrackUpsert): Promise<void> {
+  /**
+   * Writes scanned tracks, a few hundred rows per statement: each replaces the row of its id and any other row at its
+   * path, with its credits. A track that moves, or takes a path another id holds, is written alone first, so no row
+   * of a batch ever meets a path that is still taken.
+   */
+  private async writeTracks(
+    trx: CatalogDb,
+    upserts: readonly TrackUpsert[],
+    storedPaths: ReadonlyMap<string, string>,
+  ): Promise<void> {
+    const holders = new Map<string, string>();
+    for (const paths of chunks(upserts.map((upsert) => upsert.path)))
+      for (const held of await trx
+        .selectFrom("catalog_tracks")
+        .select(["id", "path"])
+        .where("path", "in", paths)
+        .execute())
+        holders.set(held.path, held.id);
+    const rows = upserts.map((upsert) => this.rowsOf(upsert));
+    const alone = rows.filter(
+      ({ track }) =>
+        (holders.get(track.path) ?? track.id) !== track.id ||
+        (storedPaths.get(track.id) ?? track.path) !== track.path,
+    );
+    for (const { track } of alone)
+      await trx
+        .deleteFrom("catalog_tracks")
+        .where("path", "=", track.path)
+        .where("id", "<>", track.id)
+        .execute();
+    const columns = Object.keys(rows[0]?.track ?? {}).filter((column) => column !== "id") as Array<
+      keyof TrackRow
+    >;
+    for (const batch of [
+      ...alone.map((row) => [row]),
+      ...chunks(
+        rows.filter((row) => !alone.includes(row)),
+        200,
+      ),
+    ])
+      await trx
+        .insertInto("catalog_tracks")
+        .values(batch.map((row) => row.track))
+        .onConflict((conflict) =>
+          conflict
+            .column("id")
+            .doUpdateSet((eb) =>
+              Object.fromEntries(columns.map((column) => [column, eb.ref(`excluded.${column}`)])),
+            ),
+        )
+        .execute();
+    for (const ids of chunks(rows.map((row) => row.track.id)))
+      await trx.deleteFrom("catalog_track_artists").where("track_id", "in", ids).execute();
+    for (const credits of chunks(rows.flatMap((row) => row.credits)))
+      await trx.insertInto("catalog_track_artists").values(credits).execute();
+  }
+
+  /** A scanned track's row (fields it leaves out as for old rows) and the rows of its credited artists. */
+  private rowsOf(upsert: TrackUpsert): { track: TrackRow; credits: TrackArtistRow[] } {
     const { credits, ...given } = upsert;
-    const row: TrackRow = {
+    const track: TrackRow = {
       album_folder: null,
       album_artist_tag: null,
       compilation_tag: 0,
@@ -201,22 +271,16 @@ export class SqlCatalogStore implements CatalogStore {
       ...given,
       file_name: basename(given.path).toLowerCase(),
     };
-    await trx.deleteFrom("catalog_tracks").where("path", "=", row.path).where("id", "<>", row.id).execute();
-    const { id: _id, ...rest } = row;
-    await trx
-      .insertInto("catalog_tracks")
-      .values(row)
-      .onConflict((conflict) => conflict.column("id").doUpdateSet(rest))
-      .execute();
-    await trx.deleteFrom("catalog_track_artists").where("track_id", "=", row.id).execute();
-    const names = credits && credits.length > 0 ? credits : this.splitArtists(row.artist);
-    const rows = (names.length > 0 ? names : [row.artist]).map((name, position) => ({
-      track_id: row.id,
-      position,
-      artist_id: idOf(name),
-      name,
-    }));
-    await trx.insertInto("catalog_track_artists").values(rows).execute();
+    const names = credits && credits.length > 0 ? credits : this.splitArtists(track.artist);
+    return {
+      track,
+      credits: (names.length > 0 ? names : [track.artist]).map((name, position) => ({
+        track_id: track.id,
+        position,
+        artist_id: idOf(name),
+        name,
+      })),
+    };
   }
 
   /** Removed tracks whose file may have come back: at one of these paths, or with one of these fingerprints. */

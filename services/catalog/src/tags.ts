@@ -1,11 +1,12 @@
-// Reads a file's tags with music-metadata (never the whole file, where a header or the last Ogg page gives the
-// duration) and fills what is missing from the file's name and the folders below the library folder.
+// Reads a file's tags with music-metadata, from the ends of the file the scan has read where they hold what it asks
+// for (never the whole file, where a header or the last Ogg page gives the duration), and fills what is missing from
+// the file's name and the folders below the library folder.
 import { createHash } from "node:crypto";
 import { basename, dirname, extname, relative, sep } from "node:path";
 import type { IAudioMetadata } from "music-metadata";
 import type { SplitArtists } from "./artist-credits";
 import { oggDurationSeconds, type FileEnds } from "./file-ends";
-import { parseFile } from "./lazy-music-metadata";
+import { parseFile, parseFileEnds } from "./lazy-music-metadata";
 
 export const AUDIO_EXTENSIONS = new Set([
   ".mp3",
@@ -160,14 +161,24 @@ const distinct = (names: readonly string[]) => [
  * Every credited artist: several values of the ARTISTS tag (or of the artist tag itself) are taken as they are; one
  * value is split by the configured separators.
  */
-function creditsOf(metadata: IAudioMetadata, artist: string, splitArtists: SplitArtists): string[] {
-  const tagged = distinct(nativeValues(metadata, ARTISTS_TAGS));
+function creditsOf(sources: CreditSources, artist: string, splitArtists: SplitArtists): string[] {
+  const { tagged, artistValues } = sources;
   if (tagged.length > 1) return tagged;
-  const artistValues = distinct((metadata.common.artists ?? []).map((name) => name.trim()).filter(Boolean));
   if (tagged.length === 0 && artistValues.length > 1) return artistValues;
   const credits = splitArtists(tagged[0] ?? artist);
   return credits.length > 0 ? credits : [artist];
 }
+
+/** The values of a file's ARTISTS tag and of its artist tag, from which its credits are made (creditsOf). */
+export interface CreditSources {
+  tagged: string[];
+  artistValues: string[];
+}
+
+const creditSourcesOf = (metadata: IAudioMetadata): CreditSources => ({
+  tagged: distinct(nativeValues(metadata, ARTISTS_TAGS)),
+  artistValues: distinct((metadata.common.artists ?? []).map((name) => name.trim()).filter(Boolean)),
+});
 
 /**
  * The duration without reading the whole file: music-metadata finds it in the headers of most formats (FLAC's
@@ -186,32 +197,29 @@ async function durationSecondsOf(path: string, metadata: IAudioMetadata, ends: F
 }
 
 /**
- * Reads a file's tags. `checkPicture` looks at the embedded picture (the one shown as the album's cover) and says why
- * it cannot be used, if it cannot: the track then has no picture, and the reason comes back as `pictureProblem`.
+ * What a file's tags say before the library's settings apply (how artist tags split, the cover pixel cap): plain data,
+ * so a worker thread can read it (scan-workers.ts). `picture` is the embedded picture shown as the album's cover.
  */
-export async function readTags(
-  root: string,
-  path: string,
-  ends: FileEnds,
-  splitArtists: SplitArtists,
-  checkPicture: (bytes: Uint8Array) => Promise<string | undefined> = () => Promise.resolve(undefined),
-): Promise<TrackTags & { pictureProblem?: string }> {
-  const metadata = await parseFile(path, { duration: false, skipCovers: false });
+export interface FileTags extends Omit<TrackTags, "credits"> {
+  creditSources: CreditSources;
+  picture?: Uint8Array;
+}
+
+/** Reads a file's tags and duration from its ends (and from between them only where music-metadata must). */
+export async function readFileTags(root: string, path: string, ends: FileEnds): Promise<FileTags> {
+  const metadata = await parseFileEnds(path, ends, { duration: false, skipCovers: false });
   const pictures = metadata.common.picture ?? [];
   const picture = pictures.find((p) => /front/i.test(p.type ?? "")) ?? pictures[0];
-  const pictureProblem = picture ? await checkPicture(picture.data) : undefined;
-  const hasPicture = picture !== undefined && pictureProblem === undefined;
   const { common, format } = metadata;
   if (!format.container && !format.codec) throw new Error("not an audio file");
   const durationSeconds = await durationSecondsOf(path, metadata, ends);
   const fromName = titleFromFileName(path);
   const fromFolders = namesFromFolders(root, path);
   const albumArtistTag = common.albumartist?.trim() || null;
-  const artist = common.artist?.trim() || albumArtistTag || fromFolders.artist || UNKNOWN_ARTIST;
   return {
     title: common.title?.trim() || fromName.title,
-    artist,
-    credits: creditsOf(metadata, artist, splitArtists),
+    artist: common.artist?.trim() || albumArtistTag || fromFolders.artist || UNKNOWN_ARTIST,
+    creditSources: creditSourcesOf(metadata),
     album: common.album?.trim() || fromFolders.album || UNKNOWN_ALBUM,
     albumArtistTag,
     compilationTag: common.compilation === true,
@@ -230,9 +238,40 @@ export async function readTags(
     musicBrainzAlbumId: common.musicbrainz_albumid ?? null,
     replayGainTrackDb: common.replaygain_track_gain?.dB ?? null,
     replayGainAlbumDb: common.replaygain_album_gain?.dB ?? null,
-    hasPicture,
+    hasPicture: picture !== undefined,
+    ...(picture ? { picture: picture.data } : {}),
+  };
+}
+
+/**
+ * A file's tags with the library's settings applied: its credits split, and its embedded picture checked by
+ * `checkPicture`, which says why it cannot be used, if it cannot: the track then has no picture, and the reason comes
+ * back as `pictureProblem`.
+ */
+export async function finishTags(
+  read: FileTags,
+  splitArtists: SplitArtists,
+  checkPicture?: (bytes: Uint8Array) => Promise<string | undefined>,
+): Promise<TrackTags & { pictureProblem?: string }> {
+  const { creditSources, picture, ...tags } = read;
+  const pictureProblem = picture && checkPicture ? await checkPicture(picture) : undefined;
+  return {
+    ...tags,
+    credits: creditsOf(creditSources, tags.artist, splitArtists),
+    hasPicture: tags.hasPicture && pictureProblem === undefined,
     ...(pictureProblem === undefined ? {} : { pictureProblem }),
   };
+}
+
+/** Reads a file's tags (readFileTags) and applies the library's settings (finishTags). */
+export async function readTags(
+  root: string,
+  path: string,
+  ends: FileEnds,
+  splitArtists: SplitArtists,
+  checkPicture?: (bytes: Uint8Array) => Promise<string | undefined>,
+): Promise<TrackTags & { pictureProblem?: string }> {
+  return finishTags(await readFileTags(root, path, ends), splitArtists, checkPicture);
 }
 
 /** The folder images that may serve as an album cover, best first: cover, folder, front, album, albumart. */
