@@ -52,12 +52,12 @@ export function tempDir(prefix = "soundmesh-events-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export function fileLog(dir: string, clock: { now(): number }): EventLog {
+export function fileLog(dir: string, clock: { now(): number }, dedupWindowMs = WINDOW): EventLog {
   return createFileEventLog({
     dir,
     clock,
     allowedLatenessMs: LATENESS,
-    dedupWindowMs: WINDOW,
+    dedupWindowMs,
     logger: silentLogger,
   });
 }
