@@ -6,6 +6,7 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Bus, ServiceBus } from "@soundmesh/bus";
 import {
   catalogContract,
+  eventsContract,
   playlistContract,
   searchContract,
   storageContract,
@@ -26,6 +27,7 @@ import { registerP2pMetrics } from "./p2p-metrics";
 import { registerStorageMetrics } from "./storage-metrics";
 import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
 import { libraryFoldersOf } from "./library-folders";
+import { startEventsService } from "./events-wiring";
 import { registerTopologyRoutes, startTopology, type RunningTopology } from "./topology-wiring";
 import { startUserService } from "./user-wiring";
 import { createBusFor, openDb } from "./wiring";
@@ -80,6 +82,8 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
     stops.unshift(() => playlist.stop());
     // Search started first and could not read the playlists yet: build its playlist index now, not at the retry.
     library.search.rebuildPlaylists();
+    const events = await startEventsService(config, logger, bus, db);
+    stops.unshift(() => events.stop());
     const topology = await startTopology(config, logger, bus, registry);
     stops.unshift(() => topology.stop());
     const apBus = bus.connect(accessPointManifest);
@@ -122,6 +126,7 @@ export async function startAllInOne(config: Config, logger: Logger): Promise<Run
         playlistContract,
         storageContract,
         topologyContract,
+        eventsContract,
       ],
       topics: [...libraryTopics, ...playlistTopics(apBus)],
       plugins: [

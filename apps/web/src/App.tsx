@@ -5,6 +5,7 @@ import { AudioController } from "./audio";
 import { OfflineList } from "./components/offline-list";
 import { PlayerBar } from "./components/player-bar";
 import { Connection, type ConnectionState } from "./connection";
+import { EventOutbox } from "./event-outbox";
 import { postJson } from "./http";
 import { useKeyboardShortcuts } from "./keyboard";
 import { Admin } from "./pages/admin";
@@ -21,6 +22,7 @@ import { Search } from "./pages/search";
 import { Settings } from "./pages/settings";
 import { SignIn } from "./pages/sign-in";
 import { Stats } from "./pages/stats";
+import { YourMusic } from "./pages/your-music";
 import { bufferedAheadMsOf, startBrowserPeers } from "./p2p";
 import { followPinnedPlaylists } from "./pinned-playlists";
 import { navigate, useRoute, type Route } from "./route";
@@ -85,6 +87,8 @@ function Page({
       return <Queue audio={audio} />;
     case "stats":
       return <Stats audio={audio} />;
+    case "music":
+      return <YourMusic connection={connection} audio={audio} />;
     case "settings":
       return <Settings audio={audio} connection={connection} />;
     case "admin":
@@ -111,6 +115,7 @@ const NAV: Array<[Route["name"], string]> = [
   ["albums", "Albums"],
   ["genres", "Genres"],
   ["playlists", "Playlists"],
+  ["music", "Your music"],
   ["queue", "Queue"],
   ["settings", "Settings"],
   ["stats", "Stats for nerds"],
@@ -131,6 +136,19 @@ export function App() {
   useEffect(() => {
     if (userId && !audio) void AudioController.create().then(setAudio);
   }, [userId, audio]);
+  const [outbox, setOutbox] = useState<EventOutbox>();
+  useEffect(() => {
+    // Listening events wait in IndexedDB until the server has them; without IndexedDB they are not kept.
+    if (userId && !outbox) void EventOutbox.open().then(setOutbox, () => undefined);
+  }, [userId, outbox]);
+  useEffect(() => {
+    if (audio && outbox) audio.onListeningEvent = (event) => void outbox.record(event);
+  }, [audio, outbox]);
+  useEffect(() => {
+    if (!outbox || !connection || connectionState !== "open" || connection.state !== "open") return;
+    outbox.setSender({ submit: (events) => connection.request("events.submit", { events }) });
+    return () => outbox.setSender(undefined);
+  }, [outbox, connection, connectionState]);
   useEffect(() => {
     // Peer-assisted streaming needs the socket's pseudonym: (re)started whenever the socket opens.
     if (!audio || !connection || connectionState !== "open" || connection.state !== "open") return;
