@@ -133,6 +133,8 @@ export class AudioController {
       this.playEvents.progress(this.snapshot().positionSec * 1000),
     );
     this.audio.addEventListener("waiting", () => this.playEvents.stalled());
+    // The end of the last track in the queue: the engine ends the stream, the element says so.
+    this.audio.addEventListener("ended", () => this.playEvents.ended("finished"));
     this.audio.addEventListener("playing", () => this.playEvents.resumed());
   }
 
