@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BucketStats, PlayRecord } from "@soundmesh/protocol";
+import type { BucketStats, PlayRecord, SavedQueue } from "@soundmesh/protocol";
 import {
   WsClient,
   launchChromium,
@@ -152,4 +152,33 @@ describe.skipIf(!hasChromium)("listening events from the web player", () => {
     expect(all).toHaveLength(4);
     expect(new Set(all.map((play) => play.eventId)).size).toBe(4);
   }, 90_000);
+
+  it("saves the player's queue on the server, and resumes a queue another device saved", async () => {
+    // The page saved its queue (both tracks) a moment after it changed.
+    await expect
+      .poll(
+        async () =>
+          (await asOtherDevice((c) => c.request<SavedQueue | null>("events.loadQueue", {})))?.trackIds,
+        {
+          timeout: 15_000,
+        },
+      )
+      .toHaveLength(2);
+    const fromServer = await asOtherDevice((c) => c.request<SavedQueue>("events.loadQueue", {}));
+    expect(fromServer.device).toMatch(/Chromium/);
+    // Another device (a phone, say) plays only the second track and saves that.
+    await asOtherDevice((c) =>
+      c.request("events.saveQueue", {
+        trackIds: [fromServer.trackIds[1]!],
+        currentIndex: 0,
+        positionMs: 0,
+        device: "phone",
+        baseRevision: fromServer.revision,
+      }),
+    );
+    await page.locator("nav.sidebar").getByRole("button", { name: "Home", exact: true }).click();
+    await page.locator("nav.sidebar").getByRole("button", { name: "Queue", exact: true }).click();
+    await page.getByRole("button", { name: "Resume the queue from phone (1 tracks)" }).click();
+    await page.getByTestId("now-title").filter({ hasText: "Tock" }).waitFor();
+  }, 60_000);
 });

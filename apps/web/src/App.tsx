@@ -6,6 +6,7 @@ import { OfflineList } from "./components/offline-list";
 import { PlayerBar } from "./components/player-bar";
 import { Connection, type ConnectionState } from "./connection";
 import { EventOutbox } from "./event-outbox";
+import { saveQueueOnChange } from "./queue-sync";
 import { postJson } from "./http";
 import { useKeyboardShortcuts } from "./keyboard";
 import { Admin } from "./pages/admin";
@@ -84,7 +85,7 @@ function Page({
     case "genre":
       return <Genre connection={connection} genre={route.id} />;
     case "queue":
-      return <Queue audio={audio} />;
+      return <Queue audio={audio} connection={connection} />;
     case "stats":
       return <Stats audio={audio} />;
     case "music":
@@ -149,6 +150,11 @@ export function App() {
     outbox.setSender({ submit: (events) => connection.request("events.submit", { events }) });
     return () => outbox.setSender(undefined);
   }, [outbox, connection, connectionState]);
+  useEffect(() => {
+    // The queue is saved on the server while connected, for another device to resume.
+    if (!audio || !connection || connectionState !== "open" || connection.state !== "open") return;
+    return saveQueueOnChange(connection, audio);
+  }, [audio, connection, connectionState]);
   useEffect(() => {
     // Peer-assisted streaming needs the socket's pseudonym: (re)started whenever the socket opens.
     if (!audio || !connection || connectionState !== "open" || connection.state !== "open") return;
