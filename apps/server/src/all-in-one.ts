@@ -6,6 +6,7 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Bus, ServiceBus } from "@soundmesh/bus";
 import {
   catalogContract,
+  eventsContract,
   playlistContract,
   searchContract,
   storageContract,
@@ -25,6 +26,7 @@ import { libraryTopics, localStorageReader, startLibraryServices } from "./libra
 import { registerP2pMetrics } from "./p2p-metrics";
 import { registerStorageMetrics } from "./storage-metrics";
 import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
+import { startEventsService } from "./events-wiring";
 import { resolveLibraryFolders, type LibraryChoice } from "./library-folders";
 import { registerTopologyRoutes, startTopology, type RunningTopology } from "./topology-wiring";
 import { startUserService } from "./user-wiring";
@@ -93,6 +95,8 @@ export async function startAllInOne(
     // Search started first and could not read the playlists yet: build its playlist index now, not at the retry.
     library.search.rebuildPlaylists();
     onStage("playlist");
+    const events = await startEventsService(config, logger, bus, db);
+    stops.unshift(() => events.stop());
     const topology = await startTopology(config, logger, bus, registry);
     stops.unshift(() => topology.stop());
     onStage("topology");
@@ -136,6 +140,7 @@ export async function startAllInOne(
         playlistContract,
         storageContract,
         topologyContract,
+        eventsContract,
       ],
       topics: [...libraryTopics, ...playlistTopics(apBus)],
       plugins: [

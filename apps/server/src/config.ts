@@ -143,6 +143,20 @@ export const configSchema = z
           .max(1_000),
       })
       .strict(),
+    /** Listening events: when an hourly bucket closes, and how long event ids are remembered for dedup. */
+    events: z
+      .object({
+        /** A bucket [H, H + 1 h) closes when the server's clock reaches H + 1 h + this. */
+        allowedLatenessMs: z.number().int().min(0).max(3_600_000),
+        /** Events older than this (by event time) are refused: their ids are no longer remembered. */
+        dedupWindowHours: z
+          .number()
+          .int()
+          .min(2)
+          .max(24 * 90),
+        closeCheckIntervalMs: z.number().int().min(100).max(600_000),
+      })
+      .strict(),
   })
   .strict();
 
@@ -199,6 +213,7 @@ export function defaultConfig(): z.infer<typeof configSchema> {
       latencyFloorMs: 50,
       endpoints: [],
     },
+    events: { allowedLatenessMs: 10 * 60_000, dedupWindowHours: 7 * 24, closeCheckIntervalMs: 10_000 },
   };
 }
 
@@ -234,6 +249,7 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_ALLOWED_ORIGINS: { path: ["security", "allowedOrigins"], parse: asCommaList },
   SOUNDMESH_METRICS_TOKEN: { path: ["security", "metricsToken"], parse: asString },
   SOUNDMESH_TOPOLOGY_WEBHOOK_URL: { path: ["topology", "webhookUrl"], parse: asString },
+  SOUNDMESH_EVENTS_ALLOWED_LATENESS_MS: { path: ["events", "allowedLatenessMs"], parse: asNumber },
   SOUNDMESH_MAX_SOCKETS_PER_USER: { path: ["connections", "maxSocketsPerUser"], parse: asNumber },
 };
 

@@ -3,6 +3,7 @@
 import type { ServiceManifest } from "@soundmesh/bus";
 import { accessPointManifest } from "@soundmesh/service-access-point";
 import { catalogManifest } from "@soundmesh/service-catalog";
+import { eventsManifest } from "@soundmesh/service-events";
 import { playlistManifest } from "@soundmesh/service-playlist";
 import { searchManifest } from "@soundmesh/service-search";
 import { storageManifest } from "@soundmesh/service-storage";
@@ -24,10 +25,11 @@ export const serviceManifests: readonly ServiceManifest[] = [
   playlistManifest,
   trackerManifest,
   topologyManifest,
+  eventsManifest,
 ];
 
 /** The services that own SQL tables; each has a database of its own in the graph ("database:<service>"). */
-export const servicesWithDatabase = ["user", "catalog", "playlist"] as const;
+export const servicesWithDatabase = ["user", "catalog", "playlist", "events"] as const;
 
 /** Besides the bus: databases, NATS (cluster mode), the library folders the catalog and storage read, ffmpeg. */
 export const infraDeclarations: readonly InfraDeclaration[] = serviceManifests.map(({ service }) => {
@@ -36,6 +38,7 @@ export const infraDeclarations: readonly InfraDeclaration[] = serviceManifests.m
   if (service === "catalog") uses.push("library");
   if (service === "storage") uses.push("library", "ffmpeg");
   if (service === "topology") uses.push("webhook");
+  if (service === "events") uses.push("event-buckets");
   return { service, uses };
 });
 

@@ -5,6 +5,8 @@ import { AudioController } from "./audio";
 import { OfflineList } from "./components/offline-list";
 import { PlayerBar } from "./components/player-bar";
 import { Connection, type ConnectionState } from "./connection";
+import { EventOutbox } from "./event-outbox";
+import { saveQueueOnChange } from "./queue-sync";
 import { postJson } from "./http";
 import { useKeyboardShortcuts } from "./keyboard";
 import { Admin } from "./pages/admin";
@@ -22,6 +24,7 @@ import { Settings } from "./pages/settings";
 import { SignIn } from "./pages/sign-in";
 import { Stats } from "./pages/stats";
 import { openBrowserSession } from "./p2p";
+import { YourMusic } from "./pages/your-music";
 import { followPinnedPlaylists } from "./pinned-playlists";
 import { navigate, useRoute, type Route } from "./route";
 import { settings } from "./settings";
@@ -82,9 +85,11 @@ function Page({
     case "genre":
       return <Genre connection={connection} genre={route.id} />;
     case "queue":
-      return <Queue audio={audio} />;
+      return <Queue audio={audio} connection={connection} />;
     case "stats":
       return <Stats audio={audio} />;
+    case "music":
+      return <YourMusic connection={connection} audio={audio} />;
     case "settings":
       return <Settings audio={audio} connection={connection} />;
     case "admin":
@@ -111,6 +116,7 @@ const NAV: Array<[Route["name"], string]> = [
   ["albums", "Albums"],
   ["genres", "Genres"],
   ["playlists", "Playlists"],
+  ["music", "Your music"],
   ["queue", "Queue"],
   ["settings", "Settings"],
   ["stats", "Stats for nerds"],
@@ -131,6 +137,24 @@ export function App() {
   useEffect(() => {
     if (userId && !audio) void AudioController.create().then(setAudio);
   }, [userId, audio]);
+  const [outbox, setOutbox] = useState<EventOutbox>();
+  useEffect(() => {
+    // Listening events wait in IndexedDB until the server has them; without IndexedDB they are not kept.
+    if (userId && !outbox) void EventOutbox.open().then(setOutbox, () => undefined);
+  }, [userId, outbox]);
+  useEffect(() => {
+    if (audio && outbox) audio.onListeningEvent = (event) => void outbox.record(event);
+  }, [audio, outbox]);
+  useEffect(() => {
+    if (!outbox || !connection || connectionState !== "open" || connection.state !== "open") return;
+    outbox.setSender({ submit: (events) => connection.request("events.submit", { events }) });
+    return () => outbox.setSender(undefined);
+  }, [outbox, connection, connectionState]);
+  useEffect(() => {
+    // The queue is saved on the server while connected, for another device to resume.
+    if (!audio || !connection || connectionState !== "open" || connection.state !== "open") return;
+    return saveQueueOnChange(connection, audio);
+  }, [audio, connection, connectionState]);
   useEffect(() => {
     // Peer-assisted streaming needs the socket's pseudonym: (re)started whenever the socket opens.
     if (!audio || !connection || connectionState !== "open" || connection.state !== "open") return;

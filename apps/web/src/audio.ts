@@ -16,9 +16,10 @@ import {
   type RepeatMode,
   type ReplayGainMode,
 } from "@soundmesh/engine";
-import type { TrackRecord } from "@soundmesh/protocol";
+import type { ListeningEvent, TrackRecord } from "@soundmesh/protocol";
 import { MediaSessionBridge } from "./media-session";
 import { browserP2p, bufferedAheadMsOf, saveUploadSettings } from "./p2p";
+import { PlayEvents } from "./play-events";
 import { OfflineLibrary } from "./offline";
 import { settings } from "./settings";
 
@@ -71,6 +72,12 @@ export class AudioController {
   private readonly mediaSession: MediaSessionBridge;
   /** Called when the server says the session has ended (HTTP 401 on audio). */
   onSignedOut: () => void = () => undefined;
+  /** Where listening events go (the app's event outbox); dropped until it is set. */
+  onListeningEvent: (event: ListeningEvent) => void = () => undefined;
+  private readonly playEvents = new PlayEvents(
+    (event) => this.onListeningEvent(event),
+    () => this.accounting.snapshot(),
+  );
 
   /** Opens the client cache (IndexedDB; memory when the browser refuses it) and restores its LRU order. */
   static async create(): Promise<AudioController> {
@@ -118,6 +125,13 @@ export class AudioController {
     this.player.setVolume(this.userVolume);
     for (const type of ["play", "pause", "timeupdate", "volumechange", "ended"])
       this.audio.addEventListener(type, () => this.emit());
+    this.audio.addEventListener("timeupdate", () =>
+      this.playEvents.progress(this.snapshot().positionSec * 1000),
+    );
+    this.audio.addEventListener("waiting", () => this.playEvents.stalled());
+    // The end of the last track in the queue: the engine ends the stream, the element says so.
+    this.audio.addEventListener("ended", () => this.playEvents.ended("finished"));
+    this.audio.addEventListener("playing", () => this.playEvents.resumed());
   }
 
   get accounting() {
@@ -164,7 +178,10 @@ export class AudioController {
     switch (event.type) {
       case "track":
         // The player crossed into the next track (or skipped a broken one): the queue follows.
+        this.playEvents.ended("finished");
         this.queue.advance();
+        if (this.queue.current)
+          this.playEvents.started(this.queue.current.id, this.queue.current.durationMs, 0);
         settings.rememberPlayed(this.queue.current);
         queueMicrotask(() => void this.syncPlayer());
         this.mediaSession.update();
@@ -173,10 +190,16 @@ export class AudioController {
         if (this.loadingTrackId === event.trackId) this.loadingTrackId = undefined;
         this.failuresInARow = 0;
         settings.rememberPlayed(this.queue.current);
+        this.playEvents.started(
+          event.trackId,
+          this.queue.items.find((entry) => entry.track.id === event.trackId)?.track.durationMs ?? 0,
+          event.latencyMs,
+        );
         break;
       case "error":
         if (/HTTP 401/.test(event.message)) return this.onSignedOut();
         this.failed.set(event.trackId, event.reason ?? event.message);
+        if (this.playEvents.trackId === event.trackId) this.playEvents.ended("error");
         if (this.loadingTrackId === event.trackId) this.loadingTrackId = undefined;
         this.showError(`Skipped "${this.titleOf(event.trackId)}": ${event.reason ?? event.message}`);
         queueMicrotask(() => void this.skipBroken(event.trackId));
@@ -192,6 +215,7 @@ export class AudioController {
         this.networkProblem = undefined;
         break;
       case "ended":
+        this.playEvents.ended("finished");
         break;
     }
     this.emit();
@@ -247,6 +271,8 @@ export class AudioController {
     this.error = undefined;
     this.networkProblem = undefined;
     const current = this.queue.current;
+    this.playEvents.ended("stopped");
+    this.playEvents.requested();
     this.loadingTrackId = current?.id;
     if (current) this.failed.delete(current.id);
     this.emit();
@@ -315,10 +341,12 @@ export class AudioController {
   /** Next, or previous: a track more than 3 s in restarts instead, as every player does. */
   async next(delta: 1 | -1): Promise<void> {
     if (delta === -1 && this.snapshot().positionSec > 3) return this.seek(0);
+    if (this.queue.current) this.playEvents.ended("skipped");
     if (this.queue.skip(delta)) await this.playCurrent();
   }
 
   async seek(trackSec: number): Promise<void> {
+    this.playEvents.seeked(this.snapshot().positionSec * 1000, Math.max(0, trackSec) * 1000);
     await this.player.seek(Math.max(0, trackSec) * 1000);
     this.emit();
   }

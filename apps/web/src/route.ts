@@ -12,6 +12,7 @@ export type Route =
   | { name: "genre"; id: string }
   | { name: "queue" }
   | { name: "stats" }
+  | { name: "music" }
   | { name: "settings" }
   | { name: "admin" }
   | { name: "playlists" }
@@ -26,6 +27,7 @@ const plain = new Set([
   "genres",
   "queue",
   "stats",
+  "music",
   "settings",
   "admin",
   "playlists",

@@ -20,6 +20,11 @@ export const errorCatalog = {
   ALREADY_EXISTS: { status: 409, message: "Already exists" },
   SETUP_REQUIRED: { status: 409, message: "No administrator exists yet" },
   SETUP_DONE: { status: 409, message: "An administrator already exists" },
+  BAD_EVENT: { status: 422, message: "The event does not match its schema" },
+  EVENT_TIME_OUT_OF_RANGE: {
+    status: 422,
+    message: "The event's time is too far in the future, or too old to be told from a duplicate",
+  },
   UNPLAYABLE: { status: 422, message: "The track cannot be decoded" },
   RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested range cannot be served" },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down" },

@@ -10,3 +10,4 @@ export * from "./catalog";
 export * from "./search";
 export * from "./playlist";
 export * from "./topology";
+export * from "./events";

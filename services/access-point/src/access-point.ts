@@ -30,7 +30,7 @@ import { hasWebApp, isAppRoute, registerWebApp } from "./web-app";
 
 export const accessPointManifest = {
   service: "access-point",
-  calls: ["user", "catalog", "search", "storage", "playlist", "tracker", "topology"],
+  calls: ["user", "catalog", "search", "storage", "playlist", "tracker", "topology", "events"],
   subscribes: [
     "user.standingChanged",
     "catalog.changed",

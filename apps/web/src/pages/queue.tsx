@@ -1,11 +1,34 @@
 // The queue: what plays now and next; jump, drag to reorder, remove, shuffle and repeat.
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { AudioController } from "../audio";
+import type { Connection } from "../connection";
+import { queueToResume, resumeQueue } from "../queue-sync";
 import { Reorderable } from "../components/reorderable";
 import { formatTime } from "../http";
 import { useNowPlaying } from "../use-audio";
 
-export function Queue({ audio }: { audio: AudioController }) {
+/** "Resume on this device": the queue another device saved on the server, when it is not the one playing here. */
+function ResumeOffer({ connection, audio }: { connection: Connection; audio: AudioController }) {
+  const [offer, setOffer] = useState<Awaited<ReturnType<typeof queueToResume>>>();
+  useEffect(() => {
+    queueToResume(connection, audio).then(setOffer, () => undefined);
+  }, [connection, audio]);
+  if (!offer) return null;
+  return (
+    <p className="resume-offer">
+      <button
+        onClick={() => {
+          setOffer(undefined);
+          void resumeQueue(audio, offer);
+        }}
+      >
+        Resume the queue from {offer.saved.device || "another device"} ({offer.tracks.length} tracks)
+      </button>
+    </p>
+  );
+}
+
+export function Queue({ audio, connection }: { audio: AudioController; connection?: Connection }) {
   const state = useNowPlaying(audio);
   const section = useRef<HTMLElement>(null);
   const hasQueue = state.queue.length > 0;
@@ -16,6 +39,7 @@ export function Queue({ audio }: { audio: AudioController }) {
   return (
     <section ref={section}>
       <h2>Queue</h2>
+      {connection && <ResumeOffer connection={connection} audio={audio} />}
       <div className="actions">
         <button
           className="secondary"

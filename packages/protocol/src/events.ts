@@ -1,0 +1,231 @@
+// Contract of the events service: typed, versioned listening events with client-made ids, the hourly buckets they
+// land in, and the listening history and annotations (stars, ratings, the saved play queue) built from them.
+import { z } from "zod";
+import { defineService } from "./contract";
+import { trackId } from "./stream";
+
+/** A client-made id: a UUID (version 7 recommended, so ids sort by creation time). Duplicates are dropped by it. */
+export const eventId = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "a lower-case UUID");
+const ms = z
+  .number()
+  .int()
+  .min(0)
+  .max(24 * 3_600_000);
+const bytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const deliverySource = z.enum(["cache", "peer", "server"]);
+
+/** Fields every event has. `at` is the event time (epoch ms, the client's clock) that picks its hourly bucket. */
+const envelope = {
+  v: z.literal(1),
+  id: eventId,
+  at: z.number().int().min(0),
+  trackId,
+};
+
+export const playStartedEvent = z.object({
+  ...envelope,
+  type: z.literal("play.started"),
+  /** Where the play was started from: an album, a playlist, radio… free text, bounded. */
+  context: z.string().max(128).optional(),
+});
+export const playEndedEvent = z.object({
+  ...envelope,
+  type: z.literal("play.ended"),
+  /** The part heard: milliseconds actually played (seeks over a part do not count it). */
+  playedMs: ms,
+  durationMs: ms,
+  reason: z.enum(["finished", "skipped", "stopped", "error"]),
+});
+export const skipEvent = z.object({ ...envelope, type: z.literal("skip"), positionMs: ms });
+export const seekEvent = z.object({ ...envelope, type: z.literal("seek"), fromMs: ms, toMs: ms });
+export const stutterEvent = z.object({
+  ...envelope,
+  type: z.literal("stutter"),
+  positionMs: ms,
+  stalledMs: ms,
+});
+export const startLatencyEvent = z.object({
+  ...envelope,
+  type: z.literal("start.latency"),
+  latencyMs: ms,
+  firstPieceFrom: deliverySource,
+});
+export const sourceBytesEvent = z.object({
+  ...envelope,
+  type: z.literal("source.bytes"),
+  cacheBytes: bytes,
+  peerBytes: bytes,
+  serverBytes: bytes,
+});
+
+export const listeningEvent = z.discriminatedUnion("type", [
+  playStartedEvent,
+  playEndedEvent,
+  skipEvent,
+  seekEvent,
+  stutterEvent,
+  startLatencyEvent,
+  sourceBytesEvent,
+]);
+export type ListeningEvent = z.infer<typeof listeningEvent>;
+export type ListeningEventType = ListeningEvent["type"];
+export type PlayEnded = z.infer<typeof playEndedEvent>;
+
+/** At most this many events in one submission; a client sends its queue in batches of this size. */
+export const MAX_EVENTS_PER_SUBMIT = 500;
+/** Events timed further ahead of the server's clock than this are refused (EVENT_TIME_OUT_OF_RANGE). */
+export const MAX_EVENT_CLOCK_AHEAD_MS = 5 * 60_000;
+
+/** Why one event of a batch was refused: it will never be accepted, so the client drops it. */
+export const refusedEvent = z.object({
+  index: z.number().int(),
+  id: z.string().nullable(),
+  code: z.enum(["BAD_EVENT", "EVENT_TIME_OUT_OF_RANGE"]),
+  message: z.string(),
+});
+export type RefusedEvent = z.infer<typeof refusedEvent>;
+
+export const submitResult = z.object({
+  /** Newly stored events (durable on disk when this answer is sent). */
+  accepted: z.number().int(),
+  /** Events already stored before (a retry): dropped, acknowledged again. */
+  duplicates: z.number().int(),
+  /** Of the accepted, those whose hour was already closed: stored in the next open bucket as late. */
+  late: z.number().int(),
+  refused: z.array(refusedEvent),
+});
+export type SubmitResult = z.infer<typeof submitResult>;
+
+export const bucketStats = z.object({
+  /** Start of the hour, epoch ms; the bucket holds events timed in [hourStart, hourStart + 1 h). */
+  hourStart: z.number().int(),
+  state: z.enum(["open", "closed"]),
+  /** Events stored in this bucket, late ones included. */
+  count: z.number().int(),
+  duplicatesDropped: z.number().int(),
+  /** Events stored here whose own hour had already closed. */
+  late: z.number().int(),
+  /** count of on-time events / (on-time + events of this hour that arrived late into later buckets); 1 when empty. */
+  completeness: z.number().min(0).max(1),
+  closedAt: z.number().int().nullable(),
+});
+export type BucketStats = z.infer<typeof bucketStats>;
+
+export const periodName = z.enum(["week", "month", "all"]);
+export type PeriodName = z.infer<typeof periodName>;
+export const annotatedKind = z.enum(["track", "album", "artist"]);
+export type AnnotatedKind = z.infer<typeof annotatedKind>;
+const itemId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "an id");
+
+export const playRecord = z.object({
+  eventId: z.string(),
+  trackId: z.string(),
+  albumId: z.string().nullable(),
+  artistId: z.string().nullable(),
+  playedAt: z.number().int(),
+  playedMs: z.number().int(),
+});
+export type PlayRecord = z.infer<typeof playRecord>;
+
+export const annotation = z.object({
+  kind: annotatedKind,
+  id: z.string(),
+  starredAt: z.number().int().nullable(),
+  rating: z.number().int().min(1).max(5).nullable(),
+  playCount: z.number().int(),
+  lastPlayedAt: z.number().int().nullable(),
+});
+export type Annotation = z.infer<typeof annotation>;
+
+export const topEntry = z.object({ id: z.string(), plays: z.number().int(), lastPlayedAt: z.number().int() });
+export type TopEntry = z.infer<typeof topEntry>;
+
+export const savedQueue = z.object({
+  trackIds: z.array(trackId).max(5_000),
+  currentIndex: z.number().int().min(0).max(5_000),
+  positionMs: ms,
+  /** Which device saved it last (free text, e.g. "Firefox on laptop"). */
+  device: z.string().max(100),
+  updatedAt: z.number().int(),
+  /** Increases with every save: a device that saved on an older revision is refused (CONFLICT). */
+  revision: z.number().int(),
+});
+export type SavedQueue = z.infer<typeof savedQueue>;
+
+export const eventsContract = defineService("events", {
+  /** Stores a batch of the caller's events, once each; answers only when they are durable. */
+  submit: {
+    params: z.object({ events: z.array(z.unknown()).min(1).max(MAX_EVENTS_PER_SUBMIT) }),
+    result: submitResult,
+    exposed: true,
+  },
+  /** Per-bucket figures, newest first. */
+  buckets: {
+    params: z.object({
+      limit: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 90)
+        .default(48),
+    }),
+    result: z.array(bucketStats),
+    exposed: true,
+    adminOnly: true,
+  },
+  recentlyPlayed: {
+    params: z.object({ limit: z.number().int().min(1).max(500).default(50) }),
+    result: z.array(playRecord),
+    exposed: true,
+  },
+  /** The caller's stars, ratings, play counts and last plays of these items. */
+  annotations: {
+    params: z.object({ kind: annotatedKind, ids: z.array(itemId).min(1).max(500) }),
+    result: z.array(annotation),
+    exposed: true,
+  },
+  setStar: {
+    params: z.object({ kind: annotatedKind, id: itemId, starred: z.boolean() }),
+    result: annotation,
+    exposed: true,
+  },
+  /** A 1–5 rating; null clears it. */
+  setRating: {
+    params: z.object({ kind: annotatedKind, id: itemId, rating: z.number().int().min(1).max(5).nullable() }),
+    result: annotation,
+    exposed: true,
+  },
+  starred: {
+    params: z.object({ kind: annotatedKind, limit: z.number().int().min(1).max(500).default(100) }),
+    result: z.array(annotation),
+    exposed: true,
+  },
+  /** Most played in the period: the caller's, or the whole server's (`scope: "server"`). */
+  top: {
+    params: z.object({
+      kind: annotatedKind,
+      period: periodName,
+      scope: z.enum(["me", "server"]).default("me"),
+      limit: z.number().int().min(1).max(100).default(10),
+    }),
+    result: z.array(topEntry),
+    exposed: true,
+  },
+  /** Saves the caller's play queue; `baseRevision` is the revision the device last loaded or saved (0: none). */
+  saveQueue: {
+    params: z.object({
+      trackIds: z.array(trackId).max(5_000),
+      currentIndex: z.number().int().min(0).max(5_000),
+      positionMs: ms,
+      device: z.string().max(100),
+      baseRevision: z.number().int().min(0),
+    }),
+    result: savedQueue,
+    exposed: true,
+  },
+  /** The caller's saved play queue, or null when none was saved. */
+  loadQueue: { params: z.object({}), result: savedQueue.nullable(), exposed: true },
+});
+export type EventsContract = typeof eventsContract;

@@ -1,0 +1,207 @@
+// The events service: serves eventsContract on the bus — stores submitted events once each in the hourly buckets
+// (bucket-log.ts), counts the plays among them into the listening history, and keeps stars, ratings and queues.
+import type { Logger } from "pino";
+import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
+import {
+  AppError,
+  catalogContract,
+  eventsContract,
+  type AnnotatedKind,
+  type Annotation,
+  type CallContext,
+  type EventsContract,
+  type HandlersOf,
+  type PeriodName,
+} from "@soundmesh/protocol";
+import type { EventLog } from "./bucket-log";
+import type { StoredEvent } from "./bucket-files";
+import type { CountedPlay, HistoryStore } from "./history-store";
+import { screenEvents } from "./screen-events";
+
+export const eventsManifest = {
+  service: "events",
+  calls: ["catalog"],
+} as const satisfies ServiceManifest;
+
+export interface TrackPlace {
+  albumId: string | null;
+  artistId: string | null;
+}
+
+export interface EventsServiceDeps {
+  logger: Logger;
+  /** Already connected with eventsManifest. */
+  bus: ServiceBus;
+  log: EventLog;
+  history: HistoryStore;
+  clock: { now(): number };
+  /** The log's dedup window: events timed before now minus this are refused. */
+  dedupWindowMs: number;
+  /** How often the service checks for buckets to close; 0: only when events arrive or tick() runs. */
+  closeIntervalMs: number;
+  /** Album and artist of tracks, for play counts per album and artist; by default asked of the catalog. */
+  placeTracks?: (trackIds: string[]) => Promise<Map<string, TrackPlace>>;
+}
+
+export interface EventsService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  handlers: HandlersOf<EventsContract>;
+  /** Closes the buckets the watermark has passed (the timer calls this too). */
+  tick(): Promise<number[]>;
+}
+
+/** A play counts when at least half the track, or four minutes, was heard (the scrobbling rule). */
+export function countsAsPlay(playedMs: number, durationMs: number): boolean {
+  return playedMs > 0 && playedMs >= Math.min(240_000, durationMs / 2);
+}
+
+const periodMs: Record<PeriodName, number> = { week: 7 * 86_400_000, month: 30 * 86_400_000, all: Infinity };
+
+function requireUser(ctx: CallContext): string {
+  if (ctx.userId === undefined)
+    throw new AppError("UNAUTHENTICATED", "Listening events need a signed-in user");
+  return ctx.userId;
+}
+
+export function createEventsService(deps: EventsServiceDeps): EventsService {
+  const { logger, bus, log, history, clock } = deps;
+  const places = new Map<string, TrackPlace>();
+  let subscription: Subscription | null = null;
+  let timer: NodeJS.Timeout | null = null;
+
+  const placeTracks =
+    deps.placeTracks ??
+    (async (trackIds: string[]) => {
+      const found = new Map<string, TrackPlace>();
+      for (let start = 0; start < trackIds.length; start += 500) {
+        const tracks = await bus.request(catalogContract, "tracks", {
+          trackIds: trackIds.slice(start, start + 500),
+        });
+        for (const track of tracks) found.set(track.id, { albumId: track.albumId, artistId: track.artistId });
+      }
+      return found;
+    });
+
+  /** Counts the plays among stored events into the history; replaying events already counted adds nothing. */
+  async function countPlays(stored: StoredEvent[]): Promise<void> {
+    const plays = stored.flatMap(({ event, userId }) =>
+      event.type === "play.ended" && countsAsPlay(event.playedMs, event.durationMs)
+        ? [{ event, userId }]
+        : [],
+    );
+    if (plays.length === 0) return;
+    const unknown = [...new Set(plays.map(({ event }) => event.trackId))].filter((id) => !places.has(id));
+    if (unknown.length > 0) {
+      const found = await placeTracks(unknown).catch((error: unknown) => {
+        logger.warn({ err: error }, "could not place tracks in albums and artists; counting the tracks only");
+        return new Map<string, TrackPlace>();
+      });
+      // Tracks the catalog does not know are counted as tracks; only what it knows is remembered.
+      for (const [id, place] of found) places.set(id, place);
+    }
+    const rows: CountedPlay[] = plays.map(({ event, userId }) => ({
+      eventId: event.id,
+      userId,
+      trackId: event.trackId,
+      albumId: places.get(event.trackId)?.albumId ?? null,
+      artistId: places.get(event.trackId)?.artistId ?? null,
+      playedAt: event.at,
+      playedMs: event.playedMs,
+    }));
+    await history.insertPlays(rows);
+  }
+
+  async function annotationsOf(userId: string, kind: AnnotatedKind, ids: string[]): Promise<Annotation[]> {
+    const [marks, plays] = await Promise.all([
+      history.marksOf(userId, kind, ids),
+      history.playsOf(userId, kind, ids),
+    ]);
+    return ids.map((id) => ({
+      kind,
+      id,
+      starredAt: marks.get(id)?.starredAt ?? null,
+      rating: marks.get(id)?.rating ?? null,
+      playCount: plays.get(id)?.playCount ?? 0,
+      lastPlayedAt: plays.get(id)?.lastPlayedAt ?? null,
+    }));
+  }
+
+  const handlers: HandlersOf<EventsContract> = {
+    async submit({ events }, ctx) {
+      const userId = requireUser(ctx);
+      const screened = screenEvents(events, clock.now(), deps.dedupWindowMs);
+      const result = await log.append(screened.events.map((event) => ({ event, userId })));
+      // Durable in the log now; the history catches up from the log at start should this fail.
+      await countPlays(result.accepted);
+      return {
+        accepted: result.accepted.length,
+        duplicates: result.duplicates,
+        late: result.late,
+        refused: screened.refused,
+      };
+    },
+    buckets: ({ limit }) => log.stats(limit),
+    recentlyPlayed: ({ limit }, ctx) => history.recentlyPlayed(requireUser(ctx), limit),
+    annotations: ({ kind, ids }, ctx) => annotationsOf(requireUser(ctx), kind, ids),
+    async setStar({ kind, id, starred }, ctx) {
+      const userId = requireUser(ctx);
+      await history.setMarks(userId, kind, id, { starredAt: starred ? clock.now() : null });
+      return (await annotationsOf(userId, kind, [id]))[0]!;
+    },
+    async setRating({ kind, id, rating }, ctx) {
+      const userId = requireUser(ctx);
+      await history.setMarks(userId, kind, id, { rating });
+      return (await annotationsOf(userId, kind, [id]))[0]!;
+    },
+    async starred({ kind, limit }, ctx) {
+      const userId = requireUser(ctx);
+      const ids = await history.starred(userId, kind, limit);
+      return ids.length === 0 ? [] : annotationsOf(userId, kind, ids);
+    },
+    top({ kind, period, scope, limit }, ctx) {
+      const userId = requireUser(ctx);
+      const since = period === "all" ? 0 : clock.now() - periodMs[period];
+      return history.top(kind, scope === "server" ? null : userId, since, limit);
+    },
+    async saveQueue({ baseRevision, ...queue }, ctx) {
+      const userId = requireUser(ctx);
+      if (queue.trackIds.length > 0 && queue.currentIndex >= queue.trackIds.length)
+        throw new AppError("VALIDATION_FAILED", "currentIndex is past the end of the queue");
+      const saved = await history.saveQueue(userId, { ...queue, updatedAt: clock.now() }, baseRevision);
+      if (saved) return saved;
+      const current = await history.loadQueue(userId);
+      throw new AppError("CONFLICT", "Another device saved the queue since this one loaded it", {
+        details: { revision: current?.revision ?? 0 },
+      });
+    },
+    loadQueue: (_params, ctx) => history.loadQueue(requireUser(ctx)),
+  };
+
+  return {
+    handlers,
+    tick: () => log.closeDue(),
+    async start() {
+      if (subscription) return;
+      const replay = await log.open();
+      await countPlays(replay);
+      subscription = await bus.serve(eventsContract, handlers);
+      if (deps.closeIntervalMs > 0) {
+        timer = setInterval(() => {
+          log
+            .closeDue()
+            .catch((error: unknown) => logger.error({ err: error }, "closing event buckets failed"));
+        }, deps.closeIntervalMs);
+        timer.unref();
+      }
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      const current = subscription;
+      subscription = null;
+      await current?.unsubscribe();
+      await log.close();
+    },
+  };
+}

@@ -1,0 +1,15 @@
+// Public entry of @soundmesh/service-events: the service factory and manifest, the file event log and the SQL
+// history store.
+export {
+  countsAsPlay,
+  createEventsService,
+  eventsManifest,
+  type EventsService,
+  type EventsServiceDeps,
+  type TrackPlace,
+} from "./events-service";
+export { createFileEventLog, type AppendItem, type AppendResult, type EventLog } from "./bucket-log";
+export { HOUR_MS, bucketStem, hourStartOf, type StoredEvent } from "./bucket-files";
+export { createSqlHistoryStore, type HistoryStore } from "./history-store";
+export { eventsMigrations, migrateEventsStore } from "./migrations";
+export { screenEvents } from "./screen-events";

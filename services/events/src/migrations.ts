@@ -1,0 +1,49 @@
+// The events service's tables: plays (one row per counted play, keyed by its event id so replays insert nothing),
+// annotations (stars and ratings of tracks, albums and artists) and each user's saved play queue.
+import { migrateService, type Db, type Kysely, type ServiceMigrations } from "@soundmesh/db";
+
+export const eventsMigrations: ServiceMigrations = {
+  "001-history": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("events_plays")
+        .addColumn("event_id", "varchar(36)", (col) => col.primaryKey())
+        .addColumn("user_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("track_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("album_id", "varchar(64)")
+        .addColumn("artist_id", "varchar(64)")
+        .addColumn("played_at", "bigint", (col) => col.notNull())
+        .addColumn("played_ms", "integer", (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex("events_plays_by_user")
+        .on("events_plays")
+        .columns(["user_id", "played_at"])
+        .execute();
+      await db.schema.createIndex("events_plays_by_time").on("events_plays").column("played_at").execute();
+      await db.schema
+        .createTable("events_annotations")
+        .addColumn("user_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("kind", "varchar(8)", (col) => col.notNull())
+        .addColumn("item_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("starred_at", "bigint")
+        .addColumn("rating", "integer")
+        .addPrimaryKeyConstraint("events_annotations_pk", ["user_id", "kind", "item_id"])
+        .execute();
+      await db.schema
+        .createTable("events_queues")
+        .addColumn("user_id", "varchar(64)", (col) => col.primaryKey())
+        .addColumn("track_ids", "text", (col) => col.notNull())
+        .addColumn("current_index", "integer", (col) => col.notNull())
+        .addColumn("position_ms", "integer", (col) => col.notNull())
+        .addColumn("device", "varchar(100)", (col) => col.notNull())
+        .addColumn("updated_at", "bigint", (col) => col.notNull())
+        .addColumn("revision", "integer", (col) => col.notNull())
+        .execute();
+    },
+  },
+};
+
+export function migrateEventsStore(db: Db): Promise<string[]> {
+  return migrateService(db, "events", eventsMigrations);
+}
