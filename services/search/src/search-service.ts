@@ -222,9 +222,15 @@ export function createSearchService({
     async start() {
       subscriptions.push(await bus.serve(searchContract, handlers));
       subscriptions.push(
-        await bus.subscribe(catalogChangedEvent, (change) => {
-          // Removed tracks are never offered from now on, not only once the rebuild is done.
-          forgotten.heard(change);
+        await bus.subscribe(catalogChangedEvent, (event) => {
+          // Removed tracks are never offered from now on, not only once the rebuild is done: they leave the index
+          // at once (and a build running now), and answers are filtered until the rebuild covers the change.
+          forgotten.heard(event);
+          const removed = event.removedTrackIds ?? [];
+          if (removed.length > 0)
+            change((index) => {
+              for (const id of removed) index.remove(id, "track");
+            });
           rebuild().catch((error: unknown) => logger.error({ err: error }, "search rebuild failed"));
         }),
       );
