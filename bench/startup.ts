@@ -1,88 +1,19 @@
 // Start-up benchmark: how long `soundmesh` commands take end to end (spawn to exit, or to listening for `serve`),
 // each beside bare `node -e ''` measured in the same rounds, since this machine is shared and its speed varies.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildServer } from "../apps/server/bin/build.mjs";
-import { writeToneSync } from "@soundmesh/test-kit";
 import { printTable, round, writeResults, type Row } from "./report";
+import { FORMATS, taggedLibrary } from "./tagged-library";
 
 const TRACKS = Number(process.env.BENCH_STARTUP_TRACKS ?? 5_000);
 const ROUNDS = Number(process.env.BENCH_STARTUP_ROUNDS ?? 11);
 const SOURCE_ROUNDS = Number(process.env.BENCH_STARTUP_SOURCE_ROUNDS ?? 3);
-const PER_ALBUM = 10;
-const OUTPUTS_PER_FFMPEG = 100;
 const cli = fileURLToPath(new URL("../apps/server/bin/soundmesh.mjs", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-startup-"));
-
-/** Short base files in four formats; every track is a copy of one with its own tags, written by ffmpeg. */
-const formats = [
-  { ext: "mp3", codec: ["-c:a", "libmp3lame", "-b:a", "96k"], tagArgs: ["-id3v2_version", "3"] },
-  { ext: "flac", codec: ["-c:a", "flac"], tagArgs: [] },
-  { ext: "ogg", codec: ["-c:a", "libvorbis", "-q:a", "2"], tagArgs: [] },
-  { ext: "m4a", codec: ["-c:a", "aac", "-b:a", "96k"], tagArgs: [] },
-];
-
-function runFfmpeg(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", ...args], {
-      stdio: "inherit",
-    });
-    child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${code}`))));
-  });
-}
-
-/** The library, made once per machine (cached in the temp dir): ffmpeg copies each base with new tags. */
-async function libraryOf(tracks: number): Promise<string> {
-  const root = join(tmpdir(), `soundmesh-bench-startup-library-v1-${tracks}`);
-  if (existsSync(join(root, ".complete"))) return root;
-  rmSync(root, { recursive: true, force: true });
-  const bases = formats.map((format, i) =>
-    writeToneSync(join(work, `base.${format.ext}`), {
-      frequency: 220 + i * 55,
-      seconds: 1,
-      codec: format.codec,
-    }),
-  );
-  const jobs: string[][] = [];
-  for (let start = 0; start < tracks; start += OUTPUTS_PER_FFMPEG) {
-    const albumIndex = Math.floor(start / PER_ALBUM);
-    const format = albumIndex % formats.length;
-    const args = ["-i", bases[format]!];
-    for (let n = start; n < Math.min(tracks, start + OUTPUTS_PER_FFMPEG); n++) {
-      const album = Math.floor(n / PER_ALBUM);
-      const track = (n % PER_ALBUM) + 1;
-      const dir = join(root, `Artist ${album % 100}`, `Album ${album}`);
-      mkdirSync(dir, { recursive: true });
-      args.push("-map", "0:a", "-c", "copy", ...formats[format]!.tagArgs);
-      for (const [key, value] of Object.entries({
-        title: `Song ${n}`,
-        artist: `Artist ${album % 100}`,
-        album_artist: `Artist ${album % 100}`,
-        album: `Album ${album}`,
-        track: `${track}/${PER_ALBUM}`,
-        date: String(1960 + (album % 60)),
-        genre: ["Rock", "Jazz", "Pop", "Folk"][album % 4]!,
-      }))
-        args.push("-metadata", `${key}=${value}`);
-      args.push(join(dir, `${String(track).padStart(2, "0")} Song ${n}.${formats[format]!.ext}`));
-    }
-    jobs.push(args);
-  }
-  // Every album of a batch has the same format, since batches start on album boundaries; two ffmpegs at once.
-  const running = new Set<Promise<void>>();
-  for (const job of jobs) {
-    const done: Promise<void> = runFfmpeg(job).finally(() => running.delete(done));
-    running.add(done);
-    if (running.size >= 2) await Promise.race(running);
-  }
-  await Promise.all(running);
-  writeFileSync(join(root, ".complete"), new Date().toISOString());
-  return root;
-}
 
 interface Measure {
   name: string;
@@ -128,7 +59,13 @@ function timeOnce(measure: Measure): Promise<number> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const build = await buildServer();
-const library = await libraryOf(TRACKS);
+// Four formats, album by album in turn; the same generator as bench/scan.ts.
+const library = await taggedLibrary("startup-library-v2", TRACKS, [
+  FORMATS.mp3,
+  FORMATS.flac,
+  FORMATS.ogg,
+  FORMATS.m4a,
+]);
 const emptyFolder = join(work, "empty");
 mkdirSync(emptyFolder);
 const usersDir = join(work, "users");
