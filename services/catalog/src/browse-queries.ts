@@ -70,6 +70,12 @@ export async function browseAlbum(db: CatalogDb, albumId: string): Promise<Album
   return row ? (await withCredits(db, [row]))[0] : undefined;
 }
 
+/** The albums with these ids (in index order), with their credits. */
+export async function albumsByIds(db: CatalogDb, ids: readonly string[]): Promise<AlbumRecord[]> {
+  if (ids.length === 0) return [];
+  return withCredits(db, await db.selectFrom("catalog_albums").selectAll().where("id", "in", ids).execute());
+}
+
 /** Albums filtered by artist, genre or year, ordered, paged; total counts every matching album. */
 export async function browseAlbums(
   db: CatalogDb,

@@ -205,7 +205,7 @@ export function createCatalogService({
     random: async ({ kind, limit }) =>
       kind === "tracks"
         ? { albums: [], tracks: await store.trackRecords(await store.randomTracks(limit)) }
-        : { albums: (await store.albums({}, "random", limit, 0)).items, tracks: [] },
+        : { albums: await store.randomAlbums(limit), tracks: [] },
     scan: ({ full, allowMassRemoval }) => ({ scanId: startScan(full, allowMassRemoval) }),
     scanStatus: () => status,
     scanErrors: ({ limit, offset }) => store.scanErrors(limit, offset),

@@ -14,6 +14,7 @@ import { recordAlbumAliases, rederiveAlbums } from "./album-rows";
 import { creditedArtists, rederiveArtists } from "./artist-rows";
 import {
   browseAlbum,
+  albumsByIds,
   browseAlbums,
   browseArtists,
   genresOfAlbums,
@@ -32,6 +33,7 @@ import {
   type TrackArtistRow,
   type TrackRow,
 } from "./catalog-tables";
+import { drawIds, inOrderOf, shuffle } from "./random-rows";
 import { searchDocumentsPage } from "./search-documents";
 import type { CatalogStore, ScanChanges } from "./store";
 import { idOf } from "./tags";
@@ -496,20 +498,30 @@ export class SqlCatalogStore implements CatalogStore {
     return yearsOfAlbums(this.db);
   }
 
-  /** Tracks at random: the ids are drawn from the primary key's index alone, then only those rows are read. */
+  /** Tracks at random: ids drawn by seeks on the primary key (random-rows.ts), then only those rows read. */
   async randomTracks(limit: number): Promise<TrackRow[]> {
-    const chosen = this.db
-      .selectFrom("catalog_tracks")
-      .select("id")
-      .orderBy(sql`random()`)
-      .limit(limit);
-    const rows = await this.db.selectFrom("catalog_tracks").selectAll().where("id", "in", chosen).execute();
-    // Read by id, the rows come in id order: shuffled again.
-    for (let i = rows.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [rows[i], rows[j]] = [rows[j]!, rows[i]!];
+    const ids = await drawIds(this.db, "catalog_tracks", limit);
+    if (ids.length < limit) {
+      // A small library: sorting it at random is cheap, and gives every track when there are fewer than `limit`.
+      const chosen = this.db
+        .selectFrom("catalog_tracks")
+        .select("id")
+        .orderBy(sql`random()`)
+        .limit(limit);
+      const rows = await this.db.selectFrom("catalog_tracks").selectAll().where("id", "in", chosen).execute();
+      return shuffle(rows);
     }
-    return rows;
+    return inOrderOf(
+      ids,
+      await this.db.selectFrom("catalog_tracks").selectAll().where("id", "in", ids).execute(),
+    );
+  }
+
+  /** Albums at random, drawn like randomTracks. */
+  async randomAlbums(limit: number): Promise<AlbumRecord[]> {
+    const ids = await drawIds(this.db, "catalog_albums", limit);
+    if (ids.length < limit) return (await browseAlbums(this.db, {}, "random", limit, 0)).items;
+    return inOrderOf(ids, await albumsByIds(this.db, ids));
   }
 
   /** Every track, then album, then credited artist as a search document; the cursor is a place in that list. */

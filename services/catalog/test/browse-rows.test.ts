@@ -1,10 +1,12 @@
 // Browse queries over the rows derived in each scan (004-browse-indexes), on SQLite and PostgreSQL: artist rows follow
 // every scan, pages in every order list each album or artist once and end cleanly, random tracks are distinct, and
 // playlist import finds files by name whatever their case.
+import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { SqlCatalogStore, idOf, migrateCatalogStore } from "@soundmesh/service-catalog";
 import { dbTargets } from "@soundmesh/test-kit";
 import { matchEntries } from "../src/playlist-matching";
+import { drawIds } from "../src/random-rows";
 
 type Upsert = Parameters<SqlCatalogStore["applyScan"]>[0]["upserts"][number];
 
@@ -179,6 +181,36 @@ describe.each(targets)("browse rows on $name", (target) => {
       expect(new Set(drawn.map((row) => row.id)).size).toBe(5);
       const all = await store.randomTracks(50);
       expect(all.map((row) => row.id).sort()).toEqual(Array.from({ length: 12 }, (_, n) => `t${n}`).sort());
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it("draws tracks and albums by seeks at random points of the key space: distinct, and every one in its turn", async () => {
+    const opened = await target.open();
+    try {
+      const store = new SqlCatalogStore(opened.db);
+      // Ids as the scanner makes them: random for tracks, hashed for albums.
+      const tracks = Array.from({ length: 400 }, (_, n) =>
+        track(n, `Album ${n % 100}`, `Artist ${n % 100}`, { id: randomBytes(12).toString("base64url") }),
+      );
+      await scan(store, tracks);
+      const seenTracks = new Set<string>();
+      const seenAlbums = new Set<string>();
+      for (let round = 0; round < 200; round += 1) {
+        const ids = await drawIds(opened.db.kysely, "catalog_tracks", 50);
+        expect(ids).toHaveLength(50);
+        expect(new Set(ids).size).toBe(50);
+        for (const id of ids) seenTracks.add(id);
+        const albums = await store.randomAlbums(20);
+        expect(new Set(albums.map((album) => album.id)).size).toBe(20);
+        for (const album of albums) seenAlbums.add(album.id);
+      }
+      expect(seenTracks).toEqual(new Set(tracks.map((row) => row.id)));
+      expect(seenAlbums.size).toBe(100);
+      const rows = await store.randomTracks(50);
+      expect(new Set(rows.map((row) => row.id)).size).toBe(50);
+      expect(rows.every((row) => seenTracks.has(row.id))).toBe(true);
     } finally {
       await opened.close();
     }
