@@ -125,6 +125,9 @@ export function createCatalogService({
       status = { ...status, ...result, running: false, phase: "idle", finishedAt: clock.now() };
       emit(true);
       logger.info({ scanId, ...result }, "scan finished");
+      await store
+        .releaseMemory()
+        .catch((error: unknown) => logger.warn({ err: error }, "scan memory not released"));
       if (result.added + result.updated + result.removed > 0) {
         await bus.publish(catalogChangedEvent, {
           scanId,

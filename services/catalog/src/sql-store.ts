@@ -106,11 +106,22 @@ export interface CatalogStoreOptions {
 
 export class SqlCatalogStore implements CatalogStore {
   private readonly db: CatalogDb;
+  private readonly dialect: Db["dialect"];
   readonly splitArtists: SplitArtists;
 
   constructor(db: Db, options: CatalogStoreOptions = {}) {
     this.db = db.kysely as CatalogDb;
+    this.dialect = db.dialect;
     this.splitArtists = options.splitArtists ?? defaultSplitArtists;
+  }
+
+  /**
+   * After a scan: SQLite keeps the pages the scan wrote in its connection's page cache (up to 16 MiB) for as long as
+   * the process lives; shrink_memory hands them back (browse reads them again from the OS's cache). PostgreSQL's cache
+   * is the server's, not ours.
+   */
+  async releaseMemory(): Promise<void> {
+    if (this.dialect === "sqlite") await sql`pragma shrink_memory`.execute(this.db);
   }
 
   async fileStates(): Promise<FileState[]> {

@@ -46,6 +46,8 @@ export interface CatalogStore {
   genres(): Promise<Array<{ genre: string; albumCount: number }>>;
   years(): Promise<Array<{ year: number; albumCount: number }>>;
   randomTracks(limit: number): Promise<TrackRow[]>;
+  /** Gives back memory a scan left in the database's caches. */
+  releaseMemory(): Promise<void>;
   randomAlbums(limit: number): Promise<AlbumRecord[]>;
   /** Every track, album and credited artist as a search document; the cursor pages over tracks. */
   searchDocuments(
