@@ -22,4 +22,12 @@ export {
 export function createInProcessBus(options: Omit<BusOptions, "transport"> = {}): Bus {
   return createBus({ ...options, transport: createInProcessTransport() });
 }
-export { createNatsTransport, type NatsTransportOptions } from "./nats-transport";
+export {
+  createNatsTransport,
+  defaultReconnect,
+  natsConnectionOptions,
+  reconnectDelayMs,
+  type NatsReconnectOptions,
+  type NatsTransportOptions,
+} from "./nats-transport";
+export * from "./nats-config";

@@ -49,5 +49,21 @@ export class TransportTimeout extends Error {
   }
 }
 
+/** A network transport could not reach the broker at all (closed or draining connection). */
+export class TransportUnavailable extends Error {
+  constructor(subject: string, cause: unknown) {
+    super(`the bus connection cannot carry ${subject}`, { cause });
+    this.name = "TransportUnavailable";
+  }
+}
+
+/** The broker refused the message: the sender's permissions (generated from its manifest) do not cover it. */
+export class TransportForbidden extends Error {
+  constructor(readonly subject: string) {
+    super(`the broker refused to carry ${subject} (not in the sender's permissions)`);
+    this.name = "TransportForbidden";
+  }
+}
+
 export const requestSubject = (service: string, method: string): string => `svc.${service}.${method}`;
 export const eventSubject = (topic: string): string => `evt.${topic}`;
