@@ -130,7 +130,7 @@ export function createBus(options: BusOptions): Bus {
           throw new AppError("UNAVAILABLE", `${callee} is not running`, { cause: error });
         }
         if (error instanceof TransportUnavailable) {
-          throw new AppError("UNAVAILABLE", `the bus connection is closed`, { cause: error });
+          throw new AppError("UNAVAILABLE", error.message, { cause: error });
         }
         throw toAppError(error);
       }

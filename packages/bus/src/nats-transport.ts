@@ -125,6 +125,33 @@ export function natsConnectionOptions(
   };
 }
 
+/** A promise that only ever rejects, when `reject` is called; unobserved, it raises nothing. */
+function lossSignal(): { promise: Promise<never>; reject(reason: Error): void } {
+  let reject: (reason: Error) => void = () => undefined;
+  const promise = new Promise<never>((_, rejectPromise) => (reject = rejectPromise));
+  promise.catch(() => undefined);
+  return { promise, reject };
+}
+
+function arrivalSignal(): { promise: Promise<void>; resolve(): void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((resolvePromise) => (resolve = resolvePromise));
+  return { promise, resolve };
+}
+
+/** Whether `signal` settles before the deadline (a performance.now() time). */
+async function arrivesBefore(signal: Promise<void>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
+  });
+  try {
+    return await Promise.race([signal.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function permissionViolationOf(error: unknown): PermissionViolationError | undefined {
@@ -145,15 +172,24 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   let attempt = 0;
   let reconnectedAtMs = Number.NEGATIVE_INFINITY;
   let disconnected = false;
+  /** Settles when the current connection drops: requests written to it may be lost with it. */
+  let connectionLost = lossSignal();
+  let reconnected = arrivalSignal();
   const connection: NatsConnection = await connect(
     natsConnectionOptions(options, () => reconnectDelayMs(attempt++, reconnect)),
   );
 
   void (async () => {
     for await (const status of connection.status()) {
+      if (status.type === "disconnect") {
+        connectionLost.reject(new Error("the connection to the broker dropped"));
+        connectionLost = lossSignal();
+      }
       if (status.type === "disconnect" || status.type === "reconnecting") disconnected = true;
       if (status.type === "reconnect") {
         disconnected = false;
+        reconnected.resolve();
+        reconnected = arrivalSignal();
         attempt = 0;
         reconnectedAtMs = performance.now();
       }
@@ -171,14 +207,34 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       const deadline = performance.now() + timeoutMs;
       const payload = toWireBytes(data);
       for (let retry = 0; ; retry++) {
+        // nats.js drops what was published while disconnected when it reconnects: a request made then waits for the
+        // reconnect (within its timeout) and only then goes out, so a broker restart delays it but does not lose it.
+        if (disconnected && !(await arrivesBefore(reconnected.promise, deadline))) {
+          throw new TransportUnavailable(subject, "not connected to the broker");
+        }
         const remaining = Math.max(1, Math.round(deadline - performance.now()));
+        // Written to a connection that then drops, a request or its reply may be lost: the caller hears it at once
+        // (UNAVAILABLE) instead of at its timeout, and nothing is sent twice.
+        const sentOn = connectionLost.promise;
+        const pending = connection.request(subject, payload, {
+          timeout: remaining,
+          headers: toNatsHeaders(context),
+        });
         try {
-          const reply = await connection.request(subject, payload, {
-            timeout: remaining,
-            headers: toNatsHeaders(context),
-          });
+          const reply = await Promise.race([
+            pending,
+            sentOn.catch((lost: unknown) => {
+              pending.catch(() => undefined);
+              throw new TransportUnavailable(
+                subject,
+                "the connection to the broker dropped before the reply",
+                lost,
+              );
+            }),
+          ]);
           return fromWireBytes(reply.data);
         } catch (error) {
+          if (error instanceof TransportUnavailable) throw error;
           if (permissionViolationOf(error)) throw new TransportForbidden(subject);
           if (isTimeout(error)) throw new TransportTimeout(subject, timeoutMs);
           if (isNoResponders(error)) {
@@ -188,7 +244,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
             continue;
           }
           if (error instanceof ClosedConnectionError || error instanceof DrainingConnectionError) {
-            throw new TransportUnavailable(subject, error);
+            throw new TransportUnavailable(subject, "the bus connection is closed", error);
           }
           throw error;
         }
@@ -200,7 +256,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         connection.publish(subject, toWireBytes(data), { headers: toNatsHeaders(context) });
       } catch (error) {
         if (error instanceof ClosedConnectionError || error instanceof DrainingConnectionError) {
-          return Promise.reject(new TransportUnavailable(subject, error));
+          return Promise.reject(new TransportUnavailable(subject, "the bus connection is closed", error));
         }
         throw error;
       }

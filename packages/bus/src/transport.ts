@@ -49,10 +49,10 @@ export class TransportTimeout extends Error {
   }
 }
 
-/** A network transport could not reach the broker at all (closed or draining connection). */
+/** A network transport could not carry the message: not connected, the connection dropped, or it is closed. */
 export class TransportUnavailable extends Error {
-  constructor(subject: string, cause: unknown) {
-    super(`the bus connection cannot carry ${subject}`, { cause });
+  constructor(subject: string, reason: string, cause?: unknown) {
+    super(`${subject}: ${reason}`, { cause });
     this.name = "TransportUnavailable";
   }
 }
