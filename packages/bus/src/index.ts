@@ -31,3 +31,6 @@ export {
   type NatsTransportOptions,
 } from "./nats-transport";
 export * from "./nats-config";
+export * from "./ring/hash-ring";
+export * from "./ring/ring-membership";
+export * from "./ring/owner-reader";
