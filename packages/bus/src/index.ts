@@ -22,7 +22,9 @@ export {
 export function createInProcessBus(options: Omit<BusOptions, "transport"> = {}): Bus {
   return createBus({ ...options, transport: createInProcessTransport() });
 }
+export type { NatsConnection } from "@nats-io/transport-node";
 export {
+  connectNats,
   createNatsTransport,
   defaultReconnect,
   natsConnectionOptions,

@@ -303,3 +303,10 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     },
   };
 }
+
+/** A plain NATS connection as a service (its key, inbox prefix and back-off), e.g. for the ring's KV bucket. */
+export function connectNats(options: NatsTransportOptions): Promise<NatsConnection> {
+  const reconnect = options.reconnect ?? defaultReconnect;
+  let attempt = 0;
+  return connect(natsConnectionOptions(options, () => reconnectDelayMs(attempt++, reconnect)));
+}
