@@ -114,6 +114,7 @@ describe("configuration", () => {
       ["user", "--help"],
       ["user", "add", "--help"],
       ["transcode", "--help"],
+      ["nats-config", "--help"],
     ]) {
       const result = await run(args);
       expect(result.code).toBe(0);

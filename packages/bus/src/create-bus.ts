@@ -16,8 +16,10 @@ import { BusFrameError, decode, encode, type BusFrame } from "./codec";
 import { EdgeMetrics } from "./edge-metrics";
 import { EdgeRateLimiter, defaultRateLimits, type RateLimitConfig } from "./rate-limit";
 import {
+  TransportForbidden,
   TransportNoResponders,
   TransportTimeout,
+  TransportUnavailable,
   eventSubject,
   requestSubject,
   type MessageHeaders,
@@ -34,6 +36,12 @@ export interface BusOptions {
   registry?: Registry;
   defaultTimeoutMs?: number;
   nowMs?: () => number;
+  /**
+   * Every service's manifest. When given, a callee also checks the caller named in the request's headers: a caller
+   * whose manifest does not list the callee (or that has no manifest) is answered FORBIDDEN_EDGE, even if its own
+   * bus let the request out. Services connected to this bus count as known too.
+   */
+  manifests?: readonly ServiceManifest[];
 }
 
 type Reply = { ok: true; result: unknown } | { ok: false; error: WireError };
@@ -44,9 +52,19 @@ export function createBus(options: BusOptions): Bus {
   const metrics = new EdgeMetrics(options.registry);
   const limiter = new EdgeRateLimiter(options.rateLimits ?? defaultRateLimits, nowMs);
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 5_000;
+  const knownManifests = new Map((options.manifests ?? []).map((m) => [m.service, m] as const));
+
+  /** The callee's own check of the caller, when the manifests are known; undefined when the call may go on. */
+  function calleeRefusal(callee: string, caller: string): AppError | undefined {
+    if (!options.manifests || caller === callee) return undefined;
+    const manifest = knownManifests.get(caller);
+    if (manifest?.calls.includes(callee)) return undefined;
+    return new AppError("FORBIDDEN_EDGE", `${callee} does not answer ${caller} (not in its manifest)`);
+  }
 
   function connect(manifest: ServiceManifest): ServiceBus {
     const caller = manifest.service;
+    if (options.manifests && !knownManifests.has(caller)) knownManifests.set(caller, manifest);
     const allowedCallees = new Set([caller, ...manifest.calls]);
 
     async function request(
@@ -89,6 +107,13 @@ export function createBus(options: BusOptions): Bus {
           await transport.request(requestSubject(callee, method), encode(parsed.data), headers, timeoutMs),
         ) as Reply;
       } catch (error) {
+        if (error instanceof TransportForbidden) {
+          metrics.record(caller, callee, method, "forbidden");
+          logger?.warn({ caller, callee, method }, "the broker refused a call outside the manifest");
+          throw new AppError("FORBIDDEN_EDGE", `the broker refused ${caller} -> ${callee}.${method}`, {
+            cause: error,
+          });
+        }
         if (error instanceof TransportTimeout) {
           metrics.record(caller, callee, method, "timeout", nowMs() - startedMs);
           throw new AppError("TIMEOUT", `${callee}.${method} did not answer within ${timeoutMs} ms`, {
@@ -103,6 +128,9 @@ export function createBus(options: BusOptions): Bus {
         }
         if (error instanceof TransportNoResponders) {
           throw new AppError("UNAVAILABLE", `${callee} is not running`, { cause: error });
+        }
+        if (error instanceof TransportUnavailable) {
+          throw new AppError("UNAVAILABLE", error.message, { cause: error });
         }
         throw toAppError(error);
       }
@@ -138,6 +166,12 @@ export function createBus(options: BusOptions): Bus {
     ): Promise<BusFrame> {
       const methodContract = contract.methods[method]!;
       const ctx = contextOf(message.headers);
+      const refusal = calleeRefusal(contract.service, ctx.caller);
+      if (refusal) {
+        metrics.record(ctx.caller, contract.service, method, "forbidden");
+        logger?.warn({ caller: ctx.caller, callee: contract.service, method }, "callee refused a caller");
+        return encode({ ok: false, error: refusal.toWire() } satisfies Reply);
+      }
       try {
         const parsed = methodContract.params.safeParse(decode(message.data));
         if (!parsed.success) {

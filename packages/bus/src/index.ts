@@ -22,4 +22,17 @@ export {
 export function createInProcessBus(options: Omit<BusOptions, "transport"> = {}): Bus {
   return createBus({ ...options, transport: createInProcessTransport() });
 }
-export { createNatsTransport, type NatsTransportOptions } from "./nats-transport";
+export type { NatsConnection } from "@nats-io/transport-node";
+export {
+  connectNats,
+  createNatsTransport,
+  defaultReconnect,
+  natsConnectionOptions,
+  reconnectDelayMs,
+  type NatsReconnectOptions,
+  type NatsTransportOptions,
+} from "./nats-transport";
+export * from "./nats-config";
+export * from "./ring/hash-ring";
+export * from "./ring/ring-membership";
+export * from "./ring/owner-reader";

@@ -1,12 +1,30 @@
 // NATS transport for cluster mode: subjects svc.<service>.<method> with a queue group per service, headers carry
-// context, and each message is one binary frame (envelope + raw bytes, see codec.ts).
-import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
-import { RequestError, TimeoutError } from "@nats-io/transport-node";
+// context, and each message is one binary frame (envelope + raw bytes, see codec.ts). It reconnects with
+// exponential back-off, waits out a broker restart within a request's timeout, and turns the broker's permission
+// refusals (generated from the manifests, see nats-config.ts) into a typed error.
+import {
+  connect,
+  headers as natsHeaders,
+  nkeyAuthenticator,
+  type ConnectionOptions,
+  type MsgHdrs,
+  type NatsConnection,
+} from "@nats-io/transport-node";
+import {
+  ClosedConnectionError,
+  DrainingConnectionError,
+  NoRespondersError,
+  PermissionViolationError,
+  RequestError,
+  TimeoutError,
+} from "@nats-io/transport-node";
 import { AppError } from "@soundmesh/protocol";
 import { BusFrameError, encode, fromWireBytes, toWireBytes } from "./codec";
 import {
+  TransportForbidden,
   TransportNoResponders,
   TransportTimeout,
+  TransportUnavailable,
   type MessageHeaders,
   type Transport,
   type TransportHandler,
@@ -53,42 +71,195 @@ function fromNatsHeaders(received: MsgHdrs | undefined): MessageHeaders {
 const badFrameReply = (error: BusFrameError) =>
   encode({ ok: false, error: new AppError("BAD_FRAME", error.message).toWire() });
 
+export interface NatsReconnectOptions {
+  /** First delay between reconnect attempts; doubled each attempt up to maxMs, plus up to 20% jitter. */
+  baseMs: number;
+  maxMs: number;
+}
+
 export interface NatsTransportOptions {
   servers: string | string[];
   name?: string;
+  /** The service's NKey seed ("SU..."), when the broker enforces per-service permissions. */
+  nkeySeed?: string;
+  /** Reply subjects start with this (the generated permissions let each service read only `_INBOX.<service>.>`). */
+  inboxPrefix?: string;
+  reconnect?: NatsReconnectOptions;
+  /**
+   * After this connection reconnects, a request that finds no responder is retried until its timeout for this long:
+   * the callee's own connection is usually a moment behind in resubscribing.
+   */
+  settleAfterReconnectMs?: number;
   /** Called when a handler throws outside the bus policy layer (it normally never does). */
   onHandlerError?: (error: unknown, subject: string) => void;
+  /** Called for each message the broker refuses to carry for this connection (publish or subscribe). */
+  onPermissionViolation?: (violation: { operation: "publish" | "subscription"; subject: string }) => void;
 }
 
-export async function createNatsTransport(options: NatsTransportOptions): Promise<Transport> {
-  const connection: NatsConnection = await connect({
+export const defaultReconnect: NatsReconnectOptions = { baseMs: 100, maxMs: 5_000 };
+
+/** The delay before reconnect attempt `attempt` (0-based): exponential back-off with a cap and jitter. */
+export function reconnectDelayMs(
+  attempt: number,
+  options: NatsReconnectOptions,
+  random: () => number = Math.random,
+): number {
+  const exponential = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(exponential * (1 + 0.2 * random()));
+}
+
+/** The service's connection options: its NKey, its own inbox prefix, back-off. Shared with the nats-config CLI. */
+export function natsConnectionOptions(
+  options: NatsTransportOptions,
+  nextDelay: () => number,
+): ConnectionOptions {
+  return {
     servers: options.servers,
     name: options.name ?? "soundmesh",
     maxReconnectAttempts: -1,
+    reconnectDelayHandler: nextDelay,
+    ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
+    ...(options.nkeySeed === undefined
+      ? {}
+      : { authenticator: nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed)) }),
+  };
+}
+
+/** A promise that only ever rejects, when `reject` is called; unobserved, it raises nothing. */
+function lossSignal(): { promise: Promise<never>; reject(reason: Error): void } {
+  let reject: (reason: Error) => void = () => undefined;
+  const promise = new Promise<never>((_, rejectPromise) => (reject = rejectPromise));
+  promise.catch(() => undefined);
+  return { promise, reject };
+}
+
+function arrivalSignal(): { promise: Promise<void>; resolve(): void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((resolvePromise) => (resolve = resolvePromise));
+  return { promise, resolve };
+}
+
+/** Whether `signal` settles before the deadline (a performance.now() time). */
+async function arrivesBefore(signal: Promise<void>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
   });
+  try {
+    return await Promise.race([signal.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function permissionViolationOf(error: unknown): PermissionViolationError | undefined {
+  if (error instanceof PermissionViolationError) return error;
+  if (error instanceof Error && error.cause instanceof PermissionViolationError) return error.cause;
+  return undefined;
+}
+
+const isTimeout = (error: unknown) =>
+  error instanceof TimeoutError || (error instanceof RequestError && error.cause instanceof TimeoutError);
+
+const isNoResponders = (error: unknown) =>
+  error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders());
+
+export async function createNatsTransport(options: NatsTransportOptions): Promise<Transport> {
+  const reconnect = options.reconnect ?? defaultReconnect;
+  const settleMs = options.settleAfterReconnectMs ?? 2_000;
+  let attempt = 0;
+  let reconnectedAtMs = Number.NEGATIVE_INFINITY;
+  let disconnected = false;
+  /** Settles when the current connection drops: requests written to it may be lost with it. */
+  let connectionLost = lossSignal();
+  let reconnected = arrivalSignal();
+  const connection: NatsConnection = await connect(
+    natsConnectionOptions(options, () => reconnectDelayMs(attempt++, reconnect)),
+  );
+
+  void (async () => {
+    for await (const status of connection.status()) {
+      if (status.type === "disconnect") {
+        connectionLost.reject(new Error("the connection to the broker dropped"));
+        connectionLost = lossSignal();
+      }
+      if (status.type === "disconnect" || status.type === "reconnecting") disconnected = true;
+      if (status.type === "reconnect") {
+        disconnected = false;
+        reconnected.resolve();
+        reconnected = arrivalSignal();
+        attempt = 0;
+        reconnectedAtMs = performance.now();
+      }
+      if (status.type === "error" && status.error instanceof PermissionViolationError) {
+        options.onPermissionViolation?.({ operation: status.error.operation, subject: status.error.subject });
+      }
+    }
+  })();
+
+  /** Whether a missing responder may only be a callee still resubscribing after a broker restart. */
+  const settling = () => disconnected || performance.now() - reconnectedAtMs < settleMs;
 
   return {
     async request(subject, data, context, timeoutMs) {
-      try {
-        const reply = await connection.request(subject, toWireBytes(data), {
-          timeout: timeoutMs,
+      const deadline = performance.now() + timeoutMs;
+      const payload = toWireBytes(data);
+      for (let retry = 0; ; retry++) {
+        // nats.js drops what was published while disconnected when it reconnects: a request made then waits for the
+        // reconnect (within its timeout) and only then goes out, so a broker restart delays it but does not lose it.
+        if (disconnected && !(await arrivesBefore(reconnected.promise, deadline))) {
+          throw new TransportUnavailable(subject, "not connected to the broker");
+        }
+        const remaining = Math.max(1, Math.round(deadline - performance.now()));
+        // Written to a connection that then drops, a request or its reply may be lost: the caller hears it at once
+        // (UNAVAILABLE) instead of at its timeout, and nothing is sent twice.
+        const sentOn = connectionLost.promise;
+        const pending = connection.request(subject, payload, {
+          timeout: remaining,
           headers: toNatsHeaders(context),
         });
-        return fromWireBytes(reply.data);
-      } catch (error) {
-        if (error instanceof RequestError && error.isNoResponders()) throw new TransportNoResponders(subject);
-        if (
-          error instanceof TimeoutError ||
-          (error instanceof RequestError && error.cause instanceof TimeoutError)
-        ) {
-          throw new TransportTimeout(subject, timeoutMs);
+        try {
+          const reply = await Promise.race([
+            pending,
+            sentOn.catch((lost: unknown) => {
+              pending.catch(() => undefined);
+              throw new TransportUnavailable(
+                subject,
+                "the connection to the broker dropped before the reply",
+                lost,
+              );
+            }),
+          ]);
+          return fromWireBytes(reply.data);
+        } catch (error) {
+          if (error instanceof TransportUnavailable) throw error;
+          if (permissionViolationOf(error)) throw new TransportForbidden(subject);
+          if (isTimeout(error)) throw new TransportTimeout(subject, timeoutMs);
+          if (isNoResponders(error)) {
+            const wait = Math.min(25 * 2 ** Math.min(retry, 5), deadline - performance.now());
+            if (!settling() || wait <= 0) throw new TransportNoResponders(subject);
+            await sleep(wait);
+            continue;
+          }
+          if (error instanceof ClosedConnectionError || error instanceof DrainingConnectionError) {
+            throw new TransportUnavailable(subject, "the bus connection is closed", error);
+          }
+          throw error;
         }
-        throw error;
       }
     },
 
     publish(subject, data, context) {
-      connection.publish(subject, toWireBytes(data), { headers: toNatsHeaders(context) });
+      try {
+        connection.publish(subject, toWireBytes(data), { headers: toNatsHeaders(context) });
+      } catch (error) {
+        if (error instanceof ClosedConnectionError || error instanceof DrainingConnectionError) {
+          return Promise.reject(new TransportUnavailable(subject, "the bus connection is closed", error));
+        }
+        throw error;
+      }
       return Promise.resolve();
     },
 
@@ -119,15 +290,23 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
           );
         },
       });
-      return Promise.resolve({
+      // The server has the subscription once a round trip has passed: a request sent after this finds it.
+      return connection.flush().then(() => ({
         unsubscribe: async () => {
           await subscription.drain();
         },
-      });
+      }));
     },
 
     async close() {
-      await connection.drain();
+      if (!connection.isClosed()) await connection.drain();
     },
   };
+}
+
+/** A plain NATS connection as a service (its key, inbox prefix and back-off), e.g. for the ring's KV bucket. */
+export function connectNats(options: NatsTransportOptions): Promise<NatsConnection> {
+  const reconnect = options.reconnect ?? defaultReconnect;
+  let attempt = 0;
+  return connect(natsConnectionOptions(options, () => reconnectDelayMs(attempt++, reconnect)));
 }

@@ -49,5 +49,21 @@ export class TransportTimeout extends Error {
   }
 }
 
+/** A network transport could not carry the message: not connected, the connection dropped, or it is closed. */
+export class TransportUnavailable extends Error {
+  constructor(subject: string, reason: string, cause?: unknown) {
+    super(`${subject}: ${reason}`, { cause });
+    this.name = "TransportUnavailable";
+  }
+}
+
+/** The broker refused the message: the sender's permissions (generated from its manifest) do not cover it. */
+export class TransportForbidden extends Error {
+  constructor(readonly subject: string) {
+    super(`the broker refused to carry ${subject} (not in the sender's permissions)`);
+    this.name = "TransportForbidden";
+  }
+}
+
 export const requestSubject = (service: string, method: string): string => `svc.${service}.${method}`;
 export const eventSubject = (topic: string): string => `evt.${topic}`;

@@ -1,18 +1,23 @@
-// The in-process bus: contracts on both ends, manifests, rate limits, timeouts, queue groups, metrics.
+// The bus over both transports (in process and a real nats-server started here): contracts on both ends, manifests,
+// rate limits, timeouts, queue groups, metrics, bytes as bytes. The frame codec tests at the end need no transport.
 import { Registry } from "prom-client";
-import { describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AppError, defineEvent, defineService } from "@soundmesh/protocol";
 import {
-  createInProcessBus,
   createInProcessTransport,
+  createNatsTransport,
   createBus,
+  type Bus,
+  type BusOptions,
+  type Transport,
   encodeBusMessage,
   decodeBusMessage,
   busFrameToWireBytes,
   busFrameFromWireBytes,
   BusFrameError,
 } from "@soundmesh/bus";
+import { shouldRunNatsTests, startNatsServer, type NatsServer } from "@soundmesh/test-kit";
 
 const echoContract = defineService("echo", {
   say: {
@@ -30,255 +35,341 @@ const echoContract = defineService("echo", {
 });
 const tickEvent = defineEvent("echo.tick", z.object({ n: z.number().int() }));
 
-async function startEcho(options: Parameters<typeof createInProcessBus>[0] = {}) {
-  const bus = createInProcessBus(options);
-  const echo = bus.connect({ service: "echo", calls: [], publishes: ["echo.tick"] });
-  await echo.serve(echoContract, {
-    say: ({ text }, ctx) => ({ text, caller: ctx.caller }),
-    slow: async ({ ms }) => {
-      await new Promise((resolve) => setTimeout(resolve, ms));
-      return { done: true };
-    },
-    broken: () => ({ n: "not a number" }) as unknown as { n: number },
-    fail: () => {
-      throw new AppError("NOT_FOUND", "nothing here", { details: { id: "x" } });
-    },
-    bytes: ({ data }) => ({ data: Uint8Array.from(data, (b) => b ^ 0xff) }),
-    whoami: () => ({ instance: 1 }),
-  });
-  const client = bus.connect({ service: "client", calls: ["echo"], subscribes: ["echo.tick"] });
-  return { bus, echo, client };
+let nats: NatsServer | undefined;
+const runNats = shouldRunNatsTests();
+beforeAll(async () => {
+  if (runNats) nats = await startNatsServer();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+interface TransportKind {
+  name: string;
+  newTransport(): Promise<Transport>;
 }
+const kinds: TransportKind[] = [
+  { name: "in-process", newTransport: () => Promise.resolve(createInProcessTransport()) },
+  ...(runNats ? [{ name: "nats", newTransport: () => createNatsTransport({ servers: nats!.url }) }] : []),
+];
 
-describe("bus request/reply", () => {
-  it("delivers a request and stamps the caller's name", async () => {
-    const { client } = await startEcho();
-    await expect(client.request(echoContract, "say", { text: "hi" })).resolves.toEqual({
-      text: "hi",
-      caller: "client",
-    });
+describe.each(kinds)("bus over $name", (kind) => {
+  const open: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((bus) => bus.close()));
   });
+  const newTransport = async () => {
+    const transport = await kind.newTransport();
+    open.push(transport);
+    return transport;
+  };
+  const newBus = async (options: Omit<BusOptions, "transport"> = {}): Promise<Bus> =>
+    createBus({ ...options, transport: await newTransport() });
 
-  it("carries binary payloads intact", async () => {
-    const { client } = await startEcho();
-    const data = Uint8Array.from([0, 1, 2, 250, 255]);
-    const reply = await client.request(echoContract, "bytes", { data });
-    expect([...reply.data]).toEqual([255, 254, 253, 5, 0]);
-  });
-
-  it("times out a slow handler with TIMEOUT and counts it", async () => {
-    const { bus, client } = await startEcho();
-    const error = await client
-      .request(echoContract, "slow", { ms: 500 }, { timeoutMs: 30 })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(AppError);
-    expect((error as AppError).code).toBe("TIMEOUT");
-    expect(bus.edges().find((e) => e.method === "slow")?.timeouts).toBe(1);
-  });
-
-  it("refuses a call outside the caller's manifest with FORBIDDEN_EDGE and records it", async () => {
-    const { bus } = await startEcho();
-    const stranger = bus.connect({ service: "stranger", calls: [] });
-    await expect(stranger.request(echoContract, "say", { text: "hi" })).rejects.toMatchObject({
-      code: "FORBIDDEN_EDGE",
-    });
-    expect(bus.edges()).toContainEqual(
-      expect.objectContaining({ caller: "stranger", callee: "echo", forbidden: 1 }),
-    );
-  });
-
-  it("rejects invalid params on the caller's side before sending", async () => {
-    const { bus, client } = await startEcho();
-    await expect(client.request(echoContract, "say", { text: "far too long a text" })).rejects.toMatchObject({
-      code: "VALIDATION_FAILED",
-    });
-    expect(bus.edges().find((e) => e.method === "say")?.errors).toBe(1);
-  });
-
-  it("rejects invalid params on the callee's side when a sender skips validation", async () => {
-    const transport = createInProcessTransport();
-    const bus = createBus({ transport });
-    await bus.connect({ service: "echo", calls: [] }).serve(echoContract, {
-      say: ({ text }) => ({ text, caller: "x" }),
-      slow: () => ({ done: true }),
-      broken: () => ({ n: 1 }),
-      fail: () => ({}),
-      bytes: ({ data }) => ({ data }),
+  async function startEcho(options: Omit<BusOptions, "transport"> = {}) {
+    const bus = await newBus(options);
+    const echo = bus.connect({ service: "echo", calls: [], publishes: ["echo.tick"] });
+    await echo.serve(echoContract, {
+      say: ({ text }, ctx) => ({ text, caller: ctx.caller }),
+      slow: async ({ ms }) => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return { done: true };
+      },
+      broken: () => ({ n: "not a number" }) as unknown as { n: number },
+      fail: () => {
+        throw new AppError("NOT_FOUND", "nothing here", { details: { id: "x" } });
+      },
+      bytes: ({ data }) => ({ data: Uint8Array.from(data, (b) => b ^ 0xff) }),
       whoami: () => ({ instance: 1 }),
     });
-    const rogue = { caller: "rogue", traceId: "t" };
-    const raw = await transport.request("svc.echo.say", encodeBusMessage({ text: 42 }), rogue, 1000);
-    expect(decodeBusMessage(raw)).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
-    const notJson = await transport.request(
-      "svc.echo.say",
-      { envelope: "{nope", attachments: [] },
-      rogue,
-      1000,
-    );
-    expect(decodeBusMessage(notJson)).toMatchObject({ ok: false, error: { code: "BAD_FRAME" } });
-    const dangling = { envelope: '{"data":{"$bin":0}}', attachments: [] };
-    expect(decodeBusMessage(await transport.request("svc.echo.bytes", dangling, rogue, 1000))).toMatchObject({
-      ok: false,
-      error: { code: "VALIDATION_FAILED" },
-    });
-    const missing = { envelope: '{"data":{"$bin":3}}', attachments: [Uint8Array.of(1)] };
-    expect(decodeBusMessage(await transport.request("svc.echo.bytes", missing, rogue, 1000))).toMatchObject({
-      ok: false,
-      error: { code: "BAD_FRAME" },
-    });
-  });
+    const client = bus.connect({ service: "client", calls: ["echo"], subscribes: ["echo.tick"] });
+    return { bus, echo, client };
+  }
 
-  it("turns a reply that breaks its contract into INTERNAL", async () => {
-    const { client } = await startEcho();
-    await expect(client.request(echoContract, "broken", {})).rejects.toMatchObject({ code: "INTERNAL" });
-  });
+  describe("bus request/reply", () => {
+    it("delivers a request and stamps the caller's name", async () => {
+      const { client } = await startEcho();
+      await expect(client.request(echoContract, "say", { text: "hi" })).resolves.toEqual({
+        text: "hi",
+        caller: "client",
+      });
+    });
 
-  it("rebuilds a handler's AppError with its code and details on the caller's side", async () => {
-    const { client } = await startEcho();
-    await expect(client.request(echoContract, "fail", {})).rejects.toMatchObject({
-      code: "NOT_FOUND",
-      message: "nothing here",
-      details: { id: "x" },
+    it("carries binary payloads intact", async () => {
+      const { client } = await startEcho();
+      const data = Uint8Array.from([0, 1, 2, 250, 255]);
+      const reply = await client.request(echoContract, "bytes", { data });
+      expect([...reply.data]).toEqual([255, 254, 253, 5, 0]);
     });
-  });
 
-  it("answers UNKNOWN_METHOD for a method the contract lacks and UNAVAILABLE when nobody serves", async () => {
-    const { client, bus } = await startEcho();
-    await expect(client.request(echoContract, "nope" as "say", { text: "" })).rejects.toMatchObject({
-      code: "UNKNOWN_METHOD",
+    it("times out a slow handler with TIMEOUT and counts it", async () => {
+      const { bus, client } = await startEcho();
+      const error = await client
+        .request(echoContract, "slow", { ms: 500 }, { timeoutMs: 30 })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AppError);
+      expect((error as AppError).code).toBe("TIMEOUT");
+      expect(bus.edges().find((e) => e.method === "slow")?.timeouts).toBe(1);
     });
-    const other = defineService("other", { ping: { params: z.object({}), result: z.object({}) } });
-    const caller = bus.connect({ service: "caller", calls: ["other"] });
-    await expect(caller.request(other, "ping", {})).rejects.toMatchObject({ code: "UNAVAILABLE" });
-  });
-});
 
-describe("bus rate limits", () => {
-  it("limits an edge with the default threshold", async () => {
-    let now = 0;
-    const { client, bus } = await startEcho({
-      rateLimits: { default: { ratePerSecond: 1, burst: 3 } },
-      nowMs: () => now,
+    it("refuses a call outside the caller's manifest with FORBIDDEN_EDGE and records it", async () => {
+      const { bus } = await startEcho();
+      const stranger = bus.connect({ service: "stranger", calls: [] });
+      await expect(stranger.request(echoContract, "say", { text: "hi" })).rejects.toMatchObject({
+        code: "FORBIDDEN_EDGE",
+      });
+      expect(bus.edges()).toContainEqual(
+        expect.objectContaining({ caller: "stranger", callee: "echo", forbidden: 1 }),
+      );
     });
-    for (let i = 0; i < 3; i++) await client.request(echoContract, "say", { text: "a" });
-    await expect(client.request(echoContract, "say", { text: "a" })).rejects.toMatchObject({
-      code: "RATE_LIMITED",
-    });
-    expect(bus.edges().find((e) => e.method === "say")?.rateLimited).toBe(1);
-    now += 1000; // one token refilled
-    await expect(client.request(echoContract, "say", { text: "a" })).resolves.toBeTruthy();
-  });
 
-  it("applies a per-edge override instead of the default", async () => {
-    const now = 0;
-    const { client } = await startEcho({
-      rateLimits: {
-        default: { ratePerSecond: 1, burst: 1 },
-        edges: { "client->echo": { ratePerSecond: 1, burst: 5 } },
-      },
-      nowMs: () => now,
+    it("rejects invalid params on the caller's side before sending", async () => {
+      const { bus, client } = await startEcho();
+      await expect(
+        client.request(echoContract, "say", { text: "far too long a text" }),
+      ).rejects.toMatchObject({
+        code: "VALIDATION_FAILED",
+      });
+      expect(bus.edges().find((e) => e.method === "say")?.errors).toBe(1);
     });
-    for (let i = 0; i < 5; i++) await client.request(echoContract, "say", { text: "a" });
-    await expect(client.request(echoContract, "say", { text: "a" })).rejects.toMatchObject({
-      code: "RATE_LIMITED",
-    });
-  });
-});
 
-describe("bus queue groups and events", () => {
-  it("spreads requests over the members of a service's queue group", async () => {
-    const bus = createInProcessBus();
-    const counts = [0, 0, 0];
-    for (const instance of [0, 1, 2]) {
+    it("rejects invalid params on the callee's side when a sender skips validation", async () => {
+      const transport = await newTransport();
+      const bus = createBus({ transport });
       await bus.connect({ service: "echo", calls: [] }).serve(echoContract, {
-        say: ({ text }) => ({ text, caller: "" }),
+        say: ({ text }) => ({ text, caller: "x" }),
         slow: () => ({ done: true }),
         broken: () => ({ n: 1 }),
         fail: () => ({}),
         bytes: ({ data }) => ({ data }),
-        whoami: () => {
-          counts[instance]! += 1;
-          return { instance };
-        },
+        whoami: () => ({ instance: 1 }),
       });
-    }
-    const client = bus.connect({ service: "client", calls: ["echo"] });
-    await Promise.all(Array.from({ length: 30 }, () => client.request(echoContract, "whoami", {})));
-    expect(counts).toEqual([10, 10, 10]);
+      const rogue = { caller: "rogue", traceId: "t" };
+      const raw = await transport.request("svc.echo.say", encodeBusMessage({ text: 42 }), rogue, 1000);
+      expect(decodeBusMessage(raw)).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
+      const notJson = await transport.request(
+        "svc.echo.say",
+        { envelope: "{nope", attachments: [] },
+        rogue,
+        1000,
+      );
+      expect(decodeBusMessage(notJson)).toMatchObject({ ok: false, error: { code: "BAD_FRAME" } });
+      const dangling = { envelope: '{"data":{"$bin":0}}', attachments: [] };
+      expect(
+        decodeBusMessage(await transport.request("svc.echo.bytes", dangling, rogue, 1000)),
+      ).toMatchObject({
+        ok: false,
+        error: { code: "VALIDATION_FAILED" },
+      });
+      const missing = { envelope: '{"data":{"$bin":3}}', attachments: [Uint8Array.of(1)] };
+      expect(decodeBusMessage(await transport.request("svc.echo.bytes", missing, rogue, 1000))).toMatchObject(
+        {
+          ok: false,
+          error: { code: "BAD_FRAME" },
+        },
+      );
+    });
+
+    it("turns a reply that breaks its contract into INTERNAL", async () => {
+      const { client } = await startEcho();
+      await expect(client.request(echoContract, "broken", {})).rejects.toMatchObject({ code: "INTERNAL" });
+    });
+
+    it("rebuilds a handler's AppError with its code and details on the caller's side", async () => {
+      const { client } = await startEcho();
+      await expect(client.request(echoContract, "fail", {})).rejects.toMatchObject({
+        code: "NOT_FOUND",
+        message: "nothing here",
+        details: { id: "x" },
+      });
+    });
+
+    it("answers UNKNOWN_METHOD for a method the contract lacks and UNAVAILABLE when nobody serves", async () => {
+      const { client, bus } = await startEcho();
+      await expect(client.request(echoContract, "nope" as "say", { text: "" })).rejects.toMatchObject({
+        code: "UNKNOWN_METHOD",
+      });
+      const other = defineService("other", { ping: { params: z.object({}), result: z.object({}) } });
+      const caller = bus.connect({ service: "caller", calls: ["other"] });
+      await expect(caller.request(other, "ping", {})).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    });
   });
 
-  it("delivers an event to every subscriber and once per queue group", async () => {
-    const { bus, echo, client } = await startEcho();
-    const seen: string[] = [];
-    const done = new Promise<void>((resolve) => {
+  describe("bus rate limits", () => {
+    it("limits an edge with the default threshold", async () => {
+      let now = 0;
+      const { client, bus } = await startEcho({
+        rateLimits: { default: { ratePerSecond: 1, burst: 3 } },
+        nowMs: () => now,
+      });
+      for (let i = 0; i < 3; i++) await client.request(echoContract, "say", { text: "a" });
+      await expect(client.request(echoContract, "say", { text: "a" })).rejects.toMatchObject({
+        code: "RATE_LIMITED",
+      });
+      expect(bus.edges().find((e) => e.method === "say")?.rateLimited).toBe(1);
+      now += 1000; // one token refilled
+      await expect(client.request(echoContract, "say", { text: "a" })).resolves.toBeTruthy();
+    });
+
+    it("applies a per-edge override instead of the default", async () => {
+      const now = 0;
+      const { client } = await startEcho({
+        rateLimits: {
+          default: { ratePerSecond: 1, burst: 1 },
+          edges: { "client->echo": { ratePerSecond: 1, burst: 5 } },
+        },
+        nowMs: () => now,
+      });
+      for (let i = 0; i < 5; i++) await client.request(echoContract, "say", { text: "a" });
+      await expect(client.request(echoContract, "say", { text: "a" })).rejects.toMatchObject({
+        code: "RATE_LIMITED",
+      });
+    });
+  });
+
+  describe("bus queue groups and events", () => {
+    it("spreads requests over the members of a service's queue group", async () => {
+      const bus = await newBus();
+      const counts = [0, 0, 0];
+      for (const instance of [0, 1, 2]) {
+        await bus.connect({ service: "echo", calls: [] }).serve(echoContract, {
+          say: ({ text }) => ({ text, caller: "" }),
+          slow: () => ({ done: true }),
+          broken: () => ({ n: 1 }),
+          fail: () => ({}),
+          bytes: ({ data }) => ({ data }),
+          whoami: () => {
+            counts[instance]! += 1;
+            return { instance };
+          },
+        });
+      }
+      const client = bus.connect({ service: "client", calls: ["echo"] });
+      await Promise.all(Array.from({ length: 60 }, () => client.request(echoContract, "whoami", {})));
+      // In process the members take turns; NATS picks one at random (all three idle by chance: about 1e-10).
+      if (kind.name === "in-process") expect(counts).toEqual([20, 20, 20]);
+      else
+        expect(counts.every((count) => count > 0) && counts[0]! + counts[1]! + counts[2]! === 60).toBe(true);
+    });
+
+    it("delivers an event to every subscriber and once per queue group", async () => {
+      const { bus, echo, client } = await startEcho();
+      const seen: string[] = [];
+      let resolveDone = () => {};
+      const done = new Promise<void>((resolve) => (resolveDone = resolve));
       const note = (who: string) => () => {
         seen.push(who);
-        if (seen.length === 3) resolve();
+        if (seen.length === 3) resolveDone();
       };
-      void client.subscribe(tickEvent, note("plain"));
+      // Each subscription has reached the transport (on NATS: the server) once its promise resolves.
+      await client.subscribe(tickEvent, note("plain"));
       const worker = bus.connect({ service: "worker", calls: [], subscribes: ["echo.tick"] });
-      void worker.subscribe(tickEvent, note("w1"), { queue: "workers" });
-      void worker.subscribe(tickEvent, note("w2"), { queue: "workers" });
-      void client.subscribe(tickEvent, note("plain2"));
+      await worker.subscribe(tickEvent, note("w1"), { queue: "workers" });
+      await worker.subscribe(tickEvent, note("w2"), { queue: "workers" });
+      await client.subscribe(tickEvent, note("plain2"));
+      await echo.publish(tickEvent, { n: 1 });
+      await done;
+      expect(seen.filter((s) => s.startsWith("w"))).toHaveLength(1);
+      expect(seen).toEqual(expect.arrayContaining(["plain", "plain2"]));
     });
-    await echo.publish(tickEvent, { n: 1 });
-    await done;
-    expect(seen.filter((s) => s.startsWith("w"))).toHaveLength(1);
-    expect(seen).toEqual(expect.arrayContaining(["plain", "plain2"]));
+
+    it("refuses to publish an invalid payload or an undeclared topic", async () => {
+      const { echo, client } = await startEcho();
+      await expect(echo.publish(tickEvent, { n: 1.5 })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+      await expect(client.publish(tickEvent, { n: 1 })).resolves.toBeUndefined(); // client declares no publishes list
+      const strict = (await newBus()).connect({ service: "s", calls: [], publishes: [] });
+      await expect(strict.publish(tickEvent, { n: 1 })).rejects.toMatchObject({ code: "FORBIDDEN_EDGE" });
+    });
   });
 
-  it("refuses to publish an invalid payload or an undeclared topic", async () => {
-    const { echo, client } = await startEcho();
-    await expect(echo.publish(tickEvent, { n: 1.5 })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
-    await expect(client.publish(tickEvent, { n: 1 })).resolves.toBeUndefined(); // client declares no publishes list
-    const strict = createInProcessBus().connect({ service: "s", calls: [], publishes: [] });
-    await expect(strict.publish(tickEvent, { n: 1 })).rejects.toMatchObject({ code: "FORBIDDEN_EDGE" });
+  describe("bus metrics", () => {
+    it("counts requests per edge with latency percentiles and exports them to Prometheus", async () => {
+      const registry = new Registry();
+      const { bus, client } = await startEcho({ registry });
+      for (let i = 0; i < 20; i++) await client.request(echoContract, "say", { text: "m" });
+      await client.request(echoContract, "fail", {}).catch(() => undefined);
+      const say = bus.edges().find((e) => e.method === "say")!;
+      expect(say).toMatchObject({ caller: "client", callee: "echo", requests: 20, errors: 0 });
+      expect(say.latencyMs.count).toBe(20);
+      expect(say.latencyMs.p99).toBeGreaterThanOrEqual(say.latencyMs.p50);
+      expect(say.latencyMs.p50).toBeGreaterThan(0);
+      const text = await registry.metrics();
+      expect(text).toContain(
+        'soundmesh_bus_requests_total{caller="client",callee="echo",method="say",outcome="ok"} 20',
+      );
+      expect(text).toContain('outcome="error"} 1');
+    });
   });
-});
 
-describe("bus metrics", () => {
-  it("counts requests per edge with latency percentiles and exports them to Prometheus", async () => {
-    const registry = new Registry();
-    const { bus, client } = await startEcho({ registry });
-    for (let i = 0; i < 20; i++) await client.request(echoContract, "say", { text: "m" });
-    await client.request(echoContract, "fail", {}).catch(() => undefined);
-    const say = bus.edges().find((e) => e.method === "say")!;
-    expect(say).toMatchObject({ caller: "client", callee: "echo", requests: 20, errors: 0 });
-    expect(say.latencyMs.count).toBe(20);
-    expect(say.latencyMs.p99).toBeGreaterThanOrEqual(say.latencyMs.p50);
-    expect(say.latencyMs.p50).toBeGreaterThan(0);
-    const text = await registry.metrics();
-    expect(text).toContain(
-      'soundmesh_bus_requests_total{caller="client",callee="echo",method="say",outcome="ok"} 20',
-    );
-    expect(text).toContain('outcome="error"} 1');
+  describe("bus bytes", () => {
+    it("hands a 64 KiB piece over byte-identical both ways (in process: the very same bytes, never a copy)", async () => {
+      const bus = await newBus();
+      const seen: Uint8Array[] = [];
+      const reply = Uint8Array.from({ length: 64 * 1024 }, (_, i) => (i * 31 + 7) % 256);
+      await bus.connect({ service: "echo", calls: [] }).serve(echoContract, {
+        say: ({ text }) => ({ text, caller: "x" }),
+        slow: () => ({ done: true }),
+        broken: () => ({ n: 1 }),
+        fail: () => ({}),
+        bytes: ({ data }) => {
+          seen.push(data);
+          return { data: reply };
+        },
+        whoami: () => ({ instance: 1 }),
+      });
+      const sent = Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (i * 13) % 251));
+      const answer = await bus
+        .connect({ service: "client", calls: ["echo"] })
+        .request(echoContract, "bytes", {
+          data: sent,
+        });
+      expect(Buffer.from(seen[0]!).equals(sent)).toBe(true);
+      expect(Buffer.from(answer.data).equals(reply)).toBe(true);
+      if (kind.name === "in-process") {
+        expect(seen[0]).toBe(sent);
+        expect(answer.data).toBe(reply);
+      }
+    });
+  });
+
+  describe("bus callee checks", () => {
+    it("answers FORBIDDEN_EDGE to a caller whose manifest does not list the callee, and counts it", async () => {
+      const transport = await newTransport();
+      const manifests = [
+        { service: "echo", calls: [] },
+        { service: "client", calls: ["echo"] },
+        { service: "bystander", calls: [] },
+      ];
+      const bus = createBus({ transport, manifests });
+      await bus.connect({ service: "echo", calls: [] }).serve(echoContract, {
+        say: ({ text }, ctx) => ({ text, caller: ctx.caller }),
+        slow: () => ({ done: true }),
+        broken: () => ({ n: 1 }),
+        fail: () => ({}),
+        bytes: ({ data }) => ({ data }),
+        whoami: () => ({ instance: 1 }),
+      });
+      const ask = async (caller: string) =>
+        decodeBusMessage(
+          await transport.request(
+            "svc.echo.say",
+            encodeBusMessage({ text: "hi" }),
+            { caller, traceId: "t" },
+            5_000,
+          ),
+        );
+      await expect(ask("client")).resolves.toMatchObject({ ok: true, result: { caller: "client" } });
+      // A caller whose own bus skipped its check (changed code), and one the manifests do not know at all.
+      await expect(ask("bystander")).resolves.toMatchObject({ ok: false, error: { code: "FORBIDDEN_EDGE" } });
+      await expect(ask("stranger")).resolves.toMatchObject({ ok: false, error: { code: "FORBIDDEN_EDGE" } });
+      expect(bus.edges()).toContainEqual(
+        expect.objectContaining({ caller: "bystander", callee: "echo", method: "say", forbidden: 1 }),
+      );
+    });
   });
 });
 
 describe("bus frames: bytes as bytes", () => {
-  it("hands the very same bytes to the handler and back in process, never a copy", async () => {
-    const bus = createInProcessBus();
-    const seen: Uint8Array[] = [];
-    const reply = new Uint8Array(64 * 1024).fill(7);
-    await bus.connect({ service: "echo", calls: [] }).serve(echoContract, {
-      say: ({ text }) => ({ text, caller: "x" }),
-      slow: () => ({ done: true }),
-      broken: () => ({ n: 1 }),
-      fail: () => ({}),
-      bytes: ({ data }) => {
-        seen.push(data);
-        return { data: reply };
-      },
-      whoami: () => ({ instance: 1 }),
-    });
-    const sent = Buffer.alloc(64 * 1024, 3);
-    const answer = await bus.connect({ service: "client", calls: ["echo"] }).request(echoContract, "bytes", {
-      data: sent,
-    });
-    expect(seen[0]).toBe(sent);
-    expect(answer.data).toBe(reply);
-  });
-
   it("keeps bytes out of the JSON envelope and restores them where they were", () => {
     const piece = Buffer.alloc(4 * 1024, 9);
     const message = {

@@ -3,6 +3,7 @@
 // and `user list` loads the database and the user service, never the HTTP server, media tools or the web player.
 import { Command, CommanderError, Option } from "commander";
 import type { GlobalOptions, LibraryOptions } from "./config-from";
+import { addNatsConfigCommand } from "./nats-config-command";
 import { addPeerCommand } from "./peer-command";
 import { addTopologyCommand } from "./topology-command";
 import { addTranscodeCommand } from "./transcode-command";
@@ -98,6 +99,7 @@ export function buildProgram(): Command {
   addPeerCommand(program);
   addTranscodeCommand(program);
   addTopologyCommand(program);
+  addNatsConfigCommand(program);
   return program;
 }
 
