@@ -27,7 +27,6 @@ export {
   connectNats,
   createNatsTransport,
   defaultReconnect,
-  natsConnectionOptions,
   reconnectDelayMs,
   type NatsReconnectOptions,
   type NatsTransportOptions,

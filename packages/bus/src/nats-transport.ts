@@ -108,8 +108,8 @@ export function reconnectDelayMs(
   return Math.round(exponential * (1 + 0.2 * random()));
 }
 
-/** The service's connection options: its NKey, its own inbox prefix, back-off. Shared with the nats-config CLI. */
-export function natsConnectionOptions(
+/** The service's connection options: its NKey, its own inbox prefix, back-off. */
+function natsConnectionOptions(
   options: NatsTransportOptions,
   nextDelay: () => number,
 ): ConnectionOptions {
@@ -167,17 +167,13 @@ const isNoResponders = (error: unknown) =>
   error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders());
 
 export async function createNatsTransport(options: NatsTransportOptions): Promise<Transport> {
-  const reconnect = options.reconnect ?? defaultReconnect;
   const settleMs = options.settleAfterReconnectMs ?? 2_000;
-  let attempt = 0;
   let reconnectedAtMs = Number.NEGATIVE_INFINITY;
   let disconnected = false;
   /** Settles when the current connection drops: requests written to it may be lost with it. */
   let connectionLost = lossSignal();
   let reconnected = arrivalSignal();
-  const connection: NatsConnection = await connect(
-    natsConnectionOptions(options, () => reconnectDelayMs(attempt++, reconnect)),
-  );
+  const connection = await connectNats(options);
 
   void (async () => {
     for await (const status of connection.status()) {
@@ -190,7 +186,6 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         disconnected = false;
         reconnected.resolve();
         reconnected = arrivalSignal();
-        attempt = 0;
         reconnectedAtMs = performance.now();
       }
       if (status.type === "error" && status.error instanceof PermissionViolationError) {
@@ -304,9 +299,18 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   };
 }
 
-/** A plain NATS connection as a service (its key, inbox prefix and back-off), e.g. for the ring's KV bucket. */
-export function connectNats(options: NatsTransportOptions): Promise<NatsConnection> {
+/**
+ * A NATS connection as a service (its key, inbox prefix, back-off restarting from its base after each reconnect),
+ * under the transport and e.g. for the ring's KV bucket.
+ */
+export async function connectNats(options: NatsTransportOptions): Promise<NatsConnection> {
   const reconnect = options.reconnect ?? defaultReconnect;
   let attempt = 0;
-  return connect(natsConnectionOptions(options, () => reconnectDelayMs(attempt++, reconnect)));
+  const connection = await connect(
+    natsConnectionOptions(options, () => reconnectDelayMs(attempt++, reconnect)),
+  );
+  void (async () => {
+    for await (const status of connection.status()) if (status.type === "reconnect") attempt = 0;
+  })();
+  return connection;
 }

@@ -3,6 +3,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { connect } from "@nats-io/transport-node";
@@ -84,8 +85,12 @@ describe.skipIf(!shouldRunNatsTests())("a nats-server with the generated permiss
       inboxPrefix: inboxPrefixOf(service),
       onPermissionViolation: (violation) => violations.push({ service, ...violation }),
     });
-  const busOf = async (service: string) => {
-    const bus = createBus({ transport: await transportOf(service), manifests });
+  const busOf = async (service: string, registry?: Registry) => {
+    const bus = createBus({
+      transport: await transportOf(service),
+      manifests,
+      ...(registry ? { registry } : {}),
+    });
     buses.push(bus);
     return bus;
   };
@@ -115,7 +120,8 @@ describe.skipIf(!shouldRunNatsTests())("a nats-server with the generated permiss
   });
 
   it("refuses an undeclared call even when the process's code claims the edge, and counts it", async () => {
-    const bus = await busOf("rogue");
+    const registry = new Registry();
+    const bus = await busOf("rogue", registry);
     // The code was changed to claim the edge: its own bus lets the call out, the broker does not.
     const rogue = bus.connect({ service: "rogue", calls: ["echo"] });
     await expect(rogue.request(echo, "say", { text: "hi" })).rejects.toMatchObject({
@@ -123,6 +129,9 @@ describe.skipIf(!shouldRunNatsTests())("a nats-server with the generated permiss
     });
     expect(bus.edges()).toContainEqual(
       expect.objectContaining({ caller: "rogue", callee: "echo", method: "say", forbidden: 1 }),
+    );
+    expect(await registry.metrics()).toContain(
+      'soundmesh_bus_requests_total{caller="rogue",callee="echo",method="say",outcome="forbidden"} 1',
     );
     await waitUntil(
       () => violations,
