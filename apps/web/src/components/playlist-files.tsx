@@ -4,6 +4,7 @@
 import { useRef, useState } from "react";
 import type { PlaylistInfo } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+import "./playlist-files.css";
 
 type ExportedFile = { fileName: string; mimeType: string; text: string };
 

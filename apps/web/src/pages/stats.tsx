@@ -2,6 +2,7 @@
 import type { AudioController } from "../audio";
 import { uploadSettings } from "../p2p";
 import { useNowPlaying } from "../use-audio";
+import "./stats.css";
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
