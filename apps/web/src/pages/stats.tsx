@@ -56,7 +56,7 @@ function PeerStats({ audio }: { audio: AudioController }) {
         neighbours: {stats.neighbours} · uploads now: {stats.uploadsInProgress} · uploaded:{" "}
         {mib(stats.bytesUploaded)} ({stats.piecesUploaded} pieces) · peers dropped for bad pieces:{" "}
         {stats.badPeers}
-        {stats.uploading ? "" : " · not uploading"}
+        {stats.isUploading ? "" : " · not uploading"}
       </p>
       {problem === undefined ? null : <p className="muted">last P2P problem: {problem}</p>}
       <label>
