@@ -4,7 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import WebSocket, { type RawData } from "ws";
-import { serverFrame, type PlaylistChange, type PlaylistSnapshot } from "@soundmesh/protocol";
+import {
+  MAX_COVER_UPLOAD_BYTES,
+  serverFrame,
+  type PlaylistChange,
+  type PlaylistSnapshot,
+} from "@soundmesh/protocol";
 import { PlaylistSync, type PlaylistConnection } from "@soundmesh/playlist-model";
 import { FrameError, WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
 
@@ -143,12 +148,14 @@ describe("playlists over the WebSocket", () => {
       const image = await sharp({ create: { width: 20, height: 20, channels: 3, background: "#0a0" } })
         .png()
         .toBuffer();
-      await alice.request("playlist.setCover", {
-        playlistId: created.playlist.id,
-        imageBase64: image.toString("base64"),
-      });
-      const url = `${server.url}/api/playlists/${created.playlist.id}/cover?size=64`;
       const asAlice = { authorization: `Bearer ${aliceToken}` };
+      const coverUrl = `${server.url}/api/playlists/${created.playlist.id}/cover`;
+      const upload = (body: Uint8Array, headers: Record<string, string>) =>
+        fetch(coverUrl, { method: "PUT", body: new Uint8Array(body), headers });
+      const uploaded = await upload(image, { ...asAlice, "content-type": "image/png" });
+      expect(uploaded.status).toBe(200);
+      expect(await uploaded.json()).toMatchObject({ id: created.playlist.id, hasUploadedCover: true });
+      const url = `${coverUrl}?size=64`;
       const response = await fetch(url, { headers: asAlice });
       expect(response.status).toBe(200);
       expect(response.headers.get("content-type")).toBe("image/jpeg");
@@ -160,6 +167,42 @@ describe("playlists over the WebSocket", () => {
       expect(await asCarol.json()).toMatchObject({ code: "NOT_FOUND" });
       expect((await fetch(url.replace("size=64", "size=65"), { headers: asAlice })).status).toBe(400);
       expect((await fetch(url)).status).toBe(401);
+
+      // The upload's refusals: no session, not an editor, not an image type, not an image, too large.
+      expect((await upload(image, { "content-type": "image/png" })).status).toBe(401);
+      const byCarol = await upload(image, {
+        authorization: `Bearer ${carolToken}`,
+        "content-type": "image/png",
+      });
+      expect(byCarol.status).toBe(404);
+      expect(await byCarol.json()).toMatchObject({ code: "NOT_FOUND" });
+      const asText = await upload(image, { ...asAlice, "content-type": "text/plain" });
+      expect(asText.status).toBe(400);
+      expect(await asText.json()).toMatchObject({ code: "BAD_REQUEST" });
+      const notImage = await upload(Buffer.from("not an image"), { ...asAlice, "content-type": "image/png" });
+      expect(notImage.status).toBe(400);
+      expect(await notImage.json()).toMatchObject({ code: "BAD_REQUEST" });
+      const tooLarge = await upload(Buffer.alloc(MAX_COVER_UPLOAD_BYTES + 1), {
+        ...asAlice,
+        "content-type": "image/png",
+      });
+      expect(tooLarge.status).toBe(413);
+      expect(await tooLarge.json()).toMatchObject({ code: "FRAME_TOO_LARGE" });
+      const badId = await fetch(`${server.url}/api/playlists/no%2Fway/cover`, {
+        method: "DELETE",
+        headers: asAlice,
+      });
+      expect(badId.status).toBe(400);
+      expect(await badId.json()).toMatchObject({ code: "VALIDATION_FAILED" });
+      // The cover is not available through the socket, where it would travel as text.
+      await expect(
+        alice.request("playlist.setCover", { playlistId: created.playlist.id, image: null }),
+      ).rejects.toBeInstanceOf(FrameError);
+
+      const removed = await fetch(coverUrl, { method: "DELETE", headers: asAlice });
+      expect(await removed.json()).toMatchObject({ hasUploadedCover: false });
+      // An empty playlist has no album art for a mosaic: no cover at all once the upload is gone.
+      expect((await fetch(url, { headers: asAlice })).status).toBe(404);
     } finally {
       await alice.close();
     }

@@ -14,21 +14,14 @@ import {
   trackerContract,
   userContract,
 } from "@soundmesh/protocol";
-import {
-  accessPointManifest,
-  createAccessPoint,
-  registerCoverRoute,
-  registerStreamRoutes,
-} from "@soundmesh/service-access-point";
+import { accessPointManifest, createAccessPoint } from "@soundmesh/service-access-point";
 import { createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
 import type { Config } from "./config";
-import { libraryTopics, localStorageReader, startLibraryServices } from "./library-services";
-import { registerP2pMetrics } from "./p2p-metrics";
-import { registerStorageMetrics } from "./storage-metrics";
-import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
+import { startLibraryServices } from "./library-services";
+import { startPlaylistService } from "./playlist-services";
 import { startEventsService } from "./events-wiring";
 import { resolveLibraryFolders, type LibraryChoice } from "./library-folders";
-import { registerTopologyRoutes, startTopology, type RunningTopology } from "./topology-wiring";
+import { startTopology, type RunningTopology } from "./topology-wiring";
 import { startUserService } from "./user-wiring";
 import { createBusFor, openDb } from "./wiring";
 
@@ -101,8 +94,6 @@ export async function startAllInOne(
     stops.unshift(() => topology.stop());
     onStage("topology");
     const apBus = bus.connect(accessPointManifest);
-    registerP2pMetrics(registry, apBus, logger);
-    registerStorageMetrics(registry, apBus, logger);
     await bootstrapAdmin(config, apBus, logger);
     const accessPoint = await createAccessPoint({
       config: {
@@ -142,14 +133,8 @@ export async function startAllInOne(
         topologyContract,
         eventsContract,
       ],
-      topics: [...libraryTopics, ...playlistTopics(apBus)],
-      plugins: [
-        (app, identities) =>
-          registerStreamRoutes(app, { bus: apBus, reader: localStorageReader(library.storage), identities }),
-        (app, identities) => registerCoverRoute(app, apBus, identities),
-        (app, identities) => registerPlaylistCoverRoute(app, apBus, identities),
-        (app, identities) => registerTopologyRoutes(app, apBus, identities),
-      ],
+      // Pieces are read from storage's store directly, not over the bus (rendition-reader.ts says why).
+      renditions: library.storage.store,
       webRoot,
     });
     stops.unshift(() => accessPoint.close());

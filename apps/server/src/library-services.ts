@@ -1,16 +1,9 @@
-// Wires the library side: catalog (scans), storage (renditions), search, and what the access point needs from them.
+// Wires the library side: catalog (scans), storage (renditions) and search.
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Bus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
-import {
-  catalogChangedEvent,
-  catalogContract,
-  scanProgressEvent,
-  transcodeProgressEvent,
-} from "@soundmesh/protocol";
-import { AppError, type EventContract } from "@soundmesh/protocol";
-import type { PushTopic, RenditionReader } from "@soundmesh/service-access-point";
+import { catalogContract } from "@soundmesh/protocol";
 import type { CatalogService } from "@soundmesh/service-catalog";
 import {
   catalogSearchSource,
@@ -86,46 +79,3 @@ export async function startLibraryServices(
     },
   };
 }
-
-/**
- * The access point's reads when storage runs in the same process: the store is called directly, so a piece skips the
- * bus's hops (contracts checked on both ends, two turns of the event loop: the piece route served 54% and 40% of a
- * bare server's rate through the bus against 84% and 60% direct, in alternating runs) and a cached manifest is the
- * object storage holds. The requests were validated by the stream routes; the user is named as over the bus.
- */
-export function localStorageReader(storage: StorageService): RenditionReader {
-  const { store } = storage;
-  return {
-    manifest: (trackId, profile, { userId }, query, fromMs) =>
-      store.manifest(trackId, profile, { userId }, query?.havePieces, fromMs),
-    piece: async (trackId, profile, index, { userId }, fromMs) =>
-      (await store.piece(trackId, profile, index, { userId }, fromMs)).bytes,
-    range: (trackId, profile, start, endInclusive, { userId }) =>
-      store.range(trackId, profile, start, endInclusive, { userId }),
-  };
-}
-
-/** A topic of one event, pushed as published, that only administrators may follow. */
-function adminTopic<E extends EventContract>(event: E, what: string): PushTopic<E> {
-  const escaped = event.topic.replace(/\./g, "\\.");
-  return {
-    pattern: new RegExp(`^${escaped}$`),
-    event,
-    authorize: (identity) => {
-      if (identity.user.role !== "admin") throw new AppError("FORBIDDEN", `${what} is for administrators`);
-    },
-    route: () => [event.topic],
-  };
-}
-
-/** Push topics: scan and transcoding progress for admins, catalog changes for everyone. */
-export const libraryTopics: PushTopic[] = [
-  adminTopic(scanProgressEvent, "Scan progress"),
-  adminTopic(transcodeProgressEvent, "Transcoding progress"),
-  {
-    pattern: /^catalog\.changed$/,
-    event: catalogChangedEvent,
-    authorize: () => undefined,
-    route: () => ["catalog.changed"],
-  } satisfies PushTopic<typeof catalogChangedEvent>,
-] as PushTopic[];

@@ -1,11 +1,9 @@
 // The topology in a running server: this process's reporter (its bus edges and TCP sockets, every few seconds),
-// the collector service, and the admin-only JSON routes /api/topology and /api/topology/history.
-import type { FastifyInstance, FastifyRequest } from "fastify";
+// and the collector service (its JSON routes for admins are the access point's).
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { Bus, ServiceBus } from "@soundmesh/bus";
-import { AppError, historySubject, topologyContract, topologyReportEvent } from "@soundmesh/protocol";
-import type { Identity } from "@soundmesh/service-access-point";
+import type { Bus } from "@soundmesh/bus";
+import { topologyReportEvent } from "@soundmesh/protocol";
 import {
   createTopologyReporter,
   createTopologyService,
@@ -78,28 +76,4 @@ export async function startTopology(
       await service.stop();
     },
   };
-}
-
-/** The same data as the admin page, as JSON for scripts: admins only. */
-export function registerTopologyRoutes(
-  app: FastifyInstance,
-  bus: ServiceBus,
-  identities: { authenticate(bus: ServiceBus, request: FastifyRequest): Promise<Identity> },
-): void {
-  const asAdmin = async (request: FastifyRequest) => {
-    const identity = await identities.authenticate(bus, request);
-    if (identity.user.role !== "admin") throw new AppError("FORBIDDEN", "The topology is for administrators");
-  };
-  app.get("/api/topology", async (request) => {
-    await asAdmin(request);
-    return bus.request(topologyContract, "snapshot", {}, { traceId: request.id });
-  });
-  app.get("/api/topology/history", async (request) => {
-    await asAdmin(request);
-    const subject = historySubject.safeParse(request.query);
-    if (!subject.success) {
-      throw new AppError("VALIDATION_FAILED", "Ask for ?edge=<source->target> or ?service=<name>");
-    }
-    return bus.request(topologyContract, "history", subject.data, { traceId: request.id });
-  });
 }

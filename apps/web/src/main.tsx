@@ -1,8 +1,9 @@
 // Entry of the web player; registers the service worker that keeps the app shell for offline use.
 import "./zod-jitless";
+// The shared styles first: each component's own (imported by its module) come after them and may refine them.
+import "./styles.css";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
-import "./styles.css";
 
 createRoot(document.getElementById("root")!).render(<App />);
 

@@ -115,7 +115,7 @@ export class Player {
     this.applyGain();
     for (const segment of dropped) dispose(segment, "queue changed");
     const removeFrom = dropped
-      .filter((s) => s.offsetApplied && (!current || s.offsetSec > current.offsetSec))
+      .filter((s) => s.isOffsetApplied && (!current || s.offsetSec > current.offsetSec))
       .reduce((min, s) => Math.min(min, s.offsetSec), Number.POSITIVE_INFINITY);
     if (Number.isFinite(removeFrom)) {
       this.appending = this.appending.then(() =>
@@ -153,7 +153,7 @@ export class Player {
   /** One step of the engine: call on a timer (every 100–250 ms) and after each piece; returns when its appends are queued. */
   async tick(): Promise<void> {
     let segment = this.currentSegment();
-    if (segment?.failed) segment = await this.skip(segment);
+    if (segment?.hasFailed) segment = await this.skip(segment);
     if (!segment) return;
     this.advanceIfPast();
     const playheadMs = Math.max(0, (this.options.sink.currentTime() - segment.offsetSec) * 1000);
@@ -193,7 +193,7 @@ export class Player {
       await this.appending;
       await this.options.sink.abort();
       // abort() resets the append window: it is set again with the timestamp offset.
-      segment.offsetApplied = false;
+      segment.isOffsetApplied = false;
       if (cluster) {
         // The init segment (EBML header and tracks) precedes the first cluster; media continues from the target's cluster.
         await appendRange(
@@ -327,7 +327,7 @@ export class Player {
           from = { atMs: this.nowMs(), bytes: next.sizeBytes };
         }
         segment.track.manifest = next;
-        if (segment.offsetApplied && next.durationMs !== before.durationMs && next.durationMs > 0) {
+        if (segment.isOffsetApplied && next.durationMs !== before.durationMs && next.durationMs > 0) {
           const end = segment.offsetSec + next.durationMs / 1000;
           this.appending = this.appending.then(() => this.options.sink.setAppendWindowEnd?.(end));
         }
@@ -337,7 +337,7 @@ export class Player {
         const status = error instanceof SourceError ? error.status : undefined;
         if (status !== undefined && status < 500) {
           // Refused, or the rendition changed under us: the track cannot be played as announced.
-          segment.failed = true;
+          segment.hasFailed = true;
           this.options.onEvent?.({
             type: "error",
             trackId: segment.item.trackId,
@@ -437,7 +437,7 @@ export class Player {
       (await this.load(nextIndex, failed.offsetSec));
     if (next) {
       next.offsetSec = failed.offsetSec;
-      next.offsetApplied = false;
+      next.isOffsetApplied = false;
       this.applyGain();
       this.options.onEvent?.({ type: "track", index: nextIndex, trackId: next.item.trackId });
     }
@@ -527,8 +527,8 @@ function newSegment(item: QueueItem, track: Segment["track"], offsetSec: number)
     fetched: new Map(),
     inFlight: new Set(),
     controller: new AbortController(),
-    offsetApplied: false,
-    failed: false,
+    isOffsetApplied: false,
+    hasFailed: false,
     growth: new AbortController(),
   };
 }

@@ -19,9 +19,9 @@ export interface Segment {
   fetched: Map<number, Uint8Array>;
   inFlight: Set<number>;
   controller: AbortController;
-  offsetApplied: boolean;
+  isOffsetApplied: boolean;
   /** The pipeline refused its bytes: the track is skipped. */
-  failed: boolean;
+  hasFailed: boolean;
   /** Stops following a growing manifest (the segment left the queue). */
   growth: AbortController;
   /** How fast the server announces bytes while the rendition grows (undefined until measured). */
@@ -45,7 +45,7 @@ export async function appendReady(
     if (!piece) return;
     const start = segment.cursor - index * manifest.pieceSizeBytes;
     await appendBytes(sink, segment, piece.subarray(start), onFailure);
-    if (segment.failed) return;
+    if (segment.hasFailed) return;
     segment.cursor = index * manifest.pieceSizeBytes + piece.byteLength;
   }
 }
@@ -67,7 +67,7 @@ export async function appendRange(
     const start = offset - index * manifest.pieceSizeBytes;
     const end = Math.min(piece.byteLength, range.to - index * manifest.pieceSizeBytes);
     await appendBytes(sink, segment, piece.subarray(start, end), onFailure);
-    if (segment.failed) return;
+    if (segment.hasFailed) return;
     offset = index * manifest.pieceSizeBytes + end;
   }
 }
@@ -79,20 +79,20 @@ async function appendBytes(
   onFailure: AppendFailure,
 ): Promise<void> {
   try {
-    if (!segment.offsetApplied) {
+    if (!segment.isOffsetApplied) {
       // The append window ends at the track's duration: the encoder's trailing padding is cut, so the next
       // track, appended at exactly that time, follows with no gap and no overlap.
       const { durationMs } = segment.track.manifest;
       const windowEndSec = durationMs > 0 ? segment.offsetSec + durationMs / 1000 : Number.POSITIVE_INFINITY;
       await sink.setTimestampOffset(segment.offsetSec, windowEndSec);
-      segment.offsetApplied = true;
+      segment.isOffsetApplied = true;
     }
     await sink.append(bytes);
   } catch (error) {
     const failure = error instanceof Error ? error : new Error(String(error));
     segment.controller.abort(failure);
     segment.cursor = segment.track.manifest.sizeBytes;
-    segment.failed = true;
+    segment.hasFailed = true;
     onFailure(segment, failure);
   }
 }

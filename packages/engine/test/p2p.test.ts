@@ -375,7 +375,11 @@ describe("the overlay and uploads", () => {
     await vi.waitFor(() => expect(listener.overlay.holders(track)).toHaveLength(1));
     const neighbour = listener.overlay.holders(track)[0]!;
     await expect(neighbour.fetch(track, 0, { urgencyMs: 1_000, signal: live() })).rejects.toThrow(/busy/);
-    expect(holder.overlay.stats()).toMatchObject({ uploading: false, piecesUploaded: 0, uploadsRefused: 1 });
+    expect(holder.overlay.stats()).toMatchObject({
+      isUploading: false,
+      piecesUploaded: 0,
+      uploadsRefused: 1,
+    });
     holderBuffer.aheadMs = 30_000;
     expect(await neighbour.fetch(track, 0, { urgencyMs: 1_000, signal: live() })).toEqual(pieces[0]);
     holder.overlay.configureUploads({ enabled: false });

@@ -5,6 +5,9 @@ import { defineEvent, defineService } from "./contract";
 import { binary } from "./storage";
 import { trackId } from "./stream";
 
+/** The largest cover image a client may upload (the size a 900,000-character base64 text once allowed). */
+export const MAX_COVER_UPLOAD_BYTES = 675_000;
+
 /** Ids made by clients (items, operations) or the service (playlists): random, URL-safe, at least 8 characters. */
 const randomId = (what: string) => z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, what);
 export const playlistId = randomId("a playlist id");
@@ -296,13 +299,17 @@ export const playlistContract = defineService("playlist", {
   },
   setSmartRules: { params: target.extend({ rules: smartRules }), result: playlistSnapshot, exposed: true },
   /**
-   * Editors only: a JPEG, PNG or WebP image (base64, at most ~600 KiB), stored as a 600 px square; null goes back to
-   * the mosaic. Served at GET /api/playlists/:playlistId/cover?size=64|300|600.
+   * Internal (access point): editors only, a JPEG, PNG or WebP image as bytes (at most `MAX_COVER_UPLOAD_BYTES`),
+   * stored as a 600 px square; null goes back to the mosaic. Clients upload with PUT (the image as the body) and
+   * remove with DELETE at /api/playlists/:playlistId/cover, which also serves it (GET, ?size=64|300|600).
    */
   setCover: {
-    params: target.extend({ imageBase64: z.string().max(900_000).nullable() }),
+    params: target.extend({
+      image: binary
+        .refine((bytes) => bytes.byteLength <= MAX_COVER_UPLOAD_BYTES, "at most 675,000 bytes")
+        .nullable(),
+    }),
     result: playlistInfo,
-    exposed: true,
   },
   /** Internal (access point): the uploaded cover, or a mosaic of the first albums; NOT_FOUND when there is none. */
   cover: {

@@ -1,31 +1,36 @@
-// The access point: the only door for clients — REST, the multiplexed WebSocket, health and metrics.
+// The access point: the only door for clients — REST, the multiplexed WebSocket, audio, covers, health and metrics.
+// One Fastify app: the shared hooks (security headers, origin check, rate limit, the one authentication hook, the
+// session cookie's renewal) on the root, then one encapsulated plugin per area (routes/), each route's params,
+// query and body checked by zod schemas taken from the contracts.
 import fastifyCookie from "@fastify/cookie";
 import fastifyWebsocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import {
-  AppError,
-  standingChangedEvent,
-  MAX_FRAME_BYTES,
-  toAppError,
-  userContract,
-  type ServiceContract,
-} from "@soundmesh/protocol";
+import { AppError, standingChangedEvent, MAX_FRAME_BYTES, type ServiceContract } from "@soundmesh/protocol";
 import type { RateLimitRule, ServiceBus, ServiceManifest } from "@soundmesh/bus";
-import { registerApiRoutes } from "./api-routes";
-import { IdentityCache, authenticate, type Identity } from "./auth";
+import { IdentityCache, registerAuthentication } from "./auth";
 import { ClientSocket } from "./client-socket";
 import { installErrorHandler, sendProblem } from "./http-errors";
 import { LiveSessions } from "./live-sessions";
 import { buildMethodTable } from "./method-table";
 import { registerHttpRateLimit } from "./http-rate-limit";
-import { checkMetricsAccess } from "./metrics-access";
 import { registerOriginCheck } from "./origin-check";
+import { registerP2pMetrics } from "./p2p-metrics";
 import { PeerRegistry } from "./peer-registry";
-import { PushHub, type PushTopic } from "./push-hub";
+import { PushHub } from "./push-hub";
+import { busRenditionReader, type RenditionReader } from "./rendition-reader";
+import { useZodSchemas } from "./route-schemas";
+import { coverRoutes } from "./routes/covers";
+import { metricsRoutes } from "./routes/metrics";
+import { sessionRoutes } from "./routes/session";
+import { streamRoutes } from "./routes/stream";
+import { topologyRoutes } from "./routes/topology";
 import { registerSecurityHeaders } from "./security-headers";
+import { registerSessionCookieRenewal } from "./session-cookie";
 import { SocketLimits } from "./socket-limits";
+import { registerStorageMetrics } from "./storage-metrics";
+import { pushTopics } from "./topics";
 import { hasWebApp, isAppRoute, registerWebApp } from "./web-app";
 
 export const accessPointManifest = {
@@ -113,11 +118,15 @@ export interface AccessPointDeps {
   registry: Registry;
   /** Contracts whose exposed methods clients may call. */
   contracts: readonly ServiceContract[];
-  topics?: readonly PushTopic[];
+  /**
+   * How the audio routes read renditions: storage's own rendition store when storage runs in this process (see
+   * rendition-reader.ts); by default, the storage service over the bus.
+   */
+  renditions?: RenditionReader;
+  /** Largest range asked of the reader in one call (NATS limits a message to 1 MiB by default). */
+  maxRangeChunkBytes?: number;
   /** The built web player (apps/web/dist); without it "/" serves a minimal sign-in page. */
   webRoot?: string;
-  /** Extra route registrations (streaming, cover art) added by the wiring; they get the shared identity cache. */
-  plugins?: ReadonlyArray<(app: FastifyInstance, identities: IdentityCache) => void | Promise<void>>;
   nowMs?: () => number;
   /** Wall-clock time for credential expiry (default Date.now). */
   wallClockMs?: () => number;
@@ -149,7 +158,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
     },
   });
   const sockets = new Set<ClientSocket>();
-  const hub = new PushHub(bus, deps.topics ?? []);
+  const hub = new PushHub(bus, pushTopics(bus));
   const methods = buildMethodTable(deps.contracts);
   const peers = new PeerRegistry(bus, logger);
   const identities = new IdentityCache();
@@ -192,6 +201,8 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
       this.set(sockets.size);
     },
   });
+  registerP2pMetrics(registry, bus, logger);
+  registerStorageMetrics(registry, bus, logger);
   const httpRequests = new Counter({
     name: "soundmesh_http_requests_total",
     help: "HTTP requests by route and status",
@@ -243,47 +254,16 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
     done();
   });
 
-  registerApiRoutes(app, { bus, secureCookies: config.secureCookies, identities });
+  useZodSchemas(app);
+  registerAuthentication(app, { bus, identities });
+  registerSessionCookieRenewal(app, config.secureCookies);
 
-  app.get("/healthz", () => ({ status: "ok" }));
-  app.get("/readyz", async (_request, reply) => {
-    try {
-      await bus.request(userContract, "setupStatus", {}, { timeoutMs: 2_000 });
-      return { status: "ready" };
-    } catch (error) {
-      return sendProblem(
-        reply,
-        new AppError("UNAVAILABLE", "Not ready", {
-          cause: error,
-          details: { reason: toAppError(error).code },
-        }),
-      );
-    }
-  });
-  app.get("/metrics", async (request, reply) => {
-    await checkMetricsAccess(request, { bus, identities, metricsToken: config.metricsToken });
-    return reply.type(registry.contentType).send(await registry.metrics());
-  });
-  await registerWebApp(app, deps.webRoot);
-
-  app.register((scope, _options, done) => {
-    scope.addHook("preValidation", async (request) => {
-      request.identity = await authenticate(bus, request);
-    });
-    // A place among the user's sockets is held from before the upgrade until the connection closes.
-    // Throws RATE_LIMITED (429, before the upgrade) when the user or the server has as many sockets as allowed.
-    scope.addHook("preValidation", (request, _reply, next) => {
-      if (!request.identity || request.headers.upgrade?.toLowerCase() !== "websocket") return next();
-      try {
-        request.raw.socket.once("close", limits.reserveSocket(request.identity.user.id));
-        next();
-      } catch (error) {
-        next(error as Error);
-      }
-    });
-    scope.get("/ws", { websocket: true }, (socket, request) => {
-      const identity = request.identity;
-      if (!identity) return socket.close(1008, "unauthenticated");
+  await app.register(sessionRoutes, {
+    bus,
+    identities,
+    secureCookies: config.secureCookies,
+    reserveSocket: (identity) => limits.reserveSocket(identity.user.id),
+    openSocket: (socket, identity, request) => {
       const client = new ClientSocket(socket, identity, peers.pseudonymOf(identity.sessionId), {
         bus,
         logger,
@@ -307,11 +287,17 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
         live.remove(client);
         void peers.remove(client);
       });
-    });
-    done();
+    },
   });
-
-  for (const plugin of deps.plugins ?? []) await plugin(app, identities);
+  await app.register(streamRoutes, {
+    bus,
+    reader: deps.renditions ?? busRenditionReader(bus),
+    ...(deps.maxRangeChunkBytes ? { maxRangeChunkBytes: deps.maxRangeChunkBytes } : {}),
+  });
+  await app.register(coverRoutes, { bus });
+  await app.register(metricsRoutes, { bus, registry, metricsToken: config.metricsToken });
+  await app.register(topologyRoutes, { bus });
+  await registerWebApp(app, deps.webRoot);
 
   const standing = await bus.subscribe(standingChangedEvent, (change) => {
     identities.forgetSessions(change.credentialIds);
@@ -343,10 +329,4 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
     },
     connectedClients: () => sockets.size,
   };
-}
-
-declare module "fastify" {
-  interface FastifyRequest {
-    identity?: Identity;
-  }
 }

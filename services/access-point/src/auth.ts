@@ -1,5 +1,6 @@
-// Finds and checks the caller's credentials (session cookie or bearer token) through the user service.
-import type { FastifyRequest } from "fastify";
+// Finds and checks the caller's credentials (session cookie or bearer token) through the user service, and the one
+// hook that does it for every route that asks (`config.auth`), setting `request.identity`.
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError, userContract, type UserRecord } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
 
@@ -87,8 +88,56 @@ export class IdentityCache {
   }
 }
 
+/** What a route asks of its caller (`config: { auth: { … } }`); a route without it is open to everyone. */
+export interface RouteAuth {
+  /**
+   * Ask the user service even when the token was checked seconds ago: where a session starts or is looked at (the
+   * socket, /api/me), so a session that slid renews its cookie. Otherwise a check of the last few seconds is used.
+   */
+  fresh?: boolean;
+  /** Administrators only; the refusal (FORBIDDEN) says this. */
+  adminsOnly?: string;
+  /** The refusal (UNAUTHENTICATED) of a request that has no credential at all. */
+  missing?: string;
+  /** Lets a request through without an identity (e.g. /metrics from this machine or with the metrics token). */
+  isExempt?: (request: FastifyRequest) => boolean;
+}
+
+/**
+ * The access point's one authentication: before anything else of a route that has `config.auth` (onRequest, so before
+ * its params are read), the caller's identity is checked and set as `request.identity`, or the request is refused.
+ */
+export function registerAuthentication(
+  app: FastifyInstance,
+  { bus, identities }: { bus: ServiceBus; identities: IdentityCache },
+): void {
+  app.addHook("onRequest", async (request) => {
+    const auth = request.routeOptions.config.auth;
+    if (auth === undefined || auth.isExempt?.(request)) return;
+    if (auth.missing !== undefined && tokenOf(request) === undefined)
+      throw new AppError("UNAUTHENTICATED", auth.missing);
+    const identity = auth.fresh
+      ? await authenticate(bus, request)
+      : await identities.authenticate(bus, request);
+    if (auth.adminsOnly !== undefined && identity.user.role !== "admin")
+      throw new AppError("FORBIDDEN", auth.adminsOnly);
+    request.identity = identity;
+  });
+}
+
+/** The identity the authentication hook set: for handlers of routes with `config.auth`. */
+export function identityOf(request: FastifyRequest): Identity {
+  if (!request.identity) throw new AppError("UNAUTHENTICATED");
+  return request.identity;
+}
+
 declare module "fastify" {
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+  }
   interface FastifyRequest {
+    /** Who is calling: set by the authentication hook on every route with `config.auth`. */
+    identity?: Identity;
     /** Set when authenticating this request renewed the session held in the cookie. */
     renewedSession?: { token: string; expiresAt: number };
   }

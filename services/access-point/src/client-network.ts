@@ -1,5 +1,6 @@
 // Which network a client is on, as far as its address tells: peers on one network are offered to each other first.
 import { isIPv4, isIPv6 } from "node:net";
+import type { FastifyRequest } from "fastify";
 
 const PRIVATE_V4: Array<[number, number]> = [
   [0x0a000000, 8], // 10.0.0.0/8
@@ -64,4 +65,18 @@ export function throttleAddressOf(rawAddress: string): string {
   const address = withoutV4Mapping(rawAddress);
   const network = networkOf(address);
   return network.startsWith("v6:") ? network : address;
+}
+
+/** Headers a reverse proxy adds: a request carrying one came through a proxy, whatever its socket says. */
+const FORWARDING_HEADERS = ["forwarded", "x-forwarded-for", "x-real-ip", "via"];
+
+/**
+ * Whether the client is on this machine. Behind a trusted proxy that is the forwarded client address (request.ip);
+ * a request that says it was forwarded but whose forwarded address the server does not believe (no trustProxy)
+ * is not local, so a proxy on loopback does not open /metrics to the world.
+ */
+export function isLoopbackClient(request: FastifyRequest): boolean {
+  if (networkOf(request.ip) !== "loopback") return false;
+  const isForwardedAddress = request.ips !== undefined && request.ips.length > 1;
+  return isForwardedAddress || !FORWARDING_HEADERS.some((name) => request.headers[name] !== undefined);
 }

@@ -8,7 +8,7 @@ import { tokenOf, type IdentityCache } from "./auth";
 import { throttleAddressOf } from "./client-network";
 import { sendProblem } from "./http-errors";
 import { KeyedBuckets } from "./keyed-buckets";
-import { isLoopbackClient } from "./metrics-access";
+import { isLoopbackClient } from "./client-network";
 
 export interface HttpRateLimitOptions {
   rule: RateLimitRule;

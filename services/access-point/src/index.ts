@@ -8,7 +8,7 @@ export {
   type AccessPointDeps,
 } from "./access-point";
 export type { PushTopic } from "./push-hub";
-export { SESSION_COOKIE, authenticate, type Identity } from "./auth";
+export { SESSION_COOKIE, authenticate, type Identity, type RouteAuth } from "./auth";
 export { sendProblem } from "./http-errors";
-export { registerStreamRoutes, parseRange, type ReadContext, type RenditionReader } from "./stream-routes";
-export { registerCoverRoute } from "./cover-route";
+export { busRenditionReader, type Listener, type RenditionReader } from "./rendition-reader";
+export { parseRange } from "./routes/stream";

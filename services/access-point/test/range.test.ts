@@ -1,6 +1,6 @@
 // Byte-range parsing for whole-file streaming: first, middle, last, suffix and unsatisfiable ranges.
 import { describe, expect, it } from "vitest";
-import { parseRange } from "../src/stream-routes";
+import { parseRange } from "../src/routes/stream";
 
 describe("parseRange", () => {
   const size = 1000;

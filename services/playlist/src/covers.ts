@@ -87,8 +87,8 @@ export function createCovers({
    * Checks that the upload is a JPEG, PNG or WebP whose header shows at most `maxPixels` pixels, then decodes it
    * (in turn) into a 600 px JPEG.
    */
-  async function normaliseUpload(imageBase64: string): Promise<Uint8Array> {
-    const bytes = Buffer.from(imageBase64, "base64");
+  async function normaliseUpload(image: Uint8Array): Promise<Uint8Array> {
+    const bytes = Buffer.from(image.buffer, image.byteOffset, image.byteLength);
     const sharp = await loadSharp();
     const header = await sharp(bytes)
       .metadata()

@@ -369,14 +369,14 @@ export function createPlaylistService({
       return snapshotOf(playlistId, userId);
     },
 
-    async setCover({ playlistId, imageBase64 }, ctx) {
+    async setCover({ playlistId, image }, ctx) {
       const userId = requireUser(ctx);
       const { access } = await visible(playlistId, userId);
       if (!access.canEdit)
         throw new AppError("FORBIDDEN", "Only the owner and collaborators may change the cover");
       await store.setCover(
         playlistId,
-        imageBase64 === null ? null : await covers.normaliseUpload(imageBase64),
+        image === null ? null : await covers.normaliseUpload(image),
         clock.now(),
       );
       const updated = (await store.findPlaylist(playlistId))!;

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { newRandomId } from "@soundmesh/playlist-model";
 import type { PlaylistInfo, PlaylistSnapshot, TrackRecord } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+import "./menu.css";
 
 const LAST_USED_KEY = "soundmesh.lastPlaylist";
 

@@ -1,4 +1,5 @@
 // A button that opens the file picker and hands over the one file chosen (import a playlist, upload a cover).
+import "./file-button.css";
 export function FileButton({
   label,
   busyLabel,

@@ -2,6 +2,7 @@
 // whether its menu is open; opening focuses the first item; ↑/↓, Home and End move among the items, Escape closes
 // the menu and returns to the button, Tab closes it and moves on, a click elsewhere or on an item closes it.
 import { useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
+import "./menu.css";
 
 /** The items of an open menu, in order, skipping disabled ones. */
 function itemsOf(menu: HTMLElement | null): HTMLElement[] {

@@ -3,6 +3,7 @@
 import type { AudioController } from "../audio";
 import { useNowPlaying, useOfflineChanges } from "../use-audio";
 import { Cover } from "./cover";
+import "./offline-list.css";
 
 export function OfflineList({ audio }: { audio: AudioController }) {
   useNowPlaying(audio);

@@ -6,6 +6,7 @@ import { hrefOf, navigate } from "../route";
 import { useNowPlaying } from "../use-audio";
 import { Cover } from "./cover";
 import { Icon } from "./icon";
+import "./player-bar.css";
 
 export function PlayerBar({ audio }: { audio: AudioController }) {
   const state = useNowPlaying(audio);

@@ -4,6 +4,7 @@
 import { useRef, useState } from "react";
 import type { PlaylistInfo } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+import "./playlist-files.css";
 
 type ExportedFile = { fileName: string; mimeType: string; text: string };
 
@@ -43,14 +44,21 @@ export function ExportPlaylist({
   );
 }
 
-/** The image as base64 without its data: URL prefix, as `playlist.setCover` takes it. */
-function base64Of(file: File): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve((reader.result as string).replace(/^data:[^,]*,/, ""));
-    reader.onerror = () => reject(reader.error ?? new Error("The image could not be read"));
-    reader.readAsDataURL(file);
-  });
+/**
+ * Uploads the image's bytes as the body of a PUT (or, with null, goes back to the mosaic with DELETE); the session
+ * cookie signs the request. The answer is the playlist, whose change also arrives by push.
+ */
+async function sendCover(playlistId: string, file: File | null): Promise<void> {
+  const url = `/api/playlists/${encodeURIComponent(playlistId)}/cover`;
+  const response = await fetch(
+    url,
+    file === null
+      ? { method: "DELETE" }
+      : { method: "PUT", headers: { "content-type": file.type }, body: file },
+  );
+  if (response.ok) return;
+  const problem = (await response.json().catch(() => ({}))) as { title?: string; code?: string };
+  throw new Error(problem.title ?? problem.code ?? `HTTP ${response.status}`);
 }
 
 /** The cover as shown: the uploaded image, the mosaic, or a placeholder when there is neither. */
@@ -75,20 +83,18 @@ export function PlaylistCover({ info }: { info: PlaylistInfo }) {
  * input (which works while the menu closes behind it).
  */
 export function CoverMenuItems({
-  connection,
   info,
   onError,
 }: {
-  connection: Connection;
   info: PlaylistInfo;
   onError: (message: string) => void;
 }) {
   const input = useRef<HTMLInputElement>(null);
   const [isBusy, setBusy] = useState(false);
-  const setCover = async (imageBase64: string | null) => {
+  const setCover = async (file: File | null) => {
     setBusy(true);
     try {
-      await connection.request("playlist.setCover", { playlistId: info.id, imageBase64 });
+      await sendCover(info.id, file);
     } catch (e) {
       onError(`Could not change the cover: ${(e as Error).message}`);
     } finally {
@@ -116,7 +122,7 @@ export function CoverMenuItems({
           const file = e.currentTarget.files?.[0];
           // Cleared so that choosing the same file again fires another change.
           e.currentTarget.value = "";
-          if (file) void base64Of(file).then(setCover, (error: Error) => onError(error.message));
+          if (file) void setCover(file);
         }}
       />
     </>

@@ -4,6 +4,7 @@
 import { useEffect, useState } from "react";
 import type { SearchHit, SmartRules } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+import "./smart-rules.css";
 
 const ORDERS: Array<[SmartRules["order"], string]> = [
   ["artist", "artist"],

@@ -366,7 +366,7 @@ export function Playlist({
             }}
           />
           <ExportPlaylist connection={connection} playlistId={info.id} onError={setProblem} />
-          {info.access.canEdit && <CoverMenuItems connection={connection} info={info} onError={setProblem} />}
+          {info.access.canEdit && <CoverMenuItems info={info} onError={setProblem} />}
           {info.access.role === "owner" && (
             <>
               <button

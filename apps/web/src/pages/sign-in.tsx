@@ -1,6 +1,7 @@
 // Sign-in, and the first-run form that creates the first administrator.
 import { useEffect, useState } from "react";
 import { postJson } from "../http";
+import "./sign-in.css";
 
 export function SignIn({ onSignedIn, reason }: { onSignedIn: () => void; reason: string }) {
   const [needsSetup, setNeedsSetup] = useState<boolean | undefined>();

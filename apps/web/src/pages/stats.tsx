@@ -2,6 +2,7 @@
 import type { AudioController } from "../audio";
 import { uploadSettings } from "../p2p";
 import { useNowPlaying } from "../use-audio";
+import "./stats.css";
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -55,7 +56,7 @@ function PeerStats({ audio }: { audio: AudioController }) {
         neighbours: {stats.neighbours} · uploads now: {stats.uploadsInProgress} · uploaded:{" "}
         {mib(stats.bytesUploaded)} ({stats.piecesUploaded} pieces) · peers dropped for bad pieces:{" "}
         {stats.badPeers}
-        {stats.uploading ? "" : " · not uploading"}
+        {stats.isUploading ? "" : " · not uploading"}
       </p>
       {problem === undefined ? null : <p className="muted">last P2P problem: {problem}</p>}
       <label>

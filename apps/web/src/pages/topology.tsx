@@ -5,6 +5,7 @@ import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
 import { useEffect, useRef, useState } from "react";
 import type { HistoryPoint, TopologyEdge, TopologySnapshot } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+import "./topology.css";
 
 const HEALTH_COLOURS: Record<TopologyEdge["health"], string> = {
   healthy: "#2e9d5b",

@@ -48,14 +48,14 @@ export interface OverlayStats {
   piecesUploaded: number;
   uploadsRefused: number;
   badPeers: number;
-  uploading: boolean;
+  isUploading: boolean;
 }
 
 interface HeldTrack {
   rendition: RenditionId;
   pieces: Set<number>;
   pieceCount: number;
-  announcedComplete: boolean;
+  isAnnouncedComplete: boolean;
 }
 
 export class PeerOverlay {
@@ -129,14 +129,14 @@ export class PeerOverlay {
         rendition,
         pieces: new Set(),
         pieceCount: track.manifest.pieceCount,
-        announcedComplete: false,
+        isAnnouncedComplete: false,
       };
       this.held.set(key, held);
     }
     held.pieces.add(index);
     const complete = held.pieces.size >= held.pieceCount;
-    if (isNew || (complete && !held.announcedComplete)) {
-      held.announcedComplete = complete;
+    if (isNew || (complete && !held.isAnnouncedComplete)) {
+      held.isAnnouncedComplete = complete;
       this.broadcast({ t: "have", keys: [key] });
       void this.announce([{ ...rendition, complete }]).catch((error: unknown) =>
         this.options.onError?.(error),
@@ -166,7 +166,7 @@ export class PeerOverlay {
         rendition: { trackId: track.trackId, profile: track.profile },
         pieces,
         pieceCount: track.manifest.pieceCount,
-        announcedComplete: complete,
+        isAnnouncedComplete: complete,
       });
     }
     await this.announce(
@@ -224,7 +224,7 @@ export class PeerOverlay {
       piecesUploaded: this.uploader.piecesUploaded,
       uploadsRefused: this.uploader.refused,
       badPeers: this.banned.size,
-      uploading: this.uploader.settings.enabled && !this.uploader.isPaused(),
+      isUploading: this.uploader.settings.enabled && !this.uploader.isPaused(),
     };
   }
 

@@ -4,23 +4,13 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { storageContract } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
 import type { Logger } from "pino";
-
-type StorageStats = Awaited<ReturnType<typeof readStats>>;
+import { readOncePerScrape } from "./scrape-read";
 
 const readStats = (bus: ServiceBus) => bus.request(storageContract, "stats", {}, { timeoutMs: 2_000 });
 
 export function registerStorageMetrics(registry: Registry, bus: ServiceBus, logger: Logger): void {
-  let pending: Promise<StorageStats | undefined> | undefined;
   /** One storage request per scrape, shared by every metric below; without an answer they stay as they were. */
-  const read = () => {
-    pending ??= readStats(bus)
-      .catch((error: unknown) => {
-        logger.debug({ err: error }, "storage stats unavailable for /metrics");
-        return undefined;
-      })
-      .finally(() => setTimeout(() => (pending = undefined), 0));
-    return pending;
-  };
+  const read = readOncePerScrape(() => readStats(bus), logger, "storage stats");
   new Gauge({
     name: "soundmesh_transcodes_running",
     help: "ffmpeg processes transcoding now (at most transcode.maxConcurrent)",

@@ -4,23 +4,13 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { trackerContract } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
 import type { Logger } from "pino";
-
-type TrackerStats = Awaited<ReturnType<typeof readStats>>;
+import { readOncePerScrape } from "./scrape-read";
 
 const readStats = (bus: ServiceBus) => bus.request(trackerContract, "stats", {}, { timeoutMs: 2_000 });
 
 export function registerP2pMetrics(registry: Registry, bus: ServiceBus, logger: Logger): void {
-  let pending: Promise<TrackerStats | undefined> | undefined;
-  /** One tracker request per scrape, shared by every metric below; without a tracker they stay as they were. */
-  const read = () => {
-    pending ??= readStats(bus)
-      .catch((error: unknown) => {
-        logger.debug({ err: error }, "tracker stats unavailable for /metrics");
-        return undefined;
-      })
-      .finally(() => setTimeout(() => (pending = undefined), 0));
-    return pending;
-  };
+  /** One tracker request per scrape, shared by every metric below; without an answer they stay as they were. */
+  const read = readOncePerScrape(() => readStats(bus), logger, "tracker stats");
   const counted = { cache: 0, peer: 0, server: 0, uploaded: 0, stutters: 0 };
   new Counter({
     name: "soundmesh_client_bytes_total",
