@@ -64,6 +64,10 @@ export interface WordRule {
 
 /** How many hits a cached answer keeps: a smaller ask is the first of them (ties keep their order either way). */
 const CACHED_SIZE = 64;
+/** A one- or two-letter prefix is answered ahead when its terms have this many postings or more… */
+const WARM_MIN_POSTINGS = 1_000;
+/** …up to this many answers per kind. */
+const WARM_MAX_ANSWERS = 2_048;
 /** Recent answers kept per index version, besides the 1- and 2-letter prefixes computed ahead when a build ends. */
 const RECENT_ANSWERS = 256;
 /** A word is matched by looking its terms up in each candidate's own terms when its postings are this many times more. */
@@ -171,8 +175,8 @@ export class KindIndex {
   }
 
   /**
-   * Computes ahead the answers to every one- and two-letter word typed (the most costly queries: they start the most
-   * terms), so as-you-type starts from the cache. They stay valid until the next change of the index.
+   * Computes ahead the answers to the one- and two-letter words typed that start many postings (the most costly
+   * queries: they start the most terms), so as-you-type starts from the cache. They stay valid until the next change.
    */
   private warmShortPrefixes(): void {
     this.checkCacheVersion();
@@ -183,6 +187,10 @@ export class KindIndex {
         const prefix = term.slice(0, length);
         if (seen.has(prefix)) continue;
         seen.add(prefix);
+        // Prefixes with few postings are quick to answer anyway (and an alphabet of thousands of letters has many).
+        const [start, end] = prefixRange(this.baseTerms, prefix);
+        if (this.baseOffsets[end]! - this.baseOffsets[start]! < WARM_MIN_POSTINGS) continue;
+        if (this.shortAnswers.size >= WARM_MAX_ANSWERS) return;
         const rules = [{ term: prefix, prefix: true, budget: 0, swapPrefixes: [] }];
         this.shortAnswers.set(answerKey(rules), this.compute(rules, CACHED_SIZE));
       }
