@@ -55,7 +55,27 @@ export interface WordRule {
   budget: number;
   /** Terms one swap of neighbouring letters away, looked for as prefixes (a word still being typed). */
   swapPrefixes: readonly string[];
+  /**
+   * The terms within `budget` edits of `term` (distance above 0), in sorted order, found once in a dictionary holding
+   * every kind's terms (SearchIndex shares one walk among its kinds); without it, this index walks its own terms.
+   */
+  near?: ReadonlyArray<{ term: string; distance: number }>;
 }
+
+/** How many hits a cached answer keeps: a smaller ask is the first of them (ties keep their order either way). */
+const CACHED_SIZE = 64;
+/** A one- or two-letter prefix is answered ahead when its terms have this many postings or more… */
+const WARM_MIN_POSTINGS = 1_000;
+/** …up to this many answers per kind. */
+const WARM_MAX_ANSWERS = 2_048;
+/** Recent answers kept per index version, besides the 1- and 2-letter prefixes computed ahead when a build ends. */
+const RECENT_ANSWERS = 256;
+/** A word is matched by looking its terms up in each candidate's own terms when its postings are this many times more. */
+const VERIFY_FACTOR = 4;
+
+/** What identifies a query's answer in one version of the index (the rest of a rule follows from these). */
+const answerKey = (rules: readonly WordRule[]) =>
+  JSON.stringify(rules.map(({ term, prefix, budget }) => [term, prefix, budget]));
 
 function grow<T extends Uint8Array | Uint16Array | Uint32Array | Float32Array>(array: T, size: number): T {
   if (array.length >= size) return array;
@@ -104,6 +124,26 @@ export class KindIndex {
   private candidates = new Uint32Array(0);
   private candidateCount = 0;
 
+  // The forward index as of the last merge: each base document's postings (their places in the base), and each
+  // posting's term, so a word with many postings is matched against the few documents the other words left.
+  private forwardOffsets = new Uint32Array(1);
+  private forwardPostings = new Uint32Array(0);
+  private postingTerms = new Uint32Array(0);
+  // Per query: the expansion's terms marked (stamp) with their entry, to look a candidate's postings up.
+  private termStamp = new Uint32Array(0);
+  private termEntry = new Uint32Array(0);
+  private stamp = 0;
+  /** The documents advanced by the previous word (candidates holds those of the current one). */
+  private survivors = new Uint32Array(0);
+
+  /** Changes with every addition, removal and merge: cached answers are of one version only. */
+  private version = 0;
+  /** The answers to one- and two-letter words, computed ahead at the end of a build. */
+  private readonly shortAnswers = new Map<string, RankedGroup>();
+  /** The latest other answers, oldest first. */
+  private readonly recentAnswers = new Map<string, RankedGroup>();
+  private cacheVersion = -1;
+
   /** While a bulk build runs: field texts already split into terms, and no merging until the end. */
   private bulk: Map<string, string[]> | undefined;
 
@@ -111,6 +151,11 @@ export class KindIndex {
 
   get size(): number {
     return this.liveCount;
+  }
+
+  /** The base's terms, sorted (a new array after each merge; the delta's few terms are not among them). */
+  get terms(): readonly string[] {
+    return this.baseTerms;
   }
 
   has(id: string): boolean {
@@ -126,6 +171,29 @@ export class KindIndex {
   endBulk(): void {
     this.bulk = undefined;
     this.merge();
+    this.warmShortPrefixes();
+  }
+
+  /**
+   * Computes ahead the answers to the one- and two-letter words typed that start many postings (the most costly
+   * queries: they start the most terms), so as-you-type starts from the cache. They stay valid until the next change.
+   */
+  private warmShortPrefixes(): void {
+    this.checkCacheVersion();
+    const seen = new Set<string>();
+    for (const term of this.baseTerms)
+      for (const length of [1, 2]) {
+        if (term.length < length) continue;
+        const prefix = term.slice(0, length);
+        if (seen.has(prefix)) continue;
+        seen.add(prefix);
+        // Prefixes with few postings are quick to answer anyway (and an alphabet of thousands of letters has many).
+        const [start, end] = prefixRange(this.baseTerms, prefix);
+        if (this.baseOffsets[end]! - this.baseOffsets[start]! < WARM_MIN_POSTINGS) continue;
+        if (this.shortAnswers.size >= WARM_MAX_ANSWERS) return;
+        const rules = [{ term: prefix, prefix: true, budget: 0, swapPrefixes: [] }];
+        this.shortAnswers.set(answerKey(rules), this.compute(rules, CACHED_SIZE));
+      }
   }
 
   /** Adds a document, replacing the one with its id. */
@@ -160,6 +228,7 @@ export class KindIndex {
     for (const [term, flags] of flagsOf)
       this.addPosting(term, number, flags, norms ? this.staticScore(norms, number, flags) : 0);
     this.liveCount += 1;
+    this.version += 1;
     if (!this.bulk && this.deltaLength >= DELTA_MAX_POSTINGS) this.merge();
   }
 
@@ -175,6 +244,7 @@ export class KindIndex {
     for (let field = 0; field < 3; field++)
       this.fieldLengthSums[field]! -= this.fieldLengths[number * 3 + field]!;
     this.liveCount -= 1;
+    this.version += 1;
     return true;
   }
 
@@ -279,6 +349,8 @@ export class KindIndex {
     this.baseDocuments = documents;
     this.baseFlags = flags;
     this.baseStatic = statics;
+    this.buildForward();
+    this.version += 1;
     this.deltaTermNumbers.clear();
     this.deltaTerms = [];
     this.deltaCounts = [];
@@ -287,6 +359,27 @@ export class KindIndex {
     this.deltaFlags = new Uint16Array(0);
     this.deltaStatic = new Float32Array(0);
     this.deltaLength = 0;
+  }
+
+  /** Each base document's postings, in term order, and each posting's term: read by `verify`. */
+  private buildForward(): void {
+    const total = this.baseDocuments.length;
+    const postingTerms = new Uint32Array(total);
+    for (let term = 0; term < this.baseTerms.length; term++)
+      postingTerms.fill(term, this.baseOffsets[term], this.baseOffsets[term + 1]);
+    const offsets = new Uint32Array(this.ids.length + 1);
+    for (let p = 0; p < total; p++) offsets[this.baseDocuments[p]! + 1]! += 1;
+    for (let document = 0; document < this.ids.length; document++)
+      offsets[document + 1]! += offsets[document]!;
+    const fill = offsets.slice(0, this.ids.length);
+    const postings = new Uint32Array(total);
+    for (let p = 0; p < total; p++) postings[fill[this.baseDocuments[p]!]!++] = p;
+    this.postingTerms = postingTerms;
+    this.forwardOffsets = offsets;
+    this.forwardPostings = postings;
+    this.termStamp = new Uint32Array(this.baseTerms.length);
+    this.termEntry = new Uint32Array(this.baseTerms.length);
+    this.stamp = 0;
   }
 
   /** Length normalisation (BM25, one occurrence) by field and length, times the field's boost, at today's averages. */
@@ -343,10 +436,16 @@ export class KindIndex {
       if (index !== -1) addBase(index, EXACT, 1);
     }
     if (budget > 0) {
-      forEachNearTerm(terms, word, budget, (index, distance) => {
+      const addNear = (index: number, distance: number) => {
         if (distance > 0 && !(index >= start && index < end))
           addBase(index, FUZZY, fuzzyWeight(length, distance));
-      });
+      };
+      if (rule.near)
+        for (const { term, distance } of rule.near) {
+          const index = indexOf(terms, term);
+          if (index !== -1) addNear(index, distance);
+        }
+      else forEachNearTerm(terms, word, budget, addNear);
       for (const swapped of rule.swapPrefixes) {
         const [from, to] = prefixRange(terms, swapped);
         for (let index = from; index < to; index++)
@@ -384,12 +483,14 @@ export class KindIndex {
     this.packed = new Uint32Array(capacity);
     this.scores = new Float64Array(capacity * 2);
     this.candidates = new Uint32Array(capacity);
+    this.survivors = new Uint32Array(capacity);
     this.generation = 0;
   }
 
   /**
    * One run of postings of one word's term: `order` is how many words were taken before it, `position` the word's
-   * place in the query (a name starts as typed when word i is its title's word i).
+   * place in the query (a name starts as typed when word i is its title's word i). Each document the word advances
+   * is added to `candidates` once.
    */
   private scan(
     documents: Uint32Array,
@@ -399,7 +500,6 @@ export class KindIndex {
     to: number,
     order: number,
     position: number,
-    isLast: boolean,
     match: number,
     weight: number,
   ): void {
@@ -420,7 +520,7 @@ export class KindIndex {
         packed[document] = high | 0x100 | 0x30 | wordState;
         scores[document * 2] = 0;
         scores[document * 2 + 1] = score;
-        if (isLast) candidates[count++] = document;
+        candidates[count++] = document;
         continue;
       }
       const matched = (value >>> 8) & 0x3f;
@@ -440,9 +540,58 @@ export class KindIndex {
       const worst = Math.max(state & 3, (state >> 2) & 3);
       const starts = state & 0x30 & ((state >> 2) & 0x30);
       packed[document] = (high | ((order + 1) << 8) | worst | starts | wordState) >>> 0;
-      if (isLast) candidates[count++] = document;
+      candidates[count++] = document;
     }
     this.candidateCount = count;
+  }
+
+  /**
+   * A word whose postings far outnumber the documents still in the running: instead of reading all its postings, each
+   * of those documents' own postings (the forward index) is looked up among the word's terms, with the same effect.
+   */
+  private verify(
+    expansion: Expansion,
+    weights: Float64Array,
+    count: number,
+    order: number,
+    position: number,
+  ): void {
+    this.stamp += 1;
+    if (this.stamp > 0xffffffff) {
+      this.termStamp.fill(0);
+      this.stamp = 1;
+    }
+    const { stamp, termStamp, termEntry, survivors, forwardOffsets, forwardPostings, postingTerms } = this;
+    for (let e = 0; e < expansion.base.length; e++) {
+      const term = expansion.base[e]!;
+      // A term listed twice (a typo and a swapped prefix) counts at its best, as reading its postings twice would.
+      if (termStamp[term] === stamp && weights[termEntry[term]!]! >= weights[e]!) continue;
+      termStamp[term] = stamp;
+      termEntry[term] = e;
+    }
+    const documents = forwardOffsets.length - 1;
+    for (let c = 0; c < count; c++) {
+      const document = survivors[c]!;
+      // Documents added since the last merge have no base postings: the delta's are read apart.
+      if (document >= documents) continue;
+      for (let q = forwardOffsets[document]!; q < forwardOffsets[document + 1]!; q++) {
+        const posting = forwardPostings[q]!;
+        const term = postingTerms[posting]!;
+        if (termStamp[term] !== stamp) continue;
+        const e = termEntry[term]!;
+        this.scan(
+          this.baseDocuments,
+          this.baseFlags,
+          this.baseStatic,
+          posting,
+          posting + 1,
+          order,
+          position,
+          expansion.baseMatch[e]!,
+          weights[e]!,
+        );
+      }
+    }
   }
 
   /**
@@ -455,6 +604,31 @@ export class KindIndex {
     if (rules.length === 0 || this.liveCount === 0) return empty;
     // Words beyond the 32nd are not looked for (the running state counts words in 6 bits).
     rules = rules.slice(0, MAX_WORDS);
+    this.checkCacheVersion();
+    const key = answerKey(rules);
+    const cached = this.shortAnswers.get(key) ?? this.recentAnswers.get(key);
+    if (cached && (cached.ranked.length >= size || cached.ranked.length === cached.total))
+      return { ...cached, ranked: cached.ranked.slice(0, Math.max(0, size)) };
+    const group = this.compute(rules, Math.max(size, CACHED_SIZE));
+    if (!this.shortAnswers.has(key)) {
+      this.recentAnswers.delete(key);
+      if (this.recentAnswers.size >= RECENT_ANSWERS)
+        this.recentAnswers.delete(this.recentAnswers.keys().next().value!);
+      this.recentAnswers.set(key, group);
+    }
+    return { ...group, ranked: group.ranked.slice(0, Math.max(0, size)) };
+  }
+
+  /** Cached answers are of one version of the index: any change lets them go. */
+  private checkCacheVersion(): void {
+    if (this.cacheVersion === this.version) return;
+    this.shortAnswers.clear();
+    this.recentAnswers.clear();
+    this.cacheVersion = this.version;
+  }
+
+  private compute(rules: readonly WordRule[], size: number): RankedGroup {
+    const empty: RankedGroup = { ranked: [], total: 0, hasStart: false };
     const expansions = rules.map((rule) => this.expand(rule));
     if (expansions.some((e) => e.base.length === 0 && e.delta.length === 0)) return empty;
     this.ensureScratch();
@@ -463,9 +637,10 @@ export class KindIndex {
       this.packed.fill(0);
       this.generation = 1;
     }
-    const { packed, scores, candidates } = this;
+    const { packed, scores } = this;
     const live = Math.max(1, this.liveCount);
     const idf = (frequency: number) => Math.log(1 + (live - frequency + 0.5) / (frequency + 0.5));
+    const hasDelta = this.deltaTerms.length > 0;
     // The word with the fewest postings first: only documents it matched are looked at again.
     const volumes = expansions.map(
       (expansion) =>
@@ -473,31 +648,38 @@ export class KindIndex {
         expansion.delta.reduce((sum, term) => sum + this.deltaCounts[term]!, 0),
     );
     const order = rules.map((_, i) => i).sort((a, b) => volumes[a]! - volumes[b]!);
-    this.candidateCount = 0;
+    let survivorCount = 0;
     for (let k = 0; k < order.length; k++) {
       const position = order[k]!;
-      const isLast = k === order.length - 1;
       const expansion = expansions[position]!;
+      this.candidateCount = 0;
+      const weights = new Float64Array(expansion.base.length);
       for (let e = 0; e < expansion.base.length; e++) {
         const term = expansion.base[e]!;
-        const from = this.baseOffsets[term]!;
-        const to = this.baseOffsets[term + 1]!;
-        const inDelta = this.deltaTermNumbers.get(this.baseTerms[term]!);
-        const frequency = to - from + (inDelta === undefined ? 0 : this.deltaCounts[inDelta]!);
-        const weight = expansion.baseWeight[e]! * idf(frequency);
-        this.scan(
-          this.baseDocuments,
-          this.baseFlags,
-          this.baseStatic,
-          from,
-          to,
-          k,
-          position,
-          isLast,
-          expansion.baseMatch[e]!,
-          weight,
-        );
+        const inDelta = hasDelta ? this.deltaTermNumbers.get(this.baseTerms[term]!) : undefined;
+        const frequency =
+          this.baseOffsets[term + 1]! -
+          this.baseOffsets[term]! +
+          (inDelta === undefined ? 0 : this.deltaCounts[inDelta]!);
+        weights[e] = expansion.baseWeight[e]! * idf(frequency);
       }
+      if (k > 0 && volumes[position]! > VERIFY_FACTOR * survivorCount)
+        this.verify(expansion, weights, survivorCount, k, position);
+      else
+        for (let e = 0; e < expansion.base.length; e++) {
+          const term = expansion.base[e]!;
+          this.scan(
+            this.baseDocuments,
+            this.baseFlags,
+            this.baseStatic,
+            this.baseOffsets[term]!,
+            this.baseOffsets[term + 1]!,
+            k,
+            position,
+            expansion.baseMatch[e]!,
+            weights[e]!,
+          );
+        }
       if (expansion.delta.length > 0) {
         const matchOf = new Int8Array(this.deltaTerms.length).fill(-1);
         const weightOf = new Float64Array(this.deltaTerms.length);
@@ -522,17 +704,20 @@ export class KindIndex {
               p + 1,
               k,
               position,
-              isLast,
               match,
               weightOf[term]!,
             );
         }
       }
+      // The documents this word advanced are the ones the next word looks at.
+      [this.survivors, this.candidates] = [this.candidates, this.survivors];
+      survivorCount = this.candidateCount;
     }
+    const candidates = this.survivors;
     // Rank the documents that matched every word; only the best `size` are kept in order.
     const best: Array<{ document: number; rank: number; score: number; match: number }> = [];
     let hasStart = false;
-    const candidateCount = this.candidateCount;
+    const candidateCount = survivorCount;
     for (let c = 0; c < candidateCount; c++) {
       const document = candidates[c]!;
       const state = packed[document]! & 0xff;
@@ -542,9 +727,19 @@ export class KindIndex {
       const tier = starts & 0x10 ? match : starts & 0x20 ? 2 : 3 + match;
       if (tier <= 2) hasStart = true;
       const rank = tier * 1e9 - score * this.popularityFactor[document]!;
-      if (size <= 0 || (best.length >= size && rank >= best[best.length - 1]!.rank)) continue;
+      // Equal ranks go by document number, however the documents were reached.
+      const last = best[best.length - 1];
+      if (
+        size <= 0 ||
+        (best.length >= size && (rank > last!.rank || (rank === last!.rank && document > last!.document)))
+      )
+        continue;
       let at = best.length;
-      while (at > 0 && best[at - 1]!.rank > rank) at--;
+      while (
+        at > 0 &&
+        (best[at - 1]!.rank > rank || (best[at - 1]!.rank === rank && best[at - 1]!.document > document))
+      )
+        at--;
       best.splice(at, 0, { document, rank, score, match });
       if (best.length > size) best.pop();
     }

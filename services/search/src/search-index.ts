@@ -3,6 +3,7 @@
 // current one document at a time (add, remove) in between. Measured at a million entries in bench/search.ts.
 import type { SearchDocument, SearchHit } from "@soundmesh/protocol";
 import { KindIndex, type WordRule } from "./kind-index";
+import { forEachNearTerm } from "./term-dictionary";
 import {
   combineAnswers,
   mergeRanked,
@@ -36,10 +37,44 @@ export function wordRules(terms: readonly string[], isTypoPass: boolean): WordRu
   });
 }
 
+/** How many words' near terms are kept between queries (as-you-type repeats the words before the last). */
+const NEAR_WALKS_KEPT = 1_024;
+
+/**
+ * Every kind's base terms in one sorted dictionary, so the costly walk for a word's near terms (typos) is made once
+ * per query for all kinds, and kept for the next queries until a kind's base changes.
+ */
+class SharedDictionary {
+  private sources: ReadonlyArray<readonly string[]> = [];
+  private terms: string[] = [];
+  private readonly walks = new Map<string, Array<{ term: string; distance: number }>>();
+
+  near(kinds: readonly KindIndex[], word: string, budget: number): Array<{ term: string; distance: number }> {
+    const sources = kinds.map((kind) => kind.terms);
+    if (sources.length !== this.sources.length || sources.some((terms, i) => terms !== this.sources[i])) {
+      this.sources = sources;
+      this.terms = [...new Set(sources.flat())].sort();
+      this.walks.clear();
+    }
+    const key = `${budget}:${word}`;
+    let near = this.walks.get(key);
+    if (!near) {
+      const found: Array<{ term: string; distance: number }> = [];
+      forEachNearTerm(this.terms, word, budget, (index, distance) => {
+        if (distance > 0) found.push({ term: this.terms[index]!, distance });
+      });
+      if (this.walks.size >= NEAR_WALKS_KEPT) this.walks.delete(this.walks.keys().next().value!);
+      this.walks.set(key, (near = found));
+    }
+    return near;
+  }
+}
+
 export class SearchIndex {
   private readonly kinds = new Map<SearchHit["kind"], KindIndex>(
     CATALOG_KINDS.map((kind) => [kind, new KindIndex(kind)]),
   );
+  private readonly dictionary = new SharedDictionary();
 
   private constructor() {}
 
@@ -119,7 +154,12 @@ export class SearchIndex {
     const asked = CATALOG_KINDS.filter((kind) => !kinds || kinds.has(kind));
     const pass = (kind: SearchHit["kind"], isTypoPass: boolean): RankedAnswer => {
       // A typo pass where no word may be off at all would repeat the first pass.
-      const rules = wordRules(terms, isTypoPass && terms.some((term) => typoBudget(term, terms) > 0));
+      const rules = wordRules(terms, isTypoPass && terms.some((term) => typoBudget(term, terms) > 0)).map(
+        (rule) =>
+          rule.budget > 0
+            ? { ...rule, near: this.dictionary.near([...this.kinds.values()], rule.term, rule.budget) }
+            : rule,
+      );
       const group = this.kinds.get(kind)!.rank(rules, size);
       return {
         ranked: group.ranked.slice(0, wanted),
