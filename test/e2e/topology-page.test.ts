@@ -4,14 +4,9 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogContract } from "@soundmesh/protocol";
-import {
-  launchChromium,
-  requireChromium,
-  setupAdmin,
-  startServer,
-  type LaunchedChromium,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { setupAdmin } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { launchChromium, requireChromium, type LaunchedChromium } from "@soundmesh/test-kit/browser";
 
 const hasChromium = requireChromium("topology page tests");
 const password = "correct horse battery";

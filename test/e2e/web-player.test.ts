@@ -6,19 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PlaylistSnapshot, SearchHit } from "@soundmesh/protocol";
-import {
-  WsClient,
-  chromiumArgs,
-  chromiumPath,
-  fixtureTracks,
-  generateFixtureLibrary,
-  login,
-  requireChromium,
-  startServer,
-  writeToneSync,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import type { PlaylistOperation } from "@soundmesh/protocol";
+import { WsClient, fixtureTracks, generateFixtureLibrary, login, writeToneSync } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { chromiumArgs, chromiumPath, requireChromium } from "@soundmesh/test-kit/browser";
+import { catalogContract, playlistContract, searchContract, userContract } from "@soundmesh/protocol";
 
 const hasChromium = requireChromium("web player tests");
 
@@ -115,8 +107,8 @@ async function expectServerOrder(playlistId: string, expected: string[]): Promis
   const other = await otherDevice();
   try {
     const serverTitles = async () => {
-      const { items } = await other.request<PlaylistSnapshot>("playlist.get", { playlistId });
-      const tracks = await other.request<Array<{ id: string; title: string }>>("catalog.tracks", {
+      const { items } = await other.call(playlistContract, "get", { playlistId });
+      const tracks = await other.call(catalogContract, "tracks", {
         trackIds: items.map((item) => item.trackId),
       });
       return items.map((item) => tracks.find((track) => track.id === item.trackId)?.title);
@@ -416,15 +408,15 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
     expect(await pinnedCount()).toBe(3);
     const other = await otherDevice();
     try {
-      const edit = async (opId: string, operation: unknown) => {
-        const { playlist } = await other.request<PlaylistSnapshot>("playlist.get", { playlistId });
-        await other.request("playlist.edit", {
+      const edit = async (opId: string, operation: PlaylistOperation) => {
+        const { playlist } = await other.call(playlistContract, "get", { playlistId });
+        await other.call(playlistContract, "edit", {
           playlistId,
           baseRevision: playlist.revision,
           operations: [{ opId, operation }],
         });
       };
-      const { hits } = await other.request<{ hits: SearchHit[] }>("search.query", {
+      const { hits } = await other.call(searchContract, "query", {
         q: "Sunny",
         kinds: ["track"],
       });
@@ -563,15 +555,15 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
 
   it("answers invitations to collaborate, blocks and unblocks their sender, and invites from the playlist page", async () => {
     const admin = await otherDevice();
-    await admin.request("user.createUser", { name: "guest", password: "guest password" });
+    await admin.call(userContract, "createUser", { name: "guest", password: "guest password" });
     await admin.close();
     const guest = await WsClient.connect(server!.url, await login(server!.url, "guest", "guest password"));
     try {
       const make = async (name: string) =>
-        (await guest.request<PlaylistSnapshot>("playlist.create", { name })).playlist.id;
+        (await guest.call(playlistContract, "create", { name })).playlist.id;
       const shared = await make("Guest Mix");
       await page.getByRole("button", { name: "Playlists", exact: true }).click();
-      await guest.request("playlist.invite", { playlistId: shared, userName: "admin" });
+      await guest.call(playlistContract, "invite", { playlistId: shared, userName: "admin" });
       // Pushed to the open page; accepted, the playlist joins the list.
       const invitations = page.getByRole("list", { name: "Invitations" });
       await invitations.getByText("guest invites you to collaborate on Guest Mix").waitFor();
@@ -582,11 +574,14 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
 
       // Blocked from the invitation itself: it goes, and so does the next one, unseen; guest sees them waiting.
       const spam = await make("Spam");
-      await guest.request("playlist.invite", { playlistId: spam, userName: "admin" });
+      await guest.call(playlistContract, "invite", { playlistId: spam, userName: "admin" });
       await invitations.getByRole("button", { name: "Block guest" }).click();
       await invitations.waitFor({ state: "detached" });
-      await guest.request("playlist.invite", { playlistId: await make("More spam"), userName: "admin" });
-      expect(await guest.request("playlist.sentInvitations", { playlistId: spam })).toHaveLength(1);
+      await guest.call(playlistContract, "invite", {
+        playlistId: await make("More spam"),
+        userName: "admin",
+      });
+      expect(await guest.call(playlistContract, "sentInvitations", { playlistId: spam })).toHaveLength(1);
       await page.getByRole("button", { name: "Settings" }).click();
       const blocked = page.getByRole("list", { name: "Blocked users" });
       await blocked.getByText("guest", { exact: true }).waitFor();
@@ -605,7 +600,7 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
       const waiting = page.getByRole("list", { name: "Waiting invitations" });
       await waiting.getByText("guest: invited, not answered yet").waitFor();
       const playlistId = /#\/playlist\/([^/?]+)/.exec(page.url())![1]!;
-      await guest.request("playlist.acceptInvitation", { playlistId });
+      await guest.call(playlistContract, "acceptInvitation", { playlistId });
       await waiting.waitFor({ state: "detached" });
       await page.getByRole("button", { name: "guest ✕" }).waitFor();
     } finally {
@@ -622,7 +617,7 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
       ] as const) {
         await page.setViewportSize({ width, height });
         const name = `Throwaway ${width}`;
-        const { playlist } = await other.request<PlaylistSnapshot>("playlist.create", { name });
+        const { playlist } = await other.call(playlistContract, "create", { name });
         await page.goto(`${server!.url}/#/playlist/${playlist.id}`);
         await expect.poll(() => page.getByLabel("Playlist name").inputValue()).toBe(name);
         await page.screenshot({ path: join(screenshots, `playlist-actions-${width}.png`) });
@@ -693,15 +688,15 @@ describe.skipIf(!hasChromium)("web player in Chromium", () => {
         await expect
           .poll(() => page.evaluate(() => document.activeElement?.getAttribute("aria-label")))
           .toBe("More playlist actions");
-        expect(
-          (await other.request<PlaylistSnapshot>("playlist.get", { playlistId: playlist.id })).playlist.name,
-        ).toBe(name);
+        expect((await other.call(playlistContract, "get", { playlistId: playlist.id })).playlist.name).toBe(
+          name,
+        );
         const confirmed = answer(true);
         await more.click();
         await page.getByRole("menuitem", { name: "Delete…" }).click();
         await confirmed;
         await page.waitForURL(/#\/playlists/);
-        await expect(other.request("playlist.get", { playlistId: playlist.id })).rejects.toThrow();
+        await expect(other.call(playlistContract, "get", { playlistId: playlist.id })).rejects.toThrow();
       }
     } finally {
       await other.close();

@@ -4,6 +4,7 @@
 import { useRef, useState } from "react";
 import type { PlaylistInfo } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+import { playlistContract } from "@soundmesh/protocol";
 
 type ExportedFile = { fileName: string; mimeType: string; text: string };
 
@@ -28,7 +29,7 @@ export function ExportPlaylist({
   onError: (message: string) => void;
 }) {
   const download = (format: "m3u8" | "xspf") =>
-    connection.request<ExportedFile>("playlist.export", { playlistId, format }).then(saveAs, (e: Error) => {
+    connection.call(playlistContract, "export", { playlistId, format }).then(saveAs, (e: Error) => {
       onError(`Could not export the playlist: ${e.message}`);
     });
   return (
@@ -88,7 +89,7 @@ export function CoverMenuItems({
   const setCover = async (imageBase64: string | null) => {
     setBusy(true);
     try {
-      await connection.request("playlist.setCover", { playlistId: info.id, imageBase64 });
+      await connection.call(playlistContract, "setCover", { playlistId: info.id, imageBase64 });
     } catch (e) {
       onError(`Could not change the cover: ${(e as Error).message}`);
     } finally {

@@ -5,6 +5,7 @@ import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
 import { useEffect, useRef, useState } from "react";
 import type { HistoryPoint, TopologyEdge, TopologySnapshot } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+import { topologyContract } from "@soundmesh/protocol";
 
 const HEALTH_COLOURS: Record<TopologyEdge["health"], string> = {
   healthy: "#2e9d5b",
@@ -118,9 +119,7 @@ function Details({
 }) {
   const [history, setHistory] = useState<{ slotMs: number; points: HistoryPoint[] }>();
   useEffect(() => {
-    void connection
-      .request<{ slotMs: number; points: HistoryPoint[] }>("topology.history", subject)
-      .then(setHistory);
+    void connection.call(topologyContract, "history", subject).then(setHistory);
   }, [connection, subject]);
   const seconds = (history?.slotMs ?? 1000) / 1000;
   const points = history?.points ?? [];
@@ -144,7 +143,7 @@ export function TopologyPanel({ connection }: { connection: Connection }) {
   useEffect(() => {
     let stopped = false;
     const load = () =>
-      void connection.request<TopologySnapshot>("topology.snapshot", {}).then(
+      void connection.call(topologyContract, "snapshot", {}).then(
         (next) => !stopped && setSnapshot(next),
         (e: Error) => setMessage(e.message),
       );
