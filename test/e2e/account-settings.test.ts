@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { WsClient, login, setupAdmin } from "@soundmesh/test-kit";
 import { startServer, type TestServer } from "@soundmesh/test-kit/server";
-import { launchChromium, requireChromium, type LaunchedChromium } from "@soundmesh/test-kit/browser";
+import { launchChromium, requireChromium, type LaunchedChromium, signIn } from "@soundmesh/test-kit/browser";
 import { userContract } from "@soundmesh/protocol";
 
 const hasChromium = requireChromium("account settings tests");
@@ -28,10 +28,7 @@ describe.skipIf(!hasChromium)("account settings in Chromium", () => {
     browser = await launchChromium();
     await browser.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
     page = await browser.context.newPage();
-    await page.goto(server.url);
-    await page.getByPlaceholder("User name").fill("admin");
-    await page.getByPlaceholder("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await signIn(page, server.url, "admin", password);
     await page.getByRole("button", { name: "Settings", exact: true }).click();
     await page.getByRole("heading", { name: "API tokens" }).waitFor();
   });

@@ -14,7 +14,7 @@ import {
   type RealWorldLibrary,
 } from "@soundmesh/test-kit";
 import { startServer, type TestServer } from "@soundmesh/test-kit/server";
-import { launchChromium, requireChromium, type LaunchedChromium } from "@soundmesh/test-kit/browser";
+import { launchChromium, requireChromium, type LaunchedChromium, signIn } from "@soundmesh/test-kit/browser";
 import { catalogContract, playlistContract } from "@soundmesh/protocol";
 
 const hasChromium = requireChromium("library browsing tests");
@@ -58,10 +58,7 @@ describe.skipIf(!hasChromium)("library browsing in Chromium", () => {
       if (pathname.startsWith("/api/cover/"))
         coverResponses.push({ path: pathname, status: response.status() });
     });
-    await page.goto(server.url);
-    await page.getByPlaceholder("User name").fill("admin");
-    await page.getByPlaceholder("Password").fill("correct horse battery");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await signIn(page, server.url, "admin", "correct horse battery");
     await page.getByRole("heading", { name: "Recently added" }).waitFor();
   }, 120_000);
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ScanStatus, TrackRecord } from "@soundmesh/protocol";
 import { WsClient, setupAdmin, waitUntil, writeWav } from "@soundmesh/test-kit";
 import { startServer, type TestServer } from "@soundmesh/test-kit/server";
-import { launchChromium, requireChromium, type LaunchedChromium } from "@soundmesh/test-kit/browser";
+import { launchChromium, requireChromium, type LaunchedChromium, signIn } from "@soundmesh/test-kit/browser";
 import { catalogContract, playlistContract } from "@soundmesh/protocol";
 
 const hasChromium = requireChromium("library safety tests");
@@ -74,10 +74,7 @@ describe.skipIf(!hasChromium)("a library that looks different, in Chromium", () 
     );
     chromium = await launchChromium({ viewport: { width: 1280, height: 800 } });
     page = chromium.context.pages()[0] ?? (await chromium.context.newPage());
-    await page.goto(server.url);
-    await page.getByPlaceholder("User name").fill("admin");
-    await page.getByPlaceholder("Password").fill("correct horse battery");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await signIn(page, server.url, "admin", "correct horse battery");
     await page.getByRole("heading", { name: "Recently added" }).waitFor();
   }, 120_000);
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseWebRtc, startHeadlessPeer, type HeadlessPeer } from "@soundmesh/server";
 import { WsClient, login, setupAdmin, waitUntil } from "@soundmesh/test-kit";
 import { startServer, type TestServer } from "@soundmesh/test-kit/server";
-import { chromiumArgs, chromiumPath, requireChromium } from "@soundmesh/test-kit/browser";
+import { chromiumArgs, chromiumPath, requireChromium, signIn } from "@soundmesh/test-kit/browser";
 import { P2P_TRACK_SECONDS, generateP2pLibrary } from "./p2p-library";
 import { searchContract, trackerContract } from "@soundmesh/protocol";
 
@@ -56,10 +56,7 @@ async function openBrowser(uploadLimitBytesPerSecond = 0): Promise<Page> {
     );
   }, uploadLimitBytesPerSecond);
   const page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(server.url);
-  await page.getByPlaceholder("User name").fill("admin");
-  await page.getByPlaceholder("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, server.url, "admin", password);
   await page.getByRole("heading", { name: "Recently added" }).waitFor({ timeout: 20_000 });
   return page;
 }

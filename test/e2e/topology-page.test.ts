@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogContract } from "@soundmesh/protocol";
 import { setupAdmin } from "@soundmesh/test-kit";
 import { startServer, type TestServer } from "@soundmesh/test-kit/server";
-import { launchChromium, requireChromium, type LaunchedChromium } from "@soundmesh/test-kit/browser";
+import { launchChromium, requireChromium, type LaunchedChromium, signIn } from "@soundmesh/test-kit/browser";
 
 const hasChromium = requireChromium("topology page tests");
 const password = "correct horse battery";
@@ -25,10 +25,7 @@ describe.runIf(hasChromium)("the topology page", () => {
     await setupAdmin(server.url, "admin", password);
     browser = await launchChromium({ viewport: { width: 1280, height: 1000 } });
     page = await browser.context.newPage();
-    await page.goto(server.url);
-    await page.getByPlaceholder("User name").fill("admin");
-    await page.getByPlaceholder("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await signIn(page, server.url, "admin", password);
     await page.getByRole("button", { name: "Admin", exact: true }).click();
   });
   afterAll(async () => {

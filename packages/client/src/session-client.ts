@@ -102,7 +102,7 @@ export class SessionClient {
   private hasOpened = false;
 
   state: SessionState = "connecting";
-  /** The server's first frame on the current socket: session id, P2P pseudonym, user. */
+  /** The server's first frame on the last socket that opened: session id, P2P pseudonym, user. */
   hello: Hello | undefined;
   /** The code and reason the last socket closed with. */
   closeCode: number | undefined;
@@ -325,7 +325,6 @@ export class SessionClient {
     if (socket !== this.socket) return;
     this.closeCode = code;
     this.closeReason = reason;
-    this.hello = undefined;
     for (const [id, pending] of this.pending) {
       clearTimeout(pending.timer);
       pending.reject(new AppError("UNAVAILABLE", `Connection lost before ${pending.name} was answered`));
