@@ -7,8 +7,10 @@ import { readFileSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { WsClient, login, setupAdmin, spawnServer, waitUntil, writeToneSync } from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin, waitUntil, writeToneSync } from "@soundmesh/test-kit";
+import { spawnServer } from "@soundmesh/test-kit/server";
 import { percentile, printTable, round, summarize, writeResults, type Row } from "./report";
+import { catalogContract, playlistContract, userContract } from "@soundmesh/protocol";
 
 const TRACKS = Number(process.env.BENCH_ABUSE_TRACKS ?? 100);
 const phaseMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
@@ -64,29 +66,27 @@ try {
   const adminToken = await setupAdmin(server.url, "admin", password);
   const admin = await WsClient.connect(server.url, adminToken);
   await waitUntil(
-    () => admin.request<{ added: number; running: boolean }>("catalog.scanStatus"),
+    () => admin.call(catalogContract, "scanStatus"),
     (s) => s.added === TRACKS && !s.running,
     120_000,
   );
   // A flooder of its own for each phase: a socket cut off for flooding keeps its user out for a while, which would
   // spare the next phase's server the next flood.
   for (const name of ["victim", ...Array.from({ length: 8 }, (_, n) => `flooder${n}`)])
-    await admin.request("user.createUser", { name, password, role: "user" });
+    await admin.call(userContract, "createUser", { name, password, role: "user" });
   await admin.close();
 
   const victimToken = await login(server.url, "victim", password);
   const victim = await WsClient.connect(server.url, victimToken);
-  const albums = (
-    await victim.request<{ items: Array<{ id: string }> }>("catalog.recentlyAdded", { limit: 10 })
-  ).items;
+  const albums = (await victim.call(catalogContract, "recentlyAdded", { limit: 10 })).items;
   const trackIds: string[] = [];
   for (const album of albums) {
-    const { tracks } = await victim.request<{ tracks: Array<{ id: string }> }>("catalog.album", {
+    const { tracks } = await victim.call(catalogContract, "album", {
       albumId: album.id,
     });
     trackIds.push(...tracks.map((t) => t.id));
   }
-  const { playlist } = await victim.request<{ playlist: { id: string } }>("playlist.create", {
+  const { playlist } = await victim.call(playlistContract, "create", {
     name: "Victim's list",
     trackIds: trackIds.slice(0, 20),
   });
@@ -95,12 +95,7 @@ try {
    * The other user, as a person clicking through the player does: 20 requests a second (within the per-user
    * limit), round-robin over browse, search and a playlist, from a process of its own (bench/abuse-victim.ts).
    */
-  const victimCalls: Array<[string, unknown]> = [
-    ["catalog.album", { albumId: albums[0]!.id }],
-    ["search.query", { q: "trac" }],
-    ["playlist.get", { playlistId: playlist.id }],
-    ["catalog.artists", { limit: 50 }],
-  ];
+  const victimCalls = { albumId: albums[0]!.id, playlistId: playlist.id };
   const victimLoop = () => {
     const args = JSON.stringify({
       url: server.url,

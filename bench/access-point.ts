@@ -2,8 +2,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { WsClient, setupAdmin, spawnServer } from "@soundmesh/test-kit";
+import { WsClient, setupAdmin } from "@soundmesh/test-kit";
+import { spawnServer } from "@soundmesh/test-kit/server";
 import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
+import { userContract } from "@soundmesh/protocol";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-ap-"));
@@ -17,7 +19,7 @@ try {
     const sockets = await Promise.all(
       Array.from({ length: clients }, () => WsClient.connect(server.url, token)),
     );
-    for (const socket of sockets) await socket.request("user.me"); // warm up
+    for (const socket of sockets) await socket.call(userContract, "me"); // warm up
     const samples: number[] = [];
     const deadline = performance.now() + durationMs;
     const started = performance.now();
@@ -25,7 +27,7 @@ try {
       sockets.map(async (socket) => {
         while (performance.now() < deadline) {
           const sent = performance.now();
-          await socket.request("user.me");
+          await socket.call(userContract, "me");
           samples.push(performance.now() - sent);
         }
       }),

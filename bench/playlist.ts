@@ -6,12 +6,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { PlaylistOperation, PlaylistRevision, PlaylistSnapshot } from "@soundmesh/protocol";
+import type { PlaylistOperation, PlaylistSnapshot } from "@soundmesh/protocol";
 import { PlaylistModel, newRandomId } from "@soundmesh/playlist-model";
-import { WsClient, login, pgTestDatabase, setupAdmin, spawnServer } from "@soundmesh/test-kit";
+import { WsClient, login, pgTestDatabase, setupAdmin } from "@soundmesh/test-kit";
+import { spawnServer } from "@soundmesh/test-kit/server";
 import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
 import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
+import { playlistContract, userContract } from "@soundmesh/protocol";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const editorCounts = [1, 8, 64];
@@ -46,7 +48,7 @@ async function editLoop(
       operation = { type: "move", itemIds: [mine[0]!], afterItemId: mine.at(-1)! };
     }
     const sent = performance.now();
-    const result = await ws.request<{ revision: number; applied: PlaylistRevision[] }>("playlist.edit", {
+    const result = await ws.call(playlistContract, "edit", {
       playlistId,
       baseRevision,
       operations: [{ opId: newRandomId(), operation }],
@@ -70,7 +72,7 @@ async function hotPlaylist(database: string, env: Record<string, string>): Promi
       const sockets = await Promise.all(
         Array.from({ length: editors }, () => WsClient.connect(server.url, token)),
       );
-      const created = await sockets[0]!.request<PlaylistSnapshot>("playlist.create", {
+      const created = await sockets[0]!.call(playlistContract, "create", {
         name: `Hot ${editors}`,
         isCollaborative: true,
       });
@@ -80,7 +82,7 @@ async function hotPlaylist(database: string, env: Record<string, string>): Promi
       await Promise.all(sockets.map((ws) => editLoop(ws, created.playlist.id, deadline, samples)));
       const elapsedS = (performance.now() - started) / 1000;
       const stats = summarize(samples);
-      const final = await sockets[0]!.request<PlaylistSnapshot>("playlist.get", {
+      const final = await sockets[0]!.call(playlistContract, "get", {
         playlistId: created.playlist.id,
       });
       rows.push({
@@ -129,14 +131,14 @@ async function insertsAtOneAnchor(database: string, env: Record<string, string>)
   try {
     const token = await setupAdmin(server.url);
     const editor = await WsClient.connect(server.url, token);
-    await editor.request("user.createUser", { name: "reader", password: "reader password" });
+    await editor.call(userContract, "createUser", { name: "reader", password: "reader password" });
     const reader = await WsClient.connect(server.url, await login(server.url, "reader", "reader password"));
-    const created = await editor.request<PlaylistSnapshot>("playlist.create", { name: "Big" });
+    const created = await editor.call(playlistContract, "create", { name: "Big" });
     const playlistId = created.playlist.id;
     const itemIds = Array.from({ length: anchoredItems }, () => newRandomId());
     let revision = created.playlist.revision;
     const edit = async (operations: ReturnType<typeof insertsAfter>) => {
-      ({ revision } = await editor.request<{ revision: number }>("playlist.edit", {
+      ({ revision } = await editor.call(playlistContract, "edit", {
         playlistId,
         baseRevision: revision,
         operations,
@@ -149,7 +151,7 @@ async function insertsAtOneAnchor(database: string, env: Record<string, string>)
         { opId: newRandomId(), operation: { type: "insert", afterItemId: "end", items } as never },
       ]);
     }
-    const own = await reader.request<PlaylistSnapshot>("playlist.create", {
+    const own = await reader.call(playlistContract, "create", {
       name: "Mine",
       trackIds: Array.from({ length: 200 }, (_, i) => `track${i}`),
     });
@@ -162,7 +164,7 @@ async function insertsAtOneAnchor(database: string, env: Record<string, string>)
       const reads = (async () => {
         while (isWorking) {
           const sent = performance.now();
-          await reader.request("playlist.get", { playlistId: own.playlist.id });
+          await reader.call(playlistContract, "get", { playlistId: own.playlist.id });
           samples.push(performance.now() - sent);
           reader.frames.length = 0;
         }
@@ -189,7 +191,7 @@ async function insertsAtOneAnchor(database: string, env: Record<string, string>)
     const batchReads = await whileReading(() => timed(insertsAfter(anchor, anchoredInserts)));
     // The server's CPU time for the edit (and the reads meanwhile): on a shared machine, steadier than wall time.
     const batchCpuMs = processCpuMs(server.process.pid) - cpuBefore;
-    const final = await editor.request<PlaylistSnapshot>("playlist.get", { playlistId });
+    const final = await editor.call(playlistContract, "get", { playlistId });
     if (final.items.length !== anchoredItems + 2 * anchoredInserts) throw new Error("inserts lost");
     await Promise.all([editor.close(), reader.close()]);
     const reads = (samples: number[]) => {

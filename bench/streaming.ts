@@ -4,8 +4,10 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { WsClient, setupAdmin, spawnServer, waitUntil, writeToneSync } from "@soundmesh/test-kit";
+import { WsClient, setupAdmin, waitUntil, writeToneSync } from "@soundmesh/test-kit";
+import { spawnServer } from "@soundmesh/test-kit/server";
 import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
+import { catalogContract } from "@soundmesh/protocol";
 
 const TRACKS = 8;
 const CLIENTS = 64;
@@ -33,15 +35,12 @@ try {
   const headers = { authorization: `Bearer ${token}` };
   const ws = await WsClient.connect(server.url, token);
   await waitUntil(
-    () => ws.request<{ added: number; running: boolean }>("catalog.scanStatus"),
+    () => ws.call(catalogContract, "scanStatus"),
     (s) => s.added === TRACKS && !s.running,
     60_000,
   );
-  const album = (await ws.request<{ items: Array<{ id: string }> }>("catalog.recentlyAdded", { limit: 1 }))
-    .items[0]!;
-  const trackIds = (
-    await ws.request<{ tracks: Array<{ id: string }> }>("catalog.album", { albumId: album.id })
-  ).tracks.map((t) => t.id);
+  const album = (await ws.call(catalogContract, "recentlyAdded", { limit: 1 })).items[0]!;
+  const trackIds = (await ws.call(catalogContract, "album", { albumId: album.id })).tracks.map((t) => t.id);
   await ws.close();
 
   // As the player does: the manifest (the first state that has a piece, which may still be growing) and piece 0

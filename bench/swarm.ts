@@ -11,16 +11,11 @@ import {
   type HeadlessPeer,
   type HeadlessPeerReport,
 } from "@soundmesh/server";
-import {
-  WsClient,
-  buildWebPlayer,
-  chromiumArgs,
-  chromiumPath,
-  setupAdmin,
-  spawnServer,
-  waitUntil,
-} from "@soundmesh/test-kit";
+import { WsClient, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { spawnServer } from "@soundmesh/test-kit/server";
+import { buildWebPlayer, chromiumArgs, chromiumPath } from "@soundmesh/test-kit/browser";
 import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
+import { searchContract } from "@soundmesh/protocol";
 
 const TRACKS = Number(process.env.BENCH_SWARM_TRACKS ?? 6);
 const PEERS = Number(process.env.BENCH_SWARM_PEERS ?? 20);
@@ -250,7 +245,7 @@ try {
   const ws = await WsClient.connect(server.url, token);
   const found = await waitUntil(
     () =>
-      ws.request<{ hits: Array<{ id: string; title: string }> }>("search.query", {
+      ws.call(searchContract, "query", {
         q: "tone",
         kinds: ["track"],
         limit: 50,

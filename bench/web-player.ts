@@ -7,17 +7,11 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Page } from "playwright-core";
-import type { AlbumRecord, TrackRecord } from "@soundmesh/protocol";
-import {
-  buildWebPlayer,
-  chromiumArgs,
-  chromiumPath,
-  setupAdmin,
-  spawnServer,
-  waitUntil,
-  WsClient,
-} from "@soundmesh/test-kit";
+import { setupAdmin, waitUntil, WsClient } from "@soundmesh/test-kit";
+import { spawnServer } from "@soundmesh/test-kit/server";
+import { buildWebPlayer, chromiumArgs, chromiumPath } from "@soundmesh/test-kit/browser";
 import { printTable, round, summarize, writeResults, writeUnlimitedConfig, type Row } from "./report";
+import { catalogContract } from "@soundmesh/protocol";
 
 const TRACKS = Number(process.env.BENCH_WEB_TRACKS ?? 25);
 const BOUNDARIES = 5;
@@ -95,12 +89,12 @@ async function warmServer(token: string): Promise<void> {
   const client = await WsClient.connect(server.url, token);
   try {
     const albums = await waitUntil(
-      () => client.request<{ items: AlbumRecord[] }>("catalog.recentlyAdded", { limit: 10 }),
+      () => client.call(catalogContract, "recentlyAdded", { limit: 10 }),
       (r) => r.items.length >= 3,
       120_000,
     );
     for (const album of albums.items.filter((item) => item.title !== "Never Played")) {
-      const { tracks } = await client.request<{ tracks: TrackRecord[] }>("catalog.album", {
+      const { tracks } = await client.call(catalogContract, "album", {
         albumId: album.id,
       });
       for (const track of tracks) {

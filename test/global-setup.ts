@@ -2,7 +2,7 @@
 // `soundmesh` runs what ships, and the web player for production, so browser suites never build it themselves (two
 // suites building into apps/web/dist at once would serve each other half-written files).
 import { buildServer } from "../apps/server/bin/build.mjs";
-import { buildWebPlayer } from "@soundmesh/test-kit";
+import { buildWebPlayer } from "@soundmesh/test-kit/browser";
 
 export default async function setup(): Promise<void> {
   await buildServer();

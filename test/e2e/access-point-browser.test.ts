@@ -5,16 +5,10 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  WsClient,
-  generateFixtureLibrary,
-  launchChromium,
-  login,
-  requireChromium,
-  startServer,
-  type LaunchedChromium,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { WsClient, generateFixtureLibrary, login } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { launchChromium, requireChromium, type LaunchedChromium } from "@soundmesh/test-kit/browser";
+import { userContract } from "@soundmesh/protocol";
 
 const hasChromium = requireChromium("access point browser tests");
 
@@ -152,7 +146,7 @@ describe.skipIf(!hasChromium)("access point in Chromium", () => {
       server.url,
       await login(server.url, "admin", "correct horse battery"),
     );
-    const users = await admin.request<Array<{ name: string }>>("user.listUsers");
+    const users = await admin.call(userContract, "listUsers");
     expect(users.map((user) => user.name)).toEqual(["admin"]);
     await admin.close();
     // The admin is still signed in, and the real player still talks to its server.

@@ -3,16 +3,10 @@
 // the ticked token only.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
-import {
-  WsClient,
-  launchChromium,
-  login,
-  requireChromium,
-  setupAdmin,
-  startServer,
-  type LaunchedChromium,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { launchChromium, requireChromium, type LaunchedChromium, signIn } from "@soundmesh/test-kit/browser";
+import { userContract } from "@soundmesh/protocol";
 
 const hasChromium = requireChromium("account settings tests");
 const password = "correct horse battery";
@@ -34,10 +28,7 @@ describe.skipIf(!hasChromium)("account settings in Chromium", () => {
     browser = await launchChromium();
     await browser.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
     page = await browser.context.newPage();
-    await page.goto(server.url);
-    await page.getByPlaceholder("User name").fill("admin");
-    await page.getByPlaceholder("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await signIn(page, server.url, "admin", password);
     await page.getByRole("button", { name: "Settings", exact: true }).click();
     await page.getByRole("heading", { name: "API tokens" }).waitFor();
   });
@@ -60,12 +51,12 @@ describe.skipIf(!hasChromium)("account settings in Chromium", () => {
 
     // The list says when it expires, as the server has it.
     const other = await WsClient.connect(server.url, await login(server.url, "admin", password));
-    const [listed] = await other.request<Array<{ label: string; expiresAt: number }>>("user.listApiTokens");
+    const [listed] = await other.call(userContract, "listApiTokens");
     await other.close();
     expect(listed!.label).toBe("backup script");
     expect(listed!.expiresAt).toBeGreaterThanOrEqual(madeAt + 30 * dayMs);
     expect(listed!.expiresAt).toBeLessThanOrEqual(Date.now() + 30 * dayMs);
-    const expiresText = await page.evaluate((ms) => new Date(ms).toLocaleDateString(), listed!.expiresAt);
+    const expiresText = await page.evaluate((ms) => new Date(ms).toLocaleDateString(), listed!.expiresAt!);
     await expect.poll(() => tokenRow("backup script").innerText()).toContain(expiresText);
     // The token is shown once: opening Settings again lists it without the secret.
     await page.getByRole("button", { name: "Home", exact: true }).click();

@@ -5,15 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  WsClient,
-  login,
-  setupAdmin,
-  startServer,
-  waitUntil,
-  writeTone,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin, waitUntil, writeTone } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { catalogContract, playlistContract, searchContract, userContract } from "@soundmesh/protocol";
 
 const albums = 10;
 const tracksPerAlbum = 3;
@@ -62,24 +56,21 @@ beforeAll(async () => {
   });
   const adminToken = await setupAdmin(server.url, "alice", "alice password");
   alice = { token: adminToken, ws: await WsClient.connect(server.url, adminToken) };
-  await alice.ws.request("user.createUser", { name: "bob", password: "bob password" });
+  await alice.ws.call(userContract, "createUser", { name: "bob", password: "bob password" });
   const bobToken = await login(server.url, "bob", "bob password");
   bob = { token: bobToken, ws: await WsClient.connect(server.url, bobToken) };
   await waitUntil(
-    () => alice.ws.request<{ running: boolean; added: number }>("catalog.scanStatus"),
+    () => alice.ws.call(catalogContract, "scanStatus"),
     (status) => !status.running && status.added === albums * tracksPerAlbum + 1,
     60_000,
   );
-  const recent = await bob.ws.request<{ items: Array<{ id: string; title: string }> }>(
-    "catalog.recentlyAdded",
-    {
-      limit: 50,
-    },
-  );
+  const recent = await bob.ws.call(catalogContract, "recentlyAdded", {
+    limit: 50,
+  });
   albumIds = recent.items.filter((album) => album.title.startsWith("Album ")).map((album) => album.id);
   hugeAlbumId = recent.items.find((album) => album.title === "Huge Album")!.id;
   for (const albumId of albumIds) {
-    const { tracks } = await bob.ws.request<{ tracks: Array<{ id: string }> }>("catalog.album", { albumId });
+    const { tracks } = await bob.ws.call(catalogContract, "album", { albumId });
     trackIds.push(...tracks.map((track) => track.id));
   }
 }, 120_000);
@@ -107,9 +98,9 @@ describe("expensive work, bounded", () => {
     // Meanwhile bob plays one track and both browse over the WebSocket.
     const [bobs, browsed, album, searched] = await Promise.all([
       get(`/api/stream/${bobsTrack}/opus96/manifest`, bob.token),
-      bob.ws.request<{ items: unknown[] }>("catalog.recentlyAdded", { limit: 20 }),
-      alice.ws.request<{ tracks: unknown[] }>("catalog.album", { albumId: albumIds[0] }),
-      bob.ws.request<{ hits: Array<{ title: string }> }>("search.query", { q: "flood" }),
+      bob.ws.call(catalogContract, "recentlyAdded", { limit: 20 }),
+      alice.ws.call(catalogContract, "album", { albumId: albumIds[0]! }),
+      bob.ws.call(searchContract, "query", { q: "flood" }),
     ]);
     expect(bobs.status).toBe(200);
     expect(await bobs.json()).toMatchObject({ trackId: bobsTrack, codec: "opus" });
@@ -163,10 +154,7 @@ describe("expensive work, bounded", () => {
   });
 
   it("never decodes a 7000×7000 image: a folder cover is passed over by the scan, an upload refused", async () => {
-    const errors = await alice.ws.request<{ items: Array<{ path: string; reason: string }> }>(
-      "catalog.scanErrors",
-      {},
-    );
+    const errors = await alice.ws.call(catalogContract, "scanErrors", {});
     expect(errors.items).toContainEqual({
       path: join(library, "Huge Artist", "Huge Album", "cover.png"),
       reason: expect.stringContaining("7000×7000 pixels (49 megapixels) is over the 40-megapixel limit"),
@@ -176,7 +164,7 @@ describe("expensive work, bounded", () => {
     expect(cover.status).toBe(404);
     expect(await cover.json()).toMatchObject({ code: "NOT_FOUND" });
 
-    const { playlist } = await bob.ws.request<{ playlist: { id: string } }>("playlist.create", {
+    const { playlist } = await bob.ws.call(playlistContract, "create", {
       name: "Huge",
     });
     const upload = await fetch(`${server.url}/api/playlists/${playlist.id}/cover`, {

@@ -7,17 +7,9 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { streamManifest } from "@soundmesh/protocol";
-import {
-  WsClient,
-  builtCliEnv,
-  cliPath,
-  generateFixtureLibrary,
-  setupAdmin,
-  spawnServer,
-  waitUntil,
-  type ChildServer,
-} from "@soundmesh/test-kit";
+import { streamManifest, searchContract, trackerContract, catalogContract } from "@soundmesh/protocol";
+import { WsClient, generateFixtureLibrary, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { builtCliEnv, cliPath, spawnServer, type ChildServer } from "@soundmesh/test-kit/server";
 import { P2P_TRACK_SECONDS, generateP2pLibrary } from "./p2p-library";
 
 const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-built-"));
@@ -30,7 +22,7 @@ const get = (path: string) =>
   fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
 
 async function trackIdOf(query: string): Promise<string> {
-  const result = await ws.request<{ hits: Array<{ id: string }> }>("search.query", {
+  const result = await ws.call(searchContract, "query", {
     q: query,
     kinds: ["track"],
   });
@@ -44,12 +36,12 @@ beforeAll(async () => {
   token = await setupAdmin(server.url, "admin", password);
   ws = await WsClient.connect(server.url, token);
   await waitUntil(
-    () => ws.request<{ running: boolean; added: number }>("catalog.scanStatus"),
+    () => ws.call(catalogContract, "scanStatus"),
     (status) => !status.running && status.added === fixture.audioFiles + 1,
     60_000,
   );
   await waitUntil(
-    () => ws.request<{ hits: unknown[] }>("search.query", { q: "starálfur", kinds: ["track"] }),
+    () => ws.call(searchContract, "query", { q: "starálfur", kinds: ["track"] }),
     (result) => result.hits.length === 1,
     30_000,
   );
@@ -88,7 +80,7 @@ describe("the built server", () => {
   });
 
   it("serves cover art resized by sharp", async () => {
-    const track = await ws.request<{ albumId: string }>("catalog.track", {
+    const track = await ws.call(catalogContract, "track", {
       trackId: await trackIdOf("starálfur"),
     });
     const cover = await get(`/api/cover/${track.albumId}?size=64`);
@@ -137,7 +129,7 @@ describe("the built headless peer", () => {
       // The holder has played the whole track once the tracker lists it as a complete holder.
       await waitUntil(
         () =>
-          ws.request<{ peers: Array<{ complete: boolean }> }>("tracker.query", {
+          ws.call(trackerContract, "query", {
             trackId,
             profile: "opus96",
           }),

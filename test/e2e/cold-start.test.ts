@@ -5,14 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page, type Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  chromiumArgs,
-  chromiumPath,
-  requireChromium,
-  startServer,
-  writeToneSync,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { writeToneSync } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { chromiumArgs, chromiumPath, requireChromium } from "@soundmesh/test-kit/browser";
 
 const hasChromium = requireChromium("cold-start tests");
 

@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { WsClient, login, setupAdmin, spawnServer } from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin } from "@soundmesh/test-kit";
+import { spawnServer } from "@soundmesh/test-kit/server";
+import { userContract } from "@soundmesh/protocol";
 
 const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-kill-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -13,7 +15,11 @@ describe("durability", () => {
     const first = await spawnServer(dataDir);
     const adminToken = await setupAdmin(first.url, "admin", "correct horse battery");
     const ws = await WsClient.connect(first.url, adminToken);
-    await ws.request("user.createUser", { name: "survivor", password: "survivor password", role: "user" });
+    await ws.call(userContract, "createUser", {
+      name: "survivor",
+      password: "survivor password",
+      role: "user",
+    });
     first.process.kill("SIGKILL");
     expect(await first.exited).toBe("SIGKILL");
 

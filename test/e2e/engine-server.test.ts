@@ -8,14 +8,9 @@ import {
   ServerSource,
   schedulePieces,
 } from "@soundmesh/engine";
-import {
-  WsClient,
-  generateFixtureLibrary,
-  setupAdmin,
-  startServer,
-  waitUntil,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { WsClient, generateFixtureLibrary, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { catalogContract, searchContract } from "@soundmesh/protocol";
 
 let server: TestServer;
 let token: string;
@@ -27,17 +22,15 @@ beforeAll(async () => {
   token = await setupAdmin(server.url);
   const ws = await WsClient.connect(server.url, token);
   await waitUntil(
-    () => ws.request<{ added: number }>("catalog.scanStatus"),
+    () => ws.call(catalogContract, "scanStatus"),
     (s) => s.added === fixture.audioFiles,
     30_000,
   );
   await waitUntil(
-    () => ws.request<{ hits: Array<{ id: string }> }>("search.query", { q: "svefn", kinds: ["track"] }),
+    () => ws.call(searchContract, "query", { q: "svefn", kinds: ["track"] }),
     (r) => r.hits.length === 1,
   );
-  trackId = (
-    await ws.request<{ hits: Array<{ id: string }> }>("search.query", { q: "svefn", kinds: ["track"] })
-  ).hits[0]!.id;
+  trackId = (await ws.call(searchContract, "query", { q: "svefn", kinds: ["track"] })).hits[0]!.id;
   await ws.close();
 }, 120_000);
 afterAll(async () => server?.close());

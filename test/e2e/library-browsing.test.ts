@@ -6,19 +6,16 @@ import { join } from "node:path";
 import type { Page, Response } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newRandomId } from "@soundmesh/playlist-model";
-import type { PlaylistInfo } from "@soundmesh/protocol";
 import {
   WsClient,
   generateRealWorldLibrary,
-  launchChromium,
-  requireChromium,
   setupAdmin,
-  startServer,
   waitUntil,
-  type LaunchedChromium,
   type RealWorldLibrary,
-  type TestServer,
 } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { launchChromium, requireChromium, type LaunchedChromium, signIn } from "@soundmesh/test-kit/browser";
+import { catalogContract, playlistContract } from "@soundmesh/protocol";
 
 const hasChromium = requireChromium("library browsing tests");
 const screenshots = join(process.cwd(), "test-results", "screenshots");
@@ -47,7 +44,7 @@ describe.skipIf(!hasChromium)("library browsing in Chromium", () => {
     const admin = await WsClient.connect(server.url, adminToken);
     try {
       await waitUntil(
-        () => admin.request<{ running: boolean; added: number }>("catalog.scanStatus", {}),
+        () => admin.call(catalogContract, "scanStatus", {}),
         (status) => !status.running && status.added === fixture.audioFiles,
         30_000,
       );
@@ -61,10 +58,7 @@ describe.skipIf(!hasChromium)("library browsing in Chromium", () => {
       if (pathname.startsWith("/api/cover/"))
         coverResponses.push({ path: pathname, status: response.status() });
     });
-    await page.goto(server.url);
-    await page.getByPlaceholder("User name").fill("admin");
-    await page.getByPlaceholder("Password").fill("correct horse battery");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await signIn(page, server.url, "admin", "correct horse battery");
     await page.getByRole("heading", { name: "Recently added" }).waitFor();
   }, 120_000);
 
@@ -188,18 +182,16 @@ describe.skipIf(!hasChromium)("library browsing in Chromium", () => {
     // Night changes elsewhere after Beach was used here: Beach, last added to in this browser, still comes first.
     const admin = await WsClient.connect(server!.url, adminToken);
     try {
-      const lists = await admin.request<PlaylistInfo[]>("playlist.list", {});
+      const lists = await admin.call(playlistContract, "list", {});
       const night = lists.find((p) => p.name === "Night")!;
-      await admin.request("playlist.edit", {
+      await admin.call(playlistContract, "edit", {
         playlistId: night.id,
         baseRevision: night.revision,
         operations: [{ opId: newRandomId(), operation: { type: "rename", name: "Night Swim" } }],
       });
       expect(await addHit("Neap", "Beach")).toEqual(["Beach", "Night Swim", "New playlist…"]);
-      const beach = (await admin.request<PlaylistInfo[]>("playlist.list", {})).find(
-        (p) => p.name === "Beach",
-      )!;
-      const snapshot = await admin.request<{ items: Array<{ trackId: string }> }>("playlist.get", {
+      const beach = (await admin.call(playlistContract, "list", {})).find((p) => p.name === "Beach")!;
+      const snapshot = await admin.call(playlistContract, "get", {
         playlistId: beach.id,
       });
       expect(snapshot.items).toHaveLength(3);

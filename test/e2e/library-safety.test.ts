@@ -6,18 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AlbumRecord, PlaylistSnapshot, ScanStatus, TrackRecord } from "@soundmesh/protocol";
-import {
-  WsClient,
-  launchChromium,
-  requireChromium,
-  setupAdmin,
-  startServer,
-  waitUntil,
-  writeWav,
-  type LaunchedChromium,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import type { ScanStatus, TrackRecord } from "@soundmesh/protocol";
+import { WsClient, setupAdmin, waitUntil, writeWav } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { launchChromium, requireChromium, type LaunchedChromium, signIn } from "@soundmesh/test-kit/browser";
+import { catalogContract, playlistContract } from "@soundmesh/protocol";
 
 const hasChromium = requireChromium("library safety tests");
 const work = mkdtempSync(join(tmpdir(), "soundmesh-keep-"));
@@ -34,9 +27,9 @@ let tracks: TrackRecord[];
 
 /** Scans and waits until that scan has ended. */
 async function scan(): Promise<ScanStatus> {
-  const { scanId } = await admin.request<{ scanId: string }>("catalog.scan", {});
+  const { scanId } = await admin.call(catalogContract, "scan", {});
   return waitUntil(
-    () => admin.request<ScanStatus>("catalog.scanStatus", {}),
+    () => admin.call(catalogContract, "scanStatus", {}),
     (status) => status.scanId === scanId && !status.running,
     30_000,
   );
@@ -60,22 +53,20 @@ describe.skipIf(!hasChromium)("a library that looks different, in Chromium", () 
     const token = await setupAdmin(server.url);
     admin = await WsClient.connect(server.url, token);
     await waitUntil(
-      () => admin.request<ScanStatus>("catalog.scanStatus", {}),
+      () => admin.call(catalogContract, "scanStatus", {}),
       (status) => !status.running && status.added === 12,
       30_000,
     );
-    const albums = await admin.request<{ items: AlbumRecord[] }>("catalog.albums", {});
-    tracks = (
-      await admin.request<{ tracks: TrackRecord[] }>("catalog.album", { albumId: albums.items[0]!.id })
-    ).tracks;
-    const created = await admin.request<PlaylistSnapshot>("playlist.create", {
+    const albums = await admin.call(catalogContract, "albums", {});
+    tracks = (await admin.call(catalogContract, "album", { albumId: albums.items[0]!.id })).tracks;
+    const created = await admin.call(playlistContract, "create", {
       name: "Keep these",
       trackIds: tracks.slice(0, 3).map((track) => track.id),
     });
     playlistId = created.playlist.id;
     await waitUntil(
       () =>
-        admin.request<unknown[]>("playlist.trackSnapshots", {
+        admin.call(playlistContract, "trackSnapshots", {
           playlistId,
           trackIds: tracks.slice(0, 3).map((track) => track.id),
         }),
@@ -83,10 +74,7 @@ describe.skipIf(!hasChromium)("a library that looks different, in Chromium", () 
     );
     chromium = await launchChromium({ viewport: { width: 1280, height: 800 } });
     page = chromium.context.pages()[0] ?? (await chromium.context.newPage());
-    await page.goto(server.url);
-    await page.getByPlaceholder("User name").fill("admin");
-    await page.getByPlaceholder("Password").fill("correct horse battery");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await signIn(page, server.url, "admin", "correct horse battery");
     await page.getByRole("heading", { name: "Recently added" }).waitFor();
   }, 120_000);
 
@@ -141,10 +129,10 @@ describe.skipIf(!hasChromium)("a library that looks different, in Chromium", () 
       .poll(() => problem.innerText())
       .toMatch(/stopped and removed nothing: the scan would remove 10/);
     expect(await problem.getAttribute("data-code")).toBe("MASS_REMOVAL_REFUSED");
-    expect((await admin.request<{ total: number }>("catalog.albums", {})).total).toBe(1);
+    expect((await admin.call(catalogContract, "albums", {})).total).toBe(1);
     await problem.getByRole("button", { name: "Remove 10 tracks that are gone" }).click();
     await waitUntil(
-      () => admin.request<ScanStatus>("catalog.scanStatus", {}),
+      () => admin.call(catalogContract, "scanStatus", {}),
       (status) => !status.running && status.removed === 10 && status.problem === null,
       30_000,
     );

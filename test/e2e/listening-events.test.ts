@@ -6,17 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BucketStats, PlayRecord, SavedQueue } from "@soundmesh/protocol";
-import {
-  WsClient,
-  launchChromium,
-  login,
-  requireChromium,
-  startServer,
-  writeToneSync,
-  type LaunchedChromium,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { WsClient, login, writeToneSync } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { launchChromium, requireChromium, type LaunchedChromium } from "@soundmesh/test-kit/browser";
+import { eventsContract } from "@soundmesh/protocol";
 
 const hasChromium = requireChromium("listening events tests");
 const ADMIN = { name: "admin", password: "correct horse battery" };
@@ -76,13 +69,10 @@ describe.skipIf(!hasChromium)("listening events from the web player", () => {
       await client.close();
     }
   }
-  const plays = () => asOtherDevice((c) => c.request<PlayRecord[]>("events.recentlyPlayed", { limit: 50 }));
+  const plays = () => asOtherDevice((c) => c.call(eventsContract, "recentlyPlayed", { limit: 50 }));
   const storedEvents = () =>
     asOtherDevice(async (c) =>
-      (await c.request<BucketStats[]>("events.buckets", { limit: 48 })).reduce(
-        (sum, bucket) => sum + bucket.count,
-        0,
-      ),
+      (await c.call(eventsContract, "buckets", { limit: 48 })).reduce((sum, bucket) => sum + bucket.count, 0),
     );
   const waitUntilEnded = () =>
     page.waitForFunction(() => document.querySelector("audio")?.ended === true, null, { timeout: 30_000 });
@@ -156,19 +146,15 @@ describe.skipIf(!hasChromium)("listening events from the web player", () => {
   it("saves the player's queue on the server, and resumes a queue another device saved", async () => {
     // The page saved its queue (both tracks) a moment after it changed.
     await expect
-      .poll(
-        async () =>
-          (await asOtherDevice((c) => c.request<SavedQueue | null>("events.loadQueue", {})))?.trackIds,
-        {
-          timeout: 15_000,
-        },
-      )
+      .poll(async () => (await asOtherDevice((c) => c.call(eventsContract, "loadQueue", {})))?.trackIds, {
+        timeout: 15_000,
+      })
       .toHaveLength(2);
-    const fromServer = await asOtherDevice((c) => c.request<SavedQueue>("events.loadQueue", {}));
+    const fromServer = (await asOtherDevice((c) => c.call(eventsContract, "loadQueue", {})))!;
     expect(fromServer.device).toMatch(/Chromium/);
     // Another device (a phone, say) plays only the second track and saves that.
     await asOtherDevice((c) =>
-      c.request("events.saveQueue", {
+      c.call(eventsContract, "saveQueue", {
         trackIds: [fromServer.trackIds[1]!],
         currentIndex: 0,
         positionMs: 0,

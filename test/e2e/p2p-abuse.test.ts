@@ -2,8 +2,9 @@
 // user and only after an exchange; holdings only for fetched renditions, capped per user; signals only between
 // paired peers, rate-limited, and never carrying an address the receiver may not be sent.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { trackerContract, type ServerFrame } from "@soundmesh/protocol";
-import { WsClient, login, setupAdmin, startServer, waitUntil, type TestServer } from "@soundmesh/test-kit";
+import { trackerContract, type ServerFrame, searchContract, userContract } from "@soundmesh/protocol";
+import { WsClient, login, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
 import { generateP2pLibrary } from "./p2p-library";
 
 const password = "correct horse battery";
@@ -35,7 +36,7 @@ async function holder(name: string, address: string): Promise<WsClient> {
   const ws = await connect(name, address);
   await fetchManifest(name);
   expect(
-    await ws.request("tracker.announce", { holdings: [{ ...rendition, complete: true }] }),
+    await ws.call(trackerContract, "announce", { holdings: [{ ...rendition, complete: true }] }),
   ).toMatchObject({
     accepted: 1,
   });
@@ -44,7 +45,7 @@ async function holder(name: string, address: string): Promise<WsClient> {
 
 const peerIds = (answer: { peers: Array<{ peerId: string }> }) => answer.peers.map((peer) => peer.peerId);
 const query = async (ws: WsClient, wanted = rendition) =>
-  peerIds(await ws.request<{ peers: Array<{ peerId: string }> }>("tracker.query", wanted));
+  peerIds(await ws.call(trackerContract, "query", wanted));
 const trackerStats = () =>
   server.bus.connect({ service: "e2e", calls: ["tracker"] }).request(trackerContract, "stats", {});
 
@@ -76,13 +77,13 @@ beforeAll(async () => {
   const adminToken = await setupAdmin(server.url, "admin", password);
   const admin = await WsClient.connect(server.url, adminToken);
   const found = await waitUntil(
-    () => admin.request<{ hits: Array<{ id: string }> }>("search.query", { q: "tone", kinds: ["track"] }),
+    () => admin.call(searchContract, "query", { q: "tone", kinds: ["track"] }),
     (result) => result.hits.length === 1,
     30_000,
   );
   rendition = { trackId: found.hits[0]!.id, profile: "original" };
   for (const name of ["mallory", "flood", "alice", "bob", "carol", "dave", "erin"]) {
-    await admin.request("user.createUser", { name, password, role: "user" });
+    await admin.call(userContract, "createUser", { name, password, role: "user" });
     tokens.set(name, await login(server.url, name, password));
   }
   await admin.close();
@@ -101,7 +102,7 @@ describe("bad-piece reports", () => {
       expect(await query(mallory)).toContain(alice.hello!.peerId);
       expect(await signal(mallory, alice, { type: "offer", sdp: "v=0\r\n" })).toMatchObject(relayed);
       expect(await signal(alice, mallory, { type: "answer", sdp: "v=0\r\n" })).toMatchObject(relayed);
-      await mallory.request("tracker.reportBadPeer", {
+      await mallory.call(trackerContract, "reportBadPeer", {
         ...rendition,
         peerId: alice.hello!.peerId,
         pieceIndex: 0,
@@ -111,7 +112,7 @@ describe("bad-piece reports", () => {
       ["bob", "carol", "dave"].map((name) => connect(name, "198.51.100.20")),
     );
     for (const stranger of strangers)
-      await stranger.request("tracker.reportBadPeer", {
+      await stranger.call(trackerContract, "reportBadPeer", {
         ...rendition,
         peerId: alice.hello!.peerId,
         pieceIndex: 0,
@@ -125,7 +126,7 @@ describe("bad-piece reports", () => {
       await query(reporter);
       expect(await signal(reporter, alice, { type: "offer", sdp: "v=0\r\n" })).toMatchObject(relayed);
       expect(await signal(alice, reporter, { type: "answer", sdp: "v=0\r\n" })).toMatchObject(relayed);
-      await reporter.request("tracker.reportBadPeer", {
+      await reporter.call(trackerContract, "reportBadPeer", {
         ...rendition,
         peerId: alice.hello!.peerId,
         pieceIndex: 0,
@@ -162,7 +163,7 @@ describe("announcements", () => {
           holdings[0] = { ...rendition, complete: true };
           announced += holdings.length;
           const result = await ws
-            .request<{ accepted: number }>("tracker.announce", { holdings })
+            .call(trackerContract, "announce", { holdings })
             .catch(() => ({ accepted: 0 }));
           listed += result.accepted;
         }),

@@ -8,18 +8,11 @@ import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseWebRtc, startHeadlessPeer, type HeadlessPeer } from "@soundmesh/server";
-import {
-  WsClient,
-  chromiumArgs,
-  chromiumPath,
-  login,
-  requireChromium,
-  setupAdmin,
-  startServer,
-  waitUntil,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { chromiumArgs, chromiumPath, requireChromium, signIn } from "@soundmesh/test-kit/browser";
 import { P2P_TRACK_SECONDS, generateP2pLibrary } from "./p2p-library";
+import { searchContract, trackerContract } from "@soundmesh/protocol";
 
 const hasChromium = requireChromium("peer-assisted streaming in Chromium");
 
@@ -63,10 +56,7 @@ async function openBrowser(uploadLimitBytesPerSecond = 0): Promise<Page> {
     );
   }, uploadLimitBytesPerSecond);
   const page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(server.url);
-  await page.getByPlaceholder("User name").fill("admin");
-  await page.getByPlaceholder("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, server.url, "admin", password);
   await page.getByRole("heading", { name: "Recently added" }).waitFor({ timeout: 20_000 });
   return page;
 }
@@ -119,7 +109,7 @@ describe.skipIf(!hasChromium)("peer-assisted streaming in Chromium", () => {
     const ws = await WsClient.connect(server.url, token);
     const found = await waitUntil(
       () =>
-        ws.request<{ hits: Array<{ id: string; title: string }> }>("search.query", {
+        ws.call(searchContract, "query", {
           q: "tone",
           kinds: ["track"],
         }),
@@ -219,7 +209,7 @@ describe.skipIf(!hasChromium)("peer-assisted streaming in Chromium", () => {
     const token = await login(server.url, "admin", password);
     const ws = await WsClient.connect(server.url, token);
     await waitUntil(
-      () => ws.request<{ peers: unknown[] }>("tracker.query", { trackId: track.id, profile: "opus96" }),
+      () => ws.call(trackerContract, "query", { trackId: track.id, profile: "opus96" }),
       (answer) => answer.peers.length === 1,
       60_000,
       250,

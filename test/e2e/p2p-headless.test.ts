@@ -2,8 +2,10 @@
 // bytes from the first, finishes from the server when the first leaves, and never keeps a corrupted piece.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseWebRtc, startHeadlessPeer, type HeadlessPeer } from "@soundmesh/server";
-import { WsClient, login, setupAdmin, startServer, waitUntil, type TestServer } from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
 import { P2P_TRACK_SECONDS, generateP2pLibrary } from "./p2p-library";
+import { searchContract } from "@soundmesh/protocol";
 
 let server: TestServer;
 let trackIds: string[];
@@ -32,7 +34,7 @@ beforeAll(async () => {
   const token = await setupAdmin(server.url, "admin", password);
   const ws = await WsClient.connect(server.url, token);
   const album = await waitUntil(
-    () => ws.request<{ hits: Array<{ id: string }> }>("search.query", { q: "tone", kinds: ["track"] }),
+    () => ws.call(searchContract, "query", { q: "tone", kinds: ["track"] }),
     (r) => r.hits.length === 3,
     30_000,
   );

@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { PlaylistSnapshot } from "@soundmesh/protocol";
-import { WsClient, isPgAvailable, pgTestDatabase, setupAdmin, spawnServer } from "@soundmesh/test-kit";
+import { WsClient, isPgAvailable, pgTestDatabase, setupAdmin } from "@soundmesh/test-kit";
+import { spawnServer } from "@soundmesh/test-kit/server";
+import { playlistContract } from "@soundmesh/protocol";
 
 const databases = (await isPgAvailable()) ? ["sqlite", "postgres"] : ["sqlite"];
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -26,12 +27,12 @@ describe.each(databases)("playlist durability on %s", (database) => {
     const first = await spawnServer(dataDir, env);
     const token = await setupAdmin(first.url, "admin", "correct horse battery");
     const ws = await WsClient.connect(first.url, token);
-    const created = await ws.request<PlaylistSnapshot>("playlist.create", {
+    const created = await ws.call(playlistContract, "create", {
       name: "Keep me",
       trackIds: ["t1"],
     });
     const playlistId = created.playlist.id;
-    const acknowledged = await ws.request<{ revision: number }>("playlist.edit", {
+    const acknowledged = await ws.call(playlistContract, "edit", {
       playlistId,
       baseRevision: created.playlist.revision,
       operations: [
@@ -52,11 +53,11 @@ describe.each(databases)("playlist durability on %s", (database) => {
     const second = await spawnServer(dataDir, env);
     try {
       const again = await WsClient.connect(second.url, token);
-      const stored = await again.request<PlaylistSnapshot>("playlist.get", { playlistId });
+      const stored = await again.call(playlistContract, "get", { playlistId });
       expect(stored.playlist).toMatchObject({ name: "Kept", revision: acknowledged.revision, itemCount: 2 });
       expect(stored.items.map((item) => item.itemId)).toContain("survivor-item");
       // Resending the acknowledged operation (a client that never saw the answer) does not apply it twice.
-      const resent = await again.request<{ revision: number }>("playlist.edit", {
+      const resent = await again.call(playlistContract, "edit", {
         playlistId,
         baseRevision: 0,
         operations: [

@@ -3,58 +3,48 @@
 // topics stay closed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
-import WebSocket, { type RawData } from "ws";
+import type { SessionState } from "@soundmesh/client";
 import {
   MAX_COVER_UPLOAD_BYTES,
-  serverFrame,
+  playlistContract,
+  pushTopics,
+  userContract,
   type PlaylistChange,
-  type PlaylistSnapshot,
+  type PushTopicRef,
 } from "@soundmesh/protocol";
 import { PlaylistSync, type PlaylistConnection } from "@soundmesh/playlist-model";
-import { FrameError, WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
 
-/** A PlaylistConnection over WsClient that, like the web player's connection, follows its topics again after a reconnect. */
+/**
+ * A PlaylistConnection over one WsClient at a time: a device that goes offline (its socket closed) and comes back
+ * on a new socket, following its topics again, as the web player's session client does after a reconnect.
+ */
 class TestConnection implements PlaylistConnection {
-  private readonly topics = new Map<string, (data: unknown) => void>();
-  private detach: (() => void) | undefined;
+  private readonly followed: Array<{ topic: PushTopicRef; onPush: (data: unknown) => void }> = [];
   client!: WsClient;
 
   async attach(client: WsClient): Promise<void> {
-    this.detach?.();
     this.client = client;
-    const onMessage = (data: RawData) => {
-      const frame = serverFrame.parse(JSON.parse((data as Buffer).toString("utf8")));
-      if (frame.t === "push") this.topics.get(frame.topic)?.(frame.data);
-    };
-    client.socket.on("message", onMessage);
-    this.detach = () => client.socket.off("message", onMessage);
-    for (const topic of this.topics.keys()) await this.follow(topic);
+    for (const { topic, onPush } of this.followed) await client.follow(topic, onPush);
   }
 
-  request(method: string, params: unknown): Promise<unknown> {
-    // Offline: fail at once, as the web player's connection does.
-    if (this.client.socket.readyState !== WebSocket.OPEN)
-      return Promise.reject(Object.assign(new Error("offline"), { code: "UNAVAILABLE" }));
-    return this.client.request(method, params);
+  get state(): SessionState {
+    return this.client.state;
   }
 
-  async subscribe(topic: string, onPush: (data: unknown) => void): Promise<() => void> {
-    await this.follow(topic);
-    this.topics.set(topic, onPush);
-    return () => this.topics.delete(topic);
-  }
+  readonly call: PlaylistConnection["call"] = (contract, method, ...args) =>
+    this.client.call(contract, method, ...args);
 
-  private async follow(topic: string): Promise<void> {
-    const id = `sub:${topic}`;
-    const answer = this.client.waitFor(
-      (frame) => (frame.t === "res" || frame.t === "err") && frame.id === id,
-    );
-    this.client.sendRaw(JSON.stringify({ t: "sub", topic }));
-    const frame = await answer;
-    // Consumed: a later subscription to the same topic waits for its own answer.
-    this.client.frames.splice(this.client.frames.indexOf(frame), 1);
-    if (frame.t === "err") throw new FrameError(frame);
-  }
+  readonly subscribe: PlaylistConnection["subscribe"] = (topic, onPush) => {
+    this.followed.push({ topic, onPush: onPush as (data: unknown) => void });
+    return this.client.subscribe(topic, onPush);
+  };
+
+  readonly follow: PlaylistConnection["follow"] = (topic, onPush, options) => {
+    this.followed.push({ topic, onPush: onPush as (data: unknown) => void });
+    return this.client.follow(topic, onPush, options);
+  };
 }
 
 const trackIdsOf = (sync: PlaylistSync) => sync.model.items.map((item) => item.trackId);
@@ -69,10 +59,8 @@ describe("playlists over the WebSocket", () => {
     server = await startServer();
     aliceToken = await setupAdmin(server.url, "alice", "alice password");
     const admin = await WsClient.connect(server.url, aliceToken);
-    bobId = (
-      await admin.request<{ id: string }>("user.createUser", { name: "bob", password: "bob password" })
-    ).id;
-    await admin.request("user.createUser", { name: "carol", password: "carol password" });
+    bobId = (await admin.call(userContract, "createUser", { name: "bob", password: "bob password" })).id;
+    await admin.call(userContract, "createUser", { name: "carol", password: "carol password" });
     await admin.close();
     bobToken = await login(server.url, "bob", "bob password");
     carolToken = await login(server.url, "carol", "carol password");
@@ -85,14 +73,14 @@ describe("playlists over the WebSocket", () => {
     const bob = new TestConnection();
     await bob.attach(await WsClient.connect(server.url, bobToken));
     try {
-      const created = (await alice.request("playlist.create", {
+      const created = await alice.call(playlistContract, "create", {
         name: "Road trip",
         isCollaborative: true,
         trackIds: ["track-a"],
-      })) as PlaylistSnapshot;
+      });
       const playlistId = created.playlist.id;
-      await alice.request("playlist.invite", { playlistId, userName: "bob" });
-      await bob.request("playlist.acceptInvitation", { playlistId });
+      await alice.call(playlistContract, "invite", { playlistId, userName: "bob" });
+      await bob.call(playlistContract, "acceptInvitation", { playlistId });
       const aliceSync = await PlaylistSync.open(alice, playlistId);
       const bobSync = await PlaylistSync.open(bob, playlistId, { userId: bobId });
       expect(trackIdsOf(bobSync)).toEqual(["track-a"]);
@@ -127,10 +115,10 @@ describe("playlists over the WebSocket", () => {
       expect(trackIdsOf(bobSync)).toEqual(expected);
       expect(bobSync.model.pending).toEqual([]);
       expect(bobSync.model.revision).toBe(aliceSync.model.revision);
-      const stored = (await alice.request("playlist.get", { playlistId })) as PlaylistSnapshot;
+      const stored = await alice.call(playlistContract, "get", { playlistId });
       expect(stored.items).toEqual(aliceSync.model.items);
       // Bob leaves: Alice's view of the members follows; Bob's sync learns it has lost the private playlist.
-      await bob.request("playlist.removeCollaborator", { playlistId, userId: bobId });
+      await bob.call(playlistContract, "removeCollaborator", { playlistId, userId: bobId });
       await expect.poll(() => aliceSync.model.info.collaborators).toEqual([]);
       await expect.poll(() => bobSync.isDeleted).toBe(true);
       aliceSync.close();
@@ -144,7 +132,7 @@ describe("playlists over the WebSocket", () => {
   it("serves an uploaded cover over HTTP to those who may see the playlist, revalidated by ETag", async () => {
     const alice = await WsClient.connect(server.url, aliceToken);
     try {
-      const created = await alice.request<PlaylistSnapshot>("playlist.create", { name: "Art" });
+      const created = await alice.call(playlistContract, "create", { name: "Art" });
       const image = await sharp({ create: { width: 20, height: 20, channels: 3, background: "#0a0" } })
         .png()
         .toBuffer();
@@ -195,9 +183,17 @@ describe("playlists over the WebSocket", () => {
       expect(badId.status).toBe(400);
       expect(await badId.json()).toMatchObject({ code: "VALIDATION_FAILED" });
       // The cover is not available through the socket, where it would travel as text.
-      await expect(
-        alice.request("playlist.setCover", { playlistId: created.playlist.id, image: null }),
-      ).rejects.toBeInstanceOf(FrameError);
+      alice.sendRaw(
+        JSON.stringify({
+          t: "req",
+          id: 9_999,
+          method: "playlist.setCover",
+          params: { playlistId: created.playlist.id, image: null },
+        }),
+      );
+      expect(await alice.waitFor((frame) => frame.t === "err" && frame.id === 9_999)).toMatchObject({
+        code: "UNKNOWN_METHOD",
+      });
 
       const removed = await fetch(coverUrl, { method: "DELETE", headers: asAlice });
       expect(await removed.json()).toMatchObject({ hasUploadedCover: false });
@@ -218,28 +214,27 @@ describe("playlists over the WebSocket", () => {
     try {
       const carolPushes: PlaylistChange[] = [];
       const bobPushes: PlaylistChange[] = [];
-      await carol.subscribe("playlists.mine", (data) => carolPushes.push(data as PlaylistChange));
-      await bob.subscribe("playlists.mine", (data) => bobPushes.push(data as PlaylistChange));
-      const created = (await alice.request("playlist.create", { name: "For carol" })) as PlaylistSnapshot;
+      await carol.follow(pushTopics.myPlaylists, (change) => carolPushes.push(change));
+      await bob.follow(pushTopics.myPlaylists, (change) => bobPushes.push(change));
+      const created = await alice.call(playlistContract, "create", { name: "For carol" });
       const playlistId = created.playlist.id;
-      await alice.request("playlist.invite", { playlistId, userName: "carol" });
+      await alice.call(playlistContract, "invite", { playlistId, userName: "carol" });
       await expect.poll(() => carolPushes.map((push) => push.playlistId)).toEqual([playlistId]);
-      const ids = async (method: string) =>
-        ((await carol.request(method, {})) as Array<{ id?: string; playlistId?: string }>).map(
-          (entry) => entry.playlistId ?? entry.id,
-        );
-      expect(await ids("playlist.receivedInvitations")).toEqual([playlistId]);
-      expect(await ids("playlist.list")).not.toContain(playlistId);
-      await carol.request("playlist.acceptInvitation", { playlistId });
+      const invited = async () =>
+        (await carol.call(playlistContract, "receivedInvitations")).map((entry) => entry.playlistId);
+      const listed = async () => (await carol.call(playlistContract, "list")).map((entry) => entry.id);
+      expect(await invited()).toEqual([playlistId]);
+      expect(await listed()).not.toContain(playlistId);
+      await carol.call(playlistContract, "acceptInvitation", { playlistId });
       await expect.poll(() => carolPushes).toHaveLength(2);
-      expect(await ids("playlist.list")).toContain(playlistId);
-      expect(await ids("playlist.receivedInvitations")).toEqual([]);
+      expect(await listed()).toContain(playlistId);
+      expect(await invited()).toEqual([]);
       // Bob follows a public playlist of his own choosing: his list changes, and only his.
-      const open = (await alice.request("playlist.create", {
+      const open = await alice.call(playlistContract, "create", {
         name: "Open",
         isPublic: true,
-      })) as PlaylistSnapshot;
-      await bob.request("playlist.follow", { playlistId: open.playlist.id });
+      });
+      await bob.call(playlistContract, "follow", { playlistId: open.playlist.id });
       await expect.poll(() => bobPushes.map((push) => push.playlistId)).toEqual([open.playlist.id]);
       expect(carolPushes).toHaveLength(2);
     } finally {
@@ -256,38 +251,38 @@ describe("playlists over the WebSocket", () => {
     await bob.attach(await WsClient.connect(server.url, bobToken));
     try {
       const bobPushes: PlaylistChange[] = [];
-      await bob.subscribe("playlists.mine", (data) => bobPushes.push(data as PlaylistChange));
-      await bob.request("playlist.block", { userName: "alice" });
-      const blockedUsers = (await bob.request("playlist.blockedUsers", {})) as Array<{ id: string }>;
+      await bob.follow(pushTopics.myPlaylists, (change) => bobPushes.push(change));
+      await bob.call(playlistContract, "block", { userName: "alice" });
+      const blockedUsers = await bob.call(playlistContract, "blockedUsers");
       expect(blockedUsers).toEqual([
         { id: expect.any(String), name: "alice", blockedAt: expect.any(Number) },
       ]);
-      const blocked = (await alice.request("playlist.create", { name: "Spam" })) as PlaylistSnapshot;
-      const toBob = await alice.request("playlist.invite", {
+      const blocked = await alice.call(playlistContract, "create", { name: "Spam" });
+      const toBob = await alice.call(playlistContract, "invite", {
         playlistId: blocked.playlist.id,
         userName: "bob",
       });
       expect(toBob).toMatchObject({ user: { id: bobId, name: "bob" } });
-      expect(await alice.request("playlist.sentInvitations", { playlistId: blocked.playlist.id })).toEqual([
-        toBob,
-      ]);
+      expect(
+        await alice.call(playlistContract, "sentInvitations", { playlistId: blocked.playlist.id }),
+      ).toEqual([toBob]);
       // A push bob does get (his own follow) arrives after any the invitation could have caused: there were none.
-      const open = (await alice.request("playlist.create", {
+      const open = await alice.call(playlistContract, "create", {
         name: "Open",
         isPublic: true,
-      })) as PlaylistSnapshot;
-      await bob.request("playlist.follow", { playlistId: open.playlist.id });
+      });
+      await bob.call(playlistContract, "follow", { playlistId: open.playlist.id });
       await expect.poll(() => bobPushes.map((push) => push.playlistId)).toEqual([open.playlist.id]);
-      expect(await bob.request("playlist.receivedInvitations", {})).toEqual([]);
+      expect(await bob.call(playlistContract, "receivedInvitations", {})).toEqual([]);
       const refused = await bob
-        .request("playlist.acceptInvitation", { playlistId: blocked.playlist.id })
+        .call(playlistContract, "acceptInvitation", { playlistId: blocked.playlist.id })
         .catch((e: unknown) => e);
       expect(refused).toMatchObject({ code: "NOT_FOUND" });
       // Unblocked: to alice, the invitation ends as a declined one does.
-      await bob.request("playlist.unblock", { userId: blockedUsers[0]!.id });
-      expect(await alice.request("playlist.sentInvitations", { playlistId: blocked.playlist.id })).toEqual(
-        [],
-      );
+      await bob.call(playlistContract, "unblock", { userId: blockedUsers[0]!.id });
+      expect(
+        await alice.call(playlistContract, "sentInvitations", { playlistId: blocked.playlist.id }),
+      ).toEqual([]);
     } finally {
       await alice.client.close();
       await bob.client.close();
@@ -300,10 +295,10 @@ describe("playlists over the WebSocket", () => {
     const carol = new TestConnection();
     await carol.attach(await WsClient.connect(server.url, carolToken));
     try {
-      const created = (await alice.request("playlist.create", { name: "Secret" })) as PlaylistSnapshot;
+      const created = await alice.call(playlistContract, "create", { name: "Secret" });
       const playlistId = created.playlist.id;
       const refused = await carol
-        .subscribe(`playlist.${playlistId}`, () => undefined)
+        .follow(pushTopics.playlist(playlistId), () => undefined)
         .catch((e: unknown) => e);
       expect(refused).toMatchObject({ code: "NOT_FOUND" });
       await expect(PlaylistSync.open(carol, playlistId)).rejects.toMatchObject({ code: "NOT_FOUND" });

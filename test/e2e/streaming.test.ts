@@ -1,16 +1,15 @@
 // The library end to end over real sockets: scan the fixture library, search it, stream verified pieces and byte ranges.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { catalogContract, storageContract, streamManifest, type StreamManifest } from "@soundmesh/protocol";
 import {
-  WsClient,
-  generateFixtureLibrary,
-  login,
-  setupAdmin,
-  startServer,
-  waitUntil,
-  type TestServer,
-} from "@soundmesh/test-kit";
+  catalogContract,
+  storageContract,
+  streamManifest,
+  type StreamManifest,
+  searchContract,
+} from "@soundmesh/protocol";
+import { WsClient, generateFixtureLibrary, login, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
 
 let server: TestServer;
 let token: string;
@@ -27,17 +26,15 @@ beforeAll(async () => {
   token = await setupAdmin(server.url);
   ws = await WsClient.connect(server.url, token);
   await waitUntil(
-    () => ws.request<{ added: number }>("catalog.scanStatus"),
+    () => ws.call(catalogContract, "scanStatus"),
     (status) => status.added === fixture.audioFiles,
     30_000,
   );
   await waitUntil(
-    () => ws.request<{ hits: unknown[] }>("search.query", { q: "starálfur" }),
+    () => ws.call(searchContract, "query", { q: "starálfur" }),
     (result) => result.hits.length === 1,
   );
-  trackId = (
-    await ws.request<{ hits: Array<{ id: string }> }>("search.query", { q: "starálfur", kinds: ["track"] })
-  ).hits[0]!.id;
+  trackId = (await ws.call(searchContract, "query", { q: "starálfur", kinds: ["track"] })).hits[0]!.id;
 }, 120_000);
 afterAll(async () => {
   await ws?.close();
@@ -46,11 +43,11 @@ afterAll(async () => {
 
 describe("library over the access point", () => {
   it("finds tracks as you type and with typos", async () => {
-    const prefix = await ws.request<{ hits: Array<{ title: string; match: string }> }>("search.query", {
+    const prefix = await ws.call(searchContract, "query", {
       q: "sigur r",
     });
     expect(prefix.hits.map((h) => h.title)).toContain("Sigur Rós");
-    const typo = await ws.request<{ hits: Array<{ title: string }> }>("search.query", { q: "ageatis" });
+    const typo = await ws.call(searchContract, "query", { q: "ageatis" });
     expect(typo.hits.map((h) => h.title)).toContain("Ágætis byrjun");
   });
 
@@ -155,7 +152,7 @@ describe("library over the access point", () => {
   it("pushes scan progress to admins who subscribe", async () => {
     ws.sendRaw(JSON.stringify({ t: "sub", topic: "catalog.scanProgress" }));
     await ws.waitFor((frame) => frame.t === "res" && frame.id === "sub:catalog.scanProgress");
-    await ws.request("catalog.scan", { full: true });
+    await ws.call(catalogContract, "scan", { full: true });
     const push = await ws.waitFor(
       (frame) => frame.t === "push" && frame.topic === "catalog.scanProgress",
       10_000,

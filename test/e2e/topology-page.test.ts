@@ -4,14 +4,9 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogContract } from "@soundmesh/protocol";
-import {
-  launchChromium,
-  requireChromium,
-  setupAdmin,
-  startServer,
-  type LaunchedChromium,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { setupAdmin } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { launchChromium, requireChromium, type LaunchedChromium, signIn } from "@soundmesh/test-kit/browser";
 
 const hasChromium = requireChromium("topology page tests");
 const password = "correct horse battery";
@@ -30,10 +25,7 @@ describe.runIf(hasChromium)("the topology page", () => {
     await setupAdmin(server.url, "admin", password);
     browser = await launchChromium({ viewport: { width: 1280, height: 1000 } });
     page = await browser.context.newPage();
-    await page.goto(server.url);
-    await page.getByPlaceholder("User name").fill("admin");
-    await page.getByPlaceholder("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await signIn(page, server.url, "admin", password);
     await page.getByRole("button", { name: "Admin", exact: true }).click();
   });
   afterAll(async () => {

@@ -2,8 +2,9 @@
 // JSON for admins only, the metrics, and an alert for a call outside the manifests.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { catalogContract } from "@soundmesh/protocol";
-import { WsClient, login, setupAdmin, startServer, waitUntil, type TestServer } from "@soundmesh/test-kit";
+import { catalogContract, userContract, topologyContract } from "@soundmesh/protocol";
+import { WsClient, login, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
 
 const topologyOverrides = {
   topology: { reportIntervalMs: 200, evaluateIntervalMs: 200, windowMs: 3_000, staleAfterMs: 2_000 },
@@ -18,7 +19,7 @@ describe("the topology of the all-in-one server", () => {
     server = await startServer({ overrides: topologyOverrides });
     adminToken = await setupAdmin(server.url);
     const admin = await WsClient.connect(server.url, adminToken);
-    await admin.request("user.createUser", { name: "bob", password: "bob password", role: "user" });
+    await admin.call(userContract, "createUser", { name: "bob", password: "bob password", role: "user" });
     await admin.close();
     userToken = await login(server.url, "bob", "bob password");
   });
@@ -60,7 +61,7 @@ describe("the topology of the all-in-one server", () => {
     );
     expect(history.status).toBe(200);
     const user = await WsClient.connect(server.url, userToken);
-    await expect(user.request("topology.snapshot", {})).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(user.call(topologyContract, "snapshot", {})).rejects.toMatchObject({ code: "FORBIDDEN" });
     await user.close();
   });
 
@@ -72,7 +73,7 @@ describe("the topology of the all-in-one server", () => {
     const admin = await WsClient.connect(server.url, adminToken);
     try {
       await waitUntil(
-        () => admin.request<{ alerts: Array<{ key: string }> }>("topology.snapshot", {}),
+        () => admin.call(topologyContract, "snapshot", {}),
         (snapshot) => snapshot.alerts.some((a) => a.key === "unexpected-edge:tracker->catalog"),
         10_000,
       );

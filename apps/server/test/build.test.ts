@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { builtCliEnv, cliPath } from "@soundmesh/test-kit";
+import { builtCliEnv, cliPath } from "@soundmesh/test-kit/server";
 import { staleness } from "../bin/build-state.mjs";
 
 const workDir = mkdtempSync(join(tmpdir(), "soundmesh-build-"));

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { builtCliEnv, cliPath } from "@soundmesh/test-kit";
+import { builtCliEnv, cliPath } from "@soundmesh/test-kit/server";
+import { catalogContract, storageContract, userContract } from "@soundmesh/protocol";
 
 const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-cli-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -139,8 +140,8 @@ describe("soundmesh scan", () => {
 
 describe("soundmesh transcode", () => {
   it("makes the whole library ready on a running server, following its progress, for administrators only", async () => {
-    const { WsClient, generateFixtureLibrary, setupAdmin, startServer, waitUntil } =
-      await import("@soundmesh/test-kit");
+    const { WsClient, generateFixtureLibrary, setupAdmin, waitUntil } = await import("@soundmesh/test-kit");
+    const { startServer } = await import("@soundmesh/test-kit/server");
     const fixture = await generateFixtureLibrary();
     const server = await startServer({ libraryFolders: [fixture.root] });
     try {
@@ -149,13 +150,13 @@ describe("soundmesh transcode", () => {
         await setupAdmin(server.url, "admin", "correct horse battery"),
       );
       await waitUntil(
-        () => ws.request<{ running: boolean; added: number }>("catalog.scanStatus"),
+        () => ws.call(catalogContract, "scanStatus"),
         (status) => !status.running && status.added === fixture.audioFiles,
         30_000,
       );
       // The first scan queues the newest tracks itself; a batch asked for meanwhile would join that one.
       await waitUntil(
-        () => ws.request<{ working: boolean }>("storage.transcodeStatus"),
+        () => ws.call(storageContract, "transcodeStatus"),
         (status) => !status.working,
         60_000,
       );
@@ -168,7 +169,11 @@ describe("soundmesh transcode", () => {
       );
       expect(result.code).toBe(0);
       // A plain user is refused with the server's code, and an unknown profile is named.
-      await ws.request("user.createUser", { name: "listener", password: "listener password", role: "user" });
+      await ws.call(userContract, "createUser", {
+        name: "listener",
+        password: "listener password",
+        role: "user",
+      });
       await ws.close();
       const refused = await run(["transcode", "--server", server.url, "--user", "listener"], "", {
         SOUNDMESH_PASSWORD: "listener password",

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { builtCliEnv, cliPath } from "@soundmesh/test-kit";
+import { builtCliEnv, cliPath } from "@soundmesh/test-kit/server";
 import { raiseOpenFileLimit, readOpenFileLimit } from "../src/cli/file-limit";
 
 const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-file-limit-"));

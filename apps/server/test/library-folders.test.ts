@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createDb, sql, type Db } from "@soundmesh/db";
 import { SqlCatalogStore } from "@soundmesh/service-catalog";
-import { builtCliEnv, cliPath, pgTestDatabase, writeWav, type PgTestDatabase } from "@soundmesh/test-kit";
+import { pgTestDatabase, writeWav, type PgTestDatabase } from "@soundmesh/test-kit";
+import { builtCliEnv, cliPath } from "@soundmesh/test-kit/server";
 
 const work = mkdtempSync(join(tmpdir(), "soundmesh-folders-"));
 const databases: PgTestDatabase[] = [];

@@ -18,14 +18,8 @@ import {
 } from "@soundmesh/bus";
 import { catalogContract, userContract } from "@soundmesh/protocol";
 import { eventsManifest } from "@soundmesh/service-events";
-import {
-  builtCliEnv,
-  cliPath,
-  shouldRunNatsTests,
-  startNatsServer,
-  waitUntil,
-  type NatsServer,
-} from "@soundmesh/test-kit";
+import { shouldRunNatsTests, startNatsServer, waitUntil, type NatsServer } from "@soundmesh/test-kit";
+import { builtCliEnv, cliPath } from "@soundmesh/test-kit/server";
 
 const dir = mkdtempSync(join(tmpdir(), "soundmesh-nats-config-"));
 const keysDir = join(dir, "keys");

@@ -3,18 +3,15 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  FrameError,
   WsClient,
-  builtCliEnv,
-  cliPath,
   isPgAvailable,
   login,
   pgTestDatabase,
   setupAdmin,
-  startServer,
   type PgTestDatabase,
-  type TestServer,
 } from "@soundmesh/test-kit";
+import { builtCliEnv, cliPath, startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { AppError, catalogContract, userContract } from "@soundmesh/protocol";
 
 /** How long after the command has exited its effect may take to reach a socket (the outbox is polled every 250 ms). */
 // Each test spawns the CLI (TypeScript loaded through tsx: seconds on a busy machine), hence the long timeouts.
@@ -83,7 +80,7 @@ async function errorCodeOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (error) {
-    if (error instanceof FrameError) return error.code;
+    if (error instanceof AppError) return error.code;
     throw error;
   }
   throw new Error("the request succeeded");
@@ -98,9 +95,9 @@ describe.each(dialects)("user commands beside a running server on $name", (diale
   /** A signed-in user's session socket and a socket on one of their API tokens. */
   async function userWithSockets(name: string, role: "admin" | "user") {
     const secret = `${name} password`;
-    await admin.request("user.createUser", { name, password: secret, role });
+    await admin.call(userContract, "createUser", { name, password: secret, role });
     const session = await WsClient.connect(server.url, await login(server.url, name, secret));
-    const { token } = await session.request<{ token: string }>("user.createApiToken", { label: "script" });
+    const { token } = await session.call(userContract, "createApiToken", { label: "script" });
     return { session, token, viaToken: await WsClient.connect(server.url, token) };
   }
 
@@ -140,7 +137,7 @@ describe.each(dialects)("user commands beside a running server on $name", (diale
 
   it("user role demotes an admin: their sockets close, and new ones are refused admin methods", async () => {
     const dora = await userWithSockets("dora", "admin");
-    await expect(dora.viaToken.request("user.listUsers")).resolves.toBeDefined();
+    await expect(dora.viaToken.call(userContract, "listUsers")).resolves.toBeDefined();
     const result = await soundmesh([...cliArgs, "user", "role", "dora", "user"]);
     expect(result).toMatchObject({
       code: 0,
@@ -148,8 +145,8 @@ describe.each(dialects)("user commands beside a running server on $name", (diale
     });
     expect(await closedWith4001("user role … user", [dora.session, dora.viaToken])).toBeLessThan(deadlineMs);
     const again = await WsClient.connect(server.url, dora.token);
-    expect(await errorCodeOf(again.request("user.listUsers"))).toBe("FORBIDDEN");
-    expect(await errorCodeOf(again.request("catalog.scan", { full: false }))).toBe("FORBIDDEN");
+    expect(await errorCodeOf(again.call(userContract, "listUsers"))).toBe("FORBIDDEN");
+    expect(await errorCodeOf(again.call(catalogContract, "scan", { full: false }))).toBe("FORBIDDEN");
     await again.close();
     // Promoted back, the user's sockets (on the old role) close again.
     const viaToken = await WsClient.connect(server.url, dora.token);

@@ -4,7 +4,7 @@ import type { UserRecord } from "@soundmesh/protocol";
 import { AudioController } from "./audio";
 import { OfflineList } from "./components/offline-list";
 import { PlayerBar } from "./components/player-bar";
-import { Connection, type ConnectionState } from "./connection";
+import { openConnection, type Connection, type ConnectionState } from "./connection";
 import { EventOutbox } from "./event-outbox";
 import { saveQueueOnChange } from "./queue-sync";
 import { postJson } from "./http";
@@ -28,6 +28,7 @@ import { YourMusic } from "./pages/your-music";
 import { followPinnedPlaylists } from "./pinned-playlists";
 import { navigate, useRoute, type Route } from "./route";
 import { settings } from "./settings";
+import { eventsContract } from "@soundmesh/protocol";
 
 type Session =
   | { kind: "loading" }
@@ -131,8 +132,8 @@ export function App() {
   const user = session.kind === "online" || session.kind === "offline" ? session.user : undefined;
   const userId = user?.id;
   // One socket per signed-in user; it reconnects with back-off by itself, also when we start offline.
-  const connection = useMemo(() => (userId ? new Connection(setConnectionState) : undefined), [userId]);
-  useEffect(() => () => connection?.close(), [connection]);
+  const connection = useMemo(() => (userId ? openConnection(setConnectionState) : undefined), [userId]);
+  useEffect(() => () => void connection?.close(), [connection]);
   const [audio, setAudio] = useState<AudioController>();
   useEffect(() => {
     if (userId && !audio) void AudioController.create().then(setAudio);
@@ -147,7 +148,7 @@ export function App() {
   }, [audio, outbox]);
   useEffect(() => {
     if (!outbox || !connection || connectionState !== "open" || connection.state !== "open") return;
-    outbox.setSender({ submit: (events) => connection.request("events.submit", { events }) });
+    outbox.setSender({ submit: (events) => connection.call(eventsContract, "submit", { events }) });
     return () => outbox.setSender(undefined);
   }, [outbox, connection, connectionState]);
   useEffect(() => {

@@ -1,15 +1,11 @@
 // Peer-assisted streaming in the browser: the engine's sessions opened over the app's WebSocket (signalling,
 // tracker, stats reports), RTCPeerConnection as the transport; uploads off by default on metered connections.
 import type { EngineClient, EngineClientOptions, TrackerClient, UploadSettings } from "@soundmesh/engine";
-import { announceResult, signalData, type PeerInfo, type SignalData } from "@soundmesh/protocol";
+import { announceResult, trackerContract } from "@soundmesh/protocol";
+import type { Connection } from "./connection";
 
 /** What p2p needs from the app's socket. */
-export interface SignalingConnection {
-  peerId: string;
-  request<T>(method: string, params?: unknown, timeoutMs?: number): Promise<T>;
-  sendSignal(to: string, data: SignalData): void;
-  onSignal: (from: string, data: unknown) => void;
-}
+export type SignalingConnection = Pick<Connection, "peerId" | "call" | "sendSignal" | "onSignal">;
 
 const UPLOAD_KEY = "soundmesh.p2p.upload";
 
@@ -64,12 +60,12 @@ export function openBrowserSession(
   const stalls = countStalls();
   const tracker: TrackerClient = {
     announce: async (holdings) =>
-      announceResult.parse(await connection.request("tracker.announce", { holdings })),
-    withdraw: async (renditions) => void (await connection.request("tracker.withdraw", { renditions })),
+      announceResult.parse(await connection.call(trackerContract, "announce", { holdings })),
+    withdraw: async (renditions) => void (await connection.call(trackerContract, "withdraw", { renditions })),
     query: async (rendition) =>
-      (await connection.request<{ peers: PeerInfo[] }>("tracker.query", { ...rendition, limit: 10 })).peers,
+      (await connection.call(trackerContract, "query", { ...rendition, limit: 10 })).peers,
     reportBadPeer: async (peerId, rendition, pieceIndex) =>
-      void (await connection.request("tracker.reportBadPeer", { ...rendition, peerId, pieceIndex })),
+      void (await connection.call(trackerContract, "reportBadPeer", { ...rendition, peerId, pieceIndex })),
   };
   const session = engine.openSession(
     {
@@ -81,14 +77,11 @@ export function openBrowserSession(
         },
       },
       listen: (receive) => {
-        connection.onSignal = (from, data) => {
-          // Only a well-formed description or candidate ever reaches RTCPeerConnection.
-          const parsed = signalData.safeParse(data);
-          if (parsed.success) receive(from, parsed.data);
-        };
+        // The session client passes on only a well-formed description or candidate.
+        connection.onSignal(receive);
       },
       tracker,
-      reportStats: async (report) => void (await connection.request("tracker.reportStats", report)),
+      reportStats: async (report) => void (await connection.call(trackerContract, "reportStats", report)),
     },
     { cachedKeys, stutters: () => stalls.count() },
   );

@@ -1,8 +1,14 @@
 // Keeps the offline copies of pinned playlists in step with their edits: on every push for one, and each time the
 // socket opens (edits made while this app was closed or offline), its tracks are read again and the offline
 // library pins what was added and unpins what no pinned album or playlist holds any more.
-import { playlistTopic, type PlaylistSnapshot, type TrackRecord } from "@soundmesh/protocol";
-import { RequestError, type Connection } from "./connection";
+import {
+  AppError,
+  pushTopics,
+  type TrackRecord,
+  playlistContract,
+  catalogContract,
+} from "@soundmesh/protocol";
+import type { Connection } from "./connection";
 import type { OfflineCollection, OfflineLibrary } from "./offline";
 
 const PREFIX = "playlist:";
@@ -36,7 +42,7 @@ export function followPinnedPlaylists(connection: Connection, offline: OfflineLi
       if (!followed.has(id))
         followed.set(
           id,
-          connection.subscribe(playlistTopic(id), () => refresh(id)),
+          connection.subscribe(pushTopics.playlist(id), () => refresh(id)),
         );
     for (const [id, unsubscribe] of followed)
       if (!pinned.has(id)) {
@@ -48,7 +54,7 @@ export function followPinnedPlaylists(connection: Connection, offline: OfflineLi
   for (const id of followed.keys()) refresh(id);
   const stopWatching = offline.subscribe(follow);
   // Tracks left the library or came back (same ids): pins drop what cannot play and take back what returned.
-  const stopCatalog = connection.subscribe("catalog.changed", () => {
+  const stopCatalog = connection.subscribe(pushTopics.catalogChanged, () => {
     for (const id of followed.keys()) refresh(id);
   });
   return () => {
@@ -68,7 +74,7 @@ async function refreshPlaylist(
 ): Promise<void> {
   const id = `${PREFIX}${playlistId}`;
   try {
-    const snapshot = await connection.request<PlaylistSnapshot>("playlist.get", { playlistId });
+    const snapshot = await connection.call(playlistContract, "get", { playlistId });
     const pinned = offline.list().find((c) => c.id === id);
     if (!pinned) return;
     const tracks = await tracksOf(
@@ -81,7 +87,7 @@ async function refreshPlaylist(
     const updated: OfflineCollection = { ...pinned, title, albumId: tracks[0]?.albumId, tracks };
     await offline.update(updated);
   } catch (error) {
-    const code = error instanceof RequestError ? error.code : "";
+    const code = error instanceof AppError ? error.code : "";
     // Offline or reconnecting: the next time the socket opens tries again.
     if (code === "UNAVAILABLE") return;
     offline.setProblem(
@@ -105,7 +111,7 @@ async function tracksOf(
   const missing = [...new Set(trackIds)].filter((trackId) => !records.has(trackId));
   for (let i = 0; i < missing.length; i += CATALOG_BATCH) {
     const batch = missing.slice(i, i + CATALOG_BATCH);
-    for (const track of await connection.request<TrackRecord[]>("catalog.tracks", { trackIds: batch }))
+    for (const track of await connection.call(catalogContract, "tracks", { trackIds: batch }))
       records.set(track.id, track);
   }
   // A track gone from the library has no record: it cannot be pinned, so it is left out.

@@ -2,7 +2,8 @@
 // revision this device last saw), and offered back by the Queue page when another device saved a different one.
 import type { SavedQueue, TrackRecord } from "@soundmesh/protocol";
 import type { AudioController } from "./audio";
-import { RequestError, type Connection } from "./connection";
+import type { Connection } from "./connection";
+import { AppError, catalogContract, eventsContract } from "@soundmesh/protocol";
 
 const SAVE_DELAY_MS = 2_000;
 /** The server keeps at most this many entries of a queue. */
@@ -43,9 +44,9 @@ export function saveQueueOnChange(connection: Connection, audio: AudioController
   const save = async (retry: boolean): Promise<void> => {
     const { queue, index, positionSec } = audio.snapshot();
     if (queue.length === 0) return;
-    revision ??= (await connection.request<SavedQueue | null>("events.loadQueue", {}))?.revision ?? 0;
+    revision ??= (await connection.call(eventsContract, "loadQueue", {}))?.revision ?? 0;
     try {
-      const saved = await connection.request<SavedQueue>("events.saveQueue", {
+      const saved = await connection.call(eventsContract, "saveQueue", {
         trackIds: queue.slice(0, MAX_SAVED).map((entry) => entry.track.id),
         currentIndex: Math.min(index, MAX_SAVED - 1),
         positionMs: Math.round(positionSec * 1000),
@@ -55,7 +56,7 @@ export function saveQueueOnChange(connection: Connection, audio: AudioController
       revision = saved.revision;
     } catch (error) {
       // Another device saved since: this one's change is newer, so it saves over it on the new revision.
-      if (!(error instanceof RequestError) || error.code !== "CONFLICT" || !retry) return;
+      if (!(error instanceof AppError) || error.code !== "CONFLICT" || !retry) return;
       revision = undefined;
       await save(false);
     }
@@ -78,14 +79,14 @@ export async function queueToResume(
   connection: Connection,
   audio: AudioController,
 ): Promise<{ saved: SavedQueue; tracks: TrackRecord[] } | undefined> {
-  const saved = await connection.request<SavedQueue | null>("events.loadQueue", {});
+  const saved = await connection.call(eventsContract, "loadQueue", {});
   if (!saved || saved.trackIds.length === 0) return undefined;
   const here = audio.snapshot().queue.map((entry) => entry.track.id);
   if (here.join(",") === saved.trackIds.join(",")) return undefined;
   const found = new Map<string, TrackRecord>();
   for (let start = 0; start < saved.trackIds.length; start += 500) {
     const page = saved.trackIds.slice(start, start + 500);
-    for (const track of await connection.request<TrackRecord[]>("catalog.tracks", { trackIds: page }))
+    for (const track of await connection.call(catalogContract, "tracks", { trackIds: page }))
       found.set(track.id, track);
   }
   const tracks = saved.trackIds.flatMap((id) => (found.has(id) ? [found.get(id)!] : []));

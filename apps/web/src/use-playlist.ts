@@ -5,6 +5,7 @@ import { useEffect, useState } from "react";
 import { PlaylistModel, PlaylistSync, type PlaylistModelState } from "@soundmesh/playlist-model";
 import type { ItemSnapshot, TrackRecord } from "@soundmesh/protocol";
 import type { Connection, ConnectionState } from "./connection";
+import { catalogContract, playlistContract, pushTopics } from "@soundmesh/protocol";
 
 export interface LivePlaylist {
   model: PlaylistModel | undefined;
@@ -50,7 +51,7 @@ export function usePlaylist(
   // A scan removed or brought back tracks: ask again, so removed items grey out and returning ones heal.
   useEffect(
     () =>
-      connection.subscribe("catalog.changed", () => {
+      connection.subscribe(pushTopics.catalogChanged, () => {
         setTracks(new Map());
         setUnavailable(new Map());
       }),
@@ -101,14 +102,14 @@ export function usePlaylist(
       const found: TrackRecord[] = [];
       for (let i = 0; i < ids.length; i += 500)
         found.push(
-          ...(await connection.request<TrackRecord[]>("catalog.tracks", { trackIds: ids.slice(i, i + 500) })),
+          ...(await connection.call(catalogContract, "tracks", { trackIds: ids.slice(i, i + 500) })),
         );
       const foundIds = new Set(found.map((t) => t.id));
       const gone = ids.filter((id) => !foundIds.has(id));
       const snapshots: ItemSnapshot[] = [];
       for (let i = 0; i < gone.length; i += 500)
         snapshots.push(
-          ...(await connection.request<ItemSnapshot[]>("playlist.trackSnapshots", {
+          ...(await connection.call(playlistContract, "trackSnapshots", {
             playlistId,
             trackIds: gone.slice(i, i + 500),
           })),

@@ -1,11 +1,7 @@
 // Keeps a PlaylistModel in step with the server over any request/push connection: follows the playlist's push
 // topic, sends queued operations one batch at a time, catches up after gaps and reconnects.
-import {
-  playlistTopic,
-  type PlaylistChange,
-  type PlaylistRevision,
-  type PlaylistSnapshot,
-} from "@soundmesh/protocol";
+import type { SessionClient } from "@soundmesh/client";
+import { playlistContract, pushTopics, type PlaylistChange } from "@soundmesh/protocol";
 import {
   PlaylistModel,
   type EditBatch,
@@ -13,28 +9,40 @@ import {
   type SyncErrorInfo,
 } from "./playlist-model";
 
-/** What the sync needs from the app's WebSocket (the web player's Connection, or a test client). */
-export interface PlaylistConnection {
-  /** Sends a `req` frame; rejects with an error carrying the frame's `code` (and `details` when given). */
-  request(method: string, params: unknown): Promise<unknown>;
-  /** Follows a push topic (`sub` frame); returns the function that stops following it. */
-  subscribe(topic: string, onPush: (data: unknown) => void): Promise<() => void> | (() => void);
+/**
+ * What the sync needs from the app's WebSocket: the session client's typed calls (rejecting with an AppError) and
+ * its pushes by topic.
+ */
+export type PlaylistConnection = Pick<SessionClient, "call" | "subscribe" | "follow" | "state">;
+
+/**
+ * Follows a playlist's topic. Online, the server's confirmation comes before the snapshot is read, so no change falls
+ * between them unheard; offline (or dropped meanwhile), the topic is followed once the socket opens again. A refusal
+ * (NOT_FOUND: no access) rejects.
+ */
+async function followPlaylist(
+  connection: PlaylistConnection,
+  playlistId: string,
+  onPush: (change: PlaylistChange) => void,
+): Promise<() => void> {
+  const topic = pushTopics.playlist(playlistId);
+  if (connection.state !== "open") return connection.subscribe(topic, onPush);
+  try {
+    return await connection.follow(topic, onPush);
+  } catch (error) {
+    if (syncErrorOf(error).code !== "UNAVAILABLE") throw error;
+    return connection.subscribe(topic, onPush);
+  }
 }
 
-type ChangesSince =
-  | { kind: "revisions"; revision: number; revisions: PlaylistRevision[] }
-  | { kind: "snapshot"; snapshot: PlaylistSnapshot };
-
-/** Reads `code` and `details` from whatever error a connection throws (AppError, FrameError, RequestError). */
+/** Reads `code` and `details` from what a call rejected with (an AppError; anything else is taken as offline). */
 export function syncErrorOf(error: unknown): SyncErrorInfo {
   const source = (typeof error === "object" && error !== null ? error : {}) as {
     code?: unknown;
     details?: unknown;
-    frame?: { details?: unknown };
   };
   const code = typeof source.code === "string" ? source.code : "UNAVAILABLE";
-  const details = source.details ?? source.frame?.details;
-  return details === undefined ? { code } : { code, details };
+  return source.details === undefined ? { code } : { code, details: source.details };
 }
 
 const minRetryDelayMs = 1_000;
@@ -74,18 +82,18 @@ export class PlaylistSync {
   ): Promise<PlaylistSync> {
     const early: PlaylistChange[] = [];
     let sync: PlaylistSync | undefined;
-    const unsubscribe = await connection.subscribe(playlistTopic(playlistId), (data) => {
-      const change = data as PlaylistChange;
+    const onPush = (change: PlaylistChange) => {
       if (sync) sync.onPush(change);
       else early.push(change);
-    });
+    };
+    const unsubscribe = await followPlaylist(connection, playlistId, onPush);
     try {
       let model = options.resume;
       if (model) {
         sync = new PlaylistSync(connection, model);
         await sync.catchUp();
       } else {
-        const snapshot = (await connection.request("playlist.get", { playlistId })) as PlaylistSnapshot;
+        const snapshot = await connection.call(playlistContract, "get", { playlistId });
         model = new PlaylistModel(snapshot, options);
         sync = new PlaylistSync(connection, model);
       }
@@ -157,10 +165,7 @@ export class PlaylistSync {
   /** One batch; false when sending should stop for now (offline, or a resync is needed first). */
   private async send(batch: EditBatch): Promise<boolean> {
     try {
-      const result = (await this.connection.request("playlist.edit", batch)) as {
-        revision: number;
-        applied: PlaylistRevision[];
-      };
+      const result = await this.connection.call(playlistContract, "edit", batch);
       this.model.acknowledge(result);
       this.retryDelayMs = minRetryDelayMs;
       if (this.model.isBehind) await this.catchUp();
@@ -187,19 +192,19 @@ export class PlaylistSync {
 
   private async fetchMissed(): Promise<void> {
     try {
-      const missed = (await this.connection.request("playlist.changesSince", {
+      const missed = await this.connection.call(playlistContract, "changesSince", {
         playlistId: this.model.playlistId,
         revision: this.model.revision,
-      })) as ChangesSince;
+      });
       if (missed.kind === "snapshot") this.model.applySnapshot(missed.snapshot);
       else this.model.receive(missed.revisions);
     } catch (error) {
       const info = syncErrorOf(error);
       if (info.code === "GONE") this.deleted = true;
       else if (info.code === "REVISION_AHEAD") {
-        const snapshot = (await this.connection
-          .request("playlist.get", { playlistId: this.model.playlistId })
-          .catch(() => undefined)) as PlaylistSnapshot | undefined;
+        const snapshot = await this.connection
+          .call(playlistContract, "get", { playlistId: this.model.playlistId })
+          .catch(() => undefined);
         if (snapshot) this.model.applySnapshot(snapshot);
       }
       // Offline or refused: the next reconnect or push tries again.
@@ -217,9 +222,9 @@ export class PlaylistSync {
   /** Collaborators, owner or cover changed: what the server says about the playlist (and the caller's access). */
   private async refreshInfo(): Promise<void> {
     try {
-      const snapshot = (await this.connection.request("playlist.get", {
+      const snapshot = await this.connection.call(playlistContract, "get", {
         playlistId: this.model.playlistId,
-      })) as PlaylistSnapshot;
+      });
       if (snapshot.playlist.revision === this.model.revision) this.model.applyInfo(snapshot.playlist);
       else if (snapshot.playlist.revision > this.model.revision) this.model.applySnapshot(snapshot);
     } catch (error) {

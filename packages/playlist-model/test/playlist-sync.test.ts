@@ -22,7 +22,10 @@ class ScriptedConnection implements PlaylistConnection {
   push: ((data: unknown) => void) | undefined;
   info = snapshot().playlist;
 
-  request(method: string, params: unknown): Promise<unknown> {
+  readonly call = ((contract: { service: string }, method: string, params: unknown) =>
+    this.request(`${contract.service}.${method}`, params)) as PlaylistConnection["call"];
+
+  private request(method: string, params: unknown): Promise<unknown> {
     this.calls.push(method);
     const code = this.failures.get(method)?.shift();
     if (code) return Promise.reject(failure(code));
@@ -50,10 +53,15 @@ class ScriptedConnection implements PlaylistConnection {
     }
   }
 
-  subscribe(_topic: string, onPush: (data: unknown) => void): () => void {
+  readonly subscribe = ((_topic: unknown, onPush: (data: unknown) => void) => {
     this.push = onPush;
     return () => (this.push = undefined);
-  }
+  }) as PlaylistConnection["subscribe"];
+
+  readonly follow = ((topic: never, onPush: never) =>
+    Promise.resolve(this.subscribe(topic, onPush))) as PlaylistConnection["follow"];
+
+  readonly state: PlaylistConnection["state"] = "open";
 
   apply(op: SubmittedOperation, author = "u1"): PlaylistRevision {
     const revision = {

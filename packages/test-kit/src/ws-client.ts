@@ -1,16 +1,8 @@
-// A typed WebSocket client for tests and headless tools: request/response by id, pushes, raw frames.
+// The session client (@soundmesh/client) over the `ws` package, for tests and benches: typed calls and pushes, plus
+// what tests of the wire need: every frame received, waiting for one, raw frames, the close code.
 import WebSocket from "ws";
-import { serverFrame, type ServerFrame } from "@soundmesh/protocol";
-
-export class FrameError extends Error {
-  constructor(readonly frame: Extract<ServerFrame, { t: "err" }>) {
-    super(`${frame.code}: ${frame.message}`);
-    this.name = "FrameError";
-  }
-  get code(): string {
-    return this.frame.code;
-  }
-}
+import { SessionClient, type SessionClientOptions, type SessionState } from "@soundmesh/client";
+import type { ServerFrame } from "@soundmesh/protocol";
 
 type Waiter = {
   match: (frame: ServerFrame) => boolean;
@@ -19,69 +11,52 @@ type Waiter = {
   timer: NodeJS.Timeout;
 };
 
-export class WsClient {
+export interface WsClientOptions {
+  /** Headers of the upgrade request, e.g. X-Forwarded-For as a reverse proxy would add it. */
+  headers?: Record<string, string>;
+  /** Reconnects after a drop (off by default: tests watch close codes). */
+  reconnect?: SessionClientOptions["reconnect"];
+  requestTimeoutMs?: number;
+}
+
+export class WsClient extends SessionClient {
+  /** The last 1,000 frames received. */
   readonly frames: ServerFrame[] = [];
   private readonly waiters = new Set<Waiter>();
-  private nextId = 1;
-  closeCode: number | undefined;
-  /** The server's first frame: session id, peer pseudonym, user. */
-  hello: Extract<ServerFrame, { t: "hello" }> | undefined;
 
-  private constructor(readonly socket: WebSocket) {
-    socket.on("message", (data) => {
-      const frame = serverFrame.parse(JSON.parse((data as Buffer).toString("utf8")));
-      this.frames.push(frame);
-      if (this.frames.length > 1_000) this.frames.splice(0, this.frames.length - 1_000);
-      for (const waiter of this.waiters) {
-        if (waiter.match(frame)) {
-          this.waiters.delete(waiter);
-          clearTimeout(waiter.timer);
-          waiter.resolve(frame);
-        }
-      }
-    });
-    socket.on("close", (code) => {
-      this.closeCode = code;
-      for (const waiter of this.waiters) {
-        clearTimeout(waiter.timer);
-        waiter.reject(new Error(`socket closed (${code})`));
-      }
-      this.waiters.clear();
-    });
+  protected override stateChanged(state: SessionState): void {
+    if (state === "closed" || state === "signed-out") this.rejectWaiters(`socket closed (${this.closeCode})`);
   }
 
   /** Opens /ws with a session token (as a bearer header) and waits for the hello frame. */
-  /** `headers` go with the upgrade request, e.g. X-Forwarded-For as a reverse proxy would add it. */
   static async connect(
     baseUrl: string,
     token: string,
     timeoutMs = 5_000,
     headers: Record<string, string> = {},
+    options: Omit<WsClientOptions, "headers"> = {},
   ): Promise<WsClient> {
-    const socket = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/ws`, {
+    const client = new WsClient({
+      url: `${baseUrl.replace(/^http/, "ws")}/ws`,
+      WebSocket,
       headers: { ...headers, authorization: `Bearer ${token}` },
+      reconnect: options.reconnect ?? false,
+      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+      log: () => undefined,
     });
-    const client = new WsClient(socket);
-    const hello = client.waitFor((frame) => frame.t === "hello", timeoutMs);
-    await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("error", reject);
-      socket.once("unexpected-response", (_request, response) =>
-        reject(new Error(`upgrade refused: ${response.statusCode}`)),
-      );
-    });
-    client.hello = (await hello) as Extract<ServerFrame, { t: "hello" }>;
-    return client;
+    try {
+      await client.opened(timeoutMs);
+      return client;
+    } catch (error) {
+      await client.close();
+      throw new Error(`no session: ${client.lastError ?? (error as Error).message}`, { cause: error });
+    }
   }
 
   /** Resolves with the first frame, already received (of the last 1,000) or still to come, that matches. */
   waitFor(match: (frame: ServerFrame) => boolean, timeoutMs = 5_000): Promise<ServerFrame> {
     const seen = this.frames.find(match);
     if (seen) return Promise.resolve(seen);
-    return this.waitForNext(match, timeoutMs);
-  }
-
-  private waitForNext(match: (frame: ServerFrame) => boolean, timeoutMs: number): Promise<ServerFrame> {
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         match,
@@ -96,28 +71,22 @@ export class WsClient {
     });
   }
 
-  /** Sends a `req` frame and resolves with its result, or rejects with a FrameError. */
-  async request<T = unknown>(method: string, params: unknown = {}, timeoutMs = 10_000): Promise<T> {
-    const id = this.nextId++;
-    const reply = this.waitForNext(
-      (frame) => (frame.t === "res" || frame.t === "err") && frame.id === id,
-      timeoutMs,
-    );
-    this.socket.send(JSON.stringify({ t: "req", id, method, params }));
-    const frame = await reply;
-    if (frame.t === "err") throw new FrameError(frame);
-    return (frame as Extract<ServerFrame, { t: "res" }>).result as T;
+  protected override observe(frame: ServerFrame): void {
+    this.frames.push(frame);
+    if (this.frames.length > 1_000) this.frames.splice(0, this.frames.length - 1_000);
+    for (const waiter of this.waiters) {
+      if (!waiter.match(frame)) continue;
+      this.waiters.delete(waiter);
+      clearTimeout(waiter.timer);
+      waiter.resolve(frame);
+    }
   }
 
-  sendRaw(data: string | Buffer): void {
-    this.socket.send(data);
-  }
-
-  async close(): Promise<void> {
-    if (this.socket.readyState === WebSocket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      this.socket.once("close", () => resolve());
-      this.socket.close();
-    });
+  private rejectWaiters(reason: string): void {
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new Error(reason));
+    }
+    this.waiters.clear();
   }
 }

@@ -6,16 +6,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { homePageHtml } from "../src/home-page";
-import {
-  FrameError,
-  WsClient,
-  login,
-  setupAdmin,
-  startServer,
-  waitUntil,
-  writeTone,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin, waitUntil, writeTone } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { searchContract, trackerContract, userContract, type AppError } from "@soundmesh/protocol";
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, {
@@ -44,7 +37,11 @@ describe("access point", () => {
 
     it("throttles an account after repeated wrong passwords, even for the right one", async () => {
       const ws = await WsClient.connect(server.url, adminToken);
-      await ws.request("user.createUser", { name: "victim", password: "victim password", role: "user" });
+      await ws.call(userContract, "createUser", {
+        name: "victim",
+        password: "victim password",
+        role: "user",
+      });
       await ws.close();
       const codes: string[] = [];
       for (let i = 0; i < 8; i++) {
@@ -125,7 +122,7 @@ describe("access point", () => {
 
     it("answers a request frame with a response frame of the same id", async () => {
       const ws = await WsClient.connect(server.url, adminToken);
-      await expect(ws.request("user.me")).resolves.toMatchObject({ name: "admin" });
+      await expect(ws.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
       await ws.close();
     });
 
@@ -140,7 +137,8 @@ describe("access point", () => {
       await ws.waitFor(() => errs().length === 2);
       ws.sendRaw(JSON.stringify({ t: "bogus" }));
       await ws.waitFor(() => errs().length === 3);
-      const unknown = await ws.request("nope.nothing").catch((e: unknown) => e);
+      ws.sendRaw(JSON.stringify({ t: "req", id: "unknown-1", method: "nope.nothing", params: {} }));
+      const unknown = await ws.waitFor((frame) => frame.t === "err" && frame.id === "unknown-1");
 
       expect(errs().map((frame) => frame.t === "err" && frame.code)).toEqual([
         "BAD_FRAME",
@@ -148,38 +146,42 @@ describe("access point", () => {
         "BAD_FRAME",
         "UNKNOWN_METHOD",
       ]);
-      expect(unknown).toBeInstanceOf(FrameError);
-      await expect(ws.request("user.me")).resolves.toMatchObject({ name: "admin" });
-      await expect(bystander.request("user.me")).resolves.toMatchObject({ name: "admin" });
+      expect(unknown).toMatchObject({ code: "UNKNOWN_METHOD" });
+      await expect(ws.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
+      await expect(bystander.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
       await Promise.all([ws.close(), bystander.close()]);
     });
 
     it("checks a request's params against the contract", async () => {
       const ws = await WsClient.connect(server.url, adminToken);
       const error = (await ws
-        .request("user.createUser", { name: "", password: "x" })
-        .catch((e: unknown) => e)) as FrameError;
+        .call(userContract, "createUser", { name: "", password: "x" })
+        .catch((e: unknown) => e)) as AppError;
       expect(error.code).toBe("VALIDATION_FAILED");
       await ws.close();
     });
 
     it("refuses admin methods to a plain user with FORBIDDEN", async () => {
       const admin = await WsClient.connect(server.url, adminToken);
-      await admin.request("user.createUser", { name: "plain", password: "plain password", role: "user" });
+      await admin.call(userContract, "createUser", {
+        name: "plain",
+        password: "plain password",
+        role: "user",
+      });
       const token = await login(server.url, "plain", "plain password");
       const ws = await WsClient.connect(server.url, token);
-      const error = (await ws.request("user.listUsers").catch((e: unknown) => e)) as FrameError;
+      const error = (await ws.call(userContract, "listUsers").catch((e: unknown) => e)) as AppError;
       expect(error.code).toBe("FORBIDDEN");
-      await expect(ws.request("user.me")).resolves.toMatchObject({ name: "plain", role: "user" });
+      await expect(ws.call(userContract, "me")).resolves.toMatchObject({ name: "plain", role: "user" });
       await Promise.all([admin.close(), ws.close()]);
     });
 
     it("rate-limits one user's requests with RATE_LIMITED", async () => {
       const token = await login(server.url, "plain", "plain password");
       const ws = await WsClient.connect(server.url, token);
-      const results = await Promise.allSettled(Array.from({ length: 60 }, () => ws.request("user.me")));
+      const results = await Promise.allSettled(Array.from({ length: 60 }, () => ws.call(userContract, "me")));
       const limited = results.filter(
-        (r) => r.status === "rejected" && (r.reason as FrameError).code === "RATE_LIMITED",
+        (r) => r.status === "rejected" && (r.reason as AppError).code === "RATE_LIMITED",
       );
       expect(limited.length).toBeGreaterThan(0);
       expect(results.filter((r) => r.status === "fulfilled").length).toBeGreaterThan(0);
@@ -195,7 +197,11 @@ describe("access point", () => {
 
     it("keeps the session a password change came through and ends the others", async () => {
       const admin = await WsClient.connect(server.url, adminToken);
-      await admin.request("user.createUser", { name: "mover", password: "first password", role: "user" });
+      await admin.call(userContract, "createUser", {
+        name: "mover",
+        password: "first password",
+        role: "user",
+      });
       const [here, elsewhere] = [
         await login(server.url, "mover", "first password"),
         await login(server.url, "mover", "first password"),
@@ -204,12 +210,12 @@ describe("access point", () => {
         await WsClient.connect(server.url, here),
         await WsClient.connect(server.url, elsewhere),
       ];
-      await ws.request("user.changePassword", {
+      await ws.call(userContract, "changePassword", {
         oldPassword: "first password",
         newPassword: "second password",
       });
       await expect.poll(() => other.closeCode, { timeout: 5_000 }).toBe(4001);
-      await expect(ws.request("user.me")).resolves.toMatchObject({ name: "mover" });
+      await expect(ws.call(userContract, "me")).resolves.toMatchObject({ name: "mover" });
       expect(
         (await fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${elsewhere}` } })).status,
       ).toBe(401);
@@ -255,7 +261,7 @@ describe("graceful shutdown", () => {
     const server = await startServer();
     const token = await setupAdmin(server.url);
     const ws = await WsClient.connect(server.url, token);
-    await expect(ws.request("user.me")).resolves.toMatchObject({ name: "admin" });
+    await expect(ws.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
     await server.close();
     await expect.poll(() => ws.closeCode, { timeout: 5_000 }).toBe(1001);
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
@@ -283,7 +289,7 @@ describe("peer signaling", () => {
     token = await setupAdmin(server.url, "admin", "correct horse battery");
     const ws = await WsClient.connect(server.url, token);
     const found = await waitUntil(
-      () => ws.request<{ hits: Array<{ id: string }> }>("search.query", { q: "tone", kinds: ["track"] }),
+      () => ws.call(searchContract, "query", { q: "tone", kinds: ["track"] }),
       (result) => result.hits.length === 1,
       30_000,
     );
@@ -342,8 +348,8 @@ describe("peer signaling", () => {
       code: "FORBIDDEN",
     });
     await fetchManifest(other);
-    await b.request("tracker.announce", { holdings: [{ ...rendition(), complete: true }] });
-    await a.request("tracker.query", rendition());
+    await b.call(trackerContract, "announce", { holdings: [{ ...rendition(), complete: true }] });
+    await a.call(trackerContract, "query", rendition());
     a.sendRaw(
       JSON.stringify({ t: "signal", to: b.hello!.peerId, data: { type: "offer", sdp: "v=0\r\ns=test" } }),
     );
@@ -407,7 +413,7 @@ describe("peer signaling", () => {
       { ...rendition(), complete: true },
       { trackId: "no-such-track", profile: "opus96", complete: true },
     ];
-    expect(await holder.request("tracker.announce", { holdings })).toEqual({
+    expect(await holder.call(trackerContract, "announce", { holdings })).toEqual({
       accepted: 0,
       unfetched: holdings.map(({ trackId: id, profile }) => ({ trackId: id, profile })),
       overCap: 0,
@@ -417,18 +423,15 @@ describe("peer signaling", () => {
     });
     expect(missing.status).toBe(404);
     await fetchManifest(holderToken);
-    expect(await holder.request("tracker.announce", { holdings })).toMatchObject({
+    expect(await holder.call(trackerContract, "announce", { holdings })).toMatchObject({
       accepted: 1,
       unfetched: [{ trackId: "no-such-track", profile: "opus96" }],
     });
-    const found = await asker.request<{ peers: Array<{ peerId: string; sameNetwork: boolean }> }>(
-      "tracker.query",
-      rendition(),
-    );
+    const found = await asker.call(trackerContract, "query", rendition());
     expect(found.peers).toEqual([{ peerId: holder.hello!.peerId, sameNetwork: true, complete: true }]);
     await holder.close();
     await expect
-      .poll(async () => (await asker.request<{ peers: unknown[] }>("tracker.query", rendition())).peers)
+      .poll(async () => (await asker.call(trackerContract, "query", rendition())).peers)
       .toEqual([]);
     await asker.close();
   });
@@ -451,7 +454,7 @@ describe("HTTP rate limit", () => {
     // Set-up and sign-ins are paid by the address (three of its five tokens), the rest by each user.
     const token = await setupAdmin(server.url, "admin", "correct horse battery");
     const admin = await WsClient.connect(server.url, token);
-    await admin.request("user.createUser", { name: "other", password: "other password", role: "user" });
+    await admin.call(userContract, "createUser", { name: "other", password: "other password", role: "user" });
     await admin.close();
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await me(token)).status);

@@ -4,16 +4,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  WsClient,
-  setupAdmin,
-  startServer,
-  waitUntil,
-  writeTone,
-  type StartServerOptions,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { WsClient, setupAdmin, waitUntil, writeTone } from "@soundmesh/test-kit";
+import { startServer, type StartServerOptions, type TestServer } from "@soundmesh/test-kit/server";
 import { networkOf, throttleAddressOf } from "../src/client-network";
+import { searchContract, trackerContract } from "@soundmesh/protocol";
 
 describe("networkOf", () => {
   it("groups private IPv4 addresses by /24 and keeps public ones apart", () => {
@@ -60,7 +54,7 @@ async function startWithTrack(options: StartServerOptions = {}) {
   const token = await setupAdmin(server.url, "admin", "correct horse battery");
   const ws = await WsClient.connect(server.url, token);
   const found = await waitUntil(
-    () => ws.request<{ hits: Array<{ id: string }> }>("search.query", { q: "tone", kinds: ["track"] }),
+    () => ws.call(searchContract, "query", { q: "tone", kinds: ["track"] }),
     (result) => result.hits.length === 1,
     30_000,
   );
@@ -86,11 +80,10 @@ async function sameNetworkSeen(
   const connect = (address: string) =>
     WsClient.connect(server.url, token, 5_000, { "x-forwarded-for": address });
   const [holder, asker] = [await connect(holderAddress), await connect(askerAddress)];
-  await holder.request("tracker.announce", { holdings: [{ ...rendition, complete: true }] });
+  await holder.call(trackerContract, "announce", { holdings: [{ ...rendition, complete: true }] });
   // The previous call's holder may still be leaving the tracker: wait for this one alone.
   const { peers } = await waitUntil(
-    () =>
-      asker.request<{ peers: Array<{ peerId: string; sameNetwork: boolean }> }>("tracker.query", rendition),
+    () => asker.call(trackerContract, "query", rendition),
     (answer) => answer.peers.length === 1 && answer.peers[0]!.peerId === holder.hello!.peerId,
     5_000,
   );

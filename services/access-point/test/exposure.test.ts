@@ -2,8 +2,10 @@
 // pages with a strict Content-Security-Policy and the usual protective headers; audio addressed by strict indexes.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
 import { startStubAccessPoint } from "./stub-access-point";
+import { userContract } from "@soundmesh/protocol";
 
 const METRICS_TOKEN = "metrics-token-".padEnd(40, "x");
 
@@ -21,7 +23,7 @@ describe("/metrics access", () => {
     direct = await startServer();
     adminToken = await setupAdmin(proxied.url);
     const admin = await WsClient.connect(proxied.url, adminToken);
-    await admin.request("user.createUser", { name: "plain", password: "plain password", role: "user" });
+    await admin.call(userContract, "createUser", { name: "plain", password: "plain password", role: "user" });
     await admin.close();
     userToken = await login(proxied.url, "plain", "plain password");
   });

@@ -7,15 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { MAX_FRAME_BYTES, defineService } from "@soundmesh/protocol";
-import {
-  WsClient,
-  setupAdmin,
-  spawnServer,
-  startServer,
-  type ChildServer,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { MAX_FRAME_BYTES, defineService, userContract } from "@soundmesh/protocol";
+import { WsClient, setupAdmin } from "@soundmesh/test-kit";
+import { spawnServer, startServer, type ChildServer, type TestServer } from "@soundmesh/test-kit/server";
 import { defaultAccessPointConfig } from "../src/index";
 import { STUB_TOKEN, startStubAccessPoint, type StubAccessPoint } from "./stub-access-point";
 
@@ -46,7 +40,7 @@ describe("frame size", () => {
     await expect.poll(() => ws.closeCode, { timeout: 5_000 }).toBe(1009);
     // The user's other sockets and new ones are unaffected.
     const next = await WsClient.connect(server.url, token);
-    await expect(next.request("user.me")).resolves.toMatchObject({ name: "admin" });
+    await expect(next.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
     await next.close();
   });
 });
@@ -168,7 +162,7 @@ describe("memory under large frames", () => {
     for (const { socket } of sockets) socket.destroy();
     // The server still serves.
     const ws = await WsClient.connect(server.url, token);
-    await expect(ws.request("user.me")).resolves.toMatchObject({ name: "admin" });
+    await expect(ws.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
     await ws.close();
   });
 });

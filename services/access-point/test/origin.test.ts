@@ -1,7 +1,8 @@
 // Cross-site request forgery through the session cookie: a page of another origin (another port of the same host is
 // the same site, so the browser sends the SameSite=Strict cookie) may neither open /ws nor change state over the API.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
 import { handshake } from "./handshake";
 
 const post = (url: string, headers: Record<string, string>, body: unknown = {}) =>

@@ -2,16 +2,9 @@
 // session that slid elsewhere stays), the session cookie sliding with its session, revoked API tokens, demotion.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import {
-  FrameError,
-  WsClient,
-  fastSecurity,
-  login,
-  setupAdmin,
-  startServer,
-  waitUntil,
-  type TestServer,
-} from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { fastSecurity, startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { AppError, catalogContract, userContract } from "@soundmesh/protocol";
 
 const password = "correct horse battery";
 
@@ -41,7 +34,7 @@ async function errorCodeOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (error) {
-    if (error instanceof FrameError) return error.code;
+    if (error instanceof AppError) return error.code;
     throw error;
   }
   throw new Error("the request succeeded");
@@ -59,10 +52,8 @@ describe("sessions that expire while their socket is open", () => {
   it("closes an idle socket with 4001 once its session expires", async () => {
     const session = await signIn(server.url, "admin");
     const ws = await WsClient.connect(server.url, session.token);
-    let reason = "";
-    ws.socket.once("close", (_code, data) => (reason = data.toString()));
     await expect.poll(() => ws.closeCode, { timeout: ttlMs + 10_000 }).toBe(4001);
-    expect(reason).toBe("session expired");
+    expect(ws.closeReason).toBe("session expired");
     // Not before the session's end (the server's clock and ours are the same machine's).
     expect(Date.now()).toBeGreaterThanOrEqual(session.expiresAt);
     const me = await fetch(`${server.url}/api/me`, { headers: { cookie: session.cookie } });
@@ -87,7 +78,7 @@ describe("sessions that expire while their socket is open", () => {
     expect(renewedUntil).toBeGreaterThanOrEqual(session.expiresAt + 1_000);
     // Past the first expiry the socket is still open and answers.
     await clockReaches(session.expiresAt + 500);
-    await expect(ws.request("user.me")).resolves.toMatchObject({ name: "admin" });
+    await expect(ws.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
     expect(ws.closeCode).toBeUndefined();
     await ws.close();
   });
@@ -130,40 +121,41 @@ describe("standing changes made through the player reach the sockets at once", (
   });
 
   it("closes the socket of a revoked API token, and of all but the kept ones on sign-out everywhere", async () => {
-    await admin.request("user.createUser", { name: "tess", password: "tess password", role: "user" });
+    await admin.call(userContract, "createUser", { name: "tess", password: "tess password", role: "user" });
     const tess = await WsClient.connect(server.url, await login(server.url, "tess", "tess password"));
-    const make = (label: string) =>
-      tess.request<{ id: string; token: string }>("user.createApiToken", { label });
+    const make = (label: string) => tess.call(userContract, "createApiToken", { label });
     const [revoked, dropped, kept] = [await make("a"), await make("b"), await make("c")];
     const sockets = await Promise.all(
       [revoked, dropped, kept].map((token) => WsClient.connect(server.url, token.token)),
     );
-    await tess.request("user.revokeApiToken", { id: revoked.id });
+    await tess.call(userContract, "revokeApiToken", { id: revoked.id });
     await expect.poll(() => sockets[0]!.closeCode, { timeout: 5_000 }).toBe(4001);
     expect(sockets[1]!.closeCode).toBeUndefined();
-    await expect(tess.request("user.revokeAllSessions", { keepApiTokenIds: [kept.id] })).resolves.toEqual({
+    await expect(
+      tess.call(userContract, "revokeAllSessions", { keepApiTokenIds: [kept.id] }),
+    ).resolves.toEqual({
       revoked: 1,
       revokedApiTokens: 1,
     });
     await expect.poll(() => sockets[1]!.closeCode, { timeout: 5_000 }).toBe(4001);
     await expect.poll(() => tess.closeCode, { timeout: 5_000 }).toBe(4001);
-    await expect(sockets[2]!.request("user.me")).resolves.toMatchObject({ name: "tess" });
+    await expect(sockets[2]!.call(userContract, "me")).resolves.toMatchObject({ name: "tess" });
     await sockets[2]!.close();
   });
 
   it("closes a demoted admin's sockets, API token ones too; reconnected, they are refused admin methods", async () => {
-    await admin.request("user.createUser", { name: "dora", password: "dora password", role: "admin" });
+    await admin.call(userContract, "createUser", { name: "dora", password: "dora password", role: "admin" });
     const session = await WsClient.connect(server.url, await login(server.url, "dora", "dora password"));
-    const { token } = await session.request<{ token: string }>("user.createApiToken", { label: "ops" });
+    const { token } = await session.call(userContract, "createApiToken", { label: "ops" });
     const viaToken = await WsClient.connect(server.url, token);
-    await expect(viaToken.request("user.listUsers")).resolves.toBeDefined();
-    await admin.request("user.setRole", { name: "dora", role: "user" });
+    await expect(viaToken.call(userContract, "listUsers")).resolves.toBeDefined();
+    await admin.call(userContract, "setRole", { name: "dora", role: "user" });
     await expect.poll(() => session.closeCode, { timeout: 5_000 }).toBe(4001);
     await expect.poll(() => viaToken.closeCode, { timeout: 5_000 }).toBe(4001);
     // The API token survives a role change; a new socket on it has the new role.
     const again = await WsClient.connect(server.url, token);
-    expect(await errorCodeOf(again.request("user.listUsers"))).toBe("FORBIDDEN");
-    expect(await errorCodeOf(again.request("catalog.scan", { full: false }))).toBe("FORBIDDEN");
+    expect(await errorCodeOf(again.call(userContract, "listUsers"))).toBe("FORBIDDEN");
+    expect(await errorCodeOf(again.call(catalogContract, "scan", { full: false }))).toBe("FORBIDDEN");
     await again.close();
   });
 });

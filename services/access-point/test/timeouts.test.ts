@@ -2,7 +2,9 @@
 // idle WebSocket stays open. Short timeouts are injected; every wait is on the connection's own close.
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WsClient, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
+import { WsClient, setupAdmin } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { userContract } from "@soundmesh/protocol";
 
 const timeouts = {
   headersTimeoutMs: 300,
@@ -55,7 +57,7 @@ describe("HTTP timeouts", () => {
     expect(livedMs).toBeGreaterThanOrEqual(timeouts.receiveTimeoutMs - 50);
     // The WebSocket has said nothing for longer than every timeout above, and is still there.
     expect(ws.closeCode).toBeUndefined();
-    await expect(ws.request("user.me")).resolves.toMatchObject({ name: "admin" });
+    await expect(ws.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
     await ws.close();
   });
 

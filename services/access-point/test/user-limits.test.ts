@@ -2,10 +2,11 @@
 // frame kind paid from it, and a cap on their open sockets and on the server's.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServerFrame } from "@soundmesh/protocol";
-import type { FrameError } from "@soundmesh/test-kit";
-import { WsClient, login, setupAdmin, startServer, type TestServer } from "@soundmesh/test-kit";
+import { WsClient, login, setupAdmin } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
 import { FLOOD_COOL_DOWN_MS, REFUSALS_BEFORE_CLOSE, SocketLimits } from "../src/socket-limits";
 import { handshake } from "./handshake";
+import { playlistContract, userContract, type AppError } from "@soundmesh/protocol";
 
 /** 40 frames at once and next to no refill (one token every 100 s): counts are exact however slow the machine. */
 const budget = { ratePerSecond: 0.01, burst: 40 };
@@ -23,7 +24,7 @@ describe("per-user frame budget", () => {
     });
     const admin = await WsClient.connect(server.url, await setupAdmin(server.url));
     for (const name of ["many", "flooder", "listener", "kinds"])
-      await admin.request("user.createUser", { name, password: `${name} password`, role: "user" });
+      await admin.call(userContract, "createUser", { name, password: `${name} password`, role: "user" });
     await admin.close();
     for (const name of ["many", "flooder", "listener", "kinds"])
       tokens[name] = await login(server.url, name, `${name} password`);
@@ -35,11 +36,11 @@ describe("per-user frame budget", () => {
       Array.from({ length: 20 }, () => WsClient.connect(server.url, tokens.many!)),
     );
     const results = await Promise.allSettled(
-      sockets.flatMap((ws) => Array.from({ length: 50 }, () => ws.request("user.me"))),
+      sockets.flatMap((ws) => Array.from({ length: 50 }, () => ws.call(userContract, "me"))),
     );
     const answered = results.filter((result) => result.status === "fulfilled").length;
     const limited = results.filter(
-      (result) => result.status === "rejected" && (result.reason as FrameError).code === "RATE_LIMITED",
+      (result) => result.status === "rejected" && (result.reason as AppError).code === "RATE_LIMITED",
     ).length;
     // A socket each used to have a budget of its own: 20 × 40 = 800 would have passed.
     expect(answered).toBeLessThanOrEqual(budget.burst);
@@ -55,7 +56,7 @@ describe("per-user frame budget", () => {
         .filter((edge) => edge.callee === "playlist" && edge.method === "access")
         .reduce((sum, edge) => sum + edge.requests, 0);
     const listener = await WsClient.connect(server.url, tokens.listener!);
-    const { playlist } = await listener.request<{ playlist: { id: string } }>("playlist.create", {
+    const { playlist } = await listener.call(playlistContract, "create", {
       name: "Mine",
     });
     const before = accessCalls();
@@ -68,7 +69,9 @@ describe("per-user frame budget", () => {
         ws.sendRaw(JSON.stringify({ t: "sub", topic: `playlist.flood${n}x${String(i).padStart(4, "0")}` }));
     // The listener is served while the flood arrives; none of its requests is refused or times out.
     for (let i = 0; i < 5; i++)
-      await expect(listener.request("playlist.get", { playlistId: playlist.id })).resolves.toBeDefined();
+      await expect(
+        listener.call(playlistContract, "get", { playlistId: playlist.id }),
+      ).resolves.toBeDefined();
     // A socket that keeps sending after REFUSALS_BEFORE_CLOSE refusals in a row is cut off (4029), and nothing it
     // sent past that is read: the flood costs the server a few hundred answers, not 2,000.
     await expect
@@ -83,7 +86,7 @@ describe("per-user frame budget", () => {
     expect(
       (again.body as { details: { retryAfterSeconds: number } }).details.retryAfterSeconds,
     ).toBeGreaterThan(0);
-    await expect(listener.request("playlist.get", { playlistId: playlist.id })).resolves.toBeDefined();
+    await expect(listener.call(playlistContract, "get", { playlistId: playlist.id })).resolves.toBeDefined();
     await listener.close();
   });
 
@@ -102,7 +105,7 @@ describe("per-user frame budget", () => {
     await expect.poll(() => ws.frames.filter((frame) => frame.t === "pong").length).toBe(16);
     ws.sendRaw(JSON.stringify({ t: "ping" }));
     await ws.waitFor((frame) => isRateLimited(frame) && frame.id === null);
-    const error = (await ws.request("user.me").catch((e: unknown) => e)) as FrameError;
+    const error = (await ws.call(userContract, "me").catch((e: unknown) => e)) as AppError;
     expect(error.code).toBe("RATE_LIMITED");
     // Nothing above was refused but the last ping and the request.
     expect(ws.frames.filter(isRateLimited)).toHaveLength(2);
@@ -120,7 +123,11 @@ describe("open sockets", () => {
     server = await startServer({ overrides: { connections: { maxSockets: 17 } } });
     adminToken = await setupAdmin(server.url);
     const admin = await WsClient.connect(server.url, adminToken);
-    await admin.request("user.createUser", { name: "second", password: "second password", role: "user" });
+    await admin.call(userContract, "createUser", {
+      name: "second",
+      password: "second password",
+      role: "user",
+    });
     await admin.close();
     userToken = await login(server.url, "second", "second password");
   });

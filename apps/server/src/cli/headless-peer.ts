@@ -14,9 +14,10 @@ import {
   type TrackerClient,
   type UploadSettings,
 } from "@soundmesh/engine";
-import { announceResult, type PeerInfo } from "@soundmesh/protocol";
+import { announceResult, trackerContract } from "@soundmesh/protocol";
 import { HeadlessSink } from "./headless-sink";
-import { SessionSocket, login } from "./session-socket";
+import type { SessionClient } from "@soundmesh/client";
+import { login, openSessionSocket } from "./session-socket";
 
 export interface HeadlessPeerOptions {
   baseUrl: string;
@@ -70,15 +71,15 @@ class CorruptingStore implements PieceStore {
   putManifest = (key: string, manifest: Manifest) => this.inner.putManifest(key, manifest);
 }
 
-function trackerOver(socket: SessionSocket): TrackerClient {
+function trackerOver(socket: SessionClient): TrackerClient {
   return {
     announce: async (holdings) =>
-      announceResult.parse(await socket.request("tracker.announce", { holdings })),
-    withdraw: async (renditions) => void (await socket.request("tracker.withdraw", { renditions })),
+      announceResult.parse(await socket.call(trackerContract, "announce", { holdings })),
+    withdraw: async (renditions) => void (await socket.call(trackerContract, "withdraw", { renditions })),
     query: async (rendition) =>
-      (await socket.request<{ peers: PeerInfo[] }>("tracker.query", { ...rendition, limit: 10 })).peers,
+      (await socket.call(trackerContract, "query", { ...rendition, limit: 10 })).peers,
     reportBadPeer: async (peerId, rendition, pieceIndex) =>
-      void (await socket.request("tracker.reportBadPeer", { ...rendition, peerId, pieceIndex })),
+      void (await socket.call(trackerContract, "reportBadPeer", { ...rendition, peerId, pieceIndex })),
   };
 }
 
@@ -93,7 +94,7 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
   setMaxListeners(64);
   const profile = options.profile ?? "opus96";
   const speed = options.speed ?? 1;
-  const socket = await SessionSocket.connect(options.baseUrl, token);
+  const socket = await openSessionSocket(options.baseUrl, token);
   const errors: string[] = [];
   const onError = (error: unknown) => {
     if (errors.length < 100) errors.push(error instanceof Error ? error.message : String(error));
@@ -130,10 +131,15 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
   const session = engine.openSession(
     {
       peerId: socket.peerId,
-      signaler: { send: (to, data) => socket.signal(to, data) },
+      signaler: {
+        send: (to, data) => {
+          socket.sendSignal(to, data);
+          return Promise.resolve();
+        },
+      },
       listen: (receive) => socket.onSignal(receive),
       tracker: trackerOver(socket),
-      reportStats: async (report) => void (await socket.request("tracker.reportStats", report)),
+      reportStats: async (report) => void (await socket.call(trackerContract, "reportStats", report)),
     },
     { stutters: () => sink.stutters },
   );

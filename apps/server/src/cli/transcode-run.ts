@@ -1,9 +1,9 @@
 // What `soundmesh transcode` does once parsed: asks the running server to transcode ahead and follows its pushed
 // progress with a bar. The server owns the rendition cache, so the work runs there.
 import { SingleBar, Presets } from "cli-progress";
-import type { TranscodeStatus } from "@soundmesh/protocol";
+import { pushTopics, storageContract, type TranscodeStatus } from "@soundmesh/protocol";
 import { promptPassword } from "./prompt";
-import { SessionSocket, login } from "./session-socket";
+import { login, openSessionSocket } from "./session-socket";
 
 export interface TranscodeCommandOptions {
   server: string;
@@ -58,16 +58,15 @@ export async function transcode(options: TranscodeCommandOptions): Promise<void>
     throw new Error("--tracks must be a whole number of at least 1");
   const baseUrl = options.server.replace(/\/$/, "");
   const password = process.env.SOUNDMESH_PASSWORD ?? (await promptPassword(`Password for ${options.user}: `));
-  const socket = await SessionSocket.connect(baseUrl, await login(baseUrl, options.user, password));
+  const socket = await openSessionSocket(baseUrl, await login(baseUrl, options.user, password));
   const bar = new TranscodeProgress(process.stderr.isTTY === true);
   try {
     let isIdle = false;
-    await socket.subscribe("storage.transcodeProgress", (data) => {
-      const status = data as TranscodeStatus;
+    await socket.follow(pushTopics.transcodeProgress, (status) => {
       bar.update(status);
       isIdle = !status.working;
     });
-    const started = await socket.request<TranscodeStatus>("storage.transcodeAhead", {
+    const started = await socket.call(storageContract, "transcodeAhead", {
       tracks,
       ...(options.profile ? { profiles: options.profile } : {}),
     });
@@ -77,7 +76,7 @@ export async function transcode(options: TranscodeCommandOptions): Promise<void>
     let result = started;
     while (result.working) {
       await new Promise((resolve) => setTimeout(resolve, isIdle ? 0 : 1_000));
-      result = await socket.request<TranscodeStatus>("storage.transcodeStatus", {});
+      result = await socket.call(storageContract, "transcodeStatus", {});
       bar.update(result);
     }
     bar.stop();

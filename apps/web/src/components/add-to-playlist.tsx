@@ -2,9 +2,10 @@
 // (the one last added to in this browser first, then the most recently changed), or a new one.
 import { useState } from "react";
 import { newRandomId } from "@soundmesh/playlist-model";
-import type { PlaylistInfo, PlaylistSnapshot, TrackRecord } from "@soundmesh/protocol";
+import type { PlaylistInfo, TrackRecord } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 import "./menu.css";
+import { playlistContract } from "@soundmesh/protocol";
 
 const LAST_USED_KEY = "soundmesh.lastPlaylist";
 
@@ -17,7 +18,7 @@ export function pickerOrder(playlists: readonly PlaylistInfo[], lastUsedId: stri
 
 export async function appendToPlaylist(connection: Connection, playlist: PlaylistInfo, trackIds: string[]) {
   // The service rebases an edit made on an older revision, so the listed revision is a fine base.
-  await connection.request("playlist.edit", {
+  await connection.call(playlistContract, "edit", {
     playlistId: playlist.id,
     baseRevision: playlist.revision,
     operations: [
@@ -41,7 +42,7 @@ export function AddToPlaylist({ connection, tracks }: { connection: Connection; 
   const [message, setMessage] = useState("");
   const label = tracks.length === 1 ? tracks[0]!.title : `${tracks.length} songs`;
   const open = () =>
-    void connection.request<PlaylistInfo[]>("playlist.list", {}).then(
+    void connection.call(playlistContract, "list", {}).then(
       (all) =>
         setPlaylists(
           pickerOrder(
@@ -68,16 +69,14 @@ export function AddToPlaylist({ connection, tracks }: { connection: Connection; 
   const create = () => {
     const name = window.prompt("Name of the new playlist")?.trim();
     if (!name) return;
-    void connection
-      .request<PlaylistSnapshot>("playlist.create", { name, trackIds: tracks.map((t) => t.id) })
-      .then(
-        (s) => {
-          localStorage.setItem(LAST_USED_KEY, s.playlist.id);
-          setPlaylists(undefined);
-          setMessage(`Added to ${s.playlist.name}`);
-        },
-        (e: Error) => setMessage(e.message),
-      );
+    void connection.call(playlistContract, "create", { name, trackIds: tracks.map((t) => t.id) }).then(
+      (s) => {
+        localStorage.setItem(LAST_USED_KEY, s.playlist.id);
+        setPlaylists(undefined);
+        setMessage(`Added to ${s.playlist.name}`);
+      },
+      (e: Error) => setMessage(e.message),
+    );
   };
   return (
     <span className="menu-anchor">

@@ -2,12 +2,13 @@
 import { useEffect, useState } from "react";
 import type { BlockedUser } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+import { playlistContract } from "@soundmesh/protocol";
 
 export function BlockedUsers({ connection }: { connection: Connection }) {
   const [blocked, setBlocked] = useState<BlockedUser[]>();
   const [error, setError] = useState("");
   const load = () =>
-    void connection.request<BlockedUser[]>("playlist.blockedUsers", {}).then(
+    void connection.call(playlistContract, "blockedUsers", {}).then(
       (found) => {
         setBlocked(found);
         setError("");
@@ -15,8 +16,7 @@ export function BlockedUsers({ connection }: { connection: Connection }) {
       (e: Error) => setError(`Could not load the blocked users: ${e.message}`),
     );
   useEffect(load, [connection]);
-  const call = (method: string, params: unknown) =>
-    connection.request(method, params).then(load, (e: Error) => setError(e.message));
+  const call = (request: Promise<unknown>) => request.then(load, (e: Error) => setError(e.message));
   return (
     <>
       <p className="muted">
@@ -29,7 +29,8 @@ export function BlockedUsers({ connection }: { connection: Connection }) {
           e.preventDefault();
           const form = e.currentTarget;
           const userName = ((new FormData(form).get("userName") as string | null) ?? "").trim();
-          if (userName) void call("playlist.block", { userName }).then(() => form.reset());
+          if (userName)
+            void call(connection.call(playlistContract, "block", { userName })).then(() => form.reset());
         }}
       >
         <input name="userName" aria-label="User name to block" placeholder="User name" maxLength={64} />
@@ -43,7 +44,10 @@ export function BlockedUsers({ connection }: { connection: Connection }) {
         {blocked?.map((user) => (
           <li key={user.id}>
             <span>{user.name}</span>
-            <button className="secondary" onClick={() => void call("playlist.unblock", { userId: user.id })}>
+            <button
+              className="secondary"
+              onClick={() => void call(connection.call(playlistContract, "unblock", { userId: user.id }))}
+            >
               Unblock {user.name}
             </button>
           </li>

@@ -5,6 +5,7 @@ import type { ImportReport, PlaylistSnapshot } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 import { hrefOf } from "../route";
 import { FileButton } from "./file-button";
+import { playlistContract } from "@soundmesh/protocol";
 
 type Imported = { snapshot: PlaylistSnapshot; report: ImportReport };
 
@@ -13,7 +14,7 @@ function importParamsOf(fileName: string, text: string) {
   const dot = fileName.lastIndexOf(".");
   const extension = dot > 0 ? fileName.slice(dot + 1).toLowerCase() : "";
   const name = (dot > 0 ? fileName.slice(0, dot) : fileName).trim().slice(0, 200) || "Imported playlist";
-  return { name, format: extension === "xspf" ? "xspf" : "m3u", text };
+  return { name, format: extension === "xspf" ? ("xspf" as const) : ("m3u" as const), text };
 }
 
 const reasons = {
@@ -38,7 +39,7 @@ export function ImportPlaylist({ connection }: { connection: Connection }) {
     setImported(undefined);
     try {
       const params = importParamsOf(file.name, await file.text());
-      setImported(await connection.request<Imported>("playlist.import", params));
+      setImported(await connection.call(playlistContract, "import", params));
     } catch (e) {
       setError(`Could not import ${file.name}: ${(e as Error).message}`);
     } finally {

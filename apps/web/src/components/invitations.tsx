@@ -1,6 +1,6 @@
 // Invitations to collaborate waiting for the user: accept (the playlist joins their list), decline, or block the
 // sender (their invitations stop arriving; they are not told).
-import type { ReceivedInvitation } from "@soundmesh/protocol";
+import { playlistContract, type ReceivedInvitation } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 
 export function ReceivedInvitations({
@@ -15,8 +15,8 @@ export function ReceivedInvitations({
   onError: (message: string) => void;
 }) {
   if (invitations.length === 0) return null;
-  const answer = (method: string, params: unknown) =>
-    void connection.request(method, params).then(onAnswered, (e: Error) => onError(e.message));
+  const answer = (request: () => Promise<unknown>) =>
+    void request().then(onAnswered, (e: Error) => onError(e.message));
   return (
     <>
       <h3>Invitations</h3>
@@ -29,20 +29,34 @@ export function ReceivedInvitations({
             </span>
             <button
               className="secondary"
-              onClick={() => answer("playlist.acceptInvitation", { playlistId: invitation.playlistId })}
+              onClick={() =>
+                answer(() =>
+                  connection.call(playlistContract, "acceptInvitation", {
+                    playlistId: invitation.playlistId,
+                  }),
+                )
+              }
             >
               Accept
             </button>
             <button
               className="secondary"
-              onClick={() => answer("playlist.declineInvitation", { playlistId: invitation.playlistId })}
+              onClick={() =>
+                answer(() =>
+                  connection.call(playlistContract, "declineInvitation", {
+                    playlistId: invitation.playlistId,
+                  }),
+                )
+              }
             >
               Decline
             </button>
             <button
               className="secondary danger"
               title={`Block ${invitation.from.name}: their invitations stop reaching you`}
-              onClick={() => answer("playlist.block", { userName: invitation.from.name })}
+              onClick={() =>
+                answer(() => connection.call(playlistContract, "block", { userName: invitation.from.name }))
+              }
             >
               Block {invitation.from.name}
             </button>

@@ -1,5 +1,6 @@
 // Long lists in pages: the first page when the parameters change, more on "Show more", and a sort choice kept per list.
 import { useCallback, useEffect, useState } from "react";
+import { catalogContract } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 
 const PAGE_SIZE = 60;
@@ -11,10 +12,13 @@ export interface Paged<T> {
   loadMore: () => void;
 }
 
-/** Pages of a `{items, total}` method; `params` must be stable between renders (useMemo) or plain values. */
+/** The catalog's methods that answer a page of `{items, total}` for a `limit` and an `offset`. */
+export type PagedMethod = "albums" | "artists" | "albumsOfArtist";
+
+/** Pages of a catalog method; `params` must be stable between renders (useMemo) or plain values. */
 export function usePaged<T>(
   connection: Connection,
-  method: string,
+  method: PagedMethod,
   params: Record<string, unknown>,
 ): Paged<T> {
   const [items, setItems] = useState<T[]>();
@@ -23,21 +27,22 @@ export function usePaged<T>(
   const key = JSON.stringify(params);
   const load = useCallback(
     (offset: number, stale: () => boolean) =>
-      connection
-        .request<{ items: T[]; total: number }>(method, {
-          ...(JSON.parse(key) as object),
-          limit: PAGE_SIZE,
-          offset,
-        })
-        .then(
-          (page) => {
-            if (stale()) return;
-            setItems((before) => (offset === 0 ? page.items : [...(before ?? []), ...page.items]));
-            setTotal(page.total);
-            setError("");
-          },
-          (e: Error) => !stale() && setError(e.message),
-        ),
+      // One call for the three methods: their params differ only in what `params` holds.
+      (
+        connection.call as (
+          contract: typeof catalogContract,
+          method: PagedMethod,
+          params: object,
+        ) => Promise<{ items: T[]; total: number }>
+      )(catalogContract, method, { ...(JSON.parse(key) as object), limit: PAGE_SIZE, offset }).then(
+        (page) => {
+          if (stale()) return;
+          setItems((before) => (offset === 0 ? page.items : [...(before ?? []), ...page.items]));
+          setTotal(page.total);
+          setError("");
+        },
+        (e: Error) => !stale() && setError(e.message),
+      ),
     [connection, method, key],
   );
   useEffect(() => {

@@ -5,6 +5,7 @@ import { useRef, useState } from "react";
 import type { PlaylistInfo } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 import "./playlist-files.css";
+import { playlistContract } from "@soundmesh/protocol";
 
 type ExportedFile = { fileName: string; mimeType: string; text: string };
 
@@ -29,7 +30,7 @@ export function ExportPlaylist({
   onError: (message: string) => void;
 }) {
   const download = (format: "m3u8" | "xspf") =>
-    connection.request<ExportedFile>("playlist.export", { playlistId, format }).then(saveAs, (e: Error) => {
+    connection.call(playlistContract, "export", { playlistId, format }).then(saveAs, (e: Error) => {
       onError(`Could not export the playlist: ${e.message}`);
     });
   return (

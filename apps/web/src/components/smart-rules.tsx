@@ -2,9 +2,10 @@
 // limit) and the one-line summary shown on a smart playlist's page. Genres and artists are typed or picked from the
 // library's own (the library's genres as toggles, artists suggested as you type), so a rule names what exists.
 import { useEffect, useState } from "react";
-import type { SearchHit, SmartRules } from "@soundmesh/protocol";
+import type { SmartRules } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 import "./smart-rules.css";
+import { catalogContract, searchContract } from "@soundmesh/protocol";
 
 const ORDERS: Array<[SmartRules["order"], string]> = [
   ["artist", "artist"],
@@ -116,7 +117,7 @@ function GenreField({ connection, initial }: { connection: Connection; initial: 
   const [genres, setGenres] = useState<string[]>([]);
   useEffect(() => {
     connection
-      .request<Array<{ genre: string; albumCount: number }>>("catalog.genres")
+      .call(catalogContract, "genres")
       .then((list) => setGenres([...list].sort((a, b) => b.albumCount - a.albumCount).map((g) => g.genre)))
       .catch(() => setGenres([]));
   }, [connection]);
@@ -155,7 +156,7 @@ function ArtistField({ connection, initial }: { connection: Connection; initial:
     let isCurrent = true;
     const timer = setTimeout(() => {
       connection
-        .request<{ hits: SearchHit[] }>("search.query", { q: typing, kinds: ["artist"], limit: 8 })
+        .call(searchContract, "query", { q: typing, kinds: ["artist"], limit: 8 })
         .then(({ hits: found }) => {
           if (isCurrent) setHits(found.map((hit) => hit.title));
         })

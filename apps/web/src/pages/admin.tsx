@@ -3,6 +3,7 @@
 import { Suspense, lazy, useEffect, useState } from "react";
 import type { ScanStatus, TranscodeStatus, UserRecord } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+import { catalogContract, pushTopics, storageContract, userContract } from "@soundmesh/protocol";
 
 // Cytoscape.js is large: only the admin page loads it, in a chunk of its own.
 const TopologyPanel = lazy(() => import("./topology").then((module) => ({ default: module.TopologyPanel })));
@@ -11,12 +12,10 @@ function Users({ connection, me }: { connection: Connection; me: UserRecord }) {
   const [users, setUsers] = useState<UserRecord[]>([]);
   const [message, setMessage] = useState("");
   const load = () =>
-    void connection
-      .request<UserRecord[]>("user.listUsers", {})
-      .then(setUsers, (e: Error) => setMessage(e.message));
+    void connection.call(userContract, "listUsers", {}).then(setUsers, (e: Error) => setMessage(e.message));
   useEffect(load, [connection]);
-  const act = (method: string, params: unknown, done: string) =>
-    connection.request(method, params).then(
+  const act = (request: Promise<unknown>, done: string) =>
+    request.then(
       () => {
         setMessage(done);
         load();
@@ -38,8 +37,10 @@ function Users({ connection, me }: { connection: Connection; me: UserRecord }) {
                   disabled={u.id === me.id}
                   onChange={(e) =>
                     void act(
-                      "user.setRole",
-                      { name: u.name, role: e.target.value },
+                      connection.call(userContract, "setRole", {
+                        name: u.name,
+                        role: e.target.value === "admin" ? "admin" : "user",
+                      }),
                       `${u.name} is now ${e.target.value}.`,
                     )
                   }
@@ -54,8 +55,7 @@ function Users({ connection, me }: { connection: Connection; me: UserRecord }) {
                   disabled={u.id === me.id}
                   onClick={() =>
                     void act(
-                      "user.setDisabled",
-                      { name: u.name, disabled: !u.disabled },
+                      connection.call(userContract, "setDisabled", { name: u.name, disabled: !u.disabled }),
                       `${u.name} ${u.disabled ? "enabled" : "disabled"}.`,
                     )
                   }
@@ -73,7 +73,12 @@ function Users({ connection, me }: { connection: Connection; me: UserRecord }) {
           e.preventDefault();
           const form = e.currentTarget;
           const data = Object.fromEntries(new FormData(form)) as Record<string, string>;
-          void act("user.createUser", data, `Created ${data.name}.`).then(() => form.reset());
+          const created = connection.call(userContract, "createUser", {
+            name: data.name ?? "",
+            password: data.password ?? "",
+            role: data.role === "admin" ? "admin" : "user",
+          });
+          void act(created, `Created ${data.name}.`).then(() => form.reset());
         }}
       >
         <input name="name" aria-label="New user's name" placeholder="Name" required />
@@ -109,13 +114,13 @@ function Library({ connection }: { connection: Connection }) {
     const failed = (e: Error) => setMessage(e.message);
     const loadErrors = () =>
       void connection
-        .request<{ items: Array<{ path: string; reason: string }> }>("catalog.scanErrors", { limit: 50 })
+        .call(catalogContract, "scanErrors", { limit: 50 })
         .then((r) => setErrors(r.items), failed);
-    void connection.request<string[]>("catalog.libraryFolders", {}).then(setFolders, failed);
-    void connection.request<ScanStatus>("catalog.scanStatus", {}).then(setStatus, failed);
+    void connection.call(catalogContract, "libraryFolders", {}).then(setFolders, failed);
+    void connection.call(catalogContract, "scanStatus", {}).then(setStatus, failed);
     loadErrors();
-    const off = connection.subscribe("catalog.scanProgress", (data) => {
-      const next = data as ScanStatus;
+    const off = connection.subscribe(pushTopics.scanProgress, (data) => {
+      const next = data;
       setStatus(next);
       if (next.running) return;
       loadErrors();
@@ -125,7 +130,7 @@ function Library({ connection }: { connection: Connection }) {
     return off;
   }, [connection]);
   const scan = (full: boolean, allowMassRemoval = false) =>
-    void connection.request("catalog.scan", { full, allowMassRemoval }).then(
+    void connection.call(catalogContract, "scan", { full, allowMassRemoval }).then(
       () => setMessage(SCAN_STARTED[full ? 1 : 0]!),
       (e: Error) => setMessage(e.message),
     );
@@ -198,12 +203,12 @@ function TranscodeAhead({ connection }: { connection: Connection }) {
   const [message, setMessage] = useState("");
   useEffect(() => {
     void connection
-      .request<TranscodeStatus>("storage.transcodeStatus", {})
+      .call(storageContract, "transcodeStatus", {})
       .then(setStatus, (e: Error) => setMessage(e.message));
-    return connection.subscribe("storage.transcodeProgress", (data) => setStatus(data as TranscodeStatus));
+    return connection.subscribe(pushTopics.transcodeProgress, (data) => setStatus(data));
   }, [connection]);
   const start = (tracks: number) =>
-    void connection.request<TranscodeStatus>("storage.transcodeAhead", { tracks }).then(
+    void connection.call(storageContract, "transcodeAhead", { tracks }).then(
       (next) => {
         setStatus(next);
         setMessage(next.working ? "" : "Everything asked for is ready.");

@@ -10,6 +10,7 @@ import { ArtistLink, TrackList } from "../components/track-list";
 import type { Connection } from "../connection";
 import { useNowPlaying } from "../use-audio";
 import { hrefOf } from "../route";
+import { catalogContract } from "@soundmesh/protocol";
 
 /** "48 min 5 s", "1 h 12 min": an album's length as people say it. */
 export function formatLength(durationMs: number): string {
@@ -33,9 +34,7 @@ export function Album({
   const [error, setError] = useState("");
   useNowPlaying(audio);
   useEffect(() => {
-    connection
-      .request<{ album: AlbumRecord; tracks: TrackRecord[] }>("catalog.album", { albumId })
-      .then(setData, (e: Error) => setError(e.message));
+    connection.call(catalogContract, "album", { albumId }).then(setData, (e: Error) => setError(e.message));
   }, [albumId, connection]);
   if (error) return <p className="error">{error}</p>;
   if (!data) return <p className="muted">Loading…</p>;

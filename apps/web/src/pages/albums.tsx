@@ -12,7 +12,7 @@ type AlbumSort = keyof typeof SORTS;
 export function Albums({ connection }: { connection: Connection }) {
   const [sort, setSort] = useSort<AlbumSort>("albums", ["title", "artist", "year", "recent"]);
   const params = useMemo(() => ({ sort }), [sort]);
-  const { items, total, error, loadMore } = usePaged<AlbumRecord>(connection, "catalog.albums", params);
+  const { items, total, error, loadMore } = usePaged<AlbumRecord>(connection, "albums", params);
   return (
     <section>
       <div className="list-heading">

@@ -6,6 +6,7 @@ import { ShowMore, usePaged } from "../components/paged-list";
 import type { Connection } from "../connection";
 import { navigate } from "../route";
 import { artistSummary } from "./artists";
+import { catalogContract } from "@soundmesh/protocol";
 
 function ArtistAlbums({
   connection,
@@ -19,11 +20,7 @@ function ArtistAlbums({
   heading: string;
 }) {
   const params = useMemo(() => ({ artistId, role }), [artistId, role]);
-  const { items, total, error, loadMore } = usePaged<AlbumRecord>(
-    connection,
-    "catalog.albumsOfArtist",
-    params,
-  );
+  const { items, total, error, loadMore } = usePaged<AlbumRecord>(connection, "albumsOfArtist", params);
   if (error) return <p className="error">{error}</p>;
   if (!items || items.length === 0) return null;
   return (
@@ -42,7 +39,7 @@ export function Artist({ connection, artistId }: { connection: Connection; artis
     setArtist(undefined);
     setError("");
     connection
-      .request<ArtistRecord>("catalog.artist", { artistId })
+      .call(catalogContract, "artist", { artistId })
       .then(setArtist, (e: Error) => setError(e.message));
   }, [artistId, connection]);
   if (error) return <p className="error">{error}</p>;

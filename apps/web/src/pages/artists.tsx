@@ -24,7 +24,7 @@ export function artistSummary(artist: ArtistRecord): string {
 export function Artists({ connection }: { connection: Connection }) {
   const [sort, setSort] = useSort<ArtistSort>("artists", ["name", "recent"]);
   const params = useMemo(() => ({ sort }), [sort]);
-  const { items, total, error, loadMore } = usePaged<ArtistRecord>(connection, "catalog.artists", params);
+  const { items, total, error, loadMore } = usePaged<ArtistRecord>(connection, "artists", params);
   return (
     <section>
       <div className="list-heading">

@@ -4,13 +4,12 @@ import type { AlbumRecord } from "@soundmesh/protocol";
 import { AlbumGrid } from "../components/cover";
 import type { Connection } from "../connection";
 import { hrefOf, navigate } from "../route";
+import { catalogContract } from "@soundmesh/protocol";
 
 export function Genres({ connection }: { connection: Connection }) {
   const [genres, setGenres] = useState<Array<{ genre: string; albumCount: number }>>();
   useEffect(() => {
-    connection
-      .request<Array<{ genre: string; albumCount: number }>>("catalog.genres", {})
-      .then(setGenres, () => setGenres([]));
+    connection.call(catalogContract, "genres", {}).then(setGenres, () => setGenres([]));
   }, [connection]);
   if (!genres) return <p className="muted">Loading…</p>;
   return (
@@ -31,7 +30,7 @@ export function Genre({ connection, genre }: { connection: Connection; genre: st
   const [albums, setAlbums] = useState<AlbumRecord[]>();
   const [error, setError] = useState("");
   useEffect(() => {
-    connection.request<{ items: AlbumRecord[] }>("catalog.byGenre", { genre, limit: 200 }).then(
+    connection.call(catalogContract, "byGenre", { genre, limit: 200 }).then(
       (r) => setAlbums(r.items),
       (e: Error) => setError(e.message),
     );

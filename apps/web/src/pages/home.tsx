@@ -5,6 +5,7 @@ import { AlbumGrid, Cover } from "../components/cover";
 import type { Connection } from "../connection";
 import { navigate } from "../route";
 import { settings } from "../settings";
+import { catalogContract, pushTopics } from "@soundmesh/protocol";
 
 /** The albums of the recently played tracks, most recent first. */
 function RecentlyPlayed({ tracks }: { tracks: TrackRecord[] }) {
@@ -32,19 +33,19 @@ export function Home({ connection }: { connection: Connection }) {
   useEffect(() => {
     const load = () => {
       connection
-        .request<{ items: AlbumRecord[] }>("catalog.recentlyAdded", { limit: 12 })
+        .call(catalogContract, "recentlyAdded", { limit: 12 })
         .then((r) => {
           setRecent(r.items);
           setError("");
         })
         .catch((e: Error) => setError(`Could not load the library: ${e.message}`));
       connection
-        .request<{ albums: AlbumRecord[] }>("catalog.random", { kind: "albums", limit: 6 })
+        .call(catalogContract, "random", { kind: "albums", limit: 6 })
         .then((r) => setRandom(r.albums))
         .catch((e: Error) => setError(`Could not load the library: ${e.message}`));
     };
     load();
-    return connection.subscribe("catalog.changed", load);
+    return connection.subscribe(pushTopics.catalogChanged, load);
   }, [connection]);
   return (
     <section>

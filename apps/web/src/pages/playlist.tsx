@@ -5,7 +5,6 @@ import { useEffect, useState } from "react";
 import type {
   ItemSnapshot,
   PlaylistInfo,
-  PlaylistSnapshot,
   SentInvitation,
   SmartRules,
   TrackRecord,
@@ -22,6 +21,7 @@ import type { OfflineCollection } from "../offline";
 import { navigate } from "../route";
 import { useOfflineChanges } from "../use-audio";
 import { usePlaylist } from "../use-playlist";
+import { playlistContract } from "@soundmesh/protocol";
 
 /** The playlist's offline state as the heading says it: downloading, available, or nothing. */
 function OfflineStatus({ audio, id }: { audio: AudioController; id: string }) {
@@ -79,12 +79,12 @@ function Members({
   useEffect(() => {
     if (!isOwner) return;
     void connection
-      .request<SentInvitation[]>("playlist.sentInvitations", { playlistId: info.id })
+      .call(playlistContract, "sentInvitations", { playlistId: info.id })
       .then(setWaiting, (e: Error) => onError(e.message));
   }, [connection, info, isOwner, refreshed, onError]);
   /** Whether it worked; a refusal shows as the page's error. */
-  const call = (method: string, params: unknown): Promise<boolean> =>
-    connection.request(method, params).then(
+  const call = (request: Promise<unknown>): Promise<boolean> =>
+    request.then(
       () => {
         setRefreshed((n) => n + 1);
         return true;
@@ -96,11 +96,17 @@ function Members({
     );
   if (!isOwner)
     return info.access.isFollowing ? (
-      <button className="secondary" onClick={() => void call("playlist.unfollow", { playlistId: info.id })}>
+      <button
+        className="secondary"
+        onClick={() => void call(connection.call(playlistContract, "unfollow", { playlistId: info.id }))}
+      >
         Unfollow
       </button>
     ) : (
-      <button className="secondary" onClick={() => void call("playlist.follow", { playlistId: info.id })}>
+      <button
+        className="secondary"
+        onClick={() => void call(connection.call(playlistContract, "follow", { playlistId: info.id }))}
+      >
         Follow
       </button>
     );
@@ -113,10 +119,12 @@ function Members({
           const form = e.currentTarget;
           const userName = ((new FormData(form).get("userName") as string | null) ?? "").trim();
           if (!userName) return;
-          void call("playlist.invite", { playlistId: info.id, userName }).then((isSent) => {
-            if (isSent) form.reset();
-            setStatus(isSent ? `Invited ${userName}: they collaborate once they accept.` : "");
-          });
+          void call(connection.call(playlistContract, "invite", { playlistId: info.id, userName })).then(
+            (isSent) => {
+              if (isSent) form.reset();
+              setStatus(isSent ? `Invited ${userName}: they collaborate once they accept.` : "");
+            },
+          );
         }}
       >
         <input
@@ -134,7 +142,14 @@ function Members({
             type="button"
             className="chip"
             title="Remove this collaborator"
-            onClick={() => void call("playlist.removeCollaborator", { playlistId: info.id, userId: c.id })}
+            onClick={() =>
+              void call(
+                connection.call(playlistContract, "removeCollaborator", {
+                  playlistId: info.id,
+                  userId: c.id,
+                }),
+              )
+            }
           >
             {c.name} ✕
           </button>
@@ -149,7 +164,12 @@ function Members({
               <button
                 className="secondary"
                 onClick={() =>
-                  void call("playlist.cancelInvitation", { playlistId: info.id, userId: invitation.user.id })
+                  void call(
+                    connection.call(playlistContract, "cancelInvitation", {
+                      playlistId: info.id,
+                      userId: invitation.user.id,
+                    }),
+                  )
                 }
               >
                 Cancel invitation to {invitation.user.name}
@@ -176,16 +196,14 @@ function Rules({
 }) {
   const [isEditing, setEditing] = useState(false);
   const save = (next: SmartRules) =>
-    connection
-      .request<PlaylistSnapshot>("playlist.setSmartRules", { playlistId: model.playlistId, rules: next })
-      .then(
-        (snapshot) => {
-          // The new items arrive as pushed revisions; the rules themselves only in this answer.
-          model.applyInfo({ ...model.info, smartRules: snapshot.playlist.smartRules });
-          setEditing(false);
-        },
-        (e: Error) => onError(`Could not change the rules: ${e.message}`),
-      );
+    connection.call(playlistContract, "setSmartRules", { playlistId: model.playlistId, rules: next }).then(
+      (snapshot) => {
+        // The new items arrive as pushed revisions; the rules themselves only in this answer.
+        model.applyInfo({ ...model.info, smartRules: snapshot.playlist.smartRules });
+        setEditing(false);
+      },
+      (e: Error) => onError(`Could not change the rules: ${e.message}`),
+    );
   return (
     <div className="smart-summary">
       <p data-testid="smart-rules">
@@ -285,7 +303,7 @@ export function Playlist({
   };
   const remove = async () => {
     if (!window.confirm(`Delete the playlist "${meta.name}"?`)) return;
-    await connection.request("playlist.delete", { playlistId }).then(
+    await connection.call(playlistContract, "delete", { playlistId }).then(
       () => navigate({ name: "playlists" }),
       (e: Error) => setProblem(e.message),
     );

@@ -2,11 +2,11 @@
 // from rules (smart) or from a file.
 import { useEffect, useState } from "react";
 import {
-  myPlaylistsTopic,
+  pushTopics,
   type PlaylistInfo,
-  type PlaylistSnapshot,
   type ReceivedInvitation,
   type SmartRules,
+  playlistContract,
 } from "@soundmesh/protocol";
 import { ImportPlaylist } from "../components/import-playlist";
 import { ReceivedInvitations } from "../components/invitations";
@@ -24,23 +24,23 @@ export function Playlists({ connection }: { connection: Connection }) {
   useEffect(() => {
     const load = () => {
       void connection
-        .request<PlaylistInfo[]>("playlist.list", {})
+        .call(playlistContract, "list", {})
         .then(setPlaylists, (e: Error) => setError(e.message));
       void connection
-        .request<ReceivedInvitation[]>("playlist.receivedInvitations", {})
+        .call(playlistContract, "receivedInvitations", {})
         .then(setInvitations, (e: Error) => setError(e.message));
     };
     load();
     // Made, invited, joined, handed over, followed or deleted elsewhere: the lists follow.
-    return connection.subscribe(myPlaylistsTopic, load);
+    return connection.subscribe(pushTopics.myPlaylists, load);
   }, [connection, loads]);
   const create = (name: string) =>
-    connection.request<PlaylistSnapshot>("playlist.create", { name }).then(
+    connection.call(playlistContract, "create", { name }).then(
       (s) => navigate({ name: "playlist", id: s.playlist.id }),
       (e: Error) => setError(e.message),
     );
   const createSmart = (rules: SmartRules, name: string) =>
-    connection.request<PlaylistSnapshot>("playlist.createSmart", { name, rules }).then(
+    connection.call(playlistContract, "createSmart", { name, rules }).then(
       (s) => navigate({ name: "playlist", id: s.playlist.id }),
       (e: Error) => setError(e.message),
     );

@@ -1,10 +1,11 @@
 // Search as you type over artists, albums, tracks and playlists: the best few of each kind, each under its heading.
 import { useEffect, useState } from "react";
-import type { SearchGroup, SearchHit, TrackRecord } from "@soundmesh/protocol";
+import type { SearchGroup, SearchHit } from "@soundmesh/protocol";
 import type { AudioController } from "../audio";
 import { AddToPlaylist } from "../components/add-to-playlist";
 import type { Connection } from "../connection";
 import { navigate } from "../route";
+import { catalogContract, searchContract } from "@soundmesh/protocol";
 
 const groupHeading: Record<SearchHit["kind"], string> = {
   artist: "Artists",
@@ -24,7 +25,7 @@ export function Search({ connection, audio }: { connection: Connection; audio: A
     let stale = false;
     const timer = window.setTimeout(() => {
       connection
-        .request<{ groups: SearchGroup[] }>("search.query", { q: query, perKind: 6, limit: 1 })
+        .call(searchContract, "query", { q: query, perKind: 6, limit: 1 })
         .then((r) => {
           if (stale) return;
           setAnswer({ q: query, groups: r.groups });
@@ -37,7 +38,7 @@ export function Search({ connection, audio }: { connection: Connection; audio: A
       window.clearTimeout(timer);
     };
   }, [query, connection]);
-  const track = (id: string) => connection.request<TrackRecord>("catalog.track", { trackId: id });
+  const track = (id: string) => connection.call(catalogContract, "track", { trackId: id });
   const open = (hit: SearchHit) => {
     switch (hit.kind) {
       case "track":

@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useState } from "react";
 import type { ApiTokenInfo } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
+import { userContract } from "@soundmesh/protocol";
 
 const EXPIRY_CHOICES: Array<[string, string]> = [
   ["", "Never"],
@@ -57,10 +58,7 @@ function ApiTokens({
       ...(days ? { expiresInDays: Number(days) } : {}),
     };
     try {
-      const result = await connection.request<ApiTokenInfo & { token: string }>(
-        "user.createApiToken",
-        params,
-      );
+      const result = await connection.call(userContract, "createApiToken", params);
       setCreated(result.token);
       setMessage("");
       form.reset();
@@ -70,7 +68,7 @@ function ApiTokens({
     }
   };
   const revoke = (token: ApiTokenInfo) =>
-    void connection.request("user.revokeApiToken", { id: token.id }).then(
+    void connection.call(userContract, "revokeApiToken", { id: token.id }).then(
       () => {
         setMessage(`Revoked ${token.label}.`);
         reload();
@@ -185,10 +183,12 @@ function PasswordAndSessions({
   const keepApiTokenIds = tokens.filter((token) => keep.has(token.id)).map((token) => token.id);
   const change = async (form: HTMLFormElement) => {
     const data = new FormData(form);
-    const [oldPassword, newPassword, repeated] = ["old", "new", "repeat"].map((k) => field(data, k));
+    const [oldPassword = "", newPassword = "", repeated] = ["old", "new", "repeat"].map((k) =>
+      field(data, k),
+    );
     if (newPassword !== repeated) return setMessage("The new password and its repetition differ.");
     try {
-      await connection.request("user.changePassword", { oldPassword, newPassword, keepApiTokenIds });
+      await connection.call(userContract, "changePassword", { oldPassword, newPassword, keepApiTokenIds });
       setMessage("Password changed. Your other sessions have ended.");
       form.reset();
       reload();
@@ -199,7 +199,7 @@ function PasswordAndSessions({
   // This session ends too: the socket closes with "signed out" and the app shows the sign-in form.
   const signOutEverywhere = () =>
     void connection
-      .request("user.revokeAllSessions", { keepApiTokenIds })
+      .call(userContract, "revokeAllSessions", { keepApiTokenIds })
       .catch((error: Error) => setMessage(error.message));
   return (
     <>
@@ -255,7 +255,7 @@ export function AccountSettings({ connection }: { connection: Connection }) {
   const [error, setError] = useState("");
   const reload = useCallback(
     () =>
-      void connection.request<ApiTokenInfo[]>("user.listApiTokens", {}).then(
+      void connection.call(userContract, "listApiTokens", {}).then(
         (list) => {
           setTokens(list);
           setError("");

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from "react";
 import type { HistoryPoint, TopologyEdge, TopologySnapshot } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 import "./topology.css";
+import { topologyContract } from "@soundmesh/protocol";
 
 const HEALTH_COLOURS: Record<TopologyEdge["health"], string> = {
   healthy: "#2e9d5b",
@@ -119,9 +120,7 @@ function Details({
 }) {
   const [history, setHistory] = useState<{ slotMs: number; points: HistoryPoint[] }>();
   useEffect(() => {
-    void connection
-      .request<{ slotMs: number; points: HistoryPoint[] }>("topology.history", subject)
-      .then(setHistory);
+    void connection.call(topologyContract, "history", subject).then(setHistory);
   }, [connection, subject]);
   const seconds = (history?.slotMs ?? 1000) / 1000;
   const points = history?.points ?? [];
@@ -145,7 +144,7 @@ export function TopologyPanel({ connection }: { connection: Connection }) {
   useEffect(() => {
     let stopped = false;
     const load = () =>
-      void connection.request<TopologySnapshot>("topology.snapshot", {}).then(
+      void connection.call(topologyContract, "snapshot", {}).then(
         (next) => !stopped && setSnapshot(next),
         (e: Error) => setMessage(e.message),
       );

@@ -15,12 +15,13 @@ import { TrackList } from "../components/track-list";
 import type { Connection } from "../connection";
 import { hrefOf } from "../route";
 import { useNowPlaying } from "../use-audio";
+import { catalogContract, eventsContract } from "@soundmesh/protocol";
 
 type Scope = "me" | "server";
 
 async function tracksOf(connection: Connection, ids: string[]): Promise<TrackRecord[]> {
   if (ids.length === 0) return [];
-  const found = await connection.request<TrackRecord[]>("catalog.tracks", { trackIds: [...new Set(ids)] });
+  const found = await connection.call(catalogContract, "tracks", { trackIds: [...new Set(ids)] });
   const byId = new Map(found.map((track) => [track.id, track]));
   return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
 }
@@ -32,23 +33,21 @@ function NowPlayingMarks({ connection, audio }: { connection: Connection; audio:
     setMarks(undefined);
     if (!track) return;
     connection
-      .request<Annotation[]>("events.annotations", { kind: "track", ids: [track.id] })
+      .call(eventsContract, "annotations", { kind: "track", ids: [track.id] })
       .then((found) => setMarks(found[0]))
       .catch(() => undefined);
   }, [connection, track]);
   if (!track || !marks) return null;
   const star = () =>
     void connection
-      .request<Annotation>("events.setStar", {
+      .call(eventsContract, "setStar", {
         kind: "track",
         id: track.id,
         starred: marks.starredAt === null,
       })
       .then(setMarks);
   const rate = (rating: number | null) =>
-    void connection
-      .request<Annotation>("events.setRating", { kind: "track", id: track.id, rating })
-      .then(setMarks);
+    void connection.call(eventsContract, "setRating", { kind: "track", id: track.id, rating }).then(setMarks);
   return (
     <p className="now-marks">
       Playing <strong>{track.title}</strong> — played {marks.playCount} times{" "}
@@ -83,13 +82,13 @@ interface Tops {
 
 async function loadTops(connection: Connection, period: PeriodName, scope: Scope): Promise<Tops> {
   const top = (kind: "track" | "album" | "artist") =>
-    connection.request<TopEntry[]>("events.top", { kind, period, scope, limit: 10 });
+    connection.call(eventsContract, "top", { kind, period, scope, limit: 10 });
   const [tracks, albums, artists] = await Promise.all([top("track"), top("album"), top("artist")]);
   const albumRows = await Promise.all(
     albums.map(async (entry) => ({
       entry,
       album: await connection
-        .request<{ album: AlbumRecord }>("catalog.album", { albumId: entry.id })
+        .call(catalogContract, "album", { albumId: entry.id })
         .then((found) => found.album)
         .catch(() => undefined),
     })),
@@ -97,9 +96,7 @@ async function loadTops(connection: Connection, period: PeriodName, scope: Scope
   const artistRows = await Promise.all(
     artists.map(async (entry) => ({
       entry,
-      artist: await connection
-        .request<ArtistRecord>("catalog.artist", { artistId: entry.id })
-        .catch(() => undefined),
+      artist: await connection.call(catalogContract, "artist", { artistId: entry.id }).catch(() => undefined),
     })),
   );
   return {
@@ -124,7 +121,7 @@ export function YourMusic({ connection, audio }: { connection: Connection; audio
     const fail = (e: Error) => setError(`Could not load your music: ${e.message}`);
     loadTops(connection, period, scope).then(setTops, fail);
     connection
-      .request<PlayRecord[]>("events.recentlyPlayed", { limit: 20 })
+      .call(eventsContract, "recentlyPlayed", { limit: 20 })
       .then(async (plays) => {
         const tracks = new Map(
           (
@@ -138,7 +135,7 @@ export function YourMusic({ connection, audio }: { connection: Connection; audio
       })
       .catch(fail);
     connection
-      .request<Annotation[]>("events.starred", { kind: "track", limit: 50 })
+      .call(eventsContract, "starred", { kind: "track", limit: 50 })
       .then((marks) =>
         tracksOf(
           connection,

@@ -1,0 +1,3 @@
+// @soundmesh/test-kit/browser: Chromium for the browser suites, and the page helpers they share.
+export * from "./chromium";
+export * from "./pages";
