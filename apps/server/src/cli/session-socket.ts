@@ -63,6 +63,10 @@ export class SessionSocket {
     return session;
   }
 
+  get isOpen(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
   onSignal(handler: (from: string, data: SignalData) => void): void {
     this.signalHandler = handler;
   }
