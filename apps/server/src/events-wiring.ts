@@ -6,8 +6,11 @@ import type { Db } from "@soundmesh/db";
 import {
   createEventsService,
   createFileEventLog,
+  createScrobbler,
   createSqlHistoryStore,
   eventsManifest,
+  lastFmClient,
+  listenBrainzClient,
   migrateEventsStore,
   type EventsService,
 } from "@soundmesh/service-events";
@@ -23,6 +26,23 @@ export async function startEventsService(
   const clock = { now: () => Date.now() };
   const dedupWindowMs = config.events.dedupWindowHours * 3_600_000;
   const serviceLogger = logger.child({ service: "events" });
+  const scrobbling = config.events.scrobbling;
+  const scrobbler = createScrobbler({
+    db,
+    logger: serviceLogger,
+    clock,
+    listenBrainz: listenBrainzClient(scrobbling.listenBrainzUrl),
+    lastFm:
+      scrobbling.lastFmApiKey && scrobbling.lastFmApiSecret
+        ? lastFmClient(scrobbling.lastFmApiUrl, scrobbling.lastFmApiKey, scrobbling.lastFmApiSecret)
+        : null,
+    lastFmAuthUrl: scrobbling.lastFmAuthUrl,
+    lastFmApiKey: scrobbling.lastFmApiKey,
+    maxAttempts: scrobbling.maxAttempts,
+    retryMinMs: scrobbling.retryMinMs,
+    retryMaxMs: scrobbling.retryMaxMs,
+    keepDoneMs: dedupWindowMs,
+  });
   const service = createEventsService({
     logger: serviceLogger,
     bus: bus.connect(eventsManifest),
@@ -37,6 +57,8 @@ export async function startEventsService(
     clock,
     dedupWindowMs,
     closeIntervalMs: config.events.closeCheckIntervalMs,
+    scrobbler,
+    scrobbleIntervalMs: scrobbling.intervalMs,
   });
   await service.start();
   return service;

@@ -154,6 +154,28 @@ export const savedQueue = z.object({
 });
 export type SavedQueue = z.infer<typeof savedQueue>;
 
+/** The scrobbling services a user can send plays to. */
+export const scrobbleSinkName = z.enum(["listenbrainz", "lastfm"]);
+export type ScrobbleSinkName = z.infer<typeof scrobbleSinkName>;
+
+/** One user's view of one scrobbling sink, for Settings. */
+export const scrobbleSinkStatus = z.object({
+  sink: scrobbleSinkName,
+  /** The server can talk to it (Last.fm needs the server's API key and secret). */
+  available: z.boolean(),
+  /** off: not connected; ok: sending; bad_token: the service refused the token (nothing is sent until replaced);
+   * awaiting_approval: a Last.fm sign-in was started and waits for the user's approval. */
+  state: z.enum(["off", "ok", "bad_token", "awaiting_approval"]),
+  enabled: z.boolean(),
+  username: z.string().nullable(),
+  /** Scrobbles and "now playing" notices waiting to be sent, and those given up on (the dead letters). */
+  queued: z.number().int(),
+  dead: z.number().int(),
+  lastError: z.string().nullable(),
+  lastDeliveredAt: z.number().int().nullable(),
+});
+export type ScrobbleSinkStatus = z.infer<typeof scrobbleSinkStatus>;
+
 export const eventsContract = defineService("events", {
   /** Stores a batch of the caller's events, once each; answers only when they are durable. */
   submit: {
@@ -227,5 +249,37 @@ export const eventsContract = defineService("events", {
   },
   /** The caller's saved play queue, or null when none was saved. */
   loadQueue: { params: z.object({}), result: savedQueue.nullable(), exposed: true },
+  /** The caller's scrobbling sinks (ListenBrainz, Last.fm): connected or not, queue and dead letters. */
+  scrobbleStatus: { params: z.object({}), result: z.array(scrobbleSinkStatus), exposed: true },
+  /** Connects ListenBrainz with the user's token (checked with ListenBrainz first); null disconnects. */
+  setListenBrainzToken: {
+    params: z.object({ token: z.string().trim().min(1).max(200).nullable() }),
+    result: scrobbleSinkStatus,
+    exposed: true,
+  },
+  /** Starts the Last.fm sign-in: the user opens `authUrl`, approves, then calls lastFmAuthFinish. */
+  lastFmAuthStart: {
+    params: z.object({}),
+    result: z.object({ authUrl: z.string(), token: z.string() }),
+    exposed: true,
+  },
+  /** Trades the approved token for a Last.fm session key. */
+  lastFmAuthFinish: { params: z.object({}), result: scrobbleSinkStatus, exposed: true },
+  /** Turns a connected sink on or off (off: nothing new is queued); `disconnect` forgets the credentials too. */
+  setScrobbling: {
+    params: z.object({
+      sink: scrobbleSinkName,
+      enabled: z.boolean(),
+      disconnect: z.boolean().default(false),
+    }),
+    result: scrobbleSinkStatus,
+    exposed: true,
+  },
+  /** Puts the dead letters of a sink back in its queue. */
+  retryDeadScrobbles: {
+    params: z.object({ sink: scrobbleSinkName }),
+    result: scrobbleSinkStatus,
+    exposed: true,
+  },
 });
 export type EventsContract = typeof eventsContract;
