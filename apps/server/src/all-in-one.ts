@@ -7,6 +7,7 @@ import type { Bus, ServiceBus } from "@soundmesh/bus";
 import {
   catalogContract,
   eventsContract,
+  jobProgressEvent,
   playlistContract,
   searchContract,
   storageContract,
@@ -22,7 +23,7 @@ import {
 } from "@soundmesh/service-access-point";
 import { createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
 import type { Config } from "./config";
-import { libraryTopics, localStorageReader, startLibraryServices } from "./library-services";
+import { adminTopic, libraryTopics, localStorageReader, startLibraryServices } from "./library-services";
 import { registerP2pMetrics } from "./p2p-metrics";
 import { registerStorageMetrics } from "./storage-metrics";
 import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
@@ -142,7 +143,7 @@ export async function startAllInOne(
         topologyContract,
         eventsContract,
       ],
-      topics: [...libraryTopics, ...playlistTopics(apBus)],
+      topics: [...libraryTopics, adminTopic(jobProgressEvent, "Job progress"), ...playlistTopics(apBus)],
       plugins: [
         (app, identities) =>
           registerStreamRoutes(app, { bus: apBus, reader: localStorageReader(library.storage), identities }),

@@ -3,10 +3,14 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Bus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
+import { jobProgressEvent } from "@soundmesh/protocol";
 import {
   createEventsService,
   createFileEventLog,
+  closeBucketJob,
+  createJobRunner,
   createScrobbler,
+  dailyAggregatesJob,
   createSqlHistoryStore,
   eventsManifest,
   lastFmClient,
@@ -43,16 +47,34 @@ export async function startEventsService(
     retryMaxMs: scrobbling.retryMaxMs,
     keepDoneMs: dedupWindowMs,
   });
+  const dir = join(config.dataDir, "events");
+  const log = createFileEventLog({
+    dir,
+    clock,
+    allowedLatenessMs: config.events.allowedLatenessMs,
+    dedupWindowMs,
+    logger: serviceLogger,
+  });
+  const serviceBus = bus.connect(eventsManifest);
+  const jobs = createJobRunner({
+    db,
+    logger: serviceLogger,
+    clock,
+    runner: "server",
+    // Admins watching (the admin page, `soundmesh jobs` against a server) see every change of a run.
+    onChange: (run) =>
+      void serviceBus
+        .publish(jobProgressEvent, run)
+        .catch((error: unknown) => serviceLogger.warn({ err: error }, "job progress not published")),
+  });
+  await jobs.recoverInterrupted();
+  jobs.register(closeBucketJob({ dir, clock, allowedLatenessMs: config.events.allowedLatenessMs, log }));
+  jobs.register(dailyAggregatesJob({ dir }));
   const service = createEventsService({
     logger: serviceLogger,
-    bus: bus.connect(eventsManifest),
-    log: createFileEventLog({
-      dir: join(config.dataDir, "events"),
-      clock,
-      allowedLatenessMs: config.events.allowedLatenessMs,
-      dedupWindowMs,
-      logger: serviceLogger,
-    }),
+    bus: serviceBus,
+    log,
+    jobs,
     history: createSqlHistoryStore(db),
     clock,
     dedupWindowMs,

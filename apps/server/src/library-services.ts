@@ -106,7 +106,7 @@ export function localStorageReader(storage: StorageService): RenditionReader {
 }
 
 /** A topic of one event, pushed as published, that only administrators may follow. */
-function adminTopic<E extends EventContract>(event: E, what: string): PushTopic<E> {
+export function adminTopic<E extends EventContract>(event: E, what: string): PushTopic<E> {
   const escaped = event.topic.replace(/\./g, "\\.");
   return {
     pattern: new RegExp(`^${escaped}$`),

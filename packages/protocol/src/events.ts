@@ -1,7 +1,7 @@
 // Contract of the events service: typed, versioned listening events with client-made ids, the hourly buckets they
 // land in, and the listening history and annotations (stars, ratings, the saved play queue) built from them.
 import { z } from "zod";
-import { defineService } from "./contract";
+import { defineEvent, defineService } from "./contract";
 import { trackId } from "./stream";
 
 /** A client-made id: a UUID (version 7 recommended, so ids sort by creation time). Duplicates are dropped by it. */
@@ -176,6 +176,35 @@ export const scrobbleSinkStatus = z.object({
 });
 export type ScrobbleSinkStatus = z.infer<typeof scrobbleSinkStatus>;
 
+/** One run of a job (the job runner, services/events/src/jobs.ts): what ran, with which parameters, how far it got. */
+export const jobRun = z.object({
+  id: z.string(),
+  job: z.string(),
+  params: z.record(z.string(), z.string()),
+  state: z.enum(["pending", "running", "done", "failed"]),
+  /** 0 to 1. */
+  progress: z.number().min(0).max(1),
+  note: z.string().nullable(),
+  error: z.string().nullable(),
+  createdAt: z.number().int(),
+  startedAt: z.number().int().nullable(),
+  finishedAt: z.number().int().nullable(),
+  /** Who ran it: "server" or "cli". */
+  runner: z.string(),
+});
+export type JobRun = z.infer<typeof jobRun>;
+
+/** The jobs the runner knows: name, what it does, its parameters. */
+export const jobInfo = z.object({ name: z.string(), description: z.string(), params: z.array(z.string()) });
+export type JobInfo = z.infer<typeof jobInfo>;
+
+/** A job run's state and progress, pushed to administrators as it changes. */
+export const jobProgressEvent = defineEvent("events.jobProgress", jobRun);
+
+const jobParams = z
+  .record(z.string().regex(/^[a-z][a-zA-Z0-9]{0,31}$/), z.string().max(200))
+  .refine((params) => Object.keys(params).length <= 8, "at most 8 parameters");
+
 export const eventsContract = defineService("events", {
   /** Stores a batch of the caller's events, once each; answers only when they are durable. */
   submit: {
@@ -280,6 +309,20 @@ export const eventsContract = defineService("events", {
     params: z.object({ sink: scrobbleSinkName }),
     result: scrobbleSinkStatus,
     exposed: true,
+  },
+  /** The jobs the server can run, and the latest runs, newest first. */
+  jobs: {
+    params: z.object({ limit: z.number().int().min(1).max(500).default(50) }),
+    result: z.object({ jobs: z.array(jobInfo), runs: z.array(jobRun) }),
+    exposed: true,
+    adminOnly: true,
+  },
+  /** Runs a job (and what it needs) unless its output exists: the run once finished, null when nothing ran. */
+  runJob: {
+    params: z.object({ name: z.string().min(1).max(64), params: jobParams.default({}) }),
+    result: jobRun.nullable(),
+    exposed: true,
+    adminOnly: true,
   },
 });
 export type EventsContract = typeof eventsContract;

@@ -18,11 +18,14 @@ import type { EventLog } from "./bucket-log";
 import type { StoredEvent } from "./bucket-files";
 import type { CountedPlay, HistoryStore } from "./history-store";
 import type { ScrobbleRequest, Scrobbler } from "./scrobbler";
+import type { JobRunner } from "./jobs";
+import { bucketStem } from "./bucket-files";
 import { screenEvents } from "./screen-events";
 
 export const eventsManifest = {
   service: "events",
   calls: ["catalog"],
+  publishes: ["events.jobProgress"],
 } as const satisfies ServiceManifest;
 
 export interface TrackPlace {
@@ -47,6 +50,11 @@ export interface EventsServiceDeps {
   scrobbler?: Scrobbler;
   /** How often due scrobbles are sent (besides right after new ones are queued); 0: only then and on tick(). */
   scrobbleIntervalMs?: number;
+  /**
+   * The job runner: the close timer runs each due bucket's close as a close-bucket job (when registered), and the
+   * jobs / runJob methods use it. Without it the timer closes buckets directly.
+   */
+  jobs?: JobRunner;
   /** Titles and names of tracks for the scrobbles; by default asked of the catalog. */
   describeTracks?: (trackIds: string[]) => Promise<Map<string, TrackNames>>;
 }
@@ -117,6 +125,20 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
         album: track.album || null,
         durationMs: track.durationMs,
       })));
+
+  /** Closes the due buckets: each as a recorded close-bucket job when the runner has it, else directly. */
+  async function closeDueBuckets(): Promise<number[]> {
+    const runner = deps.jobs;
+    if (!runner?.has("close-bucket")) return log.closeDue();
+    const due = log.dueHours();
+    for (const hourStart of due) await runner.run("close-bucket", { hour: bucketStem(hourStart) });
+    return due;
+  }
+
+  function requireJobs(): JobRunner {
+    if (!deps.jobs) throw new AppError("UNAVAILABLE", "This server runs no jobs");
+    return deps.jobs;
+  }
 
   function requireScrobbler(): Scrobbler {
     if (!scrobbler)
@@ -281,11 +303,16 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
     setScrobbling: ({ sink, enabled, disconnect }, ctx) =>
       requireScrobbler().setScrobbling(requireUser(ctx), sink, enabled, disconnect),
     retryDeadScrobbles: ({ sink }, ctx) => requireScrobbler().retryDead(requireUser(ctx), sink),
+    async jobs({ limit }) {
+      const runner = requireJobs();
+      return { jobs: runner.jobs(), runs: await runner.runs(limit) };
+    },
+    runJob: ({ name, params }) => requireJobs().run(name, params),
   };
 
   return {
     handlers,
-    tick: () => log.closeDue(),
+    tick: closeDueBuckets,
     deliverScrobbles,
     async start() {
       if (subscription) return;
@@ -298,9 +325,9 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
       subscription = await bus.serve(eventsContract, handlers);
       if (deps.closeIntervalMs > 0) {
         timer = setInterval(() => {
-          log
-            .closeDue()
-            .catch((error: unknown) => logger.error({ err: error }, "closing event buckets failed"));
+          closeDueBuckets().catch((error: unknown) =>
+            logger.error({ err: error }, "closing event buckets failed"),
+          );
         }, deps.closeIntervalMs);
         timer.unref();
       }
@@ -317,6 +344,7 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
       const current = subscription;
       subscription = null;
       await current?.unsubscribe();
+      deps.jobs?.close();
       await log.close();
     },
   };

@@ -31,3 +31,20 @@ export {
   type ScrobbleItem,
 } from "./scrobble-clients";
 export { createScrobbler, type Scrobbler, type ScrobblerOptions } from "./scrobbler";
+export {
+  createJobRunner,
+  fileOutput,
+  type Job,
+  type JobContext,
+  type JobOutput,
+  type JobParams,
+  type JobRunner,
+  type JobRunnerOptions,
+} from "./jobs";
+export {
+  closeBucketJob,
+  dailyAggregatesJob,
+  dailyPath,
+  recommendationIndexJob,
+  type BucketJobsOptions,
+} from "./event-jobs";

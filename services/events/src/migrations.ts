@@ -85,6 +85,32 @@ export const eventsMigrations: ServiceMigrations = {
         .execute();
     },
   },
+  /** The job runner's runs (jobs.ts): state, progress and timings of each run that did work. */
+  "003-jobs": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("events_job_runs")
+        .addColumn("id", "varchar(36)", (col) => col.primaryKey())
+        .addColumn("job", "varchar(64)", (col) => col.notNull())
+        .addColumn("params", "text", (col) => col.notNull())
+        .addColumn("state", "varchar(12)", (col) => col.notNull())
+        .addColumn("progress", "real", (col) => col.notNull())
+        .addColumn("note", "text")
+        .addColumn("error", "text")
+        .addColumn("created_at", "bigint", (col) => col.notNull())
+        .addColumn("started_at", "bigint")
+        .addColumn("finished_at", "bigint")
+        .addColumn("runner", "varchar(16)", (col) => col.notNull())
+        .addColumn("host", "varchar(255)", (col) => col.notNull())
+        .addColumn("pid", "integer", (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex("events_job_runs_by_time")
+        .on("events_job_runs")
+        .column("created_at")
+        .execute();
+    },
+  },
 };
 
 export function migrateEventsStore(db: Db): Promise<string[]> {

@@ -3,6 +3,7 @@
 // and `user list` loads the database and the user service, never the HTTP server, media tools or the web player.
 import { Command, CommanderError, Option } from "commander";
 import type { GlobalOptions, LibraryOptions } from "./config-from";
+import { addJobsCommand } from "./jobs-command";
 import { addPeerCommand } from "./peer-command";
 import { addTopologyCommand } from "./topology-command";
 import { addTranscodeCommand } from "./transcode-command";
@@ -96,6 +97,7 @@ export function buildProgram(): Command {
       await setRole(name, role, command.optsWithGlobals<GlobalOptions>());
     });
   addPeerCommand(program);
+  addJobsCommand(program);
   addTranscodeCommand(program);
   addTopologyCommand(program);
   return program;
