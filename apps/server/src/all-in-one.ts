@@ -7,6 +7,7 @@ import type { Bus, ServiceBus } from "@soundmesh/bus";
 import {
   catalogContract,
   eventsContract,
+  jobProgressEvent,
   playlistContract,
   searchContract,
   storageContract,

@@ -155,6 +155,27 @@ export const configSchema = z
           .min(2)
           .max(24 * 90),
         closeCheckIntervalMs: z.number().int().min(100).max(600_000),
+        /** Scrobbling to ListenBrainz and Last.fm (each user connects their own account in Settings). */
+        scrobbling: z
+          .object({
+            listenBrainzUrl: z.string().url(),
+            lastFmApiUrl: z.string().url(),
+            /** Where users approve soundmesh on Last.fm. */
+            lastFmAuthUrl: z.string().url(),
+            /** The server's Last.fm API account (https://www.last.fm/api/account/create); without it Last.fm is off. */
+            lastFmApiKey: z.string().min(1).nullable(),
+            lastFmApiSecret: z.string().min(1).nullable(),
+            /** Tries before a scrobble goes to the dead letters. */
+            maxAttempts: z.number().int().min(1).max(100),
+            retryMinMs: z.number().int().min(10).max(3_600_000),
+            retryMaxMs: z
+              .number()
+              .int()
+              .min(10)
+              .max(7 * 86_400_000),
+            intervalMs: z.number().int().min(100).max(3_600_000),
+          })
+          .strict(),
       })
       .strict(),
   })
@@ -213,7 +234,22 @@ export function defaultConfig(): z.infer<typeof configSchema> {
       latencyFloorMs: 50,
       endpoints: [],
     },
-    events: { allowedLatenessMs: 10 * 60_000, dedupWindowHours: 7 * 24, closeCheckIntervalMs: 10_000 },
+    events: {
+      allowedLatenessMs: 10 * 60_000,
+      dedupWindowHours: 7 * 24,
+      closeCheckIntervalMs: 10_000,
+      scrobbling: {
+        listenBrainzUrl: "https://api.listenbrainz.org",
+        lastFmApiUrl: "https://ws.audioscrobbler.com/2.0/",
+        lastFmAuthUrl: "https://www.last.fm/api/auth/",
+        lastFmApiKey: null,
+        lastFmApiSecret: null,
+        maxAttempts: 8,
+        retryMinMs: 30_000,
+        retryMaxMs: 6 * 3_600_000,
+        intervalMs: 15_000,
+      },
+    },
   };
 }
 
@@ -250,6 +286,10 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_METRICS_TOKEN: { path: ["security", "metricsToken"], parse: asString },
   SOUNDMESH_TOPOLOGY_WEBHOOK_URL: { path: ["topology", "webhookUrl"], parse: asString },
   SOUNDMESH_EVENTS_ALLOWED_LATENESS_MS: { path: ["events", "allowedLatenessMs"], parse: asNumber },
+  SOUNDMESH_LASTFM_API_KEY: { path: ["events", "scrobbling", "lastFmApiKey"], parse: asString },
+  SOUNDMESH_LASTFM_API_SECRET: { path: ["events", "scrobbling", "lastFmApiSecret"], parse: asString },
+  SOUNDMESH_LASTFM_API_URL: { path: ["events", "scrobbling", "lastFmApiUrl"], parse: asString },
+  SOUNDMESH_LISTENBRAINZ_URL: { path: ["events", "scrobbling", "listenBrainzUrl"], parse: asString },
   SOUNDMESH_MAX_SOCKETS_PER_USER: { path: ["connections", "maxSocketsPerUser"], parse: asNumber },
 };
 

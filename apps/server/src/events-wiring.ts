@@ -3,11 +3,18 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Bus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
+import { jobProgressEvent } from "@soundmesh/protocol";
 import {
   createEventsService,
   createFileEventLog,
+  closeBucketJob,
+  createJobRunner,
+  createScrobbler,
+  dailyAggregatesJob,
   createSqlHistoryStore,
   eventsManifest,
+  lastFmClient,
+  listenBrainzClient,
   migrateEventsStore,
   type EventsService,
 } from "@soundmesh/service-events";
@@ -23,20 +30,57 @@ export async function startEventsService(
   const clock = { now: () => Date.now() };
   const dedupWindowMs = config.events.dedupWindowHours * 3_600_000;
   const serviceLogger = logger.child({ service: "events" });
+  const scrobbling = config.events.scrobbling;
+  const scrobbler = createScrobbler({
+    db,
+    logger: serviceLogger,
+    clock,
+    listenBrainz: listenBrainzClient(scrobbling.listenBrainzUrl),
+    lastFm:
+      scrobbling.lastFmApiKey && scrobbling.lastFmApiSecret
+        ? lastFmClient(scrobbling.lastFmApiUrl, scrobbling.lastFmApiKey, scrobbling.lastFmApiSecret)
+        : null,
+    lastFmAuthUrl: scrobbling.lastFmAuthUrl,
+    lastFmApiKey: scrobbling.lastFmApiKey,
+    maxAttempts: scrobbling.maxAttempts,
+    retryMinMs: scrobbling.retryMinMs,
+    retryMaxMs: scrobbling.retryMaxMs,
+    keepDoneMs: dedupWindowMs,
+  });
+  const dir = join(config.dataDir, "events");
+  const log = createFileEventLog({
+    dir,
+    clock,
+    allowedLatenessMs: config.events.allowedLatenessMs,
+    dedupWindowMs,
+    logger: serviceLogger,
+  });
+  const serviceBus = bus.connect(eventsManifest);
+  const jobs = createJobRunner({
+    db,
+    logger: serviceLogger,
+    clock,
+    runner: "server",
+    // Admins watching (the admin page, `soundmesh jobs` against a server) see every change of a run.
+    onChange: (run) =>
+      void serviceBus
+        .publish(jobProgressEvent, run)
+        .catch((error: unknown) => serviceLogger.warn({ err: error }, "job progress not published")),
+  });
+  await jobs.recoverInterrupted();
+  jobs.register(closeBucketJob({ dir, clock, allowedLatenessMs: config.events.allowedLatenessMs, log }));
+  jobs.register(dailyAggregatesJob({ dir }));
   const service = createEventsService({
     logger: serviceLogger,
-    bus: bus.connect(eventsManifest),
-    log: createFileEventLog({
-      dir: join(config.dataDir, "events"),
-      clock,
-      allowedLatenessMs: config.events.allowedLatenessMs,
-      dedupWindowMs,
-      logger: serviceLogger,
-    }),
+    bus: serviceBus,
+    log,
+    jobs,
     history: createSqlHistoryStore(db),
     clock,
     dedupWindowMs,
     closeIntervalMs: config.events.closeCheckIntervalMs,
+    scrobbler,
+    scrobbleIntervalMs: scrobbling.intervalMs,
   });
   await service.start();
   return service;

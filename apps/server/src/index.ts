@@ -11,3 +11,4 @@ export {
   type HeadlessPeerOptions,
   type HeadlessPeerReport,
 } from "./cli/headless-peer";
+export { FileEventOutbox, readOutbox, type EventSubmitter } from "./cli/file-event-outbox";

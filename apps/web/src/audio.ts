@@ -15,11 +15,11 @@ import {
   type QueueItem,
   type RepeatMode,
   type ReplayGainMode,
+  PlayEvents,
 } from "@soundmesh/engine";
 import type { ListeningEvent, TrackRecord } from "@soundmesh/protocol";
 import { MediaSessionBridge } from "./media-session";
 import { browserP2p, bufferedAheadMsOf, saveUploadSettings } from "./p2p";
-import { PlayEvents } from "./play-events";
 import { OfflineLibrary } from "./offline";
 import { settings } from "./settings";
 

@@ -31,6 +31,7 @@ export { pieceAtTime, pieceStartTime, timeAtByte, type Manifest } from "./timeli
 export { MediaSourceSink, type MediaSink } from "./media-sink";
 export { Player, type PlayerEvent, type PlayerOptions, type QueueItem, type ReplayGainMode } from "./player";
 export { IndexedDbPieceStore, type StoredTrack } from "./indexeddb-store";
+export { PlayEvents, uuidV7 } from "./play-events";
 export { PlayQueue, type QueueEntry, type RepeatMode } from "./play-queue";
 export { isPinned, pinTrack, unpinTrack, type PinDeps } from "./offline-pins";
 export { decodeFrame, encodeFrame, PeerWireError, type PeerFrame } from "./p2p/peer-wire";

@@ -25,6 +25,12 @@ export const errorCatalog = {
     status: 422,
     message: "The event's time is too far in the future, or too old to be told from a duplicate",
   },
+  SCROBBLING_NOT_CONFIGURED: {
+    status: 503,
+    message: "Last.fm scrobbling needs the server's Last.fm API key and secret (see the configuration)",
+  },
+  SCROBBLE_TOKEN_REJECTED: { status: 422, message: "The scrobbling service refused the token" },
+  SCROBBLE_NOT_APPROVED: { status: 409, message: "Approve soundmesh on Last.fm first, then finish" },
   UNPLAYABLE: { status: 422, message: "The track cannot be decoded" },
   RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested range cannot be served" },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down" },

@@ -1,7 +1,7 @@
 // Contract of the events service: typed, versioned listening events with client-made ids, the hourly buckets they
 // land in, and the listening history and annotations (stars, ratings, the saved play queue) built from them.
 import { z } from "zod";
-import { defineService } from "./contract";
+import { defineEvent, defineService } from "./contract";
 import { trackId } from "./stream";
 
 /** A client-made id: a UUID (version 7 recommended, so ids sort by creation time). Duplicates are dropped by it. */
@@ -154,6 +154,57 @@ export const savedQueue = z.object({
 });
 export type SavedQueue = z.infer<typeof savedQueue>;
 
+/** The scrobbling services a user can send plays to. */
+export const scrobbleSinkName = z.enum(["listenbrainz", "lastfm"]);
+export type ScrobbleSinkName = z.infer<typeof scrobbleSinkName>;
+
+/** One user's view of one scrobbling sink, for Settings. */
+export const scrobbleSinkStatus = z.object({
+  sink: scrobbleSinkName,
+  /** The server can talk to it (Last.fm needs the server's API key and secret). */
+  available: z.boolean(),
+  /** off: not connected; ok: sending; bad_token: the service refused the token (nothing is sent until replaced);
+   * awaiting_approval: a Last.fm sign-in was started and waits for the user's approval. */
+  state: z.enum(["off", "ok", "bad_token", "awaiting_approval"]),
+  enabled: z.boolean(),
+  username: z.string().nullable(),
+  /** Scrobbles and "now playing" notices waiting to be sent, and those given up on (the dead letters). */
+  queued: z.number().int(),
+  dead: z.number().int(),
+  lastError: z.string().nullable(),
+  lastDeliveredAt: z.number().int().nullable(),
+});
+export type ScrobbleSinkStatus = z.infer<typeof scrobbleSinkStatus>;
+
+/** One run of a job (the job runner, services/events/src/jobs.ts): what ran, with which parameters, how far it got. */
+export const jobRun = z.object({
+  id: z.string(),
+  job: z.string(),
+  params: z.record(z.string(), z.string()),
+  state: z.enum(["pending", "running", "done", "failed"]),
+  /** 0 to 1. */
+  progress: z.number().min(0).max(1),
+  note: z.string().nullable(),
+  error: z.string().nullable(),
+  createdAt: z.number().int(),
+  startedAt: z.number().int().nullable(),
+  finishedAt: z.number().int().nullable(),
+  /** Who ran it: "server" or "cli". */
+  runner: z.string(),
+});
+export type JobRun = z.infer<typeof jobRun>;
+
+/** The jobs the runner knows: name, what it does, its parameters. */
+export const jobInfo = z.object({ name: z.string(), description: z.string(), params: z.array(z.string()) });
+export type JobInfo = z.infer<typeof jobInfo>;
+
+/** A job run's state and progress, pushed to administrators as it changes. */
+export const jobProgressEvent = defineEvent("events.jobProgress", jobRun);
+
+const jobParams = z
+  .record(z.string().regex(/^[a-z][a-zA-Z0-9]{0,31}$/), z.string().max(200))
+  .refine((params) => Object.keys(params).length <= 8, "at most 8 parameters");
+
 export const eventsContract = defineService("events", {
   /** Stores a batch of the caller's events, once each; answers only when they are durable. */
   submit: {
@@ -227,5 +278,51 @@ export const eventsContract = defineService("events", {
   },
   /** The caller's saved play queue, or null when none was saved. */
   loadQueue: { params: z.object({}), result: savedQueue.nullable(), exposed: true },
+  /** The caller's scrobbling sinks (ListenBrainz, Last.fm): connected or not, queue and dead letters. */
+  scrobbleStatus: { params: z.object({}), result: z.array(scrobbleSinkStatus), exposed: true },
+  /** Connects ListenBrainz with the user's token (checked with ListenBrainz first); null disconnects. */
+  setListenBrainzToken: {
+    params: z.object({ token: z.string().trim().min(1).max(200).nullable() }),
+    result: scrobbleSinkStatus,
+    exposed: true,
+  },
+  /** Starts the Last.fm sign-in: the user opens `authUrl`, approves, then calls lastFmAuthFinish. */
+  lastFmAuthStart: {
+    params: z.object({}),
+    result: z.object({ authUrl: z.string(), token: z.string() }),
+    exposed: true,
+  },
+  /** Trades the approved token for a Last.fm session key. */
+  lastFmAuthFinish: { params: z.object({}), result: scrobbleSinkStatus, exposed: true },
+  /** Turns a connected sink on or off (off: nothing new is queued); `disconnect` forgets the credentials too. */
+  setScrobbling: {
+    params: z.object({
+      sink: scrobbleSinkName,
+      enabled: z.boolean(),
+      disconnect: z.boolean().default(false),
+    }),
+    result: scrobbleSinkStatus,
+    exposed: true,
+  },
+  /** Puts the dead letters of a sink back in its queue. */
+  retryDeadScrobbles: {
+    params: z.object({ sink: scrobbleSinkName }),
+    result: scrobbleSinkStatus,
+    exposed: true,
+  },
+  /** The jobs the server can run, and the latest runs, newest first. */
+  jobs: {
+    params: z.object({ limit: z.number().int().min(1).max(500).default(50) }),
+    result: z.object({ jobs: z.array(jobInfo), runs: z.array(jobRun) }),
+    exposed: true,
+    adminOnly: true,
+  },
+  /** Runs a job (and what it needs) unless its output exists: the run once finished, null when nothing ran. */
+  runJob: {
+    params: z.object({ name: z.string().min(1).max(64), params: jobParams.default({}) }),
+    result: jobRun.nullable(),
+    exposed: true,
+    adminOnly: true,
+  },
 });
 export type EventsContract = typeof eventsContract;

@@ -41,6 +41,7 @@ export const accessPointManifest = {
     "catalog.changed",
     "catalog.scanProgress",
     "storage.transcodeProgress",
+    "events.jobProgress",
     "playlist.changed",
     "tracker.signalRelay",
     "tracker.peerBanned",

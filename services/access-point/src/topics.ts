@@ -3,6 +3,7 @@
 import {
   AppError,
   catalogChangedEvent,
+  jobProgressEvent,
   myPlaylistsTopic,
   playlistChangedEvent,
   playlistContract,
@@ -28,10 +29,11 @@ function adminTopic<E extends EventContract>(event: E, what: string): PushTopic<
   };
 }
 
-/** Scan and transcoding progress for admins, catalog changes for everyone. */
+/** Scan, transcoding and job progress for admins, catalog changes for everyone. */
 const libraryTopics: PushTopic[] = [
   adminTopic(scanProgressEvent, "Scan progress"),
   adminTopic(transcodeProgressEvent, "Transcoding progress"),
+  adminTopic(jobProgressEvent, "Job progress"),
   {
     pattern: /^catalog\.changed$/,
     event: catalogChangedEvent,

@@ -82,11 +82,18 @@ export const summaryPath = (dir: string, hourStart: number) =>
 export const parquetPath = (dir: string, hourStart: number) => join(dir, `${bucketStem(hourStart)}.parquet`);
 
 /**
- * Reads a bucket's log. A last line without its newline is a write that was cut off (a crash before the fsync), so
- * never acknowledged: the file is cut back to the last whole line. A malformed whole line is reported and skipped.
+ * Reads an append-only JSON Lines file's whole lines. A last line without its newline is a write that was cut off
+ * (a crash before the fsync), so never acknowledged: the file is cut back to the last whole line. A missing file
+ * has no lines.
  */
-export async function readLog(path: string, onBadLine: (lineNumber: number) => void): Promise<LogLine[]> {
-  const text = await readFile(path, "utf8");
+export async function readWholeLines(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
   const end = text.lastIndexOf("\n") + 1;
   if (end < text.length) {
     const handle = await open(path, "r+");
@@ -97,10 +104,15 @@ export async function readLog(path: string, onBadLine: (lineNumber: number) => v
       await handle.close();
     }
   }
-  const lines: LogLine[] = [];
   const whole = text.slice(0, end).split("\n");
   whole.pop();
-  whole.forEach((line, index) => {
+  return whole;
+}
+
+/** Reads a bucket's log (see readWholeLines). A malformed whole line is reported and skipped. */
+export async function readLog(path: string, onBadLine: (lineNumber: number) => void): Promise<LogLine[]> {
+  const lines: LogLine[] = [];
+  (await readWholeLines(path)).forEach((line, index) => {
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);

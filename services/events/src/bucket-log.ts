@@ -59,6 +59,10 @@ export interface EventLog {
   append(items: AppendItem[]): Promise<AppendResult>;
   /** Closes every bucket the watermark has passed; answers the hours closed. */
   closeDue(): Promise<number[]>;
+  /** The open buckets the watermark has passed (each closed by a close-bucket job). */
+  dueHours(): number[];
+  /** Closes this hour's bucket if it is open and due; answers whether it did. */
+  closeHour(hourStart: number): Promise<boolean>;
   stats(limit: number): BucketStats[];
   close(): Promise<void>;
 }
@@ -311,6 +315,20 @@ export function createFileEventLog(options: BucketLogOptions): EventLog {
       });
     },
     closeDue: () => inLane(closeDueNow),
+    dueHours() {
+      const now = clock.now();
+      return [...open.keys()].filter((hourStart) => isDue(hourStart, now)).sort((a, b) => a - b);
+    },
+    closeHour: (hourStart) =>
+      inLane(async () => {
+        const now = clock.now();
+        const bucket = open.get(hourStart);
+        if (!bucket || !isDue(hourStart, now)) return false;
+        await closeBucket(bucket, now);
+        forgetOldIds(now);
+        logger.info({ hours: [hourStart] }, "closed event buckets");
+        return true;
+      }),
     stats(limit) {
       const rows: BucketStats[] = [];
       for (const bucket of open.values())

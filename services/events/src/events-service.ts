@@ -12,15 +12,20 @@ import {
   type EventsContract,
   type HandlersOf,
   type PeriodName,
+  type TrackRecord,
 } from "@soundmesh/protocol";
 import type { EventLog } from "./bucket-log";
 import type { StoredEvent } from "./bucket-files";
 import type { CountedPlay, HistoryStore } from "./history-store";
+import type { ScrobbleRequest, Scrobbler } from "./scrobbler";
+import type { JobRunner } from "./jobs";
+import { bucketStem } from "./bucket-files";
 import { screenEvents } from "./screen-events";
 
 export const eventsManifest = {
   service: "events",
   calls: ["catalog"],
+  publishes: ["events.jobProgress"],
 } as const satisfies ServiceManifest;
 
 export interface TrackPlace {
@@ -41,6 +46,24 @@ export interface EventsServiceDeps {
   closeIntervalMs: number;
   /** Album and artist of tracks, for play counts per album and artist; by default asked of the catalog. */
   placeTracks?: (trackIds: string[]) => Promise<Map<string, TrackPlace>>;
+  /** Scrobbling to ListenBrainz and Last.fm; without it the scrobbling methods answer SCROBBLING_NOT_CONFIGURED. */
+  scrobbler?: Scrobbler;
+  /** How often due scrobbles are sent (besides right after new ones are queued); 0: only then and on tick(). */
+  scrobbleIntervalMs?: number;
+  /**
+   * The job runner: the close timer runs each due bucket's close as a close-bucket job (when registered), and the
+   * jobs / runJob methods use it. Without it the timer closes buckets directly.
+   */
+  jobs?: JobRunner;
+  /** Titles and names of tracks for the scrobbles; by default asked of the catalog. */
+  describeTracks?: (trackIds: string[]) => Promise<Map<string, TrackNames>>;
+}
+
+export interface TrackNames {
+  title: string;
+  artist: string;
+  album: string | null;
+  durationMs: number;
 }
 
 export interface EventsService {
@@ -49,6 +72,8 @@ export interface EventsService {
   handlers: HandlersOf<EventsContract>;
   /** Closes the buckets the watermark has passed (the timer calls this too). */
   tick(): Promise<number[]>;
+  /** Sends the scrobbles that are due (the timer calls this too); answers how many were delivered. */
+  deliverScrobbles(): Promise<number>;
 }
 
 /** A play counts when at least half the track, or four minutes, was heard (the scrobbling rule). */
@@ -70,18 +95,106 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
   let subscription: Subscription | null = null;
   let timer: NodeJS.Timeout | null = null;
 
+  const { scrobbler } = deps;
+  let scrobbleTimer: NodeJS.Timeout | null = null;
+  const names = new Map<string, TrackNames>();
+
+  async function catalogTracks<T>(
+    trackIds: string[],
+    map: (track: TrackRecord) => T,
+  ): Promise<Map<string, T>> {
+    const found = new Map<string, T>();
+    for (let start = 0; start < trackIds.length; start += 500) {
+      const tracks = await bus.request(catalogContract, "tracks", {
+        trackIds: trackIds.slice(start, start + 500),
+      });
+      for (const track of tracks) found.set(track.id, map(track));
+    }
+    return found;
+  }
   const placeTracks =
     deps.placeTracks ??
-    (async (trackIds: string[]) => {
-      const found = new Map<string, TrackPlace>();
-      for (let start = 0; start < trackIds.length; start += 500) {
-        const tracks = await bus.request(catalogContract, "tracks", {
-          trackIds: trackIds.slice(start, start + 500),
+    ((trackIds: string[]) =>
+      catalogTracks(trackIds, (track) => ({ albumId: track.albumId, artistId: track.artistId })));
+  const describeTracks =
+    deps.describeTracks ??
+    ((trackIds: string[]) =>
+      catalogTracks(trackIds, (track) => ({
+        title: track.title,
+        artist: track.artist,
+        album: track.album || null,
+        durationMs: track.durationMs,
+      })));
+
+  /** Closes the due buckets: each as a recorded close-bucket job when the runner has it, else directly. */
+  async function closeDueBuckets(): Promise<number[]> {
+    const runner = deps.jobs;
+    if (!runner?.has("close-bucket")) return log.closeDue();
+    const due = log.dueHours();
+    for (const hourStart of due) await runner.run("close-bucket", { hour: bucketStem(hourStart) });
+    return due;
+  }
+
+  function requireJobs(): JobRunner {
+    if (!deps.jobs) throw new AppError("UNAVAILABLE", "This server runs no jobs");
+    return deps.jobs;
+  }
+
+  function requireScrobbler(): Scrobbler {
+    if (!scrobbler)
+      throw new AppError("SCROBBLING_NOT_CONFIGURED", "Scrobbling is not set up on this server");
+    return scrobbler;
+  }
+
+  /** Queues "now playing" for play starts and a scrobble for each play that counts, for users with a sink on. */
+  async function queueScrobbles(stored: StoredEvent[]): Promise<void> {
+    if (!scrobbler) return;
+    const wanted = stored.filter(
+      ({ event, userId }) =>
+        scrobbler.wants(userId) &&
+        (event.type === "play.started" ||
+          (event.type === "play.ended" && countsAsPlay(event.playedMs, event.durationMs))),
+    );
+    if (wanted.length === 0) return;
+    const unknown = [...new Set(wanted.map(({ event }) => event.trackId))].filter((id) => !names.has(id));
+    if (unknown.length > 0) for (const [id, track] of await describeTracks(unknown)) names.set(id, track);
+    const requests: ScrobbleRequest[] = [];
+    for (const { event, userId } of wanted) {
+      const track = names.get(event.trackId);
+      // A track the catalog does not know has no title or artist to send.
+      if (!track) continue;
+      const item = {
+        artist: track.artist,
+        track: track.title,
+        album: track.album,
+        durationMs: track.durationMs,
+      };
+      if (event.type === "play.ended")
+        requests.push({
+          userId,
+          eventId: event.id,
+          kind: "scrobble",
+          item: { ...item, startedAt: event.at - event.playedMs },
         });
-        for (const track of tracks) found.set(track.id, { albumId: track.albumId, artistId: track.artistId });
-      }
-      return found;
+      else
+        requests.push({
+          userId,
+          eventId: event.id,
+          kind: "now_playing",
+          item: { ...item, startedAt: event.at },
+        });
+    }
+    await scrobbler.enqueue(requests);
+    if (requests.length > 0) void deliverScrobbles();
+  }
+
+  function deliverScrobbles(): Promise<number> {
+    if (!scrobbler) return Promise.resolve(0);
+    return scrobbler.deliverDue().catch((error: unknown) => {
+      logger.error({ err: error }, "sending scrobbles failed");
+      return 0;
     });
+  }
 
   /** Counts the plays among stored events into the history; replaying events already counted adds nothing. */
   async function countPlays(stored: StoredEvent[]): Promise<void> {
@@ -132,8 +245,14 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
       const userId = requireUser(ctx);
       const screened = screenEvents(events, clock.now(), deps.dedupWindowMs);
       const result = await log.append(screened.events.map((event) => ({ event, userId })));
-      // Durable in the log now; the history catches up from the log at start should this fail.
+      // Durable in the log now; the history and the scrobble queue catch up from the log at start should this fail.
       await countPlays(result.accepted);
+      await queueScrobbles(result.accepted).catch((error: unknown) =>
+        logger.warn(
+          { err: error },
+          "could not queue scrobbles; they are queued from the log at the next start",
+        ),
+      );
       return {
         accepted: result.accepted.length,
         duplicates: result.duplicates,
@@ -176,31 +295,56 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
       });
     },
     loadQueue: (_params, ctx) => history.loadQueue(requireUser(ctx)),
+    scrobbleStatus: (_params, ctx) => requireScrobbler().status(requireUser(ctx)),
+    setListenBrainzToken: ({ token }, ctx) =>
+      requireScrobbler().setListenBrainzToken(requireUser(ctx), token),
+    lastFmAuthStart: (_params, ctx) => requireScrobbler().lastFmAuthStart(requireUser(ctx)),
+    lastFmAuthFinish: (_params, ctx) => requireScrobbler().lastFmAuthFinish(requireUser(ctx)),
+    setScrobbling: ({ sink, enabled, disconnect }, ctx) =>
+      requireScrobbler().setScrobbling(requireUser(ctx), sink, enabled, disconnect),
+    retryDeadScrobbles: ({ sink }, ctx) => requireScrobbler().retryDead(requireUser(ctx), sink),
+    async jobs({ limit }) {
+      const runner = requireJobs();
+      return { jobs: runner.jobs(), runs: await runner.runs(limit) };
+    },
+    runJob: ({ name, params }) => requireJobs().run(name, params),
   };
 
   return {
     handlers,
-    tick: () => log.closeDue(),
+    tick: closeDueBuckets,
+    deliverScrobbles,
     async start() {
       if (subscription) return;
+      await scrobbler?.start();
       const replay = await log.open();
       await countPlays(replay);
+      await queueScrobbles(replay).catch((error: unknown) =>
+        logger.warn({ err: error }, "could not queue the scrobbles of replayed events"),
+      );
       subscription = await bus.serve(eventsContract, handlers);
       if (deps.closeIntervalMs > 0) {
         timer = setInterval(() => {
-          log
-            .closeDue()
-            .catch((error: unknown) => logger.error({ err: error }, "closing event buckets failed"));
+          closeDueBuckets().catch((error: unknown) =>
+            logger.error({ err: error }, "closing event buckets failed"),
+          );
         }, deps.closeIntervalMs);
         timer.unref();
+      }
+      if (scrobbler && (deps.scrobbleIntervalMs ?? 0) > 0) {
+        scrobbleTimer = setInterval(() => void deliverScrobbles(), deps.scrobbleIntervalMs);
+        scrobbleTimer.unref();
       }
     },
     async stop() {
       if (timer) clearInterval(timer);
       timer = null;
+      if (scrobbleTimer) clearInterval(scrobbleTimer);
+      scrobbleTimer = null;
       const current = subscription;
       subscription = null;
       await current?.unsubscribe();
+      deps.jobs?.close();
       await log.close();
     },
   };

@@ -42,6 +42,75 @@ export const eventsMigrations: ServiceMigrations = {
         .execute();
     },
   },
+  /** Scrobbling: each user's sink accounts, and the durable queue of scrobbles and "now playing" notices. */
+  "002-scrobbling": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("events_scrobble_accounts")
+        .addColumn("user_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("sink", "varchar(16)", (col) => col.notNull())
+        .addColumn("credential", "text")
+        .addColumn("pending_token", "text")
+        .addColumn("username", "varchar(200)")
+        .addColumn("enabled", "integer", (col) => col.notNull())
+        .addColumn("state", "varchar(24)", (col) => col.notNull())
+        .addColumn("last_error", "text")
+        .addColumn("last_delivered_at", "bigint")
+        .addColumn("updated_at", "bigint", (col) => col.notNull())
+        .addPrimaryKeyConstraint("events_scrobble_accounts_pk", ["user_id", "sink"])
+        .execute();
+      await db.schema
+        .createTable("events_scrobble_queue")
+        .addColumn("id", "varchar(120)", (col) => col.primaryKey())
+        .addColumn("user_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("sink", "varchar(16)", (col) => col.notNull())
+        .addColumn("kind", "varchar(16)", (col) => col.notNull())
+        .addColumn("payload", "text", (col) => col.notNull())
+        .addColumn("state", "varchar(16)", (col) => col.notNull())
+        .addColumn("attempts", "integer", (col) => col.notNull())
+        .addColumn("next_at", "bigint", (col) => col.notNull())
+        .addColumn("last_error", "text")
+        .addColumn("created_at", "bigint", (col) => col.notNull())
+        .addColumn("done_at", "bigint")
+        .execute();
+      await db.schema
+        .createIndex("events_scrobble_queue_due")
+        .on("events_scrobble_queue")
+        .columns(["state", "next_at"])
+        .execute();
+      await db.schema
+        .createIndex("events_scrobble_queue_by_user")
+        .on("events_scrobble_queue")
+        .columns(["user_id", "sink", "state"])
+        .execute();
+    },
+  },
+  /** The job runner's runs (jobs.ts): state, progress and timings of each run that did work. */
+  "003-jobs": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("events_job_runs")
+        .addColumn("id", "varchar(36)", (col) => col.primaryKey())
+        .addColumn("job", "varchar(64)", (col) => col.notNull())
+        .addColumn("params", "text", (col) => col.notNull())
+        .addColumn("state", "varchar(12)", (col) => col.notNull())
+        .addColumn("progress", "real", (col) => col.notNull())
+        .addColumn("note", "text")
+        .addColumn("error", "text")
+        .addColumn("created_at", "bigint", (col) => col.notNull())
+        .addColumn("started_at", "bigint")
+        .addColumn("finished_at", "bigint")
+        .addColumn("runner", "varchar(16)", (col) => col.notNull())
+        .addColumn("host", "varchar(255)", (col) => col.notNull())
+        .addColumn("pid", "integer", (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex("events_job_runs_by_time")
+        .on("events_job_runs")
+        .column("created_at")
+        .execute();
+    },
+  },
 };
 
 export function migrateEventsStore(db: Db): Promise<string[]> {

@@ -14,7 +14,16 @@ import {
 } from "@soundmesh/protocol";
 import { SqlCatalogStore, catalogManifest, createCatalogService } from "@soundmesh/service-catalog";
 import type { DbTarget } from "@soundmesh/test-kit";
-import { createEventsService, createSqlHistoryStore, eventsManifest, type EventsService } from "../src/index";
+import {
+  createEventsService,
+  createScrobbler,
+  createSqlHistoryStore,
+  eventsManifest,
+  lastFmClient,
+  listenBrainzClient,
+  type EventsService,
+  type Scrobbler,
+} from "../src/index";
 import { LATENESS, ManualClock, T0, fileLog, silentLogger } from "./fixtures";
 
 const libraryRoot = "/srv/music";
@@ -84,7 +93,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(target: DbTarget): Promise<Harness> {
+/** Scrobbling against sinks at these addresses (the tests' fakes on loopback). */
+export interface HarnessScrobbling {
+  listenBrainzUrl: string;
+  lastFm: { apiUrl: string; apiKey: string; apiSecret: string } | null;
+  maxAttempts: number;
+}
+
+export const SCROBBLE_RETRY_MIN_MS = 1_000;
+
+export async function startHarness(target: DbTarget, scrobbling?: HarnessScrobbling): Promise<Harness> {
   const test = await target.open();
   const dir = mkdtempSync(join(tmpdir(), "soundmesh-events-"));
   const bus = createInProcessBus({ rateLimits: { default: { ratePerSecond: 1e6, burst: 1e6 }, edges: {} } });
@@ -105,6 +123,23 @@ export async function startHarness(target: DbTarget): Promise<Harness> {
   });
   await catalogService.start();
   const eventsBus = bus.connect(eventsManifest);
+  const scrobblerOf = (): Scrobbler | undefined =>
+    scrobbling &&
+    createScrobbler({
+      db: test.db,
+      logger: silentLogger,
+      clock,
+      listenBrainz: listenBrainzClient(scrobbling.listenBrainzUrl),
+      lastFm: scrobbling.lastFm
+        ? lastFmClient(scrobbling.lastFm.apiUrl, scrobbling.lastFm.apiKey, scrobbling.lastFm.apiSecret)
+        : null,
+      lastFmAuthUrl: "https://www.last.fm/api/auth/",
+      lastFmApiKey: scrobbling.lastFm?.apiKey ?? null,
+      maxAttempts: scrobbling.maxAttempts,
+      retryMinMs: SCROBBLE_RETRY_MIN_MS,
+      retryMaxMs: 8 * SCROBBLE_RETRY_MIN_MS,
+      keepDoneMs: HARNESS_DEDUP_WINDOW_MS,
+    });
   const make = () =>
     createEventsService({
       logger: silentLogger,
@@ -114,6 +149,7 @@ export async function startHarness(target: DbTarget): Promise<Harness> {
       clock,
       dedupWindowMs: HARNESS_DEDUP_WINDOW_MS,
       closeIntervalMs: 0,
+      ...(scrobbling ? { scrobbler: scrobblerOf()! } : {}),
     });
   let service = make();
   await service.start();

@@ -1,11 +1,16 @@
 // The headless peer: logs in, plays a list of tracks at real-time speed without sound, caches and serves them to
-// other listeners like a browser does. For tests, demos and swarm benchmarks (`soundmesh peer`).
+// other listeners like a browser does, and sends listening events through a file outbox under its data dir. For
+// tests, demos and swarm benchmarks (`soundmesh peer`).
 import { setMaxListeners } from "node:events";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import nodeDataChannel from "node-datachannel";
 import { RTCPeerConnection } from "node-datachannel/polyfill";
 import {
   EngineClient,
   MemoryPieceStore,
+  PlayEvents,
   type ByteSnapshot,
   type Manifest,
   type OverlayStats,
@@ -14,7 +19,8 @@ import {
   type TrackerClient,
   type UploadSettings,
 } from "@soundmesh/engine";
-import { announceResult, trackerContract } from "@soundmesh/protocol";
+import { announceResult, eventsContract, trackerContract, type ListeningEvent } from "@soundmesh/protocol";
+import { FileEventOutbox } from "./file-event-outbox";
 import { HeadlessSink } from "./headless-sink";
 import type { SessionClient } from "@soundmesh/client";
 import { login, openSessionSocket } from "./session-socket";
@@ -34,6 +40,15 @@ export interface HeadlessPeerOptions {
   upload?: Partial<UploadSettings>;
   /** For tests and demos of the hash check: serve pieces with one byte flipped. */
   serveCorrupted?: boolean;
+  /**
+   * Where the peer keeps its listening-event outbox (`events-outbox.jsonl`); events waiting there from an earlier
+   * run are sent too. Default: a new temporary folder (events then do not outlive the process).
+   */
+  dataDir?: string;
+  /** How long close() waits for waiting events to reach the server (default 10 s); the rest stay in the file. */
+  eventsDrainMs?: number;
+  /** First retry delay of the outbox after a failed send (default 1 s, doubling up to 30 s). */
+  eventsRetryMs?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -43,6 +58,8 @@ export interface HeadlessPeerReport {
   overlay: OverlayStats | undefined;
   stutters: number;
   startLatencyMs: number | undefined;
+  /** Listening events acknowledged by the server in this run, and those still waiting in the outbox. */
+  events: { sent: number; pending: number };
   errors: string[];
 }
 
@@ -51,6 +68,7 @@ export interface HeadlessPeer {
   /** Resolves when every track has been played. */
   readonly played: Promise<void>;
   report(): HeadlessPeerReport;
+  /** Stops playing, waits (a while) for waiting events to be sent, and leaves. */
   close(): Promise<void>;
 }
 
@@ -105,6 +123,24 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
   const sink = new HeadlessSink(queueManifests, speed);
   const store = new MemoryPieceStore();
   let startLatencyMs: number | undefined;
+  // Events go over the session's socket; once it has closed (a server outage) over a new one per attempt.
+  let eventsSocket = socket;
+  const outbox = await FileEventOutbox.open({
+    path: join(options.dataDir ?? (await mkdtemp(join(tmpdir(), "soundmesh-peer-"))), "events-outbox.jsonl"),
+    submitter: {
+      async submit(events: ListeningEvent[]) {
+        if (eventsSocket.state !== "open") {
+          if (eventsSocket !== socket) await eventsSocket.close();
+          eventsSocket = await openSessionSocket(options.baseUrl, token);
+        }
+        return eventsSocket.call(eventsContract, "submit", { events });
+      },
+    },
+    ...(options.eventsRetryMs ? { minRetryMs: options.eventsRetryMs } : {}),
+  });
+  const durationOf = (trackId: string) => queueManifests[options.trackIds.indexOf(trackId)]?.durationMs ?? 0;
+  /** Where the playing track starts on the sink's timeline. */
+  let trackStartSec = 0;
   const engine = new EngineClient({
     baseUrl: options.baseUrl,
     headers: { authorization: `Bearer ${token}` },
@@ -114,8 +150,22 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
     playbackRate: speed,
     bufferedAheadMs: () => sink.bufferedAheadMs(),
     onEvent: (event) => {
-      if (event.type === "started" && startLatencyMs === undefined) startLatencyMs = event.latencyMs;
-      if (event.type === "error") onError(new Error(event.message));
+      if (event.type === "started") {
+        startLatencyMs ??= event.latencyMs;
+        trackStartSec = sink.currentTime();
+        playEvents.started(event.trackId, durationOf(event.trackId), event.latencyMs);
+      }
+      if (event.type === "track" && event.trackId !== playEvents.trackId) {
+        // A gapless crossing into the next track.
+        playEvents.ended("finished");
+        trackStartSec = sink.currentTime();
+        playEvents.started(event.trackId, durationOf(event.trackId), 0);
+      }
+      if (event.type === "ended") playEvents.ended("finished");
+      if (event.type === "error") {
+        if (playEvents.trackId === event.trackId) playEvents.ended("error");
+        onError(new Error(event.message));
+      }
     },
     onError,
     ...((options.p2p ?? true)
@@ -128,6 +178,12 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
         }
       : {}),
   });
+  const playEvents = new PlayEvents(
+    (event) => void outbox.record(event).catch(onError),
+    () => engine.accounting.snapshot(),
+    // The position is read every 100 ms at `speed` times real time: steps up to twice that are heard.
+    2_000 * Math.max(1, speed),
+  );
   const session = engine.openSession(
     {
       peerId: socket.peerId,
@@ -145,8 +201,22 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
   );
   for (const trackId of options.trackIds)
     queueManifests.push(await engine.manifests.manifest(trackId, profile));
+  playEvents.requested();
   await engine.player.play(options.trackIds.map((trackId) => ({ trackId })));
-  const ticker = setInterval(() => void engine.player.tick().catch(onError), 100);
+  let wasStalled = false;
+  let isClosed = false;
+  const ticker = setInterval(() => {
+    void engine.player.tick().catch(onError);
+    playEvents.progress((sink.currentTime() - trackStartSec) * 1000);
+    const isStalled = sink.isStalled;
+    if (isStalled && !wasStalled) playEvents.stalled();
+    if (!isStalled && wasStalled) playEvents.resumed();
+    wasStalled = isStalled;
+  }, 100);
+  void sink.finished.then(() => {
+    playEvents.progress((sink.currentTime() - trackStartSec) * 1000);
+    playEvents.ended("finished");
+  });
 
   return {
     peerId: socket.peerId,
@@ -157,11 +227,19 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
       overlay: engine.peers.stats(),
       stutters: sink.stutters,
       startLatencyMs,
+      events: { sent: outbox.sent, pending: outbox.pending },
       errors: [...errors],
     }),
     async close() {
+      if (isClosed) return;
+      isClosed = true;
       clearInterval(ticker);
+      playEvents.ended("stopped");
       await session.close();
+      // Whatever the server does not take in time stays in the outbox for the next run.
+      await outbox.drain(options.eventsDrainMs ?? 10_000);
+      await outbox.close();
+      if (eventsSocket !== socket) await eventsSocket.close();
       await socket.close();
     },
   };

@@ -102,6 +102,12 @@ export class HeadlessSink implements MediaSink {
     this.advance();
   }
 
+  /** Playing, but waiting for bytes (a stutter in progress). */
+  get isStalled(): boolean {
+    this.advance();
+    return this.playing && this.stalled;
+  }
+
   /** Audio buffered ahead of the playhead; Infinity once everything is buffered (nothing more to fetch). */
   bufferedAheadMs(): number {
     this.advance();

@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from "commander";
 import type { GlobalOptions, LibraryOptions } from "./config-from";
 import { addNatsConfigCommand } from "./nats-config-command";
+import { addJobsCommand } from "./jobs-command";
 import { addPeerCommand } from "./peer-command";
 import { addTopologyCommand } from "./topology-command";
 import { addTranscodeCommand } from "./transcode-command";
@@ -97,6 +98,7 @@ export function buildProgram(): Command {
       await setRole(name, role, command.optsWithGlobals<GlobalOptions>());
     });
   addPeerCommand(program);
+  addJobsCommand(program);
   addTranscodeCommand(program);
   addTopologyCommand(program);
   addNatsConfigCommand(program);

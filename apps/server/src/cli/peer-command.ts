@@ -12,6 +12,7 @@ interface PeerCommandOptions {
   upload: boolean;
   p2p: boolean;
   lingerSeconds: string;
+  eventsDrainSeconds: string;
 }
 
 export function addPeerCommand(program: Command): void {
@@ -29,12 +30,23 @@ export function addPeerCommand(program: Command): void {
     .option("--no-upload", "do not serve pieces to other listeners")
     .option("--no-p2p", "server and cache only (for comparisons)")
     .option("--linger-seconds <n>", "keep serving this long after playing (0: leave at once)", "0")
-    .action(async (options: PeerCommandOptions) => {
+    .option(
+      "--events-drain-seconds <n>",
+      "on leaving, wait this long for waiting listening events to reach the server (the rest stay in the outbox)",
+      "10",
+    )
+    .action(async (options: PeerCommandOptions, command: Command) => {
       const password = process.env.SOUNDMESH_PASSWORD;
       if (password === undefined) throw new Error("set SOUNDMESH_PASSWORD to the account's password");
       const speed = Number(options.speed);
       const lingerMs = Number(options.lingerSeconds) * 1000;
-      if (!(speed > 0) || !(lingerMs >= 0)) throw new Error("--speed must be > 0 and --linger-seconds >= 0");
+      const drainMs = Number(options.eventsDrainSeconds) * 1000;
+      if (!(speed > 0) || !(lingerMs >= 0) || !(drainMs >= 0))
+        throw new Error("--speed must be > 0, --linger-seconds and --events-drain-seconds >= 0");
+      // The global --data-dir holds the peer's listening-event outbox (events-outbox.jsonl); without it a
+      // temporary folder does, and events waiting at exit do not outlive the process.
+      const dataDir =
+        command.optsWithGlobals<{ dataDir?: string }>().dataDir ?? process.env.SOUNDMESH_PEER_DATA_DIR;
       const { releaseWebRtc, startHeadlessPeer } = await import("./headless-peer");
       const peer = await startHeadlessPeer({
         baseUrl: options.server.replace(/\/$/, ""),
@@ -44,6 +56,8 @@ export function addPeerCommand(program: Command): void {
         profile: options.profile,
         speed,
         p2p: options.p2p,
+        ...(dataDir ? { dataDir } : {}),
+        eventsDrainMs: drainMs,
         upload: {
           enabled: options.upload,
           ...(options.uploadLimit ? { bytesPerSecond: Number(options.uploadLimit) } : {}),
@@ -65,7 +79,10 @@ export function addPeerCommand(program: Command): void {
               resolve();
             });
           });
-        console.log(JSON.stringify(peer.report()));
+        const report = peer.report();
+        await peer.close();
+        // The events figures after close: what the drain sent, what stays in the outbox.
+        console.log(JSON.stringify({ ...report, events: peer.report().events }));
       } finally {
         await peer.close();
         releaseWebRtc();

@@ -1,6 +1,7 @@
 // The admin area: users (create, disable, role), the library folders, scans with live progress and errors, and
 // transcoding ahead of time (so plays start from a ready rendition) with live progress.
 import { Suspense, lazy, useEffect, useState } from "react";
+import { JobsPanel } from "../components/jobs-panel";
 import type { ScanStatus, TranscodeStatus, UserRecord } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 import { catalogContract, pushTopics, storageContract, userContract } from "@soundmesh/protocol";
@@ -253,6 +254,7 @@ export function Admin({ connection, me }: { connection: Connection; me: UserReco
       <Users connection={connection} me={me} />
       <Library connection={connection} />
       <TranscodeAhead connection={connection} />
+      <JobsPanel connection={connection} />
       <Suspense fallback={<p>Loading the topology…</p>}>
         <TopologyPanel connection={connection} />
       </Suspense>

@@ -1,10 +1,11 @@
 // Settings: of this browser (ReplayGain, the client cache's cap and use, what is available offline, shortcuts) and
-// of the account (API tokens, password, signing out everywhere, the users whose invitations are blocked).
+// of the account (API tokens, password, signing out everywhere, scrobbling, the users whose invitations are blocked).
 import { useState } from "react";
 import { defaultCacheCap, type ReplayGainMode } from "@soundmesh/engine";
 import type { AudioController } from "../audio";
 import { BlockedUsers } from "../components/blocked-users";
 import { OfflineList } from "../components/offline-list";
+import { ScrobblingSettings } from "../components/scrobbling-settings";
 import type { Connection } from "../connection";
 import { shortcuts } from "../keyboard";
 import { settings } from "../settings";
@@ -73,6 +74,8 @@ export function Settings({ audio, connection }: { audio: AudioController; connec
       <OfflineList audio={audio} />
       <h2>Account</h2>
       <AccountSettings connection={connection} />
+      <h3>Scrobbling</h3>
+      <ScrobblingSettings connection={connection} />
       <h3>Blocked users</h3>
       <BlockedUsers connection={connection} />
       <h3>Keyboard shortcuts</h3>

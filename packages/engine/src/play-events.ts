@@ -1,8 +1,18 @@
-// Turns what the audio element and the engine report into listening events: play started (with its start latency),
-// the part heard when a play ends, skips, seeks, stutters, and the bytes of each play by source.
-import type { ByteSnapshot } from "@soundmesh/engine";
+// Turns what a player reports (the audio element and the engine in the web player, the silent sink in the headless
+// peer) into listening events: play started (with its start latency), the part heard when a play ends, skips, seeks,
+// stutters, and the bytes of each play by source.
 import type { ListeningEvent } from "@soundmesh/protocol";
-import { uuidV7 } from "./event-outbox";
+import type { ByteSnapshot } from "./byte-accounting";
+
+/** A version 7 UUID: milliseconds first, so ids sort by creation time; the rest random. */
+export function uuidV7(ms = Date.now()): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  for (let i = 0; i < 6; i++) bytes[i] = Math.floor(ms / 2 ** (8 * (5 - i))) & 0xff;
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 type Reason = "finished" | "skipped" | "stopped" | "error";
 type Source = "cache" | "peer" | "server";
@@ -22,9 +32,14 @@ export class PlayEvents {
   private current: CurrentPlay | undefined;
   private bytesAtRequest: ByteSnapshot | undefined;
 
+  /**
+   * @param maxStepMs a position step up to this long counts as heard, a longer one is a jump (a seek); a player
+   *   reporting its position less often or playing faster than real time (the headless peer) raises it
+   */
   constructor(
     private readonly record: (event: ListeningEvent) => void,
     private readonly bytes: () => ByteSnapshot,
+    private readonly maxStepMs = 2_000,
   ) {}
 
   private base(trackId: string) {
@@ -75,7 +90,7 @@ export class PlayEvents {
     const play = this.current;
     if (!play) return;
     const step = positionMs - play.lastPositionMs;
-    if (step > 0 && step < 2_000) play.heardMs += step;
+    if (step > 0 && step < this.maxStepMs) play.heardMs += step;
     play.lastPositionMs = positionMs;
   }
 

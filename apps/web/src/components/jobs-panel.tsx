@@ -1,0 +1,69 @@
+// Administration → Jobs: the job runner's latest runs with their state and progress, followed live as the server
+// pushes each change (events.jobProgress), and a button to make yesterday's daily aggregates.
+import { useEffect, useState } from "react";
+import type { JobInfo, JobRun } from "@soundmesh/protocol";
+import type { Connection } from "../connection";
+
+const paramsText = (params: Record<string, string>) =>
+  Object.entries(params)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(" ");
+
+export function JobsPanel({ connection }: { connection: Connection }) {
+  const [jobs, setJobs] = useState<JobInfo[]>([]);
+  const [runs, setRuns] = useState<JobRun[]>([]);
+  const [message, setMessage] = useState("");
+  useEffect(() => {
+    void connection.request<{ jobs: JobInfo[]; runs: JobRun[] }>("events.jobs", { limit: 20 }).then(
+      (result) => {
+        setJobs(result.jobs);
+        setRuns(result.runs);
+      },
+      (e: Error) => setMessage(e.message),
+    );
+    return connection.subscribe("events.jobProgress", (data) => {
+      const run = data as JobRun;
+      setRuns((current) => [run, ...current.filter((r) => r.id !== run.id)].slice(0, 20));
+    });
+  }, [connection]);
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const runDaily = () =>
+    void connection
+      .request<JobRun | null>("events.runJob", { name: "daily-aggregates", params: { day: yesterday } })
+      .then(
+        (run) =>
+          setMessage(run ? `daily-aggregates ${yesterday}: ${run.state}` : "Its output exists already."),
+        (e: Error) => setMessage(e.message),
+      );
+  return (
+    <>
+      <h3>Jobs</h3>
+      <p className="muted">
+        A job is done when its output exists; it runs what it needs first. Known:{" "}
+        {jobs.map((j) => j.name).join(", ")}.
+      </p>
+      <div className="actions">
+        <button className="secondary" onClick={runDaily}>
+          Daily aggregates of {yesterday}
+        </button>
+      </div>
+      <table className="jobs" data-testid="job-runs">
+        <tbody>
+          {runs.map((run) => (
+            <tr key={run.id} data-state={run.state}>
+              <td>{run.job}</td>
+              <td>{paramsText(run.params)}</td>
+              <td>{run.state}</td>
+              <td>
+                <progress max={1} value={run.progress} /> {Math.round(run.progress * 100)}%
+              </td>
+              <td>{run.startedAt ? new Date(run.startedAt).toLocaleString() : ""}</td>
+              <td>{run.error ?? run.note ?? ""}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {message && <p role="status">{message}</p>}
+    </>
+  );
+}
