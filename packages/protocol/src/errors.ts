@@ -25,6 +25,10 @@ export const errorCatalog = {
     status: 422,
     message: "The event's time is too far in the future, or too old to be told from a duplicate",
   },
+  INDEX_NOT_BUILT: {
+    status: 503,
+    message: "The radio index has not been built yet; try again after its first build",
+  },
   UNPLAYABLE: { status: 422, message: "The track cannot be decoded" },
   RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested range cannot be served" },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down" },

@@ -11,3 +11,4 @@ export * from "./search";
 export * from "./playlist";
 export * from "./topology";
 export * from "./events";
+export * from "./recommend";
