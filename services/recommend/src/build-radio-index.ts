@@ -69,7 +69,7 @@ export async function buildRadioIndex(
   signal?: AbortSignal,
 ): Promise<BuildResult> {
   const train: Item2vecOptions = { ...defaultItem2vecOptions, ...options.item2vec };
-  const featureDims = options.featureDimensions ?? 32;
+  const featureDims = options.featureDimensions ?? 64;
   const sessionGapMs = options.sessionGapMs ?? 30 * 60_000;
   const hnswOptions = options.hnsw ?? { m: 16, efConstruction: 100 };
   onProgress({ phase: "reading", done: 0, total: 2 });

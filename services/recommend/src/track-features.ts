@@ -14,7 +14,7 @@ export interface TrackFeatures {
 }
 
 /** How much each feature pulls two tracks together: sharing an artist weighs most, a decade least. */
-const featureWeights = { artist: 1, album: 0.8, genre: 0.7, folder: 0.4, decade: 0.3, year: 0.2 } as const;
+const featureWeights = { artist: 1, album: 0.7, genre: 0.9, folder: 0.3, decade: 0.25, year: 0.1 } as const;
 
 function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
