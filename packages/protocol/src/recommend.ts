@@ -39,6 +39,8 @@ export const radioIndexStatus = z.object({
   lastHour: z.number().int().nullable(),
   dimensions: z.number().int(),
   loadedAt: z.number().int().nullable(),
+  /** A build is running (a rebuild answers at once; the new index is swapped in when it is done). */
+  building: z.boolean(),
 });
 export type RadioIndexStatus = z.infer<typeof radioIndexStatus>;
 
@@ -66,7 +68,7 @@ export const recommendContract = defineService("recommend", {
     exposed: true,
   },
   status: { params: z.object({}), result: radioIndexStatus, exposed: true, adminOnly: true },
-  /** Rebuilds the index from the closed buckets and the catalog now, and swaps it in. */
+  /** Starts a build from the closed buckets and the catalog (or joins the running one); answers at once. */
   rebuild: { params: z.object({}), result: radioIndexStatus, exposed: true, adminOnly: true },
 });
 export type RecommendContract = typeof recommendContract;

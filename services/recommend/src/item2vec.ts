@@ -6,7 +6,10 @@ export interface Item2vecOptions {
   /** Tracks this many places apart in a session or closer are a (track, context) pair. */
   window: number;
   negatives: number;
+  /** Passes over the sessions; more on a small log, so every build makes at least `minUpdates` steps. */
   epochs: number;
+  minUpdates: number;
+  maxEpochs: number;
   learningRate: number;
   seed: number;
 }
@@ -16,6 +19,8 @@ export const defaultItem2vecOptions: Item2vecOptions = {
   window: 5,
   negatives: 5,
   epochs: 5,
+  minUpdates: 300_000,
+  maxEpochs: 60,
   learningRate: 0.025,
   seed: 1,
 };
@@ -48,16 +53,20 @@ export function trainItem2vec(
   onEpoch: (progress: TrainProgress) => void = () => undefined,
   signal?: AbortSignal,
 ): Float32Array {
-  const { dimensions: dims, window, negatives, epochs, seed } = options;
+  const { dimensions: dims, window, negatives, seed } = options;
   const random = seededRandom(seed);
   const input = new Float32Array(vocabularySize * dims);
   for (let i = 0; i < input.length; i++) input[i] = (random() - 0.5) / dims;
   const output = new Float32Array(vocabularySize * dims);
   const negativeTable = unigramTable(sessions, vocabularySize);
   const gradient = new Float32Array(dims);
-  let totalPairs = 0;
-  for (const session of sessions) totalPairs += session.length;
-  const totalSteps = Math.max(1, totalPairs * epochs);
+  let tokens = 0;
+  for (const session of sessions) tokens += session.length;
+  const epochs = Math.min(
+    options.maxEpochs,
+    Math.max(options.epochs, Math.ceil(options.minUpdates / Math.max(1, tokens))),
+  );
+  const totalSteps = Math.max(1, tokens * epochs);
   let step = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
     signal?.throwIfAborted();

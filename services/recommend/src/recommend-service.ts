@@ -101,6 +101,7 @@ export function createRecommendService(deps: RecommendServiceDeps): RecommendSer
       lastHour: index?.stats.lastHour ?? null,
       dimensions: index?.dimensions ?? 0,
       loadedAt,
+      building: running !== null,
     };
   }
 
@@ -166,6 +167,12 @@ export function createRecommendService(deps: RecommendServiceDeps): RecommendSer
     return { seeds: server.map((entry) => entry.id), basedOn: server.length > 0 ? "server" : "catalog" };
   }
 
+  function rebuildLogged(): void {
+    rebuild().catch((error: unknown) => {
+      if (!stopping.signal.aborted) logger.error({ err: error }, "building the radio index failed");
+    });
+  }
+
   const handlers: HandlersOf<RecommendContract> = {
     async radio({ seed, limit, exclude }, ctx) {
       requireUser(ctx);
@@ -223,8 +230,8 @@ export function createRecommendService(deps: RecommendServiceDeps): RecommendSer
       return { tracks, basedOn };
     },
     status: () => status(),
-    async rebuild() {
-      await rebuild();
+    rebuild() {
+      rebuildLogged();
       return status();
     },
   };
@@ -238,11 +245,6 @@ export function createRecommendService(deps: RecommendServiceDeps): RecommendSer
       if (subscription) return;
       await reload();
       subscription = await bus.serve(recommendContract, handlers);
-      const rebuildLogged = () => {
-        rebuild().catch((error: unknown) => {
-          if (!stopping.signal.aborted) logger.error({ err: error }, "building the radio index failed");
-        });
-      };
       // No index yet: build one now, in the background, so the first start is not held up by it.
       if (!index) rebuildLogged();
       if (deps.rebuildIntervalMs > 0) {
