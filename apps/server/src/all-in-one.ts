@@ -7,6 +7,7 @@ import type { Bus, ServiceBus } from "@soundmesh/bus";
 import {
   catalogContract,
   eventsContract,
+  recommendContract,
   playlistContract,
   searchContract,
   storageContract,
@@ -27,6 +28,7 @@ import { registerP2pMetrics } from "./p2p-metrics";
 import { registerStorageMetrics } from "./storage-metrics";
 import { playlistTopics, registerPlaylistCoverRoute, startPlaylistService } from "./playlist-services";
 import { startEventsService } from "./events-wiring";
+import { startRecommendService } from "./recommend-wiring";
 import { resolveLibraryFolders, type LibraryChoice } from "./library-folders";
 import { registerTopologyRoutes, startTopology, type RunningTopology } from "./topology-wiring";
 import { startUserService } from "./user-wiring";
@@ -97,6 +99,8 @@ export async function startAllInOne(
     onStage("playlist");
     const events = await startEventsService(config, logger, bus, db);
     stops.unshift(() => events.stop());
+    const recommend = await startRecommendService(config, logger, bus);
+    stops.unshift(() => recommend.stop());
     const topology = await startTopology(config, logger, bus, registry);
     stops.unshift(() => topology.stop());
     onStage("topology");
@@ -141,6 +145,7 @@ export async function startAllInOne(
         storageContract,
         topologyContract,
         eventsContract,
+        recommendContract,
       ],
       topics: [...libraryTopics, ...playlistTopics(apBus)],
       plugins: [

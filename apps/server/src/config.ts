@@ -157,6 +157,16 @@ export const configSchema = z
         closeCheckIntervalMs: z.number().int().min(100).max(600_000),
       })
       .strict(),
+    /** Radio and similar tracks: how often the index is rebuilt from the closed buckets (0: only when asked). */
+    recommend: z
+      .object({
+        rebuildEveryMinutes: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 24 * 60),
+      })
+      .strict(),
   })
   .strict();
 
@@ -214,6 +224,7 @@ export function defaultConfig(): z.infer<typeof configSchema> {
       endpoints: [],
     },
     events: { allowedLatenessMs: 10 * 60_000, dedupWindowHours: 7 * 24, closeCheckIntervalMs: 10_000 },
+    recommend: { rebuildEveryMinutes: 60 },
   };
 }
 
@@ -250,6 +261,7 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_METRICS_TOKEN: { path: ["security", "metricsToken"], parse: asString },
   SOUNDMESH_TOPOLOGY_WEBHOOK_URL: { path: ["topology", "webhookUrl"], parse: asString },
   SOUNDMESH_EVENTS_ALLOWED_LATENESS_MS: { path: ["events", "allowedLatenessMs"], parse: asNumber },
+  SOUNDMESH_RADIO_REBUILD_EVERY_MINUTES: { path: ["recommend", "rebuildEveryMinutes"], parse: asNumber },
   SOUNDMESH_MAX_SOCKETS_PER_USER: { path: ["connections", "maxSocketsPerUser"], parse: asNumber },
 };
 

@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from "commander";
 import type { GlobalOptions, LibraryOptions } from "./config-from";
 import { addPeerCommand } from "./peer-command";
+import { addRadioCommand } from "./radio-command";
 import { addTopologyCommand } from "./topology-command";
 import { addTranscodeCommand } from "./transcode-command";
 
@@ -98,6 +99,7 @@ export function buildProgram(): Command {
   addPeerCommand(program);
   addTranscodeCommand(program);
   addTopologyCommand(program);
+  addRadioCommand(program);
   return program;
 }
 
