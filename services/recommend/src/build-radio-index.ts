@@ -112,13 +112,14 @@ export async function buildRadioIndex(
     return result(false, existing.stats.listenedTracks);
   }
 
-  const vectors = trackVectors(tracks, input.sessions, train, featureDims, onProgress, signal);
+  const vectors = await trackVectors(tracks, input.sessions, train, featureDims, onProgress, signal);
   const dims = train.dimensions + featureDims;
   const index = new hnswlib.HierarchicalNSW("cosine", dims);
   index.initIndex(Math.max(1, tracks.length), hnswOptions.m, hnswOptions.efConstruction, train.seed);
   for (let label = 0; label < tracks.length; label++) {
     index.addPoint(Array.from(vectors.values.subarray(label * dims, (label + 1) * dims)), label);
     if (label % 2_000 === 0) {
+      await new Promise((resolve) => setImmediate(resolve));
       signal?.throwIfAborted();
       onProgress({ phase: "indexing", done: label, total: tracks.length });
     }
@@ -152,14 +153,14 @@ interface TrackVectors {
 }
 
 /** Listening part (item2vec, or imputed from kin) and tags part side by side, in the tracks' order. */
-function trackVectors(
+async function trackVectors(
   tracks: readonly TrackFeatures[],
   sessions: readonly string[][],
   train: Item2vecOptions,
   featureDims: number,
   onProgress: (progress: BuildProgress) => void,
   signal?: AbortSignal,
-): TrackVectors {
+): Promise<TrackVectors> {
   const labelOf = new Map(tracks.map((t, i) => [t.id, i]));
   // The vocabulary: catalog tracks that were played, in track order; plays of removed tracks are left out.
   const vocabularyOf = new Map<number, number>();
@@ -172,7 +173,7 @@ function trackVectors(
     if (labels.length < 2) continue;
     encoded.push(Int32Array.from(labels, (label) => vocabularyIndex(vocabularyOf, label)));
   }
-  const trained = trainItem2vec(
+  const trained = await trainItem2vec(
     encoded,
     vocabularyOf.size,
     train,

@@ -37,6 +37,9 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** Longest stretch of training between two turns of the event loop. */
+const YIELD_EVERY_MS = 20;
+
 export interface TrainProgress {
   epoch: number;
   epochs: number;
@@ -46,13 +49,13 @@ export interface TrainProgress {
  * Trains one vector per vocabulary entry from sessions of vocabulary indexes. Returns the input ("word") vectors,
  * `dimensions` floats per entry, entry i at i * dimensions.
  */
-export function trainItem2vec(
+export async function trainItem2vec(
   sessions: Int32Array[],
   vocabularySize: number,
   options: Item2vecOptions,
   onEpoch: (progress: TrainProgress) => void = () => undefined,
   signal?: AbortSignal,
-): Float32Array {
+): Promise<Float32Array> {
   const { dimensions: dims, window, negatives, seed } = options;
   const random = seededRandom(seed);
   const input = new Float32Array(vocabularySize * dims);
@@ -68,9 +71,16 @@ export function trainItem2vec(
   );
   const totalSteps = Math.max(1, tokens * epochs);
   let step = 0;
+  let lastYield = performance.now();
   for (let epoch = 0; epoch < epochs; epoch++) {
     signal?.throwIfAborted();
-    for (const session of sessions) {
+    for (const [sessionIndex, session] of sessions.entries()) {
+      // The all-in-one server trains in its own process: give the event loop (streaming, sockets) its turn.
+      if (sessionIndex % 64 === 0 && performance.now() - lastYield > YIELD_EVERY_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        signal?.throwIfAborted();
+        lastYield = performance.now();
+      }
       for (let position = 0; position < session.length; position++) {
         const rate = Math.max(options.learningRate * 0.0001, options.learningRate * (1 - step / totalSteps));
         step++;
