@@ -20,7 +20,7 @@ const metafileFile = join(distDir, "metafile.json");
  * Left out of the bundle, loaded from node_modules at run time: native addons, pino-pretty (it runs in a worker
  * thread, see pinoWorkerPaths) and optional peers of bundled packages that are not installed.
  */
-const external = ["better-sqlite3", "argon2", "sharp", "node-datachannel", "pino-pretty"];
+const external = ["better-sqlite3", "argon2", "sharp", "node-datachannel", "hnswlib-node", "pino-pretty"];
 const optionalExternal = ["pg-native", "bufferutil", "utf-8-validate", "fsevents"];
 
 /** Besides the bundled sources: a changed lockfile or build script makes a build stale too. */

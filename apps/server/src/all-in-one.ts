@@ -8,6 +8,7 @@ import {
   catalogContract,
   eventsContract,
   jobProgressEvent,
+  recommendContract,
   playlistContract,
   searchContract,
   storageContract,
@@ -21,6 +22,7 @@ import type { Config } from "./config";
 import { startLibraryServices } from "./library-services";
 import { startPlaylistService } from "./playlist-services";
 import { startEventsService } from "./events-wiring";
+import { startRecommendService } from "./recommend-wiring";
 import { resolveLibraryFolders, type LibraryChoice } from "./library-folders";
 import { startTopology, type RunningTopology } from "./topology-wiring";
 import { startUserService } from "./user-wiring";
@@ -91,6 +93,8 @@ export async function startAllInOne(
     onStage("playlist");
     const events = await startEventsService(config, logger, bus, db);
     stops.unshift(() => events.stop());
+    const recommend = await startRecommendService(config, logger, bus);
+    stops.unshift(() => recommend.stop());
     const topology = await startTopology(config, logger, bus, registry);
     stops.unshift(() => topology.stop());
     onStage("topology");
@@ -133,6 +137,7 @@ export async function startAllInOne(
         storageContract,
         topologyContract,
         eventsContract,
+        recommendContract,
       ],
       // Pieces are read from storage's store directly, not over the bus (rendition-reader.ts says why).
       renditions: library.storage.store,

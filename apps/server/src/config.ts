@@ -178,6 +178,16 @@ export const configSchema = z
           .strict(),
       })
       .strict(),
+    /** Radio and similar tracks: how often the index is rebuilt from the closed buckets (0: only when asked). */
+    recommend: z
+      .object({
+        rebuildEveryMinutes: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 24 * 60),
+      })
+      .strict(),
   })
   .strict();
 
@@ -250,6 +260,7 @@ export function defaultConfig(): z.infer<typeof configSchema> {
         intervalMs: 15_000,
       },
     },
+    recommend: { rebuildEveryMinutes: 60 },
   };
 }
 
@@ -290,6 +301,7 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_LASTFM_API_SECRET: { path: ["events", "scrobbling", "lastFmApiSecret"], parse: asString },
   SOUNDMESH_LASTFM_API_URL: { path: ["events", "scrobbling", "lastFmApiUrl"], parse: asString },
   SOUNDMESH_LISTENBRAINZ_URL: { path: ["events", "scrobbling", "listenBrainzUrl"], parse: asString },
+  SOUNDMESH_RADIO_REBUILD_EVERY_MINUTES: { path: ["recommend", "rebuildEveryMinutes"], parse: asNumber },
   SOUNDMESH_MAX_SOCKETS_PER_USER: { path: ["connections", "maxSocketsPerUser"], parse: asNumber },
 };
 

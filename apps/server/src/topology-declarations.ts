@@ -5,6 +5,7 @@ import { accessPointManifest } from "@soundmesh/service-access-point";
 import { catalogManifest } from "@soundmesh/service-catalog";
 import { eventsManifest } from "@soundmesh/service-events";
 import { playlistManifest } from "@soundmesh/service-playlist";
+import { recommendManifest } from "@soundmesh/service-recommend";
 import { searchManifest } from "@soundmesh/service-search";
 import { storageManifest } from "@soundmesh/service-storage";
 import {
@@ -26,6 +27,7 @@ export const serviceManifests: readonly ServiceManifest[] = [
   trackerManifest,
   topologyManifest,
   eventsManifest,
+  recommendManifest,
 ];
 
 /** The services that own SQL tables; each has a database of its own in the graph ("database:<service>"). */
@@ -39,6 +41,8 @@ export const infraDeclarations: readonly InfraDeclaration[] = serviceManifests.m
   if (service === "storage") uses.push("library", "ffmpeg");
   if (service === "topology") uses.push("webhook");
   if (service === "events") uses.push("event-buckets");
+  // The recommend service reads the closed buckets' files for its builds.
+  if (service === "recommend") uses.push("event-buckets");
   return { service, uses };
 });
 

@@ -31,6 +31,10 @@ export const errorCatalog = {
   },
   SCROBBLE_TOKEN_REJECTED: { status: 422, message: "The scrobbling service refused the token" },
   SCROBBLE_NOT_APPROVED: { status: 409, message: "Approve soundmesh on Last.fm first, then finish" },
+  INDEX_NOT_BUILT: {
+    status: 503,
+    message: "The radio index has not been built yet; try again after its first build",
+  },
   UNPLAYABLE: { status: 422, message: "The track cannot be decoded" },
   RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested range cannot be served" },
   RATE_LIMITED: { status: 429, message: "Too many requests; slow down" },

@@ -12,3 +12,4 @@ export * from "./playlist";
 export * from "./topology";
 export * from "./events";
 export * from "./push-topics";
+export * from "./recommend";

@@ -35,7 +35,7 @@ import { hasWebApp, isAppRoute, registerWebApp } from "./web-app";
 
 export const accessPointManifest = {
   service: "access-point",
-  calls: ["user", "catalog", "search", "storage", "playlist", "tracker", "topology", "events"],
+  calls: ["user", "catalog", "search", "storage", "playlist", "tracker", "topology", "events", "recommend"],
   subscribes: [
     "user.standingChanged",
     "catalog.changed",

@@ -6,6 +6,7 @@ import type { GlobalOptions, LibraryOptions } from "./config-from";
 import { addNatsConfigCommand } from "./nats-config-command";
 import { addJobsCommand } from "./jobs-command";
 import { addPeerCommand } from "./peer-command";
+import { addRadioCommand } from "./radio-command";
 import { addTopologyCommand } from "./topology-command";
 import { addTranscodeCommand } from "./transcode-command";
 
@@ -102,6 +103,7 @@ export function buildProgram(): Command {
   addTranscodeCommand(program);
   addTopologyCommand(program);
   addNatsConfigCommand(program);
+  addRadioCommand(program);
   return program;
 }
 
