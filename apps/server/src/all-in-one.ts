@@ -1,5 +1,6 @@
 // Wires every service into one process: SQLite (or PostgreSQL), the in-process bus, the access point.
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
@@ -20,6 +21,7 @@ import {
   registerCoverRoute,
   registerStreamRoutes,
 } from "@soundmesh/service-access-point";
+import { registerSubsonic } from "@soundmesh/service-subsonic";
 import { createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
 import type { Config } from "./config";
 import { libraryTopics, localStorageReader, startLibraryServices } from "./library-services";
@@ -149,6 +151,18 @@ export async function startAllInOne(
         (app, identities) => registerCoverRoute(app, apBus, identities),
         (app, identities) => registerPlaylistCoverRoute(app, apBus, identities),
         (app, identities) => registerTopologyRoutes(app, apBus, identities),
+        (app) =>
+          registerSubsonic(app, {
+            bus: apBus,
+            logger: logger.child({ service: "subsonic" }),
+            reader: localStorageReader(library.storage),
+            cacheDir: join(config.dataDir, "subsonic-cache"),
+            cacheMaxBytes: Math.floor(config.cache.maxBytes / 4),
+            maxTranscodes: config.transcode.maxConcurrent,
+            maxTranscodesPerUser: config.transcode.maxPerUser,
+            requestTimeoutMs: 10_000,
+            rateLimit: config.rateLimits.perUserHttp,
+          }),
       ],
       webRoot,
     });

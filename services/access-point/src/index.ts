@@ -12,3 +12,5 @@ export { SESSION_COOKIE, authenticate, type Identity } from "./auth";
 export { sendProblem } from "./http-errors";
 export { registerStreamRoutes, parseRange, type ReadContext, type RenditionReader } from "./stream-routes";
 export { registerCoverRoute } from "./cover-route";
+export { throttleAddressOf } from "./client-network";
+export { KeyedBuckets } from "./keyed-buckets";
