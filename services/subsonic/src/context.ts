@@ -8,6 +8,7 @@ import type { SubsonicIdentity } from "./auth";
 import type { Params } from "./params";
 import type { Body } from "./response";
 import type { SharedState } from "./shared-state";
+import type { Transcoder } from "./transcoder";
 
 export interface SubsonicDeps {
   bus: ServiceBus;
@@ -34,6 +35,7 @@ export interface MethodContext {
   reply: FastifyReply;
   deps: SubsonicDeps;
   state: SharedState;
+  transcoder: Transcoder;
   call<C extends ServiceContract, K extends keyof C["methods"] & string>(
     contract: C,
     method: K,

@@ -13,6 +13,7 @@ import { extensions } from "./methods/system";
 import { Params } from "./params";
 import { envelope, isValidCallback, sendBody, sendError, type Format } from "./response";
 import { SharedState } from "./shared-state";
+import { Transcoder } from "./transcoder";
 
 export interface SubsonicPluginOptions extends SubsonicDeps {
   /** Requests per user (per address until the credential checks out), as the rest of the server's HTTP. */
@@ -56,6 +57,13 @@ export function registerSubsonic(app: FastifyInstance, options: SubsonicPluginOp
   const authenticator = new SubsonicAuthenticator(bus);
   const buckets = new KeyedBuckets(options.rateLimit, nowMs, 50_000);
   const state = new SharedState();
+  const transcoder = new Transcoder({
+    cacheDir: options.cacheDir,
+    cacheMaxBytes: options.cacheMaxBytes,
+    maxRunning: options.maxTranscodes,
+    maxPerUser: options.maxTranscodesPerUser,
+    logger,
+  });
   const methods: MethodTable = allMethods;
 
   app.register(
@@ -105,6 +113,7 @@ export function registerSubsonic(app: FastifyInstance, options: SubsonicPluginOp
             reply,
             deps: options,
             state,
+            transcoder,
             call: (contract, method, callParams) =>
               bus.request(contract, method, callParams, {
                 traceId: request.id,

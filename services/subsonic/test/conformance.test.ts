@@ -2,7 +2,9 @@
 // XML and JSON checked against the spec's shapes, driven by hand and through the subsonic-api client.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ZodType } from "zod";
-import { startHarness, type Harness } from "./harness";
+import { SubsonicAPI } from "subsonic-api";
+import { login } from "@soundmesh/test-kit";
+import { ADMIN, USER, md5, passwordAuth, startHarness, type Harness } from "./harness";
 import { shapes, type Mode } from "./schemas";
 
 let harness: Harness;
@@ -196,5 +198,253 @@ describe("through the subsonic-api client", () => {
         ]),
       );
     }
+  });
+});
+
+describe("authentication", () => {
+  const ok = { status: "ok" };
+  it("accepts the Subsonic password plain and enc:-hex, a salted token, and an API key", async () => {
+    const hex = Buffer.from(ADMIN.subsonic, "utf8").toString("hex");
+    expect(await harness.json("ping", {}, { u: ADMIN.name, p: ADMIN.subsonic })).toMatchObject(ok);
+    expect(await harness.json("ping", {}, { u: ADMIN.name, p: `enc:${hex}` })).toMatchObject(ok);
+    expect(
+      await harness.json("ping", {}, { u: ADMIN.name, t: md5(`${ADMIN.subsonic}abc123`), s: "abc123" }),
+    ).toMatchObject(ok);
+    expect(await harness.json("ping", {}, { apiKey: harness.apiKey })).toMatchObject(ok);
+    const api = new SubsonicAPI({ url: harness.server.url, auth: { apiKey: harness.apiKey } });
+    expect((await api.ping()).status).toBe("ok");
+  });
+
+  it("refuses the login password, a wrong password, a wrong token, and an unknown user with 40", async () => {
+    for (const auth of [
+      { u: ADMIN.name, p: ADMIN.password },
+      { u: ADMIN.name, p: "wrong password" },
+      { u: ADMIN.name, t: md5(`not-it${"s1"}`), s: "s1" },
+      { u: "nobody", p: ADMIN.subsonic },
+    ])
+      expect(await harness.json("ping", {}, auth), JSON.stringify(auth)).toMatchObject({
+        status: "failed",
+        error: { code: 40, message: expect.stringContaining("Wrong username or password") },
+      });
+  });
+
+  it("refuses an enc: password that is not hexadecimal with 40", async () => {
+    expect(await harness.json("ping", {}, { u: ADMIN.name, p: "enc:zz" })).toMatchObject({
+      error: { code: 40 },
+    });
+  });
+
+  it("answers 43 for conflicting mechanisms, 44 for a bad API key, 10 for a missing credential, 20/30 for versions", async () => {
+    expect(await harness.json("ping", {}, { apiKey: harness.apiKey, u: ADMIN.name })).toMatchObject({
+      error: { code: 43 },
+    });
+    expect(
+      await harness.json("ping", {}, { u: ADMIN.name, p: ADMIN.subsonic, t: md5("x"), s: "y" }),
+    ).toMatchObject({
+      error: { code: 43 },
+    });
+    expect(await harness.json("ping", {}, { apiKey: "not-a-key-of-anyone-here-0000" })).toMatchObject({
+      error: { code: 44 },
+    });
+    expect(await harness.json("ping", {}, {})).toMatchObject({ error: { code: 10 } });
+    expect(await harness.json("ping", {}, { u: ADMIN.name })).toMatchObject({ error: { code: 10 } });
+    expect(await harness.json("ping", {}, { u: ADMIN.name, t: md5("x") })).toMatchObject({
+      error: { code: 10 },
+    });
+    expect(await harness.json("ping", { v: "2.0.0" }, passwordAuth())).toMatchObject({ error: { code: 30 } });
+    expect(await harness.json("ping", { v: "0.9.0" }, passwordAuth())).toMatchObject({ error: { code: 20 } });
+  });
+
+  it("a session token is not an API key (44); getOpenSubsonicExtensions needs no credential", async () => {
+    const session = await login(harness.server.url, ADMIN.name, ADMIN.password);
+    expect(await harness.json("ping", {}, { apiKey: session })).toMatchObject({ error: { code: 44 } });
+    const response = await fetch(`${harness.server.url}/rest/getOpenSubsonicExtensions?f=json`);
+    const body = (await response.json()) as { "subsonic-response": { openSubsonicExtensions: unknown } };
+    shapes("json").extensions.parse(body["subsonic-response"].openSubsonicExtensions);
+  });
+
+  it("keeps a plain user out of admin methods (50) and of other users' data", async () => {
+    const user = passwordAuth(USER);
+    for (const [method, params] of [
+      ["getUsers", {}],
+      ["createUser", { username: "eve", password: "eve's password", email: "e@x" }],
+      ["deleteUser", { username: "admin" }],
+      ["startScan", {}],
+      ["getUser", { username: "admin" }],
+      ["changePassword", { username: "admin", password: "taken over!" }],
+    ] as const)
+      expect(await harness.json(method, params, user), method).toMatchObject({
+        status: "failed",
+        error: { code: 50 },
+      });
+    expect(await harness.json("getUser", { username: USER.name }, user)).toMatchObject({
+      user: { username: USER.name, adminRole: false },
+    });
+  });
+});
+
+describe("errors in XML and JSONP", () => {
+  it("an XML error carries the spec's code and text; JSONP wraps the JSON in the callback", async () => {
+    const failed = await harness.xml("getAlbum", {});
+    expect(failed).toMatchObject({ status: "failed", error: { code: "10" } });
+    shapes("xml").error.parse(failed);
+    const jsonp = await (await harness.raw("ping", { f: "jsonp", callback: "handle" })).text();
+    expect(jsonp).toMatch(/^handle\(\{"subsonic-response":\{"status":"ok"/);
+    const refused = await (await harness.raw("ping", { f: "jsonp", callback: "alert(1)//" })).text();
+    expect(refused.startsWith("{")).toBe(true);
+  });
+});
+
+/** Every method we serve, with the parameters that make it do something. */
+const everyMethod = [
+  ...new Set([
+    ...calls.map(([method]) => method),
+    "star",
+    "unstar",
+    "setRating",
+    "scrobble",
+    "reportPlayback",
+    "getPlaylist",
+    "createPlaylist",
+    "updatePlaylist",
+    "deletePlaylist",
+    "getPlayQueue",
+    "savePlayQueue",
+    "getPlayQueueByIndex",
+    "savePlayQueueByIndex",
+    "createUser",
+    "updateUser",
+    "deleteUser",
+    "changePassword",
+    "startScan",
+    "stream",
+    "download",
+    "getCoverArt",
+    "getLyrics",
+    "getLyricsBySongId",
+    "getAvatar",
+    "jukeboxControl",
+    "noSuchMethod",
+  ]),
+];
+const names = [
+  "id",
+  "albumId",
+  "artistId",
+  "songId",
+  "playlistId",
+  "type",
+  "size",
+  "offset",
+  "count",
+  "query",
+  "rating",
+  "time",
+  "submission",
+  "fromYear",
+  "toYear",
+  "genre",
+  "username",
+  "password",
+  "name",
+  "songIndexToRemove",
+  "songIdToAdd",
+  "current",
+  "position",
+  "currentIndex",
+  "maxBitRate",
+  "format",
+  "timeOffset",
+  "musicFolderId",
+  "state",
+  "mediaId",
+  "artist",
+  "title",
+  "adminRole",
+  "public",
+];
+const badValues = [
+  "",
+  "-1",
+  "abc",
+  "1e309",
+  "99999999999999999999",
+  "../../../../etc/passwd",
+  "\u0000\uffff",
+  "x".repeat(20_000),
+  "al-",
+  "tr-%00",
+  "9007199254740993",
+  "true",
+];
+
+describe("fuzz: every endpoint with missing, repeated, huge and wrong-typed parameters", () => {
+  it.each(everyMethod)("%s never answers a 500, and every failure is a Subsonic error", async (method) => {
+    const cases: Array<Record<string, string | string[]>> = [{}];
+    for (const name of names) {
+      cases.push({ [name]: badValues[(name.length * 7) % badValues.length]! });
+      cases.push({ [name]: [badValues[name.length % badValues.length]!, "1", "tr-x"] });
+    }
+    cases.push(Object.fromEntries(names.map((name, index) => [name, badValues[index % badValues.length]!])));
+    cases.push(Object.fromEntries(names.map((name) => [name, "x".repeat(5_000)])));
+    for (const params of cases) {
+      // As a form (formPost): huge values do not fit a URL, which Node refuses at 16 KiB before any route runs.
+      const form = new URLSearchParams({
+        u: ADMIN.name,
+        p: ADMIN.subsonic,
+        v: "1.16.1",
+        c: "fuzz",
+        f: "json",
+      });
+      for (const [name, value] of Object.entries(params))
+        for (const item of Array.isArray(value) ? value : [value]) form.append(name, item);
+      const response = await fetch(`${harness.server.url}/rest/${method}.view`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: form.toString(),
+      });
+      expect(response.status, `${method} ${JSON.stringify(params).slice(0, 200)}`).toBeLessThan(500);
+      const type = response.headers.get("content-type") ?? "";
+      if (!type.includes("json")) {
+        // Media methods answer bytes when the parameters happen to name something (or 416 for a bad Range).
+        await response.arrayBuffer();
+        continue;
+      }
+      const text = await response.text();
+      const body = JSON.parse(text) as {
+        "subsonic-response"?: { status: string; error?: { code: number } };
+      };
+      const answer = body["subsonic-response"];
+      expect(
+        answer,
+        `${method} ${JSON.stringify(params).slice(0, 200)}: ${text.slice(0, 300)}`,
+      ).toBeDefined();
+      if (answer?.status === "failed")
+        expect([0, 10, 20, 30, 40, 41, 42, 43, 44, 50, 70]).toContain(answer.error?.code);
+    }
+  });
+
+  it("a form body that is not a form, or too large, is a Subsonic error too", async () => {
+    const post = (body: string, type: string) =>
+      fetch(`${harness.server.url}/rest/ping.view?f=json`, {
+        method: "POST",
+        headers: { "content-type": type },
+        body,
+      });
+    for (const response of [
+      await post("u=admin&p=" + ADMIN.subsonic + "&v=1.16.1&c=x", "application/json"),
+      await post("x=" + "y".repeat(400_000), "application/x-www-form-urlencoded"),
+    ]) {
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { "subsonic-response": { status: string } };
+      expect(body["subsonic-response"].status).toBe("failed");
+    }
+    const form = await post(
+      `u=${ADMIN.name}&p=${ADMIN.subsonic}&v=1.16.1&c=x`,
+      "application/x-www-form-urlencoded",
+    );
+    expect(
+      ((await form.json()) as { "subsonic-response": { status: string } })["subsonic-response"].status,
+    ).toBe("ok");
   });
 });
