@@ -50,11 +50,12 @@ export function passwordAuth(who = ADMIN): Record<string, string> {
   return { u: who.name, p: who.subsonic };
 }
 
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(extra?: { folder: string; audioFiles: number }): Promise<Harness> {
   const fixture = await generateFixtureLibrary();
   const messy = await generateRealWorldLibrary();
-  const server = await startServer({ libraryFolders: [fixture.root, messy.root] });
-  const audioFiles = fixture.audioFiles + messy.audioFiles;
+  const folders = [fixture.root, messy.root, ...(extra ? [extra.folder] : [])];
+  const server = await startServer({ libraryFolders: folders });
+  const audioFiles = fixture.audioFiles + messy.audioFiles + (extra?.audioFiles ?? 0);
   const adminToken = await setupAdmin(server.url, ADMIN.name, ADMIN.password);
   const adminWs = await WsClient.connect(server.url, adminToken);
   await waitUntil(
