@@ -33,7 +33,19 @@ const config = loadConfig({
   },
 });
 const startedMs = performance.now();
-const server = await startAllInOne(config, createLogger(config.logLevel));
+/** A catalog scanned by an older build may not migrate: then the library is scanned afresh (minutes at 100,000). */
+async function start() {
+  try {
+    return await startAllInOne(config, createLogger(config.logLevel));
+  } catch (error) {
+    if (!existsSync(join(dataDir, "soundmesh.db"))) throw error;
+    console.log(`the kept catalog does not migrate (${String(error)}); scanning the library afresh`);
+    for (const suffix of ["", "-wal", "-shm"])
+      rmSync(join(dataDir, `soundmesh.db${suffix}`), { force: true });
+    return startAllInOne(config, createLogger(config.logLevel));
+  }
+}
+const server = await start();
 const token = await setupAdmin(server.url, "bench", "bench password 1");
 const ws = await WsClient.connect(server.url, token);
 await waitUntil(
