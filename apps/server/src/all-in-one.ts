@@ -1,5 +1,6 @@
 // Wires every service into one process: SQLite (or PostgreSQL), the in-process bus, the access point.
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
@@ -17,6 +18,7 @@ import {
   userContract,
 } from "@soundmesh/protocol";
 import { accessPointManifest, createAccessPoint } from "@soundmesh/service-access-point";
+import { registerSubsonic } from "@soundmesh/service-subsonic";
 import { createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
 import type { Config } from "./config";
 import { startLibraryServices } from "./library-services";
@@ -141,6 +143,20 @@ export async function startAllInOne(
       ],
       // Pieces are read from storage's store directly, not over the bus (rendition-reader.ts says why).
       renditions: library.storage.store,
+      plugins: [
+        (app) =>
+          registerSubsonic(app, {
+            bus: apBus,
+            logger: logger.child({ service: "subsonic" }),
+            reader: library.storage.store,
+            cacheDir: join(config.dataDir, "subsonic-cache"),
+            cacheMaxBytes: Math.floor(config.cache.maxBytes / 4),
+            maxTranscodes: config.transcode.maxConcurrent,
+            maxTranscodesPerUser: config.transcode.maxPerUser,
+            requestTimeoutMs: 10_000,
+            rateLimit: config.rateLimits.perUserHttp,
+          }),
+      ],
       webRoot,
     });
     stops.unshift(() => accessPoint.close());

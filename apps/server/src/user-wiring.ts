@@ -9,6 +9,7 @@ import {
   userManifest,
 } from "@soundmesh/service-user";
 import type { Config } from "./config";
+import { loadSubsonicKey } from "./subsonic-key";
 
 /**
  * The user service on `bus`, its tables migrated, not started. `followStanding`: announce changes other processes
@@ -32,6 +33,7 @@ export async function createUserServiceFor(
     store: createSqlUserStore(db),
     clock: { now: () => Date.now() },
     followStanding,
+    subsonicKey: loadSubsonicKey(config.dataDir),
   });
 }
 

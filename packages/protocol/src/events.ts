@@ -253,6 +253,12 @@ export const eventsContract = defineService("events", {
     result: z.array(annotation),
     exposed: true,
   },
+  /** The caller's rated items, best rated first (Subsonic's "highest" album list). */
+  rated: {
+    params: z.object({ kind: annotatedKind, limit: z.number().int().min(1).max(500).default(100) }),
+    result: z.array(annotation),
+    exposed: true,
+  },
   /** Most played in the period: the caller's, or the whole server's (`scope: "server"`). */
   top: {
     params: z.object({

@@ -32,6 +32,20 @@ const token = z.string().min(16).max(200);
 const ok = z.object({ ok: z.literal(true) });
 const keepApiTokenIds = z.array(z.string().max(100)).max(1000).default([]);
 
+/** A Subsonic password: apps send it (or an MD5 of it with a salt) with every request, so it is kept apart from the login password. */
+export const subsonicPassword = z.string().min(8, "at least 8 characters").max(128);
+
+/** How a Subsonic app proves who it is: the Subsonic password itself, or md5(password + salt) with the salt. */
+export const subsonicProof = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("password"), password: z.string().max(1024) }),
+  z.object({
+    kind: z.literal("token"),
+    token: z.string().regex(/^[0-9a-fA-F]{32}$/, "an MD5 in hex"),
+    salt: z.string().min(1).max(200),
+  }),
+]);
+export type SubsonicProof = z.infer<typeof subsonicProof>;
+
 export const apiTokenInfo = z.object({
   id: z.string(),
   label: z.string(),
@@ -76,6 +90,16 @@ export const userContract = defineService("user", {
     }),
     result: z.array(z.object({ id: z.string(), name: z.string() })),
   },
+  /**
+   * Internal (Subsonic API): checks a Subsonic credential against the user's Subsonic password (stored encrypted, as
+   * token authentication needs the password itself). Throttled like a sign-in; INVALID_CREDENTIALS when wrong.
+   */
+  subsonicAuthenticate: {
+    params: z.object({ name: z.string().min(1).max(64), address: z.string().max(100), proof: subsonicProof }),
+    result: userRecord,
+  },
+  /** Internal (CLI, Subsonic API for admins): sets a user's Subsonic password. */
+  setSubsonicPassword: { params: z.object({ name: userName, password: subsonicPassword }), result: ok },
   // Exposed methods: the access point fills the caller's identity from the session.
   me: { params: z.object({}), result: userRecord, exposed: true },
   changePassword: {
@@ -88,6 +112,18 @@ export const userContract = defineService("user", {
       keepApiTokenIds,
     }),
     result: ok,
+    exposed: true,
+  },
+  /** Sets (or with null removes) the caller's own Subsonic password, the one phone and desktop apps sign in with. */
+  setMySubsonicPassword: {
+    params: z.object({ password: subsonicPassword.nullable() }),
+    result: ok,
+    exposed: true,
+  },
+  /** Whether the caller has a Subsonic password, and since when. */
+  subsonicPasswordStatus: {
+    params: z.object({}),
+    result: z.object({ isSet: z.boolean(), updatedAt: z.number().int().nullable() }),
     exposed: true,
   },
   /** "Sign out everywhere": every session of the caller ends, and every API token except those kept. */

@@ -124,6 +124,8 @@ export interface AccessPointDeps {
    * rendition-reader.ts); by default, the storage service over the bus.
    */
   renditions?: RenditionReader;
+  /** More routes on the same server (the Subsonic API), registered before the web player's catch-all. */
+  plugins?: ReadonlyArray<(app: FastifyInstance) => void | Promise<void>>;
   /** Largest range asked of the reader in one call (NATS limits a message to 1 MiB by default). */
   maxRangeChunkBytes?: number;
   /** The built web player (apps/web/dist); without it "/" serves a minimal sign-in page. */
@@ -298,6 +300,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
   await app.register(coverRoutes, { bus });
   await app.register(metricsRoutes, { bus, registry, metricsToken: config.metricsToken });
   await app.register(topologyRoutes, { bus });
+  for (const plugin of deps.plugins ?? []) await plugin(app);
   await registerWebApp(app, deps.webRoot);
 
   const standing = await bus.subscribe(standingChangedEvent, (change) => {

@@ -12,3 +12,5 @@ export { SESSION_COOKIE, authenticate, type Identity, type RouteAuth } from "./a
 export { sendProblem } from "./http-errors";
 export { busRenditionReader, type Listener, type RenditionReader } from "./rendition-reader";
 export { parseRange } from "./routes/stream";
+export { throttleAddressOf } from "./client-network";
+export { KeyedBuckets } from "./keyed-buckets";

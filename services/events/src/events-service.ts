@@ -278,6 +278,11 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
       const ids = await history.starred(userId, kind, limit);
       return ids.length === 0 ? [] : annotationsOf(userId, kind, ids);
     },
+    async rated({ kind, limit }, ctx) {
+      const userId = requireUser(ctx);
+      const ids = await history.rated(userId, kind, limit);
+      return ids.length === 0 ? [] : annotationsOf(userId, kind, ids);
+    },
     top({ kind, period, scope, limit }, ctx) {
       const userId = requireUser(ctx);
       const since = period === "all" ? 0 : clock.now() - periodMs[period];

@@ -34,6 +34,8 @@ export interface HistoryStore {
   setMarks(userId: string, kind: AnnotatedKind, id: string, patch: Partial<ItemMarks>): Promise<void>;
   /** Ids of the starred items, most recently starred first. */
   starred(userId: string, kind: AnnotatedKind, limit: number): Promise<string[]>;
+  /** Ids of the rated items, best rated first (ties by id, so pages are stable). */
+  rated(userId: string, kind: AnnotatedKind, limit: number): Promise<string[]>;
   /** Most played since `since`: one user's plays, or everyone's when `userId` is null. */
   top(kind: AnnotatedKind, userId: string | null, since: number, limit: number): Promise<TopEntry[]>;
   loadQueue(userId: string): Promise<SavedQueue | null>;
@@ -170,6 +172,19 @@ export function createSqlHistoryStore(db: Db): HistoryStore {
         .where("kind", "=", kind)
         .where("starred_at", "is not", null)
         .orderBy("starred_at", "desc")
+        .limit(limit)
+        .execute();
+      return rows.map((row) => row.item_id);
+    },
+    async rated(userId, kind, limit) {
+      const rows = await kysely
+        .selectFrom("events_annotations")
+        .select("item_id")
+        .where("user_id", "=", userId)
+        .where("kind", "=", kind)
+        .where("rating", "is not", null)
+        .orderBy("rating", "desc")
+        .orderBy("item_id")
         .limit(limit)
         .execute();
       return rows.map((row) => row.item_id);

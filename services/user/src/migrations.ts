@@ -83,6 +83,19 @@ export const userMigrations: ServiceMigrations = {
         .execute();
     },
   },
+  // Subsonic passwords (AES-256-GCM under the server's key): token authentication needs the password itself.
+  "003-subsonic-passwords": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("user_subsonic_passwords")
+        .addColumn("user_id", "varchar(64)", (col) =>
+          col.primaryKey().references("user_accounts.id").onDelete("cascade"),
+        )
+        .addColumn("secret", "text", (col) => col.notNull())
+        .addColumn("updated_at", "bigint", (col) => col.notNull())
+        .execute();
+    },
+  },
 };
 
 export function migrateUserStore(db: Db): Promise<string[]> {

@@ -373,5 +373,26 @@ export function createSqlUserStore(db: Db): UserStore {
         .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
+
+    async findSubsonicSecret(userId) {
+      const row = await kysely
+        .selectFrom("user_subsonic_passwords")
+        .select(["secret", "updated_at"])
+        .where("user_id", "=", userId)
+        .executeTakeFirst();
+      return row && { secret: row.secret, updatedAt: Number(row.updated_at) };
+    },
+
+    async setSubsonicSecret(userId, secret, atMs) {
+      if (secret === null) {
+        await kysely.deleteFrom("user_subsonic_passwords").where("user_id", "=", userId).execute();
+        return;
+      }
+      await kysely
+        .insertInto("user_subsonic_passwords")
+        .values({ user_id: userId, secret, updated_at: atMs })
+        .onConflict((conflict) => conflict.column("user_id").doUpdateSet({ secret, updated_at: atMs }))
+        .execute();
+    },
   };
 }

@@ -26,6 +26,7 @@ export interface UserTables {
   user_login_failures: { key: string; failures: number; last_failure_at: number };
   user_setup: { id: number; updated_at: number };
   user_standing_seq: { id: number; value: number };
+  user_subsonic_passwords: { user_id: string; secret: string; updated_at: number };
   user_standing_changes: {
     seq: number;
     user_id: string;

@@ -124,6 +124,11 @@ export interface UserStore {
     keys: readonly string[],
     decide: (counters: LoginCounter[]) => { writes: LoginCounter[]; result: T },
   ): Promise<T>;
+  /** The user's encrypted Subsonic password and when it was set. */
+  findSubsonicSecret(userId: string): Promise<{ secret: string; updatedAt: number } | undefined>;
+  /** Stores (or with null deletes) the user's encrypted Subsonic password. */
+  setSubsonicSecret(userId: string, secret: string | null, atMs: number): Promise<void>;
+
   /** Deletes counters whose last failure was at or before `forgottenAtMs`. */
   pruneLoginCounters(forgottenAtMs: number): Promise<number>;
 }

@@ -17,6 +17,7 @@ import { resolveUserConfig, type UserServiceConfigInput } from "./config";
 import { LoginThrottle } from "./login-throttle";
 import { createPasswordHasher } from "./passwords";
 import { StandingOutbox } from "./standing-outbox";
+import { createSubsonicPasswordHandlers } from "./subsonic-passwords";
 import {
   nameKeyOf,
   type CredentialKind,
@@ -49,6 +50,8 @@ export interface UserServiceDeps {
    * instance (the CLI's) leaves that to the running server, whose access point holds the sockets.
    */
   followStanding?: boolean;
+  /** The server's 32-byte key under which Subsonic passwords are stored; without it they cannot be set or used. */
+  subsonicKey?: Uint8Array;
 }
 
 export interface UserService {
@@ -80,6 +83,7 @@ export function createUserService({
   store,
   clock,
   followStanding = true,
+  subsonicKey,
 }: UserServiceDeps): UserService {
   const config = resolveUserConfig(input);
   const hasher = createPasswordHasher(config.argon2);
@@ -305,6 +309,16 @@ export function createUserService({
         await outbox.announce(change, user, traceId);
       },
       note,
+    }),
+
+    ...createSubsonicPasswordHandlers({
+      store,
+      clock,
+      logger,
+      throttle,
+      key: subsonicKey,
+      activeUser,
+      userByName,
     }),
 
     async createUser({ name, password, role }, ctx) {

@@ -84,6 +84,16 @@ export function buildProgram(): Command {
       await changePassword(name, options, command.optsWithGlobals<GlobalOptions>());
     });
   user
+    .command("subsonic-password <name>")
+    .description(
+      "set the password Subsonic apps (phone, desktop) sign in with, apart from the login password",
+    )
+    .option("--password-stdin", "read the password from standard input")
+    .action(async (name: string, options: { passwordStdin?: boolean }, command: Command) => {
+      const { setSubsonicPassword } = await import("./user-command");
+      await setSubsonicPassword(name, options, command.optsWithGlobals<GlobalOptions>());
+    });
+  user
     .command("disable <name>")
     .description("disable an account and end its sessions and API tokens")
     .addOption(new Option("--enable", "enable it again instead"))

@@ -64,6 +64,20 @@ export async function changePassword(
   });
 }
 
+/** The Subsonic password phone and desktop apps sign in with, kept apart from the login password. */
+export async function setSubsonicPassword(
+  name: string,
+  options: { passwordStdin?: boolean },
+  globals: GlobalOptions,
+): Promise<void> {
+  const config = configFrom(globals);
+  const password = await readPassword(options.passwordStdin, `Subsonic password for ${name}: `);
+  await openUserAdmin(config, async (bus) => {
+    await bus.request(userContract, "setSubsonicPassword", { name, password });
+    console.log(`Subsonic password of ${name} set`);
+  });
+}
+
 export async function setDisabled(
   name: string,
   options: { enable?: boolean },

@@ -1,0 +1,219 @@
+// Media: stream (the original, our WebM renditions, or MP3 and Ogg/Opus made live by ffmpeg), download (the
+// original), getCoverArt (the catalog's and playlists' covers), getAvatar. Files are found from the catalog by
+// id only: no client-supplied path reaches the filesystem.
+import { createReadStream, statSync } from "node:fs";
+import { Readable } from "node:stream";
+import { catalogContract, playlistContract, toAppError, type TrackRecord } from "@soundmesh/protocol";
+import { parseRange } from "@soundmesh/service-access-point";
+import { albumsOfArtist } from "../catalog-reads";
+import { SENT, type MethodContext, type MethodTable } from "../context";
+import { SubsonicError } from "../errors";
+import { idOfKind } from "../ids";
+import { fileTypeOf } from "../mapping";
+import type { TranscodeFormat } from "../transcoder";
+import { formatInfo } from "../transcoder";
+
+const RANGE_CHUNK_BYTES = 512 * 1024;
+
+type Target =
+  | { kind: "original" }
+  | { kind: "webm"; profile: "opus96" | "opus160" }
+  | { kind: "transcode"; format: TranscodeFormat; bitrateKbps: number };
+
+/** What `format` and `maxBitRate` ask for, given the track's own bitrate. */
+export function targetOf(format: string | undefined, maxBitRate: number, track: TrackRecord): Target {
+  const wanted = (format ?? "").toLowerCase();
+  const cap = maxBitRate > 0 ? maxBitRate : undefined;
+  if (wanted === "raw") return { kind: "original" };
+  if (wanted === "webm")
+    return { kind: "webm", profile: cap !== undefined && cap < 160 ? "opus96" : "opus160" };
+  if (wanted === "opus" || wanted === "ogg")
+    return { kind: "transcode", format: "opus", bitrateKbps: clamp(cap ?? 128, 32, 256) };
+  if (wanted === "mp3") return { kind: "transcode", format: "mp3", bitrateKbps: mp3Rate(cap ?? 192) };
+  if (wanted !== "")
+    throw new SubsonicError(0, `Unknown format ${wanted.slice(0, 20)}: raw, mp3, opus or webm`);
+  // No format: the original unless it is over the cap, then MP3 under it.
+  if (cap === undefined || (track.bitrateKbps !== null && track.bitrateKbps <= cap))
+    return { kind: "original" };
+  return { kind: "transcode", format: "mp3", bitrateKbps: mp3Rate(cap) };
+}
+
+const clamp = (value: number, low: number, high: number) => Math.min(high, Math.max(low, value));
+/** LAME's constant bitrates: the highest at or below the cap. */
+function mp3Rate(cap: number): number {
+  const rates = [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+  return rates.filter((rate) => rate <= cap).pop() ?? 32;
+}
+
+async function trackAndPath(context: MethodContext, value: string) {
+  const { id } = idOfKind(value, "track");
+  const track = await context.call(catalogContract, "track", { trackId: id });
+  // The path comes from the catalog (the storage service's own question), never from the request.
+  const source = await context.deps.bus.request(
+    catalogContract,
+    "trackSource",
+    { trackId: id },
+    { traceId: context.request.id },
+  );
+  return { track, path: source.path };
+}
+
+/** A whole file with Range honoured (206, 416 with the size). */
+function sendFile(
+  context: MethodContext,
+  path: string,
+  mimeType: string,
+  extraHeaders: Record<string, string> = {},
+): typeof SENT {
+  const { reply, request } = context;
+  let sizeBytes: number;
+  try {
+    sizeBytes = statSync(path).size;
+  } catch (error) {
+    throw new SubsonicError(70, `The file is not available: ${toAppError(error).message}`);
+  }
+  let range;
+  try {
+    range = parseRange(request.headers.range, sizeBytes);
+  } catch {
+    void reply.code(416).header("content-range", `bytes */${sizeBytes}`).send();
+    return SENT;
+  }
+  reply.header("accept-ranges", "bytes").header("content-type", mimeType);
+  for (const [name, value] of Object.entries(extraHeaders)) reply.header(name, value);
+  if (range === null) {
+    void reply.header("content-length", String(sizeBytes)).send(createReadStream(path));
+    return SENT;
+  }
+  void reply
+    .code(206)
+    .header("content-range", `bytes ${range.start}-${range.endInclusive}/${sizeBytes}`)
+    .header("content-length", String(range.endInclusive - range.start + 1))
+    .send(createReadStream(path, { start: range.start, end: range.endInclusive }));
+  return SENT;
+}
+
+/** Our WebM rendition from storage (the web player's cache), complete, in ranges. */
+async function sendRendition(context: MethodContext, trackId: string, profile: string): Promise<typeof SENT> {
+  const readContext = { traceId: context.request.id, userId: context.identity.user.id };
+  const manifest = await context.deps.reader.manifest(trackId, profile, readContext);
+  const { reader } = context.deps;
+  async function* chunks() {
+    for (let start = 0; start < manifest.sizeBytes; start += RANGE_CHUNK_BYTES) {
+      const end = Math.min(manifest.sizeBytes, start + RANGE_CHUNK_BYTES) - 1;
+      yield Buffer.from(await reader.range(trackId, profile, start, end, readContext));
+    }
+  }
+  void context.reply
+    .header("content-type", manifest.mimeType)
+    .header("content-length", String(manifest.sizeBytes))
+    .send(Readable.from(chunks()));
+  return SENT;
+}
+
+function noteNowPlaying(context: MethodContext, track: TrackRecord, offsetSeconds: number) {
+  const now = Date.now();
+  context.state.playing(context.identity.user.id, {
+    userName: context.identity.user.name,
+    trackId: track.id,
+    playerName: context.params.optionalString("c", 100) ?? "",
+    startedAtMs: now - offsetSeconds * 1000,
+    untilMs: now + Math.max(0, track.durationMs - offsetSeconds * 1000),
+  });
+}
+
+async function coverOf(context: MethodContext, value: string, size: 64 | 300 | 600) {
+  const { kind, id } = idOfKind(value, "album", "track", "artist", "playlist");
+  if (kind === "playlist") return context.call(playlistContract, "cover", { playlistId: id, size });
+  let albumId = id;
+  if (kind === "track") albumId = (await context.call(catalogContract, "track", { trackId: id })).albumId;
+  if (kind === "artist") {
+    const album = (await albumsOfArtist(context, id)).find((candidate) => candidate.hasCover);
+    if (!album) throw new SubsonicError(70, "The artist has no cover art");
+    albumId = album.id;
+  }
+  return context.deps.bus.request(
+    catalogContract,
+    "cover",
+    { albumId, size },
+    { traceId: context.request.id },
+  );
+}
+
+export const mediaMethods: MethodTable = {
+  async stream(context) {
+    const { params } = context;
+    const { track, path } = await trackAndPath(context, params.string("id", 100));
+    const target = targetOf(
+      params.optionalString("format", 20),
+      params.intOr("maxBitRate", 0, 0, 10_000),
+      track,
+    );
+    const offsetSeconds = params.intOr("timeOffset", 0, 0, 86_400);
+    if (offsetSeconds * 1000 >= track.durationMs && offsetSeconds > 0)
+      throw new SubsonicError(0, "timeOffset is past the end of the track");
+    noteNowPlaying(context, track, offsetSeconds);
+    if (target.kind === "original" && offsetSeconds === 0)
+      return sendFile(context, path, fileTypeOf(track.codec).contentType);
+    if (target.kind === "webm" && offsetSeconds === 0)
+      return sendRendition(context, track.id, target.profile);
+    const transcode = target.kind === "transcode" ? target : { format: "opus" as const, bitrateKbps: 160 };
+    const info = formatInfo[transcode.format];
+    const cached =
+      offsetSeconds === 0
+        ? context.transcoder.cached(track.id, transcode.format, transcode.bitrateKbps)
+        : undefined;
+    if (cached) return sendFile(context, cached, info.mimeType);
+    const abort = new AbortController();
+    context.request.raw.on("close", () => abort.abort());
+    context.reply.raw.on("close", () => abort.abort());
+    const output = context.transcoder.start(
+      {
+        trackId: track.id,
+        path,
+        format: transcode.format,
+        bitrateKbps: transcode.bitrateKbps,
+        offsetSeconds,
+        userId: context.identity.user.id,
+      },
+      abort.signal,
+    );
+    void context.reply
+      .header("content-type", info.mimeType)
+      .header("x-content-duration", String(track.durationMs / 1000 - offsetSeconds))
+      .send(output);
+    return SENT;
+  },
+
+  async download(context) {
+    const { track, path } = await trackAndPath(context, context.params.string("id", 100));
+    const { suffix, contentType } = fileTypeOf(track.codec);
+    const fileName = `${track.title}.${suffix}`.replace(/["\\\r\n]/g, "_");
+    return sendFile(context, path, contentType, {
+      "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(fileName)}`,
+    });
+  },
+
+  async getCoverArt(context) {
+    const requested = context.params.optionalInt("size", 1, 10_000);
+    const size = requested === undefined ? 600 : requested <= 64 ? 64 : requested <= 300 ? 300 : 600;
+    let cover;
+    try {
+      cover = await coverOf(context, context.params.string("id", 100), size);
+    } catch (error) {
+      if (error instanceof SubsonicError) throw error;
+      if (toAppError(error).code === "NOT_FOUND") throw new SubsonicError(70, "No cover art");
+      throw error;
+    }
+    void context.reply
+      .header("content-type", cover.mimeType)
+      .header("cache-control", "private, max-age=86400")
+      .send(Buffer.from(cover.bytes.buffer, cover.bytes.byteOffset, cover.bytes.byteLength));
+    return SENT;
+  },
+
+  getAvatar(context) {
+    context.params.string("username", 64);
+    return Promise.reject(new SubsonicError(70, "No avatar"));
+  },
+};
