@@ -7,7 +7,9 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, loadConfig, startAllInOne } from "@soundmesh/server";
-import { WsClient, fastSecurity, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { catalogContract, searchContract, userContract } from "@soundmesh/protocol";
+import { WsClient, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { fastSecurity } from "@soundmesh/test-kit/server";
 import { percentile, printTable, round, writeResults, type Row } from "./report";
 import { taggedLibrary } from "./tagged-copies";
 
@@ -49,20 +51,20 @@ const server = await start();
 const token = await setupAdmin(server.url, "bench", "bench password 1");
 const ws = await WsClient.connect(server.url, token);
 await waitUntil(
-  () => ws.request<{ running: boolean; total: number }>("catalog.scanStatus"),
+  () => ws.call(catalogContract, "scanStatus"),
   (status) => !status.running,
   3_600_000,
   500,
 );
 // Search answers once its index holds the library (titles are "Song <n>", albums "Album <n>", artists "Artist <n>").
 await waitUntil(
-  () => ws.request<{ hits: unknown[] }>("search.query", { q: `Song ${TRACKS - 1}` }),
+  () => ws.call(searchContract, "query", { q: `Song ${TRACKS - 1}` }),
   (answer) => answer.hits.length > 0,
   600_000,
   500,
 );
 console.log(`server ready on ${TRACKS} tracks in ${round((performance.now() - startedMs) / 1000, 1)} s`);
-await ws.request("user.setMySubsonicPassword", { password: "bench subsonic" });
+await ws.call(userContract, "setMySubsonicPassword", { password: "bench subsonic" });
 
 const auth = () => {
   const salt = Math.random().toString(36).slice(2, 10);

@@ -7,15 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readOutbox } from "@soundmesh/server";
-import {
-  WsClient,
-  builtCliEnv,
-  cliPath,
-  setupAdmin,
-  spawnServer,
-  waitUntil,
-  type ChildServer,
-} from "@soundmesh/test-kit";
+import { eventsContract, searchContract } from "@soundmesh/protocol";
+import { WsClient, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { builtCliEnv, cliPath, spawnServer, type ChildServer } from "@soundmesh/test-kit/server";
 import { generateP2pLibrary } from "./p2p-library";
 
 const serverDir = mkdtempSync(join(tmpdir(), "soundmesh-peer-events-server-"));
@@ -98,7 +92,7 @@ describe("the headless peer's listening events", () => {
     let ws = await WsClient.connect(server.url, token);
     const tracks = await waitUntil(
       () =>
-        ws.request<{ hits: Array<{ id: string; title: string }> }>("search.query", {
+        ws.call(searchContract, "query", {
           q: "tone",
           kinds: ["track"],
         }),
@@ -155,10 +149,10 @@ describe("the headless peer's listening events", () => {
 
     // The second track was heard to its end at 16x: one play in the listening history.
     ws = await WsClient.connect(server.url, token);
-    const recent = await ws.request<Array<{ trackId: string }>>("events.recentlyPlayed", { limit: 10 });
+    const recent = await ws.call(eventsContract, "recentlyPlayed", { limit: 10 });
     // The server's figures: each event the peer runs had acknowledged is stored, or was dropped as a duplicate of
     // one stored (a resend after an acknowledgement lost to the kill).
-    const buckets = await ws.request<Array<{ count: number; duplicatesDropped: number }>>("events.buckets", {
+    const buckets = await ws.call(eventsContract, "buckets", {
       limit: 100,
     });
     expect(buckets.reduce((sum, bucket) => sum + bucket.count, 0)).toBe(ids.length);

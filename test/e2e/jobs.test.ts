@@ -10,7 +10,8 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ListeningEvent } from "@soundmesh/protocol";
 import { createFileEventLog, dailyPath } from "@soundmesh/service-events";
-import { builtCliEnv, cliPath, waitUntil } from "@soundmesh/test-kit";
+import { waitUntil } from "@soundmesh/test-kit";
+import { builtCliEnv, cliPath } from "@soundmesh/test-kit/server";
 
 const DAY = "2026-11-01";
 const dayStart = Date.parse(`${DAY}T00:00:00Z`);

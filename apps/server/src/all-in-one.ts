@@ -8,7 +8,6 @@ import type { Bus, ServiceBus } from "@soundmesh/bus";
 import {
   catalogContract,
   eventsContract,
-  jobProgressEvent,
   recommendContract,
   playlistContract,
   searchContract,

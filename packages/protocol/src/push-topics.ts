@@ -2,6 +2,7 @@
 // pushes, so a client's push handlers are typed and what arrives is checked before it reaches them.
 import type { z } from "zod";
 import { catalogChangedEvent, scanProgressEvent } from "./catalog";
+import { jobProgressEvent } from "./events";
 import { myPlaylistsTopic, playlistChangedEvent, playlistTopic } from "./playlist";
 import { transcodeProgressEvent } from "./storage";
 
@@ -24,6 +25,8 @@ export const pushTopics = {
   scanProgress: topic(scanProgressEvent.topic, scanProgressEvent.payload),
   /** Transcoding ahead of time: the batch's progress (administrators). */
   transcodeProgress: topic(transcodeProgressEvent.topic, transcodeProgressEvent.payload),
+  /** A job run's state and progress (administrators). */
+  jobProgress: topic(jobProgressEvent.topic, jobProgressEvent.payload),
   /** The signed-in user's own list of playlists or invitations changed. */
   myPlaylists: topic(myPlaylistsTopic, playlistChangedEvent.payload),
   /** Every change of one playlist the user may see. */

@@ -3,16 +3,16 @@
 import { createHash } from "node:crypto";
 import { XMLParser } from "fast-xml-parser";
 import { SubsonicAPI } from "subsonic-api";
+import { catalogContract, searchContract, userContract } from "@soundmesh/protocol";
 import {
   WsClient,
   generateFixtureLibrary,
   generateRealWorldLibrary,
   login,
   setupAdmin,
-  startServer,
   waitUntil,
-  type TestServer,
 } from "@soundmesh/test-kit";
+import { startServer, type TestServer } from "@soundmesh/test-kit/server";
 
 export const ADMIN = { name: "admin", password: "correct horse battery", subsonic: "subsonic-admin-pw" };
 export const USER = { name: "bea", password: "bea's login password", subsonic: "bea-subsonic-pw" };
@@ -59,20 +59,20 @@ export async function startHarness(extra?: { folder: string; audioFiles: number 
   const adminToken = await setupAdmin(server.url, ADMIN.name, ADMIN.password);
   const adminWs = await WsClient.connect(server.url, adminToken);
   await waitUntil(
-    () => adminWs.request<{ added: number; running: boolean }>("catalog.scanStatus"),
+    () => adminWs.call(catalogContract, "scanStatus"),
     (status) => !status.running && status.added === audioFiles,
     60_000,
   );
-  await adminWs.request("user.setMySubsonicPassword", { password: ADMIN.subsonic });
-  const { token: apiKey } = await adminWs.request<{ token: string }>("user.createApiToken", {
+  await adminWs.call(userContract, "setMySubsonicPassword", { password: ADMIN.subsonic });
+  const { token: apiKey } = await adminWs.call(userContract, "createApiToken", {
     label: "phone",
   });
-  await adminWs.request("user.createUser", { name: USER.name, password: USER.password });
+  await adminWs.call(userContract, "createUser", { name: USER.name, password: USER.password });
   const userWs = await WsClient.connect(server.url, await login(server.url, USER.name, USER.password));
-  await userWs.request("user.setMySubsonicPassword", { password: USER.subsonic });
+  await userWs.call(userContract, "setMySubsonicPassword", { password: USER.subsonic });
   // Search answers once its index holds the scanned library.
   await waitUntil(
-    () => adminWs.request<{ hits: unknown[] }>("search.query", { q: "sigur" }),
+    () => adminWs.call(searchContract, "query", { q: "sigur" }),
     (result) => result.hits.length > 0,
     30_000,
   );

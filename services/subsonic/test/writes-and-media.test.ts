@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventsContract, playlistContract } from "@soundmesh/protocol";
 import { waitUntil } from "@soundmesh/test-kit";
 import { ADMIN, USER, passwordAuth, startHarness, type Harness } from "./harness";
 import { shapes } from "./schemas";
@@ -213,7 +214,7 @@ describe("playlists", () => {
     expect(got.entry.map((entry) => entry.id)).toEqual([trackIds[1], sungId, embeddedId]);
     const xml = await harness.xml("getPlaylist", { id: created.id });
     shapes("xml").playlistWithEntries.parse(xml.playlist);
-    const snapshot = await harness.adminWs.request<{ items: Array<{ trackId: string }> }>("playlist.get", {
+    const snapshot = await harness.adminWs.call(playlistContract, "get", {
       playlistId: ourId,
     });
     expect(snapshot.items).toHaveLength(3);
@@ -256,9 +257,7 @@ describe("play queue", () => {
     const queue = (await harness.json("getPlayQueue")).playQueue as Record<string, unknown>;
     shapes("json").playQueue.parse(queue);
     expect(queue).toMatchObject({ current: trackIds[1], position: 1500, username: ADMIN.name });
-    const saved = await harness.adminWs.request<{ currentIndex: number; positionMs: number }>(
-      "events.loadQueue",
-    );
+    const saved = await harness.adminWs.call(eventsContract, "loadQueue");
     expect(saved).toMatchObject({ currentIndex: 1, positionMs: 1500 });
     await harness.json("savePlayQueueByIndex", {
       id: [sungId, embeddedId],

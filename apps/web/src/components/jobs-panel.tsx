@@ -1,7 +1,7 @@
 // Administration → Jobs: the job runner's latest runs with their state and progress, followed live as the server
 // pushes each change (events.jobProgress), and a button to make yesterday's daily aggregates.
 import { useEffect, useState } from "react";
-import type { JobInfo, JobRun } from "@soundmesh/protocol";
+import { eventsContract, pushTopics, type JobRun } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 
 const paramsText = (params: Record<string, string>) =>
@@ -10,26 +10,25 @@ const paramsText = (params: Record<string, string>) =>
     .join(" ");
 
 export function JobsPanel({ connection }: { connection: Connection }) {
-  const [jobs, setJobs] = useState<JobInfo[]>([]);
+  const [jobs, setJobs] = useState<Array<{ name: string }>>([]);
   const [runs, setRuns] = useState<JobRun[]>([]);
   const [message, setMessage] = useState("");
   useEffect(() => {
-    void connection.request<{ jobs: JobInfo[]; runs: JobRun[] }>("events.jobs", { limit: 20 }).then(
+    void connection.call(eventsContract, "jobs", { limit: 20 }).then(
       (result) => {
         setJobs(result.jobs);
         setRuns(result.runs);
       },
       (e: Error) => setMessage(e.message),
     );
-    return connection.subscribe("events.jobProgress", (data) => {
-      const run = data as JobRun;
+    return connection.subscribe(pushTopics.jobProgress, (run) => {
       setRuns((current) => [run, ...current.filter((r) => r.id !== run.id)].slice(0, 20));
     });
   }, [connection]);
   const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
   const runDaily = () =>
     void connection
-      .request<JobRun | null>("events.runJob", { name: "daily-aggregates", params: { day: yesterday } })
+      .call(eventsContract, "runJob", { name: "daily-aggregates", params: { day: yesterday } })
       .then(
         (run) =>
           setMessage(run ? `daily-aggregates ${yesterday}: ${run.state}` : "Its output exists already."),

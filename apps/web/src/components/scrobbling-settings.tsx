@@ -1,7 +1,7 @@
 // Settings → Scrobbling: connect ListenBrainz (a user token) and Last.fm (sign in on Last.fm, then finish here), turn
 // each on or off, and see each sink's state: queued, dead letters (with a retry), the last error and delivery.
 import { useCallback, useEffect, useState } from "react";
-import type { ScrobbleSinkName, ScrobbleSinkStatus } from "@soundmesh/protocol";
+import { eventsContract, type ScrobbleSinkName, type ScrobbleSinkStatus } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 
 const NAMES: Record<ScrobbleSinkName, string> = { listenbrainz: "ListenBrainz", lastfm: "Last.fm" };
@@ -33,13 +33,13 @@ export function ScrobblingSettings({ connection }: { connection: Connection }) {
   const reload = useCallback(
     () =>
       void connection
-        .request<ScrobbleSinkStatus[]>("events.scrobbleStatus", {})
+        .call(eventsContract, "scrobbleStatus", {})
         .then(setStatuses, (error: Error) => setMessage(error.message)),
     [connection],
   );
   useEffect(reload, [reload]);
-  const act = (method: string, params: unknown, done?: string) =>
-    void connection.request(method, params).then(
+  const act = (send: () => Promise<unknown>, done?: string) =>
+    void send().then(
       () => {
         setMessage(done ?? "");
         reload();
@@ -55,14 +55,29 @@ export function ScrobblingSettings({ connection }: { connection: Connection }) {
         <button
           className="secondary"
           type="button"
-          onClick={() => act("events.setScrobbling", { sink: status.sink, enabled: !status.enabled })}
+          onClick={() =>
+            act(() =>
+              connection.call(eventsContract, "setScrobbling", {
+                sink: status.sink,
+                enabled: !status.enabled,
+              }),
+            )
+          }
         >
           {status.enabled ? "Turn off" : "Turn on"}
         </button>{" "}
         <button
           className="secondary"
           type="button"
-          onClick={() => act("events.setScrobbling", { sink: status.sink, enabled: false, disconnect: true })}
+          onClick={() =>
+            act(() =>
+              connection.call(eventsContract, "setScrobbling", {
+                sink: status.sink,
+                enabled: false,
+                disconnect: true,
+              }),
+            )
+          }
         >
           Disconnect
         </button>{" "}
@@ -71,7 +86,10 @@ export function ScrobblingSettings({ connection }: { connection: Connection }) {
             className="secondary"
             type="button"
             onClick={() =>
-              act("events.retryDeadScrobbles", { sink: status.sink }, "The dead letters are queued again.")
+              act(
+                () => connection.call(eventsContract, "retryDeadScrobbles", { sink: status.sink }),
+                "The dead letters are queued again.",
+              )
             }
           >
             Retry dead letters
@@ -93,7 +111,10 @@ export function ScrobblingSettings({ connection }: { connection: Connection }) {
         className="inline-form"
         onSubmit={(e) => {
           e.preventDefault();
-          act("events.setListenBrainzToken", { token }, "ListenBrainz is connected.");
+          act(
+            () => connection.call(eventsContract, "setListenBrainzToken", { token }),
+            "ListenBrainz is connected.",
+          );
           setToken("");
         }}
       >
@@ -121,7 +142,7 @@ export function ScrobblingSettings({ connection }: { connection: Connection }) {
             className="secondary"
             type="button"
             onClick={() =>
-              void connection.request<{ authUrl: string }>("events.lastFmAuthStart", {}).then(
+              void connection.call(eventsContract, "lastFmAuthStart", {}).then(
                 (result) => {
                   setAuthUrl(result.authUrl);
                   reload();
@@ -136,7 +157,9 @@ export function ScrobblingSettings({ connection }: { connection: Connection }) {
             <button
               className="secondary"
               type="button"
-              onClick={() => act("events.lastFmAuthFinish", {}, "Last.fm is connected.")}
+              onClick={() =>
+                act(() => connection.call(eventsContract, "lastFmAuthFinish", {}), "Last.fm is connected.")
+              }
             >
               I approved it: finish
             </button>
