@@ -8,6 +8,7 @@ export default tseslint.config(
       "**/node_modules/**",
       "**/dist/**",
       "coverage/**",
+      "bench/results/**",
       "apps/web/vite.config.ts",
       "**/*.mjs",
       "**/*.cjs",
