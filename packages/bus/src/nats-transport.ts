@@ -109,10 +109,7 @@ export function reconnectDelayMs(
 }
 
 /** The service's connection options: its NKey, its own inbox prefix, back-off. */
-function natsConnectionOptions(
-  options: NatsTransportOptions,
-  nextDelay: () => number,
-): ConnectionOptions {
+function natsConnectionOptions(options: NatsTransportOptions, nextDelay: () => number): ConnectionOptions {
   return {
     servers: options.servers,
     name: options.name ?? "soundmesh",
