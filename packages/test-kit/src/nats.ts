@@ -59,7 +59,8 @@ export async function startNatsServer(extraArgs: string[] = [], timeoutMs = 10_0
     process: child,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        // A process killed by a signal has no exit code but a signal code: it is gone all the same.
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once("exit", () => resolve());
         child.kill("SIGTERM");
       }),

@@ -113,18 +113,23 @@ export async function readWholeLines(path: string): Promise<string[]> {
 export async function readLog(path: string, onBadLine: (lineNumber: number) => void): Promise<LogLine[]> {
   const lines: LogLine[] = [];
   (await readWholeLines(path)).forEach((line, index) => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      onBadLine(index + 1);
-      return;
-    }
-    const checked = logLine.safeParse(parsed);
-    if (checked.success) lines.push(checked.data);
+    const parsed = parseLogLine(line);
+    if (parsed) lines.push(parsed);
     else onBadLine(index + 1);
   });
   return lines;
+}
+
+/** One log line (without its newline, or with it); null when it is not JSON or not a line of the log. */
+export function parseLogLine(text: string): LogLine | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const checked = logLine.safeParse(parsed);
+  return checked.success ? checked.data : null;
 }
 
 /** Writes a whole file durably: to a temporary name, fsynced, renamed over, the folder fsynced. */

@@ -1,7 +1,7 @@
 // The all-in-one event log: hourly buckets as files. Drops duplicates by event id, appends each batch with one
 // fsync (group commit: concurrent batches share it), closes a bucket once the watermark passes its end plus the
 // allowed lateness, and stores later events of a closed hour as late in the first open bucket.
-import { mkdir, readFile } from "node:fs/promises";
+import { access, mkdir, readFile } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { BucketStats, ListeningEvent } from "@soundmesh/protocol";
@@ -63,6 +63,8 @@ export interface EventLog {
   dueHours(): number[];
   /** Closes this hour's bucket if it is open and due; answers whether it did. */
   closeHour(hourStart: number): Promise<boolean>;
+  /** Whether this hour needs no closing: its bucket is closed (its files written here), or it is due and empty. */
+  isSettled(hourStart: number): Promise<boolean>;
   stats(limit: number): BucketStats[];
   close(): Promise<void>;
 }
@@ -329,6 +331,7 @@ export function createFileEventLog(options: BucketLogOptions): EventLog {
         logger.info({ hours: [hourStart] }, "closed event buckets");
         return true;
       }),
+    isSettled: (hourStart) => settledOnDisk(dir, hourStart, clock.now(), allowedLatenessMs),
     stats(limit) {
       const rows: BucketStats[] = [];
       for (const bucket of open.values())
@@ -362,4 +365,22 @@ export function createFileEventLog(options: BucketLogOptions): EventLog {
       });
     },
   };
+}
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/** A file-log hour needs no closing when its summary exists, or when it is past due and never had a log. */
+export async function settledOnDisk(
+  dir: string,
+  hourStart: number,
+  now: number,
+  allowedLatenessMs: number,
+): Promise<boolean> {
+  if (await exists(summaryPath(dir, hourStart))) return true;
+  const isDue = hourStart + HOUR_MS + allowedLatenessMs <= now;
+  return isDue && !(await exists(logPath(dir, hourStart)));
 }

@@ -4,7 +4,7 @@ import { access, mkdir, open, rename } from "node:fs/promises";
 import { AppError } from "@soundmesh/protocol";
 import { join } from "node:path";
 import { HOUR_MS, bucketStem, logPath, readLog, summaryPath, syncDir } from "./bucket-files";
-import type { EventLog } from "./bucket-log";
+import { settledOnDisk, type EventLog } from "./bucket-log";
 import { countsAsPlay } from "./events-service";
 import { fileOutput, type Job, type JobContext, type JobOutput, type JobParams } from "./jobs";
 
@@ -54,11 +54,8 @@ export function closeBucketJob(options: BucketJobsOptions): Job {
       const hourStart = hourOf(params.hour);
       return {
         describe: summaryPath(dir, hourStart),
-        async exists() {
-          if (await exists(summaryPath(dir, hourStart))) return true;
-          const isDue = hourStart + HOUR_MS + allowedLatenessMs <= clock.now();
-          return isDue && !(await exists(logPath(dir, hourStart)));
-        },
+        exists: () =>
+          log ? log.isSettled(hourStart) : settledOnDisk(dir, hourStart, clock.now(), allowedLatenessMs),
       };
     },
     async run(ctx) {
