@@ -17,7 +17,14 @@ import {
   type NatsConnection,
 } from "@soundmesh/bus";
 import { catalogContract, userContract } from "@soundmesh/protocol";
-import { eventsManifest } from "@soundmesh/service-events";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import pino from "pino";
+import {
+  createJetStreamEventLog,
+  eventStreamName,
+  eventSubjectPrefix,
+  eventsManifest,
+} from "@soundmesh/service-events";
 import { shouldRunNatsTests, startNatsServer, waitUntil, type NatsServer } from "@soundmesh/test-kit";
 import { builtCliEnv, cliPath } from "@soundmesh/test-kit/server";
 import { serviceManifests } from "../src/topology-declarations.js";
@@ -145,5 +152,41 @@ describe.skipIf(!shouldRunNatsTests())("soundmesh nats-config", () => {
     } finally {
       heartbeat.stop();
     }
+  });
+
+  it("lets the events service keep its JetStream event log, and keeps other services off its stream", async () => {
+    const logDir = join(dir, "events-log");
+    const log = createJetStreamEventLog({
+      connection: await connectionAs("events"),
+      dir: logDir,
+      clock: { now: () => Date.now() },
+      allowedLatenessMs: 60_000,
+      dedupWindowMs: 3_600_000,
+      logger: pino({ level: "silent" }),
+    });
+    await log.open();
+    try {
+      const at = Date.now();
+      const event = {
+        v: 1 as const,
+        id: "0190f2a4-7b1c-7000-8000-000000000001",
+        at,
+        trackId: "t-1",
+        type: "stutter" as const,
+        positionMs: 0,
+        stalledMs: 100,
+      };
+      expect(await log.append([{ event, userId: "u1" }])).toMatchObject({ duplicates: 0, late: 0 });
+      expect(await log.append([{ event, userId: "u1" }])).toMatchObject({ accepted: [], duplicates: 1 });
+    } finally {
+      await log.close();
+    }
+    // The catalog may not write into the events stream, nor read it.
+    const catalog = await connectionAs("catalog");
+    const js = jetstream(catalog);
+    await expect(js.publish(`${eventSubjectPrefix}.2030-01-01T00.e`, "{}")).rejects.toThrow();
+    await expect(
+      jetstreamManager(catalog).then((manager) => manager.streams.info(eventStreamName)),
+    ).rejects.toThrow(/Permissions Violation/);
   });
 });

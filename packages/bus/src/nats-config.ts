@@ -12,6 +12,14 @@ export interface KvBucketGrant {
   readers: readonly string[];
 }
 
+/** A JetStream stream some services publish to and read back with consumers of their own (e.g. the event log). */
+export interface StreamGrant {
+  stream: string;
+  /** The subjects the stream captures, which its users publish on (e.g. "soundmesh.events.>"). */
+  subjects: string;
+  users: readonly string[];
+}
+
 export interface NatsPermissions {
   publish: { allow: string[] };
   subscribe: { allow: string[] };
@@ -22,6 +30,7 @@ export interface NatsAuthorizationOptions {
   /** Topics every process publishes besides its manifest's (its topology report). */
   everyonePublishes?: readonly string[];
   kvBuckets?: readonly KvBucketGrant[];
+  streams?: readonly StreamGrant[];
 }
 
 /** The topic each process's topology reporter publishes on, whatever its service. */
@@ -48,6 +57,22 @@ function kvSubjects(bucket: string, writer: boolean): string[] {
   return writer ? [...read, `$JS.API.STREAM.CREATE.${stream}`, `$KV.${bucket}.>`] : read;
 }
 
+/** The subjects a stream's user needs: create or update it, read its state, and pull with its own consumers. */
+function streamSubjects(stream: string): string[] {
+  return [
+    "$JS.API.INFO",
+    `$JS.API.STREAM.CREATE.${stream}`,
+    `$JS.API.STREAM.UPDATE.${stream}`,
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.>`,
+    `$JS.API.CONSUMER.DELETE.${stream}.>`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+    `$JS.FC.${stream}.>`,
+  ];
+}
+
 /** One service's permissions: its own subjects, its callees', its topics, its inbox, its KV buckets. */
 export function servicePermissions(
   manifest: ServiceManifest,
@@ -69,6 +94,10 @@ export function servicePermissions(
     const writer = grant.writers.includes(service);
     if (!writer && !grant.readers.includes(service)) continue;
     for (const subject of kvSubjects(grant.bucket, writer)) publish.add(subject);
+  }
+  for (const grant of options.streams ?? []) {
+    if (!grant.users.includes(service)) continue;
+    for (const subject of [...streamSubjects(grant.stream), grant.subjects]) publish.add(subject);
   }
   return {
     publish: { allow: [...publish].sort() },

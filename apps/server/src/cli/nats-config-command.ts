@@ -16,9 +16,10 @@ export interface NatsConfigOptions {
 export async function writeNatsConfig(
   options: NatsConfigOptions,
 ): Promise<{ services: string[]; created: string[] }> {
-  const [{ serviceManifests }, bus] = await Promise.all([
+  const [{ serviceManifests }, bus, events] = await Promise.all([
     import("../topology-declarations"),
     import("@soundmesh/bus"),
+    import("@soundmesh/service-events"),
   ]);
   const keysDir = resolve(options.keys);
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });
@@ -37,6 +38,11 @@ export async function writeNatsConfig(
     keys,
     kvBuckets: [
       { bucket: bus.storageRingBucket, writers: ["storage"], readers: ["storage", "access-point"] },
+      // The cluster event log's closed hours (services/events/src/jetstream-log.ts).
+      { bucket: events.closedBucketsKv, writers: ["events"], readers: [] },
+    ],
+    streams: [
+      { stream: events.eventStreamName, subjects: `${events.eventSubjectPrefix}.>`, users: ["events"] },
     ],
     ...(options.listen === undefined ? {} : { listen: options.listen }),
     ...(options.jetstream === undefined ? {} : { jetStreamDir: resolve(options.jetstream) }),
