@@ -1,12 +1,14 @@
-// Wires the events service: its tables, the bucket files under the data dir, and the close timer.
+// Wires the events service: its tables, its event log (bucket files under the data dir, or the JetStream stream in
+// cluster mode), the job runner and the close timer.
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { Bus } from "@soundmesh/bus";
+import type { Bus, NatsConnection } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
 import { jobProgressEvent } from "@soundmesh/protocol";
 import {
   createEventsService,
   createFileEventLog,
+  createJetStreamEventLog,
   closeBucketJob,
   createJobRunner,
   createScrobbler,
@@ -25,6 +27,7 @@ export async function startEventsService(
   logger: Logger,
   bus: Bus,
   db: Db,
+  cluster: { nats?: NatsConnection; replicas?: number } = {},
 ): Promise<EventsService> {
   await migrateEventsStore(db);
   const clock = { now: () => Date.now() };
@@ -48,13 +51,21 @@ export async function startEventsService(
     keepDoneMs: dedupWindowMs,
   });
   const dir = join(config.dataDir, "events");
-  const log = createFileEventLog({
+  const logOptions = {
     dir,
     clock,
     allowedLatenessMs: config.events.allowedLatenessMs,
     dedupWindowMs,
     logger: serviceLogger,
-  });
+  };
+  // On NATS (cluster mode) every events process shares one JetStream stream; all-in-one keeps bucket files.
+  const log = cluster.nats
+    ? createJetStreamEventLog({
+        ...logOptions,
+        connection: cluster.nats,
+        ...(cluster.replicas === undefined ? {} : { replicas: cluster.replicas }),
+      })
+    : createFileEventLog(logOptions);
   const serviceBus = bus.connect(eventsManifest);
   const jobs = createJobRunner({
     db,
