@@ -59,7 +59,10 @@ describe("player bar", () => {
     expect(screen.getByRole("alert").textContent).toBe('Skipped "Song 1": the file is damaged');
     act(() => audio.set({ networkProblem: "The server cannot be reached: retrying…" }));
     expect(screen.getByRole("alert").textContent).toBe("The server cannot be reached: retrying…");
-    act(() => audio.set({ error: undefined, networkProblem: undefined }));
+    // A network problem alone (no track skipped) shows too.
+    act(() => audio.set({ error: undefined }));
+    expect(screen.getByRole("alert").textContent).toBe("The server cannot be reached: retrying…");
+    act(() => audio.set({ networkProblem: undefined }));
     expect(screen.queryByRole("alert")).toBeNull();
   });
 
