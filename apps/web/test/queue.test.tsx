@@ -1,7 +1,9 @@
 // The queue page: it opens at the playing track, and its rows jump, move and go away as the listener asks.
-import { fireEvent, render, screen, within } from "@testing-library/react";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { catalogContract, eventsContract } from "@soundmesh/protocol";
 import { Queue } from "../src/pages/queue";
+import { SessionWire } from "./session-wire";
 import { TestAudio, trackOf } from "./test-audio";
 
 const titles = () =>
@@ -71,5 +73,34 @@ describe("queue", () => {
     fireEvent.click(screen.getByText("Song 2"));
     const playing = screen.getAllByRole("listitem").find((row) => row.hasAttribute("data-playing"));
     expect(playing && within(playing).queryByText("Song 2")).toBeTruthy();
+  });
+
+  it("offers the queue another device saved, and resumes it where that device was", async () => {
+    const wire = new SessionWire()
+      .answer(eventsContract, "loadQueue", () => ({
+        trackIds: ["t1", "t2", "t3"],
+        currentIndex: 1,
+        positionMs: 42_000,
+        device: "Firefox on laptop",
+        updatedAt: 1_700_000_000_000,
+        revision: 3,
+      }))
+      // t3 left the library since: resumed without it.
+      .answer(catalogContract, "tracks", ({ trackIds }) =>
+        trackIds.filter((id) => id !== "t3").map((id) => trackOf(Number(id.slice(1)))),
+      );
+    const audio = new TestAudio();
+    await audio.playTracks([trackOf(9)], 0);
+    render(<Queue audio={audio.controller} connection={wire.client()} />);
+    const offer = await screen.findByRole("button", {
+      name: "Resume the queue from Firefox on laptop (2 tracks)",
+    });
+    fireEvent.click(offer);
+    await waitFor(() => expect(titles()).toEqual(["Song 1", "Song 2"]));
+    expect(screen.queryByRole("button", { name: /Resume the queue/ })).toBeNull();
+    expect(audio.actions.slice(-2)).toEqual([
+      { name: "playTracks", args: [["t1", "t2"], 1] },
+      { name: "seek", args: [42] },
+    ]);
   });
 });
