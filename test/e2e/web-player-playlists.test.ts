@@ -1,13 +1,13 @@
 // The web player in Debian's headless Chromium against a real server: playlists made, reordered, edited offline, pinned
-// and following edits made elsewhere, imported and exported, smart, shared by invitation, and the More menu. Its tests
-// follow one another (the playlist made first is the one later ones edit).
-// One part of the web player's suite (test/e2e/web-player-*.test.ts): its own server, profile and sign-in.
+// and following edits made elsewhere, imported and exported, smart, shared by invitation, and the More menu. No test
+// depends on another or on their order: each signs in afresh and makes the playlists it uses (checked with
+// `--sequence.shuffle`). One part of the web player's suite (test/e2e/web-player-*.test.ts): its own server and profile.
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { WsClient, login } from "@soundmesh/test-kit";
-import { requireChromium } from "@soundmesh/test-kit/browser";
+import { requireChromium, signIn } from "@soundmesh/test-kit/browser";
 import {
   catalogContract,
   playlistContract,
@@ -15,7 +15,7 @@ import {
   userContract,
   type PlaylistOperation,
 } from "@soundmesh/protocol";
-import { screenshots, startWebPlayer, type WebPlayer } from "./web-player-harness";
+import { adminName, adminPassword, screenshots, startWebPlayer, type WebPlayer } from "./web-player-harness";
 
 const hasChromium = requireChromium("web player tests");
 let player: WebPlayer;
@@ -33,6 +33,33 @@ async function pinnedCount(): Promise<number> {
   await page.getByRole("button", { name: "Stats for nerds" }).click();
   const text = await page.locator(".stats").innerText();
   return Number(/(\d+) pinned for offline/.exec(text)?.[1] ?? NaN);
+}
+
+/**
+ * Makes a playlist of these library songs (by title) on the server, as another device of the user would, and opens
+ * it in the page once it shows all of them.
+ */
+async function openNewPlaylist(name: string, titles: string[]): Promise<string> {
+  const other = await otherDevice();
+  let playlistId: string;
+  try {
+    const trackIds: string[] = [];
+    for (const title of titles) {
+      const { hits } = await other.call(searchContract, "query", { q: title, kinds: ["track"] });
+      const hit = hits.find((h) => h.title === title);
+      if (!hit) throw new Error(`The fixture library has no song called ${title}`);
+      trackIds.push(hit.id);
+    }
+    playlistId = (await other.call(playlistContract, "create", { name, trackIds })).playlist.id;
+  } finally {
+    await other.close();
+  }
+  await page.goto(`${player.url}/#/playlist/${playlistId}`);
+  await expect.poll(() => page.getByLabel("Playlist name").inputValue()).toBe(name);
+  await expect
+    .poll(() => page.locator(".tracks .track-main .title").allInnerTexts())
+    .toHaveLength(titles.length);
+  return playlistId;
 }
 
 /** Waits until the server holds the playlist in this order of titles, as another device of the user sees it. */
@@ -61,6 +88,17 @@ describe.skipIf(!hasChromium)("web player in Chromium: playlists", () => {
 
   afterAll(async () => {
     await player?.close();
+  });
+
+  // Each test starts signed out of the last one's session, at the home page, and signs in with the form.
+  beforeEach(async () => {
+    await page.context().clearCookies();
+    await signIn(page, player.url, adminName, adminPassword);
+  }, 30_000);
+
+  // No uncaught error in the page during any test.
+  afterEach(() => {
+    expect(player.pageErrors).toEqual([]);
   });
 
   it("makes a playlist from an album, reorders, renames and trims it, and the edits survive a reload", async () => {
@@ -95,7 +133,7 @@ describe.skipIf(!hasChromium)("web player in Chromium: playlists", () => {
   }, 60_000);
 
   it("reorders a playlist by dragging, and the new order is the server's after a reload", async () => {
-    const playlistId = /#\/playlist\/([^/?]+)/.exec(page.url())![1]!;
+    const playlistId = await openNewPlaylist("Drag Mix", ["Disc 1 Song 2", "Disc 1 Song 1", "Disc 2 Song 1"]);
     const rows = page.locator(".tracks .track-main .title");
     const titles = async () => (await rows.allInnerTexts()).map((text) => text.split("\n")[0]);
     await expect.poll(titles).toEqual(["Disc 1 Song 2", "Disc 1 Song 1", "Disc 2 Song 1"]);
@@ -113,7 +151,11 @@ describe.skipIf(!hasChromium)("web player in Chromium: playlists", () => {
   }, 30_000);
 
   it("keeps an edit made while the server is down across a reload, and sends it once the server is back", async () => {
-    const playlistId = /#\/playlist\/([^/?]+)/.exec(page.url())![1]!;
+    const playlistId = await openNewPlaylist("Offline Mix", [
+      "Disc 2 Song 1",
+      "Disc 1 Song 2",
+      "Disc 1 Song 1",
+    ]);
     const rows = page.locator(".tracks .track-main .title");
     const titles = async () => (await rows.allInnerTexts()).map((text) => text.split("\n")[0]);
     const expected = ["Disc 1 Song 1", "Disc 2 Song 1", "Disc 1 Song 2"];
@@ -135,8 +177,12 @@ describe.skipIf(!hasChromium)("web player in Chromium: playlists", () => {
   }, 60_000);
 
   it("keeps a pinned playlist's offline copy in step with edits made elsewhere, pushed or missed while closed", async () => {
+    const playlistId = await openNewPlaylist("Pinned Mix", [
+      "Disc 1 Song 1",
+      "Disc 1 Song 2",
+      "Disc 2 Song 1",
+    ]);
     const playlistUrl = page.url();
-    const playlistId = /#\/playlist\/([^/?]+)/.exec(playlistUrl)![1]!;
     await page.getByRole("button", { name: "More playlist actions" }).click();
     await page.getByRole("menuitemcheckbox", { name: "Make available offline" }).click();
     // The closed menu keeps the item (hidden); the heading says so too.
@@ -330,13 +376,11 @@ describe.skipIf(!hasChromium)("web player in Chromium: playlists", () => {
       await page.getByText("You block no one.").waitFor();
 
       // The owner's side: "Invite", the invitation waiting until guest accepts, then guest a collaborator.
-      await page.getByRole("button", { name: "Playlists", exact: true }).click();
-      await page.getByRole("link", { name: /Road Trip Mix/ }).click();
+      const playlistId = await openNewPlaylist("Invite Mix", ["Disc 1 Song 1"]);
       await page.getByLabel("User name to invite").fill("guest");
       await page.getByRole("button", { name: "Invite", exact: true }).click();
       const waiting = page.getByRole("list", { name: "Waiting invitations" });
       await waiting.getByText("guest: invited, not answered yet").waitFor();
-      const playlistId = /#\/playlist\/([^/?]+)/.exec(page.url())![1]!;
       await guest.call(playlistContract, "acceptInvitation", { playlistId });
       await waiting.waitFor({ state: "detached" });
       await page.getByRole("button", { name: "guest ✕" }).waitFor();
@@ -440,8 +484,4 @@ describe.skipIf(!hasChromium)("web player in Chromium: playlists", () => {
       await page.setViewportSize({ width: 1280, height: 800 });
     }
   }, 60_000);
-
-  it("raised no uncaught error in the page through the whole part", () => {
-    expect(player.pageErrors).toEqual([]);
-  });
 });

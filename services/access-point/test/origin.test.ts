@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WsClient, login, setupAdmin } from "@soundmesh/test-kit";
 import { startServer, type TestServer } from "@soundmesh/test-kit/server";
 import { handshake } from "./handshake";
+import { STUB_TOKEN, startStubAccessPoint } from "./stub-access-point";
 
 const post = (url: string, headers: Record<string, string>, body: unknown = {}) =>
   fetch(url, {
@@ -88,6 +89,7 @@ describe("Origin checks", () => {
   });
 });
 
+// Only the access point is needed here: it on the in-process bus with the stub user service, no whole server.
 describe("Origin checks behind a reverse proxy", () => {
   const forwarded = {
     origin: "https://music.example.org",
@@ -97,13 +99,10 @@ describe("Origin checks behind a reverse proxy", () => {
   };
 
   it("takes the forwarded host and scheme as the server's origin only from a trusted proxy", async () => {
-    const trusting = await startServer({ overrides: { security: { trustProxy: "127.0.0.1" } } });
-    const untrusting = await startServer();
+    const trusting = await startStubAccessPoint({ trustProxy: "127.0.0.1" });
+    const untrusting = await startStubAccessPoint();
+    const [trustingToken, untrustingToken] = [STUB_TOKEN, STUB_TOKEN];
     try {
-      const [trustingToken, untrustingToken] = [
-        await setupAdmin(trusting.url),
-        await setupAdmin(untrusting.url),
-      ];
       expect((await handshake(trusting.url, trustingToken, forwarded)).status).toBe(101);
       // A forwarded host names the origin only for the proxy's own hop: a page on another origin is still refused.
       const other = { ...forwarded, origin: "https://evil.example.org" };

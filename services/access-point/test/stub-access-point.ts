@@ -13,6 +13,8 @@ import {
 } from "../src/index";
 
 export const STUB_TOKEN = "t".repeat(43);
+/** The one user the stub lets in (`user.me` answers with it when the test exposes the user contract). */
+const HOLDER = { id: "u1", name: "holder", role: "user" as const, disabled: false, createdAt: 0 };
 
 export interface StubAccessPoint {
   bus: Bus;
@@ -28,13 +30,16 @@ export async function startStubAccessPoint(
   const bus = createInProcessBus();
   await bus
     .connect({ service: "user", calls: [] })
-    .serve(defineService("user", { authenticate: userContract.methods.authenticate }), {
-      authenticate: ({ token }) => {
-        if (token !== STUB_TOKEN) throw new AppError("UNAUTHENTICATED");
-        const user = { id: "u1", name: "holder", role: "user" as const, disabled: false, createdAt: 0 };
-        return { user, sessionId: "s1", kind: "session" as const, expiresAt: null, renewed: false };
+    .serve(
+      defineService("user", { authenticate: userContract.methods.authenticate, me: userContract.methods.me }),
+      {
+        authenticate: ({ token }) => {
+          if (token !== STUB_TOKEN) throw new AppError("UNAUTHENTICATED");
+          return { user: HOLDER, sessionId: "s1", kind: "session" as const, expiresAt: null, renewed: false };
+        },
+        me: () => HOLDER,
       },
-    });
+    );
   const accessPoint = await createAccessPoint({
     config: { ...defaultAccessPointConfig, port: 0, ...config },
     logger: pino({ level: "silent" }),

@@ -1,17 +1,13 @@
 // Connections that never finish asking are cut: headers, bodies and idle keep-alive connections time out, while an
-// idle WebSocket stays open. Short timeouts are injected; every wait is on the connection's own close.
+// idle WebSocket stays open. Short timeouts are injected; every wait is on the connection's own close. Only the
+// access point is needed (real Fastify, real sockets, the stub user service): no whole server.
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WsClient, setupAdmin } from "@soundmesh/test-kit";
-import { startServer, type TestServer } from "@soundmesh/test-kit/server";
+import { WsClient } from "@soundmesh/test-kit";
 import { userContract } from "@soundmesh/protocol";
+import { STUB_TOKEN, startStubAccessPoint, type StubAccessPoint } from "./stub-access-point";
 
-const timeouts = {
-  headersTimeoutMs: 300,
-  receiveTimeoutMs: 800,
-  keepAliveTimeoutMs: 300,
-  idleTimeoutMs: 500,
-};
+const timeouts = { headersMs: 300, receiveMs: 800, keepAliveMs: 300, idleMs: 500 };
 
 interface RawConnection {
   socket: Socket;
@@ -33,11 +29,10 @@ function openConnection(baseUrl: string): RawConnection {
 }
 
 describe("HTTP timeouts", () => {
-  let server: TestServer;
-  let token: string;
+  let server: StubAccessPoint;
+  const token = STUB_TOKEN;
   beforeAll(async () => {
-    server = await startServer({ overrides: { connections: timeouts } });
-    token = await setupAdmin(server.url);
+    server = await startStubAccessPoint({ timeouts }, [userContract]);
   });
   afterAll(async () => server?.close());
 
@@ -54,10 +49,10 @@ describe("HTTP timeouts", () => {
     const { text, livedMs } = await slow.closed;
     clearInterval(drip);
     expect(text).toMatch(/^HTTP\/1\.1 408/);
-    expect(livedMs).toBeGreaterThanOrEqual(timeouts.receiveTimeoutMs - 50);
+    expect(livedMs).toBeGreaterThanOrEqual(timeouts.receiveMs - 50);
     // The WebSocket has said nothing for longer than every timeout above, and is still there.
     expect(ws.closeCode).toBeUndefined();
-    await expect(ws.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
+    await expect(ws.call(userContract, "me")).resolves.toMatchObject({ name: "holder" });
     await ws.close();
   });
 
@@ -68,7 +63,7 @@ describe("HTTP timeouts", () => {
     halfHeaders.socket.write(`GET /healthz HTTP/1.1\r\nHost: ${hostname}:${port}\r\n`);
     for (const { text, livedMs } of await Promise.all([silent.closed, halfHeaders.closed])) {
       expect(text).toMatch(/^HTTP\/1\.1 408/);
-      expect(livedMs).toBeGreaterThanOrEqual(timeouts.headersTimeoutMs - 50);
+      expect(livedMs).toBeGreaterThanOrEqual(timeouts.headersMs - 50);
     }
   });
 
