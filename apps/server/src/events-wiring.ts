@@ -17,6 +17,7 @@ import {
   listenBrainzClient,
   migrateEventsStore,
   type EventsService,
+  type JobRunner,
 } from "@soundmesh/service-events";
 import type { Config } from "./config";
 
@@ -25,7 +26,7 @@ export async function startEventsService(
   logger: Logger,
   bus: Bus,
   db: Db,
-): Promise<EventsService> {
+): Promise<EventsService & { jobs: JobRunner }> {
   await migrateEventsStore(db);
   const clock = { now: () => Date.now() };
   const dedupWindowMs = config.events.dedupWindowHours * 3_600_000;
@@ -83,5 +84,6 @@ export async function startEventsService(
     scrobbleIntervalMs: scrobbling.intervalMs,
   });
   await service.start();
-  return service;
+  // Other services' jobs (the radio index) are registered with this runner by the wiring that starts them.
+  return Object.assign(service, { jobs });
 }

@@ -47,7 +47,7 @@ describe.each(targets)("recommend service ($name)", (target) => {
     await h.submit(world.plays);
     await h.closeBuckets();
     await h.recommend.start();
-    // start() began the first build; a rebuild joins it, and answers at once.
+    // start() builds nothing (the job runner schedules builds); an admin's rebuild starts one and answers at once.
     expect(await h.call("rebuild", {}, "admin")).toMatchObject({ building: true });
     await h.recommend.rebuild();
   }
