@@ -70,8 +70,8 @@ export function createRecommendService(deps: RecommendServiceDeps): RecommendSer
   }
 
   async function loadCurrent(): Promise<void> {
-    const loaded = await loadRadioIndex(deps.build.outDir);
-    if (!loaded || loaded.fingerprint === index?.fingerprint) return;
+    const loaded = await loadRadioIndex(deps.build.outDir, index?.fingerprint);
+    if (!loaded) return;
     // One assignment: a query running now finished on the old index (queries are synchronous), later ones see this.
     index = loaded;
     loadedAt = clock.now();
