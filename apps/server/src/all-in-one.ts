@@ -23,7 +23,7 @@ import type { Config } from "./config";
 import { startLibraryServices } from "./library-services";
 import { startPlaylistService } from "./playlist-services";
 import { startEventsService } from "./events-wiring";
-import { startRecommendService } from "./recommend-wiring";
+import { scheduleRadioIndex, startRecommendService } from "./recommend-wiring";
 import { resolveLibraryFolders, type LibraryChoice } from "./library-folders";
 import { startTopology, type RunningTopology } from "./topology-wiring";
 import { startUserService } from "./user-wiring";
@@ -94,7 +94,7 @@ export async function startAllInOne(
     onStage("playlist");
     const events = await startEventsService(config, logger, bus, db);
     stops.unshift(() => events.stop());
-    const recommend = await startRecommendService(config, logger, bus);
+    const recommend = await startRecommendService(config, logger, bus, events.jobs);
     stops.unshift(() => recommend.stop());
     const topology = await startTopology(config, logger, bus, registry);
     stops.unshift(() => topology.stop());
@@ -166,6 +166,11 @@ export async function startAllInOne(
     logger.info({ url, dataDir: config.dataDir, database: db.dialect }, "soundmesh started");
     // The first scan runs in the background; the server answers meanwhile and pushes progress.
     library.catalog.startScan(false);
+    // The radio index's schedule starts once the first scan is done, so its first build has the library's tracks.
+    void library.catalog
+      .scanFinished()
+      .catch(() => undefined)
+      .then(() => scheduleRadioIndex(config, events.jobs));
     return {
       url: `http://${config.host}:${port}`,
       port,

@@ -178,7 +178,7 @@ export const configSchema = z
           .strict(),
       })
       .strict(),
-    /** Radio and similar tracks: how often the index is rebuilt from the closed buckets (0: only when asked). */
+    /** Radio: how often the job runner checks that the last closed day has its radio index (0: built only when asked). */
     recommend: z
       .object({
         rebuildEveryMinutes: z

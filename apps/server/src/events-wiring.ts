@@ -19,6 +19,7 @@ import {
   listenBrainzClient,
   migrateEventsStore,
   type EventsService,
+  type JobRunner,
 } from "@soundmesh/service-events";
 import type { Config } from "./config";
 
@@ -28,7 +29,7 @@ export async function startEventsService(
   bus: Bus,
   db: Db,
   cluster: { nats?: NatsConnection; replicas?: number } = {},
-): Promise<EventsService> {
+): Promise<EventsService & { jobs: JobRunner }> {
   await migrateEventsStore(db);
   const clock = { now: () => Date.now() };
   const dedupWindowMs = config.events.dedupWindowHours * 3_600_000;
@@ -94,5 +95,6 @@ export async function startEventsService(
     scrobbleIntervalMs: scrobbling.intervalMs,
   });
   await service.start();
-  return service;
+  // Other services' jobs (the radio index) are registered with this runner by the wiring that starts them.
+  return Object.assign(service, { jobs });
 }

@@ -19,6 +19,9 @@ import { Home } from "./pages/home";
 import { Playlist } from "./pages/playlist";
 import { Playlists } from "./pages/playlists";
 import { Queue } from "./pages/queue";
+import { Similar } from "./pages/similar";
+import { RadioNotice } from "./components/radio-items";
+import { Radio, RadioContext } from "./radio";
 import { Search } from "./pages/search";
 import { Settings } from "./pages/settings";
 import { SignIn } from "./pages/sign-in";
@@ -97,6 +100,8 @@ function Page({
       return <Admin connection={connection} me={user} />;
     case "playlists":
       return <Playlists connection={connection} />;
+    case "similar":
+      return <Similar connection={connection} audio={audio} trackId={route.id} />;
     case "playlist":
       return (
         <Playlist
@@ -189,6 +194,12 @@ export function App() {
     if (connectionState === "open" && session.kind === "offline") refresh();
   }, [connection, connectionState, session.kind, refresh, signOut]);
   useKeyboardShortcuts(audio);
+  // One radio per session: it follows the queue it started and asks for more over this connection.
+  const radio = useMemo(
+    () => (connection && audio ? new Radio(connection, audio) : undefined),
+    [connection, audio],
+  );
+  useEffect(() => () => radio?.close(), [radio]);
 
   if (session.kind === "loading") return <div className="center">Loading…</div>;
   if (session.kind === "signed-out" || !user)
@@ -204,50 +215,53 @@ export function App() {
   };
   const offline = session.kind === "offline";
   return (
-    <div className="app">
-      <nav className="sidebar">
-        <h1>soundmesh</h1>
-        {NAV.map(([name, label]) => (
-          <button key={name} onClick={() => navigate({ name } as Route)} aria-current={route.name === name}>
-            {label}
-          </button>
-        ))}
-        {user.role === "admin" && (
-          <button onClick={() => navigate({ name: "admin" })} aria-current={route.name === "admin"}>
-            Admin
-          </button>
-        )}
-        <p className="muted who">{user.name}</p>
-        <button onClick={() => void logOut()}>Sign out</button>
-      </nav>
-      <main>
-        {offline ? (
-          <div className="banner" role="status">
-            Offline: music you made available offline still plays. Reconnecting…
-          </div>
-        ) : (
-          connectionState === "reconnecting" && (
+    <RadioContext.Provider value={radio}>
+      <div className="app">
+        <nav className="sidebar">
+          <h1>soundmesh</h1>
+          {NAV.map(([name, label]) => (
+            <button key={name} onClick={() => navigate({ name } as Route)} aria-current={route.name === name}>
+              {label}
+            </button>
+          ))}
+          {user.role === "admin" && (
+            <button onClick={() => navigate({ name: "admin" })} aria-current={route.name === "admin"}>
+              Admin
+            </button>
+          )}
+          <p className="muted who">{user.name}</p>
+          <button onClick={() => void logOut()}>Sign out</button>
+        </nav>
+        <main>
+          {offline ? (
             <div className="banner" role="status">
-              Connection lost: reconnecting…
+              Offline: music you made available offline still plays. Reconnecting…
             </div>
-          )
-        )}
-        {offline && !["queue", "stats", "settings"].includes(route.name) ? (
-          <section>
-            <h2>Available offline</h2>
-            <OfflineList audio={audio} />
-          </section>
-        ) : (
-          <Page
-            route={route}
-            connection={connection}
-            connectionState={connectionState}
-            audio={audio}
-            user={user}
-          />
-        )}
-      </main>
-      <PlayerBar audio={audio} />
-    </div>
+          ) : (
+            connectionState === "reconnecting" && (
+              <div className="banner" role="status">
+                Connection lost: reconnecting…
+              </div>
+            )
+          )}
+          <RadioNotice />
+          {offline && !["queue", "stats", "settings"].includes(route.name) ? (
+            <section>
+              <h2>Available offline</h2>
+              <OfflineList audio={audio} />
+            </section>
+          ) : (
+            <Page
+              route={route}
+              connection={connection}
+              connectionState={connectionState}
+              audio={audio}
+              user={user}
+            />
+          )}
+        </main>
+        <PlayerBar audio={audio} />
+      </div>
+    </RadioContext.Provider>
   );
 }

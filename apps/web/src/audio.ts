@@ -72,6 +72,8 @@ export class AudioController {
   private readonly mediaSession: MediaSessionBridge;
   /** Called when the server says the session has ended (HTTP 401 on audio). */
   onSignedOut: () => void = () => undefined;
+  /** Counts the times the queue was replaced by another (radio follows the queue it started, only that one). */
+  queueGeneration = 0;
   /** Where listening events go (the app's event outbox); dropped until it is set. */
   onListeningEvent: (event: ListeningEvent) => void = () => undefined;
   private readonly playEvents = new PlayEvents(
@@ -284,6 +286,7 @@ export class AudioController {
   }
 
   async playTracks(tracks: TrackRecord[], index: number): Promise<void> {
+    this.queueGeneration++;
     this.failuresInARow = 0;
     const shuffle = this.queue.isShuffled;
     this.queue.replace(tracks, index);

@@ -16,9 +16,10 @@ export type Route =
   | { name: "settings" }
   | { name: "admin" }
   | { name: "playlists" }
-  | { name: "playlist"; id: string };
+  | { name: "playlist"; id: string }
+  | { name: "similar"; id: string };
 
-const withId = new Set(["album", "artist", "genre", "playlist"]);
+const withId = new Set(["album", "artist", "genre", "playlist", "similar"]);
 const plain = new Set([
   "home",
   "search",

@@ -201,6 +201,12 @@ export type JobInfo = z.infer<typeof jobInfo>;
 /** A job run's state and progress, pushed to administrators as it changes. */
 export const jobProgressEvent = defineEvent("events.jobProgress", jobRun);
 
+/** Listeners whose plays, stars or ratings changed (smart playlists on listening follow it). */
+export const listeningChangedEvent = defineEvent(
+  "events.listeningChanged",
+  z.object({ userIds: z.array(z.string().min(1).max(64)).min(1).max(1_000) }),
+);
+
 const jobParams = z
   .record(z.string().regex(/^[a-z][a-zA-Z0-9]{0,31}$/), z.string().max(200))
   .refine((params) => Object.keys(params).length <= 8, "at most 8 parameters");

@@ -93,16 +93,64 @@ export const playlistRevision = z.object({
 });
 export type PlaylistRevision = z.infer<typeof playlistRevision>;
 
-export const smartRules = z.object({
-  genres: z.array(z.string().min(1).max(200)).max(50).default([]),
-  artists: z.array(z.string().min(1).max(200)).max(50).default([]),
-  yearFrom: z.number().int().min(0).max(3000).nullable().default(null),
-  yearTo: z.number().int().min(0).max(3000).nullable().default(null),
-  /** Only tracks added to the library within this many days. */
-  addedWithinDays: z.number().int().min(1).max(36_500).nullable().default(null),
-  order: z.enum(["recentlyAdded", "artist", "year", "title"]).default("artist"),
-  limit: z.number().int().min(1).max(5_000).default(500),
-});
+const days = z.number().int().min(1).max(36_500).nullable().default(null);
+const playCount = z.number().int().min(0).max(1_000_000).nullable().default(null);
+
+export const smartRules = z
+  .object({
+    genres: z.array(z.string().min(1).max(200)).max(50).default([]),
+    artists: z.array(z.string().min(1).max(200)).max(50).default([]),
+    yearFrom: z.number().int().min(0).max(3000).nullable().default(null),
+    yearTo: z.number().int().min(0).max(3000).nullable().default(null),
+    /** Only tracks added to the library within this many days. */
+    addedWithinDays: days,
+    /** The owner's listening (the events service): plays counted by the play-count rule, at least / at most. */
+    minPlays: playCount,
+    maxPlays: playCount,
+    /** The owner's rating of the track, at least this many stars (unrated tracks are left out). */
+    minRating: z.number().int().min(1).max(5).nullable().default(null),
+    /** Only tracks the owner starred. */
+    starredOnly: z.boolean().default(false),
+    /** Last played by the owner within this many days; or not within them (never played counts as not). */
+    playedWithinDays: days,
+    notPlayedWithinDays: days,
+    order: z
+      .enum(["recentlyAdded", "artist", "year", "title", "mostPlayed", "recentlyPlayed", "rating"])
+      .default("artist"),
+    limit: z.number().int().min(1).max(5_000).default(500),
+  })
+  .superRefine((rules, ctx) => {
+    const contradiction = (path: string, message: string) =>
+      ctx.addIssue({ code: "custom", path: [path], message });
+    if (rules.yearFrom !== null && rules.yearTo !== null && rules.yearFrom > rules.yearTo)
+      contradiction("yearTo", "yearTo is before yearFrom: no track can match");
+    if (rules.minPlays !== null && rules.maxPlays !== null && rules.minPlays > rules.maxPlays)
+      contradiction("maxPlays", "maxPlays is below minPlays: no track can match");
+    if (
+      rules.playedWithinDays !== null &&
+      rules.notPlayedWithinDays !== null &&
+      rules.playedWithinDays <= rules.notPlayedWithinDays
+    )
+      contradiction(
+        "notPlayedWithinDays",
+        "played within the last days and not played within more days: no track can match",
+      );
+    if (rules.maxPlays === 0 && (rules.playedWithinDays !== null || rules.order === "recentlyPlayed"))
+      contradiction("maxPlays", "never played tracks have no last play");
+  });
+
+/** Whether the rules need the owner's listening (plays, ratings, stars), which the events service keeps. */
+export function rulesUseListening(rules: SmartRules): boolean {
+  return (
+    rules.minPlays !== null ||
+    rules.maxPlays !== null ||
+    rules.minRating !== null ||
+    rules.starredOnly ||
+    rules.playedWithinDays !== null ||
+    rules.notPlayedWithinDays !== null ||
+    ["mostPlayed", "recentlyPlayed", "rating"].includes(rules.order)
+  );
+}
 export type SmartRules = z.infer<typeof smartRules>;
 
 export const playlistRole = z.enum(["owner", "collaborator", "follower", "viewer"]);

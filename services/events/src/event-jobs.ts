@@ -30,6 +30,14 @@ export function dayOf(param: string | undefined): number {
   return ms;
 }
 
+const DAY_MS = 24 * HOUR_MS;
+
+/** The last UTC day whose 24 buckets are all due to close at `nowMs` (its last hour's end plus the lateness). */
+export function lastClosedDay(nowMs: number, allowedLatenessMs: number): string {
+  const dayStart = Math.floor((nowMs - allowedLatenessMs) / DAY_MS) * DAY_MS - DAY_MS;
+  return new Date(dayStart).toISOString().slice(0, 10);
+}
+
 export interface BucketJobsOptions {
   /** The bucket folder (`<dataDir>/events`). */
   dir: string;
@@ -71,7 +79,7 @@ export function closeBucketJob(options: BucketJobsOptions): Job {
 export const dailyPath = (dir: string, day: string) => join(dir, "daily", `${day}.jsonl`);
 
 /** For the kill tests: stops the job here (until the process is killed) when SOUNDMESH_TEST_JOB_HOLD says so. */
-async function holdIfAsked(job: string, step: string): Promise<void> {
+export async function holdIfAsked(job: string, step: string): Promise<void> {
   if (process.env.SOUNDMESH_TEST_JOB_HOLD !== `${job}@${step}`) return;
   process.stderr.write(`job ${job} held at ${step}\n`);
   await new Promise(() => undefined);

@@ -6,6 +6,7 @@ import {
   AppError,
   catalogContract,
   eventsContract,
+  listeningChangedEvent,
   type AnnotatedKind,
   type Annotation,
   type CallContext,
@@ -25,7 +26,7 @@ import { screenEvents } from "./screen-events";
 export const eventsManifest = {
   service: "events",
   calls: ["catalog"],
-  publishes: ["events.jobProgress"],
+  publishes: ["events.jobProgress", "events.listeningChanged"],
 } as const satisfies ServiceManifest;
 
 export interface TrackPlace {
@@ -222,7 +223,14 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
       playedAt: event.at,
       playedMs: event.playedMs,
     }));
-    await history.insertPlays(rows);
+    if ((await history.insertPlays(rows)) > 0) announceListening([...new Set(rows.map((row) => row.userId))]);
+  }
+
+  /** Tells who follows listening (smart playlists) whose plays, stars or ratings changed; best effort. */
+  function announceListening(userIds: string[]): void {
+    bus
+      .publish(listeningChangedEvent, { userIds })
+      .catch((error: unknown) => logger.warn({ err: error }, "listening change not published"));
   }
 
   async function annotationsOf(userId: string, kind: AnnotatedKind, ids: string[]): Promise<Annotation[]> {
@@ -266,11 +274,13 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
     async setStar({ kind, id, starred }, ctx) {
       const userId = requireUser(ctx);
       await history.setMarks(userId, kind, id, { starredAt: starred ? clock.now() : null });
+      announceListening([userId]);
       return (await annotationsOf(userId, kind, [id]))[0]!;
     },
     async setRating({ kind, id, rating }, ctx) {
       const userId = requireUser(ctx);
       await history.setMarks(userId, kind, id, { rating });
+      announceListening([userId]);
       return (await annotationsOf(userId, kind, [id]))[0]!;
     },
     async starred({ kind, limit }, ctx) {

@@ -47,11 +47,15 @@ export {
   type JobParams,
   type JobRunner,
   type JobRunnerOptions,
+  type JobSchedule,
 } from "./jobs";
 export {
   closeBucketJob,
   dailyAggregatesJob,
   dailyPath,
+  dayOf,
+  holdIfAsked,
+  lastClosedDay,
   recommendationIndexJob,
   type BucketJobsOptions,
 } from "./event-jobs";

@@ -83,8 +83,20 @@ export interface JobRunnerOptions {
   progressWriteMs?: number;
 }
 
+/** When a registered job runs by itself: every `everyMs` (and once at once) with the parameters `params` gives. */
+export interface JobSchedule {
+  everyMs: number;
+  /** The parameters for now (e.g. the last day whose buckets are all closed); null: nothing to run yet. */
+  params(nowMs: number): JobParams | null;
+}
+
 export interface JobRunner {
   register(job: Job): void;
+  /**
+   * Runs the job on a schedule, the only way jobs run by themselves: a check whose output exists does nothing, so a
+   * check is cheap. Stopped by close().
+   */
+  schedule(name: string, schedule: JobSchedule): void;
   /** Whether a job of this name is registered. */
   has(name: string): boolean;
   jobs(): JobInfo[];
@@ -121,6 +133,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   /** Runs in progress in this runner, by job and parameters, so two callers share one run. */
   const inFlight = new Map<string, Promise<JobRun | null>>();
   const host = hostname();
+  const timers: NodeJS.Timeout[] = [];
 
   const runOf = (row: JobRunsTable["events_job_runs"]): JobRun => ({
     id: row.id,
@@ -245,6 +258,27 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       if (registered.has(job.name)) throw new Error(`job ${job.name} is registered twice`);
       registered.set(job.name, job);
     },
+    schedule(name, schedule) {
+      jobOf(name);
+      if (abort.signal.aborted) return;
+      const check = () => {
+        if (abort.signal.aborted) return;
+        let params: JobParams | null;
+        try {
+          params = schedule.params(clock.now());
+          if (params === null) return;
+        } catch (error) {
+          options.logger.error({ err: error, job: name }, "the schedule's parameters failed");
+          return;
+        }
+        // A failed run is recorded and logged by execute(); this catches what fails before a run starts.
+        start(jobOf(name), params, [`${name}${keyOf(params)}`]).catch((error: unknown) =>
+          options.logger.error({ err: error, job: name, params }, "scheduled job not run"),
+        );
+      };
+      timers.push(setTimeout(check, 0), setInterval(check, schedule.everyMs));
+      for (const timer of timers) timer.unref();
+    },
     has: (name) => registered.has(name),
     jobs: () =>
       [...registered.values()].map((job) => ({
@@ -284,6 +318,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       return gone.length;
     },
     close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.length = 0;
       abort.abort(new Error("the job runner is closing"));
     },
   };

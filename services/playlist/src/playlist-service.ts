@@ -6,6 +6,7 @@ import {
   AppError,
   MAX_CATCH_UP_REVISIONS,
   catalogChangedEvent,
+  listeningChangedEvent,
   playlistChangedEvent,
   playlistContract,
   userContract,
@@ -25,9 +26,9 @@ import type { PlaylistStore, StoredPlaylist } from "./store";
 
 export const playlistManifest = {
   service: "playlist",
-  calls: ["catalog", "user"],
+  calls: ["catalog", "user", "events"],
   publishes: ["playlist.changed"],
-  subscribes: ["catalog.changed"],
+  subscribes: ["catalog.changed", "events.listeningChanged"],
 } as const satisfies ServiceManifest;
 
 export interface PlaylistServiceDeps {
@@ -195,7 +196,7 @@ export function createPlaylistService({
   });
   const files = createPlaylistFiles({ bus, store, logger });
   const covers = createCovers({ bus, store, limits: { ...defaultCoverLimits, ...coverLimits } });
-  const smart = createSmartPlaylists({ bus, store, logger, newId, commit });
+  const smart = createSmartPlaylists({ bus, store, logger, newId, commit, clock });
 
   const handlers: HandlersOf<PlaylistContract> = {
     ...invitations,
@@ -420,6 +421,9 @@ export function createPlaylistService({
           smart.refreshAllInBackground(ctx.traceId);
           itemSnapshots?.fill(undefined, ctx.traceId);
         }),
+        await bus.subscribe(listeningChangedEvent, ({ userIds }, ctx) =>
+          smart.refreshListeningInBackground(userIds, ctx.traceId),
+        ),
       ];
       // The library may have changed while the service was down (a scan from the command line).
       smart.refreshAllInBackground();

@@ -1,8 +1,15 @@
-// Smart playlists: their items follow rules over the catalog (genre, artist, years, recently added) and are
-// brought up to date after every catalog change, as ordinary revisions so followers see them live.
+// Smart playlists: their items follow rules over the catalog (genre, artist, years, recently added) and the owner's
+// listening (plays, rating, stars, last played: smart-listening.ts), and are brought up to date after every catalog
+// change and every change of the owner's listening, as ordinary revisions so followers see them live.
 import type { Logger } from "pino";
 import type { ServiceBus } from "@soundmesh/bus";
-import { catalogContract, type PlaylistItem, type SubmittedOperation } from "@soundmesh/protocol";
+import {
+  catalogContract,
+  rulesUseListening,
+  type PlaylistItem,
+  type SubmittedOperation,
+} from "@soundmesh/protocol";
+import { applyListeningRules, catalogRulesOf } from "./smart-listening";
 import type { PlaylistStore, StoredPlaylist } from "./store";
 
 type Commit = (
@@ -48,26 +55,33 @@ export function createSmartPlaylists(deps: {
   logger: Logger;
   newId: () => string;
   commit: Commit;
+  clock: { now(): number };
 }) {
-  const { bus, store, logger, newId, commit } = deps;
+  const { bus, store, logger, newId, commit, clock } = deps;
   let running: Promise<void> | undefined;
   let again = false;
 
   async function refresh(playlistId: string, traceId?: string): Promise<void> {
     const playlist = await store.findPlaylist(playlistId);
     if (!playlist?.smartRules || playlist.deletedAt !== null) return;
-    const { trackIds } = await bus.request(
+    const rules = playlist.smartRules;
+    const usesListening = rulesUseListening(rules);
+    const { trackIds: chosen } = await bus.request(
       catalogContract,
       "smartTracks",
-      { rules: playlist.smartRules },
+      { rules: usesListening ? catalogRulesOf(rules) : rules },
       { timeoutMs: 30_000, ...(traceId === undefined ? {} : { traceId }) },
     );
+    const trackIds = usesListening
+      ? await applyListeningRules(bus, playlist.ownerId, rules, chosen, clock.now(), traceId)
+      : chosen;
     const operations = smartOperations(await store.liveItems(playlistId), trackIds, newId);
     if (operations.length > 0)
       await commit(playlistId, { userId: playlist.ownerId, isSystem: true }, null, operations, traceId);
   }
 
-  async function refreshAll(traceId?: string): Promise<void> {
+  /** Every smart playlist, or those on listening of these owners (after their plays, stars or ratings changed). */
+  async function refreshAll(traceId?: string, listeningOf?: ReadonlySet<string>): Promise<void> {
     let playlists: StoredPlaylist[];
     try {
       playlists = await store.smartPlaylists();
@@ -75,6 +89,11 @@ export function createSmartPlaylists(deps: {
       logger.error({ err: error, traceId }, "smart playlists not listed for a refresh");
       return;
     }
+    if (listeningOf)
+      playlists = playlists.filter(
+        (playlist) =>
+          listeningOf.has(playlist.ownerId) && playlist.smartRules && rulesUseListening(playlist.smartRules),
+      );
     for (const playlist of playlists) {
       try {
         await refresh(playlist.id, traceId);
@@ -99,12 +118,30 @@ export function createSmartPlaylists(deps: {
     });
   }
 
+  /** Owners whose listening changed, waiting for the next listening refresh. */
+  let listeningOwners = new Set<string>();
+  let listening: Promise<void> | undefined;
+  function refreshListeningInBackground(userIds: readonly string[], traceId?: string): void {
+    for (const userId of userIds) listeningOwners.add(userId);
+    if (listening) return;
+    listening = (async () => {
+      while (listeningOwners.size > 0) {
+        const owners = listeningOwners;
+        listeningOwners = new Set();
+        await refreshAll(traceId, owners);
+      }
+    })().finally(() => {
+      listening = undefined;
+    });
+  }
+
   return {
     refresh,
     refreshAll,
     refreshAllInBackground,
+    refreshListeningInBackground,
     idle: async () => {
-      while (running) await running;
+      while (running || listening) await (running ?? listening);
     },
   };
 }

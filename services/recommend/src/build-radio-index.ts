@@ -34,6 +34,8 @@ export interface BuildRadioOptions {
   /** A pause longer than this between two plays of a user starts a new session. */
   sessionGapMs?: number;
   hnsw?: { m: number; efConstruction: number };
+  /** Only buckets of hours before this (epoch ms): the scheduled job builds a day's index from the days up to it. */
+  untilMs?: number;
 }
 
 export type BuildPhase = "reading" | "training" | "indexing" | "writing" | "done";
@@ -63,22 +65,25 @@ const exists = (path: string) =>
     () => false,
   );
 
+/** Told of each step; a promise it answers is awaited in the writing phase (the job runner's kill test holds there). */
+export type OnBuildProgress = (progress: BuildProgress) => void | Promise<void>;
+
 export async function buildRadioIndex(
   options: BuildRadioOptions,
-  onProgress: (progress: BuildProgress) => void = () => undefined,
+  onProgress: OnBuildProgress = () => undefined,
   signal?: AbortSignal,
 ): Promise<BuildResult> {
   const train: Item2vecOptions = { ...defaultItem2vecOptions, ...options.item2vec };
   const featureDims = options.featureDimensions ?? 64;
   const sessionGapMs = options.sessionGapMs ?? 30 * 60_000;
   const hnswOptions = options.hnsw ?? { m: 16, efConstruction: 100 };
-  onProgress({ phase: "reading", done: 0, total: 2 });
-  const input = await readListeningSessions(options.eventsDir, sessionGapMs, signal);
-  onProgress({ phase: "reading", done: 1, total: 2 });
+  await onProgress({ phase: "reading", done: 0, total: 2 });
+  const input = await readListeningSessions(options.eventsDir, sessionGapMs, signal, options.untilMs);
+  await onProgress({ phase: "reading", done: 1, total: 2 });
   const tracks = [...(await options.loadTracks(signal))].sort((a, b) =>
     a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
   );
-  onProgress({ phase: "reading", done: 2, total: 2 });
+  await onProgress({ phase: "reading", done: 2, total: 2 });
   signal?.throwIfAborted();
 
   const fingerprint = createHash("sha256")
@@ -108,7 +113,7 @@ export async function buildRadioIndex(
     const existing = indexMeta.parse(
       JSON.parse(await readFile(metaPath(options.outDir, fingerprint), "utf8")),
     );
-    onProgress({ phase: "done", done: 1, total: 1 });
+    await onProgress({ phase: "done", done: 1, total: 1 });
     return result(false, existing.stats.listenedTracks);
   }
 
@@ -121,10 +126,10 @@ export async function buildRadioIndex(
     if (label % 2_000 === 0) {
       await new Promise((resolve) => setImmediate(resolve));
       signal?.throwIfAborted();
-      onProgress({ phase: "indexing", done: label, total: tracks.length });
+      await onProgress({ phase: "indexing", done: label, total: tracks.length });
     }
   }
-  onProgress({ phase: "writing", done: 0, total: 2 });
+  await onProgress({ phase: "writing", done: 0, total: 2 });
   const meta: IndexMeta = {
     format: INDEX_FORMAT,
     fingerprint,
@@ -136,12 +141,12 @@ export async function buildRadioIndex(
   const temporary = `${hnswPath}.tmp-${process.pid}`;
   index.writeIndexSync(temporary);
   await publishFile(options.outDir, temporary, hnswPath);
-  onProgress({ phase: "writing", done: 1, total: 2 });
+  await onProgress({ phase: "writing", done: 1, total: 2 });
   await writeFileWhole(options.outDir, metaPath(options.outDir, fingerprint), JSON.stringify(meta) + "\n");
   const previous = await readCurrent(options.outDir);
   await setCurrent(options.outDir, fingerprint);
   await pruneBuilds(options.outDir, new Set(previous === null ? [fingerprint] : [fingerprint, previous]));
-  onProgress({ phase: "done", done: 2, total: 2 });
+  await onProgress({ phase: "done", done: 2, total: 2 });
   return result(true, vectors.listened);
 }
 
@@ -158,7 +163,7 @@ async function trackVectors(
   sessions: readonly string[][],
   train: Item2vecOptions,
   featureDims: number,
-  onProgress: (progress: BuildProgress) => void,
+  onProgress: OnBuildProgress,
   signal?: AbortSignal,
 ): Promise<TrackVectors> {
   const labelOf = new Map(tracks.map((t, i) => [t.id, i]));
@@ -177,7 +182,7 @@ async function trackVectors(
     encoded,
     vocabularyOf.size,
     train,
-    ({ epoch, epochs }) => onProgress({ phase: "training", done: epoch, total: epochs }),
+    ({ epoch, epochs }) => void onProgress({ phase: "training", done: epoch, total: epochs }),
     signal,
   );
   const cfDims = train.dimensions;

@@ -75,3 +75,13 @@ export async function pruneBuilds(dir: string, keep: ReadonlySet<string>): Promi
     await rm(join(dir, name), { force: true });
   }
 }
+
+/**
+ * `built-<day>.json`: the scheduled job's output for a day (which build its input made); written last, so its
+ * presence means that day's index is complete.
+ */
+export const dayBuildPath = (dir: string, day: string) => join(dir, `built-${day}.json`);
+
+export async function recordDayBuild(dir: string, day: string, fingerprint: string): Promise<void> {
+  await writeFileWhole(dir, dayBuildPath(dir, day), JSON.stringify({ day, fingerprint }) + "\n");
+}

@@ -11,7 +11,9 @@ export {
   type BuildProgress,
   type BuildRadioOptions,
   type BuildResult,
+  type OnBuildProgress,
 } from "./build-radio-index";
+export { dayBuildPath, recordDayBuild } from "./index-files";
 export { catalogTracks } from "./catalog-tracks";
 export { loadRadioIndex, type RadioIndex } from "./radio-index";
 export { readListeningSessions, closedHours } from "./listening-sessions";

@@ -72,13 +72,18 @@ interface Play {
   trackId: string;
 }
 
-/** Reads the closed buckets and cuts each user's plays into sessions at pauses longer than `sessionGapMs`. */
+/**
+ * Reads the closed buckets (those before `untilMs` when given: a day's build reads its day and the days before, so
+ * later buckets closing meanwhile do not change it) and cuts each user's plays into sessions at pauses longer than
+ * `sessionGapMs`.
+ */
 export async function readListeningSessions(
   eventsDir: string,
   sessionGapMs: number,
   signal?: AbortSignal,
+  untilMs = Infinity,
 ): Promise<BucketInput> {
-  const hours = await closedHours(eventsDir);
+  const hours = (await closedHours(eventsDir)).filter((hour) => hour < untilMs);
   const hash = createHash("sha256");
   const byUser = new Map<string, Play[]>();
   const seen = new Set<string>();

@@ -20,9 +20,10 @@ export interface RadioIndex {
 }
 
 /** Reads the build `current.json` names, or null when none was built yet. */
-export async function loadRadioIndex(dir: string): Promise<RadioIndex | null> {
+/** The build `current.json` names; null when nothing was built yet, or when it is `unlessFingerprint` (loaded). */
+export async function loadRadioIndex(dir: string, unlessFingerprint?: string): Promise<RadioIndex | null> {
   const fingerprint = await readCurrent(dir);
-  if (fingerprint === null) return null;
+  if (fingerprint === null || fingerprint === unlessFingerprint) return null;
   const meta = indexMeta.parse(JSON.parse(await readFile(metaPath(dir, fingerprint), "utf8")));
   const graph = new hnswlib.HierarchicalNSW("cosine", meta.dimensions);
   graph.readIndexSync(indexPath(dir, fingerprint));

@@ -1,5 +1,8 @@
-// The recommend service: serves recommendContract on the bus from the loaded radio index, rebuilds the index
-// (buildRadioIndex) on a timer or when asked, and swaps a new build in whole.
+// The recommend service: serves recommendContract on the bus from the loaded radio index, and swaps a new build in
+// whole as soon as `current.json` names one (built by the job runner's scheduled job, `soundmesh jobs run`,
+// `soundmesh radio rebuild`, or here when an admin asks). It schedules no builds of its own: the job runner does.
+import { watch, type FSWatcher } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
 import {
@@ -30,8 +33,6 @@ export interface RecommendServiceDeps {
   clock: { now(): number };
   /** The build's input and output folders and its tracks (by default the catalog's, over the bus). */
   build: BuildRadioOptions;
-  /** How often the index is rebuilt (a build whose input did not change writes nothing); 0: only when asked. */
-  rebuildIntervalMs: number;
 }
 
 export interface RecommendService {
@@ -60,7 +61,7 @@ export function createRecommendService(deps: RecommendServiceDeps): RecommendSer
   let loadedAt: number | null = null;
   let running: Promise<BuildResult> | null = null;
   let subscription: Subscription | null = null;
-  let timer: NodeJS.Timeout | null = null;
+  let watcher: FSWatcher | null = null;
   const stopping = new AbortController();
 
   function requireIndex(): RadioIndex {
@@ -68,13 +69,20 @@ export function createRecommendService(deps: RecommendServiceDeps): RecommendSer
     return index;
   }
 
-  async function reload(): Promise<void> {
-    const loaded = await loadRadioIndex(deps.build.outDir);
-    if (!loaded || loaded.fingerprint === index?.fingerprint) return;
+  async function loadCurrent(): Promise<void> {
+    const loaded = await loadRadioIndex(deps.build.outDir, index?.fingerprint);
+    if (!loaded) return;
     // One assignment: a query running now finished on the old index (queries are synchronous), later ones see this.
     index = loaded;
     loadedAt = clock.now();
     logger.info({ fingerprint: loaded.fingerprint, tracks: loaded.size }, "radio index loaded");
+  }
+
+  /** One load at a time, in order: a slow older load never swaps in after a newer one. */
+  let loading: Promise<void> = Promise.resolve();
+  function reload(): Promise<void> {
+    loading = loading.catch(() => undefined).then(loadCurrent);
+    return loading;
   }
 
   function rebuild(): Promise<BuildResult> {
@@ -167,6 +175,10 @@ export function createRecommendService(deps: RecommendServiceDeps): RecommendSer
     return { seeds: server.map((entry) => entry.id), basedOn: server.length > 0 ? "server" : "catalog" };
   }
 
+  function reloadLogged(): void {
+    reload().catch((error: unknown) => logger.error({ err: error }, "loading the radio index failed"));
+  }
+
   function rebuildLogged(): void {
     rebuild().catch((error: unknown) => {
       if (!stopping.signal.aborted) logger.error({ err: error }, "building the radio index failed");
@@ -243,18 +255,18 @@ export function createRecommendService(deps: RecommendServiceDeps): RecommendSer
     current: () => index,
     async start() {
       if (subscription) return;
+      await mkdir(deps.build.outDir, { recursive: true });
       await reload();
+      // A build from another process (the CLI) or the job runner names itself in current.json, written whole.
+      watcher = watch(deps.build.outDir, { persistent: false }, (_type, name) => {
+        if (name === "current.json") reloadLogged();
+      });
+      watcher.on("error", (error) => logger.warn({ err: error }, "the radio index folder is not watched"));
       subscription = await bus.serve(recommendContract, handlers);
-      // No index yet: build one now, in the background, so the first start is not held up by it.
-      if (!index) rebuildLogged();
-      if (deps.rebuildIntervalMs > 0) {
-        timer = setInterval(rebuildLogged, deps.rebuildIntervalMs);
-        timer.unref();
-      }
     },
     async stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
+      watcher?.close();
+      watcher = null;
       stopping.abort();
       await running?.catch(() => undefined);
       const current = subscription;

@@ -40,7 +40,7 @@ describe("buildRadioIndex", () => {
 
   it("builds byte-identical files from the same input, and does not build a finished output again", async () => {
     const phases = new Set<BuildProgress["phase"]>();
-    const first = await buildRadioIndex(options(join(dir, "a")), (p) => phases.add(p.phase));
+    const first = await buildRadioIndex(options(join(dir, "a")), (p) => void phases.add(p.phase));
     const second = await buildRadioIndex(options(join(dir, "b")));
     expect(first.built).toBe(true);
     expect(second.fingerprint).toBe(first.fingerprint);

@@ -160,7 +160,6 @@ export async function startHarness(target: DbTarget, tracks: readonly TrackFeatu
       outDir: join(dir, "recommend"),
       loadTracks: (signal) => catalogTracks(recommendBus, signal),
     },
-    rebuildIntervalMs: 0,
   });
   const caller = bus.connect({
     service: "access-point",

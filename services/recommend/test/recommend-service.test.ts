@@ -1,12 +1,14 @@
 // The recommend service through the bus, with the real catalog, events and playlist services: radio from each kind
 // of seed, similar tracks, the daily mix, the index swapped while queries run, and bad input with its codes.
+import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Db } from "@soundmesh/db";
 import { migrateCatalogStore } from "@soundmesh/service-catalog";
 import { migrateEventsStore } from "@soundmesh/service-events";
 import { migratePlaylistStore } from "@soundmesh/service-playlist";
 import { migrateUserStore } from "@soundmesh/service-user";
-import { dbTargets } from "@soundmesh/test-kit";
+import { dbTargets, waitUntil } from "@soundmesh/test-kit";
+import { buildRadioIndex, catalogTracks, recommendManifest } from "../src/index";
 import { startHarness, type Harness } from "./harness";
 import { makeWorld, precisionAt } from "./synthetic-world";
 
@@ -47,7 +49,7 @@ describe.each(targets)("recommend service ($name)", (target) => {
     await h.submit(world.plays);
     await h.closeBuckets();
     await h.recommend.start();
-    // start() began the first build; a rebuild joins it, and answers at once.
+    // start() builds nothing (the job runner schedules builds); an admin's rebuild starts one and answers at once.
     expect(await h.call("rebuild", {}, "admin")).toMatchObject({ building: true });
     await h.recommend.rebuild();
   }
@@ -173,7 +175,32 @@ describe.each(targets)("recommend service ($name)", (target) => {
     await queries;
     expect(fingerprints.size).toBe(4);
     expect(answered).toBeGreaterThan(0);
-  });
+    // Three builds under the queries: on a loaded 2-core machine this takes longer than the default 30 s.
+  }, 120_000);
+
+  it("swaps in a build made by another process (the job runner's CLI) without being asked", async () => {
+    await buildFromPlays();
+    const first = (await h.call("status", {}, "admin")).fingerprint;
+    const later = world.plays.slice(0, 100).map(({ userId, event }) => ({
+      userId,
+      event: { ...event, id: event.id.slice(0, -2) + "e1", at: event.at + 24 * 3_600_000 },
+    }));
+    await h.submit(later);
+    await h.closeBuckets();
+    // Built beside the service, as `soundmesh jobs run` or `soundmesh radio rebuild` would: only current.json tells.
+    const built = await buildRadioIndex({
+      eventsDir: join(h.dir, "events"),
+      outDir: join(h.dir, "recommend"),
+      loadTracks: (signal) => catalogTracks(h.bus.connect(recommendManifest), signal),
+    });
+    expect(built.built).toBe(true);
+    expect(built.fingerprint).not.toBe(first);
+    await waitUntil(
+      () => h.call("status", {}, "admin"),
+      (status) => status.fingerprint === built.fingerprint,
+      30_000,
+    );
+  }, 120_000);
 
   it("refuses bad input with typed codes", async () => {
     await buildFromPlays();

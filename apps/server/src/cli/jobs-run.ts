@@ -1,5 +1,6 @@
 // What `soundmesh jobs` does (loaded only when it runs): the job runner on the data dir's database and files. Closing
-// a bucket runs only in the server (it holds the open log); here close-bucket only checks that an hour is closed.
+// a bucket runs only in the server (it holds the open log); here close-bucket only checks that an hour is closed. The
+// radio index reads the catalog's tables through a catalog service started only when that job builds.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { SingleBar, Presets } from "cli-progress";
@@ -11,8 +12,11 @@ import {
   migrateEventsStore,
   type JobRunner,
 } from "@soundmesh/service-events";
+import { recommendManifest } from "@soundmesh/service-recommend";
+import { startCatalogService } from "../catalog-wiring";
 import { createLogger } from "../logger";
-import { openDb } from "../wiring";
+import { radioBuildOptions, radioIndexJob } from "../recommend-wiring";
+import { createBusFor, openDb } from "../wiring";
 import { configFrom, type GlobalOptions } from "./config-from";
 
 export function parseParams(pairs: string[]): Record<string, string> {
@@ -34,6 +38,8 @@ async function withRunner<T>(
   mkdirSync(config.dataDir, { recursive: true });
   const logger = createLogger("warn");
   const db = openDb(config, logger);
+  const bus = createBusFor(config, logger);
+  let catalog: Promise<{ stop(): Promise<void> }> | undefined;
   try {
     await migrateEventsStore(db);
     const runner = createJobRunner({ db, logger, runner: "cli", ...(onChange ? { onChange } : {}) });
@@ -42,8 +48,26 @@ async function withRunner<T>(
     const clock = { now: () => Date.now() };
     runner.register(closeBucketJob({ dir, clock, allowedLatenessMs: config.events.allowedLatenessMs }));
     runner.register(dailyAggregatesJob({ dir }));
+    const build = radioBuildOptions(config, bus.connect(recommendManifest));
+    runner.register(
+      radioIndexJob(
+        {
+          ...build,
+          loadTracks: async (signal) => {
+            // The catalog reads its tables only: no scan, no watching, whatever the library folders are.
+            catalog ??= startCatalogService(config, logger, bus, db, [], false);
+            await catalog;
+            return build.loadTracks(signal);
+          },
+        },
+        // A running server sees the new current.json (it watches the folder) and swaps the index in.
+        () => Promise.resolve(),
+      ),
+    );
     return await work(runner);
   } finally {
+    await (await catalog?.catch(() => undefined))?.stop();
+    await bus.close();
     await db.close();
   }
 }

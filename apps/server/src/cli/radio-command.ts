@@ -8,7 +8,7 @@ export function addRadioCommand(program: Command): void {
   radio
     .command("rebuild")
     .description(
-      "build the radio index from the closed event buckets and the catalog now, with a progress bar (a running server swaps it in at its next check)",
+      "build the radio index from every closed event bucket and the catalog now, with a progress bar (a running server swaps it in at once; the scheduled build is the job rebuild-recommendation-index)",
     )
     .action(async (_options: unknown, command: Command) => {
       const { rebuildRadio } = await import("./radio-rebuild");

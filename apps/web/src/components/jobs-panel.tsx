@@ -1,5 +1,5 @@
 // Administration → Jobs: the job runner's latest runs with their state and progress, followed live as the server
-// pushes each change (events.jobProgress), and a button to make yesterday's daily aggregates.
+// pushes each change (events.jobProgress), and buttons to make yesterday's daily aggregates and radio index.
 import { useEffect, useState } from "react";
 import { eventsContract, pushTopics, type JobRun } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
@@ -26,14 +26,11 @@ export function JobsPanel({ connection }: { connection: Connection }) {
     });
   }, [connection]);
   const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-  const runDaily = () =>
-    void connection
-      .call(eventsContract, "runJob", { name: "daily-aggregates", params: { day: yesterday } })
-      .then(
-        (run) =>
-          setMessage(run ? `daily-aggregates ${yesterday}: ${run.state}` : "Its output exists already."),
-        (e: Error) => setMessage(e.message),
-      );
+  const runForYesterday = (name: string) =>
+    void connection.call(eventsContract, "runJob", { name, params: { day: yesterday } }).then(
+      (run) => setMessage(run ? `${name} ${yesterday}: ${run.state}` : "Its output exists already."),
+      (e: Error) => setMessage(e.message),
+    );
   return (
     <>
       <h3>Jobs</h3>
@@ -42,9 +39,14 @@ export function JobsPanel({ connection }: { connection: Connection }) {
         {jobs.map((j) => j.name).join(", ")}.
       </p>
       <div className="actions">
-        <button className="secondary" onClick={runDaily}>
+        <button className="secondary" onClick={() => runForYesterday("daily-aggregates")}>
           Daily aggregates of {yesterday}
         </button>
+        {jobs.some((job) => job.name === "rebuild-recommendation-index") && (
+          <button className="secondary" onClick={() => runForYesterday("rebuild-recommendation-index")}>
+            Radio index of {yesterday}
+          </button>
+        )}
       </div>
       <table className="jobs" data-testid="job-runs">
         <tbody>

@@ -1,10 +1,16 @@
-// Smart playlist rules: the form that makes or changes them (genres, artists, a year range, recently added, order,
-// limit) and the one-line summary shown on a smart playlist's page. Genres and artists are typed or picked from the
+// Smart playlist rules: the form that makes or changes them (genres, artists, a year range, recently added, the
+// owner's listening, order, limit) and the one-line summary shown on a smart playlist's page. Genres and artists are typed or picked from the
 // library's own (the library's genres as toggles, artists suggested as you type), so a rule names what exists.
 import { useEffect, useState } from "react";
 import type { SmartRules } from "@soundmesh/protocol";
 import type { Connection } from "../connection";
 import "./smart-rules.css";
+import {
+  ListeningFields,
+  describeListening,
+  listeningRulesOf,
+  noListeningRules,
+} from "./smart-listening-rules";
 import { catalogContract, searchContract } from "@soundmesh/protocol";
 
 const ORDERS: Array<[SmartRules["order"], string]> = [
@@ -12,6 +18,9 @@ const ORDERS: Array<[SmartRules["order"], string]> = [
   ["recentlyAdded", "recently added"],
   ["year", "year"],
   ["title", "title"],
+  ["mostPlayed", "most played by you"],
+  ["recentlyPlayed", "last played by you"],
+  ["rating", "your rating"],
 ];
 
 export const defaultSmartRules: SmartRules = {
@@ -20,6 +29,7 @@ export const defaultSmartRules: SmartRules = {
   yearFrom: null,
   yearTo: null,
   addedWithinDays: null,
+  ...noListeningRules,
   order: "artist",
   limit: 500,
 };
@@ -38,6 +48,7 @@ export function describeRules(rules: SmartRules): string {
           : `${rules.yearFrom}–${rules.yearTo}`,
     );
   if (rules.addedWithinDays !== null) parts.push(`added in the last ${rules.addedWithinDays} days`);
+  parts.push(...describeListening(rules));
   const order = ORDERS.find(([value]) => value === rules.order)?.[1] ?? rules.order;
   parts.push(`ordered by ${order}, at most ${rules.limit} songs`);
   return parts.join(" · ");
@@ -61,6 +72,7 @@ function rulesOf(form: FormData): SmartRules {
     yearFrom: numberOrNull(form, "yearFrom"),
     yearTo: numberOrNull(form, "yearTo"),
     addedWithinDays: numberOrNull(form, "addedWithinDays"),
+    ...listeningRulesOf(form, numberOrNull),
     order: (form.get("order") as SmartRules["order"] | null) ?? "artist",
     limit: numberOrNull(form, "limit") ?? defaultSmartRules.limit,
   };
@@ -240,6 +252,7 @@ export function SmartRulesForm({
           placeholder="any time"
         />
       </label>
+      <ListeningFields initial={initial} />
       <label>
         Order
         <select name="order" defaultValue={initial.order}>

@@ -6,6 +6,7 @@ import type { Connection } from "../connection";
 import { formatTime } from "../http";
 import { hrefOf } from "../route";
 import { AddToPlaylist } from "./add-to-playlist";
+import { TrackMenu } from "./radio-items";
 
 export interface TrackListProps {
   tracks: TrackRecord[];
@@ -91,6 +92,7 @@ export function TrackList({
               </button>
               {connection && <AddToPlaylist connection={connection} tracks={[track]} />}
               {extra?.(track, index)}
+              <TrackMenu track={track} />
             </span>
           </li>,
         ];

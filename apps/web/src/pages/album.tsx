@@ -5,6 +5,8 @@ import type { AlbumRecord, TrackRecord } from "@soundmesh/protocol";
 import type { AudioController } from "../audio";
 import { AddToPlaylist } from "../components/add-to-playlist";
 import { Cover } from "../components/cover";
+import { MenuButton } from "../components/menu-button";
+import { StartRadioItem } from "../components/radio-items";
 import { OfflineButton } from "../components/offline-button";
 import { ArtistLink, TrackList } from "../components/track-list";
 import type { Connection } from "../connection";
@@ -83,6 +85,9 @@ export function Album({
                 tracks,
               }}
             />
+            <MenuButton label="More ▾" ariaLabel="More album actions">
+              <StartRadioItem seed={{ kind: "album", id: album.id }} label={album.title} />
+            </MenuButton>
           </div>
         </div>
       </header>

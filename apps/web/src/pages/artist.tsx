@@ -2,7 +2,9 @@
 import { useEffect, useMemo, useState } from "react";
 import type { AlbumRecord, ArtistRecord } from "@soundmesh/protocol";
 import { AlbumGrid } from "../components/cover";
+import { MenuButton } from "../components/menu-button";
 import { ShowMore, usePaged } from "../components/paged-list";
+import { StartRadioItem } from "../components/radio-items";
 import type { Connection } from "../connection";
 import { navigate } from "../route";
 import { artistSummary } from "./artists";
@@ -49,6 +51,11 @@ export function Artist({ connection, artistId }: { connection: Connection; artis
       <p className="muted">Artist</p>
       <h2>{artist.name}</h2>
       <p className="muted">{artistSummary(artist)}</p>
+      <div className="actions">
+        <MenuButton label="More ▾" ariaLabel="More artist actions">
+          <StartRadioItem seed={{ kind: "artist", id: artist.id }} label={artist.name} />
+        </MenuButton>
+      </div>
       <ArtistAlbums connection={connection} artistId={artistId} role="albumArtist" heading="Albums" />
       <ArtistAlbums connection={connection} artistId={artistId} role="appearsOn" heading="Appears on" />
     </section>

@@ -12,6 +12,7 @@ import type {
 import type { PlaylistModel } from "@soundmesh/playlist-model";
 import type { AudioController } from "../audio";
 import { MenuButton } from "../components/menu-button";
+import { StartRadioItem } from "../components/radio-items";
 import { CoverMenuItems, ExportPlaylist, PlaylistCover } from "../components/playlist-files";
 import { Reorderable } from "../components/reorderable";
 import { SmartRulesForm, describeRules } from "../components/smart-rules";
@@ -373,6 +374,9 @@ export function Playlist({
           Add to queue
         </button>
         <MenuButton label="More ▾" ariaLabel="More playlist actions">
+          {records.length > 0 && (
+            <StartRadioItem seed={{ kind: "playlist", id: info.id }} label={meta.name} />
+          )}
           <OfflineMenuItem
             audio={audio}
             collection={{

@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from "react";
 import type { AudioController } from "../audio";
 import type { Connection } from "../connection";
 import { queueToResume, resumeQueue } from "../queue-sync";
+import { RadioQueueStatus } from "../components/radio-items";
 import { Reorderable } from "../components/reorderable";
 import { formatTime } from "../http";
 import { useNowPlaying } from "../use-audio";
@@ -40,6 +41,7 @@ export function Queue({ audio, connection }: { audio: AudioController; connectio
     <section ref={section}>
       <h2>Queue</h2>
       {connection && <ResumeOffer connection={connection} audio={audio} />}
+      <RadioQueueStatus />
       <div className="actions">
         <button
           className="secondary"

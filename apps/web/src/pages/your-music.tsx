@@ -11,20 +11,15 @@ import type {
   TrackRecord,
 } from "@soundmesh/protocol";
 import type { AudioController } from "../audio";
+import { DailyMix } from "../components/daily-mix";
 import { TrackList } from "../components/track-list";
 import type { Connection } from "../connection";
 import { hrefOf } from "../route";
+import { tracksOf } from "../track-records";
 import { useNowPlaying } from "../use-audio";
 import { catalogContract, eventsContract } from "@soundmesh/protocol";
 
 type Scope = "me" | "server";
-
-async function tracksOf(connection: Connection, ids: string[]): Promise<TrackRecord[]> {
-  if (ids.length === 0) return [];
-  const found = await connection.call(catalogContract, "tracks", { trackIds: [...new Set(ids)] });
-  const byId = new Map(found.map((track) => [track.id, track]));
-  return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
-}
 
 function NowPlayingMarks({ connection, audio }: { connection: Connection; audio: AudioController }) {
   const { track } = useNowPlaying(audio);
@@ -151,6 +146,7 @@ export function YourMusic({ connection, audio }: { connection: Connection; audio
       <h2>Your music</h2>
       {error && <p className="error">{error}</p>}
       <NowPlayingMarks connection={connection} audio={audio} />
+      <DailyMix connection={connection} audio={audio} />
       <p>
         <label>
           Period{" "}
