@@ -4,6 +4,7 @@ export { startAllInOne, type RunningServer } from "./all-in-one";
 export { openUserAdmin } from "./user-admin";
 export { scanOnce } from "./scan-once";
 export { createLogger } from "./logger";
+export { createSearchFor } from "./library-services";
 export {
   startHeadlessPeer,
   releaseWebRtc,
