@@ -13,3 +13,7 @@ export {
   type HeadlessPeerReport,
 } from "./cli/headless-peer";
 export { FileEventOutbox, readOutbox, type EventSubmitter } from "./cli/file-event-outbox";
+export { openDb } from "./wiring";
+export { startUserService } from "./user-wiring";
+export { startCatalogService } from "./catalog-wiring";
+export { startPlaylistService } from "./playlist-services";
