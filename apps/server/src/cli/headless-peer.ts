@@ -40,6 +40,8 @@ export interface HeadlessPeerOptions {
   upload?: Partial<UploadSettings>;
   /** For tests and demos of the hash check: serve pieces with one byte flipped. */
   serveCorrupted?: boolean;
+  /** Connect to other peers only through the TURN servers the server names (relayed candidates only). */
+  relayOnly?: boolean;
   /**
    * Where the peer keeps its listening-event outbox (`events-outbox.jsonl`); events waiting there from an earlier
    * run are sent too. Default: a new temporary folder (events then do not outlive the process).
@@ -174,6 +176,7 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
             RTCPeerConnection: RTCPeerConnection as unknown as RtcPeerConnectionConstructor,
             ...(options.upload ? { upload: options.upload } : {}),
             ...(options.serveCorrupted ? { servedStore: new CorruptingStore(store) } : {}),
+            ...(options.relayOnly ? { iceTransportPolicy: "relay" as const } : {}),
           },
         }
       : {}),
@@ -187,6 +190,7 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
   const session = engine.openSession(
     {
       peerId: socket.peerId,
+      ...(socket.hello?.iceServers ? { iceServers: socket.hello.iceServers } : {}),
       signaler: {
         send: (to, data) => {
           socket.sendSignal(to, data);
