@@ -19,7 +19,13 @@ import {
   type TrackerClient,
   type UploadSettings,
 } from "@soundmesh/engine";
-import { announceResult, eventsContract, trackerContract, type ListeningEvent } from "@soundmesh/protocol";
+import {
+  announceResult,
+  eventsContract,
+  trackerContract,
+  type IceServer,
+  type ListeningEvent,
+} from "@soundmesh/protocol";
 import { FileEventOutbox } from "./file-event-outbox";
 import { HeadlessSink } from "./headless-sink";
 import type { SessionClient } from "@soundmesh/client";
@@ -100,6 +106,18 @@ function trackerOver(socket: SessionClient): TrackerClient {
       (await socket.call(trackerContract, "query", { ...rendition, limit: 10 })).peers,
     reportBadPeer: async (peerId, rendition, pieceIndex) =>
       void (await socket.call(trackerContract, "reportBadPeer", { ...rendition, peerId, pieceIndex })),
+  };
+}
+
+/**
+ * node-datachannel writes a TURN server's credentials into the URL (turn:user:password@host) and libdatachannel
+ * URL-decodes them: the TURN REST user name ("<expiry>:<pseudonym>") and a base64 password are encoded first.
+ */
+function urlSafeCredentials(server: IceServer): IceServer {
+  return {
+    urls: server.urls,
+    ...(server.username === undefined ? {} : { username: encodeURIComponent(server.username) }),
+    ...(server.credential === undefined ? {} : { credential: encodeURIComponent(server.credential) }),
   };
 }
 
@@ -190,7 +208,7 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
   const session = engine.openSession(
     {
       peerId: socket.peerId,
-      ...(socket.hello?.iceServers ? { iceServers: socket.hello.iceServers } : {}),
+      ...(socket.hello?.iceServers ? { iceServers: socket.hello.iceServers.map(urlSafeCredentials) } : {}),
       signaler: {
         send: (to, data) => {
           socket.sendSignal(to, data);
