@@ -1,6 +1,6 @@
 // Peers beyond one network: two headless peers, each in its own network namespace behind its own NAT (a router
 // namespace masquerading onto 198.18.0.0/15), exchange pieces through coturn (relayed candidates only, with no
-// route between the two NATs at all), then directly with STUN once the NATs can reach each other. Root only: the
+// route between the two NATs at all). The direct case (STUN, srflx candidates) is not shown yet. Root only: the
 // namespaces, veth pairs and nft tables are made here and removed after, even on failure.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -111,7 +111,7 @@ function removeNetworks(): void {
   for (const ns of made.splice(0).reverse()) run(["ip", "netns", "del", ns]);
 }
 
-describe.skipIf(reason !== undefined)("peers behind NAT, through TURN and STUN", () => {
+describe.skipIf(reason !== undefined)("peers behind NAT, through TURN", () => {
   let server: TestServer;
   let coturn: ChildProcess | undefined;
   let coturnLog = "";
@@ -281,21 +281,5 @@ describe.skipIf(reason !== undefined)("peers behind NAT, through TURN and STUN",
     expect(report.bytes.bySource.peer, JSON.stringify(report)).toBeGreaterThan(0);
     expect(report.bytes.rejectedPieces).toBe(0);
     expect(coturnLog).toMatch(/ALLOCATE/);
-  }, 180_000);
-
-  it.skip("connects directly with STUN (server-reflexive candidates) once the NATs can reach each other", async () => {
-    for (const side of sides) sh(["sysctl", "-qw", `net.ipv4.conf.${side.uplink}.forwarding=1`]);
-    // TURN blocked for this exchange (its relay ports dropped in the root namespace), so what flows is direct.
-    sh([
-      "nft",
-      `add table ip smturn${tag}; add chain ip smturn${tag} out { type filter hook output priority 0 ; } ; add rule ip smturn${tag} out ip saddr ${PUBLIC} udp sport 50000-50999 drop`,
-    ]);
-    try {
-      const report = await exchange(trackIds[1]!, []);
-      expect(report.bytes.bySource.peer, JSON.stringify(report)).toBeGreaterThan(0);
-      expect(report.bytes.rejectedPieces).toBe(0);
-    } finally {
-      run(["nft", "delete", "table", "ip", `smturn${tag}`]);
-    }
   }, 180_000);
 });
