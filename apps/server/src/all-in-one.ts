@@ -125,6 +125,7 @@ export async function startAllInOne(
         },
         requestTimeoutMs: 10_000,
         shutdownGraceMs: 5_000,
+        ice: config.ice,
       },
       logger,
       bus: apBus,

@@ -39,6 +39,29 @@ export const configSchema = z
       artistsNotSplit: z.array(z.string().trim().min(1).max(200)).max(10_000).optional(),
     }),
     cache: z.object({ maxBytes: z.number().int().positive() }),
+    /**
+     * STUN and TURN servers for listeners on different networks, told to each client as it connects. TURN uses
+     * coturn's use-auth-secret (the TURN REST convention): `secret` is its static-auth-secret, and each connection
+     * gets credentials good for `ttlSeconds`. URLs name servers by IP address (see the README).
+     */
+    ice: z.object({
+      stunUrls: z.array(z.string().regex(/^stuns?:[^\s]{1,250}$/, "a stun: URL")).max(8),
+      turn: z
+        .object({
+          urls: z
+            .array(z.string().regex(/^turns?:[^\s]{1,250}$/, "a turn: URL"))
+            .min(1)
+            .max(8),
+          secret: z.string().min(16, "at least 16 characters"),
+          ttlSeconds: z
+            .number()
+            .int()
+            .min(60)
+            .max(7 * 24 * 3600)
+            .default(3600),
+        })
+        .optional(),
+    }),
     /** The search indexes are also rebuilt whole this often, besides on every change they hear of. */
     search: z.object({
       rebuildEveryHours: z
@@ -201,6 +224,7 @@ export function defaultConfig(): z.infer<typeof configSchema> {
     logLevel: "info",
     library: { folders: [], watch: true, demo: true },
     cache: { maxBytes: 10 * 1024 ** 3 },
+    ice: { stunUrls: [] },
     search: { rebuildEveryHours: 24 },
     transcode: {
       profiles: { opus96: { codec: "opus", bitrateKbps: 96 }, opus160: { codec: "opus", bitrateKbps: 160 } },
@@ -287,6 +311,10 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_WATCH: { path: ["library", "watch"], parse: asBoolean },
   SOUNDMESH_DEMO_LIBRARY: { path: ["library", "demo"], parse: asBoolean },
   SOUNDMESH_CACHE_MAX_BYTES: { path: ["cache", "maxBytes"], parse: asNumber },
+  SOUNDMESH_STUN_URLS: { path: ["ice", "stunUrls"], parse: asCommaList },
+  SOUNDMESH_TURN_URLS: { path: ["ice", "turn", "urls"], parse: asCommaList },
+  SOUNDMESH_TURN_SECRET: { path: ["ice", "turn", "secret"], parse: asString },
+  SOUNDMESH_TURN_TTL_SECONDS: { path: ["ice", "turn", "ttlSeconds"], parse: asNumber },
   SOUNDMESH_SEARCH_REBUILD_HOURS: { path: ["search", "rebuildEveryHours"], parse: asNumber },
   SOUNDMESH_TRANSCODE_MAX_CONCURRENT: { path: ["transcode", "maxConcurrent"], parse: asNumber },
   SOUNDMESH_ADMIN_NAME: { path: ["admin", "name"], parse: asString },

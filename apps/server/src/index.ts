@@ -4,6 +4,7 @@ export { startAllInOne, type RunningServer } from "./all-in-one";
 export { openUserAdmin } from "./user-admin";
 export { scanOnce } from "./scan-once";
 export { createLogger } from "./logger";
+export { createSearchFor } from "./library-services";
 export {
   startHeadlessPeer,
   releaseWebRtc,
@@ -12,3 +13,7 @@ export {
   type HeadlessPeerReport,
 } from "./cli/headless-peer";
 export { FileEventOutbox, readOutbox, type EventSubmitter } from "./cli/file-event-outbox";
+export { openDb } from "./wiring";
+export { startUserService } from "./user-wiring";
+export { startCatalogService } from "./catalog-wiring";
+export { startPlaylistService } from "./playlist-services";

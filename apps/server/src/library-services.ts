@@ -23,6 +23,29 @@ export interface LibraryServices {
   stop(): Promise<void>;
 }
 
+/**
+ * The search service on `bus`, not started. All-in-one serves at once (from an empty index until the first build);
+ * a cluster replica (`serveWhenBuilt`) joins the queue group only once its whole index is built.
+ */
+export function createSearchFor(
+  config: Config,
+  logger: Logger,
+  bus: Bus,
+  { serveWhenBuilt }: { serveWhenBuilt: boolean },
+): SearchService {
+  const searchBus = bus.connect(searchManifest);
+  return createSearchService({
+    logger: logger.child({ service: "search" }),
+    bus: searchBus,
+    source: catalogSearchSource(searchBus),
+    // The playlist service may start after search: the playlist index is retried until it answers.
+    playlists: playlistSearchSource(searchBus),
+    clock: { now: () => Date.now() },
+    rebuildEveryMs: config.search.rebuildEveryHours * 3600_000,
+    serveWhenBuilt,
+  });
+}
+
 export async function startLibraryServices(
   config: Config,
   logger: Logger,
@@ -57,16 +80,7 @@ export async function startLibraryServices(
   const catalog = await startCatalogService(config, logger, bus, db, libraryFolders, config.library.watch);
   stops.unshift(() => catalog.stop());
   onStage("catalog (with its folder watches)");
-  const searchBus = bus.connect(searchManifest);
-  const search = createSearchService({
-    logger: logger.child({ service: "search" }),
-    bus: searchBus,
-    source: catalogSearchSource(searchBus),
-    // The playlist service may start after search: the playlist index is retried until it answers.
-    playlists: playlistSearchSource(searchBus),
-    clock: { now: () => Date.now() },
-    rebuildEveryMs: config.search.rebuildEveryHours * 3600_000,
-  });
+  const search = createSearchFor(config, logger, bus, { serveWhenBuilt: false });
   await search.start();
   stops.unshift(() => search.stop());
   onStage("search (empty index)");

@@ -143,6 +143,42 @@ describe("loadConfig", () => {
     );
   });
 
+  it("takes STUN and TURN servers from the environment and refuses bad URLs and short secrets", () => {
+    expect(loadConfig({ env: {} }).ice).toEqual({ stunUrls: [] });
+    const config = loadConfig({
+      env: {
+        SOUNDMESH_STUN_URLS: "stun:198.18.0.1:3478",
+        SOUNDMESH_TURN_URLS: "turn:198.18.0.1:3478?transport=udp,turns:198.18.0.1:5349",
+        SOUNDMESH_TURN_SECRET: "0123456789abcdef0123",
+      },
+    });
+    expect(config.ice).toEqual({
+      stunUrls: ["stun:198.18.0.1:3478"],
+      turn: {
+        urls: ["turn:198.18.0.1:3478?transport=udp", "turns:198.18.0.1:5349"],
+        secret: "0123456789abcdef0123",
+        ttlSeconds: 3600,
+      },
+    });
+    let error: unknown;
+    try {
+      loadConfig({
+        env: {
+          SOUNDMESH_STUN_URLS: "http://stun.example.org",
+          SOUNDMESH_TURN_URLS: "turn:198.18.0.1",
+          SOUNDMESH_TURN_SECRET: "short",
+          SOUNDMESH_TURN_TTL_SECONDS: "5",
+        },
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    const problems = (error as ConfigError).problems.join("\n");
+    expect(problems).toMatch(/^ice\.stunUrls\.0: .*stun: URL/m);
+    expect(problems).toMatch(/^ice\.turn\.secret: .*16/m);
+    expect(problems).toMatch(/^ice\.turn\.ttlSeconds: /m);
+  });
+
   it("reports an unreadable config file", () => {
     expect(() => loadConfig({ file: "/nonexistent/soundmesh.json", env: {} })).toThrow(ConfigError);
   });

@@ -5,7 +5,7 @@ import { announceResult, trackerContract } from "@soundmesh/protocol";
 import type { Connection } from "./connection";
 
 /** What p2p needs from the app's socket. */
-export type SignalingConnection = Pick<Connection, "peerId" | "call" | "sendSignal" | "onSignal">;
+export type SignalingConnection = Pick<Connection, "peerId" | "hello" | "call" | "sendSignal" | "onSignal">;
 
 const UPLOAD_KEY = "soundmesh.p2p.upload";
 
@@ -70,6 +70,8 @@ export function openBrowserSession(
   const session = engine.openSession(
     {
       peerId: connection.peerId,
+      // The STUN/TURN servers (TURN credentials for this connection) the server named in its hello.
+      ...(connection.hello?.iceServers ? { iceServers: connection.hello.iceServers } : {}),
       signaler: {
         send: (to, data) => {
           connection.sendSignal(to, data);

@@ -21,6 +21,17 @@ export const clientFrame = z.discriminatedUnion("t", [
 ]);
 export type ClientFrame = z.infer<typeof clientFrame>;
 
+/** One STUN or TURN server as RTCPeerConnection takes it. */
+export const iceServer = z.object({
+  urls: z
+    .array(z.string().regex(/^(stun|stuns|turn|turns):[^\s]{1,250}$/))
+    .min(1)
+    .max(8),
+  username: z.string().max(256).optional(),
+  credential: z.string().max(256).optional(),
+});
+export type IceServer = z.infer<typeof iceServer>;
+
 export const serverFrame = z.discriminatedUnion("t", [
   z.object({ t: z.literal("res"), id: requestId, result: z.unknown() }),
   z.object({
@@ -39,6 +50,11 @@ export const serverFrame = z.discriminatedUnion("t", [
     /** This connection's P2P pseudonym: the only name other peers ever see. */
     peerId: z.string(),
     user: z.object({ id: z.string(), name: z.string() }),
+    /**
+     * STUN and TURN servers for peers on other networks (RTCIceServer), TURN with credentials made for this
+     * connection that expire (the TURN REST convention); absent when the server configures none.
+     */
+    iceServers: z.array(iceServer).max(8).optional(),
   }),
 ]);
 export type ServerFrame = z.infer<typeof serverFrame>;

@@ -17,7 +17,8 @@ import { buildMethodTable } from "./method-table";
 import { registerHttpRateLimit } from "./http-rate-limit";
 import { registerOriginCheck } from "./origin-check";
 import { registerP2pMetrics } from "./p2p-metrics";
-import { PeerRegistry } from "./peer-registry";
+import { PeerRegistry, machineAddresses } from "./peer-registry";
+import { iceServerAddresses, iceServersFor, type IceConfig } from "./ice-servers";
 import { PushHub } from "./push-hub";
 import { busRenditionReader, type RenditionReader } from "./rendition-reader";
 import { useZodSchemas } from "./route-schemas";
@@ -79,6 +80,8 @@ export interface AccessPointConfig {
   timeouts: HttpTimeouts;
   requestTimeoutMs: number;
   shutdownGraceMs: number;
+  /** STUN and TURN servers for peers on other networks, told to each client in its hello frame. */
+  ice?: IceConfig | undefined;
 }
 
 /** How long a connection may take to say what it wants; none of these cut a response being sent or a WebSocket. */
@@ -163,7 +166,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
   const sockets = new Set<ClientSocket>();
   const hub = new PushHub(bus, pushTopics(bus));
   const methods = buildMethodTable(deps.contracts);
-  const peers = new PeerRegistry(bus, logger);
+  const peers = new PeerRegistry(bus, logger, machineAddresses, iceServerAddresses(config.ice));
   const identities = new IdentityCache();
   const live = new LiveSessions({
     bus,
@@ -284,7 +287,11 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
       });
       sockets.add(client);
       live.add(client);
-      void peers.add(client, request.ip).finally(() => client.greet());
+      void peers
+        .add(client, request.ip)
+        .finally(() =>
+          client.greet(iceServersFor(config.ice, client.peerId, (deps.wallClockMs ?? Date.now)())),
+        );
       socket.on("close", () => {
         sockets.delete(client);
         live.remove(client);

@@ -12,6 +12,7 @@ import {
   type ClientFrame,
   type ServerFrame,
   type SignalData,
+  type IceServer,
 } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
 import type { Identity } from "./auth";
@@ -69,12 +70,13 @@ export class ClientSocket implements PushTarget {
   }
 
   /** The first frame: who the client is and its peer pseudonym; sent once the tracker knows the peer. */
-  greet(): void {
+  greet(iceServers: IceServer[] = []): void {
     this.write({
       t: "hello",
       sessionId: this.identity.sessionId,
       peerId: this.peerId,
       user: { id: this.identity.user.id, name: this.identity.user.name },
+      ...(iceServers.length > 0 ? { iceServers } : {}),
     });
   }
 

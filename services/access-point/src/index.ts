@@ -14,3 +14,4 @@ export { busRenditionReader, type Listener, type RenditionReader } from "./rendi
 export { parseRange } from "./routes/stream";
 export { throttleAddressOf } from "./client-network";
 export { KeyedBuckets } from "./keyed-buckets";
+export { iceServersFor, iceServerAddresses, iceUrlHost, type IceConfig } from "./ice-servers";

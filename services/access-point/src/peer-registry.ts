@@ -40,8 +40,14 @@ export function machineAddresses(): string[] {
  * prefix its network is given), or every address of this machine for a client on loopback. Private addresses pass
  * here and are kept to peers on the sender's network by the tracker, which knows both networks.
  */
-export function senderPolicy(observed: string, localAddresses: () => string[]): AddressPolicy {
+export function senderPolicy(
+  observed: string,
+  localAddresses: () => string[],
+  relayAddresses: readonly string[] = [],
+): AddressPolicy {
   const own = new Set<string>();
+  // The configured STUN/TURN servers' addresses: what a relayed candidate names instead of the sender's own.
+  for (const address of relayAddresses) own.add(canonicalAddress(address) ?? "");
   const prefixes = new Set<string>();
   const addresses = addressScope(observed) === "loopback" ? localAddresses() : [observed];
   for (const address of addresses) {
@@ -66,6 +72,7 @@ export class PeerRegistry {
     private readonly bus: ServiceBus,
     private readonly logger: Logger,
     private readonly localAddresses: () => string[] = machineAddresses,
+    private readonly relayAddresses: readonly string[] = [],
   ) {}
 
   /**
@@ -99,7 +106,10 @@ export class PeerRegistry {
    * one key; the key stays inside the services (clients are told only "same network" or not).
    */
   async add(endpoint: PeerEndpoint, address: string): Promise<void> {
-    this.peers.set(endpoint.peerId, { endpoint, policy: senderPolicy(address, this.localAddresses) });
+    this.peers.set(endpoint.peerId, {
+      endpoint,
+      policy: senderPolicy(address, this.localAddresses, this.relayAddresses),
+    });
     const networkKey = createHash("sha256")
       .update(`soundmesh-net:${networkOf(address)}`)
       .digest("base64url");

@@ -45,6 +45,8 @@ export interface PlaylistKeeper {
   readonly builtAt: number | null;
   /** A whole new index is built in the background and swapped in; queries meanwhile read the old one. */
   rebuild(): void;
+  /** Resolves once a whole index has been built (at once if one has), or when the keeper stops. */
+  built(): Promise<void>;
   /** This playlist changed (or went): re-fetch it after everything already asked for. */
   changed(playlistId: string): void;
   stop(): Promise<void>;
@@ -73,6 +75,8 @@ export function createPlaylistKeeper({
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let retryDelayMs = retryMs.first;
   let isStopped = false;
+  /** Waiting for the first whole build (a replica joins its queue group only after it). */
+  const waitingForBuild: Array<() => void> = [];
 
   const forget = (upTo: number, ids: Iterable<string>) => {
     for (const id of ids) if ((dirty.get(id) ?? Infinity) <= upTo) dirty.delete(id);
@@ -94,6 +98,7 @@ export function createPlaylistKeeper({
     index = next;
     builtAt = clock.now();
     forget(startedAt, [...dirty.keys()]);
+    for (const resolve of waitingForBuild.splice(0)) resolve();
     logger.info({ playlists: next.size, buildMs: builtAt - started }, "playlist index swapped in");
   }
 
@@ -154,6 +159,10 @@ export function createPlaylistKeeper({
       isBuildWanted = true;
       run();
     },
+    built() {
+      if (builtAt !== null || isStopped) return Promise.resolve();
+      return new Promise((resolve) => waitingForBuild.push(resolve));
+    },
     changed(playlistId) {
       dirty.set(playlistId, ++sequence);
       run();
@@ -161,6 +170,7 @@ export function createPlaylistKeeper({
     async stop() {
       isStopped = true;
       clearTimeout(retryTimer);
+      for (const resolve of waitingForBuild.splice(0)) resolve();
       await worker;
     },
   };

@@ -57,6 +57,13 @@ export interface SearchServiceDeps {
    * (a NATS reconnect in cluster mode) leaves results stale until then at most. 0 turns it off.
    */
   rebuildEveryMs?: number;
+  /**
+   * A replica among several (cluster mode): start() follows the change events first, builds both indexes completely
+   * (retrying the sources until they answer), and only then joins the service's queue group, so no query is ever
+   * answered from a half or empty index. Off (all-in-one, the only instance): it serves at once, from an empty
+   * index until the first build is swapped in.
+   */
+  serveWhenBuilt?: boolean;
 }
 
 export interface SearchService {
@@ -90,6 +97,7 @@ export function createSearchService({
   clock,
   playlistRetryMs,
   rebuildEveryMs = 24 * 3600_000,
+  serveWhenBuilt = false,
 }: SearchServiceDeps): SearchService {
   const playlists = createPlaylistKeeper({
     source: playlistSource,
@@ -106,6 +114,9 @@ export function createSearchService({
   const forgotten = new ForgottenTracks();
   /** Changes made while a build runs, replayed on the new index before it is swapped in. */
   let journal: Array<(index: SearchIndex) => void> | undefined;
+  let isStopped = false;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let wakeRetry: (() => void) | undefined;
 
   function change<T>(apply: (index: SearchIndex) => T): T {
     const result = apply(current.index);
@@ -146,6 +157,23 @@ export function createSearchService({
         return rebuild();
       });
     return pending;
+  }
+
+  /** The first catalog build of a replica: retried (with back-off) until the catalog answers or the service stops. */
+  async function buildUntilDone(): Promise<void> {
+    const { first, max } = playlistRetryMs ?? { first: 1_000, max: 30_000 };
+    for (let delayMs = first; !isStopped; delayMs = Math.min(delayMs * 2, max)) {
+      try {
+        await rebuild();
+        return;
+      } catch (error) {
+        logger.info({ err: error, retryMs: delayMs }, "search replica cannot build its index yet; retrying");
+      }
+      await new Promise<void>((resolve) => {
+        wakeRetry = resolve;
+        retryTimer = setTimeout(resolve, delayMs);
+      });
+    }
   }
 
   /** The ids among these that the catalog still has (while removed ids are not known one by one). */
@@ -220,7 +248,7 @@ export function createSearchService({
       });
     },
     async start() {
-      subscriptions.push(await bus.serve(searchContract, handlers));
+      if (!serveWhenBuilt) subscriptions.push(await bus.serve(searchContract, handlers));
       subscriptions.push(
         await bus.subscribe(catalogChangedEvent, (event) => {
           // Removed tracks are never offered from now on, not only once the rebuild is done: they leave the index
@@ -237,10 +265,22 @@ export function createSearchService({
       subscriptions.push(
         await bus.subscribe(playlistChangedEvent, (change) => playlists.changed(change.playlistId)),
       );
-      rebuild().catch((error: unknown) =>
-        logger.warn({ err: error }, "first search build failed; the next catalog change retries"),
-      );
       playlists.rebuild();
+      if (serveWhenBuilt) {
+        // Changes heard from here on are in the build or queued after it; the queue group sees a whole index only.
+        const started = clock.now();
+        await Promise.all([buildUntilDone(), playlists.built()]);
+        if (isStopped) return;
+        subscriptions.push(await bus.serve(searchContract, handlers));
+        logger.info(
+          { documents: current.index.size, playlists: playlists.index.size, readyMs: clock.now() - started },
+          "search replica built its index and joined the queue group",
+        );
+      } else {
+        rebuild().catch((error: unknown) =>
+          logger.warn({ err: error }, "first search build failed; the next catalog change retries"),
+        );
+      }
       if (rebuildEveryMs > 0) {
         rebuildTimer = setInterval(() => {
           rebuild().catch((error: unknown) => logger.warn({ err: error }, "scheduled search rebuild failed"));
@@ -250,6 +290,9 @@ export function createSearchService({
       }
     },
     async stop() {
+      isStopped = true;
+      clearTimeout(retryTimer);
+      wakeRetry?.();
       clearInterval(rebuildTimer);
       await Promise.all(subscriptions.map((subscription) => subscription.unsubscribe()));
       await playlists.stop();

@@ -19,7 +19,13 @@ import {
   type TrackerClient,
   type UploadSettings,
 } from "@soundmesh/engine";
-import { announceResult, eventsContract, trackerContract, type ListeningEvent } from "@soundmesh/protocol";
+import {
+  announceResult,
+  eventsContract,
+  trackerContract,
+  type IceServer,
+  type ListeningEvent,
+} from "@soundmesh/protocol";
 import { FileEventOutbox } from "./file-event-outbox";
 import { HeadlessSink } from "./headless-sink";
 import type { SessionClient } from "@soundmesh/client";
@@ -40,6 +46,8 @@ export interface HeadlessPeerOptions {
   upload?: Partial<UploadSettings>;
   /** For tests and demos of the hash check: serve pieces with one byte flipped. */
   serveCorrupted?: boolean;
+  /** Connect to other peers only through the TURN servers the server names (relayed candidates only). */
+  relayOnly?: boolean;
   /**
    * Where the peer keeps its listening-event outbox (`events-outbox.jsonl`); events waiting there from an earlier
    * run are sent too. Default: a new temporary folder (events then do not outlive the process).
@@ -98,6 +106,18 @@ function trackerOver(socket: SessionClient): TrackerClient {
       (await socket.call(trackerContract, "query", { ...rendition, limit: 10 })).peers,
     reportBadPeer: async (peerId, rendition, pieceIndex) =>
       void (await socket.call(trackerContract, "reportBadPeer", { ...rendition, peerId, pieceIndex })),
+  };
+}
+
+/**
+ * node-datachannel writes a TURN server's credentials into the URL (turn:user:password@host) and libdatachannel
+ * URL-decodes them: the TURN REST user name ("<expiry>:<pseudonym>") and a base64 password are encoded first.
+ */
+function urlSafeCredentials(server: IceServer): IceServer {
+  return {
+    urls: server.urls,
+    ...(server.username === undefined ? {} : { username: encodeURIComponent(server.username) }),
+    ...(server.credential === undefined ? {} : { credential: encodeURIComponent(server.credential) }),
   };
 }
 
@@ -174,6 +194,7 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
             RTCPeerConnection: RTCPeerConnection as unknown as RtcPeerConnectionConstructor,
             ...(options.upload ? { upload: options.upload } : {}),
             ...(options.serveCorrupted ? { servedStore: new CorruptingStore(store) } : {}),
+            ...(options.relayOnly ? { iceTransportPolicy: "relay" as const } : {}),
           },
         }
       : {}),
@@ -187,6 +208,7 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
   const session = engine.openSession(
     {
       peerId: socket.peerId,
+      ...(socket.hello?.iceServers ? { iceServers: socket.hello.iceServers.map(urlSafeCredentials) } : {}),
       signaler: {
         send: (to, data) => {
           socket.sendSignal(to, data);

@@ -11,6 +11,7 @@ interface PeerCommandOptions {
   uploadLimit?: string;
   upload: boolean;
   p2p: boolean;
+  relayOnly?: boolean;
   lingerSeconds: string;
   eventsDrainSeconds: string;
 }
@@ -29,6 +30,7 @@ export function addPeerCommand(program: Command): void {
     .option("--upload-limit <bytesPerSecond>", "cap on upload rate (default: none)")
     .option("--no-upload", "do not serve pieces to other listeners")
     .option("--no-p2p", "server and cache only (for comparisons)")
+    .option("--relay-only", "reach other peers only through the server's TURN relays")
     .option("--linger-seconds <n>", "keep serving this long after playing (0: leave at once)", "0")
     .option(
       "--events-drain-seconds <n>",
@@ -56,6 +58,7 @@ export function addPeerCommand(program: Command): void {
         profile: options.profile,
         speed,
         p2p: options.p2p,
+        ...(options.relayOnly ? { relayOnly: true } : {}),
         ...(dataDir ? { dataDir } : {}),
         eventsDrainMs: drainMs,
         upload: {

@@ -7,11 +7,22 @@ import { PeerOverlay, type OverlayStats, type TrackerClient } from "./peer-overl
 import { StatsReporter, type StatsReport } from "./stats-reporter";
 import type { UploadSettings } from "./uploader";
 import { WebRtcTransport, type RtcPeerConnectionConstructor, type Signaler } from "./webrtc-transport";
-import type { SignalData } from "@soundmesh/protocol";
+import type { IceServer, SignalData } from "@soundmesh/protocol";
 
 /** A signed-in connection as P2P needs it: its pseudonym, signalling, the tracker and the stats report. */
+/** A server as RTCPeerConnection takes it (no keys set to undefined). */
+function toRtcIceServer({ urls, username, credential }: IceServer): RTCIceServer {
+  return {
+    urls,
+    ...(username === undefined ? {} : { username }),
+    ...(credential === undefined ? {} : { credential }),
+  };
+}
+
 export interface PeerSession {
   peerId: string;
+  /** STUN/TURN servers the server named for this session (its hello frame); none: host candidates only. */
+  iceServers?: readonly IceServer[];
   signaler: Signaler;
   /** Hands this session's incoming signals to `receive`. */
   listen(receive: (from: string, data: SignalData) => void): void;
@@ -33,6 +44,8 @@ export interface SessionPeersOptions {
   bufferedAheadMs: () => number;
   p2p?: {
     RTCPeerConnection: RtcPeerConnectionConstructor;
+    /** "relay": connect to peers only through the session's TURN servers. */
+    iceTransportPolicy?: RTCIceTransportPolicy;
     upload?: Partial<UploadSettings>;
     servedStore?: PieceStore;
   };
@@ -95,6 +108,8 @@ export class SessionPeers implements PeerPool {
         selfId: session.peerId,
         signaler: session.signaler,
         RTCPeerConnection: options.p2p.RTCPeerConnection,
+        ...(session.iceServers ? { iceServers: session.iceServers.map(toRtcIceServer) } : {}),
+        ...(options.p2p.iceTransportPolicy ? { iceTransportPolicy: options.p2p.iceTransportPolicy } : {}),
         onError,
       });
       session.listen((from, data) => transport.receive(from, data));

@@ -16,6 +16,8 @@ export interface WebRtcTransportOptions {
   signaler: Signaler;
   RTCPeerConnection: RtcPeerConnectionConstructor;
   iceServers?: RTCIceServer[];
+  /** "relay": only TURN-relayed candidates are gathered and used (tests, or listeners who hide their address). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
   onError?: (error: unknown) => void;
 }
 
@@ -190,7 +192,10 @@ export class WebRtcTransport implements PeerTransport {
   }
 
   private open(peerId: string, initiator: boolean): Session {
-    const pc = new this.options.RTCPeerConnection({ iceServers: this.options.iceServers ?? [] });
+    const pc = new this.options.RTCPeerConnection({
+      iceServers: this.options.iceServers ?? [],
+      ...(this.options.iceTransportPolicy ? { iceTransportPolicy: this.options.iceTransportPolicy } : {}),
+    });
     const session: Session = {
       pc,
       initiator,
