@@ -178,6 +178,14 @@ export const configSchema = z
           .strict(),
       })
       .strict(),
+    /** Cluster mode: the NATS servers every service process connects to, and the folder of the services' NKeys. */
+    nats: z
+      .object({
+        servers: z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, "a nats://host:port URL")).max(32),
+        /** `soundmesh nats-config --keys` writes <service>.nk here; without it the processes connect unnamed. */
+        keysDir: z.string().min(1).optional(),
+      })
+      .strict(),
     /** Radio and similar tracks: how often the index is rebuilt from the closed buckets (0: only when asked). */
     recommend: z
       .object({
@@ -261,6 +269,7 @@ export function defaultConfig(): z.infer<typeof configSchema> {
       },
     },
     recommend: { rebuildEveryMinutes: 60 },
+    nats: { servers: ["nats://127.0.0.1:4222"] },
   };
 }
 
@@ -283,6 +292,8 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_PORT: { path: ["port"], parse: asNumber },
   SOUNDMESH_LOG_LEVEL: { path: ["logLevel"], parse: asString },
   SOUNDMESH_DATABASE_URL: { path: ["databaseUrl"], parse: asString },
+  SOUNDMESH_NATS_URL: { path: ["nats", "servers"], parse: asCommaList },
+  SOUNDMESH_NATS_KEYS: { path: ["nats", "keysDir"], parse: asString },
   SOUNDMESH_LIBRARY: { path: ["library", "folders"], parse: asList },
   SOUNDMESH_WATCH: { path: ["library", "watch"], parse: asBoolean },
   SOUNDMESH_DEMO_LIBRARY: { path: ["library", "demo"], parse: asBoolean },

@@ -23,19 +23,18 @@ export interface LibraryServices {
   stop(): Promise<void>;
 }
 
-export async function startLibraryServices(
+/** The storage service with its rendition cache in `cacheDir`; in cluster mode `nodeId` is its place on the ring. */
+export function createStorageFor(
   config: Config,
   logger: Logger,
   bus: Bus,
-  db: Db,
-  libraryFolders: readonly string[],
-  onStage: (stage: string) => void = () => undefined,
-): Promise<LibraryServices> {
-  const stops: Array<() => Promise<void>> = [];
+  cacheDir: string,
+  nodeId?: string,
+): StorageService {
   const storageBus = bus.connect(storageManifest);
-  const storage = createStorageService({
+  return createStorageService({
     config: {
-      cacheDir: join(config.dataDir, "renditions"),
+      cacheDir,
       capBytes: config.cache.maxBytes,
       profiles: config.transcode.profiles,
       prepareProfiles: [...config.transcode.ahead],
@@ -46,19 +45,17 @@ export async function startLibraryServices(
         maxPerUser: config.transcode.maxPerUser,
         maxQueued: config.transcode.maxQueued,
       },
+      ...(nodeId === undefined ? {} : { nodeId }),
     },
-    logger: logger.child({ service: "storage" }),
+    logger: logger.child({ service: "storage", ...(nodeId === undefined ? {} : { node: nodeId }) }),
     bus: storageBus,
     resolveSource: (trackId) => storageBus.request(catalogContract, "trackSource", { trackId }),
   });
-  await storage.start();
-  stops.push(() => storage.stop());
-  onStage("storage");
-  const catalog = await startCatalogService(config, logger, bus, db, libraryFolders, config.library.watch);
-  stops.unshift(() => catalog.stop());
-  onStage("catalog (with its folder watches)");
+}
+
+export function createSearchFor(config: Config, logger: Logger, bus: Bus): SearchService {
   const searchBus = bus.connect(searchManifest);
-  const search = createSearchService({
+  return createSearchService({
     logger: logger.child({ service: "search" }),
     bus: searchBus,
     source: catalogSearchSource(searchBus),
@@ -67,6 +64,25 @@ export async function startLibraryServices(
     clock: { now: () => Date.now() },
     rebuildEveryMs: config.search.rebuildEveryHours * 3600_000,
   });
+}
+
+export async function startLibraryServices(
+  config: Config,
+  logger: Logger,
+  bus: Bus,
+  db: Db,
+  libraryFolders: readonly string[],
+  onStage: (stage: string) => void = () => undefined,
+): Promise<LibraryServices> {
+  const stops: Array<() => Promise<void>> = [];
+  const storage = createStorageFor(config, logger, bus, join(config.dataDir, "renditions"));
+  await storage.start();
+  stops.push(() => storage.stop());
+  onStage("storage");
+  const catalog = await startCatalogService(config, logger, bus, db, libraryFolders, config.library.watch);
+  stops.unshift(() => catalog.stop());
+  onStage("catalog (with its folder watches)");
+  const search = createSearchFor(config, logger, bus);
   await search.start();
   stops.unshift(() => search.stop());
   onStage("search (empty index)");
