@@ -47,7 +47,7 @@ export function createStorageFor(
       },
       ...(nodeId === undefined ? {} : { nodeId }),
     },
-    logger: logger.child({ service: "storage", ...(nodeId === undefined ? {} : { node: nodeId }) }),
+    logger: logger.child({ service: "storage" }),
     bus: storageBus,
     resolveSource: (trackId) => storageBus.request(catalogContract, "trackSource", { trackId }),
   });

@@ -1,2 +1,3 @@
 // @soundmesh/test-kit/server: whole soundmesh servers for tests, in process or as a child process (loads the app).
 export * from "./server";
+export * from "./cluster";
