@@ -4,7 +4,7 @@
 // the storage node that owns a rendition mid-read (the reads go on from the replica), and kill -9 the NATS node the
 // playlist service is connected to while edits are made (it reconnects; no acknowledged edit is lost).
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +25,7 @@ import {
   pgTestDatabase,
   shouldRunNatsTests,
   waitUntil,
+  writeTone,
   type PgTestDatabase,
 } from "@soundmesh/test-kit";
 import { startCluster, type RunningCluster } from "@soundmesh/test-kit/server";
@@ -64,15 +65,24 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     database = await pgTestDatabase();
     if (!database) return;
     const fixture = await generateFixtureLibrary();
-    audioFiles = fixture.audioFiles;
     dataDir = mkdtempSync(join(tmpdir(), "soundmesh-cluster-e2e-"));
+    // A track long enough for several pieces, to kill a storage node halfway through reading it.
+    const longFolder = join(dataDir, "long");
+    mkdirSync(longFolder);
+    await writeTone(join(longFolder, "longtone.flac"), {
+      frequency: 330,
+      seconds: 40,
+      codec: ["-c:a", "flac"],
+      tags: { title: "Longtone Crash", artist: "Ring Test", album: "Failover" },
+    });
+    audioFiles = fixture.audioFiles + 1;
     cluster = await startCluster(
       dataDir,
       {
         database: database.url,
         nats: { nodes: 3 },
         services: { "access-point": 2, search: 2, storage: 3 },
-        library: [fixture.root],
+        library: [fixture.root, longFolder],
         logLevel: "info",
       },
       { SOUNDMESH_ADMIN_NAME: admin.name, SOUNDMESH_ADMIN_PASSWORD: admin.password },
@@ -173,11 +183,11 @@ describe.runIf(runNats)("cluster mode end to end", () => {
           baseRevision: base,
           operations: [
             {
-              opId: `two-clients-${index}`,
+              opId: `two-clients-op-${index}`,
               operation: {
                 type: "insert",
                 afterItemId: "end",
-                items: [{ itemId: `item-${index}`, trackId: trackIds[index + 1]! }],
+                items: [{ itemId: `shared-item-${index}`, trackId: trackIds[index + 1]! }],
               },
             },
           ],
@@ -186,13 +196,17 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     );
     for (const client of clients) {
       const snapshot = await client.call(playlistContract, "get", { playlistId });
-      expect(snapshot.items.map((item) => item.itemId)).toEqual(expect.arrayContaining(["item-0", "item-1"]));
+      expect(snapshot.items.map((item) => item.itemId)).toEqual(
+        expect.arrayContaining(["shared-item-0", "shared-item-1"]),
+      );
       expect(snapshot.playlist.itemCount).toBe(3);
     }
   }, 60_000);
 
   it("goes on reading a rendition from the replica when its owning storage node is killed mid-read", async () => {
-    const trackId = trackIds[1]!;
+    const [first] = clients as [WsClient];
+    const found = await first.call(searchContract, "query", { q: "longtone", kinds: ["track"] });
+    const trackId = found.hits[0]!.id;
     const [url] = cluster.state.accessPoints as [string];
     const ring = new HashRing(["storage-1", "storage-2", "storage-3"]);
     const [owner, replica] = ring.owners(renditionKey(trackId, "opus96"), 2) as [string, string];
@@ -235,7 +249,7 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     // Edits go on while the broker node dies: each one acknowledged must be in the playlist afterwards. A failed
     // edit (UNAVAILABLE/TIMEOUT while the service reconnects) is sent again with the same opId, as clients do.
     const edit = async (index: number) => {
-      const itemId = `crash-${index}`;
+      const itemId = `crash-item-${index}`;
       const params = {
         playlistId,
         baseRevision: 0,

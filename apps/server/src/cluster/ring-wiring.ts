@@ -30,26 +30,34 @@ const bucketReplicas = (servers: string | string[]) =>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function openBucketWhenReady(nats: NatsTransportOptions, logger: Logger) {
-  const connection = await connectNats(nats);
+/** Retries `attempt` every 250 ms until it succeeds or `bucketWaitMs` has passed. */
+async function whenReady<T>(what: string, logger: Logger, attempt: () => Promise<T>): Promise<T> {
   const deadline = performance.now() + bucketWaitMs;
-  for (let attempt = 0; ; attempt += 1) {
+  for (let tries = 0; ; tries += 1) {
     try {
-      const bucket = await openRingBucket(connection, {
-        ttlMs: ringTtlMs,
-        replicas: bucketReplicas(nats.servers),
-      });
-      return { connection, bucket };
+      return await attempt();
     } catch (error) {
       if (performance.now() > deadline) {
-        await connection.close();
-        throw new AppError("UNAVAILABLE", `the storage ring's bucket could not be opened on NATS`, {
+        throw new AppError("UNAVAILABLE", `${what} failed for ${bucketWaitMs / 1000} s on NATS`, {
           cause: error,
         });
       }
-      if (attempt === 0) logger.info({ err: error }, "waiting for the storage ring's bucket");
+      if (tries === 0) logger.info({ err: error }, `waiting: ${what}`);
       await sleep(250);
     }
+  }
+}
+
+async function openBucketWhenReady(nats: NatsTransportOptions, logger: Logger) {
+  const connection = await connectNats(nats);
+  try {
+    const bucket = await whenReady("opening the storage ring's bucket", logger, () =>
+      openRingBucket(connection, { ttlMs: ringTtlMs, replicas: bucketReplicas(nats.servers) }),
+    );
+    return { connection, bucket };
+  } catch (error) {
+    await connection.close();
+    throw error;
   }
 }
 
@@ -60,9 +68,15 @@ export async function joinStorageRing(
   logger: Logger,
 ): Promise<{ stop(): Promise<void> }> {
   const { connection, bucket } = await openBucketWhenReady(nats, logger);
-  const heartbeat = await startRingHeartbeat(bucket, nodeId, {
-    intervalMs: Math.floor(ringTtlMs / 3),
-    onError: (error) => logger.warn({ err: error }, "ring heartbeat not written"),
+  // A bucket just created on a JetStream cluster has no leader for a moment: its first write is retried.
+  const heartbeat = await whenReady("the first ring heartbeat", logger, () =>
+    startRingHeartbeat(bucket, nodeId, {
+      intervalMs: Math.floor(ringTtlMs / 3),
+      onError: (error) => logger.warn({ err: error }, "ring heartbeat not written"),
+    }),
+  ).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
   });
   logger.info({ node: nodeId }, "joined the storage ring");
   return {
