@@ -62,10 +62,8 @@ export function startTranscode(
       `${profile.bitrateKbps}k`,
       "-ar",
       "48000",
-      // Bit-exact: the same source makes the same bytes on every storage node (no random segment UID, no
-      // version strings), so a piece from a replica matches the manifest another node announced.
-      "-flags:a",
-      "+bitexact",
+      // Bit-exact muxing: the same source makes the same bytes on every storage node (no random segment UID,
+      // no version strings), so a piece from a replica matches the manifest another node announced.
       "-fflags",
       "+bitexact",
       ...from.flatMap((seconds) => ["-output_ts_offset", seconds]),
