@@ -18,7 +18,7 @@ import {
   writeTone,
 } from "@soundmesh/test-kit";
 import { spawnServer, startCluster } from "@soundmesh/test-kit/server";
-import { printTable, round, summarize, writeResults, type Row } from "./report";
+import { printTable, round, summarize, writeResults, writeUnlimitedConfig, type Row } from "./report";
 
 const requests = Number(process.env.BENCH_CLUSTER_REQUESTS ?? 200);
 const admin = { name: "admin", password: "correct horse battery" };
@@ -36,6 +36,8 @@ await writeTone(join(longFolder, "longtone.flac"), {
   tags: { title: "Longtone Bench", artist: "Ring Bench", album: "Pieces" },
 });
 const library = [fixture.root, longFolder];
+// The per-user limits out of the way in every process: the bench measures the paths, not the limiters.
+const unlimited = writeUnlimitedConfig(root);
 
 interface Target {
   url: string;
@@ -100,7 +102,7 @@ const cluster = await startCluster(
     library,
     logLevel: "warn",
   },
-  { SOUNDMESH_ADMIN_NAME: admin.name, SOUNDMESH_ADMIN_PASSWORD: admin.password },
+  { SOUNDMESH_ADMIN_NAME: admin.name, SOUNDMESH_ADMIN_PASSWORD: admin.password, SOUNDMESH_CONFIG: unlimited },
 );
 let clusterSamples: Record<string, number[]>;
 try {
@@ -117,6 +119,7 @@ const server = await spawnServer(
   {
     SOUNDMESH_DATABASE_URL: allInOneDb.url,
     SOUNDMESH_LIBRARY: library.join(delimiter),
+    SOUNDMESH_CONFIG: unlimited,
   },
   120_000,
 );
