@@ -20,6 +20,7 @@ import { catalogContract, userContract } from "@soundmesh/protocol";
 import { eventsManifest } from "@soundmesh/service-events";
 import { shouldRunNatsTests, startNatsServer, waitUntil, type NatsServer } from "@soundmesh/test-kit";
 import { builtCliEnv, cliPath } from "@soundmesh/test-kit/server";
+import { serviceManifests } from "../src/topology-declarations";
 
 const dir = mkdtempSync(join(tmpdir(), "soundmesh-nats-config-"));
 const keysDir = join(dir, "keys");
@@ -80,7 +81,10 @@ describe.skipIf(!shouldRunNatsTests())("soundmesh nats-config", () => {
       "--jetstream",
       join(dir, "js"),
     ]);
-    expect(first).toMatchObject({ code: 0, stdout: expect.stringContaining("9 service users") });
+    expect(first).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining(`${serviceManifests.length} service users`),
+    });
     nats = await startNatsServer(["-c", configFile]);
   }, 60_000);
   afterAll(async () => {
