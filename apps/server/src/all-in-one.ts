@@ -1,24 +1,11 @@
 // Wires every service into one process: SQLite (or PostgreSQL), the in-process bus, the access point.
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import type { Bus, ServiceBus } from "@soundmesh/bus";
-import {
-  catalogContract,
-  eventsContract,
-  recommendContract,
-  playlistContract,
-  searchContract,
-  storageContract,
-  topologyContract,
-  trackerContract,
-  userContract,
-} from "@soundmesh/protocol";
-import { accessPointManifest, createAccessPoint } from "@soundmesh/service-access-point";
-import { registerSubsonic } from "@soundmesh/service-subsonic";
+import type { Bus } from "@soundmesh/bus";
+import { accessPointManifest } from "@soundmesh/service-access-point";
 import { createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
+import { createAccessPointFor, listeningPort } from "./access-point-wiring";
 import type { Config } from "./config";
 import { startLibraryServices } from "./library-services";
 import { startPlaylistService } from "./playlist-services";
@@ -26,11 +13,8 @@ import { startEventsService } from "./events-wiring";
 import { scheduleRadioIndex, startRecommendService } from "./recommend-wiring";
 import { resolveLibraryFolders, type LibraryChoice } from "./library-folders";
 import { startTopology, type RunningTopology } from "./topology-wiring";
-import { startUserService } from "./user-wiring";
+import { bootstrapAdmin, startUserService } from "./user-wiring";
 import { createBusFor, openDb } from "./wiring";
-
-/** The web player's build output, served at "/" when present. */
-const webRoot = fileURLToPath(new URL("../../web/dist", import.meta.url));
 
 export interface RunningServer {
   url: string;
@@ -39,16 +23,6 @@ export interface RunningServer {
   registry: Registry;
   topology: RunningTopology;
   stop(): Promise<void>;
-}
-
-/** Creates the configured first admin (SOUNDMESH_ADMIN_NAME/PASSWORD) when none exists yet. */
-async function bootstrapAdmin(config: Config, bus: ServiceBus, logger: Logger): Promise<void> {
-  const { name, password } = config.admin;
-  if (!name || !password) return;
-  const { needsSetup } = await bus.request(userContract, "setupStatus", {});
-  if (!needsSetup) return;
-  await bus.request(userContract, "createFirstAdmin", { name, password });
-  logger.info({ name }, "created the first administrator from the configuration");
 }
 
 export interface StartOptions {
@@ -101,69 +75,12 @@ export async function startAllInOne(
     onStage("topology");
     const apBus = bus.connect(accessPointManifest);
     await bootstrapAdmin(config, apBus, logger);
-    const accessPoint = await createAccessPoint({
-      config: {
-        host: config.host,
-        port: config.port,
-        secureCookies: config.security.secureCookies,
-        trustProxy: config.security.trustProxy,
-        allowedOrigins: config.security.allowedOrigins,
-        metricsToken: config.security.metricsToken,
-        userRateLimit: config.rateLimits.perUser,
-        httpRateLimit: config.rateLimits.perUserHttp,
-        sockets: {
-          maxPerUser: config.connections.maxSocketsPerUser,
-          maxTotal: config.connections.maxSockets,
-          inFlightBytesPerSocket: config.connections.inFlightBytesPerSocket,
-          inFlightBytesTotal: config.connections.inFlightBytesTotal,
-        },
-        timeouts: {
-          headersMs: config.connections.headersTimeoutMs,
-          receiveMs: config.connections.receiveTimeoutMs,
-          keepAliveMs: config.connections.keepAliveTimeoutMs,
-          idleMs: config.connections.idleTimeoutMs,
-        },
-        requestTimeoutMs: 10_000,
-        shutdownGraceMs: 5_000,
-        ice: config.ice,
-      },
-      logger,
-      bus: apBus,
-      registry,
-      contracts: [
-        userContract,
-        trackerContract,
-        catalogContract,
-        searchContract,
-        playlistContract,
-        storageContract,
-        topologyContract,
-        eventsContract,
-        recommendContract,
-      ],
-      // Pieces are read from storage's store directly, not over the bus (rendition-reader.ts says why).
-      renditions: library.storage.store,
-      plugins: [
-        (app) =>
-          registerSubsonic(app, {
-            bus: apBus,
-            logger: logger.child({ service: "subsonic" }),
-            reader: library.storage.store,
-            cacheDir: join(config.dataDir, "subsonic-cache"),
-            cacheMaxBytes: Math.floor(config.cache.maxBytes / 4),
-            maxTranscodes: config.transcode.maxConcurrent,
-            maxTranscodesPerUser: config.transcode.maxPerUser,
-            requestTimeoutMs: 10_000,
-            rateLimit: config.rateLimits.perUserHttp,
-          }),
-      ],
-      webRoot,
-    });
+    // Pieces are read from storage's store directly, not over the bus (rendition-reader.ts says why).
+    const accessPoint = await createAccessPointFor(config, logger, apBus, registry, library.storage.store);
     stops.unshift(() => accessPoint.close());
     const url = await accessPoint.listen();
     onStage("access point");
-    const address = accessPoint.app.server.address();
-    const port = typeof address === "object" && address ? address.port : config.port;
+    const port = listeningPort(accessPoint, config.port);
     logger.info({ url, dataDir: config.dataDir, database: db.dialect }, "soundmesh started");
     // The first scan runs in the background; the server answers meanwhile and pushes progress.
     library.catalog.startScan(false);

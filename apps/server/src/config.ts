@@ -201,6 +201,14 @@ export const configSchema = z
           .strict(),
       })
       .strict(),
+    /** Cluster mode: the NATS servers every service process connects to, and the folder of the services' NKeys. */
+    nats: z
+      .object({
+        servers: z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, "a nats://host:port URL")).max(32),
+        /** `soundmesh nats-config --keys` writes <service>.nk here; without it the processes connect unnamed. */
+        keysDir: z.string().min(1).optional(),
+      })
+      .strict(),
     /** Radio: how often the job runner checks that the last closed day has its radio index (0: built only when asked). */
     recommend: z
       .object({
@@ -285,6 +293,7 @@ export function defaultConfig(): z.infer<typeof configSchema> {
       },
     },
     recommend: { rebuildEveryMinutes: 60 },
+    nats: { servers: ["nats://127.0.0.1:4222"] },
   };
 }
 
@@ -307,6 +316,8 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_PORT: { path: ["port"], parse: asNumber },
   SOUNDMESH_LOG_LEVEL: { path: ["logLevel"], parse: asString },
   SOUNDMESH_DATABASE_URL: { path: ["databaseUrl"], parse: asString },
+  SOUNDMESH_NATS_URL: { path: ["nats", "servers"], parse: asCommaList },
+  SOUNDMESH_NATS_KEYS: { path: ["nats", "keysDir"], parse: asString },
   SOUNDMESH_LIBRARY: { path: ["library", "folders"], parse: asList },
   SOUNDMESH_WATCH: { path: ["library", "watch"], parse: asBoolean },
   SOUNDMESH_DEMO_LIBRARY: { path: ["library", "demo"], parse: asBoolean },

@@ -46,19 +46,18 @@ export function createSearchFor(
   });
 }
 
-export async function startLibraryServices(
+/** The storage service with its rendition cache in `cacheDir`; in cluster mode `nodeId` is its place on the ring. */
+export function createStorageFor(
   config: Config,
   logger: Logger,
   bus: Bus,
-  db: Db,
-  libraryFolders: readonly string[],
-  onStage: (stage: string) => void = () => undefined,
-): Promise<LibraryServices> {
-  const stops: Array<() => Promise<void>> = [];
+  cacheDir: string,
+  nodeId?: string,
+): StorageService {
   const storageBus = bus.connect(storageManifest);
-  const storage = createStorageService({
+  return createStorageService({
     config: {
-      cacheDir: join(config.dataDir, "renditions"),
+      cacheDir,
       capBytes: config.cache.maxBytes,
       profiles: config.transcode.profiles,
       prepareProfiles: [...config.transcode.ahead],
@@ -69,11 +68,24 @@ export async function startLibraryServices(
         maxPerUser: config.transcode.maxPerUser,
         maxQueued: config.transcode.maxQueued,
       },
+      ...(nodeId === undefined ? {} : { nodeId }),
     },
     logger: logger.child({ service: "storage" }),
     bus: storageBus,
     resolveSource: (trackId) => storageBus.request(catalogContract, "trackSource", { trackId }),
   });
+}
+
+export async function startLibraryServices(
+  config: Config,
+  logger: Logger,
+  bus: Bus,
+  db: Db,
+  libraryFolders: readonly string[],
+  onStage: (stage: string) => void = () => undefined,
+): Promise<LibraryServices> {
+  const stops: Array<() => Promise<void>> = [];
+  const storage = createStorageFor(config, logger, bus, join(config.dataDir, "renditions"));
   await storage.start();
   stops.push(() => storage.stop());
   onStage("storage");

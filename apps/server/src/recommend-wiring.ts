@@ -89,7 +89,8 @@ export async function startRecommendService(
   config: Config,
   logger: Logger,
   bus: Bus,
-  jobs: JobRunner,
+  /** The job runner that schedules the index build (all-in-one); a cluster process builds only when asked. */
+  jobs: JobRunner | null,
 ): Promise<RecommendService> {
   const serviceBus = bus.connect(recommendManifest);
   const build = radioBuildOptions(config, serviceBus);
@@ -100,6 +101,6 @@ export async function startRecommendService(
     build,
   });
   await service.start();
-  jobs.register(radioIndexJob(build, () => service.reload()));
+  jobs?.register(radioIndexJob(build, () => service.reload()));
   return service;
 }

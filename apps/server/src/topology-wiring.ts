@@ -24,6 +24,11 @@ export function knownEndpoints(config: Config): KnownEndpoint[] {
     for (const service of servicesWithDatabase)
       endpoints.push({ address: database, node: `database:${service}` });
   }
+  // Cluster mode: every process's connections to the broker lead to "nats".
+  for (const server of config.nats.servers) {
+    const address = endpointOfUrl(server.replace(/^(nats|tls):/, "http:"), 4222);
+    if (address) endpoints.push({ address, node: "nats" });
+  }
   const webhook = config.topology.webhookUrl ? endpointOfUrl(config.topology.webhookUrl, 80) : undefined;
   if (webhook) endpoints.push({ address: webhook, node: "webhook" });
   return [...endpoints, ...config.topology.endpoints];

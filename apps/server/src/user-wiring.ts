@@ -1,7 +1,8 @@
 // The user service as the server and the CLI wire it: its tables migrated, its settings from the configuration.
 import type { Logger } from "pino";
-import type { Bus } from "@soundmesh/bus";
+import type { Bus, ServiceBus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
+import { userContract } from "@soundmesh/protocol";
 import {
   createSqlUserStore,
   createUserService,
@@ -41,4 +42,14 @@ export async function startUserService(config: Config, logger: Logger, bus: Bus,
   const service = await createUserServiceFor(config, logger, bus, db);
   await service.start();
   return service;
+}
+
+/** Creates the configured first admin (SOUNDMESH_ADMIN_NAME/PASSWORD) when none exists yet. */
+export async function bootstrapAdmin(config: Config, bus: ServiceBus, logger: Logger): Promise<void> {
+  const { name, password } = config.admin;
+  if (!name || !password) return;
+  const { needsSetup } = await bus.request(userContract, "setupStatus", {});
+  if (!needsSetup) return;
+  await bus.request(userContract, "createFirstAdmin", { name, password });
+  logger.info({ name }, "created the first administrator from the configuration");
 }

@@ -21,12 +21,22 @@ import {
   TransportTimeout,
   TransportUnavailable,
   eventSubject,
+  instanceSubject,
+  isInstanceId,
   requestSubject,
   type MessageHeaders,
   type Transport,
   type TransportMessage,
 } from "./transport";
-import type { Bus, EventHandler, RequestOptions, ServiceBus, ServiceManifest, Subscription } from "./types";
+import type {
+  Bus,
+  EventHandler,
+  RequestOptions,
+  ServeOptions,
+  ServiceBus,
+  ServiceManifest,
+  Subscription,
+} from "./types";
 
 export interface BusOptions {
   transport: Transport;
@@ -100,12 +110,16 @@ export function createBus(options: BusOptions): Bus {
       if (requestOptions.sessionId !== undefined) headers.sessionId = requestOptions.sessionId;
       if (requestOptions.peerId !== undefined) headers.peerId = requestOptions.peerId;
       const timeoutMs = requestOptions.timeoutMs ?? defaultTimeoutMs;
+      const { instance } = requestOptions;
+      if (instance !== undefined && !isInstanceId(instance)) {
+        throw new AppError("VALIDATION_FAILED", `an instance id is 1-64 letters, digits, _ or -`);
+      }
+      const subject =
+        instance === undefined ? requestSubject(callee, method) : instanceSubject(callee, method, instance);
       const startedMs = nowMs();
       let reply: Reply;
       try {
-        reply = decode(
-          await transport.request(requestSubject(callee, method), encode(parsed.data), headers, timeoutMs),
-        ) as Reply;
+        reply = decode(await transport.request(subject, encode(parsed.data), headers, timeoutMs)) as Reply;
       } catch (error) {
         if (error instanceof TransportForbidden) {
           metrics.record(caller, callee, method, "forbidden");
@@ -127,7 +141,8 @@ export function createBus(options: BusOptions): Bus {
           });
         }
         if (error instanceof TransportNoResponders) {
-          throw new AppError("UNAVAILABLE", `${callee} is not running`, { cause: error });
+          const who = instance === undefined ? callee : `${callee} ${instance}`;
+          throw new AppError("UNAVAILABLE", `${who} is not running`, { cause: error });
         }
         if (error instanceof TransportUnavailable) {
           throw new AppError("UNAVAILABLE", error.message, { cause: error });
@@ -201,20 +216,28 @@ export function createBus(options: BusOptions): Bus {
     async function serve(
       contract: ServiceContract,
       handlers: Record<string, (params: unknown, ctx: CallContext) => unknown>,
-      serveOptions: { queue?: string } = {},
+      serveOptions: ServeOptions = {},
     ): Promise<Subscription> {
       if (contract.service !== caller) {
         throw new AppError("FORBIDDEN", `${caller} cannot serve the contract of ${contract.service}`);
       }
+      const { instance } = serveOptions;
+      if (instance !== undefined && !isInstanceId(instance)) {
+        throw new AppError("VALIDATION_FAILED", `an instance id is 1-64 letters, digits, _ or -`);
+      }
       const subscriptions = await Promise.all(
-        Object.keys(contract.methods).map((method) => {
+        Object.keys(contract.methods).flatMap((method) => {
           const handler = handlers[method];
           if (!handler) throw new AppError("INTERNAL", `${caller} has no handler for ${method}`);
-          return transport.subscribe(
-            requestSubject(contract.service, method),
-            (message) => answer(contract, method, handler, message),
-            { queue: serveOptions.queue ?? contract.service },
-          );
+          const onMessage = (message: TransportMessage) => answer(contract, method, handler, message);
+          const shared = transport.subscribe(requestSubject(contract.service, method), onMessage, {
+            queue: serveOptions.queue ?? contract.service,
+          });
+          if (instance === undefined) return [shared];
+          return [
+            shared,
+            transport.subscribe(instanceSubject(contract.service, method, instance), onMessage, {}),
+          ];
         }),
       );
       return { unsubscribe: async () => void (await Promise.all(subscriptions.map((s) => s.unsubscribe()))) };

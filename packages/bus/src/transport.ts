@@ -66,4 +66,11 @@ export class TransportForbidden extends Error {
 }
 
 export const requestSubject = (service: string, method: string): string => `svc.${service}.${method}`;
+/** One process of a service, addressed by its instance id (a storage node on the ring), outside the queue group. */
+export const instanceSubject = (service: string, method: string, instance: string): string =>
+  `svc.${service}.${method}.${instance}`;
+
+const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Whether `instance` can be one token of a subject: letters, digits, _ or -, at most 64. */
+export const isInstanceId = (instance: string): boolean => INSTANCE_ID.test(instance);
 export const eventSubject = (topic: string): string => `evt.${topic}`;

@@ -26,6 +26,14 @@ export interface RequestOptions {
   role?: Role;
   sessionId?: string;
   peerId?: string;
+  /** Ask this one process of the callee (its `serve` `instance`), not any member of its queue group. */
+  instance?: string;
+}
+
+export interface ServeOptions {
+  queue?: string;
+  /** Also answer requests addressed to this process alone (`RequestOptions.instance`), e.g. a storage node's id. */
+  instance?: string;
 }
 
 export interface Subscription {
@@ -49,7 +57,7 @@ export interface ServiceBus {
   serve<C extends ServiceContract>(
     contract: C,
     handlers: HandlersOf<C>,
-    options?: { queue?: string },
+    options?: ServeOptions,
   ): Promise<Subscription>;
   publish<E extends EventContract>(
     event: E,

@@ -252,6 +252,45 @@ describe.each(kinds)("bus over $name", (kind) => {
         expect(counts.every((count) => count > 0) && counts[0]! + counts[1]! + counts[2]! === 60).toBe(true);
     });
 
+    it("addresses one process by its instance id, outside the queue group", async () => {
+      const bus = await newBus();
+      const answered: string[] = [];
+      for (const instance of ["node-a", "node-b"]) {
+        await bus.connect({ service: "echo", calls: [] }).serve(
+          echoContract,
+          {
+            say: ({ text }) => {
+              answered.push(instance);
+              return { text: `${text}@${instance}`, caller: "" };
+            },
+            slow: () => ({ done: true }),
+            broken: () => ({ n: 1 }),
+            fail: () => ({}),
+            bytes: ({ data }) => ({ data }),
+            whoami: () => ({ instance: 0 }),
+          },
+          { instance },
+        );
+      }
+      const client = bus.connect({ service: "client", calls: ["echo"] });
+      for (let i = 0; i < 6; i += 1) {
+        expect(await client.request(echoContract, "say", { text: "b" }, { instance: "node-b" })).toEqual({
+          text: "b@node-b",
+          caller: "",
+        });
+      }
+      expect(answered).toEqual(Array.from({ length: 6 }, () => "node-b"));
+      // Unaddressed requests still go to the queue group (one member each).
+      await client.request(echoContract, "say", { text: "any" });
+      expect(answered).toHaveLength(7);
+      await expect(
+        client.request(echoContract, "say", { text: "c" }, { instance: "node-c", timeoutMs: 2_000 }),
+      ).rejects.toMatchObject({ code: "UNAVAILABLE" });
+      await expect(
+        client.request(echoContract, "say", { text: "x" }, { instance: "a.b" }),
+      ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    });
+
     it("delivers an event to every subscriber and once per queue group", async () => {
       const { bus, echo, client } = await startEcho();
       const seen: string[] = [];

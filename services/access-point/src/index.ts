@@ -11,6 +11,12 @@ export type { PushTopic } from "./push-hub";
 export { SESSION_COOKIE, authenticate, type Identity, type RouteAuth } from "./auth";
 export { sendProblem } from "./http-errors";
 export { busRenditionReader, type Listener, type RenditionReader } from "./rendition-reader";
+export {
+  renditionKey,
+  ringRenditionReader,
+  type RingRead,
+  type RingRenditionReaderOptions,
+} from "./ring-rendition-reader";
 export { parseRange } from "./routes/stream";
 export { throttleAddressOf } from "./client-network";
 export { KeyedBuckets } from "./keyed-buckets";

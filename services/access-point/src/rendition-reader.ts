@@ -44,9 +44,16 @@ export interface RenditionReader {
 /** A manifest long-poll waits up to storage's bound (10 s) before answering: the bus must wait longer. */
 const MANIFEST_TIMEOUT_MS = 30_000;
 
-/** Reads through the storage service's contract, for an access point that runs without storage beside it. */
-export function busRenditionReader(bus: ServiceBus): RenditionReader {
-  const contextOf = ({ userId, traceId }: Listener) => ({ userId, ...(traceId ? { traceId } : {}) });
+/**
+ * Reads through the storage service's contract, for an access point that runs without storage beside it: any
+ * storage process (its queue group), or with `instance` one storage node on the ring.
+ */
+export function busRenditionReader(bus: ServiceBus, target: { instance?: string } = {}): RenditionReader {
+  const contextOf = ({ userId, traceId }: Listener) => ({
+    userId,
+    ...(traceId ? { traceId } : {}),
+    ...(target.instance === undefined ? {} : { instance: target.instance }),
+  });
   return {
     manifest: (trackId, profile, listener, havePieces, fromMs) =>
       bus.request(

@@ -62,6 +62,10 @@ export function startTranscode(
       `${profile.bitrateKbps}k`,
       "-ar",
       "48000",
+      // Bit-exact muxing: the same source makes the same bytes on every storage node (no random segment UID,
+      // no version strings), so a piece from a replica matches the manifest another node announced.
+      "-fflags",
+      "+bitexact",
       ...from.flatMap((seconds) => ["-output_ts_offset", seconds]),
       "-f",
       "webm",

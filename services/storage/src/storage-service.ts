@@ -60,6 +60,11 @@ export interface StorageServiceConfig extends Omit<
   prepareAfterScan?: number;
   /** Progress is published at most this often while a batch runs (and always when it starts and ends). */
   progressEveryMs?: number;
+  /**
+   * This node's id on the storage ring (cluster mode): requests addressed to it (`instance`) reach this process
+   * alone, besides those any member of the queue group answers.
+   */
+  nodeId?: string;
 }
 
 export interface StorageServiceDeps {
@@ -236,7 +241,11 @@ export function createStorageService({
     async start() {
       await store.load();
       subscriptions = [
-        await bus.serve(storageContract, handlers),
+        await bus.serve(
+          storageContract,
+          handlers,
+          config.nodeId === undefined ? {} : { instance: config.nodeId },
+        ),
         // One storage instance per change prepares, as one answers each request.
         await bus.subscribe(catalogChangedEvent, onCatalogChanged, { queue: "storage" }),
       ];

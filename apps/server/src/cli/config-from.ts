@@ -16,8 +16,9 @@ export interface LibraryOptions {
   replaceLibrary?: boolean;
 }
 
-export function configFrom(options: GlobalOptions): Config {
-  const overrides: Record<string, unknown> = {};
+/** `extra`: more overrides from the command's own flags, merged under the global ones. */
+export function configFrom(options: GlobalOptions, extra: Record<string, unknown> = {}): Config {
+  const overrides: Record<string, unknown> = { ...extra };
   if (options.dataDir) overrides.dataDir = options.dataDir;
   if (options.port !== undefined)
     overrides.port = /^\d+$/.test(options.port) ? Number(options.port) : options.port;

@@ -3,6 +3,7 @@
 // and `user list` loads the database and the user service, never the HTTP server, media tools or the web player.
 import { Command, CommanderError, Option } from "commander";
 import type { GlobalOptions, LibraryOptions } from "./config-from";
+import { addClusterCommands } from "./cluster-commands";
 import { addNatsConfigCommand } from "./nats-config-command";
 import { addJobsCommand } from "./jobs-command";
 import { addPeerCommand } from "./peer-command";
@@ -108,6 +109,7 @@ export function buildProgram(): Command {
       const { setRole } = await import("./user-command");
       await setRole(name, role, command.optsWithGlobals<GlobalOptions>());
     });
+  addClusterCommands(program);
   addPeerCommand(program);
   addJobsCommand(program);
   addTranscodeCommand(program);

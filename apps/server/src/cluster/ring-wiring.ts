@@ -1,0 +1,125 @@
+// The storage ring in a cluster: each storage node heartbeats its entry into the JetStream KV bucket; each access
+// point follows the bucket and reads renditions owner -> replica -> origin (services/access-point's ring reader).
+import type { Logger } from "pino";
+import {
+  connectNats,
+  openRingBucket,
+  startRingHeartbeat,
+  watchRing,
+  type NatsTransportOptions,
+  type RingWatcher,
+  type ServiceBus,
+} from "@soundmesh/bus";
+import { AppError } from "@soundmesh/protocol";
+import {
+  busRenditionReader,
+  ringRenditionReader,
+  type RenditionReader,
+} from "@soundmesh/service-access-point";
+
+/** A node that has not heartbeat for this long is off the ring (it heartbeats every third of it). */
+export const ringTtlMs = 6_000;
+/** Owners asked per rendition before the origin: the owner and one replica. */
+export const ringOwnersPerKey = 2;
+/** How long a process waits for the bucket (a JetStream cluster electing its leader, storage not yet up). */
+const bucketWaitMs = 60_000;
+
+/** The bucket's copies: one per NATS server up to three, so losing one server loses no member. */
+export const bucketReplicas = (servers: string | string[]) =>
+  Math.min(3, Array.isArray(servers) ? servers.length : 1);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Retries `attempt` every 250 ms until it succeeds or `bucketWaitMs` has passed. */
+async function whenReady<T>(what: string, logger: Logger, attempt: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + bucketWaitMs;
+  for (let tries = 0; ; tries += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (performance.now() > deadline) {
+        throw new AppError("UNAVAILABLE", `${what} failed for ${bucketWaitMs / 1000} s on NATS`, {
+          cause: error,
+        });
+      }
+      if (tries === 0) logger.info({ err: error }, `waiting: ${what}`);
+      await sleep(250);
+    }
+  }
+}
+
+async function openBucketWhenReady(nats: NatsTransportOptions, logger: Logger) {
+  const connection = await connectNats(nats);
+  try {
+    const bucket = await whenReady("opening the storage ring's bucket", logger, () =>
+      openRingBucket(connection, { ttlMs: ringTtlMs, replicas: bucketReplicas(nats.servers) }),
+    );
+    return { connection, bucket };
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+}
+
+/** A storage node's place on the ring: heartbeats until stopped, then leaves at once. */
+export async function joinStorageRing(
+  nats: NatsTransportOptions,
+  nodeId: string,
+  logger: Logger,
+): Promise<{ stop(): Promise<void> }> {
+  const { connection, bucket } = await openBucketWhenReady(nats, logger);
+  // A bucket just created on a JetStream cluster has no leader for a moment: its first write is retried.
+  const heartbeat = await whenReady("the first ring heartbeat", logger, () =>
+    startRingHeartbeat(bucket, nodeId, {
+      intervalMs: Math.floor(ringTtlMs / 3),
+      onError: (error) => logger.warn({ err: error }, "ring heartbeat not written"),
+    }),
+  ).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
+  });
+  logger.info({ node: nodeId }, "joined the storage ring");
+  return {
+    async stop() {
+      await heartbeat
+        .leave()
+        .catch((error: unknown) => logger.warn({ err: error }, "ring entry not deleted"));
+      await connection.close();
+    },
+  };
+}
+
+export interface RingReading {
+  reader: RenditionReader;
+  watcher: RingWatcher;
+  stop(): Promise<void>;
+}
+
+/** An access point's reads through the ring, following its membership. */
+export async function readThroughRing(
+  nats: NatsTransportOptions,
+  bus: ServiceBus,
+  logger: Logger,
+): Promise<RingReading> {
+  const { connection, bucket } = await openBucketWhenReady(nats, logger);
+  const watcher = await watchRing(bucket, {
+    ttlMs: ringTtlMs,
+    onChange: (members) => logger.info({ nodes: members.map((m) => m.node) }, "storage ring changed"),
+  });
+  const reader = ringRenditionReader({
+    owners: (key) => watcher.ring().owners(key, ringOwnersPerKey),
+    node: (node) => busRenditionReader(bus, { instance: node }),
+    origin: busRenditionReader(bus),
+    onRead: ({ key, source, misses }) => {
+      if (misses.length > 0) logger.info({ key, source, misses }, "rendition read moved past failed owners");
+    },
+  });
+  return {
+    reader,
+    watcher,
+    async stop() {
+      await watcher.stop();
+      await connection.close();
+    },
+  };
+}
