@@ -21,9 +21,9 @@ export function parseId(value: string): { kind: IdKind; id: string } | undefined
 }
 
 /** Our id of a Subsonic id of one of `kinds`; anything else is "not found". */
-export function idOfKind(value: string, ...kinds: IdKind[]): { kind: IdKind; id: string } {
+export function idOfKind<K extends IdKind>(value: string, ...kinds: K[]): { kind: K; id: string } {
   const parsed = parseId(value);
-  if (!parsed || !kinds.includes(parsed.kind))
+  if (!parsed || !(kinds as IdKind[]).includes(parsed.kind))
     throw new SubsonicError(70, `Not found: ${value.slice(0, 80)}`);
-  return parsed;
+  return parsed as { kind: K; id: string };
 }

@@ -42,6 +42,9 @@ const calls: Call[] = [
   ["getAlbumInfo", () => ({ id: albumId }), "albumInfo", "albumInfo"],
   ["getAlbumInfo2", () => ({ id: albumId }), "albumInfo", "albumInfo"],
   ["getTopSongs", () => ({ artist: "Sigur Rós" }), "topSongs", "songs"],
+  ["getSimilarSongs", () => ({ id: trackId }), "similarSongs", "similarSongs"],
+  ["getSimilarSongs", () => ({ id: albumId }), "similarSongs", "similarSongs"],
+  ["getSimilarSongs2", () => ({ id: artistId }), "similarSongs2", "similarSongs"],
   ...[
     "random",
     "newest",

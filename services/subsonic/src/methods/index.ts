@@ -10,12 +10,14 @@ import { playlistMethods } from "./playlists";
 import { queueMethods } from "./queue";
 import { scanningMethods } from "./scanning";
 import { searchMethods } from "./search";
+import { similarMethods } from "./similar";
 import { systemMethods } from "./system";
 import { userMethods } from "./users";
 
 export const allMethods: MethodTable = {
   ...systemMethods,
   ...browsingMethods,
+  ...similarMethods,
   ...listMethods,
   ...searchMethods,
   ...annotationMethods,
