@@ -1,9 +1,16 @@
-// Subsonic ids: our ids prefixed by kind ("ar-", "al-", "tr-", "pl-"), so an id never names two things, and an
-// id that is not ours is "not found" (70), never passed on to a service.
+// Subsonic ids: our ids prefixed by kind ("ar-", "al-", "tr-", "pl-", "rs-" radio station, "sh-" share), so an id
+// never names two things, and an id that is not ours is "not found" (70), never passed on to a service.
 import { SubsonicError } from "./errors";
 
-export type IdKind = "artist" | "album" | "track" | "playlist";
-const prefixes: Record<IdKind, string> = { artist: "ar-", album: "al-", track: "tr-", playlist: "pl-" };
+export type IdKind = "artist" | "album" | "track" | "playlist" | "station" | "share";
+const prefixes: Record<IdKind, string> = {
+  artist: "ar-",
+  album: "al-",
+  track: "tr-",
+  playlist: "pl-",
+  station: "rs-",
+  share: "sh-",
+};
 const kindOfPrefix = new Map(Object.entries(prefixes).map(([kind, prefix]) => [prefix, kind as IdKind]));
 const ourId = /^[A-Za-z0-9_-]{1,64}$/;
 

@@ -72,6 +72,9 @@ const calls: Call[] = [
   ["getUser", () => ({ username: "admin" }), "user", "user"],
   ["getUsers", () => ({}), "users", "users"],
   ["getScanStatus", () => ({}), "scanStatus", "scanStatus"],
+  ["getBookmarks", () => ({}), "bookmarks", "bookmarks"],
+  ["getInternetRadioStations", () => ({}), "internetRadioStations", "internetRadioStations"],
+  ["getShares", () => ({}), "shares", "shares"],
 ];
 
 describe.each<Mode>(["json", "xml"])("every read method in %s", (mode) => {
@@ -327,6 +330,14 @@ const everyMethod = [
     "getLyricsBySongId",
     "getAvatar",
     "jukeboxControl",
+    "createBookmark",
+    "deleteBookmark",
+    "createInternetRadioStation",
+    "updateInternetRadioStation",
+    "deleteInternetRadioStation",
+    "createShare",
+    "updateShare",
+    "deleteShare",
     "noSuchMethod",
   ]),
 ];
@@ -365,6 +376,11 @@ const names = [
   "title",
   "adminRole",
   "public",
+  "comment",
+  "streamUrl",
+  "homepageUrl",
+  "description",
+  "expires",
 ];
 const badValues = [
   "",

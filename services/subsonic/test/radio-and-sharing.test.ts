@@ -99,3 +99,218 @@ describe("similar songs and artists from the radio", () => {
     ).toMatchObject({ error: { code: 40 } });
   });
 });
+
+describe("bookmarks", () => {
+  it("creates, moves, lists (XML and JSON shapes) and deletes the caller's bookmarks", async () => {
+    expect(
+      await harness.json("createBookmark", { id: trackIds[0]!, position: "61500", comment: "the drop" }),
+    ).toMatchObject({ status: "ok" });
+    await harness.json("createBookmark", { id: trackIds[0]!, position: "90000", comment: "later" });
+    const json = await harness.json("getBookmarks");
+    shapes("json").bookmarks.parse(json.bookmarks);
+    const bookmarks = (json.bookmarks as { bookmark: Array<Record<string, unknown>> }).bookmark;
+    expect(bookmarks).toHaveLength(1);
+    expect(bookmarks[0]).toMatchObject({
+      position: 90_000,
+      comment: "later",
+      username: "admin",
+      entry: { id: trackIds[0], bookmarkPosition: 90_000 },
+    });
+    const xml = await harness.xml("getBookmarks");
+    const parsed = shapes("xml").bookmarks.safeParse(xml.bookmarks);
+    expect(parsed.success, JSON.stringify(parsed.error?.issues.slice(0, 3))).toBe(true);
+    // Another user's bookmarks are their own.
+    expect(await harness.json("getBookmarks", {}, passwordAuth(USER))).toMatchObject({ bookmarks: {} });
+    expect(await harness.json("deleteBookmark", { id: trackIds[0]! }, passwordAuth(USER))).toMatchObject({
+      error: { code: 70 },
+    });
+    expect(await harness.json("deleteBookmark", { id: trackIds[0]! })).toMatchObject({ status: "ok" });
+    expect(await harness.json("getBookmarks")).toMatchObject({ bookmarks: {} });
+  });
+
+  it("answers 10 for a missing id or position, 70 for an unknown song, 0 for a bad position", async () => {
+    expect(await harness.json("createBookmark", { position: "1" })).toMatchObject({ error: { code: 10 } });
+    expect(await harness.json("createBookmark", { id: trackIds[0]! })).toMatchObject({ error: { code: 10 } });
+    expect(await harness.json("createBookmark", { id: "tr-nosuchtrack", position: "1" })).toMatchObject({
+      error: { code: 70 },
+    });
+    expect(await harness.json("createBookmark", { id: albumId, position: "1" })).toMatchObject({
+      error: { code: 70 },
+    });
+    expect(await harness.json("createBookmark", { id: trackIds[0]!, position: "-5" })).toMatchObject({
+      error: { code: 0 },
+    });
+    expect(await harness.json("deleteBookmark", {})).toMatchObject({ error: { code: 10 } });
+  });
+});
+
+describe("internet radio stations", () => {
+  type Stations = {
+    internetRadioStation?: Array<{ id: string; name: string; streamUrl: string; homePageUrl?: string }>;
+  };
+  const stations = async () =>
+    (
+      (await harness.json("getInternetRadioStations", {}, passwordAuth(USER)))
+        .internetRadioStations as Stations
+    ).internetRadioStation ?? [];
+
+  it("administrators create, update and delete; everyone lists them in XML and JSON", async () => {
+    expect(
+      await harness.json("createInternetRadioStation", {
+        name: "Night Drive",
+        streamUrl: "https://radio.example/night.ogg",
+        homepageUrl: "https://radio.example/",
+      }),
+    ).toMatchObject({ status: "ok" });
+    const [station] = await stations();
+    expect(station).toMatchObject({
+      name: "Night Drive",
+      streamUrl: "https://radio.example/night.ogg",
+      homePageUrl: "https://radio.example/",
+    });
+    expect(station!.id).toMatch(/^rs-/);
+    const xml = await harness.xml("getInternetRadioStations");
+    expect(shapes("xml").internetRadioStations.safeParse(xml.internetRadioStations).success).toBe(true);
+    shapes("json").internetRadioStations.parse(
+      (await harness.json("getInternetRadioStations")).internetRadioStations,
+    );
+    await harness.json("updateInternetRadioStation", {
+      id: station!.id,
+      name: "Night Drive FM",
+      streamUrl: "https://radio.example/fm.ogg",
+    });
+    expect(await stations()).toEqual([
+      { id: station!.id, name: "Night Drive FM", streamUrl: "https://radio.example/fm.ogg" },
+    ]);
+    expect(await harness.json("deleteInternetRadioStation", { id: station!.id })).toMatchObject({
+      status: "ok",
+    });
+    expect(await stations()).toEqual([]);
+    expect(await harness.json("deleteInternetRadioStation", { id: station!.id })).toMatchObject({
+      error: { code: 70 },
+    });
+  });
+
+  it("refuses plain users (50), missing fields (10), unknown ids (70) and URLs that are not http(s) (0)", async () => {
+    const user = passwordAuth(USER);
+    for (const method of [
+      "createInternetRadioStation",
+      "updateInternetRadioStation",
+      "deleteInternetRadioStation",
+    ])
+      expect(
+        await harness.json(method, { id: "rs-x", name: "Mine", streamUrl: "https://x.example/" }, user),
+        method,
+      ).toMatchObject({ error: { code: 50 } });
+    expect(await harness.json("createInternetRadioStation", { name: "No URL" })).toMatchObject({
+      error: { code: 10 },
+    });
+    expect(
+      await harness.json("createInternetRadioStation", { streamUrl: "https://x.example/" }),
+    ).toMatchObject({
+      error: { code: 10 },
+    });
+    expect(
+      await harness.json("updateInternetRadioStation", {
+        id: "rs-nosuch",
+        name: "x",
+        streamUrl: "https://x.example/",
+      }),
+    ).toMatchObject({ error: { code: 70 } });
+    for (const streamUrl of ["javascript:alert(1)", "file:///etc/passwd", "nope"])
+      expect(await harness.json("createInternetRadioStation", { name: "Bad", streamUrl })).toMatchObject({
+        error: { code: 0 },
+      });
+    expect(await stations()).toEqual([]);
+  });
+});
+
+describe("shares and their public page", () => {
+  type Shares = {
+    share?: Array<{
+      id: string;
+      url: string;
+      description?: string;
+      expires?: string;
+      visitCount: number;
+      entry?: Array<{ id: string }>;
+    }>;
+  };
+  const sharesOf = async (auth?: Record<string, string>) =>
+    ((await harness.json("getShares", {}, auth)).shares as Shares).share ?? [];
+
+  it("shares an album as its songs: a public page anyone opens, whose songs stream as Ogg/Opus", async () => {
+    const created = await harness.json("createShare", { id: albumId, description: "Listen <b>to this</b>" });
+    shapes("json").shares.parse(created.shares);
+    const [share] = (created.shares as Shares).share!;
+    expect(share!.id).toMatch(/^sh-[A-Za-z0-9_-]{22}$/);
+    expect(share!.entry?.map((entry) => entry.id)).toEqual(trackIds);
+    expect(share!.url).toBe(`${harness.server.url}/share/${share!.id.slice(3)}`);
+    const page = await fetch(share!.url);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    const html = await page.text();
+    expect(html).toContain("Listen &lt;b&gt;to this&lt;/b&gt;");
+    expect(html).toContain("Svefn-g-englar");
+    expect(html).not.toContain("tr-");
+    const audio = await fetch(`${share!.url}/0`);
+    expect(audio.status).toBe(200);
+    expect(audio.headers.get("content-type")).toBe("audio/ogg");
+    const bytes = Buffer.from(await audio.arrayBuffer());
+    expect(bytes.subarray(0, 4).toString("latin1")).toBe("OggS");
+    expect(bytes.includes(Buffer.from("OpusHead"))).toBe(true);
+    // Only the shared songs: past the end is 404, and nothing else of the server opens without signing in.
+    expect((await fetch(`${share!.url}/${trackIds.length}`)).status).toBe(404);
+    expect((await fetch(`${share!.url}/..%2F..%2Frest%2Fping`)).status).toBe(404);
+    const listed = (await sharesOf()).find((entry) => entry.id === share!.id)!;
+    expect(listed.visitCount).toBe(1);
+    const xml = await harness.xml("getShares");
+    expect(shapes("xml").shares.safeParse(xml.shares).success).toBe(true);
+  });
+
+  it("an unknown share is 404, an expired one 410; updateShare sets the expiry; deleteShare ends it", async () => {
+    expect((await fetch(`${harness.server.url}/share/${"A".repeat(22)}`)).status).toBe(404);
+    expect((await fetch(`${harness.server.url}/share/not-a-share`)).status).toBe(404);
+    const expires = Date.now() + 5_000;
+    const created = await harness.json("createShare", { id: trackIds[0]!, expires: String(expires) });
+    const [share] = (created.shares as Shares).share!;
+    expect(Date.parse(share!.expires!)).toBe(expires);
+    await waitUntil(
+      () => fetch(share!.url).then((response) => response.status),
+      (status) => status === 410,
+      30_000,
+      200,
+    );
+    expect((await fetch(`${share!.url}/0`)).status).toBe(410);
+    expect(
+      await harness.json("updateShare", { id: share!.id, expires: "0", description: "again" }),
+    ).toMatchObject({
+      status: "ok",
+    });
+    expect((await fetch(share!.url)).status).toBe(200);
+    expect(await harness.json("deleteShare", { id: share!.id })).toMatchObject({ status: "ok" });
+    expect((await fetch(share!.url)).status).toBe(404);
+  });
+
+  it("keeps shares to their owner, and answers 10, 70 and 0 for bad input", async () => {
+    const created = await harness.json("createShare", { id: trackIds });
+    const [share] = (created.shares as Shares).share!;
+    const user = passwordAuth(USER);
+    expect((await sharesOf(user)).map((entry) => entry.id)).not.toContain(share!.id);
+    expect(await harness.json("deleteShare", { id: share!.id }, user)).toMatchObject({ error: { code: 70 } });
+    expect(await harness.json("updateShare", { id: share!.id, description: "x" }, user)).toMatchObject({
+      error: { code: 70 },
+    });
+    expect(await harness.json("createShare", {})).toMatchObject({ error: { code: 10 } });
+    expect(await harness.json("createShare", { id: "tr-nosuchtrack" })).toMatchObject({
+      error: { code: 70 },
+    });
+    expect(await harness.json("createShare", { id: artistId })).toMatchObject({ error: { code: 70 } });
+    expect(await harness.json("createShare", { id: trackIds[0]!, expires: "1000" })).toMatchObject({
+      error: { code: 0 },
+    });
+    expect(await harness.json("deleteShare", { id: "sh-short" })).toMatchObject({ error: { code: 70 } });
+    expect(await harness.json("updateShare", {})).toMatchObject({ error: { code: 10 } });
+    expect(await harness.json("deleteShare", { id: share!.id })).toMatchObject({ status: "ok" });
+  });
+});

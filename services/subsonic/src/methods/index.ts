@@ -4,6 +4,7 @@ import { SubsonicError } from "../errors";
 import { annotationMethods } from "./annotation";
 import { browsingMethods } from "./browsing";
 import { listMethods } from "./lists";
+import { keepsakeMethods } from "./keepsakes";
 import { lyricsMethods } from "./lyrics";
 import { mediaMethods } from "./media";
 import { playlistMethods } from "./playlists";
@@ -27,6 +28,7 @@ export const allMethods: MethodTable = {
   ...scanningMethods,
   ...mediaMethods,
   ...lyricsMethods,
+  ...keepsakeMethods,
   jukeboxControl: () => Promise.reject(new SubsonicError(0, "Jukebox mode is not implemented")),
 };
 
@@ -36,4 +38,7 @@ export const adminOnlyMethods = new Set<string>([
   "updateUser",
   "deleteUser",
   "startScan",
+  "createInternetRadioStation",
+  "updateInternetRadioStation",
+  "deleteInternetRadioStation",
 ]);
