@@ -338,6 +338,8 @@ const everyMethod = [
     "createShare",
     "updateShare",
     "deleteShare",
+    "getTranscodeDecision",
+    "getTranscodeStream",
     "noSuchMethod",
   ]),
 ];
@@ -381,6 +383,8 @@ const names = [
   "homepageUrl",
   "description",
   "expires",
+  "mediaType",
+  "transcodeParams",
 ];
 const badValues = [
   "",

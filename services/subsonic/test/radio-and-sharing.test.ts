@@ -1,9 +1,14 @@
 // The rest of the OpenSubsonic API against a real server on the fixture libraries: similar songs and artists from
 // our radio, bookmarks, internet radio stations, shares and their public page, the transcoding extension.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recommendContract } from "@soundmesh/protocol";
 import { waitUntil } from "@soundmesh/test-kit";
-import { USER, passwordAuth, startHarness, type Harness } from "./harness";
+import { ADMIN, USER, passwordAuth, startHarness, type Harness } from "./harness";
 import { shapes } from "./schemas";
 
 let harness: Harness;
@@ -312,5 +317,187 @@ describe("shares and their public page", () => {
     expect(await harness.json("deleteShare", { id: "sh-short" })).toMatchObject({ error: { code: 70 } });
     expect(await harness.json("updateShare", {})).toMatchObject({ error: { code: 10 } });
     expect(await harness.json("deleteShare", { id: share!.id })).toMatchObject({ status: "ok" });
+  });
+});
+
+describe("the transcoding extension", () => {
+  const run = promisify(execFile);
+  type Decision = {
+    canDirectPlay: boolean;
+    canTranscode: boolean;
+    transcodeReason?: string[];
+    errorReason?: string;
+    transcodeParams?: string;
+    sourceStream?: { container: string; codec: string };
+    transcodeStream?: { container: string; codec: string; audioBitrate: number; protocol: string };
+  };
+  const restUrl = (method: string, params: Record<string, string>, auth = passwordAuth()) =>
+    `${harness.server.url}/rest/${method}?${new URLSearchParams({ v: "1.16.1", c: "transcoding", ...auth, ...params })}`;
+  const decide = async (
+    params: Record<string, string>,
+    body: unknown,
+    options: { format?: "json" | "xml"; auth?: Record<string, string> } = {},
+  ) => {
+    const format = options.format ?? "json";
+    const response = await fetch(
+      restUrl(
+        "getTranscodeDecision",
+        { ...params, ...(format === "json" ? { f: "json" } : {}) },
+        options.auth,
+      ),
+      { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+    );
+    return format === "json"
+      ? ((await response.json()) as { "subsonic-response": Record<string, unknown> })["subsonic-response"]
+      : await response.text();
+  };
+  const decisionOf = async (mediaId: string, body: unknown) =>
+    ((await decide({ mediaId, mediaType: "song" }, body)) as { transcodeDecision: Decision })
+      .transcodeDecision;
+  const mp3Only = {
+    name: "car",
+    platform: "test",
+    directPlayProfiles: [{ containers: ["mp3"], audioCodecs: ["mp3"], protocols: ["http"] }],
+  };
+  let source: { id: string; suffix: string };
+
+  beforeAll(async () => {
+    // The album's first song: a FLAC file, which a client that plays only MP3 cannot play directly.
+    const { song } = (await harness.json("getSong", { id: trackIds[0]! })) as { song: { suffix: string } };
+    source = { id: trackIds[0]!, suffix: song.suffix };
+    expect(source.suffix).toBe("flac");
+  });
+
+  async function probe(bytes: Uint8Array): Promise<{ codec: string; bitRate: number }> {
+    const dir = mkdtempSync(join(tmpdir(), "soundmesh-transcoding-"));
+    const file = join(dir, "stream");
+    writeFileSync(file, bytes);
+    try {
+      const { stdout } = await run("ffprobe", [
+        ...["-v", "error", "-show_entries", "stream=codec_name:format=bit_rate", "-of", "json", file],
+      ]);
+      const parsed = JSON.parse(stdout) as {
+        streams: Array<{ codec_name: string }>;
+        format: { bit_rate: string };
+      };
+      return { codec: parsed.streams[0]!.codec_name, bitRate: Number(parsed.format.bit_rate) };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("is listed among the extensions", async () => {
+    const { openSubsonicExtensions } = (await harness.json("getOpenSubsonicExtensions")) as {
+      openSubsonicExtensions: Array<{ name: string; versions: number[] }>;
+    };
+    expect(openSubsonicExtensions).toContainEqual({ name: "transcoding", versions: [1] });
+  });
+
+  it("lets a client that plays the source's container play it directly (raw)", async () => {
+    const decision = await decisionOf(source.id, {
+      name: "desktop",
+      platform: "test",
+      directPlayProfiles: [{ container: source.suffix, audioCodec: "", protocol: "*" }],
+    });
+    expect(decision).toMatchObject({ canDirectPlay: true, transcodeParams: "raw" });
+    expect(decision.sourceStream?.container).toBe(source.suffix);
+    const stream = await fetch(
+      restUrl("getTranscodeStream", { mediaId: source.id, mediaType: "song", transcodeParams: "raw" }),
+    );
+    expect(stream.status).toBe(200);
+    const download = await fetch(restUrl("download", { id: source.id }));
+    expect((await stream.arrayBuffer()).byteLength).toBe((await download.arrayBuffer()).byteLength);
+  });
+
+  it("transcodes to the first profile it can make, under the client's bitrate caps; the stream decodes so", async () => {
+    const decision = await decisionOf(source.id, {
+      ...mp3Only,
+      maxTranscodingAudioBitrate: 128_000,
+      transcodingProfiles: [
+        { container: "aac", audioCodec: "aac", protocol: "http" },
+        { container: "mp3", audioCodec: "mp3", protocol: "http" },
+      ],
+    });
+    shapes("json").transcodeDecision.parse(decision);
+    expect(decision).toMatchObject({
+      canDirectPlay: false,
+      canTranscode: true,
+      transcodeParams: "mp3.128",
+      transcodeStream: { protocol: "http", container: "mp3", codec: "mp3", audioBitrate: 128_000 },
+    });
+    expect(decision.transcodeReason).toEqual([
+      source.suffix === "mp3" ? "AudioBitrateNotSupported" : "ContainerNotSupported",
+    ]);
+    const stream = await fetch(
+      restUrl("getTranscodeStream", {
+        mediaId: source.id,
+        mediaType: "song",
+        transcodeParams: decision.transcodeParams!,
+      }),
+    );
+    expect(stream.headers.get("content-type")).toBe("audio/mpeg");
+    const decoded = await probe(new Uint8Array(await stream.arrayBuffer()));
+    expect(decoded.codec).toBe("mp3");
+    expect(Math.abs(decoded.bitRate - 128_000)).toBeLessThan(16_000);
+  });
+
+  it("reads the earlier draft's shapes (comma lists, one limitation value) and serves our WebM renditions", async () => {
+    const capped = await decisionOf(source.id, {
+      ...mp3Only,
+      transcodingProfiles: [{ container: "ogg", audioCodec: "vorbis,opus", protocol: "http" }],
+      codecProfiles: [
+        {
+          type: "AudioCodec",
+          name: "opus",
+          limitations: [
+            { name: "audioBitrate", comparison: "LessThanEqual", value: "64000", required: true },
+          ],
+        },
+      ],
+    });
+    expect(capped).toMatchObject({ canTranscode: true, transcodeParams: "opus.64" });
+    const webm = await decisionOf(source.id, {
+      ...mp3Only,
+      transcodingProfiles: [
+        { container: "flac", audioCodec: "flac", protocol: "hls" },
+        { containers: ["webm"], audioCodecs: ["opus"], protocols: [] },
+      ],
+    });
+    expect(webm).toMatchObject({ canTranscode: true, transcodeParams: "webm.160" });
+    const stream = await fetch(
+      restUrl("getTranscodeStream", { mediaId: source.id, mediaType: "song", transcodeParams: "webm.160" }),
+    );
+    expect(stream.headers.get("content-type")).toMatch(/^audio\/webm/);
+    expect((await probe(new Uint8Array(await stream.arrayBuffer()))).codec).toBe("opus");
+    const none = await decisionOf(source.id, {
+      ...mp3Only,
+      transcodingProfiles: [{ container: "mp4", audioCodec: "aac", protocol: "http" }],
+    });
+    expect(none).toMatchObject({ canDirectPlay: false, canTranscode: false });
+    expect(none.errorReason).toBeTruthy();
+    const xml = await decide({ mediaId: source.id, mediaType: "song" }, mp3Only, { format: "xml" });
+    expect(xml).toMatch(/<transcodeDecision canDirectPlay="(true|false)" canTranscode="false"/);
+  });
+
+  it("answers 10, 70, 0 and 40 for missing, unknown, malformed and unauthenticated requests", async () => {
+    const code = (response: unknown) => (response as { error?: { code: number } }).error?.code;
+    expect(code(await harness.json("getTranscodeDecision", { mediaId: source.id, mediaType: "song" }))).toBe(
+      10,
+    );
+    expect(code(await decide({ mediaType: "song" }, mp3Only))).toBe(10);
+    expect(code(await decide({ mediaId: "tr-nosuchtrack", mediaType: "song" }, mp3Only))).toBe(70);
+    expect(code(await decide({ mediaId: source.id, mediaType: "podcast" }, mp3Only))).toBe(70);
+    expect(code(await decide({ mediaId: source.id }, { directPlayProfiles: "everything" }))).toBe(0);
+    expect(
+      code(await decide({ mediaId: source.id }, mp3Only, { auth: { u: ADMIN.name, p: "wrong password" } })),
+    ).toBe(40);
+    const stream = (params: Record<string, string>) =>
+      harness.json("getTranscodeStream", { mediaType: "song", ...params });
+    expect(code(await stream({ mediaId: source.id }))).toBe(10);
+    expect(code(await stream({ transcodeParams: "raw" }))).toBe(10);
+    expect(code(await stream({ mediaId: source.id, transcodeParams: "flac.999" }))).toBe(0);
+    expect(code(await stream({ mediaId: source.id, transcodeParams: "mp3.100" }))).toBe(0);
+    expect(code(await stream({ mediaId: "tr-nosuchtrack", transcodeParams: "raw" }))).toBe(70);
+    expect(code(await stream({ mediaId: source.id, transcodeParams: "raw", offset: "999999" }))).toBe(0);
   });
 });

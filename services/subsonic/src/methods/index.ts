@@ -13,6 +13,7 @@ import { scanningMethods } from "./scanning";
 import { searchMethods } from "./search";
 import { similarMethods } from "./similar";
 import { systemMethods } from "./system";
+import { transcodingMethods } from "./transcoding";
 import { userMethods } from "./users";
 
 export const allMethods: MethodTable = {
@@ -29,6 +30,7 @@ export const allMethods: MethodTable = {
   ...mediaMethods,
   ...lyricsMethods,
   ...keepsakeMethods,
+  ...transcodingMethods,
   jukeboxControl: () => Promise.reject(new SubsonicError(0, "Jukebox mode is not implemented")),
 };
 
