@@ -1,13 +1,13 @@
 // OpenSubsonic API benchmark: a whole all-in-one server (in this process) on the generated library of 100,000 MP3
 // tracks, asked over HTTP as an app asks it (salted-token auth, f=json): getArtists, getAlbumList2, getAlbum, search3
-// and getPlaylist (500 songs) p50/p95 one request at a time, and stream's time to the first byte of audio for a
+// and getPlaylist (500 songs) p50/p95, getSimilarSongs2 (from the radio index) p50/p95/p99, one request at a time, and stream's time to the first byte of audio for a
 // never-transcoded track (MP3 made by ffmpeg as it plays), for the same transcode from the cache, and for the original.
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, loadConfig, startAllInOne } from "@soundmesh/server";
-import { catalogContract, searchContract, userContract } from "@soundmesh/protocol";
+import { catalogContract, recommendContract, searchContract, userContract } from "@soundmesh/protocol";
 import { WsClient, setupAdmin, waitUntil } from "@soundmesh/test-kit";
 import { fastSecurity } from "@soundmesh/test-kit/server";
 import { percentile, printTable, round, writeResults, type Row } from "./report";
@@ -128,13 +128,16 @@ addRow(
 );
 addRow("getAlbumList2 newest, size 50", await timed("getAlbumList2", () => ({ type: "newest", size: "50" })));
 const albumIds: string[] = [];
+const artistIds = new Set<string>();
 for (const offset of [0, 2_000, 4_000, 6_000, 8_000]) {
   const page = await call("getAlbumList2", {
     type: "alphabeticalByName",
     size: "500",
     offset: String(offset),
   });
-  albumIds.push(...(page.albumList2 as { album: Array<{ id: string }> }).album.map((album) => album.id));
+  const albums = (page.albumList2 as { album: Array<{ id: string; artistId: string }> }).album;
+  albumIds.push(...albums.map((album) => album.id));
+  for (const album of albums) artistIds.add(album.artistId);
 }
 addRow("getAlbum (10 songs), random album", await timed("getAlbum", () => ({ id: pick(albumIds) })));
 addRow(
@@ -160,6 +163,30 @@ const playlistId = ((await created.json()) as { "subsonic-response": { playlist:
   "subsonic-response"
 ].playlist.id;
 addRow("getPlaylist, 500 songs", await timed("getPlaylist", () => ({ id: playlistId })));
+
+// getSimilarSongs2: the radio (recommend over the bus: hnswlib nearest neighbours of the artist's tracks) and the
+// songs' records and annotations. The index the server builds at start is waited for, over the whole library.
+const radioWaitStarted = performance.now();
+await waitUntil(
+  async () => {
+    const status = await ws.call(recommendContract, "status", {});
+    if (!status.building && status.tracks < TRACKS) await ws.call(recommendContract, "rebuild", {});
+    return status;
+  },
+  (status) => status.loaded && !status.building && status.tracks >= TRACKS,
+  3_600_000,
+  1_000,
+);
+console.log(`radio index ready after ${round((performance.now() - radioWaitStarted) / 1000, 1)} s more`);
+const similar = await timed("getSimilarSongs2", () => ({ id: pick([...artistIds]), count: "50" }));
+rows.push({
+  what: "getSimilarSongs2, 50 songs, random artist",
+  samples: similar.length,
+  p50_ms: round(percentile(similar, 0.5), 1),
+  p95_ms: round(percentile(similar, 0.95), 1),
+  p99_ms: round(percentile(similar, 0.99), 1),
+  note: `${artistIds.size} artists drawn from`,
+});
 
 /** Time until the first audio byte arrives, and the whole body read. */
 async function firstByteMs(params: Record<string, string>): Promise<number> {

@@ -154,6 +154,73 @@ export const savedQueue = z.object({
 });
 export type SavedQueue = z.infer<typeof savedQueue>;
 
+/** A place saved in a track (Subsonic's bookmarks): one per user and track. */
+export const bookmark = z.object({
+  trackId: z.string(),
+  positionMs: z.number().int(),
+  comment: z.string(),
+  createdAt: z.number().int(),
+  changedAt: z.number().int(),
+});
+export type Bookmark = z.infer<typeof bookmark>;
+/** At most this many bookmarks per user; saving one more is refused (CONFLICT). */
+export const MAX_BOOKMARKS_PER_USER = 1_000;
+
+const stationId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "an id");
+/** Only http(s) addresses: a station is opened by apps, never a file: or javascript: URL. */
+const webUrl = z
+  .string()
+  .trim()
+  .max(2_000)
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+    } catch {
+      return false;
+    }
+  }, "an http or https URL");
+
+/** An internet radio station the administrators keep for everyone (Subsonic's internetRadioStation). */
+export const radioStation = z.object({
+  id: z.string(),
+  name: z.string(),
+  streamUrl: z.string(),
+  homepageUrl: z.string().nullable(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+});
+export type RadioStation = z.infer<typeof radioStation>;
+const stationFields = {
+  name: z.string().trim().min(1).max(200),
+  streamUrl: webUrl,
+  homepageUrl: webUrl.nullable().default(null),
+};
+export const MAX_RADIO_STATIONS = 1_000;
+
+/** A share's id: 128 random bits (base64url), the secret of its public link. */
+export const shareId = z.string().regex(/^[A-Za-z0-9_-]{22}$/, "a share id");
+/** A public link to some tracks, playable without signing in until it expires. */
+export const share = z.object({
+  id: z.string(),
+  ownerId: z.string(),
+  /** The shared tracks, fixed when the share is made (an album or playlist is shared as its tracks then). */
+  trackIds: z.array(z.string()),
+  description: z.string(),
+  createdAt: z.number().int(),
+  expiresAt: z.number().int().nullable(),
+  lastVisitedAt: z.number().int().nullable(),
+  visitCount: z.number().int(),
+});
+export type Share = z.infer<typeof share>;
+export const MAX_SHARE_TRACKS = 500;
+export const MAX_SHARES_PER_USER = 1_000;
+const shareFields = {
+  description: z.string().max(500),
+  /** Epoch ms; null: never. */
+  expiresAt: z.number().int().min(0).max(8_640_000_000_000_000).nullable(),
+};
+
 /** The scrobbling services a user can send plays to. */
 export const scrobbleSinkName = z.enum(["listenbrainz", "lastfm"]);
 export type ScrobbleSinkName = z.infer<typeof scrobbleSinkName>;
@@ -290,6 +357,66 @@ export const eventsContract = defineService("events", {
   },
   /** The caller's saved play queue, or null when none was saved. */
   loadQueue: { params: z.object({}), result: savedQueue.nullable(), exposed: true },
+  /** The caller's bookmarks, most recently changed first. */
+  bookmarks: { params: z.object({}), result: z.array(bookmark), exposed: true },
+  /** Creates or moves the caller's bookmark in a track. */
+  saveBookmark: {
+    params: z.object({ trackId, positionMs: ms, comment: z.string().max(1_000).default("") }),
+    result: bookmark,
+    exposed: true,
+  },
+  deleteBookmark: {
+    params: z.object({ trackId }),
+    result: z.object({ deleted: z.boolean() }),
+    exposed: true,
+  },
+  /** The internet radio stations, by name. */
+  radioStations: { params: z.object({}), result: z.array(radioStation), exposed: true },
+  createRadioStation: {
+    params: z.object(stationFields),
+    result: radioStation,
+    exposed: true,
+    adminOnly: true,
+  },
+  updateRadioStation: {
+    params: z.object({ stationId, ...stationFields }),
+    result: radioStation,
+    exposed: true,
+    adminOnly: true,
+  },
+  deleteRadioStation: {
+    params: z.object({ stationId }),
+    result: z.object({ deleted: z.boolean() }),
+    exposed: true,
+    adminOnly: true,
+  },
+  /** Makes a public link to these tracks; its id is the link's secret. */
+  createShare: {
+    params: z.object({
+      trackIds: z.array(trackId).min(1).max(MAX_SHARE_TRACKS),
+      description: shareFields.description.default(""),
+      expiresAt: shareFields.expiresAt.default(null),
+    }),
+    result: share,
+    exposed: true,
+  },
+  /** The caller's shares, newest first (expired ones too, until deleted). */
+  shares: { params: z.object({}), result: z.array(share), exposed: true },
+  updateShare: {
+    params: z.object({
+      shareId,
+      description: shareFields.description.optional(),
+      expiresAt: shareFields.expiresAt.optional(),
+    }),
+    result: share,
+    exposed: true,
+  },
+  deleteShare: { params: z.object({ shareId }), result: z.object({ deleted: z.boolean() }), exposed: true },
+  /**
+   * Internal (the public share page): the share by its secret id, counting the visit when `visit`; NOT_FOUND for
+   * an unknown id, GONE once expired.
+   */
+  openShare: { params: z.object({ shareId, visit: z.boolean().default(false) }), result: share },
   /** The caller's scrobbling sinks (ListenBrainz, Last.fm): connected or not, queue and dead letters. */
   scrobbleStatus: { params: z.object({}), result: z.array(scrobbleSinkStatus), exposed: true },
   /** Connects ListenBrainz with the user's token (checked with ListenBrainz first); null disconnects. */

@@ -2,8 +2,12 @@
 // (bucket-log.ts), counts the plays among them into the listening history, and keeps stars, ratings and queues.
 import type { Logger } from "pino";
 import type { ServiceBus, ServiceManifest, Subscription } from "@soundmesh/bus";
+import { randomBytes } from "node:crypto";
 import {
   AppError,
+  MAX_BOOKMARKS_PER_USER,
+  MAX_RADIO_STATIONS,
+  MAX_SHARES_PER_USER,
   catalogContract,
   eventsContract,
   listeningChangedEvent,
@@ -13,6 +17,7 @@ import {
   type EventsContract,
   type HandlersOf,
   type PeriodName,
+  type Share,
   type TrackRecord,
 } from "@soundmesh/protocol";
 import type { EventLog } from "./bucket-log";
@@ -83,6 +88,12 @@ export function countsAsPlay(playedMs: number, durationMs: number): boolean {
 }
 
 const periodMs: Record<PeriodName, number> = { week: 7 * 86_400_000, month: 30 * 86_400_000, all: Infinity };
+
+function requireAdmin(ctx: CallContext): string {
+  const userId = requireUser(ctx);
+  if (ctx.role !== "admin") throw new AppError("FORBIDDEN", "Only administrators may do this");
+  return userId;
+}
 
 function requireUser(ctx: CallContext): string {
   if (ctx.userId === undefined)
@@ -233,6 +244,15 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
       .catch((error: unknown) => logger.warn({ err: error }, "listening change not published"));
   }
 
+  /** The caller's share (an administrator may manage anyone's); NOT_FOUND otherwise, so ids are not probed. */
+  async function ownShare(shareId: string, ctx: CallContext): Promise<Share> {
+    const userId = requireUser(ctx);
+    const share = await history.share(shareId);
+    if (!share || (share.ownerId !== userId && ctx.role !== "admin"))
+      throw new AppError("NOT_FOUND", "No such share");
+    return share;
+  }
+
   async function annotationsOf(userId: string, kind: AnnotatedKind, ids: string[]): Promise<Annotation[]> {
     const [marks, plays] = await Promise.all([
       history.marksOf(userId, kind, ids),
@@ -318,6 +338,80 @@ export function createEventsService(deps: EventsServiceDeps): EventsService {
     setScrobbling: ({ sink, enabled, disconnect }, ctx) =>
       requireScrobbler().setScrobbling(requireUser(ctx), sink, enabled, disconnect),
     retryDeadScrobbles: ({ sink }, ctx) => requireScrobbler().retryDead(requireUser(ctx), sink),
+    bookmarks: (_params, ctx) => history.bookmarks(requireUser(ctx)),
+    async saveBookmark({ trackId, positionMs, comment }, ctx) {
+      const userId = requireUser(ctx);
+      if (
+        (await history.countBookmarks(userId)) >= MAX_BOOKMARKS_PER_USER &&
+        !(await history.bookmarks(userId)).some((bookmark) => bookmark.trackId === trackId)
+      )
+        throw new AppError("CONFLICT", `At most ${MAX_BOOKMARKS_PER_USER} bookmarks; delete some first`);
+      return history.saveBookmark(userId, trackId, positionMs, comment, clock.now());
+    },
+    deleteBookmark: async ({ trackId }, ctx) => ({
+      deleted: await history.deleteBookmark(requireUser(ctx), trackId),
+    }),
+    radioStations: (_params, ctx) => {
+      requireUser(ctx);
+      return history.stations();
+    },
+    async createRadioStation(fields, ctx) {
+      requireAdmin(ctx);
+      if ((await history.countStations()) >= MAX_RADIO_STATIONS)
+        throw new AppError("CONFLICT", `At most ${MAX_RADIO_STATIONS} radio stations`);
+      return history.insertStation(randomBytes(9).toString("base64url"), fields, clock.now());
+    },
+    async updateRadioStation({ stationId, ...fields }, ctx) {
+      requireAdmin(ctx);
+      const updated = await history.updateStation(stationId, fields, clock.now());
+      if (!updated) throw new AppError("NOT_FOUND", "No such radio station");
+      return updated;
+    },
+    async deleteRadioStation({ stationId }, ctx) {
+      requireAdmin(ctx);
+      return { deleted: await history.deleteStation(stationId) };
+    },
+    async createShare({ trackIds, description, expiresAt }, ctx) {
+      const ownerId = requireUser(ctx);
+      if ((await history.countShares(ownerId)) >= MAX_SHARES_PER_USER)
+        throw new AppError("CONFLICT", `At most ${MAX_SHARES_PER_USER} shares; delete some first`);
+      const now = clock.now();
+      if (expiresAt !== null && expiresAt <= now)
+        throw new AppError("VALIDATION_FAILED", "expiresAt is in the past");
+      const share: Share = {
+        // 128 random bits: the link's secret, which nobody can guess or enumerate.
+        id: randomBytes(16).toString("base64url"),
+        ownerId,
+        trackIds: [...new Set(trackIds)],
+        description,
+        createdAt: now,
+        expiresAt,
+        lastVisitedAt: null,
+        visitCount: 0,
+      };
+      await history.insertShare(share);
+      return share;
+    },
+    shares: (_params, ctx) => history.sharesOf(requireUser(ctx)),
+    async updateShare({ shareId, description, expiresAt }, ctx) {
+      await ownShare(shareId, ctx);
+      await history.updateShare(shareId, { description, expiresAt });
+      return (await history.share(shareId))!;
+    },
+    async deleteShare({ shareId }, ctx) {
+      await ownShare(shareId, ctx);
+      return { deleted: await history.deleteShare(shareId) };
+    },
+    async openShare({ shareId, visit }) {
+      const share = await history.share(shareId);
+      if (!share) throw new AppError("NOT_FOUND", "No such share");
+      if (share.expiresAt !== null && share.expiresAt <= clock.now())
+        throw new AppError("GONE", "The share has expired");
+      if (!visit) return share;
+      const now = clock.now();
+      await history.visitShare(shareId, now);
+      return { ...share, visitCount: share.visitCount + 1, lastVisitedAt: now };
+    },
     async jobs({ limit }) {
       const runner = requireJobs();
       return { jobs: runner.jobs(), runs: await runner.runs(limit) };

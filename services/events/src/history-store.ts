@@ -2,6 +2,7 @@
 // implementation (the same queries on SQLite and PostgreSQL).
 import type { Db, Kysely } from "@soundmesh/db";
 import type { AnnotatedKind, PlayRecord, SavedQueue, TopEntry } from "@soundmesh/protocol";
+import { createSqlKeepsakesStore, type KeepsakesStore } from "./keepsakes-store";
 
 export interface CountedPlay extends PlayRecord {
   userId: string;
@@ -25,7 +26,7 @@ export interface QueueToSave {
   updatedAt: number;
 }
 
-export interface HistoryStore {
+export interface HistoryStore extends KeepsakesStore {
   /** Stores plays; a play whose event id is stored already is left out. Answers how many were new. */
   insertPlays(plays: CountedPlay[]): Promise<number>;
   recentlyPlayed(userId: string, limit: number): Promise<PlayRecord[]>;
@@ -77,6 +78,7 @@ const INSERT_CHUNK = 200;
 export function createSqlHistoryStore(db: Db): HistoryStore {
   const kysely = db.kysely as Kysely<HistoryTables>;
   return {
+    ...createSqlKeepsakesStore(db),
     async insertPlays(plays) {
       let inserted = 0;
       for (let start = 0; start < plays.length; start += INSERT_CHUNK) {

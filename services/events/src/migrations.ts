@@ -1,5 +1,6 @@
 // The events service's tables: plays (one row per counted play, keyed by its event id so replays insert nothing),
-// annotations (stars and ratings of tracks, albums and artists) and each user's saved play queue.
+// annotations (stars and ratings of tracks, albums and artists), each user's saved play queue, and the keepsakes
+// (bookmarks, internet radio stations, shares).
 import { migrateService, type Db, type Kysely, type ServiceMigrations } from "@soundmesh/db";
 
 export const eventsMigrations: ServiceMigrations = {
@@ -108,6 +109,56 @@ export const eventsMigrations: ServiceMigrations = {
         .createIndex("events_job_runs_by_time")
         .on("events_job_runs")
         .column("created_at")
+        .execute();
+    },
+  },
+  /** Bookmarks: one saved place (and a comment) per user and track (keepsakes-store.ts). */
+  "004-bookmarks": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("events_bookmarks")
+        .addColumn("user_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("track_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("position_ms", "integer", (col) => col.notNull())
+        .addColumn("comment", "text", (col) => col.notNull())
+        .addColumn("created_at", "bigint", (col) => col.notNull())
+        .addColumn("changed_at", "bigint", (col) => col.notNull())
+        .addPrimaryKeyConstraint("events_bookmarks_pk", ["user_id", "track_id"])
+        .execute();
+    },
+  },
+  /** The server's internet radio stations, kept by administrators. */
+  "005-radio-stations": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("events_radio_stations")
+        .addColumn("id", "varchar(64)", (col) => col.primaryKey())
+        .addColumn("name", "varchar(200)", (col) => col.notNull())
+        .addColumn("stream_url", "text", (col) => col.notNull())
+        .addColumn("homepage_url", "text")
+        .addColumn("created_at", "bigint", (col) => col.notNull())
+        .addColumn("updated_at", "bigint", (col) => col.notNull())
+        .execute();
+    },
+  },
+  /** Public shares of tracks: the id is the link's 128-bit secret; the tracks are fixed when it is made. */
+  "006-shares": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("events_shares")
+        .addColumn("id", "varchar(32)", (col) => col.primaryKey())
+        .addColumn("owner_id", "varchar(64)", (col) => col.notNull())
+        .addColumn("track_ids", "text", (col) => col.notNull())
+        .addColumn("description", "text", (col) => col.notNull())
+        .addColumn("created_at", "bigint", (col) => col.notNull())
+        .addColumn("expires_at", "bigint")
+        .addColumn("last_visited_at", "bigint")
+        .addColumn("visit_count", "integer", (col) => col.notNull())
+        .execute();
+      await db.schema
+        .createIndex("events_shares_by_owner")
+        .on("events_shares")
+        .columns(["owner_id", "created_at"])
         .execute();
     },
   },

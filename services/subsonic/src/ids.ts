@@ -1,9 +1,16 @@
-// Subsonic ids: our ids prefixed by kind ("ar-", "al-", "tr-", "pl-"), so an id never names two things, and an
-// id that is not ours is "not found" (70), never passed on to a service.
+// Subsonic ids: our ids prefixed by kind ("ar-", "al-", "tr-", "pl-", "rs-" radio station, "sh-" share), so an id
+// never names two things, and an id that is not ours is "not found" (70), never passed on to a service.
 import { SubsonicError } from "./errors";
 
-export type IdKind = "artist" | "album" | "track" | "playlist";
-const prefixes: Record<IdKind, string> = { artist: "ar-", album: "al-", track: "tr-", playlist: "pl-" };
+export type IdKind = "artist" | "album" | "track" | "playlist" | "station" | "share";
+const prefixes: Record<IdKind, string> = {
+  artist: "ar-",
+  album: "al-",
+  track: "tr-",
+  playlist: "pl-",
+  station: "rs-",
+  share: "sh-",
+};
 const kindOfPrefix = new Map(Object.entries(prefixes).map(([kind, prefix]) => [prefix, kind as IdKind]));
 const ourId = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -21,9 +28,9 @@ export function parseId(value: string): { kind: IdKind; id: string } | undefined
 }
 
 /** Our id of a Subsonic id of one of `kinds`; anything else is "not found". */
-export function idOfKind(value: string, ...kinds: IdKind[]): { kind: IdKind; id: string } {
+export function idOfKind<K extends IdKind>(value: string, ...kinds: K[]): { kind: K; id: string } {
   const parsed = parseId(value);
-  if (!parsed || !kinds.includes(parsed.kind))
+  if (!parsed || !(kinds as IdKind[]).includes(parsed.kind))
     throw new SubsonicError(70, `Not found: ${value.slice(0, 80)}`);
-  return parsed;
+  return parsed as { kind: K; id: string };
 }

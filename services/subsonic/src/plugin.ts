@@ -13,6 +13,7 @@ import { extensions } from "./methods/system";
 import { Params } from "./params";
 import { envelope, isValidCallback, sendBody, sendError, type Format } from "./response";
 import { SharedState } from "./shared-state";
+import { registerSharePage } from "./share-page";
 import { Transcoder } from "./transcoder";
 
 export interface SubsonicPluginOptions extends SubsonicDeps {
@@ -65,6 +66,14 @@ export function registerSubsonic(app: FastifyInstance, options: SubsonicPluginOp
     logger,
   });
   const methods: MethodTable = allMethods;
+  registerSharePage(app, {
+    bus,
+    logger,
+    transcoder,
+    reader: options.reader,
+    rateLimit: options.rateLimit,
+    nowMs,
+  });
 
   app.register(
     async (scope) => {

@@ -42,6 +42,9 @@ const calls: Call[] = [
   ["getAlbumInfo", () => ({ id: albumId }), "albumInfo", "albumInfo"],
   ["getAlbumInfo2", () => ({ id: albumId }), "albumInfo", "albumInfo"],
   ["getTopSongs", () => ({ artist: "Sigur Rós" }), "topSongs", "songs"],
+  ["getSimilarSongs", () => ({ id: trackId }), "similarSongs", "similarSongs"],
+  ["getSimilarSongs", () => ({ id: albumId }), "similarSongs", "similarSongs"],
+  ["getSimilarSongs2", () => ({ id: artistId }), "similarSongs2", "similarSongs"],
   ...[
     "random",
     "newest",
@@ -69,6 +72,9 @@ const calls: Call[] = [
   ["getUser", () => ({ username: "admin" }), "user", "user"],
   ["getUsers", () => ({}), "users", "users"],
   ["getScanStatus", () => ({}), "scanStatus", "scanStatus"],
+  ["getBookmarks", () => ({}), "bookmarks", "bookmarks"],
+  ["getInternetRadioStations", () => ({}), "internetRadioStations", "internetRadioStations"],
+  ["getShares", () => ({}), "shares", "shares"],
 ];
 
 describe.each<Mode>(["json", "xml"])("every read method in %s", (mode) => {
@@ -324,6 +330,16 @@ const everyMethod = [
     "getLyricsBySongId",
     "getAvatar",
     "jukeboxControl",
+    "createBookmark",
+    "deleteBookmark",
+    "createInternetRadioStation",
+    "updateInternetRadioStation",
+    "deleteInternetRadioStation",
+    "createShare",
+    "updateShare",
+    "deleteShare",
+    "getTranscodeDecision",
+    "getTranscodeStream",
     "noSuchMethod",
   ]),
 ];
@@ -362,6 +378,13 @@ const names = [
   "title",
   "adminRole",
   "public",
+  "comment",
+  "streamUrl",
+  "homepageUrl",
+  "description",
+  "expires",
+  "mediaType",
+  "transcodeParams",
 ];
 const badValues = [
   "",

@@ -135,7 +135,7 @@ export async function startHarness(extra?: { folder: string; audioFiles: number 
 
 /** Elements that repeat in the spec's XSD (below the top level): parsed as arrays even when one is present. */
 const repeatedNames = new Set(
-  "index artist album song child entry genre playlist musicFolder user similarArtist line structuredLyrics folder allowedUser versions genres artists albumArtists releaseTypes recordLabels moods discTitles roles".split(
+  "index artist album song child entry genre playlist musicFolder user similarArtist line structuredLyrics folder allowedUser versions genres artists albumArtists releaseTypes recordLabels moods discTitles roles bookmark internetRadioStation share transcodeReason".split(
     " ",
   ),
 );

@@ -110,6 +110,16 @@ export function shapes(mode: Mode) {
     folder: list(int),
   });
   const line = z.object({ start: int.optional(), value: text });
+  const streamDetails = z.object({
+    protocol: text,
+    container: text,
+    codec: text,
+    audioChannels: int.optional(),
+    audioBitrate: int.optional(),
+    audioProfile: text.optional(),
+    audioSamplerate: int.optional(),
+    audioBitdepth: int.optional(),
+  });
 
   return {
     envelope: z.object({
@@ -172,6 +182,54 @@ export function shapes(mode: Mode) {
     scanStatus: z.object({ scanning: bool, count: int.optional() }),
     license: z.object({ valid: bool }),
     extensions: z.array(z.object({ name: text, versions: z.array(int) })),
+    similarSongs: z.object({ song: list(child) }),
+    bookmarks: z.object({
+      bookmark: list(
+        z.object({
+          position: int,
+          username: text,
+          comment: text.optional(),
+          created: date,
+          changed: date,
+          // One Child; the XML reading makes every `entry` element a list.
+          entry: isXml
+            ? z.preprocess(
+                (v: unknown) => (Array.isArray(v) && v.length === 1 ? (v[0] as unknown) : v),
+                child,
+              )
+            : child,
+        }),
+      ),
+    }),
+    internetRadioStations: z.object({
+      internetRadioStation: list(
+        z.object({ id: text, name: text, streamUrl: text, homePageUrl: text.optional() }),
+      ),
+    }),
+    shares: z.object({
+      share: list(
+        z.object({
+          id: text,
+          url: text,
+          description: text.optional(),
+          username: text,
+          created: date,
+          expires: date.optional(),
+          lastVisited: date.optional(),
+          visitCount: int,
+          entry: list(child),
+        }),
+      ),
+    }),
+    transcodeDecision: z.object({
+      canDirectPlay: bool,
+      canTranscode: bool,
+      transcodeReason: list(text),
+      errorReason: text.optional(),
+      transcodeParams: text.optional(),
+      sourceStream: streamDetails.optional(),
+      transcodeStream: streamDetails.optional(),
+    }),
     lyrics: z.object({ artist: text.optional(), title: text.optional(), value: text.optional() }),
     lyricsList: z.object({
       structuredLyrics: list(

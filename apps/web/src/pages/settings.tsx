@@ -6,6 +6,7 @@ import type { AudioController } from "../audio";
 import { BlockedUsers } from "../components/blocked-users";
 import { OfflineList } from "../components/offline-list";
 import { ScrobblingSettings } from "../components/scrobbling-settings";
+import { SubsonicSettings } from "../components/subsonic-settings";
 import type { Connection } from "../connection";
 import { shortcuts } from "../keyboard";
 import { settings } from "../settings";
@@ -74,6 +75,8 @@ export function Settings({ audio, connection }: { audio: AudioController; connec
       <OfflineList audio={audio} />
       <h2>Account</h2>
       <AccountSettings connection={connection} />
+      <h3>Subsonic apps</h3>
+      <SubsonicSettings connection={connection} />
       <h3>Scrobbling</h3>
       <ScrobblingSettings connection={connection} />
       <h3>Blocked users</h3>

@@ -11,7 +11,7 @@ function starTargets(context: MethodContext): Array<{ kind: AnnotatedKind; id: s
   const targets: Array<{ kind: AnnotatedKind; id: string }> = [];
   for (const value of params.list("id")) {
     const { kind, id } = idOfKind(value, "track", "album", "artist");
-    targets.push({ kind: kind as AnnotatedKind, id });
+    targets.push({ kind, id });
   }
   for (const value of params.list("albumId"))
     targets.push({ kind: "album", id: idOfKind(value, "album").id });
@@ -64,9 +64,9 @@ export const annotationMethods: MethodTable = {
   async setRating(context) {
     const { kind, id } = idOfKind(context.params.string("id", 100), "track", "album", "artist");
     const rating = context.params.int("rating", 0, 5);
-    await checkExists(context, kind as AnnotatedKind, id);
+    await checkExists(context, kind, id);
     await context.call(eventsContract, "setRating", {
-      kind: kind as AnnotatedKind,
+      kind,
       id,
       rating: rating === 0 ? null : rating,
     });

@@ -5,7 +5,8 @@ import { albumsOfArtist, allArtists, genresWithCounts, tracksByIds } from "../ca
 import type { MethodContext, MethodTable } from "../context";
 import { SubsonicError } from "../errors";
 import { albumIdOf, artistIdOf, idOfKind } from "../ids";
-import { albumDirectoryOf, albumOf, albumsOf, annotate, artistOf, songsOf } from "../mapping";
+import { albumDirectoryOf, albumOf, albumsOf, annotate, artistOf, artistsOf, songsOf } from "../mapping";
+import { similarArtists } from "./similar";
 import type { Body } from "../response";
 
 const IGNORED_ARTICLES = ["The", "El", "La", "Los", "Las", "Le", "Les"];
@@ -171,10 +172,13 @@ export const browsingMethods: MethodTable = {
   },
 };
 
-/** We hold no biographies or images: the shape with empty texts, as the spec allows. */
+/** We hold no biographies or images: the shape with empty texts, as the spec allows; similar artists from the radio. */
 async function artistInfo(context: MethodContext): Promise<Body> {
   // Looked up so an unknown artist is "not found", as for every other id.
-  await artistById(context, context.params.string("id", 100));
+  const artist = await artistById(context, context.params.string("id", 100));
+  const count = context.params.intOr("count", 20, 0, 100);
+  context.params.optionalBool("includeNotPresent");
+  const similar = count === 0 ? [] : await similarArtists(context, artist.id, count);
   return {
     biography: "",
     musicBrainzId: "",
@@ -182,7 +186,7 @@ async function artistInfo(context: MethodContext): Promise<Body> {
     smallImageUrl: "",
     mediumImageUrl: "",
     largeImageUrl: "",
-    similarArtist: [],
+    similarArtist: await artistsOf(context, similar),
   };
 }
 

@@ -4,18 +4,22 @@ import { SubsonicError } from "../errors";
 import { annotationMethods } from "./annotation";
 import { browsingMethods } from "./browsing";
 import { listMethods } from "./lists";
+import { keepsakeMethods } from "./keepsakes";
 import { lyricsMethods } from "./lyrics";
 import { mediaMethods } from "./media";
 import { playlistMethods } from "./playlists";
 import { queueMethods } from "./queue";
 import { scanningMethods } from "./scanning";
 import { searchMethods } from "./search";
+import { similarMethods } from "./similar";
 import { systemMethods } from "./system";
+import { transcodingMethods } from "./transcoding";
 import { userMethods } from "./users";
 
 export const allMethods: MethodTable = {
   ...systemMethods,
   ...browsingMethods,
+  ...similarMethods,
   ...listMethods,
   ...searchMethods,
   ...annotationMethods,
@@ -25,6 +29,8 @@ export const allMethods: MethodTable = {
   ...scanningMethods,
   ...mediaMethods,
   ...lyricsMethods,
+  ...keepsakeMethods,
+  ...transcodingMethods,
   jukeboxControl: () => Promise.reject(new SubsonicError(0, "Jukebox mode is not implemented")),
 };
 
@@ -34,4 +40,7 @@ export const adminOnlyMethods = new Set<string>([
   "updateUser",
   "deleteUser",
   "startScan",
+  "createInternetRadioStation",
+  "updateInternetRadioStation",
+  "deleteInternetRadioStation",
 ]);

@@ -2,20 +2,21 @@
 // original), getCoverArt (the catalog's and playlists' covers), getAvatar. Files are found from the catalog by
 // id only: no client-supplied path reaches the filesystem.
 import { createReadStream, statSync } from "node:fs";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { Readable } from "node:stream";
 import { catalogContract, playlistContract, toAppError, type TrackRecord } from "@soundmesh/protocol";
-import { parseRange } from "@soundmesh/service-access-point";
+import { parseRange, type RenditionReader } from "@soundmesh/service-access-point";
 import { albumsOfArtist } from "../catalog-reads";
 import { SENT, type MethodContext, type MethodTable } from "../context";
 import { SubsonicError } from "../errors";
 import { idOfKind } from "../ids";
 import { fileTypeOf } from "../mapping";
-import type { TranscodeFormat } from "../transcoder";
+import type { TranscodeFormat, Transcoder } from "../transcoder";
 import { formatInfo } from "../transcoder";
 
 const RANGE_CHUNK_BYTES = 512 * 1024;
 
-type Target =
+export type Target =
   | { kind: "original" }
   | { kind: "webm"; profile: "opus96" | "opus160" }
   | { kind: "transcode"; format: TranscodeFormat; bitrateKbps: number };
@@ -45,7 +46,7 @@ function mp3Rate(cap: number): number {
   return rates.filter((rate) => rate <= cap).pop() ?? 32;
 }
 
-async function trackAndPath(context: MethodContext, value: string) {
+export async function trackAndPath(context: MethodContext, value: string) {
   const { id } = idOfKind(value, "track");
   const track = await context.call(catalogContract, "track", { trackId: id });
   // The path comes from the catalog (the storage service's own question), never from the request.
@@ -58,14 +59,24 @@ async function trackAndPath(context: MethodContext, value: string) {
   return { track, path: source.path };
 }
 
+/** What delivering audio needs: the HTTP exchange, the transcoder and renditions, and who it counts against. */
+export interface Delivery {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  transcoder: Transcoder;
+  reader: RenditionReader;
+  /** The user (or share) the per-user transcode limit counts against. */
+  userId: string;
+}
+
 /** A whole file with Range honoured (206, 416 with the size). */
 function sendFile(
-  context: MethodContext,
+  http: Pick<Delivery, "request" | "reply">,
   path: string,
   mimeType: string,
   extraHeaders: Record<string, string> = {},
 ): typeof SENT {
-  const { reply, request } = context;
+  const { reply, request } = http;
   let sizeBytes: number;
   try {
     sizeBytes = statSync(path).size;
@@ -94,20 +105,62 @@ function sendFile(
 }
 
 /** Our WebM rendition from storage (the web player's cache), complete, in ranges. */
-async function sendRendition(context: MethodContext, trackId: string, profile: string): Promise<typeof SENT> {
-  const readContext = { traceId: context.request.id, userId: context.identity.user.id };
-  const manifest = await context.deps.reader.manifest(trackId, profile, readContext);
-  const { reader } = context.deps;
+async function sendRendition(delivery: Delivery, trackId: string, profile: string): Promise<typeof SENT> {
+  const readContext = { traceId: delivery.request.id, userId: delivery.userId };
+  const { reader } = delivery;
+  const manifest = await reader.manifest(trackId, profile, readContext);
   async function* chunks() {
     for (let start = 0; start < manifest.sizeBytes; start += RANGE_CHUNK_BYTES) {
       const end = Math.min(manifest.sizeBytes, start + RANGE_CHUNK_BYTES) - 1;
       yield Buffer.from(await reader.range(trackId, profile, start, end, readContext));
     }
   }
-  void context.reply
+  void delivery.reply
     .header("content-type", manifest.mimeType)
     .header("content-length", String(manifest.sizeBytes))
     .send(Readable.from(chunks()));
+  return SENT;
+}
+
+/**
+ * Sends a track as `target` from `offsetSeconds`: the original or our WebM rendition as they are, or an MP3 or
+ * Ogg/Opus transcode (from the cache with Range when finished before, else live from ffmpeg).
+ */
+export function deliverTrack(
+  delivery: Delivery,
+  track: TrackRecord,
+  path: string,
+  target: Target,
+  offsetSeconds: number,
+): Promise<typeof SENT> | typeof SENT {
+  if (target.kind === "original" && offsetSeconds === 0)
+    return sendFile(delivery, path, fileTypeOf(track.codec).contentType);
+  if (target.kind === "webm" && offsetSeconds === 0) return sendRendition(delivery, track.id, target.profile);
+  const transcode = target.kind === "transcode" ? target : { format: "opus" as const, bitrateKbps: 160 };
+  const info = formatInfo[transcode.format];
+  const cached =
+    offsetSeconds === 0
+      ? delivery.transcoder.cached(track.id, transcode.format, transcode.bitrateKbps)
+      : undefined;
+  if (cached) return sendFile(delivery, cached, info.mimeType);
+  const abort = new AbortController();
+  delivery.request.raw.on("close", () => abort.abort());
+  delivery.reply.raw.on("close", () => abort.abort());
+  const output = delivery.transcoder.start(
+    {
+      trackId: track.id,
+      path,
+      format: transcode.format,
+      bitrateKbps: transcode.bitrateKbps,
+      offsetSeconds,
+      userId: delivery.userId,
+    },
+    abort.signal,
+  );
+  void delivery.reply
+    .header("content-type", info.mimeType)
+    .header("x-content-duration", String(track.durationMs / 1000 - offsetSeconds))
+    .send(output);
   return SENT;
 }
 
@@ -121,6 +174,15 @@ function noteNowPlaying(context: MethodContext, track: TrackRecord, offsetSecond
     untilMs: now + Math.max(0, track.durationMs - offsetSeconds * 1000),
   });
 }
+
+/** The Delivery of a Subsonic request. */
+export const deliveryOf = (context: MethodContext): Delivery => ({
+  request: context.request,
+  reply: context.reply,
+  transcoder: context.transcoder,
+  reader: context.deps.reader,
+  userId: context.identity.user.id,
+});
 
 async function coverOf(context: MethodContext, value: string, size: 64 | 300 | 600) {
   const { kind, id } = idOfKind(value, "album", "track", "artist", "playlist");
@@ -153,36 +215,7 @@ export const mediaMethods: MethodTable = {
     if (offsetSeconds * 1000 >= track.durationMs && offsetSeconds > 0)
       throw new SubsonicError(0, "timeOffset is past the end of the track");
     noteNowPlaying(context, track, offsetSeconds);
-    if (target.kind === "original" && offsetSeconds === 0)
-      return sendFile(context, path, fileTypeOf(track.codec).contentType);
-    if (target.kind === "webm" && offsetSeconds === 0)
-      return sendRendition(context, track.id, target.profile);
-    const transcode = target.kind === "transcode" ? target : { format: "opus" as const, bitrateKbps: 160 };
-    const info = formatInfo[transcode.format];
-    const cached =
-      offsetSeconds === 0
-        ? context.transcoder.cached(track.id, transcode.format, transcode.bitrateKbps)
-        : undefined;
-    if (cached) return sendFile(context, cached, info.mimeType);
-    const abort = new AbortController();
-    context.request.raw.on("close", () => abort.abort());
-    context.reply.raw.on("close", () => abort.abort());
-    const output = context.transcoder.start(
-      {
-        trackId: track.id,
-        path,
-        format: transcode.format,
-        bitrateKbps: transcode.bitrateKbps,
-        offsetSeconds,
-        userId: context.identity.user.id,
-      },
-      abort.signal,
-    );
-    void context.reply
-      .header("content-type", info.mimeType)
-      .header("x-content-duration", String(track.durationMs / 1000 - offsetSeconds))
-      .send(output);
-    return SENT;
+    return deliverTrack(deliveryOf(context), track, path, target, offsetSeconds);
   },
 
   async download(context) {

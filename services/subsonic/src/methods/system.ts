@@ -8,6 +8,8 @@ export const extensions = [
   { name: "transcodeOffset", versions: [1] },
   { name: "songLyrics", versions: [1] },
   { name: "indexBasedQueue", versions: [1] },
+  // getTranscodeDecision and getTranscodeStream (methods/transcoding.ts).
+  { name: "transcoding", versions: [1] },
 ];
 
 export const systemMethods: MethodTable = {
