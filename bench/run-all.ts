@@ -14,6 +14,8 @@ const skip = new Set([
   "heap-parts.ts",
   "heap-parts-bundle.ts",
   "tagged-library.ts",
+  "search-library.ts",
+  "search-profile.ts",
 ]);
 const only = process.argv.slice(2);
 const scripts = readdirSync(here)

@@ -13,6 +13,14 @@ export type DbDialect = DbConfig["kind"];
 export interface Db {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each service types its own tables on top
   kysely: Kysely<any>;
+  /**
+   * For reads that need not see a transaction still open on `kysely`: on an SQLite file, a second, read-only
+   * connection (opened at its first query), so a long write transaction — which holds the one writing connection —
+   * does not hold up other users' reads (WAL lets them read the last commit meanwhile). The same as `kysely` on
+   * PostgreSQL (a pool) and in-memory SQLite (a second connection would be another database).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as kysely
+  reader: Kysely<any>;
   dialect: DbDialect;
   close(): Promise<void>;
 }
@@ -86,7 +94,26 @@ export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
     database.pragma("foreign_keys = ON");
     database.pragma("busy_timeout = 5000");
     const kysely = new Kysely({ dialect: new SqliteDialect({ database: cachingStatements(database) }) });
-    return { kysely, dialect: "sqlite", close: () => kysely.destroy() };
+    if (config.file === ":memory:")
+      return { kysely, reader: kysely, dialect: "sqlite", close: () => kysely.destroy() };
+    const reader = new Kysely({
+      dialect: new SqliteDialect({
+        database: () => {
+          const connection = new BetterSqlite3(config.file, { readonly: true });
+          connection.pragma("busy_timeout = 5000");
+          return Promise.resolve(cachingStatements(connection));
+        },
+      }),
+    });
+    return {
+      kysely,
+      reader,
+      dialect: "sqlite",
+      close: async () => {
+        await reader.destroy();
+        await kysely.destroy();
+      },
+    };
   }
   const onPoolError =
     options.onPoolError ??
@@ -102,5 +129,5 @@ export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
     return pool;
   };
   const kysely = new Kysely({ dialect: new PostgresDialect({ pool: createPool }) });
-  return { kysely, dialect: "postgres", close: () => kysely.destroy() };
+  return { kysely, reader: kysely, dialect: "postgres", close: () => kysely.destroy() };
 }

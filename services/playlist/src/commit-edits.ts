@@ -45,6 +45,16 @@ export interface EditCommitterDeps {
 }
 
 const itemOperations = new Set(["insert", "remove", "move"]);
+
+/**
+ * A big edit (up to 500 operations) works in slices of this many operations, or rows written, with a turn of the event
+ * loop between them, so no other request waits for all of it at once. The playlist stays locked meanwhile (its queue
+ * here, its row on PostgreSQL); other playlists' edits and everyone's reads (a connection of their own on SQLite) go on.
+ */
+export const EDIT_SLICE = 64;
+
+/** Lets other work run between the slices of a big edit. */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const ownerOperations = new Set(["setPublic", "setCollaborative"]);
 
 function checkPermission(
@@ -79,17 +89,18 @@ function checkPermission(
  * One edit inside the group's transaction, in memory. A resubmitted operation (already in `earlier`, or twice in this
  * edit) answers with its first revision; `earlier` learns this edit's revisions only once it has succeeded.
  */
-function applyEdit(
+async function applyEdit(
   order: PlaylistOrder,
   playlist: StoredPlaylist,
   state: BatchState,
   request: EditRequest,
   at: number,
   earlier: Map<string, PlaylistRevision>,
-): { applied: PlaylistRevision[]; fresh: PlaylistRevision[] } {
+): Promise<{ applied: PlaylistRevision[]; fresh: PlaylistRevision[] }> {
   const applied: PlaylistRevision[] = [];
   const fresh = new Map<string, PlaylistRevision>();
-  for (const submitted of request.operations) {
+  for (const [index, submitted] of request.operations.entries()) {
+    if (index > 0 && index % EDIT_SLICE === 0) await nextTurn();
     const before = earlier.get(submitted.opId) ?? fresh.get(submitted.opId);
     if (before) {
       applied.push(before);
@@ -113,10 +124,16 @@ async function writeGroup(
   state: BatchState,
 ): Promise<void> {
   const { inserted, positions, removed } = order.flush();
+  // A big group's statements are slices of their own (the store writes a few hundred rows a statement).
+  const isBig = inserted.length + positions.length + removed.length + revisions.length > EDIT_SLICE;
   await tx.insertItems(inserted);
+  if (isBig) await nextTurn();
   await tx.setPositions(positions);
+  if (isBig) await nextTurn();
   await tx.markRemoved(removed);
+  if (isBig) await nextTurn();
   await tx.insertRevisions(revisions);
+  if (isBig) await nextTurn();
   if (state.revision !== tx.playlist.revision) {
     const { name, description, isPublic, isCollaborative, updatedAt } = playlist;
     await tx.updatePlaylist(state, { name, description, isPublic, isCollaborative, updatedAt });
@@ -180,7 +197,7 @@ export function createEditCommitter(deps: EditCommitterDeps) {
           const before = { playlist: { ...playlist }, state: { ...state }, mark: order.mark() };
           try {
             checkPermission({ ...playlist, ...state }, request, collaborators);
-            outcomes.push(applyEdit(order, playlist, state, request, at, earlier));
+            outcomes.push(await applyEdit(order, playlist, state, request, at, earlier));
           } catch (error) {
             // Nothing is written yet: undoing the edit in memory leaves the others as they were.
             order.rollback(before.mark);

@@ -65,6 +65,8 @@ async function searchableIn(executor: Executor, query: SearchableQuery): Promise
 
 export function createSqlPlaylistStore(db: Db): PlaylistStore {
   const kysely = db.kysely as PlaylistDb;
+  // Reads outside a transaction: on SQLite a second connection, so a long edit's transaction holds up no one's reads.
+  const reader = db.reader as PlaylistDb;
   const locks = db.dialect === "postgres";
 
   const memberRows = (executor: Executor, id: string, role: MemberRole) =>
@@ -96,7 +98,7 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
     },
 
     async findPlaylist(id) {
-      const row = await kysely
+      const row = await reader
         .selectFrom("playlist_playlists")
         .selectAll()
         .where("id", "=", id)
@@ -118,11 +120,11 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
       await kysely.updateTable("playlist_playlists").set(patchRowOf(patch)).where("id", "=", id).execute();
     },
 
-    liveItems: (id) => liveItemsIn(kysely, id),
+    liveItems: (id) => liveItemsIn(reader, id),
 
     readSnapshot(id) {
       // Repeatable read on PostgreSQL: the items and the revision come from the same moment.
-      return kysely
+      return reader
         .transaction()
         .setIsolationLevel("repeatable read")
         .execute(async (trx) => {
@@ -137,7 +139,7 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
     },
 
     async revisionsAfter(id, revision, limit) {
-      const rows = await kysely
+      const rows = await reader
         .selectFrom("playlist_revisions")
         .selectAll()
         .where("playlist_id", "=", id)
@@ -149,7 +151,7 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
     },
 
     async members(id, role) {
-      const rows = await memberRows(kysely, id, role)
+      const rows = await memberRows(reader, id, role)
         .select(["user_id", "user_name"])
         .orderBy("added_at")
         .orderBy("user_id")
@@ -158,14 +160,14 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
     },
 
     async followerCount(id) {
-      const row = await memberRows(kysely, id, "follower")
+      const row = await memberRows(reader, id, "follower")
         .select((eb) => eb.fn.countAll().as("n"))
         .executeTakeFirst();
       return Number(row?.n ?? 0);
     },
 
     async isMember(id, role, userId) {
-      const row = await memberRows(kysely, id, role)
+      const row = await memberRows(reader, id, role)
         .select("user_id")
         .where("user_id", "=", userId)
         .executeTakeFirst();

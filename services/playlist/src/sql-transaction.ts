@@ -3,6 +3,7 @@
 import { sql, type Transaction } from "@soundmesh/db";
 import type { PlaylistRevision } from "@soundmesh/protocol";
 import type { PlaylistTransaction, StoredPlaylist } from "./store";
+import { nextTurn } from "./commit-edits";
 import { chunks, patchRowOf, revisionOf, type PlaylistTables } from "./sql-tables";
 
 export function transactionFor(
@@ -22,7 +23,8 @@ export function transactionFor(
     values: ReadonlyArray<{ itemId: string; value: number }>,
     type: "double precision" | "integer",
   ): Promise<void> {
-    for (const part of chunks(values, 500)) {
+    for (const [index, part] of chunks(values, 500).entries()) {
+      if (index > 0) await nextTurn();
       const rows = part.map(
         ({ itemId, value }) => sql`(cast(${itemId} as text), cast(${value} as ${sql.raw(type)}))`,
       );
@@ -58,7 +60,8 @@ export function transactionFor(
       }));
     },
     async insertItems(rows) {
-      for (const part of chunks(rows, 200)) {
+      for (const [index, part] of chunks(rows, 200).entries()) {
+        if (index > 0) await nextTurn();
         await trx
           .insertInto("playlist_items")
           .values(
@@ -91,7 +94,8 @@ export function transactionFor(
     },
     async insertRevisions(revisions) {
       // 200 rows of 6 columns per statement: an edit of 500 operations writes its revisions in 3 round trips.
-      for (const part of chunks(revisions, 200)) {
+      for (const [index, part] of chunks(revisions, 200).entries()) {
+        if (index > 0) await nextTurn();
         await trx
           .insertInto("playlist_revisions")
           .values(

@@ -219,23 +219,31 @@ function userDirectory(): HandlersOf<UserContract> {
   };
 }
 
-/** Counts the rows each write statement affects, raw SQL included: edits are measured in rows, not time. */
-function writeCounter(): {
+/**
+ * Counts the rows each write statement affects, raw SQL included: edits are measured in rows, not time. `gate`, when
+ * given, is awaited before each statement's result reaches the store (with its table, for inserts): a test can hold
+ * a write transaction open at a chosen statement.
+ */
+function writeCounter(gate?: (insertInto: string | undefined) => Promise<void>): {
   plugin: Parameters<Db["kysely"]["withPlugin"]>[0];
   total: () => number;
   statements: () => number;
 } {
   let total = 0;
   let statements = 0;
+  const insertsInto = new WeakMap<object, string>();
   return {
     plugin: {
-      transformQuery: ({ node }) => {
+      transformQuery: ({ node, queryId }) => {
         statements += 1;
+        if (node.kind === "InsertQueryNode" && node.into)
+          insertsInto.set(queryId, node.into.table.identifier.name);
         return node;
       },
-      transformResult({ result }) {
+      async transformResult({ result, queryId }) {
         if (result.numAffectedRows !== undefined) total += Number(result.numAffectedRows);
-        return Promise.resolve(result);
+        if (gate) await gate(insertsInto.get(queryId));
+        return result;
       },
     },
     total: () => total,
@@ -246,7 +254,7 @@ function writeCounter(): {
 /** `snapshots`: items keep what their track was (item-snapshots.ts); off by default, so counted reads stay exact. */
 export async function startHarness(
   target: DbTarget,
-  options: { snapshots?: boolean } = {},
+  options: { snapshots?: boolean; gate?: (insertInto: string | undefined) => Promise<void> } = {},
 ): Promise<Harness> {
   const test = await target.open();
   const cacheDir = mkdtempSync(join(tmpdir(), "soundmesh-playlist-"));
@@ -271,8 +279,12 @@ export async function startHarness(
   await catalogService.start();
   const userBus = bus.connect({ service: "user", calls: [] });
   const userServing = await userBus.serve(userContract, userDirectory());
-  const writes = writeCounter();
-  const store = createSqlPlaylistStore({ ...test.db, kysely: test.db.kysely.withPlugin(writes.plugin) });
+  const writes = writeCounter(options.gate);
+  const store = createSqlPlaylistStore({
+    ...test.db,
+    kysely: test.db.kysely.withPlugin(writes.plugin),
+    reader: test.db.reader.withPlugin(writes.plugin),
+  });
   const service = createPlaylistService({
     logger,
     bus: bus.connect(playlistManifest),

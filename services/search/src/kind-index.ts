@@ -124,11 +124,13 @@ export class KindIndex {
   private candidates = new Uint32Array(0);
   private candidateCount = 0;
 
-  // The forward index as of the last merge: each base document's postings (their places in the base), and each
-  // posting's term, so a word with many postings is matched against the few documents the other words left.
+  // The forward index as of the last merge: each base document's postings (term, flags, static score) side by side,
+  // so a word with many postings is matched against the few documents the other words left by reading each one's
+  // postings in a row (not by looking each up among all postings: a cache miss each at a million documents).
   private forwardOffsets = new Uint32Array(1);
-  private forwardPostings = new Uint32Array(0);
-  private postingTerms = new Uint32Array(0);
+  private forwardTerms = new Uint32Array(0);
+  private forwardFlags = new Uint16Array(0);
+  private forwardStatic = new Float32Array(0);
   // Per query: the expansion's terms marked (stamp) with their entry, to look a candidate's postings up.
   private termStamp = new Uint32Array(0);
   private termEntry = new Uint32Array(0);
@@ -361,22 +363,29 @@ export class KindIndex {
     this.deltaLength = 0;
   }
 
-  /** Each base document's postings, in term order, and each posting's term: read by `verify`. */
+  /** Each base document's postings, in term order (term, flags, static score): read by `verify`. */
   private buildForward(): void {
-    const total = this.baseDocuments.length;
-    const postingTerms = new Uint32Array(total);
-    for (let term = 0; term < this.baseTerms.length; term++)
-      postingTerms.fill(term, this.baseOffsets[term], this.baseOffsets[term + 1]);
+    const { baseDocuments, baseFlags, baseStatic, baseOffsets } = this;
+    const total = baseDocuments.length;
     const offsets = new Uint32Array(this.ids.length + 1);
-    for (let p = 0; p < total; p++) offsets[this.baseDocuments[p]! + 1]! += 1;
+    for (let p = 0; p < total; p++) offsets[baseDocuments[p]! + 1]! += 1;
     for (let document = 0; document < this.ids.length; document++)
       offsets[document + 1]! += offsets[document]!;
     const fill = offsets.slice(0, this.ids.length);
-    const postings = new Uint32Array(total);
-    for (let p = 0; p < total; p++) postings[fill[this.baseDocuments[p]!]!++] = p;
-    this.postingTerms = postingTerms;
+    const terms = new Uint32Array(total);
+    const flags = new Uint16Array(total);
+    const statics = new Float32Array(total);
+    for (let term = 0; term < this.baseTerms.length; term++)
+      for (let p = baseOffsets[term]!; p < baseOffsets[term + 1]!; p++) {
+        const at = fill[baseDocuments[p]!]!++;
+        terms[at] = term;
+        flags[at] = baseFlags[p]!;
+        statics[at] = baseStatic[p]!;
+      }
     this.forwardOffsets = offsets;
-    this.forwardPostings = postings;
+    this.forwardTerms = terms;
+    this.forwardFlags = flags;
+    this.forwardStatic = statics;
     this.termStamp = new Uint32Array(this.baseTerms.length);
     this.termEntry = new Uint32Array(this.baseTerms.length);
     this.stamp = 0;
@@ -490,7 +499,8 @@ export class KindIndex {
   /**
    * One run of postings of one word's term: `order` is how many words were taken before it, `position` the word's
    * place in the query (a name starts as typed when word i is its title's word i). Each document the word advances
-   * is added to `candidates` once.
+   * is added to `candidates` once. With `fixedDocument`, every posting of the run is that document's (the forward
+   * index) and `documents` is not read.
    */
   private scan(
     documents: Uint32Array,
@@ -502,6 +512,7 @@ export class KindIndex {
     position: number,
     match: number,
     weight: number,
+    fixedDocument = -1,
   ): void {
     const { packed, scores, candidates, alive } = this;
     const generation = this.generation;
@@ -511,7 +522,7 @@ export class KindIndex {
     const matchBits = match << 2;
     let count = this.candidateCount;
     for (let p = from; p < to; p++) {
-      const document = documents[p]!;
+      const document = fixedDocument < 0 ? documents[p]! : fixedDocument;
       const value = packed[document]!;
       const score = statics[p]! * weight;
       const wordState = flags[p]! & positionBit ? matchBits | startBits : matchBits;
@@ -561,7 +572,16 @@ export class KindIndex {
       this.termStamp.fill(0);
       this.stamp = 1;
     }
-    const { stamp, termStamp, termEntry, survivors, forwardOffsets, forwardPostings, postingTerms } = this;
+    const {
+      stamp,
+      termStamp,
+      termEntry,
+      survivors,
+      forwardOffsets,
+      forwardTerms,
+      forwardFlags,
+      forwardStatic,
+    } = this;
     for (let e = 0; e < expansion.base.length; e++) {
       const term = expansion.base[e]!;
       // A term listed twice (a typo and a swapped prefix) counts at its best, as reading its postings twice would.
@@ -574,21 +594,22 @@ export class KindIndex {
       const document = survivors[c]!;
       // Documents added since the last merge have no base postings: the delta's are read apart.
       if (document >= documents) continue;
-      for (let q = forwardOffsets[document]!; q < forwardOffsets[document + 1]!; q++) {
-        const posting = forwardPostings[q]!;
-        const term = postingTerms[posting]!;
+      const end = forwardOffsets[document + 1]!;
+      for (let q = forwardOffsets[document]!; q < end; q++) {
+        const term = forwardTerms[q]!;
         if (termStamp[term] !== stamp) continue;
         const e = termEntry[term]!;
         this.scan(
-          this.baseDocuments,
-          this.baseFlags,
-          this.baseStatic,
-          posting,
-          posting + 1,
+          forwardTerms,
+          forwardFlags,
+          forwardStatic,
+          q,
+          q + 1,
           order,
           position,
           expansion.baseMatch[e]!,
           weights[e]!,
+          document,
         );
       }
     }
