@@ -14,6 +14,7 @@ import { printTable, round, summarize, writeResults, writeUnlimitedConfig, type 
 import { catalogContract } from "@soundmesh/protocol";
 
 const TRACKS = Number(process.env.BENCH_WEB_TRACKS ?? 25);
+const WARM = process.env.BENCH_WEB_WARM ?? "true";
 const BOUNDARIES = 5;
 const SEEKS = 20;
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-web-"));
@@ -76,6 +77,8 @@ const server = await spawnServer(join(work, "data"), {
   SOUNDMESH_CONFIG: configFile,
   SOUNDMESH_LIBRARY: join(work, "library"),
   SOUNDMESH_LOG_LEVEL: "warn",
+  // BENCH_WEB_WARM=false measures the cold click without an ffmpeg started ahead of time (the before figure).
+  SOUNDMESH_TRANSCODE_WARM: WARM,
 });
 const context = await chromium.launchPersistentContext(join(work, "profile"), {
   executablePath: chromiumPath,
@@ -258,7 +261,7 @@ try {
   for (const [label, samples] of [...coldResults, ["all lengths and formats", allCold] as const]) {
     const stats = summarize(samples);
     rows.push({
-      measure: `click-to-sound, never transcoded, ${label}`,
+      measure: `click-to-sound, never transcoded, ${label}${WARM === "true" ? "" : " (no ffmpeg waiting)"}`,
       count: stats.count,
       "p50 ms": round(stats.p50, 1),
       "p90 ms": round(stats.p90, 1),
@@ -275,7 +278,7 @@ try {
   }
   const coldSeekStats = summarize(coldSeeks);
   rows.push({
-    measure: "seek to 3/4 of a never-transcoded 10 min FLAC, just after its first sound",
+    measure: `seek to 3/4 of a never-transcoded 10 min FLAC, just after its first sound${WARM === "true" ? "" : " (no ffmpeg waiting)"}`,
     count: coldSeekStats.count,
     "p50 ms": round(coldSeekStats.p50, 1),
     "p90 ms": round(coldSeekStats.p90, 1),

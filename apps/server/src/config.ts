@@ -85,6 +85,8 @@ export const configSchema = z
         maxPerUser: z.number().int().min(1).max(1_000),
         /** Listeners' transcodes waiting for a slot; beyond it BUSY. */
         maxQueued: z.number().int().min(1).max(100_000),
+        /** Keep one ffmpeg per profile started, waiting for a listener's cold click (skips ffmpeg's start-up). */
+        warm: z.boolean(),
       })
       .refine(
         (transcode) => transcode.ahead.every((name) => name === "original" || name in transcode.profiles),
@@ -240,6 +242,7 @@ export function defaultConfig(): z.infer<typeof configSchema> {
       maxConcurrent: availableParallelism(),
       maxPerUser: 4,
       maxQueued: 64,
+      warm: true,
     },
     covers: { maxPixels: 40_000_000, maxConcurrentDecodes: 2 },
     admin: {},
@@ -328,6 +331,7 @@ export const environmentVariables: Record<string, { path: string[]; parse: EnvPa
   SOUNDMESH_TURN_TTL_SECONDS: { path: ["ice", "turn", "ttlSeconds"], parse: asNumber },
   SOUNDMESH_SEARCH_REBUILD_HOURS: { path: ["search", "rebuildEveryHours"], parse: asNumber },
   SOUNDMESH_TRANSCODE_MAX_CONCURRENT: { path: ["transcode", "maxConcurrent"], parse: asNumber },
+  SOUNDMESH_TRANSCODE_WARM: { path: ["transcode", "warm"], parse: asBoolean },
   SOUNDMESH_ADMIN_NAME: { path: ["admin", "name"], parse: asString },
   SOUNDMESH_ADMIN_PASSWORD: { path: ["admin", "password"], parse: asString },
   SOUNDMESH_SECURE_COOKIES: { path: ["security", "secureCookies"], parse: asBoolean },

@@ -63,6 +63,7 @@ export function createStorageFor(
       prepareProfiles: [...config.transcode.ahead],
       // The most recently added tracks a scan brings are transcoded ahead (storage follows catalog.changed).
       prepareAfterScan: 100,
+      warmFfmpeg: config.transcode.warm,
       scheduler: {
         maxConcurrent: config.transcode.maxConcurrent,
         maxPerUser: config.transcode.maxPerUser,

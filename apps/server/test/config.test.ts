@@ -82,7 +82,10 @@ describe("loadConfig", () => {
       maxConcurrent: availableParallelism(),
       maxPerUser: 4,
       maxQueued: 64,
+      warm: true,
     });
+    expect(loadConfig({ env: { SOUNDMESH_TRANSCODE_WARM: "false" } }).transcode.warm).toBe(false);
+    expect(() => loadConfig({ env: { SOUNDMESH_TRANSCODE_WARM: "sometimes" } })).toThrow(/transcode\.warm/);
     expect(defaults.covers).toEqual({ maxPixels: 40_000_000, maxConcurrentDecodes: 2 });
     const set = loadConfig({
       env: { SOUNDMESH_TRANSCODE_MAX_CONCURRENT: "3" },

@@ -71,6 +71,8 @@ export const storageContract = defineService("storage", {
       cachedBytes: z.number().int(),
       capBytes: z.number().int(),
       transcodesStarted: z.number().int(),
+      /** Of those, transcodes that took an ffmpeg started ahead of time (a listener's cold click). */
+      transcodesWarm: z.number().int(),
       transcodesRunning: z.number().int(),
       evictions: z.number().int(),
       queued: z.number().int(),

@@ -1,5 +1,6 @@
 // Runs the system's ffmpeg: finds it (with a clear error naming the fix) and transcodes a file to a byte stream.
-import { spawn, spawnSync, type ChildProcessByStdio } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { AppError } from "@soundmesh/protocol";
 
@@ -25,7 +26,36 @@ export function assertFfmpeg(ffmpegPath: string): void {
   }
 }
 
-export type TranscodeProcess = ChildProcessByStdio<null, Readable, Readable>;
+export type TranscodeProcess = ChildProcess & { stdout: Readable; stderr: Readable };
+
+/** What ffmpeg is told after its input: the same for a process started now and one started ahead of time. */
+function outputArgs(profile: TranscodeProfile, from: string[]): string[] {
+  return [
+    "-map",
+    "0:a:0",
+    "-vn",
+    "-map_metadata",
+    "-1",
+    "-c:a",
+    "libopus",
+    "-b:a",
+    `${profile.bitrateKbps}k`,
+    "-ar",
+    "48000",
+    // Bit-exact muxing: the same source makes the same bytes on every storage node (no random segment UID,
+    // no version strings), so a piece from a replica matches the manifest another node announced.
+    "-fflags",
+    "+bitexact",
+    ...from.flatMap((seconds) => ["-output_ts_offset", seconds]),
+    "-f",
+    "webm",
+    "-cluster_time_limit",
+    "2000",
+    "pipe:1",
+  ];
+}
+
+const inputArgs = ["-hide_banner", "-nostdin", "-loglevel", "error", "-stats"];
 
 /**
  * Opus in WebM written to a pipe: the output is append-only, so bytes already served never change. With `fromMs`,
@@ -43,38 +73,105 @@ export function startTranscode(
   return spawn(
     ffmpegPath,
     [
-      "-hide_banner",
-      "-nostdin",
-      "-loglevel",
-      "error",
-      "-stats",
+      ...inputArgs,
       ...from.flatMap((seconds) => ["-ss", seconds]),
       "-i",
       sourcePath,
-      "-map",
-      "0:a:0",
-      "-vn",
-      "-map_metadata",
-      "-1",
-      "-c:a",
-      "libopus",
-      "-b:a",
-      `${profile.bitrateKbps}k`,
-      "-ar",
-      "48000",
-      // Bit-exact muxing: the same source makes the same bytes on every storage node (no random segment UID,
-      // no version strings), so a piece from a replica matches the manifest another node announced.
-      "-fflags",
-      "+bitexact",
-      ...from.flatMap((seconds) => ["-output_ts_offset", seconds]),
-      "-f",
-      "webm",
-      "-cluster_time_limit",
-      "2000",
-      "pipe:1",
+      ...outputArgs(profile, from),
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
+}
+
+/**
+ * ffmpeg started ahead of time, one per profile, reading its input from stdin: on this kind of machine most of a
+ * cold click's wait was ffmpeg loading its ~200 shared libraries (0.1-0.2 s of CPU, 0.4-1 s under load) before it
+ * read a byte. A listener's transcode takes the waiting process and streams the source file into it, and a new
+ * one is started once the taken one has written its first piece. The output is the same audio as `startTranscode`
+ * writes from the file (WebM's random track UID aside, which differs between any two runs). Not for offset
+ * renditions: a pipe cannot be seeked, so those start their own ffmpeg with `-ss`.
+ */
+export class WarmTranscoders {
+  private readonly waiting = new Map<string, TranscodeProcess>();
+  private closed = false;
+  private taken = 0;
+
+  constructor(
+    private readonly ffmpegPath: string,
+    private readonly profiles: Record<string, TranscodeProfile>,
+    /** Bytes of output after which a taken process is far enough along for its replacement to start. */
+    private readonly refillAfterBytes: number,
+  ) {}
+
+  /** Processes handed out so far (diagnostics, tests). */
+  get takenCount(): number {
+    return this.taken;
+  }
+
+  /** Starts one waiting process for every profile that has none. */
+  fill(): void {
+    for (const name of Object.keys(this.profiles)) this.fillOne(name);
+  }
+
+  /** Transcodes `sourcePath` with the waiting process of `profile` (starting one now when none waits). */
+  start(profile: string, sourcePath: string): TranscodeProcess {
+    const waiting = this.waiting.get(profile);
+    this.waiting.delete(profile);
+    const child = waiting && waiting.exitCode === null && waiting.signalCode === null ? waiting : undefined;
+    if (!child) {
+      waiting?.kill("SIGKILL");
+      this.fillOne(profile);
+      return startTranscode(this.ffmpegPath, sourcePath, this.profiles[profile]!);
+    }
+    this.taken += 1;
+    const input = createReadStream(sourcePath);
+    // ffmpeg may end (or be stopped by the scheduler) before it has read everything: that is not an error here.
+    child.stdin!.on("error", () => undefined);
+    // An unreadable source ends the input early; ffmpeg then fails on it, and its exit says the track is unplayable.
+    input.on("error", () => child.stdin!.end());
+    input.pipe(child.stdin!);
+    child.once("close", () => input.destroy());
+    let written = 0;
+    let refilled = false;
+    const refill = () => {
+      if (refilled) return;
+      refilled = true;
+      child.stdout.off("data", count);
+      this.fillOne(profile);
+    };
+    const count = (chunk: Buffer) => {
+      written += chunk.byteLength;
+      if (written >= this.refillAfterBytes) refill();
+    };
+    child.stdout.on("data", count);
+    child.once("close", refill);
+    return child;
+  }
+
+  /** Ends the waiting processes; taken ones belong to their transcodes. */
+  close(): void {
+    this.closed = true;
+    for (const child of this.waiting.values()) child.kill("SIGKILL");
+    this.waiting.clear();
+  }
+
+  private fillOne(profile: string): void {
+    if (this.closed || this.waiting.has(profile) || !Object.hasOwn(this.profiles, profile)) return;
+    assertFfmpeg(this.ffmpegPath);
+    const child = spawn(
+      this.ffmpegPath,
+      [...inputArgs, "-i", "pipe:0", ...outputArgs(this.profiles[profile]!, [])],
+      {
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    ) as TranscodeProcess;
+    child.once("error", () => undefined);
+    // One that dies while waiting (killed from outside) is replaced when next asked for.
+    child.once("exit", () => {
+      if (this.waiting.get(profile) === child) this.waiting.delete(profile);
+    });
+    this.waiting.set(profile, child);
+  }
 }
 
 /** The last `time=HH:MM:SS.ss` ffmpeg printed: the duration of what it wrote. */

@@ -9,7 +9,13 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { AppError, type StreamManifest } from "@soundmesh/protocol";
-import { assertFfmpeg, durationFromStats, startTranscode, type TranscodeProfile } from "./ffmpeg";
+import {
+  WarmTranscoders,
+  assertFfmpeg,
+  durationFromStats,
+  startTranscode,
+  type TranscodeProfile,
+} from "./ffmpeg";
 import { GrowingRendition } from "./growing-rendition";
 import { TranscodeScheduler, defaultSchedulerConfig, type Hold, type Requester } from "./transcode-scheduler";
 import { ORIGINAL, OpenFiles, PieceCache, originalManifest, persistRendition } from "./rendition-files";
@@ -34,6 +40,11 @@ export interface RenditionStoreConfig {
   longPollMs?: number;
   /** Pieces of complete renditions kept in memory once served (0 turns it off). */
   pieceCacheBytes?: number;
+  /**
+   * Keep one ffmpeg per profile started and waiting for its input (from `load`), so a listener's first transcode
+   * skips ffmpeg's start-up; off unless set (the storage service turns it on).
+   */
+  warmFfmpeg?: boolean;
 }
 
 export const DEFAULT_LONG_POLL_MS = 10_000;
@@ -73,6 +84,7 @@ export class RenditionStore {
   private readonly renditions = new Map<string, Rendition>();
   private readonly files = new OpenFiles();
   private readonly hot: PieceCache;
+  private readonly warm: WarmTranscoders | undefined;
   private transcodesStarted = 0;
   private evictions = 0;
   private uses = 0;
@@ -85,6 +97,9 @@ export class RenditionStore {
     readonly scheduler = new TranscodeScheduler(defaultSchedulerConfig(availableParallelism())),
   ) {
     this.hot = new PieceCache(config.pieceCacheBytes ?? DEFAULT_PIECE_CACHE_BYTES);
+    this.warm = config.warmFfmpeg
+      ? new WarmTranscoders(config.ffmpegPath, config.profiles, config.pieceSizeBytes)
+      : undefined;
   }
 
   /** Rebuilds the index from disk; a rendition without its manifest was cut short by a crash and is removed. */
@@ -118,11 +133,13 @@ export class RenditionStore {
     const loaded = [...this.renditions.values()].sort((a, b) => a.lastUsed - b.lastUsed);
     for (const rendition of loaded) rendition.lastUsed = ++this.uses;
     await this.evict();
+    this.warm?.fill();
   }
 
-  /** Closes the files kept open for reading. */
+  /** Closes the files kept open for reading and ends the ffmpeg processes waiting for work. */
   close(): void {
     this.files.closeAll();
+    this.warm?.close();
   }
 
   stats() {
@@ -133,6 +150,8 @@ export class RenditionStore {
       cachedBytes: cached.reduce((sum, r) => sum + r.bytesWritten, 0),
       capBytes: this.config.capBytes,
       transcodesStarted: this.transcodesStarted,
+      /** Transcodes that took an ffmpeg started ahead of time. */
+      transcodesWarm: this.warm?.takenCount ?? 0,
       transcodesRunning: scheduler.running + scheduler.paused,
       evictions: this.evictions,
       scheduler,
@@ -377,7 +396,8 @@ export class RenditionStore {
       };
     });
     const hold = this.scheduler.submit(key, requester, {
-      spawn: () => this.runFfmpeg(rendition, trackId, profile, settings, source, settle),
+      spawn: () =>
+        this.runFfmpeg(rendition, trackId, profile, settings, source, settle, requester !== "background"),
       cancel: (error) => settle.reject(error),
       // Nobody else would play the track from this exact second: once its listener is gone, it is not worth a slot.
       disposable: fromMs !== undefined,
@@ -394,9 +414,14 @@ export class RenditionStore {
     settings: TranscodeProfile,
     source: SourceInfo,
     settle: { resolve: () => void; reject: (error: AppError) => void },
+    /** A listener waits: take an ffmpeg started ahead of time (transcode-ahead leaves those to listeners). */
+    listener: boolean,
   ): ChildProcess {
     this.transcodesStarted += 1;
-    const child = startTranscode(this.config.ffmpegPath, source.path, settings, rendition.fromMs);
+    const child =
+      this.warm && listener && rendition.fromMs === undefined
+        ? this.warm.start(profile, source.path)
+        : startTranscode(this.config.ffmpegPath, source.path, settings, rendition.fromMs);
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-8_000);

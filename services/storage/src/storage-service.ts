@@ -113,6 +113,7 @@ export function createStorageService({
       waitTimeoutMs: config.waitTimeoutMs ?? 60_000,
       longPollMs: config.longPollMs ?? DEFAULT_LONG_POLL_MS,
       ...(config.pieceCacheBytes === undefined ? {} : { pieceCacheBytes: config.pieceCacheBytes }),
+      warmFfmpeg: config.warmFfmpeg ?? true,
     },
     cachedSources(resolveSource, config.sourceCacheMs ?? 2_000, clock ? () => clock.now() : Date.now),
     logger,

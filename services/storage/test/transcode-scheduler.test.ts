@@ -126,6 +126,9 @@ async function startStorage(
       pieceSizeBytes: 16 * 1024,
       waitTimeoutMs: options.waitTimeoutMs ?? 60_000,
       scheduler,
+      // Each ffmpeg is told apart by the source path on its command line; one started ahead of time reads stdin
+      // (warm-ffmpeg.test.ts covers that path).
+      warmFfmpeg: false,
     },
     logger,
     bus: bus.connect(storageManifest),
