@@ -5,17 +5,16 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createBus, type Bus } from "@soundmesh/bus";
 import {
   connectNats,
-  createBus,
   createNatsTransport,
   inboxPrefixOf,
   openRingBucket,
   startRingHeartbeat,
   watchRing,
-  type Bus,
   type NatsConnection,
-} from "@soundmesh/bus";
+} from "@soundmesh/bus/nats";
 import { catalogContract, userContract } from "@soundmesh/protocol";
 import { eventsManifest } from "@soundmesh/service-events";
 import { shouldRunNatsTests, startNatsServer, waitUntil, type NatsServer } from "@soundmesh/test-kit";
@@ -80,7 +79,7 @@ describe.skipIf(!shouldRunNatsTests())("soundmesh nats-config", () => {
       "--jetstream",
       join(dir, "js"),
     ]);
-    expect(first).toMatchObject({ code: 0, stdout: expect.stringContaining("9 service users") });
+    expect(first).toMatchObject({ code: 0, stdout: expect.stringContaining("10 service users") });
     nats = await startNatsServer(["-c", configFile]);
   }, 60_000);
   afterAll(async () => {

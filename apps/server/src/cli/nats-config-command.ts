@@ -18,7 +18,7 @@ export async function writeNatsConfig(
 ): Promise<{ services: string[]; created: string[] }> {
   const [{ serviceManifests }, bus] = await Promise.all([
     import("../topology-declarations"),
-    import("@soundmesh/bus"),
+    import("@soundmesh/bus/nats"),
   ]);
   const keysDir = resolve(options.keys);
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });
