@@ -24,6 +24,7 @@ import { startLibraryServices } from "./library-services";
 import { startPlaylistService } from "./playlist-services";
 import { startEventsService } from "./events-wiring";
 import { startRecommendService } from "./recommend-wiring";
+import { startMemoryRelease } from "./memory-release";
 import { resolveLibraryFolders, type LibraryChoice } from "./library-folders";
 import { startTopology, type RunningTopology } from "./topology-wiring";
 import { startUserService } from "./user-wiring";
@@ -164,6 +165,15 @@ export async function startAllInOne(
     const address = accessPoint.app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     logger.info({ url, dataDir: config.dataDir, database: db.dialect }, "soundmesh started");
+    // After a scan or a rebuild, once the process goes quiet, what they used goes back to the system.
+    const memoryRelease = startMemoryRelease({
+      onRelease: ({ heapTotalBefore, heapTotalAfter, durationMs }) =>
+        logger.debug(
+          { heapTotalBefore, heapTotalAfter, durationMs: Math.round(durationMs) },
+          "memory handed back after a busy spell",
+        ),
+    });
+    stops.unshift(() => Promise.resolve(memoryRelease.stop()));
     // The first scan runs in the background; the server answers meanwhile and pushes progress.
     library.catalog.startScan(false);
     return {
