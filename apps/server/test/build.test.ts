@@ -134,7 +134,7 @@ describe("the bin's choice between the build and the sources", () => {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(binDir, { recursive: true });
     mkdirSync(join(root, "apps/server/src/cli"), { recursive: true });
-    for (const file of ["soundmesh.mjs", "build.mjs", "build-state.mjs"])
+    for (const file of ["soundmesh.mjs", "build.mjs", "build-state.mjs", "serve-launcher.mjs"])
       copyFileSync(join(realBin, file), join(binDir, file));
     symlinkSync(fileURLToPath(new URL("../../../node_modules", import.meta.url)), join(root, "node_modules"));
     writeFileSync(mainSource, fakeMain("first"));
