@@ -3,7 +3,8 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { binary, defineService } from "@soundmesh/protocol";
-import { createBus, createInProcessBus, createNatsTransport, type Bus } from "@soundmesh/bus";
+import { createBus, createInProcessBus, type Bus } from "@soundmesh/bus";
+import { createNatsTransport } from "@soundmesh/bus/nats";
 import { natsServerAvailable, startNatsServer } from "@soundmesh/test-kit";
 import { printTable, round, summarize, writeResults, type Row } from "./report";
 

@@ -1,9 +1,9 @@
 // Memory benchmark: the all-in-one server (the built CLI, `soundmesh serve`, a child process with default settings:
-// library watching on) on generated MP3 libraries of 5k, 20k and 100k tracks. It scans, builds its search index, then
+// library watching on; the server is the launcher's child, bin/serve-launcher.mjs, measured apart from the launcher) on generated MP3 libraries of 5k, 20k and 100k tracks. It scans, builds its search index, then
 // idles; printed: idle RSS and heap (from /proc and the server's own /metrics), the peak during the scan, RSS over
 // time; then the heap by part from bench/heap-parts.ts (the same wiring, built, with --expose-gc, one part at a time).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +27,20 @@ function residentBytes(pid: number): { rss: number; peak: number } {
   const field = (name: string) =>
     Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) * 1024;
   return { rss: field("VmRSS"), peak: field("VmHWM") };
+}
+
+/** Proportional set size of a process (its own pages, and its share of pages it shares, like node's binary). */
+function proportionalBytes(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0) * 1024;
+}
+
+/** The process that runs the server: `serve` starts it as the launcher's child (bin/serve-launcher.mjs). */
+function serverPidOf(launcherPid: number): number {
+  const children = readdirSync(`/proc/${launcherPid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${launcherPid}/task/${task}/children`, "utf8").split(" ").filter(Boolean).map(Number),
+  );
+  return children[0] ?? launcherPid;
 }
 
 /** The server's own figures from its Prometheus endpoint (loopback may read it). */
@@ -62,10 +76,13 @@ async function measureServer(tracks: number, root: string): Promise<{ row: Row; 
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const pid = child.pid!;
+  const launcherPid = child.pid!;
   const series: number[][] = [];
   const sample = () => {
-    series.push([round((performance.now() - started) / 1000, 1), mib(residentBytes(pid).rss)]);
+    series.push([
+      round((performance.now() - started) / 1000, 1),
+      mib(residentBytes(serverPidOf(launcherPid)).rss),
+    ]);
   };
   const sampler = setInterval(sample, 1_000);
   const seen: Milestones = {};
@@ -94,10 +111,12 @@ async function measureServer(tracks: number, root: string): Promise<{ row: Row; 
   });
   try {
     await indexed;
+    const pid = serverPidOf(launcherPid);
     const peakDuringScan = residentBytes(pid).peak;
     await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
     sample();
     const idle = residentBytes(pid).rss;
+    const launcher = pid === launcherPid ? 0 : proportionalBytes(launcherPid);
     const metrics = await metricsOf(seen.url!);
     const target = TARGET_MIB[tracks];
     return {
@@ -108,6 +127,8 @@ async function measureServer(tracks: number, root: string): Promise<{ row: Row; 
         "idle RSS MiB": mib(idle),
         "target MiB": target ?? "",
         "RSS/target": target ? round(idle / MiB / target, 2) : "",
+        "launcher PSS MiB": mib(launcher),
+        "server + launcher MiB": mib(idle + launcher),
         "heap used MiB": mib(metrics.heapUsed!),
         "heap total MiB": mib(metrics.heapTotal!),
         "external MiB": mib(metrics.external!),

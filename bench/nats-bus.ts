@@ -11,11 +11,11 @@ import {
   HashRing,
   createBus,
   createInProcessTransport,
-  createNatsTransport,
   keysMoved,
   type Bus,
   type Transport,
 } from "@soundmesh/bus";
+import { createNatsTransport } from "@soundmesh/bus/nats";
 import { natsServerAvailable, startNatsServer } from "@soundmesh/test-kit";
 import { printTable, round, summarize, writeResults, type Row } from "./report";
 

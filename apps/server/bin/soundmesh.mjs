@@ -2,8 +2,11 @@
 // Entry of the `soundmesh` command: runs the build in apps/server/dist (made by `npm ci`, `npm start`, the tests'
 // global setup, and here when a source is newer than it), or the TypeScript sources through tsx when no build can be
 // made. SOUNDMESH_RUN_FROM=source always runs the sources; SOUNDMESH_RUN_FROM=build fails rather than fall back.
-// Only the freshness check loads before the command: this file runs on every start, so it stays small.
+// Only the freshness check and the serve launcher load before the command: this file runs on every start, so it
+// stays small. `serve` is started again in a child with memory settings node takes only at start (serve-launcher.mjs).
+import { fileURLToPath } from "node:url";
 import { staleness } from "./build-state.mjs";
+import { followLauncher, runServeChild, shouldRelaunch } from "./serve-launcher.mjs";
 
 const distDir = new URL("../dist/", import.meta.url);
 const repoRoot = new URL("../../../", import.meta.url);
@@ -32,18 +35,25 @@ function firstLine(error) {
   return error instanceof Error ? error.message.split("\n")[0] : String(error);
 }
 
-const runFrom = process.env.SOUNDMESH_RUN_FROM ?? "auto";
-let cli;
-if (runFrom === "source") cli = await loadSources("SOUNDMESH_RUN_FROM=source");
-else if (runFrom === "build") cli = await loadBuild();
-else if (runFrom === "auto") {
-  try {
-    cli = await loadBuild();
-  } catch (error) {
-    cli = await loadSources(`no build could be made: ${firstLine(error)}`);
+async function runHere() {
+  const runFrom = process.env.SOUNDMESH_RUN_FROM ?? "auto";
+  let cli;
+  if (runFrom === "source") cli = await loadSources("SOUNDMESH_RUN_FROM=source");
+  else if (runFrom === "build") cli = await loadBuild();
+  else if (runFrom === "auto") {
+    try {
+      cli = await loadBuild();
+    } catch (error) {
+      cli = await loadSources(`no build could be made: ${firstLine(error)}`);
+    }
+  } else {
+    process.stderr.write(`error: SOUNDMESH_RUN_FROM is auto, build or source, not ${runFrom}\n`);
+    process.exit(1);
   }
-} else {
-  process.stderr.write(`error: SOUNDMESH_RUN_FROM is auto, build or source, not ${runFrom}\n`);
-  process.exit(1);
+  followLauncher();
+  return cli.main(process.argv);
 }
-process.exitCode = await cli.main(process.argv);
+
+process.exitCode = shouldRelaunch(process.argv.slice(2), process.env)
+  ? await runServeChild(fileURLToPath(import.meta.url), process.argv.slice(2))
+  : await runHere();

@@ -11,6 +11,7 @@ import { startLibraryServices } from "./library-services";
 import { startPlaylistService } from "./playlist-services";
 import { startEventsService } from "./events-wiring";
 import { scheduleRadioIndex, startRecommendService } from "./recommend-wiring";
+import { startMemoryRelease } from "./memory-release";
 import { resolveLibraryFolders, type LibraryChoice } from "./library-folders";
 import { startTopology, type RunningTopology } from "./topology-wiring";
 import { bootstrapAdmin, startUserService } from "./user-wiring";
@@ -82,6 +83,15 @@ export async function startAllInOne(
     onStage("access point");
     const port = listeningPort(accessPoint, config.port);
     logger.info({ url, dataDir: config.dataDir, database: db.dialect }, "soundmesh started");
+    // After a scan or a rebuild, once the process goes quiet, what they used goes back to the system.
+    const memoryRelease = startMemoryRelease({
+      onRelease: ({ heapTotalBefore, heapTotalAfter, durationMs }) =>
+        logger.debug(
+          { heapTotalBefore, heapTotalAfter, durationMs: Math.round(durationMs) },
+          "memory handed back after a busy spell",
+        ),
+    });
+    stops.unshift(() => Promise.resolve(memoryRelease.stop()));
     // The first scan runs in the background; the server answers meanwhile and pushes progress.
     library.catalog.startScan(false);
     // The radio index's schedule starts once the first scan is done, so its first build has the library's tracks.

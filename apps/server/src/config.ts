@@ -408,7 +408,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   merged = deepMerge(merged, fromEnv);
   if (options.overrides) merged = deepMerge(merged, options.overrides);
-  const parsed = configSchema.safeParse(merged);
+  // Checked once per process: without zod's per-schema compiled parser, which costs more to make than it saves here.
+  const parsed = configSchema.safeParse(merged, { jitless: true });
   if (!parsed.success) {
     throw new ConfigError(
       issueDetails(parsed.error).map(({ path, message }) => `${path || "(root)"}: ${message}`),

@@ -2,13 +2,13 @@
 // cluster mode), the job runner and the close timer.
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { Bus, NatsConnection } from "@soundmesh/bus";
+import type { Bus } from "@soundmesh/bus";
+import type { NatsConnection } from "@soundmesh/bus/nats";
 import type { Db } from "@soundmesh/db";
 import { jobProgressEvent } from "@soundmesh/protocol";
 import {
   createEventsService,
   createFileEventLog,
-  createJetStreamEventLog,
   closeBucketJob,
   createJobRunner,
   createScrobbler,
@@ -60,8 +60,9 @@ export async function startEventsService(
     logger: serviceLogger,
   };
   // On NATS (cluster mode) every events process shares one JetStream stream; all-in-one keeps bucket files.
+  // Loaded only then, so all-in-one never loads the NATS client.
   const log = cluster.nats
-    ? createJetStreamEventLog({
+    ? (await import("@soundmesh/service-events/jetstream")).createJetStreamEventLog({
         ...logOptions,
         connection: cluster.nats,
         ...(cluster.replicas === undefined ? {} : { replicas: cluster.replicas }),

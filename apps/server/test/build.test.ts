@@ -134,7 +134,7 @@ describe("the bin's choice between the build and the sources", () => {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(binDir, { recursive: true });
     mkdirSync(join(root, "apps/server/src/cli"), { recursive: true });
-    for (const file of ["soundmesh.mjs", "build.mjs", "build-state.mjs"])
+    for (const file of ["soundmesh.mjs", "build.mjs", "build-state.mjs", "serve-launcher.mjs"])
       copyFileSync(join(realBin, file), join(binDir, file));
     symlinkSync(fileURLToPath(new URL("../../../node_modules", import.meta.url)), join(root, "node_modules"));
     writeFileSync(mainSource, fakeMain("first"));
@@ -213,7 +213,7 @@ describe("the soundmesh command", () => {
     expect(others).toEqual([]);
   });
 
-  it("loads the database and the user service for `user list`, never sharp, Fastify, argon2 or the web player", async () => {
+  it("loads the database and the user service for `user list`, never sharp, Fastify, argon2, the NATS client or the web player", async () => {
     const run = await runRecorded(["user", "list", "--data-dir", join(workDir, "data")], builtCliEnv);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^NAME\s+ROLE\s+STATE/);
@@ -225,11 +225,11 @@ describe("the soundmesh command", () => {
       ]),
     );
     const unwanted =
-      /node_modules\/(sharp|fastify|@fastify|argon2|music-metadata|node-datachannel|pg)\/|services\/(access-point|catalog|storage|search|playlist|tracker)\/|apps\/web\//;
+      /node_modules\/(sharp|fastify|@fastify|argon2|music-metadata|node-datachannel|pg|@nats-io)\/|services\/(access-point|catalog|storage|search|playlist|tracker)\/|apps\/web\//;
     expect([...sources, ...run.loaded].filter((module) => unwanted.test(module))).toEqual([]);
   });
 
-  it("loads the catalog for a `scan` that finds nothing new, never music-metadata, sharp, Fastify, search, storage or the web player", async () => {
+  it("loads the catalog for a `scan` that finds nothing new, never music-metadata, sharp, Fastify, the NATS client, search, storage or the web player", async () => {
     const library = join(workDir, "empty-library");
     mkdirSync(library, { recursive: true });
     const run = await runRecorded(
@@ -241,7 +241,7 @@ describe("the soundmesh command", () => {
     const sources = bundledSourcesOf(run);
     expect(sources).toEqual(expect.arrayContaining([expect.stringMatching(/^services\/catalog\/src\//)]));
     const unwanted =
-      /node_modules\/(sharp|@img|music-metadata|strtok3|file-type|fastify|@fastify|argon2|node-datachannel|pg)\/|services\/(access-point|storage|search|playlist|tracker|user)\/|apps\/web\//;
+      /node_modules\/(sharp|@img|music-metadata|strtok3|file-type|fastify|@fastify|argon2|node-datachannel|pg|@nats-io)\/|services\/(access-point|storage|search|playlist|tracker|user)\/|apps\/web\//;
     expect([...sources, ...run.loaded].filter((module) => unwanted.test(module))).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
 import { builtCliEnv, cliPath } from "@soundmesh/test-kit/server";
 import { catalogContract, storageContract, userContract } from "@soundmesh/protocol";
@@ -108,20 +109,24 @@ describe("configuration", () => {
     }
   }, 60_000);
 
-  it("prints help for every command", async () => {
-    for (const args of [
-      ["--help"],
-      ["serve", "--help"],
-      ["user", "--help"],
-      ["user", "add", "--help"],
-      ["transcode", "--help"],
-      ["nats-config", "--help"],
-    ]) {
-      const result = await run(args);
-      expect(result.code).toBe(0);
-      expect(result.stdout).toContain("Usage: soundmesh");
+  it("prints help for every command and subcommand, from the build", async () => {
+    // Every command of the program, from the command table itself, so a new command is covered as it is added.
+    const { buildProgram } = await import("../src/cli/main");
+    const commandPaths: string[][] = [[]];
+    const visit = (command: Command, path: string[]) => {
+      for (const sub of command.commands) {
+        commandPaths.push([...path, sub.name()]);
+        visit(sub, [...path, sub.name()]);
+      }
+    };
+    visit(buildProgram(), []);
+    expect(commandPaths.length).toBeGreaterThan(15);
+    for (const path of commandPaths) {
+      const result = await run([...path, "--help"]);
+      expect({ path, code: result.code, stderr: result.stderr }).toEqual({ path, code: 0, stderr: "" });
+      expect(result.stdout).toContain(`Usage: soundmesh ${path.join(" ")}`.trimEnd());
     }
-  });
+  }, 120_000);
 });
 
 describe("soundmesh scan", () => {

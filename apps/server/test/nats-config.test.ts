@@ -5,26 +5,25 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createBus, type Bus } from "@soundmesh/bus";
 import {
   connectNats,
-  createBus,
   createNatsTransport,
   inboxPrefixOf,
   openRingBucket,
   startRingHeartbeat,
   watchRing,
-  type Bus,
   type NatsConnection,
-} from "@soundmesh/bus";
+} from "@soundmesh/bus/nats";
 import { catalogContract, userContract } from "@soundmesh/protocol";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import pino from "pino";
+import { eventsManifest } from "@soundmesh/service-events";
 import {
   createJetStreamEventLog,
   eventStreamName,
   eventSubjectPrefix,
-  eventsManifest,
-} from "@soundmesh/service-events";
+} from "@soundmesh/service-events/jetstream";
 import { shouldRunNatsTests, startNatsServer, waitUntil, type NatsServer } from "@soundmesh/test-kit";
 import { builtCliEnv, cliPath } from "@soundmesh/test-kit/server";
 import { serviceManifests } from "../src/topology-declarations.js";

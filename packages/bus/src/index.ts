@@ -1,4 +1,4 @@
-// Public entry of @soundmesh/bus: the Bus interface, the policy layer and the in-process transport.
+// Public entry of @soundmesh/bus: the Bus interface, the policy layer, the in-process transport and the hash ring.
 import { createBus, type BusOptions } from "./create-bus";
 import { createInProcessTransport } from "./in-process-transport";
 import type { Bus } from "./types";
@@ -22,16 +22,7 @@ export {
 export function createInProcessBus(options: Omit<BusOptions, "transport"> = {}): Bus {
   return createBus({ ...options, transport: createInProcessTransport() });
 }
-export type { NatsConnection } from "@nats-io/transport-node";
-export {
-  connectNats,
-  createNatsTransport,
-  defaultReconnect,
-  reconnectDelayMs,
-  type NatsReconnectOptions,
-  type NatsTransportOptions,
-} from "./nats-transport";
-export * from "./nats-config";
 export * from "./ring/hash-ring";
-export * from "./ring/ring-membership";
 export * from "./ring/owner-reader";
+// The NATS transport, the broker's configuration and the storage ring's membership are in "@soundmesh/bus/nats":
+// re-exported here, they would load the NATS client (350 kB) into every command that uses the bus at all.

@@ -6,7 +6,6 @@ import { z } from "zod";
 import { AppError, defineEvent, defineService } from "@soundmesh/protocol";
 import {
   createInProcessTransport,
-  createNatsTransport,
   createBus,
   type Bus,
   type BusOptions,
@@ -17,6 +16,7 @@ import {
   busFrameFromWireBytes,
   BusFrameError,
 } from "@soundmesh/bus";
+import { createNatsTransport } from "@soundmesh/bus/nats";
 import { shouldRunNatsTests, startNatsServer, type NatsServer } from "@soundmesh/test-kit";
 
 const echoContract = defineService("echo", {

@@ -8,20 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { connect } from "@nats-io/transport-node";
 import { defineEvent, defineService } from "@soundmesh/protocol";
+import { createBus, encodeBusMessage, type Bus, type ServiceManifest } from "@soundmesh/bus";
 import {
-  createBus,
   createNatsTransport,
   createServiceKey,
-  encodeBusMessage,
   inboxPrefixOf,
   reconnectDelayMs,
   renderNatsServerConfig,
   serviceKeyFromSeed,
   servicePermissions,
-  type Bus,
   type ServiceKey,
-  type ServiceManifest,
-} from "@soundmesh/bus";
+} from "@soundmesh/bus/nats";
 import { shouldRunNatsTests, startNatsServer, waitUntil, type NatsServer } from "@soundmesh/test-kit";
 
 const echo = defineService("echo", {

@@ -10,11 +10,11 @@ import {
   busFrameFromWireBytes,
   busFrameToWireBytes,
   createBus,
-  createNatsTransport,
   decodeBusMessage,
   encodeBusMessage,
   type Bus,
 } from "@soundmesh/bus";
+import { createNatsTransport } from "@soundmesh/bus/nats";
 import { shouldRunNatsTests, startNatsServer, waitUntil, type NatsServer } from "@soundmesh/test-kit";
 import { spreadContract } from "./fixtures/worker-process";
 

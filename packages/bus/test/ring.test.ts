@@ -4,17 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import { AppError } from "@soundmesh/protocol";
+import { HashRing, createOwnerReader, keysMoved } from "@soundmesh/bus";
 import {
-  HashRing,
   RingMembershipView,
-  createOwnerReader,
-  keysMoved,
   openRingBucket,
   startRingHeartbeat,
   watchRing,
   type RingHeartbeat,
   type RingWatcher,
-} from "@soundmesh/bus";
+} from "@soundmesh/bus/nats";
 import { shouldRunNatsTests, startNatsCluster, waitUntil, type NatsCluster } from "@soundmesh/test-kit";
 
 const keys = Array.from({ length: 20_000 }, (_, i) => `track-${i}:opus-160`);

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "prom-client";
-import { createBus, createNatsTransport, type Bus } from "@soundmesh/bus";
+import { createBus, type Bus } from "@soundmesh/bus";
+import { createNatsTransport } from "@soundmesh/bus/nats";
 import { catalogContract, playlistContract, userContract } from "@soundmesh/protocol";
 import {
   accessPointManifest,

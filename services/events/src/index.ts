@@ -11,13 +11,6 @@ export {
 } from "./events-service";
 export { createFileEventLog, type AppendItem, type AppendResult, type EventLog } from "./bucket-log";
 export {
-  closedBucketsKv,
-  createJetStreamEventLog,
-  eventStreamName,
-  eventSubjectPrefix,
-  type JetStreamEventLogOptions,
-} from "./jetstream-log";
-export {
   HOUR_MS,
   bucketStem,
   hourStartOf,

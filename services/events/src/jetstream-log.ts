@@ -20,7 +20,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import type { NatsConnection } from "@soundmesh/bus";
+import type { NatsConnection } from "@soundmesh/bus/nats";
 import type { BucketStats } from "@soundmesh/protocol";
 import { z } from "zod";
 import {

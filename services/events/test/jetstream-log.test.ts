@@ -6,9 +6,10 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Kvm } from "@nats-io/kv";
-import { connectNats, type NatsConnection } from "@soundmesh/bus";
+import { connectNats, type NatsConnection } from "@soundmesh/bus/nats";
 import { shouldRunNatsTests, startNatsCluster, startNatsServer, waitUntil } from "@soundmesh/test-kit";
-import { closedBucketsKv, createJetStreamEventLog, type EventLog } from "../src/index";
+import type { EventLog } from "../src/index";
+import { closedBucketsKv, createJetStreamEventLog } from "../src/jetstream-log";
 import {
   HOUR,
   LATENESS,

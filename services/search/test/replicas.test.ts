@@ -6,7 +6,8 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { searchContract } from "@soundmesh/protocol";
-import { createBus, createNatsTransport, type Bus } from "@soundmesh/bus";
+import { createBus, type Bus } from "@soundmesh/bus";
+import { createNatsTransport } from "@soundmesh/bus/nats";
 import {
   SqlCatalogStore,
   catalogManifest,

@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBus, createNatsTransport, type Bus } from "@soundmesh/bus";
+import { createBus, type Bus } from "@soundmesh/bus";
+import { createNatsTransport } from "@soundmesh/bus/nats";
 import { shouldRunNatsTests, startNatsServer, waitUntil, type NatsServer } from "@soundmesh/test-kit";
 import {
   buildExpectedGraph,

@@ -11,6 +11,16 @@ import { addRadioCommand } from "./radio-command";
 import { addTopologyCommand } from "./topology-command";
 import { addTranscodeCommand } from "./transcode-command";
 
+/** Commands that keep running and check many messages; the others check few and exit (see one-shot.ts). */
+const longRunningCommands = new Set(["serve", "peer"]);
+
+/** The command under `soundmesh` that `command` is, or is a subcommand of. */
+function topLevelCommandOf(command: Command): Command {
+  let top = command;
+  while (top.parent?.parent) top = top.parent;
+  return top;
+}
+
 export function buildProgram(): Command {
   const program = new Command("soundmesh")
     .description("A self-hostable music streaming service")
@@ -18,7 +28,10 @@ export function buildProgram(): Command {
     .option("-d, --data-dir <dir>", "where the database, caches and settings live (also SOUNDMESH_DATA_DIR)")
     .option("--database-url <url>", "PostgreSQL URL; without it an SQLite file in the data dir is used")
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .hook("preAction", async (_program, action) => {
+      if (!longRunningCommands.has(topLevelCommandOf(action).name())) await import("./one-shot");
+    });
 
   program
     .command("serve")

@@ -18,8 +18,8 @@ export async function writeNatsConfig(
 ): Promise<{ services: string[]; created: string[] }> {
   const [{ serviceManifests }, bus, events] = await Promise.all([
     import("../topology-declarations"),
-    import("@soundmesh/bus"),
-    import("@soundmesh/service-events"),
+    import("@soundmesh/bus/nats"),
+    import("@soundmesh/service-events/jetstream"),
   ]);
   const keysDir = resolve(options.keys);
   mkdirSync(keysDir, { recursive: true, mode: 0o700 });

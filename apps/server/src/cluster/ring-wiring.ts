@@ -1,6 +1,7 @@
 // The storage ring in a cluster: each storage node heartbeats its entry into the JetStream KV bucket; each access
 // point follows the bucket and reads renditions owner -> replica -> origin (services/access-point's ring reader).
 import type { Logger } from "pino";
+import { type ServiceBus } from "@soundmesh/bus";
 import {
   connectNats,
   openRingBucket,
@@ -8,8 +9,7 @@ import {
   watchRing,
   type NatsTransportOptions,
   type RingWatcher,
-  type ServiceBus,
-} from "@soundmesh/bus";
+} from "@soundmesh/bus/nats";
 import { AppError } from "@soundmesh/protocol";
 import {
   busRenditionReader,

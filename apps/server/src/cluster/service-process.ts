@@ -7,15 +7,13 @@ import { join } from "node:path";
 import { sql } from "kysely";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
+import { createBus, type Bus, type Transport } from "@soundmesh/bus";
 import {
   connectNats,
-  createBus,
   createNatsTransport,
   inboxPrefixOf,
-  type Bus,
   type NatsTransportOptions,
-  type Transport,
-} from "@soundmesh/bus";
+} from "@soundmesh/bus/nats";
 import type { Db } from "@soundmesh/db";
 import { AppError } from "@soundmesh/protocol";
 import { accessPointManifest } from "@soundmesh/service-access-point";
