@@ -195,7 +195,8 @@ describe("session client", () => {
 describe("session client against a server that stops answering", () => {
   it("rejects a call with TIMEOUT at its deadline, and the session still works once the server runs again", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-client-stop-"));
-    const child = await spawnServer(dataDir);
+    // One process (no launcher): SIGSTOP must freeze the server itself.
+    const child = await spawnServer(dataDir, { SOUNDMESH_MEMORY_SETTINGS: "off" });
     try {
       const token = await setupAdmin(child.url, "admin", password);
       const { options } = optionsFor(child.url, token);

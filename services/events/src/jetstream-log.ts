@@ -111,7 +111,9 @@ const isAlreadyThere = (error: unknown): boolean =>
 export function createJetStreamEventLog(options: JetStreamEventLogOptions): EventLog {
   const { connection, dir, clock, allowedLatenessMs, dedupWindowMs, logger } = options;
   const replicas = options.replicas ?? 1;
-  const retentionMs = options.retentionMs ?? 7 * 24 * HOUR_MS;
+  // By default a day longer than an id is remembered, and at least a week.
+  const retentionMs =
+    options.retentionMs ?? Math.max(7 * 24 * HOUR_MS, dedupWindowMs + allowedLatenessMs + 24 * HOUR_MS);
   const refreshIntervalMs = options.refreshIntervalMs ?? 2_000;
   const publishAttempts = options.publishAttempts ?? 3;
   if (retentionMs < dedupWindowMs + allowedLatenessMs + HOUR_MS)
