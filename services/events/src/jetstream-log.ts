@@ -184,15 +184,23 @@ export function createJetStreamEventLog(options: JetStreamEventLogOptions): Even
     return refreshing;
   }
 
-  /** The messages of one hour's bucket up to a sequence, in stream order. */
-  async function readHour(
-    hourStart: number,
+  /**
+   * Reads the stream in order with a consumer of its own (deleted after) until the sequence `lastSeq` or the end,
+   * handing each message to `visit`.
+   */
+  async function readStream(
+    options: { filter: string; startTime?: number },
     lastSeq: number,
-  ): Promise<Array<{ subject: string; body: string }>> {
-    const out: Array<{ subject: string; body: string }> = [];
+    visit: (message: { subject: string; body: string }) => void,
+  ): Promise<void> {
     const consumer = await js.consumers.get(eventStreamName, {
-      filter_subjects: `${eventSubjectPrefix}.${bucketStem(hourStart)}.>`,
-      deliver_policy: DeliverPolicy.All,
+      filter_subjects: options.filter,
+      ...(options.startTime === undefined
+        ? { deliver_policy: DeliverPolicy.All }
+        : {
+            deliver_policy: DeliverPolicy.StartTime,
+            opt_start_time: new Date(options.startTime).toISOString(),
+          }),
     });
     try {
       for (;;) {
@@ -205,8 +213,8 @@ export function createJetStreamEventLog(options: JetStreamEventLogOptions): Even
             isDone = true;
             break;
           }
-          out.push({ subject: message.subject, body: message.string() });
-          if (message.info.pending === 0) {
+          visit({ subject: message.subject, body: message.string() });
+          if (message.info.pending === 0 || message.seq === lastSeq) {
             isDone = true;
             break;
           }
@@ -216,6 +224,17 @@ export function createJetStreamEventLog(options: JetStreamEventLogOptions): Even
     } finally {
       await consumer.delete().catch(() => undefined);
     }
+  }
+
+  /** The messages of one hour's bucket up to a sequence, in stream order. */
+  async function readHour(
+    hourStart: number,
+    lastSeq: number,
+  ): Promise<Array<{ subject: string; body: string }>> {
+    const out: Array<{ subject: string; body: string }> = [];
+    await readStream({ filter: `${eventSubjectPrefix}.${bucketStem(hourStart)}.>` }, lastSeq, (message) =>
+      out.push(message),
+    );
     return out;
   }
 
@@ -228,41 +247,27 @@ export function createJetStreamEventLog(options: JetStreamEventLogOptions): Even
     const info = await jsm.streams.info(eventStreamName);
     if (info.state.messages === 0) return [];
     const oldestHour = clock.now() - dedupWindowMs - HOUR_MS;
-    const consumer = await js.consumers.get(eventStreamName, {
-      filter_subjects: `${eventSubjectPrefix}.>`,
-      deliver_policy: DeliverPolicy.StartTime,
-      opt_start_time: new Date(Date.now() - dedupWindowMs - allowedLatenessMs - HOUR_MS).toISOString(),
-    });
     const replay: StoredEvent[] = [];
-    try {
-      for (;;) {
-        const batch = await consumer.fetch({ max_messages: 1_000, expires: 2_000 });
-        let got = 0;
-        let isDone = false;
-        for await (const message of batch) {
-          got += 1;
-          const parsed = parseSubject(message.subject);
-          if (parsed && parsed.kind !== "d" && parsed.hourStart >= oldestHour) {
-            const line = parseLogLine(message.string());
-            if (!line) logger.error({ subject: message.subject }, "skipped a malformed event message");
-            else if (line.k === "e")
-              replay.push({
-                event: line.event,
-                userId: line.userId,
-                receivedAt: line.receivedAt,
-                late: line.late,
-              });
-          }
-          if (message.info.pending === 0 || message.seq >= info.state.last_seq) {
-            isDone = true;
-            break;
-          }
-        }
-        if (isDone || got === 0) break;
-      }
-    } finally {
-      await consumer.delete().catch(() => undefined);
-    }
+    await readStream(
+      {
+        filter: `${eventSubjectPrefix}.>`,
+        startTime: Date.now() - dedupWindowMs - allowedLatenessMs - HOUR_MS,
+      },
+      info.state.last_seq,
+      ({ subject, body }) => {
+        const parsed = parseSubject(subject);
+        if (!parsed || parsed.kind === "d" || parsed.hourStart < oldestHour) return;
+        const line = parseLogLine(body);
+        if (!line) logger.error({ subject }, "skipped a malformed event message");
+        else if (line.k === "e")
+          replay.push({
+            event: line.event,
+            userId: line.userId,
+            receivedAt: line.receivedAt,
+            late: line.late,
+          });
+      },
+    );
     return replay;
   }
 
