@@ -45,6 +45,12 @@ export const eventLineOf = (stored: StoredEvent): string =>
 export const duplicateLineOf = (id: string, receivedAt: number): string =>
   JSON.stringify({ k: "d", id, receivedAt }) + "\n";
 
+/** A bucket's completeness: its on-time events over those plus the events of its hour that came late elsewhere. */
+export function completeness(count: number, late: number, arrivedLate: number): number {
+  const onTime = count - late;
+  return onTime + arrivedLate === 0 ? 1 : onTime / (onTime + arrivedLate);
+}
+
 /** What a closed bucket's summary file holds; it never changes once written. */
 export const closedSummary = z.object({
   hourStart: z.number().int(),

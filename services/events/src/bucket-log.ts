@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { BucketStats, ListeningEvent } from "@soundmesh/protocol";
 import {
   HOUR_MS,
+  completeness,
   closedSummary,
   duplicateLineOf,
   eventLineOf,
@@ -281,11 +282,8 @@ export function createFileEventLog(options: BucketLogOptions): EventLog {
     return n;
   }
 
-  function completenessOf(hourStart: number, count: number, late: number): number {
-    const onTime = count - late;
-    const arrivedLate = lateInto(hourStart);
-    return onTime + arrivedLate === 0 ? 1 : onTime / (onTime + arrivedLate);
-  }
+  const completenessOf = (hourStart: number, count: number, late: number): number =>
+    completeness(count, late, lateInto(hourStart));
 
   return {
     async open() {

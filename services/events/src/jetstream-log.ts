@@ -25,6 +25,7 @@ import type { BucketStats } from "@soundmesh/protocol";
 import { z } from "zod";
 import {
   HOUR_MS,
+  completeness,
   bucketStem,
   closedSummary,
   duplicateLineOf,
@@ -363,11 +364,8 @@ export function createJetStreamEventLog(options: JetStreamEventLogOptions): Even
     return n;
   }
 
-  function completenessOf(hourStart: number, count: number, late: number): number {
-    const onTime = count - late;
-    const arrivedLate = lateInto(hourStart);
-    return onTime + arrivedLate === 0 ? 1 : onTime / (onTime + arrivedLate);
-  }
+  const completenessOf = (hourStart: number, count: number, late: number): number =>
+    completeness(count, late, lateInto(hourStart));
 
   return {
     async open() {
