@@ -7,7 +7,7 @@ import { accessPointManifest } from "@soundmesh/service-access-point";
 import { createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
 import { createAccessPointFor, listeningPort } from "./access-point-wiring";
 import type { Config } from "./config";
-import { startLibraryServices } from "./library-services";
+import { createSearchFor, startLibraryServices } from "./library-services";
 import { startPlaylistService } from "./playlist-services";
 import { startEventsService } from "./events-wiring";
 import { scheduleRadioIndex, startRecommendService } from "./recommend-wiring";
@@ -64,9 +64,13 @@ export async function startAllInOne(
     stops.unshift(() => library.stop());
     const playlist = await startPlaylistService(logger, bus, db, config.covers);
     stops.unshift(() => playlist.stop());
-    // Search started first and could not read the playlists yet: build its playlist index now, not at the retry.
-    library.search.rebuildPlaylists();
     onStage("playlist");
+    // Search reads the catalog and the playlists as it starts: after both, so its first calls find them up
+    // (before, its first playlist read failed and the topology raised a search → playlist alert at every start).
+    const search = createSearchFor(config, logger, bus, { serveWhenBuilt: false });
+    await search.start();
+    stops.unshift(() => search.stop());
+    onStage("search (empty index)");
     const events = await startEventsService(config, logger, bus, db);
     stops.unshift(() => events.stop());
     const recommend = await startRecommendService(config, logger, bus, events.jobs);

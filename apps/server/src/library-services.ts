@@ -1,4 +1,4 @@
-// Wires the library side: catalog (scans), storage (renditions) and search.
+// Wires the library side: catalog (scans) and storage (renditions); search is created here and started by the caller.
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Bus } from "@soundmesh/bus";
@@ -18,7 +18,6 @@ import type { Config } from "./config";
 
 export interface LibraryServices {
   catalog: CatalogService;
-  search: SearchService;
   storage: StorageService;
   stop(): Promise<void>;
 }
@@ -38,7 +37,7 @@ export function createSearchFor(
     logger: logger.child({ service: "search" }),
     bus: searchBus,
     source: catalogSearchSource(searchBus),
-    // The playlist service may start after search: the playlist index is retried until it answers.
+    // In a cluster the playlist service may start after search: the playlist index is retried until it answers.
     playlists: playlistSearchSource(searchBus),
     clock: { now: () => Date.now() },
     rebuildEveryMs: config.search.rebuildEveryHours * 3600_000,
@@ -93,13 +92,8 @@ export async function startLibraryServices(
   const catalog = await startCatalogService(config, logger, bus, db, libraryFolders, config.library.watch);
   stops.unshift(() => catalog.stop());
   onStage("catalog (with its folder watches)");
-  const search = createSearchFor(config, logger, bus, { serveWhenBuilt: false });
-  await search.start();
-  stops.unshift(() => search.stop());
-  onStage("search (empty index)");
   return {
     catalog,
-    search,
     storage,
     async stop() {
       for (const stop of stops) await stop();
