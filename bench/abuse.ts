@@ -60,7 +60,8 @@ function ffmpegChildren(serverPid: number): number {
 }
 
 const server = await spawnServer(join(work, "data"), { SOUNDMESH_LIBRARY: library });
-const pid = server.process.pid!;
+// RSS and ffmpeg children are the server process's, not its launcher's.
+const pid = server.serverPid();
 const rows: Row[] = [];
 try {
   const adminToken = await setupAdmin(server.url, "admin", password);

@@ -187,10 +187,10 @@ async function insertsAtOneAnchor(database: string, env: Record<string, string>)
       for (let i = 0; i < anchoredInserts; i += 1) await timed(insertsAfter(anchor, 1));
     });
     const singles = summarize(editSamples.splice(0));
-    const cpuBefore = processCpuMs(server.process.pid);
+    const cpuBefore = processCpuMs(server.serverPid());
     const batchReads = await whileReading(() => timed(insertsAfter(anchor, anchoredInserts)));
     // The server's CPU time for the edit (and the reads meanwhile): on a shared machine, steadier than wall time.
-    const batchCpuMs = processCpuMs(server.process.pid) - cpuBefore;
+    const batchCpuMs = processCpuMs(server.serverPid()) - cpuBefore;
     const final = await editor.call(playlistContract, "get", { playlistId });
     if (final.items.length !== anchoredItems + 2 * anchoredInserts) throw new Error("inserts lost");
     await Promise.all([editor.close(), reader.close()]);

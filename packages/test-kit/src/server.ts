@@ -1,6 +1,6 @@
 // Starts soundmesh for tests: in-process (fast) or as a real child process (for kill -9 and restart tests).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,6 +62,19 @@ export interface ChildServer {
   output(): string;
   /** Resolves with the exit code (or signal name) once the process has ended. */
   exited: Promise<number | string>;
+  /**
+   * The pid of the process that runs the server, for CPU, memory and child-process readings: `serve` runs it as
+   * the launcher's child (bin/serve-launcher.mjs), or in the launcher itself with SOUNDMESH_MEMORY_SETTINGS=off.
+   */
+  serverPid(): number;
+}
+
+/** The launcher's first child, or the launcher itself when it has none (the server runs in it). */
+export function serverPidOf(launcherPid: number): number {
+  const children = readdirSync(`/proc/${launcherPid}/task`).flatMap((task) =>
+    readFileSync(`/proc/${launcherPid}/task/${task}/children`, "utf8").split(" ").filter(Boolean).map(Number),
+  );
+  return children[0] ?? launcherPid;
 }
 
 /** Runs `soundmesh serve` as a separate process on a free port and waits until it listens. */
@@ -105,5 +118,5 @@ export async function spawnServer(
       reject(new Error(`server exited (${code}) before listening:\n${output}`));
     });
   });
-  return { url, process: child, output: () => output, exited };
+  return { url, process: child, output: () => output, exited, serverPid: () => serverPidOf(child.pid!) };
 }
