@@ -310,6 +310,7 @@ try {
   await page.getByRole("button", { name: "Search", exact: true }).click();
   await page.getByLabel("Search").fill("Long Haul");
   await page.locator('button[data-kind="album"]', { hasText: "Long Haul" }).first().click();
+  await page.getByRole("heading", { name: "Long Haul" }).waitFor();
   await clickToSound(page, "Long One");
   const seeks: Record<string, number[]> = { "seek within the buffer": [], "seek beyond the buffer": [] };
   // Far jumps first (beyond the 60 s fetched ahead), then back into what those fetched.
