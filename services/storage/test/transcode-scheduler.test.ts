@@ -319,12 +319,18 @@ describe("the transcode scheduler", () => {
       holdRunning.release();
       expect(events).toContainEqual({ type: "demoted", key: "running", pid: gatePid });
       expect(procOf(gatePid)?.nice).toBe(19);
-      const next = job(tone);
+      // The next listener's ffmpeg waits on a gate too: the running one stays paused until the test lets it end
+      // (a short track could end, and resume the paused one, between two looks at /proc on a busy machine).
+      const nextGate = gatedTrack("gateNext");
+      const next = job(sources.get(nextGate.trackId)!);
       const holdNext = scheduler.submit("next", { userId: "alice" }, next);
       expect(events).toContainEqual({ type: "paused", key: "running", pid: gatePid });
-      await vi.waitFor(() => expect(procOf(gatePid)?.state).toBe("T"));
-      await vi.waitFor(() =>
-        expect(events).toContainEqual(expect.objectContaining({ type: "ended", key: "next" })),
+      await vi.waitFor(() => expect(procOf(gatePid)?.state).toBe("T"), { timeout: 10_000 });
+      await vi.waitFor(() => expect(children).toHaveLength(2), { timeout: 10_000 });
+      nextGate.release();
+      await vi.waitFor(
+        () => expect(events).toContainEqual(expect.objectContaining({ type: "ended", key: "next" })),
+        { timeout: 10_000 },
       );
       holdNext.release();
       await vi.waitFor(() =>
