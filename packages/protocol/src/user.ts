@@ -178,12 +178,14 @@ export const standingChangeKind = z.enum([
   "role-changed",
   "token-revoked",
   "expired",
+  // The Subsonic password was set, changed or removed: apps' cached sign-ins with the old one end at once.
+  "subsonic-password",
 ]);
 export type StandingChangeKind = z.infer<typeof standingChangeKind>;
 
 /**
  * Published for every change of a user's standing — credentials ended (logout, sign-out everywhere, password
- * change or reset, token revoked, expiry), disabling, a role change — by whichever user-service process sees the
+ * change or reset, token revoked, expiry, a new or removed Subsonic password), disabling, a role change — by whichever user-service process sees the
  * change first, possibly more than once (handlers must be idempotent). Access points close the sockets of
  * `credentialIds`, and every socket of the user whose role no longer matches `user` or who is disabled.
  */

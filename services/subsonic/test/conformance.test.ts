@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ZodType } from "zod";
 import { SubsonicAPI } from "subsonic-api";
-import { login } from "@soundmesh/test-kit";
+import { userContract } from "@soundmesh/protocol";
+import { WsClient, login } from "@soundmesh/test-kit";
 import { ADMIN, USER, md5, passwordAuth, startHarness, type Harness } from "./harness";
 import { shapes, type Mode } from "./schemas";
 
@@ -267,6 +268,43 @@ describe("authentication", () => {
     const response = await fetch(`${harness.server.url}/rest/getOpenSubsonicExtensions?f=json`);
     const body = (await response.json()) as { "subsonic-response": { openSubsonicExtensions: unknown } };
     shapes("json").extensions.parse(body["subsonic-response"].openSubsonicExtensions);
+  });
+
+  it("refuses an old Subsonic password on the very next request once it is changed or removed", async () => {
+    const cleo = { name: "cleo", password: "cleo's login password", subsonic: "cleo-subsonic-1" };
+    await harness.adminWs.call(userContract, "createUser", { name: cleo.name, password: cleo.password });
+    const ws = await WsClient.connect(
+      harness.server.url,
+      await login(harness.server.url, cleo.name, cleo.password),
+    );
+    try {
+      await ws.call(userContract, "setMySubsonicPassword", { password: cleo.subsonic });
+      const first = { u: cleo.name, p: cleo.subsonic };
+      // Signed in, and the sign-in cached (apps send a credential with every request).
+      expect(await harness.json("ping", {}, first)).toMatchObject({ status: "ok" });
+      expect(await harness.json("ping", {}, first)).toMatchObject({ status: "ok" });
+
+      await ws.call(userContract, "setMySubsonicPassword", { password: "cleo-subsonic-2" });
+      expect(await harness.json("ping", {}, first)).toMatchObject({ error: { code: 40 } });
+      const second = { u: cleo.name, t: md5("cleo-subsonic-2salt"), s: "salt" };
+      expect(await harness.json("ping", {}, second)).toMatchObject({ status: "ok" });
+
+      await ws.call(userContract, "setMySubsonicPassword", { password: null });
+      expect(await harness.json("ping", {}, second)).toMatchObject({ error: { code: 40 } });
+
+      // An administrator's reset through the API (changePassword sets both passwords) bites at once too.
+      const reset = async (password: string) =>
+        expect(await harness.json("changePassword", { username: cleo.name, password })).toMatchObject({
+          status: "ok",
+        });
+      await reset("cleo-subsonic-3");
+      const third = { u: cleo.name, p: "cleo-subsonic-3" };
+      expect(await harness.json("ping", {}, third)).toMatchObject({ status: "ok" });
+      await reset("cleo-subsonic-4");
+      expect(await harness.json("ping", {}, third)).toMatchObject({ error: { code: 40 } });
+    } finally {
+      await ws.close();
+    }
   });
 
   it("keeps a plain user out of admin methods (50) and of other users' data", async () => {

@@ -383,16 +383,18 @@ export function createSqlUserStore(db: Db): UserStore {
       return row && { secret: row.secret, updatedAt: Number(row.updated_at) };
     },
 
-    async setSubsonicSecret(userId, secret, atMs) {
-      if (secret === null) {
-        await kysely.deleteFrom("user_subsonic_passwords").where("user_id", "=", userId).execute();
-        return;
-      }
-      await kysely
-        .insertInto("user_subsonic_passwords")
-        .values({ user_id: userId, secret, updated_at: atMs })
-        .onConflict((conflict) => conflict.column("user_id").doUpdateSet({ secret, updated_at: atMs }))
-        .execute();
+    setSubsonicSecret(userId, secret, note) {
+      return kysely.transaction().execute(async (trx) => {
+        if (secret === null)
+          await trx.deleteFrom("user_subsonic_passwords").where("user_id", "=", userId).execute();
+        else
+          await trx
+            .insertInto("user_subsonic_passwords")
+            .values({ user_id: userId, secret, updated_at: note.at })
+            .onConflict((conflict) => conflict.column("user_id").doUpdateSet({ secret, updated_at: note.at }))
+            .execute();
+        return recordStandingIn(trx, userId, [], note);
+      });
     },
   };
 }

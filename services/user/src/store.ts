@@ -126,8 +126,8 @@ export interface UserStore {
   ): Promise<T>;
   /** The user's encrypted Subsonic password and when it was set. */
   findSubsonicSecret(userId: string): Promise<{ secret: string; updatedAt: number } | undefined>;
-  /** Stores (or with null deletes) the user's encrypted Subsonic password. */
-  setSubsonicSecret(userId: string, secret: string | null, atMs: number): Promise<void>;
+  /** Stores (or with null deletes) the user's encrypted Subsonic password and records the change, in one transaction. */
+  setSubsonicSecret(userId: string, secret: string | null, note: StandingNote): Promise<StandingChange>;
 
   /** Deletes counters whose last failure was at or before `forgottenAtMs`. */
   pruneLoginCounters(forgottenAtMs: number): Promise<number>;

@@ -6,11 +6,12 @@ import {
   AppError,
   type CallContext,
   type HandlersOf,
+  type StandingChangeKind,
   type SubsonicProof,
   type UserContract,
 } from "@soundmesh/protocol";
 import type { LoginThrottle } from "./login-throttle";
-import { nameKeyOf, type StoredUser, type UserStore } from "./store";
+import { nameKeyOf, type StandingChange, type StandingNote, type StoredUser, type UserStore } from "./store";
 
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
@@ -67,6 +68,10 @@ export interface SubsonicPasswordDeps {
   key: Uint8Array | undefined;
   activeUser(ctx: CallContext): Promise<StoredUser>;
   userByName(name: string): Promise<StoredUser>;
+  /** Stamps a change of standing with its kind, this instance and the time. */
+  note(kind: StandingChangeKind): StandingNote;
+  /** Publishes a committed change, so Subsonic endpoints drop the sign-ins they cached with the old password. */
+  announce(change: StandingChange, user: StoredUser, traceId: string): Promise<void>;
 }
 
 type SubsonicHandlers = Pick<
@@ -82,9 +87,10 @@ export function createSubsonicPasswordHandlers(deps: SubsonicPasswordDeps): Subs
     if (!deps.key) throw new AppError("UNAVAILABLE", "Subsonic passwords are not configured on this server");
     return deps.key;
   };
-  const save = async (user: StoredUser, password: string | null) => {
+  const save = async (user: StoredUser, password: string | null, ctx: CallContext) => {
     const secret = password === null ? null : sealSubsonicPassword(keyOrRefuse(), user.id, password);
-    await store.setSubsonicSecret(user.id, secret, clock.now());
+    const change = await store.setSubsonicSecret(user.id, secret, deps.note("subsonic-password"));
+    await deps.announce(change, user, ctx.traceId);
   };
 
   return {
@@ -119,13 +125,13 @@ export function createSubsonicPasswordHandlers(deps: SubsonicPasswordDeps): Subs
       };
     },
 
-    async setSubsonicPassword({ name, password }) {
-      await save(await deps.userByName(name), password);
+    async setSubsonicPassword({ name, password }, ctx) {
+      await save(await deps.userByName(name), password, ctx);
       return { ok: true as const };
     },
 
     async setMySubsonicPassword({ password }, ctx) {
-      await save(await deps.activeUser(ctx), password);
+      await save(await deps.activeUser(ctx), password, ctx);
       return { ok: true as const };
     },
 

@@ -319,6 +319,10 @@ export function createUserService({
       key: subsonicKey,
       activeUser,
       userByName,
+      note,
+      async announce(change, user, traceId) {
+        await outbox.announce(change, user, traceId);
+      },
     }),
 
     async createUser({ name, password, role }, ctx) {
