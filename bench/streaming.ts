@@ -10,19 +10,27 @@ import { printTable, round, type Row, summarize, writeResults, writeUnlimitedCon
 import { catalogContract } from "@soundmesh/protocol";
 
 const TRACKS = 8;
+/** Never-transcoded tracks sought into at once: a seek's offset rendition (from 3:00 of 4:00). */
+const SEEK_TRACKS = 4;
+const SEEK_FROM_MS = 180_000;
 const CLIENTS = 64;
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-stream-"));
-const library = join(work, "library", "Bench Artist", "Bench Album");
-mkdirSync(library, { recursive: true });
-for (let i = 0; i < TRACKS; i++) {
-  writeToneSync(join(library, `${i + 1} Track ${i}.flac`), {
-    frequency: 300 + i * 40,
-    seconds: 240,
-    codec: ["-c:a", "flac"],
-    tags: { title: `Track ${i}`, artist: "Bench Artist", album: "Bench Album", track: String(i + 1) },
-  });
+/** An album of four-minute FLAC tracks, each its own tone. */
+function writeAlbum(album: string, title: string, tracks: number, baseHz: number): void {
+  const folder = join(work, "library", "Bench Artist", album);
+  mkdirSync(folder, { recursive: true });
+  for (let i = 0; i < tracks; i++) {
+    writeToneSync(join(folder, `${i + 1} ${title} ${i}.flac`), {
+      frequency: baseHz + i * 40,
+      seconds: 240,
+      codec: ["-c:a", "flac"],
+      tags: { title: `${title} ${i}`, artist: "Bench Artist", album, track: String(i + 1) },
+    });
+  }
 }
+writeAlbum("Bench Album", "Track", TRACKS, 300);
+writeAlbum("Seek Album", "Seek", SEEK_TRACKS, 500);
 // The rate limits would otherwise measure the limiters, not the server.
 const configFile = writeUnlimitedConfig(work);
 const server = await spawnServer(join(work, "data"), {
@@ -36,46 +44,47 @@ try {
   const ws = await WsClient.connect(server.url, token);
   await waitUntil(
     () => ws.call(catalogContract, "scanStatus"),
-    (s) => s.added === TRACKS && !s.running,
+    (s) => s.added === TRACKS + SEEK_TRACKS && !s.running,
     60_000,
   );
-  const album = (await ws.call(catalogContract, "recentlyAdded", { limit: 1 })).items[0]!;
-  const trackIds = (await ws.call(catalogContract, "album", { albumId: album.id })).tracks.map((t) => t.id);
+  const albums = (await ws.call(catalogContract, "recentlyAdded", { limit: 2 })).items;
+  const tracksOf = async (title: string) =>
+    (
+      await ws.call(catalogContract, "album", { albumId: albums.find((a) => a.title === title)!.id })
+    ).tracks.map((t) => t.id);
+  const trackIds = await tracksOf("Bench Album");
+  const seekIds = await tracksOf("Seek Album");
   await ws.close();
 
   // As the player does: the manifest (the first state that has a piece, which may still be growing) and piece 0
   // asked for at once (the player checks the piece against the manifest's hash once both are here).
-  const firstPiece = async (id: string) => {
+  // Each answer's time is kept too: where the time of a seek's offset rendition goes (manifest, then piece 0).
+  const pair = async (manifestUrl: string, pieceUrl: string, init: RequestInit = { headers }) => {
     const started = performance.now();
-    const [manifest, piece] = await Promise.all([
-      fetch(`${server.url}/api/stream/${id}/opus160/manifest?havePieces=0`, { headers }),
-      fetch(`${server.url}/api/stream/${id}/opus160/pieces/0`, { headers }),
-    ]);
-    if (!manifest.ok || !piece.ok) throw new Error(`HTTP ${manifest.status} / ${piece.status}`);
-    await Promise.all([manifest.arrayBuffer(), piece.arrayBuffer()]);
-    return performance.now() - started;
+    const settled = async (url: string) => {
+      const response = await fetch(url, init);
+      if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+      await response.arrayBuffer();
+      return performance.now() - started;
+    };
+    const [manifestMs, pieceMs] = await Promise.all([settled(manifestUrl), settled(pieceUrl)]);
+    return { manifestMs, pieceMs, ms: performance.now() - started };
   };
+  const stream = `${server.url}/api/stream`;
+  const firstPiece = async (id: string) =>
+    (await pair(`${stream}/${id}/opus160/manifest?havePieces=0`, `${stream}/${id}/opus160/pieces/0`)).ms;
   const cold: number[] = [];
   const cached: number[] = [];
+  const bareCached: number[] = [];
   for (const id of trackIds) cold.push(await firstPiece(id));
+  const seeks = [];
+  for (const id of seekIds) {
+    const from = `${stream}/${id}/opus160/from/${SEEK_FROM_MS}`;
+    seeks.push(await pair(`${from}/manifest?havePieces=0`, `${from}/pieces/0`));
+  }
   // The complete manifests: every transcode has ended, so what follows is the cached path.
   for (const id of trackIds)
     await fetch(`${server.url}/api/stream/${id}/opus160/manifest`, { headers }).then((r) => r.arrayBuffer());
-  for (let i = 0; i < 5; i++) for (const id of trackIds) cached.push(await firstPiece(id));
-  for (const [label, samples] of [
-    ["never transcoded (4 min FLAC)", cold],
-    ["transcoded and cached", cached],
-  ] as const) {
-    const stats = summarize(samples);
-    rows.push({
-      measure: `manifest → first piece, ${label}`,
-      count: stats.count,
-      "p50 ms": round(stats.p50, 2),
-      "p90 ms": round(stats.p90, 2),
-      "max ms": round(Math.max(...samples), 2),
-    });
-  }
-
   const manifests = await Promise.all(
     trackIds.map(
       async (id) =>
@@ -104,6 +113,35 @@ try {
   const barePort = await new Promise<number>((resolve) =>
     bare.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString()))),
   );
+  // soundmesh and the bare server (the same manifest.json and piece bytes, no checks) in turn, track by track.
+  for (let i = 0; i < 5; i++)
+    for (const id of trackIds) {
+      cached.push(await firstPiece(id));
+      const bare = `http://127.0.0.1:${barePort}/${keyOf.get(id)}`;
+      bareCached.push((await pair(`${bare}/manifest`, `${bare}/0`, {})).ms);
+    }
+  // A click on a track last asked for a while ago: past storage's 2 s memory of its source (the catalog's record).
+  const afterIdle: number[] = [];
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  for (const id of trackIds) afterIdle.push(await firstPiece(id));
+  for (const [label, samples] of [
+    ["never transcoded (4 min FLAC)", cold],
+    ["transcoded and cached", cached],
+    ["transcoded and cached, 3 s after the last request", afterIdle],
+    ["bare Node server, same files (the limit)", bareCached],
+    [`seek's offset rendition from ${SEEK_FROM_MS / 60_000}:00, never transcoded`, seeks.map((s) => s.ms)],
+    [`seek's offset rendition: its manifest alone`, seeks.map((s) => s.manifestMs)],
+  ] as const) {
+    const stats = summarize(samples);
+    rows.push({
+      measure: `manifest → first piece, ${label}`,
+      count: stats.count,
+      "p50 ms": round(stats.p50, 2),
+      "p90 ms": round(stats.p90, 2),
+      "max ms": round(Math.max(...samples), 2),
+    });
+  }
+
   const targets = {
     soundmesh: (track: number, piece: number) =>
       fetch(`${server.url}/api/stream/${trackIds[track]}/opus160/pieces/${piece}`, { headers }),
