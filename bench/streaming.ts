@@ -14,6 +14,26 @@ const TRACKS = 8;
 const SEEK_TRACKS = 4;
 const SEEK_FROM_MS = 180_000;
 const CLIENTS = 64;
+const WARM_UP_PAIRS = 200;
+const CPU_PAIRS = 1_000;
+
+/**
+ * CPU time (user + system, ms) of a Node process and its Node descendants so far: the server behind its launcher,
+ * without the ffmpeg processes it runs (transcodes finishing, and waiting ones starting).
+ */
+function cpuOfTree(pid: number): number {
+  let total = 0;
+  try {
+    if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "ffmpeg") return 0;
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    total += (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean))
+      total += cpuOfTree(Number(child));
+  } catch {
+    // Ended meanwhile.
+  }
+  return total;
+}
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-stream-"));
 /** An album of four-minute FLAC tracks, each its own tone. */
@@ -113,12 +133,30 @@ try {
   const barePort = await new Promise<number>((resolve) =>
     bare.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString()))),
   );
-  // soundmesh and the bare server (the same manifest.json and piece bytes, no checks) in turn, track by track.
+  const bareFirstPiece = async (id: string) => {
+    const bareUrl = `http://127.0.0.1:${barePort}/${keyOf.get(id)}`;
+    return (await pair(`${bareUrl}/manifest`, `${bareUrl}/0`, {})).ms;
+  };
+  // Both servers' code warmed up first (a running server has answered many requests); not counted.
+  for (let i = 0; i < WARM_UP_PAIRS; i++) {
+    await firstPiece(trackIds[i % TRACKS]!);
+    await bareFirstPiece(trackIds[i % TRACKS]!);
+  }
+  // Server CPU time per pair over many pairs (the clock ticks in 10 ms): what the load on these shared cores changes
+  // least. Then soundmesh and the bare server (the same manifest.json and piece bytes, no checks) in turn, timed.
+  const cpuMs = { soundmesh: 0, bare: 0 };
+  for (const [name, pid, ask] of [
+    ["soundmesh", server.process.pid!, firstPiece],
+    ["bare", bare.pid!, bareFirstPiece],
+  ] as const) {
+    const before = cpuOfTree(pid);
+    for (let i = 0; i < CPU_PAIRS; i++) await ask(trackIds[i % TRACKS]!);
+    cpuMs[name] = (cpuOfTree(pid) - before) / CPU_PAIRS;
+  }
   for (let i = 0; i < 5; i++)
     for (const id of trackIds) {
       cached.push(await firstPiece(id));
-      const bare = `http://127.0.0.1:${barePort}/${keyOf.get(id)}`;
-      bareCached.push((await pair(`${bare}/manifest`, `${bare}/0`, {})).ms);
+      bareCached.push(await bareFirstPiece(id));
     }
   // A click on a track last asked for a while ago: past storage's 2 s memory of its source (the catalog's record).
   const afterIdle: number[] = [];
@@ -133,12 +171,14 @@ try {
     [`seek's offset rendition: its manifest alone`, seeks.map((s) => s.manifestMs)],
   ] as const) {
     const stats = summarize(samples);
+    const cpu = samples === cached ? cpuMs.soundmesh : samples === bareCached ? cpuMs.bare : undefined;
     rows.push({
       measure: `manifest → first piece, ${label}`,
       count: stats.count,
       "p50 ms": round(stats.p50, 2),
       "p90 ms": round(stats.p90, 2),
       "max ms": round(Math.max(...samples), 2),
+      ...(cpu === undefined ? {} : { "server CPU ms": round(cpu, 3) }),
     });
   }
 
@@ -149,7 +189,8 @@ try {
       fetch(`http://127.0.0.1:${barePort}/${keyOf.get(trackIds[track]!)}/${piece}`),
   };
   /** CLIENTS clients, each fetching cached pieces one after another for durationMs. */
-  const load = async (get: (track: number, piece: number) => Promise<Response>) => {
+  const load = async (get: (track: number, piece: number) => Promise<Response>, pid: number) => {
+    const cpuBefore = cpuOfTree(pid);
     let bytes = 0;
     let requests = 0;
     const latencies: number[] = [];
@@ -171,7 +212,8 @@ try {
         }
       }),
     );
-    return { bytes, requests, latencies, seconds: (performance.now() - started) / 1000 };
+    const seconds = (performance.now() - started) / 1000;
+    return { bytes, requests, latencies, seconds, cpuMs: cpuOfTree(pid) - cpuBefore };
   };
   // Alternated, so a change in the machine's load falls on both alike.
   const runs = {
@@ -180,7 +222,8 @@ try {
   };
   try {
     for (let round = 0; round < 2; round++)
-      for (const name of ["soundmesh", "bare"] as const) runs[name].push(await load(targets[name]));
+      for (const name of ["soundmesh", "bare"] as const)
+        runs[name].push(await load(targets[name], name === "bare" ? bare.pid! : server.process.pid!));
   } finally {
     bare.kill("SIGTERM");
   }
@@ -203,6 +246,7 @@ try {
       "max ms": round(Math.max(...latencies), 2),
       "MiB/s": round(rate(name) / 2 ** 20, 1),
       "pieces/s": Math.round(requests / seconds),
+      "server CPU ms": round(runs[name].reduce((sum, run) => sum + run.cpuMs, 0) / requests, 3),
       ...(name === "soundmesh"
         ? { "of bare": `${Math.round((rate("soundmesh") / rate("bare")) * 100)}%` }
         : {}),
