@@ -273,9 +273,27 @@ try {
   const coldSeeks: number[] = [];
   for (const title of seekColdTitles) {
     await clickToSound(page, title);
+    const seekedAt = await page.evaluate(() => performance.now());
     const { ms } = await seekLatency(page, 450);
     coldSeeks.push(ms);
-    console.log(`seek to 3/4 of never-transcoded ${title}: ${round(ms, 1)} ms`);
+    // Where the time went: the offset rendition's requests as the browser timed them, from the seek.
+    const steps = await page.evaluate(
+      (since) =>
+        performance
+          .getEntriesByType("resource")
+          .filter((entry) => entry.name.includes("/from/") && entry.startTime >= since)
+          .map((entry) => {
+            const what = entry.name.includes("/manifest")
+              ? "manifest"
+              : entry.name.replace(/.*\/pieces\//, "piece ");
+            return `${what} ${Math.round(entry.startTime - since)}–${Math.round(entry.responseEnd - since)} ms`;
+          })
+          .join(", "),
+      seekedAt,
+    );
+    console.log(
+      `seek to 3/4 of never-transcoded ${title}: ${round(ms, 1)} ms (${steps || "no offset rendition"})`,
+    );
   }
   const coldSeekStats = summarize(coldSeeks);
   rows.push({
