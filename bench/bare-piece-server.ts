@@ -1,7 +1,8 @@
 // The yardstick for the piece route: a bare Node HTTP server that streams the same bytes from the same rendition
 // files (fs.createReadStream of the piece's range piped to the socket, as close to sendfile as Node gets), with no
-// authentication, routing library or checks. GET /<rendition key>/<piece index>; prints its port on stdout.
-import { stat } from "node:fs/promises";
+// authentication, routing library or checks. GET /<rendition key>/<piece index>, and GET /<rendition key>/manifest
+// (the rendition's manifest.json, read once and then sent from memory); prints its port on stdout.
+import { readFile, stat } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
@@ -12,9 +13,22 @@ if (!cacheDir || !pieceSizeArg)
   throw new Error("usage: bare-piece-server <rendition cache dir> <piece size>");
 const pieceSize = Number(pieceSizeArg);
 const sizes = new Map<string, number>();
+const manifests = new Map<string, Buffer>();
 
 const server = createServer((request, response) => {
   void (async () => {
+    const manifestOf = /^\/([0-9a-f]{32})\/manifest$/.exec(request.url ?? "");
+    if (manifestOf) {
+      const path = join(cacheDir, manifestOf[1]!, "manifest.json");
+      let json = manifests.get(path);
+      if (json === undefined) {
+        json = await readFile(path);
+        manifests.set(path, json);
+      }
+      response.writeHead(200, { "content-type": "application/json", "content-length": json.byteLength });
+      response.end(json);
+      return;
+    }
     const match = /^\/([0-9a-f]{32})\/(\d+)$/.exec(request.url ?? "");
     if (!match) {
       response.writeHead(404).end();

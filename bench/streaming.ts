@@ -10,19 +10,47 @@ import { printTable, round, type Row, summarize, writeResults, writeUnlimitedCon
 import { catalogContract } from "@soundmesh/protocol";
 
 const TRACKS = 8;
+/** Never-transcoded tracks sought into at once: a seek's offset rendition (from 3:00 of 4:00). */
+const SEEK_TRACKS = 4;
+const SEEK_FROM_MS = 180_000;
 const CLIENTS = 64;
+const WARM_UP_PAIRS = 200;
+const CPU_PAIRS = 1_000;
+
+/**
+ * CPU time (user + system, ms) of a Node process and its Node descendants so far: the server behind its launcher,
+ * without the ffmpeg processes it runs (transcodes finishing, and waiting ones starting).
+ */
+function cpuOfTree(pid: number): number {
+  let total = 0;
+  try {
+    if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "ffmpeg") return 0;
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    total += (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean))
+      total += cpuOfTree(Number(child));
+  } catch {
+    // Ended meanwhile.
+  }
+  return total;
+}
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-stream-"));
-const library = join(work, "library", "Bench Artist", "Bench Album");
-mkdirSync(library, { recursive: true });
-for (let i = 0; i < TRACKS; i++) {
-  writeToneSync(join(library, `${i + 1} Track ${i}.flac`), {
-    frequency: 300 + i * 40,
-    seconds: 240,
-    codec: ["-c:a", "flac"],
-    tags: { title: `Track ${i}`, artist: "Bench Artist", album: "Bench Album", track: String(i + 1) },
-  });
+/** An album of four-minute FLAC tracks, each its own tone. */
+function writeAlbum(album: string, title: string, tracks: number, baseHz: number): void {
+  const folder = join(work, "library", "Bench Artist", album);
+  mkdirSync(folder, { recursive: true });
+  for (let i = 0; i < tracks; i++) {
+    writeToneSync(join(folder, `${i + 1} ${title} ${i}.flac`), {
+      frequency: baseHz + i * 40,
+      seconds: 240,
+      codec: ["-c:a", "flac"],
+      tags: { title: `${title} ${i}`, artist: "Bench Artist", album, track: String(i + 1) },
+    });
+  }
 }
+writeAlbum("Bench Album", "Track", TRACKS, 300);
+writeAlbum("Seek Album", "Seek", SEEK_TRACKS, 500);
 // The rate limits would otherwise measure the limiters, not the server.
 const configFile = writeUnlimitedConfig(work);
 const server = await spawnServer(join(work, "data"), {
@@ -36,46 +64,47 @@ try {
   const ws = await WsClient.connect(server.url, token);
   await waitUntil(
     () => ws.call(catalogContract, "scanStatus"),
-    (s) => s.added === TRACKS && !s.running,
+    (s) => s.added === TRACKS + SEEK_TRACKS && !s.running,
     60_000,
   );
-  const album = (await ws.call(catalogContract, "recentlyAdded", { limit: 1 })).items[0]!;
-  const trackIds = (await ws.call(catalogContract, "album", { albumId: album.id })).tracks.map((t) => t.id);
+  const albums = (await ws.call(catalogContract, "recentlyAdded", { limit: 2 })).items;
+  const tracksOf = async (title: string) =>
+    (
+      await ws.call(catalogContract, "album", { albumId: albums.find((a) => a.title === title)!.id })
+    ).tracks.map((t) => t.id);
+  const trackIds = await tracksOf("Bench Album");
+  const seekIds = await tracksOf("Seek Album");
   await ws.close();
 
   // As the player does: the manifest (the first state that has a piece, which may still be growing) and piece 0
   // asked for at once (the player checks the piece against the manifest's hash once both are here).
-  const firstPiece = async (id: string) => {
+  // Each answer's time is kept too: where the time of a seek's offset rendition goes (manifest, then piece 0).
+  const pair = async (manifestUrl: string, pieceUrl: string, init: RequestInit = { headers }) => {
     const started = performance.now();
-    const [manifest, piece] = await Promise.all([
-      fetch(`${server.url}/api/stream/${id}/opus160/manifest?havePieces=0`, { headers }),
-      fetch(`${server.url}/api/stream/${id}/opus160/pieces/0`, { headers }),
-    ]);
-    if (!manifest.ok || !piece.ok) throw new Error(`HTTP ${manifest.status} / ${piece.status}`);
-    await Promise.all([manifest.arrayBuffer(), piece.arrayBuffer()]);
-    return performance.now() - started;
+    const settled = async (url: string) => {
+      const response = await fetch(url, init);
+      if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+      await response.arrayBuffer();
+      return performance.now() - started;
+    };
+    const [manifestMs, pieceMs] = await Promise.all([settled(manifestUrl), settled(pieceUrl)]);
+    return { manifestMs, pieceMs, ms: performance.now() - started };
   };
+  const stream = `${server.url}/api/stream`;
+  const firstPiece = async (id: string) =>
+    (await pair(`${stream}/${id}/opus160/manifest?havePieces=0`, `${stream}/${id}/opus160/pieces/0`)).ms;
   const cold: number[] = [];
   const cached: number[] = [];
+  const bareCached: number[] = [];
   for (const id of trackIds) cold.push(await firstPiece(id));
+  const seeks = [];
+  for (const id of seekIds) {
+    const from = `${stream}/${id}/opus160/from/${SEEK_FROM_MS}`;
+    seeks.push(await pair(`${from}/manifest?havePieces=0`, `${from}/pieces/0`));
+  }
   // The complete manifests: every transcode has ended, so what follows is the cached path.
   for (const id of trackIds)
     await fetch(`${server.url}/api/stream/${id}/opus160/manifest`, { headers }).then((r) => r.arrayBuffer());
-  for (let i = 0; i < 5; i++) for (const id of trackIds) cached.push(await firstPiece(id));
-  for (const [label, samples] of [
-    ["never transcoded (4 min FLAC)", cold],
-    ["transcoded and cached", cached],
-  ] as const) {
-    const stats = summarize(samples);
-    rows.push({
-      measure: `manifest → first piece, ${label}`,
-      count: stats.count,
-      "p50 ms": round(stats.p50, 2),
-      "p90 ms": round(stats.p90, 2),
-      "max ms": round(Math.max(...samples), 2),
-    });
-  }
-
   const manifests = await Promise.all(
     trackIds.map(
       async (id) =>
@@ -104,6 +133,55 @@ try {
   const barePort = await new Promise<number>((resolve) =>
     bare.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString()))),
   );
+  const bareFirstPiece = async (id: string) => {
+    const bareUrl = `http://127.0.0.1:${barePort}/${keyOf.get(id)}`;
+    return (await pair(`${bareUrl}/manifest`, `${bareUrl}/0`, {})).ms;
+  };
+  // Both servers' code warmed up first (a running server has answered many requests); not counted.
+  for (let i = 0; i < WARM_UP_PAIRS; i++) {
+    await firstPiece(trackIds[i % TRACKS]!);
+    await bareFirstPiece(trackIds[i % TRACKS]!);
+  }
+  // Server CPU time per pair over many pairs (the clock ticks in 10 ms): what the load on these shared cores changes
+  // least. Then soundmesh and the bare server (the same manifest.json and piece bytes, no checks) in turn, timed.
+  const cpuMs = { soundmesh: 0, bare: 0 };
+  for (const [name, pid, ask] of [
+    ["soundmesh", server.process.pid!, firstPiece],
+    ["bare", bare.pid!, bareFirstPiece],
+  ] as const) {
+    const before = cpuOfTree(pid);
+    for (let i = 0; i < CPU_PAIRS; i++) await ask(trackIds[i % TRACKS]!);
+    cpuMs[name] = (cpuOfTree(pid) - before) / CPU_PAIRS;
+  }
+  for (let i = 0; i < 5; i++)
+    for (const id of trackIds) {
+      cached.push(await firstPiece(id));
+      bareCached.push(await bareFirstPiece(id));
+    }
+  // A click on a track last asked for a while ago: past storage's 2 s memory of its source (the catalog's record).
+  const afterIdle: number[] = [];
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  for (const id of trackIds) afterIdle.push(await firstPiece(id));
+  for (const [label, samples] of [
+    ["never transcoded (4 min FLAC)", cold],
+    ["transcoded and cached", cached],
+    ["transcoded and cached, 3 s after the last request", afterIdle],
+    ["bare Node server, same files (the limit)", bareCached],
+    [`seek's offset rendition from ${SEEK_FROM_MS / 60_000}:00, never transcoded`, seeks.map((s) => s.ms)],
+    [`seek's offset rendition: its manifest alone`, seeks.map((s) => s.manifestMs)],
+  ] as const) {
+    const stats = summarize(samples);
+    const cpu = samples === cached ? cpuMs.soundmesh : samples === bareCached ? cpuMs.bare : undefined;
+    rows.push({
+      measure: `manifest → first piece, ${label}`,
+      count: stats.count,
+      "p50 ms": round(stats.p50, 2),
+      "p90 ms": round(stats.p90, 2),
+      "max ms": round(Math.max(...samples), 2),
+      ...(cpu === undefined ? {} : { "server CPU ms": round(cpu, 3) }),
+    });
+  }
+
   const targets = {
     soundmesh: (track: number, piece: number) =>
       fetch(`${server.url}/api/stream/${trackIds[track]}/opus160/pieces/${piece}`, { headers }),
@@ -111,7 +189,8 @@ try {
       fetch(`http://127.0.0.1:${barePort}/${keyOf.get(trackIds[track]!)}/${piece}`),
   };
   /** CLIENTS clients, each fetching cached pieces one after another for durationMs. */
-  const load = async (get: (track: number, piece: number) => Promise<Response>) => {
+  const load = async (get: (track: number, piece: number) => Promise<Response>, pid: number) => {
+    const cpuBefore = cpuOfTree(pid);
     let bytes = 0;
     let requests = 0;
     const latencies: number[] = [];
@@ -133,7 +212,8 @@ try {
         }
       }),
     );
-    return { bytes, requests, latencies, seconds: (performance.now() - started) / 1000 };
+    const seconds = (performance.now() - started) / 1000;
+    return { bytes, requests, latencies, seconds, cpuMs: cpuOfTree(pid) - cpuBefore };
   };
   // Alternated, so a change in the machine's load falls on both alike.
   const runs = {
@@ -142,7 +222,8 @@ try {
   };
   try {
     for (let round = 0; round < 2; round++)
-      for (const name of ["soundmesh", "bare"] as const) runs[name].push(await load(targets[name]));
+      for (const name of ["soundmesh", "bare"] as const)
+        runs[name].push(await load(targets[name], name === "bare" ? bare.pid! : server.process.pid!));
   } finally {
     bare.kill("SIGTERM");
   }
@@ -165,6 +246,7 @@ try {
       "max ms": round(Math.max(...latencies), 2),
       "MiB/s": round(rate(name) / 2 ** 20, 1),
       "pieces/s": Math.round(requests / seconds),
+      "server CPU ms": round(runs[name].reduce((sum, run) => sum + run.cpuMs, 0) / requests, 3),
       ...(name === "soundmesh"
         ? { "of bare": `${Math.round((rate("soundmesh") / rate("bare")) * 100)}%` }
         : {}),

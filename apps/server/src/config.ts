@@ -85,7 +85,7 @@ export const configSchema = z
         maxPerUser: z.number().int().min(1).max(1_000),
         /** Listeners' transcodes waiting for a slot; beyond it BUSY. */
         maxQueued: z.number().int().min(1).max(100_000),
-        /** Keep one ffmpeg per profile started, waiting for a listener's cold click (skips ffmpeg's start-up). */
+        /** Keep two ffmpeg per profile started, waiting for a listener's cold click or seek (skips ffmpeg's start-up). */
         warm: z.boolean(),
       })
       .refine(

@@ -117,7 +117,7 @@ describe("soundmesh serve behind its launcher", () => {
 
   it("runs the server in the one process with SOUNDMESH_MEMORY_SETTINGS=off", async () => {
     const run = await launch({ SOUNDMESH_MEMORY_SETTINGS: "off" });
-    // No second node process; the server's own children (storage's waiting ffmpeg per profile) do not count.
+    // No second node process; the server's own children (storage's waiting ffmpeg, two per profile) do not count.
     const isFfmpeg = (pid: number) => readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "ffmpeg";
     expect(childrenOf(run.launcher.pid!).filter((pid) => !isGone(pid) && !isFfmpeg(pid))).toEqual([]);
     run.launcher.kill("SIGTERM");

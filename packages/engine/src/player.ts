@@ -51,6 +51,9 @@ export interface PlayerOptions {
 /** A gain in decibels as the amplitude factor it multiplies by. */
 const decibelsToGain = (decibels: number) => 10 ** (decibels / 20);
 
+/** How long a growing manifest is followed before its growth is taken as the transcode's speed. */
+const GROWTH_SPAN_MS = 250;
+
 export class Player {
   private queue: QueueItem[] = [];
   private segments: Segment[] = [];
@@ -313,7 +316,7 @@ export class Player {
   private async follow(segment: Segment): Promise<void> {
     const { server } = this.options;
     const signal = segment.growth.signal;
-    let from = { atMs: this.nowMs(), bytes: segment.track.manifest.sizeBytes };
+    const from = { atMs: this.nowMs(), bytes: segment.track.manifest.sizeBytes };
     let failures = 0;
     while (server.grow && !isComplete(segment.track.manifest) && !signal.aborted) {
       const before = segment.track.manifest;
@@ -321,11 +324,11 @@ export class Player {
         const next = await server.grow(before, signal);
         if (signal.aborted) return;
         failures = 0;
+        // Over the whole time followed, not between two answers: pieces finished together are answered back to
+        // back, a few ms apart, which read as thousands of times real time (a seek then waited for the transcode).
         const elapsedMs = this.nowMs() - from.atMs;
-        if (next.sizeBytes > from.bytes && elapsedMs > 0) {
+        if (next.sizeBytes > from.bytes && elapsedMs >= GROWTH_SPAN_MS)
           segment.growthBytesPerSecond = ((next.sizeBytes - from.bytes) * 1000) / elapsedMs;
-          from = { atMs: this.nowMs(), bytes: next.sizeBytes };
-        }
         segment.track.manifest = next;
         if (segment.isOffsetApplied && next.durationMs !== before.durationMs && next.durationMs > 0) {
           const end = segment.offsetSec + next.durationMs / 1000;

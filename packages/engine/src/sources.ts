@@ -12,6 +12,10 @@ export interface TrackRef {
 export const trackKey = (track: Pick<TrackRef, "trackId" | "profile">): string =>
   `${track.trackId}.${track.profile}`;
 
+/** Which piece 0 an early answer holds: a rendition's own, or an offset rendition's (`fromMs`). */
+const earlyKey = (trackId: string, profile: string, fromMs: number | undefined): string =>
+  fromMs === undefined ? trackKey({ trackId, profile }) : `${trackKey({ trackId, profile })}@${fromMs}`;
+
 export interface FetchOptions {
   /** How long until playback needs the piece; peers use it to order their uploads. */
   urgencyMs: number;
@@ -145,7 +149,8 @@ export class ServerSource implements PieceSource {
       fromMs: options.fromMs,
     });
     const answer = this.get(path, signal);
-    if (options.fromMs === undefined) this.askEarly(trackKey({ trackId, profile }), trackId, profile, signal);
+    // An offset rendition starts at the seek's target: its piece 0 is the one the seek plays first.
+    this.askEarly(earlyKey(trackId, profile, options.fromMs), trackId, profile, options.fromMs, signal);
     const response = await answer;
     return streamManifest.parse(await response.json());
   }
@@ -175,9 +180,15 @@ export class ServerSource implements PieceSource {
     return streamManifest.parse(await response.json());
   }
 
-  private askEarly(key: string, trackId: string, profile: string, signal: AbortSignal | undefined): void {
+  private askEarly(
+    key: string,
+    trackId: string,
+    profile: string,
+    fromMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): void {
     if (this.early.has(key)) return;
-    const bytes = this.get(streamPaths.piece(trackId, profile, 0), signal)
+    const bytes = this.get(streamPaths.piece(trackId, profile, 0, fromMs), signal)
       .then((response) => response.arrayBuffer())
       .then((buffer) => new Uint8Array(buffer));
     bytes.catch(() => undefined);
@@ -187,9 +198,10 @@ export class ServerSource implements PieceSource {
   }
 
   async fetch(track: TrackRef, index: number, options: FetchOptions): Promise<Uint8Array> {
-    const early = index === 0 && !isOffset(track.manifest) ? this.early.get(trackKey(track)) : undefined;
+    const key = earlyKey(track.trackId, track.profile, track.manifest.fromMs);
+    const early = index === 0 ? this.early.get(key) : undefined;
     if (early) {
-      this.early.delete(trackKey(track));
+      this.early.delete(key);
       try {
         return await abortable(early, options.signal);
       } catch (error) {

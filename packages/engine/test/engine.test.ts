@@ -383,10 +383,27 @@ describe("server source", () => {
     });
     expect(Buffer.from(bytes).equals(Buffer.from(pieces[0]!))).toBe(true);
     expect(server.asked).toHaveLength(2);
-    // An offset rendition's manifest is asked for alone.
-    void server.source.manifest("t1", "opus96", undefined, { fromMs: 4_000 });
-    expect(server.asked.at(-1)).toBe("/api/stream/t1/opus96/from/4000/manifest");
-    expect(server.asked).toHaveLength(3);
+    // A seek's offset rendition too: its piece 0 is where the seek plays from, and it is its own, not the track's.
+    const offsetAnswer = server.source.manifest("t1", "opus96", undefined, { fromMs: 4_000 });
+    expect(server.asked.slice(2)).toEqual([
+      "/api/stream/t1/opus96/from/4000/manifest",
+      "/api/stream/t1/opus96/from/4000/pieces/0",
+    ]);
+    server.releaseAll();
+    const offset = { ...(await offsetAnswer), fromMs: 4_000 };
+    const offsetBytes = await server.source.fetch({ trackId: "t1", profile: "opus96", manifest: offset }, 0, {
+      urgencyMs: 0,
+      signal: new AbortController().signal,
+    });
+    expect(Buffer.from(offsetBytes).equals(Buffer.from(pieces[0]!))).toBe(true);
+    expect(server.asked).toHaveLength(4);
+    // The track's own piece 0 is asked for afresh: the early answer taken was the offset rendition's.
+    void server.source.fetch({ trackId: "t1", profile: "opus96", manifest: held }, 0, {
+      urgencyMs: 0,
+      signal: new AbortController().signal,
+    });
+    expect(server.asked.at(-1)).toBe("/api/stream/t1/opus96/pieces/0");
+    expect(server.asked).toHaveLength(5);
   });
 
   it("asks again when the early answer failed", async () => {

@@ -605,6 +605,23 @@ describe("player, seek past what the transcode has reached", () => {
     expect(sink.time).toBe(30);
   });
 
+  it("takes a transcode's speed from its growth over time, not from pieces answered back to back", async () => {
+    const burst = growing(rendition("burst", 60), 60_000);
+    burst.release(5);
+    const { player, events, until } = setUpGrowing({ burst });
+    await player.play([{ trackId: "burst" }]);
+    await until(() => events.some((e) => e.type === "started"), "started");
+    // Pieces finished together: each long-poll is answered at once, a few ms after the one before.
+    burst.release(6);
+    await until(() => burst.polls >= 2, "the first growth answered");
+    burst.release(20);
+    await until(() => burst.polls >= 3, "the second growth answered");
+    const manifest = vi.spyOn(player as unknown as { replaceRendition: () => unknown }, "replaceRendition");
+    // 40 s past the last announced cluster: at the assumed 20 times real time 2 s away, so an offset rendition.
+    await player.seek(59_000);
+    expect(manifest).toHaveBeenCalled();
+  });
+
   it("waits for the transcode when it is about to reach the target", async () => {
     const long = growing(rendition("near", 60), 60_000);
     long.release(10);

@@ -71,7 +71,7 @@ export const storageContract = defineService("storage", {
       cachedBytes: z.number().int(),
       capBytes: z.number().int(),
       transcodesStarted: z.number().int(),
-      /** Of those, transcodes that took an ffmpeg started ahead of time (a listener's cold click). */
+      /** Of those, transcodes that took an ffmpeg started ahead of time (a listener's cold click or seek). */
       transcodesWarm: z.number().int(),
       transcodesRunning: z.number().int(),
       evictions: z.number().int(),

@@ -84,12 +84,36 @@ export function startTranscode(
 }
 
 /**
- * ffmpeg started ahead of time, one per profile, reading its input from stdin: on this kind of machine most of a
+ * An offset rendition's input for a waiting ffmpeg, which cannot be told `-ss` once started: a concat script read
+ * from stdin. Its first entry yields no packet (every packet is after its outpoint) but lasts `fromMs`, so the
+ * second entry, the source from `fromMs` on (the demuxer seeks the file itself), keeps its own timestamps, which
+ * `-copyts` writes unchanged: clusters in track time, as `-output_ts_offset` gives a process started with `-ss`.
+ * Undefined for a path the script cannot carry (a line break ends a directive).
+ */
+export function offsetScript(sourcePath: string, fromMs: number): string | undefined {
+  if (/[\n\r\0]/.test(sourcePath)) return undefined;
+  // Inside single quotes nothing is special but the quote itself, which closes, is escaped, and reopens.
+  const file = `'file:${sourcePath.replaceAll("'", "'\\''")}'`;
+  const seconds = (fromMs / 1000).toFixed(3);
+  return `ffconcat version 1.0\nfile ${file}\noutpoint -1000000\nduration ${seconds}\nfile ${file}\ninpoint ${seconds}\n`;
+}
+
+/** The input of a waiting process: source bytes on stdin, or (offset renditions) a concat script naming the file. */
+const warmInputArgs = {
+  whole: ["-i", "pipe:0"],
+  offset: ["-protocol_whitelist", "file,pipe", "-f", "concat", "-safe", "0", "-i", "pipe:0", "-copyts"],
+} as const;
+
+type WarmKind = keyof typeof warmInputArgs;
+
+/**
+ * ffmpeg started ahead of time, two per profile, reading their input from stdin: on this kind of machine most of a
  * cold click's wait was ffmpeg loading its ~200 shared libraries (0.1-0.2 s of CPU, 0.4-1 s under load) before it
  * read a byte. A listener's transcode takes the waiting process and streams the source file into it, and a new
  * one is started once the taken one has written its first piece. The output is the same audio as `startTranscode`
- * writes from the file (WebM's random track UID aside, which differs between any two runs). Not for offset
- * renditions: a pipe cannot be seeked, so those start their own ffmpeg with `-ss`.
+ * writes from the file (WebM's random track UID aside, which differs between any two runs). A seek's offset
+ * rendition takes the other kind, which is handed a concat script (`offsetScript`) and seeks the file itself; it
+ * starts at the packet holding `fromMs` (up to a page before it for Ogg) where `-ss` decodes up to `fromMs` exactly.
  */
 export class WarmTranscoders {
   private readonly waiting = new Map<string, TranscodeProcess>();
@@ -108,36 +132,46 @@ export class WarmTranscoders {
     return this.taken;
   }
 
-  /** Starts one waiting process for every profile that has none. */
+  /** Starts one waiting process of each kind for every profile that has none. */
   fill(): void {
-    for (const name of Object.keys(this.profiles)) this.fillOne(name);
+    for (const name of Object.keys(this.profiles)) for (const kind of kinds) this.fillOne(name, kind);
   }
 
-  /** Transcodes `sourcePath` with the waiting process of `profile` (starting one now when none waits). */
-  start(profile: string, sourcePath: string): TranscodeProcess {
-    const waiting = this.waiting.get(profile);
-    this.waiting.delete(profile);
+  /**
+   * Transcodes `sourcePath` (from `fromMs` on, when given) with a waiting process of `profile`, starting one now
+   * when none waits.
+   */
+  start(profile: string, sourcePath: string, fromMs?: number): TranscodeProcess {
+    const script = fromMs === undefined ? undefined : offsetScript(sourcePath, fromMs);
+    const kind: WarmKind = fromMs === undefined ? "whole" : "offset";
+    const slot = `${profile}|${kind}`;
+    const waiting = this.waiting.get(slot);
+    this.waiting.delete(slot);
     const child = waiting && waiting.exitCode === null && waiting.signalCode === null ? waiting : undefined;
-    if (!child) {
-      waiting?.kill("SIGKILL");
-      this.fillOne(profile);
-      return startTranscode(this.ffmpegPath, sourcePath, this.profiles[profile]!);
+    if (!child || (fromMs !== undefined && script === undefined)) {
+      if (child) this.waiting.set(slot, child);
+      else waiting?.kill("SIGKILL");
+      this.fillOne(profile, kind);
+      return startTranscode(this.ffmpegPath, sourcePath, this.profiles[profile]!, fromMs);
     }
     this.taken += 1;
-    const input = createReadStream(sourcePath);
     // ffmpeg may end (or be stopped by the scheduler) before it has read everything: that is not an error here.
     child.stdin!.on("error", () => undefined);
-    // An unreadable source ends the input early; ffmpeg then fails on it, and its exit says the track is unplayable.
-    input.on("error", () => child.stdin!.end());
-    input.pipe(child.stdin!);
-    child.once("close", () => input.destroy());
+    if (script !== undefined) child.stdin!.end(script);
+    else {
+      const input = createReadStream(sourcePath);
+      // An unreadable source ends the input early; ffmpeg then fails on it, and its exit says the track is unplayable.
+      input.on("error", () => child.stdin!.end());
+      input.pipe(child.stdin!);
+      child.once("close", () => input.destroy());
+    }
     let written = 0;
     let refilled = false;
     const refill = () => {
       if (refilled) return;
       refilled = true;
       child.stdout.off("data", count);
-      this.fillOne(profile);
+      this.fillOne(profile, kind);
     };
     const count = (chunk: Buffer) => {
       written += chunk.byteLength;
@@ -155,12 +189,13 @@ export class WarmTranscoders {
     this.waiting.clear();
   }
 
-  private fillOne(profile: string): void {
-    if (this.closed || this.waiting.has(profile) || !Object.hasOwn(this.profiles, profile)) return;
+  private fillOne(profile: string, kind: WarmKind): void {
+    const slot = `${profile}|${kind}`;
+    if (this.closed || this.waiting.has(slot) || !Object.hasOwn(this.profiles, profile)) return;
     assertFfmpeg(this.ffmpegPath);
     const child = spawn(
       this.ffmpegPath,
-      [...inputArgs, "-i", "pipe:0", ...outputArgs(this.profiles[profile]!, [])],
+      [...inputArgs, ...warmInputArgs[kind], ...outputArgs(this.profiles[profile]!, [])],
       {
         stdio: ["pipe", "pipe", "pipe"],
       },
@@ -168,11 +203,13 @@ export class WarmTranscoders {
     child.once("error", () => undefined);
     // One that dies while waiting (killed from outside) is replaced when next asked for.
     child.once("exit", () => {
-      if (this.waiting.get(profile) === child) this.waiting.delete(profile);
+      if (this.waiting.get(slot) === child) this.waiting.delete(slot);
     });
-    this.waiting.set(profile, child);
+    this.waiting.set(slot, child);
   }
 }
+
+const kinds: readonly WarmKind[] = ["whole", "offset"];
 
 /** The last `time=HH:MM:SS.ss` ffmpeg printed: the duration of what it wrote. */
 export function durationFromStats(stderr: string): number | undefined {

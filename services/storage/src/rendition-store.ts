@@ -419,8 +419,8 @@ export class RenditionStore {
   ): ChildProcess {
     this.transcodesStarted += 1;
     const child =
-      this.warm && listener && rendition.fromMs === undefined
-        ? this.warm.start(profile, source.path)
+      this.warm && listener
+        ? this.warm.start(profile, source.path, rendition.fromMs)
         : startTranscode(this.config.ffmpegPath, source.path, settings, rendition.fromMs);
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => {
@@ -445,7 +445,15 @@ export class RenditionStore {
       }
       // The last piece is announced now; the complete manifest is only published once it is on disk.
       const offset = rendition.fromMs !== undefined;
-      growing.finish(durationFromStats(stderr) ?? (offset ? undefined : (source.durationMs ?? 0)));
+      // An offset rendition read by a waiting ffmpeg keeps track time (`-copyts`), where ffmpeg's `time=` counts from
+      // its first progress line rather than from the first packet: its duration is the catalog's whenever known.
+      growing.finish(
+        offset
+          ? source.durationMs
+            ? undefined
+            : durationFromStats(stderr)
+          : (durationFromStats(stderr) ?? source.durationMs ?? 0),
+      );
       const bytes = growing.bytes();
       const manifest = growing.manifest();
       if (offset) {

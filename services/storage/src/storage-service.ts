@@ -103,6 +103,11 @@ export function createStorageService({
     else logger.debug(event, "transcode scheduling");
     onSchedulerEvent?.(event);
   });
+  const sources = cachedSources(
+    resolveSource,
+    config.sourceCacheMs ?? 2_000,
+    clock ? () => clock.now() : Date.now,
+  );
   const store = new RenditionStore(
     {
       cacheDir: config.cacheDir,
@@ -115,7 +120,7 @@ export function createStorageService({
       ...(config.pieceCacheBytes === undefined ? {} : { pieceCacheBytes: config.pieceCacheBytes }),
       warmFfmpeg: config.warmFfmpeg ?? true,
     },
-    cachedSources(resolveSource, config.sourceCacheMs ?? 2_000, clock ? () => clock.now() : Date.now),
+    sources.resolve,
     logger,
     scheduler,
   );
@@ -249,6 +254,8 @@ export function createStorageService({
         ),
         // One storage instance per change prepares, as one answers each request.
         await bus.subscribe(catalogChangedEvent, onCatalogChanged, { queue: "storage" }),
+        // Every instance forgets the sources it knows: a scan may have changed any of them.
+        await bus.subscribe(catalogChangedEvent, () => sources.forget()),
       ];
     },
     async stop() {
@@ -267,16 +274,44 @@ function listenerOf(ctx: CallContext): Requester {
   return { userId: ctx.userId ?? `service:${ctx.caller}` };
 }
 
-/** Every piece request needs the source's size and mtime; asking the catalog once per few seconds is enough. */
-function cachedSources(resolve: ResolveSource, ttlMs: number, nowMs: () => number): ResolveSource {
-  const cache = new Map<string, { value: Promise<SourceInfo>; expiresAtMs: number }>();
-  return (trackId) => {
-    const hit = cache.get(trackId);
-    if (hit && hit.expiresAtMs > nowMs()) return hit.value;
+/**
+ * Every request needs the source's size and mtime (the rendition's key), which only a scan changes. A known answer
+ * is used at once: past `ttlMs` it is asked again in the background and the next request sees the new one (a click on
+ * a track played minutes ago no longer waits for a catalog round trip), and a scan's `catalog.changed` forgets them all.
+ */
+export function cachedSources(
+  resolve: ResolveSource,
+  ttlMs: number,
+  nowMs: () => number,
+): { resolve: ResolveSource; forget(): void } {
+  const cache = new Map<string, { value: Promise<SourceInfo>; expiresAtMs: number; settled: boolean }>();
+  const ask = (trackId: string): Promise<SourceInfo> => {
     if (cache.size > 10_000) cache.clear();
-    const value = resolve(trackId);
-    cache.set(trackId, { value, expiresAtMs: nowMs() + ttlMs });
-    value.catch(() => cache.delete(trackId));
-    return value;
+    const entry = { value: resolve(trackId), expiresAtMs: nowMs() + ttlMs, settled: false };
+    const previous = cache.get(trackId);
+    // A refresh keeps the answer it replaces in use until it has one of its own.
+    if (!previous?.settled) cache.set(trackId, entry);
+    entry.value.then(
+      () => {
+        entry.settled = true;
+        cache.set(trackId, entry);
+      },
+      () => {
+        if (cache.get(trackId) === entry || cache.get(trackId) === previous) cache.delete(trackId);
+      },
+    );
+    return entry.value;
+  };
+  return {
+    resolve: (trackId) => {
+      const hit = cache.get(trackId);
+      if (!hit) return ask(trackId);
+      if (hit.expiresAtMs <= nowMs() && hit.settled) {
+        hit.expiresAtMs = Infinity;
+        void ask(trackId).catch(() => undefined);
+      }
+      return hit.value;
+    },
+    forget: () => cache.clear(),
   };
 }

@@ -18,6 +18,7 @@ const work = mkdtempSync(join(tmpdir(), "soundmesh-warm-"));
 const sources = new Map<string, string>();
 const PIECE = 4 * 1024;
 const CATALOG_MS = 12_000;
+const STEPS_MS = CATALOG_MS;
 let flac: Buffer;
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -37,6 +38,21 @@ beforeAll(() => {
     "ogg",
     writeToneSync(join(work, "tone.ogg"), { frequency: 550, seconds: 12, codec: ["-c:a", "libvorbis"] }),
   );
+  // Each second its own tone (100 Hz in the first, 200 Hz in the second, ...): where playback starts is audible.
+  for (const [trackId, name] of [
+    ["steps-flac", "steps.flac"],
+    ["steps-ogg", "steps.ogg"],
+    ["steps-quote", 'it\'s "steps".flac'],
+  ] as const) {
+    const path = join(work, name);
+    execFileSync("ffmpeg", [
+      ...["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"],
+      `aevalsrc=0.5*sin(2*PI*100*(floor(t)+1)*t):s=44100:d=${STEPS_MS / 1000}`,
+      ...(name.endsWith(".ogg") ? ["-c:a", "libvorbis"] : ["-c:a", "flac"]),
+      ...["-y", path],
+    ]);
+    sources.set(trackId, path);
+  }
   const garbage = join(work, "garbage.flac");
   writeFileSync(garbage, Buffer.alloc(50_000, 7));
   sources.set("garbage", garbage);
@@ -75,6 +91,13 @@ function newStore(name: string, warmFfmpeg: boolean, pids?: number[]) {
   );
 }
 
+/** A store with ffmpeg waiting and one without, loaded. */
+async function warmAndCold(name: string): Promise<[RenditionStore, RenditionStore]> {
+  const stores = [newStore(`warm-${name}`, true), newStore(`cold-${name}`, false)] as const;
+  await Promise.all(stores.map((store) => store.load()));
+  return [...stores];
+}
+
 const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 async function wholeRendition(
@@ -100,12 +123,46 @@ function decoded(webm: Buffer): Buffer {
   });
 }
 
+/** An offset rendition's bytes, each piece checked against the manifest's hash. */
+async function offsetBytes(
+  store: RenditionStore,
+  trackId: string,
+  manifest: StreamManifest,
+): Promise<Buffer> {
+  expect(manifest.complete).toBe(true);
+  const pieces: Buffer[] = [];
+  for (let index = 0; index < manifest.pieceCount; index++) {
+    const { bytes } = await store.piece(trackId, "opus96", index, undefined, manifest.fromMs);
+    expect(sha(bytes), `piece ${index}`).toBe(manifest.pieceHashes[index]);
+    pieces.push(Buffer.from(bytes));
+  }
+  return Buffer.concat(pieces);
+}
+
+/** The first audio packet's time in a WebM (ms), as ffprobe reads it. */
+function mediaStartMs(webm: Buffer): number {
+  const path = join(work, `probe-${sha(webm).slice(0, 12)}.webm`);
+  writeFileSync(path, webm);
+  const out = execFileSync("ffprobe", [
+    ...["-v", "error", "-show_entries", "format=start_time", "-of", "csv=p=0", path],
+  ]).toString();
+  return Math.round(Number(out.trim()) * 1000);
+}
+
+/** The frequency of mono 48 kHz 16-bit PCM around `atMs` from its start, from its zero crossings. */
+function toneAt(pcm: Buffer, atMs: number): number {
+  const frame = 2;
+  const from = Math.round((atMs - 200) * 48) * frame;
+  const to = Math.round((atMs + 200) * 48) * frame;
+  let crossings = 0;
+  for (let at = from + frame; at < to && at < pcm.length; at += frame)
+    if (pcm.readInt16LE(at - frame) < 0 !== pcm.readInt16LE(at) < 0) crossings += 1;
+  return crossings / 2 / 0.4;
+}
+
 describe("ffmpeg started ahead of time", () => {
   it("gives a listener the same audio as ffmpeg started on the file, FLAC and Ogg Vorbis", async () => {
-    const warm = newStore("warm-1", true);
-    const cold = newStore("cold-1", false);
-    await warm.load();
-    await cold.load();
+    const [warm, cold] = await warmAndCold("1");
     try {
       for (const trackId of ["flac", "ogg", "flac2"]) {
         const fromWarm = await wholeRendition(warm, trackId);
@@ -180,18 +237,52 @@ describe("ffmpeg started ahead of time", () => {
     }
   });
 
-  it("leaves the waiting process to listeners: transcode-ahead and offset renditions start their own", async () => {
+  it("leaves the waiting process to listeners: transcode-ahead starts its own", async () => {
     const store = newStore("warm-ahead", true);
     await store.load();
     try {
       await store.prepare("flac", "opus96");
-      const offset = await store.manifest("ogg", "opus96", undefined, undefined, 6_000);
-      expect(offset.complete).toBe(true);
-      expect(offset.fromMs).toBe(6_000);
-      expect(store.stats().transcodesStarted).toBe(2);
+      expect(store.stats().transcodesStarted).toBe(1);
       expect(store.stats().transcodesWarm).toBe(0);
     } finally {
       store.close();
+    }
+  });
+
+  it("plays a seek's offset rendition from the right second with a waiting process, hashed like any other", async () => {
+    const [warm, cold] = await warmAndCold("offset");
+    try {
+      for (const trackId of ["steps-flac", "steps-ogg", "steps-quote"]) {
+        for (const store of [warm, cold]) {
+          const manifest = streamManifest.parse(
+            await store.manifest(trackId, "opus96", undefined, undefined, 6_000),
+          );
+          expect(manifest.fromMs, trackId).toBe(6_000);
+          const bytes = await offsetBytes(store, trackId, manifest);
+          // Clusters are in track time: the first one at the target's packet (an Ogg page may start before it).
+          const firstMs = manifest.seekIndex![0]!.timeMs;
+          expect(firstMs, trackId).toBeGreaterThan(4_900);
+          expect(firstMs, trackId).toBeLessThanOrEqual(6_000);
+          expect(Math.abs(mediaStartMs(bytes) - firstMs), trackId).toBeLessThanOrEqual(25);
+          // What is heard at track time t is the source's second floor(t): its tone is 100 Hz × (second + 1).
+          const pcm = decoded(bytes);
+          for (const atMs of [6_500, 9_500, 11_500]) {
+            const hz = toneAt(pcm, atMs - mediaStartMs(bytes));
+            expect(
+              Math.abs(hz - 100 * (Math.floor(atMs / 1000) + 1)),
+              `${trackId} at ${atMs} ms`,
+            ).toBeLessThan(15);
+          }
+          // The whole track's duration, as the catalog read it: the same whichever ffmpeg made the rendition.
+          expect(manifest.durationMs, trackId).toBe(CATALOG_MS);
+        }
+      }
+      // Every offset rendition of the warm store took a waiting process, and a replacement was ready each time.
+      expect(warm.stats().transcodesWarm).toBe(3);
+      expect(cold.stats().transcodesWarm).toBe(0);
+    } finally {
+      warm.close();
+      cold.close();
     }
   });
 
