@@ -282,7 +282,8 @@ try {
         performance
           .getEntriesByType("resource")
           .filter((entry) => entry.name.includes("/from/") && entry.startTime >= since)
-          .map((entry) => {
+          .map((resource) => {
+            const entry = resource as PerformanceResourceTiming;
             const what = entry.name.includes("/manifest")
               ? "manifest"
               : entry.name.replace(/.*\/pieces\//, "piece ");
