@@ -282,7 +282,9 @@ export function createBus(options: BusOptions): Bus {
         });
       }
       const headers: MessageHeaders = { caller, traceId: publishOptions.traceId ?? randomUUID() };
-      await transport.publish(eventSubject(event.topic), encode(parsed.data), headers);
+      // In one process every subscriber is handed this one checked value: handlers treat payloads as read-only.
+      const frame = inProcess ? checkedFrame(parsed.data) : encode(parsed.data);
+      await transport.publish(eventSubject(event.topic), frame, headers);
     }
 
     async function subscribe(
@@ -300,26 +302,31 @@ export function createBus(options: BusOptions): Bus {
         eventSubject(event.topic),
         async (message) => {
           const ctx = contextOf(message.headers);
+          const checked = inProcess ? message.data.checked : undefined;
           let payload: unknown;
-          try {
-            payload = decode(message.data);
-          } catch (error) {
-            logger?.warn(
-              { err: error, topic: event.topic, from: ctx.caller },
-              "event frame is broken; dropped",
-            );
-            return undefined;
+          if (checked) payload = checked.value;
+          else {
+            try {
+              payload = decode(message.data);
+            } catch (error) {
+              logger?.warn(
+                { err: error, topic: event.topic, from: ctx.caller },
+                "event frame is broken; dropped",
+              );
+              return undefined;
+            }
+            const parsed = event.payload.safeParse(payload);
+            if (!parsed.success) {
+              logger?.warn(
+                { topic: event.topic, traceId: ctx.traceId, from: ctx.caller },
+                "event breaks its contract; dropped",
+              );
+              return undefined;
+            }
+            payload = parsed.data;
           }
-          const parsed = event.payload.safeParse(payload);
-          if (!parsed.success) {
-            logger?.warn(
-              { topic: event.topic, traceId: ctx.traceId, from: ctx.caller },
-              "event breaks its contract; dropped",
-            );
-            return undefined;
-          }
           try {
-            await handler(parsed.data, ctx);
+            await handler(payload, ctx);
           } catch (error) {
             logger?.error({ err: error, topic: event.topic, traceId: ctx.traceId }, "event handler failed");
           }

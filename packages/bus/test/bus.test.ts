@@ -346,6 +346,28 @@ describe.each(kinds)("bus over $name", (kind) => {
       expect(seen).toEqual(expect.arrayContaining(["plain", "plain2"]));
     });
 
+    it("checks an event once in one process, and again in each subscribing process across processes", async () => {
+      let checks = 0;
+      const counted = defineEvent(
+        "counted.tick",
+        z.object({ n: z.number() }).refine(() => (checks += 1) > 0),
+      );
+      const bus = await newBus();
+      const heard: number[] = [];
+      let resolveDone = () => {};
+      const done = new Promise<void>((resolve) => (resolveDone = resolve));
+      const listener = bus.connect({ service: "listener", calls: [] });
+      for (let i = 0; i < 2; i += 1)
+        await listener.subscribe(counted, ({ n }) => {
+          heard.push(n);
+          if (heard.length === 2) resolveDone();
+        });
+      await bus.connect({ service: "ticker", calls: [] }).publish(counted, { n: 7 });
+      await done;
+      expect(heard).toEqual([7, 7]);
+      expect(checks).toBe(kind.name === "in-process" ? 1 : 3);
+    });
+
     it("refuses to publish an invalid payload or an undeclared topic", async () => {
       const { echo, client } = await startEcho();
       await expect(echo.publish(tickEvent, { n: 1.5 })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
