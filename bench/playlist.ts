@@ -33,6 +33,8 @@ const builds: Build[] = process.env.BENCH_BEFORE_CLI
       { build: "now", cli: cliPath },
     ]
   : [{ build: "now", cli: cliPath }];
+/** BENCH_ROUNDS runs each section's builds that many times over (before, now, before, now …): one edit is one sample. */
+const runs: Build[] = Array.from({ length: Number(process.env.BENCH_ROUNDS ?? 1) }, () => builds).flat();
 /** The server samples its event loop every millisecond, to see blocks of a few (its /metrics default is 10 ms). */
 const serverEnv = { SOUNDMESH_EVENT_LOOP_RESOLUTION_MS: "1" };
 
@@ -479,14 +481,14 @@ async function postgresLimits(url: string): Promise<Row[]> {
 const limits: Row[] = sqliteLimits();
 const hot: Row[] = [];
 const anchored: Row[] = [];
-for (const build of builds) hot.push(...(await hotPlaylist("SQLite", {}, build)));
-for (const build of builds) anchored.push(...(await insertsAtOneAnchor("SQLite", {}, build)));
+for (const build of runs) hot.push(...(await hotPlaylist("SQLite", {}, build)));
+for (const build of runs) anchored.push(...(await insertsAtOneAnchor("SQLite", {}, build)));
 for (const [run, rows] of [
-  ...builds.map(
+  ...runs.map(
     (build) =>
       [(database: string, env: Record<string, string>) => hotPlaylist(database, env, build), hot] as const,
   ),
-  ...builds.map(
+  ...runs.map(
     (build) =>
       [
         (database: string, env: Record<string, string>) => insertsAtOneAnchor(database, env, build),
