@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import type { PlaylistOperation, PlaylistSnapshot } from "@soundmesh/protocol";
 import { PlaylistModel, newRandomId } from "@soundmesh/playlist-model";
@@ -245,7 +246,12 @@ async function insertsAtOneAnchor(
     const singlesAfter = await serverFigures(server.url);
     const singles = summarize(editSamples.splice(0));
     const batchBefore = await serverFigures(server.url);
+    // This process's own loop too: the reader's times include any wait here (parsing the 500 revisions answered
+    // and pushed to the editor), which is not the server's.
+    const clientLoop = monitorEventLoopDelay({ resolution: 1 });
+    clientLoop.enable();
     const batchReads = await whileReading(() => timed(insertsAfter(anchor, anchoredInserts)));
+    clientLoop.disable();
     // The server's CPU time for the edit (and the reads meanwhile): on a shared machine, steadier than wall time.
     const batch = await serverFigures(server.url);
     const final = await editor.call(playlistContract, "get", { playlistId });
@@ -279,6 +285,7 @@ async function insertsAtOneAnchor(
         "loop delay p99 ms": round(batch.loopP99Ms, 2),
         "loop delay max ms": round(batch.loopMaxMs, 2),
         ...reads(batchReads),
+        "bench process loop delay max ms": round(clientLoop.max / 1e6, 2),
       },
     ];
   } finally {
