@@ -3,13 +3,14 @@
 // to 20,000 items, with another user's reads meanwhile; applying a 10,000-item snapshot on a client. Beside them, in
 // the same run (the machine is shared and noisy), what the bare drivers manage with the same rows: the limits.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import type { PlaylistOperation, PlaylistSnapshot } from "@soundmesh/protocol";
 import { PlaylistModel, newRandomId } from "@soundmesh/playlist-model";
 import { WsClient, login, pgTestDatabase, setupAdmin } from "@soundmesh/test-kit";
-import { spawnServer } from "@soundmesh/test-kit/server";
+import { cliPath, spawnServer } from "@soundmesh/test-kit/server";
 import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
 import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
@@ -19,10 +20,42 @@ const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const editorCounts = [1, 8, 64];
 const snapshotItems = 10_000;
 
-/** CPU time (user + system) a process has used, from /proc (clock ticks of 10 ms). */
-function processCpuMs(pid: number | undefined): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+/**
+ * The server builds to run: the current one, and with BENCH_BEFORE_CLI (a copy of apps/server's bin and dist made
+ * before a change) that one too, each section run on both one after the other so a change in load falls on both.
+ */
+interface Build {
+  build: string;
+  cli: string;
+}
+const builds: Build[] = process.env.BENCH_BEFORE_CLI
+  ? [
+      { build: "before", cli: process.env.BENCH_BEFORE_CLI },
+      { build: "now", cli: cliPath },
+    ]
+  : [{ build: "now", cli: cliPath }];
+/** BENCH_ROUNDS runs each section's builds that many times over (before, now, before, now …): one edit is one sample. */
+const runs: Build[] = Array.from({ length: Number(process.env.BENCH_ROUNDS ?? 1) }, () => builds).flat();
+/** The server samples its event loop every millisecond, to see blocks of a few (its /metrics default is 10 ms). */
+const serverEnv = { SOUNDMESH_EVENT_LOOP_RESOLUTION_MS: "1" };
+
+/**
+ * The server's own figures from its /metrics (this machine's clients read it without a token): its event-loop delay
+ * since the last scrape — each scrape resets it — and the CPU time the serving process has used (not the launcher's).
+ * The delay's max is the longest the loop was held by one piece of synchronous work (to the sampling resolution).
+ */
+async function serverFigures(url: string): Promise<{ loopMaxMs: number; loopP99Ms: number; cpuMs: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => {
+    const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
+    if (!match) throw new Error(`/metrics has no ${name}`);
+    return Number(match[1]);
+  };
+  return {
+    loopMaxMs: value("nodejs_eventloop_lag_max_seconds") * 1000,
+    loopP99Ms: value("nodejs_eventloop_lag_p99_seconds") * 1000,
+    cpuMs: value("process_cpu_seconds_total") * 1000,
+  };
 }
 
 /** One editor: inserts after its own items or at the end, removes and moves its own, on a stale base revision. */
@@ -60,11 +93,20 @@ async function editLoop(
   }
 }
 
-async function hotPlaylist(database: string, env: Record<string, string>): Promise<Row[]> {
+async function hotPlaylist(
+  database: string,
+  env: Record<string, string>,
+  { build, cli }: Build,
+): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-playlist-"));
   // The rate limits would otherwise measure the limiters, not the server.
   const configFile = writeUnlimitedConfig(dataDir);
-  const server = await spawnServer(dataDir, { SOUNDMESH_CONFIG: configFile, ...env });
+  const server = await spawnServer(
+    dataDir,
+    { SOUNDMESH_CONFIG: configFile, ...serverEnv, ...env },
+    30_000,
+    cli,
+  );
   const rows: Row[] = [];
   try {
     const token = await setupAdmin(server.url);
@@ -77,21 +119,26 @@ async function hotPlaylist(database: string, env: Record<string, string>): Promi
         isCollaborative: true,
       });
       const samples: number[] = [];
+      const figuresBefore = await serverFigures(server.url);
       const started = performance.now();
       const deadline = started + durationMs;
       await Promise.all(sockets.map((ws) => editLoop(ws, created.playlist.id, deadline, samples)));
       const elapsedS = (performance.now() - started) / 1000;
+      const figures = await serverFigures(server.url);
       const stats = summarize(samples);
       const final = await sockets[0]!.call(playlistContract, "get", {
         playlistId: created.playlist.id,
       });
       rows.push({
         database,
+        build,
         editors,
         edits: samples.length,
         "edits/s": Math.round(samples.length / elapsedS),
         "ack p50 ms": round(stats.p50, 2),
         "ack p99 ms": round(stats.p99, 2),
+        "server CPU ms per edit": round((figures.cpuMs - figuresBefore.cpuMs) / samples.length, 3),
+        "loop delay max ms": round(figures.loopMaxMs, 1),
         "final items": final.items.length,
       });
       await Promise.all(sockets.map((ws) => ws.close()));
@@ -124,10 +171,19 @@ const insertsAfter = (anchor: string, count: number) =>
  * then one edit of 500 inserts (the attack: one request, filling the playlist to 20,000). The cost of an edit, and
  * whether it stalls anyone else.
  */
-async function insertsAtOneAnchor(database: string, env: Record<string, string>): Promise<Row[]> {
+async function insertsAtOneAnchor(
+  database: string,
+  env: Record<string, string>,
+  { build, cli }: Build,
+): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-playlist-anchor-"));
   const configFile = writeUnlimitedConfig(dataDir);
-  const server = await spawnServer(dataDir, { SOUNDMESH_CONFIG: configFile, ...env });
+  const server = await spawnServer(
+    dataDir,
+    { SOUNDMESH_CONFIG: configFile, ...serverEnv, ...env },
+    30_000,
+    cli,
+  );
   try {
     const token = await setupAdmin(server.url);
     const editor = await WsClient.connect(server.url, token);
@@ -183,14 +239,21 @@ async function insertsAtOneAnchor(database: string, env: Record<string, string>)
       await edit(operations);
       editSamples.push(performance.now() - sent);
     };
+    const singlesBefore = await serverFigures(server.url);
     const singleReads = await whileReading(async () => {
       for (let i = 0; i < anchoredInserts; i += 1) await timed(insertsAfter(anchor, 1));
     });
+    const singlesAfter = await serverFigures(server.url);
     const singles = summarize(editSamples.splice(0));
-    const cpuBefore = processCpuMs(server.serverPid());
+    const batchBefore = await serverFigures(server.url);
+    // This process's own loop too: the reader's times include any wait here (parsing the 500 revisions answered
+    // and pushed to the editor), which is not the server's.
+    const clientLoop = monitorEventLoopDelay({ resolution: 1 });
+    clientLoop.enable();
     const batchReads = await whileReading(() => timed(insertsAfter(anchor, anchoredInserts)));
+    clientLoop.disable();
     // The server's CPU time for the edit (and the reads meanwhile): on a shared machine, steadier than wall time.
-    const batchCpuMs = processCpuMs(server.serverPid()) - cpuBefore;
+    const batch = await serverFigures(server.url);
     const final = await editor.call(playlistContract, "get", { playlistId });
     if (final.items.length !== anchoredItems + 2 * anchoredInserts) throw new Error("inserts lost");
     await Promise.all([editor.close(), reader.close()]);
@@ -204,17 +267,25 @@ async function insertsAtOneAnchor(database: string, env: Record<string, string>)
     return [
       {
         database,
+        build,
         measure: `${anchoredInserts} edits of 1 insert at one anchor of ${anchoredItems} items`,
         "edit p50 ms": round(singles.p50, 2),
         "edit p99 ms": round(singles.p99, 2),
+        "server CPU ms": Math.round(singlesAfter.cpuMs - singlesBefore.cpuMs),
+        "loop delay p99 ms": round(singlesAfter.loopP99Ms, 2),
+        "loop delay max ms": round(singlesAfter.loopMaxMs, 2),
         ...reads(singleReads),
       },
       {
         database,
+        build,
         measure: `then 1 edit of ${anchoredInserts} inserts there (to ${final.items.length} items)`,
         "edit p50 ms": round(editSamples[0]!, 2),
-        "server CPU ms": batchCpuMs,
+        "server CPU ms": Math.round(batch.cpuMs - batchBefore.cpuMs),
+        "loop delay p99 ms": round(batch.loopP99Ms, 2),
+        "loop delay max ms": round(batch.loopMaxMs, 2),
         ...reads(batchReads),
+        "bench process loop delay max ms": round(clientLoop.max / 1e6, 2),
       },
     ];
   } finally {
@@ -415,13 +486,24 @@ async function postgresLimits(url: string): Promise<Row[]> {
 }
 
 const limits: Row[] = sqliteLimits();
-const hot: Row[] = await hotPlaylist("SQLite", {});
-const anchored: Row[] = await insertsAtOneAnchor("SQLite", {});
+const hot: Row[] = [];
+const anchored: Row[] = [];
+for (const build of runs) hot.push(...(await hotPlaylist("SQLite", {}, build)));
+for (const build of runs) anchored.push(...(await insertsAtOneAnchor("SQLite", {}, build)));
 for (const [run, rows] of [
-  [hotPlaylist, hot],
-  [insertsAtOneAnchor, anchored],
-  [(_: string, env: Record<string, string>) => postgresLimits(env.SOUNDMESH_DATABASE_URL!), limits],
-] as const) {
+  ...runs.map(
+    (build) =>
+      [(database: string, env: Record<string, string>) => hotPlaylist(database, env, build), hot] as const,
+  ),
+  ...runs.map(
+    (build) =>
+      [
+        (database: string, env: Record<string, string>) => insertsAtOneAnchor(database, env, build),
+        anchored,
+      ] as const,
+  ),
+  [(_: string, env: Record<string, string>) => postgresLimits(env.SOUNDMESH_DATABASE_URL!), limits] as const,
+]) {
   const database = await pgTestDatabase();
   if (!database) break;
   try {

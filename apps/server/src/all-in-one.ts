@@ -33,6 +33,15 @@ export interface StartOptions {
   onStage?: (stage: string) => void;
 }
 
+/**
+ * How often /metrics' event-loop delay (nodejs_eventloop_lag_*, since the last scrape) samples the loop: prom-client's
+ * 10 ms, or SOUNDMESH_EVENT_LOOP_RESOLUTION_MS (bench/playlist.ts takes 1 ms, to see blocks of a few milliseconds).
+ */
+function eventLoopResolutionMs(): number {
+  const resolution = Number(process.env.SOUNDMESH_EVENT_LOOP_RESOLUTION_MS ?? 10);
+  return Number.isInteger(resolution) && resolution >= 1 ? resolution : 10;
+}
+
 export async function startAllInOne(
   config: Config,
   logger: Logger,
@@ -41,7 +50,7 @@ export async function startAllInOne(
   const onStage = options.onStage ?? (() => undefined);
   mkdirSync(config.dataDir, { recursive: true });
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: eventLoopResolutionMs() });
   onStage("metrics registry");
   const db = openDb(config, logger);
   onStage("database");

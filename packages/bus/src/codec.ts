@@ -6,7 +6,21 @@
 export interface BusFrame {
   envelope: string;
   attachments: readonly Uint8Array[];
+  /**
+   * In one process only (a transport with `carriesCheckedValues`): the message itself, already checked against its
+   * contract by the bus that sent it, handed over as it is (envelope empty, no attachments) instead of encoded,
+   * decoded and checked again. Never set on a frame read from bytes (fromWireBytes), so every process boundary
+   * still checks.
+   */
+  checked?: { readonly value: unknown };
 }
+
+/** A frame carrying a message its sender's bus checked against the contract, in process. */
+export const checkedFrame = (value: unknown): BusFrame => ({
+  envelope: "",
+  attachments: [],
+  checked: { value },
+});
 
 /** Thrown for bytes that are not a frame of this version; the receiver answers or drops, never crashes. */
 export class BusFrameError extends Error {

@@ -12,7 +12,7 @@ import {
   type ServiceContract,
   type WireError,
 } from "@soundmesh/protocol";
-import { BusFrameError, decode, encode, type BusFrame } from "./codec";
+import { BusFrameError, checkedFrame, decode, encode, type BusFrame } from "./codec";
 import { EdgeMetrics } from "./edge-metrics";
 import { EdgeRateLimiter, defaultRateLimits, type RateLimitConfig } from "./rate-limit";
 import {
@@ -63,6 +63,9 @@ export function createBus(options: BusOptions): Bus {
   const limiter = new EdgeRateLimiter(options.rateLimits ?? defaultRateLimits, nowMs);
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 5_000;
   const knownManifests = new Map((options.manifests ?? []).map((m) => [m.service, m] as const));
+  // In one process, what one end checked is handed to the other as it is: a big request (500 playlist operations)
+  // and its reply are then checked once, not twice, and never encoded to JSON and parsed back.
+  const inProcess = transport.carriesCheckedValues === true;
 
   /** The callee's own check of the caller, when the manifests are known; undefined when the call may go on. */
   function calleeRefusal(callee: string, caller: string): AppError | undefined {
@@ -118,8 +121,17 @@ export function createBus(options: BusOptions): Bus {
         instance === undefined ? requestSubject(callee, method) : instanceSubject(callee, method, instance);
       const startedMs = nowMs();
       let reply: Reply;
+      let replyChecked = false;
       try {
-        reply = decode(await transport.request(subject, encode(parsed.data), headers, timeoutMs)) as Reply;
+        const frame = await transport.request(
+          subject,
+          inProcess ? checkedFrame(parsed.data) : encode(parsed.data),
+          headers,
+          timeoutMs,
+        );
+        // A checked reply comes only from a callee's bus in this process, which checked its result already.
+        replyChecked = inProcess && frame.checked !== undefined;
+        reply = (replyChecked ? frame.checked!.value : decode(frame)) as Reply;
       } catch (error) {
         if (error instanceof TransportForbidden) {
           metrics.record(caller, callee, method, "forbidden");
@@ -154,6 +166,10 @@ export function createBus(options: BusOptions): Bus {
         metrics.record(caller, callee, method, "error", elapsedMs);
         throw AppError.fromWire(reply.error);
       }
+      if (replyChecked) {
+        metrics.record(caller, callee, method, "ok", elapsedMs);
+        return reply.result;
+      }
       const result = methodContract.result.safeParse(reply.result);
       if (!result.success) {
         metrics.record(caller, callee, method, "error", elapsedMs);
@@ -187,14 +203,21 @@ export function createBus(options: BusOptions): Bus {
         logger?.warn({ caller: ctx.caller, callee: contract.service, method }, "callee refused a caller");
         return encode({ ok: false, error: refusal.toWire() } satisfies Reply);
       }
+      // Checked by the caller's bus in this process (see checkedFrame); anything else is decoded and checked here.
+      const checked = inProcess ? message.data.checked : undefined;
       try {
-        const parsed = methodContract.params.safeParse(decode(message.data));
-        if (!parsed.success) {
-          throw new AppError("VALIDATION_FAILED", `invalid parameters for ${contract.service}.${method}`, {
-            details: issueDetails(parsed.error),
-          });
+        let params: unknown;
+        if (checked) params = checked.value;
+        else {
+          const parsed = methodContract.params.safeParse(decode(message.data));
+          if (!parsed.success) {
+            throw new AppError("VALIDATION_FAILED", `invalid parameters for ${contract.service}.${method}`, {
+              details: issueDetails(parsed.error),
+            });
+          }
+          params = parsed.data;
         }
-        const output = methodContract.result.safeParse(await handler(parsed.data, ctx));
+        const output = methodContract.result.safeParse(await handler(params, ctx));
         if (!output.success) {
           logger?.error(
             { method, traceId: ctx.traceId, issues: issueDetails(output.error) },
@@ -202,7 +225,8 @@ export function createBus(options: BusOptions): Bus {
           );
           throw new AppError("INTERNAL");
         }
-        return encode({ ok: true, result: output.data } satisfies Reply);
+        const reply: Reply = { ok: true, result: output.data };
+        return checked ? checkedFrame(reply) : encode(reply);
       } catch (error) {
         const appError =
           error instanceof BusFrameError ? new AppError("BAD_FRAME", error.message) : toAppError(error);
@@ -258,7 +282,9 @@ export function createBus(options: BusOptions): Bus {
         });
       }
       const headers: MessageHeaders = { caller, traceId: publishOptions.traceId ?? randomUUID() };
-      await transport.publish(eventSubject(event.topic), encode(parsed.data), headers);
+      // In one process every subscriber is handed this one checked value: handlers treat payloads as read-only.
+      const frame = inProcess ? checkedFrame(parsed.data) : encode(parsed.data);
+      await transport.publish(eventSubject(event.topic), frame, headers);
     }
 
     async function subscribe(
@@ -276,26 +302,31 @@ export function createBus(options: BusOptions): Bus {
         eventSubject(event.topic),
         async (message) => {
           const ctx = contextOf(message.headers);
+          const checked = inProcess ? message.data.checked : undefined;
           let payload: unknown;
-          try {
-            payload = decode(message.data);
-          } catch (error) {
-            logger?.warn(
-              { err: error, topic: event.topic, from: ctx.caller },
-              "event frame is broken; dropped",
-            );
-            return undefined;
+          if (checked) payload = checked.value;
+          else {
+            try {
+              payload = decode(message.data);
+            } catch (error) {
+              logger?.warn(
+                { err: error, topic: event.topic, from: ctx.caller },
+                "event frame is broken; dropped",
+              );
+              return undefined;
+            }
+            const parsed = event.payload.safeParse(payload);
+            if (!parsed.success) {
+              logger?.warn(
+                { topic: event.topic, traceId: ctx.traceId, from: ctx.caller },
+                "event breaks its contract; dropped",
+              );
+              return undefined;
+            }
+            payload = parsed.data;
           }
-          const parsed = event.payload.safeParse(payload);
-          if (!parsed.success) {
-            logger?.warn(
-              { topic: event.topic, traceId: ctx.traceId, from: ctx.caller },
-              "event breaks its contract; dropped",
-            );
-            return undefined;
-          }
           try {
-            await handler(parsed.data, ctx);
+            await handler(payload, ctx);
           } catch (error) {
             logger?.error({ err: error, topic: event.topic, traceId: ctx.traceId }, "event handler failed");
           }

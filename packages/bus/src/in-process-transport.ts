@@ -68,6 +68,8 @@ export function createInProcessTransport(): Transport {
     });
 
   return {
+    carriesCheckedValues: true,
+
     async request(subject, data, headers, timeoutMs) {
       if (closed) throw new TransportNoResponders(subject);
       const receivers = subjects.get(subject)?.receivers() ?? [];

@@ -24,6 +24,12 @@ export interface TransportSubscription {
 }
 
 export interface Transport {
+  /**
+   * True when both ends are in this process (the in-process transport): the bus then hands a checked message over as
+   * it is (`BusFrame.checked`) and the receiving end trusts the sending end's check. Network transports leave it
+   * unset, and every message crossing a process boundary is encoded, decoded and checked on arrival.
+   */
+  readonly carriesCheckedValues?: boolean;
   /** Sends to one member of one queue group; rejects with TransportNoResponders or TransportTimeout. */
   request(subject: string, data: BusFrame, headers: MessageHeaders, timeoutMs: number): Promise<BusFrame>;
   publish(subject: string, data: BusFrame, headers: MessageHeaders): Promise<void>;

@@ -175,6 +175,40 @@ describe.each(kinds)("bus over $name", (kind) => {
       await expect(client.request(echoContract, "broken", {})).rejects.toMatchObject({ code: "INTERNAL" });
     });
 
+    it("checks a request and its reply once in one process, on both ends across processes", async () => {
+      const checks = { params: 0, result: 0 };
+      const counted = defineService("counted", {
+        add: {
+          params: z.object({ n: z.number() }).refine(() => (checks.params += 1) > 0),
+          result: z.object({ sum: z.number() }).refine(() => (checks.result += 1) > 0),
+        },
+      });
+      const bus = await newBus();
+      await bus
+        .connect({ service: "counted", calls: [] })
+        .serve(counted, { add: ({ n }) => ({ sum: n + 1 }) });
+      const client = bus.connect({ service: "client", calls: ["counted"] });
+      await expect(client.request(counted, "add", { n: 1 })).resolves.toEqual({ sum: 2 });
+      const perEnd = kind.name === "in-process" ? 1 : 2;
+      expect(checks).toEqual({ params: perEnd, result: perEnd });
+      // Still refused on the caller's side, and a frame from outside the bus (no check of its own) is checked.
+      await expect(
+        client.request(counted, "add", { n: "1" } as unknown as { n: number }),
+      ).rejects.toMatchObject({
+        code: "VALIDATION_FAILED",
+      });
+      const transport = await newTransport();
+      const other = createBus({ transport });
+      await other.connect({ service: "counted", calls: [] }).serve(counted, { add: ({ n }) => ({ sum: n }) });
+      const raw = await transport.request(
+        "svc.counted.add",
+        encodeBusMessage({ n: "1" }),
+        { caller: "rogue", traceId: "t" },
+        1000,
+      );
+      expect(decodeBusMessage(raw)).toMatchObject({ ok: false, error: { code: "VALIDATION_FAILED" } });
+    });
+
     it("rebuilds a handler's AppError with its code and details on the caller's side", async () => {
       const { client } = await startEcho();
       await expect(client.request(echoContract, "fail", {})).rejects.toMatchObject({
@@ -310,6 +344,28 @@ describe.each(kinds)("bus over $name", (kind) => {
       await done;
       expect(seen.filter((s) => s.startsWith("w"))).toHaveLength(1);
       expect(seen).toEqual(expect.arrayContaining(["plain", "plain2"]));
+    });
+
+    it("checks an event once in one process, and again in each subscribing process across processes", async () => {
+      let checks = 0;
+      const counted = defineEvent(
+        "counted.tick",
+        z.object({ n: z.number() }).refine(() => (checks += 1) > 0),
+      );
+      const bus = await newBus();
+      const heard: number[] = [];
+      let resolveDone = () => {};
+      const done = new Promise<void>((resolve) => (resolveDone = resolve));
+      const listener = bus.connect({ service: "listener", calls: [] });
+      for (let i = 0; i < 2; i += 1)
+        await listener.subscribe(counted, ({ n }) => {
+          heard.push(n);
+          if (heard.length === 2) resolveDone();
+        });
+      await bus.connect({ service: "ticker", calls: [] }).publish(counted, { n: 7 });
+      await done;
+      expect(heard).toEqual([7, 7]);
+      expect(checks).toBe(kind.name === "in-process" ? 1 : 3);
     });
 
     it("refuses to publish an invalid payload or an undeclared topic", async () => {

@@ -5,6 +5,11 @@ import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from "kysely";
 import type pg from "pg";
+import {
+  JOURNAL_SIZE_LIMIT_BYTES,
+  WRITER_AUTOCHECKPOINT_PAGES,
+  startWalCheckpointer,
+} from "./wal-checkpointer";
 
 export type DbConfig =
   { kind: "sqlite"; file: string } | { kind: "postgres"; url: string; maxConnections?: number };
@@ -96,6 +101,11 @@ export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
     const kysely = new Kysely({ dialect: new SqliteDialect({ database: cachingStatements(database) }) });
     if (config.file === ":memory:")
       return { kysely, reader: kysely, dialect: "sqlite", close: () => kysely.destroy() };
+    // Checkpoints run in a worker (wal-checkpointer.ts), not in the commit that crosses 1,000 pages; the writer's own
+    // stays as a backstop at 10,000. A kill -9 loses nothing either way: committed transactions are in the WAL.
+    database.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
+    database.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+    const checkpointer = startWalCheckpointer(config.file);
     const reader = new Kysely({
       dialect: new SqliteDialect({
         database: () => {
@@ -110,6 +120,7 @@ export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
       reader,
       dialect: "sqlite",
       close: async () => {
+        await checkpointer.stop();
         await reader.destroy();
         await kysely.destroy();
       },

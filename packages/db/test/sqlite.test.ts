@@ -1,6 +1,6 @@
 // SQLite specifics of createDb and migrateService: WAL mode and its pragmas, durability, two processes migrating at once.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +10,7 @@ import { cachingStatements, createDb, migrateService, sql, type Kysely } from "@
 
 const here = dirname(fileURLToPath(import.meta.url));
 const childScript = join(here, "fixtures/migrate-child.ts");
+const walWriterScript = join(here, "fixtures/wal-writer-child.ts");
 const repoRoot = resolve(here, "../../..");
 
 let dir: string;
@@ -17,6 +18,15 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "soundmesh-sqlite-"));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Waits on a condition (no fixed sleeps): checks it every 20 ms, for at most 60 s on a loaded machine. */
+async function waitUntil(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolveWait) => setTimeout(resolveWait, 20));
+  }
+}
 
 describe("createDb with SQLite", () => {
   it("opens the file in WAL mode with NORMAL sync, foreign keys on and a busy timeout", async () => {
@@ -109,6 +119,74 @@ describe("createDb with SQLite", () => {
       ]);
     } finally {
       await second.close();
+    }
+  });
+
+  it("checkpoints the WAL in a worker, not in the writer's commits, and keeps the WAL from growing", async () => {
+    const file = join(dir, "checkpoints.db");
+    const db = createDb({ kind: "sqlite", file });
+    try {
+      const { rows } = await sql.raw<Record<string, unknown>>("pragma wal_autocheckpoint").execute(db.kysely);
+      expect(Object.values(rows[0] ?? {})[0]).toBe(10_000); // the writer's backstop only
+      await sql`create table t (id integer primary key, note text not null)`.execute(db.kysely);
+      const note = "x".repeat(4096);
+      let id = 0;
+      // Five rounds of 1 MiB (about 250 pages, far below the writer's 10,000): only the worker copies them into the
+      // database file, and once it has, the next commit starts the WAL over from its beginning.
+      for (let round = 1; round <= 5; round += 1) {
+        await db.kysely.transaction().execute(async (trx) => {
+          for (let i = 0; i < 256; i += 1) {
+            id += 1;
+            await trx.insertInto("t").values({ id, note }).execute();
+          }
+        });
+        await waitUntil(() => statSync(file).size >= round * 1024 * 1024, `round ${round} checkpointed`);
+      }
+      // Without the worker the WAL would hold all five rounds (over 5 MiB).
+      expect(statSync(`${file}-wal`).size).toBeLessThan(3 * 1024 * 1024);
+    } finally {
+      await db.close();
+    }
+    // The last connection's close checkpoints and removes the WAL, as before.
+    expect(existsSync(`${file}-wal`)).toBe(false);
+  });
+
+  it("loses no committed row to kill -9 while the worker checkpoints", async () => {
+    const file = join(dir, "killed.db");
+    const child = spawn(process.execPath, ["--import", "tsx", walWriterScript, file], {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let committed = 0;
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      for (const match of chunk.toString().matchAll(/committed (\d+)/g)) committed = Number(match[1]);
+    });
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
+    try {
+      // Killed once the worker has copied WAL pages into the database file while commits go on (2 MiB of them).
+      await waitUntil(
+        () => child.exitCode === null && existsSync(file) && statSync(file).size >= 2 * 1024 * 1024,
+        `the child's checkpoints (${stderr})`,
+      );
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    expect(committed).toBeGreaterThan(0);
+    const reopened = new BetterSqlite3(file);
+    try {
+      expect(reopened.pragma("integrity_check", { simple: true })).toBe("ok");
+      const { count, last } = reopened.prepare("select count(*) as count, max(id) as last from t").get() as {
+        count: number;
+        last: number;
+      };
+      // Every row the child reported committed is there (one more transaction may have landed after its last line).
+      expect(last).toBeGreaterThanOrEqual(committed);
+      expect(count).toBe(last);
+    } finally {
+      reopened.close();
     }
   });
 

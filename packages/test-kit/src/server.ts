@@ -77,13 +77,17 @@ export function serverPidOf(launcherPid: number): number {
   return children[0] ?? launcherPid;
 }
 
-/** Runs `soundmesh serve` as a separate process on a free port and waits until it listens. */
+/**
+ * Runs `soundmesh serve` as a separate process on a free port and waits until it listens. `cli` is another copy of
+ * the command to run (a bench compares a build kept from before a change with the current one).
+ */
 export async function spawnServer(
   dataDir: string,
   env: Record<string, string> = {},
   timeoutMs = 30_000,
+  cli = cliPath,
 ): Promise<ChildServer> {
-  const child = spawn(process.execPath, [cliPath, "serve", "--port", "0", "--data-dir", dataDir], {
+  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--data-dir", dataDir], {
     env: {
       ...process.env,
       SOUNDMESH_DEMO_LIBRARY: "false",

@@ -225,7 +225,12 @@ export function createEditCommitter(deps: EditCommitterDeps) {
       return;
     }
     const fresh = outcomes.flatMap((outcome) => ("fresh" in outcome ? outcome.fresh : []));
+    // After a big group, the commit, the announcement (its revisions checked against the event's contract) and the
+    // answers (checked and encoded) are a turn each, not one block of several milliseconds.
+    const isBig = fresh.length > EDIT_SLICE;
+    if (isBig) await nextTurn();
     if (fresh.length > 0) await deps.announce(final, fresh, group[0]!.request.traceId);
+    if (isBig) await nextTurn();
     group.forEach((pending, index) => {
       const outcome = outcomes[index]!;
       if ("error" in outcome) pending.reject(outcome.error);

@@ -13,7 +13,8 @@ export function transactionFor(
   const id = playlist.id;
   const items = () => trx.selectFrom("playlist_items").where("playlist_id", "=", id);
   /**
-   * Sets a column to a value per item: one statement per 500 rows, the new values as a table joined on the item id
+   * Sets a column to a value per item: one statement per 200 rows (on SQLite a statement blocks the event loop, about
+   * 2 ms at 200), the new values as a table joined on the item id
    * (UPDATE … FROM, in SQLite and PostgreSQL alike), so a spread neighbourhood or a group's removals cost a round
    * trip, not one per row — and, unlike a CASE over the ids, the work grows with the rows, not their square. The
    * casts give PostgreSQL the values' types.
@@ -23,7 +24,7 @@ export function transactionFor(
     values: ReadonlyArray<{ itemId: string; value: number }>,
     type: "double precision" | "integer",
   ): Promise<void> {
-    for (const [index, part] of chunks(values, 500).entries()) {
+    for (const [index, part] of chunks(values, 200).entries()) {
       if (index > 0) await nextTurn();
       const rows = part.map(
         ({ itemId, value }) => sql`(cast(${itemId} as text), cast(${value} as ${sql.raw(type)}))`,
