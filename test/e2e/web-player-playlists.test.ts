@@ -4,12 +4,14 @@
 // `--sequence.shuffle`). One part of the web player's suite (test/e2e/web-player-*.test.ts): its own server and profile.
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { WsClient, login } from "@soundmesh/test-kit";
 import { requireChromium, signIn } from "@soundmesh/test-kit/browser";
 import {
   catalogContract,
+  eventsContract,
   playlistContract,
   searchContract,
   userContract,
@@ -335,6 +337,66 @@ describe.skipIf(!hasChromium)("web player in Chromium: playlists", () => {
     expect(await page.getByTestId("smart-rules").innerText()).toContain("Jazz · by Solo Artist");
     await page.screenshot({ path: join(screenshots, "smart-playlist.png") });
   }, 60_000);
+
+  it("makes a smart playlist from the owner's listening (rating, plays) in the editor, and follows new plays", async () => {
+    const other = await otherDevice();
+    try {
+      const idOf = async (title: string) => {
+        const { hits } = await other.call(searchContract, "query", { q: title, kinds: ["track"] });
+        const hit = hits.find((h) => h.title === title);
+        if (!hit) throw new Error(`The fixture library has no song called ${title}`);
+        return hit.id;
+      };
+      const [breezy, sunny, onlySong] = [await idOf("Breezy"), await idOf("Sunny"), await idOf("Only Song")];
+      // Plays heard whole, as the player reports them (ids made by the client, times now).
+      const play = async (trackId: string, times: number) => {
+        const events = Array.from({ length: times }, () => ({
+          v: 1,
+          id: randomUUID(),
+          at: Date.now(),
+          trackId,
+          type: "play.ended",
+          playedMs: 60_000,
+          durationMs: 60_000,
+          reason: "finished",
+        }));
+        expect((await other.call(eventsContract, "submit", { events })).accepted).toBe(times);
+      };
+      await play(sunny, 2);
+      await play(breezy, 1);
+      await other.call(eventsContract, "setRating", { kind: "track", id: onlySong, rating: 5 });
+      await other.call(eventsContract, "setRating", { kind: "track", id: breezy, rating: 4 });
+
+      await page.getByRole("button", { name: "Playlists", exact: true }).click();
+      await page.getByRole("button", { name: "New smart playlist" }).click();
+      const form = page.getByRole("form", { name: "Smart playlist rules" });
+      await form.getByLabel("Name").fill("Loved and played");
+      await form.getByLabel("Rated at least").selectOption("4");
+      await form.getByLabel("Order").selectOption("title");
+      await form.getByRole("button", { name: "Create smart playlist" }).click();
+      await page.getByRole("heading", { name: "Loved and played" }).waitFor();
+      const rows = page.locator(".tracks .track-main .title");
+      const titles = async () => (await rows.allInnerTexts()).map((text) => text.split("\n")[0]);
+      await expect.poll(titles).toEqual(["Breezy", "Only Song"]);
+      expect(await page.getByTestId("smart-rules").innerText()).toContain("rated ★★★★ or more");
+
+      // Plays instead of ratings: the editor shows the rules it has, and takes the change.
+      await page.getByRole("button", { name: "Edit rules" }).click();
+      expect(await form.getByLabel("Rated at least").inputValue()).toBe("4");
+      await form.getByLabel("Rated at least").selectOption("");
+      await form.getByLabel("Played at least (times)").fill("2");
+      await form.getByRole("button", { name: "Save rules" }).click();
+      await expect.poll(titles).toEqual(["Sunny"]);
+      expect(await page.getByTestId("smart-rules").innerText()).toContain("played at least 2 times");
+
+      // Listening elsewhere changes what it holds, without a reload.
+      await play(breezy, 1);
+      await expect.poll(titles, { timeout: 20_000 }).toEqual(["Breezy", "Sunny"]);
+      await page.screenshot({ path: join(screenshots, "smart-playlist-listening.png") });
+    } finally {
+      await other.close();
+    }
+  }, 90_000);
 
   it("answers invitations to collaborate, blocks and unblocks their sender, and invites from the playlist page", async () => {
     const admin = await otherDevice();
