@@ -18,6 +18,8 @@ let albumId: string;
 let trackIds: string[];
 let sungId: string;
 let embeddedId: string;
+/** Five minutes long: its Opus rendition takes long enough to make that a stream of it starts while it grows. */
+let longId: string;
 
 const LRC =
   "[ar:Lyricist]\n[ti:Sung Words]\n[00:00.50]First line\n[00:01.75]Second line\n[00:03.00]Last line\n";
@@ -46,6 +48,26 @@ async function probe(
       durationS: Number(parsed.format.duration),
       bitRate: Number(parsed.format.bit_rate),
     };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** When the last audio packet of these bytes starts, in seconds (ffprobe reads every packet). */
+async function lastPacketSeconds(bytes: Uint8Array): Promise<number> {
+  const file = join(lyricsDir, `packets-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(file, bytes);
+  try {
+    const { stdout } = await run(
+      "ffprobe",
+      ["-v", "error", "-select_streams", "a", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
+    const times = stdout
+      .split("\n")
+      .map((line) => Number.parseFloat(line))
+      .filter(Number.isFinite);
+    return times.length === 0 ? Number.NaN : Math.max(...times);
   } finally {
     rmSync(file, { force: true });
   }
@@ -84,7 +106,14 @@ beforeAll(async () => {
     "LYRICS=Tagged line one\nTagged line two",
     join(folder, "02 Embedded Words.flac"),
   ]);
-  harness = await startHarness({ folder: join(lyricsDir, "Lyrics"), audioFiles: 2 });
+  const longFolder = join(lyricsDir, "Lyrics", "Lyricist", "Long Tone");
+  mkdirSync(longFolder, { recursive: true });
+  await ffmpeg([
+    ...["-f", "lavfi", "-i", "sine=frequency=330:duration=300"],
+    ...["-c:a", "flac", "-metadata", "artist=Lyricist", "-metadata", "album=Long Tone"],
+    ...["-metadata", "title=Long Tone", join(longFolder, "01 Long Tone.flac")],
+  ]);
+  harness = await startHarness({ folder: join(lyricsDir, "Lyrics"), audioFiles: 3 });
   const list = await harness.json("getAlbumList2", { type: "alphabeticalByName", size: "500" });
   const albums = (list.albumList2 as { album: Array<{ id: string; name: string }> }).album;
   albumId = albums.find((album) => album.name === "Ágætis byrjun")!.id;
@@ -97,6 +126,9 @@ beforeAll(async () => {
   ).song;
   sungId = songs.find((song) => song.title === "Sung Words")!.id;
   embeddedId = songs.find((song) => song.title === "Embedded Words")!.id;
+  const longAlbum = albums.find((album) => album.name === "Long Tone")!.id;
+  longId = ((await harness.json("getAlbum", { id: longAlbum })).album as { song: Array<{ id: string }> })
+    .song[0]!.id;
 }, 180_000);
 afterAll(async () => {
   await harness?.close();
@@ -439,6 +471,33 @@ describe("media", () => {
     expect(webm.response.headers.get("content-type")).toContain("webm");
     expect(await probe(webm.bytes)).toMatchObject({ codec: "opus" });
   });
+
+  it("format=webm of a track never transcoded starts while its rendition is made, then serves it with Range", async () => {
+    // opus160 is not transcoded ahead: this request starts it. Its pieces come as ffmpeg makes them, so the answer
+    // cannot say its length.
+    const growing = await bytesOf("stream", { id: longId, format: "webm" });
+    expect(growing.response.status).toBe(200);
+    expect(growing.response.headers.get("content-length")).toBeNull();
+    expect(await probe(growing.bytes)).toMatchObject({ codec: "opus" });
+    // A rendition's header carries no duration (the player takes the catalog's): the last packet's time says it.
+    const lastPacketS = await lastPacketSeconds(growing.bytes);
+    expect(lastPacketS).toBeGreaterThan(298);
+    expect(lastPacketS).toBeLessThan(302);
+    // Finished now: the same bytes with their length, and ranges of them.
+    const finished = await bytesOf("stream", { id: longId, format: "webm" });
+    expect(finished.response.headers.get("content-length")).toBe(String(growing.bytes.length));
+    expect(Buffer.from(finished.bytes).equals(Buffer.from(growing.bytes))).toBe(true);
+    const part = await bytesOf("stream", { id: longId, format: "webm" }, { range: "bytes=100-199" });
+    expect(part.response.status).toBe(206);
+    expect(part.response.headers.get("content-range")).toBe(`bytes 100-199/${growing.bytes.length}`);
+    expect(Buffer.from(part.bytes).equals(Buffer.from(growing.bytes.subarray(100, 200)))).toBe(true);
+    const beyond = await bytesOf(
+      "stream",
+      { id: longId, format: "webm" },
+      { range: `bytes=${growing.bytes.length + 10}-` },
+    );
+    expect(beyond.response.status).toBe(416);
+  }, 60_000);
 
   it("answers cover art at the size asked, by album, song or artist; none is not found", async () => {
     const cover = await bytesOf("getCoverArt", { id: albumId, size: "64" });

@@ -104,21 +104,52 @@ function sendFile(
   return SENT;
 }
 
-/** Our WebM rendition from storage (the web player's cache), complete, in ranges. */
+/**
+ * Our WebM rendition from storage (the web player's cache). A finished one is sent in ranges, `Range` honoured (206,
+ * 416). One still being made — a track never played before — starts at once: its pieces are sent as ffmpeg makes
+ * them (the growing manifest, long-polled as the web player does), without a length, and a `Range` is answered
+ * whole (200), as HTTP allows, since the size is not known yet.
+ */
 async function sendRendition(delivery: Delivery, trackId: string, profile: string): Promise<typeof SENT> {
   const readContext = { traceId: delivery.request.id, userId: delivery.userId };
-  const { reader } = delivery;
-  const manifest = await reader.manifest(trackId, profile, readContext);
+  const { reader, reply, request } = delivery;
+  // Answers as soon as the first piece exists (or at once for a finished rendition).
+  const first = await reader.manifest(trackId, profile, readContext, 0);
+  if (!first.complete) {
+    let stopped = false;
+    request.raw.on("close", () => (stopped = true));
+    async function* pieces() {
+      let manifest = first;
+      let next = 0;
+      while (!stopped) {
+        for (; next < manifest.pieceCount && !stopped; next++)
+          yield Buffer.from((await reader.piece(trackId, profile, next, readContext)).bytes);
+        if (manifest.complete && next >= manifest.pieceCount) return;
+        manifest = await reader.manifest(trackId, profile, readContext, next);
+      }
+    }
+    void reply.header("content-type", first.mimeType).send(Readable.from(pieces()));
+    return SENT;
+  }
+  const sizeBytes = first.sizeBytes;
+  let range;
+  try {
+    range = parseRange(request.headers.range, sizeBytes);
+  } catch {
+    void reply.code(416).header("content-range", `bytes */${sizeBytes}`).send();
+    return SENT;
+  }
+  const start = range?.start ?? 0;
+  const endInclusive = range?.endInclusive ?? sizeBytes - 1;
   async function* chunks() {
-    for (let start = 0; start < manifest.sizeBytes; start += RANGE_CHUNK_BYTES) {
-      const end = Math.min(manifest.sizeBytes, start + RANGE_CHUNK_BYTES) - 1;
-      yield Buffer.from(await reader.range(trackId, profile, start, end, readContext));
+    for (let from = start; from <= endInclusive; from += RANGE_CHUNK_BYTES) {
+      const to = Math.min(endInclusive, from + RANGE_CHUNK_BYTES - 1);
+      yield Buffer.from(await reader.range(trackId, profile, from, to, readContext));
     }
   }
-  void delivery.reply
-    .header("content-type", manifest.mimeType)
-    .header("content-length", String(manifest.sizeBytes))
-    .send(Readable.from(chunks()));
+  reply.header("accept-ranges", "bytes").header("content-type", first.mimeType);
+  if (range !== null) reply.code(206).header("content-range", `bytes ${start}-${endInclusive}/${sizeBytes}`);
+  void reply.header("content-length", String(endInclusive - start + 1)).send(Readable.from(chunks()));
   return SENT;
 }
 
