@@ -3,6 +3,7 @@
 // and tree-shaken, one chunk per command (main.ts imports each command when it runs), native addons and files that
 // must stay files (pino's transport workers) left to node_modules. dist/build-info.json lists the files the build was
 // made from and when it started, so bin/soundmesh.mjs can tell a stale build from a fresh one.
+// It also writes the same CLI as one CommonJS file, dist/main.cjs, for the code-cache loader (code-cache.mjs).
 import { readFile } from "node:fs/promises";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
