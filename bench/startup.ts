@@ -1,8 +1,8 @@
 // Start-up benchmark: how long `soundmesh` commands take end to end (spawn to exit, or to listening for `serve`),
 // each beside bare `node -e ''` measured in the same rounds, since this machine is shared and its speed varies.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildServer } from "../apps/server/bin/build.mjs";
@@ -26,10 +26,26 @@ interface Measure {
   targetMs?: number;
   rounds?: number;
   samplesMs: number[];
+  /** CPU time (user + system) of the child and what it waited for, 10 ms steps (Linux clock ticks). */
+  cpuMs?: number[];
 }
 
-/** Spawns node with `args` and resolves with the milliseconds until it exits (or prints `until`). */
-function timeOnce(measure: Measure): Promise<number> {
+/** CPU time of this process's exited and waited-for children so far (Linux: /proc/self/stat cutime + cstime). */
+function childrenCpuMs(): number {
+  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
+  // Fields 16 and 17 of stat(5), counted from the state (field 3) here.
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+/** Spawns node with `args`, resolves with the milliseconds until it exits (or prints `until`), notes its CPU time. */
+async function timeOnce(measure: Measure): Promise<number> {
+  const cpuBefore = childrenCpuMs();
+  const ms = await timeSpawn(measure);
+  (measure.cpuMs ??= []).push(childrenCpuMs() - cpuBefore);
+  return ms;
+}
+
+function timeSpawn(measure: Measure): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, measure.args, {
@@ -104,6 +120,18 @@ const measures: Measure[] = [
     samplesMs: [],
   },
   {
+    name: "soundmesh --help, CommonJS + code cache",
+    args: [cli, "--help"],
+    env: { SOUNDMESH_CODE_CACHE: "on" },
+    samplesMs: [],
+  },
+  {
+    name: "soundmesh user list, CommonJS + code cache",
+    args: [cli, "user", "list", "-d", usersDir],
+    env: { SOUNDMESH_CODE_CACHE: "on" },
+    samplesMs: [],
+  },
+  {
     name: "soundmesh scan, empty folder",
     args: [cli, "scan", "-l", emptyFolder, "-d", join(work, "e")],
     samplesMs: [],
@@ -142,13 +170,21 @@ const measures: Measure[] = [
   },
 ];
 
+// Untimed: each code-cache row once, so its cache is made (as any first run of a command makes it).
+for (const measure of measures.filter((m) => m.env?.SOUNDMESH_CODE_CACHE === "on"))
+  await timeOnce({ ...measure, samplesMs: [] });
+
 // Round-robin, so a busy moment of the machine lands on every row alike.
 for (let round = 0; round < ROUNDS; round++)
   for (const measure of measures)
     if (round < (measure.rounds ?? ROUNDS)) measure.samplesMs.push(await timeOnce(measure));
 
+const load = loadavg()
+  .map((value) => value.toFixed(2))
+  .join(", ");
 const bareMs = median(measures[0]!.samplesMs);
-const walkMs = median(measures[4]!.samplesMs);
+const walkMs = median(measures.find((m) => m.name.startsWith("node: walk"))!.samplesMs);
+const bareCpuMs = median(measures[0]!.cpuMs!);
 const rows: Row[] = measures.map((measure) => {
   const ms = median(measure.samplesMs);
   return {
@@ -157,6 +193,8 @@ const rows: Row[] = measures.map((measure) => {
     "min ms": Math.round(Math.min(...measure.samplesMs)),
     runs: measure.samplesMs.length,
     "× node": round(ms / bareMs, 2),
+    "CPU ms": median(measure.cpuMs!),
+    "CPU × node": round(median(measure.cpuMs!) / bareCpuMs, 2),
     target:
       measure.targetMs === undefined
         ? ""
@@ -167,12 +205,14 @@ const rows: Row[] = measures.map((measure) => {
 rmSync(work, { recursive: true, force: true });
 printTable(
   `Start-up, spawn to exit (serve: to "listening"), median of ${ROUNDS} rounds; build: ${build.chunks} files, ` +
-    `${(build.bytes / 1e6).toFixed(1)} MB, made in ${(build.durationMs / 1000).toFixed(1)} s`,
+    `${(build.bytes / 1e6).toFixed(1)} MB, made in ${(build.durationMs / 1000).toFixed(1)} s; load average ${load}`,
   rows,
 );
 writeResults("startup", rows, {
   tracks: TRACKS,
   rounds: ROUNDS,
+  loadAverage: loadavg(),
   samplesMs: Object.fromEntries(measures.map((measure) => [measure.name, measure.samplesMs.map(Math.round)])),
+  cpuMs: Object.fromEntries(measures.map((measure) => [measure.name, measure.cpuMs])),
   build: { files: build.chunks, bytes: build.bytes, durationMs: build.durationMs },
 });

@@ -3,6 +3,7 @@
 // and tree-shaken, one chunk per command (main.ts imports each command when it runs), native addons and files that
 // must stay files (pino's transport workers) left to node_modules. dist/build-info.json lists the files the build was
 // made from and when it started, so bin/soundmesh.mjs can tell a stale build from a fresh one.
+// It also writes the same CLI as one CommonJS file, dist/main.cjs, for the code-cache loader (code-cache.mjs).
 import { readFile } from "node:fs/promises";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -181,15 +182,45 @@ export function esbuildOptions() {
   };
 }
 
+/**
+ * dist/main.cjs: the same CLI as one CommonJS file, which bin/soundmesh.mjs loads through a V8 code cache
+ * (code-cache.mjs; node 20 caches compiled code for scripts only, not for ES modules). What each command imports when
+ * it runs stays lazy in it: esbuild runs an imported module's body only at its import().
+ */
+export function commonJsOptions() {
+  const options = esbuildOptions();
+  return {
+    ...options,
+    entryPoints: { main: "apps/server/src/cli/main.ts" },
+    splitting: false,
+    format: "cjs",
+    outExtension: { ".js": ".cjs" },
+    // import() of the native addons (argon2, sharp) becomes require(): a script run through node:vm has no import().
+    supported: { "dynamic-import": false },
+    define: { "import.meta.url": "__soundmeshImportMetaUrl" },
+    banner: {
+      js: [
+        'const { createRequire: __soundmeshCreateRequire } = require("node:module");',
+        'const __soundmeshImportMetaUrl = require("node:url").pathToFileURL(__filename).href;',
+        pinoWorkerPaths,
+      ].join("\n"),
+    },
+    metafile: false,
+  };
+}
+
 /** Builds dist/; returns how long it took and what it wrote. */
 export async function buildServer() {
   const startedAtMs = Date.now();
   const esbuild = await import("esbuild");
-  const result = await esbuild.build(esbuildOptions());
+  const [result, commonJs] = await Promise.all([
+    esbuild.build(esbuildOptions()),
+    esbuild.build(commonJsOptions()),
+  ]);
   mkdirSync(distDir, { recursive: true });
   const written = new Set();
   // Chunks first, the entry last: the entry names the chunks, so it must never point at one not yet there.
-  const files = [...result.outputFiles].sort(
+  const files = [...result.outputFiles, ...commonJs.outputFiles].sort(
     (a, b) => Number(a.path === distEntry) - Number(b.path === distEntry),
   );
   for (const file of files) {
@@ -208,7 +239,7 @@ export async function buildServer() {
   for (const name of readdirSync(distDir)) {
     const path = join(distDir, name);
     const stats = statSafe(path);
-    if (!written.has(path) && stats && Date.now() - stats.mtimeMs > keepOldFilesMs)
+    if (!written.has(path) && stats?.isFile() && Date.now() - stats.mtimeMs > keepOldFilesMs)
       rmSync(path, { force: true });
   }
   checkExternals();

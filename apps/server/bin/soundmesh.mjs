@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Entry of the `soundmesh` command: runs the build in apps/server/dist (made by `npm ci`, `npm start`, the tests'
 // global setup, and here when a source is newer than it), or the TypeScript sources through tsx when no build can be
-// made. SOUNDMESH_RUN_FROM=source always runs the sources; SOUNDMESH_RUN_FROM=build fails rather than fall back.
+// made. SOUNDMESH_CODE_CACHE=on runs the build's one-file CommonJS CLI through a V8 code cache instead of its ES
+// module chunks (code-cache.mjs; slower for now, see the README's start-up figures). SOUNDMESH_RUN_FROM=source
+// always runs the sources; SOUNDMESH_RUN_FROM=build fails rather than fall back.
 // Only the freshness check and the serve launcher load before the command: this file runs on every start, so it
 // stays small. `serve` is started again in a child with memory settings node takes only at start (serve-launcher.mjs).
 import { fileURLToPath } from "node:url";
@@ -18,14 +20,19 @@ async function loadBuild() {
     const { durationMs } = await buildServer();
     process.stderr.write(`soundmesh: rebuilt apps/server/dist in ${durationMs} ms (${stale})\n`);
   }
-  return import(new URL("main.js", distDir).href);
+  if (process.env.SOUNDMESH_CODE_CACHE === "on") {
+    const { commandWords, loadWithCodeCache } = await import("./code-cache.mjs");
+    const bundle = fileURLToPath(new URL("main.cjs", distDir));
+    return loadWithCodeCache(bundle, undefined, commandWords(process.argv.slice(2)));
+  }
+  return { exports: await import(new URL("main.js", distDir).href), save() {} };
 }
 
 async function loadSources(why) {
   process.stderr.write(`soundmesh: running the TypeScript sources through tsx (${why})\n`);
   const { register } = await import("tsx/esm/api");
   register();
-  return import("../src/cli/main.ts");
+  return { exports: await import("../src/cli/main.ts"), save() {} };
 }
 
 /** One line: esbuild's first error with its place, or the first line of any other error. */
@@ -51,7 +58,9 @@ async function runHere() {
     process.exit(1);
   }
   followLauncher();
-  return cli.main(process.argv);
+  const exitCode = await cli.exports.main(process.argv);
+  cli.save();
+  return exitCode;
 }
 
 process.exitCode = shouldRelaunch(process.argv.slice(2), process.env)

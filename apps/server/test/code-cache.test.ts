@@ -1,0 +1,110 @@
+// The V8 code cache of the one-file CommonJS CLI (bin/code-cache.mjs): made after a first run, used by the next,
+// ignored and replaced when it is corrupt or made for another bundle; and the real build's CLI runs through it.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { cacheFileFor, commandWords, loadWithCodeCache } from "../bin/code-cache.mjs";
+
+const workDir = mkdtempSync(join(tmpdir(), "soundmesh-code-cache-"));
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+
+const codeCacheModule = fileURLToPath(new URL("../bin/code-cache.mjs", import.meta.url));
+const builtBundle = fileURLToPath(new URL("../dist/main.cjs", import.meta.url));
+
+function bundle(name: string, body: string): string {
+  const path = join(workDir, name);
+  writeFileSync(path, `"use strict";\n${body}\n`);
+  return path;
+}
+
+const sumSource = "exports.sum = (values) => values.reduce((a, b) => a + b, 0); exports.file = __filename;";
+
+/**
+ * Loads `path` through the cache in a new node (V8 also keeps what one process compiled, so a second load in the
+ * same process says nothing of the file), calls `sum([1, 2, 3])` and saves; returns what it printed.
+ */
+function loadInChild(path: string, cacheDir: string) {
+  const script = [
+    `import { loadWithCodeCache } from ${JSON.stringify(codeCacheModule)};`,
+    `const loaded = loadWithCodeCache(${JSON.stringify(path)}, ${JSON.stringify(cacheDir)});`,
+    "loaded.save();",
+    "console.log(JSON.stringify({ cacheUsed: loaded.cacheUsed, sum: loaded.exports.sum([1, 2, 3]), file: loaded.exports.file, cacheFile: loaded.cacheFile }));",
+  ].join("\n");
+  const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout) as { cacheUsed: boolean; sum: number; file: string; cacheFile: string };
+}
+
+describe("code cache", () => {
+  it("is made after a first run and used by the next", () => {
+    const path = bundle("sum.cjs", sumSource);
+    const cacheDir = join(workDir, "cache-a");
+    const first = loadInChild(path, cacheDir);
+    expect(first).toMatchObject({ cacheUsed: false, sum: 6, file: path });
+    expect(readdirSync(cacheDir)).toHaveLength(1);
+    expect(loadInChild(path, cacheDir)).toMatchObject({ cacheUsed: true, sum: 6 });
+  });
+
+  it("ignores a corrupt cache file, runs the bundle and replaces the file", () => {
+    const path = bundle("corrupt.cjs", sumSource);
+    const cacheDir = join(workDir, "cache-b");
+    const first = loadInChild(path, cacheDir);
+    writeFileSync(first.cacheFile, Buffer.from("not a V8 code cache at all, garbage bytes"));
+    expect(loadInChild(path, cacheDir)).toMatchObject({ cacheUsed: false, sum: 6 });
+    expect(loadInChild(path, cacheDir)).toMatchObject({ cacheUsed: true, sum: 6 });
+    writeFileSync(first.cacheFile, "");
+    expect(loadInChild(path, cacheDir)).toMatchObject({ cacheUsed: false, sum: 6 });
+  });
+
+  it("names the cache after the bundle, so a changed bundle never reads an old cache; save removes old ones", () => {
+    const cacheDir = join(workDir, "cache-c");
+    const before = cacheFileFor(cacheDir, sumSource);
+    const after = cacheFileFor(cacheDir, `${sumSource} exports.more = 1;`);
+    expect(after).not.toBe(before);
+    expect(before).toContain(process.version);
+    expect(cacheFileFor(cacheDir, sumSource, "user-list")).not.toBe(before);
+    const path = bundle("changing.cjs", sumSource);
+    loadWithCodeCache(path, cacheDir).save();
+    bundle("changing.cjs", `${sumSource} exports.more = 1;`);
+    const changed = loadWithCodeCache(path, cacheDir);
+    expect(changed.cacheUsed).toBe(false);
+    expect(changed.exports.more).toBe(1);
+    changed.save();
+    expect(readdirSync(cacheDir)).toEqual([changed.cacheFile.slice(cacheDir.length + 1)]);
+  });
+
+  it("keeps one cache per command", () => {
+    expect(commandWords(["user", "list", "-d", "/tmp/x"])).toBe("user-list");
+    expect(commandWords(["-d", "/tmp/x", "scan", "-l", "/music"])).toBe("scan");
+    expect(commandWords(["--help"])).toBe("main");
+  });
+
+  it("runs the build's CLI through the cache, a corrupt cache included", () => {
+    const copy = join(workDir, "main.cjs");
+    copyFileSync(builtBundle, copy);
+    const cacheDir = join(workDir, "cli-cache");
+    const script = [
+      `import { loadWithCodeCache } from ${JSON.stringify(codeCacheModule)};`,
+      `const cli = loadWithCodeCache(${JSON.stringify(copy)}, ${JSON.stringify(cacheDir)});`,
+      `process.exitCode = await cli.exports.main(["node", "soundmesh", "--help"]);`,
+      "cli.save();",
+      "console.log(`cache used: ${cli.cacheUsed}`);",
+    ].join("\n");
+    const run = () =>
+      spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    const first = run();
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toContain("Usage: soundmesh");
+    expect(first.stdout).toContain("cache used: false");
+    expect(run().stdout).toContain("cache used: true");
+    const [cacheName] = readdirSync(cacheDir);
+    writeFileSync(join(cacheDir, cacheName!), Buffer.alloc(4096, 7));
+    const corrupt = run();
+    expect(corrupt.status, corrupt.stderr).toBe(0);
+    expect(corrupt.stdout).toContain("Usage: soundmesh");
+    expect(corrupt.stdout).toContain("cache used: false");
+  });
+});
