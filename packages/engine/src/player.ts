@@ -207,6 +207,11 @@ export class Player {
           this.onAppendFailure,
         );
         segment.cursor = cluster.byteOffset;
+        // Pieces fetched before (a region the buffer let go of) start no fetch whose arrival would append them.
+        const seeked = segment;
+        this.appending = this.appending.then(() =>
+          appendReady(this.options.sink, seeked, this.onAppendFailure),
+        );
       }
     }
     this.options.sink.seek(targetSec);

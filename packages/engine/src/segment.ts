@@ -28,6 +28,13 @@ export interface Segment {
   growthBytesPerSecond?: number | undefined;
 }
 
+/**
+ * The segment whose timestamp offset and append window the sink holds now. They belong to the sink's one buffer, not
+ * to a segment: when another segment appended since (a seek back into the current track while the next one was
+ * still arriving), this segment's must be set again before its next bytes, or they land at the other's place.
+ */
+const offsetOwners = new WeakMap<MediaSink, Segment>();
+
 /** Called when the media pipeline refuses a segment's bytes (an undecodable track). */
 export type AppendFailure = (segment: Segment, error: Error) => void;
 
@@ -79,12 +86,13 @@ async function appendBytes(
   onFailure: AppendFailure,
 ): Promise<void> {
   try {
-    if (!segment.isOffsetApplied) {
+    if (!segment.isOffsetApplied || offsetOwners.get(sink) !== segment) {
       // The append window ends at the track's duration: the encoder's trailing padding is cut, so the next
       // track, appended at exactly that time, follows with no gap and no overlap.
       const { durationMs } = segment.track.manifest;
       const windowEndSec = durationMs > 0 ? segment.offsetSec + durationMs / 1000 : Number.POSITIVE_INFINITY;
       await sink.setTimestampOffset(segment.offsetSec, windowEndSec);
+      offsetOwners.set(sink, segment);
       segment.isOffsetApplied = true;
     }
     await sink.append(bytes);

@@ -219,6 +219,32 @@ describe("player", () => {
     expect(after.equals(Buffer.from(a.bytes.subarray(clusterAt12s, clusterAt12s + 300)))).toBe(true);
   });
 
+  it("after a seek back into the current track, appends it again and sets the next track's offset again", async () => {
+    const a = rendition("a", 20);
+    const b = rendition("b", 8);
+    // The first two pieces of each track come at once, the rest slowly: b is still arriving when the seek comes.
+    const { player, sink, settle } = setUp({ a, b }, (index) => (index < 2 ? 1 : 150));
+    await player.play([{ trackId: "a" }, { trackId: "b" }]);
+    await settle(10, () => sink.bytesAt(0).length >= a.bytes.length);
+    sink.time = 17.5; // 2.5 s left: b is fetched and appended at 20 s
+    await settle(10, () => sink.bytesAt(20).length >= 2 * PIECE);
+    expect(sink.bytesAt(20).length).toBeLessThan(b.bytes.length);
+    // a's media is no longer buffered (the browser let it go), though its pieces are held: the seek back must append
+    // them again from the target's cluster, with a's offset, and b's later pieces must still go in at 20 s.
+    sink.appended = sink.appended.filter((entry) => entry.offset !== 0);
+    await player.seek(5_000);
+    const clusterAt4s = a.manifest.seekIndex!.find((p) => p.timeMs === 4_000)!.byteOffset;
+    await settle(10, () => sink.bytesAt(0).length >= 500 + a.bytes.length - clusterAt4s);
+    expect(
+      sink
+        .bytesAt(0)
+        .subarray(500)
+        .equals(Buffer.from(a.bytes.subarray(clusterAt4s))),
+    ).toBe(true);
+    await settle(10, () => sink.bytesAt(20).length >= b.bytes.length);
+    expect(sink.bytesAt(20).equals(Buffer.from(b.bytes))).toBe(true);
+  });
+
   it("skips a track that cannot be decoded and goes on with the next", async () => {
     const bad = rendition("bad", 4);
     const b = rendition("b", 4);
