@@ -3,7 +3,7 @@
 // idles; printed: idle RSS and heap (from /proc and the server's own /metrics), the peak during the scan, RSS over
 // time; then the heap by part from bench/heap-parts.ts (the same wiring, built, with --expose-gc, one part at a time).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +11,8 @@ import { buildServer } from "../apps/server/bin/build.mjs";
 import { printTable, round, writeResults, type Row } from "./report";
 import { taggedLibrary } from "./tagged-copies";
 import { bundleHeapParts } from "./heap-parts-bundle";
+// The process that runs the server: `serve` starts it as the launcher's child (bin/serve-launcher.mjs).
+import { serverPidOf } from "@soundmesh/test-kit/server";
 
 const SIZES = (process.env.BENCH_MEMORY_SIZES ?? "5000,20000,100000").split(",").map(Number);
 /** How long the server idles after its search index is built before the idle figures are read. */
@@ -33,14 +35,6 @@ function residentBytes(pid: number): { rss: number; peak: number } {
 function proportionalBytes(pid: number): number {
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
   return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0) * 1024;
-}
-
-/** The process that runs the server: `serve` starts it as the launcher's child (bin/serve-launcher.mjs). */
-function serverPidOf(launcherPid: number): number {
-  const children = readdirSync(`/proc/${launcherPid}/task`).flatMap((task) =>
-    readFileSync(`/proc/${launcherPid}/task/${task}/children`, "utf8").split(" ").filter(Boolean).map(Number),
-  );
-  return children[0] ?? launcherPid;
 }
 
 /** The server's own figures from its Prometheus endpoint (loopback may read it). */
