@@ -69,20 +69,18 @@ export interface Delivery {
   userId: string;
 }
 
-/** A whole file with Range honoured (206, 416 with the size). */
-function sendFile(
+/**
+ * Answers `sizeBytes` of `mimeType` with Range honoured: the whole (200), the range asked (206), or 416 with the
+ * size; `body` makes the bytes [start, endInclusive].
+ */
+function sendRanged(
   http: Pick<Delivery, "request" | "reply">,
-  path: string,
+  sizeBytes: number,
   mimeType: string,
+  body: (start: number, endInclusive: number) => Readable,
   extraHeaders: Record<string, string> = {},
 ): typeof SENT {
   const { reply, request } = http;
-  let sizeBytes: number;
-  try {
-    sizeBytes = statSync(path).size;
-  } catch (error) {
-    throw new SubsonicError(70, `The file is not available: ${toAppError(error).message}`);
-  }
   let range;
   try {
     range = parseRange(request.headers.range, sizeBytes);
@@ -90,18 +88,37 @@ function sendFile(
     void reply.code(416).header("content-range", `bytes */${sizeBytes}`).send();
     return SENT;
   }
+  const start = range?.start ?? 0;
+  const endInclusive = range?.endInclusive ?? sizeBytes - 1;
   reply.header("accept-ranges", "bytes").header("content-type", mimeType);
   for (const [name, value] of Object.entries(extraHeaders)) reply.header(name, value);
-  if (range === null) {
-    void reply.header("content-length", String(sizeBytes)).send(createReadStream(path));
-    return SENT;
-  }
+  if (range !== null) reply.code(206).header("content-range", `bytes ${start}-${endInclusive}/${sizeBytes}`);
   void reply
-    .code(206)
-    .header("content-range", `bytes ${range.start}-${range.endInclusive}/${sizeBytes}`)
-    .header("content-length", String(range.endInclusive - range.start + 1))
-    .send(createReadStream(path, { start: range.start, end: range.endInclusive }));
+    .header("content-length", String(endInclusive - start + 1))
+    .send(endInclusive < start ? Buffer.alloc(0) : body(start, endInclusive)); // an empty file
   return SENT;
+}
+
+/** A whole file with Range honoured (206, 416 with the size). */
+function sendFile(
+  http: Pick<Delivery, "request" | "reply">,
+  path: string,
+  mimeType: string,
+  extraHeaders: Record<string, string> = {},
+): typeof SENT {
+  let sizeBytes: number;
+  try {
+    sizeBytes = statSync(path).size;
+  } catch (error) {
+    throw new SubsonicError(70, `The file is not available: ${toAppError(error).message}`);
+  }
+  return sendRanged(
+    http,
+    sizeBytes,
+    mimeType,
+    (start, end) => createReadStream(path, { start, end }),
+    extraHeaders,
+  );
 }
 
 /**
@@ -131,26 +148,15 @@ async function sendRendition(delivery: Delivery, trackId: string, profile: strin
     void reply.header("content-type", first.mimeType).send(Readable.from(pieces()));
     return SENT;
   }
-  const sizeBytes = first.sizeBytes;
-  let range;
-  try {
-    range = parseRange(request.headers.range, sizeBytes);
-  } catch {
-    void reply.code(416).header("content-range", `bytes */${sizeBytes}`).send();
-    return SENT;
-  }
-  const start = range?.start ?? 0;
-  const endInclusive = range?.endInclusive ?? sizeBytes - 1;
-  async function* chunks() {
+  async function* chunks(start: number, endInclusive: number) {
     for (let from = start; from <= endInclusive; from += RANGE_CHUNK_BYTES) {
       const to = Math.min(endInclusive, from + RANGE_CHUNK_BYTES - 1);
       yield Buffer.from(await reader.range(trackId, profile, from, to, readContext));
     }
   }
-  reply.header("accept-ranges", "bytes").header("content-type", first.mimeType);
-  if (range !== null) reply.code(206).header("content-range", `bytes ${start}-${endInclusive}/${sizeBytes}`);
-  void reply.header("content-length", String(endInclusive - start + 1)).send(Readable.from(chunks()));
-  return SENT;
+  return sendRanged(delivery, first.sizeBytes, first.mimeType, (start, end) =>
+    Readable.from(chunks(start, end)),
+  );
 }
 
 /**
