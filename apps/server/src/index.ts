@@ -11,6 +11,7 @@ export {
   type HeadlessPeer,
   type HeadlessPeerOptions,
   type HeadlessPeerReport,
+  type SelectedPair,
 } from "./cli/headless-peer";
 export { FileEventOutbox, readOutbox, type EventSubmitter } from "./cli/file-event-outbox";
 export { openDb } from "./wiring";

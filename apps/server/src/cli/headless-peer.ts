@@ -68,7 +68,21 @@ export interface HeadlessPeerReport {
   startLatencyMs: number | undefined;
   /** Listening events acknowledged by the server in this run, and those still waiting in the outbox. */
   events: { sent: number; pending: number };
+  /** The candidate pair ICE chose for each peer connection that came up, in the order they came up (at most 60). */
+  connections: SelectedPair[];
   errors: string[];
+}
+
+/** One side of a selected candidate pair: its type ("host", "srflx", "prflx" or "relay") and address. */
+export interface CandidateSeen {
+  type: string;
+  address: string;
+  port: number;
+}
+
+export interface SelectedPair {
+  local: CandidateSeen;
+  remote: CandidateSeen;
 }
 
 export interface HeadlessPeer {
@@ -121,6 +135,48 @@ function urlSafeCredentials(server: IceServer): IceServer {
   };
 }
 
+function candidateIn(stats: RTCStatsReport, id: unknown): CandidateSeen | undefined {
+  const entry = typeof id === "string" ? (stats.get(id) as Record<string, unknown> | undefined) : undefined;
+  if (!entry) return undefined;
+  // The standard names the address `address`; node-datachannel's polyfill names it `ip`.
+  const address = entry.address ?? entry.ip;
+  return { type: String(entry.candidateType), address: String(address), port: Number(entry.port) };
+}
+
+/** The pair a connection's stats name as selected (the transport's, else the nominated succeeded one). */
+function selectedPairIn(stats: RTCStatsReport): SelectedPair | undefined {
+  const entries = [...stats.values()] as Record<string, unknown>[];
+  const pairId = entries.find((entry) => entry.type === "transport")?.selectedCandidatePairId;
+  const pair =
+    (typeof pairId === "string" ? (stats.get(pairId) as Record<string, unknown> | undefined) : undefined) ??
+    entries.find(
+      (entry) => entry.type === "candidate-pair" && entry.nominated && entry.state === "succeeded",
+    );
+  const local = candidateIn(stats, pair?.localCandidateId);
+  const remote = candidateIn(stats, pair?.remoteCandidateId);
+  return local && remote ? { local, remote } : undefined;
+}
+
+/** RTCPeerConnection that records the selected candidate pair of each connection once it is connected. */
+function recordingSelectedPairs(
+  Base: RtcPeerConnectionConstructor,
+  pairs: SelectedPair[],
+  onError: (error: unknown) => void,
+): RtcPeerConnectionConstructor {
+  return class extends Base {
+    constructor(configuration?: RTCConfiguration) {
+      super(configuration);
+      this.addEventListener("connectionstatechange", () => {
+        if (this.connectionState !== "connected" || pairs.length >= 60) return;
+        this.getStats().then((stats) => {
+          const pair = selectedPairIn(stats);
+          if (pair) pairs.push(pair);
+        }, onError);
+      });
+    }
+  };
+}
+
 export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<HeadlessPeer> {
   const token =
     options.token ??
@@ -143,6 +199,7 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
   const sink = new HeadlessSink(queueManifests, speed);
   const store = new MemoryPieceStore();
   let startLatencyMs: number | undefined;
+  const connections: SelectedPair[] = [];
   // Events go over the session's socket; once it has closed (a server outage) over a new one per attempt.
   let eventsSocket = socket;
   const outbox = await FileEventOutbox.open({
@@ -191,7 +248,11 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
     ...((options.p2p ?? true)
       ? {
           p2p: {
-            RTCPeerConnection: RTCPeerConnection as unknown as RtcPeerConnectionConstructor,
+            RTCPeerConnection: recordingSelectedPairs(
+              RTCPeerConnection as unknown as RtcPeerConnectionConstructor,
+              connections,
+              onError,
+            ),
             ...(options.upload ? { upload: options.upload } : {}),
             ...(options.serveCorrupted ? { servedStore: new CorruptingStore(store) } : {}),
             ...(options.relayOnly ? { iceTransportPolicy: "relay" as const } : {}),
@@ -250,6 +311,7 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
       stutters: sink.stutters,
       startLatencyMs,
       events: { sent: outbox.sent, pending: outbox.pending },
+      connections: [...connections],
       errors: [...errors],
     }),
     async close() {
