@@ -365,6 +365,7 @@ describe.skipIf(reason !== undefined)("peers behind NAT, through TURN", () => {
     if (process.env.P2P_NAT_DEBUG) console.log(JSON.stringify(report), coturn.log().slice(-6000));
     expect(report.bytes.bySource.peer, JSON.stringify(report)).toBeGreaterThan(0);
     expect(report.bytes.rejectedPieces).toBe(0);
+    expect(report.connections.length).toBeGreaterThan(0);
     expect(report.connections.every((pair) => pair.local.type === "relay")).toBe(true);
     expect(coturn.log()).toMatch(/ALLOCATE/);
   }, 180_000);
