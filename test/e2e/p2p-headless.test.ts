@@ -60,6 +60,14 @@ describe("headless peers", () => {
     expect(report.stutters).toBe(0);
     expect(report.bytes.rejectedPieces).toBe(0);
     expect(first.report().overlay?.bytesUploaded).toBeGreaterThanOrEqual(report.bytes.bySource.peer);
+    // No STUN or TURN server here: the report's selected pairs are host candidates of this machine on both ends
+    // (the remote one may be learned from the first check: peer-reflexive).
+    expect(report.connections.length).toBeGreaterThan(0);
+    for (const pair of report.connections) {
+      expect(pair.local.type).toBe("host");
+      expect(["host", "prflx"]).toContain(pair.remote.type);
+      expect(pair.remote.port).toBeGreaterThan(0);
+    }
 
     // Clients report their counters; /metrics shows bytes by source, uploads and the P2P share.
     await second.close();
