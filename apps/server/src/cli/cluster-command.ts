@@ -16,6 +16,8 @@ export async function runCluster(file: string, options: GlobalOptions): Promise<
     dataDir,
     command: { execPath: process.execPath, args: [...process.execArgv, process.argv[1]!] },
     globalArgs: options.config ? ["--config", resolve(options.config)] : [],
+    restart: cluster.restart,
+    say: (line) => process.stderr.write(`${line}\n`),
     onExit: (started, code, signal) =>
       process.stderr.write(
         `${started.node} (pid ${started.pid}) exited (${signal ?? code}); see ${dataDir}/logs\n`,
