@@ -4,7 +4,7 @@
 // the storage node that owns a rendition mid-read (the reads go on from the replica), and kill -9 the NATS node the
 // playlist service is connected to while edits are made (it reconnects; no acknowledged edit is lost).
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -58,7 +58,13 @@ async function readPiece(url: string, token: string, trackId: string, index: num
   return new Uint8Array(await response.arrayBuffer());
 }
 
-const nodeOf = (node: string) => cluster.state.processes.find((p) => p.node === node)!;
+/** A process as cluster-state.json says now (the supervisor rewrites it: a restarted process has a new pid). */
+const nodeOf = (node: string) => cluster.readState().processes.find((p) => p.node === node)!;
+
+interface TopologyBody {
+  nodes: Array<{ id: string; kind: string; instances: Array<{ pid: number; live: boolean }> }>;
+  edges: Array<{ source: string; target: string; kind: string; requests: number }>;
+}
 
 describe.runIf(runNats)("cluster mode end to end", () => {
   beforeAll(async () => {
@@ -84,6 +90,8 @@ describe.runIf(runNats)("cluster mode end to end", () => {
         services: { "access-point": 2, search: 2, storage: 3 },
         library: [fixture.root, longFolder],
         logLevel: "info",
+        // Short back-off and an early give-up, so the supervisor's tests take seconds.
+        restart: { initialDelayMs: 200, maxFastFailures: 3 },
       },
       { SOUNDMESH_ADMIN_NAME: admin.name, SOUNDMESH_ADMIN_PASSWORD: admin.password },
     );
@@ -203,6 +211,77 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     }
   }, 60_000);
 
+  it("shows every process's calls on the live map, not only the topology process's", async () => {
+    const [first] = clients as [WsClient];
+    const callEdges = (body: TopologyBody) =>
+      new Set(
+        body.edges.filter((e) => e.kind === "call" && e.requests > 0).map((e) => `${e.source}->${e.target}`),
+      );
+    const wanted = [
+      "access-point->catalog",
+      "access-point->search",
+      "access-point->playlist",
+      "access-point->storage",
+      "playlist->catalog",
+      "storage->catalog",
+    ];
+    // Calls along each edge, made again while waiting (each process reports every 5 s; the map counts a window).
+    const body = await waitUntil(
+      async () => {
+        await first.call(catalogContract, "recentlyAdded", { limit: 5 });
+        await first.call(searchContract, "query", { q: "sigur" });
+        await first.call(playlistContract, "create", { name: "Mapped", trackIds: [trackIds[2]!] });
+        await readManifest(cluster.state.accessPoints[0]!, tokens[0]!, trackIds[0]!);
+        const response = await fetch(`${cluster.state.accessPoints[0]}/api/topology`, {
+          headers: { authorization: `Bearer ${tokens[0]}` },
+        });
+        return (await response.json()) as TopologyBody;
+      },
+      (topology) => wanted.every((edge) => callEdges(topology).has(edge)),
+      60_000,
+      1_000,
+    );
+    // Each of those services is live on the map with its own processes (two search replicas, three storage nodes).
+    const live = (id: string) =>
+      body.nodes.find((n) => n.id === id)?.instances.filter((instance) => instance.live).length ?? 0;
+    expect(live("access-point")).toBe(2);
+    expect(live("search")).toBe(2);
+    expect(live("storage")).toBe(3);
+    expect(live("catalog")).toBe(1);
+    const pids = new Set(cluster.state.processes.map((p) => p.pid));
+    for (const node of body.nodes.filter((n) => n.kind === "service")) {
+      for (const instance of node.instances) expect(pids.has(instance.pid), node.id).toBe(true);
+    }
+  }, 90_000);
+
+  it("starts a service killed with kill -9 again, records the restart, and it answers", async () => {
+    const before = nodeOf("catalog-1");
+    process.kill(before.pid, "SIGKILL");
+    const after = await waitUntil(
+      () => nodeOf("catalog-1"),
+      (p) => p.status === "running" && p.pid !== before.pid,
+      120_000,
+      100,
+    );
+    expect(after.restarts).toBe(1);
+    expect(after.lastExit).toMatchObject({ signal: "SIGKILL", code: null, beforeReady: false });
+    expect(cluster.output()).toMatch(
+      new RegExp(`catalog-1 \\(pid ${before.pid}\\) exited \\(SIGKILL\\); restarting in 0\\.2 s`),
+    );
+    expect(cluster.output()).toMatch(new RegExp(`catalog-1 restarted \\(pid ${after.pid}, restart 1\\)`));
+    expect(cluster.log("catalog-1").match(/^ready catalog catalog-1$/gm)).toHaveLength(2);
+    // The new process answers through either access point.
+    for (const client of clients) {
+      const recent = await waitUntil(
+        () => client.call(catalogContract, "recentlyAdded", { limit: 50 }).catch(() => undefined),
+        (answer) => (answer?.items.length ?? 0) > 0,
+        60_000,
+        200,
+      );
+      expect(recent!.items.length).toBeGreaterThan(0);
+    }
+  }, 180_000);
+
   it("goes on reading a rendition from the replica when its owning storage node is killed mid-read", async () => {
     const [first] = clients as [WsClient];
     const found = await first.call(searchContract, "query", { q: "longtone", kinds: ["track"] });
@@ -293,4 +372,40 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       ),
     ).toBe(true);
   }, 120_000);
+  it("gives up on a process whose restarts fail at once, and the cluster runs on", async () => {
+    // Its key gone, the tracker cannot connect: each start fails at once (`no NKey for tracker`).
+    const keys = join(dataDir, "nats", "keys");
+    renameSync(join(keys, "tracker.nk"), join(keys, "tracker.nk.away"));
+    const before = nodeOf("tracker-1");
+    process.kill(before.pid, "SIGKILL");
+    const gaveUp = await waitUntil(
+      () => nodeOf("tracker-1"),
+      (p) => p.status === "gave-up",
+      120_000,
+      100,
+    );
+    // Three fast failures in a row: the kill, then two starts that failed (restarts 1 and 2).
+    expect(gaveUp.restarts).toBe(2);
+    expect(gaveUp.lastExit).toMatchObject({ code: 1, beforeReady: true });
+    expect(cluster.output()).toMatch(
+      /giving up on tracker-1: 3 fast failures in a row \(last failed to start: exited \(1\)\); the cluster runs on/,
+    );
+    expect(cluster.log("tracker-1")).toContain("no NKey for tracker");
+    expect(cluster.process.exitCode).toBeNull();
+    const recent = await clients[1]!.call(catalogContract, "recentlyAdded", { limit: 5 });
+    expect(recent.items.length).toBeGreaterThan(0);
+  }, 180_000);
+
+  it("stops on SIGINT without starting anything again", async () => {
+    const restartsBefore = (cluster.output().match(/restarting in/g) ?? []).length;
+    const pids = cluster
+      .readState()
+      .processes.filter((p) => p.status === "running")
+      .map((p) => p.pid);
+    await cluster.stop();
+    expect(cluster.process.exitCode).toBe(0);
+    expect((cluster.output().match(/restarting in/g) ?? []).length).toBe(restartsBefore);
+    expect(cluster.output()).not.toMatch(/restarted \(pid \d+, restart \d+\)\s*$/);
+    for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid}`).toThrow();
+  }, 60_000);
 });
