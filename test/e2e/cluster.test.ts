@@ -4,7 +4,7 @@
 // the storage node that owns a rendition mid-read (the reads go on from the replica), and kill -9 the NATS node the
 // playlist service is connected to while edits are made (it reconnects; no acknowledged edit is lost).
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +16,7 @@ import {
   streamManifest,
   type StreamManifest,
 } from "@soundmesh/protocol";
-import { renditionKey } from "@soundmesh/service-access-point";
+import { coverKey, renditionKey } from "@soundmesh/service-access-point";
 import { sampleSockets } from "@soundmesh/service-topology";
 import {
   WsClient,
@@ -173,6 +173,49 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       );
     }
     expect((await readManifest(url2, tokens[1]!, trackId)).pieceHashes).toEqual(manifest.pieceHashes);
+  }, 120_000);
+
+  it("serves album covers through both access points from the storage node that owns them, on its disk", async () => {
+    const [first] = clients as [WsClient];
+    const [url1, url2] = cluster.state.accessPoints as [string, string];
+    const albums = (await first.call(catalogContract, "recentlyAdded", { limit: 50 })).items.filter(
+      (album) => album.hasCover,
+    );
+    expect(albums.length).toBeGreaterThanOrEqual(2);
+    const ring = new HashRing(["storage-1", "storage-2", "storage-3"]);
+    const getCover = async (url: string, token: string, albumId: string, size: number) => {
+      const response = await fetch(`${url}/api/cover/${albumId}?size=${size}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(response.status, `${albumId} at ${size}`).toBe(200);
+      expect(response.headers.get("content-type")).toBe("image/jpeg");
+      return Buffer.from(await response.arrayBuffer());
+    };
+    for (const album of albums) {
+      for (const size of [64, 300]) {
+        const viaFirst = await getCover(url1, tokens[0]!, album.id, size);
+        expect(viaFirst.subarray(0, 2).toString("hex")).toBe("ffd8");
+        expect(await getCover(url2, tokens[1]!, album.id, size)).toEqual(viaFirst);
+        // Kept by the owning node alone (the replica is asked only when the owner fails).
+        const [owner] = ring.owners(coverKey(album.id, size), 2) as [string];
+        const coverFile = (node: string) => join(dataDir, node, "covers", `${album.id}-${size}.jpg`);
+        expect(readFileSync(coverFile(owner))).toEqual(viaFirst);
+        for (const node of ["storage-1", "storage-2", "storage-3"].filter((n) => n !== owner))
+          expect(existsSync(coverFile(node)), `${node} holds ${album.id}-${size}`).toBe(false);
+      }
+    }
+    // What the access points answer is the owner's file: changed on its disk, the change is what both serve.
+    const [album] = albums as [(typeof albums)[number]];
+    const [owner] = ring.owners(coverKey(album.id, 300), 2) as [string];
+    const file = join(dataDir, owner, "covers", `${album.id}-300.jpg`);
+    const other = readFileSync(
+      join(dataDir, ring.owners(coverKey(album.id, 64), 1)[0]!, "covers", `${album.id}-64.jpg`),
+    );
+    writeFileSync(file, other);
+    expect(await getCover(url1, tokens[0]!, album.id, 300)).toEqual(other);
+    expect(await getCover(url2, tokens[1]!, album.id, 300)).toEqual(other);
+    // The catalog keeps none on its own disk in a cluster.
+    expect(existsSync(join(dataDir, "shared", "cache", "covers"))).toBe(false);
   }, 120_000);
 
   it("edits a playlist from two clients on different access points; both see every edit", async () => {

@@ -166,7 +166,16 @@ async function startService(
     }
     case "catalog": {
       const folders = await resolveLibraryFolders(config, logger, db(), context.library);
-      const catalog = await startCatalogService(config, logger, bus, db(), folders, config.library.watch);
+      // Resized covers are kept by the storage nodes (the access points read them through the ring), not here.
+      const catalog = await startCatalogService(
+        config,
+        logger,
+        bus,
+        db(),
+        folders,
+        config.library.watch,
+        false,
+      );
       catalog.startScan(false);
       return { stops: [() => catalog.stop()] };
     }
@@ -212,7 +221,7 @@ async function startService(
     case "access-point": {
       const apBus = bus.connect(accessPointManifest);
       const ring = await readThroughRing(context.nats, apBus, logger);
-      const accessPoint = await createAccessPointFor(config, logger, apBus, registry, ring.reader);
+      const accessPoint = await createAccessPointFor(config, logger, apBus, registry, ring.reader, ring.covers);
       await accessPoint.listen();
       const url = `http://${config.host}:${listeningPort(accessPoint, config.port)}`;
       return { stops: [() => accessPoint.close(), () => ring.stop()], url };
