@@ -221,7 +221,14 @@ async function startService(
     case "access-point": {
       const apBus = bus.connect(accessPointManifest);
       const ring = await readThroughRing(context.nats, apBus, logger);
-      const accessPoint = await createAccessPointFor(config, logger, apBus, registry, ring.reader, ring.covers);
+      const accessPoint = await createAccessPointFor(
+        config,
+        logger,
+        apBus,
+        registry,
+        ring.reader,
+        ring.covers,
+      );
       await accessPoint.listen();
       const url = `http://${config.host}:${listeningPort(accessPoint, config.port)}`;
       return { stops: [() => accessPoint.close(), () => ring.stop()], url };
