@@ -18,10 +18,6 @@ export async function runCluster(file: string, options: GlobalOptions): Promise<
     globalArgs: options.config ? ["--config", resolve(options.config)] : [],
     restart: cluster.restart,
     say: (line) => process.stderr.write(`${line}\n`),
-    onExit: (started, code, signal) =>
-      process.stderr.write(
-        `${started.node} (pid ${started.pid}) exited (${signal ?? code}); see ${dataDir}/logs\n`,
-      ),
   });
   const seconds = ((performance.now() - startedMs) / 1000).toFixed(1);
   const lines = [
