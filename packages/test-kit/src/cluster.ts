@@ -16,6 +16,7 @@ export interface ClusterState {
     status: "running" | "restarting" | "gave-up";
     restarts: number;
     lastExit?: {
+      pid: number;
       code: number | null;
       signal: string | null;
       at: string;

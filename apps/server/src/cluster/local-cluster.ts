@@ -220,7 +220,7 @@ export async function startLocalCluster(
       }
       proc.status = "restarting";
       say(
-        `${proc.node} (pid ${proc.pid}) ${describeExit(exit)}; restarting in ${decision.delayMs / 1000} s ` +
+        `${proc.node} (pid ${exit.pid}) ${describeExit(exit)}; restarting in ${decision.delayMs / 1000} s ` +
           `(fast failure ${decision.fastFailures} of ${policy.maxFastFailures})`,
       );
       writeState();
@@ -228,7 +228,7 @@ export async function startLocalCluster(
         timers.delete(timer);
         if (stopping) return;
         proc.restarts += 1;
-        startedAtMs = performance.now();
+        const spawnedAtMs = performance.now();
         log.write(`--- restart ${proc.restarts} of ${proc.node} ---\n`);
         let spawned: ChildProcess | undefined;
         startChild(proc.node, args, options, log, (child) => {
@@ -242,6 +242,7 @@ export async function startLocalCluster(
             proc.pid = child.pid!;
             if (url) proc.url = url;
             proc.status = "running";
+            startedAtMs = performance.now();
             say(`${proc.node} restarted (pid ${proc.pid}, restart ${proc.restarts})`);
             writeState();
             watch(child);
@@ -250,10 +251,11 @@ export async function startLocalCluster(
             if (spawned) starting.delete(spawned);
             const failure = error instanceof StartFailure ? error : undefined;
             afterExit({
+              pid: spawned?.pid ?? 0,
               code: failure?.exitCode ?? null,
               signal: failure?.signal ?? null,
               at: new Date().toISOString(),
-              ranMs: Math.round(performance.now() - startedAtMs),
+              ranMs: Math.round(performance.now() - spawnedAtMs),
               beforeReady: true,
             });
           },
@@ -266,6 +268,7 @@ export async function startLocalCluster(
         if (stopping) return;
         options.onExit?.(proc, code, signal);
         afterExit({
+          pid: child.pid ?? 0,
           code,
           signal,
           at: new Date().toISOString(),

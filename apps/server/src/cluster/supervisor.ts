@@ -21,11 +21,13 @@ export type RestartPolicy = z.infer<typeof restartPolicySchema>;
 export const defaultRestartPolicy: RestartPolicy = restartPolicySchema.parse({});
 
 export interface ProcessExit {
+  /** The process that exited. */
+  pid: number;
   code: number | null;
   signal: string | null;
   /** ISO time of the exit. */
   at: string;
-  /** How long the process ran (from its spawn), or how long its start took when it never got ready. */
+  /** How long the process ran from its ready line, or how long its start took when it never got ready. */
   ranMs: number;
   /** It exited before saying it was ready. */
   beforeReady: boolean;
