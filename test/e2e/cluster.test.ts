@@ -2,9 +2,11 @@
 // service on PostgreSQL and a 3-node NATS JetStream cluster; clients sign in, browse, search, stream verified pieces
 // through both access points and edit a playlist from two clients on different access points. Then faults: kill -9
 // the storage node that owns a rendition mid-read (the reads go on from the replica), and kill -9 the NATS node the
-// playlist service is connected to while edits are made (it reconnects; no acknowledged edit is lost).
+// playlist service is connected to while edits are made (it reconnects; no acknowledged edit is lost). Album covers
+// come from the storage node owning them on the ring, every process's calls are on the live map, and the supervisor
+// starts a killed process again, gives up on one whose restarts fail at once, and restarts nothing on SIGINT.
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +18,7 @@ import {
   streamManifest,
   type StreamManifest,
 } from "@soundmesh/protocol";
-import { renditionKey } from "@soundmesh/service-access-point";
+import { coverKey, renditionKey } from "@soundmesh/service-access-point";
 import { sampleSockets } from "@soundmesh/service-topology";
 import {
   WsClient,
@@ -58,7 +60,13 @@ async function readPiece(url: string, token: string, trackId: string, index: num
   return new Uint8Array(await response.arrayBuffer());
 }
 
-const nodeOf = (node: string) => cluster.state.processes.find((p) => p.node === node)!;
+/** A process as cluster-state.json says now (the supervisor rewrites it: a restarted process has a new pid). */
+const nodeOf = (node: string) => cluster.readState().processes.find((p) => p.node === node)!;
+
+interface TopologyBody {
+  nodes: Array<{ id: string; kind: string; instances: Array<{ pid: number; live: boolean }> }>;
+  edges: Array<{ source: string; target: string; kind: string; requests: number }>;
+}
 
 describe.runIf(runNats)("cluster mode end to end", () => {
   beforeAll(async () => {
@@ -84,6 +92,8 @@ describe.runIf(runNats)("cluster mode end to end", () => {
         services: { "access-point": 2, search: 2, storage: 3 },
         library: [fixture.root, longFolder],
         logLevel: "info",
+        // Short back-off and an early give-up, so the supervisor's tests take seconds.
+        restart: { initialDelayMs: 200, maxFastFailures: 3 },
       },
       { SOUNDMESH_ADMIN_NAME: admin.name, SOUNDMESH_ADMIN_PASSWORD: admin.password },
     );
@@ -167,6 +177,49 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     expect((await readManifest(url2, tokens[1]!, trackId)).pieceHashes).toEqual(manifest.pieceHashes);
   }, 120_000);
 
+  it("serves album covers through both access points from the storage node that owns them, on its disk", async () => {
+    const [first] = clients as [WsClient];
+    const [url1, url2] = cluster.state.accessPoints as [string, string];
+    const albums = (await first.call(catalogContract, "recentlyAdded", { limit: 50 })).items.filter(
+      (album) => album.hasCover,
+    );
+    expect(albums.length).toBeGreaterThanOrEqual(2);
+    const ring = new HashRing(["storage-1", "storage-2", "storage-3"]);
+    const getCover = async (url: string, token: string, albumId: string, size: number) => {
+      const response = await fetch(`${url}/api/cover/${albumId}?size=${size}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(response.status, `${albumId} at ${size}`).toBe(200);
+      expect(response.headers.get("content-type")).toBe("image/jpeg");
+      return Buffer.from(await response.arrayBuffer());
+    };
+    for (const album of albums) {
+      for (const size of [64, 300]) {
+        const viaFirst = await getCover(url1, tokens[0]!, album.id, size);
+        expect(viaFirst.subarray(0, 2).toString("hex")).toBe("ffd8");
+        expect(await getCover(url2, tokens[1]!, album.id, size)).toEqual(viaFirst);
+        // Kept by the owning node alone (the replica is asked only when the owner fails).
+        const [owner] = ring.owners(coverKey(album.id, size), 2) as [string];
+        const coverFile = (node: string) => join(dataDir, node, "covers", `${album.id}-${size}.jpg`);
+        expect(readFileSync(coverFile(owner))).toEqual(viaFirst);
+        for (const node of ["storage-1", "storage-2", "storage-3"].filter((n) => n !== owner))
+          expect(existsSync(coverFile(node)), `${node} holds ${album.id}-${size}`).toBe(false);
+      }
+    }
+    // What the access points answer is the owner's file: changed on its disk, the change is what both serve.
+    const [album] = albums as [(typeof albums)[number]];
+    const [owner] = ring.owners(coverKey(album.id, 300), 2) as [string];
+    const file = join(dataDir, owner, "covers", `${album.id}-300.jpg`);
+    const other = readFileSync(
+      join(dataDir, ring.owners(coverKey(album.id, 64), 1)[0]!, "covers", `${album.id}-64.jpg`),
+    );
+    writeFileSync(file, other);
+    expect(await getCover(url1, tokens[0]!, album.id, 300)).toEqual(other);
+    expect(await getCover(url2, tokens[1]!, album.id, 300)).toEqual(other);
+    // The catalog keeps none on its own disk in a cluster.
+    expect(existsSync(join(dataDir, "shared", "cache", "covers"))).toBe(false);
+  }, 120_000);
+
   it("edits a playlist from two clients on different access points; both see every edit", async () => {
     const [first, second] = clients as [WsClient, WsClient];
     const created = await first.call(playlistContract, "create", {
@@ -203,6 +256,82 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     }
   }, 60_000);
 
+  it("shows every process's calls on the live map, not only the topology process's", async () => {
+    const [first] = clients as [WsClient];
+    const callEdges = (body: TopologyBody) =>
+      new Set(
+        body.edges.filter((e) => e.kind === "call" && e.requests > 0).map((e) => `${e.source}->${e.target}`),
+      );
+    const wanted = [
+      "access-point->catalog",
+      "access-point->search",
+      "access-point->playlist",
+      "access-point->storage",
+      "playlist->catalog",
+      "storage->catalog",
+    ];
+    // Calls along each edge, made again while waiting (each process reports every 5 s; the map counts a window).
+    const body = await waitUntil(
+      async () => {
+        await first.call(catalogContract, "recentlyAdded", { limit: 5 });
+        await first.call(searchContract, "query", { q: "sigur" });
+        await first.call(playlistContract, "create", { name: "Mapped", trackIds: [trackIds[2]!] });
+        await readManifest(cluster.state.accessPoints[0]!, tokens[0]!, trackIds[0]!);
+        const response = await fetch(`${cluster.state.accessPoints[0]}/api/topology`, {
+          headers: { authorization: `Bearer ${tokens[0]}` },
+        });
+        return (await response.json()) as TopologyBody;
+      },
+      (topology) => wanted.every((edge) => callEdges(topology).has(edge)),
+      60_000,
+      1_000,
+    );
+    // Each of those services is live on the map with its own processes (two search replicas, three storage nodes).
+    const live = (id: string) =>
+      body.nodes.find((n) => n.id === id)?.instances.filter((instance) => instance.live).length ?? 0;
+    expect(live("access-point")).toBe(2);
+    expect(live("search")).toBe(2);
+    expect(live("storage")).toBe(3);
+    expect(live("catalog")).toBe(1);
+    const pids = new Set(cluster.state.processes.map((p) => p.pid));
+    for (const node of body.nodes.filter((n) => n.kind === "service")) {
+      for (const instance of node.instances) expect(pids.has(instance.pid), node.id).toBe(true);
+    }
+  }, 90_000);
+
+  it("starts a service killed with kill -9 again, records the restart, and it answers", async () => {
+    const before = nodeOf("catalog-1");
+    process.kill(before.pid, "SIGKILL");
+    const after = await waitUntil(
+      () => nodeOf("catalog-1"),
+      (p) => p.status === "running" && p.pid !== before.pid,
+      120_000,
+      100,
+    );
+    expect(after.restarts).toBe(1);
+    expect(after.lastExit).toMatchObject({
+      pid: before.pid,
+      signal: "SIGKILL",
+      code: null,
+      beforeReady: false,
+    });
+    expect(cluster.output()).toMatch(
+      new RegExp(`catalog-1 \\(pid ${before.pid}\\) exited \\(SIGKILL\\); restarting in 0\\.2 s`),
+    );
+    expect(cluster.output()).toMatch(new RegExp(`catalog-1 restarted \\(pid ${after.pid}, restart 1\\)`));
+    expect(cluster.log("catalog-1").match(/^ready catalog catalog-1$/gm)).toHaveLength(2);
+    // The new process answers through either access point.
+    for (const client of clients) {
+      const recent = await waitUntil(
+        () => client.call(catalogContract, "recentlyAdded", { limit: 50 }).catch(() => undefined),
+        (answer) => (answer?.items.length ?? 0) > 0,
+        60_000,
+        200,
+      );
+      expect(recent!.items.length).toBeGreaterThan(0);
+    }
+  }, 180_000);
+
   it("goes on reading a rendition from the replica when its owning storage node is killed mid-read", async () => {
     const [first] = clients as [WsClient];
     const found = await first.call(searchContract, "query", { q: "longtone", kinds: ["track"] });
@@ -216,6 +345,10 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     for (let index = 0; index < half; index += 1) {
       expect(sha(await readPiece(url, tokens[0]!, trackId, index))).toBe(manifest.pieceHashes[index]);
     }
+    // The supervisor would start it again within a second (and the bus retries a request without responders for
+    // 2 s): with its key moved away it cannot come back while the rest is read.
+    const keys = join(dataDir, "nats", "keys");
+    renameSync(join(keys, "storage.nk"), join(keys, "storage.nk.away"));
     process.kill(nodeOf(owner).pid, "SIGKILL");
     for (let index = half; index < manifest.pieceCount; index += 1) {
       expect(sha(await readPiece(url, tokens[0]!, trackId, index)), `piece ${index}`).toBe(
@@ -226,6 +359,13 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     const log = cluster.log("access-point-1");
     expect(log).toContain(`"misses":[{"node":"${owner}"`);
     expect(replica).not.toBe(owner);
+    await waitUntil(
+      () => nodeOf(owner),
+      (p) => p.status === "gave-up",
+      60_000,
+      100,
+    );
+    renameSync(join(keys, "storage.nk.away"), join(keys, "storage.nk"));
   }, 120_000);
 
   it("keeps every acknowledged playlist edit when the NATS node the playlist service uses is killed", async () => {
@@ -293,4 +433,40 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       ),
     ).toBe(true);
   }, 120_000);
+  it("gives up on a process whose restarts fail at once, and the cluster runs on", async () => {
+    // Its key gone, the tracker cannot connect: each start fails at once (`no NKey for tracker`).
+    const keys = join(dataDir, "nats", "keys");
+    renameSync(join(keys, "tracker.nk"), join(keys, "tracker.nk.away"));
+    const before = nodeOf("tracker-1");
+    process.kill(before.pid, "SIGKILL");
+    const gaveUp = await waitUntil(
+      () => nodeOf("tracker-1"),
+      (p) => p.status === "gave-up",
+      120_000,
+      100,
+    );
+    // Three fast failures in a row: the kill, then two starts that failed (restarts 1 and 2).
+    expect(gaveUp.restarts).toBe(2);
+    expect(gaveUp.lastExit).toMatchObject({ code: 1, beforeReady: true });
+    expect(cluster.output()).toMatch(
+      /giving up on tracker-1: 3 fast failures in a row \(last failed to start: exited \(1\)\); the cluster runs on/,
+    );
+    expect(cluster.log("tracker-1")).toContain("no NKey for tracker");
+    expect(cluster.process.exitCode).toBeNull();
+    const recent = await clients[1]!.call(catalogContract, "recentlyAdded", { limit: 5 });
+    expect(recent.items.length).toBeGreaterThan(0);
+  }, 180_000);
+
+  it("stops on SIGINT without starting anything again", async () => {
+    const restartsBefore = (cluster.output().match(/restarting in/g) ?? []).length;
+    const pids = cluster
+      .readState()
+      .processes.filter((p) => p.status === "running")
+      .map((p) => p.pid);
+    await cluster.stop();
+    expect(cluster.process.exitCode).toBe(0);
+    expect((cluster.output().match(/restarting in/g) ?? []).length).toBe(restartsBefore);
+    expect(cluster.output()).not.toMatch(/restarted \(pid \d+, restart \d+\)\s*$/);
+    for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid}`).toThrow();
+  }, 60_000);
 });

@@ -17,7 +17,12 @@ import {
   trackerContract,
   userContract,
 } from "@soundmesh/protocol";
-import { createAccessPoint, type AccessPoint, type RenditionReader } from "@soundmesh/service-access-point";
+import {
+  createAccessPoint,
+  type AccessPoint,
+  type CoverSource,
+  type RenditionReader,
+} from "@soundmesh/service-access-point";
 import { registerSubsonic } from "@soundmesh/service-subsonic";
 import type { Config } from "./config";
 
@@ -30,6 +35,8 @@ export function createAccessPointFor(
   bus: ServiceBus,
   registry: Registry,
   renditions: RenditionReader,
+  /** Album covers: the catalog's by default; a cluster's access point reads them through the storage ring. */
+  covers?: CoverSource,
 ): Promise<AccessPoint> {
   return createAccessPoint({
     config: {
@@ -72,12 +79,14 @@ export function createAccessPointFor(
       recommendContract,
     ],
     renditions,
+    ...(covers === undefined ? {} : { covers }),
     plugins: [
       (app) =>
         registerSubsonic(app, {
           bus,
           logger: logger.child({ service: "subsonic" }),
           reader: renditions,
+          ...(covers === undefined ? {} : { covers }),
           cacheDir: join(config.dataDir, "subsonic-cache"),
           cacheMaxBytes: Math.floor(config.cache.maxBytes / 4),
           maxTranscodes: config.transcode.maxConcurrent,

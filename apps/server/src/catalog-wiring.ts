@@ -21,6 +21,8 @@ export async function startCatalogService(
   db: Db,
   libraryFolders: readonly string[],
   watch: boolean,
+  /** Keep resized covers on this disk (all-in-one); a cluster's storage nodes keep them instead. */
+  cacheCovers = true,
 ) {
   await migrateCatalogStore(db);
   const catalog = createCatalogService({
@@ -29,6 +31,7 @@ export async function startCatalogService(
       cacheDir: join(config.dataDir, "cache"),
       watch,
       covers: config.covers,
+      cacheCovers,
     },
     logger: logger.child({ service: "catalog" }),
     bus: bus.connect(catalogManifest),

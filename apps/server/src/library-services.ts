@@ -1,5 +1,5 @@
 // Wires the library side: catalog (scans) and storage (renditions); search is created here and started by the caller.
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { Bus } from "@soundmesh/bus";
 import type { Db } from "@soundmesh/db";
@@ -69,6 +69,8 @@ export function createStorageFor(
         maxQueued: config.transcode.maxQueued,
       },
       ...(nodeId === undefined ? {} : { nodeId }),
+      // Beside the renditions: a cluster's storage node keeps the covers it serves on its own disk.
+      coverDir: join(dirname(cacheDir), "covers"),
     },
     logger: logger.child({ service: "storage" }),
     bus: storageBus,

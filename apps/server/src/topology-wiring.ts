@@ -2,7 +2,7 @@
 // and the collector service (its JSON routes for admins are the access point's).
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { Bus } from "@soundmesh/bus";
+import type { Bus, ServiceManifest } from "@soundmesh/bus";
 import { topologyReportEvent } from "@soundmesh/protocol";
 import {
   createTopologyReporter,
@@ -40,12 +40,45 @@ export interface RunningTopology {
   stop(): Promise<void>;
 }
 
-/** All-in-one: one reporter for the whole process (every service) and the collector, on the same bus. */
+/**
+ * A process's reporter: its bus's edges and its sockets every `reportIntervalMs`, published on topology.report as
+ * the services in `manifests` (all of them in all-in-one; in cluster mode the one service the process runs).
+ */
+export function startReporter(
+  config: Config,
+  logger: Logger,
+  bus: Bus,
+  manifests: readonly ServiceManifest[],
+  as: string,
+): TopologyReporter {
+  // Publishes as `as`: on NATS, the process's own service (every service's user may publish topology.report).
+  const reporterBus = bus.connect({
+    service: as,
+    calls: [],
+    publishes: ["topology.report"],
+    subscribes: [],
+  });
+  const reporter = createTopologyReporter({
+    manifests,
+    edges: () => bus.edges(),
+    send: (report) => reporterBus.publish(topologyReportEvent, report),
+    intervalMs: config.topology.reportIntervalMs,
+    logger,
+  });
+  reporter.start();
+  return reporter;
+}
+
+/**
+ * The collector, and this process's reporter on the same bus: for every service in all-in-one (`reportAs`
+ * defaults to every manifest), for the topology process alone in cluster mode.
+ */
 export async function startTopology(
   config: Config,
   logger: Logger,
   bus: Bus,
   registry: Registry,
+  reportAs: readonly ServiceManifest[] = serviceManifests,
 ): Promise<RunningTopology> {
   const topologyBus = bus.connect(topologyManifest);
   const settings = config.topology;
@@ -65,14 +98,7 @@ export async function startTopology(
     },
   });
   await service.start();
-  const reporter = createTopologyReporter({
-    manifests: serviceManifests,
-    edges: () => bus.edges(),
-    send: (report) => topologyBus.publish(topologyReportEvent, report),
-    intervalMs: settings.reportIntervalMs,
-    logger,
-  });
-  reporter.start();
+  const reporter = startReporter(config, logger, bus, reportAs, topologyManifest.service);
   return {
     service,
     reporter,

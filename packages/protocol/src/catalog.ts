@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { defineEvent, defineService } from "./contract";
 import { smartRules } from "./playlist";
-import { binary } from "./storage";
+import { albumCoverParams, coverImage } from "./storage";
 import { trackId } from "./stream";
 
 export const entityId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "an id");
@@ -261,13 +261,7 @@ export const catalogContract = defineService("catalog", {
     result: z.object({ trackIds: z.array(z.string()) }),
   },
   /** Internal (access point): album art resized to a square of `size` pixels. */
-  cover: {
-    params: z.object({
-      albumId: entityId,
-      size: z.union([z.literal(64), z.literal(300), z.literal(600)]).default(300),
-    }),
-    result: z.object({ bytes: binary, mimeType: z.string() }),
-  },
+  cover: { params: albumCoverParams, result: coverImage },
 });
 export type CatalogContract = typeof catalogContract;
 

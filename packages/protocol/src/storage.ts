@@ -21,6 +21,14 @@ export const transcodeStatus = z.object({
 export type TranscodeStatus = z.infer<typeof transcodeStatus>;
 export const transcodeProgressEvent = defineEvent("storage.transcodeProgress", transcodeStatus);
 
+/** An album's cover resized to a square of `size` pixels (the catalog makes it; storage nodes keep it in a cluster). */
+export const albumCoverParams = z.object({
+  albumId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "an id"),
+  size: z.union([z.literal(64), z.literal(300), z.literal(600)]).default(300),
+});
+export const coverImage = z.object({ bytes: binary, mimeType: z.string() });
+export type CoverImage = z.infer<typeof coverImage>;
+
 export const storageContract = defineService("storage", {
   /**
    * Without `havePieces`, the complete manifest (waits, bounded, for a transcode in progress to finish). With it,
@@ -64,6 +72,11 @@ export const storageContract = defineService("storage", {
     adminOnly: true,
   },
   transcodeStatus: { params: z.object({}), result: transcodeStatus, exposed: true, adminOnly: true },
+  /**
+   * Internal (access point, cluster mode): an album's resized cover from this node's disk; a node without it asks
+   * the catalog (which reads the art, enforces the pixel cap and resizes) and keeps the answer.
+   */
+  cover: { params: albumCoverParams, result: coverImage },
   stats: {
     params: z.object({}),
     result: z.object({

@@ -7,13 +7,32 @@ import { builtCliEnv, cliPath } from "./server";
 
 export interface ClusterState {
   nats: Array<{ name: string; url: string; pid: number; args: string[] }>;
-  processes: Array<{ service: string; node: string; pid: number; url?: string }>;
+  processes: Array<{
+    service: string;
+    node: string;
+    pid: number;
+    url?: string;
+    /** The supervisor's view: running, restarting (waiting or starting again) or gave-up. */
+    status: "running" | "restarting" | "gave-up";
+    restarts: number;
+    lastExit?: {
+      pid: number;
+      code: number | null;
+      signal: string | null;
+      at: string;
+      ranMs: number;
+      beforeReady: boolean;
+    };
+  }>;
   accessPoints: string[];
 }
 
 export interface RunningCluster {
   dataDir: string;
+  /** cluster-state.json as it was when the cluster was ready. */
   state: ClusterState;
+  /** cluster-state.json now (the supervisor rewrites it as processes die and are started again). */
+  readState(): ClusterState;
   process: ChildProcess;
   /** How long the command took from spawn to "cluster ready". */
   startupMs: number;
@@ -66,10 +85,12 @@ export async function startCluster(
     });
   });
   const startupMs = performance.now() - startedMs;
-  const state = JSON.parse(readFileSync(join(dataDir, "cluster-state.json"), "utf8")) as ClusterState;
+  const readState = () =>
+    JSON.parse(readFileSync(join(dataDir, "cluster-state.json"), "utf8")) as ClusterState;
   return {
     dataDir,
-    state,
+    state: readState(),
+    readState,
     process: child,
     startupMs,
     output: () => output,

@@ -23,6 +23,7 @@ import { PushHub } from "./push-hub";
 import { busRenditionReader, type RenditionReader } from "./rendition-reader";
 import { useZodSchemas } from "./route-schemas";
 import { coverRoutes } from "./routes/covers";
+import { busCoverSource, type CoverSource } from "./cover-source";
 import { metricsRoutes } from "./routes/metrics";
 import { sessionRoutes } from "./routes/session";
 import { streamRoutes } from "./routes/stream";
@@ -127,6 +128,8 @@ export interface AccessPointDeps {
    * rendition-reader.ts); by default, the storage service over the bus.
    */
   renditions?: RenditionReader;
+  /** Where album covers come from: by default the catalog over the bus; in a cluster, the storage ring. */
+  covers?: CoverSource;
   /** More routes on the same server (the Subsonic API), registered before the web player's catch-all. */
   plugins?: ReadonlyArray<(app: FastifyInstance) => void | Promise<void>>;
   /** Largest range asked of the reader in one call (NATS limits a message to 1 MiB by default). */
@@ -304,7 +307,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
     reader: deps.renditions ?? busRenditionReader(bus),
     ...(deps.maxRangeChunkBytes ? { maxRangeChunkBytes: deps.maxRangeChunkBytes } : {}),
   });
-  await app.register(coverRoutes, { bus });
+  await app.register(coverRoutes, { bus, covers: deps.covers ?? busCoverSource(bus) });
   await app.register(metricsRoutes, { bus, registry, metricsToken: config.metricsToken });
   await app.register(topologyRoutes, { bus });
   for (const plugin of deps.plugins ?? []) await plugin(app);

@@ -11,7 +11,9 @@ export type { PushTopic } from "./push-hub";
 export { SESSION_COOKIE, authenticate, type Identity, type RouteAuth } from "./auth";
 export { sendProblem } from "./http-errors";
 export { busRenditionReader, type Listener, type RenditionReader } from "./rendition-reader";
+export { busCoverSource, coverKey, ringCoverSource, type CoverSize, type CoverSource } from "./cover-source";
 export {
+  readThroughOwners,
   renditionKey,
   ringRenditionReader,
   type RingRead,

@@ -34,33 +34,44 @@ export interface RingRenditionReaderOptions {
 export const renditionKey = (trackId: string, profile: string, fromMs?: number): string =>
   fromMs === undefined ? `${trackId}/${profile}` : `${trackId}/${profile}@${fromMs}`;
 
+/**
+ * One read through the ring: `fromNode` on each owner in turn (a node that fails moves on), then `fromOrigin`. An
+ * answer about the request itself (not found, busy, unplayable) from a node or the origin is the answer.
+ */
+export async function readThroughOwners<T>(
+  options: Pick<RingRenditionReaderOptions, "owners" | "onRead">,
+  key: string,
+  fromNode: (node: string) => Promise<T>,
+  fromOrigin: () => Promise<T>,
+): Promise<T> {
+  const settle = async (ask: () => Promise<T>, nodeFailuresThrow: boolean): Promise<Outcome<T>> => {
+    try {
+      return { ok: true, value: await ask() };
+    } catch (error) {
+      const appError = toAppError(error);
+      if (nodeFailuresThrow && NODE_FAILURES.has(appError.code)) throw appError;
+      return { ok: false, error: appError };
+    }
+  };
+  const reader = createOwnerReader<Outcome<T>>({
+    owners: options.owners,
+    fromNode: (node) => settle(() => fromNode(node), true),
+    fromOrigin: () => settle(fromOrigin, false),
+  });
+  const { value, source, misses } = await reader.read(key);
+  options.onRead?.({ key, source, misses });
+  if (!value.ok) throw value.error;
+  return value.value;
+}
+
 export function ringRenditionReader(options: RingRenditionReaderOptions): RenditionReader {
-  async function read<T>(key: string, ask: (reader: RenditionReader) => Promise<T>): Promise<T> {
-    const settle = async (reader: RenditionReader): Promise<Outcome<T>> => {
-      try {
-        return { ok: true, value: await ask(reader) };
-      } catch (error) {
-        const appError = toAppError(error);
-        if (NODE_FAILURES.has(appError.code)) throw appError;
-        return { ok: false, error: appError };
-      }
-    };
-    const reader = createOwnerReader<Outcome<T>>({
-      owners: options.owners,
-      fromNode: (node) => settle(options.node(node)),
-      fromOrigin: async () => {
-        try {
-          return { ok: true, value: await ask(options.origin) };
-        } catch (error) {
-          return { ok: false, error: toAppError(error) };
-        }
-      },
-    });
-    const { value, source, misses } = await reader.read(key);
-    options.onRead?.({ key, source, misses });
-    if (!value.ok) throw value.error;
-    return value.value;
-  }
+  const read = <T>(key: string, ask: (reader: RenditionReader) => Promise<T>): Promise<T> =>
+    readThroughOwners(
+      options,
+      key,
+      (node) => ask(options.node(node)),
+      () => ask(options.origin),
+    );
   return {
     manifest: (trackId, profile, listener, havePieces, fromMs) =>
       read(renditionKey(trackId, profile, fromMs), (reader) =>

@@ -34,6 +34,8 @@ export interface CatalogServiceConfig {
   watchDebounceMs?: number;
   /** Cover images over the pixel cap are never decoded (a scan records why); decodes run a few at a time. */
   covers?: Partial<CoverLimits>;
+  /** Keep resized covers in cacheDir (default). Off in a cluster: the storage nodes keep them on their disks. */
+  cacheCovers?: boolean;
 }
 
 export interface CatalogServiceDeps {
@@ -92,7 +94,11 @@ export function createCatalogService({
   let debounce: NodeJS.Timeout | undefined;
   const listeners = new Set<(status: ScanStatus) => void>();
   const coverLimits = { ...defaultCoverLimits, ...config.covers };
-  const covers = new AlbumCovers(join(config.cacheDir, "covers"), coverLimits, logger);
+  const covers = new AlbumCovers(
+    config.cacheCovers === false ? undefined : join(config.cacheDir, "covers"),
+    coverLimits,
+    logger,
+  );
 
   const emit = (force = false) => {
     for (const listener of listeners) listener(status);

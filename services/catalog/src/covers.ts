@@ -111,7 +111,8 @@ export class AlbumCovers {
   readonly gate: DecodeGate;
 
   constructor(
-    private readonly cacheDir: string,
+    /** Where resized covers are kept; undefined: nowhere (each request resizes, concurrent ones once). */
+    private readonly cacheDir: string | undefined,
     private readonly limits: CoverLimits,
     private readonly logger: Logger,
   ) {
@@ -137,11 +138,13 @@ export class AlbumCovers {
       ),
     );
     const sourceKey = createHash("sha256").update(versions.join("\n")).digest("hex").slice(0, 24);
-    const file = join(this.cacheDir, `${albumId}-${size}-${sourceKey}.jpg`);
-    try {
-      return { bytes: await readFile(file), mimeType: "image/jpeg" };
-    } catch {
-      // Not cached yet.
+    const file = join(this.cacheDir ?? "", `${albumId}-${size}-${sourceKey}.jpg`);
+    if (this.cacheDir !== undefined) {
+      try {
+        return { bytes: await readFile(file), mimeType: "image/jpeg" };
+      } catch {
+        // Not cached yet.
+      }
     }
     let pending = this.inFlight.get(file);
     if (!pending) {
@@ -189,6 +192,7 @@ export class AlbumCovers {
 
   /** A temporary file of this writer's own, renamed into place: readers see the whole file or none. */
   private async store(file: string, bytes: Uint8Array): Promise<void> {
+    if (this.cacheDir === undefined) return;
     await mkdir(this.cacheDir, { recursive: true });
     const temporary = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
     try {

@@ -6,6 +6,7 @@ export {
   type StorageServiceConfig,
 } from "./storage-service";
 export { RenditionStore, defaultProfiles, type ResolveSource, type SourceInfo } from "./rendition-store";
+export { CoverCache, type CoverCacheOptions } from "./cover-cache";
 export { findClusters } from "./webm-clusters";
 export {
   TranscodeScheduler,

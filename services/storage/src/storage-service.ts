@@ -22,6 +22,7 @@ import {
   type SourceInfo,
   DEFAULT_LONG_POLL_MS,
 } from "./rendition-store";
+import { CoverCache } from "./cover-cache";
 import {
   TranscodeScheduler,
   defaultSchedulerConfig,
@@ -65,6 +66,8 @@ export interface StorageServiceConfig extends Omit<
    * alone, besides those any member of the queue group answers.
    */
   nodeId?: string;
+  /** Where this node keeps resized album covers the catalog made (cluster mode reads them through the ring). */
+  coverDir?: string;
 }
 
 export interface StorageServiceDeps {
@@ -81,6 +84,8 @@ export interface StorageService {
   start(): Promise<void>;
   stop(): Promise<void>;
   store: RenditionStore;
+  /** The covers this node keeps, when it has a cover folder. */
+  covers: CoverCache | undefined;
   handlers: HandlersOf<StorageContract>;
   /** Resolves when the background queue is empty. */
   idle(): Promise<void>;
@@ -124,6 +129,17 @@ export function createStorageService({
     logger,
     scheduler,
   );
+  const askCatalog = (albumId: string, size: number, traceId?: string) =>
+    bus.request(
+      catalogContract,
+      "cover",
+      { albumId, size: size as 64 | 300 | 600 },
+      traceId === undefined ? {} : { traceId },
+    );
+  const covers =
+    config.coverDir === undefined
+      ? undefined
+      : new CoverCache({ dir: config.coverDir, origin: askCatalog, logger });
   const queue: Array<{ trackId: string; profile: string }> = [];
   /** Jobs waiting or running, by "trackId|profile": asking twice for one rendition queues it once. */
   const pending = new Set<string>();
@@ -233,12 +249,14 @@ export function createStorageService({
       return status();
     },
     transcodeStatus: () => status(),
+    cover: ({ albumId, size }, ctx) => (covers ?? { cover: askCatalog }).cover(albumId, size, ctx.traceId),
     // Jobs waiting or being worked on: 0 means the background queue is idle.
     stats: () => ({ ...store.stats(), queued: queue.length + running }),
   };
 
   return {
     store,
+    covers,
     handlers,
     idle: () =>
       running === 0 && queue.length === 0
@@ -255,7 +273,10 @@ export function createStorageService({
         // One storage instance per change prepares, as one answers each request.
         await bus.subscribe(catalogChangedEvent, onCatalogChanged, { queue: "storage" }),
         // Every instance forgets the sources it knows: a scan may have changed any of them.
-        await bus.subscribe(catalogChangedEvent, () => sources.forget()),
+        await bus.subscribe(catalogChangedEvent, () => {
+          sources.forget();
+          covers?.forget();
+        }),
       ];
     },
     async stop() {

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { ServiceBus } from "@soundmesh/bus";
 import type { ParamsOf, ResultOf, ServiceContract } from "@soundmesh/protocol";
-import type { RenditionReader } from "@soundmesh/service-access-point";
+import type { CoverSource, RenditionReader } from "@soundmesh/service-access-point";
 import type { SubsonicIdentity } from "./auth";
 import type { Params } from "./params";
 import type { Body } from "./response";
@@ -15,6 +15,8 @@ export interface SubsonicDeps {
   logger: Logger;
   /** The storage service's renditions (the web player's cache): the original file and the Opus/WebM profiles. */
   reader: RenditionReader;
+  /** Album covers as the access point gets them (the storage ring in a cluster); by default the catalog's. */
+  covers?: CoverSource;
   /** Where finished MP3 and Ogg/Opus transcodes are kept for Range requests and replays. */
   cacheDir: string;
   /** Cap of that cache (oldest dropped first). */

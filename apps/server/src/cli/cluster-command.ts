@@ -16,10 +16,8 @@ export async function runCluster(file: string, options: GlobalOptions): Promise<
     dataDir,
     command: { execPath: process.execPath, args: [...process.execArgv, process.argv[1]!] },
     globalArgs: options.config ? ["--config", resolve(options.config)] : [],
-    onExit: (started, code, signal) =>
-      process.stderr.write(
-        `${started.node} (pid ${started.pid}) exited (${signal ?? code}); see ${dataDir}/logs\n`,
-      ),
+    restart: cluster.restart,
+    say: (line) => process.stderr.write(`${line}\n`),
   });
   const seconds = ((performance.now() - startedMs) / 1000).toFixed(1);
   const lines = [

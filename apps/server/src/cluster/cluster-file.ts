@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { AppError, issueDetails } from "@soundmesh/protocol";
 import { clusterServices, type ClusterService } from "./cluster-services";
+import { defaultRestartPolicy, restartPolicySchema } from "./supervisor";
 
 /** Services whose state lives in one process (memory, folder watches, event files): at most one of each. */
 const singleProcessServices: readonly ClusterService[] = [
@@ -50,6 +51,8 @@ export const clusterFileSchema = z
     /** The catalog's music folders (first run: recorded; later: as `serve --library`). */
     library: z.array(z.string().min(1)).max(64).optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+    /** How a process that dies is started again (back-off, when to give up). */
+    restart: restartPolicySchema.default(defaultRestartPolicy),
   })
   .strict();
 

@@ -1,8 +1,10 @@
 // `soundmesh cluster`: a whole cluster on this machine, for trying cluster mode and for the tests. It writes the
 // NATS config (a user per service), starts the nats-servers, then the services' processes in three waves (SQL
-// services and the singletons; storage, search and recommend; the access points), each a `soundmesh service`.
+// services and the singletons; storage, search and recommend; the access points), each a `soundmesh service`, and
+// supervises them: one that dies is started again with back-off (./supervisor.ts), recorded in cluster-state.json.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, mkdirSync, renameSync, writeFileSync, type WriteStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { AppError } from "@soundmesh/protocol";
@@ -10,6 +12,13 @@ import { writeNatsConfig } from "../cli/nats-config-command";
 import { processesOf, type ClusterFile } from "./cluster-file";
 import type { ClusterService } from "./cluster-services";
 import { startNatsNodes, type NatsNode } from "./nats-processes";
+import {
+  RestartBackoff,
+  defaultRestartPolicy,
+  describeExit,
+  type ProcessExit,
+  type RestartPolicy,
+} from "./supervisor";
 
 /** Started together; each wave waits for the one before to be ready. */
 const waves: ReadonlyArray<readonly ClusterService[]> = [
@@ -21,12 +30,19 @@ const waves: ReadonlyArray<readonly ClusterService[]> = [
 /** How long one process may take to say it is ready (a loaded machine, migrations, a JetStream election). */
 const readyTimeoutMs = 120_000;
 
+export type ProcessStatus = "running" | "restarting" | "gave-up";
+
 export interface ClusterProcess {
   service: ClusterService;
   node: string;
+  /** The running child's pid (the last one's, after it died). */
   pid: number;
   url?: string;
   child: ChildProcess;
+  status: ProcessStatus;
+  /** Times the supervisor started it again. */
+  restarts: number;
+  lastExit?: ProcessExit;
 }
 
 export interface LocalCluster {
@@ -43,8 +59,12 @@ export interface LocalClusterOptions {
   command: { execPath: string; args: string[] };
   /** Global flags every process gets (e.g. --config). */
   globalArgs?: string[];
-  /** Told of each process's exit after start (a crash, a kill). */
+  /** When and how often a process that dies is started again (`defaultRestartPolicy` when absent). */
+  restart?: RestartPolicy;
+  /** Told of each process's exit after start (a crash, a kill), before the supervisor acts. */
   onExit?: (process: ClusterProcess, code: number | null, signal: string | null) => void;
+  /** The supervisor's lines (restarting, restarted, giving up), for stderr. */
+  say?: (line: string) => void;
 }
 
 function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
@@ -59,17 +79,35 @@ function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   });
 }
 
-function startProcess(
-  service: ClusterService,
+/** A start that did not get to its ready line: how the child ended (or that it was killed for being slow). */
+class StartFailure extends AppError {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly signal: string | null,
+  ) {
+    super("UNAVAILABLE", message);
+  }
+}
+
+interface StartedChild {
+  child: ChildProcess;
+  url?: string;
+}
+
+/** Spawns one `soundmesh service` and resolves at its ready line; `onSpawn` gets the child at once. */
+function startChild(
   node: string,
   args: string[],
   options: LocalClusterOptions,
   log: WriteStream,
-): Promise<ClusterProcess> {
+  onSpawn: (child: ChildProcess) => void = () => undefined,
+): Promise<StartedChild> {
   const child = spawn(options.command.execPath, [...options.command.args, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env: process.env,
   });
+  onSpawn(child);
   let tail = "";
   const keep = (line: string) => {
     log.write(`${line}\n`);
@@ -79,11 +117,15 @@ function startProcess(
   return new Promise((resolveReady, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new AppError("UNAVAILABLE", `${node} was not ready within ${readyTimeoutMs / 1000} s:${tail}`));
+      reject(
+        new StartFailure(`${node} was not ready within ${readyTimeoutMs / 1000} s:${tail}`, null, "SIGKILL"),
+      );
     }, readyTimeoutMs);
-    const onEarlyExit = (code: number | null) => {
+    const onEarlyExit = (code: number | null, signal: string | null) => {
       clearTimeout(timer);
-      reject(new AppError("UNAVAILABLE", `${node} exited (${code}) before it was ready:${tail}`));
+      reject(
+        new StartFailure(`${node} exited (${signal ?? code}) before it was ready:${tail}`, code, signal),
+      );
     };
     child.once("exit", onEarlyExit);
     createInterface({ input: child.stdout }).on("line", (line) => {
@@ -92,17 +134,24 @@ function startProcess(
       if (!ready) return;
       clearTimeout(timer);
       child.off("exit", onEarlyExit);
-      const started: ClusterProcess = {
-        service,
-        node,
-        pid: child.pid!,
-        child,
-        ...(ready[3] ? { url: ready[3] } : {}),
-      };
-      child.once("exit", (code, signal) => options.onExit?.(started, code, signal));
-      resolveReady(started);
+      resolveReady({ child, ...(ready[3] ? { url: ready[3] } : {}) });
     });
   });
+}
+
+/** Writes `file` whole or not at all (scripts and tests read it while the supervisor rewrites it). */
+function writeWhole(file: string, text: string): void {
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
+}
+
+/** The access point's arguments with the port it got at its first start, so a restart listens where it did. */
+function keepPort(args: string[], url: string | undefined): string[] {
+  const at = args.indexOf("--port");
+  if (at < 0 || url === undefined) return args;
+  const port = new URL(url).port;
+  return port ? [...args.slice(0, at + 1), port, ...args.slice(at + 2)] : args;
 }
 
 export async function startLocalCluster(
@@ -115,17 +164,130 @@ export async function startLocalCluster(
   mkdirSync(logDir, { recursive: true });
   const keysDir = join(natsDir, "keys");
   const natsConfig = join(natsDir, "nats.conf");
+  const policy = options.restart ?? defaultRestartPolicy;
+  const say = options.say ?? (() => undefined);
   await writeNatsConfig({ out: natsConfig, keys: keysDir });
   const nats = await startNatsNodes(natsConfig, join(natsDir, "store"), file.nats.nodes);
   const processes: ClusterProcess[] = [];
   const logs: WriteStream[] = [];
-  const stop = async () => {
-    // Access points first (clients leave), then the services, then the broker.
-    const order = [...processes].sort(
-      (a, b) => Number(b.service === "access-point") - Number(a.service === "access-point"),
+  /** Set by stop(): from then on no exit is restarted. */
+  let stopping = false;
+  /** Restarts waiting for their delay, and children started again but not yet ready. */
+  const timers = new Set<NodeJS.Timeout>();
+  const starting = new Set<ChildProcess>();
+  let stateWritten = false;
+
+  const writeState = () => {
+    if (!stateWritten) return;
+    writeWhole(
+      join(dataDir, "cluster-state.json"),
+      `${JSON.stringify(
+        {
+          nats: nats.map(({ name, url, args, process: child }) => ({ name, url, pid: child.pid, args })),
+          processes: processes.map(({ service, node, pid, url, status, restarts, lastExit }) => ({
+            service,
+            node,
+            pid,
+            url,
+            status,
+            restarts,
+            ...(lastExit ? { lastExit } : {}),
+          })),
+          accessPoints: processes.flatMap((p) => (p.url ? [p.url] : [])),
+        },
+        null,
+        2,
+      )}\n`,
     );
-    for (const started of order.filter((p) => p.service === "access-point")) await stopChild(started.child);
-    await Promise.all(order.filter((p) => p.service !== "access-point").map((p) => stopChild(p.child)));
+  };
+
+  /** Watches one process from its ready line: an exit not asked for by stop() starts it again, or gives up. */
+  const supervise = (proc: ClusterProcess, args: string[], log: WriteStream) => {
+    const backoff = new RestartBackoff(policy);
+    let startedAtMs = performance.now();
+    const afterExit = (exit: ProcessExit) => {
+      if (stopping) return;
+      proc.lastExit = exit;
+      const decision = backoff.afterExit(exit);
+      if (decision.action === "give-up") {
+        proc.status = "gave-up";
+        say(
+          `giving up on ${proc.node}: ${decision.fastFailures} fast failures in a row (last ${describeExit(exit)}); ` +
+            `the cluster runs on without it; see ${join(logDir, `${proc.node}.log`)}`,
+        );
+        writeState();
+        return;
+      }
+      proc.status = "restarting";
+      say(
+        `${proc.node} (pid ${exit.pid}) ${describeExit(exit)}; restarting in ${decision.delayMs / 1000} s ` +
+          `(fast failure ${decision.fastFailures} of ${policy.maxFastFailures})`,
+      );
+      writeState();
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        if (stopping) return;
+        proc.restarts += 1;
+        const spawnedAtMs = performance.now();
+        log.write(`--- restart ${proc.restarts} of ${proc.node} ---\n`);
+        let spawned: ChildProcess | undefined;
+        startChild(proc.node, args, options, log, (child) => {
+          spawned = child;
+          starting.add(child);
+        }).then(
+          ({ child, url }) => {
+            starting.delete(child);
+            if (stopping) return;
+            proc.child = child;
+            proc.pid = child.pid!;
+            if (url) proc.url = url;
+            proc.status = "running";
+            startedAtMs = performance.now();
+            say(`${proc.node} restarted (pid ${proc.pid}, restart ${proc.restarts})`);
+            writeState();
+            watch(child);
+          },
+          (error: unknown) => {
+            if (spawned) starting.delete(spawned);
+            const failure = error instanceof StartFailure ? error : undefined;
+            afterExit({
+              pid: spawned?.pid ?? 0,
+              code: failure?.exitCode ?? null,
+              signal: failure?.signal ?? null,
+              at: new Date().toISOString(),
+              ranMs: Math.round(performance.now() - spawnedAtMs),
+              beforeReady: true,
+            });
+          },
+        );
+      }, decision.delayMs);
+      timers.add(timer);
+    };
+    const watch = (child: ChildProcess) =>
+      child.once("exit", (code, signal) => {
+        if (stopping) return;
+        options.onExit?.(proc, code, signal);
+        afterExit({
+          pid: child.pid ?? 0,
+          code,
+          signal,
+          at: new Date().toISOString(),
+          ranMs: Math.round(performance.now() - startedAtMs),
+          beforeReady: false,
+        });
+      });
+    watch(proc.child);
+  };
+
+  const stop = async () => {
+    stopping = true;
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+    await Promise.all([...starting].map((child) => stopChild(child)));
+    // Access points first (clients leave), then the services, then the broker.
+    for (const started of processes.filter((p) => p.service === "access-point"))
+      await stopChild(started.child);
+    await Promise.all(processes.filter((p) => p.service !== "access-point").map((p) => stopChild(p.child)));
     await Promise.all(nats.map((node) => stopChild(node.process)));
     for (const log of logs) log.end();
   };
@@ -141,12 +303,12 @@ export async function startLocalCluster(
   const ports = file.accessPointPorts ?? [];
   try {
     for (const wave of waves) {
-      const starting: Array<Promise<ClusterProcess>> = [];
+      const startingWave: Array<Promise<void>> = [];
       for (const service of wave) {
         for (let index = 1; index <= processesOf(file, service); index += 1) {
           const node = `${service}-${index}`;
           // Storage nodes and access points keep their files apart; the rest share the cluster's folder
-          // (events writes the buckets recommend reads; the catalog keeps covers and the demo library there).
+          // (events writes the buckets recommend reads; the catalog keeps the demo library there).
           const own = service === "storage" || service === "access-point";
           const args = [
             "service",
@@ -162,11 +324,24 @@ export async function startLocalCluster(
           if (service === "catalog" && file.library?.length) args.push("--library", ...file.library);
           const log = createWriteStream(join(logDir, `${node}.log`), { flags: "a" });
           logs.push(log);
-          starting.push(startProcess(service, node, args, options, log));
+          startingWave.push(
+            startChild(node, args, options, log).then(({ child, url }) => {
+              const proc: ClusterProcess = {
+                service,
+                node,
+                pid: child.pid!,
+                child,
+                status: "running",
+                restarts: 0,
+                ...(url ? { url } : {}),
+              };
+              processes.push(proc);
+              supervise(proc, keepPort(args, url), log);
+            }),
+          );
         }
       }
-      const results = await Promise.allSettled(starting);
-      for (const result of results) if (result.status === "fulfilled") processes.push(result.value);
+      const results = await Promise.allSettled(startingWave);
       const failed = results.find((result) => result.status === "rejected");
       if (failed) throw failed.reason;
     }
@@ -175,17 +350,7 @@ export async function startLocalCluster(
     throw error;
   }
   const accessPoints = processes.flatMap((p) => (p.url ? [p.url] : []));
-  writeFileSync(
-    join(dataDir, "cluster-state.json"),
-    `${JSON.stringify(
-      {
-        nats: nats.map(({ name, url, args, process: child }) => ({ name, url, pid: child.pid, args })),
-        processes: processes.map(({ service, node, pid, url }) => ({ service, node, pid, url })),
-        accessPoints,
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  stateWritten = true;
+  writeState();
   return { dataDir, nats, processes, accessPoints, stop };
 }

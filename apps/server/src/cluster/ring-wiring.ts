@@ -1,5 +1,6 @@
 // The storage ring in a cluster: each storage node heartbeats its entry into the JetStream KV bucket; each access
-// point follows the bucket and reads renditions owner -> replica -> origin (services/access-point's ring reader).
+// point follows the bucket and reads renditions and album covers owner -> replica -> origin (services/access-point's
+// ring reader and cover source).
 import type { Logger } from "pino";
 import { type ServiceBus } from "@soundmesh/bus";
 import {
@@ -13,7 +14,9 @@ import {
 import { AppError } from "@soundmesh/protocol";
 import {
   busRenditionReader,
+  ringCoverSource,
   ringRenditionReader,
+  type CoverSource,
   type RenditionReader,
 } from "@soundmesh/service-access-point";
 
@@ -91,6 +94,8 @@ export async function joinStorageRing(
 
 export interface RingReading {
   reader: RenditionReader;
+  /** Album covers from the storage nodes owning them (kept on their disks), then the catalog. */
+  covers: CoverSource;
   watcher: RingWatcher;
   stop(): Promise<void>;
 }
@@ -106,16 +111,24 @@ export async function readThroughRing(
     ttlMs: ringTtlMs,
     onChange: (members) => logger.info({ nodes: members.map((m) => m.node) }, "storage ring changed"),
   });
+  const owners = (key: string) => watcher.ring().owners(key, ringOwnersPerKey);
   const reader = ringRenditionReader({
-    owners: (key) => watcher.ring().owners(key, ringOwnersPerKey),
+    owners,
     node: (node) => busRenditionReader(bus, { instance: node }),
     origin: busRenditionReader(bus),
     onRead: ({ key, source, misses }) => {
       if (misses.length > 0) logger.info({ key, source, misses }, "rendition read moved past failed owners");
     },
   });
+  const covers = ringCoverSource(bus, {
+    owners,
+    onRead: ({ key, source, misses }) => {
+      if (misses.length > 0) logger.info({ key, source, misses }, "cover read moved past failed owners");
+    },
+  });
   return {
     reader,
+    covers,
     watcher,
     async stop() {
       await watcher.stop();

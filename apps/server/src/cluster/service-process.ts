@@ -17,6 +17,7 @@ import {
 import type { Db } from "@soundmesh/db";
 import { AppError } from "@soundmesh/protocol";
 import { accessPointManifest } from "@soundmesh/service-access-point";
+import { topologyManifest } from "@soundmesh/service-topology";
 import { createTrackerService, trackerManifest } from "@soundmesh/service-tracker";
 import { userManifest } from "@soundmesh/service-user";
 import { createAccessPointFor, listeningPort } from "../access-point-wiring";
@@ -28,7 +29,7 @@ import { resolveLibraryFolders, type LibraryChoice } from "../library-folders";
 import { startPlaylistService } from "../playlist-services";
 import { startRecommendService } from "../recommend-wiring";
 import { serviceManifests } from "../topology-declarations";
-import { startTopology } from "../topology-wiring";
+import { startReporter, startTopology } from "../topology-wiring";
 import { bootstrapAdmin, startUserService } from "../user-wiring";
 import { openDb } from "../wiring";
 import { checkServiceName, sqlServices, type ClusterService } from "./cluster-services";
@@ -165,7 +166,16 @@ async function startService(
     }
     case "catalog": {
       const folders = await resolveLibraryFolders(config, logger, db(), context.library);
-      const catalog = await startCatalogService(config, logger, bus, db(), folders, config.library.watch);
+      // Resized covers are kept by the storage nodes (the access points read them through the ring), not here.
+      const catalog = await startCatalogService(
+        config,
+        logger,
+        bus,
+        db(),
+        folders,
+        config.library.watch,
+        false,
+      );
       catalog.startScan(false);
       return { stops: [() => catalog.stop()] };
     }
@@ -204,13 +214,21 @@ async function startService(
       return { stops: [() => recommend.stop()] };
     }
     case "topology": {
-      const topology = await startTopology(config, logger, bus, registry);
+      // Its reporter speaks for this process only: every other process reports its own edges.
+      const topology = await startTopology(config, logger, bus, registry, [topologyManifest]);
       return { stops: [() => topology.stop()] };
     }
     case "access-point": {
       const apBus = bus.connect(accessPointManifest);
       const ring = await readThroughRing(context.nats, apBus, logger);
-      const accessPoint = await createAccessPointFor(config, logger, apBus, registry, ring.reader);
+      const accessPoint = await createAccessPointFor(
+        config,
+        logger,
+        apBus,
+        registry,
+        ring.reader,
+        ring.covers,
+      );
       await accessPoint.listen();
       const url = `http://${config.host}:${listeningPort(accessPoint, config.port)}`;
       return { stops: [() => accessPoint.close(), () => ring.stop()], url };
@@ -275,11 +293,18 @@ export async function startServiceProcess(
     await closeAll([]);
     throw error;
   }
+  // Every process reports its own edges and sockets to the live map (the topology process's reporter is its own).
+  const manifest = serviceManifests.find((m) => m.service === service);
+  const reporter =
+    service === "topology" || !manifest ? undefined : startReporter(config, logger, bus, [manifest], service);
   logger.info({ service, url: started.url }, "service started");
   return {
     service,
     nodeId,
     ...(started.url === undefined ? {} : { url: started.url }),
-    stop: () => closeAll(started.stops),
+    stop: () => {
+      reporter?.stop();
+      return closeAll(started.stops);
+    },
   };
 }

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { AppError, MAX_COVER_UPLOAD_BYTES, catalogContract, playlistContract } from "@soundmesh/protocol";
 import type { ServiceBus } from "@soundmesh/bus";
 import { identityOf } from "../auth";
+import type { CoverSource } from "../cover-source";
 import type { ZodTypeProvider } from "../route-schemas";
 
 /** `?size=64|300|600` (300 when absent), as the contracts' cover sizes. */
@@ -37,18 +38,17 @@ const UPLOAD_TYPES = ["image/jpeg", "image/png", "image/webp"];
 
 const bytesOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-export const coverRoutes: FastifyPluginCallback<{ bus: ServiceBus }> = (scope, { bus }, done) => {
+export const coverRoutes: FastifyPluginCallback<{ bus: ServiceBus; covers: CoverSource }> = (
+  scope,
+  { bus, covers },
+  done,
+) => {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const auth = {};
 
   // Album art never changes for an album id: cached by the browser for a day.
   app.get("/api/cover/:albumId", { schema: albumCover, config: { auth } }, async (request, reply) => {
-    const cover = await bus.request(
-      catalogContract,
-      "cover",
-      { albumId: request.params.albumId, size: request.query.size },
-      { traceId: request.id },
-    );
+    const cover = await covers(request.params.albumId, request.query.size, request.id);
     return reply
       .header("content-type", cover.mimeType)
       .header("cache-control", "private, max-age=86400")

@@ -5,7 +5,7 @@ import { createReadStream, statSync } from "node:fs";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { Readable } from "node:stream";
 import { catalogContract, playlistContract, toAppError, type TrackRecord } from "@soundmesh/protocol";
-import { parseRange, type RenditionReader } from "@soundmesh/service-access-point";
+import { busCoverSource, parseRange, type RenditionReader } from "@soundmesh/service-access-point";
 import { albumsOfArtist } from "../catalog-reads";
 import { SENT, type MethodContext, type MethodTable } from "../context";
 import { SubsonicError } from "../errors";
@@ -231,12 +231,7 @@ async function coverOf(context: MethodContext, value: string, size: 64 | 300 | 6
     if (!album) throw new SubsonicError(70, "The artist has no cover art");
     albumId = album.id;
   }
-  return context.deps.bus.request(
-    catalogContract,
-    "cover",
-    { albumId, size },
-    { traceId: context.request.id },
-  );
+  return (context.deps.covers ?? busCoverSource(context.deps.bus))(albumId, size, context.request.id);
 }
 
 export const mediaMethods: MethodTable = {
