@@ -61,13 +61,11 @@ async function loadSession(): Promise<Session> {
 function Page({
   route,
   connection,
-  connectionState,
   audio,
   user,
 }: {
   route: Route;
   connection: Connection;
-  connectionState: ConnectionState;
   audio: AudioController;
   user: UserRecord;
 }) {
@@ -106,7 +104,6 @@ function Page({
       return (
         <Playlist
           connection={connection}
-          connectionState={connectionState}
           playlistId={route.id}
           audio={audio}
           userId={user.id}
@@ -254,7 +251,6 @@ export function App() {
             <Page
               route={route}
               connection={connection}
-              connectionState={connectionState}
               audio={audio}
               user={user}
             />

@@ -93,7 +93,6 @@ async function renderPlaylist(role: PlaylistInfo["access"]["role"]) {
   render(
     <Playlist
       connection={connection}
-      connectionState="open"
       playlistId={PLAYLIST}
       audio={audio.controller}
       userId="user-1"
