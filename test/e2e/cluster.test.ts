@@ -2,16 +2,19 @@
 // service on PostgreSQL and a 3-node NATS JetStream cluster; clients sign in, browse, search, stream verified pieces
 // through both access points and edit a playlist from two clients on different access points. Then faults: kill -9
 // the storage node that owns a rendition mid-read (the reads go on from the replica), and kill -9 the NATS node the
-// playlist service is connected to while edits are made (it reconnects; no acknowledged edit is lost).
+// playlist service is connected to while edits are made (it reconnects; no acknowledged edit is lost), and kill -9
+// an access point while its clients edit a playlist (they move to the other; every edit is applied once).
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HashRing } from "@soundmesh/bus";
+import { PlaylistSync } from "@soundmesh/playlist-model";
 import {
   catalogContract,
   playlistContract,
+  pushTopics,
   searchContract,
   streamManifest,
   type StreamManifest,
@@ -293,4 +296,92 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       ),
     ).toBe(true);
   }, 120_000);
+
+  it("moves the clients of an access point killed with -9 to the other: each edit applied once, pushes go on", async () => {
+    const [urlA, urlB] = cluster.state.accessPoints as [string, string];
+    const accessPointA = cluster.state.processes.find((p) => p.url === urlA)!;
+    expect(accessPointA.service).toBe("access-point");
+    const observer = clients[1]!;
+    expect(observer.url).toContain(new URL(urlB).host);
+    const { playlist } = await observer.call(playlistContract, "create", {
+      name: "Through an access point crash",
+      trackIds: [],
+    });
+    // Three players on A that know B, each editing through PlaylistSync (the web player's queue and sync).
+    const players = await Promise.all(
+      [0, 1, 2].map(() =>
+        WsClient.connect(
+          urlA,
+          tokens[0]!,
+          10_000,
+          {},
+          {
+            reconnect: { baseMs: 100, maxMs: 1_000 },
+            fallbackUrls: [urlB],
+          },
+        ),
+      ),
+    );
+    clients.push(...players);
+    const syncs = await Promise.all(players.map((player) => PlaylistSync.open(player, playlist.id)));
+    const pushedOpIds = players.map(() => new Set<string>());
+    players.forEach((player, index) =>
+      player.subscribe(pushTopics.playlist(playlist.id), (change) => {
+        for (const revision of change.revisions) pushedOpIds[index]!.add(revision.opId);
+      }),
+    );
+    const made: string[] = [];
+    const edit = (round: string) =>
+      syncs.forEach((sync, index) => {
+        const trackId = `ap-crash-${round}-${index}`;
+        made.push(trackId);
+        sync.model.append([trackId]);
+      });
+    const allConfirmed = () => syncs.every((sync) => sync.model.pending.length === 0);
+    edit("acknowledged");
+    await waitUntil(allConfirmed, (done) => done, 30_000);
+    // Sent to A as it dies (answered or not), then made while the players look for another access point.
+    edit("in-flight");
+    process.kill(accessPointA.pid, "SIGKILL");
+    edit("queued");
+    const onB = players[0]!.url.replace(new URL(urlA).host, new URL(urlB).host);
+    await waitUntil(
+      () => players.map((player) => `${player.state} ${player.url}`),
+      (states) => states.every((state) => state === `open ${onB}`),
+      60_000,
+    );
+    await waitUntil(allConfirmed, (done) => done, 60_000);
+    // Every edit is in the playlist exactly once: an opId sent to A and again to B was applied once.
+    const stored = await observer.call(playlistContract, "get", { playlistId: playlist.id });
+    expect(stored.items.map((item) => item.trackId).sort()).toEqual([...made].sort());
+    // Pushes reach the players on B: an edit made by another client shows up in each one's playlist.
+    const opId = "ap-crash-after";
+    await observer.call(playlistContract, "edit", {
+      playlistId: playlist.id,
+      baseRevision: stored.playlist.revision,
+      operations: [
+        {
+          opId,
+          operation: {
+            type: "insert",
+            afterItemId: "end",
+            items: [{ itemId: "ap-crash-after-item", trackId: "ap-crash-after" }],
+          },
+        },
+      ],
+    });
+    await waitUntil(
+      () => pushedOpIds.map((seen) => seen.has(opId)),
+      (seen) => seen.every(Boolean),
+      30_000,
+    );
+    for (const sync of syncs) {
+      await waitUntil(
+        () => sync.model.items.map((item) => item.trackId).sort(),
+        (trackIds) => trackIds.join() === [...made, "ap-crash-after"].sort().join(),
+        30_000,
+      );
+    }
+    syncs.forEach((sync) => sync.close());
+  }, 180_000);
 });

@@ -101,14 +101,7 @@ function Page({
     case "similar":
       return <Similar connection={connection} audio={audio} trackId={route.id} />;
     case "playlist":
-      return (
-        <Playlist
-          connection={connection}
-          playlistId={route.id}
-          audio={audio}
-          userId={user.id}
-        />
-      );
+      return <Playlist connection={connection} playlistId={route.id} audio={audio} userId={user.id} />;
   }
 }
 
@@ -248,12 +241,7 @@ export function App() {
               <OfflineList audio={audio} />
             </section>
           ) : (
-            <Page
-              route={route}
-              connection={connection}
-              audio={audio}
-              user={user}
-            />
+            <Page route={route} connection={connection} audio={audio} user={user} />
           )}
         </main>
         <PlayerBar audio={audio} />

@@ -37,11 +37,7 @@ function saveQueue(key: string, model: PlaylistModel): void {
   else localStorage.setItem(key, JSON.stringify(model.save()));
 }
 
-export function usePlaylist(
-  connection: Connection,
-  playlistId: string,
-  userId: string,
-): LivePlaylist {
+export function usePlaylist(connection: Connection, playlistId: string, userId: string): LivePlaylist {
   const [sync, setSync] = useState<PlaylistSync>();
   const [version, setVersion] = useState(0);
   const [error, setError] = useState("");

@@ -1,7 +1,9 @@
 // The session client against a real server: typed calls, AppError rebuilt from `err` frames, pushes by topic, a
 // dropped socket that reconnects and follows its topics again, a deadline on a server that stopped answering, a
-// push for a topic nobody follows, and the end of a session. (The one package test that needs a whole server.)
+// push for a topic nobody follows, the end of a session, and moving to another access point when the one in use
+// does not come back. (The one package test that needs a whole server.)
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
@@ -29,6 +31,41 @@ function optionsFor(baseUrl: string, token: string, more: Partial<SessionClientO
     ...more,
   };
   return { options, logged };
+}
+
+/** A TCP path to the server that can die for good: another "access point" in front of the same sessions. */
+async function startPath(toPort: number): Promise<{ url: string; kill: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((inbound) => {
+    const outbound = connect(toPort, "127.0.0.1");
+    for (const socket of [inbound, outbound]) {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.on("close", () => {
+        sockets.delete(socket);
+        inbound.destroy();
+        outbound.destroy();
+      });
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `ws://127.0.0.1:${address.port}/ws`,
+    // As kill -9 does: every connection reset, the port refused from now on.
+    kill: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.resetAndDestroy();
+      await closed;
+    },
+  };
+}
+
+async function deadUrl(): Promise<string> {
+  const path = await startPath(1);
+  await path.kill();
+  return path.url;
 }
 
 describe("session client", () => {
@@ -166,6 +203,55 @@ describe("session client", () => {
       (seen) => seen.some((change) => change.playlistId === playlist.id),
     );
   }, 60_000);
+
+  it("moves to the next access point when the one in use does not come back, and follows its topics there", async () => {
+    const direct = `${server!.url.replace(/^http/, "ws")}/ws`;
+    const pathA = await startPath(port);
+    const states: SessionState[] = [];
+    const { client } = await open({
+      url: pathA.url,
+      fallbackUrls: [direct],
+      reconnect: { baseMs: 50, maxMs: 500 },
+      onState: (state) => states.push(state),
+    });
+    expect(client.url).toBe(pathA.url);
+    const pushes: PlaylistChange[] = [];
+    await client.follow(pushTopics.myPlaylists, (change) => pushes.push(change));
+    const firstSession = client.hello!.sessionId;
+    await pathA.kill();
+    await waitUntil(
+      () => states,
+      (seen) => seen.includes("reconnecting"),
+    );
+    // A call made while the client is between access points waits for the next one.
+    const meanwhile = client.call(userContract, "me", {}, { timeoutMs: 30_000 });
+    await expect(meanwhile).resolves.toMatchObject({ name: "admin" });
+    expect(client.url).toBe(direct);
+    expect(client.state).toBe("open");
+    expect(states).toEqual(expect.arrayContaining(["reconnecting", "open"]));
+    // The same session token, accepted by the other access point: a new socket of the same user.
+    expect(client.hello!.user.name).toBe("admin");
+    expect(client.hello!.sessionId).toBe(firstSession);
+    const { playlist } = await client.call(playlistContract, "create", { name: "After failover" });
+    await waitUntil(
+      () => pushes,
+      (seen) => seen.some((change) => change.playlistId === playlist.id),
+    );
+  }, 60_000);
+
+  it("opens on the next access point when the first refuses, and fails only once each was tried", async () => {
+    const direct = `${server!.url.replace(/^http/, "ws")}/ws`;
+    const { client } = await open({ url: await deadUrl(), fallbackUrls: [direct] });
+    expect(client.url).toBe(direct);
+    await expect(client.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
+    const { options } = optionsFor(server!.url, token, {
+      url: await deadUrl(),
+      fallbackUrls: [await deadUrl()],
+    });
+    const error = await SessionClient.open(options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe("UNAVAILABLE");
+  });
 
   it("ends when its session is signed out: state signed-out, calls rejected with UNAVAILABLE", async () => {
     const ownToken = await login(server!.url, "admin", password);
