@@ -6,6 +6,7 @@
 // an access point while its clients edit a playlist (they move to the other; every edit is applied once).
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +21,7 @@ import {
   type StreamManifest,
 } from "@soundmesh/protocol";
 import { renditionKey } from "@soundmesh/service-access-point";
-import { sampleSockets } from "@soundmesh/service-topology";
+import { decodeProcAddress, sampleSockets, socketInodes } from "@soundmesh/service-topology";
 import {
   WsClient,
   generateFixtureLibrary,
@@ -62,6 +63,20 @@ async function readPiece(url: string, token: string, trackId: string, index: num
 }
 
 const nodeOf = (node: string) => cluster.state.processes.find((p) => p.node === node)!;
+
+/** Bytes sent to process `pid` by the NATS nodes that it has not read yet (receive queues in /proc/<pid>/net/tcp). */
+async function unreadFromNats(pid: number): Promise<number> {
+  const natsAddresses = new Set(cluster.state.nats.map((node) => node.url.replace("nats://", "")));
+  const [inodes, table] = await Promise.all([socketInodes(pid), readFile(`/proc/${pid}/net/tcp`, "utf8")]);
+  let bytes = 0;
+  for (const line of table.split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 10 || !inodes.has(fields[9]!)) continue;
+    if (!natsAddresses.has(decodeProcAddress(fields[2]!))) continue;
+    bytes += Number.parseInt(fields[4]!.split(":")[1]!, 16);
+  }
+  return bytes;
+}
 
 describe.runIf(runNats)("cluster mode end to end", () => {
   beforeAll(async () => {
@@ -324,6 +339,9 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     );
     clients.push(...players);
     const syncs = await Promise.all(players.map((player) => PlaylistSync.open(player, playlist.id)));
+    // An edit sent twice and applied twice would be refused the second time (its item is there): none may be.
+    const refused: string[] = [];
+    for (const sync of syncs) sync.model.onRejected((op, error) => refused.push(`${op.opId}: ${error.code}`));
     const pushedOpIds = players.map(() => new Set<string>());
     players.forEach((player, index) =>
       player.subscribe(pushTopics.playlist(playlist.id), (change) => {
@@ -340,10 +358,36 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     const allConfirmed = () => syncs.every((sync) => sync.model.pending.length === 0);
     edit("acknowledged");
     await waitUntil(allConfirmed, (done) => done, 30_000);
-    // Sent to A as it dies (answered or not), then made while the players look for another access point.
-    edit("in-flight");
-    process.kill(accessPointA.pid, "SIGKILL");
-    edit("queued");
+    // In flight: A has passed these edits on to the playlist service, frozen, which applies them only after A died,
+    // so no player hears that they were. Each player sends them again through B (same opIds) with the edit it made
+    // meanwhile: the service must answer the repeated ones with their first revisions, not apply them twice.
+    const playlistService = nodeOf("playlist-1").pid;
+    const unreadBefore = await unreadFromNats(playlistService);
+    const dropped = players.map(() => false);
+    players.forEach((player, index) =>
+      player.onStateChange((state) => {
+        if (state === "reconnecting") dropped[index] = true;
+      }),
+    );
+    process.kill(playlistService, "SIGSTOP");
+    try {
+      edit("in-flight");
+      // Three edit requests (headers and JSON, a few hundred bytes each) wait in the frozen service's socket.
+      await waitUntil(
+        () => unreadFromNats(playlistService),
+        (bytes) => bytes >= unreadBefore + 3 * 200,
+        30_000,
+      );
+      process.kill(accessPointA.pid, "SIGKILL");
+      await waitUntil(
+        () => dropped,
+        (all) => all.every(Boolean),
+        30_000,
+      );
+      edit("queued");
+    } finally {
+      process.kill(playlistService, "SIGCONT");
+    }
     const onB = players[0]!.url.replace(new URL(urlA).host, new URL(urlB).host);
     await waitUntil(
       () => players.map((player) => `${player.state} ${player.url}`),
@@ -351,9 +395,17 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       60_000,
     );
     await waitUntil(allConfirmed, (done) => done, 60_000);
+    expect(refused).toEqual([]);
     // Every edit is in the playlist exactly once: an opId sent to A and again to B was applied once.
     const stored = await observer.call(playlistContract, "get", { playlistId: playlist.id });
     expect(stored.items.map((item) => item.trackId).sort()).toEqual([...made].sort());
+    const history = await observer.call(playlistContract, "changesSince", {
+      playlistId: playlist.id,
+      revision: 0,
+    });
+    const opIds = history.kind === "revisions" ? history.revisions.map((revision) => revision.opId) : [];
+    expect(opIds).toHaveLength(made.length);
+    expect(new Set(opIds).size).toBe(made.length);
     // Pushes reach the players on B: an edit made by another client shows up in each one's playlist.
     const opId = "ap-crash-after";
     await observer.call(playlistContract, "edit", {
