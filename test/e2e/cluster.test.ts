@@ -3,10 +3,12 @@
 // through both access points and edit a playlist from two clients on different access points. Then faults: kill -9
 // the storage node that owns a rendition mid-read (the reads go on from the replica), and kill -9 the NATS node the
 // playlist service is connected to while edits are made (it reconnects; no acknowledged edit is lost), and kill -9
-// an access point while its clients edit a playlist (they move to the other; every edit is applied once).
+// an access point while its clients edit a playlist (they move to the other; every edit is applied once), a web
+// player in Chromium behind a load balancer among them.
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,9 +34,12 @@ import {
   writeTone,
   type PgTestDatabase,
 } from "@soundmesh/test-kit";
+import type { Page } from "playwright-core";
+import { launchChromium, requireChromium, signIn } from "@soundmesh/test-kit/browser";
 import { startCluster, type RunningCluster } from "@soundmesh/test-kit/server";
 
 const runNats = shouldRunNatsTests();
+const hasChromium = runNats && requireChromium("the cluster's web player through an access point crash");
 const admin = { name: "admin", password: "correct horse battery" };
 const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
@@ -62,6 +67,13 @@ async function readPiece(url: string, token: string, trackId: string, index: num
   return new Uint8Array(await response.arrayBuffer());
 }
 
+/** Things a test started that afterAll stops before the cluster (a browser, a balancer). */
+const cleanups: Array<() => Promise<void>> = [];
+
+/** The titles of a playlist page's rows, in order. */
+const rowTitles = async (page: Page) =>
+  (await page.locator(".tracks .track-main .title").allInnerTexts()).map((text) => text.split("\n")[0]);
+
 const nodeOf = (node: string) => cluster.state.processes.find((p) => p.node === node)!;
 
 /** Bytes sent to process `pid` by the NATS nodes that it has not read yet (receive queues in /proc/<pid>/net/tcp). */
@@ -76,6 +88,50 @@ async function unreadFromNats(pid: number): Promise<number> {
     bytes += Number.parseInt(fields[4]!.split(":")[1]!, 16);
   }
   return bytes;
+}
+
+/**
+ * A load balancer in front of the access points, as a TCP proxy: each connection goes to the first of `targets` that
+ * accepts it, so once one dies new connections go to the next; a connection whose target dies is cut.
+ */
+async function startBalancer(
+  targets: string[],
+): Promise<{ url: string; routed: Map<string, number>; stop: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const routed = new Map<string, number>();
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("error", () => undefined);
+    socket.on("close", () => sockets.delete(socket));
+  };
+  const server = createServer((inbound) => {
+    track(inbound);
+    const tryTarget = (index: number) => {
+      const target = targets[index];
+      if (!target) return inbound.destroy();
+      const { hostname, port } = new URL(target);
+      const outbound = connect(Number(port), hostname);
+      outbound.once("error", () => tryTarget(index + 1));
+      outbound.once("connect", () => {
+        routed.set(target, (routed.get(target) ?? 0) + 1);
+        track(outbound);
+        outbound.on("close", () => inbound.destroy());
+        inbound.on("close", () => outbound.destroy());
+        inbound.pipe(outbound).pipe(inbound);
+      });
+    };
+    tryTarget(0);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    routed,
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
 }
 
 describe.runIf(runNats)("cluster mode end to end", () => {
@@ -114,6 +170,7 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     );
   }, 300_000);
   afterAll(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
     await Promise.all((clients ?? []).map((client) => client.close()));
     await cluster?.stop();
     await database?.drop();
@@ -338,6 +395,27 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       ),
     );
     clients.push(...players);
+    // And a web player behind a load balancer (A first, then B), showing a playlist of real tracks.
+    const balancer = await startBalancer([urlA, urlB]);
+    cleanups.push(balancer.stop);
+    const shown = trackIds.slice(0, 3);
+    const found = await observer.call(catalogContract, "tracks", { trackIds: shown });
+    const titleOf = (trackId: string) => found.find((track) => track.id === trackId)!.title;
+    const { playlist: webList } = await observer.call(playlistContract, "create", {
+      name: "Web player through a crash",
+      trackIds: shown.slice(0, 2),
+    });
+    let page: Page | undefined;
+    if (hasChromium) {
+      const browser = await launchChromium();
+      cleanups.push(() => browser.close());
+      const webPage = await browser.context.newPage();
+      await signIn(webPage, balancer.url, admin.name, admin.password);
+      await webPage.goto(`${balancer.url}/#/playlist/${webList.id}`);
+      await expect.poll(() => rowTitles(webPage)).toEqual(shown.slice(0, 2).map(titleOf));
+      page = webPage;
+    }
+    expect(balancer.routed.get(urlB)).toBeUndefined();
     const syncs = await Promise.all(players.map((player) => PlaylistSync.open(player, playlist.id)));
     // An edit sent twice and applied twice would be refused the second time (its item is there): none may be.
     const refused: string[] = [];
@@ -435,5 +513,33 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       );
     }
     syncs.forEach((sync) => sync.close());
+    if (!page) return;
+    // The web player went on through B: an edit made in the page is applied once, one made elsewhere is pushed to it.
+    const webPage = page;
+    await webPage.getByRole("button", { name: `Remove ${titleOf(shown[0]!)} from the playlist` }).click();
+    const afterRemove = await waitUntil(
+      () => observer.call(playlistContract, "get", { playlistId: webList.id }),
+      (snapshot) => snapshot.items.map((item) => item.trackId).join() === shown[1],
+      30_000,
+    );
+    await observer.call(playlistContract, "edit", {
+      playlistId: webList.id,
+      baseRevision: afterRemove.playlist.revision,
+      operations: [
+        {
+          opId: "web-after-crash",
+          operation: {
+            type: "insert",
+            afterItemId: "end",
+            items: [{ itemId: "web-after-crash-item", trackId: shown[2]! }],
+          },
+        },
+      ],
+    });
+    await expect
+      .poll(() => rowTitles(webPage), { timeout: 30_000 })
+      .toEqual([titleOf(shown[1]!), titleOf(shown[2]!)]);
+    // Its socket (and requests) reached B through the balancer once A had gone.
+    expect(balancer.routed.get(urlB)).toBeGreaterThan(0);
   }, 180_000);
 });
