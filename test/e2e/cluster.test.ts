@@ -8,7 +8,6 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,6 +29,7 @@ import {
   login,
   pgTestDatabase,
   shouldRunNatsTests,
+  startTcpProxy,
   waitUntil,
   writeTone,
   type PgTestDatabase,
@@ -88,50 +88,6 @@ async function unreadFromNats(pid: number): Promise<number> {
     bytes += Number.parseInt(fields[4]!.split(":")[1]!, 16);
   }
   return bytes;
-}
-
-/**
- * A load balancer in front of the access points, as a TCP proxy: each connection goes to the first of `targets` that
- * accepts it, so once one dies new connections go to the next; a connection whose target dies is cut.
- */
-async function startBalancer(
-  targets: string[],
-): Promise<{ url: string; routed: Map<string, number>; stop: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const routed = new Map<string, number>();
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("error", () => undefined);
-    socket.on("close", () => sockets.delete(socket));
-  };
-  const server = createServer((inbound) => {
-    track(inbound);
-    const tryTarget = (index: number) => {
-      const target = targets[index];
-      if (!target) return inbound.destroy();
-      const { hostname, port } = new URL(target);
-      const outbound = connect(Number(port), hostname);
-      outbound.once("error", () => tryTarget(index + 1));
-      outbound.once("connect", () => {
-        routed.set(target, (routed.get(target) ?? 0) + 1);
-        track(outbound);
-        outbound.on("close", () => inbound.destroy());
-        inbound.on("close", () => outbound.destroy());
-        inbound.pipe(outbound).pipe(inbound);
-      });
-    };
-    tryTarget(0);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    routed,
-    stop: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      await closed;
-    },
-  };
 }
 
 describe.runIf(runNats)("cluster mode end to end", () => {
@@ -395,9 +351,10 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       ),
     );
     clients.push(...players);
-    // And a web player behind a load balancer (A first, then B), showing a playlist of real tracks.
-    const balancer = await startBalancer([urlA, urlB]);
-    cleanups.push(balancer.stop);
+    // And a web player behind a load balancer (each connection to A, or to B once A refuses), showing a playlist.
+    const balancer = await startTcpProxy([urlA, urlB]);
+    const balancerUrl = `http://${balancer.host}`;
+    cleanups.push(() => balancer.kill());
     const shown = trackIds.slice(0, 3);
     const found = await observer.call(catalogContract, "tracks", { trackIds: shown });
     const titleOf = (trackId: string) => found.find((track) => track.id === trackId)!.title;
@@ -410,8 +367,8 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       const browser = await launchChromium();
       cleanups.push(() => browser.close());
       const webPage = await browser.context.newPage();
-      await signIn(webPage, balancer.url, admin.name, admin.password);
-      await webPage.goto(`${balancer.url}/#/playlist/${webList.id}`);
+      await signIn(webPage, balancerUrl, admin.name, admin.password);
+      await webPage.goto(`${balancerUrl}/#/playlist/${webList.id}`);
       await expect.poll(() => rowTitles(webPage)).toEqual(shown.slice(0, 2).map(titleOf));
       page = webPage;
     }

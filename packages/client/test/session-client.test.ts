@@ -3,7 +3,6 @@
 // push for a topic nobody follows, the end of a session, and moving to another access point when the one in use
 // does not come back. (The one package test that needs a whole server.)
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
@@ -15,7 +14,7 @@ import {
   userContract,
   type PlaylistChange,
 } from "@soundmesh/protocol";
-import { login, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { login, setupAdmin, startTcpProxy, waitUntil } from "@soundmesh/test-kit";
 import { spawnServer, startServer, type TestServer } from "@soundmesh/test-kit/server";
 import { SessionClient, type SessionClientOptions, type SessionState } from "../src/index";
 
@@ -33,39 +32,10 @@ function optionsFor(baseUrl: string, token: string, more: Partial<SessionClientO
   return { options, logged };
 }
 
-/** A TCP path to the server that can die for good: another "access point" in front of the same sessions. */
-async function startPath(toPort: number): Promise<{ url: string; kill: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((inbound) => {
-    const outbound = connect(toPort, "127.0.0.1");
-    for (const socket of [inbound, outbound]) {
-      sockets.add(socket);
-      socket.on("error", () => undefined);
-      socket.on("close", () => {
-        sockets.delete(socket);
-        inbound.destroy();
-        outbound.destroy();
-      });
-    }
-    inbound.pipe(outbound).pipe(inbound);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address() as { port: number };
-  return {
-    url: `ws://127.0.0.1:${address.port}/ws`,
-    // As kill -9 does: every connection reset, the port refused from now on.
-    kill: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.resetAndDestroy();
-      await closed;
-    },
-  };
-}
-
 async function deadUrl(): Promise<string> {
-  const path = await startPath(1);
-  await path.kill();
-  return path.url;
+  const proxy = await startTcpProxy([]);
+  await proxy.kill();
+  return `ws://${proxy.host}/ws`;
 }
 
 describe("session client", () => {
@@ -206,15 +176,17 @@ describe("session client", () => {
 
   it("moves to the next access point when the one in use does not come back, and follows its topics there", async () => {
     const direct = `${server!.url.replace(/^http/, "ws")}/ws`;
-    const pathA = await startPath(port);
+    // Another "access point" in front of the same sessions: a TCP path to the server that dies for good.
+    const pathA = await startTcpProxy([server!.url]);
+    const urlA = `ws://${pathA.host}/ws`;
     const states: SessionState[] = [];
     const { client } = await open({
-      url: pathA.url,
+      url: urlA,
       fallbackUrls: [direct],
       reconnect: { baseMs: 50, maxMs: 500 },
       onState: (state) => states.push(state),
     });
-    expect(client.url).toBe(pathA.url);
+    expect(client.url).toBe(urlA);
     const pushes: PlaylistChange[] = [];
     await client.follow(pushTopics.myPlaylists, (change) => pushes.push(change));
     const firstSession = client.hello!.sessionId;
