@@ -357,6 +357,8 @@ export class SessionClient {
     clearTimeout(this.connectTimer);
     this.connectTimer = setTimeout(() => {
       if (socket !== this.socket || this.state === "open") return;
+      // The reason is this deadline, not the WebSocket's "closed before the connection was established".
+      socket.onerror = () => undefined;
       this.lastError = `no hello from ${url} within ${connectTimeoutMs} ms`;
       socket.close();
     }, connectTimeoutMs);

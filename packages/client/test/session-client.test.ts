@@ -3,6 +3,7 @@
 // push for a topic nobody follows, the end of a session, and moving to another access point when the one in use
 // does not come back. (The one package test that needs a whole server.)
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
@@ -223,6 +224,31 @@ describe("session client", () => {
     const error = await SessionClient.open(options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe("UNAVAILABLE");
+  });
+
+  it("gives up on an access point that takes the connection but never says hello, and opens on the next", async () => {
+    // A host that holds connections open and answers nothing (hung, or half gone behind a balancer).
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => {
+      held.add(socket);
+      socket.on("close", () => held.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const silentUrl = `ws://127.0.0.1:${(silent.address() as { port: number }).port}/ws`;
+      const direct = `${server!.url.replace(/^http/, "ws")}/ws`;
+      const { client } = await open({
+        url: silentUrl,
+        fallbackUrls: [direct],
+        reconnect: { baseMs: 50, connectTimeoutMs: 300 },
+      });
+      expect(client.url).toBe(direct);
+      expect(client.lastError).toMatch(/no hello from .* within 300 ms/);
+      await expect(client.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it("ends when its session is signed out: state signed-out, calls rejected with UNAVAILABLE", async () => {
