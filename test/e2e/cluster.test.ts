@@ -2,37 +2,46 @@
 // service on PostgreSQL and a 3-node NATS JetStream cluster; clients sign in, browse, search, stream verified pieces
 // through both access points and edit a playlist from two clients on different access points. Then faults: kill -9
 // the storage node that owns a rendition mid-read (the reads go on from the replica), and kill -9 the NATS node the
-// playlist service is connected to while edits are made (it reconnects; no acknowledged edit is lost). Album covers
-// come from the storage node owning them on the ring, every process's calls are on the live map, and the supervisor
-// starts a killed process again, gives up on one whose restarts fail at once, and restarts nothing on SIGINT.
+// playlist service is connected to while edits are made (it reconnects; no acknowledged edit is lost), and kill -9
+// an access point while its clients edit a playlist (they move to the other; every edit is applied once), a web
+// player in Chromium behind a load balancer among them. Album covers come from the storage node owning them on the
+// ring, every process's calls are on the live map, and the supervisor starts a killed process again, gives up on
+// one whose restarts fail at once, and restarts nothing on SIGINT.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HashRing } from "@soundmesh/bus";
+import { PlaylistSync } from "@soundmesh/playlist-model";
 import {
   catalogContract,
   playlistContract,
+  pushTopics,
   searchContract,
   streamManifest,
   type StreamManifest,
 } from "@soundmesh/protocol";
 import { coverKey, renditionKey } from "@soundmesh/service-access-point";
-import { sampleSockets } from "@soundmesh/service-topology";
+import { decodeProcAddress, sampleSockets, socketInodes } from "@soundmesh/service-topology";
 import {
   WsClient,
   generateFixtureLibrary,
   login,
   pgTestDatabase,
   shouldRunNatsTests,
+  startTcpProxy,
   waitUntil,
   writeTone,
   type PgTestDatabase,
 } from "@soundmesh/test-kit";
+import type { Page } from "playwright-core";
+import { launchChromium, requireChromium, signIn } from "@soundmesh/test-kit/browser";
 import { startCluster, type RunningCluster } from "@soundmesh/test-kit/server";
 
 const runNats = shouldRunNatsTests();
+const hasChromium = runNats && requireChromium("the cluster's web player through an access point crash");
 const admin = { name: "admin", password: "correct horse battery" };
 const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
@@ -66,6 +75,27 @@ const nodeOf = (node: string) => cluster.readState().processes.find((p) => p.nod
 interface TopologyBody {
   nodes: Array<{ id: string; kind: string; instances: Array<{ pid: number; live: boolean }> }>;
   edges: Array<{ source: string; target: string; kind: string; requests: number }>;
+}
+
+/** Things a test started that afterAll stops before the cluster (a browser, a balancer). */
+const cleanups: Array<() => Promise<void>> = [];
+
+/** The titles of a playlist page's rows, in order. */
+const rowTitles = async (page: Page) =>
+  (await page.locator(".tracks .track-main .title").allInnerTexts()).map((text) => text.split("\n")[0]);
+
+/** Bytes sent to process `pid` by the NATS nodes that it has not read yet (receive queues in /proc/<pid>/net/tcp). */
+async function unreadFromNats(pid: number): Promise<number> {
+  const natsAddresses = new Set(cluster.state.nats.map((node) => node.url.replace("nats://", "")));
+  const [inodes, table] = await Promise.all([socketInodes(pid), readFile(`/proc/${pid}/net/tcp`, "utf8")]);
+  let bytes = 0;
+  for (const line of table.split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 10 || !inodes.has(fields[9]!)) continue;
+    if (!natsAddresses.has(decodeProcAddress(fields[2]!))) continue;
+    bytes += Number.parseInt(fields[4]!.split(":")[1]!, 16);
+  }
+  return bytes;
 }
 
 describe.runIf(runNats)("cluster mode end to end", () => {
@@ -106,6 +136,7 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     );
   }, 300_000);
   afterAll(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
     await Promise.all((clients ?? []).map((client) => client.close()));
     await cluster?.stop();
     await database?.drop();
@@ -433,6 +464,192 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       ),
     ).toBe(true);
   }, 120_000);
+  it("moves the clients of an access point killed with -9 to the other: each edit applied once, pushes go on", async () => {
+    const [urlA, urlB] = cluster.state.accessPoints as [string, string];
+    const accessPointA = cluster.readState().processes.find((p) => p.url === urlA)!;
+    expect(accessPointA.service).toBe("access-point");
+    const observer = clients[1]!;
+    expect(observer.url).toContain(new URL(urlB).host);
+    const { playlist } = await observer.call(playlistContract, "create", {
+      name: "Through an access point crash",
+      trackIds: [],
+    });
+    // Three players on A that know B, each editing through PlaylistSync (the web player's queue and sync).
+    const players = await Promise.all(
+      [0, 1, 2].map(() =>
+        WsClient.connect(
+          urlA,
+          tokens[0]!,
+          10_000,
+          {},
+          {
+            reconnect: { baseMs: 100, maxMs: 1_000 },
+            fallbackUrls: [urlB],
+          },
+        ),
+      ),
+    );
+    clients.push(...players);
+    // And a web player behind a load balancer (each connection to A, or to B once A refuses), showing a playlist.
+    const balancer = await startTcpProxy([urlA, urlB]);
+    const balancerUrl = `http://${balancer.host}`;
+    cleanups.push(() => balancer.kill());
+    const shown = trackIds.slice(0, 3);
+    const found = await observer.call(catalogContract, "tracks", { trackIds: shown });
+    const titleOf = (trackId: string) => found.find((track) => track.id === trackId)!.title;
+    const { playlist: webList } = await observer.call(playlistContract, "create", {
+      name: "Web player through a crash",
+      trackIds: shown.slice(0, 2),
+    });
+    let page: Page | undefined;
+    if (hasChromium) {
+      const browser = await launchChromium();
+      cleanups.push(() => browser.close());
+      const webPage = await browser.context.newPage();
+      await signIn(webPage, balancerUrl, admin.name, admin.password);
+      await webPage.goto(`${balancerUrl}/#/playlist/${webList.id}`);
+      await expect.poll(() => rowTitles(webPage)).toEqual(shown.slice(0, 2).map(titleOf));
+      page = webPage;
+    }
+    expect(balancer.routed.get(urlB)).toBeUndefined();
+    const syncs = await Promise.all(players.map((player) => PlaylistSync.open(player, playlist.id)));
+    // An edit sent twice and applied twice would be refused the second time (its item is there): none may be.
+    const refused: string[] = [];
+    for (const sync of syncs) sync.model.onRejected((op, error) => refused.push(`${op.opId}: ${error.code}`));
+    const pushedOpIds = players.map(() => new Set<string>());
+    players.forEach((player, index) =>
+      player.subscribe(pushTopics.playlist(playlist.id), (change) => {
+        for (const revision of change.revisions) pushedOpIds[index]!.add(revision.opId);
+      }),
+    );
+    const made: string[] = [];
+    const edit = (round: string) =>
+      syncs.forEach((sync, index) => {
+        const trackId = `ap-crash-${round}-${index}`;
+        made.push(trackId);
+        sync.model.append([trackId]);
+      });
+    const allConfirmed = () => syncs.every((sync) => sync.model.pending.length === 0);
+    edit("acknowledged");
+    await waitUntil(allConfirmed, (done) => done, 30_000);
+    // In flight: A has passed these edits on to the playlist service, frozen, which applies them only after A died,
+    // so no player hears that they were. Each player sends them again through B (same opIds) with the edit it made
+    // meanwhile: the service must answer the repeated ones with their first revisions, not apply them twice.
+    const playlistService = nodeOf("playlist-1").pid;
+    const keys = join(dataDir, "nats", "keys");
+    const unreadBefore = await unreadFromNats(playlistService);
+    const dropped = players.map(() => false);
+    players.forEach((player, index) =>
+      player.onStateChange((state) => {
+        if (state === "reconnecting") dropped[index] = true;
+      }),
+    );
+    process.kill(playlistService, "SIGSTOP");
+    try {
+      edit("in-flight");
+      // Three edit requests (headers and JSON, a few hundred bytes each) wait in the frozen service's socket.
+      await waitUntil(
+        () => unreadFromNats(playlistService),
+        (bytes) => bytes >= unreadBefore + 3 * 200,
+        30_000,
+      );
+      // The supervisor would start A again within a second, on its port: with the key moved away its restarts fail
+      // at once, so A stays gone, as a machine that died would.
+      renameSync(join(keys, "access-point.nk"), join(keys, "access-point.nk.away"));
+      process.kill(accessPointA.pid, "SIGKILL");
+      await waitUntil(
+        () => dropped,
+        (all) => all.every(Boolean),
+        30_000,
+      );
+      edit("queued");
+    } finally {
+      process.kill(playlistService, "SIGCONT");
+    }
+    const onB = players[0]!.url.replace(new URL(urlA).host, new URL(urlB).host);
+    await waitUntil(
+      () => players.map((player) => `${player.state} ${player.url}`),
+      (states) => states.every((state) => state === `open ${onB}`),
+      60_000,
+    );
+    await waitUntil(allConfirmed, (done) => done, 60_000);
+    expect(refused).toEqual([]);
+    await waitUntil(
+      () => nodeOf(accessPointA.node),
+      (p) => p.status === "gave-up",
+      60_000,
+      100,
+    );
+    renameSync(join(keys, "access-point.nk.away"), join(keys, "access-point.nk"));
+    // Every edit is in the playlist exactly once: an opId sent to A and again to B was applied once.
+    const stored = await observer.call(playlistContract, "get", { playlistId: playlist.id });
+    expect(stored.items.map((item) => item.trackId).sort()).toEqual([...made].sort());
+    const history = await observer.call(playlistContract, "changesSince", {
+      playlistId: playlist.id,
+      revision: 0,
+    });
+    const opIds = history.kind === "revisions" ? history.revisions.map((revision) => revision.opId) : [];
+    expect(opIds).toHaveLength(made.length);
+    expect(new Set(opIds).size).toBe(made.length);
+    // Pushes reach the players on B: an edit made by another client shows up in each one's playlist.
+    const opId = "ap-crash-after";
+    await observer.call(playlistContract, "edit", {
+      playlistId: playlist.id,
+      baseRevision: stored.playlist.revision,
+      operations: [
+        {
+          opId,
+          operation: {
+            type: "insert",
+            afterItemId: "end",
+            items: [{ itemId: "ap-crash-after-item", trackId: "ap-crash-after" }],
+          },
+        },
+      ],
+    });
+    await waitUntil(
+      () => pushedOpIds.map((seen) => seen.has(opId)),
+      (seen) => seen.every(Boolean),
+      30_000,
+    );
+    for (const sync of syncs) {
+      await waitUntil(
+        () => sync.model.items.map((item) => item.trackId).sort(),
+        (trackIds) => trackIds.join() === [...made, "ap-crash-after"].sort().join(),
+        30_000,
+      );
+    }
+    syncs.forEach((sync) => sync.close());
+    if (!page) return;
+    // The web player went on through B: an edit made in the page is applied once, one made elsewhere is pushed to it.
+    const webPage = page;
+    await webPage.getByRole("button", { name: `Remove ${titleOf(shown[0]!)} from the playlist` }).click();
+    const afterRemove = await waitUntil(
+      () => observer.call(playlistContract, "get", { playlistId: webList.id }),
+      (snapshot) => snapshot.items.map((item) => item.trackId).join() === shown[1],
+      30_000,
+    );
+    await observer.call(playlistContract, "edit", {
+      playlistId: webList.id,
+      baseRevision: afterRemove.playlist.revision,
+      operations: [
+        {
+          opId: "web-after-crash",
+          operation: {
+            type: "insert",
+            afterItemId: "end",
+            items: [{ itemId: "web-after-crash-item", trackId: shown[2]! }],
+          },
+        },
+      ],
+    });
+    await expect
+      .poll(() => rowTitles(webPage), { timeout: 30_000 })
+      .toEqual([titleOf(shown[1]!), titleOf(shown[2]!)]);
+    // Its socket (and requests) reached B through the balancer once A had gone.
+    expect(balancer.routed.get(urlB)).toBeGreaterThan(0);
+  }, 180_000);
+
   it("gives up on a process whose restarts fail at once, and the cluster runs on", async () => {
     // Its key gone, the tracker cannot connect: each start fails at once (`no NKey for tracker`).
     const keys = join(dataDir, "nats", "keys");

@@ -61,13 +61,11 @@ async function loadSession(): Promise<Session> {
 function Page({
   route,
   connection,
-  connectionState,
   audio,
   user,
 }: {
   route: Route;
   connection: Connection;
-  connectionState: ConnectionState;
   audio: AudioController;
   user: UserRecord;
 }) {
@@ -103,15 +101,7 @@ function Page({
     case "similar":
       return <Similar connection={connection} audio={audio} trackId={route.id} />;
     case "playlist":
-      return (
-        <Playlist
-          connection={connection}
-          connectionState={connectionState}
-          playlistId={route.id}
-          audio={audio}
-          userId={user.id}
-        />
-      );
+      return <Playlist connection={connection} playlistId={route.id} audio={audio} userId={user.id} />;
   }
 }
 
@@ -251,13 +241,7 @@ export function App() {
               <OfflineList audio={audio} />
             </section>
           ) : (
-            <Page
-              route={route}
-              connection={connection}
-              connectionState={connectionState}
-              audio={audio}
-              user={user}
-            />
+            <Page route={route} connection={connection} audio={audio} user={user} />
           )}
         </main>
         <PlayerBar audio={audio} />

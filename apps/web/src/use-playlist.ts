@@ -4,7 +4,7 @@
 import { useEffect, useState } from "react";
 import { PlaylistModel, PlaylistSync, type PlaylistModelState } from "@soundmesh/playlist-model";
 import type { ItemSnapshot, TrackRecord } from "@soundmesh/protocol";
-import type { Connection, ConnectionState } from "./connection";
+import type { Connection } from "./connection";
 import { catalogContract, playlistContract, pushTopics } from "@soundmesh/protocol";
 
 export interface LivePlaylist {
@@ -37,12 +37,7 @@ function saveQueue(key: string, model: PlaylistModel): void {
   else localStorage.setItem(key, JSON.stringify(model.save()));
 }
 
-export function usePlaylist(
-  connection: Connection,
-  playlistId: string,
-  state: ConnectionState,
-  userId: string,
-): LivePlaylist {
+export function usePlaylist(connection: Connection, playlistId: string, userId: string): LivePlaylist {
   const [sync, setSync] = useState<PlaylistSync>();
   const [version, setVersion] = useState(0);
   const [error, setError] = useState("");
@@ -88,10 +83,6 @@ export function usePlaylist(
       current?.close();
     };
   }, [connection, playlistId, userId]);
-  // Back from a disconnection: fetch what others changed meanwhile, then send what was edited offline.
-  useEffect(() => {
-    if (state === "open") void sync?.reconnected();
-  }, [state, sync]);
   const trackIds = sync?.model.items.map((item) => item.trackId) ?? [];
   const missing = [...new Set(trackIds)].filter((id) => !tracks.has(id) && !unavailable.has(id));
   const missingKey = missing.join(",");

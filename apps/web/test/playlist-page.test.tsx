@@ -90,15 +90,7 @@ async function renderPlaylist(role: PlaylistInfo["access"]["role"]) {
   const audio = new TestAudio();
   const connection = wire.client();
   await connection.opened();
-  render(
-    <Playlist
-      connection={connection}
-      connectionState="open"
-      playlistId={PLAYLIST}
-      audio={audio.controller}
-      userId="user-1"
-    />,
-  );
+  render(<Playlist connection={connection} playlistId={PLAYLIST} audio={audio.controller} userId="user-1" />);
   await screen.findByText("Gone Song");
   return { wire, audio };
 }

@@ -1,6 +1,7 @@
 // The one client of the access point's WebSocket session, for the browser and for Node (the WebSocket constructor is
 // given): requests typed by the service contracts, pushes typed by topic, relayed signals, request deadlines, one
-// AppError rebuilt from an `err` frame, and reconnection with back-off that follows the same topics again.
+// AppError rebuilt from an `err` frame, and reconnection with back-off that follows the same topics again, moving to
+// another access point when the one in use does not come back.
 import type { z } from "zod";
 import {
   AppError,
@@ -37,14 +38,25 @@ export type SessionState = "connecting" | "open" | "reconnecting" | "signed-out"
 export type Hello = Extract<ServerFrame, { t: "hello" }>;
 
 export interface ReconnectOptions {
-  /** The first wait; each failed attempt doubles it, up to maxMs, each wait a random 50-100 % of that. */
+  /**
+   * The first wait; it doubles after each round of failed attempts (one try of every access point), up to maxMs,
+   * each wait a random 50-100 % of that.
+   */
   baseMs?: number;
   maxMs?: number;
+  /** A socket that has not had the server's hello within this time is closed and counts as failed; 10 s. */
+  connectTimeoutMs?: number;
 }
 
 export interface SessionClientOptions {
   /** The session socket's address, e.g. `ws://host:port/ws`. */
   url: string;
+  /**
+   * Other access points' session sockets (a cluster reached without a load balancer). A socket that drops is
+   * opened again on the same access point first; when that fails, each further try goes to the next address, in
+   * turn, with the same credentials (sessions live in the user service, so any access point accepts them).
+   */
+  fallbackUrls?: readonly string[];
   WebSocket: WebSocketConstructor;
   /** Headers of the upgrade request (Node only), e.g. `authorization: Bearer <token>`. */
   headers?: Record<string, string>;
@@ -100,6 +112,11 @@ export class SessionClient {
   /** Set by `open`: a socket that drops before its first hello ends the client instead of retrying. */
   private isFirstTryFinal = false;
   private hasOpened = false;
+  /** Every access point known, `options.url` first; `urlIndex` is the one in use. */
+  private readonly urls: readonly string[];
+  private urlIndex = 0;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly stateListeners = new Set<(state: SessionState) => void>();
 
   state: SessionState = "connecting";
   /** The server's first frame on the last socket that opened: session id, P2P pseudonym, user. */
@@ -112,6 +129,7 @@ export class SessionClient {
 
   constructor(private readonly options: SessionClientOptions) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.urls = [...new Set([options.url, ...(options.fallbackUrls ?? [])])];
     // eslint-disable-next-line no-console -- the default, where no logger is given
     this.log = options.log ?? ((message, fields) => console.warn(`[session] ${message}`, fields ?? ""));
     this.openSocket();
@@ -128,6 +146,17 @@ export class SessionClient {
       await client.close();
       throw error;
     }
+  }
+
+  /** The session socket address in use (or being tried): `url` or one of `fallbackUrls`. */
+  get url(): string {
+    return this.urls[this.urlIndex]!;
+  }
+
+  /** Hears every state change (as `onState` does) until the returned function is called. */
+  onStateChange(listener: (state: SessionState) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
   }
 
   /** This connection's P2P pseudonym ("" before the first hello). */
@@ -242,6 +271,7 @@ export class SessionClient {
   async close(): Promise<void> {
     this.isClosedByUser = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.connectTimer);
     const socket = this.socket;
     if (!socket || socket.readyState === 3) return this.setState("closed");
     await new Promise<void>((resolve) => {
@@ -265,6 +295,7 @@ export class SessionClient {
     this.state = state;
     this.stateChanged(state);
     this.options.onState?.(state);
+    for (const listener of [...this.stateListeners]) listener(state);
     // Wakes calls waiting for the socket; each checks the state again.
     for (const wake of [...this.wakers]) wake();
   }
@@ -308,7 +339,8 @@ export class SessionClient {
   }
 
   private openSocket(): void {
-    const { url, headers } = this.options;
+    const { headers } = this.options;
+    const url = this.url;
     const socket = (
       headers ? new this.options.WebSocket(url, { headers }) : new this.options.WebSocket(url)
     ) as WebSocketLike;
@@ -319,10 +351,23 @@ export class SessionClient {
       if (typeof message === "string") this.lastError = message;
     };
     socket.onclose = (event) => this.dropped(socket, event.code, event.reason);
+    // A host that vanished answers nothing: without this a try could wait for the system's TCP timeout.
+    const { reconnect } = this.options;
+    const connectTimeoutMs = (reconnect ? reconnect.connectTimeoutMs : undefined) ?? 10_000;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      if (socket !== this.socket || this.state === "open") return;
+      // The reason is this deadline, not the WebSocket's "closed before the connection was established".
+      socket.onerror = () => undefined;
+      this.lastError = `no hello from ${url} within ${connectTimeoutMs} ms`;
+      socket.close();
+    }, connectTimeoutMs);
   }
 
   private dropped(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.socket) return;
+    clearTimeout(this.connectTimer);
+    const wasOpen = this.state === "open";
     this.closeCode = code;
     this.closeReason = reason;
     for (const [id, pending] of this.pending) {
@@ -338,11 +383,17 @@ export class SessionClient {
     if (this.isClosedByUser) return this.setState("closed");
     if (SIGNED_OUT_CODES.has(code)) return this.setState("signed-out");
     const reconnect = this.options.reconnect ?? {};
-    if (reconnect === false || (this.isFirstTryFinal && !this.hasOpened)) return this.setState("closed");
+    if (reconnect === false) return this.setState("closed");
+    // `open` gives up once every access point failed its first try.
+    if (this.isFirstTryFinal && !this.hasOpened && this.attempt + 1 >= this.urls.length)
+      return this.setState("closed");
     this.setState("reconnecting");
+    // A socket that was open is tried again where it was (a restart, a blip); one that failed moves on.
+    if (!wasOpen) this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    const round = Math.floor(this.attempt++ / this.urls.length);
     const baseMs = reconnect.baseMs ?? 250;
     const maxMs = reconnect.maxMs ?? 15_000;
-    const delayMs = Math.min(maxMs, baseMs * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
+    const delayMs = Math.min(maxMs, baseMs * 2 ** round) * (0.5 + Math.random() / 2);
     this.reconnectTimer = setTimeout(() => this.openSocket(), delayMs);
   }
 
@@ -361,6 +412,7 @@ export class SessionClient {
     this.options.onFrame?.(frame);
     switch (frame.t) {
       case "hello":
+        clearTimeout(this.connectTimer);
         this.attempt = 0;
         this.hasOpened = true;
         this.hello = frame;

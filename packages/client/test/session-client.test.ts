@@ -1,7 +1,9 @@
 // The session client against a real server: typed calls, AppError rebuilt from `err` frames, pushes by topic, a
 // dropped socket that reconnects and follows its topics again, a deadline on a server that stopped answering, a
-// push for a topic nobody follows, and the end of a session. (The one package test that needs a whole server.)
+// push for a topic nobody follows, the end of a session, and moving to another access point when the one in use
+// does not come back. (The one package test that needs a whole server.)
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
@@ -13,7 +15,7 @@ import {
   userContract,
   type PlaylistChange,
 } from "@soundmesh/protocol";
-import { login, setupAdmin, waitUntil } from "@soundmesh/test-kit";
+import { login, setupAdmin, startTcpProxy, waitUntil } from "@soundmesh/test-kit";
 import { spawnServer, startServer, type TestServer } from "@soundmesh/test-kit/server";
 import { SessionClient, type SessionClientOptions, type SessionState } from "../src/index";
 
@@ -29,6 +31,12 @@ function optionsFor(baseUrl: string, token: string, more: Partial<SessionClientO
     ...more,
   };
   return { options, logged };
+}
+
+async function deadUrl(): Promise<string> {
+  const proxy = await startTcpProxy([]);
+  await proxy.kill();
+  return `ws://${proxy.host}/ws`;
 }
 
 describe("session client", () => {
@@ -166,6 +174,82 @@ describe("session client", () => {
       (seen) => seen.some((change) => change.playlistId === playlist.id),
     );
   }, 60_000);
+
+  it("moves to the next access point when the one in use does not come back, and follows its topics there", async () => {
+    const direct = `${server!.url.replace(/^http/, "ws")}/ws`;
+    // Another "access point" in front of the same sessions: a TCP path to the server that dies for good.
+    const pathA = await startTcpProxy([server!.url]);
+    const urlA = `ws://${pathA.host}/ws`;
+    const states: SessionState[] = [];
+    const { client } = await open({
+      url: urlA,
+      fallbackUrls: [direct],
+      reconnect: { baseMs: 50, maxMs: 500 },
+      onState: (state) => states.push(state),
+    });
+    expect(client.url).toBe(urlA);
+    const pushes: PlaylistChange[] = [];
+    await client.follow(pushTopics.myPlaylists, (change) => pushes.push(change));
+    const firstSession = client.hello!.sessionId;
+    await pathA.kill();
+    await waitUntil(
+      () => states,
+      (seen) => seen.includes("reconnecting"),
+    );
+    // A call made while the client is between access points waits for the next one.
+    const meanwhile = client.call(userContract, "me", {}, { timeoutMs: 30_000 });
+    await expect(meanwhile).resolves.toMatchObject({ name: "admin" });
+    expect(client.url).toBe(direct);
+    expect(client.state).toBe("open");
+    expect(states).toEqual(expect.arrayContaining(["reconnecting", "open"]));
+    // The same session token, accepted by the other access point: a new socket of the same user.
+    expect(client.hello!.user.name).toBe("admin");
+    expect(client.hello!.sessionId).toBe(firstSession);
+    const { playlist } = await client.call(playlistContract, "create", { name: "After failover" });
+    await waitUntil(
+      () => pushes,
+      (seen) => seen.some((change) => change.playlistId === playlist.id),
+    );
+  }, 60_000);
+
+  it("opens on the next access point when the first refuses, and fails only once each was tried", async () => {
+    const direct = `${server!.url.replace(/^http/, "ws")}/ws`;
+    const { client } = await open({ url: await deadUrl(), fallbackUrls: [direct] });
+    expect(client.url).toBe(direct);
+    await expect(client.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
+    const { options } = optionsFor(server!.url, token, {
+      url: await deadUrl(),
+      fallbackUrls: [await deadUrl()],
+    });
+    const error = await SessionClient.open(options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe("UNAVAILABLE");
+  });
+
+  it("gives up on an access point that takes the connection but never says hello, and opens on the next", async () => {
+    // A host that holds connections open and answers nothing (hung, or half gone behind a balancer).
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => {
+      held.add(socket);
+      socket.on("close", () => held.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const silentUrl = `ws://127.0.0.1:${(silent.address() as { port: number }).port}/ws`;
+      const direct = `${server!.url.replace(/^http/, "ws")}/ws`;
+      const { client } = await open({
+        url: silentUrl,
+        fallbackUrls: [direct],
+        reconnect: { baseMs: 50, connectTimeoutMs: 300 },
+      });
+      expect(client.url).toBe(direct);
+      expect(client.lastError).toMatch(/no hello from .* within 300 ms/);
+      await expect(client.call(userContract, "me")).resolves.toMatchObject({ name: "admin" });
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
 
   it("ends when its session is signed out: state signed-out, calls rejected with UNAVAILABLE", async () => {
     const ownToken = await login(server!.url, "admin", password);

@@ -1,5 +1,6 @@
 // Keeps a PlaylistModel in step with the server over any request/push connection: follows the playlist's push
-// topic, sends queued operations one batch at a time, catches up after gaps and reconnects.
+// topic, sends queued operations one batch at a time, catches up after gaps and reconnects (to the same access point
+// or another).
 import type { SessionClient } from "@soundmesh/client";
 import { playlistContract, pushTopics, type PlaylistChange } from "@soundmesh/protocol";
 import {
@@ -10,10 +11,11 @@ import {
 } from "./playlist-model";
 
 /**
- * What the sync needs from the app's WebSocket: the session client's typed calls (rejecting with an AppError) and
- * its pushes by topic.
+ * What the sync needs from the app's WebSocket: the session client's typed calls (rejecting with an AppError), its
+ * pushes by topic, and (when it has them) its state changes, to catch up and resend after each reconnection.
  */
-export type PlaylistConnection = Pick<SessionClient, "call" | "subscribe" | "follow" | "state">;
+export type PlaylistConnection = Pick<SessionClient, "call" | "subscribe" | "follow" | "state"> &
+  Partial<Pick<SessionClient, "onStateChange">>;
 
 /**
  * Follows a playlist's topic. Online, the server's confirmation comes before the snapshot is read, so no change falls
@@ -60,6 +62,7 @@ export class PlaylistSync {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelayMs = minRetryDelayMs;
   private stopWatching: (() => void) | undefined;
+  private stopWatchingState: (() => void) | undefined;
 
   private constructor(
     private readonly connection: PlaylistConnection,
@@ -68,6 +71,10 @@ export class PlaylistSync {
     // A local edit goes out at once (or waits in the queue while offline).
     this.stopWatching = model.onChange(() => {
       if (model.pending.some((op) => !op.inFlight && op.ackedRevision === undefined)) void this.flush();
+    });
+    // Back on a socket (the same access point or another one): what was missed, then what waited, same opIds.
+    this.stopWatchingState = connection.onStateChange?.((state) => {
+      if (state === "open") void this.reconnected();
     });
   }
 
@@ -100,6 +107,7 @@ export class PlaylistSync {
       sync.unsubscribe = unsubscribe;
       for (const change of early) sync.onPush(change);
     } catch (error) {
+      sync?.close();
       unsubscribe();
       throw error;
     }
@@ -149,6 +157,8 @@ export class PlaylistSync {
     this.closed = true;
     this.stopWatching?.();
     this.stopWatching = undefined;
+    this.stopWatchingState?.();
+    this.stopWatchingState = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
   }

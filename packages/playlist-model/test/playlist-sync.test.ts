@@ -1,5 +1,6 @@
-// PlaylistSync over a scripted connection: retries with back-off, offline queues kept until reconnected, gaps in
-// pushes filled from changesSince, members refreshed, a lost playlist reported.
+// PlaylistSync over a scripted connection: retries with back-off, offline queues kept until reconnected (by itself
+// when the connection says it opened again), gaps in pushes filled from changesSince, members refreshed, a lost
+// playlist reported.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type {
   PlaylistChange,
@@ -89,6 +90,20 @@ class ScriptedConnection implements PlaylistConnection {
   }
 }
 
+/** One that tells of its state changes, as the session client does (to the same access point or another). */
+class ReopeningConnection extends ScriptedConnection {
+  readonly stateListeners = new Set<(state: PlaylistConnection["state"]) => void>();
+  readonly onStateChange: NonNullable<PlaylistConnection["onStateChange"]> = (listener) => {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  };
+
+  reopen(): void {
+    for (const state of ["reconnecting", "open"] as const)
+      for (const listener of [...this.stateListeners]) listener(state);
+  }
+}
+
 describe("PlaylistSync", () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -119,6 +134,24 @@ describe("PlaylistSync", () => {
     expect(sync.model.items.map((item) => item.trackId)).toEqual(["t1", "t2"]);
     expect(sync.model.meta.name).toBe("Theirs");
     sync.close();
+  });
+
+  it("catches up, then sends its queue, by itself each time the connection opens again, until it is closed", async () => {
+    const connection = new ReopeningConnection();
+    const sync = await PlaylistSync.open(connection, "playlist1");
+    connection.failures.set("playlist.edit", ["UNAVAILABLE"]);
+    sync.model.append(["t1"]);
+    await vi.waitFor(() => expect(connection.calls).toContain("playlist.edit"));
+    expect(sync.model.pending).toHaveLength(1);
+    connection.apply({ opId: "theirs001", operation: { type: "rename", name: "Theirs" } }, "u2");
+    const before = connection.calls.length;
+    connection.reopen();
+    await vi.waitFor(() => expect(sync.model.pending).toHaveLength(0));
+    expect(connection.calls.slice(before)).toEqual(["playlist.changesSince", "playlist.edit"]);
+    expect(sync.model.revision).toBe(2);
+    expect(sync.model.meta.name).toBe("Theirs");
+    sync.close();
+    expect(connection.stateListeners.size).toBe(0);
   });
 
   it("fills a gap in the pushes from changesSince and ignores pushes already applied", async () => {

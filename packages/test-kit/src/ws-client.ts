@@ -17,6 +17,8 @@ export interface WsClientOptions {
   /** Reconnects after a drop (off by default: tests watch close codes). */
   reconnect?: SessionClientOptions["reconnect"];
   requestTimeoutMs?: number;
+  /** Other access points' base URLs (http://host:port) to move to when this one does not come back. */
+  fallbackUrls?: string[];
 }
 
 export class WsClient extends SessionClient {
@@ -36,8 +38,10 @@ export class WsClient extends SessionClient {
     headers: Record<string, string> = {},
     options: Omit<WsClientOptions, "headers"> = {},
   ): Promise<WsClient> {
+    const socketUrl = (base: string) => `${base.replace(/^http/, "ws")}/ws`;
     const client = new WsClient({
-      url: `${baseUrl.replace(/^http/, "ws")}/ws`,
+      url: socketUrl(baseUrl),
+      ...(options.fallbackUrls ? { fallbackUrls: options.fallbackUrls.map(socketUrl) } : {}),
       WebSocket,
       headers: { ...headers, authorization: `Bearer ${token}` },
       reconnect: options.reconnect ?? false,

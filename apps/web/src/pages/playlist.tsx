@@ -16,7 +16,7 @@ import { StartRadioItem } from "../components/radio-items";
 import { CoverMenuItems, ExportPlaylist, PlaylistCover } from "../components/playlist-files";
 import { Reorderable } from "../components/reorderable";
 import { SmartRulesForm, describeRules } from "../components/smart-rules";
-import type { Connection, ConnectionState } from "../connection";
+import type { Connection } from "../connection";
 import { formatTime } from "../http";
 import type { OfflineCollection } from "../offline";
 import { navigate } from "../route";
@@ -263,23 +263,16 @@ function UnavailableItem({
 
 export function Playlist({
   connection,
-  connectionState,
   playlistId,
   audio,
   userId,
 }: {
   connection: Connection;
-  connectionState: ConnectionState;
   playlistId: string;
   audio: AudioController;
   userId: string;
 }) {
-  const { model, tracks, unavailable, error, deleted } = usePlaylist(
-    connection,
-    playlistId,
-    connectionState,
-    userId,
-  );
+  const { model, tracks, unavailable, error, deleted } = usePlaylist(connection, playlistId, userId);
   const [problem, setProblem] = useState("");
   if (deleted) return <p className="muted">This playlist was deleted.</p>;
   if (!model) return error ? <p className="error">{error}</p> : <p className="muted">Loading…</p>;
