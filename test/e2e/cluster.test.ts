@@ -386,9 +386,14 @@ describe.runIf(runNats)("cluster mode end to end", () => {
         manifest.pieceHashes[index],
       );
     }
-    // The access point says it moved past the dead owner to the replica (or the origin).
-    const log = cluster.log("access-point-1");
-    expect(log).toContain(`"misses":[{"node":"${owner}"`);
+    // The access point says it moved past the dead owner to the replica (or the origin). Its log reaches the file
+    // through the cluster process's pipe, so the line may land a little after the piece did.
+    await waitUntil(
+      () => cluster.log("access-point-1"),
+      (log) => log.includes(`"misses":[{"node":"${owner}"`),
+      30_000,
+      100,
+    );
     expect(replica).not.toBe(owner);
     await waitUntil(
       () => nodeOf(owner),
