@@ -3,7 +3,7 @@
 // to 20,000 items, with another user's reads meanwhile; applying a 10,000-item snapshot on a client. Beside them, in
 // the same run (the machine is shared and noisy), what the bare drivers manage with the same rows: the limits.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import { cliPath, spawnServer } from "@soundmesh/test-kit/server";
 import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
 import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
+import { turnRows, turnsOf } from "./cpu-turns";
 import { playlistContract, userContract } from "@soundmesh/protocol";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
@@ -38,6 +39,27 @@ const builds: Build[] = process.env.BENCH_BEFORE_CLI
 const runs: Build[] = Array.from({ length: Number(process.env.BENCH_ROUNDS ?? 1) }, () => builds).flat();
 /** The server samples its event loop every millisecond, to see blocks of a few (its /metrics default is 10 ms). */
 const serverEnv = { SOUNDMESH_EVENT_LOOP_RESOLUTION_MS: "1" };
+/** BENCH_PLAYLIST_SECTIONS: a comma-separated choice of hot, anchored (default both). */
+const sections = new Set((process.env.BENCH_PLAYLIST_SECTIONS ?? "hot,anchored").split(","));
+/**
+ * BENCH_PLAYLIST_TURNS=N: the anchored section's server runs with a CPU profile (node --cpu-prof, 100 µs) and stamps
+ * its turns during the one edit of 500 inserts (turn-stamps.mjs); the N longest are listed with where their time went.
+ */
+const turnCount = Number(process.env.BENCH_PLAYLIST_TURNS ?? 0);
+const turns: Row[] = [];
+const turnStamps = join(import.meta.dirname, "turn-stamps.mjs");
+
+/** Toggles the server's turn stamps (SIGUSR2) and waits for it to answer with `file`. */
+async function toggleStamps(pid: number, file: string): Promise<void> {
+  process.kill(pid, "SIGUSR2");
+  while (!existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** The biggest profile in `directory`: the serving process's (the launcher writes a small one of its own). */
+function serverProfile(directory: string): string {
+  const files = readdirSync(directory).map((name) => join(directory, name));
+  return files.sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+}
 
 /**
  * The server's own figures from its /metrics (this machine's clients read it without a token): its event-loop delay
@@ -178,11 +200,16 @@ async function insertsAtOneAnchor(
 ): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-playlist-anchor-"));
   const configFile = writeUnlimitedConfig(dataDir);
+  const profileDir = join(dataDir, "profile");
+  const stampsFile = join(dataDir, "turns.json");
   const server = await spawnServer(
     dataDir,
-    { SOUNDMESH_CONFIG: configFile, ...serverEnv, ...env },
+    { SOUNDMESH_CONFIG: configFile, SOUNDMESH_BENCH_TURNS_FILE: stampsFile, ...serverEnv, ...env },
     30_000,
     cli,
+    turnCount > 0
+      ? ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${profileDir}`, `--import=${turnStamps}`]
+      : [],
   );
   try {
     const token = await setupAdmin(server.url);
@@ -250,7 +277,9 @@ async function insertsAtOneAnchor(
     // and pushed to the editor), which is not the server's.
     const clientLoop = monitorEventLoopDelay({ resolution: 1 });
     clientLoop.enable();
+    if (turnCount > 0) await toggleStamps(server.serverPid(), `${stampsFile}.started`);
     const batchReads = await whileReading(() => timed(insertsAfter(anchor, anchoredInserts)));
+    if (turnCount > 0) await toggleStamps(server.serverPid(), stampsFile);
     clientLoop.disable();
     // The server's CPU time for the edit (and the reads meanwhile): on a shared machine, steadier than wall time.
     const batch = await serverFigures(server.url);
@@ -291,6 +320,11 @@ async function insertsAtOneAnchor(
   } finally {
     server.process.kill("SIGTERM");
     await server.exited;
+    if (turnCount > 0 && existsSync(stampsFile)) {
+      const stamps = JSON.parse(readFileSync(stampsFile, "utf8")) as number[];
+      const found = turnsOf(serverProfile(profileDir), stamps);
+      turns.push(...turnRows(found, turnCount, `${database} ${build}: 1 edit of ${anchoredInserts} inserts`));
+    }
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -488,14 +522,16 @@ async function postgresLimits(url: string): Promise<Row[]> {
 const limits: Row[] = sqliteLimits();
 const hot: Row[] = [];
 const anchored: Row[] = [];
-for (const build of runs) hot.push(...(await hotPlaylist("SQLite", {}, build)));
-for (const build of runs) anchored.push(...(await insertsAtOneAnchor("SQLite", {}, build)));
+const hotRuns = sections.has("hot") ? runs : [];
+const anchoredRuns = sections.has("anchored") ? runs : [];
+for (const build of hotRuns) hot.push(...(await hotPlaylist("SQLite", {}, build)));
+for (const build of anchoredRuns) anchored.push(...(await insertsAtOneAnchor("SQLite", {}, build)));
 for (const [run, rows] of [
-  ...runs.map(
+  ...hotRuns.map(
     (build) =>
       [(database: string, env: Record<string, string>) => hotPlaylist(database, env, build), hot] as const,
   ),
-  ...runs.map(
+  ...anchoredRuns.map(
     (build) =>
       [
         (database: string, env: Record<string, string>) => insertsAtOneAnchor(database, env, build),
@@ -518,6 +554,7 @@ printTable(
 );
 printTable("Playlist: the bare drivers with the same rows, measured in the same run (limits)", limits);
 printTable("Playlist: inserts aimed at one gap, and another user's reads meanwhile", anchored);
+if (turns.length > 0) printTable("Playlist: the server's longest turns during the edit of 500 inserts", turns);
 const client = snapshotOnClient();
 printTable("Playlist: client model (Node)", client);
-writeResults("playlist", hot, { durationMs, limits, anchored, client });
+writeResults("playlist", hot, { durationMs, limits, anchored, turns, client });

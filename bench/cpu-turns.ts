@@ -1,0 +1,105 @@
+// Reads a V8 CPU profile (node --cpu-prof) as turns of the event loop: the turns' bounds come from stamps the same
+// process took at each turn (bench/turn-stamps.mjs), and the longest turns are listed with where their time went
+// (self time by function, garbage collection apart). What a loop-delay histogram cannot say: which work held the loop.
+import { readFileSync } from "node:fs";
+import { round, type Row } from "./report";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface Turn {
+  /** Monotonic clock, µs (the clock of process.hrtime and of the profile). */
+  startUs: number;
+  durationMs: number;
+  /** Self time by function in this turn, ms, most first. */
+  functions: Array<{ name: string; ms: number }>;
+  /** The callers this turn's time ran under: each sample's frames, counted once per sample, ms, most first. */
+  within: Array<{ name: string; ms: number }>;
+}
+
+const frameName = ({ functionName, url, lineNumber }: ProfileNode["callFrame"]): string => {
+  const file = url.split("/").at(-1) ?? "";
+  const name = functionName || "(anonymous)";
+  return file === "" ? name : `${name} ${file}:${lineNumber + 1}`;
+};
+
+/** The last index whose stamp is at or before `at`; -1 before the first. */
+function turnIndex(stamps: readonly number[], at: number): number {
+  let low = 0;
+  let high = stamps.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (stamps[middle]! <= at) low = middle + 1;
+    else high = middle;
+  }
+  return low - 1;
+}
+
+/**
+ * The turns between consecutive `stamps` (monotonic µs, one per turn), longest first, each with the profile's samples
+ * that fell in it; a sample stands for the time until the next one (the sampling interval, or longer when late).
+ */
+export function turnsOf(profileFile: string, stamps: readonly number[]): Turn[] {
+  const profile = JSON.parse(readFileSync(profileFile, "utf8")) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const self = stamps.map(() => new Map<string, number>());
+  const within = stamps.map(() => new Map<string, number>());
+  const add = (map: Map<string, number>, name: string, us: number) => map.set(name, (map.get(name) ?? 0) + us);
+  let at = profile.startTime;
+  for (const [index, id] of profile.samples.entries()) {
+    at += profile.timeDeltas[index]!;
+    const turn = turnIndex(stamps, at);
+    if (turn < 0 || turn >= stamps.length - 1) continue;
+    const lengthUs = profile.timeDeltas[index + 1] ?? 0;
+    add(self[turn]!, frameName(byId.get(id)!.callFrame), lengthUs);
+    const seen = new Set<string>();
+    for (let frame: number | undefined = id; frame !== undefined; frame = parent.get(frame)) {
+      const name = frameName(byId.get(frame)!.callFrame);
+      if (!seen.has(name)) add(within[turn]!, name, lengthUs);
+      seen.add(name);
+    }
+  }
+  const sorted = (map: Map<string, number>) =>
+    [...map].map(([name, us]) => ({ name, ms: us / 1000 })).sort((a, b) => b.ms - a.ms);
+  return stamps
+    .slice(0, -1)
+    .map((startUs, i) => ({
+      startUs,
+      durationMs: (stamps[i + 1]! - startUs) / 1000,
+      functions: sorted(self[i]!),
+      within: sorted(within[i]!),
+    }))
+    .sort((a, b) => b.durationMs - a.durationMs);
+}
+
+/** The longest `count` turns as table rows: length, then the functions that took most of each, self and within. */
+export function turnRows(turns: readonly Turn[], count: number, label: string): Row[] {
+  const top = (list: Turn["functions"], n: number) =>
+    list
+      .slice(0, n)
+      .map(({ name, ms }) => `${name} ${round(ms, 1)}`)
+      .join("; ");
+  return turns.slice(0, count).map((turn) => ({
+    measure: label,
+    "turn ms": round(turn.durationMs, 2),
+    "self ms, most first": top(turn.functions, 4),
+    // Skipping the root, which every sample has: the callers that tell turns apart.
+    "within ms": top(
+      turn.within.filter(({ name }) => name !== "(root)"),
+      8,
+    ),
+  }));
+}
