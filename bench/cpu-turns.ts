@@ -1,12 +1,14 @@
 // Reads a V8 CPU profile (node --cpu-prof) as turns of the event loop: the turns' bounds come from stamps the same
 // process took at each turn (bench/turn-stamps.mjs), and the longest turns are listed with where their time went
 // (self time by function, garbage collection apart). What a loop-delay histogram cannot say: which work held the loop.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { SourceMap, type SourceMapping } from "node:module";
+import { fileURLToPath } from "node:url";
 import { round, type Row } from "./report";
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 
@@ -28,11 +30,30 @@ export interface Turn {
   within: Array<{ name: string; ms: number }>;
 }
 
-const frameName = ({ functionName, url, lineNumber }: ProfileNode["callFrame"]): string => {
-  const file = url.split("/").at(-1) ?? "";
+const sourceMaps = new Map<string, SourceMap | undefined>();
+
+/** The source map beside a bundled file (the server's dist/*.js.map), read once. */
+function sourceMapOf(url: string): SourceMap | undefined {
+  if (!sourceMaps.has(url)) {
+    const file = `${fileURLToPath(url)}.map`;
+    sourceMaps.set(url, existsSync(file) ? new SourceMap(JSON.parse(readFileSync(file, "utf8"))) : undefined);
+  }
+  return sourceMaps.get(url);
+}
+
+/** A frame as "function file:line", in the original source where the bundle has a source map. */
+function frameName({ functionName, url, lineNumber, columnNumber }: ProfileNode["callFrame"]): string {
   const name = functionName || "(anonymous)";
-  return file === "" ? name : `${name} ${file}:${lineNumber + 1}`;
-};
+  if (url === "") return name;
+  const found = url.startsWith("file:") ? sourceMapOf(url)?.findEntry(lineNumber, columnNumber) : undefined;
+  // Node answers {} where the map has nothing.
+  const entry = found as Partial<SourceMapping> | undefined;
+  if (entry?.originalSource !== undefined && entry.originalLine !== undefined) {
+    const source = entry.originalSource.split("/").slice(-2).join("/");
+    return `${name} ${source}:${entry.originalLine + 1}`;
+  }
+  return `${name} ${url.split("/").at(-1)}:${lineNumber + 1}`;
+}
 
 /** The last index whose stamp is at or before `at`; -1 before the first. */
 function turnIndex(stamps: readonly number[], at: number): number {
@@ -57,7 +78,8 @@ export function turnsOf(profileFile: string, stamps: readonly number[]): Turn[] 
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const self = stamps.map(() => new Map<string, number>());
   const within = stamps.map(() => new Map<string, number>());
-  const add = (map: Map<string, number>, name: string, us: number) => map.set(name, (map.get(name) ?? 0) + us);
+  const add = (map: Map<string, number>, name: string, us: number) =>
+    map.set(name, (map.get(name) ?? 0) + us);
   let at = profile.startTime;
   for (const [index, id] of profile.samples.entries()) {
     at += profile.timeDeltas[index]!;

@@ -554,7 +554,8 @@ printTable(
 );
 printTable("Playlist: the bare drivers with the same rows, measured in the same run (limits)", limits);
 printTable("Playlist: inserts aimed at one gap, and another user's reads meanwhile", anchored);
-if (turns.length > 0) printTable("Playlist: the server's longest turns during the edit of 500 inserts", turns);
+if (turns.length > 0)
+  printTable("Playlist: the server's longest turns during the edit of 500 inserts", turns);
 const client = snapshotOnClient();
 printTable("Playlist: client model (Node)", client);
 writeResults("playlist", hot, { durationMs, limits, anchored, turns, client });
