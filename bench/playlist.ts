@@ -3,7 +3,7 @@
 // to 20,000 items, with another user's reads meanwhile; applying a 10,000-item snapshot on a client. Beside them, in
 // the same run (the machine is shared and noisy), what the bare drivers manage with the same rows: the limits.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
@@ -14,10 +14,12 @@ import { cliPath, spawnServer } from "@soundmesh/test-kit/server";
 import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
 import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
+import { totalRow, turnRows, turnsOf, type Stamp } from "./cpu-turns";
 import { playlistContract, userContract } from "@soundmesh/protocol";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
-const editorCounts = [1, 8, 64];
+/** BENCH_PLAYLIST_EDITORS: a comma-separated choice of editor counts (default 1, 8, 64). */
+const editorCounts = (process.env.BENCH_PLAYLIST_EDITORS ?? "1,8,64").split(",").map(Number);
 const snapshotItems = 10_000;
 
 /**
@@ -38,6 +40,80 @@ const builds: Build[] = process.env.BENCH_BEFORE_CLI
 const runs: Build[] = Array.from({ length: Number(process.env.BENCH_ROUNDS ?? 1) }, () => builds).flat();
 /** The server samples its event loop every millisecond, to see blocks of a few (its /metrics default is 10 ms). */
 const serverEnv = { SOUNDMESH_EVENT_LOOP_RESOLUTION_MS: "1" };
+/** BENCH_PLAYLIST_SECTIONS: a comma-separated choice of hot, anchored (default both). */
+const sections = new Set((process.env.BENCH_PLAYLIST_SECTIONS ?? "hot,anchored").split(","));
+/**
+ * BENCH_PLAYLIST_TURNS=N: the server runs with a CPU profile (node --cpu-prof, 100 µs) and stamps its turns
+ * (turn-stamps.mjs) during the one edit of 500 inserts: the N turns that took most CPU time are listed with where it
+ * went; and where the CPU time of the most editors' run went, as one stretch.
+ */
+const turnCount = Number(process.env.BENCH_PLAYLIST_TURNS ?? 0);
+const turns: Row[] = [];
+const turnStamps = join(import.meta.dirname, "turn-stamps.mjs");
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
+/** Toggles the server's turn stamps (SIGUSR2) and waits for it to answer with `file`. */
+async function toggleStamps(pid: number, file: string): Promise<void> {
+  process.kill(pid, "SIGUSR2");
+  while (!existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** The biggest profile in `directory`: the serving process's (the launcher writes a small one of its own). */
+function serverProfile(directory: string): string {
+  const files = readdirSync(directory).map((name) => join(directory, name));
+  return files.sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+}
+
+/**
+ * Spawns the server for a section; with BENCH_PLAYLIST_TURNS, profiled and ready to stamp its turns: `stamped` runs
+ * work with the stamps on, and `addTurns` (once the server has exited and written its profile) adds the costliest
+ * turns of that work to the turns table.
+ */
+async function benchServer(dataDir: string, env: Record<string, string>, cli: string) {
+  const profileDir = join(dataDir, "profile");
+  const stampsFile = join(dataDir, "turns.json");
+  const server = await spawnServer(
+    dataDir,
+    {
+      SOUNDMESH_CONFIG: writeUnlimitedConfig(dataDir),
+      SOUNDMESH_BENCH_TURNS_FILE: stampsFile,
+      ...serverEnv,
+      ...env,
+    },
+    30_000,
+    cli,
+    turnCount > 0
+      ? ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${profileDir}`, `--import=${turnStamps}`]
+      : [],
+  );
+  return {
+    server,
+    stamped: async <T>(work: () => Promise<T>): Promise<T> => {
+      if (turnCount > 0) await toggleStamps(server.serverPid(), `${stampsFile}.started`);
+      const result = await work();
+      if (turnCount > 0) await toggleStamps(server.serverPid(), stampsFile);
+      return result;
+    },
+    /**
+     * Where the work's CPU time went, as one stretch: stamping every turn would keep a busy server's loop from ever
+     * waiting (an immediate always pending), which changes what is measured. The monotonic clock is the machine's.
+     */
+    profiled: async <T>(work: () => Promise<T>): Promise<T> => {
+      if (turnCount === 0) return work();
+      const before = [monotonicUs(), (await serverFigures(server.url)).cpuMs * 1000];
+      const result = await work();
+      const after = [monotonicUs(), (await serverFigures(server.url)).cpuMs * 1000];
+      writeFileSync(stampsFile, JSON.stringify([before, after]));
+      return result;
+    },
+    addTurns: (label: string): void => {
+      if (turnCount === 0 || !existsSync(stampsFile)) return;
+      const stamps = JSON.parse(readFileSync(stampsFile, "utf8")) as Stamp[];
+      const found = turnsOf(serverProfile(profileDir), stamps);
+      turns.push(...turnRows(found, turnCount, label), totalRow(found, label));
+    },
+  };
+}
 
 /**
  * The server's own figures from its /metrics (this machine's clients read it without a token): its event-loop delay
@@ -99,14 +175,8 @@ async function hotPlaylist(
   { build, cli }: Build,
 ): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-playlist-"));
-  // The rate limits would otherwise measure the limiters, not the server.
-  const configFile = writeUnlimitedConfig(dataDir);
-  const server = await spawnServer(
-    dataDir,
-    { SOUNDMESH_CONFIG: configFile, ...serverEnv, ...env },
-    30_000,
-    cli,
-  );
+  // The rate limits would otherwise measure the limiters, not the server (writeUnlimitedConfig).
+  const { server, profiled, addTurns } = await benchServer(dataDir, env, cli);
   const rows: Row[] = [];
   try {
     const token = await setupAdmin(server.url);
@@ -122,7 +192,10 @@ async function hotPlaylist(
       const figuresBefore = await serverFigures(server.url);
       const started = performance.now();
       const deadline = started + durationMs;
-      await Promise.all(sockets.map((ws) => editLoop(ws, created.playlist.id, deadline, samples)));
+      const editing = () =>
+        Promise.all(sockets.map((ws) => editLoop(ws, created.playlist.id, deadline, samples)));
+      // Profiled for the most editors only.
+      await (editors === editorCounts.at(-1) ? profiled(editing) : editing());
       const elapsedS = (performance.now() - started) / 1000;
       const figures = await serverFigures(server.url);
       const stats = summarize(samples);
@@ -146,6 +219,7 @@ async function hotPlaylist(
   } finally {
     server.process.kill("SIGTERM");
     await server.exited;
+    addTurns(`${database} ${build}: ${editorCounts.at(-1)} editors`);
     rmSync(dataDir, { recursive: true, force: true });
   }
   return rows;
@@ -177,13 +251,7 @@ async function insertsAtOneAnchor(
   { build, cli }: Build,
 ): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-playlist-anchor-"));
-  const configFile = writeUnlimitedConfig(dataDir);
-  const server = await spawnServer(
-    dataDir,
-    { SOUNDMESH_CONFIG: configFile, ...serverEnv, ...env },
-    30_000,
-    cli,
-  );
+  const { server, stamped, addTurns } = await benchServer(dataDir, env, cli);
   try {
     const token = await setupAdmin(server.url);
     const editor = await WsClient.connect(server.url, token);
@@ -250,7 +318,7 @@ async function insertsAtOneAnchor(
     // and pushed to the editor), which is not the server's.
     const clientLoop = monitorEventLoopDelay({ resolution: 1 });
     clientLoop.enable();
-    const batchReads = await whileReading(() => timed(insertsAfter(anchor, anchoredInserts)));
+    const batchReads = await stamped(() => whileReading(() => timed(insertsAfter(anchor, anchoredInserts))));
     clientLoop.disable();
     // The server's CPU time for the edit (and the reads meanwhile): on a shared machine, steadier than wall time.
     const batch = await serverFigures(server.url);
@@ -291,6 +359,7 @@ async function insertsAtOneAnchor(
   } finally {
     server.process.kill("SIGTERM");
     await server.exited;
+    addTurns(`${database} ${build}: 1 edit of ${anchoredInserts} inserts`);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -488,14 +557,16 @@ async function postgresLimits(url: string): Promise<Row[]> {
 const limits: Row[] = sqliteLimits();
 const hot: Row[] = [];
 const anchored: Row[] = [];
-for (const build of runs) hot.push(...(await hotPlaylist("SQLite", {}, build)));
-for (const build of runs) anchored.push(...(await insertsAtOneAnchor("SQLite", {}, build)));
+const hotRuns = sections.has("hot") ? runs : [];
+const anchoredRuns = sections.has("anchored") ? runs : [];
+for (const build of hotRuns) hot.push(...(await hotPlaylist("SQLite", {}, build)));
+for (const build of anchoredRuns) anchored.push(...(await insertsAtOneAnchor("SQLite", {}, build)));
 for (const [run, rows] of [
-  ...runs.map(
+  ...hotRuns.map(
     (build) =>
       [(database: string, env: Record<string, string>) => hotPlaylist(database, env, build), hot] as const,
   ),
-  ...runs.map(
+  ...anchoredRuns.map(
     (build) =>
       [
         (database: string, env: Record<string, string>) => insertsAtOneAnchor(database, env, build),
@@ -518,6 +589,11 @@ printTable(
 );
 printTable("Playlist: the bare drivers with the same rows, measured in the same run (limits)", limits);
 printTable("Playlist: inserts aimed at one gap, and another user's reads meanwhile", anchored);
+if (turns.length > 0)
+  printTable(
+    "Playlist: the server's costliest turns (CPU time), with the most editors and in the edit of 500 inserts",
+    turns,
+  );
 const client = snapshotOnClient();
 printTable("Playlist: client model (Node)", client);
-writeResults("playlist", hot, { durationMs, limits, anchored, client });
+writeResults("playlist", hot, { durationMs, limits, anchored, turns, client });

@@ -79,15 +79,17 @@ export function serverPidOf(launcherPid: number): number {
 
 /**
  * Runs `soundmesh serve` as a separate process on a free port and waits until it listens. `cli` is another copy of
- * the command to run (a bench compares a build kept from before a change with the current one).
+ * the command to run (a bench compares a build kept from before a change with the current one); `nodeArgs` are
+ * node's own options (such as --cpu-prof, which NODE_OPTIONS refuses), which the launcher passes on to the server.
  */
 export async function spawnServer(
   dataDir: string,
   env: Record<string, string> = {},
   timeoutMs = 30_000,
   cli = cliPath,
+  nodeArgs: readonly string[] = [],
 ): Promise<ChildServer> {
-  const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--data-dir", dataDir], {
+  const child = spawn(process.execPath, [...nodeArgs, cli, "serve", "--port", "0", "--data-dir", dataDir], {
     env: {
       ...process.env,
       SOUNDMESH_DEMO_LIBRARY: "false",

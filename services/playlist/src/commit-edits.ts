@@ -52,6 +52,11 @@ const itemOperations = new Set(["insert", "remove", "move"]);
  * here, its row on PostgreSQL); other playlists' edits and everyone's reads (a connection of their own on SQLite) go on.
  */
 export const EDIT_SLICE = 64;
+/**
+ * Operations applied in memory per turn: 64 inserts aimed at one spot of a 20,000-item playlist (the gap spreads they
+ * cause, a splice of the list each) took 1.5–4 ms of one turn.
+ */
+const APPLY_SLICE = 32;
 
 /** Lets other work run between the slices of a big edit. */
 export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -100,7 +105,7 @@ async function applyEdit(
   const applied: PlaylistRevision[] = [];
   const fresh = new Map<string, PlaylistRevision>();
   for (const [index, submitted] of request.operations.entries()) {
-    if (index > 0 && index % EDIT_SLICE === 0) await nextTurn();
+    if (index > 0 && index % APPLY_SLICE === 0) await nextTurn();
     const before = earlier.get(submitted.opId) ?? fresh.get(submitted.opId);
     if (before) {
       applied.push(before);

@@ -225,7 +225,7 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
     },
 
     async playlistsOf(userId) {
-      const rows = await kysely
+      const rows = await reader
         .selectFrom("playlist_playlists")
         .selectAll()
         .where("deleted_at", "is", null)
@@ -262,7 +262,7 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
     },
 
     async cover(id) {
-      const row = await kysely
+      const row = await reader
         .selectFrom("playlist_covers")
         .select("image")
         .where("playlist_id", "=", id)
@@ -271,8 +271,10 @@ export function createSqlPlaylistStore(db: Db): PlaylistStore {
     },
 
     searchablePlaylists(query) {
-      // Repeatable read on PostgreSQL: the rows and their members come from the same moment.
-      return kysely
+      // Repeatable read on PostgreSQL: the rows and their members come from the same moment. On SQLite the reading
+      // connection: search fetches a playlist after each of its changes, and on the writing connection that fetch
+      // queued with a hot playlist's edits, each group of edits waiting for the one before to be read.
+      return reader
         .transaction()
         .setIsolationLevel("repeatable read")
         .execute((trx) => searchableIn(trx, query));

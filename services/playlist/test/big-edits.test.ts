@@ -8,6 +8,17 @@ import { preparePlaylistDb, startHarness, testId, type Harness } from "./harness
 
 const targets = await dbTargets({ prepare: preparePlaylistDb });
 
+/** 500 operations, each inserting one new item right after `anchor`. */
+const insertsAfter = (anchor: string) =>
+  Array.from({ length: 500 }, (_, i) => ({
+    opId: testId("op"),
+    operation: {
+      type: "insert",
+      afterItemId: anchor,
+      items: [{ itemId: `big-${i}-${testId()}`, trackId: "t-love1" }],
+    } satisfies PlaylistOperation,
+  }));
+
 describe.each(targets)("a big playlist edit on $name", (target) => {
   let h: Harness | undefined;
   afterEach(() => h?.close());
@@ -32,14 +43,7 @@ describe.each(targets)("a big playlist edit on $name", (target) => {
     const big = await harness.call("create", { name: "Big", trackIds: ["t-blue1"], isCollaborative: true });
     const anchor = big.items[0]!.itemId;
     const theirs = await harness.call("create", { name: "Theirs", trackIds: ["t-blue2", "t-okc1"] }, "bob");
-    const operations = Array.from({ length: 500 }, (_, i) => ({
-      opId: testId("op"),
-      operation: {
-        type: "insert",
-        afterItemId: anchor,
-        items: [{ itemId: `big-${i}-${testId()}`, trackId: "t-love1" }],
-      } satisfies PlaylistOperation,
-    }));
+    const operations = insertsAfter(anchor);
     armed = true;
     const bigEdit = harness.call("edit", { playlistId: big.playlist.id, baseRevision: 1, operations });
     await holding;
@@ -65,5 +69,28 @@ describe.each(targets)("a big playlist edit on $name", (target) => {
       anchor,
       ...operations.map(({ operation }) => operation.items[0]!.itemId).reverse(),
     ]);
+  });
+
+  it("answers a resubmitted big edit with its first revisions, looked up in slices, and applies only what is new", async () => {
+    h = await startHarness(target);
+    const harness = h;
+    const big = await harness.call("create", { name: "Big", trackIds: ["t-blue1"] });
+    const anchor = big.items[0]!.itemId;
+    const operations = insertsAfter(anchor);
+    const first = await harness.call("edit", { playlistId: big.playlist.id, baseRevision: 1, operations });
+    const before = await harness.call("get", { playlistId: big.playlist.id });
+    // The acknowledgement was lost: the client sends 499 of the operations again (at most 500 go in one edit), and
+    // one more after them.
+    const rename = { opId: testId("op"), operation: { type: "rename", name: "Again" } } as const;
+    const again = await harness.call("edit", {
+      playlistId: big.playlist.id,
+      baseRevision: 1,
+      operations: [...operations.slice(1), rename],
+    });
+    expect(again.applied.slice(0, 499)).toEqual(first.applied.slice(1));
+    expect(again.applied[499]).toMatchObject({ revision: 502, opId: rename.opId });
+    const after = await harness.call("get", { playlistId: big.playlist.id });
+    expect(after.items).toEqual(before.items);
+    expect(after.playlist).toMatchObject({ name: "Again", revision: 502, itemCount: 501 });
   });
 });
