@@ -5,7 +5,14 @@ export {
   type StorageService,
   type StorageServiceConfig,
 } from "./storage-service";
-export { RenditionStore, defaultProfiles, type ResolveSource, type SourceInfo } from "./rendition-store";
+export {
+  RenditionStore,
+  defaultProfiles,
+  type FetchHandoff,
+  type ResolveSource,
+  type SourceInfo,
+} from "./rendition-store";
+export { HANDOFF_CHUNK_BYTES, fetchHandoffFrom, type HandoffPeers } from "./rendition-handoff";
 export { findClusters } from "./webm-clusters";
 export {
   TranscodeScheduler,

@@ -22,6 +22,7 @@ import {
   type SourceInfo,
   DEFAULT_LONG_POLL_MS,
 } from "./rendition-store";
+import { HANDOFF_CHUNK_BYTES, fetchHandoffFrom, type HandoffPeers } from "./rendition-handoff";
 import {
   TranscodeScheduler,
   defaultSchedulerConfig,
@@ -75,6 +76,11 @@ export interface StorageServiceDeps {
   clock?: { now(): number };
   /** Sees every scheduling decision (tests, diagnostics). */
   onSchedulerEvent?: (event: SchedulerEvent) => void;
+  /**
+   * Cluster mode: the nodes that held a rendition before a ring change. A rendition this node lacks is taken from
+   * them (hash-checked) before it would be transcoded.
+   */
+  handoffPeers?: HandoffPeers;
 }
 
 export interface StorageService {
@@ -93,6 +99,7 @@ export function createStorageService({
   resolveSource,
   clock,
   onSchedulerEvent,
+  handoffPeers,
 }: StorageServiceDeps): StorageService {
   const schedulerConfig = {
     ...defaultSchedulerConfig(availableParallelism()),
@@ -123,6 +130,7 @@ export function createStorageService({
     sources.resolve,
     logger,
     scheduler,
+    handoffPeers ? fetchHandoffFrom(bus, handoffPeers, logger) : undefined,
   );
   const queue: Array<{ trackId: string; profile: string }> = [];
   /** Jobs waiting or running, by "trackId|profile": asking twice for one rendition queues it once. */
@@ -227,6 +235,7 @@ export function createStorageService({
     range: async ({ trackId, profile, start, endInclusive }, ctx) => ({
       bytes: await store.range(trackId, profile, start, endInclusive, listenerOf(ctx)),
     }),
+    handoff: ({ trackId, profile, start }) => store.held(trackId, profile, start, HANDOFF_CHUNK_BYTES),
     prepare: ({ trackIds, profiles }) => ({ queued: enqueue(trackIds, profilesOf(profiles)) }),
     transcodeAhead: async ({ tracks, profiles }, ctx) => {
       await prepareRecent(tracks, profilesOf(profiles), ctx.traceId);

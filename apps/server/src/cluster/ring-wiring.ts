@@ -1,7 +1,7 @@
 // The storage ring in a cluster: each storage node heartbeats its entry into the JetStream KV bucket; each access
 // point follows the bucket and reads renditions owner -> replica -> origin (services/access-point's ring reader).
 import type { Logger } from "pino";
-import { type ServiceBus } from "@soundmesh/bus";
+import { previousOwners, type HashRing, type ServiceBus } from "@soundmesh/bus";
 import {
   connectNats,
   openRingBucket,
@@ -13,6 +13,7 @@ import {
 import { AppError } from "@soundmesh/protocol";
 import {
   busRenditionReader,
+  renditionKey,
   ringRenditionReader,
   type RenditionReader,
 } from "@soundmesh/service-access-point";
@@ -61,13 +62,28 @@ async function openBucketWhenReady(nats: NatsTransportOptions, logger: Logger) {
   }
 }
 
-/** A storage node's place on the ring: heartbeats until stopped, then leaves at once. */
+/**
+ * The nodes a storage node takes a rendition from when the ring says it owns it but it lacks it (it joined, or an
+ * owner left): the rendition's owners on the ring without this node. None before the node follows the ring.
+ */
+export function handoffPeersOf(ring: () => HashRing | undefined, nodeId: string) {
+  return (trackId: string, profile: string): readonly string[] => {
+    const now = ring();
+    return now ? previousOwners(now, nodeId, renditionKey(trackId, profile), ringOwnersPerKey) : [];
+  };
+}
+
+/** A storage node's place on the ring: heartbeats until stopped, then leaves at once; follows the ring meanwhile. */
 export async function joinStorageRing(
   nats: NatsTransportOptions,
   nodeId: string,
   logger: Logger,
-): Promise<{ stop(): Promise<void> }> {
+): Promise<{ ring(): HashRing; stop(): Promise<void> }> {
   const { connection, bucket } = await openBucketWhenReady(nats, logger);
+  const watcher = await watchRing(bucket, { ttlMs: ringTtlMs }).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
+  });
   // A bucket just created on a JetStream cluster has no leader for a moment: its first write is retried.
   const heartbeat = await whenReady("the first ring heartbeat", logger, () =>
     startRingHeartbeat(bucket, nodeId, {
@@ -75,15 +91,18 @@ export async function joinStorageRing(
       onError: (error) => logger.warn({ err: error }, "ring heartbeat not written"),
     }),
   ).catch(async (error: unknown) => {
+    await watcher.stop();
     await connection.close();
     throw error;
   });
   logger.info({ node: nodeId }, "joined the storage ring");
   return {
+    ring: () => watcher.ring(),
     async stop() {
       await heartbeat
         .leave()
         .catch((error: unknown) => logger.warn({ err: error }, "ring entry not deleted"));
+      await watcher.stop();
       await connection.close();
     },
   };

@@ -1,0 +1,52 @@
+// Handoff between storage nodes when the ring changes: a node that now owns a rendition it lacks takes it whole from
+// the nodes that held it before (each asked on its own subject, in 1 MiB chunks) instead of transcoding it again.
+import type { Logger } from "pino";
+import type { ServiceBus } from "@soundmesh/bus";
+import { AppError, storageContract, toAppError } from "@soundmesh/protocol";
+import type { FetchHandoff } from "./rendition-store";
+
+/** Bytes per `handoff` answer: a bus message stays well under NATS's 8 MiB payload limit. */
+export const HANDOFF_CHUNK_BYTES = 1024 * 1024;
+/** One chunk's wait: a peer that does not answer in this is skipped for the next (or a transcode). */
+const CHUNK_TIMEOUT_MS = 10_000;
+
+/**
+ * Which nodes to ask for a rendition, in order: in a cluster, the key's owners on the ring as it would be without
+ * this node (those that held it before this node took its place), and none when this node does not own the key.
+ */
+export type HandoffPeers = (trackId: string, profile: string) => readonly string[];
+
+export function fetchHandoffFrom(bus: ServiceBus, peers: HandoffPeers, logger: Logger): FetchHandoff {
+  const fromNode = async (node: string, trackId: string, profile: string) => {
+    const ask = (start: number) =>
+      bus.request(
+        storageContract,
+        "handoff",
+        { trackId, profile, start },
+        { instance: node, timeoutMs: CHUNK_TIMEOUT_MS },
+      );
+    const first = await ask(0);
+    const { manifest } = first;
+    const bytes = new Uint8Array(manifest.sizeBytes);
+    let filled = 0;
+    for (let chunk = first.bytes; ; chunk = (await ask(filled)).bytes) {
+      if (chunk.byteLength === 0 || filled + chunk.byteLength > bytes.byteLength)
+        throw new AppError("INTERNAL", `${node} sent a chunk that does not fit the rendition`);
+      bytes.set(chunk, filled);
+      filled += chunk.byteLength;
+      if (filled === bytes.byteLength) return { manifest, bytes };
+    }
+  };
+  return async (trackId, profile) => {
+    for (const node of peers(trackId, profile)) {
+      try {
+        return await fromNode(node, trackId, profile);
+      } catch (error) {
+        const appError = toAppError(error);
+        if (appError.code !== "NOT_FOUND")
+          logger.info({ node, trackId, profile, code: appError.code }, "handoff: node skipped");
+      }
+    }
+    return undefined;
+  };
+}
