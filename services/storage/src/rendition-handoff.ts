@@ -7,7 +7,9 @@ import type { FetchHandoff } from "./rendition-store";
 
 /** Bytes per `handoff` answer: a bus message stays well under NATS's 8 MiB payload limit. */
 export const HANDOFF_CHUNK_BYTES = 1024 * 1024;
-/** One chunk's wait: a peer that does not answer in this is skipped for the next (or a transcode). */
+/** The first chunk's wait: a peer that does not answer in this is skipped for the next (or a transcode). */
+const FIRST_CHUNK_TIMEOUT_MS = 3_000;
+/** A later chunk's: the peer has the rendition and is sending it. */
 const CHUNK_TIMEOUT_MS = 10_000;
 
 /**
@@ -23,7 +25,7 @@ export function fetchHandoffFrom(bus: ServiceBus, peers: HandoffPeers, logger: L
         storageContract,
         "handoff",
         { trackId, profile, start },
-        { instance: node, timeoutMs: CHUNK_TIMEOUT_MS },
+        { instance: node, timeoutMs: start === 0 ? FIRST_CHUNK_TIMEOUT_MS : CHUNK_TIMEOUT_MS },
       );
     const first = await ask(0);
     const { manifest } = first;
