@@ -56,8 +56,6 @@ const unlimited = writeUnlimitedConfig(root, { transcode: { ahead: [] } });
 /** Where pieces are read: one or more access points (clients spread over them), each with its own token. */
 interface Target {
   urls: Array<{ url: string; token: string }>;
-  /** Whose CPU time is counted (a process and its descendants). */
-  pid: number;
 }
 
 interface Track {
@@ -113,9 +111,30 @@ async function readAll(target: Target, tracks: Track[]): Promise<void> {
   }
 }
 
+/** Whose CPU time is counted: a process and its descendants, and for a cluster the share of each kind of process. */
+interface CpuOf {
+  total: number;
+  parts?: Record<string, () => number[]>;
+}
+
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const cpuOfAll = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuOfTree(pid), 0);
+
 /** CLIENTS clients, each reading pieces one after another for `forMs`. */
-async function load(tracks: Track[], pieceUrl: PieceUrl, pid: number, forMs = durationMs) {
-  const cpuBefore = cpuOfTree(pid);
+async function load(tracks: Track[], pieceUrl: PieceUrl, cpu: CpuOf, forMs = durationMs) {
+  const cpuBefore = cpuOfTree(cpu.total);
+  const partsBefore = Object.entries(cpu.parts ?? {}).map(
+    ([name, pids]) => [name, cpuOfAll(pids())] as const,
+  );
+  const clientBefore = process.cpuUsage();
   let bytes = 0;
   const latencies: number[] = [];
   const deadline = performance.now() + forMs;
@@ -138,12 +157,22 @@ async function load(tracks: Track[], pieceUrl: PieceUrl, pid: number, forMs = du
   );
   const seconds = (performance.now() - started) / 1000;
   const stats = summarize(latencies);
+  const perPiece = (ms: number) => round(ms / latencies.length, 2);
+  const client = process.cpuUsage(clientBefore);
   return {
     "MiB/s": round(bytes / 2 ** 20 / seconds, 1),
     "pieces/s": Math.round(latencies.length / seconds),
     "p50 ms": round(stats.p50, 1),
     "p99 ms": round(stats.p99, 1),
-    "server CPU ms/piece": round((cpuOfTree(pid) - cpuBefore) / latencies.length, 2),
+    "server CPU ms/piece": perPiece(cpuOfTree(cpu.total) - cpuBefore),
+    ...(partsBefore.length === 0
+      ? {}
+      : {
+          "of which": partsBefore
+            .map(([name, before]) => `${name} ${perPiece(cpuOfAll(cpu.parts![name]!()) - before)}`)
+            .join(", "),
+        }),
+    "client CPU ms/piece": perPiece((client.user + client.system) / 1000),
   };
 }
 
@@ -185,11 +214,11 @@ async function startBare(cacheDir: string) {
 }
 
 const rows: Row[] = [];
-const measure = async (setup: string, tracks: Track[], pieceUrl: PieceUrl, pid: number) => {
+const measure = async (setup: string, tracks: Track[], pieceUrl: PieceUrl, cpu: CpuOf) => {
   // A second unmeasured first: connections opened, the code on this path compiled.
-  await load(tracks, pieceUrl, pid, 1_000);
+  await load(tracks, pieceUrl, cpu, 1_000);
   const loadBefore = loadavg()[0]!;
-  const result = await load(tracks, pieceUrl, pid);
+  const result = await load(tracks, pieceUrl, cpu);
   rows.push({ setup, ...result, load: round(loadBefore, 1) });
   console.log(`${setup}: ${JSON.stringify(result)} (load ${loadBefore.toFixed(1)})`);
 };
@@ -211,11 +240,15 @@ let tracks: Track[];
 try {
   const token = await setupAdmin(server.url, admin.name, admin.password);
   tracks = await tracksOf(server.url, token);
-  const allInOne: Target = { urls: [{ url: server.url, token }], pid: server.process.pid! };
+  const allInOne: Target = { urls: [{ url: server.url, token }] };
   await readAll(allInOne, tracks);
   bare = await startBare(join(allInOneDir, "renditions"));
-  await measure("bare Node server, same bytes (limit)", tracks, bare.pieceUrl(tracks), bare.child.pid!);
-  await measure("all-in-one (soundmesh serve)", tracks, throughRoutes(allInOne, tracks), allInOne.pid);
+  await measure("bare Node server, same bytes (limit)", tracks, bare.pieceUrl(tracks), {
+    total: bare.child.pid!,
+  });
+  await measure("all-in-one (soundmesh serve)", tracks, throughRoutes(allInOne, tracks), {
+    total: server.process.pid!,
+  });
 } catch (error) {
   bare?.child.kill("SIGTERM");
   await clusterDb.drop();
@@ -254,7 +287,19 @@ try {
   );
   const clusterTracks = await tracksOf(urls[0]!.url, urls[0]!.token);
   const storageNodes = cluster.state.processes.filter((p) => p.service === "storage");
-  const pid = cluster.process.pid!;
+  const running = (service: string) =>
+    cluster!.state.processes
+      .filter((p) => p.service === service)
+      .map((p) => p.pid)
+      .filter(isRunning);
+  const cpu: CpuOf = {
+    total: cluster.process.pid!,
+    parts: {
+      "access points": () => running("access-point"),
+      storage: () => running("storage"),
+      "nats-server": () => cluster!.state.nats.map((node) => node.pid),
+    },
+  };
   for (const nodes of [4, 2, 1]) {
     for (const stopped of storageNodes.slice(nodes)) {
       try {
@@ -263,37 +308,27 @@ try {
         // Stopped for a smaller ring already.
       }
       await waitUntil(
-        () => {
-          try {
-            process.kill(stopped.pid, 0);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        (running) => !running,
+        () => isRunning(stopped.pid),
+        (alive) => !alive,
         30_000,
       );
     }
-    const both: Target = { urls, pid };
+    const both: Target = { urls };
     await readAll(both, clusterTracks);
     for (const accessPoints of [1, 2]) {
-      const target: Target = { urls: urls.slice(0, accessPoints), pid };
+      const target: Target = { urls: urls.slice(0, accessPoints) };
       await measure(
         `cluster: ${nodes} storage, ${accessPoints} access point${accessPoints > 1 ? "s" : ""}`,
         clusterTracks,
         throughRoutes(target, clusterTracks),
-        pid,
+        cpu,
       );
     }
   }
   // The bare server again at the end: the machine's load moves during a run.
-  await measure(
-    "bare Node server, same bytes (limit, again)",
-    tracks,
-    bareServer.pieceUrl(tracks),
-    bareServer.child.pid!,
-  );
+  await measure("bare Node server, same bytes (limit, again)", tracks, bareServer.pieceUrl(tracks), {
+    total: bareServer.child.pid!,
+  });
 } finally {
   bareServer.child.kill("SIGTERM");
   await cluster?.stop();
