@@ -90,16 +90,23 @@ async function startNode(id: string, handoff: boolean): Promise<number> {
   return joinedAtMs;
 }
 
-/** Leaves the ring cleanly (its entry deleted), then stops; returns when its entry was deleted. */
+/** Nodes that left and are stopping meanwhile. */
+const stopping: Array<Promise<void>> = [];
+
+/** Leaves the ring cleanly (its entry deleted); the node stops in the background. Returns when the entry went. */
 async function leave(id: string, { wipe }: { wipe: boolean }): Promise<number> {
   const node = nodes.get(id)!;
+  nodes.delete(id);
   const leftAtMs = performance.now();
   await node.heartbeat.leave();
-  nodes.delete(id);
-  await node.service.stop();
-  await node.watcher.stop();
-  await node.bus.close();
-  if (wipe) rmSync(join(root, "nodes", id), { recursive: true, force: true });
+  stopping.push(
+    (async () => {
+      await node.service.stop();
+      await node.watcher.stop();
+      await node.bus.close();
+      if (wipe) rmSync(join(root, "nodes", id), { recursive: true, force: true });
+    })(),
+  );
   return leftAtMs;
 }
 
@@ -198,6 +205,7 @@ try {
   );
   // The same join again from an empty node: the same keys move.
   await leave("storage-4", { wipe: true });
+  await Promise.all(stopping);
   await ringIs(first);
   await measure("storage-4 joins (3 -> 4), with handoff", () => startNode("storage-4", true), joined);
   await measure("storage-2 leaves (4 -> 3), clean leave", () => leave("storage-2", { wipe: false }), [
@@ -207,6 +215,7 @@ try {
   ]);
 } finally {
   for (const id of [...nodes.keys()]) await leave(id, { wipe: false });
+  await Promise.all(stopping);
   await observer.stop();
   await callerBus.close();
   await kv.close();
