@@ -423,6 +423,7 @@ export class RenditionStore {
     this.renditions.set(key, rendition);
     this.handoffs += 1;
     this.handoffBytes += manifest.sizeBytes;
+    this.logger.info({ trackId, profile, sizeBytes: manifest.sizeBytes }, "rendition taken by handoff");
     await this.evict();
     return rendition;
   }
