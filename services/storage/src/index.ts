@@ -12,7 +12,13 @@ export {
   type ResolveSource,
   type SourceInfo,
 } from "./rendition-store";
-export { HANDOFF_CHUNK_BYTES, fetchHandoffFrom, type HandoffPeers } from "./rendition-handoff";
+export {
+  HANDOFF_CHUNK_BYTES,
+  fetchHandoffFrom,
+  handOver,
+  type HandOverTarget,
+  type HandoffPeers,
+} from "./rendition-handoff";
 export { findClusters } from "./webm-clusters";
 export {
   TranscodeScheduler,

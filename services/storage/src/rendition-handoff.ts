@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import type { ServiceBus } from "@soundmesh/bus";
 import { AppError, storageContract, toAppError } from "@soundmesh/protocol";
-import type { FetchHandoff } from "./rendition-store";
+import type { FetchHandoff, RenditionStore } from "./rendition-store";
 
 /** Bytes per `handoff` answer: a bus message stays well under NATS's 8 MiB payload limit. */
 export const HANDOFF_CHUNK_BYTES = 1024 * 1024;
@@ -51,4 +51,48 @@ export function fetchHandoffFrom(bus: ServiceBus, peers: HandoffPeers, logger: L
     }
     return undefined;
   };
+}
+
+/** Where a rendition goes when this node leaves: the node that owns it once this one is gone, or none to skip it. */
+export type HandOverTarget = (trackId: string, profile: string) => string | undefined;
+
+/** Renditions handed over at once by a leaving node. */
+const HAND_OVER_AT_ONCE = 2;
+
+/**
+ * A node leaving cleanly, while still on the ring: each rendition it owns is asked of its next owner (which takes it
+ * from here by handoff), most recently used first, until `withinMs` has passed. Returns what was handed over.
+ */
+export async function handOver(
+  bus: ServiceBus,
+  store: Pick<RenditionStore, "heldRenditions">,
+  target: HandOverTarget,
+  withinMs: number,
+  logger: Logger,
+): Promise<{ renditions: number; bytes: number }> {
+  const deadlineMs = performance.now() + withinMs;
+  const queue = store.heldRenditions();
+  const done = { renditions: 0, bytes: 0 };
+  const next = async (): Promise<void> => {
+    for (let item = queue.shift(); item; item = queue.shift()) {
+      const node = target(item.trackId, item.profile);
+      const leftMs = deadlineMs - performance.now();
+      if (leftMs <= 0) return;
+      if (node === undefined) continue;
+      try {
+        await bus.request(
+          storageContract,
+          "manifest",
+          { trackId: item.trackId, profile: item.profile },
+          { instance: node, timeoutMs: leftMs },
+        );
+        done.renditions += 1;
+        done.bytes += item.sizeBytes;
+      } catch (error) {
+        logger.info({ node, ...item, code: toAppError(error).code }, "rendition not handed over");
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: HAND_OVER_AT_ONCE }, next));
+  return done;
 }

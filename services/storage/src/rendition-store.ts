@@ -298,6 +298,18 @@ export class RenditionStore {
     return { manifest, bytes };
   }
 
+  /** Complete cached renditions (no offsets, no originals), most recently used first: what a leaving node hands over. */
+  heldRenditions(): Array<{ trackId: string; profile: string; sizeBytes: number }> {
+    return [...this.renditions.values()]
+      .filter((r) => r.cached && r.state === "complete" && r.fromMs === undefined)
+      .sort((a, b) => b.lastUsed - a.lastUsed)
+      .flatMap(({ manifest }) =>
+        manifest
+          ? [{ trackId: manifest.trackId, profile: manifest.profile, sizeBytes: manifest.sizeBytes }]
+          : [],
+      );
+  }
+
   /** Runs `work` on the rendition while holding the requester's claim on its transcode. */
   private async use<T>(
     trackId: string,

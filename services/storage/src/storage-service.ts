@@ -22,7 +22,13 @@ import {
   type SourceInfo,
   DEFAULT_LONG_POLL_MS,
 } from "./rendition-store";
-import { HANDOFF_CHUNK_BYTES, fetchHandoffFrom, type HandoffPeers } from "./rendition-handoff";
+import {
+  HANDOFF_CHUNK_BYTES,
+  fetchHandoffFrom,
+  handOver,
+  type HandOverTarget,
+  type HandoffPeers,
+} from "./rendition-handoff";
 import {
   TranscodeScheduler,
   defaultSchedulerConfig,
@@ -90,6 +96,11 @@ export interface StorageService {
   handlers: HandlersOf<StorageContract>;
   /** Resolves when the background queue is empty. */
   idle(): Promise<void>;
+  /**
+   * Cluster mode, before leaving the ring cleanly: the renditions this node owns are taken by their next owners
+   * (most recently used first) for up to `withinMs`.
+   */
+  handOver(target: HandOverTarget, withinMs: number): Promise<{ renditions: number; bytes: number }>;
 }
 
 export function createStorageService({
@@ -249,6 +260,7 @@ export function createStorageService({
   return {
     store,
     handlers,
+    handOver: (target, withinMs) => handOver(bus, store, target, withinMs, logger),
     idle: () =>
       running === 0 && queue.length === 0
         ? Promise.resolve()

@@ -80,7 +80,7 @@ describe.skipIf(!shouldRunNatsTests())("storage handoff on a ring change", () =>
       logger,
       bus: bus.connect(storageManifest),
       resolveSource,
-      handoffPeers: (trackId, profile) => previousOwners(ring, nodeId, `${trackId}/${profile}`, 1),
+      handoffPeers: (trackId, profile) => previousOwners(ring, nodeId, `${trackId}/${profile}`, 2),
     });
     await service.start();
     services.push(service);
@@ -159,6 +159,33 @@ describe.skipIf(!shouldRunNatsTests())("storage handoff on a ring change", () =>
     await expect(askA(held, -1)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
     await expect(askA(held, 10_000_000)).rejects.toMatchObject({ code: "RANGE_NOT_SATISFIABLE" });
     expect((await askA(held, 0)).bytes.byteLength).toBeGreaterThan(0);
+  });
+  it("a node leaving cleanly first hands the renditions it owns to their next owners", async () => {
+    const caller = buses[0]!.connect({ service: "access-point", calls: ["storage"] });
+    const [a, b] = services as [StorageService, StorageService];
+    const leaving = trackOwnedBy(ring, "storage-a", "leaving-");
+    sources.set(
+      leaving,
+      writeToneSync(join(work, "leaving.flac"), { frequency: 660, seconds: 8, codec: flac }),
+    );
+    const asked = { trackId: leaving, profile: PROFILE };
+    const made = await caller.request(storageContract, "manifest", asked, { instance: "storage-a" });
+    const bytes = await pieces(caller, "storage-a", leaving, made);
+    const handoffsBefore = b.store.stats().handoffs;
+    // storage-a also holds a rendition storage-b owns ("moved-"): only its own go.
+    const handed = await a.handOver((trackId, profile) => {
+      const [owner, next] = ring.owners(`${trackId}/${profile}`, 2);
+      return owner === "storage-a" ? next : undefined;
+    }, 30_000);
+    expect(handed).toEqual({ renditions: 1, bytes: made.sizeBytes });
+    expect(b.store.stats()).toMatchObject({ transcodesStarted: 0, handoffs: handoffsBefore + 1 });
+    // storage-a is gone from the ring: storage-b, without ffmpeg, serves the rendition whole.
+    ring = new HashRing(["storage-b"]);
+    await a.stop();
+    services.splice(services.indexOf(a), 1);
+    const after = await caller.request(storageContract, "manifest", asked, { instance: "storage-b" });
+    expect(after).toEqual(made);
+    expect(await pieces(caller, "storage-b", leaving, after)).toEqual(bytes);
   });
 });
 

@@ -22,6 +22,8 @@ import {
 export const ringTtlMs = 6_000;
 /** Owners asked per rendition before the origin: the owner and one replica. */
 export const ringOwnersPerKey = 2;
+/** How long a storage node stopping cleanly hands its renditions over (the cluster's stop waits 10 s per process). */
+export const handOverWithinMs = 5_000;
 /** How long a process waits for the bucket (a JetStream cluster electing its leader, storage not yet up). */
 const bucketWaitMs = 60_000;
 
@@ -70,6 +72,14 @@ export function handoffPeersOf(ring: () => HashRing | undefined, nodeId: string)
   return (trackId: string, profile: string): readonly string[] => {
     const now = ring();
     return now ? previousOwners(now, nodeId, renditionKey(trackId, profile), ringOwnersPerKey) : [];
+  };
+}
+
+/** Where a leaving node hands a rendition over: to the next owner of a key it owns, none for the others. */
+export function handOverTargetOf(ring: () => HashRing, nodeId: string) {
+  return (trackId: string, profile: string): string | undefined => {
+    const [owner, next] = ring().owners(renditionKey(trackId, profile), ringOwnersPerKey);
+    return owner === nodeId ? next : undefined;
   };
 }
 

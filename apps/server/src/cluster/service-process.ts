@@ -32,7 +32,14 @@ import { startTopology } from "../topology-wiring";
 import { bootstrapAdmin, startUserService } from "../user-wiring";
 import { openDb } from "../wiring";
 import { checkServiceName, sqlServices, type ClusterService } from "./cluster-services";
-import { bucketReplicas, handoffPeersOf, joinStorageRing, readThroughRing } from "./ring-wiring";
+import {
+  bucketReplicas,
+  handOverTargetOf,
+  handOverWithinMs,
+  handoffPeersOf,
+  joinStorageRing,
+  readThroughRing,
+} from "./ring-wiring";
 
 export interface ServiceProcessOptions {
   service: string;
@@ -185,7 +192,15 @@ async function startService(
       await storage.start();
       const joined = await joinStorageRing(context.nats, nodeId, logger);
       ring = joined;
-      return { stops: [() => joined.stop(), () => storage.stop()] };
+      // A clean stop hands its renditions to their next owners (for a few seconds), then leaves the ring.
+      const handOverFirst = async () => {
+        const handed = await storage.handOver(
+          handOverTargetOf(() => joined.ring(), nodeId),
+          handOverWithinMs,
+        );
+        logger.info(handed, "renditions handed over before leaving the ring");
+      };
+      return { stops: [handOverFirst, () => joined.stop(), () => storage.stop()] };
     }
     case "playlist": {
       const playlist = await startPlaylistService(logger, bus, db(), config.covers);
