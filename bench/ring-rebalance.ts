@@ -1,6 +1,6 @@
 // Ring rebalance: storage nodes (the real storage service, each on its own NATS connection, membership in a JetStream
 // KV bucket as in a cluster) hold a set of renditions at their owners; a node joins (3 -> 4) and a node leaves
-// (4 -> 3). For each: the fraction of the renditions whose owner changes (against 1/N), the bytes moved between nodes
+// (4 -> 3), without and with handing its renditions over first. For each: the fraction of the renditions whose owner changes (against 1/N), the bytes moved between nodes
 // (handoff) or transcoded again, and the time from the membership change until every moved rendition has been read
 // whole at its new owner (its manifest and every piece, 4 readers at once, as listeners would). The join runs twice
 // on the same keys: without handoff (the new owner transcodes) and with it (the new owner takes the old owner's bytes).
@@ -93,11 +93,19 @@ async function startNode(id: string, handoff: boolean): Promise<number> {
 /** Nodes that left and are stopping meanwhile. */
 const stopping: Array<Promise<void>> = [];
 
-/** Leaves the ring cleanly (its entry deleted); the node stops in the background. Returns when the entry went. */
-async function leave(id: string, { wipe }: { wipe: boolean }): Promise<number> {
+/**
+ * Leaves the ring cleanly (its entry deleted), with `handOver` first handing the renditions it owns to their next
+ * owners; the node stops in the background. Returns when it began to leave.
+ */
+async function leave(id: string, { wipe, handOver = false }: { wipe: boolean; handOver?: boolean }) {
   const node = nodes.get(id)!;
-  nodes.delete(id);
   const leftAtMs = performance.now();
+  if (handOver)
+    await node.service.handOver((trackId) => {
+      const [owner, next] = node.watcher.ring().owners(keyOf(trackId), 2);
+      return owner === id ? next : undefined;
+    }, 60_000);
+  nodes.delete(id);
   await node.heartbeat.leave();
   stopping.push(
     (async () => {
@@ -208,11 +216,20 @@ try {
   await Promise.all(stopping);
   await ringIs(first);
   await measure("storage-4 joins (3 -> 4), with handoff", () => startNode("storage-4", true), joined);
-  await measure("storage-2 leaves (4 -> 3), clean leave", () => leave("storage-2", { wipe: false }), [
-    "storage-1",
-    "storage-3",
-    "storage-4",
-  ]);
+  await measure(
+    "storage-2 leaves (4 -> 3), no hand-over: the new owners transcode",
+    () => leave("storage-2", { wipe: false }),
+    ["storage-1", "storage-3", "storage-4"],
+  );
+  // Back to four (storage-2 still holds its renditions), then another node leaves, handing over first.
+  await Promise.all(stopping);
+  await startNode("storage-2", true);
+  await ringIs(joined);
+  await measure(
+    "storage-3 leaves (4 -> 3), handing over first",
+    () => leave("storage-3", { wipe: false, handOver: true }),
+    ["storage-1", "storage-2", "storage-4"],
+  );
 } finally {
   for (const id of [...nodes.keys()]) await leave(id, { wipe: false });
   await Promise.all(stopping);
