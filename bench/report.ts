@@ -1,5 +1,5 @@
 // Shared by every benchmark: percentiles, a printed table and a JSON file in bench/results/.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -79,4 +79,23 @@ export function writeUnlimitedConfig(dir: string, extra: Record<string, unknown>
     }),
   );
   return file;
+}
+
+/**
+ * CPU time (user + system, ms) of a Node process and its descendants so far (a server behind its launcher, a whole
+ * local cluster under `soundmesh cluster`), without the ffmpeg processes it runs (transcodes finishing, and waiting
+ * ones starting).
+ */
+export function cpuOfTree(pid: number): number {
+  let total = 0;
+  try {
+    if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "ffmpeg") return 0;
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    total += (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean))
+      total += cpuOfTree(Number(child));
+  } catch {
+    // Ended meanwhile.
+  }
+  return total;
 }

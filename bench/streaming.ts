@@ -6,7 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WsClient, setupAdmin, waitUntil, writeToneSync } from "@soundmesh/test-kit";
 import { spawnServer } from "@soundmesh/test-kit/server";
-import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
+import {
+  cpuOfTree,
+  printTable,
+  round,
+  type Row,
+  summarize,
+  writeResults,
+  writeUnlimitedConfig,
+} from "./report";
 import { catalogContract } from "@soundmesh/protocol";
 
 const TRACKS = 8;
@@ -17,23 +25,6 @@ const CLIENTS = 64;
 const WARM_UP_PAIRS = 200;
 const CPU_PAIRS = 1_000;
 
-/**
- * CPU time (user + system, ms) of a Node process and its Node descendants so far: the server behind its launcher,
- * without the ffmpeg processes it runs (transcodes finishing, and waiting ones starting).
- */
-function cpuOfTree(pid: number): number {
-  let total = 0;
-  try {
-    if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "ffmpeg") return 0;
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    total += (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
-    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean))
-      total += cpuOfTree(Number(child));
-  } catch {
-    // Ended meanwhile.
-  }
-  return total;
-}
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-stream-"));
 /** An album of four-minute FLAC tracks, each its own tone. */

@@ -1,12 +1,14 @@
 // Cluster mode end to end: `soundmesh cluster` starts 2 access points, 2 search, 3 storage and one of each other
 // service on PostgreSQL and a 3-node NATS JetStream cluster; clients sign in, browse, search, stream verified pieces
-// through both access points and edit a playlist from two clients on different access points. Then faults: kill -9
+// through both access points and edit a playlist from two clients on different access points; a storage node joins
+// and takes the rendition it now owns from the old owner (a handoff), then leaves. Then faults: kill -9
 // the storage node that owns a rendition mid-read (the reads go on from the replica), and kill -9 the NATS node the
 // playlist service is connected to while edits are made (it reconnects; no acknowledged edit is lost), and kill -9
 // an access point while its clients edit a playlist (they move to the other; every edit is applied once), a web
 // player in Chromium behind a load balancer among them. Album covers come from the storage node owning them on the
 // ring, every process's calls are on the live map, and the supervisor starts a killed process again, gives up on
 // one whose restarts fail at once, and restarts nothing on SIGINT.
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -38,7 +40,7 @@ import {
 } from "@soundmesh/test-kit";
 import type { Page } from "playwright-core";
 import { launchChromium, requireChromium, signIn } from "@soundmesh/test-kit/browser";
-import { startCluster, type RunningCluster } from "@soundmesh/test-kit/server";
+import { builtCliEnv, cliPath, startCluster, type RunningCluster } from "@soundmesh/test-kit/server";
 
 const runNats = shouldRunNatsTests();
 const hasChromium = runNats && requireChromium("the cluster's web player through an access point crash");
@@ -362,6 +364,72 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       expect(recent!.items.length).toBeGreaterThan(0);
     }
   }, 180_000);
+
+  it("a storage node that joins takes the renditions it now owns from their old owner, then leaves cleanly", async () => {
+    const trackId = trackIds[0]!;
+    const [url] = cluster.state.accessPoints as [string];
+    const key = renditionKey(trackId, "opus96");
+    const three = ["storage-1", "storage-2", "storage-3"];
+    // A name the hash makes the new owner of this track's rendition (the ring decides, not the test).
+    let node = "storage-4";
+    for (let i = 5; new HashRing([...three, node]).owners(key)[0] !== node; i += 1) node = `storage-${i}`;
+    const before = await readManifest(url, tokens[0]!, trackId);
+    const ringLines = () =>
+      cluster
+        .log("access-point-1")
+        .split("\n")
+        .filter((line) => line.includes("storage ring changed"));
+    const seenBefore = ringLines().length;
+    const child = spawn(
+      process.execPath,
+      [
+        ...[cliPath, "service", "storage", "--node", node, "--data-dir", join(dataDir, node)],
+        ...["--database-url", database!.url, "--keys", join(dataDir, "nats", "keys")],
+        ...["--nats", ...cluster.state.nats.map((n) => n.url)],
+      ],
+      {
+        env: { ...process.env, ...builtCliEnv, SOUNDMESH_LOG_LEVEL: "info" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      await waitUntil(
+        () => output,
+        (text) => text.includes(`ready storage ${node}`),
+        120_000,
+        100,
+      );
+      await waitUntil(
+        () => ringLines().slice(seenBefore),
+        (lines) => lines.some((line) => line.includes(`"${node}"`)),
+        30_000,
+        100,
+      );
+      const after = await readManifest(url, tokens[0]!, trackId);
+      expect(after.pieceHashes).toEqual(before.pieceHashes);
+      for (let index = 0; index < after.pieceCount; index += 1)
+        expect(sha(await readPiece(url, tokens[0]!, trackId, index)), `piece ${index}`).toBe(
+          before.pieceHashes[index],
+        );
+      // The new owner answered from the old owner's bytes: its log says so, with the rendition's size.
+      expect(output).toContain("rendition taken by handoff");
+      expect(output).toContain(`"sizeBytes":${before.sizeBytes}`);
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+    // A clean stop deletes its ring entry: the access point is back to the three nodes at once.
+    await waitUntil(
+      () => ringLines().at(-1) ?? "",
+      (line) => line.includes(`"nodes":${JSON.stringify(three)}`),
+      30_000,
+      100,
+    );
+  }, 240_000);
 
   it("goes on reading a rendition from the replica when its owning storage node is killed mid-read", async () => {
     const [first] = clients as [WsClient];

@@ -12,7 +12,12 @@ import {
   searchManifest,
   type SearchService,
 } from "@soundmesh/service-search";
-import { createStorageService, storageManifest, type StorageService } from "@soundmesh/service-storage";
+import {
+  createStorageService,
+  storageManifest,
+  type HandoffPeers,
+  type StorageService,
+} from "@soundmesh/service-storage";
 import { startCatalogService } from "./catalog-wiring";
 import type { Config } from "./config";
 
@@ -51,7 +56,8 @@ export function createStorageFor(
   logger: Logger,
   bus: Bus,
   cacheDir: string,
-  nodeId?: string,
+  /** Cluster mode: this node's id on the ring, and where it takes renditions from when the ring changes. */
+  cluster?: { nodeId: string; handoffPeers: HandoffPeers },
 ): StorageService {
   const storageBus = bus.connect(storageManifest);
   return createStorageService({
@@ -68,13 +74,14 @@ export function createStorageFor(
         maxPerUser: config.transcode.maxPerUser,
         maxQueued: config.transcode.maxQueued,
       },
-      ...(nodeId === undefined ? {} : { nodeId }),
+      ...(cluster === undefined ? {} : { nodeId: cluster.nodeId }),
       // Beside the renditions: a cluster's storage node keeps the covers it serves on its own disk.
       coverDir: join(dirname(cacheDir), "covers"),
     },
     logger: logger.child({ service: "storage" }),
     bus: storageBus,
     resolveSource: (trackId) => storageBus.request(catalogContract, "trackSource", { trackId }),
+    ...(cluster === undefined ? {} : { handoffPeers: cluster.handoffPeers }),
   });
 }
 

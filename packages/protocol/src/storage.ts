@@ -53,6 +53,14 @@ export const storageContract = defineService("storage", {
     params: rendition.extend({ start: z.number().int().min(0), endInclusive: z.number().int().min(0) }),
     result: z.object({ bytes: binary }),
   },
+  /**
+   * Handoff between storage nodes when the ring changes: a complete rendition this node holds, as its manifest and up
+   * to 1 MiB of its bytes from `start`. Never transcodes: `NOT_FOUND` when the node does not hold it complete.
+   */
+  handoff: {
+    params: rendition.extend({ start: z.number().int().min(0) }),
+    result: z.object({ manifest: streamManifest, bytes: binary }),
+  },
   /** Transcodes ahead of time in the background (recently added, popular). */
   prepare: {
     params: z.object({
@@ -87,6 +95,9 @@ export const storageContract = defineService("storage", {
       /** Of those, transcodes that took an ffmpeg started ahead of time (a listener's cold click or seek). */
       transcodesWarm: z.number().int(),
       transcodesRunning: z.number().int(),
+      /** Complete renditions taken from another node (a ring change: this node now owns them), and their bytes. */
+      handoffs: z.number().int(),
+      handoffBytes: z.number().int(),
       evictions: z.number().int(),
       queued: z.number().int(),
       /** The transcode scheduler: ffmpeg running and paused, jobs waiting by priority, refusals. */

@@ -5,7 +5,20 @@ export {
   type StorageService,
   type StorageServiceConfig,
 } from "./storage-service";
-export { RenditionStore, defaultProfiles, type ResolveSource, type SourceInfo } from "./rendition-store";
+export {
+  RenditionStore,
+  defaultProfiles,
+  type FetchHandoff,
+  type ResolveSource,
+  type SourceInfo,
+} from "./rendition-store";
+export {
+  HANDOFF_CHUNK_BYTES,
+  fetchHandoffFrom,
+  handOver,
+  type HandOverTarget,
+  type HandoffPeers,
+} from "./rendition-handoff";
 export { CoverCache, type CoverCacheOptions } from "./cover-cache";
 export { findClusters } from "./webm-clusters";
 export {

@@ -88,8 +88,37 @@ export function transcodedManifest(
   };
 }
 
+/**
+ * Why a rendition handed over by another node cannot be taken, or undefined when it can: it must be the complete
+ * rendition asked for, cut into this node's piece size, its bytes matching every piece's SHA-256.
+ */
+export function handoffProblem(
+  manifest: StreamManifest,
+  bytes: Uint8Array,
+  wanted: { trackId: string; profile: string; pieceSizeBytes: number },
+): string | undefined {
+  if (manifest.trackId !== wanted.trackId || manifest.profile !== wanted.profile)
+    return "another rendition's manifest";
+  if (!manifest.complete) return "an incomplete rendition";
+  if (manifest.pieceSizeBytes !== wanted.pieceSizeBytes) return "another piece size";
+  if (bytes.byteLength !== manifest.sizeBytes || bytes.byteLength === 0)
+    return "a size unlike its manifest's";
+  const { pieceHashes } = hashPieces(bytes, wanted.pieceSizeBytes);
+  if (
+    pieceHashes.length !== manifest.pieceCount ||
+    pieceHashes.length !== manifest.pieceHashes.length ||
+    pieceHashes.some((hash, i) => hash !== manifest.pieceHashes[i])
+  )
+    return "bytes unlike its piece hashes";
+  return undefined;
+}
+
 /** Data first, then the manifest, each by rename: a manifest on disk always describes complete data. */
-export async function persistRendition(dir: string, bytes: Buffer, manifest: StreamManifest): Promise<void> {
+export async function persistRendition(
+  dir: string,
+  bytes: Uint8Array,
+  manifest: StreamManifest,
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "data.tmp"), bytes);
   await rename(join(dir, "data.tmp"), join(dir, "data"));

@@ -18,7 +18,14 @@ import {
 } from "./ffmpeg";
 import { GrowingRendition } from "./growing-rendition";
 import { TranscodeScheduler, defaultSchedulerConfig, type Hold, type Requester } from "./transcode-scheduler";
-import { ORIGINAL, OpenFiles, PieceCache, originalManifest, persistRendition } from "./rendition-files";
+import {
+  ORIGINAL,
+  OpenFiles,
+  PieceCache,
+  handoffProblem,
+  originalManifest,
+  persistRendition,
+} from "./rendition-files";
 
 export interface SourceInfo {
   path: string;
@@ -46,6 +53,15 @@ export interface RenditionStoreConfig {
    */
   warmFfmpeg?: boolean;
 }
+
+/**
+ * Asks the nodes that held a rendition before a ring change for it whole (cluster mode): undefined when none has it.
+ * The store checks what comes back against its piece hashes before taking it.
+ */
+export type FetchHandoff = (
+  trackId: string,
+  profile: string,
+) => Promise<{ manifest: StreamManifest; bytes: Uint8Array } | undefined>;
 
 export const DEFAULT_LONG_POLL_MS = 10_000;
 export const DEFAULT_PIECE_CACHE_BYTES = 64 * 1024 * 1024;
@@ -86,6 +102,10 @@ export class RenditionStore {
   private readonly hot: PieceCache;
   private readonly warm: WarmTranscoders | undefined;
   private transcodesStarted = 0;
+  /** Renditions being asked of other nodes, by key: concurrent callers wait for one handoff. */
+  private readonly adopting = new Map<string, Promise<Rendition | undefined>>();
+  private handoffs = 0;
+  private handoffBytes = 0;
   private evictions = 0;
   private uses = 0;
 
@@ -95,6 +115,8 @@ export class RenditionStore {
     private readonly logger: Logger,
     /** The one place that decides which ffmpeg runs; by default N = the machine's parallelism. */
     readonly scheduler = new TranscodeScheduler(defaultSchedulerConfig(availableParallelism())),
+    /** Cluster mode: a rendition this node lacks is first asked of its previous owners, then transcoded. */
+    private readonly fetchHandoff?: FetchHandoff,
   ) {
     this.hot = new PieceCache(config.pieceCacheBytes ?? DEFAULT_PIECE_CACHE_BYTES);
     this.warm = config.warmFfmpeg
@@ -153,6 +175,8 @@ export class RenditionStore {
       /** Transcodes that took an ffmpeg started ahead of time. */
       transcodesWarm: this.warm?.takenCount ?? 0,
       transcodesRunning: scheduler.running + scheduler.paused,
+      handoffs: this.handoffs,
+      handoffBytes: this.handoffBytes,
       evictions: this.evictions,
       scheduler,
     };
@@ -253,6 +277,39 @@ export class RenditionStore {
     });
   }
 
+  /**
+   * A complete cached rendition's manifest and up to `maxBytes` of its bytes from `start`, for a node that now owns
+   * it; never starts a transcode (`NOT_FOUND` when this node does not hold it complete).
+   */
+  async held(
+    trackId: string,
+    profile: string,
+    start: number,
+    maxBytes: number,
+  ): Promise<{ manifest: StreamManifest; bytes: Uint8Array }> {
+    const source = await this.resolveSource(trackId);
+    const rendition = this.renditions.get(this.keyOf(trackId, profile, source));
+    if (!rendition?.cached || rendition.state !== "complete" || !rendition.manifest)
+      throw new AppError("NOT_FOUND", "This node does not hold the rendition complete");
+    const { manifest } = rendition;
+    if (start >= manifest.sizeBytes)
+      throw new AppError("RANGE_NOT_SATISFIABLE", `The rendition ends at byte ${manifest.sizeBytes - 1}`);
+    const bytes = await this.read(rendition, start, Math.min(manifest.sizeBytes, start + maxBytes) - 1);
+    return { manifest, bytes };
+  }
+
+  /** Complete cached renditions (no offsets, no originals), most recently used first: what a leaving node hands over. */
+  heldRenditions(): Array<{ trackId: string; profile: string; sizeBytes: number }> {
+    return [...this.renditions.values()]
+      .filter((r) => r.cached && r.state === "complete" && r.fromMs === undefined)
+      .sort((a, b) => b.lastUsed - a.lastUsed)
+      .flatMap(({ manifest }) =>
+        manifest
+          ? [{ trackId: manifest.trackId, profile: manifest.profile, sizeBytes: manifest.sizeBytes }]
+          : [],
+      );
+  }
+
   /** Runs `work` on the rendition while holding the requester's claim on its transcode. */
   private async use<T>(
     trackId: string,
@@ -293,17 +350,15 @@ export class RenditionStore {
     const source = await this.resolveSource(trackId);
     if (fromMs !== undefined && source.durationMs !== undefined && fromMs >= source.durationMs)
       throw new AppError("VALIDATION_FAILED", `The track ends at ${source.durationMs} ms`);
-    const key = createHash("sha256")
-      .update(
-        `${trackId}|${profile}|${source.sizeBytes}|${source.mtimeMs}|${this.config.pieceSizeBytes}|${JSON.stringify(this.config.profiles[profile] ?? {})}${fromMs === undefined ? "" : `|from ${fromMs}`}`,
-      )
-      .digest("hex")
-      .slice(0, 32);
-    const existing = this.renditions.get(key);
-    if (existing) {
-      const hold =
-        existing.growing && existing.state === "writing" ? this.scheduler.join(key, requester) : noHold;
-      return { rendition: existing, hold };
+    const key = this.keyOf(trackId, profile, source, fromMs);
+    const existing = this.found(key, requester);
+    if (existing) return existing;
+    if (this.fetchHandoff && profile !== ORIGINAL && fromMs === undefined) {
+      const adopted = await this.adopt(key, trackId, profile);
+      // Another caller may have started a transcode while the other nodes were asked.
+      const now = this.found(key, requester);
+      if (now) return now;
+      if (adopted) return { rendition: adopted, hold: noHold };
     }
     if (fromMs !== undefined) this.trimOffsets();
     const started =
@@ -315,6 +370,74 @@ export class RenditionStore {
       if (this.renditions.get(key) === started.rendition) this.renditions.delete(key);
     });
     return started;
+  }
+
+  /** The cache key: the track's source as it is now, the profile's settings and the piece size. */
+  private keyOf(trackId: string, profile: string, source: SourceInfo, fromMs?: number): string {
+    return createHash("sha256")
+      .update(
+        `${trackId}|${profile}|${source.sizeBytes}|${source.mtimeMs}|${this.config.pieceSizeBytes}|${JSON.stringify(this.config.profiles[profile] ?? {})}${fromMs === undefined ? "" : `|from ${fromMs}`}`,
+      )
+      .digest("hex")
+      .slice(0, 32);
+  }
+
+  private found(key: string, requester: Requester): { rendition: Rendition; hold: Hold } | undefined {
+    const existing = this.renditions.get(key);
+    if (!existing) return undefined;
+    const hold =
+      existing.growing && existing.state === "writing" ? this.scheduler.join(key, requester) : noHold;
+    return { rendition: existing, hold };
+  }
+
+  /** The rendition from the nodes that held it before a ring change, checked and cached; one ask per key at once. */
+  private adopt(key: string, trackId: string, profile: string): Promise<Rendition | undefined> {
+    let pending = this.adopting.get(key);
+    if (!pending) {
+      pending = this.takeHandoff(key, trackId, profile).finally(() => this.adopting.delete(key));
+      this.adopting.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async takeHandoff(key: string, trackId: string, profile: string): Promise<Rendition | undefined> {
+    let handed: Awaited<ReturnType<FetchHandoff>>;
+    try {
+      handed = await this.fetchHandoff!(trackId, profile);
+    } catch (error) {
+      this.logger.warn({ err: error, trackId, profile }, "handoff failed: transcoding instead");
+      return undefined;
+    }
+    if (!handed) return undefined;
+    const { manifest, bytes } = handed;
+    const problem = handoffProblem(manifest, bytes, {
+      trackId,
+      profile,
+      pieceSizeBytes: this.config.pieceSizeBytes,
+    });
+    if (problem) {
+      this.logger.warn({ trackId, profile, problem }, "handed-off rendition refused: transcoding instead");
+      return undefined;
+    }
+    await persistRendition(join(this.config.cacheDir, key), bytes, manifest);
+    const rendition: Rendition = {
+      key,
+      dataPath: join(this.config.cacheDir, key, "data"),
+      state: "complete",
+      bytesWritten: manifest.sizeBytes,
+      manifest,
+      lastUsed: ++this.uses,
+      readers: 0,
+      cached: true,
+      done: Promise.resolve(),
+      progressed: new Set(),
+    };
+    this.renditions.set(key, rendition);
+    this.handoffs += 1;
+    this.handoffBytes += manifest.sizeBytes;
+    this.logger.info({ trackId, profile, sizeBytes: manifest.sizeBytes }, "rendition taken by handoff");
+    await this.evict();
+    return rendition;
   }
 
   private describeOriginal(key: string, trackId: string, source: SourceInfo): Rendition {

@@ -24,6 +24,13 @@ import {
 } from "./rendition-store";
 import { CoverCache } from "./cover-cache";
 import {
+  HANDOFF_CHUNK_BYTES,
+  fetchHandoffFrom,
+  handOver,
+  type HandOverTarget,
+  type HandoffPeers,
+} from "./rendition-handoff";
+import {
   TranscodeScheduler,
   defaultSchedulerConfig,
   type Requester,
@@ -78,6 +85,11 @@ export interface StorageServiceDeps {
   clock?: { now(): number };
   /** Sees every scheduling decision (tests, diagnostics). */
   onSchedulerEvent?: (event: SchedulerEvent) => void;
+  /**
+   * Cluster mode: the nodes that held a rendition before a ring change. A rendition this node lacks is taken from
+   * them (hash-checked) before it would be transcoded.
+   */
+  handoffPeers?: HandoffPeers;
 }
 
 export interface StorageService {
@@ -89,6 +101,11 @@ export interface StorageService {
   handlers: HandlersOf<StorageContract>;
   /** Resolves when the background queue is empty. */
   idle(): Promise<void>;
+  /**
+   * Cluster mode, before leaving the ring cleanly: the renditions this node owns are taken by their next owners
+   * (most recently used first) for up to `withinMs`.
+   */
+  handOver(target: HandOverTarget, withinMs: number): Promise<{ renditions: number; bytes: number }>;
 }
 
 export function createStorageService({
@@ -98,6 +115,7 @@ export function createStorageService({
   resolveSource,
   clock,
   onSchedulerEvent,
+  handoffPeers,
 }: StorageServiceDeps): StorageService {
   const schedulerConfig = {
     ...defaultSchedulerConfig(availableParallelism()),
@@ -128,6 +146,7 @@ export function createStorageService({
     sources.resolve,
     logger,
     scheduler,
+    handoffPeers ? fetchHandoffFrom(bus, handoffPeers, logger) : undefined,
   );
   const askCatalog = (albumId: string, size: number, traceId?: string) =>
     bus.request(
@@ -243,6 +262,7 @@ export function createStorageService({
     range: async ({ trackId, profile, start, endInclusive }, ctx) => ({
       bytes: await store.range(trackId, profile, start, endInclusive, listenerOf(ctx)),
     }),
+    handoff: ({ trackId, profile, start }) => store.held(trackId, profile, start, HANDOFF_CHUNK_BYTES),
     prepare: ({ trackIds, profiles }) => ({ queued: enqueue(trackIds, profilesOf(profiles)) }),
     transcodeAhead: async ({ tracks, profiles }, ctx) => {
       await prepareRecent(tracks, profilesOf(profiles), ctx.traceId);
@@ -258,6 +278,7 @@ export function createStorageService({
     store,
     covers,
     handlers,
+    handOver: (target, withinMs) => handOver(bus, store, target, withinMs, logger),
     idle: () =>
       running === 0 && queue.length === 0
         ? Promise.resolve()

@@ -2,7 +2,7 @@
 // point follows the bucket and reads renditions and album covers owner -> replica -> origin (services/access-point's
 // ring reader and cover source).
 import type { Logger } from "pino";
-import { type ServiceBus } from "@soundmesh/bus";
+import { previousOwners, type HashRing, type ServiceBus } from "@soundmesh/bus";
 import {
   connectNats,
   openRingBucket,
@@ -15,6 +15,7 @@ import { AppError } from "@soundmesh/protocol";
 import {
   busRenditionReader,
   ringCoverSource,
+  renditionKey,
   ringRenditionReader,
   type CoverSource,
   type RenditionReader,
@@ -24,6 +25,8 @@ import {
 export const ringTtlMs = 6_000;
 /** Owners asked per rendition before the origin: the owner and one replica. */
 export const ringOwnersPerKey = 2;
+/** How long a storage node stopping cleanly hands its renditions over (the cluster's stop waits 10 s per process). */
+export const handOverWithinMs = 5_000;
 /** How long a process waits for the bucket (a JetStream cluster electing its leader, storage not yet up). */
 const bucketWaitMs = 60_000;
 
@@ -64,13 +67,36 @@ async function openBucketWhenReady(nats: NatsTransportOptions, logger: Logger) {
   }
 }
 
-/** A storage node's place on the ring: heartbeats until stopped, then leaves at once. */
+/**
+ * The nodes a storage node takes a rendition from when the ring says it owns it but it lacks it (it joined, or an
+ * owner left): the rendition's owners on the ring without this node. None before the node follows the ring.
+ */
+export function handoffPeersOf(ring: () => HashRing | undefined, nodeId: string) {
+  return (trackId: string, profile: string): readonly string[] => {
+    const now = ring();
+    return now ? previousOwners(now, nodeId, renditionKey(trackId, profile), ringOwnersPerKey) : [];
+  };
+}
+
+/** Where a leaving node hands a rendition over: to the next owner of a key it owns, none for the others. */
+export function handOverTargetOf(ring: () => HashRing, nodeId: string) {
+  return (trackId: string, profile: string): string | undefined => {
+    const [owner, next] = ring().owners(renditionKey(trackId, profile), ringOwnersPerKey);
+    return owner === nodeId ? next : undefined;
+  };
+}
+
+/** A storage node's place on the ring: heartbeats until stopped, then leaves at once; follows the ring meanwhile. */
 export async function joinStorageRing(
   nats: NatsTransportOptions,
   nodeId: string,
   logger: Logger,
-): Promise<{ stop(): Promise<void> }> {
+): Promise<{ ring(): HashRing; stop(): Promise<void> }> {
   const { connection, bucket } = await openBucketWhenReady(nats, logger);
+  const watcher = await watchRing(bucket, { ttlMs: ringTtlMs }).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
+  });
   // A bucket just created on a JetStream cluster has no leader for a moment: its first write is retried.
   const heartbeat = await whenReady("the first ring heartbeat", logger, () =>
     startRingHeartbeat(bucket, nodeId, {
@@ -78,15 +104,18 @@ export async function joinStorageRing(
       onError: (error) => logger.warn({ err: error }, "ring heartbeat not written"),
     }),
   ).catch(async (error: unknown) => {
+    await watcher.stop();
     await connection.close();
     throw error;
   });
   logger.info({ node: nodeId }, "joined the storage ring");
   return {
+    ring: () => watcher.ring(),
     async stop() {
       await heartbeat
         .leave()
         .catch((error: unknown) => logger.warn({ err: error }, "ring entry not deleted"));
+      await watcher.stop();
       await connection.close();
     },
   };

@@ -33,7 +33,14 @@ import { startReporter, startTopology } from "../topology-wiring";
 import { bootstrapAdmin, startUserService } from "../user-wiring";
 import { openDb } from "../wiring";
 import { checkServiceName, sqlServices, type ClusterService } from "./cluster-services";
-import { bucketReplicas, joinStorageRing, readThroughRing } from "./ring-wiring";
+import {
+  bucketReplicas,
+  handOverTargetOf,
+  handOverWithinMs,
+  handoffPeersOf,
+  joinStorageRing,
+  readThroughRing,
+} from "./ring-wiring";
 
 export interface ServiceProcessOptions {
   service: string;
@@ -186,10 +193,24 @@ async function startService(
     }
     case "storage": {
       // Each node's rendition cache is on its own disk (its data dir); the ring says which node owns what.
-      const storage = createStorageFor(config, logger, bus, join(config.dataDir, "renditions"), nodeId);
+      // A rendition it now owns but lacks is taken from the nodes that held it (a handoff), not transcoded again.
+      let ring: Awaited<ReturnType<typeof joinStorageRing>> | undefined = undefined;
+      const storage = createStorageFor(config, logger, bus, join(config.dataDir, "renditions"), {
+        nodeId,
+        handoffPeers: handoffPeersOf(() => ring?.ring(), nodeId),
+      });
       await storage.start();
-      const ring = await joinStorageRing(context.nats, nodeId, logger);
-      return { stops: [() => ring.stop(), () => storage.stop()] };
+      const joined = await joinStorageRing(context.nats, nodeId, logger);
+      ring = joined;
+      // A clean stop hands its renditions to their next owners (for a few seconds), then leaves the ring.
+      const handOverFirst = async () => {
+        const handed = await storage.handOver(
+          handOverTargetOf(() => joined.ring(), nodeId),
+          handOverWithinMs,
+        );
+        logger.info(handed, "renditions handed over before leaving the ring");
+      };
+      return { stops: [handOverFirst, () => joined.stop(), () => storage.stop()] };
     }
     case "playlist": {
       const playlist = await startPlaylistService(logger, bus, db(), config.covers);

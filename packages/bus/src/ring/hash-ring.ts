@@ -82,3 +82,19 @@ export function keysMoved(before: HashRing, after: HashRing, keys: readonly stri
   }
   return moved;
 }
+
+/** Rings without one node, kept per ring (a ring is immutable): a miss asks this for every new key. */
+const ringsWithout = new WeakMap<HashRing, Map<string, HashRing>>();
+
+/**
+ * Where `node` finds a key it now owns but lacks: the key's owners on the ring as it would be without `node` (before
+ * it joined, those held the key; since, they are the next in line). None when `node` is not among the key's owners.
+ */
+export function previousOwners(ring: HashRing, node: string, key: string, replicas = 1): string[] {
+  if (!ring.owners(key, replicas).includes(node)) return [];
+  let without = ringsWithout.get(ring);
+  if (!without) ringsWithout.set(ring, (without = new Map<string, HashRing>()));
+  let smaller = without.get(node);
+  if (!smaller) without.set(node, (smaller = ring.withoutNode(node)));
+  return smaller.owners(key, replicas);
+}

@@ -1,0 +1,243 @@
+// Handoff on a ring change, on a real nats-server with the real ffmpeg: a node that now owns a rendition it lacks takes
+// it from the node that held it (its bytes checked against the manifest's hashes) instead of transcoding it again.
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppError, storageContract, type StreamManifest } from "@soundmesh/protocol";
+import { HashRing, createBus, previousOwners, type Bus, type ServiceBus } from "@soundmesh/bus";
+import { createNatsTransport } from "@soundmesh/bus/nats";
+import {
+  RenditionStore,
+  createStorageService,
+  defaultProfiles,
+  storageManifest,
+  type FetchHandoff,
+  type SourceInfo,
+  type StorageService,
+} from "@soundmesh/service-storage";
+import { shouldRunNatsTests, startNatsServer, writeToneSync, type NatsServer } from "@soundmesh/test-kit";
+
+const logger = pino({ level: "silent" });
+const work = mkdtempSync(join(tmpdir(), "soundmesh-handoff-"));
+const PIECE = 16 * 1024;
+const PROFILE = "opus96";
+const flac = ["-c:a", "flac"];
+const sources = new Map<string, string>();
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const resolveSource = (trackId: string): Promise<SourceInfo> => {
+  const path = sources.get(trackId);
+  if (!path) return Promise.reject(new AppError("NOT_FOUND", "No such track"));
+  const { size, mtimeMs } = statSync(path);
+  return Promise.resolve({ path, sizeBytes: size, mtimeMs, durationMs: 8_000 });
+};
+
+/** A track id whose rendition key `<id>/opus96` belongs to `node` on `ring` (the ring's hash decides, not the test). */
+function trackOwnedBy(ring: HashRing, node: string, prefix: string): string {
+  for (let i = 0; ; i += 1) {
+    const id = `${prefix}${i}`;
+    if (ring.owners(`${id}/${PROFILE}`)[0] === node) return id;
+  }
+}
+
+const pieces = async (bus: ServiceBus, node: string, trackId: string, manifest: StreamManifest) => {
+  const all: Uint8Array[] = [];
+  for (let index = 0; index < manifest.pieceCount; index += 1)
+    all.push(
+      (
+        await bus.request(
+          storageContract,
+          "piece",
+          { trackId, profile: PROFILE, index },
+          { instance: node, userId: "u1" },
+        )
+      ).bytes,
+    );
+  return Buffer.concat(all);
+};
+
+describe.skipIf(!shouldRunNatsTests())("storage handoff on a ring change", () => {
+  let nats: NatsServer;
+  const buses: Bus[] = [];
+  const services: StorageService[] = [];
+  /** The ring both nodes follow; the test changes it as a join would. */
+  let ring = new HashRing(["storage-a"]);
+
+  const startNode = async (nodeId: string, ffmpegPath: string) => {
+    const bus = createBus({ transport: await createNatsTransport({ servers: nats.url }) });
+    buses.push(bus);
+    const service = createStorageService({
+      config: {
+        cacheDir: join(work, nodeId),
+        capBytes: 50 * 1024 * 1024,
+        pieceSizeBytes: PIECE,
+        ffmpegPath,
+        warmFfmpeg: false,
+        nodeId,
+      },
+      logger,
+      bus: bus.connect(storageManifest),
+      resolveSource,
+      handoffPeers: (trackId, profile) => previousOwners(ring, nodeId, `${trackId}/${profile}`, 2),
+    });
+    await service.start();
+    services.push(service);
+    return service;
+  };
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+  afterAll(async () => {
+    await Promise.all(services.map((service) => service.stop()));
+    await Promise.all(buses.map((bus) => bus.close()));
+    await nats?.stop();
+  });
+
+  it("a node that joins answers a rendition it now owns with the old owner's bytes, without ffmpeg", async () => {
+    const a = await startNode("storage-a", "ffmpeg");
+    // storage-b cannot transcode at all: whatever it serves, it got from storage-a.
+    const b = await startNode("storage-b", join(work, "no-ffmpeg-here"));
+    const caller = buses[0]!.connect({ service: "access-point", calls: ["storage"] });
+    const joined = new HashRing(["storage-a", "storage-b"]);
+    const moved = trackOwnedBy(joined, "storage-b", "moved-");
+    const never = trackOwnedBy(joined, "storage-b", "never-");
+    sources.set(moved, writeToneSync(join(work, "moved.flac"), { frequency: 330, seconds: 8, codec: flac }));
+    sources.set(never, writeToneSync(join(work, "never.flac"), { frequency: 550, seconds: 8, codec: flac }));
+
+    const asked = { trackId: moved, profile: PROFILE };
+    const before = await caller.request(storageContract, "manifest", asked, { instance: "storage-a" });
+    const beforeBytes = await pieces(caller, "storage-a", moved, before);
+    expect(a.store.stats().transcodesStarted).toBe(1);
+
+    ring = joined;
+    // Four readers at once on the new owner: one handoff serves them all.
+    const [after] = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        caller.request(storageContract, "manifest", asked, { instance: "storage-b", userId: "u1" }),
+      ),
+    );
+    expect(after).toEqual(before);
+    expect(await pieces(caller, "storage-b", moved, after!)).toEqual(beforeBytes);
+    expect(b.store.stats()).toMatchObject({
+      transcodesStarted: 0,
+      handoffs: 1,
+      handoffBytes: before.sizeBytes,
+    });
+    expect(a.store.stats().transcodesStarted).toBe(1);
+
+    // The test can fail: a rendition nobody holds would need ffmpeg, which storage-b lacks.
+    await expect(
+      caller.request(
+        storageContract,
+        "manifest",
+        { trackId: never, profile: PROFILE },
+        { instance: "storage-b", userId: "u1" },
+      ),
+    ).rejects.toMatchObject({ code: "DEPENDENCY_MISSING" });
+    expect(b.store.stats().handoffs).toBe(1);
+  });
+
+  it("handoff never transcodes on the node asked, and checks its parameters", async () => {
+    const caller = buses[0]!.connect({ service: "access-point", calls: ["storage"] });
+    const a = services[0]!;
+    const started = a.store.stats().transcodesStarted;
+    const unheld = trackOwnedBy(ring, "storage-a", "unheld-");
+    sources.set(unheld, sources.get([...sources.keys()][0]!)!);
+    const held = [...sources.keys()].find((id) => id.startsWith("moved-"))!;
+    const askA = (trackId: string, start: number) =>
+      caller.request(
+        storageContract,
+        "handoff",
+        { trackId, profile: PROFILE, start },
+        { instance: "storage-a" },
+      );
+    await expect(askA(unheld, 0)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(a.store.stats().transcodesStarted).toBe(started);
+    await expect(askA(held, -1)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    await expect(askA(held, 10_000_000)).rejects.toMatchObject({ code: "RANGE_NOT_SATISFIABLE" });
+    expect((await askA(held, 0)).bytes.byteLength).toBeGreaterThan(0);
+  });
+  it("a node leaving cleanly first hands the renditions it owns to their next owners", async () => {
+    const caller = buses[0]!.connect({ service: "access-point", calls: ["storage"] });
+    const [a, b] = services as [StorageService, StorageService];
+    const leaving = trackOwnedBy(ring, "storage-a", "leaving-");
+    sources.set(
+      leaving,
+      writeToneSync(join(work, "leaving.flac"), { frequency: 660, seconds: 8, codec: flac }),
+    );
+    const asked = { trackId: leaving, profile: PROFILE };
+    const made = await caller.request(storageContract, "manifest", asked, { instance: "storage-a" });
+    const bytes = await pieces(caller, "storage-a", leaving, made);
+    const handoffsBefore = b.store.stats().handoffs;
+    // storage-a also holds a rendition storage-b owns ("moved-"): only its own go.
+    const handed = await a.handOver((trackId, profile) => {
+      const [owner, next] = ring.owners(`${trackId}/${profile}`, 2);
+      return owner === "storage-a" ? next : undefined;
+    }, 30_000);
+    expect(handed).toEqual({ renditions: 1, bytes: made.sizeBytes });
+    expect(b.store.stats()).toMatchObject({ transcodesStarted: 0, handoffs: handoffsBefore + 1 });
+    // storage-a is gone from the ring: storage-b, without ffmpeg, serves the rendition whole.
+    ring = new HashRing(["storage-b"]);
+    await a.stop();
+    services.splice(services.indexOf(a), 1);
+    const after = await caller.request(storageContract, "manifest", asked, { instance: "storage-b" });
+    expect(after).toEqual(made);
+    expect(await pieces(caller, "storage-b", leaving, after)).toEqual(bytes);
+  });
+});
+
+describe("a handed-off rendition is checked before it is taken", () => {
+  const source = join(work, "checked.flac");
+  beforeAll(() => {
+    sources.set("checked", writeToneSync(source, { frequency: 440, seconds: 5, codec: flac }));
+  });
+
+  const storeWith = (dir: string, fetchHandoff?: FetchHandoff) =>
+    new RenditionStore(
+      {
+        cacheDir: join(work, dir),
+        capBytes: 50 * 1024 * 1024,
+        pieceSizeBytes: PIECE,
+        ffmpegPath: "ffmpeg",
+        profiles: defaultProfiles,
+        waitTimeoutMs: 20_000,
+      },
+      resolveSource,
+      logger,
+      undefined,
+      fetchHandoff,
+    );
+
+  it("bytes unlike the manifest's hashes, a wrong track or piece size are refused: the node transcodes", async () => {
+    const origin = storeWith("origin");
+    await origin.load();
+    const manifest = await origin.manifest("checked", PROFILE);
+    const { bytes } = await origin.held("checked", PROFILE, 0, manifest.sizeBytes);
+    const tampered = Uint8Array.from(bytes);
+    tampered[tampered.byteLength - 1]! ^= 0xff;
+    const bad: Array<Awaited<ReturnType<FetchHandoff>>> = [
+      { manifest, bytes: tampered },
+      { manifest, bytes: bytes.subarray(1) },
+      { manifest: { ...manifest, trackId: "other" }, bytes },
+      { manifest: { ...manifest, pieceSizeBytes: PIECE * 2 }, bytes },
+      { manifest: { ...manifest, complete: false }, bytes },
+    ];
+    for (const [i, handed] of bad.entries()) {
+      const store = storeWith(`refused-${i}`, () => Promise.resolve(handed));
+      await store.load();
+      expect(await store.manifest("checked", PROFILE)).toEqual(manifest);
+      expect(store.stats(), `case ${i}`).toMatchObject({ transcodesStarted: 1, handoffs: 0 });
+      store.close();
+    }
+    // And the same rendition, whole and untouched, is taken as it is.
+    const taker = storeWith("taker", () => Promise.resolve({ manifest, bytes }));
+    await taker.load();
+    expect(await taker.manifest("checked", PROFILE)).toEqual(manifest);
+    expect(taker.stats()).toMatchObject({ transcodesStarted: 0, handoffs: 1 });
+    taker.close();
+    origin.close();
+  });
+});
