@@ -46,26 +46,34 @@ const pageErrors: string[] = [];
 
 /**
  * A browser of its own (fresh profile: its own cache and session) signed in on `url`, with P2P upload on and a probe
- * counting "waiting" events once playback has started.
+ * of the "waiting" events once playback has started. One with less than a second of audio buffered at the playhead
+ * is a stall: the bytes were not there. One with the playhead well inside a buffered range is an underflow of
+ * Chromium's audio renderer, which a CPU starved by the machine's load causes with every byte in place (seen at
+ * load average 15-28 with the whole track buffered as one range): counted apart, and shown when a test fails.
  */
 async function openBrowser(url: string): Promise<Page> {
   const browser = await launchChromium({ viewport: { width: 1280, height: 800 } });
   browsers.push(browser);
   await browser.context.addInitScript(() => {
     localStorage.setItem("soundmesh.p2p.upload", JSON.stringify({ enabled: true, bytesPerSecond: 0 }));
-    const probe = { stalls: 0, started: false, log: [] as string[] };
+    const probe = { stalls: 0, underflows: 0, started: false, log: [] as string[] };
     (window as unknown as { probe: typeof probe }).probe = probe;
     document.addEventListener("playing", () => (probe.started = true), true);
     document.addEventListener(
       "waiting",
       (event) => {
         if (!probe.started) return;
-        probe.stalls += 1;
         const audio = event.target as HTMLAudioElement;
-        const ranges = Array.from({ length: audio.buffered.length }, (_, i) =>
-          [audio.buffered.start(i), audio.buffered.end(i)].map((t) => t.toFixed(2)).join("-"),
-        );
-        probe.log.push(`${Date.now()}: waiting at ${audio.currentTime}, buffered ${ranges.join(" ")}`);
+        const at = audio.currentTime;
+        const ranges = Array.from({ length: audio.buffered.length }, (_, i): [number, number] => [
+          audio.buffered.start(i),
+          audio.buffered.end(i),
+        ]);
+        const ahead = Math.max(0, ...ranges.filter(([start]) => start <= at).map(([, end]) => end - at));
+        if (ahead < 1) probe.stalls += 1;
+        else probe.underflows += 1;
+        const shown = ranges.map((range) => range.map((t) => t.toFixed(2)).join("-")).join(" ");
+        probe.log.push(`${Date.now()}: waiting at ${at}, buffered ${shown}`);
       },
       true,
     );
@@ -92,6 +100,9 @@ interface PageState {
   peerShare: number;
   rejected: number;
   stalls: number;
+  underflows: number;
+  /** Each "waiting" event: when, where, and what was buffered. */
+  waits: string[];
   currentTime: number;
   paused: boolean;
   bufferedEnd: number;
@@ -107,11 +118,15 @@ async function stateOf(page: Page): Promise<PageState> {
     const text = stats.innerText;
     const audio = document.querySelector("audio");
     const buffered = audio?.buffered;
+    const probe = (window as unknown as { probe: { stalls: number; underflows: number; log: string[] } })
+      .probe;
     return {
       total: Number(stats.dataset.total ?? 0),
       peerShare: Number(/peers (\d+)%/.exec(text)?.[1] ?? 0) / 100,
       rejected: Number(/rejected pieces: (\d+)/.exec(text)?.[1] ?? 0),
-      stalls: (window as unknown as { probe: { stalls: number } }).probe.stalls,
+      stalls: probe.stalls,
+      underflows: probe.underflows,
+      waits: probe.log,
       currentTime: audio?.currentTime ?? 0,
       paused: audio?.paused ?? true,
       bufferedEnd: buffered && buffered.length > 0 ? buffered.end(buffered.length - 1) : 0,
@@ -236,7 +251,7 @@ describe.runIf(run)("the web player in Chromium against a cluster", () => {
     );
     expect(done.peerShare, JSON.stringify(done)).toBeGreaterThanOrEqual(0.5);
     expect(done.rejected).toBe(0);
-    expect(done.stalls).toBe(0);
+    expect(done.stalls, JSON.stringify(done)).toBe(0);
     await holder.evaluate(() => document.querySelector("audio")?.pause());
     await listener.evaluate(() => document.querySelector("audio")?.pause());
   }, 180_000);
@@ -261,8 +276,10 @@ describe.runIf(run)("the web player in Chromium against a cluster", () => {
       (state) => state.total >= size && state.currentTime > before.bufferedEnd + 2,
       150_000,
     );
-    const stalls = await page.evaluate(() => (window as unknown as { probe: { log: string[] } }).probe.log);
-    expect(after.stalls, JSON.stringify({ killedAt, before, after, stalls })).toBe(0);
+    console.log(
+      `storage kill: ${after.underflows} renderer underflow(s) with audio buffered ${after.waits.join("; ")}`,
+    );
+    expect(after.stalls, JSON.stringify({ killedAt, before, after })).toBe(0);
     expect(after.rejected).toBe(0);
     expect(after.paused).toBe(false);
     expect(cluster.log("access-point-1")).toContain(`"misses":[{"node":"${owner}"`);
