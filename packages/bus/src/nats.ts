@@ -11,4 +11,5 @@ export {
   type NatsTransportOptions,
 } from "./nats-transport";
 export * from "./nats-config";
+export { whenJetStreamReady, type JetStreamWaitOptions } from "./jetstream-ready";
 export * from "./ring/ring-membership";

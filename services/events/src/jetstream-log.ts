@@ -20,7 +20,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import type { NatsConnection } from "@soundmesh/bus/nats";
+import { whenJetStreamReady, type NatsConnection } from "@soundmesh/bus/nats";
 import type { BucketStats } from "@soundmesh/protocol";
 import { z } from "zod";
 import {
@@ -380,13 +380,27 @@ export function createJetStreamEventLog(options: JetStreamEventLogOptions): Even
         duplicate_window: nanos(dedupWindowMs),
         max_age: nanos(retentionMs),
       };
-      try {
-        await jsm.streams.add(config);
-      } catch (error) {
-        if (!isAlreadyThere(error)) throw error;
-        await jsm.streams.update(eventStreamName, config);
-      }
-      kv = await new Kvm(connection).create(closedBucketsKv, { history: 1, replicas });
+      // Just after a JetStream cluster starts, its nodes may not yet know each other ("no suitable peers for
+      // placement"): keep asking, as the storage ring's bucket does, rather than fail the process's start.
+      const onWait = (error: unknown) =>
+        logger.info({ err: error }, "waiting for JetStream: the event stream");
+      await whenJetStreamReady(
+        "creating the event stream",
+        async () => {
+          try {
+            await jsm.streams.add(config);
+          } catch (error) {
+            if (!isAlreadyThere(error)) throw error;
+            await jsm.streams.update(eventStreamName, config);
+          }
+        },
+        { onWait },
+      );
+      kv = await whenJetStreamReady(
+        "creating the closed-buckets KV bucket",
+        () => new Kvm(connection).create(closedBucketsKv, { history: 1, replicas }),
+        { onWait },
+      );
       await refresh();
       const replay = await readRecent();
       refreshTimer = setInterval(() => {

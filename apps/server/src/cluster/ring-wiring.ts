@@ -8,10 +8,10 @@ import {
   openRingBucket,
   startRingHeartbeat,
   watchRing,
+  whenJetStreamReady,
   type NatsTransportOptions,
   type RingWatcher,
 } from "@soundmesh/bus/nats";
-import { AppError } from "@soundmesh/protocol";
 import {
   busRenditionReader,
   ringCoverSource,
@@ -34,25 +34,12 @@ const bucketWaitMs = 60_000;
 export const bucketReplicas = (servers: string | string[]) =>
   Math.min(3, Array.isArray(servers) ? servers.length : 1);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Retries `attempt` every 250 ms until it succeeds or `bucketWaitMs` has passed. */
-async function whenReady<T>(what: string, logger: Logger, attempt: () => Promise<T>): Promise<T> {
-  const deadline = performance.now() + bucketWaitMs;
-  for (let tries = 0; ; tries += 1) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (performance.now() > deadline) {
-        throw new AppError("UNAVAILABLE", `${what} failed for ${bucketWaitMs / 1000} s on NATS`, {
-          cause: error,
-        });
-      }
-      if (tries === 0) logger.info({ err: error }, `waiting: ${what}`);
-      await sleep(250);
-    }
-  }
-}
+const whenReady = <T>(what: string, logger: Logger, attempt: () => Promise<T>): Promise<T> =>
+  whenJetStreamReady(what, attempt, {
+    waitMs: bucketWaitMs,
+    onWait: (error) => logger.info({ err: error }, `waiting: ${what}`),
+  });
 
 async function openBucketWhenReady(nats: NatsTransportOptions, logger: Logger) {
   const connection = await connectNats(nats);
