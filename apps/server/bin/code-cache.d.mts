@@ -6,3 +6,6 @@ export declare function loadWithCodeCache(
   cacheDir?: string,
   variant?: string,
 ): { exports: Record<string, unknown>; cacheUsed: boolean; cacheFile: string; save(): void };
+export declare const commandBundles: Record<string, { eager: string[]; lazy: string[] }>;
+export declare const globalOptionsWithValue: string[];
+export declare function commandBundleFor(args: string[]): string | undefined;
