@@ -7,5 +7,4 @@ export declare function loadWithCodeCache(
   variant?: string,
 ): { exports: Record<string, unknown>; cacheUsed: boolean; cacheFile: string; save(): void };
 export declare const commandBundles: Record<string, { eager: string[]; lazy: string[] }>;
-export declare const globalOptionsWithValue: string[];
-export declare function commandBundleFor(args: string[]): string | undefined;
+export declare function commandBundleFor(command: string | undefined): string | undefined;

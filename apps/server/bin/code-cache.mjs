@@ -38,18 +38,10 @@ export const commandBundles = {
   scan: { eager: ["./one-shot", "./scan-command", "./describe-error"], lazy: [] },
 };
 
-/** Options of `soundmesh` itself that take a value (a word after them is not a command); a test checks the list. */
-export const globalOptionsWithValue = ["-c", "--config", "-d", "--data-dir", "--database-url"];
-
-/** The bundle a command line runs from (a name of commandBundles), or undefined: the ES module build runs it. */
-export function commandBundleFor(args) {
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--") return undefined;
-    if (globalOptionsWithValue.includes(arg)) i += 1;
-    else if (!arg.startsWith("-")) return Object.hasOwn(commandBundles, arg) ? arg : undefined;
-  }
-  return "help";
+/** The bundle that runs `command` (the command word, see commandOf in serve-launcher.mjs), or undefined: the chunks. */
+export function commandBundleFor(command) {
+  if (command === undefined) return "help";
+  return Object.hasOwn(commandBundles, command) ? command : undefined;
 }
 
 /** `soundmesh -d dir user list --json` → "user-list": the command words of argv, the cache's variant. */

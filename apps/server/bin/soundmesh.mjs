@@ -9,7 +9,7 @@
 import { fileURLToPath } from "node:url";
 import { staleness } from "./build-state.mjs";
 import { commandBundleFor, commandWords, loadWithCodeCache } from "./code-cache.mjs";
-import { followLauncher, runServeChild, shouldRelaunch } from "./serve-launcher.mjs";
+import { commandOf, followLauncher, runServeChild, shouldRelaunch } from "./serve-launcher.mjs";
 
 const distDir = new URL("../dist/", import.meta.url);
 const repoRoot = new URL("../../../", import.meta.url);
@@ -22,7 +22,7 @@ async function loadBuild() {
     process.stderr.write(`soundmesh: rebuilt apps/server/dist in ${durationMs} ms (${stale})\n`);
   }
   const args = process.argv.slice(2);
-  const bundle = process.env.SOUNDMESH_CODE_CACHE === "off" ? undefined : commandBundleFor(args);
+  const bundle = process.env.SOUNDMESH_CODE_CACHE === "off" ? undefined : commandBundleFor(commandOf(args));
   if (bundle !== undefined)
     return loadWithCodeCache(
       fileURLToPath(new URL(`command-${bundle}.cjs`, distDir)),

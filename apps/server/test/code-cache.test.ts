@@ -7,13 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  cacheFileFor,
-  commandBundleFor,
-  commandWords,
-  globalOptionsWithValue,
-  loadWithCodeCache,
-} from "../bin/code-cache.mjs";
+import { cacheFileFor, commandBundleFor, commandWords, loadWithCodeCache } from "../bin/code-cache.mjs";
+import { commandOf, globalOptionsWithValue } from "../bin/serve-launcher.mjs";
 import { buildProgram } from "../src/cli/main";
 
 const workDir = mkdtempSync(join(tmpdir(), "soundmesh-code-cache-"));
@@ -91,17 +86,17 @@ describe("code cache", () => {
   });
 
   it("sends a command line to the bundle holding its command, any other to the ES module build", () => {
-    expect(commandBundleFor([])).toBe("help");
-    expect(commandBundleFor(["--help"])).toBe("help");
-    expect(commandBundleFor(["-V"])).toBe("help");
-    expect(commandBundleFor(["help", "user"])).toBe("help");
-    expect(commandBundleFor(["user", "list", "-d", "/tmp/x"])).toBe("user");
-    expect(commandBundleFor(["-d", "scan", "user", "add", "scan"])).toBe("user");
-    expect(commandBundleFor(["--data-dir", "user", "scan"])).toBe("scan");
-    expect(commandBundleFor(["--config=x.json", "-c", "serve", "scan", "-l", "/music"])).toBe("scan");
-    expect(commandBundleFor(["serve", "--port", "0"])).toBeUndefined();
-    expect(commandBundleFor(["-d", "/tmp/x", "peer"])).toBeUndefined();
-    expect(commandBundleFor(["--", "user"])).toBeUndefined();
+    const bundleOf = (args: string[]) => commandBundleFor(commandOf(args));
+    expect(bundleOf([])).toBe("help");
+    expect(bundleOf(["--help"])).toBe("help");
+    expect(bundleOf(["-V"])).toBe("help");
+    expect(bundleOf(["help", "user"])).toBe("help");
+    expect(bundleOf(["user", "list", "-d", "/tmp/x"])).toBe("user");
+    expect(bundleOf(["-d", "scan", "user", "add", "scan"])).toBe("user");
+    expect(bundleOf(["--data-dir", "user", "scan"])).toBe("scan");
+    expect(bundleOf(["--config=x.json", "-c", "serve", "scan", "-l", "/music"])).toBe("scan");
+    expect(bundleOf(["serve", "--port", "0"])).toBeUndefined();
+    expect(bundleOf(["-d", "/tmp/x", "peer"])).toBeUndefined();
   });
 
   it("knows every option of soundmesh that takes a value, so a value is never read as the command", () => {
