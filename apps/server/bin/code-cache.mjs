@@ -67,8 +67,10 @@ export function loadWithCodeCache(
   cacheDir = join(dirname(bundlePath), "code-cache"),
   variant = "main",
 ) {
-  const source = readFileSync(bundlePath, "utf8");
-  const suffix = cacheSuffix(source);
+  // Hashed as read: hashing the string would encode it to UTF-8 again first.
+  const bytes = readFileSync(bundlePath);
+  const suffix = cacheSuffix(bytes);
+  const source = bytes.toString("utf8");
   const cacheFile = join(cacheDir, `${safeName(variant)}${suffix}`);
   const cachedData = readCache(cacheFile);
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
