@@ -3,7 +3,7 @@
 // in-process bus (parameters and results validated on both ends, as the access point calls it), one call at a time,
 // with parameters drawn at random across the whole library (deep pages included). p50/p95/p99 beside the 20 ms target.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { createInProcessBus } from "@soundmesh/bus";
@@ -21,6 +21,8 @@ import { taggedLibrary, tagsOf } from "./tagged-copies";
 
 const TRACKS = Number(process.env.BENCH_BROWSE_TRACKS ?? 100_000);
 const SAMPLES = Number(process.env.BENCH_BROWSE_SAMPLES ?? 200);
+/** "true": also time browse calls during a no-change rescan (as after a server's start); "only": just that. */
+const DURING_RESCAN = process.env.BENCH_BROWSE_DURING_RESCAN ?? "false";
 const TARGET_P95_MS = 20;
 const library = taggedLibrary(TRACKS);
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-browse-"));
@@ -135,7 +137,7 @@ for (const albumId of warmCovers) for (const size of [64, 300, 600]) await call(
 const untimed = Object.keys(catalogContract.methods).filter((name) => !(name in methods));
 
 const rows: Row[] = [];
-for (const [method, params] of Object.entries(methods)) {
+for (const [method, params] of Object.entries(DURING_RESCAN === "only" ? {} : methods)) {
   const samples: number[] = [];
   // A few calls first (covers made and cached on disk, statements warm), then the timed ones.
   for (let i = 0; i < 5; i++) await call(method as Method, params());
@@ -157,6 +159,49 @@ for (const [method, params] of Object.entries(methods)) {
   });
   console.log(JSON.stringify(rows[rows.length - 1]));
 }
+
+/**
+ * Browse calls one at a time while the catalog service runs a no-change rescan of the whole library (what a server
+ * does at start), from the rescan's start to its end; the rescan's own time beside them.
+ */
+async function duringRescan(): Promise<Row> {
+  const mix = ["albums", "artists", "album", "artist", "tracks", "byGenre"] as const;
+  const samples: number[] = [];
+  let finished = false;
+  const started = performance.now();
+  service.startScan(false);
+  const scanned = service.scanFinished().then((result) => {
+    finished = true;
+    return result;
+  });
+  while (!finished) {
+    const method = pick(mix);
+    const given = methods[method]!();
+    const callStarted = performance.now();
+    await call(method, given);
+    samples.push(performance.now() - callStarted);
+  }
+  const result = await scanned;
+  const rescanMs = performance.now() - started;
+  if (!result || result.unchanged !== TRACKS)
+    throw new Error(`the rescan changed the library: ${JSON.stringify(result)}`);
+  const sorted = samples.sort((a, b) => a - b);
+  const [p50, p95, p99] = [0.5, 0.95, 0.99].map((p) => percentile(sorted, p)) as [number, number, number];
+  return {
+    method: `${mix.join(", ")}: during a no-change rescan (${round(rescanMs / 1000, 1)} s)`,
+    calls: samples.length,
+    "p50 ms": round(p50, 2),
+    "p95 ms": round(p95, 2),
+    "p99 ms": round(p99, 2),
+    "p95/target": round(p95 / TARGET_P95_MS, 2),
+    "max ms": round(sorted[sorted.length - 1]!, 1),
+    load: loadavg()[0]!.toFixed(2),
+  };
+}
+if (DURING_RESCAN !== "false") {
+  rows.push(await duringRescan());
+  console.log(JSON.stringify(rows[rows.length - 1]));
+}
 await service.stop();
 await db.close();
 rmSync(work, { recursive: true, force: true });
@@ -172,4 +217,5 @@ writeResults("browse", rows, {
   samples: SAMPLES,
   scannedBefore,
   untimed,
+  duringRescan: DURING_RESCAN,
 });

@@ -3,12 +3,14 @@
 // and tree-shaken, one chunk per command (main.ts imports each command when it runs), native addons and files that
 // must stay files (pino's transport workers) left to node_modules. dist/build-info.json lists the files the build was
 // made from and when it started, so bin/soundmesh.mjs can tell a stale build from a fresh one.
-// It also writes the same CLI as one CommonJS file, dist/main.cjs, for the code-cache loader (code-cache.mjs).
+// It also writes, for the commands that must start quickest (--help, user, scan), one CommonJS file per command,
+// dist/command-<name>.cjs, which bin/soundmesh.mjs runs through a V8 code cache (code-cache.mjs).
 import { readFile } from "node:fs/promises";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { commandBundles } from "./code-cache.mjs";
 
 const serverDir = fileURLToPath(new URL("..", import.meta.url));
 const repoRoot = resolve(serverDir, "../..");
@@ -112,21 +114,58 @@ function importPromClientParts(specifiers, file) {
  * - prom-client's index loads every metric type, the Pushgateway (http, https) and the default metrics
  *   (OpenTelemetry) at once; importing each name from its own file lets the bus's counters come without the rest.
  */
+const leanerSource = (source, path) =>
+  source
+    .replaceAll('import { z } from "zod";', 'import * as z from "zod/v4";')
+    .replace(/import \{([^}]*)\} from "prom-client";/g, (_, specifiers) =>
+      importPromClientParts(specifiers, path),
+    );
+
 const leanerImports = {
   name: "soundmesh-leaner-imports",
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, async (args) => {
       if (args.path.includes("node_modules")) return undefined;
-      const source = await readFile(args.path, "utf8");
-      const contents = source
-        .replaceAll('import { z } from "zod";', 'import * as z from "zod/v4";')
-        .replace(/import \{([^}]*)\} from "prom-client";/g, (_, specifiers) =>
-          importPromClientParts(specifiers, args.path),
-        );
-      return { contents, loader: "ts" };
+      return { contents: leanerSource(await readFile(args.path, "utf8"), args.path), loader: "ts" };
     });
   },
 };
+
+const cliSources = /apps[\\/]server[\\/]src[\\/]cli[\\/][^\\/]+\.ts$/;
+
+/**
+ * The CLI's sources as one command's bundle sees them: each `import("x")` becomes a static import when the bundle
+ * holds x eagerly (so x and what it imports are tree-shaken like any static import: esbuild evaluates a module reached
+ * by import() whole, wrapped, and so would every module it shares with the rest), stays an import() when it holds x
+ * lazily, and otherwise fails naming the bundle: the bin runs another command's line from the ES module build.
+ */
+function commandBundleSources(name, { eager, lazy }) {
+  return {
+    name: "soundmesh-command-bundle",
+    setup(build) {
+      build.onLoad({ filter: cliSources }, async (args) => {
+        const used = new Set();
+        const bindingOf = (specifier) => `__eager_${specifier.replace(/\W/g, "_")}`;
+        const source = (await readFile(args.path, "utf8")).replace(
+          /\bimport\("([^"]+)"\)/g,
+          (call, specifier) => {
+            if (lazy.includes(specifier)) return call;
+            if (!eager.includes(specifier))
+              return `Promise.reject(new Error(${JSON.stringify(`soundmesh: ${specifier} is not in the ${name} command's bundle`)}))`;
+            used.add(specifier);
+            return `Promise.resolve(${bindingOf(specifier)})`;
+          },
+        );
+        // Ahead of the file's own imports, in the order of `eager` (one-shot first, as it sets zod up for the schemas),
+        // on its first line, so errors and source maps keep their line numbers.
+        const statics = eager
+          .filter((specifier) => used.has(specifier))
+          .map((specifier) => `import * as ${bindingOf(specifier)} from ${JSON.stringify(specifier)}; `);
+        return { contents: `${statics.join("")}${leanerSource(source, args.path)}`, loader: "ts" };
+      });
+    },
+  };
+}
 
 /**
  * pino is bundled, but its transports (pino-pretty) run in worker threads started from files of pino and
@@ -183,15 +222,15 @@ export function esbuildOptions() {
 }
 
 /**
- * dist/main.cjs: the same CLI as one CommonJS file, which bin/soundmesh.mjs loads through a V8 code cache
- * (code-cache.mjs; node 20 caches compiled code for scripts only, not for ES modules). What each command imports when
- * it runs stays lazy in it: esbuild runs an imported module's body only at its import().
+ * dist/command-<name>.cjs: the CLI as one CommonJS file holding one command's code (commandBundles in code-cache.mjs),
+ * which bin/soundmesh.mjs runs through a V8 code cache (node 20 caches compiled code for scripts only, not for ES
+ * modules).
  */
-export function commonJsOptions() {
+export function commandBundleOptions(name) {
   const options = esbuildOptions();
   return {
     ...options,
-    entryPoints: { main: "apps/server/src/cli/main.ts" },
+    entryPoints: { [`command-${name}`]: "apps/server/src/cli/main.ts" },
     splitting: false,
     format: "cjs",
     outExtension: { ".js": ".cjs" },
@@ -205,7 +244,7 @@ export function commonJsOptions() {
         pinoWorkerPaths,
       ].join("\n"),
     },
-    metafile: false,
+    plugins: [commandBundleSources(name, commandBundles[name]), ...options.plugins],
   };
 }
 
@@ -213,14 +252,14 @@ export function commonJsOptions() {
 export async function buildServer() {
   const startedAtMs = Date.now();
   const esbuild = await import("esbuild");
-  const [result, commonJs] = await Promise.all([
+  const [result, ...bundles] = await Promise.all([
     esbuild.build(esbuildOptions()),
-    esbuild.build(commonJsOptions()),
+    ...Object.keys(commandBundles).map((name) => esbuild.build(commandBundleOptions(name))),
   ]);
   mkdirSync(distDir, { recursive: true });
   const written = new Set();
   // Chunks first, the entry last: the entry names the chunks, so it must never point at one not yet there.
-  const files = [...result.outputFiles, ...commonJs.outputFiles].sort(
+  const files = [...result.outputFiles, ...bundles.flatMap((bundle) => bundle.outputFiles)].sort(
     (a, b) => Number(a.path === distEntry) - Number(b.path === distEntry),
   );
   for (const file of files) {
@@ -234,6 +273,12 @@ export async function buildServer() {
   // What went into each chunk, for `esbuild --analyze`-style questions and the test of what a command loads.
   writeAtomically(metafileFile, JSON.stringify(result.metafile));
   written.add(metafileFile);
+  // The same for each command's bundle: dist/command-<name>.meta.json.
+  for (const [index, name] of Object.keys(commandBundles).entries()) {
+    const file = join(distDir, `command-${name}.meta.json`);
+    writeAtomically(file, JSON.stringify(bundles[index].metafile));
+    written.add(file);
+  }
   writeAtomically(infoFile, JSON.stringify({ startedAtMs, inputs }));
   written.add(infoFile);
   for (const name of readdirSync(distDir)) {

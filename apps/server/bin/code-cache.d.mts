@@ -6,3 +6,5 @@ export declare function loadWithCodeCache(
   cacheDir?: string,
   variant?: string,
 ): { exports: Record<string, unknown>; cacheUsed: boolean; cacheFile: string; save(): void };
+export declare const commandBundles: Record<string, { eager: string[]; lazy: string[] }>;
+export declare function commandBundleFor(command: string | undefined): string | undefined;

@@ -1,5 +1,6 @@
-// Loads dist/main.cjs (one CommonJS bundle of the CLI, made by build.mjs) through a V8 code cache: Node 20 has no
-// compile cache of its own, and compiling the code a command runs is most of a short command's start. The cache is
+// Loads a command's own CommonJS bundle (dist/command-<name>.cjs, made by build.mjs) through a V8 code cache: Node 20
+// has no compile cache of its own (nor any for ES modules), and compiling the code a command runs is much of a short
+// command's start. The cache is
 // made on a first run of each command, after it ran (so it holds the functions that command compiled), into
 // dist/code-cache/, one file per command, node version and bundle: its name carries the command, node's version,
 // V8's and a hash of the bundle, so a new build or another node never reads an old cache. V8 checks the data itself too (its version, the
@@ -25,6 +26,24 @@ function cacheSuffix(source) {
 
 const safeName = (text) => text.replace(/[^\w.-]/g, "_");
 
+/**
+ * The commands that run from a bundle of their own, and what each bundle holds of the CLI's modules (apps/server/src/cli)
+ * that are imported with import(): `eager` ones become static imports (evaluated at start, in this order, and
+ * tree-shaken with the rest), `lazy` ones stay import()s inside the bundle; any other is left out (an import() of it
+ * fails, naming the bundle). "help" is `soundmesh` with no command word: --help, --version, `help`.
+ */
+export const commandBundles = {
+  help: { eager: [], lazy: ["./describe-error"] },
+  user: { eager: ["./one-shot", "./user-command", "./describe-error"], lazy: ["./prompt"] },
+  scan: { eager: ["./one-shot", "./scan-command", "./describe-error"], lazy: [] },
+};
+
+/** The bundle that runs `command` (the command word, see commandOf in serve-launcher.mjs), or undefined: the chunks. */
+export function commandBundleFor(command) {
+  if (command === undefined) return "help";
+  return Object.hasOwn(commandBundles, command) ? command : undefined;
+}
+
 /** `soundmesh -d dir user list --json` → "user-list": the command words of argv, the cache's variant. */
 export function commandWords(args) {
   const words = args.filter((arg, i) => !arg.startsWith("-") && (i === 0 || !args[i - 1].startsWith("-")));
@@ -48,8 +67,10 @@ export function loadWithCodeCache(
   cacheDir = join(dirname(bundlePath), "code-cache"),
   variant = "main",
 ) {
-  const source = readFileSync(bundlePath, "utf8");
-  const suffix = cacheSuffix(source);
+  // Hashed as read: hashing the string would encode it to UTF-8 again first.
+  const bytes = readFileSync(bundlePath);
+  const suffix = cacheSuffix(bytes);
+  const source = bytes.toString("utf8");
   const cacheFile = join(cacheDir, `${safeName(variant)}${suffix}`);
   const cachedData = readCache(cacheFile);
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;

@@ -6,8 +6,8 @@
 // server in this process as it is; the child runs with it set to "applied". Only node:child_process loads here.
 import { spawn } from "node:child_process";
 
-/** Global options that take a value as the next argument (see main.ts). */
-const globalOptionsWithValue = new Set(["-c", "--config", "-d", "--data-dir", "--database-url"]);
+/** Global options that take a value as the next argument (see main.ts; a test compares them). */
+export const globalOptionsWithValue = new Set(["-c", "--config", "-d", "--data-dir", "--database-url"]);
 
 /** The command a `soundmesh` argument list runs: its first word that is not an option or an option's value. */
 export function commandOf(args) {

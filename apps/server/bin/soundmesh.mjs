@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // Entry of the `soundmesh` command: runs the build in apps/server/dist (made by `npm ci`, `npm start`, the tests'
 // global setup, and here when a source is newer than it), or the TypeScript sources through tsx when no build can be
-// made. SOUNDMESH_CODE_CACHE=on runs the build's one-file CommonJS CLI through a V8 code cache instead of its ES
-// module chunks (code-cache.mjs; slower for now, see the README's start-up figures). SOUNDMESH_RUN_FROM=source
-// always runs the sources; SOUNDMESH_RUN_FROM=build fails rather than fall back.
+// made. `--help`, `user` and `scan` run from a CommonJS bundle of their own through a V8 code cache (code-cache.mjs),
+// every other command from the ES module chunks; SOUNDMESH_CODE_CACHE=off runs every command from the chunks.
+// SOUNDMESH_RUN_FROM=source always runs the sources; SOUNDMESH_RUN_FROM=build fails rather than fall back.
 // Only the freshness check and the serve launcher load before the command: this file runs on every start, so it
 // stays small. `serve` is started again in a child with memory settings node takes only at start (serve-launcher.mjs).
 import { fileURLToPath } from "node:url";
 import { staleness } from "./build-state.mjs";
-import { followLauncher, runServeChild, shouldRelaunch } from "./serve-launcher.mjs";
+import { commandBundleFor, commandWords, loadWithCodeCache } from "./code-cache.mjs";
+import { commandOf, followLauncher, runServeChild, shouldRelaunch } from "./serve-launcher.mjs";
 
 const distDir = new URL("../dist/", import.meta.url);
 const repoRoot = new URL("../../../", import.meta.url);
@@ -20,11 +21,15 @@ async function loadBuild() {
     const { durationMs } = await buildServer();
     process.stderr.write(`soundmesh: rebuilt apps/server/dist in ${durationMs} ms (${stale})\n`);
   }
-  if (process.env.SOUNDMESH_CODE_CACHE === "on") {
-    const { commandWords, loadWithCodeCache } = await import("./code-cache.mjs");
-    const bundle = fileURLToPath(new URL("main.cjs", distDir));
-    return loadWithCodeCache(bundle, undefined, commandWords(process.argv.slice(2)));
-  }
+  const args = process.argv.slice(2);
+  const bundle = process.env.SOUNDMESH_CODE_CACHE === "off" ? undefined : commandBundleFor(commandOf(args));
+  if (bundle !== undefined)
+    return loadWithCodeCache(
+      fileURLToPath(new URL(`command-${bundle}.cjs`, distDir)),
+      // A folder per bundle: saving a cache removes the caches of other builds of the same bundle.
+      fileURLToPath(new URL(`code-cache/${bundle}/`, distDir)),
+      commandWords(args),
+    );
   return { exports: await import(new URL("main.js", distDir).href), save() {} };
 }
 

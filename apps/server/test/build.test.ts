@@ -57,14 +57,66 @@ interface Metafile {
   outputs: Record<string, { inputs: Record<string, unknown> }>;
 }
 
-/** The source files (repo-relative) bundled into the chunks of dist/ a run loaded. */
-function bundledSourcesOf(run: Run): string[] {
-  const metafile = JSON.parse(readFileSync(join(distDir, "metafile.json"), "utf8")) as Metafile;
+interface BundleMetafile {
+  inputs: Record<string, { imports: Array<{ path: string; kind: string; external?: boolean }> }>;
+}
+
+/** The ES module chunks of dist/ a run loaded. */
+function chunksOf(run: Run): string[] {
   const distUrl = pathToFileURL(distDir).href;
-  const chunks = run.loaded.filter((url) => url.startsWith(distUrl)).map((url) => url.slice(distUrl.length));
+  return run.loaded.filter((url) => url.startsWith(distUrl)).map((url) => url.slice(distUrl.length));
+}
+
+/** The source files (repo-relative) bundled into the chunks of dist/ a run loaded. */
+function chunkSourcesOf(run: Run): string[] {
+  const metafile = JSON.parse(readFileSync(join(distDir, "metafile.json"), "utf8")) as Metafile;
+  const chunks = chunksOf(run);
   expect(chunks).toContain("main.js");
   return chunks.flatMap((chunk) => Object.keys(metafile.outputs[`apps/server/dist/${chunk}`]?.inputs ?? {}));
 }
+
+/**
+ * The source files a command's own bundle (dist/command-<name>.cjs) runs at start: those its entry reaches through
+ * static imports and require()s; what only an import() reaches runs when imported.
+ */
+function eagerSourcesOf(bundle: string): string[] {
+  const metafile = JSON.parse(
+    readFileSync(join(distDir, `command-${bundle}.meta.json`), "utf8"),
+  ) as BundleMetafile;
+  const seen = new Set<string>();
+  const next = ["apps/server/src/cli/main.ts"];
+  for (let path = next.pop(); path !== undefined; path = next.pop()) {
+    if (seen.has(path)) continue;
+    seen.add(path);
+    for (const imported of metafile.inputs[path]?.imports ?? [])
+      if (!imported.external && imported.kind !== "dynamic-import") next.push(imported.path);
+  }
+  return [...seen];
+}
+
+/**
+ * Each command is checked as it runs by default (its own bundle, for --help, user and scan) and from the ES module
+ * chunks (SOUNDMESH_CODE_CACHE=off, as every other command runs): the sources it loads, and that it ran that way.
+ */
+const loadings: Array<{
+  name: string;
+  env: Record<string, string>;
+  sourcesOf: (run: Run, bundle: string) => string[];
+}> = [
+  {
+    name: "its own bundle",
+    env: { ...builtCliEnv },
+    sourcesOf: (run: Run, bundle: string) => {
+      expect(chunksOf(run)).toEqual([]);
+      return eagerSourcesOf(bundle);
+    },
+  },
+  {
+    name: "the ES module chunks",
+    env: { ...builtCliEnv, SOUNDMESH_CODE_CACHE: "off" },
+    sourcesOf: (run: Run) => chunkSourcesOf(run),
+  },
+];
 
 describe("the build's freshness (bin/build-state.mjs)", () => {
   const rootPath = join(workDir, "fresh");
@@ -134,7 +186,13 @@ describe("the bin's choice between the build and the sources", () => {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(binDir, { recursive: true });
     mkdirSync(join(root, "apps/server/src/cli"), { recursive: true });
-    for (const file of ["soundmesh.mjs", "build.mjs", "build-state.mjs", "serve-launcher.mjs"])
+    for (const file of [
+      "soundmesh.mjs",
+      "build.mjs",
+      "build-state.mjs",
+      "serve-launcher.mjs",
+      "code-cache.mjs",
+    ])
       copyFileSync(join(realBin, file), join(binDir, file));
     symlinkSync(fileURLToPath(new URL("../../../node_modules", import.meta.url)), join(root, "node_modules"));
     writeFileSync(mainSource, fakeMain("first"));
@@ -178,9 +236,10 @@ describe("the soundmesh command", () => {
   const distUrl = pathToFileURL(distDir).href;
 
   it("runs the build, not the TypeScript sources, when a fresh build exists", async () => {
-    const run = await runRecorded(["--help"]);
+    // A command with no bundle of its own: the ES module chunks.
+    const run = await runRecorded(["jobs", "--help"]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain("Usage: soundmesh");
+    expect(run.stdout).toContain("Usage: soundmesh jobs");
     expect(run.stderr).toBe("");
     expect(run.loaded).toContain(`${distUrl}main.js`);
     expect(run.loaded.filter((url) => /\.tsx?$/.test(url))).toEqual([]);
@@ -203,21 +262,24 @@ describe("the soundmesh command", () => {
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe("error: SOUNDMESH_RUN_FROM is auto, build or source, not compiled");
   });
+});
 
+describe.each(loadings)("what a command loads, from $name", ({ env, sourcesOf }) => {
   it("loads commander and the command table alone for --help", async () => {
-    const run = await runRecorded(["--help"], builtCliEnv);
+    const run = await runRecorded(["--help"], env);
     expect(run.code).toBe(0);
-    const others = bundledSourcesOf(run).filter(
+    expect(run.stdout).toContain("Usage: soundmesh");
+    const others = sourcesOf(run, "help").filter(
       (source) => !source.startsWith("node_modules/commander/") && !source.startsWith("apps/server/src/cli/"),
     );
     expect(others).toEqual([]);
   });
 
   it("loads the database and the user service for `user list`, never sharp, Fastify, argon2, the NATS client or the web player", async () => {
-    const run = await runRecorded(["user", "list", "--data-dir", join(workDir, "data")], builtCliEnv);
+    const run = await runRecorded(["user", "list", "--data-dir", join(workDir, "data")], env);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^NAME\s+ROLE\s+STATE/);
-    const sources = bundledSourcesOf(run);
+    const sources = sourcesOf(run, "user");
     expect(sources).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^services\/user\/src\//),
@@ -233,12 +295,18 @@ describe("the soundmesh command", () => {
     const library = join(workDir, "empty-library");
     mkdirSync(library, { recursive: true });
     const run = await runRecorded(
-      ["scan", "--library", library, "--data-dir", join(workDir, "scan-data")],
-      builtCliEnv,
+      [
+        "scan",
+        "--library",
+        library,
+        "--data-dir",
+        join(workDir, `scan-data-${env.SOUNDMESH_CODE_CACHE ?? "on"}`),
+      ],
+      env,
     );
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("scan finished: 0 added");
-    const sources = bundledSourcesOf(run);
+    const sources = sourcesOf(run, "scan");
     expect(sources).toEqual(expect.arrayContaining([expect.stringMatching(/^services\/catalog\/src\//)]));
     const unwanted =
       /node_modules\/(sharp|@img|music-metadata|strtok3|file-type|fastify|@fastify|argon2|node-datachannel|pg|@nats-io)\/|services\/(access-point|storage|search|playlist|tracker|user)\/|apps\/web\//;

@@ -1,18 +1,21 @@
-// The V8 code cache of the one-file CommonJS CLI (bin/code-cache.mjs): made after a first run, used by the next,
-// ignored and replaced when it is corrupt or made for another bundle; and the real build's CLI runs through it.
+// The V8 code cache of a command's CommonJS bundle (bin/code-cache.mjs): made after a first run, used by the next,
+// ignored and replaced when it is corrupt or made for another bundle; the real build's CLI runs through it; and each
+// command line goes to the bundle that holds its command.
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { cacheFileFor, commandWords, loadWithCodeCache } from "../bin/code-cache.mjs";
+import { cacheFileFor, commandBundleFor, commandWords, loadWithCodeCache } from "../bin/code-cache.mjs";
+import { commandOf, globalOptionsWithValue } from "../bin/serve-launcher.mjs";
+import { buildProgram } from "../src/cli/main";
 
 const workDir = mkdtempSync(join(tmpdir(), "soundmesh-code-cache-"));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
 const codeCacheModule = fileURLToPath(new URL("../bin/code-cache.mjs", import.meta.url));
-const builtBundle = fileURLToPath(new URL("../dist/main.cjs", import.meta.url));
+const builtBundle = fileURLToPath(new URL("../dist/command-help.cjs", import.meta.url));
 
 function bundle(name: string, body: string): string {
   const path = join(workDir, name);
@@ -82,8 +85,29 @@ describe("code cache", () => {
     expect(commandWords(["--help"])).toBe("main");
   });
 
+  it("sends a command line to the bundle holding its command, any other to the ES module build", () => {
+    const bundleOf = (args: string[]) => commandBundleFor(commandOf(args));
+    expect(bundleOf([])).toBe("help");
+    expect(bundleOf(["--help"])).toBe("help");
+    expect(bundleOf(["-V"])).toBe("help");
+    expect(bundleOf(["help", "user"])).toBe("help");
+    expect(bundleOf(["user", "list", "-d", "/tmp/x"])).toBe("user");
+    expect(bundleOf(["-d", "scan", "user", "add", "scan"])).toBe("user");
+    expect(bundleOf(["--data-dir", "user", "scan"])).toBe("scan");
+    expect(bundleOf(["--config=x.json", "-c", "serve", "scan", "-l", "/music"])).toBe("scan");
+    expect(bundleOf(["serve", "--port", "0"])).toBeUndefined();
+    expect(bundleOf(["-d", "/tmp/x", "peer"])).toBeUndefined();
+  });
+
+  it("knows every option of soundmesh that takes a value, so a value is never read as the command", () => {
+    const taking = buildProgram()
+      .options.filter((option) => option.required || option.optional)
+      .flatMap((option) => [option.short, option.long].filter((flag) => flag !== undefined));
+    expect([...globalOptionsWithValue].sort()).toEqual(taking.sort());
+  });
+
   it("runs the build's CLI through the cache, a corrupt cache included", () => {
-    const copy = join(workDir, "main.cjs");
+    const copy = join(workDir, "command-help.cjs");
     copyFileSync(builtBundle, copy);
     const cacheDir = join(workDir, "cli-cache");
     const script = [

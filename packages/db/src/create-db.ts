@@ -1,6 +1,7 @@
 // Chooses the dialect: better-sqlite3 in WAL mode for all-in-one, pg for cluster mode; same Kysely API on both.
 // pg loads with the first PostgreSQL query, so SQLite commands never pay for it.
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from "kysely";
@@ -45,6 +46,23 @@ function pgTypesOf(types: typeof pg.types): pg.CustomTypesConfig {
 
 /** How many prepared SQLite statements are kept, least recently used dropped first. */
 const STATEMENT_CACHE_SIZE = 500;
+
+let addonPath: string | undefined | null = null;
+
+/**
+ * better-sqlite3's compiled addon, by its path where npm builds it; undefined (better-sqlite3 then looks for it
+ * itself, through the bindings package, trying a dozen places: ~5 ms of every command's start) when it is elsewhere.
+ */
+function sqliteAddon(): string | undefined {
+  if (addonPath === null) {
+    try {
+      addonPath = createRequire(import.meta.url).resolve("better-sqlite3/build/Release/better_sqlite3.node");
+    } catch {
+      addonPath = undefined;
+    }
+  }
+  return addonPath;
+}
 
 /**
  * Kysely prepares every query it runs; preparing costs about as much as running a small one. This keeps the prepared
@@ -92,7 +110,7 @@ export interface CreateDbOptions {
 export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
   if (config.kind === "sqlite") {
     if (config.file !== ":memory:") mkdirSync(dirname(config.file), { recursive: true });
-    const database = new BetterSqlite3(config.file);
+    const database = new BetterSqlite3(config.file, { nativeBinding: sqliteAddon() });
     database.pragma("journal_mode = WAL");
     // NORMAL keeps every committed transaction across a process crash (kill -9); only power loss can drop the last ones.
     database.pragma("synchronous = NORMAL");
@@ -109,7 +127,7 @@ export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
     const reader = new Kysely({
       dialect: new SqliteDialect({
         database: () => {
-          const connection = new BetterSqlite3(config.file, { readonly: true });
+          const connection = new BetterSqlite3(config.file, { readonly: true, nativeBinding: sqliteAddon() });
           connection.pragma("busy_timeout = 5000");
           return Promise.resolve(cachingStatements(connection));
         },

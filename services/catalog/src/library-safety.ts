@@ -10,8 +10,9 @@ export const MASS_REMOVAL_SHARE = 0.25;
 /** …unless it removes fewer than this many: a small folder may lose a few tracks freely. */
 export const MASS_REMOVAL_MIN_TRACKS = 10;
 
-export const isUnder = (path: string, folder: string): boolean =>
-  path.startsWith(folder.endsWith(sep) ? folder : `${folder}${sep}`);
+const prefixOf = (folder: string) => (folder.endsWith(sep) ? folder : `${folder}${sep}`);
+
+export const isUnder = (path: string, folder: string): boolean => path.startsWith(prefixOf(folder));
 
 const codeOf = (error: unknown) => (error as NodeJS.ErrnoException).code ?? "unknown error";
 
@@ -82,8 +83,13 @@ export interface RemovalCheck {
   allowMassRemoval: boolean;
 }
 
-const countUnder = (paths: readonly string[], folder: string) =>
-  paths.reduce((count, path) => (isUnder(path, folder) ? count + 1 : count), 0);
+/** How many of `paths` are under `folder` (the folder's prefix made once: this runs over every track of a library). */
+function countUnder(paths: readonly string[], folder: string): number {
+  const prefix = prefixOf(folder);
+  let count = 0;
+  for (const path of paths) if (path.startsWith(prefix)) count += 1;
+  return count;
+}
 
 /**
  * Stops the scan when a folder that holds tracks now shows no audio file at all (an unmounted disk's empty mount
@@ -96,7 +102,8 @@ export function checkRemovals(check: RemovalCheck): void {
     const known = countUnder(check.knownPaths, folder);
     if (known === 0) continue;
     const removing = countUnder(check.removedPaths, folder);
-    if (countUnder(check.foundAudioPaths, folder) === 0)
+    const prefix = prefixOf(folder);
+    if (!check.foundAudioPaths.some((path) => path.startsWith(prefix)))
       refuse({
         code: "LIBRARY_UNAVAILABLE",
         message:

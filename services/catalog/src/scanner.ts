@@ -9,7 +9,7 @@ import { groupKeyOf, identifyAlbum, type AlbumIdentity, type GroupMember } from 
 import { oversizeReason } from "./covers";
 import { checkFolders, checkRemovals, isUnder } from "./library-safety";
 import { defaultReaders, readAll, type ReadOutcome } from "./scan-workers";
-import type { Regrouped, TrackRow, TrackUpsert } from "./sql-store";
+import type { FileState, Regrouped, TrackRow, TrackUpsert } from "./sql-store";
 import type { CatalogStore } from "./store";
 import {
   AUDIO_EXTENSIONS,
@@ -21,6 +21,7 @@ import {
   type TrackTags,
 } from "./tags";
 import { matchTombstones } from "./tombstones";
+import { Turns, type TurnOptions } from "./turns";
 
 export interface ScanResult {
   added: number;
@@ -59,6 +60,8 @@ export interface ScanOptions {
   /** Cover art with more pixels is not used (and recorded with the reason); by default none is refused. */
   maxCoverPixels?: number;
   onProgress?: (status: Pick<ScanStatus, "phase" | "done" | "total" | "errors">) => void;
+  /** How the comparison of stored and found files is cut into turns (turns.ts); tests make the turns tiny. */
+  turns?: TurnOptions;
 }
 
 const IGNORED_NAMES = /^\.|^(thumbs\.db|desktop\.ini)$/i;
@@ -127,6 +130,19 @@ async function walk(
   };
   for (const root of roots) await visit(root, root);
   return { files, images, unreadable };
+}
+
+/** The stored file states by path, read a page at a time with a turn of the event loop between pages. */
+async function knownStates(store: CatalogStore, turns: Turns): Promise<Map<string, FileState>> {
+  const known = new Map<string, FileState>();
+  let after: string | null = null;
+  for (;;) {
+    const page = await store.fileStates({ after, limit: turns.pageSize });
+    await turns.forEach(page, (state) => known.set(state.path, state));
+    if (page.length < turns.pageSize) return known;
+    after = page[page.length - 1]!.path;
+    await turns.giveWayIfDue();
+  }
 }
 
 const memberOfRead = ({ tags, albumFolder }: ReadFile): GroupMember => ({
@@ -233,12 +249,17 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
   report("walking", 0, 0, 0);
   checkFolders(options.roots);
   const { files, images, unreadable } = await walk(options.roots);
-  const known = new Map((await store.fileStates()).map((state) => [state.path, state]));
+  // Every loop over all files or all stored states runs in turns: at 100,000 tracks a server's start-up rescan
+  // would otherwise hold its thread for a second or more after the walk.
+  const turns = new Turns(options.turns);
+  const known = await knownStates(store, turns);
   const knownErrors = new Map((await store.errorStates()).map((state) => [state.path, state]));
-  const seen = new Set(files.map((file) => file.path));
+  const seen = new Set<string>();
+  await turns.forEach(files, (file) => seen.add(file.path));
   // Tracks in a folder that could not be listed are kept: not seen is not deleted.
   const unreadableDirs = [...unreadable.keys()];
-  const vanished = [...known.values()].filter(
+  const vanished = await turns.filter(
+    known.values(),
     (state) => !seen.has(state.path) && !unreadableDirs.some((dir) => isUnder(state.path, dir)),
   );
   const vanishedByFingerprint = new Map(vanished.map((state) => [state.fingerprint, state]));
@@ -252,7 +273,7 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
       Number(state.mtime_ms) === file.mtimeMs
     );
   };
-  const changed = files.filter((file) => !unchanged(file));
+  const changed = await turns.filter(files, (file) => !unchanged(file));
   const errors: ScanError[] = [];
   /** Cover art refused: recorded like errors, but the track itself stays. */
   const artErrors: ScanError[] = [];
@@ -404,20 +425,22 @@ export async function scanLibrary(options: ScanOptions): Promise<ScanResult> {
       updated_at: now,
     };
   });
-  const deletions = vanished.filter((state) => !movedIds.has(state.id)).map((state) => state.id);
+  const removedStates = vanished.filter((state) => !movedIds.has(state.id));
   // A known track that now fails to read is removed from the catalog (and reported), not kept stale.
   for (const path of failedPaths) {
     const state = known.get(path);
-    if (state) deletions.push(state.id);
+    if (state) removedStates.push(state);
   }
-  const pathOfId = new Map([...known.values()].map((state) => [state.id, state.path]));
+  const deletions = removedStates.map((state) => state.id);
+  const foundAudioPaths: string[] = [];
+  await turns.forEach(files, (file) => {
+    if (AUDIO_EXTENSIONS.has(extname(file.path).toLowerCase())) foundAudioPaths.push(file.path);
+  });
   checkRemovals({
     roots: options.roots,
     knownPaths: [...known.keys()],
-    foundAudioPaths: files
-      .filter((file) => AUDIO_EXTENSIONS.has(extname(file.path).toLowerCase()))
-      .map((file) => file.path),
-    removedPaths: deletions.flatMap((id) => pathOfId.get(id) ?? []),
+    foundAudioPaths,
+    removedPaths: removedStates.map((state) => state.path),
     allowMassRemoval: options.allowMassRemoval ?? false,
   });
   const rereadPaths = new Set(changed.map((file) => file.path));

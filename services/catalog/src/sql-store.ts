@@ -75,6 +75,12 @@ export type FileState = Pick<
   "id" | "path" | "size_bytes" | "mtime_ms" | "fingerprint" | "added_at" | "album_folder" | "album"
 >;
 
+/** One page of file states in path order: the `limit` paths after `after` (null: from the first). */
+export interface FileStatesPage {
+  after: string | null;
+  limit: number;
+}
+
 export function trackOf(row: TrackRow, credits: readonly ArtistCredit[] = [], hasCover = false): TrackRecord {
   return {
     id: row.id,
@@ -124,11 +130,13 @@ export class SqlCatalogStore implements CatalogStore {
     if (this.dialect === "sqlite") await sql`pragma shrink_memory`.execute(this.db);
   }
 
-  async fileStates(): Promise<FileState[]> {
-    return this.db
+  async fileStates(page?: FileStatesPage): Promise<FileState[]> {
+    const all = this.db
       .selectFrom("catalog_tracks")
-      .select(["id", "path", "size_bytes", "mtime_ms", "fingerprint", "added_at", "album_folder", "album"])
-      .execute();
+      .select(["id", "path", "size_bytes", "mtime_ms", "fingerprint", "added_at", "album_folder", "album"]);
+    if (!page) return all.execute();
+    const ordered = all.orderBy("path").limit(page.limit);
+    return (page.after === null ? ordered : ordered.where("path", ">", page.after)).execute();
   }
 
   /** The tracks of these album folders, for grouping them again with the files a scan read. */

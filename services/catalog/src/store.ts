@@ -4,7 +4,7 @@ import type { AlbumRecord, ArtistRecord, SearchDocument, SmartRules, TrackRecord
 import type { SplitArtists } from "./artist-credits";
 import type { AlbumFilter, AlbumOrder, ArtistOrder, Page } from "./browse-queries";
 import type { TombstoneRow, TrackRow } from "./catalog-tables";
-import type { FileState, Regrouped, TrackUpsert } from "./sql-store";
+import type { FileState, FileStatesPage, Regrouped, TrackUpsert } from "./sql-store";
 
 /** One scan's writes: tracks added or changed, removed, files that failed (and those that no longer do). */
 export interface ScanChanges {
@@ -20,7 +20,8 @@ export interface ScanChanges {
 export interface CatalogStore {
   /** How an artist tag is split into credited artists (configured per library). */
   readonly splitArtists: SplitArtists;
-  fileStates(): Promise<FileState[]>;
+  /** Every stored track's file state, or one page of them in path order (a scan reads them page by page). */
+  fileStates(page?: FileStatesPage): Promise<FileState[]>;
   /** The tracks of these album folders, for grouping them again with the files a scan read. */
   tracksInFolders(folders: readonly string[]): Promise<TrackRow[]>;
   /** Applies one scan's changes in a transaction: the catalog never shows half a scan. */
