@@ -88,6 +88,8 @@ export class RenditionStore {
   private transcodesStarted = 0;
   private evictions = 0;
   private uses = 0;
+  private readonly keys = new Map<string, string>();
+  private readonly profileTexts = new Map<string, string>();
 
   constructor(
     private readonly config: RenditionStoreConfig,
@@ -293,12 +295,9 @@ export class RenditionStore {
     const source = await this.resolveSource(trackId);
     if (fromMs !== undefined && source.durationMs !== undefined && fromMs >= source.durationMs)
       throw new AppError("VALIDATION_FAILED", `The track ends at ${source.durationMs} ms`);
-    const key = createHash("sha256")
-      .update(
-        `${trackId}|${profile}|${source.sizeBytes}|${source.mtimeMs}|${this.config.pieceSizeBytes}|${JSON.stringify(this.config.profiles[profile] ?? {})}${fromMs === undefined ? "" : `|from ${fromMs}`}`,
-      )
-      .digest("hex")
-      .slice(0, 32);
+    const key = this.keyOf(
+      `${trackId}|${profile}|${source.sizeBytes}|${source.mtimeMs}|${this.config.pieceSizeBytes}|${this.profileText(profile)}${fromMs === undefined ? "" : `|from ${fromMs}`}`,
+    );
     const existing = this.renditions.get(key);
     if (existing) {
       const hold =
@@ -315,6 +314,26 @@ export class RenditionStore {
       if (this.renditions.get(key) === started.rendition) this.renditions.delete(key);
     });
     return started;
+  }
+
+  /** A rendition's key, the start of the SHA-256 of what it is made from: hashed once per rendition, not per piece. */
+  private keyOf(identity: string): string {
+    let key = this.keys.get(identity);
+    if (key === undefined) {
+      key = createHash("sha256").update(identity).digest("hex").slice(0, 32);
+      if (this.keys.size >= 10_000) this.keys.clear();
+      this.keys.set(identity, key);
+    }
+    return key;
+  }
+
+  private profileText(profile: string): string {
+    let text = this.profileTexts.get(profile);
+    if (text === undefined) {
+      text = JSON.stringify(this.config.profiles[profile] ?? {});
+      this.profileTexts.set(profile, text);
+    }
+    return text;
   }
 
   private describeOriginal(key: string, trackId: string, source: SourceInfo): Rendition {
