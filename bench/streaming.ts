@@ -98,6 +98,24 @@ async function completeManifests(url: string, trackIds: string[], headers: Recor
   return manifests;
 }
 
+/**
+ * Waits until the server runs and queues no transcode (transcode-ahead of the albums' other tracks), twice in a row:
+ * the 64-client rows time the pieces, not an ffmpeg beside them.
+ */
+async function transcodesIdle(url: string): Promise<void> {
+  const isBusy = async () =>
+    /^soundmesh_transcodes_(running|queued)(\{[^}]*\})? [1-9]/m.test(
+      await (await fetch(`${url}/metrics`)).text(),
+    );
+  let idleReads = 0;
+  await waitUntil(
+    async () => (idleReads = (await isBusy()) ? 0 : idleReads + 1),
+    (reads) => reads >= 2,
+    180_000,
+    500,
+  );
+}
+
 const rows: Row[] = [];
 try {
   const { headers, trackIds, seekIds } = await scannedLibrary(server.url);
@@ -234,6 +252,7 @@ try {
       pid: beforeServer.process.pid!,
     };
   }
+  await Promise.all([server.url, beforeServer?.url].map((url) => url && transcodesIdle(url)));
   /** CLIENTS clients, each fetching cached pieces one after another for durationMs. */
   const load = async ({ get, pid }: { get: Get; pid: number }) => {
     const cpuBefore = cpuOfTree(pid);
