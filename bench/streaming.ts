@@ -158,16 +158,26 @@ try {
     };
     if (manifest.profile === "opus160") keyOf.set(manifest.trackId, key);
   }
-  const bare = spawn(
-    process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "bare-piece-server.ts"), cacheDir, "65536"],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
+  const spawnBare = async (...extra: string[]) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "bare-piece-server.ts"), cacheDir, "65536", ...extra],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const port = await new Promise<number>((resolve) =>
+      child.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString()))),
+    );
+    return { child, port };
+  };
+  const { child: bare, port: barePort } = await spawnBare();
+  // The same bare server sending soundmesh's headers with each piece too (its security headers among them): the
+  // headers' cost to the client, apart from the server's path.
+  const pieceHeaders = Object.fromEntries(
+    [...(await fetch(`${stream}/${trackIds[0]}/opus160/pieces/0`, { headers })).headers].filter(
+      ([name]) => !["connection", "keep-alive", "date", "content-length", "content-type"].includes(name),
+    ),
   );
-  const barePort = await new Promise<number>((resolve) =>
-    bare.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString()))),
-  );
+  const { child: bareWithHeaders, port: bareWithHeadersPort } = await spawnBare(JSON.stringify(pieceHeaders));
   const bareFirstPiece = async (id: string) => {
     const bareUrl = `http://127.0.0.1:${barePort}/${keyOf.get(id)}`;
     return (await pair(`${bareUrl}/manifest`, `${bareUrl}/0`, {})).ms;
@@ -218,7 +228,7 @@ try {
   }
 
   type Get = (track: number, piece: number) => Promise<Response>;
-  const targets: Partial<Record<"before" | "soundmesh" | "bare", { get: Get; pid: number }>> = {
+  const targets: Partial<Record<"before" | "soundmesh" | "headers" | "bare", { get: Get; pid: number }>> = {
     soundmesh: {
       get: (track, piece) =>
         fetch(`${server.url}/api/stream/${trackIds[track]}/opus160/pieces/${piece}`, { headers }),
@@ -227,6 +237,11 @@ try {
     bare: {
       get: (track, piece) => fetch(`http://127.0.0.1:${barePort}/${keyOf.get(trackIds[track]!)}/${piece}`),
       pid: bare.pid!,
+    },
+    headers: {
+      get: (track, piece) =>
+        fetch(`http://127.0.0.1:${bareWithHeadersPort}/${keyOf.get(trackIds[track]!)}/${piece}`),
+      pid: bareWithHeaders.pid!,
     },
   };
   if (beforeCli) {
@@ -252,7 +267,21 @@ try {
       pid: beforeServer.process.pid!,
     };
   }
-  await Promise.all([server.url, beforeServer?.url].map((url) => url && transcodesIdle(url)));
+  await Promise.all([
+    transcodesIdle(server.url),
+    ...(beforeServer ? [transcodesIdle(beforeServer.url)] : []),
+  ]);
+  // Every piece asked of every server once, untimed: in storage's memory, as on a server that has been playing these
+  // tracks (and in the page cache for the bare servers).
+  for (const target of Object.values(targets))
+    for (let track = 0; track < TRACKS; track++)
+      await Promise.all(
+        Array.from({ length: manifests[track]!.pieceCount }, async (_, piece) => {
+          const response = await target.get(track, piece);
+          if (!response.ok) throw new Error(`piece ${piece} of track ${track}: HTTP ${response.status}`);
+          await response.arrayBuffer();
+        }),
+      );
   /** CLIENTS clients, each fetching cached pieces one after another for durationMs. */
   const load = async ({ get, pid }: { get: Get; pid: number }) => {
     const cpuBefore = cpuOfTree(pid);
@@ -292,10 +321,13 @@ try {
     };
   };
   // Alternated, so a change in the machine's load falls on all alike.
-  const names = (["before", "soundmesh", "bare"] as const).filter((name) => targets[name] !== undefined);
+  const names = (["before", "soundmesh", "headers", "bare"] as const).filter(
+    (name) => targets[name] !== undefined,
+  );
   const runs = {
     before: [] as Array<Awaited<ReturnType<typeof load>>>,
     soundmesh: [] as Array<Awaited<ReturnType<typeof load>>>,
+    headers: [] as Array<Awaited<ReturnType<typeof load>>>,
     bare: [] as Array<Awaited<ReturnType<typeof load>>>,
   };
   try {
@@ -303,6 +335,7 @@ try {
       for (const name of names) runs[name].push(await load(targets[name]!));
   } finally {
     bare.kill("SIGTERM");
+    bareWithHeaders.kill("SIGTERM");
   }
   const rate = (name: keyof typeof runs) =>
     runs[name].reduce((sum, run) => sum + run.bytes, 0) /
@@ -310,6 +343,7 @@ try {
   const labels = {
     before: `${CLIENTS} clients fetching cached pieces (soundmesh piece route, build before the change)`,
     soundmesh: `${CLIENTS} clients fetching cached pieces (soundmesh piece route)`,
+    headers: `${CLIENTS} clients fetching the same bytes (bare server sending soundmesh's headers too)`,
     bare: `${CLIENTS} clients fetching the same bytes (bare Node http + createReadStream)`,
   };
   for (const name of names) {
