@@ -1,16 +1,19 @@
 // The yardstick for the piece route: a bare Node HTTP server that streams the same bytes from the same rendition
 // files (fs.createReadStream of the piece's range piped to the socket, as close to sendfile as Node gets), with no
 // authentication, routing library or checks. GET /<rendition key>/<piece index>, and GET /<rendition key>/manifest
-// (the rendition's manifest.json, read once and then sent from memory); prints its port on stdout.
+// (the rendition's manifest.json, read once and then sent from memory); prints its port on stdout. An optional third
+// argument, a JSON object of headers, is sent with every piece as well (the headers soundmesh sends: what they cost
+// the client, apart from the server's path).
 import { readFile, stat } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 
-const [cacheDir, pieceSizeArg] = process.argv.slice(2);
+const [cacheDir, pieceSizeArg, headersArg] = process.argv.slice(2);
 if (!cacheDir || !pieceSizeArg)
-  throw new Error("usage: bare-piece-server <rendition cache dir> <piece size>");
+  throw new Error("usage: bare-piece-server <rendition cache dir> <piece size> [headers as JSON]");
+const extraHeaders = JSON.parse(headersArg ?? "{}") as Record<string, string>;
 const pieceSize = Number(pieceSizeArg);
 const sizes = new Map<string, number>();
 const manifests = new Map<string, Buffer>();
@@ -43,6 +46,7 @@ const server = createServer((request, response) => {
     const start = Number(match[2]) * pieceSize;
     const end = Math.min(size, start + pieceSize) - 1;
     response.writeHead(200, {
+      ...extraHeaders,
       "content-type": "application/octet-stream",
       "content-length": end - start + 1,
     });

@@ -2,7 +2,7 @@
 // 64 clients beside a bare Node server sending the same bytes, server memory.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { WsClient, setupAdmin, waitUntil, writeToneSync } from "@soundmesh/test-kit";
 import { spawnServer } from "@soundmesh/test-kit/server";
@@ -24,6 +24,13 @@ const SEEK_FROM_MS = 180_000;
 const CLIENTS = 64;
 const WARM_UP_PAIRS = 200;
 const CPU_PAIRS = 1_000;
+/**
+ * With BENCH_BEFORE_CLI (a copy of apps/server's bin and dist built before a change), that build serves the 64-client
+ * rows too, from its own data dir over the same library; each of BENCH_ROUNDS rounds runs before, now and the bare
+ * server in turn, so a change in the machine's load falls on all three.
+ */
+const beforeCli = process.env.BENCH_BEFORE_CLI;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-stream-"));
@@ -44,15 +51,14 @@ writeAlbum("Bench Album", "Track", TRACKS, 300);
 writeAlbum("Seek Album", "Seek", SEEK_TRACKS, 500);
 // The rate limits would otherwise measure the limiters, not the server.
 const configFile = writeUnlimitedConfig(work);
-const server = await spawnServer(join(work, "data"), {
-  SOUNDMESH_CONFIG: configFile,
-  SOUNDMESH_LIBRARY: join(work, "library"),
-});
-const rows: Row[] = [];
-try {
-  const token = await setupAdmin(server.url);
-  const headers = { authorization: `Bearer ${token}` };
-  const ws = await WsClient.connect(server.url, token);
+const serverEnv = { SOUNDMESH_CONFIG: configFile, SOUNDMESH_LIBRARY: join(work, "library") };
+const server = await spawnServer(join(work, "data"), serverEnv);
+let beforeServer: Awaited<ReturnType<typeof spawnServer>> | undefined;
+
+/** Signs in as the first administrator and waits for the library's scan: the bench album's and the seek album's ids. */
+async function scannedLibrary(url: string) {
+  const token = await setupAdmin(url);
+  const ws = await WsClient.connect(url, token);
   await waitUntil(
     () => ws.call(catalogContract, "scanStatus"),
     (s) => s.added === TRACKS + SEEK_TRACKS && !s.running,
@@ -63,9 +69,47 @@ try {
     (
       await ws.call(catalogContract, "album", { albumId: albums.find((a) => a.title === title)!.id })
     ).tracks.map((t) => t.id);
-  const trackIds = await tracksOf("Bench Album");
-  const seekIds = await tracksOf("Seek Album");
+  const library = {
+    headers: { authorization: `Bearer ${token}` },
+    trackIds: await tracksOf("Bench Album"),
+    seekIds: await tracksOf("Seek Album"),
+  };
   await ws.close();
+  return library;
+}
+
+/** Each track's complete manifest, one after another: every transcode has ended, so what follows is the cached path. */
+async function completeManifests(url: string, trackIds: string[], headers: Record<string, string>) {
+  const manifests: Array<{ pieceCount: number }> = [];
+  for (const id of trackIds) {
+    const response = await fetch(`${url}/api/stream/${id}/opus160/manifest`, { headers });
+    if (!response.ok) throw new Error(`manifest of ${id}: HTTP ${response.status}`);
+    manifests.push((await response.json()) as { pieceCount: number });
+  }
+  return manifests;
+}
+
+/**
+ * Waits until the server runs and queues no transcode (transcode-ahead of the albums' other tracks), twice in a row:
+ * the 64-client rows time the pieces, not an ffmpeg beside them.
+ */
+async function transcodesIdle(url: string): Promise<void> {
+  const isBusy = async () =>
+    /^soundmesh_transcodes_(running|queued)(\{[^}]*\})? [1-9]/m.test(
+      await (await fetch(`${url}/metrics`)).text(),
+    );
+  let idleReads = 0;
+  await waitUntil(
+    async () => (idleReads = (await isBusy()) ? 0 : idleReads + 1),
+    (reads) => reads >= 2,
+    180_000,
+    500,
+  );
+}
+
+const rows: Row[] = [];
+try {
+  const { headers, trackIds, seekIds } = await scannedLibrary(server.url);
 
   // As the player does: the manifest (the first state that has a piece, which may still be growing) and piece 0
   // asked for at once (the player checks the piece against the manifest's hash once both are here).
@@ -94,16 +138,7 @@ try {
     seeks.push(await pair(`${from}/manifest?havePieces=0`, `${from}/pieces/0`));
   }
   // The complete manifests: every transcode has ended, so what follows is the cached path.
-  for (const id of trackIds)
-    await fetch(`${server.url}/api/stream/${id}/opus160/manifest`, { headers }).then((r) => r.arrayBuffer());
-  const manifests = await Promise.all(
-    trackIds.map(
-      async (id) =>
-        (await (await fetch(`${server.url}/api/stream/${id}/opus160/manifest`, { headers })).json()) as {
-          pieceCount: number;
-        },
-    ),
-  );
+  const manifests = await completeManifests(server.url, trackIds, headers);
   // The same bytes from the same files, served by a bare Node server (the yardstick): rendition key by track.
   const cacheDir = join(work, "data", "renditions");
   const keyOf = new Map<string, string>();
@@ -114,16 +149,26 @@ try {
     };
     if (manifest.profile === "opus160") keyOf.set(manifest.trackId, key);
   }
-  const bare = spawn(
-    process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "bare-piece-server.ts"), cacheDir, "65536"],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
+  const spawnBare = async (...extra: string[]) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "bare-piece-server.ts"), cacheDir, "65536", ...extra],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const port = await new Promise<number>((resolve) =>
+      child.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString()))),
+    );
+    return { child, port };
+  };
+  const { child: bare, port: barePort } = await spawnBare();
+  // The same bare server sending soundmesh's headers with each piece too (its security headers among them): the
+  // headers' cost to the client, apart from the server's path.
+  const pieceHeaders = Object.fromEntries(
+    [...(await fetch(`${stream}/${trackIds[0]}/opus160/pieces/0`, { headers })).headers].filter(
+      ([name]) => !["connection", "keep-alive", "date", "content-length", "content-type"].includes(name),
+    ),
   );
-  const barePort = await new Promise<number>((resolve) =>
-    bare.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString()))),
-  );
+  const { child: bareWithHeaders, port: bareWithHeadersPort } = await spawnBare(JSON.stringify(pieceHeaders));
   const bareFirstPiece = async (id: string) => {
     const bareUrl = `http://127.0.0.1:${barePort}/${keyOf.get(id)}`;
     return (await pair(`${bareUrl}/manifest`, `${bareUrl}/0`, {})).ms;
@@ -173,15 +218,66 @@ try {
     });
   }
 
-  const targets = {
-    soundmesh: (track: number, piece: number) =>
-      fetch(`${server.url}/api/stream/${trackIds[track]}/opus160/pieces/${piece}`, { headers }),
-    bare: (track: number, piece: number) =>
-      fetch(`http://127.0.0.1:${barePort}/${keyOf.get(trackIds[track]!)}/${piece}`),
+  type Get = (track: number, piece: number) => Promise<Response>;
+  const targets: Partial<Record<"before" | "soundmesh" | "headers" | "bare", { get: Get; pid: number }>> = {
+    soundmesh: {
+      get: (track, piece) =>
+        fetch(`${server.url}/api/stream/${trackIds[track]}/opus160/pieces/${piece}`, { headers }),
+      pid: server.process.pid!,
+    },
+    bare: {
+      get: (track, piece) => fetch(`http://127.0.0.1:${barePort}/${keyOf.get(trackIds[track]!)}/${piece}`),
+      pid: bare.pid!,
+    },
+    headers: {
+      get: (track, piece) =>
+        fetch(`http://127.0.0.1:${bareWithHeadersPort}/${keyOf.get(trackIds[track]!)}/${piece}`),
+      pid: bareWithHeaders.pid!,
+    },
   };
+  if (beforeCli) {
+    // The same library scanned and transcoded by the build from before the change, in a data dir of its own.
+    beforeServer = await spawnServer(join(work, "data-before"), serverEnv, 30_000, beforeCli);
+    const before = await scannedLibrary(beforeServer.url);
+    await completeManifests(beforeServer.url, before.trackIds, before.headers);
+    // Its code warmed up as the current build's was.
+    for (let i = 0; i < WARM_UP_PAIRS; i++) {
+      const id = before.trackIds[i % TRACKS]!;
+      await pair(
+        `${beforeServer.url}/api/stream/${id}/opus160/manifest?havePieces=0`,
+        `${beforeServer.url}/api/stream/${id}/opus160/pieces/0`,
+        { headers: before.headers },
+      );
+    }
+    const url = beforeServer.url;
+    targets.before = {
+      get: (track, piece) =>
+        fetch(`${url}/api/stream/${before.trackIds[track]}/opus160/pieces/${piece}`, {
+          headers: before.headers,
+        }),
+      pid: beforeServer.process.pid!,
+    };
+  }
+  await Promise.all([
+    transcodesIdle(server.url),
+    ...(beforeServer ? [transcodesIdle(beforeServer.url)] : []),
+  ]);
+  // Every piece asked of every server once, untimed: in storage's memory, as on a server that has been playing these
+  // tracks (and in the page cache for the bare servers).
+  for (const target of Object.values(targets))
+    for (let track = 0; track < TRACKS; track++)
+      await Promise.all(
+        Array.from({ length: manifests[track]!.pieceCount }, async (_, piece) => {
+          const response = await target.get(track, piece);
+          if (!response.ok) throw new Error(`piece ${piece} of track ${track}: HTTP ${response.status}`);
+          await response.arrayBuffer();
+        }),
+      );
   /** CLIENTS clients, each fetching cached pieces one after another for durationMs. */
-  const load = async (get: (track: number, piece: number) => Promise<Response>, pid: number) => {
+  const load = async ({ get, pid }: { get: Get; pid: number }) => {
     const cpuBefore = cpuOfTree(pid);
+    const clientCpuBefore = process.cpuUsage();
+    const loadBefore = loadavg()[0]!;
     let bytes = 0;
     let requests = 0;
     const latencies: number[] = [];
@@ -204,27 +300,45 @@ try {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
-    return { bytes, requests, latencies, seconds, cpuMs: cpuOfTree(pid) - cpuBefore };
+    const clientCpu = process.cpuUsage(clientCpuBefore);
+    return {
+      bytes,
+      requests,
+      latencies,
+      seconds,
+      cpuMs: cpuOfTree(pid) - cpuBefore,
+      clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
+      load: [loadBefore, loadavg()[0]!],
+    };
   };
-  // Alternated, so a change in the machine's load falls on both alike.
+  // Alternated, so a change in the machine's load falls on all alike.
+  const names = (["before", "soundmesh", "headers", "bare"] as const).filter(
+    (name) => targets[name] !== undefined,
+  );
   const runs = {
+    before: [] as Array<Awaited<ReturnType<typeof load>>>,
     soundmesh: [] as Array<Awaited<ReturnType<typeof load>>>,
+    headers: [] as Array<Awaited<ReturnType<typeof load>>>,
     bare: [] as Array<Awaited<ReturnType<typeof load>>>,
   };
   try {
-    for (let round = 0; round < 2; round++)
-      for (const name of ["soundmesh", "bare"] as const)
-        runs[name].push(await load(targets[name], name === "bare" ? bare.pid! : server.process.pid!));
+    for (let round = 0; round < ROUNDS; round++)
+      for (const name of names) runs[name].push(await load(targets[name]!));
   } finally {
     bare.kill("SIGTERM");
+    bareWithHeaders.kill("SIGTERM");
   }
   const rate = (name: keyof typeof runs) =>
     runs[name].reduce((sum, run) => sum + run.bytes, 0) /
     runs[name].reduce((sum, run) => sum + run.seconds, 0);
-  for (const [name, label] of [
-    ["soundmesh", `${CLIENTS} clients fetching cached pieces (soundmesh piece route)`],
-    ["bare", `${CLIENTS} clients fetching the same bytes (bare Node http + createReadStream)`],
-  ] as const) {
+  const labels = {
+    before: `${CLIENTS} clients fetching cached pieces (soundmesh piece route, build before the change)`,
+    soundmesh: `${CLIENTS} clients fetching cached pieces (soundmesh piece route)`,
+    headers: `${CLIENTS} clients fetching the same bytes (bare server sending soundmesh's headers too)`,
+    bare: `${CLIENTS} clients fetching the same bytes (bare Node http + createReadStream)`,
+  };
+  for (const name of names) {
+    const label = labels[name];
     const latencies = runs[name].flatMap((run) => run.latencies);
     const requests = runs[name].reduce((sum, run) => sum + run.requests, 0);
     const seconds = runs[name].reduce((sum, run) => sum + run.seconds, 0);
@@ -238,9 +352,25 @@ try {
       "MiB/s": round(rate(name) / 2 ** 20, 1),
       "pieces/s": Math.round(requests / seconds),
       "server CPU ms": round(runs[name].reduce((sum, run) => sum + run.cpuMs, 0) / requests, 3),
-      ...(name === "soundmesh"
-        ? { "of bare": `${Math.round((rate("soundmesh") / rate("bare")) * 100)}%` }
-        : {}),
+      "client CPU ms": round(runs[name].reduce((sum, run) => sum + run.clientCpuMs, 0) / requests, 3),
+      ...(name === "bare" ? {} : { "of bare": `${Math.round((rate(name) / rate("bare")) * 100)}%` }),
+    });
+  }
+  // Each round's rate beside the bare server's in the same round, and the load average around the round.
+  for (let turn = 0; turn < ROUNDS; turn++) {
+    const rateOf = (name: (typeof names)[number]) => runs[name][turn]!.bytes / runs[name][turn]!.seconds;
+    const loads = names.flatMap((name) => runs[name][turn]!.load);
+    rows.push({
+      measure: `${CLIENTS} clients, round ${turn + 1}: MiB/s and share of the bare server's`,
+      ...Object.fromEntries(
+        names.map((name) => [
+          name,
+          name === "bare"
+            ? `${round(rateOf(name) / 2 ** 20, 1)}`
+            : `${round(rateOf(name) / 2 ** 20, 1)} (${Math.round((rateOf(name) / rateOf("bare")) * 100)}%)`,
+        ]),
+      ),
+      "load avg": `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
     });
   }
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
@@ -248,11 +378,12 @@ try {
   rows.push({ measure: "server resident memory after the run", count: 1, MiB: round(rss / 2 ** 20, 1) });
 } finally {
   server.process.kill("SIGTERM");
-  await server.exited;
+  beforeServer?.process.kill("SIGTERM");
+  await Promise.all([server.exited, beforeServer?.exited]);
   rmSync(work, { recursive: true, force: true });
 }
 printTable(
   `Streaming over HTTP on loopback: ${TRACKS} four-minute tracks, opus160, 64 KiB pieces (server and clients share 2 cores)`,
   rows,
 );
-writeResults("streaming", rows, { durationMs, clients: CLIENTS });
+writeResults("streaming", rows, { durationMs, clients: CLIENTS, rounds: ROUNDS, before: beforeCli ?? null });

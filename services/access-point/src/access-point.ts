@@ -229,7 +229,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
   // Registered before the hooks below that may refuse an upgrade: its own hook marks the request as one, so the
   // connection is closed once the refusal is sent.
   await app.register(fastifyWebsocket, { options: { maxPayload: MAX_FRAME_BYTES } });
-  await registerSecurityHeaders(app, { isHttpsOnly: config.secureCookies });
+  registerSecurityHeaders(app, { isHttpsOnly: config.secureCookies });
   const foreignOrigins = new Counter({
     name: "soundmesh_http_foreign_origin_refused_total",
     help: "WebSocket handshakes and state-changing API requests refused for coming from another origin",

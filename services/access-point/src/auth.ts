@@ -57,8 +57,8 @@ export class IdentityCache {
 
   async authenticate(bus: ServiceBus, request: FastifyRequest): Promise<Identity> {
     const token = tokenOf(request);
-    const cached = token === undefined ? undefined : this.entries.get(token);
-    if (cached && cached.expiresAtMs > this.nowMs()) return cached.identity;
+    const cached = token === undefined ? undefined : this.cached(token);
+    if (cached) return cached;
     const identity = await authenticate(bus, request);
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(identity.token, { identity, expiresAtMs: this.nowMs() + this.ttlMs });
@@ -111,17 +111,34 @@ export function registerAuthentication(
   app: FastifyInstance,
   { bus, identities }: { bus: ServiceBus; identities: IdentityCache },
 ): void {
-  app.addHook("onRequest", async (request) => {
-    const auth = request.routeOptions.config.auth;
-    if (auth === undefined || auth.isExempt?.(request)) return;
-    if (auth.missing !== undefined && tokenOf(request) === undefined)
-      throw new AppError("UNAUTHENTICATED", auth.missing);
-    const identity = auth.fresh
-      ? await authenticate(bus, request)
-      : await identities.authenticate(bus, request);
+  const admit = (request: FastifyRequest, auth: RouteAuth, identity: Identity) => {
     if (auth.adminsOnly !== undefined && identity.user.role !== "admin")
       throw new AppError("FORBIDDEN", auth.adminsOnly);
     request.identity = identity;
+  };
+  // Not an async hook: a token checked within the last few seconds (every piece of a playing track) is admitted in
+  // the same turn, without a promise; only a check by the user service waits.
+  app.addHook("onRequest", (request, _reply, done) => {
+    const auth = request.routeOptions.config.auth;
+    if (auth === undefined || auth.isExempt?.(request)) return done();
+    const token = tokenOf(request);
+    if (auth.missing !== undefined && token === undefined)
+      return done(new AppError("UNAUTHENTICATED", auth.missing));
+    const known = auth.fresh || token === undefined ? undefined : identities.cached(token);
+    if (known) {
+      try {
+        admit(request, auth, known);
+      } catch (error) {
+        return done(error as AppError);
+      }
+      return done();
+    }
+    void (auth.fresh ? authenticate(bus, request) : identities.authenticate(bus, request))
+      .then((identity) => admit(request, auth, identity))
+      .then(
+        () => done(),
+        (error: Error) => done(error),
+      );
   });
 }
 

@@ -25,11 +25,12 @@ export function setSessionCookie(
 
 /** Needs @fastify/cookie and @fastify/websocket registered on `app` first. */
 export function registerSessionCookieRenewal(app: FastifyInstance, secure: boolean): void {
-  app.addHook("onSend", async (request, reply, payload) => {
+  // Not async: a promise on every response (each audio piece) for the few that renew a session.
+  app.addHook("onSend", (request, reply, payload, done) => {
     // Sign-in and sign-out set the cookie themselves and never authenticate, so nothing here overrides them.
     const renewed = request.renewedSession;
     if (renewed) setSessionCookie(reply, secure, renewed.token, renewed.expiresAt);
-    return payload;
+    done(null, payload);
   });
   // An upgrade never reaches onSend: ws writes the 101 response itself, with the headers gathered here.
   const upgrades = new WeakMap<IncomingMessage, string>();

@@ -56,6 +56,10 @@ describe("/metrics access", () => {
     const plain = await scrape(proxied, { ...fromAfar, authorization: `Bearer ${userToken}` });
     expect(plain.status).toBe(403);
     expect(await plain.json()).toMatchObject({ code: "FORBIDDEN" });
+    // Again within seconds: the identity checked a moment ago is taken from memory, and still not an admin's.
+    const again = await scrape(proxied, { ...fromAfar, authorization: `Bearer ${userToken}` });
+    expect(again.status).toBe(403);
+    expect(await again.json()).toMatchObject({ code: "FORBIDDEN" });
   });
 
   it("does not count a request a proxy forwarded as local when the proxy is not trusted", async () => {

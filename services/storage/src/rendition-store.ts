@@ -108,6 +108,8 @@ export class RenditionStore {
   private handoffBytes = 0;
   private evictions = 0;
   private uses = 0;
+  private readonly keys = new Map<string, string>();
+  private readonly profileTexts = new Map<string, string>();
 
   constructor(
     private readonly config: RenditionStoreConfig,
@@ -372,14 +374,28 @@ export class RenditionStore {
     return started;
   }
 
-  /** The cache key: the track's source as it is now, the profile's settings and the piece size. */
+  /**
+   * The cache key: the start of the SHA-256 of the track's source as it is now, the profile's settings and the piece
+   * size; hashed once per rendition, not per piece.
+   */
   private keyOf(trackId: string, profile: string, source: SourceInfo, fromMs?: number): string {
-    return createHash("sha256")
-      .update(
-        `${trackId}|${profile}|${source.sizeBytes}|${source.mtimeMs}|${this.config.pieceSizeBytes}|${JSON.stringify(this.config.profiles[profile] ?? {})}${fromMs === undefined ? "" : `|from ${fromMs}`}`,
-      )
-      .digest("hex")
-      .slice(0, 32);
+    const identity = `${trackId}|${profile}|${source.sizeBytes}|${source.mtimeMs}|${this.config.pieceSizeBytes}|${this.profileText(profile)}${fromMs === undefined ? "" : `|from ${fromMs}`}`;
+    let key = this.keys.get(identity);
+    if (key === undefined) {
+      key = createHash("sha256").update(identity).digest("hex").slice(0, 32);
+      if (this.keys.size >= 10_000) this.keys.clear();
+      this.keys.set(identity, key);
+    }
+    return key;
+  }
+
+  private profileText(profile: string): string {
+    let text = this.profileTexts.get(profile);
+    if (text === undefined) {
+      text = JSON.stringify(this.config.profiles[profile] ?? {});
+      this.profileTexts.set(profile, text);
+    }
+    return text;
   }
 
   private found(key: string, requester: Requester): { rendition: Rendition; hold: Hold } | undefined {
