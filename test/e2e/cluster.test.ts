@@ -167,6 +167,8 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     );
     expect(new Set(cluster.state.processes.map((p) => p.pid)).size).toBe(14);
     expect(cluster.state.nats).toHaveLength(3);
+    // Listed in the file's order, whichever was ready first: the first access point is access-point-1.
+    expect(cluster.state.accessPoints).toEqual([nodeOf("access-point-1").url, nodeOf("access-point-2").url]);
   });
 
   it("signs in, browses and searches through both access points", async () => {

@@ -301,12 +301,15 @@ export async function startLocalCluster(
     ...nats.map((node) => node.url),
   ];
   const ports = file.accessPointPorts ?? [];
+  /** Every process's node id in the order the waves name them. */
+  const plan: string[] = [];
   try {
     for (const wave of waves) {
       const startingWave: Array<Promise<void>> = [];
       for (const service of wave) {
         for (let index = 1; index <= processesOf(file, service); index += 1) {
           const node = `${service}-${index}`;
+          plan.push(node);
           // Storage nodes and access points keep their files apart; the rest share the cluster's folder
           // (events writes the buckets recommend reads; the catalog keeps the demo library there).
           const own = service === "storage" || service === "access-point";
@@ -344,6 +347,9 @@ export async function startLocalCluster(
       const results = await Promise.allSettled(startingWave);
       const failed = results.find((result) => result.status === "rejected");
       if (failed) throw failed.reason;
+      // Each wave's processes became ready in any order: listed in the file's order (access-point-1 before
+      // access-point-2, so `accessPoints[0]` is always access-point-1), whichever started first.
+      processes.sort((a, b) => plan.indexOf(a.node) - plan.indexOf(b.node));
     }
   } catch (error) {
     await stop();
