@@ -350,11 +350,24 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       code: null,
       beforeReady: false,
     });
-    expect(cluster.output()).toMatch(
-      new RegExp(`catalog-1 \\(pid ${before.pid}\\) exited \\(SIGKILL\\); restarting in 0\\.2 s`),
+    // The cluster's stderr reaches this process through a pipe, which may be read after the state file.
+    await waitUntil(
+      () => cluster.output(),
+      (output) =>
+        new RegExp(`catalog-1 \\(pid ${before.pid}\\) exited \\(SIGKILL\\); restarting in 0\\.2 s`).test(
+          output,
+        ) && new RegExp(`catalog-1 restarted \\(pid ${after.pid}, restart 1\\)`).test(output),
+      30_000,
+      100,
     );
-    expect(cluster.output()).toMatch(new RegExp(`catalog-1 restarted \\(pid ${after.pid}, restart 1\\)`));
-    expect(cluster.log("catalog-1").match(/^ready catalog catalog-1$/gm)).toHaveLength(2);
+    // The log file is written by the cluster process from the child's pipe: the second ready line may land after
+    // the state says "running".
+    await waitUntil(
+      () => cluster.log("catalog-1").match(/^ready catalog catalog-1$/gm)?.length ?? 0,
+      (readyLines) => readyLines === 2,
+      30_000,
+      100,
+    );
     // The new process answers through either access point.
     for (const client of clients) {
       const recent = await waitUntil(
@@ -740,10 +753,21 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     // Three fast failures in a row: the kill, then two starts that failed (restarts 1 and 2).
     expect(gaveUp.restarts).toBe(2);
     expect(gaveUp.lastExit).toMatchObject({ code: 1, beforeReady: true });
-    expect(cluster.output()).toMatch(
-      /giving up on tracker-1: 3 fast failures in a row \(last failed to start: exited \(1\)\); the cluster runs on/,
+    await waitUntil(
+      () => cluster.output(),
+      (output) =>
+        /giving up on tracker-1: 3 fast failures in a row \(last failed to start: exited \(1\)\); the cluster runs on/.test(
+          output,
+        ),
+      30_000,
+      100,
     );
-    expect(cluster.log("tracker-1")).toContain("no NKey for tracker");
+    await waitUntil(
+      () => cluster.log("tracker-1"),
+      (log) => log.includes("no NKey for tracker"),
+      30_000,
+      100,
+    );
     expect(cluster.process.exitCode).toBeNull();
     const recent = await clients[1]!.call(catalogContract, "recentlyAdded", { limit: 5 });
     expect(recent.items.length).toBeGreaterThan(0);
