@@ -42,6 +42,9 @@ export function runServeChild(bin, args) {
     env: {
       ...process.env,
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? "2",
+      // glibc's default, but fixed: glibc otherwise raises it (to 64 MiB at most) as big blocks are freed, and then
+      // keeps the top of its heap after a scan; fixing it also keeps blocks over 128 KiB in mmaps of their own.
+      MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? "131072",
       SOUNDMESH_MEMORY_SETTINGS: "applied",
     },
     stdio: ["inherit", "inherit", "inherit", "ipc"],

@@ -77,6 +77,16 @@ export function fullCollection(): void {
   collect();
 }
 
+/** A full collection that also compacts every fragmented page of the old generation, so emptied pages go back. */
+export function compactingCollection(): void {
+  setFlagsFromString("--compact-on-every-full-gc");
+  try {
+    fullCollection();
+  } finally {
+    setFlagsFromString("--no-compact-on-every-full-gc");
+  }
+}
+
 /**
  * Samples CPU time every `intervalMs` (an unref'd timer: it never keeps the process alive) and collects once each
  * time a busy spell is followed by a quiet window.
@@ -89,11 +99,13 @@ export function startMemoryRelease(options: MemoryReleaseOptions = {}): MemoryRe
   let last = cpuMicros();
   /** CPU time of the windows that were not quiet since the last collection. */
   let workMicros = 0;
+  /** V8 frees some of what a collection leaves behind later, on its own threads: trimmed again one window on. */
+  let trimAgain = false;
   const releaseNow = () => {
     const heapTotalBefore = process.memoryUsage().heapTotal;
     const started = performance.now();
     options.releaseCaches?.();
-    fullCollection();
+    compactingCollection();
     // After the collection: the ArrayBuffers it freed went back to glibc, and now to the system.
     const mallocTrimmed = trimMallocArenas();
     const durationMs = performance.now() - started;
@@ -105,8 +117,13 @@ export function startMemoryRelease(options: MemoryReleaseOptions = {}): MemoryRe
     });
     // The collection's own CPU time does not count as work.
     last = cpuMicros();
+    trimAgain = true;
   };
   const timer = setInterval(() => {
+    if (trimAgain) {
+      trimAgain = false;
+      trimMallocArenas();
+    }
     const now = cpuMicros();
     const used = now - last;
     last = now;
