@@ -1,6 +1,6 @@
 // Memory benchmark: the all-in-one server (the built CLI, `soundmesh serve`, a child process with default settings:
-// library watching on; the server is the launcher's child, bin/serve-launcher.mjs, measured apart from the launcher) on generated MP3 libraries of 5k, 20k and 100k tracks. It scans, builds its search index, then
-// idles; printed: idle RSS and heap (from /proc and the server's own /metrics), the peak during the scan, RSS over
+// library watching on; the server is the launcher's child, bin/serve-launcher.mjs, measured apart from the launcher) on generated MP3 libraries of 5k, 20k and 100k tracks. It scans, builds its search index, transcodes the
+// newest tracks ahead, then idles; printed: idle RSS and heap (from /proc and the server's own /metrics), the peak during the scan, RSS over
 // time; then the heap by part from bench/heap-parts.ts (the same wiring, built, with --expose-gc, one part at a time).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -23,12 +23,15 @@ const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-memory-"));
 const MiB = 1024 * 1024;
 const mib = (bytes: number) => round(bytes / MiB, 1);
 
-/** VmRSS and VmHWM (peak) of a process, in bytes, from /proc. */
-function residentBytes(pid: number): { rss: number; peak: number } {
+/**
+ * VmRSS and VmHWM (peak) of a process, in bytes, from /proc; RSS in two parts: anonymous (V8's heap, malloc) and
+ * file-backed (the pages of node's binary and libraries it has touched, shared with every node process).
+ */
+function residentBytes(pid: number): { rss: number; peak: number; anonymous: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const field = (name: string) =>
     Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) * 1024;
-  return { rss: field("VmRSS"), peak: field("VmHWM") };
+  return { rss: field("VmRSS"), peak: field("VmHWM"), anonymous: field("RssAnon"), file: field("RssFile") };
 }
 
 /** Proportional set size of a process (its own pages, and its share of pages it shares, like node's binary). */
@@ -47,6 +50,25 @@ async function metricsOf(url: string): Promise<Record<string, number>> {
     external: value("nodejs_external_memory_bytes"),
     rss: value("process_resident_memory_bytes"),
   };
+}
+
+/** Transcodes running or waiting (the storage service transcodes the newest tracks of a scan ahead). */
+async function transcodesPending(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return [...text.matchAll(/^soundmesh_transcodes_(?:running|queued)(?:\{[^}]*\})? (\S+)$/gm)].reduce(
+    (sum, match) => sum + Number(match[1]),
+    0,
+  );
+}
+
+/** Waits until no transcode has run or waited for `quietSeconds` in a row (read once a second); says how long it took. */
+async function transcodesDone(url: string, quietSeconds = 5): Promise<number> {
+  const started = performance.now();
+  for (let quiet = 0; quiet < quietSeconds;) {
+    quiet = (await transcodesPending(url)) === 0 ? quiet + 1 : 0;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  return (performance.now() - started) / 1000;
 }
 
 interface Milestones {
@@ -107,9 +129,12 @@ async function measureServer(tracks: number, root: string): Promise<{ row: Row; 
     await indexed;
     const pid = serverPidOf(launcherPid);
     const peakDuringScan = residentBytes(pid).peak;
+    // Idle means after the transcodes a first scan starts (the newest 100 tracks, each profile ahead).
+    const aheadSeconds = await transcodesDone(seen.url!);
     await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
     sample();
-    const idle = residentBytes(pid).rss;
+    const resident = residentBytes(pid);
+    const idle = resident.rss;
     const launcher = pid === launcherPid ? 0 : proportionalBytes(launcherPid);
     const metrics = await metricsOf(seen.url!);
     const target = TARGET_MIB[tracks];
@@ -117,8 +142,11 @@ async function measureServer(tracks: number, root: string): Promise<{ row: Row; 
       row: {
         tracks,
         "scan s": round((seen.scanFinishedMs! - seen.listeningMs!) / 1000, 1),
+        "ahead s": round(aheadSeconds, 0),
         "peak RSS MiB": mib(peakDuringScan),
         "idle RSS MiB": mib(idle),
+        "anon MiB": mib(resident.anonymous),
+        "file MiB": mib(resident.file),
         "target MiB": target ?? "",
         "RSS/target": target ? round(idle / MiB / target, 2) : "",
         "launcher PSS MiB": mib(launcher),
@@ -168,7 +196,7 @@ for (const tracks of SIZES) {
 }
 rmSync(work, { recursive: true, force: true });
 printTable(
-  `Memory: soundmesh serve (built), default settings, generated MP3 libraries; idle = ${IDLE_SECONDS} s after the search index holds the scan`,
+  `Memory: soundmesh serve (built), default settings, generated MP3 libraries; idle = ${IDLE_SECONDS} s after the transcodes ahead of the first scan (ahead s) are done; anon = V8's heap and malloc, file = node's binary and libraries`,
   rows,
 );
 printTable(

@@ -1,7 +1,7 @@
 // `soundmesh serve` runs in a child process started with memory settings that must be in place before node starts:
 // a young generation of at most 2 × 2 MiB (V8's default grows to 2 × 16 MiB after a scan and keeps it) and at most two
-// malloc arenas (glibc otherwise makes one per thread that allocates: V8's helper threads, the scan's workers). Neither
-// can be set from inside a running process. At 5,000 tracks the idle server holds ~35 MiB less; this launcher costs
+// malloc arenas (glibc otherwise makes one per thread that allocates: V8's helper threads, the scan's workers), with
+// glibc's trim threshold fixed (MALLOC_TRIM_THRESHOLD_, below). None can be set from inside a running process. At 5,000 tracks the idle server holds ~35 MiB less; this launcher costs
 // ~9 MiB (its own pages, the node binary's being shared with the child). SOUNDMESH_MEMORY_SETTINGS=off runs the
 // server in this process as it is; the child runs with it set to "applied". Only node:child_process loads here.
 import { spawn } from "node:child_process";
@@ -42,6 +42,9 @@ export function runServeChild(bin, args) {
     env: {
       ...process.env,
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? "2",
+      // glibc's default, but fixed: glibc otherwise raises it (to 64 MiB at most) as big blocks are freed, and then
+      // keeps the top of its heap after a scan; fixing it also keeps blocks over 128 KiB in mmaps of their own.
+      MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? "131072",
       SOUNDMESH_MEMORY_SETTINGS: "applied",
     },
     stdio: ["inherit", "inherit", "inherit", "ipc"],

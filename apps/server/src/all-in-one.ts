@@ -98,9 +98,10 @@ export async function startAllInOne(
     logger.info({ url, dataDir: config.dataDir, database: db.dialect }, "soundmesh started");
     // After a scan or a rebuild, once the process goes quiet, what they used goes back to the system.
     const memoryRelease = startMemoryRelease({
-      onRelease: ({ heapTotalBefore, heapTotalAfter, durationMs }) =>
+      releaseCaches: () => db.releaseMemory(),
+      onRelease: ({ heapTotalBefore, heapTotalAfter, mallocTrimmed, durationMs }) =>
         logger.debug(
-          { heapTotalBefore, heapTotalAfter, durationMs: Math.round(durationMs) },
+          { heapTotalBefore, heapTotalAfter, mallocTrimmed, durationMs: Math.round(durationMs) },
           "memory handed back after a busy spell",
         ),
     });

@@ -2,21 +2,38 @@
 // young generation to its largest (two 16 MiB semi-spaces) and leave old-space pages half empty; when the process then
 // goes quiet, no allocation ever triggers the collection that would shrink them, so an idle server kept ~30 MiB it
 // no longer used. A full collection once the process has gone quiet after being busy lets V8 shrink the young
-// generation (it does when the allocation rate is low) and release emptied pages.
+// generation (it does when the allocation rate is low) and release emptied pages. Before it, caches hand back what
+// they keep (SQLite's page caches); after it, glibc hands back the free pages of its arenas (malloc_trim).
+import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { trimMallocArenas } from "@soundmesh/db";
 
 export interface MemoryReleaseOptions {
   /** How often the process's CPU time is sampled; a window is one interval. */
   intervalMs?: number;
-  /** A window with at least this share of one core in use counts as busy. */
+  /**
+   * A busy spell is at least this share of one core over one window, or as much CPU time over several windows that
+   * are not quiet (transcoding ahead after a scan uses a few percent for a minute: it frees as much as a scan).
+   */
   busyShare?: number;
   /** A window with at most this share counts as quiet. */
   quietShare?: number;
+
+  /** Run before each collection: caches hand back what they hold (the database's page caches). */
+  releaseCaches?: () => void;
   /** Told after each collection, with what it took (tests, logs). */
-  onRelease?: (release: { heapTotalBefore: number; heapTotalAfter: number; durationMs: number }) => void;
-  /** The process's CPU time in microseconds; `process.cpuUsage` by default (tests give their own). */
+  onRelease?: (release: MemoryReleased) => void;
+  /** The process's CPU time in microseconds, its children's included; processCpuMicros by default (tests give their own). */
   cpuMicros?: () => number;
+}
+
+export interface MemoryReleased {
+  heapTotalBefore: number;
+  heapTotalAfter: number;
+  /** Whether glibc gave pages back; undefined where malloc_trim is not available. */
+  mallocTrimmed: boolean | undefined;
+  durationMs: number;
 }
 
 export interface MemoryRelease {
@@ -27,6 +44,30 @@ export interface MemoryRelease {
 
 let collect: (() => void) | undefined;
 
+/** Linux's clock ticks per second in /proc (USER_HZ, 100 on every architecture node runs on). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time of this process and of the children it has waited for (ffmpeg: transcoding ahead after a scan costs this
+ * process little CPU of its own, but fragments its heap as much as a scan), in microseconds. Children's time comes from
+ * /proc/self/stat (cutime, cstime); where there is none, this process's own.
+ */
+export function processCpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  let childrenTicks = 0;
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    // Fields after the command name (which may hold spaces), from the 3rd on: cutime and cstime are the 16th and 17th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    childrenTicks = Number(fields[13]) + Number(fields[14]);
+  } catch {
+    // Not Linux: children's time is not known.
+  }
+  return (
+    user + system + (Number.isFinite(childrenTicks) ? (childrenTicks * 1_000_000) / TICKS_PER_SECOND : 0)
+  );
+}
+
 /** V8's full collection, callable without starting node with --expose-gc: the flag applies to contexts made after it. */
 export function fullCollection(): void {
   if (!collect) {
@@ -36,38 +77,59 @@ export function fullCollection(): void {
   collect();
 }
 
+/** A full collection that also compacts every fragmented page of the old generation, so emptied pages go back. */
+export function compactingCollection(): void {
+  setFlagsFromString("--compact-on-every-full-gc");
+  try {
+    fullCollection();
+  } finally {
+    setFlagsFromString("--no-compact-on-every-full-gc");
+  }
+}
+
 /**
  * Samples CPU time every `intervalMs` (an unref'd timer: it never keeps the process alive) and collects once each
- * time a busy window is followed by a quiet one.
+ * time a busy spell is followed by a quiet window.
  */
 export function startMemoryRelease(options: MemoryReleaseOptions = {}): MemoryRelease {
   const intervalMs = options.intervalMs ?? 5_000;
   const busyMicros = intervalMs * 1000 * (options.busyShare ?? 0.25);
   const quietMicros = intervalMs * 1000 * (options.quietShare ?? 0.05);
-  const cpuMicros =
-    options.cpuMicros ??
-    (() => {
-      const { user, system } = process.cpuUsage();
-      return user + system;
-    });
+  const cpuMicros = options.cpuMicros ?? processCpuMicros;
   let last = cpuMicros();
-  let busySinceRelease = false;
+  /** CPU time of the windows that were not quiet since the last collection. */
+  let workMicros = 0;
+  /** V8 frees some of what a collection leaves behind later, on its own threads: trimmed again one window on. */
+  let trimAgain = false;
   const releaseNow = () => {
     const heapTotalBefore = process.memoryUsage().heapTotal;
     const started = performance.now();
-    fullCollection();
+    options.releaseCaches?.();
+    compactingCollection();
+    // After the collection: the ArrayBuffers it freed went back to glibc, and now to the system.
+    const mallocTrimmed = trimMallocArenas();
     const durationMs = performance.now() - started;
-    options.onRelease?.({ heapTotalBefore, heapTotalAfter: process.memoryUsage().heapTotal, durationMs });
+    options.onRelease?.({
+      heapTotalBefore,
+      heapTotalAfter: process.memoryUsage().heapTotal,
+      mallocTrimmed,
+      durationMs,
+    });
     // The collection's own CPU time does not count as work.
     last = cpuMicros();
+    trimAgain = true;
   };
   const timer = setInterval(() => {
+    if (trimAgain) {
+      trimAgain = false;
+      trimMallocArenas();
+    }
     const now = cpuMicros();
     const used = now - last;
     last = now;
-    if (used >= busyMicros) busySinceRelease = true;
-    else if (used <= quietMicros && busySinceRelease) {
-      busySinceRelease = false;
+    if (used > quietMicros) workMicros += used;
+    else if (workMicros >= busyMicros) {
+      workMicros = 0;
       releaseNow();
     }
   }, intervalMs);

@@ -101,6 +101,7 @@ export async function startRecommendService(
     build,
   });
   await service.start();
-  jobs?.register(radioIndexJob(build, () => service.reload()));
+  // A loaded index is swapped for the new build at once; one not yet used is read in at its first use.
+  jobs?.register(radioIndexJob(build, () => (service.current() ? service.reload() : Promise.resolve())));
   return service;
 }

@@ -1,7 +1,15 @@
 // The idle memory release (apps/server/src/memory-release.ts): a full collection once a busy spell is followed by a
 // quiet window, never while the process stays quiet or stays busy. CPU time is given by the test, windows are short.
+import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { fullCollection, startMemoryRelease, type MemoryRelease } from "../src/memory-release";
+import { mallocTrimUnavailable } from "@soundmesh/db";
+import {
+  fullCollection,
+  processCpuMicros,
+  startMemoryRelease,
+  type MemoryRelease,
+  type MemoryReleased,
+} from "../src/memory-release";
 
 /** A CPU clock the test moves; `samples` resolves once the release has read it `count` times. */
 function cpuClock() {
@@ -30,15 +38,21 @@ function cpuClock() {
 let running: MemoryRelease | undefined;
 afterEach(() => running?.stop());
 
+/** A release sampling the test's CPU clock every 10 ms; `releases` has the heap's total after each collection. */
+function releaseOnTestClock() {
+  const clock = cpuClock();
+  const releases: number[] = [];
+  running = startMemoryRelease({
+    intervalMs: 10,
+    cpuMicros: clock.read,
+    onRelease: ({ heapTotalAfter }) => releases.push(heapTotalAfter),
+  });
+  return { clock, releases };
+}
+
 describe("memory release", () => {
   it("collects once after a busy window followed by a quiet one, and again after the next busy spell", async () => {
-    const clock = cpuClock();
-    const releases: number[] = [];
-    running = startMemoryRelease({
-      intervalMs: 10,
-      cpuMicros: clock.read,
-      onRelease: ({ heapTotalAfter }) => releases.push(heapTotalAfter),
-    });
+    const { clock, releases } = releaseOnTestClock();
     // Quiet from the start: nothing to hand back.
     await clock.samples(4);
     expect(releases).toEqual([]);
@@ -57,6 +71,23 @@ describe("memory release", () => {
     expect(releases).toHaveLength(2);
   });
 
+  it("adds up work spread over windows that are each below busy but not quiet (transcoding ahead)", async () => {
+    const { clock, releases } = releaseOnTestClock();
+    await clock.samples(1);
+    // 1 ms per 10 ms window: over the 0.5 ms of a quiet window, under the 2.5 ms of a busy one. Two of them are not
+    // yet a busy spell, and the work they did is kept through the quiet windows after them.
+    for (let window = 0; window < 2; window += 1) {
+      clock.add(1);
+      await clock.samples(1);
+    }
+    await clock.samples(3);
+    expect(releases).toEqual([]);
+    clock.add(1);
+    await clock.samples(1);
+    await clock.samples(3);
+    expect(releases).toHaveLength(1);
+  });
+
   it("runs V8's full collection without --expose-gc, as often as asked", async () => {
     const weak = (() => new WeakRef({ garbage: new Array<number>(1000).fill(0) }))();
     // A WeakRef holds its target until the current job ends.
@@ -64,5 +95,36 @@ describe("memory release", () => {
     fullCollection();
     fullCollection();
     expect(weak.deref()).toBeUndefined();
+  });
+
+  it("counts the CPU time of children it has waited for (ffmpeg), not only its own", () => {
+    const before = processCpuMicros();
+    // A child that keeps a core busy for 300 ms of its own CPU time and says how much it used.
+    const child = spawnSync(
+      process.execPath,
+      [
+        "-e",
+        "const s = process.cpuUsage(); while (process.cpuUsage(s).user < 300000); const u = process.cpuUsage(); console.log(u.user + u.system)",
+      ],
+      { encoding: "utf8" },
+    );
+    const childMicros = Number(child.stdout.trim());
+    expect(childMicros).toBeGreaterThanOrEqual(300_000);
+    // /proc counts in ticks of 10 ms; node's own start-up before the loop adds to the child's share.
+    expect(processCpuMicros() - before).toBeGreaterThanOrEqual(childMicros - 20_000);
+  });
+
+  it("lets caches go before the collection and trims glibc's arenas after it", () => {
+    const calls: string[] = [];
+    let released: MemoryReleased | undefined;
+    running = startMemoryRelease({
+      releaseCaches: () => calls.push("caches"),
+      onRelease: (release) => (released = release),
+    });
+    running.releaseNow();
+    expect(calls).toEqual(["caches"]);
+    // Whether pages went back depends on the heap; that it ran, where glibc is, does not.
+    if (mallocTrimUnavailable() === undefined) expect(typeof released?.mallocTrimmed).toBe("boolean");
+    else expect(released?.mallocTrimmed).toBeUndefined();
   });
 });

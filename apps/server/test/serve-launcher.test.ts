@@ -100,7 +100,11 @@ describe("soundmesh serve behind its launcher", () => {
     expect(argv).toContain("--max-semi-space-size=2");
     const environment = readFileSync(`/proc/${run.childPid}/environ`, "utf8").split("\0");
     expect(environment).toEqual(
-      expect.arrayContaining(["MALLOC_ARENA_MAX=2", "SOUNDMESH_MEMORY_SETTINGS=applied"]),
+      expect.arrayContaining([
+        "MALLOC_ARENA_MAX=2",
+        "MALLOC_TRIM_THRESHOLD_=131072",
+        "SOUNDMESH_MEMORY_SETTINGS=applied",
+      ]),
     );
     run.launcher.kill("SIGTERM");
     expect(await run.exited).toBe(0);

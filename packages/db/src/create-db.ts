@@ -28,7 +28,24 @@ export interface Db {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as kysely
   reader: Kysely<any>;
   dialect: DbDialect;
+  /**
+   * Hands back what SQLite's connections keep in memory and do not need (their page caches, up to 16 MiB each, filled
+   * by a scan or a search rebuild; pages are read again from the OS's file cache when next needed). Nothing on
+   * PostgreSQL, whose cache is the server's. Skips a connection busy streaming rows.
+   */
+  releaseMemory(): void;
   close(): Promise<void>;
+}
+
+/** `pragma shrink_memory` on a connection, unless it is open (not yet closed) and busy iterating a statement. */
+function shrinkMemory(database: BetterSqlite3.Database | undefined): void {
+  if (!database?.open) return;
+  try {
+    database.pragma("shrink_memory");
+  } catch (error) {
+    // better-sqlite3 refuses any statement while an iterator is open on the connection: the next release will do.
+    if (!(error instanceof TypeError && /busy/.test(error.message))) throw error;
+  }
 }
 
 // int8 (bigint, and count(*)) comes back from pg as a string; ours are epoch ms and counts, which fit in a double.
@@ -118,17 +135,25 @@ export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
     database.pragma("busy_timeout = 5000");
     const kysely = new Kysely({ dialect: new SqliteDialect({ database: cachingStatements(database) }) });
     if (config.file === ":memory:")
-      return { kysely, reader: kysely, dialect: "sqlite", close: () => kysely.destroy() };
+      return {
+        kysely,
+        reader: kysely,
+        dialect: "sqlite",
+        releaseMemory: () => shrinkMemory(database),
+        close: () => kysely.destroy(),
+      };
     // Checkpoints run in a worker (wal-checkpointer.ts), not in the commit that crosses 1,000 pages; the writer's own
     // stays as a backstop at 10,000. A kill -9 loses nothing either way: committed transactions are in the WAL.
     database.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
     database.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
     const checkpointer = startWalCheckpointer(config.file);
+    let readerConnection: BetterSqlite3.Database | undefined;
     const reader = new Kysely({
       dialect: new SqliteDialect({
         database: () => {
           const connection = new BetterSqlite3(config.file, { readonly: true, nativeBinding: sqliteAddon() });
           connection.pragma("busy_timeout = 5000");
+          readerConnection = connection;
           return Promise.resolve(cachingStatements(connection));
         },
       }),
@@ -137,6 +162,10 @@ export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
       kysely,
       reader,
       dialect: "sqlite",
+      releaseMemory: () => {
+        shrinkMemory(database);
+        shrinkMemory(readerConnection);
+      },
       close: async () => {
         await checkpointer.stop();
         await reader.destroy();
@@ -158,5 +187,11 @@ export function createDb(config: DbConfig, options: CreateDbOptions = {}): Db {
     return pool;
   };
   const kysely = new Kysely({ dialect: new PostgresDialect({ pool: createPool }) });
-  return { kysely, reader: kysely, dialect: "postgres", close: () => kysely.destroy() };
+  return {
+    kysely,
+    reader: kysely,
+    dialect: "postgres",
+    releaseMemory: () => undefined,
+    close: () => kysely.destroy(),
+  };
 }

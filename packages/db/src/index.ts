@@ -7,5 +7,6 @@ export {
   type DbConfig,
   type DbDialect,
 } from "./create-db";
+export { mallocTrimUnavailable, trimMallocArenas } from "./malloc-trim";
 export { migrateService, type ServiceMigrations } from "./migrate";
 export { sql, type Kysely, type Migration, type Transaction } from "kysely";

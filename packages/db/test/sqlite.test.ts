@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import BetterSqlite3 from "better-sqlite3";
 import { cachingStatements, createDb, migrateService, sql, type Kysely } from "@soundmesh/db";
+import { startWalCheckpointer } from "../src/wal-checkpointer";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const childScript = join(here, "fixtures/migrate-child.ts");
@@ -149,6 +150,37 @@ describe("createDb with SQLite", () => {
     }
     // The last connection's close checkpoints and removes the WAL, as before.
     expect(existsSync(`${file}-wal`)).toBe(false);
+  });
+
+  it("ends the checkpoint worker once the WAL is all copied, and starts it again when the WAL is written", async () => {
+    const file = join(dir, "idle.db");
+    const writer = new BetterSqlite3(file);
+    writer.pragma("journal_mode = WAL");
+    writer.pragma("wal_autocheckpoint = 0"); // only the worker copies
+    writer.exec("create table t (id integer primary key, note text not null)");
+    const insert = writer.prepare("insert into t (note) values (?)");
+    const writeHalfMiB = () =>
+      writer.transaction(() => {
+        for (let i = 0; i < 128; i += 1) insert.run("x".repeat(4096));
+      })();
+    const errors: string[] = [];
+    const checkpointer = startWalCheckpointer(file, (message) => errors.push(message), { idleStopMs: 300 });
+    try {
+      writeHalfMiB();
+      await waitUntil(() => checkpointer.starts === 1, "the worker's start");
+      await waitUntil(() => statSync(file).size >= 512 * 1024, "the first checkpoint");
+      // Nothing more to copy: the worker ends by itself, and stays ended while nothing is written.
+      await waitUntil(() => !checkpointer.running, "the idle worker's end");
+      const sizeAfterFirst = statSync(file).size;
+      writeHalfMiB();
+      await waitUntil(() => checkpointer.starts === 2, "the worker's second start");
+      await waitUntil(() => statSync(file).size >= sizeAfterFirst + 512 * 1024, "the second checkpoint");
+      expect(errors).toEqual([]);
+    } finally {
+      await checkpointer.stop();
+      writer.close();
+    }
+    expect(checkpointer.running).toBe(false);
   });
 
   it("loses no committed row to kill -9 while the worker checkpoints", async () => {

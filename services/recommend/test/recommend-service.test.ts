@@ -8,7 +8,8 @@ import { migrateEventsStore } from "@soundmesh/service-events";
 import { migratePlaylistStore } from "@soundmesh/service-playlist";
 import { migrateUserStore } from "@soundmesh/service-user";
 import { dbTargets, waitUntil } from "@soundmesh/test-kit";
-import { buildRadioIndex, catalogTracks, recommendManifest } from "../src/index";
+import { buildRadioIndex, catalogTracks, createRecommendService, recommendManifest } from "../src/index";
+import { silentLogger } from "./fixtures";
 import { startHarness, type Harness } from "./harness";
 import { makeWorld, precisionAt } from "./synthetic-world";
 
@@ -201,6 +202,28 @@ describe.each(targets)("recommend service ($name)", (target) => {
       30_000,
     );
   }, 120_000);
+
+  it("reads a build in at its first use, not before: a restarted server holds no radio index until asked", async () => {
+    await buildFromPlays();
+    const restartedBus = h.bus.connect(recommendManifest);
+    const restarted = createRecommendService({
+      logger: silentLogger,
+      bus: restartedBus,
+      clock: h.clock,
+      build: {
+        eventsDir: join(h.dir, "events"),
+        outDir: join(h.dir, "recommend"),
+        loadTracks: (signal) => catalogTracks(restartedBus, signal),
+      },
+    });
+    expect(restarted.current()).toBeNull();
+    const { tracks } = await restarted.handlers.similar(
+      { trackId: "t-0-1-0", limit: 5 },
+      { caller: "access-point", traceId: "t", userId: "u-0" },
+    );
+    expect(tracks.length).toBeGreaterThan(0);
+    expect(restarted.current()?.fingerprint).toBe(h.recommend.current()?.fingerprint);
+  });
 
   it("refuses bad input with typed codes", async () => {
     await buildFromPlays();
