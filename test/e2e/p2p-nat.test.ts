@@ -211,6 +211,9 @@ interface PeerReport {
   connections: SelectedPair[];
 }
 
+/** The longest a peer may run: the holder lingers up to 120 s; a loaded machine slows both. */
+const peerLimitMs = 200_000;
+
 /** `soundmesh peer` inside a peer namespace; resolves with its JSON report once it has ended. */
 function peer(
   server: TestServer,
@@ -245,12 +248,24 @@ function peer(
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const started = Date.now();
+  // A peer that has not ended by then is killed and its output shown, rather than the test timing out blind.
+  const limit = setTimeout(() => {
+    output += `\n[the test killed this peer after ${peerLimitMs / 1000} s]`;
+    child.kill("SIGKILL");
+  }, peerLimitMs);
   const done = new Promise<PeerReport>((resolve, reject) =>
-    child.once("exit", (code) => {
+    child.once("exit", (code, signal) => {
+      clearTimeout(limit);
       children.delete(child);
       const line = output.split("\n").find((text) => text.startsWith("{"));
       if (code === 0 && line) resolve(JSON.parse(line) as PeerReport);
-      else reject(new Error(`peer exited with ${code}:\n${output}`));
+      else
+        reject(
+          new Error(
+            `peer ${side.peerNs} ${args.join(" ")} exited with ${code ?? signal} after ${Date.now() - started} ms:\n${output}`,
+          ),
+        );
     }),
   );
   return { done, stop: () => child.kill("SIGTERM") };
@@ -368,7 +383,7 @@ describe.skipIf(reason !== undefined)("peers behind NAT, through TURN", () => {
     expect(report.connections.length).toBeGreaterThan(0);
     expect(report.connections.every((pair) => pair.local.type === "relay")).toBe(true);
     expect(coturn.log()).toMatch(/ALLOCATE/);
-  }, 180_000);
+  }, 300_000);
 });
 
 describe.skipIf(reason !== undefined)("peers behind NAT, directly with STUN", () => {
@@ -438,5 +453,5 @@ describe.skipIf(reason !== undefined)("peers behind NAT, directly with STUN", ()
         expect(pair.remote.address, debug).toBe(other.publicAddress);
       }
     }
-  }, 240_000);
+  }, 300_000);
 });
