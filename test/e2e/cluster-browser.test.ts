@@ -24,10 +24,12 @@ import {
 import {
   launchChromium,
   openAlbumBySearch,
+  readStatsPanel,
   requireChromium,
   signIn,
   waitForPlayback,
   type LaunchedChromium,
+  type StatsPanel,
 } from "@soundmesh/test-kit/browser";
 import { startCluster, type RunningCluster } from "@soundmesh/test-kit/server";
 import { P2P_TRACK_SECONDS, generateP2pLibrary } from "./p2p-library";
@@ -95,10 +97,7 @@ async function playBySearch(page: Page, title: string): Promise<void> {
   await page.getByTestId("now-title").filter({ hasText: title }).waitFor();
 }
 
-interface PageState {
-  total: number;
-  peerShare: number;
-  rejected: number;
+interface PageState extends StatsPanel {
   stalls: number;
   underflows: number;
   /** Each "waiting" event: when, where, and what was buffered. */
@@ -110,20 +109,13 @@ interface PageState {
 
 /** The stats panel (bytes by source, rejected pieces), the stall probe and the <audio> element. */
 async function stateOf(page: Page): Promise<PageState> {
-  if ((await page.locator(".stats").count()) === 0)
-    await page.getByRole("button", { name: "Stats for nerds" }).click();
-  await page.locator(".stats").waitFor();
-  return page.evaluate(() => {
-    const stats = document.querySelector<HTMLElement>(".stats")!;
-    const text = stats.innerText;
+  const panel = await readStatsPanel(page);
+  const playing = await page.evaluate(() => {
     const audio = document.querySelector("audio");
     const buffered = audio?.buffered;
     const probe = (window as unknown as { probe: { stalls: number; underflows: number; log: string[] } })
       .probe;
     return {
-      total: Number(stats.dataset.total ?? 0),
-      peerShare: Number(/peers (\d+)%/.exec(text)?.[1] ?? 0) / 100,
-      rejected: Number(/rejected pieces: (\d+)/.exec(text)?.[1] ?? 0),
       stalls: probe.stalls,
       underflows: probe.underflows,
       waits: probe.log,
@@ -132,6 +124,7 @@ async function stateOf(page: Page): Promise<PageState> {
       bufferedEnd: buffered && buffered.length > 0 ? buffered.end(buffered.length - 1) : 0,
     };
   });
+  return { ...panel, ...playing };
 }
 
 const waitForState = (page: Page, accept: (state: PageState) => boolean, timeoutMs = 60_000) =>

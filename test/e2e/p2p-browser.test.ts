@@ -10,7 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseWebRtc, startHeadlessPeer, type HeadlessPeer } from "@soundmesh/server";
 import { WsClient, login, setupAdmin, waitUntil } from "@soundmesh/test-kit";
 import { startServer, type TestServer } from "@soundmesh/test-kit/server";
-import { chromiumArgs, chromiumPath, requireChromium, signIn } from "@soundmesh/test-kit/browser";
+import {
+  chromiumArgs,
+  chromiumPath,
+  readStatsPanel,
+  requireChromium,
+  signIn,
+  type StatsPanel,
+} from "@soundmesh/test-kit/browser";
 import { P2P_TRACK_SECONDS, generateP2pLibrary } from "./p2p-library";
 import { searchContract, trackerContract } from "@soundmesh/protocol";
 
@@ -68,34 +75,25 @@ async function play(page: Page, title: string): Promise<void> {
   await page.getByTestId("now-title").filter({ hasText: title }).waitFor();
 }
 
-interface PageBytes {
-  total: number;
-  peerShare: number;
-  rejected: number;
+interface PageBytes extends StatsPanel {
   stalls: number;
   neighbours: number;
   currentTime: number;
 }
 
-/** Reads the stats panel (bytes by source, rejected pieces, neighbours) and the stall probe. */
+/** Reads the stats panel (bytes by source, rejected pieces), the neighbours and the stall probe. */
 async function bytesOf(page: Page): Promise<PageBytes> {
-  if ((await page.locator(".stats").count()) === 0)
-    await page.getByRole("button", { name: "Stats for nerds" }).click();
-  await page.locator(".stats").waitFor();
-  return page.evaluate(() => {
-    const stats = document.querySelector<HTMLElement>(".stats")!;
-    const text = stats.innerText;
+  const panel = await readStatsPanel(page);
+  const rest = await page.evaluate(() => {
     const p2p = document.querySelector<HTMLElement>('[data-testid="p2p-stats"]');
     const probe = (window as unknown as { p2pProbe: { stalls: number } }).p2pProbe;
     return {
-      total: Number(stats.dataset.total ?? 0),
-      peerShare: Number(/peers (\d+)%/.exec(text)?.[1] ?? 0) / 100,
-      rejected: Number(/rejected pieces: (\d+)/.exec(text)?.[1] ?? 0),
       stalls: probe.stalls,
       neighbours: Number(p2p?.dataset.neighbours ?? 0),
       currentTime: document.querySelector("audio")?.currentTime ?? 0,
     };
   });
+  return { ...panel, ...rest };
 }
 
 const waitForBytes = (page: Page, accept: (b: PageBytes) => boolean, timeoutMs = 30_000) =>

@@ -65,3 +65,26 @@ export async function playRow(page: Page, title: string): Promise<void> {
   await page.locator(".track-main", { hasText: title }).first().click();
   await page.getByTestId("now-title").filter({ hasText: title }).waitFor();
 }
+
+/** What the player's "Stats for nerds" panel says of the bytes it has: all of them, the peers' share, rejected pieces. */
+export interface StatsPanel {
+  total: number;
+  peerShare: number;
+  rejected: number;
+}
+
+/** Opens the stats panel if it is closed and reads it. */
+export async function readStatsPanel(page: Page): Promise<StatsPanel> {
+  if ((await page.locator(".stats").count()) === 0)
+    await page.getByRole("button", { name: "Stats for nerds" }).click();
+  await page.locator(".stats").waitFor();
+  return page.evaluate(() => {
+    const stats = document.querySelector<HTMLElement>(".stats")!;
+    const text = stats.innerText;
+    return {
+      total: Number(stats.dataset.total ?? 0),
+      peerShare: Number(/peers (\d+)%/.exec(text)?.[1] ?? 0) / 100,
+      rejected: Number(/rejected pieces: (\d+)/.exec(text)?.[1] ?? 0),
+    };
+  });
+}
