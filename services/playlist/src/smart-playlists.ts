@@ -61,7 +61,23 @@ export function createSmartPlaylists(deps: {
   let running: Promise<void> | undefined;
   let again = false;
 
-  async function refresh(playlistId: string, traceId?: string): Promise<void> {
+  /**
+   * One refresh of a playlist at a time: two at once (a new smart playlist's first fill and a listening refresh
+   * that lists it) would both read the same items and both insert the chosen tracks.
+   */
+  const refreshing = new Map<string, Promise<void>>();
+  function refresh(playlistId: string, traceId?: string): Promise<void> {
+    const previous = refreshing.get(playlistId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => refreshNow(playlistId, traceId));
+    refreshing.set(playlistId, next);
+    const forget = () => {
+      if (refreshing.get(playlistId) === next) refreshing.delete(playlistId);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
+  async function refreshNow(playlistId: string, traceId?: string): Promise<void> {
     const playlist = await store.findPlaylist(playlistId);
     if (!playlist?.smartRules || playlist.deletedAt !== null) return;
     const rules = playlist.smartRules;

@@ -239,6 +239,28 @@ describe.each(targets)("playlist files and smart playlists on $name", (target) =
     );
   });
 
+  it("refreshes a smart playlist once at a time: refreshes at once add a new track once", async () => {
+    const smart = await h.call("createSmart", { name: "Jazz", rules: { genres: ["jazz"], order: "artist" } });
+    const newJazz = trackRowOf({
+      id: "t-bitches",
+      path: "Miles Davis/Bitches Brew/01 Pharaoh's Dance.flac",
+      title: "Pharaoh's Dance",
+      artist: "Miles Davis",
+      album: "Bitches Brew",
+      genre: "Jazz",
+      year: 1970,
+    });
+    await h.catalog.applyScan({ upserts: [newJazz], deletions: [], errors: [], clearedErrorPaths: [] });
+    await Promise.all([
+      h.service.refreshSmartPlaylists(),
+      h.service.refreshSmartPlaylists(),
+      h.service.refreshSmartPlaylists(),
+    ]);
+    expect(
+      (await h.call("get", { playlistId: smart.playlist.id })).items.map((item) => item.trackId),
+    ).toEqual(["t-love1", "t-bitches", "t-blue1", "t-blue2"]);
+  });
+
   it("refreshes smart playlists when the service starts, for changes made while it was down", async () => {
     const smart = await h.call("createSmart", { name: "Rock", rules: { genres: ["rock"] } });
     expect(smart.items.map((item) => item.trackId)).toEqual(["t-okc1", "t-okc2"]);
