@@ -3,7 +3,16 @@
 // to 20,000 items, with another user's reads meanwhile; applying a 10,000-item snapshot on a client. Beside them, in
 // the same run (the machine is shared and noisy), what the bare drivers manage with the same rows: the limits.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
@@ -82,9 +91,13 @@ async function benchServer(dataDir: string, env: Record<string, string>, cli: st
     },
     30_000,
     cli,
-    turnCount > 0
-      ? ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${profileDir}`, `--import=${turnStamps}`]
-      : [],
+    [
+      ...(turnCount > 0
+        ? ["--cpu-prof", "--cpu-prof-interval=100", `--cpu-prof-dir=${profileDir}`, `--import=${turnStamps}`]
+        : []),
+      // BENCH_SERVER_NODE_ARGS: node options for the server (e.g. --trace-gc), its output kept in BENCH_SERVER_OUTPUT.
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
+    ],
   );
   return {
     server,
@@ -107,7 +120,13 @@ async function benchServer(dataDir: string, env: Record<string, string>, cli: st
       return result;
     },
     addTurns: (label: string): void => {
+      const outputFile = process.env.BENCH_SERVER_OUTPUT;
+      if (outputFile) writeFileSync(`${outputFile}-${label.replace(/\W+/g, "-")}.log`, server.output());
       if (turnCount === 0 || !existsSync(stampsFile)) return;
+      // BENCH_KEEP_PROFILE=<prefix>: the server's CPU profile kept as <prefix>-<label>.cpuprofile, for a look of one's
+      // own (bench/long-holds.ts).
+      const keep = process.env.BENCH_KEEP_PROFILE;
+      if (keep) copyFileSync(serverProfile(profileDir), `${keep}-${label.replace(/\W+/g, "-")}.cpuprofile`);
       const stamps = JSON.parse(readFileSync(stampsFile, "utf8")) as Stamp[];
       const found = turnsOf(serverProfile(profileDir), stamps);
       turns.push(...turnRows(found, turnCount, label), totalRow(found, label));
@@ -147,6 +166,7 @@ async function editLoop(
   deadline: number,
   samples: number[],
   maxMine: number,
+  sentAt?: number[],
 ): Promise<void> {
   const mine: string[] = [];
   let baseRevision = 0;
@@ -170,6 +190,7 @@ async function editLoop(
       operations: [{ opId: newRandomId(), operation }],
     });
     samples.push(performance.now() - sent);
+    sentAt?.push(sent);
     baseRevision = result.revision;
     // Keep the client's memory of frames small over a long run.
     ws.frames.length = 0;
@@ -196,20 +217,32 @@ async function hotPlaylist(
         isCollaborative: true,
       });
       const samples: number[] = [];
+      const sentAt: number[] = [];
       const figuresBefore = await serverFigures(server.url);
+      // The editors' own process shares the two cores: its CPU and its loop's longest hold are part of every answer.
+      const clientLoop = monitorEventLoopDelay({ resolution: 1 });
+      clientLoop.enable();
+      const clientCpuBefore = process.cpuUsage();
       const started = performance.now();
       const deadline = started + durationMs;
       const editing = () =>
         Promise.all(
           sockets.map((ws) =>
-            editLoop(ws, created.playlist.id, deadline, samples, Math.floor(hotItemsCap / editors)),
+            editLoop(ws, created.playlist.id, deadline, samples, Math.floor(hotItemsCap / editors), sentAt),
           ),
         );
       // Profiled for the most editors only.
       await (editors === editorCounts.at(-1) ? profiled(editing) : editing());
       const elapsedS = (performance.now() - started) / 1000;
+      clientLoop.disable();
+      const clientCpu = process.cpuUsage(clientCpuBefore);
       const figures = await serverFigures(server.url);
       const stats = summarize(samples);
+      if (process.env.BENCH_PLAYLIST_SAMPLES)
+        writeFileSync(
+          `${process.env.BENCH_PLAYLIST_SAMPLES}-${database}-${editors}.json`,
+          JSON.stringify({ started, sentAt, samples }),
+        );
       const final = await sockets[0]!.call(playlistContract, "get", {
         playlistId: created.playlist.id,
       });
@@ -223,6 +256,8 @@ async function hotPlaylist(
         "ack p99 ms": round(stats.p99, 2),
         "server CPU ms per edit": round((figures.cpuMs - figuresBefore.cpuMs) / samples.length, 3),
         "loop delay max ms": round(figures.loopMaxMs, 1),
+        "editors' CPU ms per edit": round((clientCpu.user + clientCpu.system) / 1000 / samples.length, 3),
+        "editors' loop delay max ms": round(clientLoop.max / 1e6, 1),
         "final items": final.items.length,
       });
       await Promise.all(sockets.map((ws) => ws.close()));
@@ -572,8 +607,12 @@ const hot: Row[] = [];
 const anchored: Row[] = [];
 const hotRuns = sections.has("hot") ? runs : [];
 const anchoredRuns = sections.has("anchored") ? runs : [];
-for (const build of hotRuns) hot.push(...(await hotPlaylist("SQLite", {}, build)));
-for (const build of anchoredRuns) anchored.push(...(await insertsAtOneAnchor("SQLite", {}, build)));
+/** BENCH_PLAYLIST_DATABASES: a comma-separated choice of sqlite, postgresql (default both; PostgreSQL when reachable). */
+const databases = new Set((process.env.BENCH_PLAYLIST_DATABASES ?? "sqlite,postgresql").split(","));
+if (databases.has("sqlite")) {
+  for (const build of hotRuns) hot.push(...(await hotPlaylist("SQLite", {}, build)));
+  for (const build of anchoredRuns) anchored.push(...(await insertsAtOneAnchor("SQLite", {}, build)));
+}
 for (const [run, rows] of [
   ...hotRuns.map(
     (build) =>
@@ -588,7 +627,7 @@ for (const [run, rows] of [
   ),
   [(_: string, env: Record<string, string>) => postgresLimits(env.SOUNDMESH_DATABASE_URL!), limits] as const,
 ]) {
-  const database = await pgTestDatabase();
+  const database = databases.has("postgresql") ? await pgTestDatabase() : undefined;
   if (!database) break;
   try {
     rows.push(...(await run("PostgreSQL", { SOUNDMESH_DATABASE_URL: database.url })));

@@ -1,9 +1,11 @@
 // `soundmesh serve` runs in a child process started with memory settings that must be in place before node starts:
-// a young generation of at most 2 × 2 MiB (V8's default grows to 2 × 16 MiB after a scan and keeps it) and at most two
-// malloc arenas (glibc otherwise makes one per thread that allocates: V8's helper threads, the scan's workers), with
-// glibc's trim threshold fixed (MALLOC_TRIM_THRESHOLD_, below). None can be set from inside a running process. At 5,000 tracks the idle server holds ~35 MiB less; this launcher costs
-// ~9 MiB (its own pages, the node binary's being shared with the child). SOUNDMESH_MEMORY_SETTINGS=off runs the
-// server in this process as it is; the child runs with it set to "applied". Only node:child_process loads here.
+// at most two malloc arenas (glibc otherwise makes one per thread that allocates: V8's helper threads, the scan's
+// workers), with glibc's trim threshold fixed (MALLOC_TRIM_THRESHOLD_, below). Neither can be set from inside a running
+// process. V8's young generation is left at its default size (two 16 MiB semi-spaces under load: a 2 MiB cap cost a
+// third of the edits a hot playlist takes per second in collections) and made small again once the server is idle
+// (src/memory-release.ts). This launcher costs ~9 MiB (its own pages, the node binary's being shared with the child).
+// SOUNDMESH_MEMORY_SETTINGS=off runs the server in this process as it is; the child runs with it set to "applied".
+// Only node:child_process loads here.
 import { spawn } from "node:child_process";
 
 /** Global options that take a value as the next argument (see main.ts; a test compares them). */
@@ -24,21 +26,13 @@ export function shouldRelaunch(args, env) {
   return commandOf(args) === "serve" && (env.SOUNDMESH_MEMORY_SETTINGS ?? "auto") === "auto";
 }
 
-/** node's own arguments for the child: ours unless the caller chose a young generation size already. */
-export function childNodeArgs(execArgv, env) {
-  const chosen = [...execArgv, ...(env.NODE_OPTIONS ?? "").split(/\s+/)].some((arg) =>
-    /^--(max|min)-semi-space-size/.test(arg),
-  );
-  return chosen ? [...execArgv] : ["--max-semi-space-size=2", ...execArgv];
-}
-
 /**
  * Runs `bin` with `args` in a child with the memory settings and resolves with its exit code. SIGINT, SIGTERM and
  * SIGHUP are passed on (the child has a process group of its own, so a terminal's Ctrl-C reaches it once, from here);
  * if this process dies without passing anything on (kill -9), the child kills itself at once the same way.
  */
 export function runServeChild(bin, args) {
-  const child = spawn(process.execPath, [...childNodeArgs(process.execArgv, process.env), bin, ...args], {
+  const child = spawn(process.execPath, [...process.execArgv, bin, ...args], {
     env: {
       ...process.env,
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? "2",

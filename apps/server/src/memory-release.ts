@@ -5,7 +5,7 @@
 // generation (it does when the allocation rate is low) and release emptied pages. Before it, caches hand back what
 // they keep (SQLite's page caches); after it, glibc hands back the free pages of its arenas (malloc_trim).
 import { readFileSync } from "node:fs";
-import { setFlagsFromString } from "node:v8";
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { trimMallocArenas } from "@soundmesh/db";
 
@@ -24,6 +24,10 @@ export interface MemoryReleaseOptions {
   releaseCaches?: () => void;
   /** Told after each collection, with what it took (tests, logs). */
   onRelease?: (release: MemoryReleased) => void;
+  /** How long the process must stay quiet after a release for the second collection (V8's 5 s of allocation rate). */
+  settleDelayMs?: number;
+  /** Told after the second collection, with the young generation's size after it. */
+  onSettled?: (settled: { newSpaceBytes: number }) => void;
   /** The process's CPU time in microseconds, its children's included; processCpuMicros by default (tests give their own). */
   cpuMicros?: () => number;
 }
@@ -68,6 +72,11 @@ export function processCpuMicros(): number {
   );
 }
 
+/** What V8's young generation holds of memory now (both semi-spaces). */
+export function newSpaceBytes(): number {
+  return getHeapSpaceStatistics().find((space) => space.space_name === "new_space")?.physical_space_size ?? 0;
+}
+
 /** V8's full collection, callable without starting node with --expose-gc: the flag applies to contexts made after it. */
 export function fullCollection(): void {
   if (!collect) {
@@ -101,6 +110,13 @@ export function startMemoryRelease(options: MemoryReleaseOptions = {}): MemoryRe
   let workMicros = 0;
   /** V8 frees some of what a collection leaves behind later, on its own threads: trimmed again one window on. */
   let trimAgain = false;
+  /**
+   * V8 shrinks its young generation (grown to two 16 MiB semi-spaces under load) only in a full collection made while
+   * it sees little allocation over its last few seconds, which the release, right after a busy spell, is not: a
+   * second collection once the process has stayed quiet that long since the release.
+   */
+  let settleAt: number | undefined;
+  const settleDelayMs = options.settleDelayMs ?? 5_000;
   const releaseNow = () => {
     const heapTotalBefore = process.memoryUsage().heapTotal;
     const started = performance.now();
@@ -118,15 +134,24 @@ export function startMemoryRelease(options: MemoryReleaseOptions = {}): MemoryRe
     // The collection's own CPU time does not count as work.
     last = cpuMicros();
     trimAgain = true;
+    settleAt = performance.now() + settleDelayMs;
   };
   const timer = setInterval(() => {
+    const now = cpuMicros();
+    const used = now - last;
+    last = now;
     if (trimAgain) {
       trimAgain = false;
       trimMallocArenas();
     }
-    const now = cpuMicros();
-    const used = now - last;
-    last = now;
+    if (settleAt !== undefined && used > quietMicros) settleAt = undefined;
+    else if (settleAt !== undefined && performance.now() >= settleAt) {
+      settleAt = undefined;
+      fullCollection();
+      trimMallocArenas();
+      options.onSettled?.({ newSpaceBytes: newSpaceBytes() });
+      last = cpuMicros();
+    }
     if (used > quietMicros) workMicros += used;
     else if (workMicros >= busyMicros) {
       workMicros = 0;

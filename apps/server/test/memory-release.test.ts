@@ -1,6 +1,7 @@
 // The idle memory release (apps/server/src/memory-release.ts): a full collection once a busy spell is followed by a
 // quiet window, never while the process stays quiet or stays busy. CPU time is given by the test, windows are short.
 import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { mallocTrimUnavailable } from "@soundmesh/db";
 import {
@@ -86,6 +87,66 @@ describe("memory release", () => {
     await clock.samples(1);
     await clock.samples(3);
     expect(releases).toHaveLength(1);
+  });
+
+  it("collects a second time when the process has stayed quiet after a release, not when work came back", async () => {
+    const clock = cpuClock();
+    let releases = 0;
+    const settled: number[] = [];
+    running = startMemoryRelease({
+      intervalMs: 10,
+      cpuMicros: clock.read,
+      settleDelayMs: 0,
+      // Work starts again right after the second release: the window after it is busy.
+      onRelease: () => {
+        releases += 1;
+        if (releases === 2) queueMicrotask(() => clock.add(10));
+      },
+      onSettled: ({ newSpaceBytes }) => settled.push(newSpaceBytes),
+    });
+    await clock.samples(1);
+    clock.add(10);
+    await clock.samples(4);
+    expect(releases).toBe(1);
+    expect(settled).toHaveLength(1);
+    clock.add(10);
+    await clock.samples(2);
+    expect(releases).toBe(2);
+    await clock.samples(3);
+    expect(settled).toHaveLength(1);
+  });
+
+  it("lets V8's young generation grow under load and makes it small again once idle", () => {
+    // A process of its own: V8's default young generation (two 16 MiB semi-spaces), grown by a burst of allocation,
+    // then the release as the server runs it, on 200 ms windows (the second collection after 5 s of quiet).
+    const script = `
+      import { startMemoryRelease, newSpaceBytes } from ${JSON.stringify(join(import.meta.dirname, "../src/memory-release.ts"))};
+      let grown = 0;
+      startMemoryRelease({
+        intervalMs: 200,
+        onSettled: ({ newSpaceBytes: after }) => {
+          console.log(JSON.stringify({ grown, after }));
+          process.exit(0);
+        },
+      });
+      let keep = [];
+      const started = performance.now();
+      while (performance.now() - started < 600) {
+        keep.push({ at: performance.now(), text: "x" + keep.length });
+        if (keep.length > 50000) keep = [];
+      }
+      keep = [];
+      grown = newSpaceBytes();
+      setTimeout(() => { console.log("not settled"); process.exit(1); }, 20000);
+    `;
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    const line = child.stdout.trim().split("\n").at(-1) ?? "";
+    const { grown, after } = JSON.parse(line) as { grown: number; after: number };
+    expect(grown).toBeGreaterThanOrEqual(16 * 2 ** 20);
+    expect(after).toBeLessThanOrEqual(2 * 2 ** 20);
   });
 
   it("runs V8's full collection without --expose-gc, as often as asked", async () => {

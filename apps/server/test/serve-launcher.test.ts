@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { builtCliEnv, cliPath } from "@soundmesh/test-kit/server";
-import { childNodeArgs, commandOf, shouldRelaunch } from "../bin/serve-launcher.mjs";
+import { commandOf, shouldRelaunch } from "../bin/serve-launcher.mjs";
 
 const workDir = mkdtempSync(join(tmpdir(), "soundmesh-serve-launcher-"));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
@@ -27,15 +27,6 @@ describe("which runs relaunch", () => {
     expect(shouldRelaunch(["scan"], {})).toBe(false);
     expect(shouldRelaunch(["serve"], { SOUNDMESH_MEMORY_SETTINGS: "off" })).toBe(false);
     expect(shouldRelaunch(["serve"], { SOUNDMESH_MEMORY_SETTINGS: "applied" })).toBe(false);
-  });
-
-  it("gives the child a small young generation unless one was chosen", () => {
-    expect(childNodeArgs(["--enable-source-maps"], {})).toEqual([
-      "--max-semi-space-size=2",
-      "--enable-source-maps",
-    ]);
-    expect(childNodeArgs(["--max-semi-space-size=8"], {})).toEqual(["--max-semi-space-size=8"]);
-    expect(childNodeArgs([], { NODE_OPTIONS: "--max-semi-space-size=16" })).toEqual([]);
   });
 });
 
@@ -97,7 +88,8 @@ describe("soundmesh serve behind its launcher", () => {
     const run = await launch();
     expect(run.childPid).toBeGreaterThan(0);
     const argv = readFileSync(`/proc/${run.childPid}/cmdline`, "utf8").split("\0");
-    expect(argv).toContain("--max-semi-space-size=2");
+    // V8's young generation keeps its default size: the idle release makes it small again.
+    expect(argv.some((arg) => arg.includes("semi-space"))).toBe(false);
     const environment = readFileSync(`/proc/${run.childPid}/environ`, "utf8").split("\0");
     expect(environment).toEqual(
       expect.arrayContaining([
