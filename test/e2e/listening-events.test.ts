@@ -74,8 +74,22 @@ describe.skipIf(!hasChromium)("listening events from the web player", () => {
     asOtherDevice(async (c) =>
       (await c.call(eventsContract, "buckets", { limit: 48 })).reduce((sum, bucket) => sum + bucket.count, 0),
     );
-  const waitUntilEnded = () =>
-    page.waitForFunction(() => document.querySelector("audio")?.ended === true, null, { timeout: 30_000 });
+  /** `ended` events of the page's media so far (counted by an init script; a reload starts again at 0). */
+  const endedCount = () =>
+    page.evaluate(() => (window as unknown as { endedCount?: number }).endedCount ?? 0);
+  /**
+   * Clicks and waits for the playback it starts to end: an `ended` event after the click. (The audio element's
+   * `ended` is still true from the last play until the new track has loaded, which a loaded machine makes long.)
+   */
+  async function playUntilEnded(click: () => Promise<void>): Promise<void> {
+    const before = await endedCount();
+    await click();
+    await page.waitForFunction(
+      (count) => ((window as unknown as { endedCount?: number }).endedCount ?? 0) > count,
+      before,
+      { timeout: 60_000 },
+    );
+  }
 
   beforeAll(async () => {
     library = generateLibrary();
@@ -83,6 +97,12 @@ describe.skipIf(!hasChromium)("listening events from the web player", () => {
     server = await start();
     port = Number(new URL(server.url).port);
     browser = await launchChromium({ viewport: { width: 1280, height: 800 } });
+    await browser.context.addInitScript(() => {
+      const counted = window as unknown as { endedCount: number };
+      counted.endedCount = 0;
+      // Media events do not bubble; a capturing listener on the document sees every element's.
+      document.addEventListener("ended", () => (counted.endedCount += 1), true);
+    });
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
   }, 120_000);
 
@@ -101,9 +121,8 @@ describe.skipIf(!hasChromium)("listening events from the web player", () => {
     await page.getByRole("button", { name: "Search", exact: true }).click();
     await page.getByLabel("Search").fill("Beats");
     await page.locator('button[data-kind="album"]', { hasText: "Beats" }).first().click();
-    await page.locator(".track-main", { hasText: "Tick" }).first().click();
-    await waitUntilEnded();
-    await expect.poll(async () => (await plays()).length, { timeout: 15_000 }).toBe(2);
+    await playUntilEnded(() => page.locator(".track-main", { hasText: "Tick" }).first().click());
+    await expect.poll(async () => (await plays()).length, { timeout: 30_000 }).toBe(2);
     await expect.poll(() => outboxCount(page), { timeout: 15_000 }).toBe(0);
     const stored = await storedEvents();
     // Per play: started, start latency, ended, bytes by source.
@@ -127,9 +146,8 @@ describe.skipIf(!hasChromium)("listening events from the web player", () => {
     await page.getByText("Connection lost: reconnecting…").waitFor();
     // Both tracks are in the client cache: they play again without the server, and their events wait.
     await page.locator("nav.sidebar").getByRole("button", { name: "Queue", exact: true }).click();
-    await page.locator(".track-main", { hasText: "Tick" }).first().click();
-    await waitUntilEnded();
-    await expect.poll(() => outboxCount(page), { timeout: 10_000 }).toBeGreaterThanOrEqual(8);
+    await playUntilEnded(() => page.locator(".track-main", { hasText: "Tick" }).first().click());
+    await expect.poll(() => outboxCount(page), { timeout: 30_000 }).toBeGreaterThanOrEqual(8);
     const waiting = await outboxCount(page);
     await page.reload();
     await page.getByText("Offline: music you made available offline still plays").waitFor();
