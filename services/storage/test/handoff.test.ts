@@ -1,6 +1,9 @@
 // Handoff on a ring change, on a real nats-server with the real ffmpeg: a node that now owns a rendition it lacks takes
 // it from the node that held it (its bytes checked against the manifest's hashes) instead of transcoding it again.
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+// Replicas: a node that makes a rendition it owns has it copied to the key's next owner in the background (pulled by
+// `handoff`, hash-checked there), so the replica answers it without ffmpeg; a replica that has it answers `have` and
+// nothing is sent; a copy that fails is retried until it lands.
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -17,7 +20,13 @@ import {
   type SourceInfo,
   type StorageService,
 } from "@soundmesh/service-storage";
-import { shouldRunNatsTests, startNatsServer, writeToneSync, type NatsServer } from "@soundmesh/test-kit";
+import {
+  shouldRunNatsTests,
+  startNatsServer,
+  waitUntil,
+  writeToneSync,
+  type NatsServer,
+} from "@soundmesh/test-kit";
 
 const logger = pino({ level: "silent" });
 const work = mkdtempSync(join(tmpdir(), "soundmesh-handoff-"));
@@ -239,5 +248,202 @@ describe("a handed-off rendition is checked before it is taken", () => {
     expect(taker.stats()).toMatchObject({ transcodesStarted: 0, handoffs: 1 });
     taker.close();
     origin.close();
+  });
+});
+
+const REPLICA_NODES = ["storage-a", "storage-b", "storage-c"];
+const replicaRing = new HashRing(REPLICA_NODES);
+
+/** A track id whose rendition `storage-a` owns with `replica` as its next owner (the ring's hash decides). */
+function trackReplicatedTo(replica: string, prefix: string): string {
+  for (let i = 0; ; i += 1) {
+    const id = `${prefix}${i}`;
+    const [owner, next] = replicaRing.owners(`${id}/${PROFILE}`, 2);
+    if (owner === "storage-a" && next === replica) return id;
+  }
+}
+
+describe.skipIf(!shouldRunNatsTests())("copies of renditions at their replicas", () => {
+  let nats: NatsServer;
+  const buses: Bus[] = [];
+  const nodes = new Map<string, StorageService>();
+  /** Nodes that refuse to take copies for now (a replica being down). */
+  const down = new Set<string>();
+  /** Nodes whose `handoff` answers have one byte turned (a corrupt disk or a lying node). */
+  const corrupt = new Set<string>();
+
+  const startNode = async (nodeId: string, ffmpegPath: string) => {
+    const bus = createBus({ transport: await createNatsTransport({ servers: nats.url }) });
+    buses.push(bus);
+    const service = createStorageService({
+      config: {
+        cacheDir: join(work, "replicas", nodeId),
+        capBytes: 50 * 1024 * 1024,
+        pieceSizeBytes: PIECE,
+        ffmpegPath,
+        warmFfmpeg: false,
+        nodeId,
+      },
+      logger,
+      bus: bus.connect(storageManifest),
+      resolveSource,
+      handoffPeers: () => [],
+      replicaTargets: (trackId, profile) => {
+        const owners = replicaRing.owners(`${trackId}/${profile}`, 2);
+        return owners.includes(nodeId) ? owners.filter((node) => node !== nodeId) : [];
+      },
+      replication: { retryFirstMs: 50, retryMaxMs: 200 },
+    });
+    // A replica "down": its `replicate` fails as an unreachable node's would, until it is back.
+    const replicate = service.handlers.replicate;
+    service.handlers.replicate = (params, ctx) => {
+      if (down.has(nodeId)) throw new AppError("UNAVAILABLE", `${nodeId} is down`);
+      return replicate(params, ctx);
+    };
+    const handoff = service.handlers.handoff;
+    service.handlers.handoff = async (params, ctx) => {
+      const answer = await handoff(params, ctx);
+      if (!corrupt.has(nodeId)) return answer;
+      const bytes = Uint8Array.from(answer.bytes);
+      bytes[bytes.byteLength - 1]! ^= 0xff;
+      return { ...answer, bytes };
+    };
+    await service.start();
+    nodes.set(nodeId, service);
+  };
+  const node = (id: string) => nodes.get(id)!;
+  const caller = () => buses[0]!.connect({ service: "access-point", calls: ["storage"] });
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    await startNode("storage-a", "ffmpeg");
+    // The replicas cannot transcode at all: whatever they serve, they got from storage-a.
+    await startNode("storage-b", join(work, "no-ffmpeg-here"));
+    await startNode("storage-c", join(work, "no-ffmpeg-here"));
+  });
+  afterAll(async () => {
+    await Promise.all([...nodes.values()].map((service) => service.stop()));
+    await Promise.all(buses.map((bus) => bus.close()));
+    await nats?.stop();
+  });
+
+  it("a rendition made at its owner lands whole at its replica, which answers it without ffmpeg", async () => {
+    const [a, b, c] = REPLICA_NODES.map(node) as [StorageService, StorageService, StorageService];
+    const trackId = trackReplicatedTo("storage-b", "copied-");
+    sources.set(
+      trackId,
+      writeToneSync(join(work, "copied.flac"), { frequency: 330, seconds: 6, codec: flac }),
+    );
+    const asked = { trackId, profile: PROFILE };
+    const made = await caller().request(storageContract, "manifest", asked, { instance: "storage-a" });
+    const bytes = await pieces(caller(), "storage-a", trackId, made);
+
+    await waitUntil(
+      () => b.store.stats(),
+      (stats) => stats.replicasTaken === 1,
+      30_000,
+      20,
+    );
+    await a.replication!.idle();
+    expect(b.store.stats()).toMatchObject({ replicaBytes: made.sizeBytes, transcodesStarted: 0 });
+    expect(a.replication!.stats()).toMatchObject({ pushed: 1, pushedBytes: made.sizeBytes, pending: 0 });
+    // Only the next owner gets a copy; storage-c is no owner of this key.
+    expect(c.store.stats().replicasTaken).toBe(0);
+    // No temporary file is left beside the copy.
+    const copies = join(work, "replicas", "storage-b");
+    const copyDirs = readdirSync(copies).filter((name) => name !== "covers");
+    expect(copyDirs.flatMap((dir) => readdirSync(join(copies, dir))).sort()).toEqual([
+      "data",
+      "manifest.json",
+    ]);
+
+    // The replica serves the same manifest and bytes, with no ffmpeg (it has none).
+    const atReplica = await caller().request(storageContract, "manifest", asked, { instance: "storage-b" });
+    expect(atReplica).toEqual(made);
+    expect(await pieces(caller(), "storage-b", trackId, atReplica)).toEqual(bytes);
+    expect(b.store.stats().transcodesStarted).toBe(0);
+
+    // Asked again, the replica has it: `have`, nothing is sent.
+    const again = await caller().request(
+      storageContract,
+      "replicate",
+      { ...asked, from: "storage-a" },
+      { instance: "storage-b" },
+    );
+    expect(again).toEqual({ status: "have", bytes: 0 });
+    expect(b.store.stats()).toMatchObject({ replicasTaken: 1, replicaBytes: made.sizeBytes });
+  });
+
+  it("a copy to a replica that is down is retried until it lands", async () => {
+    const a = node("storage-a");
+    const c = node("storage-c");
+    const trackId = trackReplicatedTo("storage-c", "retried-");
+    sources.set(
+      trackId,
+      writeToneSync(join(work, "retried.flac"), { frequency: 440, seconds: 6, codec: flac }),
+    );
+    const failuresBefore = a.replication!.stats().failures;
+    down.add("storage-c");
+    const made = await caller().request(
+      storageContract,
+      "manifest",
+      { trackId, profile: PROFILE },
+      { instance: "storage-a" },
+    );
+    // Failed tries are counted and the copy stays pending; the node goes on serving meanwhile.
+    await waitUntil(
+      () => a.replication!.stats(),
+      (stats) => stats.failures >= failuresBefore + 2,
+      30_000,
+      20,
+    );
+    expect(a.replication!.stats().pending).toBe(1);
+    expect(c.store.stats().replicasTaken).toBe(0);
+    down.delete("storage-c");
+    await a.replication!.idle();
+    expect(c.store.stats()).toMatchObject({
+      replicasTaken: 1,
+      replicaBytes: made.sizeBytes,
+      transcodesStarted: 0,
+    });
+  });
+
+  it("a replica checks every piece's hash: a copy that does not match is refused and not kept", async () => {
+    const a = node("storage-a");
+    const b = node("storage-b");
+    const trackId = trackReplicatedTo("storage-b", "tampered-");
+    sources.set(
+      trackId,
+      writeToneSync(join(work, "tampered.flac"), { frequency: 550, seconds: 6, codec: flac }),
+    );
+    const asked = { trackId, profile: PROFILE };
+    const failuresBefore = a.replication!.stats().failures;
+    corrupt.add("storage-a");
+    try {
+      await caller().request(storageContract, "manifest", asked, { instance: "storage-a" });
+      await expect(
+        caller().request(
+          storageContract,
+          "replicate",
+          { ...asked, from: "storage-a" },
+          { instance: "storage-b" },
+        ),
+      ).rejects.toMatchObject({ code: "INTERNAL" });
+      await waitUntil(
+        () => a.replication!.stats(),
+        (stats) => stats.failures >= failuresBefore + 1,
+        30_000,
+        20,
+      );
+      expect(b.store.stats().replicasTaken).toBe(1);
+      await expect(
+        caller().request(storageContract, "manifest", asked, { instance: "storage-b" }),
+      ).rejects.toMatchObject({ code: "DEPENDENCY_MISSING" });
+    } finally {
+      corrupt.delete("storage-a");
+    }
+    // Once storage-a answers truly, its retry lands the copy.
+    await a.replication!.idle();
+    expect(b.store.stats().replicasTaken).toBe(2);
   });
 });

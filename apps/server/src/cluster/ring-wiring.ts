@@ -65,6 +65,19 @@ export function handoffPeersOf(ring: () => HashRing | undefined, nodeId: string)
   };
 }
 
+/**
+ * Where a rendition this node made or took is copied: the key's other owners on the ring when this node is one of
+ * them (its replicas, or its owner when this node is the replica), none when it is not; undefined before it follows
+ * the ring (asked again later).
+ */
+export function replicaTargetsOf(ring: () => HashRing | undefined, nodeId: string) {
+  return (trackId: string, profile: string): readonly string[] | undefined => {
+    const owners = ring()?.owners(renditionKey(trackId, profile), ringOwnersPerKey);
+    if (!owners) return undefined;
+    return owners.includes(nodeId) ? owners.filter((node) => node !== nodeId) : [];
+  };
+}
+
 /** Where a leaving node hands a rendition over: to the next owner of a key it owns, none for the others. */
 export function handOverTargetOf(ring: () => HashRing, nodeId: string) {
   return (trackId: string, profile: string): string | undefined => {

@@ -38,6 +38,7 @@ import {
   handOverTargetOf,
   handOverWithinMs,
   handoffPeersOf,
+  replicaTargetsOf,
   joinStorageRing,
   readThroughRing,
 } from "./ring-wiring";
@@ -198,6 +199,8 @@ async function startService(
       const storage = createStorageFor(config, logger, bus, join(config.dataDir, "renditions"), {
         nodeId,
         handoffPeers: handoffPeersOf(() => ring?.ring(), nodeId),
+        // Each rendition it makes or takes is copied to the key's other owner: a node killed for good loses none.
+        replicaTargets: replicaTargetsOf(() => ring?.ring(), nodeId),
       });
       await storage.start();
       const joined = await joinStorageRing(context.nats, nodeId, logger);
