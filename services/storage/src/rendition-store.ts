@@ -628,6 +628,7 @@ export class RenditionStore {
     listener: boolean,
   ): ChildProcess {
     this.transcodesStarted += 1;
+    this.logger.info({ trackId, profile, fromMs: rendition.fromMs }, "transcode started");
     const child =
       this.warm && listener
         ? this.warm.start(profile, source.path, rendition.fromMs)
