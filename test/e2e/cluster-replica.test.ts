@@ -1,7 +1,8 @@
 // Replicas in cluster mode: `soundmesh cluster` with 3 storage nodes on PostgreSQL and one nats-server. A rendition read
 // through the access point is made at its owner, which copies it to the key's next node on the ring in the background;
 // the owner is then killed with -9 and kept dead (its NATS key moved away, so the supervisor's restarts fail), and
-// the whole rendition is read again: answered by the replica from its copy, without an ffmpeg run there.
+// the whole rendition is read again: answered by the replica from its copy, without an ffmpeg run there. Once the
+// ring has settled without the dead node, the replica (now the key's owner) copies it to the key's new replica.
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -154,9 +155,20 @@ describe.runIf(shouldRunNatsTests())(
       } finally {
         renameSync(join(keys, "storage.nk.away"), join(keys, "storage.nk"));
       }
-      // From its copy: no ffmpeg ran on the replica for this track, nor on the third node.
+      // From its copy: no ffmpeg ran on the replica for this track.
       expect(linesOf(replica, trackId, '"transcode started"')).toEqual([]);
+      // The key's new replica is the third node: once the ring has settled without the dead owner, the replica (its
+      // owner now) offers what it holds, and the third node takes a copy, again without ffmpeg.
       const third = STORAGE.find((node) => node !== owner && node !== replica)!;
+      await waitUntil(
+        () => linesOf(third, trackId, "rendition copy taken as a replica"),
+        (lines) => lines.length === 1,
+        60_000,
+        100,
+      );
+      expect(linesOf(replica, trackId, "rendition copied to a replica").at(-1)).toContain(
+        `"node":"${third}"`,
+      );
       expect(linesOf(third, trackId, '"transcode started"')).toEqual([]);
     }, 180_000);
   },

@@ -119,6 +119,11 @@ export interface StorageService {
   /** Copies to replicas (cluster mode, with `replicaTargets`): pushed, failed tries, not yet done. */
   replication: Replication | undefined;
   /**
+   * Cluster mode, after a ring change (and at start): queues a copy of every complete rendition this node holds to
+   * the key's other owners; a replica that has one answers `have`. Returns how many were queued (0 without replicas).
+   */
+  replicateHeld(): number;
+  /**
    * Cluster mode, before leaving the ring cleanly: the renditions this node owns are taken by their next owners
    * (most recently used first) for up to `withinMs`.
    */
@@ -313,6 +318,12 @@ export function createStorageService({
     covers,
     handlers,
     replication,
+    replicateHeld: () => {
+      if (!replication) return 0;
+      const held = store.heldRenditions();
+      for (const { trackId, profile } of held) replication.push(trackId, profile);
+      return held.length;
+    },
     handOver: (target, withinMs) => handOver(bus, store, target, withinMs, logger),
     idle: () =>
       running === 0 && queue.length === 0

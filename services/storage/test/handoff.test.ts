@@ -267,8 +267,8 @@ describe.skipIf(!shouldRunNatsTests())("copies of renditions at their replicas",
   let nats: NatsServer;
   const buses: Bus[] = [];
   const nodes = new Map<string, StorageService>();
-  /** Nodes that refuse to take copies for now (a replica being down). */
-  const down = new Set<string>();
+  /** Copies a node refuses before it takes one again (a replica being down), by node. */
+  const refusals = new Map<string, number>();
   /** Nodes whose `handoff` answers have one byte turned (a corrupt disk or a lying node). */
   const corrupt = new Set<string>();
 
@@ -292,12 +292,16 @@ describe.skipIf(!shouldRunNatsTests())("copies of renditions at their replicas",
         const owners = replicaRing.owners(`${trackId}/${profile}`, 2);
         return owners.includes(nodeId) ? owners.filter((node) => node !== nodeId) : [];
       },
-      replication: { retryFirstMs: 50, retryMaxMs: 200 },
+      replication: { retryFirstMs: 50, retryMaxMs: 200, attempts: 4 },
     });
-    // A replica "down": its `replicate` fails as an unreachable node's would, until it is back.
+    // A replica "down": its `replicate` fails as an unreachable node's would, for as many tries as the test says.
     const replicate = service.handlers.replicate;
     service.handlers.replicate = (params, ctx) => {
-      if (down.has(nodeId)) throw new AppError("UNAVAILABLE", `${nodeId} is down`);
+      const left = refusals.get(nodeId) ?? 0;
+      if (left > 0) {
+        refusals.set(nodeId, left - 1);
+        throw new AppError("UNAVAILABLE", `${nodeId} is down`);
+      }
       return replicate(params, ctx);
     };
     const handoff = service.handlers.handoff;
@@ -312,6 +316,12 @@ describe.skipIf(!shouldRunNatsTests())("copies of renditions at their replicas",
     nodes.set(nodeId, service);
   };
   const node = (id: string) => nodes.get(id)!;
+  /** A new 6 s track whose rendition storage-a owns with `replica` as the next owner. */
+  const trackFor = (replica: string, name: string, frequency: number) => {
+    const trackId = trackReplicatedTo(replica, `${name}-`);
+    sources.set(trackId, writeToneSync(join(work, `${name}.flac`), { frequency, seconds: 6, codec: flac }));
+    return trackId;
+  };
   const caller = () => buses[0]!.connect({ service: "access-point", calls: ["storage"] });
 
   beforeAll(async () => {
@@ -329,11 +339,7 @@ describe.skipIf(!shouldRunNatsTests())("copies of renditions at their replicas",
 
   it("a rendition made at its owner lands whole at its replica, which answers it without ffmpeg", async () => {
     const [a, b, c] = REPLICA_NODES.map(node) as [StorageService, StorageService, StorageService];
-    const trackId = trackReplicatedTo("storage-b", "copied-");
-    sources.set(
-      trackId,
-      writeToneSync(join(work, "copied.flac"), { frequency: 330, seconds: 6, codec: flac }),
-    );
+    const trackId = trackFor("storage-b", "copied", 330);
     const asked = { trackId, profile: PROFILE };
     const made = await caller().request(storageContract, "manifest", asked, { instance: "storage-a" });
     const bytes = await pieces(caller(), "storage-a", trackId, made);
@@ -377,30 +383,19 @@ describe.skipIf(!shouldRunNatsTests())("copies of renditions at their replicas",
   it("a copy to a replica that is down is retried until it lands", async () => {
     const a = node("storage-a");
     const c = node("storage-c");
-    const trackId = trackReplicatedTo("storage-c", "retried-");
-    sources.set(
-      trackId,
-      writeToneSync(join(work, "retried.flac"), { frequency: 440, seconds: 6, codec: flac }),
-    );
+    const trackId = trackFor("storage-c", "retried", 440);
     const failuresBefore = a.replication!.stats().failures;
-    down.add("storage-c");
+    // Down for two tries: the third lands.
+    refusals.set("storage-c", 2);
     const made = await caller().request(
       storageContract,
       "manifest",
       { trackId, profile: PROFILE },
       { instance: "storage-a" },
     );
-    // Failed tries are counted and the copy stays pending; the node goes on serving meanwhile.
-    await waitUntil(
-      () => a.replication!.stats(),
-      (stats) => stats.failures >= failuresBefore + 2,
-      30_000,
-      20,
-    );
-    expect(a.replication!.stats().pending).toBe(1);
-    expect(c.store.stats().replicasTaken).toBe(0);
-    down.delete("storage-c");
     await a.replication!.idle();
+    expect(refusals.get("storage-c")).toBe(0);
+    expect(a.replication!.stats()).toMatchObject({ failures: failuresBefore + 2, pending: 0 });
     expect(c.store.stats()).toMatchObject({
       replicasTaken: 1,
       replicaBytes: made.sizeBytes,
@@ -411,11 +406,7 @@ describe.skipIf(!shouldRunNatsTests())("copies of renditions at their replicas",
   it("a replica checks every piece's hash: a copy that does not match is refused and not kept", async () => {
     const a = node("storage-a");
     const b = node("storage-b");
-    const trackId = trackReplicatedTo("storage-b", "tampered-");
-    sources.set(
-      trackId,
-      writeToneSync(join(work, "tampered.flac"), { frequency: 550, seconds: 6, codec: flac }),
-    );
+    const trackId = trackFor("storage-b", "tampered", 550);
     const asked = { trackId, profile: PROFILE };
     const failuresBefore = a.replication!.stats().failures;
     corrupt.add("storage-a");
@@ -442,8 +433,41 @@ describe.skipIf(!shouldRunNatsTests())("copies of renditions at their replicas",
     } finally {
       corrupt.delete("storage-a");
     }
-    // Once storage-a answers truly, its retry lands the copy.
+    // Once storage-a answers truly, the copy lands (by a retry, or offered again if the retries ran out meanwhile).
+    a.replicateHeld();
     await a.replication!.idle();
     expect(b.store.stats().replicasTaken).toBe(2);
+  });
+
+  it("a copy given up on lands when the node offers what it holds again (a ring change, or its start)", async () => {
+    const a = node("storage-a");
+    const c = node("storage-c");
+    const trackId = trackFor("storage-c", "swept", 660);
+    const takenBefore = c.store.stats().replicasTaken;
+    refusals.set("storage-c", Infinity);
+    try {
+      await caller().request(
+        storageContract,
+        "manifest",
+        { trackId, profile: PROFILE },
+        { instance: "storage-a" },
+      );
+      // Four tries, then given up: nothing pending, no copy.
+      await waitUntil(
+        () => a.replication!.stats().pending,
+        (pending) => pending === 0,
+        30_000,
+        20,
+      );
+    } finally {
+      refusals.delete("storage-c");
+    }
+    expect(c.store.stats().replicasTaken).toBe(takenBefore);
+    // Every rendition storage-a holds is offered: those its replicas have cost a `have`, the missing one is copied.
+    const pushedBefore = a.replication!.stats().pushed;
+    expect(a.replicateHeld()).toBe(a.store.heldRenditions().length);
+    await a.replication!.idle();
+    expect(a.replication!.stats().pushed).toBe(pushedBefore + 1);
+    expect(c.store.stats()).toMatchObject({ replicasTaken: takenBefore + 1, transcodesStarted: 0 });
   });
 });

@@ -203,7 +203,11 @@ async function startService(
         replicaTargets: replicaTargetsOf(() => ring?.ring(), nodeId),
       });
       await storage.start();
-      const joined = await joinStorageRing(context.nats, nodeId, logger);
+      // Once the ring settles after a change (and at start), what this node holds is offered to its keys' replicas.
+      const joined = await joinStorageRing(context.nats, nodeId, logger, () => {
+        const queued = storage.replicateHeld();
+        if (queued > 0) logger.info({ renditions: queued }, "held renditions offered to their replicas");
+      });
       ring = joined;
       // A clean stop hands its renditions to their next owners (for a few seconds), then leaves the ring.
       const handOverFirst = async () => {
