@@ -27,8 +27,11 @@ export const ringTtlMs = 6_000;
 export const ringOwnersPerKey = 2;
 /** How long a storage node stopping cleanly hands its renditions over (the cluster's stop waits 10 s per process). */
 export const handOverWithinMs = 5_000;
-/** How long the ring stays unchanged before a storage node copies what it holds to its keys' replicas again. */
-export const replicateWhenStillMs = ringTtlMs;
+/**
+ * How long the ring stays unchanged before a storage node offers what it holds to its keys' replicas again: twice the
+ * TTL, so a node that just joined takes what it is asked for by handoff first, and a flapping ring is not swept each time.
+ */
+export const replicateWhenStillMs = 2 * ringTtlMs;
 /** How long a process waits for the bucket (a JetStream cluster electing its leader, storage not yet up). */
 const bucketWaitMs = 60_000;
 
