@@ -403,7 +403,10 @@ export class RenditionStore {
     const existing = this.found(key, requester);
     if (existing) return existing;
     if (this.fetchHandoff && profile !== ORIGINAL && fromMs === undefined) {
-      const adopted = await this.adopt(key, () => this.takeHandoff(key, trackId, profile));
+      // A replica's copy of it under way may fail (the reader then transcodes); a handoff never throws.
+      const adopted = await this.adopt(key, () => this.takeHandoff(key, trackId, profile)).catch(
+        () => undefined,
+      );
       // Another caller may have started a transcode while the other nodes were asked.
       const now = this.found(key, requester);
       if (now) return now;

@@ -249,6 +249,38 @@ describe("a handed-off rendition is checked before it is taken", () => {
     taker.close();
     origin.close();
   });
+
+  it("a reader who arrives while a replica's copy is being taken waits for it, and transcodes when it fails", async () => {
+    let handoffsAsked = 0;
+    const store = storeWith("copy-then-reader", () => {
+      handoffsAsked += 1;
+      return Promise.resolve(undefined);
+    });
+    await store.load();
+    let fail!: (error: Error) => void;
+    let asked!: () => void;
+    const copyAsked = new Promise<void>((resolve) => (asked = resolve));
+    const copy = store.takeReplica("checked", PROFILE, () => {
+      asked();
+      return new Promise((_, reject) => (fail = reject));
+    });
+    await copyAsked;
+    const read = store.manifest("checked", PROFILE);
+    // Every microtask has run once a macrotask comes: the reader has reached the copy under way and waits for it
+    // (one ask per rendition at once) instead of asking other nodes itself.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(handoffsAsked).toBe(0);
+    fail(new AppError("UNAVAILABLE", "the owner died mid-copy"));
+    await expect(copy).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect((await read).complete).toBe(true);
+    expect(store.stats()).toMatchObject({ transcodesStarted: 1, replicasTaken: 0 });
+    // The rendition is now here: asked for a copy again, the node has it.
+    expect(await store.takeReplica("checked", PROFILE, () => Promise.resolve(undefined))).toEqual({
+      status: "have",
+      bytes: 0,
+    });
+    store.close();
+  });
 });
 
 const REPLICA_NODES = ["storage-a", "storage-b", "storage-c"];
