@@ -405,7 +405,10 @@ export class RenditionStore {
     if (this.fetchHandoff && profile !== ORIGINAL && fromMs === undefined) {
       // A replica's copy of it under way may fail (the reader then transcodes); a handoff never throws.
       const adopted = await this.adopt(key, () => this.takeHandoff(key, trackId, profile)).catch(
-        () => undefined,
+        (error: unknown) => {
+          this.logger.info({ err: error, trackId, profile }, "a copy under way failed: transcoding instead");
+          return undefined;
+        },
       );
       // Another caller may have started a transcode while the other nodes were asked.
       const now = this.found(key, requester);

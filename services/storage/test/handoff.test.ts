@@ -412,6 +412,29 @@ describe.skipIf(!shouldRunNatsTests())("copies of renditions at their replicas",
     expect(b.store.stats()).toMatchObject({ replicasTaken: 1, replicaBytes: made.sizeBytes });
   });
 
+  it("replicate checks its parameters and never transcodes for a copy", async () => {
+    const a = node("storage-a");
+    const b = node("storage-b");
+    const trackId = trackFor("storage-b", "unmade", 770);
+    const askB = (params: Record<string, unknown>) =>
+      caller().request(
+        storageContract,
+        "replicate",
+        { trackId, profile: PROFILE, from: "storage-a", ...params },
+        { instance: "storage-b" },
+      );
+    for (const from of ["", "storage.a", "storage a", "x".repeat(65)])
+      await expect(askB({ from }), from).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    await expect(askB({ profile: "Opus 96" })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    await expect(askB({ profile: "opus7" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(askB({ trackId: "no-such-track" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    // storage-a has not made it: nothing to copy, and neither node runs ffmpeg for it.
+    const before = a.store.stats().transcodesStarted;
+    await expect(askB({})).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(a.store.stats().transcodesStarted).toBe(before);
+    expect(b.store.stats()).toMatchObject({ transcodesStarted: 0, replicasTaken: 1 });
+  });
+
   it("a copy to a replica that is down is retried until it lands", async () => {
     const a = node("storage-a");
     const c = node("storage-c");
