@@ -4,6 +4,9 @@
 // (handoff) or transcoded again, and the time from the membership change until every moved rendition has been read
 // whole at its new owner (its manifest and every piece, 4 readers at once, as listeners would). The join runs twice
 // on the same keys: without handoff (the new owner transcodes) and with it (the new owner takes the old owner's bytes).
+// Then replicas: three fresh nodes that copy each rendition they make to the key's next owner (as a cluster's do):
+// the bytes copied per rendition and the time from a rendition being ready at its owner to its copy landing at the
+// replica; then a node leaves without handing over (as a killed one would) and its keys are read at their new owners.
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +24,7 @@ import {
 import { AppError, storageContract } from "@soundmesh/protocol";
 import { createStorageService, storageManifest, type StorageService } from "@soundmesh/service-storage";
 import { startNatsServer, waitUntil, writeTone } from "@soundmesh/test-kit";
-import { printTable, round, writeResults, type Row } from "./report";
+import { percentile, printTable, round, writeResults, type Row } from "./report";
 
 const RENDITIONS = Number(process.env.BENCH_RENDITIONS ?? 96);
 const TRACK_SECONDS = 20;
@@ -64,8 +67,15 @@ const callerBus = createBus({ transport: await createNatsTransport({ servers: na
 const caller: ServiceBus = callerBus.connect({ service: "access-point", calls: ["storage"] });
 const nodes = new Map<string, Node>();
 
-/** Starts a storage node and puts it on the ring; resolves once it serves, with the time its entry was written. */
-async function startNode(id: string, handoff: boolean): Promise<number> {
+/** Replicas: when each rendition was ready at its owner, and when its copy landed at a replica (with its bytes). */
+const readyAtMs = new Map<string, number>();
+const landed = new Map<string, { atMs: number; bytes: number }>();
+
+/**
+ * Starts a storage node and puts it on the ring; resolves once it serves, with the time its entry was written. With
+ * `replicate`, each rendition it makes is copied to the key's other owner, as in a cluster.
+ */
+async function startNode(id: string, handoff: boolean, replicate = false): Promise<number> {
   const bus = createBus({ transport: await createNatsTransport({ servers: nats.url }) });
   const watcher = await watchRing(bucket, { ttlMs: TTL_MS });
   const service = createStorageService({
@@ -82,7 +92,29 @@ async function startNode(id: string, handoff: boolean): Promise<number> {
     ...(handoff
       ? { handoffPeers: (trackId: string) => previousOwners(watcher.ring(), id, keyOf(trackId), 2) }
       : {}),
+    ...(replicate
+      ? {
+          replicaTargets: (trackId: string) => {
+            const owners = watcher.ring().owners(keyOf(trackId), 2);
+            return owners.includes(id) ? owners.filter((node) => node !== id) : [];
+          },
+        }
+      : {}),
   });
+  if (replicate) {
+    const push = service.store.onReady;
+    service.store.onReady = (ready) => {
+      readyAtMs.set(ready.trackId, performance.now());
+      push?.(ready);
+    };
+    const take = service.handlers.replicate;
+    service.handlers.replicate = async (params, ctx) => {
+      const answer = await take(params, ctx);
+      if (answer.status === "taken")
+        landed.set(params.trackId, { atMs: performance.now(), bytes: answer.bytes });
+      return answer;
+    };
+  }
   await service.start();
   const joinedAtMs = performance.now();
   const heartbeat = await startRingHeartbeat(bucket, id, { intervalMs: TTL_MS / 3 });
@@ -153,6 +185,33 @@ async function readAtOwners(ids: string[]): Promise<number> {
   return bytes;
 }
 
+/** Renditions made at their owners on a ring of replicating nodes, and how their copies reached the replicas. */
+async function measureReplication(): Promise<Row> {
+  const loadBefore = loadavg()[0]!;
+  const startedAtMs = performance.now();
+  const madeBytes = await readAtOwners(trackIds);
+  await Promise.all([...nodes.values()].map((node) => node.service.replication!.idle()));
+  const spanS = (performance.now() - startedAtMs) / 1000;
+  const delays = trackIds.map((id) => landed.get(id)!.atMs - readyAtMs.get(id)!).sort((a, b) => a - b);
+  const copied = [...landed.values()].reduce((sum, copy) => sum + copy.bytes, 0);
+  const stats = [...nodes.values()].map((node) => node.service.store.stats());
+  return {
+    renditions: `${landed.size} copies of ${RENDITIONS}`,
+    "bytes copied per rendition": Math.round(copied / landed.size),
+    "copied ÷ rendition bytes": round(copied / madeBytes, 3),
+    "ready → copy landed p50 / p95 / max, ms": [0.5, 0.95, 1]
+      .map((p) => Math.round(percentile(delays, p)))
+      .join(" / "),
+    "transcodes (at owners)": stats.reduce((sum, s) => sum + s.transcodesStarted, 0),
+    "copies refused or retried": [...nodes.values()].reduce(
+      (sum, node) => sum + node.service.replication!.stats().failures,
+      0,
+    ),
+    "all made and copied, s": round(spanS, 2),
+    load: round(loadBefore, 1),
+  };
+}
+
 /** Each running node's handoff bytes and transcodes so far. */
 const countsByNode = () =>
   new Map(
@@ -163,6 +222,7 @@ const countsByNode = () =>
   );
 
 const rows: Row[] = [];
+const replicaRows: Row[] = [];
 /** One membership change: what moved, and how long until every moved rendition was read at its new owner. */
 async function measure(what: string, change: () => Promise<number>, members: string[]): Promise<void> {
   const before = observer.ring();
@@ -230,6 +290,20 @@ try {
     () => leave("storage-3", { wipe: false, handOver: true }),
     ["storage-1", "storage-2", "storage-4"],
   );
+  // Replicas: three fresh nodes (every disk wiped) copying what they make to the key's next owner.
+  for (const id of [...nodes.keys()]) await leave(id, { wipe: true });
+  await Promise.all(stopping);
+  for (const id of ["storage-2", "storage-3"])
+    rmSync(join(root, "nodes", id), { recursive: true, force: true });
+  for (const id of first) await startNode(id, true, true);
+  await ringIs(first);
+  replicaRows.push(await measureReplication());
+  console.log(JSON.stringify(replicaRows.at(-1)));
+  await measure(
+    "replicas on: storage-2 leaves (3 -> 2) without handing over, as a killed node would",
+    () => leave("storage-2", { wipe: false }),
+    ["storage-1", "storage-3"],
+  );
 } finally {
   for (const id of [...nodes.keys()]) await leave(id, { wipe: false });
   await Promise.all(stopping);
@@ -244,5 +318,13 @@ printTable(
   `Ring rebalance: ${RENDITIONS} renditions (${TRACK_SECONDS} s tracks, ${PROFILE}) on storage nodes over NATS; moved ones read whole at their new owner, ${READERS} at once`,
   rows,
 );
+printTable(
+  `Replicas: ${RENDITIONS} renditions made at their owners on 3 nodes that copy each to the key's next owner (pulled by handoff, 1 MiB chunks, hashes checked); the delay is from the rendition on disk at its owner to its copy on disk at the replica`,
+  replicaRows,
+);
 console.log(`load average (1 min) at each change in "load"; now ${loadavg()[0]!.toFixed(1)}`);
-writeResults("ring-rebalance", rows, { renditions: RENDITIONS, trackSeconds: TRACK_SECONDS });
+writeResults("ring-rebalance", rows, {
+  renditions: RENDITIONS,
+  trackSeconds: TRACK_SECONDS,
+  replication: replicaRows,
+});

@@ -16,6 +16,7 @@ import {
   createStorageService,
   storageManifest,
   type HandoffPeers,
+  type ReplicaTargets,
   type StorageService,
 } from "@soundmesh/service-storage";
 import { startCatalogService } from "./catalog-wiring";
@@ -56,8 +57,11 @@ export function createStorageFor(
   logger: Logger,
   bus: Bus,
   cacheDir: string,
-  /** Cluster mode: this node's id on the ring, and where it takes renditions from when the ring changes. */
-  cluster?: { nodeId: string; handoffPeers: HandoffPeers },
+  /**
+   * Cluster mode: this node's id on the ring, where it takes renditions from when the ring changes, and where it
+   * copies those it makes.
+   */
+  cluster?: { nodeId: string; handoffPeers: HandoffPeers; replicaTargets: ReplicaTargets },
 ): StorageService {
   const storageBus = bus.connect(storageManifest);
   return createStorageService({
@@ -81,7 +85,9 @@ export function createStorageFor(
     logger: logger.child({ service: "storage" }),
     bus: storageBus,
     resolveSource: (trackId) => storageBus.request(catalogContract, "trackSource", { trackId }),
-    ...(cluster === undefined ? {} : { handoffPeers: cluster.handoffPeers }),
+    ...(cluster === undefined
+      ? {}
+      : { handoffPeers: cluster.handoffPeers, replicaTargets: cluster.replicaTargets }),
   });
 }
 

@@ -61,6 +61,17 @@ export const storageContract = defineService("storage", {
     params: rendition.extend({ start: z.number().int().min(0) }),
     result: z.object({ manifest: streamManifest, bytes: binary }),
   },
+  /**
+   * Internal (storage to storage, cluster mode): the node `from` made or took a rendition it owns and asks this node,
+   * its replica on the ring, to take a copy of it (by `handoff` from `from`, in 1 MiB chunks, every piece's hash checked
+   * here). Never transcodes: `have` when this node holds it already (nothing is sent), else `taken` with the bytes.
+   */
+  replicate: {
+    params: rendition.extend({
+      from: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a storage node's id"),
+    }),
+    result: z.object({ status: z.enum(["have", "taken"]), bytes: z.number().int().nonnegative() }),
+  },
   /** Transcodes ahead of time in the background (recently added, popular). */
   prepare: {
     params: z.object({
@@ -98,6 +109,10 @@ export const storageContract = defineService("storage", {
       /** Complete renditions taken from another node (a ring change: this node now owns them), and their bytes. */
       handoffs: z.number().int(),
       handoffBytes: z.number().int(),
+      /** Copies taken as a replica (`replicate`), and their bytes; copies pushed to replicas that took them. */
+      replicasTaken: z.number().int(),
+      replicaBytes: z.number().int(),
+      replicasPushed: z.number().int(),
       evictions: z.number().int(),
       queued: z.number().int(),
       /** The transcode scheduler: ffmpeg running and paused, jobs waiting by priority, refusals. */

@@ -19,6 +19,13 @@ export {
   type HandOverTarget,
   type HandoffPeers,
 } from "./rendition-handoff";
+export {
+  REPLICATE_AT_ONCE,
+  startReplication,
+  type ReplicaTargets,
+  type Replication,
+  type ReplicationOptions,
+} from "./rendition-replication";
 export { CoverCache, type CoverCacheOptions } from "./cover-cache";
 export { findClusters } from "./webm-clusters";
 export {

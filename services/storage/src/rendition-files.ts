@@ -1,6 +1,6 @@
 // A rendition's manifest and bytes: piece hashes, the manifests of originals and transcodes, and the files on disk
 // (data first, then the manifest, each renamed into place).
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { close, open as openFd, read as readFd } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { extname, join } from "node:path";
@@ -113,17 +113,21 @@ export function handoffProblem(
   return undefined;
 }
 
-/** Data first, then the manifest, each by rename: a manifest on disk always describes complete data. */
+/**
+ * Data first, then the manifest, each by rename: a manifest on disk always describes complete data. The temporary
+ * names are unique, so two writers of one rendition (a transcode and a copy from another node) never share a file.
+ */
 export async function persistRendition(
   dir: string,
   bytes: Uint8Array,
   manifest: StreamManifest,
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "data.tmp"), bytes);
-  await rename(join(dir, "data.tmp"), join(dir, "data"));
-  await writeFile(join(dir, "manifest.tmp"), JSON.stringify(manifest));
-  await rename(join(dir, "manifest.tmp"), join(dir, "manifest.json"));
+  const unique = `${process.pid}-${randomUUID()}.tmp`;
+  await writeFile(join(dir, `data.${unique}`), bytes);
+  await rename(join(dir, `data.${unique}`), join(dir, "data"));
+  await writeFile(join(dir, `manifest.${unique}`), JSON.stringify(manifest));
+  await rename(join(dir, `manifest.${unique}`), join(dir, "manifest.json"));
 }
 
 /**

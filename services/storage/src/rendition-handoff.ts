@@ -2,7 +2,7 @@
 // the nodes that held it before (each asked on its own subject, in 1 MiB chunks) instead of transcoding it again.
 import type { Logger } from "pino";
 import type { ServiceBus } from "@soundmesh/bus";
-import { AppError, storageContract, toAppError } from "@soundmesh/protocol";
+import { AppError, storageContract, toAppError, type StreamManifest } from "@soundmesh/protocol";
 import type { FetchHandoff, RenditionStore } from "./rendition-store";
 
 /** Bytes per `handoff` answer: a bus message stays well under NATS's 8 MiB payload limit. */
@@ -18,31 +18,38 @@ const CHUNK_TIMEOUT_MS = 10_000;
  */
 export type HandoffPeers = (trackId: string, profile: string) => readonly string[];
 
+/** A complete rendition whole from one node, asked by `handoff` in 1 MiB chunks (the caller checks its hashes). */
+export async function fetchRenditionFrom(
+  bus: ServiceBus,
+  node: string,
+  trackId: string,
+  profile: string,
+): Promise<{ manifest: StreamManifest; bytes: Uint8Array }> {
+  const ask = (start: number) =>
+    bus.request(
+      storageContract,
+      "handoff",
+      { trackId, profile, start },
+      { instance: node, timeoutMs: start === 0 ? FIRST_CHUNK_TIMEOUT_MS : CHUNK_TIMEOUT_MS },
+    );
+  const first = await ask(0);
+  const { manifest } = first;
+  const bytes = new Uint8Array(manifest.sizeBytes);
+  let filled = 0;
+  for (let chunk = first.bytes; ; chunk = (await ask(filled)).bytes) {
+    if (chunk.byteLength === 0 || filled + chunk.byteLength > bytes.byteLength)
+      throw new AppError("INTERNAL", `${node} sent a chunk that does not fit the rendition`);
+    bytes.set(chunk, filled);
+    filled += chunk.byteLength;
+    if (filled === bytes.byteLength) return { manifest, bytes };
+  }
+}
+
 export function fetchHandoffFrom(bus: ServiceBus, peers: HandoffPeers, logger: Logger): FetchHandoff {
-  const fromNode = async (node: string, trackId: string, profile: string) => {
-    const ask = (start: number) =>
-      bus.request(
-        storageContract,
-        "handoff",
-        { trackId, profile, start },
-        { instance: node, timeoutMs: start === 0 ? FIRST_CHUNK_TIMEOUT_MS : CHUNK_TIMEOUT_MS },
-      );
-    const first = await ask(0);
-    const { manifest } = first;
-    const bytes = new Uint8Array(manifest.sizeBytes);
-    let filled = 0;
-    for (let chunk = first.bytes; ; chunk = (await ask(filled)).bytes) {
-      if (chunk.byteLength === 0 || filled + chunk.byteLength > bytes.byteLength)
-        throw new AppError("INTERNAL", `${node} sent a chunk that does not fit the rendition`);
-      bytes.set(chunk, filled);
-      filled += chunk.byteLength;
-      if (filled === bytes.byteLength) return { manifest, bytes };
-    }
-  };
   return async (trackId, profile) => {
     for (const node of peers(trackId, profile)) {
       try {
-        return await fromNode(node, trackId, profile);
+        return await fetchRenditionFrom(bus, node, trackId, profile);
       } catch (error) {
         const appError = toAppError(error);
         if (appError.code !== "NOT_FOUND")

@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { AppError, type StreamManifest } from "@soundmesh/protocol";
+import { AppError, toAppError, type StreamManifest } from "@soundmesh/protocol";
 import {
   WarmTranscoders,
   assertFfmpeg,
@@ -63,6 +63,15 @@ export type FetchHandoff = (
   profile: string,
 ) => Promise<{ manifest: StreamManifest; bytes: Uint8Array } | undefined>;
 
+/** A rendition this node now holds complete and cached, made here or taken from another node. */
+export interface ReadyRendition {
+  trackId: string;
+  profile: string;
+  sizeBytes: number;
+  /** How it came: a transcode here, or a handoff from a node that held it before a ring change. */
+  by: "transcode" | "handoff";
+}
+
 export const DEFAULT_LONG_POLL_MS = 10_000;
 export const DEFAULT_PIECE_CACHE_BYTES = 64 * 1024 * 1024;
 /** Offset renditions kept in memory once made (a listener may seek around in one for a while). */
@@ -106,6 +115,13 @@ export class RenditionStore {
   private readonly adopting = new Map<string, Promise<Rendition | undefined>>();
   private handoffs = 0;
   private handoffBytes = 0;
+  private replicasTaken = 0;
+  private replicaBytes = 0;
+  /**
+   * Cluster mode: told of each rendition made here or taken by handoff once it is on disk (the storage service pushes
+   * a copy to its replicas); not of copies taken as a replica.
+   */
+  onReady: ((rendition: ReadyRendition) => void) | undefined = undefined;
   private evictions = 0;
   private uses = 0;
   private readonly keys = new Map<string, string>();
@@ -137,6 +153,9 @@ export class RenditionStore {
         const manifest = JSON.parse(await readFile(manifestPath, "utf8")) as StreamManifest;
         const { mtimeMs } = await stat(manifestPath);
         if (!existsSync(join(dir, "data"))) throw new Error("no data");
+        // A write cut short by a crash leaves its uniquely named temporary file behind.
+        for (const name of await readdir(dir))
+          if (name.endsWith(".tmp")) await rm(join(dir, name), { force: true });
         this.renditions.set(entry.name, {
           key: entry.name,
           dataPath: join(dir, "data"),
@@ -179,6 +198,8 @@ export class RenditionStore {
       transcodesRunning: scheduler.running + scheduler.paused,
       handoffs: this.handoffs,
       handoffBytes: this.handoffBytes,
+      replicasTaken: this.replicasTaken,
+      replicaBytes: this.replicaBytes,
       evictions: this.evictions,
       scheduler,
     };
@@ -312,6 +333,32 @@ export class RenditionStore {
       );
   }
 
+  /**
+   * Cluster mode, on a replica: a copy of a rendition its owner holds, taken whole with `fetch` (every piece's hash
+   * checked, then cached) unless this node holds it or is making it already. Never transcodes; a copy that cannot be
+   * fetched or fails its checks is an error (the owner tries again later).
+   */
+  async takeReplica(
+    trackId: string,
+    profile: string,
+    fetch: () => ReturnType<FetchHandoff>,
+  ): Promise<{ status: "have" | "taken"; bytes: number }> {
+    if (!Object.hasOwn(this.config.profiles, profile))
+      throw new AppError("NOT_FOUND", `No profile ${profile}`);
+    const key = this.keyOf(trackId, profile, await this.resolveSource(trackId));
+    const have = { status: "have", bytes: 0 } as const;
+    if (this.renditions.has(key)) return have;
+    // A reader's handoff of the same rendition may be under way: the copy is one or the other.
+    const taken = await this.adopt(key, async () => {
+      const copy = await fetch();
+      if (!copy) throw new AppError("NOT_FOUND", "The owner no longer holds the rendition");
+      return this.keep(key, trackId, profile, copy, "replica");
+    });
+    if (taken) return { status: "taken", bytes: taken.bytesWritten };
+    if (this.renditions.has(key)) return have;
+    throw new AppError("UNAVAILABLE", "The rendition was neither taken nor made here");
+  }
+
   /** Runs `work` on the rendition while holding the requester's claim on its transcode. */
   private async use<T>(
     trackId: string,
@@ -356,7 +403,13 @@ export class RenditionStore {
     const existing = this.found(key, requester);
     if (existing) return existing;
     if (this.fetchHandoff && profile !== ORIGINAL && fromMs === undefined) {
-      const adopted = await this.adopt(key, trackId, profile);
+      // A replica's copy of it under way may fail (the reader then transcodes); a handoff never throws.
+      const adopted = await this.adopt(key, () => this.takeHandoff(key, trackId, profile)).catch(
+        (error: unknown) => {
+          this.logger.info({ err: error, trackId, profile }, "a copy under way failed: transcoding instead");
+          return undefined;
+        },
+      );
       // Another caller may have started a transcode while the other nodes were asked.
       const now = this.found(key, requester);
       if (now) return now;
@@ -406,16 +459,17 @@ export class RenditionStore {
     return { rendition: existing, hold };
   }
 
-  /** The rendition from the nodes that held it before a ring change, checked and cached; one ask per key at once. */
-  private adopt(key: string, trackId: string, profile: string): Promise<Rendition | undefined> {
+  /** A rendition asked of other nodes, checked and cached; one ask per key at once (readers and a replica copy). */
+  private adopt(key: string, take: () => Promise<Rendition | undefined>): Promise<Rendition | undefined> {
     let pending = this.adopting.get(key);
     if (!pending) {
-      pending = this.takeHandoff(key, trackId, profile).finally(() => this.adopting.delete(key));
+      pending = take().finally(() => this.adopting.delete(key));
       this.adopting.set(key, pending);
     }
     return pending;
   }
 
+  /** The rendition from the nodes that held it before a ring change; undefined (transcode instead) when none can. */
   private async takeHandoff(key: string, trackId: string, profile: string): Promise<Rendition | undefined> {
     let handed: Awaited<ReturnType<FetchHandoff>>;
     try {
@@ -425,16 +479,31 @@ export class RenditionStore {
       return undefined;
     }
     if (!handed) return undefined;
-    const { manifest, bytes } = handed;
+    try {
+      return await this.keep(key, trackId, profile, handed, "handoff");
+    } catch (error) {
+      this.logger.warn(
+        { trackId, profile, problem: toAppError(error).message },
+        "handed-off rendition refused: transcoding instead",
+      );
+      return undefined;
+    }
+  }
+
+  /** A whole rendition from another node, checked against its manifest's piece hashes and cached; throws if refused. */
+  private async keep(
+    key: string,
+    trackId: string,
+    profile: string,
+    { manifest, bytes }: { manifest: StreamManifest; bytes: Uint8Array },
+    by: "handoff" | "replica",
+  ): Promise<Rendition> {
     const problem = handoffProblem(manifest, bytes, {
       trackId,
       profile,
       pieceSizeBytes: this.config.pieceSizeBytes,
     });
-    if (problem) {
-      this.logger.warn({ trackId, profile, problem }, "handed-off rendition refused: transcoding instead");
-      return undefined;
-    }
+    if (problem) throw new AppError("INTERNAL", problem);
     await persistRendition(join(this.config.cacheDir, key), bytes, manifest);
     const rendition: Rendition = {
       key,
@@ -449,9 +518,17 @@ export class RenditionStore {
       progressed: new Set(),
     };
     this.renditions.set(key, rendition);
-    this.handoffs += 1;
-    this.handoffBytes += manifest.sizeBytes;
-    this.logger.info({ trackId, profile, sizeBytes: manifest.sizeBytes }, "rendition taken by handoff");
+    const { sizeBytes } = manifest;
+    if (by === "handoff") {
+      this.handoffs += 1;
+      this.handoffBytes += sizeBytes;
+      this.logger.info({ trackId, profile, sizeBytes }, "rendition taken by handoff");
+      this.onReady?.({ trackId, profile, sizeBytes, by });
+    } else {
+      this.replicasTaken += 1;
+      this.replicaBytes += sizeBytes;
+      this.logger.info({ trackId, profile, sizeBytes }, "rendition copy taken as a replica");
+    }
     await this.evict();
     return rendition;
   }
@@ -557,6 +634,7 @@ export class RenditionStore {
     listener: boolean,
   ): ChildProcess {
     this.transcodesStarted += 1;
+    this.logger.info({ trackId, profile, fromMs: rendition.fromMs }, "transcode started");
     const child =
       this.warm && listener
         ? this.warm.start(profile, source.path, rendition.fromMs)
@@ -609,6 +687,7 @@ export class RenditionStore {
           rendition.state = "complete";
           rendition.growing = undefined;
           this.notify(rendition);
+          this.onReady?.({ trackId, profile, sizeBytes: manifest.sizeBytes, by: "transcode" });
           await this.evict().catch((error: unknown) =>
             this.logger.warn({ err: error }, "the rendition cache could not be trimmed"),
           );

@@ -26,10 +26,18 @@ import { CoverCache } from "./cover-cache";
 import {
   HANDOFF_CHUNK_BYTES,
   fetchHandoffFrom,
+  fetchRenditionFrom,
   handOver,
   type HandOverTarget,
   type HandoffPeers,
 } from "./rendition-handoff";
+import {
+  replicaIntake,
+  startReplication,
+  type ReplicaTargets,
+  type Replication,
+  type ReplicationOptions,
+} from "./rendition-replication";
 import {
   TranscodeScheduler,
   defaultSchedulerConfig,
@@ -90,6 +98,13 @@ export interface StorageServiceDeps {
    * them (hash-checked) before it would be transcoded.
    */
   handoffPeers?: HandoffPeers;
+  /**
+   * Cluster mode (with `config.nodeId`): the replicas of a rendition this node owns. Each rendition made here or taken
+   * by handoff is then copied to them in the background (they pull it by `handoff` and check its hashes).
+   */
+  replicaTargets?: ReplicaTargets;
+  /** The retry delays of copies to replicas (tests shorten them). */
+  replication?: ReplicationOptions;
 }
 
 export interface StorageService {
@@ -101,6 +116,13 @@ export interface StorageService {
   handlers: HandlersOf<StorageContract>;
   /** Resolves when the background queue is empty. */
   idle(): Promise<void>;
+  /** Copies to replicas (cluster mode, with `replicaTargets`): pushed, failed tries, not yet done. */
+  replication: Replication | undefined;
+  /**
+   * Cluster mode, after a ring change (and at start): queues a copy of every complete rendition this node holds to
+   * the key's other owners; a replica that has one answers `have`. Returns how many were queued (0 without replicas).
+   */
+  replicateHeld(): number;
   /**
    * Cluster mode, before leaving the ring cleanly: the renditions this node owns are taken by their next owners
    * (most recently used first) for up to `withinMs`.
@@ -116,6 +138,8 @@ export function createStorageService({
   clock,
   onSchedulerEvent,
   handoffPeers,
+  replicaTargets,
+  replication: replicationOptions,
 }: StorageServiceDeps): StorageService {
   const schedulerConfig = {
     ...defaultSchedulerConfig(availableParallelism()),
@@ -148,6 +172,12 @@ export function createStorageService({
     scheduler,
     handoffPeers ? fetchHandoffFrom(bus, handoffPeers, logger) : undefined,
   );
+  const replication =
+    replicaTargets && config.nodeId !== undefined
+      ? startReplication(bus, config.nodeId, replicaTargets, logger, replicationOptions)
+      : undefined;
+  if (replication) store.onReady = ({ trackId, profile }) => replication.push(trackId, profile);
+  const intake = replicaIntake();
   const askCatalog = (albumId: string, size: number, traceId?: string) =>
     bus.request(
       catalogContract,
@@ -263,6 +293,11 @@ export function createStorageService({
       bytes: await store.range(trackId, profile, start, endInclusive, listenerOf(ctx)),
     }),
     handoff: ({ trackId, profile, start }) => store.held(trackId, profile, start, HANDOFF_CHUNK_BYTES),
+    // A replica that holds the rendition answers `have` at once; only the copies it pulls are bounded.
+    replicate: ({ trackId, profile, from }) =>
+      store.takeReplica(trackId, profile, () =>
+        intake(() => fetchRenditionFrom(bus, from, trackId, profile)),
+      ),
     prepare: ({ trackIds, profiles }) => ({ queued: enqueue(trackIds, profilesOf(profiles)) }),
     transcodeAhead: async ({ tracks, profiles }, ctx) => {
       await prepareRecent(tracks, profilesOf(profiles), ctx.traceId);
@@ -271,13 +306,24 @@ export function createStorageService({
     transcodeStatus: () => status(),
     cover: ({ albumId, size }, ctx) => (covers ?? { cover: askCatalog }).cover(albumId, size, ctx.traceId),
     // Jobs waiting or being worked on: 0 means the background queue is idle.
-    stats: () => ({ ...store.stats(), queued: queue.length + running }),
+    stats: () => ({
+      ...store.stats(),
+      replicasPushed: replication?.stats().pushed ?? 0,
+      queued: queue.length + running,
+    }),
   };
 
   return {
     store,
     covers,
     handlers,
+    replication,
+    replicateHeld: () => {
+      if (!replication) return 0;
+      const held = store.heldRenditions();
+      for (const { trackId, profile } of held) replication.push(trackId, profile);
+      return held.length;
+    },
     handOver: (target, withinMs) => handOver(bus, store, target, withinMs, logger),
     idle: () =>
       running === 0 && queue.length === 0
@@ -304,6 +350,7 @@ export function createStorageService({
       stopped = true;
       queue.length = 0;
       pending.clear();
+      replication?.stop();
       await Promise.all(subscriptions.map((subscription) => subscription.unsubscribe()));
       scheduler.close();
       store.close();

@@ -27,6 +27,11 @@ export const ringTtlMs = 6_000;
 export const ringOwnersPerKey = 2;
 /** How long a storage node stopping cleanly hands its renditions over (the cluster's stop waits 10 s per process). */
 export const handOverWithinMs = 5_000;
+/**
+ * How long the ring stays unchanged before a storage node offers what it holds to its keys' replicas again: twice the
+ * TTL, so a node that just joined takes what it is asked for by handoff first, and a flapping ring is not swept each time.
+ */
+export const replicateWhenStillMs = 2 * ringTtlMs;
 /** How long a process waits for the bucket (a JetStream cluster electing its leader, storage not yet up). */
 const bucketWaitMs = 60_000;
 
@@ -65,6 +70,19 @@ export function handoffPeersOf(ring: () => HashRing | undefined, nodeId: string)
   };
 }
 
+/**
+ * Where a rendition this node made or took is copied: the key's other owners on the ring when this node is one of
+ * them (its replicas, or its owner when this node is the replica), none when it is not; undefined before it follows
+ * the ring (asked again later).
+ */
+export function replicaTargetsOf(ring: () => HashRing | undefined, nodeId: string) {
+  return (trackId: string, profile: string): readonly string[] | undefined => {
+    const owners = ring()?.owners(renditionKey(trackId, profile), ringOwnersPerKey);
+    if (!owners) return undefined;
+    return owners.includes(nodeId) ? owners.filter((node) => node !== nodeId) : [];
+  };
+}
+
 /** Where a leaving node hands a rendition over: to the next owner of a key it owns, none for the others. */
 export function handOverTargetOf(ring: () => HashRing, nodeId: string) {
   return (trackId: string, profile: string): string | undefined => {
@@ -73,14 +91,26 @@ export function handOverTargetOf(ring: () => HashRing, nodeId: string) {
   };
 }
 
-/** A storage node's place on the ring: heartbeats until stopped, then leaves at once; follows the ring meanwhile. */
+/**
+ * A storage node's place on the ring: heartbeats until stopped, then leaves at once; follows the ring meanwhile.
+ * `onStill` is called once the ring has stayed unchanged for `replicateWhenStillMs` after it changed (and after
+ * the node first saw it): a node joined or left, so some keys have a new replica.
+ */
 export async function joinStorageRing(
   nats: NatsTransportOptions,
   nodeId: string,
   logger: Logger,
+  onStill?: () => void,
 ): Promise<{ ring(): HashRing; stop(): Promise<void> }> {
   const { connection, bucket } = await openBucketWhenReady(nats, logger);
-  const watcher = await watchRing(bucket, { ttlMs: ringTtlMs }).catch(async (error: unknown) => {
+  let still: NodeJS.Timeout | undefined;
+  const onChange = () => {
+    if (!onStill) return;
+    clearTimeout(still);
+    still = setTimeout(() => onStill?.(), replicateWhenStillMs);
+    still.unref();
+  };
+  const watcher = await watchRing(bucket, { ttlMs: ringTtlMs, onChange }).catch(async (error: unknown) => {
     await connection.close();
     throw error;
   });
@@ -99,6 +129,7 @@ export async function joinStorageRing(
   return {
     ring: () => watcher.ring(),
     async stop() {
+      clearTimeout(still);
       await heartbeat
         .leave()
         .catch((error: unknown) => logger.warn({ err: error }, "ring entry not deleted"));

@@ -38,6 +38,7 @@ import {
   handOverTargetOf,
   handOverWithinMs,
   handoffPeersOf,
+  replicaTargetsOf,
   joinStorageRing,
   readThroughRing,
 } from "./ring-wiring";
@@ -198,9 +199,15 @@ async function startService(
       const storage = createStorageFor(config, logger, bus, join(config.dataDir, "renditions"), {
         nodeId,
         handoffPeers: handoffPeersOf(() => ring?.ring(), nodeId),
+        // Each rendition it makes or takes is copied to the key's other owner: a node killed for good loses none.
+        replicaTargets: replicaTargetsOf(() => ring?.ring(), nodeId),
       });
       await storage.start();
-      const joined = await joinStorageRing(context.nats, nodeId, logger);
+      // Once the ring settles after a change (and at start), what this node holds is offered to its keys' replicas.
+      const joined = await joinStorageRing(context.nats, nodeId, logger, () => {
+        const queued = storage.replicateHeld();
+        if (queued > 0) logger.info({ renditions: queued }, "held renditions offered to their replicas");
+      });
       ring = joined;
       // A clean stop hands its renditions to their next owners (for a few seconds), then leaves the ring.
       const handOverFirst = async () => {
