@@ -24,7 +24,10 @@ export interface MemoryReleaseOptions {
   releaseCaches?: () => void;
   /** Told after each collection, with what it took (tests, logs). */
   onRelease?: (release: MemoryReleased) => void;
-  /** How long the process must stay quiet after a release for the second collection (V8's 5 s of allocation rate). */
+  /**
+   * How long the process must stay quiet after a release for the second collection (V8's 5 s of allocation rate),
+   * rounded up to whole windows, at least one.
+   */
   settleDelayMs?: number;
   /** Told after the second collection, with the young generation's size after it. */
   onSettled?: (settled: { newSpaceBytes: number }) => void;
@@ -115,8 +118,9 @@ export function startMemoryRelease(options: MemoryReleaseOptions = {}): MemoryRe
    * it sees little allocation over its last few seconds, which the release, right after a busy spell, is not: a
    * second collection once the process has stayed quiet that long since the release.
    */
-  let settleAt: number | undefined;
-  const settleDelayMs = options.settleDelayMs ?? 5_000;
+  let quietWindowsToSettle: number | undefined;
+  /** Whole windows, counted from the one after the release (a deadline in ms missed the 5 s tick by the release's own time). */
+  const settleWindows = Math.max(1, Math.ceil((options.settleDelayMs ?? 5_000) / intervalMs));
   const releaseNow = () => {
     const heapTotalBefore = process.memoryUsage().heapTotal;
     const started = performance.now();
@@ -134,7 +138,7 @@ export function startMemoryRelease(options: MemoryReleaseOptions = {}): MemoryRe
     // The collection's own CPU time does not count as work.
     last = cpuMicros();
     trimAgain = true;
-    settleAt = performance.now() + settleDelayMs;
+    quietWindowsToSettle = settleWindows;
   };
   const timer = setInterval(() => {
     const now = cpuMicros();
@@ -144,9 +148,9 @@ export function startMemoryRelease(options: MemoryReleaseOptions = {}): MemoryRe
       trimAgain = false;
       trimMallocArenas();
     }
-    if (settleAt !== undefined && used > quietMicros) settleAt = undefined;
-    else if (settleAt !== undefined && performance.now() >= settleAt) {
-      settleAt = undefined;
+    if (quietWindowsToSettle !== undefined && used > quietMicros) quietWindowsToSettle = undefined;
+    else if (quietWindowsToSettle !== undefined && --quietWindowsToSettle === 0) {
+      quietWindowsToSettle = undefined;
       fullCollection();
       trimMallocArenas();
       options.onSettled?.({ newSpaceBytes: newSpaceBytes() });
