@@ -18,13 +18,13 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import type { PlaylistOperation, PlaylistSnapshot } from "@soundmesh/protocol";
 import { PlaylistModel, newRandomId } from "@soundmesh/playlist-model";
-import { WsClient, login, pgTestDatabase, setupAdmin } from "@soundmesh/test-kit";
+import { WsClient, login, pgTestDatabase, setupAdmin, waitUntil } from "@soundmesh/test-kit";
 import { cliPath, spawnServer } from "@soundmesh/test-kit/server";
 import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
 import { printTable, round, type Row, summarize, writeResults, writeUnlimitedConfig } from "./report";
 import { totalRow, turnRows, turnsOf, type Stamp } from "./cpu-turns";
-import { playlistContract, userContract } from "@soundmesh/protocol";
+import { catalogContract, playlistContract, userContract } from "@soundmesh/protocol";
 
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 /** BENCH_PLAYLIST_EDITORS: a comma-separated choice of editor counts (default 1, 8, 64). */
@@ -166,6 +166,7 @@ async function editLoop(
   deadline: number,
   samples: number[],
   maxMine: number,
+  trackIds: readonly string[],
   sentAt?: number[],
 ): Promise<void> {
   const mine: string[] = [];
@@ -176,7 +177,11 @@ async function editLoop(
     if ((roll < 7 && mine.length < maxMine) || mine.length < 2) {
       const itemId = newRandomId();
       const afterItemId = mine.length === 0 || roll === 0 ? "end" : mine[i % mine.length]!;
-      operation = { type: "insert", afterItemId, items: [{ itemId, trackId: `track${i % 100}` }] };
+      operation = {
+        type: "insert",
+        afterItemId,
+        items: [{ itemId, trackId: trackIds[i % trackIds.length]! }],
+      };
       mine.push(itemId);
     } else if (roll < 9) {
       operation = { type: "remove", itemIds: [mine.splice(i % mine.length, 1)[0]!] };
@@ -197,6 +202,26 @@ async function editLoop(
   }
 }
 
+/**
+ * The server's demo library's tracks (made at its start), once its first scan is done: edits insert tracks the catalog has, so the item
+ * snapshots filled after each edit (title, artist, album) are written as they are for a person's playlist.
+ */
+async function libraryTrackIds(url: string, token: string): Promise<string[]> {
+  const admin = await WsClient.connect(url, token);
+  try {
+    await waitUntil(
+      () => admin.call(catalogContract, "scanStatus"),
+      (status) => status.finishedAt !== null && !status.running && status.added > 0,
+      120_000,
+    );
+    const { tracks } = await admin.call(catalogContract, "random", { kind: "tracks", limit: 100 });
+    if (tracks.length === 0) throw new Error("the demo library has no tracks");
+    return tracks.map((track) => track.id);
+  } finally {
+    await admin.close();
+  }
+}
+
 async function hotPlaylist(
   database: string,
   env: Record<string, string>,
@@ -204,10 +229,15 @@ async function hotPlaylist(
 ): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), "soundmesh-bench-playlist-"));
   // The rate limits would otherwise measure the limiters, not the server (writeUnlimitedConfig).
-  const { server, profiled, addTurns } = await benchServer(dataDir, env, cli);
+  const { server, profiled, addTurns } = await benchServer(
+    dataDir,
+    { SOUNDMESH_DEMO_LIBRARY: "true", ...env },
+    cli,
+  );
   const rows: Row[] = [];
   try {
     const token = await setupAdmin(server.url);
+    const trackIds = await libraryTrackIds(server.url, token);
     for (const editors of editorCounts) {
       const sockets = await Promise.all(
         Array.from({ length: editors }, () => WsClient.connect(server.url, token)),
@@ -228,7 +258,15 @@ async function hotPlaylist(
       const editing = () =>
         Promise.all(
           sockets.map((ws) =>
-            editLoop(ws, created.playlist.id, deadline, samples, Math.floor(hotItemsCap / editors), sentAt),
+            editLoop(
+              ws,
+              created.playlist.id,
+              deadline,
+              samples,
+              Math.floor(hotItemsCap / editors),
+              trackIds,
+              sentAt,
+            ),
           ),
         );
       // Profiled for the most editors only.

@@ -8,43 +8,62 @@ import type { Db } from "@soundmesh/db";
 import { catalogContract, type ItemSnapshot } from "@soundmesh/protocol";
 import { chunks, type PlaylistDb } from "./sql-tables";
 
+/** One playlist item, by its key, and the track it holds. */
+export interface ItemRef {
+  playlistId: string;
+  itemId: string;
+  trackId: string;
+}
+
 export interface ItemSnapshotStore {
-  /** Tracks of live items that have no snapshot yet. */
-  tracksWithoutSnapshot(limit: number): Promise<string[]>;
-  /** Fills the items of these tracks that have none (an item's snapshot never changes once made). */
-  saveSnapshots(snapshots: readonly ItemSnapshot[]): Promise<void>;
+  /** Live items without a snapshot yet, in key order after `after` (a sweep's cursor), at most `limit`. */
+  itemsWithoutSnapshot(limit: number, after?: ItemRef): Promise<ItemRef[]>;
+  /** Fills these items' snapshots where they have none (an item's snapshot never changes once made). */
+  saveSnapshots(items: ReadonlyArray<{ item: ItemRef; snapshot: ItemSnapshot }>): Promise<void>;
   snapshotsIn(playlistId: string, trackIds: readonly string[]): Promise<ItemSnapshot[]>;
 }
+
+/** Items written per transaction: each is an update by the item's key (its track is not indexed). */
+const SAVE_SLICE = 100;
 
 export function createSqlSnapshotStore(db: Db): ItemSnapshotStore {
   const kysely = db.kysely as PlaylistDb;
   return {
-    async tracksWithoutSnapshot(limit) {
-      const rows = await kysely
+    async itemsWithoutSnapshot(limit, after) {
+      let query = kysely
         .selectFrom("playlist_items")
-        .select("track_id")
-        .distinct()
+        .select(["playlist_id", "item_id", "track_id"])
         .where("snapshot_title", "is", null)
-        .where("removed_revision", "is", null)
-        .limit(limit)
-        .execute();
-      return rows.map((row) => row.track_id);
+        .where("removed_revision", "is", null);
+      if (after)
+        query = query.where((eb) =>
+          eb.or([
+            eb("playlist_id", ">", after.playlistId),
+            eb.and([eb("playlist_id", "=", after.playlistId), eb("item_id", ">", after.itemId)]),
+          ]),
+        );
+      const rows = await query.orderBy("playlist_id").orderBy("item_id").limit(limit).execute();
+      return rows.map((row) => ({ playlistId: row.playlist_id, itemId: row.item_id, trackId: row.track_id }));
     },
-    async saveSnapshots(snapshots) {
-      await kysely.transaction().execute(async (trx) => {
-        for (const snapshot of snapshots)
-          await trx
-            .updateTable("playlist_items")
-            .set({
-              snapshot_title: snapshot.title,
-              snapshot_artist: snapshot.artist,
-              snapshot_album: snapshot.album,
-              snapshot_duration_ms: snapshot.durationMs,
-            })
-            .where("track_id", "=", snapshot.trackId)
-            .where("snapshot_title", "is", null)
-            .execute();
-      });
+    async saveSnapshots(items) {
+      for (const [index, slice] of chunks([...items], SAVE_SLICE).entries()) {
+        if (index > 0) await new Promise((resolve) => setImmediate(resolve));
+        await kysely.transaction().execute(async (trx) => {
+          for (const { item, snapshot } of slice)
+            await trx
+              .updateTable("playlist_items")
+              .set({
+                snapshot_title: snapshot.title,
+                snapshot_artist: snapshot.artist,
+                snapshot_album: snapshot.album,
+                snapshot_duration_ms: snapshot.durationMs,
+              })
+              .where("playlist_id", "=", item.playlistId)
+              .where("item_id", "=", item.itemId)
+              .where("snapshot_title", "is", null)
+              .execute();
+        });
+      }
     },
     async snapshotsIn(playlistId, trackIds) {
       const found = new Map<string, ItemSnapshot>();
@@ -72,13 +91,15 @@ export function createSqlSnapshotStore(db: Db): ItemSnapshotStore {
 
 export interface ItemSnapshots {
   /**
-   * Fills the snapshots of these tracks' items (just inserted), or of every item without one when none are named;
-   * in the background, one run at a time, later calls joining the next run.
+   * Fills the snapshots of these items (just inserted), or of every item without one when none are named; in the
+   * background, one run at a time, later calls joining the next run.
    */
-  fill(trackIds?: readonly string[], traceId?: string): void;
+  fill(items?: readonly ItemRef[], traceId?: string): void;
   /** Resolves when no fill runs. */
   idle(): Promise<void>;
 }
+
+const keyOf = (item: ItemRef) => `${item.playlistId}\u0000${item.itemId}`;
 
 export function createItemSnapshots({
   store,
@@ -92,36 +113,36 @@ export function createItemSnapshots({
   batch?: number;
 }): ItemSnapshots {
   let running: Promise<void> | undefined;
-  const pending = new Set<string>();
+  const pending = new Map<string, ItemRef>();
   let isSweepPending = false;
   let pendingTraceId: string | undefined;
 
-  async function fillTracks(trackIds: string[], traceId?: string): Promise<void> {
+  /** Asks the catalog once per track; items of tracks it does not have stay without a snapshot. */
+  async function fillItems(items: readonly ItemRef[], traceId?: string): Promise<void> {
     const entries = await bus.request(
       catalogContract,
       "trackEntries",
-      { trackIds },
+      { trackIds: [...new Set(items.map((item) => item.trackId))] },
       traceId === undefined ? {} : { traceId },
     );
-    await store.saveSnapshots(
-      entries.map(({ trackId, title, artist, album, durationMs }) => ({
-        trackId,
-        title,
-        artist,
-        album,
-        durationMs,
-      })),
-    );
+    const byTrack = new Map(entries.map((entry) => [entry.trackId, entry]));
+    const found = items.flatMap((item) => {
+      const entry = byTrack.get(item.trackId);
+      if (!entry) return [];
+      const { trackId, title, artist, album, durationMs } = entry;
+      return [{ item, snapshot: { trackId, title, artist, album, durationMs } }];
+    });
+    if (found.length > 0) await store.saveSnapshots(found);
   }
 
-  /** Every item without a snapshot; tracks the catalog does not have are asked for once per sweep. */
+  /** Every item without a snapshot, once, in key order. */
   async function sweep(traceId?: string): Promise<void> {
-    const asked = new Set<string>();
+    let after: ItemRef | undefined;
     for (;;) {
-      const trackIds = (await store.tracksWithoutSnapshot(batch + asked.size)).filter((id) => !asked.has(id));
-      if (trackIds.length === 0) return;
-      for (const id of trackIds) asked.add(id);
-      await fillTracks(trackIds, traceId);
+      const items = await store.itemsWithoutSnapshot(batch, after);
+      if (items.length === 0) return;
+      await fillItems(items, traceId);
+      after = items.at(-1);
     }
   }
 
@@ -134,15 +155,15 @@ export function createItemSnapshots({
         await sweep(traceId);
         continue;
       }
-      const trackIds = [...pending].slice(0, batch);
-      for (const id of trackIds) pending.delete(id);
-      await fillTracks(trackIds, traceId);
+      const items = [...pending.values()].slice(0, batch);
+      for (const item of items) pending.delete(keyOf(item));
+      await fillItems(items, traceId);
     }
   }
 
-  function fill(trackIds?: readonly string[], traceId?: string): void {
-    if (trackIds === undefined) isSweepPending = true;
-    else for (const id of trackIds) pending.add(id);
+  function fill(items?: readonly ItemRef[], traceId?: string): void {
+    if (items === undefined) isSweepPending = true;
+    else for (const item of items) pending.set(keyOf(item), item);
     pendingTraceId = traceId;
     if (running) return;
     running = drain()

@@ -136,7 +136,9 @@ export function createPlaylistService({
       ...(traceId === undefined ? {} : { traceId }),
     });
     const inserted = operations.flatMap(({ operation }) =>
-      operation.type === "insert" ? operation.items.map((item) => item.trackId) : [],
+      operation.type === "insert"
+        ? operation.items.map(({ itemId, trackId }) => ({ playlistId, itemId, trackId }))
+        : [],
     );
     if (!itemSnapshots || inserted.length === 0) return committed;
     return committed.then((result) => {
