@@ -3,7 +3,13 @@
 // under the playlist's row lock. Operations apply to the playlist's order in memory (order.ts), kept between groups
 // and trusted only when its revision is the one read under the lock; a refused edit's changes are undone in memory,
 // and the group's changes are written at the end in a few multi-row statements, each changed row once.
-import { AppError, toAppError, type PlaylistRevision, type SubmittedOperation } from "@soundmesh/protocol";
+import {
+  AppError,
+  toAppError,
+  type ItemSnapshot,
+  type PlaylistRevision,
+  type SubmittedOperation,
+} from "@soundmesh/protocol";
 import { applyOperation, type BatchState } from "./apply-operation";
 import { PlaylistOrder } from "./order";
 import type { PlaylistMember, PlaylistStore, PlaylistTransaction, StoredPlaylist } from "./store";
@@ -25,6 +31,8 @@ export interface EditRequest {
 export interface EditResult {
   revision: number;
   applied: PlaylistRevision[];
+  /** Items the edit's group inserted without their track's snapshot (the service did not know the track yet). */
+  withoutSnapshot: ReadonlySet<string>;
 }
 
 interface Pending {
@@ -42,6 +50,8 @@ export interface EditCommitterDeps {
   maxGroup?: number;
   /** How many items (tombstones included) the orders kept in memory between groups hold at most, all together. */
   maxCachedItems?: number;
+  /** A track's snapshot when the service knows it already: written with the item, so nothing fills it afterwards. */
+  snapshotOf?: (trackId: string) => ItemSnapshot | undefined;
 }
 
 const itemOperations = new Set(["insert", "remove", "move"]);
@@ -120,15 +130,25 @@ async function applyEdit(
   return { applied, fresh: [...fresh.values()] };
 }
 
-/** Writes what the group changed: each changed item row once, then the revisions, then the playlist row. */
+/**
+ * Writes what the group changed: each changed item row once, then the revisions, then the playlist row. Answers the
+ * items inserted without a snapshot.
+ */
 async function writeGroup(
   tx: PlaylistTransaction,
   order: PlaylistOrder,
   revisions: readonly PlaylistRevision[],
   playlist: StoredPlaylist,
   state: BatchState,
-): Promise<void> {
-  const { inserted, positions, removed } = order.flush();
+  snapshotOf: (trackId: string) => ItemSnapshot | undefined,
+): Promise<Set<string>> {
+  const { inserted: rows, positions, removed } = order.flush();
+  const withoutSnapshot = new Set<string>();
+  const inserted = rows.map((row) => {
+    const snapshot = snapshotOf(row.trackId);
+    if (!snapshot) withoutSnapshot.add(row.itemId);
+    return snapshot ? { ...row, snapshot } : row;
+  });
   // A big group's statements are slices of their own (the store writes a few hundred rows a statement).
   const isBig = inserted.length + positions.length + removed.length + revisions.length > EDIT_SLICE;
   await tx.insertItems(inserted);
@@ -143,6 +163,7 @@ async function writeGroup(
     const { name, description, isPublic, isCollaborative, updatedAt } = playlist;
     await tx.updatePlaylist(state, { name, description, isPublic, isCollaborative, updatedAt });
   }
+  return withoutSnapshot;
 }
 
 /**
@@ -176,6 +197,7 @@ function createOrderCache(maxItems: number) {
 
 export function createEditCommitter(deps: EditCommitterDeps) {
   const { store, clock } = deps;
+  const snapshotOf = deps.snapshotOf ?? (() => undefined);
   const maxGroup = deps.maxGroup ?? 64;
   const queues = new Map<string, Pending[]>();
   // 200,000 items: ten full playlists, about 30 MB.
@@ -185,6 +207,7 @@ export function createEditCommitter(deps: EditCommitterDeps) {
     const outcomes: Array<{ applied: PlaylistRevision[]; fresh: PlaylistRevision[] } | { error: unknown }> =
       [];
     let final: StoredPlaylist | undefined;
+    let withoutSnapshot: ReadonlySet<string> = new Set();
     try {
       const needsMembers = group.some((pending) => !pending.request.editor.isSystem);
       const collaborators = needsMembers ? await store.members(playlistId, "collaborator") : [];
@@ -212,12 +235,13 @@ export function createEditCommitter(deps: EditCommitterDeps) {
           }
         }
         const fresh = outcomes.flatMap((outcome) => ("fresh" in outcome ? outcome.fresh : []));
-        await writeGroup(tx, order, fresh, playlist, state);
+        const withoutSnapshot = await writeGroup(tx, order, fresh, playlist, state, snapshotOf);
         order.revision = state.revision;
-        return { playlist: { ...playlist, ...state }, order };
+        return { playlist: { ...playlist, ...state }, order, withoutSnapshot };
       });
       if (edited) {
         final = edited.playlist;
+        withoutSnapshot = edited.withoutSnapshot;
         // Committed: the order now stands as stored, for the next group.
         orders.put(playlistId, edited.order);
       }
@@ -239,7 +263,7 @@ export function createEditCommitter(deps: EditCommitterDeps) {
     group.forEach((pending, index) => {
       const outcome = outcomes[index]!;
       if ("error" in outcome) pending.reject(outcome.error);
-      else pending.resolve({ revision: final.revision, applied: outcome.applied });
+      else pending.resolve({ revision: final.revision, applied: outcome.applied, withoutSnapshot });
     });
   }
 

@@ -95,9 +95,16 @@ export interface ItemSnapshots {
    * background, one run at a time, later calls joining the next run.
    */
   fill(items?: readonly ItemRef[], traceId?: string): void;
+  /** The track's snapshot as the catalog last gave it, when a fill asked lately (most recent tracks, bounded). */
+  known(trackId: string): ItemSnapshot | undefined;
+  /** Lets every known snapshot go: the catalog changed, and new items take what tracks are now. */
+  forgetKnown(): void;
   /** Resolves when no fill runs. */
   idle(): Promise<void>;
 }
+
+/** Tracks whose snapshots are kept for the next items that add them (a few hundred bytes each). */
+const KNOWN_TRACKS = 10_000;
 
 const keyOf = (item: ItemRef) => `${item.playlistId}\u0000${item.itemId}`;
 
@@ -116,6 +123,13 @@ export function createItemSnapshots({
   const pending = new Map<string, ItemRef>();
   let isSweepPending = false;
   let pendingTraceId: string | undefined;
+  /** Least recently asked first. */
+  const knownTracks = new Map<string, ItemSnapshot>();
+  const remember = (snapshot: ItemSnapshot) => {
+    knownTracks.delete(snapshot.trackId);
+    knownTracks.set(snapshot.trackId, snapshot);
+    if (knownTracks.size > KNOWN_TRACKS) knownTracks.delete(knownTracks.keys().next().value!);
+  };
 
   /** Asks the catalog once per track; items of tracks it does not have stay without a snapshot. */
   async function fillItems(items: readonly ItemRef[], traceId?: string): Promise<void> {
@@ -126,6 +140,8 @@ export function createItemSnapshots({
       traceId === undefined ? {} : { traceId },
     );
     const byTrack = new Map(entries.map((entry) => [entry.trackId, entry]));
+    for (const { trackId, title, artist, album, durationMs } of entries)
+      remember({ trackId, title, artist, album, durationMs });
     const found = items.flatMap((item) => {
       const entry = byTrack.get(item.trackId);
       if (!entry) return [];
@@ -176,6 +192,8 @@ export function createItemSnapshots({
 
   return {
     fill,
+    known: (trackId) => knownTracks.get(trackId),
+    forgetKnown: () => knownTracks.clear(),
     async idle() {
       while (running) await running;
     },

@@ -119,6 +119,7 @@ export function createPlaylistService({
     store,
     clock,
     announce: (playlist, revisions, traceId) => announce(playlist, { revisions }, traceId),
+    ...(itemSnapshots ? { snapshotOf: (trackId: string) => itemSnapshots.known(trackId) } : {}),
   });
 
   /** Applies operations as consecutive revisions; resubmitted ones answer with their first revision. */
@@ -128,7 +129,7 @@ export function createPlaylistService({
     baseRevision: number | null,
     operations: readonly SubmittedOperation[],
     traceId?: string,
-  ): Promise<EditResult> {
+  ): Promise<Omit<EditResult, "withoutSnapshot">> {
     const committed = committer.submit(playlistId, {
       editor,
       baseRevision,
@@ -140,9 +141,9 @@ export function createPlaylistService({
         ? operation.items.map(({ itemId, trackId }) => ({ playlistId, itemId, trackId }))
         : [],
     );
-    if (!itemSnapshots || inserted.length === 0) return committed;
-    return committed.then((result) => {
-      itemSnapshots.fill(inserted, traceId);
+    return committed.then(({ withoutSnapshot, ...result }) => {
+      const unknown = inserted.filter((item) => withoutSnapshot.has(item.itemId));
+      if (itemSnapshots && unknown.length > 0) itemSnapshots.fill(unknown, traceId);
       return result;
     });
   }
@@ -421,6 +422,7 @@ export function createPlaylistService({
         await bus.serve(playlistContract, handlers),
         await bus.subscribe(catalogChangedEvent, (_change, ctx) => {
           smart.refreshAllInBackground(ctx.traceId);
+          itemSnapshots?.forgetKnown();
           itemSnapshots?.fill(undefined, ctx.traceId);
         }),
         await bus.subscribe(listeningChangedEvent, ({ userIds }, ctx) =>

@@ -85,6 +85,11 @@ export function transactionFor(
               added_at: item.addedAt,
               position: item.position,
               removed_revision: null,
+              // What the track is now, when the service already knows it (item-snapshots.ts): no fill afterwards.
+              snapshot_title: item.snapshot?.title ?? null,
+              snapshot_artist: item.snapshot?.artist ?? null,
+              snapshot_album: item.snapshot?.album ?? null,
+              snapshot_duration_ms: item.snapshot?.durationMs ?? null,
             })),
           )
           .execute();

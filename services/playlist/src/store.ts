@@ -1,6 +1,6 @@
 // The playlist service's storage port: playlists, their items (tombstones included), revisions and members.
 // The rules (permissions, rebasing) live in the service; edits run inside editPlaylist's locked transaction.
-import type { PlaylistItem, PlaylistRevision, SmartRules } from "@soundmesh/protocol";
+import type { ItemSnapshot, PlaylistItem, PlaylistRevision, SmartRules } from "@soundmesh/protocol";
 import type { NewItemRow, OrderEntry } from "./order";
 
 export interface StoredPlaylist {
@@ -47,7 +47,8 @@ export interface PlaylistTransaction {
   /** Every item's place, tombstones included: what a batch of operations is applied to, in memory. */
   loadOrder(): Promise<OrderEntry[]>;
   /** Writes a batch's changes (order.ts), each row once: new rows, then new positions, then removals. */
-  insertItems(items: readonly NewItemRow[]): Promise<void>;
+  /** New item rows, each with its track's snapshot when the service knows it already. */
+  insertItems(items: ReadonlyArray<NewItemRow & { snapshot?: ItemSnapshot }>): Promise<void>;
   setPositions(positions: ReadonlyArray<{ itemId: string; position: number }>): Promise<void>;
   markRemoved(removals: ReadonlyArray<{ itemId: string; revision: number }>): Promise<void>;
   /** Records a batch's revisions, once all its operations applied (nothing in the batch reads them back). */

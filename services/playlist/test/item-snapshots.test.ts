@@ -52,6 +52,52 @@ describe.each(targets)("playlist item snapshots on $name", (target) => {
     expect((await snapshots()).find((s) => s.trackId === "t-blue1")).toMatchObject({ title: "So What" });
   });
 
+  it("writes a track the service knows with the item itself, and what the track is now after a catalog change", async () => {
+    const created = await h.call("create", { name: "Known" });
+    const playlistId = created.playlist.id;
+    let revision = created.playlist.revision;
+    let next = 0;
+    const insert = async (trackId: string) => {
+      const itemId = `known-item-${(next += 1)}`;
+      const answer = await h.call("edit", {
+        playlistId,
+        baseRevision: revision,
+        operations: [
+          {
+            opId: `known-op-${next}`,
+            operation: { type: "insert", afterItemId: "end", items: [{ itemId, trackId }] },
+          },
+        ],
+      });
+      revision = answer.revision;
+      return itemId;
+    };
+    const titleOf = async (itemId: string) =>
+      (
+        await sql<{ title: string | null }>`
+          select snapshot_title as title from playlist_items where item_id = ${itemId}`.execute(h.db.kysely)
+      ).rows[0]?.title ?? null;
+
+    const first = await insert("t-blue1");
+    await expect.poll(() => titleOf(first)).toBe("So What");
+    // The catalog loses the track without telling (no catalog.changed yet): a fill could no longer learn its title,
+    // so the next item has it only if the edit wrote what the service knew.
+    await h.catalog.applyScan({ upserts: [], deletions: ["t-blue1"], errors: [], clearedErrorPaths: [] });
+    const second = await insert("t-blue1");
+    await expect.poll(() => titleOf(second)).toBe("So What");
+
+    // Back, retagged, and announced: a new item takes the track as it is now. (The first item, made to lack its
+    // snapshot, is filled by the sweep the announcement starts: once it is, the service has heard the change.)
+    const back = trackRowOf({ ...fixtureTracks[0]!, title: "So What (Remastered)" });
+    await h.catalog.applyScan({ upserts: [back], deletions: [], errors: [], clearedErrorPaths: [] });
+    await sql`update playlist_items set snapshot_title = null where item_id = ${first}`.execute(h.db.kysely);
+    await h.catalogChanged();
+    await expect.poll(() => titleOf(first)).toBe("So What (Remastered)");
+    const third = await insert("t-blue1");
+    await expect.poll(() => titleOf(third)).toBe("So What (Remastered)");
+    expect(await titleOf(second)).toBe("So What");
+  });
+
   it("fills items a fill missed once the service starts, and refuses snapshots of a playlist one cannot see", async () => {
     const created = await h.call("create", { name: "Quiet", trackIds: ["t-okc2"] });
     const playlistId = created.playlist.id;
