@@ -15,8 +15,12 @@ import { bundleHeapParts } from "./heap-parts-bundle";
 import { serverPidOf } from "@soundmesh/test-kit/server";
 
 const SIZES = (process.env.BENCH_MEMORY_SIZES ?? "5000,20000,100000").split(",").map(Number);
-/** How long the server idles after its search index is built before the idle figures are read. */
-const IDLE_SECONDS = Number(process.env.BENCH_MEMORY_IDLE_SECONDS ?? 20);
+/**
+ * How long the server idles after its search index is built before the idle figures are read: its memory release
+ * runs in the first quiet 5 s window after the busy spell, and the collection that shrinks V8's young generation 5 s
+ * later (apps/server/src/memory-release.ts).
+ */
+const IDLE_SECONDS = Number(process.env.BENCH_MEMORY_IDLE_SECONDS ?? 30);
 const TARGET_MIB: Record<number, number> = { 5000: 100, 100000: 200 };
 const cli = fileURLToPath(new URL("../apps/server/bin/soundmesh.mjs", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "soundmesh-bench-memory-"));

@@ -51,6 +51,11 @@ export interface MemoryRelease {
 
 let collect: (() => void) | undefined;
 
+/** A young generation this small after the second collection is settled (V8 shrinks it to 1 MiB when idle). */
+const SMALL_YOUNG_GENERATION_BYTES = 4 * 2 ** 20;
+/** Second collections after one release, each after the quiet spell, while V8 keeps a bigger young generation. */
+const MAX_SETTLE_ATTEMPTS = 3;
+
 /** Linux's clock ticks per second in /proc (USER_HZ, 100 on every architecture node runs on). */
 const TICKS_PER_SECOND = 100;
 
@@ -116,9 +121,11 @@ export function startMemoryRelease(options: MemoryReleaseOptions = {}): MemoryRe
   /**
    * V8 shrinks its young generation (grown to two 16 MiB semi-spaces under load) only in a full collection made while
    * it sees little allocation over its last few seconds, which the release, right after a busy spell, is not: a
-   * second collection once the process has stayed quiet that long since the release.
+   * second collection once the process has stayed quiet that long since the release (a window with work in it starts
+   * the wait again), repeated while the young generation stays big, a few times at most.
    */
   let quietWindowsToSettle: number | undefined;
+  let settleAttempts = 0;
   /** Whole windows, counted from the one after the release (a deadline in ms missed the 5 s tick by the release's own time). */
   const settleWindows = Math.max(1, Math.ceil((options.settleDelayMs ?? 5_000) / intervalMs));
   const releaseNow = () => {
@@ -139,6 +146,7 @@ export function startMemoryRelease(options: MemoryReleaseOptions = {}): MemoryRe
     last = cpuMicros();
     trimAgain = true;
     quietWindowsToSettle = settleWindows;
+    settleAttempts = 0;
   };
   const timer = setInterval(() => {
     const now = cpuMicros();
@@ -148,12 +156,17 @@ export function startMemoryRelease(options: MemoryReleaseOptions = {}): MemoryRe
       trimAgain = false;
       trimMallocArenas();
     }
-    if (quietWindowsToSettle !== undefined && used > quietMicros) quietWindowsToSettle = undefined;
+    if (quietWindowsToSettle !== undefined && used > quietMicros) quietWindowsToSettle = settleWindows;
     else if (quietWindowsToSettle !== undefined && --quietWindowsToSettle === 0) {
       quietWindowsToSettle = undefined;
       fullCollection();
       trimMallocArenas();
-      options.onSettled?.({ newSpaceBytes: newSpaceBytes() });
+      const young = newSpaceBytes();
+      options.onSettled?.({ newSpaceBytes: young });
+      // V8 saw too much allocation still (a late piece of work): again after as long, a few times at most.
+      settleAttempts += 1;
+      if (young > SMALL_YOUNG_GENERATION_BYTES && settleAttempts < MAX_SETTLE_ATTEMPTS)
+        quietWindowsToSettle = settleWindows;
       last = cpuMicros();
     }
     if (used > quietMicros) workMicros += used;

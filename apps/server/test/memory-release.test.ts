@@ -89,31 +89,34 @@ describe("memory release", () => {
     expect(releases).toHaveLength(1);
   });
 
-  it("collects a second time when the process has stayed quiet after a release, not when work came back", async () => {
+  it("collects a second time once the process has stayed quiet after a release, waiting again when work comes", async () => {
     const clock = cpuClock();
     let releases = 0;
     const settled: number[] = [];
     running = startMemoryRelease({
       intervalMs: 10,
       cpuMicros: clock.read,
-      settleDelayMs: 0,
-      // Work starts again right after the second release: the window after it is busy.
+      settleDelayMs: 20,
+      // A little work (not quiet, far from busy) in the window right after each release.
       onRelease: () => {
         releases += 1;
-        if (releases === 2) queueMicrotask(() => clock.add(10));
+        queueMicrotask(() => clock.add(1));
       },
       onSettled: ({ newSpaceBytes }) => settled.push(newSpaceBytes),
     });
     await clock.samples(1);
     clock.add(10);
-    await clock.samples(4);
-    expect(releases).toBe(1);
-    expect(settled).toHaveLength(1);
-    clock.add(10);
     await clock.samples(2);
-    expect(releases).toBe(2);
-    await clock.samples(3);
+    expect(releases).toBe(1);
+    // The window with work in it, then one quiet window: not yet two quiet windows in a row.
+    await clock.samples(2);
+    expect(settled).toHaveLength(0);
+    await clock.samples(1);
     expect(settled).toHaveLength(1);
+    // Again while V8 keeps a big young generation (this test runner's may stay big), three times at most.
+    await clock.samples(12);
+    expect(settled.length).toBeLessThanOrEqual(3);
+    if (settled[0]! <= 4 * 2 ** 20) expect(settled).toHaveLength(1);
   });
 
   it("lets V8's young generation grow under load and makes it small again once idle", () => {
@@ -124,9 +127,10 @@ describe("memory release", () => {
       let grown = 0;
       startMemoryRelease({
         intervalMs: 200,
+        // The release tries again (a few times) while V8 keeps a big young generation; the last word counts.
         onSettled: ({ newSpaceBytes: after }) => {
           console.log(JSON.stringify({ grown, after }));
-          process.exit(0);
+          if (after <= 2 * 2 ** 20) process.exit(0);
         },
       });
       let keep = [];
@@ -137,7 +141,7 @@ describe("memory release", () => {
       }
       keep = [];
       grown = newSpaceBytes();
-      setTimeout(() => { console.log("not settled"); process.exit(1); }, 20000);
+      setTimeout(() => { console.log("not settled"); process.exit(1); }, 40000);
     `;
     const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
       encoding: "utf8",
@@ -147,7 +151,7 @@ describe("memory release", () => {
     const { grown, after } = JSON.parse(line) as { grown: number; after: number };
     expect(grown).toBeGreaterThanOrEqual(16 * 2 ** 20);
     expect(after).toBeLessThanOrEqual(2 * 2 ** 20);
-  });
+  }, 90_000);
 
   it("runs V8's full collection without --expose-gc, as often as asked", async () => {
     const weak = (() => new WeakRef({ garbage: new Array<number>(1000).fill(0) }))();
