@@ -70,8 +70,8 @@ export function openBrowserSession(
   const session = engine.openSession(
     {
       peerId: connection.peerId,
-      // The STUN/TURN servers (TURN credentials for this connection) the server named in its hello.
-      ...(connection.hello?.iceServers ? { iceServers: connection.hello.iceServers } : {}),
+      // The STUN/TURN servers (TURN credentials for this connection) the server named in its hello, as renewed since.
+      iceServers: () => connection.hello?.iceServers,
       signaler: {
         send: (to, data) => {
           connection.sendSignal(to, data);

@@ -419,6 +419,10 @@ export class SessionClient {
         this.setState("open");
         for (const topic of this.followed.keys()) this.write({ t: "sub", topic });
         return;
+      case "ice":
+        // Fresh TURN credentials for this connection: the next peer connections use them.
+        if (this.hello) this.hello = { ...this.hello, iceServers: frame.iceServers };
+        return;
       case "res":
       case "err":
         return this.answer(frame);

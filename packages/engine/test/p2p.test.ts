@@ -562,8 +562,15 @@ describe("announcing what the session fetched", () => {
 
 /** An RTCPeerConnection that records what the transport hands it. */
 function recordingPeerConnection() {
-  const handed = { descriptions: [] as string[], candidates: [] as string[] };
+  const handed = {
+    descriptions: [] as string[],
+    candidates: [] as string[],
+    configurations: [] as Array<{ iceServers?: unknown }>,
+  };
   class RecordingPeerConnection {
+    constructor(configuration: { iceServers?: unknown }) {
+      handed.configurations.push(configuration);
+    }
     localDescription = { type: "answer", sdp: "v=0\r\n" };
     connectionState = "new";
     onicecandidate: unknown = null;
@@ -587,6 +594,29 @@ function recordingPeerConnection() {
   }
   return { handed, RTCPeerConnection: RecordingPeerConnection as unknown as RtcPeerConnectionConstructor };
 }
+
+describe("ICE servers", () => {
+  it("makes each new peer connection with the servers as they are then (TURN credentials renewed meanwhile)", async () => {
+    const { handed, RTCPeerConnection } = recordingPeerConnection();
+    let servers = [{ urls: ["turn:198.18.0.1:3478"], username: "100:p_a", credential: "first" }];
+    const transport = new WebRtcTransport({
+      selfId: peerName(1),
+      signaler: { send: () => Promise.resolve() },
+      RTCPeerConnection,
+      iceServers: () => servers,
+    });
+    transport.receive(peerName(2), { type: "offer", sdp: "v=0\r\n" });
+    await vi.waitFor(() => expect(handed.configurations).toHaveLength(1));
+    servers = [{ urls: ["turn:198.18.0.1:3478"], username: "200:p_a", credential: "second" }];
+    transport.receive(peerName(3), { type: "offer", sdp: "v=0\r\n" });
+    await vi.waitFor(() => expect(handed.configurations).toHaveLength(2));
+    expect(handed.configurations.map((configuration) => configuration.iceServers)).toEqual([
+      [{ urls: ["turn:198.18.0.1:3478"], username: "100:p_a", credential: "first" }],
+      [{ urls: ["turn:198.18.0.1:3478"], username: "200:p_a", credential: "second" }],
+    ]);
+    transport.close();
+  });
+});
 
 describe("signals on arrival", () => {
   it("hands the ICE agent no loopback, link-local, multicast or host-name candidate, in an offer or alone", async () => {

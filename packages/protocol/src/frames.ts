@@ -56,5 +56,10 @@ export const serverFrame = z.discriminatedUnion("t", [
      */
     iceServers: z.array(iceServer).max(8).optional(),
   }),
+  /**
+   * The connection's STUN and TURN servers again, with fresh TURN credentials, sent before the last ones expire: a
+   * long-lived socket's next peer connections use these.
+   */
+  z.object({ t: z.literal("ice"), iceServers: z.array(iceServer).max(8) }),
 ]);
 export type ServerFrame = z.infer<typeof serverFrame>;

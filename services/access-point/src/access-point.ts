@@ -290,12 +290,24 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
       });
       sockets.add(client);
       live.add(client);
-      void peers
-        .add(client, request.ip)
-        .finally(() =>
-          client.greet(iceServersFor(config.ice, client.peerId, (deps.wallClockMs ?? Date.now)())),
-        );
+      const iceNow = () => iceServersFor(config.ice, client.peerId, (deps.wallClockMs ?? Date.now)());
+      // TURN credentials expire: fresh ones at 80 % of their lifetime, for as long as the socket stays open.
+      const turnTtlMs = (config.ice?.turn?.ttlSeconds ?? 0) * 1000;
+      let renewal: NodeJS.Timeout | undefined;
+      const renewIce = () => {
+        renewal = setTimeout(() => {
+          client.renewIce(iceNow());
+          renewIce();
+        }, turnTtlMs * 0.8);
+        renewal.unref();
+      };
+      void peers.add(client, request.ip).finally(() => {
+        if (socket.readyState !== socket.OPEN) return;
+        client.greet(iceNow());
+        if (turnTtlMs > 0 && (config.ice?.turn?.urls.length ?? 0) > 0) renewIce();
+      });
       socket.on("close", () => {
+        clearTimeout(renewal);
         sockets.delete(client);
         live.remove(client);
         void peers.remove(client);

@@ -80,6 +80,11 @@ export class ClientSocket implements PushTarget {
     });
   }
 
+  /** Fresh STUN/TURN servers for this connection, before its TURN credentials expire. */
+  renewIce(iceServers: IceServer[]): void {
+    this.write({ t: "ice", iceServers });
+  }
+
   get sessionId(): string {
     return this.identity.sessionId;
   }

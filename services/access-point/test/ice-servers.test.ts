@@ -2,7 +2,7 @@
 // that carries them, and the sender filter letting relayed candidates name the TURN server's address only.
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { filterSignal, serverFrame } from "@soundmesh/protocol";
+import { filterSignal, serverFrame, type IceServer } from "@soundmesh/protocol";
 import { WsClient } from "@soundmesh/test-kit";
 import { iceServerAddresses, iceServersFor, iceUrlHost, type IceConfig } from "../src/index";
 import { senderPolicy } from "../src/peer-registry";
@@ -67,6 +67,36 @@ describe("ICE servers", () => {
         senderPolicy("203.0.113.9", () => []),
       ),
     ).toBeUndefined();
+  });
+
+  describe("renewal on a long-lived socket", () => {
+    let server: StubAccessPoint;
+    const shortLived: IceConfig = { ...ice, turn: { ...ice.turn!, ttlSeconds: 2 } };
+    beforeAll(async () => {
+      server = await startStubAccessPoint({ ice: shortLived });
+    });
+    afterAll(() => server.close());
+
+    it("sends fresh TURN credentials before the last expire, and the client takes them for its next peers", async () => {
+      const client = await WsClient.connect(server.url, STUB_TOKEN);
+      try {
+        const turnOf = (servers: readonly IceServer[] = []) =>
+          servers.find((entry) => entry.urls[0]!.startsWith("turn:"))!;
+        const first = turnOf(client.hello!.iceServers);
+        const renewed = await client.waitFor((frame) => frame.t === "ice", 10_000);
+        if (renewed.t !== "ice") throw new Error("not an ice frame");
+        const turn = turnOf(renewed.iceServers);
+        expect(turn.username).toMatch(new RegExp(`^\\d+:${client.hello!.peerId}$`));
+        expect(Number(turn.username!.split(":")[0])).toBeGreaterThan(Number(first.username!.split(":")[0]));
+        expect(turn.credential).toBe(createHmac("sha1", secret).update(turn.username!).digest("base64"));
+        // The session client keeps them for the next peer connections.
+        expect(turnOf(client.hello!.iceServers)).toEqual(turn);
+        // Again while the socket stays open.
+        await client.waitFor((frame) => frame.t === "ice" && frame !== renewed, 10_000);
+      } finally {
+        await client.close();
+      }
+    });
   });
 
   describe("the hello frame", () => {

@@ -269,7 +269,8 @@ export async function startHeadlessPeer(options: HeadlessPeerOptions): Promise<H
   const session = engine.openSession(
     {
       peerId: socket.peerId,
-      ...(socket.hello?.iceServers ? { iceServers: socket.hello.iceServers.map(urlSafeCredentials) } : {}),
+      // As renewed on this socket since its hello (TURN credentials expire).
+      iceServers: () => socket.hello?.iceServers?.map(urlSafeCredentials),
       signaler: {
         send: (to, data) => {
           socket.sendSignal(to, data);

@@ -21,8 +21,11 @@ function toRtcIceServer({ urls, username, credential }: IceServer): RTCIceServer
 
 export interface PeerSession {
   peerId: string;
-  /** STUN/TURN servers the server named for this session (its hello frame); none: host candidates only. */
-  iceServers?: readonly IceServer[];
+  /**
+   * STUN/TURN servers the server named for this session (its hello frame, then each renewal); none: host candidates
+   * only. A function is read for each new peer connection.
+   */
+  iceServers?: readonly IceServer[] | (() => readonly IceServer[] | undefined);
   signaler: Signaler;
   /** Hands this session's incoming signals to `receive`. */
   listen(receive: (from: string, data: SignalData) => void): void;
@@ -108,7 +111,15 @@ export class SessionPeers implements PeerPool {
         selfId: session.peerId,
         signaler: session.signaler,
         RTCPeerConnection: options.p2p.RTCPeerConnection,
-        ...(session.iceServers ? { iceServers: session.iceServers.map(toRtcIceServer) } : {}),
+        ...(session.iceServers
+          ? {
+              iceServers: () => {
+                const servers =
+                  typeof session.iceServers === "function" ? session.iceServers() : session.iceServers;
+                return (servers ?? []).map(toRtcIceServer);
+              },
+            }
+          : {}),
         ...(options.p2p.iceTransportPolicy ? { iceTransportPolicy: options.p2p.iceTransportPolicy } : {}),
         onError,
       });

@@ -15,7 +15,8 @@ export interface WebRtcTransportOptions {
   selfId: string;
   signaler: Signaler;
   RTCPeerConnection: RtcPeerConnectionConstructor;
-  iceServers?: RTCIceServer[];
+  /** The servers for each new connection: read when it is made (TURN credentials are renewed on a long session). */
+  iceServers?: RTCIceServer[] | (() => RTCIceServer[]);
   /** "relay": only TURN-relayed candidates are gathered and used (tests, or listeners who hide their address). */
   iceTransportPolicy?: RTCIceTransportPolicy;
   onError?: (error: unknown) => void;
@@ -193,7 +194,10 @@ export class WebRtcTransport implements PeerTransport {
 
   private open(peerId: string, initiator: boolean): Session {
     const pc = new this.options.RTCPeerConnection({
-      iceServers: this.options.iceServers ?? [],
+      iceServers:
+        typeof this.options.iceServers === "function"
+          ? this.options.iceServers()
+          : (this.options.iceServers ?? []),
       ...(this.options.iceTransportPolicy ? { iceTransportPolicy: this.options.iceTransportPolicy } : {}),
     });
     const session: Session = {
