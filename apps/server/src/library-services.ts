@@ -81,6 +81,8 @@ export function createStorageFor(
       ...(cluster === undefined ? {} : { nodeId: cluster.nodeId }),
       // Beside the renditions: a cluster's storage node keeps the covers it serves on its own disk.
       coverDir: join(dirname(cacheDir), "covers"),
+      // A fortieth of the rendition cache's budget (256 MiB of the default 10 GiB): covers are tens of KiB each.
+      coverMaxBytes: Math.floor(config.cache.maxBytes / 40),
     },
     logger: logger.child({ service: "storage" }),
     bus: storageBus,

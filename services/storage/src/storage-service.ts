@@ -83,6 +83,8 @@ export interface StorageServiceConfig extends Omit<
   nodeId?: string;
   /** Where this node keeps resized album covers the catalog made (cluster mode reads them through the ring). */
   coverDir?: string;
+  /** The most that folder holds (default 256 MiB). */
+  coverMaxBytes?: number;
 }
 
 export interface StorageServiceDeps {
@@ -188,7 +190,12 @@ export function createStorageService({
   const covers =
     config.coverDir === undefined
       ? undefined
-      : new CoverCache({ dir: config.coverDir, origin: askCatalog, logger });
+      : new CoverCache({
+          dir: config.coverDir,
+          origin: askCatalog,
+          logger,
+          ...(config.coverMaxBytes === undefined ? {} : { maxBytes: config.coverMaxBytes }),
+        });
   const queue: Array<{ trackId: string; profile: string }> = [];
   /** Jobs waiting or running, by "trackId|profile": asking twice for one rendition queues it once. */
   const pending = new Set<string>();

@@ -1,6 +1,14 @@
 // A storage node's covers on its disk: fetched once from the origin however many ask at once, kept under a unique
 // temporary name renamed into place, read back from disk, fetched again after a catalog change or a day.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -89,5 +97,35 @@ describe("CoverCache", () => {
     calls[0]!.release();
     expect((await answer).mimeType).toBe("image/png");
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("keeps the folder under its cap, letting the least recently answered covers go, across restarts", async () => {
+    // Covers of 1,000 bytes; the folder holds 3,500 bytes.
+    const origin = (albumId: string): Promise<CoverImage> =>
+      Promise.resolve({ bytes: new Uint8Array(1_000).fill(albumId.charCodeAt(5)), mimeType: "image/jpeg" });
+    const covers = join(dir, "covers");
+    // What a previous run left: two covers (album0 the older) and a temporary file of a write cut short.
+    mkdirSync(covers, { recursive: true });
+    for (const [index, name] of ["album0-64.jpg", "album9-64.jpg"].entries()) {
+      writeFileSync(join(covers, name), new Uint8Array(1_000));
+      const at = Date.now() / 1000 - 100 + index;
+      utimesSync(join(covers, name), at, at);
+    }
+    writeFileSync(join(covers, "album5-64.jpg.123.abc.tmp"), new Uint8Array(500));
+    const cache = new CoverCache({ dir: covers, origin, logger, maxBytes: 3_500 });
+    await cache.cover("album1", 64);
+    // Measured at start: the temporary file gone, the three covers counted.
+    expect(readdirSync(covers).sort()).toEqual(["album0-64.jpg", "album1-64.jpg", "album9-64.jpg"]);
+    expect(cache.bytes).toBe(3_000);
+    // album0 answered again: album9 is now the least recently answered, and goes for album2.
+    await cache.cover("album0", 64);
+    await cache.cover("album2", 64);
+    expect(readdirSync(covers).sort()).toEqual(["album0-64.jpg", "album1-64.jpg", "album2-64.jpg"]);
+    expect(cache.bytes).toBe(3_000);
+    // The one gone is fetched again when asked, and answers whole.
+    const back = await cache.cover("album9", 64);
+    expect(back.bytes).toHaveLength(1_000);
+    expect(readdirSync(covers)).toHaveLength(3);
+    expect(cache.fetches).toBe(3);
   });
 });
