@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { builtCliEnv, cliPath } from "./server";
 
 export interface ClusterState {
-  nats: Array<{ name: string; url: string; pid: number; args: string[] }>;
+  nats: Array<{ name: string; url: string; pid: number; args: string[]; status: string; restarts: number }>;
   processes: Array<{
     service: string;
     node: string;

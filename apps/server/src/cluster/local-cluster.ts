@@ -11,7 +11,7 @@ import { AppError } from "@soundmesh/protocol";
 import { writeNatsConfig } from "../cli/nats-config-command";
 import { processesOf, type ClusterFile } from "./cluster-file";
 import type { ClusterService } from "./cluster-services";
-import { startNatsNodes, type NatsNode } from "./nats-processes";
+import { spawnNatsServer, startNatsNodes, type NatsNode } from "./nats-processes";
 import {
   RestartBackoff,
   defaultRestartPolicy,
@@ -183,7 +183,15 @@ export async function startLocalCluster(
       join(dataDir, "cluster-state.json"),
       `${JSON.stringify(
         {
-          nats: nats.map(({ name, url, args, process: child }) => ({ name, url, pid: child.pid, args })),
+          nats: nats.map(({ name, url, args, process: child, status, restarts, lastExit }) => ({
+            name,
+            url,
+            pid: child.pid,
+            args,
+            status: status ?? "running",
+            restarts: restarts ?? 0,
+            ...(lastExit ? { lastExit } : {}),
+          })),
           processes: processes.map(({ service, node, pid, url, status, restarts, lastExit }) => ({
             service,
             node,
@@ -278,6 +286,83 @@ export async function startLocalCluster(
       });
     watch(proc.child);
   };
+
+  /**
+   * Watches one nats-server the same way: one that dies is started again on its port and store (it rejoins the
+   * JetStream cluster and its routes), with the same back-off, or given up on.
+   */
+  const superviseNats = (node: NatsNode) => {
+    const backoff = new RestartBackoff(policy);
+    let startedAtMs = performance.now();
+    node.status = "running";
+    node.restarts = 0;
+    const afterExit = (exit: ProcessExit) => {
+      if (stopping) return;
+      node.lastExit = exit;
+      const decision = backoff.afterExit(exit);
+      if (decision.action === "give-up") {
+        node.status = "gave-up";
+        say(
+          `giving up on ${node.name}: ${decision.fastFailures} fast failures in a row (last ${describeExit(exit)}); ` +
+            `the cluster runs on the other nats-servers, if any`,
+        );
+        writeState();
+        return;
+      }
+      node.status = "restarting";
+      say(
+        `${node.name} (pid ${exit.pid}) ${describeExit(exit)}; restarting in ${decision.delayMs / 1000} s ` +
+          `(fast failure ${decision.fastFailures} of ${policy.maxFastFailures})`,
+      );
+      writeState();
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        if (stopping) return;
+        node.restarts = (node.restarts ?? 0) + 1;
+        const spawnedAtMs = performance.now();
+        spawnNatsServer(node.name, node.args).then(
+          (started) => {
+            if (stopping) {
+              void stopChild(started.process);
+              return;
+            }
+            node.process = started.process;
+            node.status = "running";
+            startedAtMs = performance.now();
+            say(`${node.name} restarted (pid ${started.process.pid}, restart ${node.restarts})`);
+            writeState();
+            watch(started.process);
+          },
+          (error: unknown) => {
+            say(`${node.name} did not start again: ${(error as Error).message}`);
+            afterExit({
+              pid: 0,
+              code: null,
+              signal: null,
+              at: new Date().toISOString(),
+              ranMs: Math.round(performance.now() - spawnedAtMs),
+              beforeReady: true,
+            });
+          },
+        );
+      }, decision.delayMs);
+      timers.add(timer);
+    };
+    const watch = (child: ChildProcess) =>
+      child.once("exit", (code, signal) => {
+        if (stopping) return;
+        afterExit({
+          pid: child.pid ?? 0,
+          code,
+          signal,
+          at: new Date().toISOString(),
+          ranMs: Math.round(performance.now() - startedAtMs),
+          beforeReady: false,
+        });
+      });
+    watch(node.process);
+  };
+  for (const node of nats) superviseNats(node);
 
   const stop = async () => {
     stopping = true;

@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { AppError } from "@soundmesh/protocol";
+import type { ProcessExit } from "./supervisor";
 
 export interface NatsNode {
   name: string;
@@ -12,6 +13,10 @@ export interface NatsNode {
   /** The command line it was started with, to start it again on the same port and store. */
   args: string[];
   process: ChildProcess;
+  /** Set by `soundmesh cluster`'s supervisor. */
+  status?: "running" | "restarting" | "gave-up";
+  restarts?: number;
+  lastExit?: ProcessExit;
 }
 
 export async function freePort(host = "127.0.0.1"): Promise<number> {
