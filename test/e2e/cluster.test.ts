@@ -143,7 +143,7 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     await Promise.all((clients ?? []).map((client) => client.close()));
     await cluster?.stop();
     await database?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir && !process.env.KEEP_CLUSTER) rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
   it("started every process the file asks for, each service as its own process", () => {
@@ -587,6 +587,22 @@ describe.runIf(runNats)("cluster mode end to end", () => {
       ),
     );
     clients.push(...players);
+    // And a client given A's address alone: A's hello names B, and it moves there when A dies.
+    const lone = await WsClient.connect(
+      urlA,
+      tokens[0]!,
+      10_000,
+      {},
+      { reconnect: { baseMs: 100, maxMs: 1_000 } },
+    );
+    clients.push(lone);
+    const socketOf = (url: string) => `${url.replace(/^http/, "ws")}/ws`;
+    await waitUntil(
+      () => lone.knownUrls,
+      (urls) => urls.includes(socketOf(urlB)),
+      30_000,
+      100,
+    );
     // And a web player behind a load balancer (each connection to A, or to B once A refuses), showing a playlist.
     const balancer = await startTcpProxy([urlA, urlB]);
     const balancerUrl = `http://${balancer.host}`;
@@ -671,6 +687,14 @@ describe.runIf(runNats)("cluster mode end to end", () => {
     );
     await waitUntil(allConfirmed, (done) => done, 60_000);
     expect(refused).toEqual([]);
+    await waitUntil(
+      () => `${lone.state} ${lone.url}`,
+      (state) => state === `open ${socketOf(urlB)}`,
+      60_000,
+    );
+    expect((await lone.call(playlistContract, "get", { playlistId: playlist.id })).playlist.id).toBe(
+      playlist.id,
+    );
     await waitUntil(
       () => nodeOf(accessPointA.node),
       (p) => p.status === "gave-up",

@@ -10,6 +10,8 @@ export function openConnection(onState: (state: ConnectionState) => void): Conne
   return new SessionClient({
     url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
     WebSocket,
+    // Its cookie is its page's origin's: a cluster's other access points are reached through the page's address.
+    followAnnouncedAccessPoints: false,
     onState,
   });
 }

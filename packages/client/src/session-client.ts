@@ -57,6 +57,11 @@ export interface SessionClientOptions {
    * turn, with the same credentials (sessions live in the user service, so any access point accepts them).
    */
   fallbackUrls?: readonly string[];
+  /**
+   * Moves to the access points a cluster's access point names (its hello, then each change), after the given
+   * addresses; on by default. A browser page leaves it off: another origin's socket would not carry its cookie.
+   */
+  followAnnouncedAccessPoints?: boolean;
   WebSocket: WebSocketConstructor;
   /** Headers of the upgrade request (Node only), e.g. `authorization: Bearer <token>`. */
   headers?: Record<string, string>;
@@ -113,7 +118,9 @@ export class SessionClient {
   private isFirstTryFinal = false;
   private hasOpened = false;
   /** Every access point known, `options.url` first; `urlIndex` is the one in use. */
-  private readonly urls: readonly string[];
+  /** The given addresses first, then the ones access points announced. */
+  private urls: readonly string[];
+  private readonly givenUrls: readonly string[];
   private urlIndex = 0;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly stateListeners = new Set<(state: SessionState) => void>();
@@ -129,7 +136,8 @@ export class SessionClient {
 
   constructor(private readonly options: SessionClientOptions) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
-    this.urls = [...new Set([options.url, ...(options.fallbackUrls ?? [])])];
+    this.givenUrls = [...new Set([options.url, ...(options.fallbackUrls ?? [])])];
+    this.urls = this.givenUrls;
     // eslint-disable-next-line no-console -- the default, where no logger is given
     this.log = options.log ?? ((message, fields) => console.warn(`[session] ${message}`, fields ?? ""));
     this.openSocket();
@@ -148,9 +156,23 @@ export class SessionClient {
     }
   }
 
-  /** The session socket address in use (or being tried): `url` or one of `fallbackUrls`. */
+  /** The session socket address in use (or being tried): `url`, one of `fallbackUrls` or an announced one. */
   get url(): string {
     return this.urls[this.urlIndex]!;
+  }
+
+  /** Every address this client would try, in turn: the given ones, then those the access points announced. */
+  get knownUrls(): readonly string[] {
+    return this.urls;
+  }
+
+  /** The access points announced now (all of them: one that left is dropped, unless it was given). */
+  private learnAccessPoints(announced: readonly string[]): void {
+    if (this.options.followAnnouncedAccessPoints === false) return;
+    const current = this.url;
+    this.urls = [...new Set([...this.givenUrls, ...announced])];
+    const index = this.urls.indexOf(current);
+    this.urlIndex = index >= 0 ? index : 0;
   }
 
   /** Hears every state change (as `onState` does) until the returned function is called. */
@@ -416,9 +438,12 @@ export class SessionClient {
         this.attempt = 0;
         this.hasOpened = true;
         this.hello = frame;
+        if (frame.accessPoints) this.learnAccessPoints(frame.accessPoints);
         this.setState("open");
         for (const topic of this.followed.keys()) this.write({ t: "sub", topic });
         return;
+      case "accessPoints":
+        return this.learnAccessPoints(frame.urls);
       case "ice":
         // Fresh TURN credentials for this connection: the next peer connections use them.
         if (this.hello) this.hello = { ...this.hello, iceServers: frame.iceServers };

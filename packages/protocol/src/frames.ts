@@ -32,6 +32,11 @@ export const iceServer = z.object({
 });
 export type IceServer = z.infer<typeof iceServer>;
 
+/** A session socket's address: ws: or wss:, a host, the /ws path. */
+const socketUrl = z
+  .string()
+  .regex(/^wss?:\/\/[^\s/?#]{1,250}\/ws$/, "a ws:// or wss:// session socket address");
+
 export const serverFrame = z.discriminatedUnion("t", [
   z.object({ t: z.literal("res"), id: requestId, result: z.unknown() }),
   z.object({
@@ -55,7 +60,14 @@ export const serverFrame = z.discriminatedUnion("t", [
      * connection that expire (the TURN REST convention); absent when the server configures none.
      */
     iceServers: z.array(iceServer).max(8).optional(),
+    /**
+     * The session socket addresses of a cluster's live access points, this one first: where the client goes when this
+     * one fails. Absent in all-in-one.
+     */
+    accessPoints: z.array(socketUrl).max(16).optional(),
   }),
+  /** The access points' addresses again, after one joined or left. */
+  z.object({ t: z.literal("accessPoints"), urls: z.array(socketUrl).max(16) }),
   /**
    * The connection's STUN and TURN servers again, with fresh TURN credentials, sent before the last ones expire: a
    * long-lived socket's next peer connections use these.

@@ -141,11 +141,19 @@ export interface AccessPointDeps {
   wallClockMs?: () => number;
 }
 
+/** A cluster's live access points (their session socket addresses, this one's first), as they come and go. */
+export interface AccessPointList {
+  urls(): string[];
+  onChange(listener: (urls: string[]) => void): void;
+}
+
 export interface AccessPoint {
   app: FastifyInstance;
   listen(): Promise<string>;
   close(): Promise<void>;
   connectedClients(): number;
+  /** From now on, every client is told of the cluster's access points: in its hello, and again on each change. */
+  announceAccessPoints(list: AccessPointList): void;
 }
 
 export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPoint> {
@@ -167,6 +175,8 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
     },
   });
   const sockets = new Set<ClientSocket>();
+  /** A cluster's access points, once the process has announced this one (none in all-in-one). */
+  let accessPointList: AccessPointList | undefined;
   const hub = new PushHub(bus, pushTopics(bus));
   const methods = buildMethodTable(deps.contracts);
   const peers = new PeerRegistry(bus, logger, machineAddresses, iceServerAddresses(config.ice));
@@ -303,7 +313,7 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
       };
       void peers.add(client, request.ip).finally(() => {
         if (socket.readyState !== socket.OPEN) return;
-        client.greet(iceNow());
+        client.greet(iceNow(), accessPointList?.urls() ?? []);
         if (turnTtlMs > 0 && (config.ice?.turn?.urls.length ?? 0) > 0) renewIce();
       });
       socket.on("close", () => {
@@ -354,5 +364,11 @@ export async function createAccessPoint(deps: AccessPointDeps): Promise<AccessPo
       await app.close();
     },
     connectedClients: () => sockets.size,
+    announceAccessPoints(list) {
+      accessPointList = list;
+      list.onChange((urls) => {
+        for (const client of sockets) client.tellAccessPoints(urls);
+      });
+    },
   };
 }

@@ -70,14 +70,20 @@ export class ClientSocket implements PushTarget {
   }
 
   /** The first frame: who the client is and its peer pseudonym; sent once the tracker knows the peer. */
-  greet(iceServers: IceServer[] = []): void {
+  greet(iceServers: IceServer[] = [], accessPoints: string[] = []): void {
     this.write({
       t: "hello",
       sessionId: this.identity.sessionId,
       peerId: this.peerId,
       user: { id: this.identity.user.id, name: this.identity.user.name },
       ...(iceServers.length > 0 ? { iceServers } : {}),
+      ...(accessPoints.length > 0 ? { accessPoints } : {}),
     });
+  }
+
+  /** A cluster's access points changed: where this client goes if this one fails. */
+  tellAccessPoints(urls: string[]): void {
+    this.write({ t: "accessPoints", urls });
   }
 
   /** Fresh STUN/TURN servers for this connection, before its TURN credentials expire. */

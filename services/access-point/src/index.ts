@@ -4,6 +4,7 @@ export {
   accessPointManifest,
   defaultAccessPointConfig,
   type AccessPoint,
+  type AccessPointList,
   type AccessPointConfig,
   type AccessPointDeps,
 } from "./access-point";

@@ -38,6 +38,8 @@ export async function writeNatsConfig(
     keys,
     kvBuckets: [
       { bucket: bus.storageRingBucket, writers: ["storage"], readers: ["storage", "access-point"] },
+      // Each access point's address, for the others to tell their clients (ring-wiring.ts).
+      { bucket: bus.accessPointsBucket, writers: ["access-point"], readers: [] },
       // The cluster event log's closed hours (services/events/src/jetstream-log.ts).
       { bucket: events.closedBucketsKv, writers: ["events"], readers: [] },
     ],

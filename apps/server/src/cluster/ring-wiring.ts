@@ -4,8 +4,10 @@
 import type { Logger } from "pino";
 import { previousOwners, type HashRing, type ServiceBus } from "@soundmesh/bus";
 import {
+  accessPointsBucket,
   connectNats,
   openRingBucket,
+  storageRingBucket,
   startRingHeartbeat,
   watchRing,
   whenJetStreamReady,
@@ -46,11 +48,19 @@ const whenReady = <T>(what: string, logger: Logger, attempt: () => Promise<T>): 
     onWait: (error) => logger.info({ err: error }, `waiting: ${what}`),
   });
 
-async function openBucketWhenReady(nats: NatsTransportOptions, logger: Logger) {
+async function openBucketWhenReady(
+  nats: NatsTransportOptions,
+  logger: Logger,
+  bucketName = storageRingBucket,
+) {
   const connection = await connectNats(nats);
   try {
-    const bucket = await whenReady("opening the storage ring's bucket", logger, () =>
-      openRingBucket(connection, { ttlMs: ringTtlMs, replicas: bucketReplicas(nats.servers) }),
+    const bucket = await whenReady(`opening the ${bucketName} bucket`, logger, () =>
+      openRingBucket(connection, {
+        bucket: bucketName,
+        ttlMs: ringTtlMs,
+        replicas: bucketReplicas(nats.servers),
+      }),
     );
     return { connection, bucket };
   } catch (error) {
@@ -178,6 +188,70 @@ export async function readThroughRing(
     covers,
     watcher,
     async stop() {
+      await watcher.stop();
+      await connection.close();
+    },
+  };
+}
+
+export interface AccessPointAnnouncement {
+  /** The session socket addresses of the live access points, this one's first. */
+  urls(): string[];
+  /** Told each time an access point joins or leaves. */
+  onChange(listener: (urls: string[]) => void): void;
+  /** Leaves the list at once (a clean stop); a crashed access point leaves when its heartbeats stop. */
+  stop(): Promise<void>;
+}
+
+/**
+ * This access point's session socket address (`ws://host:port/ws`) in the access points' bucket, heartbeat like a
+ * storage node's ring entry, and the others' as they come and go: what its clients are told to move to when it fails.
+ */
+export async function announceAccessPoint(
+  nats: NatsTransportOptions,
+  nodeId: string,
+  socketUrl: string,
+  logger: Logger,
+): Promise<AccessPointAnnouncement> {
+  const { connection, bucket } = await openBucketWhenReady(nats, logger, accessPointsBucket);
+  const listeners: Array<(urls: string[]) => void> = [];
+  let current: string[] = [socketUrl];
+  const urlsOf = (members: ReadonlyArray<{ node: string; info: Record<string, string> }>) => [
+    socketUrl,
+    ...members
+      .filter((member) => member.node !== nodeId && typeof member.info.url === "string")
+      .map((member) => member.info.url!)
+      .filter((url) => url !== socketUrl)
+      .sort(),
+  ];
+  const watcher = await watchRing(bucket, {
+    ttlMs: ringTtlMs,
+    onChange: (members) => {
+      current = urlsOf(members);
+      logger.info({ accessPoints: current }, "access points changed");
+      for (const listener of listeners) listener(current);
+    },
+  });
+  current = urlsOf(watcher.members());
+  // The first put may meet a JetStream cluster still electing the bucket's leader: tried again until it lands.
+  const heartbeat = await whenReady("announcing this access point", logger, () =>
+    startRingHeartbeat(bucket, nodeId, {
+      intervalMs: Math.floor(ringTtlMs / 3),
+      info: { url: socketUrl },
+      onError: (error) => logger.warn({ err: error }, "access point heartbeat failed"),
+    }),
+  ).catch(async (error: unknown) => {
+    await watcher.stop();
+    await connection.close();
+    throw error;
+  });
+  return {
+    urls: () => current,
+    onChange: (listener) => listeners.push(listener),
+    async stop() {
+      await heartbeat
+        .leave()
+        .catch((error: unknown) => logger.warn({ err: error }, "access point not withdrawn"));
       await watcher.stop();
       await connection.close();
     },

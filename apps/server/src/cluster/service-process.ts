@@ -41,6 +41,7 @@ import {
   replicaTargetsOf,
   joinStorageRing,
   readThroughRing,
+  announceAccessPoint,
 } from "./ring-wiring";
 
 export interface ServiceProcessOptions {
@@ -259,7 +260,28 @@ async function startService(
       );
       await accessPoint.listen();
       const url = `http://${config.host}:${listeningPort(accessPoint, config.port)}`;
-      return { stops: [() => accessPoint.close(), () => ring.stop()], url };
+      // Its clients are told of the other access points, to move to one when this one fails. In the background: a
+      // broker config from before the access points' bucket (`soundmesh nats-config` not run again) refuses it, and
+      // the access point serves on without telling.
+      const announcement = announceAccessPoint(
+        context.nats,
+        context.nodeId,
+        `${url.replace(/^http/, "ws")}/ws`,
+        logger,
+      ).then(
+        (announced) => {
+          accessPoint.announceAccessPoints(announced);
+          return announced;
+        },
+        (error: unknown) => {
+          logger.warn({ err: error }, "access point not announced: clients are not told of the others");
+          return undefined;
+        },
+      );
+      return {
+        stops: [async () => (await announcement)?.stop(), () => accessPoint.close(), () => ring.stop()],
+        url,
+      };
     }
   }
 }

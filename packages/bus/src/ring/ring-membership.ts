@@ -7,6 +7,8 @@ import { AppError } from "@soundmesh/protocol";
 import { HashRing } from "./hash-ring";
 
 export const storageRingBucket = "storage-ring";
+/** Where a cluster's access points announce their session sockets' addresses (the same heartbeats and TTL). */
+export const accessPointsBucket = "access-points";
 
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
